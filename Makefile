@@ -1,0 +1,98 @@
+# ngx_farm: the nginx module, the agent, their tests, demo and benchmark.
+#
+#   make            build build/ngx_http_farm_module.so and build/farm-agent
+#   make deps       install the Debian packages everything here needs
+#   make test       deps + build + every test; ends with "N passed, N failed"
+#   make test-asan  the agent and unit tests under AddressSanitizer/UBSan
+#   make demo       a gateway, Redis and three agents on 127.0.0.1
+#   make demo-stop  stop what the demo started
+#   make bench      throughput and scale against stock nginx
+#
+#   NGINX_SRC=/path/to/nginx make   build the module against an nginx tree
+
+CC        ?= cc
+BUILD     := build
+STRICT    := -std=gnu99 -Wall -Wextra -Werror -O2 -g
+SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+REGISTRY_SRCS := $(wildcard registry/*.c)
+REGISTRY_HDRS := $(wildcard registry/*.h)
+AGENT_SRCS    := $(wildcard agent/*.c)
+AGENT_HDRS    := $(wildcard agent/*.h)
+AGENT_LIBS    := -levent -lhiredis -ljansson
+
+MODULE_SRCS   := $(wildcard ngx_farm_module/*.c ngx_farm_module/*.h) \
+                 $(REGISTRY_SRCS) $(REGISTRY_HDRS) config
+
+UNIT_TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+UNIT_SRCS     := $(REGISTRY_SRCS) ngx_farm_module/ngx_http_farm_pick.c
+UNIT_FLAGS    := -Iregistry -Ingx_farm_module
+UNIT_LIBS     := -lcmocka -ljansson
+
+.PHONY: all module agent unit deps test test-unit test-agent test-nginx \
+        test-asan demo demo-stop bench clean
+
+all: module agent
+
+module: $(BUILD)/ngx_http_farm_module.so
+
+agent: $(BUILD)/farm-agent
+
+unit: $(UNIT_TESTS)
+
+$(BUILD)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh
+	@mkdir -p $(BUILD)
+	./scripts/build-module.sh
+
+$(BUILD)/farm-agent: $(AGENT_SRCS) $(AGENT_HDRS) $(REGISTRY_SRCS) $(REGISTRY_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(STRICT) -Iregistry -o $@ $(AGENT_SRCS) $(REGISTRY_SRCS) $(AGENT_LIBS)
+
+$(BUILD)/farm-agent-asan: $(AGENT_SRCS) $(AGENT_HDRS) $(REGISTRY_SRCS) $(REGISTRY_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(STRICT) $(SANITIZE) -Iregistry -o $@ $(AGENT_SRCS) $(REGISTRY_SRCS) $(AGENT_LIBS)
+
+$(BUILD)/tests/%: tests/%.c $(UNIT_SRCS) $(REGISTRY_HDRS) ngx_farm_module/ngx_http_farm_pick.h
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(STRICT) $(UNIT_FLAGS) -o $@ $< $(UNIT_SRCS) $(UNIT_LIBS) -lm
+
+$(BUILD)/tests-asan/%: tests/%.c $(UNIT_SRCS) $(REGISTRY_HDRS) ngx_farm_module/ngx_http_farm_pick.h
+	@mkdir -p $(BUILD)/tests-asan
+	$(CC) $(STRICT) $(SANITIZE) $(UNIT_FLAGS) -o $@ $< $(UNIT_SRCS) $(UNIT_LIBS) -lm
+
+deps:
+	./scripts/deps.sh
+
+test: deps
+	$(MAKE) all unit
+	./tests/run.pl
+
+test-unit: unit
+	./tests/run.pl --only unit
+
+test-agent: agent
+	./tests/run.pl --only agent
+
+test-nginx: all
+	./tests/run.pl --only nginx
+
+test-asan: deps
+	$(MAKE) $(BUILD)/farm-agent-asan $(patsubst tests/%.c,$(BUILD)/tests-asan/%,$(wildcard tests/test_*.c))
+	FARM_AGENT_BINARY=$(CURDIR)/$(BUILD)/farm-agent-asan \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    ./tests/run.pl --unit-dir $(BUILD)/tests-asan --only unit,agent
+
+demo: deps
+	$(MAKE) all
+	./scripts/demo.sh start
+
+demo-stop:
+	./scripts/demo.sh stop
+
+bench: deps
+	$(MAKE) all
+	./scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD) t/servroot*

@@ -1,0 +1,172 @@
+
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * An nginx event adapter for hiredis' async API: the hiredis socket becomes
+ * an nginx connection, and hiredis' add/del read/write hooks become level
+ * triggered nginx events, so hiredis reads and writes only when the event
+ * loop says the socket is ready.  Timeouts are the caller's (nginx timers).
+ */
+
+
+#include "ngx_http_farm_module.h"
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+
+static void ngx_http_farm_hiredis_read(ngx_event_t *ev);
+static void ngx_http_farm_hiredis_write(ngx_event_t *ev);
+static void ngx_http_farm_hiredis_add_read(void *data);
+static void ngx_http_farm_hiredis_del_read(void *data);
+static void ngx_http_farm_hiredis_add_write(void *data);
+static void ngx_http_farm_hiredis_del_write(void *data);
+static void ngx_http_farm_hiredis_cleanup(void *data);
+
+
+/*
+ * Attaches a fresh redisAsyncContext to nginx's event loop.  The adapter
+ * owns the nginx connection it makes; hiredis owns the socket and calls
+ * the cleanup hook, which frees the connection, when the context goes.
+ */
+
+ngx_int_t
+ngx_http_farm_hiredis_attach(redisAsyncContext *ac, ngx_log_t *log)
+{
+    ngx_connection_t  *c;
+
+    if (ac->ev.data != NULL || ac->c.fd < 0) {
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(ac->c.fd, log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = ac;
+    c->log = log;
+
+    c->read->handler = ngx_http_farm_hiredis_read;
+    c->read->log = log;
+    c->write->handler = ngx_http_farm_hiredis_write;
+    c->write->log = log;
+
+    ac->ev.data = c;
+    ac->ev.addRead = ngx_http_farm_hiredis_add_read;
+    ac->ev.delRead = ngx_http_farm_hiredis_del_read;
+    ac->ev.addWrite = ngx_http_farm_hiredis_add_write;
+    ac->ev.delWrite = ngx_http_farm_hiredis_del_write;
+    ac->ev.cleanup = ngx_http_farm_hiredis_cleanup;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_farm_hiredis_read(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    /* may free c through the cleanup hook: nothing touches c after this */
+
+    redisAsyncHandleRead(c->data);
+}
+
+
+static void
+ngx_http_farm_hiredis_write(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    redisAsyncHandleWrite(c->data);
+}
+
+
+static void
+ngx_http_farm_hiredis_add_read(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (!c->read->active) {
+        if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, c->log, 0,
+                          "farm: cannot watch the redis socket for reading");
+        }
+    }
+}
+
+
+static void
+ngx_http_farm_hiredis_del_read(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_farm_hiredis_add_write(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (!c->write->active) {
+        if (ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, c->log, 0,
+                          "farm: cannot watch the redis socket for writing");
+        }
+    }
+}
+
+
+static void
+ngx_http_farm_hiredis_del_write(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_farm_hiredis_cleanup(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    redisAsyncContext  *ac;
+
+    ac = c->data;
+
+    /* hiredis closes the socket right after; the kernel drops it from epoll */
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+
+    ac->ev.data = NULL;
+}

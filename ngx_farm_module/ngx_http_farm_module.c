@@ -1,0 +1,637 @@
+
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * ngx_http_farm_module: one gateway endpoint in front of a changing farm of
+ * agents.  This file holds the directives, the configuration and the process
+ * hooks; each concern has its own file (zone, pick, balancer, sync, redis,
+ * hiredis, status, reject).
+ */
+
+
+#include "ngx_http_farm_module.h"
+
+
+#define NGX_HTTP_FARM_DEFAULT_RESYNC      5000
+#define NGX_HTTP_FARM_DEFAULT_TIMEOUT     3000
+#define NGX_HTTP_FARM_DEFAULT_MAX_AGENTS  1024
+
+
+static void *ngx_http_farm_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_farm_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_farm_registry_param(ngx_conf_t *cf,
+    ngx_http_farm_srv_conf_t *fcf, ngx_str_t *value, ssize_t *size);
+static char *ngx_http_farm_balance(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_farm_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_farm_init_process(ngx_cycle_t *cycle);
+static void ngx_http_farm_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_farm_commands[] = {
+
+    { ngx_string("farm_registry"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_http_farm_registry,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("farm_balance"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE123,
+      ngx_http_farm_balance,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("farm_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_farm_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_farm_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_farm_postconfiguration,       /* postconfiguration */
+
+    ngx_http_farm_create_main_conf,        /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_http_farm_create_srv_conf,         /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_farm_module = {
+    NGX_MODULE_V1,
+    &ngx_http_farm_module_ctx,             /* module context */
+    ngx_http_farm_commands,                /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_farm_init_process,            /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_farm_exit_process,            /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_farm_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_farm_main_conf_t  *fmcf;
+
+    fmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_farm_main_conf_t));
+    if (fmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&fmcf->farms, cf->pool, 4,
+                       sizeof(ngx_http_farm_srv_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return fmcf;
+}
+
+
+static void *
+ngx_http_farm_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_farm_srv_conf_t  *fcf;
+
+    fcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_farm_srv_conf_t));
+    if (fcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     fcf->uscf = NULL;
+     *     fcf->method = 0;
+     *     fcf->hash_key = NULL;
+     *     fcf->shm_zone = NULL;
+     */
+
+    fcf->resync = NGX_CONF_UNSET_MSEC;
+    fcf->timeout = NGX_CONF_UNSET_MSEC;
+    fcf->max_agents = NGX_CONF_UNSET_UINT;
+
+    return fcf;
+}
+
+
+static char *
+ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_farm_srv_conf_t  *fcf = conf;
+
+    char                          *rv;
+    u_char                         err[FARM_ERR_MAX];
+    ssize_t                        size;
+    ngx_str_t                     *value, name;
+    ngx_url_t                      u;
+    ngx_uint_t                     i;
+    ngx_http_farm_srv_conf_t     **farm;
+    ngx_http_farm_main_conf_t     *fmcf;
+    ngx_http_upstream_server_t    *us;
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    if (fcf->uscf) {
+        return "is duplicate";
+    }
+
+    uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+
+    if (uscf->peer.init_upstream) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"farm_registry\" must come before \"keepalive\" "
+                           "and instead of other balancing directives "
+                           "(\"hash\", \"least_conn\", \"random\") in "
+                           "upstream \"%V\"", &uscf->host);
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    if (farm_url_parse(&fcf->url, (char *) value[1].data, value[1].len,
+                       (char *) err)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (fcf->url.type != FARM_URL_REDIS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "registry \"%V\": only redis:// registries are "
+                           "supported by this build", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    fcf->url_text = value[1];
+    size = NGX_CONF_UNSET;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        rv = ngx_http_farm_registry_param(cf, fcf, &value[i], &size);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (fcf->service.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"farm_registry\" needs \"service=NAME\"");
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * Resolve the registry host now, as nginx does for upstream servers:
+     * hiredis then connects to an address and never blocks on DNS.
+     */
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url.data = (u_char *) fcf->url.host;
+    u.url.len = ngx_strlen(fcf->url.host);
+    u.default_port = (in_port_t) fcf->url.port;
+    u.no_resolve = 0;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "registry host \"%s\" cannot be resolved%s%s",
+                           fcf->url.host, u.err ? ": " : "",
+                           u.err ? u.err : "");
+        return NGX_CONF_ERROR;
+    }
+
+    fcf->addr_text.data = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+    if (fcf->addr_text.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    fcf->addr_text.len = ngx_sock_ntop(u.addrs[0].sockaddr,
+                                       u.addrs[0].socklen,
+                                       fcf->addr_text.data,
+                                       NGX_SOCKADDR_STRLEN, 0);
+    fcf->addr_text.data[fcf->addr_text.len] = '\0';
+
+    /* the zone: sized in ngx_http_farm_init_upstream() unless zone= */
+
+    name.len = sizeof("farm:") - 1 + uscf->host.len;
+    name.data = ngx_pnalloc(cf->pool, name.len);
+    if (name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(name.data, "farm:%V", &uscf->host);
+
+    fcf->shm_zone = ngx_shared_memory_add(cf, &name,
+                                          size == NGX_CONF_UNSET ? 0 : size,
+                                          &ngx_http_farm_module);
+    if (fcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (fcf->shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "shared zone \"%V\" is already used", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    fcf->shm_zone->init = ngx_http_farm_init_zone;
+    fcf->shm_zone->data = fcf;
+
+    /*
+     * nginx insists on at least one "server" in an upstream block; the
+     * agents come from the registry, so a placeholder without addresses
+     * stands in for them.  ngx_http_farm_init_upstream() ignores it.
+     */
+
+    fcf->placeholder = uscf->servers->nelts;
+
+    us = ngx_array_push(uscf->servers);
+    if (us == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(us, sizeof(ngx_http_upstream_server_t));
+
+    us->name = fcf->url_text;
+    us->weight = 1;
+
+    fcf->uscf = uscf;
+    uscf->peer.init_upstream = ngx_http_farm_init_upstream;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_module);
+
+    fcf->index = fmcf->farms.nelts;
+
+    farm = ngx_array_push(&fmcf->farms);
+    if (farm == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *farm = fcf;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_farm_registry_param(ngx_conf_t *cf, ngx_http_farm_srv_conf_t *fcf,
+    ngx_str_t *value, ssize_t *size)
+{
+    ngx_int_t    n;
+    ngx_str_t    s;
+    ngx_msec_t   ms;
+    const char  *why;
+
+    why = "1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit";
+
+    if (ngx_strncmp(value->data, "service=", 8) == 0) {
+        s.data = value->data + 8;
+        s.len = value->len - 8;
+
+        if (!farm_valid_name((char *) s.data, s.len, FARM_SERVICE_MAX)) {
+            goto invalid;
+        }
+
+        fcf->service = s;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "prefix=", 7) == 0) {
+        s.data = value->data + 7;
+        s.len = value->len - 7;
+
+        if (s.len > FARM_PREFIX_MAX
+            || !farm_valid_name((char *) s.data, s.len, FARM_PREFIX_MAX))
+        {
+            goto invalid;
+        }
+
+        fcf->prefix = s;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "resync=", 7) == 0) {
+        why = "a time of at least 100ms";
+        s.data = value->data + 7;
+        s.len = value->len - 7;
+
+        ms = ngx_parse_time(&s, 0);
+        if (ms == (ngx_msec_t) NGX_ERROR || ms < 100) {
+            goto invalid;
+        }
+
+        fcf->resync = ms;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "timeout=", 8) == 0) {
+        why = "a time of at least 10ms";
+        s.data = value->data + 8;
+        s.len = value->len - 8;
+
+        ms = ngx_parse_time(&s, 0);
+        if (ms == (ngx_msec_t) NGX_ERROR || ms < 10) {
+            goto invalid;
+        }
+
+        fcf->timeout = ms;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "max_agents=", 11) == 0) {
+        why = "a number from 1 to 1000000";
+        n = ngx_atoi(value->data + 11, value->len - 11);
+        if (n == NGX_ERROR || n < 1 || n > 1000000) {
+            goto invalid;
+        }
+
+        fcf->max_agents = n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "zone=", 5) == 0) {
+        why = "a size of at least 8 memory pages";
+        s.data = value->data + 5;
+        s.len = value->len - 5;
+
+        *size = ngx_parse_size(&s);
+        if (*size == NGX_ERROR || *size < (ssize_t) (8 * ngx_pagesize)) {
+            goto invalid;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown \"farm_registry\" parameter \"%V\"", value);
+
+    return NGX_CONF_ERROR;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"farm_registry\" parameter \"%V\": "
+                       "expected %s", value, why);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_farm_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_farm_srv_conf_t  *fcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (fcf->method) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "round_robin") == 0
+        && cf->args->nelts == 2)
+    {
+        fcf->method = NGX_HTTP_FARM_RR;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "least_conn") == 0
+        && cf->args->nelts == 2)
+    {
+        fcf->method = NGX_HTTP_FARM_LEAST_CONN;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "hash") != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"farm_balance\" method \"%V\": use "
+                           "round_robin, least_conn or hash <key> "
+                           "[consistent]", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts < 3) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"farm_balance hash\" needs a key, "
+                           "as in \"farm_balance hash $cookie_session\"");
+        return NGX_CONF_ERROR;
+    }
+
+    fcf->method = NGX_HTTP_FARM_HASH;
+
+    if (cf->args->nelts == 4) {
+        if (ngx_strcmp(value[3].data, "consistent") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"farm_balance hash\" parameter "
+                               "\"%V\": only \"consistent\" is allowed",
+                               &value[3]);
+            return NGX_CONF_ERROR;
+        }
+
+        fcf->method = NGX_HTTP_FARM_CHASH;
+    }
+
+    fcf->hash_key = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (fcf->hash_key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = fcf->hash_key;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_farm_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
+{
+    size_t                     need;
+    u_char                    *p;
+    ngx_http_farm_srv_conf_t  *fcf;
+
+    fcf = ngx_http_conf_upstream_srv_conf(us, ngx_http_farm_module);
+
+    if (us->servers && us->servers->nelts > 1) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" in %s:%ui takes its agents from "
+                      "\"farm_registry\" and cannot have \"server\" lines",
+                      &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    if (fcf->method == 0) {
+        fcf->method = NGX_HTTP_FARM_RR;
+    }
+
+    ngx_conf_init_msec_value(fcf->resync, NGX_HTTP_FARM_DEFAULT_RESYNC);
+    ngx_conf_init_msec_value(fcf->timeout, NGX_HTTP_FARM_DEFAULT_TIMEOUT);
+    ngx_conf_init_uint_value(fcf->max_agents,
+                             NGX_HTTP_FARM_DEFAULT_MAX_AGENTS);
+
+    if (fcf->prefix.len == 0) {
+        ngx_str_set(&fcf->prefix, FARM_PREFIX_DEFAULT);
+    }
+
+    need = ngx_http_farm_zone_size(fcf);
+
+    if (fcf->shm_zone->shm.size == 0) {
+        fcf->shm_zone->shm.size = need;
+
+    } else if (fcf->shm_zone->shm.size < need) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "farm_registry zone=%uzk of upstream \"%V\" in %s:%ui "
+                      "is too small for max_agents=%ui: it needs at least "
+                      "%uzk", fcf->shm_zone->shm.size / 1024, &us->host,
+                      us->file_name, us->line, fcf->max_agents, need / 1024);
+        return NGX_ERROR;
+    }
+
+    /* the Redis keys of this service, NUL-terminated for hiredis */
+
+    p = ngx_pnalloc(cf->pool, 3 * FARM_KEY_MAX);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    fcf->key_index = p;
+    fcf->key_events = p + FARM_KEY_MAX;
+    fcf->key_agent_prefix = p + 2 * FARM_KEY_MAX;
+
+    ngx_snprintf(fcf->key_index, FARM_KEY_MAX, "%V:%V:agents%Z",
+                 &fcf->prefix, &fcf->service);
+    ngx_snprintf(fcf->key_events, FARM_KEY_MAX, "%V:%V:events%Z",
+                 &fcf->prefix, &fcf->service);
+    p = ngx_snprintf(fcf->key_agent_prefix, FARM_KEY_MAX, "%V:%V:agent:",
+                     &fcf->prefix, &fcf->service);
+    fcf->key_agent_prefix_len = p - fcf->key_agent_prefix;
+    *p = '\0';
+
+    us->peer.init = ngx_http_farm_init_peer;
+    fcf->initialized = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_farm_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                  i;
+    ngx_http_farm_srv_conf_t  **farm;
+    ngx_http_farm_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_module);
+
+    farm = fmcf->farms.elts;
+
+    for (i = 0; i < fmcf->farms.nelts; i++) {
+        if (!farm[i]->initialized) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "another balancing directive (\"hash\", "
+                          "\"least_conn\", \"random\", ...) replaced "
+                          "\"farm_registry\" in upstream \"%V\" in %s:%ui; "
+                          "use \"farm_balance\" instead",
+                          &farm[i]->uscf->host, farm[i]->uscf->file_name,
+                          farm[i]->uscf->line);
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_http_farm_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_farm_reject_init(cf);
+}
+
+
+static ngx_int_t
+ngx_http_farm_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                  i;
+    ngx_http_farm_srv_conf_t  **farm;
+    ngx_http_farm_main_conf_t  *fmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
+        return NGX_OK;
+    }
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_farm_module);
+
+    farm = fmcf->farms.elts;
+
+    for (i = 0; i < fmcf->farms.nelts; i++) {
+        if (!ngx_http_farm_sync_is_owner(farm[i])) {
+            continue;
+        }
+
+        if (ngx_http_farm_sync_owner_start(farm[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_farm_redis_start(farm[i], cycle) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_farm_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                  i;
+    ngx_http_farm_srv_conf_t  **farm;
+    ngx_http_farm_main_conf_t  *fmcf;
+
+    if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
+        return;
+    }
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_farm_module);
+
+    farm = fmcf->farms.elts;
+
+    for (i = 0; i < fmcf->farms.nelts; i++) {
+        ngx_http_farm_redis_stop(farm[i]);
+    }
+}

@@ -1,0 +1,197 @@
+
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * Refusals the API consumer can read.  When the balancer finds no agent,
+ * nginx answers 502 "no live upstreams" with an HTML page; these filters
+ * turn that response into 503 with a JSON body naming the reason and a
+ * Retry-After header.  An error_page for 502 still wins: it redirects
+ * before the filters see the response.
+ */
+
+
+#include "ngx_http_farm_module.h"
+
+
+#define NGX_HTTP_FARM_RETRY_AFTER  "1"
+
+
+static ngx_int_t ngx_http_farm_reject_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_farm_reject_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_farm_reject_body(ngx_http_request_t *r,
+    ngx_http_farm_ctx_t *ctx, ngx_str_t *body);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+ngx_int_t
+ngx_http_farm_reject_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_farm_reject_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_farm_reject_body_filter;
+
+    return NGX_OK;
+}
+
+
+ngx_http_farm_ctx_t *
+ngx_http_farm_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_farm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_farm_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_farm_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_farm_module);
+    }
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_http_farm_reject_body(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
+    ngx_str_t *body)
+{
+    size_t                  len;
+    u_char                 *p;
+    ngx_uint_t              nagents;
+    ngx_http_farm_zone_t    z;
+
+    ngx_http_farm_zone_get(ctx->fcf, &z);
+    nagents = z.sh->nagents;
+
+    len = sizeof("{\"error\":\"\",\"upstream\":\"\",\"service\":\"\","
+                 "\"agents\":}\n")
+          + sizeof("no healthy agent available")
+          + ctx->fcf->uscf->host.len + ctx->fcf->service.len + NGX_INT_T_LEN;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    /* upstream and service names are plain [A-Za-z0-9._-] or nginx names */
+
+    p = ngx_sprintf(p, "{\"error\":\"%s\",\"upstream\":\"%V\","
+                    "\"service\":\"%V\",\"agents\":%ui}\n",
+                    nagents ? "no healthy agent available"
+                            : "no agents registered",
+                    &ctx->fcf->uscf->host, &ctx->fcf->service, nagents);
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_farm_reject_header_filter(ngx_http_request_t *r)
+{
+    ngx_str_t             body;
+    ngx_table_elt_t      *h;
+    ngx_http_farm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_farm_module);
+
+    if (ctx == NULL
+        || ctx->reject == NGX_HTTP_FARM_REJECT_NONE
+        || r->headers_out.status != NGX_HTTP_BAD_GATEWAY)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ngx_http_farm_reject_body(r, ctx, &body) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->body = body;
+
+    r->headers_out.status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    r->headers_out.status_line.len = 0;
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.charset.len = 0;
+
+    ngx_http_clear_content_length(r);
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+
+    r->headers_out.content_length_n = body.len;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Retry-After");
+    ngx_str_set(&h->value, NGX_HTTP_FARM_RETRY_AFTER);
+
+    ctx->replacing = 1;
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_farm_reject_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl, out;
+    ngx_http_farm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_farm_module);
+
+    if (ctx == NULL || !ctx->replacing) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    /* swallow nginx's HTML page */
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    if (ctx->body_sent) {
+        return NGX_OK;
+    }
+
+    ctx->body_sent = 1;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = ctx->body.data;
+    b->last = ctx->body.data + ctx->body.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
+}

@@ -1,0 +1,331 @@
+
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * farm_status: a JSON snapshot of every farm upstream, its registry and its
+ * agents.  "?upstream=NAME" limits it to one upstream.
+ */
+
+
+#include "ngx_http_farm_module.h"
+
+
+#define NGX_HTTP_FARM_STATUS_BUF   (64 * 1024)
+
+/* the largest text one agent can need, meta aside */
+#define NGX_HTTP_FARM_AGENT_JSON                                             \
+    (1024 + FARM_ID_MAX + NGX_SOCKADDR_STRLEN + FARM_REGION_MAX              \
+     + NGX_HTTP_FARM_MAX_CAPS * (FARM_CAP_MAX + 3))
+
+
+typedef struct {
+    ngx_http_request_t   *request;
+    ngx_chain_t          *first;
+    ngx_chain_t          *last;
+    size_t                total;
+} ngx_http_farm_status_out_t;
+
+
+static ngx_int_t ngx_http_farm_status_handler(ngx_http_request_t *r);
+static u_char *ngx_http_farm_status_reserve(ngx_http_farm_status_out_t *out,
+    size_t len);
+static ngx_int_t ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
+    ngx_http_farm_srv_conf_t *fcf, ngx_uint_t first);
+static u_char *ngx_http_farm_status_agent(u_char *p,
+    ngx_http_farm_shctx_t *sh, ngx_http_farm_agent_t *a);
+static const char *ngx_http_farm_balance_name(ngx_uint_t method);
+
+
+char *
+ngx_http_farm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_farm_status_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static const char *
+ngx_http_farm_balance_name(ngx_uint_t method)
+{
+    switch (method) {
+    case NGX_HTTP_FARM_LEAST_CONN:
+        return "least_conn";
+    case NGX_HTTP_FARM_HASH:
+        return "hash";
+    case NGX_HTTP_FARM_CHASH:
+        return "hash consistent";
+    default:
+        return "round_robin";
+    }
+}
+
+
+/* Space for len more bytes at the end of the output; NULL on no memory. */
+
+static u_char *
+ngx_http_farm_status_reserve(ngx_http_farm_status_out_t *out, size_t len)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (out->last && (size_t) (out->last->buf->end - out->last->buf->last)
+                     >= len)
+    {
+        return out->last->buf->last;
+    }
+
+    b = ngx_create_temp_buf(out->request->pool,
+                            ngx_max(len, NGX_HTTP_FARM_STATUS_BUF));
+    if (b == NULL) {
+        return NULL;
+    }
+
+    cl = ngx_alloc_chain_link(out->request->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    if (out->last) {
+        out->last->next = cl;
+
+    } else {
+        out->first = cl;
+    }
+
+    out->last = cl;
+
+    return b->last;
+}
+
+
+#define ngx_http_farm_status_commit(out, p)                                  \
+    (out)->total += (p) - (out)->last->buf->last;                            \
+    (out)->last->buf->last = (p)
+
+
+static ngx_int_t
+ngx_http_farm_status_handler(ngx_http_request_t *r)
+{
+    u_char                      *p;
+    ngx_int_t                    rc;
+    ngx_str_t                    want;
+    ngx_uint_t                   i, n;
+    ngx_table_elt_t             *h;
+    ngx_http_farm_srv_conf_t   **farm;
+    ngx_http_farm_main_conf_t   *fmcf;
+    ngx_http_farm_status_out_t   out;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "upstream", 8, &want) != NGX_OK) {
+        want.len = 0;
+    }
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_farm_module);
+
+    out.request = r;
+    out.first = NULL;
+    out.last = NULL;
+    out.total = 0;
+
+    p = ngx_http_farm_status_reserve(&out, 128);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(p, "{\"version\":\"%s\",\"time\":%T,\"farms\":[",
+                    NGX_HTTP_FARM_VERSION, ngx_time());
+    ngx_http_farm_status_commit(&out, p);
+
+    farm = fmcf->farms.elts;
+
+    for (i = 0, n = 0; i < fmcf->farms.nelts; i++) {
+        if (want.len
+            && (want.len != farm[i]->uscf->host.len
+                || ngx_strncmp(want.data, farm[i]->uscf->host.data, want.len)
+                   != 0))
+        {
+            continue;
+        }
+
+        if (ngx_http_farm_status_farm(&out, farm[i], n++ == 0) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    p = ngx_http_farm_status_reserve(&out, 8);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(p, "]}\n");
+    ngx_http_farm_status_commit(&out, p);
+
+    out.last->buf->last_buf = (r == r->main) ? 1 : 0;
+    out.last->buf->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = out.total;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-store");
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, out.first);
+}
+
+
+static ngx_int_t
+ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
+    ngx_http_farm_srv_conf_t *fcf, ngx_uint_t first)
+{
+    char                    url[FARM_HOST_MAX + 64];
+    u_char                 *p;
+    uint32_t                i;
+    uint64_t                active, available;
+    ngx_uint_t              nagent;
+    ngx_http_farm_zone_t    z;
+    ngx_http_farm_agent_t  *a;
+    ngx_http_farm_shctx_t  *sh;
+
+    ngx_http_farm_zone_get(fcf, &z);
+    sh = z.sh;
+
+    farm_url_display(&fcf->url, url, sizeof(url));
+
+    active = 0;
+    available = 0;
+    nagent = 0;
+
+    p = ngx_http_farm_status_reserve(out, 1024 + fcf->uscf->host.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(p, "%s{\"upstream\":\"%V\",\"service\":\"%V\","
+                    "\"registry\":\"%s\",\"balance\":\"%s\",\"agents\":[",
+                    first ? "" : ",", &fcf->uscf->host, &fcf->service, url,
+                    ngx_http_farm_balance_name(fcf->method));
+    ngx_http_farm_status_commit(out, p);
+
+    for (i = 0; i < sh->nslots; i++) {
+        a = &sh->agents[i];
+
+        /* an unlocked peek to skip free slots; checked again locked */
+
+        if (a->state != NGX_HTTP_FARM_SLOT_UP) {
+            continue;
+        }
+
+        p = ngx_http_farm_status_reserve(out, NGX_HTTP_FARM_AGENT_JSON
+                                              + FARM_META_MAX);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_shmtx_lock(&z.shpool->mutex);
+
+        if (a->state == NGX_HTTP_FARM_SLOT_UP) {
+            if (nagent++) {
+                *p++ = ',';
+            }
+
+            p = ngx_http_farm_status_agent(p, sh, a);
+
+            active += a->pick.active;
+            available += farm_peer_available(&a->pick);
+        }
+
+        ngx_shmtx_unlock(&z.shpool->mutex);
+
+        ngx_http_farm_status_commit(out, p);
+    }
+
+    p = ngx_http_farm_status_reserve(out, 1024);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_shmtx_lock(&z.shpool->mutex);
+
+    p = ngx_sprintf(p, "],\"totals\":{\"agents\":%ui,\"available\":%uL,"
+                    "\"active\":%uL,\"requests\":%uL,\"no_agent\":%uL},"
+                    "\"sync\":{\"registry_up\":%s,\"last_full_sync\":%T,"
+                    "\"full_syncs\":%uL,\"errors\":%uL,"
+                    "\"skipped_records\":%uL}}",
+                    nagent, available, active, sh->requests, sh->no_agent,
+                    sh->registry_up ? "true" : "false", sh->last_sync,
+                    sh->syncs, sh->sync_errors, sh->skipped);
+
+    ngx_shmtx_unlock(&z.shpool->mutex);
+
+    ngx_http_farm_status_commit(out, p);
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_http_farm_status_agent(u_char *p, ngx_http_farm_shctx_t *sh,
+    ngx_http_farm_agent_t *a)
+{
+    const char  *state;
+
+    state = farm_peer_available(&a->pick) ? "up" : "full";
+
+    p = ngx_sprintf(p, "{\"id\":\"%V\",\"address\":\"%*s\",\"region\":\"%s\","
+                    "\"caps\":[",
+                    &a->sn.str, a->name_len, a->name,
+                    a->region ? sh->regions[a->region - 1] : (u_char *) "");
+
+    p += ngx_http_farm_caps_text(sh, a->caps, p,
+                                 NGX_HTTP_FARM_MAX_CAPS * (FARM_CAP_MAX + 3),
+                                 1);
+
+    p = ngx_sprintf(p, "],\"weight\":%uD,\"max_conns\":%uD,\"backup\":%s,"
+                    "\"state\":\"%s\",\"active\":%uD,\"requests\":%uL,"
+                    "\"failures\":%uL,\"since\":%T",
+                    a->pick.weight, a->pick.max_conns,
+                    (a->pick.flags & FARM_PEER_BACKUP) ? "true" : "false",
+                    state, a->pick.active, a->requests, a->failures,
+                    a->since);
+
+    if (a->meta_len) {
+        p = ngx_sprintf(p, ",\"meta\":%*s", a->meta_len, a->meta);
+    }
+
+    *p++ = '}';
+
+    return p;
+}

@@ -1,0 +1,415 @@
+
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * Registry sync, whatever the registry: one worker per farm upstream (the
+ * sync owner) turns registry records into agents in the shared zone.  A
+ * backend (ngx_http_farm_redis.c) calls
+ *
+ *     begin  record  record ...  end      a full sync: agents not seen are
+ *                                         removed at the end
+ *     record / delete                     a change notification
+ *     registry_state                      reachable or not
+ *
+ * Records are validated by registry/farm_record.c; a bad one is skipped
+ * with one error line naming its key and never touches the good agents.
+ */
+
+
+#include "ngx_http_farm_module.h"
+
+
+#define NGX_HTTP_FARM_REBUILD_DELAY   20      /* ms, batches hash rebuilds */
+#define NGX_HTTP_FARM_DOWN_LOG_EVERY  10      /* s, "registry down" lines */
+
+
+static ngx_int_t ngx_http_farm_sync_current(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_farm_zone_t *z);
+static void ngx_http_farm_sync_skip(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_farm_zone_t *z, u_char *key, size_t key_len, uint32_t rec_hash,
+    const char *fmt, const char *reason);
+static void ngx_http_farm_sync_changed(ngx_http_farm_srv_conf_t *fcf);
+static void ngx_http_farm_sync_rebuild_handler(ngx_event_t *ev);
+
+
+ngx_int_t
+ngx_http_farm_sync_is_owner(ngx_http_farm_srv_conf_t *fcf)
+{
+    ngx_core_conf_t  *ccf;
+
+    if (ngx_process == NGX_PROCESS_SINGLE) {
+        return 1;
+    }
+
+    if (ngx_process != NGX_PROCESS_WORKER) {
+        return 0;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                           ngx_core_module);
+
+    return fcf->index % (ngx_uint_t) ccf->worker_processes == ngx_worker;
+}
+
+
+/*
+ * Claims the zone for this process: a newer owner (after a reload or a
+ * respawn) bumps the epoch, and an older one sees that and stops writing.
+ */
+
+ngx_int_t
+ngx_http_farm_sync_owner_start(ngx_http_farm_srv_conf_t *fcf)
+{
+    ngx_event_t           *ev;
+    ngx_http_farm_zone_t   z;
+
+    fcf->log = ngx_cycle->log;
+
+    ngx_http_farm_zone_get(fcf, &z);
+
+    ngx_shmtx_lock(&z.shpool->mutex);
+    fcf->owner_epoch = ++z.sh->owner_epoch;
+    z.sh->hash_dirty = 1;
+    ngx_shmtx_unlock(&z.shpool->mutex);
+
+    ev = &fcf->rebuild_ev;
+    ev->handler = ngx_http_farm_sync_rebuild_handler;
+    ev->data = fcf;
+    ev->log = ngx_cycle->log;
+    ev->cancelable = 1;
+
+    ngx_add_timer(ev, NGX_HTTP_FARM_REBUILD_DELAY);
+
+    ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
+                  "farm: worker %i syncs upstream \"%V\" from %V "
+                  "service \"%V\"", ngx_worker, &fcf->uscf->host,
+                  &fcf->url_text, &fcf->service);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_farm_sync_current(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_farm_zone_t *z)
+{
+    ngx_http_farm_zone_get(fcf, z);
+
+    if (z->sh->owner_epoch == fcf->owner_epoch) {
+        return 1;
+    }
+
+    if (!fcf->superseded) {
+        fcf->superseded = 1;
+        ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
+                      "farm: upstream \"%V\" has a newer sync owner, this "
+                      "process stops syncing", &fcf->uscf->host);
+    }
+
+    return 0;
+}
+
+
+void
+ngx_http_farm_sync_begin(ngx_http_farm_srv_conf_t *fcf)
+{
+    ngx_http_farm_zone_t  z;
+
+    if (!ngx_http_farm_sync_current(fcf, &z)) {
+        return;
+    }
+
+    ngx_shmtx_lock(&z.shpool->mutex);
+    z.sh->sync_epoch++;
+    ngx_shmtx_unlock(&z.shpool->mutex);
+}
+
+
+/*
+ * Takes a record as the registry holds it: its key (for log lines), the
+ * agent id the key names, and the JSON text.  full is 1 during a full
+ * sync.  Returns NGX_OK, or NGX_DECLINED when the record was skipped.
+ */
+
+ngx_int_t
+ngx_http_farm_sync_record(ngx_http_farm_srv_conf_t *fcf, u_char *key,
+    size_t key_len, u_char *json, size_t json_len, ngx_uint_t full)
+{
+    u_char                  *id;
+    size_t                   id_len;
+    uint32_t                 rec_hash;
+    ngx_int_t                rc;
+    ngx_str_t                why;
+    farm_record_t            rec;
+    ngx_http_farm_zone_t     z;
+    ngx_http_farm_agent_t   *a;
+    char                     err[FARM_ERR_MAX];
+
+    if (!ngx_http_farm_sync_current(fcf, &z)) {
+        return NGX_OK;
+    }
+
+    id = key + fcf->key_agent_prefix_len;
+    id_len = key_len - fcf->key_agent_prefix_len;
+
+    rec_hash = farm_hash32(json, json_len) | 1;
+
+    if (json_len > FARM_RECORD_MAX) {
+        ngx_http_farm_sync_skip(fcf, &z, key, key_len, rec_hash,
+                                "%s", "record: larger than 64k");
+        return NGX_DECLINED;
+    }
+
+    /* unchanged since the last sync: no parse */
+
+    ngx_shmtx_lock(&z.shpool->mutex);
+
+    a = ngx_http_farm_agent_lookup(&z, id, id_len);
+
+    if (a && a->rec_hash == rec_hash) {
+        a->seen = z.sh->sync_epoch;
+        ngx_shmtx_unlock(&z.shpool->mutex);
+        return NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&z.shpool->mutex);
+
+    if (farm_record_parse(&rec, (char *) json, json_len, err) != 0) {
+        ngx_http_farm_sync_skip(fcf, &z, key, key_len, rec_hash, "%s", err);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_strlen(rec.id) != id_len
+        || ngx_strncmp(rec.id, id, id_len) != 0)
+    {
+        ngx_http_farm_sync_skip(fcf, &z, key, key_len, rec_hash,
+                                "id: \"%s\" does not match its key", rec.id);
+        farm_record_free(&rec);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_strlen(rec.service) != fcf->service.len
+        || ngx_strncmp(rec.service, fcf->service.data, fcf->service.len) != 0)
+    {
+        ngx_http_farm_sync_skip(fcf, &z, key, key_len, rec_hash,
+                                "service: \"%s\" is not the upstream's "
+                                "service", rec.service);
+        farm_record_free(&rec);
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_farm_agent_apply(&z, &rec, rec_hash, &why);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_farm_sync_skip(fcf, &z, key, key_len, rec_hash,
+                                "%s", (char *) why.data);
+        farm_record_free(&rec);
+        return NGX_DECLINED;
+    }
+
+    if (rc == NGX_OK || rc == NGX_AGAIN) {
+        ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
+                      "farm: agent \"%s\" at %s:%ud %s upstream \"%V\"%s",
+                      rec.id, rec.address, rec.port,
+                      rc == NGX_OK ? "joined" : "updated in",
+                      &fcf->uscf->host, full ? " (full sync)" : "");
+
+        ngx_http_farm_sync_changed(fcf);
+    }
+
+    farm_record_free(&rec);
+
+    return NGX_OK;
+}
+
+
+/*
+ * One error line per bad record, not one per resync: a small table of what
+ * was reported keeps the log readable while the record stays bad.
+ */
+
+static void
+ngx_http_farm_sync_skip(ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_zone_t *z,
+    u_char *key, size_t key_len, uint32_t rec_hash, const char *fmt,
+    const char *reason)
+{
+    u_char      text[FARM_ERR_MAX + 64];
+    uint64_t    mark;
+    ngx_uint_t  i;
+
+    mark = ((uint64_t) farm_hash32(key, key_len) << 32) | rec_hash;
+    i = mark % NGX_HTTP_FARM_REPORTED;
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+    z->sh->skipped++;
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    if (fcf->reported[i] == mark) {
+        return;
+    }
+
+    fcf->reported[i] = mark;
+
+    *ngx_snprintf(text, sizeof(text) - 1, fmt, reason) = '\0';
+
+    ngx_log_error(NGX_LOG_ERR, fcf->log, 0,
+                  "farm: skipping registry record \"%*s\" of upstream "
+                  "\"%V\": %s", key_len, key, &fcf->uscf->host, text);
+}
+
+
+void
+ngx_http_farm_sync_delete(ngx_http_farm_srv_conf_t *fcf, u_char *id,
+    size_t len)
+{
+    ngx_http_farm_zone_t  z;
+
+    if (!ngx_http_farm_sync_current(fcf, &z)) {
+        return;
+    }
+
+    if (ngx_http_farm_agent_remove(&z, id, len) == NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
+                      "farm: agent \"%*s\" left upstream \"%V\"",
+                      len, id, &fcf->uscf->host);
+
+        ngx_http_farm_sync_changed(fcf);
+    }
+}
+
+
+/* Ends a full sync: agents the registry no longer lists go. */
+
+void
+ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
+{
+    u_char                  id[FARM_ID_MAX];
+    size_t                  len;
+    uint32_t                i;
+    ngx_http_farm_zone_t    z;
+    ngx_http_farm_agent_t  *a;
+
+    if (!ngx_http_farm_sync_current(fcf, &z)) {
+        return;
+    }
+
+    for (i = 0; i < z.sh->nslots; i++) {
+        a = &z.sh->agents[i];
+
+        ngx_shmtx_lock(&z.shpool->mutex);
+
+        if (a->state != NGX_HTTP_FARM_SLOT_UP
+            || a->seen == z.sh->sync_epoch)
+        {
+            ngx_shmtx_unlock(&z.shpool->mutex);
+            continue;
+        }
+
+        len = a->sn.str.len;
+        ngx_memcpy(id, a->id, len);
+
+        ngx_shmtx_unlock(&z.shpool->mutex);
+
+        if (ngx_http_farm_agent_remove(&z, id, len) == NGX_OK) {
+            ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
+                          "farm: agent \"%*s\" left upstream \"%V\" "
+                          "(no longer in the registry)",
+                          len, id, &fcf->uscf->host);
+        }
+    }
+
+    ngx_shmtx_lock(&z.shpool->mutex);
+    z.sh->last_sync = ngx_time();
+    z.sh->syncs++;
+    ngx_shmtx_unlock(&z.shpool->mutex);
+
+    (void) ngx_http_farm_zone_rebuild_hash(&z);
+}
+
+
+void
+ngx_http_farm_sync_registry_state(ngx_http_farm_srv_conf_t *fcf,
+    ngx_uint_t up, const char *reason)
+{
+    time_t                now;
+    ngx_uint_t            was;
+    ngx_http_farm_zone_t  z;
+
+    if (!ngx_http_farm_sync_current(fcf, &z)) {
+        return;
+    }
+
+    ngx_shmtx_lock(&z.shpool->mutex);
+
+    was = z.sh->registry_up;
+    z.sh->registry_up = up;
+
+    if (!up) {
+        z.sh->sync_errors++;
+    }
+
+    ngx_shmtx_unlock(&z.shpool->mutex);
+
+    if (up) {
+        if (!was && fcf->down_logged) {
+            ngx_log_error(NGX_LOG_NOTICE, fcf->log, 0,
+                          "farm: registry %V of upstream \"%V\" is "
+                          "reachable again", &fcf->url_text,
+                          &fcf->uscf->host);
+        }
+
+        fcf->down_logged = 0;
+        return;
+    }
+
+    now = ngx_time();
+
+    if (fcf->down_logged
+        && now - fcf->down_logged < NGX_HTTP_FARM_DOWN_LOG_EVERY)
+    {
+        return;
+    }
+
+    fcf->down_logged = now;
+
+    ngx_log_error(NGX_LOG_ERR, fcf->log, 0,
+                  "farm: registry %V of upstream \"%V\" is unreachable "
+                  "(%s); routing to the %uD last known agents",
+                  &fcf->url_text, &fcf->uscf->host, reason, z.sh->nagents);
+}
+
+
+static void
+ngx_http_farm_sync_changed(ngx_http_farm_srv_conf_t *fcf)
+{
+    /* hash tables are rebuilt once per burst of changes */
+
+    if (fcf->rebuild_ev.handler && !fcf->rebuild_ev.timer_set) {
+        ngx_add_timer(&fcf->rebuild_ev, NGX_HTTP_FARM_REBUILD_DELAY);
+    }
+}
+
+
+static void
+ngx_http_farm_sync_rebuild_handler(ngx_event_t *ev)
+{
+    ngx_http_farm_srv_conf_t  *fcf = ev->data;
+
+    ngx_http_farm_zone_t  z;
+
+    if (ngx_exiting || !ngx_http_farm_sync_current(fcf, &z)) {
+        return;
+    }
+
+    (void) ngx_http_farm_zone_rebuild_hash(&z);
+}
+
+
+ngx_int_t
+ngx_http_farm_sync_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
+{
+    fcf->log = log;
+
+    return ngx_http_farm_redis_warm(fcf, log);
+}

@@ -1,0 +1,708 @@
+
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * The shared zone of one farm upstream: agent slots, the id index, the
+ * region and capability dictionaries, the selection tree and the hash
+ * tables.  Everything here runs under the zone's slab mutex.
+ */
+
+
+#include "ngx_http_farm_module.h"
+
+
+static ngx_int_t ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
+    ngx_http_farm_srv_conf_t *fcf);
+static void ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf,
+    u_char *buf, size_t size);
+static ngx_int_t ngx_http_farm_record_sockaddr(farm_record_t *rec,
+    ngx_sockaddr_t *sa, socklen_t *socklen);
+static ngx_int_t ngx_http_farm_dict_caps(ngx_http_farm_shctx_t *sh,
+    farm_record_t *rec, uint64_t *caps);
+static ngx_int_t ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh,
+    farm_record_t *rec, ngx_uint_t *region);
+static void ngx_http_farm_agent_free_meta(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a);
+
+
+size_t
+ngx_http_farm_zone_size(ngx_http_farm_srv_conf_t *fcf)
+{
+    size_t  size, points;
+
+    size = sizeof(ngx_http_farm_shctx_t)
+           + fcf->max_agents * (sizeof(ngx_http_farm_agent_t) + 256)
+           + 2 * farm_tree_size(fcf->max_agents) * sizeof(uint32_t);
+
+    if (fcf->method == NGX_HTTP_FARM_CHASH) {
+        points = ngx_min(fcf->max_agents * FARM_RING_POINTS,
+                         FARM_RING_MAX_POINTS);
+
+        /* the old ring lives on while the new one is built */
+        size += 2 * points * sizeof(farm_point_t);
+
+    } else if (fcf->method == NGX_HTTP_FARM_HASH) {
+        size += 2 * fcf->max_agents * sizeof(farm_wpoint_t);
+    }
+
+    /* slab bookkeeping and page rounding */
+    size += size / 4 + 64 * 1024;
+
+    return ngx_align(size, ngx_pagesize);
+}
+
+
+void
+ngx_http_farm_zone_get(ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_zone_t *z)
+{
+    z->shpool = (ngx_slab_pool_t *) fcf->shm_zone->shm.addr;
+    z->sh = z->shpool->data;
+    z->fcf = fcf;
+}
+
+
+void
+ngx_http_farm_zone_peers(ngx_http_farm_shctx_t *sh, farm_peers_t *peers)
+{
+    peers->base = (unsigned char *) sh->agents
+                  + offsetof(ngx_http_farm_agent_t, pick);
+    peers->stride = sizeof(ngx_http_farm_agent_t);
+}
+
+
+static void
+ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf, u_char *buf,
+    size_t size)
+{
+    char  url[FARM_HOST_MAX + 64];
+
+    farm_url_display(&fcf->url, url, sizeof(url));
+
+    *ngx_snprintf(buf, size - 1, "%s service=%V prefix=%V",
+                  url, &fcf->service, &fcf->prefix) = '\0';
+}
+
+
+ngx_int_t
+ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_farm_srv_conf_t  *fcf = shm_zone->data;
+
+    size_t                  len;
+    uint32_t                i, tsize;
+    uint32_t               *nodes;
+    ngx_slab_pool_t        *shpool;
+    ngx_http_farm_shctx_t  *sh;
+
+    fcf->log = shm_zone->shm.log;
+
+    if (data) {
+        return ngx_http_farm_zone_reuse(shm_zone, fcf);
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        /* Windows: another process already set it up */
+        return NGX_OK;
+    }
+
+    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_farm_shctx_t));
+    if (sh == NULL) {
+        goto nomem;
+    }
+
+    shpool->data = sh;
+
+    ngx_rbtree_init(&sh->ids, &sh->sentinel, ngx_str_rbtree_insert_value);
+
+    sh->capacity = fcf->max_agents;
+
+    sh->agents = ngx_slab_calloc(shpool,
+                                 sh->capacity * sizeof(ngx_http_farm_agent_t));
+    if (sh->agents == NULL) {
+        goto nomem;
+    }
+
+    for (i = 0; i < sh->capacity; i++) {
+        sh->agents[i].slot = i;
+        sh->agents[i].next_free = (i + 1 < sh->capacity) ? i + 1
+                                                         : FARM_SLOT_NONE;
+    }
+
+    sh->free_head = 0;
+
+    tsize = farm_tree_size(sh->capacity);
+
+    nodes = ngx_slab_alloc(shpool, 2 * tsize * sizeof(uint32_t));
+    if (nodes == NULL) {
+        goto nomem;
+    }
+
+    sh->method = fcf->method;
+    farm_tree_init(&sh->tree, nodes, tsize,
+                   fcf->method == NGX_HTTP_FARM_LEAST_CONN
+                   ? FARM_PICK_LEAST_CONN : FARM_PICK_RR);
+
+    ngx_http_farm_zone_source(fcf, sh->source, sizeof(sh->source));
+
+    len = sizeof(" in farm zone \"\"") + shm_zone->shm.name.len;
+
+    shpool->log_ctx = ngx_slab_alloc(shpool, len);
+    if (shpool->log_ctx == NULL) {
+        goto nomem;
+    }
+
+    ngx_sprintf(shpool->log_ctx, " in farm zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    shpool->log_nomem = 0;
+
+    /*
+     * A warm start: the master fills the zone from the registry before any
+     * worker exists, so the first request after "nginx" finds the agents.
+     * Bounded by the registry timeout; workers then take over.
+     */
+
+    if (!ngx_test_config && ngx_process != NGX_PROCESS_SIGNALLER) {
+        (void) ngx_http_farm_sync_warm(fcf, shm_zone->shm.log);
+    }
+
+    return NGX_OK;
+
+nomem:
+
+    ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                  "farm zone \"%V\" of %uz bytes is too small for "
+                  "max_agents=%ui", &shm_zone->shm.name, shm_zone->shm.size,
+                  fcf->max_agents);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * After "nginx -s reload" the zone and its agents live on; the old workers
+ * keep using it until they exit, so its layout must not change under them.
+ */
+
+static ngx_int_t
+ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
+    ngx_http_farm_srv_conf_t *fcf)
+{
+    u_char                  source[sizeof(((ngx_http_farm_shctx_t *) 0)->source)];
+    ngx_uint_t              method;
+    farm_peers_t            peers;
+    ngx_slab_pool_t        *shpool;
+    ngx_http_farm_shctx_t  *sh;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    sh = shpool->data;
+
+    if (sh->capacity != fcf->max_agents) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "farm zone \"%V\": max_agents changed from %uD to %ui "
+                      "while the zone size stayed the same; change the "
+                      "zone= size too, or restart nginx",
+                      &shm_zone->shm.name, sh->capacity, fcf->max_agents);
+        return NGX_ERROR;
+    }
+
+    ngx_http_farm_zone_source(fcf, source, sizeof(source));
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (ngx_strcmp(source, sh->source) != 0) {
+        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                      "farm zone \"%V\": registry changed from \"%s\" to "
+                      "\"%s\"; the next sync replaces the agents",
+                      &shm_zone->shm.name, sh->source, source);
+        ngx_memcpy(sh->source, source, sizeof(source));
+    }
+
+    if (sh->method != fcf->method) {
+        method = (fcf->method == NGX_HTTP_FARM_LEAST_CONN)
+                 ? FARM_PICK_LEAST_CONN : FARM_PICK_RR;
+
+        sh->method = fcf->method;
+        sh->tree.method = method;
+
+        ngx_http_farm_zone_peers(sh, &peers);
+        farm_tree_rebuild(&sh->tree, &peers, sh->nslots);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+ngx_http_farm_agent_t *
+ngx_http_farm_agent_lookup(ngx_http_farm_zone_t *z, u_char *id, size_t len)
+{
+    ngx_str_t        key;
+    ngx_str_node_t  *sn;
+
+    key.data = id;
+    key.len = len;
+
+    sn = ngx_str_rbtree_lookup(&z->sh->ids, &key, ngx_crc32_short(id, len));
+
+    return (ngx_http_farm_agent_t *) sn;
+}
+
+
+static ngx_int_t
+ngx_http_farm_record_sockaddr(farm_record_t *rec, ngx_sockaddr_t *sa,
+    socklen_t *socklen)
+{
+    size_t     len;
+    in_addr_t  addr;
+
+    ngx_memzero(sa, sizeof(ngx_sockaddr_t));
+
+    len = ngx_strlen(rec->address);
+
+    addr = ngx_inet_addr((u_char *) rec->address, len);
+
+    if (addr != INADDR_NONE) {
+        sa->sockaddr_in.sin_family = AF_INET;
+        sa->sockaddr_in.sin_port = htons((in_port_t) rec->port);
+        sa->sockaddr_in.sin_addr.s_addr = addr;
+        *socklen = sizeof(struct sockaddr_in);
+
+        return NGX_OK;
+    }
+
+#if (NGX_HAVE_INET6)
+
+    if (ngx_inet6_addr((u_char *) rec->address, len,
+                       sa->sockaddr_in6.sin6_addr.s6_addr)
+        == NGX_OK)
+    {
+        sa->sockaddr_in6.sin6_family = AF_INET6;
+        sa->sockaddr_in6.sin6_port = htons((in_port_t) rec->port);
+        *socklen = sizeof(struct sockaddr_in6);
+
+        return NGX_OK;
+    }
+
+#endif
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_farm_dict_caps(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
+    uint64_t *caps)
+{
+    size_t      len;
+    ngx_uint_t  i, j;
+
+    *caps = 0;
+
+    for (i = 0; i < rec->ncaps; i++) {
+        len = ngx_strlen(rec->caps[i]) + 1;
+
+        for (j = 0; j < sh->ncaps; j++) {
+            if (ngx_memcmp(sh->caps[j], rec->caps[i], len) == 0) {
+                break;
+            }
+        }
+
+        if (j == sh->ncaps) {
+            if (sh->ncaps == NGX_HTTP_FARM_MAX_CAPS) {
+                return NGX_DECLINED;
+            }
+
+            ngx_memcpy(sh->caps[j], rec->caps[i], len);
+            sh->ncaps++;
+        }
+
+        *caps |= (uint64_t) 1 << j;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
+    ngx_uint_t *region)
+{
+    size_t      len;
+    ngx_uint_t  i;
+
+    if (rec->region[0] == '\0') {
+        *region = 0;
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(rec->region) + 1;
+
+    for (i = 0; i < sh->nregions; i++) {
+        if (ngx_memcmp(sh->regions[i], rec->region, len) == 0) {
+            *region = i + 1;
+            return NGX_OK;
+        }
+    }
+
+    if (sh->nregions == NGX_HTTP_FARM_MAX_REGIONS) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(sh->regions[i], rec->region, len);
+    sh->nregions++;
+    *region = i + 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_farm_agent_free_meta(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a)
+{
+    if (a->meta) {
+        ngx_slab_free_locked(z->shpool, a->meta);
+        a->meta = NULL;
+        a->meta_len = 0;
+    }
+}
+
+
+/*
+ * Adds or updates the agent of a parsed record.  Returns NGX_OK when the
+ * agent was added, NGX_AGAIN when it changed, NGX_DONE when the record was
+ * unchanged, and
+ * NGX_DECLINED with *why set when the record cannot be stored.
+ */
+
+ngx_int_t
+ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
+    uint32_t rec_hash, ngx_str_t *why)
+{
+    size_t                  id_len, meta_len;
+    u_char                  name[NGX_SOCKADDR_STRLEN];
+    uint32_t                slot;
+    uint64_t                caps;
+    socklen_t               socklen;
+    ngx_uint_t              region, fresh;
+    farm_peers_t            peers;
+    ngx_sockaddr_t          sa;
+    ngx_http_farm_agent_t  *a;
+    ngx_http_farm_shctx_t  *sh;
+
+    sh = z->sh;
+
+    if (ngx_http_farm_record_sockaddr(rec, &sa, &socklen) != NGX_OK) {
+        ngx_str_set(why, "address: not an IP address");
+        return NGX_DECLINED;
+    }
+
+    id_len = ngx_strlen(rec->id);
+    meta_len = rec->meta ? ngx_strlen(rec->meta) : 0;
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    a = ngx_http_farm_agent_lookup(z, (u_char *) rec->id, id_len);
+
+    if (a && a->rec_hash == rec_hash) {
+        a->seen = sh->sync_epoch;
+        ngx_shmtx_unlock(&z->shpool->mutex);
+        return NGX_DONE;
+    }
+
+    if (ngx_http_farm_dict_caps(sh, rec, &caps) != NGX_OK) {
+        ngx_shmtx_unlock(&z->shpool->mutex);
+        ngx_str_set(why, "caps: the service already has 64 distinct "
+                    "capabilities");
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_farm_dict_region(sh, rec, &region) != NGX_OK) {
+        ngx_shmtx_unlock(&z->shpool->mutex);
+        ngx_str_set(why, "region: the service already has 255 regions");
+        return NGX_DECLINED;
+    }
+
+    fresh = (a == NULL);
+
+    if (fresh) {
+        if (sh->free_head == FARM_SLOT_NONE) {
+            ngx_shmtx_unlock(&z->shpool->mutex);
+            ngx_str_set(why, "the farm is full (raise max_agents= of "
+                        "farm_registry)");
+            return NGX_DECLINED;
+        }
+
+        slot = sh->free_head;
+        a = &sh->agents[slot];
+        sh->free_head = a->next_free;
+
+        a->next_free = FARM_SLOT_NONE;
+        a->gen++;
+        a->state = NGX_HTTP_FARM_SLOT_UP;
+        a->since = ngx_time();
+        a->requests = 0;
+        a->failures = 0;
+
+        a->pick.active = 0;
+        a->pick.vt = 0;
+
+        ngx_memcpy(a->id, rec->id, id_len);
+        a->sn.str.data = a->id;
+        a->sn.str.len = id_len;
+        a->sn.node.key = ngx_crc32_short(a->id, id_len);
+
+        ngx_rbtree_insert(&sh->ids, &a->sn.node);
+
+        sh->nagents++;
+
+        if (slot >= sh->nslots) {
+            sh->nslots = slot + 1;
+        }
+    }
+
+    a->rec_hash = rec_hash;
+    a->seen = sh->sync_epoch;
+
+    a->sockaddr = sa;
+    a->socklen = socklen;
+    a->name_len = ngx_sock_ntop(&sa.sockaddr, socklen, name,
+                                NGX_SOCKADDR_STRLEN, 1);
+    ngx_memcpy(a->name, name, a->name_len);
+
+    a->caps = caps;
+    a->region = region;
+
+    a->pick.weight = rec->weight;
+    a->pick.max_conns = rec->max_conns;
+    a->pick.flags = FARM_PEER_ELIGIBLE | (rec->backup ? FARM_PEER_BACKUP : 0);
+
+    ngx_http_farm_agent_free_meta(z, a);
+
+    if (meta_len) {
+        a->meta = ngx_slab_alloc_locked(z->shpool, meta_len);
+
+        if (a->meta) {
+            ngx_memcpy(a->meta, rec->meta, meta_len);
+            a->meta_len = meta_len;
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, z->fcf->log, 0,
+                          "farm: no room for the meta of agent \"%s\"%s",
+                          rec->id, z->shpool->log_ctx);
+        }
+    }
+
+    ngx_http_farm_zone_peers(sh, &peers);
+
+    if (fresh) {
+        farm_tree_join(&sh->tree, &peers, a->slot);
+
+    } else {
+        farm_tree_update(&sh->tree, &peers, a->slot);
+    }
+
+    sh->hash_dirty = 1;
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return fresh ? NGX_OK : NGX_AGAIN;
+}
+
+
+/* Removes an agent; NGX_DECLINED if there is none with that id. */
+
+ngx_int_t
+ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
+{
+    farm_peers_t            peers;
+    ngx_http_farm_agent_t  *a;
+    ngx_http_farm_shctx_t  *sh;
+
+    sh = z->sh;
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    a = ngx_http_farm_agent_lookup(z, id, len);
+
+    if (a == NULL) {
+        ngx_shmtx_unlock(&z->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    ngx_rbtree_delete(&sh->ids, &a->sn.node);
+    ngx_http_farm_agent_free_meta(z, a);
+
+    a->state = NGX_HTTP_FARM_SLOT_FREE;
+    a->pick.flags = 0;
+    a->rec_hash = 0;
+
+    ngx_http_farm_zone_peers(sh, &peers);
+    farm_tree_update(&sh->tree, &peers, a->slot);
+
+    a->next_free = sh->free_head;
+    sh->free_head = a->slot;
+    sh->nagents--;
+    sh->hash_dirty = 1;
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Rebuilds the hash ring or the weight table from the primary agents.  Only
+ * the sync owner changes registry fields, so it reads them without the
+ * lock, builds the new table in fresh memory, and takes the lock only to
+ * swap it in.
+ */
+
+ngx_int_t
+ngx_http_farm_zone_rebuild_hash(ngx_http_farm_zone_t *z)
+{
+    void                   *old, *table;
+    uint32_t                i, n, npoints, per_weight;
+    uint64_t                total;
+    farm_ring_input_t      *in;
+    ngx_http_farm_agent_t  *a;
+    ngx_http_farm_shctx_t  *sh;
+
+    sh = z->sh;
+
+    if (!sh->hash_dirty) {
+        return NGX_OK;
+    }
+
+    sh->hash_dirty = 0;
+
+    if (sh->method != NGX_HTTP_FARM_HASH
+        && sh->method != NGX_HTTP_FARM_CHASH)
+    {
+        return NGX_OK;
+    }
+
+    in = ngx_alloc((sh->nslots + 1) * sizeof(farm_ring_input_t),
+                   z->fcf->log);
+    if (in == NULL) {
+        sh->hash_dirty = 1;
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (i = 0; i < sh->nslots; i++) {
+        a = &sh->agents[i];
+
+        if (a->state != NGX_HTTP_FARM_SLOT_UP
+            || (a->pick.flags & FARM_PEER_BACKUP))
+        {
+            continue;
+        }
+
+        in[n].slot = i;
+        in[n].weight = a->pick.weight;
+        in[n].id = (const char *) a->id;
+        in[n].id_len = a->sn.str.len;
+        n++;
+    }
+
+    table = NULL;
+    npoints = 0;
+    total = 0;
+
+    if (sh->method == NGX_HTTP_FARM_CHASH) {
+        npoints = farm_ring_points(in, n, &per_weight);
+
+        if (npoints) {
+            table = ngx_slab_alloc(z->shpool, npoints * sizeof(farm_point_t));
+            if (table == NULL) {
+                goto nomem;
+            }
+
+            npoints = farm_ring_build(table, npoints, in, n, per_weight);
+        }
+
+    } else if (n) {
+        table = ngx_slab_alloc(z->shpool, n * sizeof(farm_wpoint_t));
+        if (table == NULL) {
+            goto nomem;
+        }
+
+        total = farm_wtable_build(table, in, n);
+        npoints = n;
+    }
+
+    ngx_free(in);
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    if (sh->method == NGX_HTTP_FARM_CHASH) {
+        old = sh->ring;
+        sh->ring = table;
+        sh->nring = npoints;
+
+    } else {
+        old = sh->wtable;
+        sh->wtable = table;
+        sh->nwtable = npoints;
+        sh->wtotal = total;
+    }
+
+    if (old) {
+        ngx_slab_free_locked(z->shpool, old);
+    }
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return NGX_OK;
+
+nomem:
+
+    ngx_free(in);
+    sh->hash_dirty = 1;
+
+    ngx_log_error(NGX_LOG_ERR, z->fcf->log, 0,
+                  "farm: no room for the hash table of %uD agents%s; "
+                  "keeping the previous one", n, z->shpool->log_ctx);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * Writes the names of the capability bits, comma-separated or as JSON
+ * strings.  Returns the length written.
+ */
+
+size_t
+ngx_http_farm_caps_text(ngx_http_farm_shctx_t *sh, uint64_t caps, u_char *buf,
+    size_t size, ngx_uint_t json)
+{
+    u_char      *p, *last;
+    ngx_uint_t   i, first;
+
+    p = buf;
+    last = buf + size;
+    first = 1;
+
+    for (i = 0; i < sh->ncaps; i++) {
+        if (!(caps & ((uint64_t) 1 << i))) {
+            continue;
+        }
+
+        if (!first) {
+            p = ngx_slprintf(p, last, ",");
+        }
+
+        p = ngx_slprintf(p, last, json ? "\"%s\"" : "%s", sh->caps[i]);
+        first = 0;
+    }
+
+    return p - buf;
+}
