@@ -15,6 +15,7 @@
 
 #define NGX_HTTP_FARM_DEFAULT_RESYNC      5000
 #define NGX_HTTP_FARM_DEFAULT_TIMEOUT     3000
+#define NGX_HTTP_FARM_DEFAULT_HOLD        10000
 #define NGX_HTTP_FARM_DEFAULT_MAX_AGENTS  1024
 
 
@@ -131,6 +132,7 @@ ngx_http_farm_create_srv_conf(ngx_conf_t *cf)
 
     fcf->resync = NGX_CONF_UNSET_MSEC;
     fcf->timeout = NGX_CONF_UNSET_MSEC;
+    fcf->hold = NGX_CONF_UNSET_MSEC;
     fcf->max_agents = NGX_CONF_UNSET_UINT;
 
     return fcf;
@@ -276,6 +278,12 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     us->name = fcf->url_text;
     us->weight = 1;
 
+    fcf->reported = ngx_pcalloc(cf->pool,
+                                NGX_HTTP_FARM_REPORTED * sizeof(uint64_t));
+    if (fcf->reported == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
     fcf->uscf = uscf;
     uscf->peer.init_upstream = ngx_http_farm_init_upstream;
 
@@ -356,6 +364,20 @@ ngx_http_farm_registry_param(ngx_conf_t *cf, ngx_http_farm_srv_conf_t *fcf,
         }
 
         fcf->timeout = ms;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "hold=", 5) == 0) {
+        why = "a time";
+        s.data = value->data + 5;
+        s.len = value->len - 5;
+
+        ms = ngx_parse_time(&s, 0);
+        if (ms == (ngx_msec_t) NGX_ERROR) {
+            goto invalid;
+        }
+
+        fcf->hold = ms;
         return NGX_CONF_OK;
     }
 
@@ -497,6 +519,7 @@ ngx_http_farm_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 
     ngx_conf_init_msec_value(fcf->resync, NGX_HTTP_FARM_DEFAULT_RESYNC);
     ngx_conf_init_msec_value(fcf->timeout, NGX_HTTP_FARM_DEFAULT_TIMEOUT);
+    ngx_conf_init_msec_value(fcf->hold, NGX_HTTP_FARM_DEFAULT_HOLD);
     ngx_conf_init_uint_value(fcf->max_agents,
                              NGX_HTTP_FARM_DEFAULT_MAX_AGENTS);
 

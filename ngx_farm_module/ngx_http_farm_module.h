@@ -32,7 +32,7 @@
 
 #define NGX_HTTP_FARM_MAX_REGIONS      255
 #define NGX_HTTP_FARM_MAX_CAPS         64   /* distinct caps per service */
-#define NGX_HTTP_FARM_REPORTED         64   /* bad records remembered */
+#define NGX_HTTP_FARM_REPORTED         1024 /* bad records remembered */
 
 /* agent slot states */
 #define NGX_HTTP_FARM_SLOT_FREE        0
@@ -119,7 +119,9 @@ typedef struct {
     time_t                         last_sync;   /* last full sync */
     uint64_t                       syncs;
     uint64_t                       sync_errors;
-    uint64_t                       skipped;     /* malformed records */
+    ngx_uint_t                     bad_records; /* in the last full sync */
+    ngx_uint_t                     bad_now;     /* in the one running */
+    ngx_uint_t                     seen_now;    /* good records, likewise */
 
     uint64_t                       requests;
     uint64_t                       no_agent;    /* requests with no agent */
@@ -145,6 +147,7 @@ struct ngx_http_farm_srv_conf_s {
 
     ngx_msec_t                     resync;
     ngx_msec_t                     timeout;
+    ngx_msec_t                     hold;
     ngx_uint_t                     max_agents;
 
     ngx_uint_t                     method;
@@ -165,8 +168,9 @@ struct ngx_http_farm_srv_conf_s {
     ngx_uint_t                     owner_epoch;
     ngx_uint_t                     superseded;
     ngx_event_t                    rebuild_ev;
+    ngx_msec_t                     hold_until;  /* no sweeps before */
     time_t                         down_logged;
-    uint64_t                       reported[NGX_HTTP_FARM_REPORTED];
+    uint64_t                      *reported;    /* NGX_HTTP_FARM_REPORTED */
     ngx_log_t                     *log;
 };
 
@@ -222,11 +226,16 @@ void ngx_http_farm_sync_begin(ngx_http_farm_srv_conf_t *fcf);
 ngx_int_t ngx_http_farm_sync_record(ngx_http_farm_srv_conf_t *fcf,
     u_char *key, size_t key_len, u_char *json, size_t json_len,
     ngx_uint_t full);
+void ngx_http_farm_sync_reject(ngx_http_farm_srv_conf_t *fcf, u_char *key,
+    size_t key_len, uint32_t rec_hash, ngx_uint_t full, const char *fmt,
+    const char *reason);
 void ngx_http_farm_sync_delete(ngx_http_farm_srv_conf_t *fcf, u_char *id,
     size_t len);
 void ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf);
 void ngx_http_farm_sync_registry_state(ngx_http_farm_srv_conf_t *fcf,
     ngx_uint_t up, const char *reason);
+void ngx_http_farm_sync_hold(ngx_http_farm_srv_conf_t *fcf,
+    const char *why);
 ngx_int_t ngx_http_farm_sync_warm(ngx_http_farm_srv_conf_t *fcf,
     ngx_log_t *log);
 

@@ -47,6 +47,8 @@ struct ngx_http_farm_redis_s {
     ngx_msec_t                     backoff;
     uintptr_t                      generation;  /* bumps on every drop */
 
+    u_char                         run_id[41];  /* of the Redis server */
+
     unsigned                       subscribed:1;
     unsigned                       syncing:1;
     unsigned                       stopped:1;
@@ -81,6 +83,8 @@ static void ngx_http_farm_redis_close(ngx_http_farm_redis_t *r);
 static void ngx_http_farm_redis_free_ids(ngx_http_farm_redis_t *r);
 static void ngx_http_farm_redis_auth_cb(redisAsyncContext *ac, void *reply,
     void *data);
+static void ngx_http_farm_redis_info_cb(redisAsyncContext *ac, void *reply,
+    void *data);
 static void ngx_http_farm_redis_sub_cb(redisAsyncContext *ac, void *reply,
     void *data);
 static void ngx_http_farm_redis_event(ngx_http_farm_redis_t *r,
@@ -97,6 +101,10 @@ static void ngx_http_farm_redis_members_cb(redisAsyncContext *ac,
 static ngx_int_t ngx_http_farm_redis_mget(ngx_http_farm_redis_t *r,
     ngx_uint_t first, ngx_uint_t count);
 static void ngx_http_farm_redis_mget_cb(redisAsyncContext *ac, void *reply,
+    void *data);
+static ngx_int_t ngx_http_farm_redis_type(ngx_http_farm_redis_t *r,
+    u_char *key, size_t len);
+static void ngx_http_farm_redis_type_cb(redisAsyncContext *ac, void *reply,
     void *data);
 static void ngx_http_farm_redis_sync_done(ngx_http_farm_redis_t *r);
 static void ngx_http_farm_redis_retry_handler(ngx_event_t *ev);
@@ -237,6 +245,9 @@ ngx_http_farm_redis_connect(ngx_http_farm_redis_t *r)
         redisAsyncCommand(r->cmd, ngx_http_farm_redis_auth_cb,
                           (void *) r->generation, "SELECT %u", fcf->url.db);
     }
+
+    redisAsyncCommand(r->cmd, ngx_http_farm_redis_info_cb,
+                      (void *) r->generation, "INFO server");
 
     r->sub = ngx_http_farm_redis_open(r, &err);
     if (r->sub == NULL) {
@@ -446,6 +457,52 @@ ngx_http_farm_redis_auth_cb(redisAsyncContext *ac, void *reply, void *data)
 
         ngx_http_farm_redis_drop(r, rr->str);
     }
+}
+
+
+/*
+ * A new run_id means the Redis server restarted since the last connection:
+ * it may have lost the agents, which register again within a heartbeat.
+ */
+
+static void
+ngx_http_farm_redis_info_cb(redisAsyncContext *ac, void *reply, void *data)
+{
+    u_char                 *p, *end;
+    size_t                  len;
+    redisReply             *rr = reply;
+    ngx_http_farm_redis_t  *r;
+
+    if (rr == NULL || !ngx_http_farm_redis_current(ac, data, &r)
+        || rr->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
+
+    p = (u_char *) ngx_strstr(rr->str, "run_id:");
+    if (p == NULL) {
+        return;
+    }
+
+    p += sizeof("run_id:") - 1;
+
+    for (end = p; end < p + 40 && *end && *end != '\r' && *end != '\n';
+         end++)
+    {
+        /* void */
+    }
+
+    len = end - p;
+
+    if (r->run_id[0]
+        && (ngx_strlen(r->run_id) != len
+            || ngx_strncmp(r->run_id, p, len) != 0))
+    {
+        ngx_http_farm_sync_hold(r->fcf, "restarted");
+    }
+
+    ngx_memcpy(r->run_id, p, len);
+    r->run_id[len] = '\0';
 }
 
 
@@ -838,23 +895,97 @@ ngx_http_farm_redis_mget_cb(redisAsyncContext *ac, void *reply, void *data)
 
         if (e->type == REDIS_REPLY_NIL) {
 
-            /* expired (a killed agent): tidy the index */
+            /*
+             * MGET answers nil for a missing key and for a key that holds
+             * something other than a string: TYPE tells them apart
+             */
 
-            redisAsyncCommand(r->cmd, NULL, NULL, "SREM %s %s",
-                              r->fcf->key_index, id);
+            if (ngx_http_farm_redis_type(r, key, len) != NGX_OK) {
+                ngx_http_farm_redis_drop(r, "cannot send TYPE");
+                return;
+            }
+
             continue;
         }
 
         if (e->type != REDIS_REPLY_STRING) {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "farm: skipping registry record \"%*s\": not a "
-                          "string value", len, key);
             continue;
         }
 
         (void) ngx_http_farm_sync_record(r->fcf, key, len, (u_char *) e->str,
                                          e->len, 1);
     }
+
+    if (--r->pending == 0) {
+        ngx_http_farm_redis_sync_done(r);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_farm_redis_type(ngx_http_farm_redis_t *r, u_char *key, size_t len)
+{
+    ngx_http_farm_redis_req_t  *req;
+
+    req = ngx_alloc(sizeof(ngx_http_farm_redis_req_t), ngx_cycle->log);
+    if (req == NULL) {
+        return NGX_ERROR;
+    }
+
+    req->generation = r->generation;
+    req->key_len = ngx_min(len, FARM_KEY_MAX);
+    ngx_memcpy(req->key, key, req->key_len);
+
+    if (redisAsyncCommand(r->cmd, ngx_http_farm_redis_type_cb, req,
+                          "TYPE %b", req->key, req->key_len)
+        != REDIS_OK)
+    {
+        ngx_free(req);
+        return NGX_ERROR;
+    }
+
+    /* part of the full sync: it ends after this reply */
+
+    r->pending++;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_farm_redis_type_cb(redisAsyncContext *ac, void *reply, void *data)
+{
+    u_char                     *id;
+    redisReply                 *rr = reply;
+    ngx_http_farm_redis_t      *r;
+    ngx_http_farm_redis_req_t  *req = data;
+
+    if (rr == NULL
+        || !ngx_http_farm_redis_current(ac, (void *) req->generation, &r))
+    {
+        ngx_free(req);
+        return;
+    }
+
+    if (rr->type == REDIS_REPLY_STATUS && ngx_strcmp(rr->str, "none") == 0) {
+
+        /* expired (a killed agent): tidy the index */
+
+        id = req->key + r->fcf->key_agent_prefix_len;
+
+        redisAsyncCommand(r->cmd, NULL, NULL, "SREM %s %b",
+                          r->fcf->key_index, id,
+                          req->key_len - r->fcf->key_agent_prefix_len);
+
+    } else {
+        ngx_http_farm_sync_reject(r->fcf, req->key, req->key_len,
+                                  farm_hash32(rr->str, rr->len), 1,
+                                  "record: a Redis %s, not a string",
+                                  rr->type == REDIS_REPLY_STATUS
+                                  ? rr->str : "value");
+    }
+
+    ngx_free(req);
 
     if (--r->pending == 0) {
         ngx_http_farm_redis_sync_done(r);

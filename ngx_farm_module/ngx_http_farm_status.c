@@ -283,10 +283,10 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
                     "\"active\":%uL,\"requests\":%uL,\"no_agent\":%uL},"
                     "\"sync\":{\"registry_up\":%s,\"last_full_sync\":%T,"
                     "\"full_syncs\":%uL,\"errors\":%uL,"
-                    "\"skipped_records\":%uL}}",
+                    "\"bad_records\":%ui}}",
                     nagent, available, active, sh->requests, sh->no_agent,
                     sh->registry_up ? "true" : "false", sh->last_sync,
-                    sh->syncs, sh->sync_errors, sh->skipped);
+                    sh->syncs, sh->sync_errors, sh->bad_records);
 
     ngx_shmtx_unlock(&z.shpool->mutex);
 

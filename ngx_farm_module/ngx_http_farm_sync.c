@@ -26,9 +26,6 @@
 
 static ngx_int_t ngx_http_farm_sync_current(ngx_http_farm_srv_conf_t *fcf,
     ngx_http_farm_zone_t *z);
-static void ngx_http_farm_sync_skip(ngx_http_farm_srv_conf_t *fcf,
-    ngx_http_farm_zone_t *z, u_char *key, size_t key_len, uint32_t rec_hash,
-    const char *fmt, const char *reason);
 static void ngx_http_farm_sync_changed(ngx_http_farm_srv_conf_t *fcf);
 static void ngx_http_farm_sync_rebuild_handler(ngx_event_t *ev);
 
@@ -122,6 +119,8 @@ ngx_http_farm_sync_begin(ngx_http_farm_srv_conf_t *fcf)
 
     ngx_shmtx_lock(&z.shpool->mutex);
     z.sh->sync_epoch++;
+    z.sh->bad_now = 0;
+    z.sh->seen_now = 0;
     ngx_shmtx_unlock(&z.shpool->mutex);
 }
 
@@ -156,7 +155,7 @@ ngx_http_farm_sync_record(ngx_http_farm_srv_conf_t *fcf, u_char *key,
     rec_hash = farm_hash32(json, json_len) | 1;
 
     if (json_len > FARM_RECORD_MAX) {
-        ngx_http_farm_sync_skip(fcf, &z, key, key_len, rec_hash,
+        ngx_http_farm_sync_reject(fcf, key, key_len, rec_hash, full,
                                 "%s", "record: larger than 64k");
         return NGX_DECLINED;
     }
@@ -169,6 +168,7 @@ ngx_http_farm_sync_record(ngx_http_farm_srv_conf_t *fcf, u_char *key,
 
     if (a && a->rec_hash == rec_hash) {
         a->seen = z.sh->sync_epoch;
+        z.sh->seen_now += full;
         ngx_shmtx_unlock(&z.shpool->mutex);
         return NGX_OK;
     }
@@ -176,14 +176,15 @@ ngx_http_farm_sync_record(ngx_http_farm_srv_conf_t *fcf, u_char *key,
     ngx_shmtx_unlock(&z.shpool->mutex);
 
     if (farm_record_parse(&rec, (char *) json, json_len, err) != 0) {
-        ngx_http_farm_sync_skip(fcf, &z, key, key_len, rec_hash, "%s", err);
+        ngx_http_farm_sync_reject(fcf, key, key_len, rec_hash, full,
+                                "%s", err);
         return NGX_DECLINED;
     }
 
     if (ngx_strlen(rec.id) != id_len
         || ngx_strncmp(rec.id, id, id_len) != 0)
     {
-        ngx_http_farm_sync_skip(fcf, &z, key, key_len, rec_hash,
+        ngx_http_farm_sync_reject(fcf, key, key_len, rec_hash, full,
                                 "id: \"%s\" does not match its key", rec.id);
         farm_record_free(&rec);
         return NGX_DECLINED;
@@ -192,7 +193,7 @@ ngx_http_farm_sync_record(ngx_http_farm_srv_conf_t *fcf, u_char *key,
     if (ngx_strlen(rec.service) != fcf->service.len
         || ngx_strncmp(rec.service, fcf->service.data, fcf->service.len) != 0)
     {
-        ngx_http_farm_sync_skip(fcf, &z, key, key_len, rec_hash,
+        ngx_http_farm_sync_reject(fcf, key, key_len, rec_hash, full,
                                 "service: \"%s\" is not the upstream's "
                                 "service", rec.service);
         farm_record_free(&rec);
@@ -202,11 +203,13 @@ ngx_http_farm_sync_record(ngx_http_farm_srv_conf_t *fcf, u_char *key,
     rc = ngx_http_farm_agent_apply(&z, &rec, rec_hash, &why);
 
     if (rc == NGX_DECLINED) {
-        ngx_http_farm_sync_skip(fcf, &z, key, key_len, rec_hash,
+        ngx_http_farm_sync_reject(fcf, key, key_len, rec_hash, full,
                                 "%s", (char *) why.data);
         farm_record_free(&rec);
         return NGX_DECLINED;
     }
+
+    z.sh->seen_now += full;
 
     if (rc == NGX_OK || rc == NGX_AGAIN) {
         ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
@@ -225,31 +228,54 @@ ngx_http_farm_sync_record(ngx_http_farm_srv_conf_t *fcf, u_char *key,
 
 
 /*
- * One error line per bad record, not one per resync: a small table of what
- * was reported keeps the log readable while the record stays bad.
+ * Skips a bad record with one error line naming its key and the reason
+ * (fmt has one %s for reason).  One line per bad version of a record, not
+ * one per resync: a small table of what was reported keeps the log
+ * readable while the record stays bad.
  */
 
-static void
-ngx_http_farm_sync_skip(ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_zone_t *z,
-    u_char *key, size_t key_len, uint32_t rec_hash, const char *fmt,
+void
+ngx_http_farm_sync_reject(ngx_http_farm_srv_conf_t *fcf, u_char *key,
+    size_t key_len, uint32_t rec_hash, ngx_uint_t full, const char *fmt,
     const char *reason)
 {
-    u_char      text[FARM_ERR_MAX + 64];
-    uint64_t    mark;
-    ngx_uint_t  i;
+    u_char                text[FARM_ERR_MAX + 64];
+    uint64_t              mark, *slot;
+    ngx_uint_t            i, n;
+    ngx_http_farm_zone_t  z;
 
-    mark = ((uint64_t) farm_hash32(key, key_len) << 32) | rec_hash;
-    i = mark % NGX_HTTP_FARM_REPORTED;
-
-    ngx_shmtx_lock(&z->shpool->mutex);
-    z->sh->skipped++;
-    ngx_shmtx_unlock(&z->shpool->mutex);
-
-    if (fcf->reported[i] == mark) {
+    if (!ngx_http_farm_sync_current(fcf, &z)) {
         return;
     }
 
-    fcf->reported[i] = mark;
+    if (full) {
+        ngx_shmtx_lock(&z.shpool->mutex);
+        z.sh->bad_now++;
+        ngx_shmtx_unlock(&z.shpool->mutex);
+    }
+
+    /* open addressing, 8 probes; when they are all taken, the first goes */
+
+    mark = ((uint64_t) farm_hash32(key, key_len) << 32) | rec_hash;
+    slot = NULL;
+
+    for (n = 0; n < 8; n++) {
+        i = (mark + n) % NGX_HTTP_FARM_REPORTED;
+
+        if (fcf->reported[i] == mark) {
+            return;
+        }
+
+        if (slot == NULL && fcf->reported[i] == 0) {
+            slot = &fcf->reported[i];
+        }
+    }
+
+    if (slot == NULL) {
+        slot = &fcf->reported[mark % NGX_HTTP_FARM_REPORTED];
+    }
+
+    *slot = mark;
 
     *ngx_snprintf(text, sizeof(text) - 1, fmt, reason) = '\0';
 
@@ -279,7 +305,10 @@ ngx_http_farm_sync_delete(ngx_http_farm_srv_conf_t *fcf, u_char *id,
 }
 
 
-/* Ends a full sync: agents the registry no longer lists go. */
+/*
+ * Ends a full sync: agents the registry no longer lists go, unless the
+ * registry has just come back empty or restarted (see sync_hold).
+ */
 
 void
 ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
@@ -287,12 +316,32 @@ ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
     u_char                  id[FARM_ID_MAX];
     size_t                  len;
     uint32_t                i;
+    ngx_uint_t              empty;
     ngx_http_farm_zone_t    z;
     ngx_http_farm_agent_t  *a;
 
     if (!ngx_http_farm_sync_current(fcf, &z)) {
         return;
     }
+
+    ngx_shmtx_lock(&z.shpool->mutex);
+
+    z.sh->last_sync = ngx_time();
+    z.sh->syncs++;
+    z.sh->bad_records = z.sh->bad_now;
+    empty = (z.sh->seen_now == 0 && z.sh->nagents > 0);
+
+    ngx_shmtx_unlock(&z.shpool->mutex);
+
+    if (empty) {
+        ngx_http_farm_sync_hold(fcf, "lists no agents");
+    }
+
+    if (fcf->hold_until && ngx_current_msec < fcf->hold_until) {
+        return;
+    }
+
+    fcf->hold_until = 0;
 
     for (i = 0; i < z.sh->nslots; i++) {
         a = &z.sh->agents[i];
@@ -319,12 +368,35 @@ ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
         }
     }
 
-    ngx_shmtx_lock(&z.shpool->mutex);
-    z.sh->last_sync = ngx_time();
-    z.sh->syncs++;
-    ngx_shmtx_unlock(&z.shpool->mutex);
-
     (void) ngx_http_farm_zone_rebuild_hash(&z);
+}
+
+
+/*
+ * A registry that restarted or lost its data comes back empty while its
+ * agents re-register (within one heartbeat).  For hold= after that, full
+ * syncs add agents but remove none, so the gateway keeps routing to the
+ * last known ones instead of refusing traffic in between.
+ */
+
+void
+ngx_http_farm_sync_hold(ngx_http_farm_srv_conf_t *fcf, const char *why)
+{
+    ngx_http_farm_zone_t  z;
+
+    if (fcf->hold == 0 || fcf->hold_until) {
+        return;
+    }
+
+    ngx_http_farm_zone_get(fcf, &z);
+
+    fcf->hold_until = ngx_current_msec + fcf->hold;
+
+    ngx_log_error(NGX_LOG_WARN, fcf->log, 0,
+                  "farm: registry %V of upstream \"%V\" %s; keeping the "
+                  "%uD known agents for %M ms while they register again",
+                  &fcf->url_text, &fcf->uscf->host, why, z.sh->nagents,
+                  fcf->hold);
 }
 
 

@@ -68,11 +68,22 @@ fi
 
 cd "$work"
 if [ "$mode" = --add-module ]; then
-    make -f objs/Makefile -j2 >&2
-    cp objs/nginx "$out/nginx-static"
-    echo "built $out/nginx-static"
+    target=
+    result=objs/nginx
+    dest=$out/nginx-static
 else
-    make -f objs/Makefile -j2 modules >&2
-    cp objs/ngx_http_farm_module.so "$out/ngx_http_farm_module.so"
-    echo "built $out/ngx_http_farm_module.so"
+    target=modules
+    result=objs/ngx_http_farm_module.so
+    dest=$out/ngx_http_farm_module.so
 fi
+
+# shellcheck disable=SC2086
+if ! make -f objs/Makefile -j2 $target > "$out/module-build.log" 2>&1; then
+    grep -E 'error|warning' "$out/module-build.log" >&2 \
+        || tail -30 "$out/module-build.log" >&2
+    echo "build-module: failed, see $out/module-build.log" >&2
+    exit 1
+fi
+
+cp "$result" "$dest"
+echo "built $dest"

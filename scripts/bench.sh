@@ -1,0 +1,260 @@
+#!/bin/sh
+# make bench: throughput of the gateway against stock nginx (and HAProxy when
+# installed), in the same run, on the same machine, to the same agents.
+#
+#   1. 8 agents:      stock nginx least_conn  vs  farm least_conn  (vs HAProxy)
+#   2. 10,000 agents: farm least_conn over 10,000 registered records (pointing
+#                     at the same 8 real agents) vs its own 8-agent figure,
+#                     and stock nginx with 10,000 "server" lines.
+#
+# Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
+# each configuration is measured ROUNDS times, interleaved, and the median is
+# reported.  Only loopback addresses are used.
+#
+#   BENCH_SECONDS (5)  BENCH_ROUNDS (3)  BENCH_CONNS (32)  BENCH_AGENTS (10000)
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+dir=$top/.bench
+nginx=${NGINX:-/usr/sbin/nginx}
+agent=$top/build/farm-agent
+module=$top/build/ngx_http_farm_module.so
+
+seconds=${BENCH_SECONDS:-5}
+rounds=${BENCH_ROUNDS:-3}
+conns=${BENCH_CONNS:-32}
+many=${BENCH_AGENTS:-10000}
+
+redis_port=6391
+agent_base=9201
+path="/work?ms=0"
+
+pids=
+say() { printf '%s\n' "$*"; }
+
+cleanup() {
+    for f in "$dir"/run/*.pid; do
+        [ -e "$f" ] || continue
+        pid=$(cat "$f")
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for f in "$dir"/*/logs/nginx.pid; do
+        [ -e "$f" ] || continue
+        kill -QUIT "$(cat "$f")" 2>/dev/null || true
+    done
+    sleep 0.5
+    for f in "$dir"/run/*.pid "$dir"/*/logs/nginx.pid; do
+        [ -e "$f" ] || continue
+        kill -KILL "$(cat "$f")" 2>/dev/null || true
+        rm -f "$f"
+    done
+}
+trap cleanup EXIT INT TERM
+
+wait_for() {
+    what=$1
+    shift
+    i=0
+    while ! "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        if [ $i -gt 200 ]; then
+            say "bench: timed out waiting for $what" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+}
+
+spawn() {        # spawn name command...: background, pid in run/name.pid
+    name=$1
+    shift
+    "$@" > "$dir/logs/$name.log" 2>&1 &
+    echo $! > "$dir/run/$name.pid"
+}
+
+nginx_conf() {   # nginx_conf name port "upstream body"
+    mkdir -p "$dir/$1/logs" "$dir/$1/conf" "$dir/$1/tmp"
+    cat > "$dir/$1/conf/nginx.conf" <<EOF
+load_module $module;
+worker_processes 1;
+error_log logs/error.log warn;
+pid logs/nginx.pid;
+worker_rlimit_nofile 65536;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path tmp/body;
+    proxy_temp_path tmp/proxy;
+    fastcgi_temp_path tmp/fastcgi;
+    uwsgi_temp_path tmp/uwsgi;
+    scgi_temp_path tmp/scgi;
+    upstream backends {
+$3
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$2 backlog=4096;
+        location / {
+            proxy_pass http://backends;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location = /farm {
+            farm_status;
+        }
+    }
+}
+EOF
+    "$nginx" -p "$dir/$1" -c conf/nginx.conf
+    wait_for "nginx $1" curl -sf -o /dev/null "http://127.0.0.1:$2$path"
+}
+
+measure() {      # measure port -> requests/s (integer)
+    wrk -t1 -c"$conns" -d"${seconds}s" "http://127.0.0.1:$1$path" \
+        > "$dir/wrk.out" 2>&1
+    if grep -q 'Non-2xx' "$dir/wrk.out"; then
+        say "bench: non-2xx responses on port $1:" >&2
+        cat "$dir/wrk.out" >&2
+        exit 1
+    fi
+    awk '/^Requests\/sec/ { printf "%d\n", $2 }' "$dir/wrk.out"
+}
+
+median() {
+    sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'
+}
+
+# --- set up -----------------------------------------------------------------
+
+for f in "$nginx" "$agent" "$module"; do
+    [ -e "$f" ] || { say "bench: $f is missing (run make)" >&2; exit 1; }
+done
+
+rm -rf "$dir"
+mkdir -p "$dir/logs" "$dir/run"
+
+spawn redis redis-server --bind 127.0.0.1 --port $redis_port --save '' \
+    --appendonly no
+wait_for redis redis-cli -p $redis_port PING
+
+i=0
+servers=
+while [ $i -lt 8 ]; do
+    port=$((agent_base + i))
+    spawn "agent-$i" "$agent" --listen "127.0.0.1:$port" --id "bench-$i" \
+        --service bench --registry "redis://127.0.0.1:$redis_port" --ttl 60s
+    servers="$servers        server 127.0.0.1:$port;
+"
+    i=$((i + 1))
+done
+
+i=0
+while [ $i -lt 8 ]; do
+    wait_for "agent $i" curl -sf -o /dev/null \
+        "http://127.0.0.1:$((agent_base + i))/health"
+    i=$((i + 1))
+done
+
+# 10,000 records of service bench-many, each pointing at one of the 8 agents
+awk -v n="$many" -v base=$agent_base 'BEGIN {
+    for (i = 0; i < n; i++) {
+        id = sprintf("many-%05d", i)
+        rec = sprintf("{\"id\":\"%s\",\"service\":\"bench-many\",\"address\":\"127.0.0.1\",\"port\":%d,\"weight\":1}", id, base + i % 8)
+        key = "farm:bench-many:agent:" id
+        printf "*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nPX\r\n$7\r\n3600000\r\n", length(key), key, length(rec), rec
+        printf "*3\r\n$4\r\nSADD\r\n$22\r\nfarm:bench-many:agents\r\n$%d\r\n%s\r\n", length(id), id
+    }
+}' | redis-cli -p $redis_port --pipe > "$dir/logs/pipe.log"
+
+many_servers=$(awk -v n="$many" -v base=$agent_base 'BEGIN {
+    for (i = 0; i < n; i++) printf "        server 127.0.0.1:%d;\n", base + i % 8 }')
+
+nginx_conf stock8 8181 "        least_conn;
+$servers"
+nginx_conf farm8 8182 "        farm_registry redis://127.0.0.1:$redis_port service=bench;
+        farm_balance least_conn;"
+nginx_conf farmN 8183 "        farm_registry redis://127.0.0.1:$redis_port service=bench-many max_agents=16384;
+        farm_balance least_conn;"
+nginx_conf stockN 8184 "        least_conn;
+$many_servers"
+
+# every record must be loaded before measuring
+known=$(curl -s "http://127.0.0.1:8183/farm?upstream=backends" \
+        | grep -o '"totals":{"agents":[0-9]*' | grep -o '[0-9]*$')
+if [ "$known" != "$many" ]; then
+    say "bench: the gateway knows $known of $many agents" >&2
+    exit 1
+fi
+
+configs="stock8:8181 farm8:8182 farmN:8183 stockN:8184"
+
+if command -v haproxy >/dev/null 2>&1; then
+    {
+        printf 'global\n    nbthread 1\n    maxconn 4096\n'
+        printf 'defaults\n    mode http\n    timeout connect 5s\n'
+        printf '    timeout client 30s\n    timeout server 30s\n'
+        printf '    http-reuse always\n'
+        printf 'frontend fe\n    bind 127.0.0.1:8185\n    default_backend be\n'
+        printf 'backend be\n    balance leastconn\n'
+        i=0
+        while [ $i -lt 8 ]; do
+            printf '    server a%d 127.0.0.1:%d\n' $i $((agent_base + i))
+            i=$((i + 1))
+        done
+    } > "$dir/haproxy.cfg"
+    spawn haproxy haproxy -db -f "$dir/haproxy.cfg"
+    wait_for haproxy curl -sf -o /dev/null "http://127.0.0.1:8185$path"
+    configs="$configs haproxy8:8185"
+fi
+
+say "bench: $rounds rounds x ${seconds}s, wrk -t1 -c$conns GET $path," \
+    "one proxy worker each"
+
+# --- measure ----------------------------------------------------------------
+
+for c in $configs; do
+    : > "$dir/${c%%:*}.rps"
+done
+
+r=1
+while [ $r -le "$rounds" ]; do
+    for c in $configs; do
+        name=${c%%:*}
+        port=${c##*:}
+        rps=$(measure "$port")
+        echo "$rps" >> "$dir/$name.rps"
+        say "  round $r  $name  $rps req/s"
+    done
+    r=$((r + 1))
+done
+
+for c in $configs; do
+    name=${c%%:*}
+    eval "med_$name=$(median < "$dir/$name.rps")"
+done
+
+# shellcheck disable=SC2154
+{
+    say ""
+    say "| configuration | req/s (median) |"
+    say "|---|---|"
+    say "| stock nginx least_conn, 8 servers | $med_stock8 |"
+    say "| farm least_conn, 8 agents | $med_farm8 |"
+    say "| farm least_conn, $many agents | $med_farmN |"
+    say "| stock nginx least_conn, $many servers | $med_stockN |"
+    if [ -n "${med_haproxy8:-}" ]; then
+        say "| HAProxy leastconn, 8 servers | $med_haproxy8 |"
+    fi
+    say ""
+    say "farm / stock nginx at 8:               $(ratio "$med_farm8" "$med_stock8")  (target >= 0.95)"
+    say "farm at $many / farm at 8:          $(ratio "$med_farmN" "$med_farm8")  (target >= 0.90)"
+    say "stock nginx at $many / stock at 8:  $(ratio "$med_stockN" "$med_stock8")"
+    say "farm at $many / stock nginx at $many: $(ratio "$med_farmN" "$med_stockN")"
+    if [ -n "${med_haproxy8:-}" ]; then
+        say "farm / HAProxy at 8:                   $(ratio "$med_farm8" "$med_haproxy8")"
+    fi
+} | tee "$dir/results.md"

@@ -1,0 +1,674 @@
+package FarmTest;
+
+# Helpers for the ngx_farm test suites (t/*.t, tests/agent/*.t): free ports,
+# throw-away redis-server instances, farm-agent processes, a tiny Redis
+# client, a tiny HTTP client and polling.  Core Perl only; works under the
+# real Test::Nginx and under our t/harness alike.
+#
+# Every process started here is remembered by pid and stopped by pid (never
+# by name) when the test file ends -- normally, by die, or by SIGINT/SIGTERM
+# -- so no add_cleanup_handler is needed.  On Linux the children also get
+# PR_SET_PDEATHSIG, so even a SIGKILLed test leaves nothing behind.
+#
+# See the POD at the end for the API.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use JSON::PP ();
+use Cwd ();
+use File::Basename ();
+use File::Spec ();
+use File::Temp ();
+use IO::Select ();
+use IO::Socket::INET ();
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+
+our @EXPORT = qw(
+    free_port
+    start_redis stop_redis restart_redis redis_cmd
+    start_agent stop_agent kill_agent stop_signal
+    http_get wait_until
+    servroot nginx_pid nginx_error_log
+    repo_root
+    gateway_port farm_status farm_agents background_get finished
+);
+
+our $HttpTimeout = 5;    # seconds, for http_get
+our $HttpError;          # why the last http_get returned no status
+our $Verbose = $ENV{FARM_TEST_VERBOSE};
+
+my $MainPid = $$;
+my %Children;            # pid => description, for everything we started
+my %UsedPorts;
+
+# <repo>/t/lib/FarmTest.pm -> <repo>
+my $RepoRoot = Cwd::abs_path(
+    File::Spec->catdir(File::Basename::dirname(__FILE__), File::Spec->updir,
+                       File::Spec->updir));
+
+sub repo_root { $RepoRoot }
+
+# One temp dir per test process for logs and redis data; kept on failure
+# when FARM_TEST_KEEP=1.
+my $TmpDir;
+sub _tmpdir {
+    $TmpDir //= File::Temp::tempdir('farmtest-XXXXXX', TMPDIR => 1,
+                                    CLEANUP => !$ENV{FARM_TEST_KEEP});
+    return $TmpDir;
+}
+
+# ---------------------------------------------------------------------------
+# processes
+# ---------------------------------------------------------------------------
+
+my $PrctlNr = { x86_64 => 157, aarch64 => 167 }->{ (POSIX::uname())[4] };
+
+# fork + exec @cmd with stdout/stderr appended to $log; returns the pid.
+sub _spawn {
+    my ($what, $log, $env, @cmd) = @_;
+    my $pid = fork;
+    die "FarmTest: fork failed: $!\n" unless defined $pid;
+    if (!$pid) {
+        # child: die with the test process even if it is SIGKILLed
+        syscall($PrctlNr, 1, 9, 0, 0, 0) if $PrctlNr && $^O eq 'linux';
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log or POSIX::_exit(126);
+        open STDERR, '>&', \*STDOUT or POSIX::_exit(126);
+        if ($env && delete $env->{-clean_farm_env}) {
+            # farm-agent takes defaults from FARM_* variables: do not let the
+            # caller's environment leak into the test (FARM_LOG_LEVEL may).
+            delete @ENV{ grep { /^FARM_/ && $_ ne 'FARM_LOG_LEVEL' } keys %ENV };
+        }
+        $ENV{$_} = $env->{$_} for keys %{ $env || {} };
+        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
+        print STDERR "FarmTest: cannot exec $cmd[0]: $!\n";
+        POSIX::_exit(127);
+    }
+    $Children{$pid} = $what;
+    print STDERR "# FarmTest: started $what (pid $pid): @cmd\n" if $Verbose;
+    return $pid;
+}
+
+# Has $pid exited?  Reaps it and stores the wait status in $$status.
+sub _reaped {
+    my ($pid, $status) = @_;
+    my $r = waitpid($pid, WNOHANG);
+    return 0 if $r == 0;
+    $$status = $? if $r == $pid && $status;
+    delete $Children{$pid};
+    return 1;
+}
+
+# Signal $pid and wait up to $timeout s for it to exit; SIGKILL after that.
+# Returns the shell-style exit code (exit status, or 128 + signal number).
+sub _stop_pid {
+    my ($pid, $sig, $timeout) = @_;
+    return undef unless $pid && $Children{$pid};
+    my $status;
+    kill $sig, $pid;
+    my $deadline = time + $timeout;
+    until (_reaped($pid, \$status)) {
+        if (time > $deadline) {
+            warn "FarmTest: $Children{$pid} (pid $pid) did not exit after SIG$sig "
+                 . "in ${timeout}s; sending SIGKILL\n";
+            kill 'KILL', $pid;
+            waitpid($pid, 0);
+            $status = $?;
+            delete $Children{$pid};
+            last;
+        }
+        sleep 0.01;
+    }
+    return undef unless defined $status;
+    return $status & 127 ? 128 + ($status & 127) : $status >> 8;
+}
+
+sub _log_tail {
+    my ($file, $n) = @_;
+    open my $fh, '<', $file or return "(no log)";
+    my @lines = <$fh>;
+    @lines = @lines[-$n .. -1] if @lines > $n;
+    return join '', map { "    $_" } @lines;
+}
+
+sub _cleanup_all {
+    return unless $$ == $MainPid;
+    for my $pid (sort { $b <=> $a } keys %Children) {    # newest first
+        _stop_pid($pid, 'TERM', 5);
+    }
+}
+
+END {
+    local $?;    # keep the test's exit status
+    _cleanup_all();
+}
+
+for my $sig (qw(INT TERM)) {
+    my $cur = $SIG{$sig};
+    next if ref $cur || (defined $cur && $cur eq 'IGNORE');
+    my $num = $sig eq 'INT' ? 2 : 15;
+    $SIG{$sig} = sub { warn "caught SIG$sig, cleaning up\n"; exit(128 + $num) };
+}
+
+# ---------------------------------------------------------------------------
+# ports, polling
+# ---------------------------------------------------------------------------
+
+sub free_port {
+    for (1 .. 200) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                      Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+            or next;
+        my $port = $s->sockport;
+        close $s;
+        next if $UsedPorts{$port}++;
+        return $port;
+    }
+    die "FarmTest: cannot find a free TCP port\n";
+}
+
+sub wait_until {
+    my ($code, $timeout, $what) = @_;
+    $timeout //= 5;
+    $what //= 'condition';
+    my $start = time;
+    my $last_err;
+    while (1) {
+        my $ok = eval { $code->() };
+        $last_err = $@ if $@;
+        return time - $start if $ok;
+        if (time - $start >= $timeout) {
+            my $msg = "timed out after ${timeout}s waiting for $what";
+            $msg .= " (last error: $last_err)" if defined $last_err;
+            die "$msg\n";
+        }
+        sleep 0.02;
+    }
+}
+
+# ---------------------------------------------------------------------------
+# Redis
+# ---------------------------------------------------------------------------
+
+sub _redis_addr {
+    my ($h) = @_;
+    return ($h->{host} // '127.0.0.1', $h->{port}) if ref $h;
+    return ($1, $2) if defined $h && $h =~ m{^(?:redis://)?([^:/]+):(\d+)};
+    return ('127.0.0.1', $h);
+}
+
+sub _read_line {
+    my ($sock, $buf) = @_;
+    my $sel = IO::Select->new($sock);
+    while ($$buf !~ /\r\n/) {
+        die "FarmTest: redis read timed out\n" unless $sel->can_read(5);
+        my $n = sysread $sock, $$buf, 65536, length $$buf;
+        die "FarmTest: redis connection closed\n" unless $n;
+    }
+    $$buf =~ s/^(.*?)\r\n//s;
+    return $1;
+}
+
+sub _read_exact {
+    my ($sock, $buf, $len) = @_;
+    my $sel = IO::Select->new($sock);
+    while (length $$buf < $len) {
+        die "FarmTest: redis read timed out\n" unless $sel->can_read(5);
+        my $n = sysread $sock, $$buf, 65536, length $$buf;
+        die "FarmTest: redis connection closed\n" unless $n;
+    }
+    return substr($$buf, 0, $len, '');
+}
+
+sub _read_reply {
+    my ($sock, $buf) = @_;
+    my $line = _read_line($sock, $buf);
+    my ($type, $rest) = (substr($line, 0, 1), substr($line, 1));
+    return $rest if $type eq '+';
+    return "ERR:$rest" if $type eq '-';
+    return 0 + $rest if $type eq ':';
+    if ($type eq '$') {
+        return undef if $rest < 0;
+        my $data = _read_exact($sock, $buf, $rest + 2);
+        return substr($data, 0, $rest);
+    }
+    if ($type eq '*') {
+        return undef if $rest < 0;
+        return [ map { _read_reply($sock, $buf) } 1 .. $rest ];
+    }
+    die "FarmTest: bad redis reply line: $line\n";
+}
+
+sub redis_cmd {
+    my ($h, @args) = @_;
+    my ($host, $port) = _redis_addr($h);
+    my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port,
+                                     Proto => 'tcp', Timeout => 3)
+        or die "FarmTest: cannot connect to redis at $host:$port: $!\n";
+    my $req = '*' . @args . "\r\n";
+    $req .= '$' . length($_) . "\r\n$_\r\n" for map { $_ // '' } @args;
+    local $SIG{PIPE} = 'IGNORE';
+    print {$sock} $req or die "FarmTest: redis write failed: $!\n";
+    my $buf = '';
+    my $reply = _read_reply($sock, \$buf);
+    close $sock;
+    return $reply;
+}
+
+sub _redis_up {
+    my ($h) = @_;
+    my $r = eval { redis_cmd($h, 'PING') };
+    return defined $r && $r eq 'PONG';
+}
+
+sub _launch_redis {
+    my ($h) = @_;
+    my @cmd = ($h->{binary}, '--bind', '127.0.0.1', '--port', $h->{port},
+               '--save', '', '--appendonly', 'no', '--daemonize', 'no',
+               '--dir', $h->{dir}, @{ $h->{extra} });
+    $h->{pid} = _spawn("redis-server :$h->{port}", $h->{log}, undef, @cmd);
+    my $deadline = time + ($h->{timeout} // 5);
+    until (_redis_up($h)) {
+        my $status;
+        if (_reaped($h->{pid}, \$status)) {
+            die "FarmTest: redis-server on port $h->{port} exited (status $status) "
+                . "during startup; log $h->{log}:\n" . _log_tail($h->{log}, 20);
+        }
+        if (time > $deadline) {
+            _stop_pid($h->{pid}, 'KILL', 2);
+            die "FarmTest: redis-server on port $h->{port} did not answer PING within "
+                . ($h->{timeout} // 5) . "s; log $h->{log}:\n" . _log_tail($h->{log}, 20);
+        }
+        sleep 0.02;
+    }
+    return $h;
+}
+
+sub start_redis {
+    my (%opt) = @_;
+    my $port = $opt{port} // free_port();
+    my $dir = File::Temp::tempdir("redis-$port-XXXX", DIR => _tmpdir());
+    my $h = {
+        host    => '127.0.0.1',
+        port    => $port,
+        dir     => $dir,
+        log     => "$dir/redis.log",
+        url     => "redis://127.0.0.1:$port",
+        binary  => $opt{binary} // $ENV{REDIS_SERVER} // 'redis-server',
+        extra   => [ @{ $opt{extra} || $opt{args} || [] } ],
+        timeout => $opt{timeout},
+    };
+    return _launch_redis($h);
+}
+
+sub stop_redis {
+    my ($h) = @_;
+    my $code = _stop_pid($h->{pid}, 'TERM', 5);
+    $h->{pid} = undef;
+    return $code;
+}
+
+sub restart_redis {
+    my ($h) = @_;
+    stop_redis($h);
+    return _launch_redis($h);
+}
+
+# ---------------------------------------------------------------------------
+# HTTP
+# ---------------------------------------------------------------------------
+
+# http_get(8080, '/x'), http_get('127.0.0.1:8080', '/x'),
+# http_get('http://127.0.0.1:8080/x'), http_get($agent_handle, '/x')
+sub http_get {
+    my ($target, $path, %headers) = @_;
+    my ($host, $port, $url_path) = ('127.0.0.1');
+    if (ref $target) {
+        ($host, $port) = ($target->{host} // '127.0.0.1', $target->{port});
+    } elsif ($target =~ m{^(?:http://)?(?:([^:/]+):)?(\d+)(/.*)?$}) {
+        ($host, $port, $url_path) = ($1 // '127.0.0.1', $2, $3);
+    } else {
+        die "FarmTest: http_get: bad target '$target'\n";
+    }
+    $path //= $url_path // '/';
+    undef $HttpError;
+
+    my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port,
+                                     Proto => 'tcp', Timeout => $HttpTimeout);
+    if (!$sock) {
+        $HttpError = "connect to $host:$port failed: $!";
+        return (undef, {}, undef);
+    }
+    my $req = "GET $path HTTP/1.1\r\n";
+    $headers{Host} //= "$host:$port" unless grep { lc eq 'host' } keys %headers;
+    $req .= "$_: $headers{$_}\r\n" for sort keys %headers;
+    $req .= "Connection: close\r\n\r\n";
+    local $SIG{PIPE} = 'IGNORE';
+    print {$sock} $req;
+
+    my $sel = IO::Select->new($sock);
+    my $raw = '';
+    while (1) {
+        if (!$sel->can_read($HttpTimeout)) {
+            $HttpError = "timed out after ${HttpTimeout}s reading from $host:$port";
+            last;
+        }
+        my $n = sysread $sock, $raw, 65536, length $raw;
+        last unless $n;
+    }
+    close $sock;
+
+    my ($head, $body) = $raw =~ /\A(.*?)\r?\n\r?\n(.*)\z/s;
+    if (!defined $head || $head !~ m{^HTTP/\d\.\d (\d{3})}) {
+        $HttpError //= "no valid HTTP response from $host:$port";
+        return (undef, {}, undef);
+    }
+    my $status = $1;
+    my %h;
+    my @lines = split /\r?\n/, $head;
+    shift @lines;
+    for my $line (@lines) {
+        next unless $line =~ /^([^:]+):\s*(.*?)\s*$/;
+        my $k = lc $1;
+        $h{$k} = exists $h{$k} ? "$h{$k}, $2" : $2;
+    }
+    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+        my $decoded = '';
+        while ($body =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+            my $len = hex $1;
+            last if $len == 0;
+            $decoded .= substr($body, 0, $len, '');
+            $body =~ s/^\r\n//;
+        }
+        $body = $decoded;
+    } elsif (defined $h{'content-length'} && length $body > $h{'content-length'}) {
+        $body = substr $body, 0, $h{'content-length'};
+    }
+    return ($status, \%h, $body);
+}
+
+# ---------------------------------------------------------------------------
+# farm-agent
+# ---------------------------------------------------------------------------
+
+sub _seconds {    # "2s" / "500ms" / "1m" / 3 -> seconds
+    my ($v) = @_;
+    return undef unless defined $v;
+    return $1 / 1000 if $v =~ /^([\d.]+)ms$/;
+    return $1 * 60 if $v =~ /^([\d.]+)m$/;
+    return $1 if $v =~ /^([\d.]+)s?$/;
+    return undef;
+}
+
+sub start_agent {
+    my (%opt) = @_;
+    my $bin = $opt{binary} // $ENV{FARM_AGENT_BINARY} // "$RepoRoot/build/farm-agent";
+    die "FarmTest: agent binary $bin not found or not executable (build it first, "
+        . "or set FARM_AGENT_BINARY)\n" unless -x $bin;
+
+    my $listen = $opt{listen} // '127.0.0.1:' . free_port();
+    my ($host, $port) = $listen =~ /^(?:(.*):)?(\d+)$/
+        or die "FarmTest: bad listen address '$listen'\n";
+    $host = '127.0.0.1' if !defined $host || $host eq '' || $host eq '0.0.0.0' || $host eq '*';
+    my $service = $opt{service} // 'agents';
+
+    my @args = ('--listen', $listen, '--service', $service);
+    push @args, '--registry', $opt{registry} if defined $opt{registry};
+    push @args, '--id', $opt{id} if defined $opt{id};
+    push @args, '--region', $opt{region} if defined $opt{region};
+    push @args, '--cap', ref $opt{cap} ? join(',', @{ $opt{cap} }) : $opt{cap}
+        if defined $opt{cap};
+    push @args, '--weight', $opt{weight} if defined $opt{weight};
+    push @args, '--max-conns', $opt{max_conns} if defined $opt{max_conns};
+    push @args, '--ttl', $opt{ttl} if defined $opt{ttl};
+    push @args, '--grace', $opt{grace} if defined $opt{grace};
+    push @args, '--backup' if $opt{backup};
+    push @args, @{ $opt{extra} || [] };
+
+    my $label = $opt{id} // "port$port";
+    my $log = File::Spec->catfile(_tmpdir(), "agent-$label.log");
+    my $pid = _spawn("farm-agent $label", $log, { %{ $opt{env} || {} }, -clean_farm_env => 1 },
+                     $bin, @args);
+    my $h = {
+        id => $opt{id}, host => $host, port => $port, listen => $listen,
+        pid => $pid, log => $log, service => $service, registry => $opt{registry},
+        grace => $opt{grace}, args => [$bin, @args],
+    };
+
+    my $timeout = $opt{timeout} // 10;
+    my ($headers, $err, $status);
+    my $deadline = time + $timeout;
+    local $HttpTimeout = 1;
+    while (1) {
+        if (_reaped($pid, \$status)) {
+            $err = "farm-agent $label exited during startup ("
+                 . ($status & 127 ? "signal " . ($status & 127) : "exit code " . ($status >> 8))
+                 . ")";
+            last;
+        }
+        my ($code, $hdrs) = http_get($h, '/health');
+        if (defined $code) {
+            $headers = $hdrs;
+            last;
+        }
+        if (time > $deadline) {
+            $err = "timed out after ${timeout}s waiting for farm-agent $label to answer "
+                 . "GET /health on $host:$port ($HttpError)";
+            _stop_pid($pid, 'KILL', 2);
+            last;
+        }
+        sleep 0.02;
+    }
+    die "FarmTest: start_agent: $err\nlog $log:\n" . _log_tail($log, 30) if $err;
+    $h->{id} //= $headers->{'x-farm-agent'};
+
+    my $wait_reg = $opt{wait_registered}
+                // (defined $opt{registry} && $opt{registry} =~ m{^redis://});
+    if ($wait_reg) {
+        die "FarmTest: start_agent: agent id unknown (no --id and no X-Farm-Agent header)\n"
+            unless defined $h->{id};
+        my $key = "farm:$service:agent:$h->{id}";
+        eval {
+            wait_until(sub { redis_cmd($opt{registry}, 'EXISTS', $key) == 1 },
+                       $opt{register_timeout} // $timeout, "redis key $key");
+            1;
+        } or do {
+            my $err = $@;
+            stop_agent($h);
+            die "FarmTest: start_agent: $err" . "log $log:\n" . _log_tail($log, 30);
+        };
+    }
+    return $h;
+}
+
+sub stop_agent {
+    my ($h, %opt) = @_;
+    my $timeout = $opt{timeout} // ((_seconds($h->{grace}) // 30) + 5);
+    my $code = _stop_pid($h->{pid}, 'TERM', $timeout);
+    $h->{exit} = $code;
+    return $code;
+}
+
+sub kill_agent {
+    my ($h) = @_;
+    my $code = _stop_pid($h->{pid}, 'KILL', 5);
+    $h->{exit} = $code;
+    return $code;
+}
+
+sub stop_signal {
+    my ($h, $sig) = @_;
+    die "FarmTest: stop_signal: process $h->{pid} is not running\n"
+        unless $h->{pid} && $Children{ $h->{pid} };
+    return kill $sig, $h->{pid};
+}
+
+# ---------------------------------------------------------------------------
+# the gateway under test
+# ---------------------------------------------------------------------------
+
+# The port Test::Nginx (ours or the real one) makes nginx listen on.
+sub gateway_port {
+    return $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+}
+
+# GET a farm_status location of the gateway and decode it.
+sub farm_status {
+    my ($path) = @_;
+    my ($code, undef, $body) = http_get(gateway_port(), $path // '/farm');
+    die "FarmTest: farm_status: GET " . ($path // '/farm') . " answered "
+        . ($code // "nothing ($HttpError)") . "\n"
+        unless defined $code && $code == 200;
+    return JSON::PP::decode_json($body);
+}
+
+# { id => agent } of the first (or the named) farm upstream.
+sub farm_agents {
+    my ($upstream, $path) = @_;
+    my $st = farm_status($path);
+    for my $f (@{ $st->{farms} }) {
+        next if defined $upstream && $f->{upstream} ne $upstream;
+        return { map { $_->{id} => $_ } @{ $f->{agents} } };
+    }
+    return {};
+}
+
+# A request left in flight in the background (a curl process, tracked and
+# stopped like every other child).  Returns the pid; see finished().
+sub background_get {
+    my ($port, $path) = @_;
+    my $log = File::Spec->catfile(_tmpdir(), "bg-$$-" . int(rand 1e9) . ".log");
+    return _spawn("background GET $path", $log, {}, 'curl', '-s', '-o',
+                  '/dev/null', '-w', '%{http_code}\n', '--max-time', '60',
+                  "http://127.0.0.1:$port$path");
+}
+
+# Has a background_get (or any child) finished?  Reaps it.
+sub finished {
+    my ($pid) = @_;
+    return 1 unless $Children{$pid};
+    return _reaped($pid);
+}
+
+
+# ---------------------------------------------------------------------------
+# nginx under test (same rules as the Test::Nginx harness)
+# ---------------------------------------------------------------------------
+
+sub servroot {
+    my $dir = $ENV{TEST_NGINX_SERVROOT} || File::Spec->rel2abs('t/servroot');
+    $dir =~ s{/+$}{};
+    return $dir;
+}
+
+sub nginx_error_log { servroot() . '/logs/error.log' }
+
+sub nginx_pid {
+    open my $fh, '<', servroot() . '/logs/nginx.pid' or return undef;
+    my $pid = <$fh>;
+    return defined $pid && $pid =~ /(\d+)/ ? $1 : undef;
+}
+
+1;
+
+__END__
+
+=head1 NAME
+
+FarmTest - process and protocol helpers for the ngx_farm tests
+
+=head1 SYNOPSIS
+
+    use FarmTest;
+
+    my $redis = start_redis(extra => ['--notify-keyspace-events', 'Kx']);
+    $ENV{TEST_NGINX_REDIS_PORT} = $redis->{port};
+    my $a1 = start_agent(id => 'a1', registry => $redis->{url}, cap => 'gpu');
+    is(redis_cmd($redis, 'EXISTS', 'farm:agents:agent:a1'), 1);
+    my ($status, $hdr, $body) = http_get($a1, '/health');
+    stop_agent($a1);            # SIGTERM, waits, returns the exit code
+
+=head1 FUNCTIONS (all exported)
+
+=over
+
+=item free_port()
+
+An unused 127.0.0.1 TCP port (bound to port 0 and released); never the
+same port twice in one process.
+
+=item start_redis(%opt) / stop_redis($h) / restart_redis($h)
+
+Runs C<redis-server --bind 127.0.0.1 --port P --save '' --appendonly no
+--daemonize no --dir TMP> plus C<extra =E<gt> [...]> (alias C<args>), waits
+until PING answers (C<timeout>, default 5 s) or dies with the log tail.
+Options: C<port>, C<extra>, C<binary> (default $REDIS_SERVER or
+redis-server), C<timeout>.  Handle: {host, port, pid, dir, log, url}.
+stop_redis sends SIGTERM and returns the exit code; restart_redis restarts on
+the same port (data is lost) and returns the handle with the new pid.
+
+=item redis_cmd($handle_or_port_or_url, @args)
+
+One command over a fresh connection, RESP2 reply decoded: simple string and
+bulk string as a string (nil bulk: undef), integer as a number, array as an
+array ref (nil array: undef).  An error reply is B<returned> (not thrown) as
+a string prefixed with "ERR:", e.g. "ERR:WRONGTYPE Operation against...".
+Dies if Redis cannot be reached or does not answer within 5 s.
+
+=item start_agent(%opt)
+
+Starts $FARM_AGENT_BINARY or <repo>/build/farm-agent with
+C<--listen> (option C<listen>, default 127.0.0.1:free_port()),
+C<--service> (C<service>, default "agents") and, when given,
+C<--registry> (C<registry>), C<--id> (C<id>), C<--region>, C<--cap>
+(C<cap>: "a,b" or ['a','b']), C<--weight>, C<--max-conns> (C<max_conns>),
+C<--ttl>, C<--grace>, C<--backup> (C<backup> true) and then C<extra =E<gt>
+[...]>.  The agent gets no FARM_* variables from the test's environment
+(except FARM_LOG_LEVEL); C<env =E<gt> {...}> sets variables for it.  Output
+goes to {log}.  Waits (C<timeout>, default 10 s) until GET /health answers with
+any status; then, if C<wait_registered> (default: true when C<registry> is
+redis://...), until the key farm:<service>:agent:<id> exists.  Without
+C<id> the id is taken from the X-Farm-Agent response header.  Dies with the
+log tail on failure.  Handle: {id, host, port, listen, pid, log, service,
+registry, grace, args}.
+
+=item stop_agent($h, timeout =E<gt> S) / kill_agent($h) / stop_signal($h, $SIG)
+
+stop_agent: SIGTERM, wait (default grace + 5 s, or 35 s), SIGKILL after
+that; kill_agent: SIGKILL.  Both reap the process and return its exit code
+(128 + signal number if it died from a signal), also stored in {exit}.
+stop_signal($h, 'STOP' | 'CONT' | 'USR1' | ...) just sends the signal.
+
+=item http_get($target, $path, %headers)
+
+$target: port, "host:port", "http://host:port[/path]" or a handle with
+{host, port}.  Returns ($status, \%headers, $body): header names
+lower-cased, repeated headers joined with ", ", chunked bodies decoded.
+On connection failure or timeout ($FarmTest::HttpTimeout, default 5 s)
+returns (undef, {}, undef) and sets $FarmTest::HttpError.
+
+=item wait_until($code, $timeout_s, $what)
+
+Calls $code every 20 ms until it returns true (a die counts as false);
+returns the elapsed seconds, or dies "timed out after Ns waiting for $what".
+
+=item servroot() / nginx_pid() / nginx_error_log()
+
+The Test::Nginx server root ($TEST_NGINX_SERVROOT or ./t/servroot), the
+pid in its logs/nginx.pid (undef if none), and its logs/error.log path.
+
+=item repo_root()
+
+The repository root (the directory containing t/).
+
+=back
+
+Everything started here is stopped in an END block (SIGTERM, then SIGKILL
+after 5 s), including when the test dies or gets SIGINT/SIGTERM.  Logs and
+redis data live in one temp dir per test process, removed at exit unless
+FARM_TEST_KEEP=1.  FARM_TEST_VERBOSE=1 prints the commands started.
+
+=cut

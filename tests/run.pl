@@ -1,0 +1,244 @@
+#!/usr/bin/env perl
+# tests/run.pl -- run every test of the project through TAP::Harness (the
+# runner behind `make test`).
+#
+#   tests/run.pl                      unit + agent + nginx tests
+#   tests/run.pl --only unit          cmocka executables in build/tests/
+#   tests/run.pl --only agent,nginx   tests/agent/*.t, t/*.t
+#   tests/run.pl t/01-basic.t ...     just these files (or directories)
+#   tests/run.pl -v ...               verbose TAP
+#   tests/run.pl --unit-dir DIR       unit tests from DIR (make test-asan)
+#
+# Sections:
+#   unit   every executable file under build/tests/, run with
+#          CMOCKA_MESSAGE_OUTPUT=TAP so that cmocka speaks TAP
+#   agent  tests/agent/*.t
+#   nginx  t/*.t (Test::Nginx block format).  If the real Test::Nginx::Socket
+#          is not installed, t/harness (our implementation) goes on PERL5LIB
+#          for these files only.
+# t/lib (FarmTest.pm) is always on PERL5LIB.
+#
+# Defaults set when not already in the environment:
+#   TEST_NGINX_BINARY        /usr/sbin/nginx (if it exists)
+#   TEST_NGINX_LOAD_MODULES  <repo>/build/ngx_http_farm_module.so (if built)
+#   TEST_NGINX_PORT          a free local port (so parallel checkouts on one
+#                            machine do not fight over 1984)
+#
+# Output: the usual TAP::Harness progress, then every failing file with its
+# failed assertions and their diagnostics, then exactly one last line
+# "N passed, N failed" counting individual assertions; a file that dies or
+# has a bad plan counts as at least one failure.  Exit status 1 if anything
+# failed.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Find ();
+use Getopt::Long qw(GetOptions);
+use IO::Socket::INET ();
+use TAP::Harness;
+
+my $ROOT = abs_path(dirname(abs_path(__FILE__)) . '/..');
+chdir $ROOT or die "cannot chdir to $ROOT: $!\n";
+
+my (@only, $verbose, $help);
+my $unit_dir = 'build/tests';
+GetOptions('only=s' => \@only, 'verbose|v' => \$verbose, 'help|h' => \$help,
+           'unit-dir=s' => \$unit_dir)
+    or usage(2);
+usage(0) if $help;
+@only = map { split /,/ } @only;
+for (@only) {
+    usage(2, "unknown section '$_' (use unit, agent or nginx)")
+        unless /^(unit|agent|nginx)$/;
+}
+
+sub usage {
+    my ($code, $msg) = @_;
+    print STDERR "$msg\n" if $msg;
+    print STDERR "usage: tests/run.pl [--only unit|agent|nginx[,...]] [-v] [FILE|DIR ...]\n";
+    exit $code;
+}
+
+# ---------------------------------------------------------------------------
+# what to run
+# ---------------------------------------------------------------------------
+
+sub unit_tests {
+    my ($dir) = @_;
+    return () unless -d $dir;
+    my @found;
+    File::Find::find({ no_chdir => 1, wanted => sub {
+        if (-d $_) {
+            $File::Find::prune = 1 if m{/(?:CMakeFiles|\.[^/]*)$};
+            return;
+        }
+        return unless -f _ && -x _;
+        return if m{/\.[^/]*$} || /\.(?:so|a|o|d|h|c|txt|log)$/;
+        push @found, $_;
+    } }, $dir);
+    return sort @found;
+}
+
+sub kind_of {
+    my ($file) = @_;
+    return 'nginx' if $file =~ m{(?:^|/)t/} && $file =~ /\.t$/;
+    return 'agent' if $file =~ /\.t$/;
+    return 'unit';
+}
+
+my @files;
+if (@ARGV) {
+    for my $arg (@ARGV) {
+        (my $path = $arg) =~ s{^\Q$ROOT\E/}{};
+        $path =~ s{^\./}{};
+        $path =~ s{/+$}{};
+        if (-d $path) {
+            my @in = $path =~ m{(?:^|/)build/tests[^/]*(?:/|$)} ? unit_tests($path)
+                                                           : sort glob("$path/*.t");
+            warn "run.pl: no tests in $path\n" unless @in;
+            push @files, @in;
+        } elsif (-e $path) {
+            push @files, $path;
+        } else {
+            die "run.pl: no such test: $arg\n";
+        }
+    }
+} else {
+    push @files, unit_tests($unit_dir);
+    push @files, sort glob('tests/agent/*.t');
+    push @files, sort glob('t/*.t');
+}
+my %kind = map { $_ => kind_of($_) } @files;
+if (@only) {
+    my %want = map { $_ => 1 } @only;
+    @files = grep { $want{ $kind{$_} } } @files;
+}
+
+# ---------------------------------------------------------------------------
+# environment
+# ---------------------------------------------------------------------------
+
+$ENV{CMOCKA_MESSAGE_OUTPUT} = 'TAP';
+$ENV{TEST_NGINX_BINARY} //= '/usr/sbin/nginx' if -x '/usr/sbin/nginx';
+$ENV{TEST_NGINX_LOAD_MODULES} //= "$ROOT/build/ngx_http_farm_module.so"
+    if -f "$ROOT/build/ngx_http_farm_module.so";
+if (!$ENV{TEST_NGINX_PORT} && !$ENV{TEST_NGINX_SERVER_PORT}) {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1);
+    $ENV{TEST_NGINX_PORT} = $s ? $s->sockport : 1984;
+}
+
+my @perl5lib = grep { length && $_ ne "$ROOT/t/harness" && $_ ne 't/harness' }
+               split /:/, $ENV{PERL5LIB} // '';
+my $base_lib = join ':', "$ROOT/t/lib", @perl5lib;
+my $nginx_lib = $base_lib;
+if (grep { $kind{$_} eq 'nginx' } @files) {
+    # Decide once: is the real Test::Nginx::Socket installed?  `require`,
+    # not -M: importing the real module arms Test::Base's END (run_compare
+    # on an empty spec dies), and NO_CLEAN keeps its END from stopping an
+    # nginx found in t/servroot.
+    local $ENV{PERL5LIB} = $base_lib;
+    local $ENV{TEST_NGINX_NO_CLEAN} = 1;
+    open my $saved, '>&', \*STDERR or die "dup: $!";
+    open STDERR, '>', '/dev/null';
+    my $rc = system($^X, '-e', 'require Test::Nginx::Socket');
+    open STDERR, '>&', $saved;
+    if ($rc == 0) {
+        print "# nginx tests: using the installed Test::Nginx::Socket\n";
+    } else {
+        print "# nginx tests: real Test::Nginx::Socket not installed; using t/harness\n";
+        $nginx_lib = "$ROOT/t/harness:$base_lib";
+    }
+    print "# nginx tests: TEST_NGINX_BINARY=", $ENV{TEST_NGINX_BINARY} // '(nginx in PATH)',
+          " TEST_NGINX_PORT=$ENV{TEST_NGINX_PORT}",
+          " TEST_NGINX_LOAD_MODULES=", $ENV{TEST_NGINX_LOAD_MODULES} // '(none)', "\n";
+}
+
+if (!@files) {
+    print "# no tests found\n";
+    print "0 passed, 0 failed\n";
+    exit 0;
+}
+
+# ---------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------
+
+my %log;    # file => [ TAP lines that explain failures ]
+
+my $harness = TAP::Harness->new({
+    verbosity => $verbose ? 1 : 0,
+    merge     => 1,    # diagnostics (stderr) stay in order with the TAP
+    timer     => 1,
+    color     => -t STDOUT ? 1 : 0,
+    exec      => sub {
+        my ($h, $file) = @_;
+        return [ $file =~ m{^/} ? $file : "./$file" ] if $kind{$file} eq "unit";
+        my $lib = $kind{$file} eq 'nginx' ? $nginx_lib : $base_lib;
+        return [ 'env', "PERL5LIB=$lib", $^X, $file ];
+    },
+});
+
+$harness->callback(parser_args => sub {
+    my ($args, $job) = @_;    # $job: [filename, description]
+    my $file = $job->[0];
+    my $lines = $log{$file} = [];
+    $args->{callbacks} = {
+        ALL => sub {
+            my $r = shift;
+            return if $r->is_test && $r->is_ok;
+            return if $r->is_plan;
+            my $line = $r->as_string;
+            push @$lines, $line if $line =~ /\S/;
+        },
+    };
+});
+
+my $agg = $harness->runtests(@files);
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+
+my ($passed, $failed) = (0, 0);
+my @bad;
+for my $file (@files) {
+    my ($p) = $agg->parsers($file);
+    next unless $p;
+    my $fails = scalar $p->failed;
+    my $missing = ($p->tests_planned // $p->tests_run) - $p->tests_run;
+    $missing = 0 if $missing < 0 || $p->skip_all;
+    my $problem = $missing || $p->parse_errors || (!$fails && ($p->exit || $p->wait));
+    my $extra = $problem ? ($missing > 0 ? $missing : $fails ? 0 : 1) : 0;
+    $passed += scalar $p->passed;
+    $failed += $fails + $extra;
+    push @bad, [$file, $p, $fails + $extra] if $fails + $extra;
+}
+
+if (@bad) {
+    print "\n", '=' x 72, "\nFAILURES\n";
+    for my $b (@bad) {
+        my ($file, $p, $n) = @$b;
+        my @why;
+        push @why, scalar($p->failed) . " failed" if $p->failed;
+        push @why, "planned " . $p->tests_planned . ", ran " . $p->tests_run
+            if defined $p->tests_planned && $p->tests_planned != $p->tests_run;
+        push @why, "exit status " . $p->exit if $p->exit;
+        push @why, "killed by signal " . ($p->wait & 127) if $p->wait & 127;
+        push @why, $p->parse_errors if $p->parse_errors;
+        print "\n", '-' x 72, "\n$file: ", join('; ', @why), "\n";
+        my @lines = @{ $log{$file} || [] };
+        if (@lines > 400) {
+            print "... (", @lines - 400, " earlier lines omitted)\n";
+            @lines = @lines[-400 .. -1];
+        }
+        print "$_\n" for @lines;
+    }
+    print '=' x 72, "\n";
+}
+
+print "$passed passed, $failed failed\n";
+exit($failed ? 1 : 0);
