@@ -15,6 +15,7 @@ static uint32_t farm_tree_choose(farm_tree_t *t, farm_peers_t *peers,
     uint32_t a, uint32_t b);
 static uint32_t farm_tree_best_at(farm_tree_t *t, farm_peers_t *peers,
     uint32_t i, const uint32_t *exclude, uint32_t nexclude);
+static uint32_t farm_ring_count(uint32_t weight, uint32_t scale);
 static int farm_point_cmp(const void *one, const void *two);
 
 
@@ -262,12 +263,17 @@ farm_tree_join(farm_tree_t *t, farm_peers_t *peers, uint32_t slot)
 }
 
 
+/*
+ * Ring points per unit of weight, in 1/1024ths: FARM_RING_POINTS, or fewer
+ * when the ring would outgrow FARM_RING_MAX_POINTS.  Every agent keeps at
+ * least one point.
+ */
+
 uint32_t
-farm_ring_points(const farm_ring_input_t *in, uint32_t n,
-    uint32_t *per_weight)
+farm_ring_points(const farm_ring_input_t *in, uint32_t n, uint32_t *scale)
 {
     uint32_t  i;
-    uint64_t  weight, pw;
+    uint64_t  weight, total;
 
     weight = 0;
 
@@ -275,24 +281,30 @@ farm_ring_points(const farm_ring_input_t *in, uint32_t n,
         weight += in[i].weight;
     }
 
-    if (weight == 0) {
-        *per_weight = FARM_RING_POINTS;
-        return 0;
+    *scale = FARM_RING_POINTS << 10;
+
+    if (weight * FARM_RING_POINTS > FARM_RING_MAX_POINTS) {
+        *scale = (uint32_t) (((uint64_t) FARM_RING_MAX_POINTS << 10) / weight);
     }
 
-    pw = FARM_RING_POINTS;
+    total = 0;
 
-    if (weight * pw > FARM_RING_MAX_POINTS) {
-        pw = FARM_RING_MAX_POINTS / weight;
-
-        if (pw == 0) {
-            pw = 1;
-        }
+    for (i = 0; i < n; i++) {
+        total += farm_ring_count(in[i].weight, *scale);
     }
 
-    *per_weight = (uint32_t) pw;
+    return (uint32_t) total;
+}
 
-    return (uint32_t) (weight * pw);
+
+static uint32_t
+farm_ring_count(uint32_t weight, uint32_t scale)
+{
+    uint64_t  count;
+
+    count = ((uint64_t) weight * scale) >> 10;
+
+    return count ? (uint32_t) count : 1;
 }
 
 
@@ -315,7 +327,7 @@ farm_point_cmp(const void *one, const void *two)
 
 uint32_t
 farm_ring_build(farm_point_t *points, uint32_t max,
-    const farm_ring_input_t *in, uint32_t n, uint32_t per_weight)
+    const farm_ring_input_t *in, uint32_t n, uint32_t scale)
 {
     uint32_t  i, j, k, base, count;
 
@@ -323,7 +335,7 @@ farm_ring_build(farm_point_t *points, uint32_t max,
 
     for (i = 0; i < n; i++) {
         base = farm_hash32(in[i].id, in[i].id_len);
-        count = in[i].weight * per_weight;
+        count = farm_ring_count(in[i].weight, scale);
 
         for (j = 0; j < count && k < max; j++) {
             points[k].hash = farm_hash_mix(base, j);

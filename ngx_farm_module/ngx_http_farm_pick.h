@@ -131,13 +131,17 @@ void farm_tree_release(farm_tree_t *t, farm_peers_t *peers, uint32_t slot);
  */
 void farm_tree_join(farm_tree_t *t, farm_peers_t *peers, uint32_t slot);
 
-/* Number of ring points for these agents (after the FARM_RING_MAX cap). */
+/*
+ * Number of ring points for these agents, and in *scale the points per unit
+ * of weight in 1/1024ths: FARM_RING_POINTS, scaled down so the ring stays
+ * near FARM_RING_MAX_POINTS; at least one point per agent.
+ */
 uint32_t farm_ring_points(const farm_ring_input_t *in, uint32_t n,
-    uint32_t *per_weight);
+    uint32_t *scale);
 
 /* Fills and sorts the ring; returns the number of points written. */
 uint32_t farm_ring_build(farm_point_t *points, uint32_t max,
-    const farm_ring_input_t *in, uint32_t n, uint32_t per_weight);
+    const farm_ring_input_t *in, uint32_t n, uint32_t scale);
 
 /* Index of the first point at or after hash, wrapping to 0. */
 uint32_t farm_ring_find(const farm_point_t *points, uint32_t npoints,

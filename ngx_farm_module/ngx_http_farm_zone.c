@@ -567,7 +567,7 @@ ngx_int_t
 ngx_http_farm_zone_rebuild_hash(ngx_http_farm_zone_t *z)
 {
     void                   *old, *table;
-    uint32_t                i, n, npoints, per_weight;
+    uint32_t                i, n, npoints, scale;
     uint64_t                total;
     farm_ring_input_t      *in;
     ngx_http_farm_agent_t  *a;
@@ -617,7 +617,7 @@ ngx_http_farm_zone_rebuild_hash(ngx_http_farm_zone_t *z)
     total = 0;
 
     if (sh->method == NGX_HTTP_FARM_CHASH) {
-        npoints = farm_ring_points(in, n, &per_weight);
+        npoints = farm_ring_points(in, n, &scale);
 
         if (npoints) {
             table = ngx_slab_alloc(z->shpool, npoints * sizeof(farm_point_t));
@@ -625,7 +625,7 @@ ngx_http_farm_zone_rebuild_hash(ngx_http_farm_zone_t *z)
                 goto nomem;
             }
 
-            npoints = farm_ring_build(table, npoints, in, n, per_weight);
+            npoints = farm_ring_build(table, npoints, in, n, scale);
         }
 
     } else if (n) {

@@ -515,6 +515,11 @@ farm_record_validate(const farm_record_t *r, char *err)
         return -1;
     }
 
+    if (r->ncaps > FARM_CAPS_MAX) {
+        farm_err(err, "caps: more than %d capabilities", FARM_CAPS_MAX);
+        return -1;
+    }
+
     for (i = 0; i < r->ncaps; i++) {
         if (!farm_valid_name(r->caps[i], strlen(r->caps[i]), FARM_CAP_MAX)) {
             farm_err(err, "caps[%u]: \"%s\" is not a valid capability name",

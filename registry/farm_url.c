@@ -110,7 +110,7 @@ farm_url_parse(farm_url_t *u, const char *s, size_t len, char *err)
     } while (0)
 
 #define FARM_URL_SCHEME(name)                                                 \
-    (len > sizeof(name) - 1 && memcmp(s, name, sizeof(name) - 1) == 0)
+    (len >= sizeof(name) - 1 && memcmp(s, name, sizeof(name) - 1) == 0)
 
     if (FARM_URL_SCHEME("redis://")) {
         u->type = FARM_URL_REDIS;

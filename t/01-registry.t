@@ -9,24 +9,8 @@ our %Agent;
 
 $ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
 
-# Make exactly these agents run (name => start_agent options); stop others.
 sub agents {
-    my (%want) = @_;
-    for my $id (keys %Agent) {
-        next if $want{$id};
-        stop_agent(delete $Agent{$id});
-    }
-    for my $id (sort keys %want) {
-        next if $Agent{$id};
-        $Agent{$id} = start_agent(id => $id, registry => $Redis->{url},
-                                  ttl => '3s', %{ $want{$id} });
-    }
-    wait_until(sub {
-        my $known = farm_agents();
-        return 0 if grep { !$known->{$_} } keys %want;
-        return 0 if grep { !$want{$_} } keys %$known;
-        return 1;
-    }, 10, "the gateway to route to exactly: " . join(',', sort keys %want));
+    ensure_agents($Redis, \%Agent, @_);
 }
 
 add_block_preprocessor(sub {

@@ -34,6 +34,7 @@ our @EXPORT = qw(
     servroot nginx_pid nginx_error_log
     repo_root
     gateway_port farm_status farm_agents background_get finished
+    ensure_agents
 );
 
 our $HttpTimeout = 5;    # seconds, for http_get
@@ -534,6 +535,35 @@ sub farm_agents {
         return { map { $_->{id} => $_ } @{ $f->{agents} } };
     }
     return {};
+}
+
+# Makes exactly the agents of %want run, registered in $redis, and waits
+# until the gateway routes to exactly them.  $running is the caller's hash
+# of handles (id => handle), kept up to date.  %want maps an id to
+# start_agent options; an agent whose options changed is restarted.
+# Options: ttl defaults to 5s; status => '/farm' where farm_status answers.
+sub ensure_agents {
+    my ($redis, $running, %want) = @_;
+    my $status = delete $want{-status} // '/farm';
+    my $json = JSON::PP->new->canonical;
+
+    for my $id (sort keys %$running) {
+        my $opt = $want{$id};
+        next if $opt && $json->encode($opt) eq $running->{$id}{want};
+        stop_agent(delete $running->{$id});
+    }
+    for my $id (sort keys %want) {
+        next if $running->{$id};
+        $running->{$id} = start_agent(id => $id, registry => $redis->{url},
+                                      ttl => '5s', %{ $want{$id} });
+        $running->{$id}{want} = $json->encode($want{$id});
+    }
+    wait_until(sub {
+        my $known = farm_agents(undef, $status);
+        return 0 if grep { !$known->{$_} } keys %want;
+        return 0 if grep { !$want{$_} } keys %$known;
+        return 1;
+    }, 10, "the gateway to route to exactly: " . join(',', sort keys %want));
 }
 
 # A request left in flight in the background (a curl process, tracked and
