@@ -110,12 +110,17 @@ ngx_http_farm_init_peer(ngx_http_request_t *r,
     u->peer.save_session = ngx_http_farm_save_session;
 #endif
 
-    /* a word read without the lock: at worst one try more or less */
+    /*
+     * One try per agent, and one more: when every agent has failed, that
+     * last get finds none left and the client gets the JSON refusal rather
+     * than nginx's 502 page.  nagents is a word read without the lock: at
+     * worst one try more or less.
+     */
 
     ngx_http_farm_zone_get(fcf, &z);
     n = z.sh->nagents;
 
-    u->peer.tries = (n == 0) ? 1 : ngx_min(n, NGX_HTTP_FARM_MAX_TRIES);
+    u->peer.tries = ngx_min(n, NGX_HTTP_FARM_MAX_TRIES) + 1;
 
     return NGX_OK;
 }

@@ -152,6 +152,7 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_uint_t                     i;
     ngx_http_farm_srv_conf_t     **farm;
     ngx_http_farm_main_conf_t     *fmcf;
+    struct sockaddr_in            *sin;
     ngx_http_upstream_server_t    *us;
     ngx_http_upstream_srv_conf_t  *uscf;
 
@@ -262,8 +263,11 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /*
      * nginx insists on at least one "server" in an upstream block; the
-     * agents come from the registry, so a placeholder without addresses
-     * stands in for them.  ngx_http_farm_init_upstream() ignores it.
+     * agents come from the registry, so a placeholder stands in for them.
+     * ngx_http_farm_init_upstream() ignores it.  It has an address, marked
+     * down, only so that a balancer directive wrongly added after us (which
+     * would build round robin peers from it) gets as far as our clear error
+     * in ngx_http_farm_postconfiguration().
      */
 
     fcf->placeholder = uscf->servers->nelts;
@@ -275,8 +279,22 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_memzero(us, sizeof(ngx_http_upstream_server_t));
 
+    sin = ngx_pcalloc(cf->pool, sizeof(struct sockaddr_in));
+    us->addrs = ngx_pcalloc(cf->pool, sizeof(ngx_addr_t));
+    if (sin == NULL || us->addrs == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    sin->sin_family = AF_INET;
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    us->addrs->sockaddr = (struct sockaddr *) sin;
+    us->addrs->socklen = sizeof(struct sockaddr_in);
+    us->addrs->name = fcf->url_text;
+    us->naddrs = 1;
     us->name = fcf->url_text;
     us->weight = 1;
+    us->down = 1;
 
     fcf->reported = ngx_pcalloc(cf->pool,
                                 NGX_HTTP_FARM_REPORTED * sizeof(uint64_t));

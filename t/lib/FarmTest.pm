@@ -34,7 +34,7 @@ our @EXPORT = qw(
     servroot nginx_pid nginx_error_log
     repo_root
     gateway_port farm_status farm_agents background_get finished
-    ensure_agents
+    ensure_agents deregister
 );
 
 our $HttpTimeout = 5;    # seconds, for http_get
@@ -564,6 +564,16 @@ sub ensure_agents {
         return 0 if grep { !$want{$_} } keys %$known;
         return 1;
     }, 10, "the gateway to route to exactly: " . join(',', sort keys %want));
+}
+
+# Removes an agent's record from Redis the way a leaving agent would (for
+# records left behind by agents the test killed).
+sub deregister {
+    my ($redis, $id, $service) = @_;
+    $service //= 'agents';
+    redis_cmd($redis, 'DEL', "farm:$service:agent:$id");
+    redis_cmd($redis, 'SREM', "farm:$service:agents", $id);
+    redis_cmd($redis, 'PUBLISH', "farm:$service:events", "deregister $id");
 }
 
 # A request left in flight in the background (a curl process, tracked and

@@ -1,0 +1,512 @@
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * farm-agent: startup, signals and the drain that ends in a clean exit.
+ *
+ * SIGTERM or SIGINT: /health turns 503, the record is removed from the
+ * registry first, requests keep being served (the gateway needs a moment
+ * to notice), and the agent exits 0 once nothing is in progress and at
+ * least FARM_LINGER_MS have passed since the deregistration, or when
+ * --grace runs out.  A second signal exits at once, with status 1.
+ * SIGUSR1 drains without exiting, SIGUSR2 undoes it.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "options.h"
+#include "registrar.h"
+#include "server.h"
+
+
+#define FARM_LINGER_MS  300     /* serve on after deregistering */
+
+
+typedef struct {
+    struct event_base   *base;
+    farm_options_t       opts;
+    farm_server_t       *server;
+    farm_registrar_t    *registrar;     /* NULL: standalone */
+    struct event        *signals[4];
+    struct event        *grace_ev;
+    struct event        *linger_ev;
+    int                  terminating;
+    int                  draining;
+    int                  dereg_pending;
+    int64_t              dereg_at;      /* when deregistration ended */
+    int                  lingered;
+    int                  pid_written;
+    int                  exit_code;
+} farm_agent_t;
+
+
+static void
+farm_timer_ms(struct event *ev, int64_t ms)
+{
+    struct timeval  tv;
+
+    if (ms < 0) {
+        ms = 0;
+    }
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+
+    evtimer_add(ev, &tv);
+}
+
+
+/* Exits the loop when a termination has nothing left to wait for. */
+static void
+farm_agent_check_exit(void *data)
+{
+    farm_agent_t  *a = data;
+
+    if (!a->terminating || !a->lingered || a->server->inflight > 0) {
+        return;
+    }
+
+    farm_log_info("drained: no request in progress, exiting");
+
+    a->exit_code = 0;
+    event_base_loopexit(a->base, NULL);
+}
+
+
+static void
+farm_agent_linger_handler(evutil_socket_t fd, short what, void *data)
+{
+    farm_agent_t  *a = data;
+
+    (void) fd;
+    (void) what;
+
+    a->lingered = 1;
+    farm_agent_check_exit(a);
+}
+
+
+static void
+farm_agent_grace_handler(evutil_socket_t fd, short what, void *data)
+{
+    farm_agent_t  *a = data;
+
+    (void) fd;
+    (void) what;
+
+    farm_log_warn("grace period of %lld ms is over: cutting off %u "
+                  "request(s) in progress", (long long) a->opts.grace_ms,
+                  a->server->inflight);
+
+    a->exit_code = 0;
+    event_base_loopbreak(a->base);
+}
+
+
+/* Starts the linger once both the signal and the deregistration happened. */
+static void
+farm_agent_linger(farm_agent_t *a)
+{
+    if (!a->terminating || a->dereg_pending || a->dereg_at < 0) {
+        return;
+    }
+
+    farm_timer_ms(a->linger_ev,
+                  FARM_LINGER_MS - (farm_clock_ms() - a->dereg_at));
+}
+
+
+static void
+farm_agent_deregistered(int ok, void *data)
+{
+    farm_agent_t  *a = data;
+
+    (void) ok;
+
+    a->dereg_pending = 0;
+
+    if (!a->draining) {
+        return;     /* SIGUSR2 came first */
+    }
+
+    a->dereg_at = farm_clock_ms();
+    farm_agent_linger(a);
+}
+
+
+static void
+farm_agent_drain(farm_agent_t *a)
+{
+    a->draining = 1;
+    a->server->draining = 1;
+    a->dereg_at = -1;
+
+    if (a->registrar == NULL) {
+        a->dereg_at = farm_clock_ms() - FARM_LINGER_MS;  /* nothing to wait */
+        return;
+    }
+
+    a->dereg_pending = 1;
+    farm_registrar_deregister(a->registrar, farm_agent_deregistered, a);
+}
+
+
+static void
+farm_agent_terminate(farm_agent_t *a, const char *name)
+{
+    if (a->terminating) {
+        farm_log_warn("%s again: exiting now, cutting off %u request(s) in "
+                      "progress", name, a->server->inflight);
+        a->exit_code = 1;
+        event_base_loopbreak(a->base);
+        return;
+    }
+
+    a->terminating = 1;
+
+    farm_log_info("%s: draining: %sfinishing %u request(s) in progress "
+                  "(grace %lld ms)", name,
+                  a->registrar ? "deregistering, then " : "",
+                  a->server->inflight, (long long) a->opts.grace_ms);
+
+    farm_timer_ms(a->grace_ev, a->opts.grace_ms);
+
+    if (!a->draining) {
+        farm_agent_drain(a);
+    }
+
+    farm_agent_linger(a);
+}
+
+
+static void
+farm_agent_signal_handler(evutil_socket_t sig, short what, void *data)
+{
+    farm_agent_t  *a = data;
+
+    (void) what;
+
+    switch (sig) {
+
+    case SIGTERM:
+        farm_agent_terminate(a, "SIGTERM");
+        break;
+
+    case SIGINT:
+        farm_agent_terminate(a, "SIGINT");
+        break;
+
+    case SIGUSR1:
+        if (a->draining) {
+            farm_log_info("SIGUSR1: already draining");
+            break;
+        }
+
+        farm_log_info("SIGUSR1: draining: %sanswering /health with 503; "
+                      "SIGUSR2 resumes",
+                      a->registrar ? "deregistering and " : "");
+        farm_agent_drain(a);
+        break;
+
+    case SIGUSR2:
+        if (a->terminating) {
+            farm_log_info("SIGUSR2: ignored while shutting down");
+            break;
+        }
+
+        if (!a->draining) {
+            farm_log_info("SIGUSR2: not draining");
+            break;
+        }
+
+        farm_log_info("SIGUSR2: draining stopped: /health answers 200%s",
+                      a->registrar ? ", registering again" : "");
+
+        a->draining = 0;
+        a->server->draining = 0;
+
+        if (a->registrar) {
+            farm_registrar_start(a->registrar);
+        }
+
+        break;
+    }
+}
+
+
+/*
+ * Makes the default id "<hostname>-<port>" with every character outside
+ * the id alphabet turned into '-', and leading ones dropped.
+ */
+static void
+farm_agent_default_id(farm_record_t *r, unsigned port)
+{
+    char    host[256], *p;
+    size_t  n, max;
+
+    if (gethostname(host, sizeof(host)) != 0) {
+        host[0] = '\0';
+    }
+
+    host[sizeof(host) - 1] = '\0';
+
+    for (p = host; *p; p++) {
+        if (!farm_valid_id(p, 1) && !(p > host && strchr(":@.-_", *p))) {
+            *p = '-';
+        }
+    }
+
+    p = host;
+    while (*p && !farm_valid_id(p, 1)) {
+        p++;
+    }
+
+    if (*p == '\0') {
+        p = "agent";
+    }
+
+    max = FARM_ID_MAX - sizeof("-65535") + 1;
+    n = strlen(p);
+
+    snprintf(r->id, sizeof(r->id), "%.*s-%u", (int) (n > max ? max : n), p,
+             port);
+}
+
+
+/* Completes the record once the port is known; returns 0 or -1. */
+static int
+farm_agent_record(farm_agent_t *a)
+{
+    char             err[FARM_ERR_MAX];
+    farm_record_t   *r;
+    farm_options_t  *o;
+
+    o = &a->opts;
+    r = &o->record;
+
+    if (o->advertise_host[0]) {
+        strcpy(r->address, o->advertise_host);
+
+    } else if (farm_valid_address(o->listen_host)) {
+        strcpy(r->address, o->listen_host);
+
+    } else {
+        strcpy(r->address, "127.0.0.1");    /* standalone, never published */
+    }
+
+    r->port = o->advertise_port ? o->advertise_port : a->server->port;
+
+    if (!o->id_set) {
+        farm_agent_default_id(r, a->server->port);
+    }
+
+    if (farm_record_validate(r, err) != 0) {
+        fprintf(stderr, "farm-agent: record: %s\n", err);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+farm_agent_pid_file(farm_agent_t *a)
+{
+    FILE  *f;
+
+    if (a->opts.pid_file == NULL) {
+        return 0;
+    }
+
+    f = fopen(a->opts.pid_file, "w");
+
+    if (f == NULL || fprintf(f, "%d\n", (int) getpid()) < 0
+        || fclose(f) != 0)
+    {
+        farm_log_error("cannot write --pid-file %s: %s", a->opts.pid_file,
+                       strerror(errno));
+        return -1;
+    }
+
+    a->pid_written = 1;
+
+    return 0;
+}
+
+
+static int
+farm_agent_events(farm_agent_t *a)
+{
+    size_t     i;
+    const int  sigs[4] = { SIGTERM, SIGINT, SIGUSR1, SIGUSR2 };
+
+    for (i = 0; i < 4; i++) {
+        a->signals[i] = evsignal_new(a->base, sigs[i],
+                                     farm_agent_signal_handler, a);
+
+        if (a->signals[i] == NULL || evsignal_add(a->signals[i], NULL) != 0) {
+            return -1;
+        }
+    }
+
+    a->grace_ev = evtimer_new(a->base, farm_agent_grace_handler, a);
+    a->linger_ev = evtimer_new(a->base, farm_agent_linger_handler, a);
+
+    return a->grace_ev && a->linger_ev ? 0 : -1;
+}
+
+
+/* Frees everything main() made; each piece is freed here and only here. */
+static void
+farm_agent_cleanup(farm_agent_t *a)
+{
+    size_t  i;
+
+    if (a->server && a->server->inflight) {
+        farm_log_warn("%u request(s) in progress cut off",
+                      a->server->inflight);
+    }
+
+    if (a->registrar) {
+        farm_registrar_stop(a->registrar);
+    }
+
+    if (a->server) {
+        farm_server_free(a->server);
+    }
+
+    for (i = 0; i < 4; i++) {
+        if (a->signals[i]) {
+            event_free(a->signals[i]);
+        }
+    }
+
+    if (a->grace_ev) {
+        event_free(a->grace_ev);
+    }
+
+    if (a->linger_ev) {
+        event_free(a->linger_ev);
+    }
+
+    if (a->base) {
+        event_base_free(a->base);
+    }
+
+    if (a->pid_written) {
+        unlink(a->opts.pid_file);
+    }
+
+    farm_options_free(&a->opts);
+    libevent_global_shutdown();
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                     rc;
+    char                    err[FARM_ERR_MAX];
+    farm_agent_t            a;
+    farm_registrar_conf_t   rconf;
+
+    memset(&a, 0, sizeof(farm_agent_t));
+    a.dereg_at = -1;
+
+    rc = farm_options_parse(&a.opts, argc, argv);
+    if (rc != 0) {
+        farm_options_free(&a.opts);
+        return rc > 0 ? 0 : 2;
+    }
+
+    farm_log_set_level(a.opts.log_level);
+    srandom((unsigned) time(NULL) ^ (unsigned) getpid());
+    signal(SIGPIPE, SIG_IGN);
+
+    a.base = event_base_new();
+    if (a.base == NULL) {
+        farm_log_error("cannot create the event loop");
+        farm_agent_cleanup(&a);
+        return 1;
+    }
+
+    if (a.opts.registry_set) {
+        rconf.base = a.base;
+        rconf.url = &a.opts.registry;
+        rconf.record = &a.opts.record;
+        rconf.prefix = a.opts.prefix;
+        rconf.ttl_ms = a.opts.ttl_ms;
+        rconf.heartbeat_ms = a.opts.heartbeat_ms;
+
+        a.registrar = farm_registrar_create(&rconf, err);
+
+        if (a.registrar == NULL) {
+            fprintf(stderr, "farm-agent: --registry: %s\n", err);
+            farm_agent_cleanup(&a);
+            return 2;
+        }
+    }
+
+    a.server = farm_server_create(a.base, a.opts.listen_host,
+                                  a.opts.listen_port, &a.opts.record, err);
+    if (a.server == NULL) {
+        farm_log_error("%s", err);
+        farm_agent_cleanup(&a);
+        return 1;
+    }
+
+    a.server->registrar = a.registrar;
+    a.server->idle = farm_agent_check_exit;
+    a.server->idle_data = &a;
+
+    if (farm_agent_record(&a) != 0) {
+        farm_agent_cleanup(&a);
+        return 2;
+    }
+
+    if (farm_agent_events(&a) != 0) {
+        farm_log_error("cannot set up signals and timers");
+        farm_agent_cleanup(&a);
+        return 1;
+    }
+
+    if (farm_agent_pid_file(&a) != 0) {
+        farm_agent_cleanup(&a);
+        return 1;
+    }
+
+    farm_log_info("farm-agent %s serving on %s%s%s:%u as %s, service %s, %s%s",
+                  FARM_AGENT_VERSION,
+                  strchr(a.opts.listen_host, ':') ? "[" : "",
+                  a.opts.listen_host,
+                  strchr(a.opts.listen_host, ':') ? "]" : "",
+                  a.server->port, a.opts.record.id, a.opts.record.service,
+                  a.registrar ? "registry " : "standalone (no --registry)",
+                  a.registrar ? a.registrar->display : "");
+
+    if (a.registrar) {
+        farm_registrar_start(a.registrar);
+    }
+
+    if (event_base_dispatch(a.base) < 0) {
+        farm_log_error("event loop failed");
+        a.exit_code = 1;
+    }
+
+    rc = a.exit_code;
+
+    farm_agent_cleanup(&a);
+
+    farm_log_info("exited with status %d", rc);
+
+    return rc;
+}

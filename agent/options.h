@@ -1,0 +1,61 @@
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * farm-agent's configuration: command-line flags, each also settable from
+ * an environment variable (flags win), and --help.
+ */
+
+#ifndef FARM_OPTIONS_H
+#define FARM_OPTIONS_H
+
+#include <stdint.h>
+
+#include "farm_keys.h"
+#include "farm_record.h"
+#include "farm_url.h"
+
+
+#define FARM_AGENT_VERSION   "0.1.0"
+
+#define FARM_TTL_DEFAULT     10000       /* ms */
+#define FARM_GRACE_DEFAULT   30000       /* ms */
+#define FARM_DURATION_MAX    86400000    /* ms, one day */
+
+
+typedef struct {
+    char           listen_host[FARM_HOST_MAX + 1];
+    unsigned       listen_port;             /* 0: the kernel picks one */
+    char           advertise_host[FARM_ADDRESS_MAX + 1];   /* "" = unset */
+    unsigned       advertise_port;          /* 0 = the listen port */
+    int            registry_set;
+    farm_url_t     registry;
+    char           prefix[FARM_PREFIX_MAX + 1];
+    int            id_set;
+
+    /*
+     * The record being built: id (when --id is given), service, region,
+     * caps, weight, max_conns, backup and meta.  main() fills in the rest
+     * (address, port, default id) once the listener is bound.
+     */
+    farm_record_t  record;
+
+    int64_t        ttl_ms;
+    int64_t        heartbeat_ms;
+    int64_t        grace_ms;
+    int            log_level;
+    const char    *pid_file;                /* points into argv or environ */
+} farm_options_t;
+
+
+/*
+ * Fills o from the environment, then from argv.  Returns 0 when the agent
+ * should run, 1 when --help or --version was printed (exit 0), and -1 after
+ * printing a one-line error naming the flag or variable (exit 2).  o owns
+ * o->record.meta afterwards: release with farm_options_free, also after -1.
+ */
+int farm_options_parse(farm_options_t *o, int argc, char **argv);
+
+void farm_options_free(farm_options_t *o);
+
+#endif /* FARM_OPTIONS_H */

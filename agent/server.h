@@ -1,0 +1,107 @@
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * The agent's HTTP server: libevent's evhttp (HTTP/1.1, keep-alive) on the
+ * agent's event loop.  server.c owns the listener, the bookkeeping of
+ * requests in progress and the counters; endpoints.c answers /health,
+ * /work, /echo and /metrics.
+ */
+
+#ifndef FARM_SERVER_H
+#define FARM_SERVER_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "farm_record.h"
+#include "registrar.h"
+
+
+#define FARM_WORK_MS_MAX  600000
+
+
+typedef struct farm_server_s  farm_server_t;
+typedef struct farm_req_s     farm_req_t;
+
+/* Called after a request that counted in inflight has ended. */
+typedef void (*farm_server_idle_pt)(void *data);
+
+struct farm_server_s {
+    struct event_base         *base;
+    struct evhttp             *http;
+    unsigned                   port;            /* bound port */
+
+    const farm_record_t       *record;          /* owned by main */
+    const farm_registrar_t    *registrar;       /* NULL: standalone */
+    farm_server_idle_pt        idle;
+    void                      *idle_data;
+    int                        draining;
+
+    farm_req_t                *reqs;            /* in progress, linked */
+    unsigned                   inflight;
+    unsigned                   inflight_peak;
+    unsigned long              served;          /* answered, counted ones */
+    unsigned long              rejected;        /* 503 at capacity */
+    unsigned long              cut_off;         /* client left or shutdown */
+    unsigned long              connections;     /* accepted, ever */
+    unsigned long              codes[600];      /* responses by status */
+    int64_t                    started_ms;
+};
+
+/*
+ * A request that counts in inflight: from farm_req_begin until its reply
+ * is written (or its connection dies), when farm_req_end frees it.
+ */
+struct farm_req_s {
+    farm_req_t                *prev;
+    farm_req_t                *next;
+    farm_server_t             *server;
+    struct evhttp_request     *req;
+    struct evhttp_connection  *evcon;
+    struct event              *timer;           /* /work: the answer */
+    struct event              *watch;           /* /work: client leaving */
+    unsigned                   ms;
+    unsigned                   status;
+};
+
+
+/*
+ * Binds host:port (port 0: any) and serves on base.  record must point to
+ * the agent's record, complete before the loop runs.  Returns the server,
+ * or NULL with a reason in err (FARM_ERR_MAX bytes).
+ */
+farm_server_t *farm_server_create(struct event_base *base, const char *host,
+    unsigned port, const farm_record_t *record, char *err);
+
+/* Closes every connection, cutting off requests in progress, and frees s. */
+void farm_server_free(farm_server_t *s);
+
+/* Starts tracking req; NULL when out of memory (req is then answered). */
+farm_req_t *farm_req_begin(farm_server_t *s, struct evhttp_request *req);
+
+/*
+ * Sends a response with the agent's headers and counts it.  body may be
+ * NULL; its content is moved out, the caller still frees the buffer.
+ */
+void farm_server_reply(farm_server_t *s, struct evhttp_request *req,
+    int code, const char *type, struct evbuffer *body);
+
+/* Sends obj as compact JSON and releases obj (may be NULL: then 500). */
+void farm_server_reply_json(farm_server_t *s, struct evhttp_request *req,
+    int code, json_t *obj);
+
+/* Sends {"error": message}. */
+void farm_server_error(farm_server_t *s, struct evhttp_request *req,
+    int code, const char *message);
+
+/* endpoints.c */
+void farm_endpoint_health(farm_server_t *s, struct evhttp_request *req);
+void farm_endpoint_metrics(farm_server_t *s, struct evhttp_request *req);
+void farm_endpoint_work(farm_server_t *s, farm_req_t *fr);
+void farm_endpoint_echo(farm_server_t *s, farm_req_t *fr);
+
+#endif /* FARM_SERVER_H */
