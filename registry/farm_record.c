@@ -535,6 +535,7 @@ farm_record_validate(const farm_record_t *r, char *err)
 char *
 farm_record_to_json(const farm_record_t *r)
 {
+    int        rc;
     char      *text;
     json_t    *root, *caps, *meta;
     unsigned   i;
@@ -548,28 +549,30 @@ farm_record_to_json(const farm_record_t *r)
         return NULL;
     }
 
+    rc = 0;
+
     for (i = 0; i < r->ncaps; i++) {
-        json_array_append_new(caps, json_string(r->caps[i]));
+        rc |= json_array_append_new(caps, json_string(r->caps[i]));
     }
 
-    json_object_set_new(root, "id", json_string(r->id));
-    json_object_set_new(root, "service", json_string(r->service));
-    json_object_set_new(root, "address", json_string(r->address));
-    json_object_set_new(root, "port", json_integer(r->port));
-    json_object_set_new(root, "weight", json_integer(r->weight));
-    json_object_set_new(root, "region", json_string(r->region));
-    json_object_set_new(root, "caps", caps);
-    json_object_set_new(root, "max_conns", json_integer(r->max_conns));
-    json_object_set_new(root, "backup", json_boolean(r->backup));
+    /* json_object_set_new() takes the value even when it fails */
+
+    rc |= json_object_set_new(root, "id", json_string(r->id));
+    rc |= json_object_set_new(root, "service", json_string(r->service));
+    rc |= json_object_set_new(root, "address", json_string(r->address));
+    rc |= json_object_set_new(root, "port", json_integer(r->port));
+    rc |= json_object_set_new(root, "weight", json_integer(r->weight));
+    rc |= json_object_set_new(root, "region", json_string(r->region));
+    rc |= json_object_set_new(root, "caps", caps);
+    rc |= json_object_set_new(root, "max_conns", json_integer(r->max_conns));
+    rc |= json_object_set_new(root, "backup", json_boolean(r->backup));
 
     if (r->meta) {
         meta = json_loads(r->meta, 0, NULL);
-        if (meta) {
-            json_object_set_new(root, "meta", meta);
-        }
+        rc |= (meta == NULL) | json_object_set_new(root, "meta", meta);
     }
 
-    text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    text = rc ? NULL : json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
 
     return text;

@@ -6,6 +6,8 @@
 #   2. 10,000 agents: farm least_conn over 10,000 registered records (pointing
 #                     at the same 8 real agents) vs its own 8-agent figure,
 #                     and stock nginx with 10,000 "server" lines.
+#   3. convergence:   time from an agent's registration in Redis to the first
+#                     request the gateway sends it, p50/p99 over 50.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -54,10 +56,10 @@ trap cleanup EXIT INT TERM
 wait_for() {
     what=$1
     shift
-    i=0
+    tries=0
     while ! "$@" >/dev/null 2>&1; do
-        i=$((i + 1))
-        if [ $i -gt 200 ]; then
+        tries=$((tries + 1))
+        if [ $tries -gt 200 ]; then
             say "bench: timed out waiting for $what" >&2
             exit 1
         fi
@@ -98,6 +100,7 @@ $3
             proxy_pass http://backends;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            add_header X-Gateway-Agent \$farm_agent always;
         }
         location = /farm {
             farm_status;
@@ -106,7 +109,7 @@ $3
 }
 EOF
     "$nginx" -p "$dir/$1" -c conf/nginx.conf
-    wait_for "nginx $1" curl -sf -o /dev/null "http://127.0.0.1:$2$path"
+    wait_for "nginx $1" curl -sf -o /dev/null "http://127.0.0.1:$2/farm"
 }
 
 measure() {      # measure port -> requests/s (integer)
@@ -132,6 +135,13 @@ ratio() {
 
 for f in "$nginx" "$agent" "$module"; do
     [ -e "$f" ] || { say "bench: $f is missing (run make)" >&2; exit 1; }
+done
+
+for p in $redis_port 8181 8182 8183 8184 8185 8186 $agent_base $((agent_base + 7)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        say "bench: 127.0.0.1:$p is in use (a bench or demo still running?)" >&2
+        exit 1
+    fi
 done
 
 rm -rf "$dir"
@@ -181,6 +191,7 @@ nginx_conf farmN 8183 "        farm_registry redis://127.0.0.1:$redis_port servi
         farm_balance least_conn;"
 nginx_conf stockN 8184 "        least_conn;
 $many_servers"
+nginx_conf conv 8186 "        farm_registry redis://127.0.0.1:$redis_port service=bench-conv;"
 
 # every record must be loaded before measuring
 known=$(curl -s "http://127.0.0.1:8183/farm?upstream=backends" \
@@ -237,6 +248,12 @@ for c in $configs; do
     eval "med_$name=$(median < "$dir/$name.rps")"
 done
 
+say ""
+say "bench: convergence (registration in Redis -> first request routed to it)"
+converge=$("$top/scripts/converge.pl" $redis_port 8186 "$path" bench-conv \
+           $agent_base 50)
+say "  $converge"
+
 # shellcheck disable=SC2154
 {
     say ""
@@ -257,4 +274,6 @@ done
     if [ -n "${med_haproxy8:-}" ]; then
         say "farm / HAProxy at 8:                   $(ratio "$med_farm8" "$med_haproxy8")"
     fi
+    say ""
+    say "Redis convergence: $converge  (target p99 <= 100 ms)"
 } | tee "$dir/results.md"

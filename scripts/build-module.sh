@@ -85,5 +85,7 @@ if ! make -f objs/Makefile -j2 $target > "$out/module-build.log" 2>&1; then
     exit 1
 fi
 
-cp "$result" "$dest"
+# a new file, not an overwrite: a running nginx keeps the old one mapped
+cp "$result" "$dest.tmp"
+mv -f "$dest.tmp" "$dest"
 echo "built $dest"

@@ -29,10 +29,10 @@ port_busy() {
 wait_for() {    # wait_for "what" command...
     what=$1
     shift
-    i=0
+    tries=0
     while ! "$@" >/dev/null 2>&1; do
-        i=$((i + 1))
-        if [ $i -gt 100 ]; then
+        tries=$((tries + 1))
+        if [ $tries -gt 100 ]; then
             say "demo: timed out waiting for $what" >&2
             return 1
         fi
