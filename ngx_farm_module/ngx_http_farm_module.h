@@ -28,6 +28,7 @@
 #define NGX_HTTP_FARM_CHASH            4
 
 #define NGX_HTTP_FARM_MAX_TRIES        20   /* distinct agents per request */
+#define NGX_HTTP_FARM_REDIS_CHUNK      256  /* keys per MGET */
 #define NGX_HTTP_FARM_HASH_TRIES       20   /* hash probes before fallback */
 
 #define NGX_HTTP_FARM_MAX_REGIONS      255
@@ -248,6 +249,8 @@ ngx_int_t ngx_http_farm_hiredis_attach(struct redisAsyncContext *ac,
 ngx_int_t ngx_http_farm_redis_start(ngx_http_farm_srv_conf_t *fcf,
     ngx_cycle_t *cycle);
 void ngx_http_farm_redis_stop(ngx_http_farm_srv_conf_t *fcf);
+
+/* ngx_http_farm_redis_warm.c */
 ngx_int_t ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf,
     ngx_log_t *log);
 

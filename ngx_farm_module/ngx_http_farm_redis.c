@@ -17,9 +17,8 @@
  *
  * Every exchange is watched by a timer (timeout=); a lost connection or an
  * overdue reply drops both connections and reconnects with backoff, while
- * the zone keeps the last known agents.  The master runs one synchronous
- * full sync at startup (ngx_http_farm_redis_warm), bounded by the same
- * timeout, so a fresh nginx routes from its first request.
+ * the zone keeps the last known agents.  The master's startup read is in
+ * ngx_http_farm_redis_warm.c.
  */
 
 
@@ -29,10 +28,8 @@
 #include <hiredis/async.h>
 
 
-#define NGX_HTTP_FARM_REDIS_CHUNK        256     /* keys per MGET */
 #define NGX_HTTP_FARM_REDIS_BACKOFF_MIN  100     /* ms */
 #define NGX_HTTP_FARM_REDIS_BACKOFF_MAX  5000    /* ms */
-#define NGX_HTTP_FARM_REDIS_WARM_MAX     2000    /* ms, master at startup */
 
 
 struct ngx_http_farm_redis_s {
@@ -1051,201 +1048,4 @@ ngx_http_farm_redis_watchdog_handler(ngx_event_t *ev)
 
     ngx_http_farm_redis_drop(r, r->subscribed ? "no reply within timeout="
                                               : "connect timed out");
-}
-
-
-/*
- * The master's synchronous full sync before the workers start.  Returns
- * NGX_OK, or NGX_DECLINED when the registry cannot be read now (the workers
- * will keep trying).
- */
-
-ngx_int_t
-ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
-{
-    u_char                   key[FARM_KEY_MAX];
-    size_t                   i, j, k, n, len;
-    char                   **argv;
-    size_t                  *argvlen;
-    redisReply              *members, *values, *e;
-    ngx_msec_t               ms;
-    redisContext            *c;
-    struct timeval           tv;
-    ngx_http_farm_zone_t     z;
-
-    ms = ngx_min(fcf->timeout, NGX_HTTP_FARM_REDIS_WARM_MAX);
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-
-    members = NULL;
-    argv = NULL;
-    argvlen = NULL;
-
-    c = redisConnectWithTimeout((char *) fcf->addr_text.data,
-                                (int) fcf->url.port, tv);
-
-    if (c == NULL || c->err) {
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "farm: registry %V of upstream \"%V\" unreachable at "
-                      "start (%s); no agents until it answers",
-                      &fcf->url_text, &fcf->uscf->host,
-                      c ? c->errstr : "out of memory");
-        goto failed;
-    }
-
-    (void) redisSetTimeout(c, tv);
-
-    if (fcf->url.password[0]) {
-        e = fcf->url.user[0]
-            ? redisCommand(c, "AUTH %s %s", fcf->url.user, fcf->url.password)
-            : redisCommand(c, "AUTH %s", fcf->url.password);
-
-        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_WARN, log, 0,
-                          "farm: registry %V refused AUTH: %s",
-                          &fcf->url_text, e ? e->str : c->errstr);
-            if (e) {
-                freeReplyObject(e);
-            }
-            goto failed;
-        }
-
-        freeReplyObject(e);
-    }
-
-    if (fcf->url.db) {
-        e = redisCommand(c, "SELECT %u", fcf->url.db);
-
-        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
-            if (e) {
-                freeReplyObject(e);
-            }
-            goto failed;
-        }
-
-        freeReplyObject(e);
-    }
-
-    members = redisCommand(c, "SMEMBERS %s", fcf->key_index);
-
-    if (members == NULL || members->type != REDIS_REPLY_ARRAY) {
-        goto failed;
-    }
-
-    n = members->elements;
-
-    argv = ngx_alloc((NGX_HTTP_FARM_REDIS_CHUNK + 1) * sizeof(char *), log);
-    argvlen = ngx_alloc((NGX_HTTP_FARM_REDIS_CHUNK + 1) * sizeof(size_t),
-                        log);
-    if (argv == NULL || argvlen == NULL) {
-        goto failed;
-    }
-
-    ngx_http_farm_sync_begin(fcf);
-
-    for (i = 0; i < n; i += NGX_HTTP_FARM_REDIS_CHUNK) {
-        argv[0] = "MGET";
-        argvlen[0] = 4;
-        k = 0;
-
-        for (j = i; j < n && j < i + NGX_HTTP_FARM_REDIS_CHUNK; j++) {
-            e = members->element[j];
-
-            if (e->type != REDIS_REPLY_STRING
-                || !farm_valid_id(e->str, e->len))
-            {
-                continue;
-            }
-
-            len = fcf->key_agent_prefix_len + e->len;
-
-            argv[k + 1] = ngx_alloc(len + 1, log);
-            if (argv[k + 1] == NULL) {
-                goto failed_args;
-            }
-
-            ngx_sprintf((u_char *) argv[k + 1], "%s%s%Z",
-                        fcf->key_agent_prefix, e->str);
-            argvlen[k + 1] = len;
-            k++;
-        }
-
-        if (k == 0) {
-            continue;
-        }
-
-        values = redisCommandArgv(c, (int) k + 1, (const char **) argv,
-                                  argvlen);
-
-        if (values == NULL || values->type != REDIS_REPLY_ARRAY
-            || values->elements != k)
-        {
-            if (values) {
-                freeReplyObject(values);
-            }
-
-            goto failed_args;
-        }
-
-        for (j = 0; j < k; j++) {
-            e = values->element[j];
-
-            if (e->type == REDIS_REPLY_STRING) {
-                len = ngx_min(argvlen[j + 1], FARM_KEY_MAX);
-                ngx_memcpy(key, argv[j + 1], len);
-
-                (void) ngx_http_farm_sync_record(fcf, key, len,
-                                                 (u_char *) e->str, e->len,
-                                                 1);
-            }
-
-            ngx_free(argv[j + 1]);
-        }
-
-        freeReplyObject(values);
-    }
-
-    ngx_http_farm_sync_end(fcf);
-    ngx_http_farm_sync_registry_state(fcf, 1, NULL);
-
-    ngx_http_farm_zone_get(fcf, &z);
-
-    ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                  "farm: upstream \"%V\" starts with %uD agents from %V",
-                  &fcf->uscf->host, z.sh->nagents, &fcf->url_text);
-
-    ngx_free(argv);
-    ngx_free(argvlen);
-    freeReplyObject(members);
-    redisFree(c);
-
-    return NGX_OK;
-
-failed_args:
-
-    for (j = 0; j < k; j++) {
-        ngx_free(argv[j + 1]);
-    }
-
-failed:
-
-    if (c && !c->err && members == NULL) {
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "farm: cannot read registry %V at start; upstream "
-                      "\"%V\" has no agents until it answers",
-                      &fcf->url_text, &fcf->uscf->host);
-    }
-
-    ngx_free(argv);
-    ngx_free(argvlen);
-
-    if (members) {
-        freeReplyObject(members);
-    }
-
-    if (c) {
-        redisFree(c);
-    }
-
-    return NGX_DECLINED;
 }
