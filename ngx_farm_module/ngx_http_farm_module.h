@@ -169,6 +169,7 @@ struct ngx_http_farm_srv_conf_s {
     ngx_uint_t                     owner_epoch;
     ngx_uint_t                     superseded;
     ngx_event_t                    rebuild_ev;
+    ngx_msec_t                     rebuilt;     /* last hash rebuild */
     ngx_msec_t                     hold_until;  /* no sweeps before */
     time_t                         down_logged;
     uint64_t                      *reported;    /* NGX_HTTP_FARM_REPORTED */

@@ -20,7 +20,7 @@
 #include "ngx_http_farm_module.h"
 
 
-#define NGX_HTTP_FARM_REBUILD_DELAY   20      /* ms, batches hash rebuilds */
+#define NGX_HTTP_FARM_REBUILD_DELAY   20      /* ms between hash rebuilds */
 #define NGX_HTTP_FARM_DOWN_LOG_EVERY  10      /* s, "registry down" lines */
 
 
@@ -452,13 +452,32 @@ ngx_http_farm_sync_registry_state(ngx_http_farm_srv_conf_t *fcf,
 }
 
 
+/*
+ * Hash tables follow membership changes at once, but at most once per
+ * NGX_HTTP_FARM_REBUILD_DELAY: a lone change is rebuilt at the end of this
+ * event loop iteration, a burst (thousands of agents registering at once)
+ * costs one rebuild per interval, not one per agent.
+ */
+
 static void
 ngx_http_farm_sync_changed(ngx_http_farm_srv_conf_t *fcf)
 {
-    /* hash tables are rebuilt once per burst of changes */
+    ngx_msec_t    elapsed;
+    ngx_event_t  *ev;
 
-    if (fcf->rebuild_ev.handler && !fcf->rebuild_ev.timer_set) {
-        ngx_add_timer(&fcf->rebuild_ev, NGX_HTTP_FARM_REBUILD_DELAY);
+    ev = &fcf->rebuild_ev;
+
+    if (ev->handler == NULL || ev->timer_set || ev->posted) {
+        return;
+    }
+
+    elapsed = ngx_current_msec - fcf->rebuilt;
+
+    if (elapsed >= NGX_HTTP_FARM_REBUILD_DELAY) {
+        ngx_post_event(ev, &ngx_posted_events);
+
+    } else {
+        ngx_add_timer(ev, NGX_HTTP_FARM_REBUILD_DELAY - elapsed);
     }
 }
 
@@ -473,6 +492,8 @@ ngx_http_farm_sync_rebuild_handler(ngx_event_t *ev)
     if (ngx_exiting || !ngx_http_farm_sync_current(fcf, &z)) {
         return;
     }
+
+    fcf->rebuilt = ngx_current_msec;
 
     (void) ngx_http_farm_zone_rebuild_hash(&z);
 }
