@@ -68,14 +68,28 @@ sub inflight {
 
 {
     my $a = start_agent(id => 'lc2', registry => $r->{url});
-    my $t0 = time;
     stop_signal($a, 'TERM');
-    is(wait_exit($a, 5), 0, 'idle agent: exit 0');
-    my $took = time - $t0;
-    cmp_ok($took, '>=', 0.3, 'idle agent: serves on >= 300 ms after deregistering');
-    cmp_ok($took, '<', 3, "idle agent: exits promptly (${took}s)");
+    is(wait_exit($a, 10), 0, 'idle agent: exit 0');
     is(redis_cmd($r, 'EXISTS', 'farm:agents:agent:lc2'), 0,
        'idle agent: record deleted');
+    check_agent_log($a);
+}
+
+# after deregistering, a draining agent still serves requests that arrive
+# (a gateway may not have heard of the deregistration yet)
+
+{
+    my $a = start_agent(id => 'lc2b', registry => $r->{url});
+    my $work = http_start($a, '/work?ms=3000');      # keeps it draining
+    wait_until(sub { inflight($a) == 1 }, 5, '/work in flight');
+    stop_signal($a, 'TERM');
+    wait_until(sub { redis_cmd($r, 'EXISTS', 'farm:agents:agent:lc2b') == 0 },
+               5, 'deregistration');
+    my ($code) = http_get($a, '/work?ms=0');
+    is($code, 200, 'a request arriving after deregistration is served');
+    my ($st) = http_finish($work, 10);
+    is($st, '200', 'the request in flight at SIGTERM completes');
+    is(wait_exit($a, 10), 0, 'then the agent exits 0');
     check_agent_log($a);
 }
 
@@ -103,10 +117,9 @@ sub inflight {
     my $a = start_agent(id => 'lc4', registry => $r->{url}, grace => '500ms');
     my $work = http_start($a, '/work?ms=20000');
     wait_until(sub { inflight($a) == 1 }, 5, '/work in flight');
-    my $t0 = time;
     stop_signal($a, 'TERM');
-    is(wait_exit($a, 5), 0, '--grace 500ms: exit 0');
-    cmp_ok(time - $t0, '<', 3, '--grace 500ms: no waiting for the 20 s /work');
+    is(wait_exit($a, 10), 0,
+       '--grace 500ms: exit 0, long before the 20 s /work would end');
     ok(log_has($a, qr/warn: grace period of 500 ms is over: cutting off 1 request/),
        'log: grace over, 1 request cut off');
     http_finish($work, 1);
@@ -168,10 +181,8 @@ sub inflight {
     stop_redis($r2);
     wait_until(sub { log_has($a, qr/lost connection to/) }, 5,
                'the agent to notice Redis is gone');
-    my $t0 = time;
     stop_signal($a, 'TERM');
-    is(wait_exit($a, 5), 0, 'Redis down at SIGTERM: exit 0');
-    cmp_ok(time - $t0, '<', 3, 'Redis down at SIGTERM: exits within ~1.3 s');
+    is(wait_exit($a, 10), 0, 'Redis down at SIGTERM: exit 0');
     ok(log_has($a, qr/could not deregister lc7 .* within 1000 ms; the record expires by its TTL/),
        'log: the deregistration could not be confirmed');
     check_agent_log($a);
