@@ -188,7 +188,16 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    fcf->url_text = value[1];
+    /* the URL without its password, for logs and status */
+
+    fcf->url_display.data = ngx_pnalloc(cf->pool, FARM_HOST_MAX + 64);
+    if (fcf->url_display.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    farm_url_display(&fcf->url, (char *) fcf->url_display.data,
+                     FARM_HOST_MAX + 64);
+    fcf->url_display.len = ngx_strlen(fcf->url_display.data);
     size = NGX_CONF_UNSET;
 
     for (i = 2; i < cf->args->nelts; i++) {
@@ -290,9 +299,9 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     us->addrs->sockaddr = (struct sockaddr *) sin;
     us->addrs->socklen = sizeof(struct sockaddr_in);
-    us->addrs->name = fcf->url_text;
+    us->addrs->name = fcf->url_display;
     us->naddrs = 1;
-    us->name = fcf->url_text;
+    us->name = fcf->url_display;
     us->weight = 1;
     us->down = 1;
 

@@ -140,7 +140,7 @@ struct ngx_http_farm_srv_conf_s {
     ngx_http_upstream_srv_conf_t  *uscf;
     ngx_uint_t                     index;       /* among farm upstreams */
 
-    ngx_str_t                      url_text;
+    ngx_str_t                      url_display; /* without the password */
     farm_url_t                     url;
     ngx_str_t                      addr_text;   /* resolved "ip" for hiredis */
     ngx_str_t                      service;

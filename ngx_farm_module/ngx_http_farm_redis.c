@@ -450,7 +450,7 @@ ngx_http_farm_redis_auth_cb(redisAsyncContext *ac, void *reply, void *data)
     if (rr->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "farm: registry %V refused AUTH or SELECT: %s",
-                      &r->fcf->url_text, rr->str);
+                      &r->fcf->url_display, rr->str);
 
         ngx_http_farm_redis_drop(r, rr->str);
     }

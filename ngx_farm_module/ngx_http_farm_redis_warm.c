@@ -179,7 +179,7 @@ ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "farm: upstream \"%V\" starts with %uD agents from %V",
-                  &fcf->uscf->host, z.sh->nagents, &fcf->url_text);
+                  &fcf->uscf->host, z.sh->nagents, &fcf->url_display);
 
     ngx_free(argv);
     ngx_free(argvlen);
@@ -199,7 +199,7 @@ failed:
     ngx_log_error(NGX_LOG_WARN, log, 0,
                   "farm: registry %V of upstream \"%V\" unreachable at "
                   "start (%s); no agents until it answers",
-                  &fcf->url_text, &fcf->uscf->host, reason);
+                  &fcf->url_display, &fcf->uscf->host, reason);
 
     ngx_free(argv);
     ngx_free(argvlen);

@@ -81,7 +81,7 @@ ngx_http_farm_sync_owner_start(ngx_http_farm_srv_conf_t *fcf)
     ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
                   "farm: worker %i syncs upstream \"%V\" from %V "
                   "service \"%V\"", ngx_worker, &fcf->uscf->host,
-                  &fcf->url_text, &fcf->service);
+                  &fcf->url_display, &fcf->service);
 
     return NGX_OK;
 }
@@ -395,7 +395,7 @@ ngx_http_farm_sync_hold(ngx_http_farm_srv_conf_t *fcf, const char *why)
     ngx_log_error(NGX_LOG_WARN, fcf->log, 0,
                   "farm: registry %V of upstream \"%V\" %s; keeping the "
                   "%uD known agents for %M ms while they register again",
-                  &fcf->url_text, &fcf->uscf->host, why, z.sh->nagents,
+                  &fcf->url_display, &fcf->uscf->host, why, z.sh->nagents,
                   fcf->hold);
 }
 
@@ -427,7 +427,7 @@ ngx_http_farm_sync_registry_state(ngx_http_farm_srv_conf_t *fcf,
         if (!was && fcf->down_logged) {
             ngx_log_error(NGX_LOG_NOTICE, fcf->log, 0,
                           "farm: registry %V of upstream \"%V\" is "
-                          "reachable again", &fcf->url_text,
+                          "reachable again", &fcf->url_display,
                           &fcf->uscf->host);
         }
 
@@ -448,7 +448,7 @@ ngx_http_farm_sync_registry_state(ngx_http_farm_srv_conf_t *fcf,
     ngx_log_error(NGX_LOG_ERR, fcf->log, 0,
                   "farm: registry %V of upstream \"%V\" is unreachable "
                   "(%s); routing to the %uD last known agents",
-                  &fcf->url_text, &fcf->uscf->host, reason, z.sh->nagents);
+                  &fcf->url_display, &fcf->uscf->host, reason, z.sh->nagents);
 }
 
 

@@ -13,8 +13,13 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=${NGINX_SRC:-/usr/share/nginx/src}
-work=$top/build/nginx
 out=$top/build
+
+if [ "${FARM_STATIC:-0}" = 1 ]; then
+    work=$out/nginx-static-tree
+else
+    work=$out/nginx
+fi
 
 if [ ! -f "$src/auto/configure" ] && [ ! -f "$src/configure" ]; then
     echo "build-module: no nginx tree at $src (install nginx-dev: make deps," \

@@ -51,8 +51,8 @@ Retry-After: 1
 --- response_body
 {"error":"no agents registered","upstream":"agents","service":"agents","agents":0}
 --- error_log eval
-[qr/farm: registry redis:\/\/127.0.0.1:\d+ of upstream "agents" unreachable at start \(Connection refused\); no agents until it answers/,
- qr/farm: registry redis:\/\/127.0.0.1:\d+ of upstream "agents" is unreachable \(Connection refused\); routing to the 0 last known agents/]
+[qr/farm: registry redis:\/\/127.0.0.1:\d+\/0 of upstream "agents" unreachable at start \(Connection refused\); no agents until it answers/,
+ qr/farm: registry redis:\/\/127.0.0.1:\d+\/0 of upstream "agents" is unreachable \(Connection refused\); routing to the 0 last known agents/]
 
 
 
@@ -83,7 +83,7 @@ for my $i (1 .. 5) {
 GET /farm
 --- response_body_like: "agents":\[\{"id":"a".*"registry_up":false
 --- error_log eval
-qr/farm: registry redis:\/\/127.0.0.1:\d+ of upstream "agents" is unreachable \(.*\); routing to the 1 last known agents/
+qr/farm: registry redis:\/\/127.0.0.1:\d+\/0 of upstream "agents" is unreachable \(.*\); routing to the 1 last known agents/
 
 
 
@@ -120,4 +120,4 @@ FarmTest::wait_until(sub {
 GET /farm
 --- response_body_like: "totals":\{"agents":2,
 --- error_log eval
-qr/farm: registry redis:\/\/127.0.0.1:\d+ of upstream "agents" restarted; keeping the 2 known agents for 10000 ms while they register again/
+qr/farm: registry redis:\/\/127.0.0.1:\d+\/0 of upstream "agents" restarted; keeping the 2 known agents for 10000 ms while they register again/
