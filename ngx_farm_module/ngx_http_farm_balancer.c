@@ -295,11 +295,16 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_farm_peer_data_t  *fp = data;
 
+    ngx_int_t               failed;
     farm_peers_t            peers;
     ngx_http_farm_zone_t    z;
+    ngx_http_farm_note_t    note;
     ngx_http_farm_agent_t  *a;
 
     if (fp->current != FARM_SLOT_NONE) {
+        failed = ngx_http_farm_breaker_failed(fp->fcf, fp->request, state);
+        note.level = 0;
+
         ngx_http_farm_zone_get(fp->fcf, &z);
         ngx_http_farm_zone_peers(z.sh, &peers);
 
@@ -312,12 +317,20 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
         if (a->gen == fp->gen) {
             farm_tree_release(&z.sh->tree, &peers, fp->current);
 
-            if (state & NGX_PEER_FAILED) {
+            if (failed == 1) {
                 a->failures++;
+            }
+
+            if (fp->fcf->breaker.enabled && failed != -1) {
+                ngx_http_farm_breaker_outcome(&z, a, !failed, &note);
             }
         }
 
         ngx_shmtx_unlock(&z.shpool->mutex);
+
+        if (note.level) {
+            ngx_log_error(note.level, pc->log, 0, "%s", note.text);
+        }
 
         fp->current = FARM_SLOT_NONE;
     }

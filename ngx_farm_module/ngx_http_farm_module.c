@@ -48,6 +48,20 @@ static ngx_command_t  ngx_http_farm_commands[] = {
       0,
       NULL },
 
+    { ngx_string("farm_health_check"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_farm_health_check,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("farm_breaker"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_farm_breaker,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("farm_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_farm_status,
@@ -649,15 +663,18 @@ ngx_http_farm_init_process(ngx_cycle_t *cycle)
     farm = fmcf->farms.elts;
 
     for (i = 0; i < fmcf->farms.nelts; i++) {
+        if (ngx_http_farm_health_start(farm[i], cycle) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         if (!ngx_http_farm_sync_is_owner(farm[i])) {
             continue;
         }
 
-        if (ngx_http_farm_sync_owner_start(farm[i]) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (ngx_http_farm_redis_start(farm[i], cycle) != NGX_OK) {
+        if (ngx_http_farm_sync_owner_start(farm[i]) != NGX_OK
+            || ngx_http_farm_breaker_start(farm[i], cycle) != NGX_OK
+            || ngx_http_farm_redis_start(farm[i], cycle) != NGX_OK)
+        {
             return NGX_ERROR;
         }
     }
@@ -682,6 +699,7 @@ ngx_http_farm_exit_process(ngx_cycle_t *cycle)
     farm = fmcf->farms.elts;
 
     for (i = 0; i < fmcf->farms.nelts; i++) {
+        ngx_http_farm_health_stop(farm[i]);
         ngx_http_farm_redis_stop(farm[i]);
     }
 }

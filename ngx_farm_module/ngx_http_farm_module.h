@@ -39,6 +39,19 @@
 #define NGX_HTTP_FARM_SLOT_FREE        0
 #define NGX_HTTP_FARM_SLOT_UP          1
 
+/* active health (ngx_http_farm_health.c) */
+#define NGX_HTTP_FARM_HEALTH_UP        0    /* also: not checked */
+#define NGX_HTTP_FARM_HEALTH_DOWN      1
+#define NGX_HTTP_FARM_HEALTH_CHECKING  2    /* new, waits for a first check */
+
+/* passive circuit breaker (ngx_http_farm_breaker.c) */
+#define NGX_HTTP_FARM_BREAKER_CLOSED   0
+#define NGX_HTTP_FARM_BREAKER_OPEN     1
+#define NGX_HTTP_FARM_BREAKER_HALF     2
+
+#define NGX_HTTP_FARM_STATUS_BITS      ((600 + 7) / 8)
+#define NGX_HTTP_FARM_ERROR_LEN        64
+
 /* why a request got no agent (ngx_http_farm_reject.c) */
 #define NGX_HTTP_FARM_REJECT_NONE      0
 #define NGX_HTTP_FARM_REJECT_NO_AGENT  1
@@ -79,8 +92,35 @@ typedef struct {
     u_char                        *meta;        /* slab, JSON object */
     size_t                         meta_len;
 
+    /* the record's values; pick holds the effective ones */
+    uint32_t                       rec_weight;
+    uint32_t                       rec_max_conns;
+    ngx_uint_t                     rec_backup;
+
     uint64_t                       requests;
     uint64_t                       failures;
+
+    /* active health checks */
+    uint8_t                        health;      /* NGX_HTTP_FARM_HEALTH_* */
+    uint8_t                        checking;    /* a check in flight */
+    uint8_t                        draining;    /* the agent says so */
+    uint16_t                       passes;      /* in a row */
+    uint16_t                       fails;       /* in a row */
+    uint32_t                       rep_weight;  /* reported; 0: none */
+    uint32_t                       rep_inflight;
+    ngx_msec_t                     next_check;
+    uint64_t                       checks;
+    uint64_t                       checks_failed;
+    time_t                         last_check;
+    u_char                         check_error[NGX_HTTP_FARM_ERROR_LEN];
+
+    /* passive circuit breaker */
+    uint8_t                        breaker;     /* NGX_HTTP_FARM_BREAKER_* */
+    uint32_t                       bfails;      /* failures in a row */
+    uint32_t                       ejections;   /* in a row, for cooldown */
+    ngx_msec_t                     reopen_at;   /* open until */
+    time_t                         reopen_time; /* the same, wall clock */
+    ngx_msec_t                     closed_at;
 } ngx_http_farm_agent_t;
 
 
@@ -124,6 +164,11 @@ typedef struct {
     ngx_uint_t                     bad_now;     /* in the one running */
     ngx_uint_t                     seen_now;    /* good records, likewise */
 
+    /* health and breakers */
+    ngx_uint_t                     unchecked;   /* agents in CHECKING */
+    ngx_uint_t                     ejected;     /* breakers open */
+    ngx_msec_t                     next_reopen; /* earliest reopen_at */
+
     uint64_t                       requests;
     uint64_t                       no_agent;    /* requests with no agent */
 } ngx_http_farm_shctx_t;
@@ -134,6 +179,42 @@ typedef struct {
     ngx_slab_pool_t               *shpool;
     ngx_http_farm_srv_conf_t      *fcf;
 } ngx_http_farm_zone_t;
+
+
+typedef struct {
+    ngx_uint_t                     enabled;
+    ngx_str_t                      uri;
+    ngx_msec_t                     interval;
+    ngx_msec_t                     timeout;
+    ngx_msec_t                     jitter;
+    ngx_uint_t                     rise;
+    ngx_uint_t                     fall;
+    ngx_uint_t                     mandatory;
+    u_char                         status[NGX_HTTP_FARM_STATUS_BITS];
+    ngx_regex_t                   *body;
+    ngx_str_t                      body_source;
+} ngx_http_farm_health_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                     enabled;
+    ngx_uint_t                     failures;
+    ngx_msec_t                     cooldown;
+    ngx_msec_t                     max_cooldown;
+    ngx_uint_t                     half_open;
+    ngx_uint_t                     max_eject;   /* percent */
+    u_char                         status[NGX_HTTP_FARM_STATUS_BITS];
+} ngx_http_farm_breaker_conf_t;
+
+
+/* a change of an agent's state, noted under the lock, logged after */
+typedef struct {
+    ngx_uint_t                     level;       /* 0: nothing to log */
+    u_char                         text[256];
+} ngx_http_farm_note_t;
+
+
+typedef struct ngx_http_farm_health_s  ngx_http_farm_health_t;
 
 
 struct ngx_http_farm_srv_conf_s {
@@ -154,6 +235,9 @@ struct ngx_http_farm_srv_conf_s {
     ngx_uint_t                     method;
     ngx_http_complex_value_t      *hash_key;
 
+    ngx_http_farm_health_conf_t    health;
+    ngx_http_farm_breaker_conf_t   breaker;
+
     ngx_shm_zone_t                *shm_zone;
     ngx_uint_t                     placeholder; /* our entry in servers */
     ngx_uint_t                     initialized; /* init_upstream ran */
@@ -173,6 +257,11 @@ struct ngx_http_farm_srv_conf_s {
     ngx_msec_t                     hold_until;  /* no sweeps before */
     time_t                         down_logged;
     uint64_t                      *reported;    /* NGX_HTTP_FARM_REPORTED */
+    ngx_uint_t                     warming;     /* master's startup read */
+    ngx_event_t                    breaker_ev;  /* half-opens breakers */
+
+    /* every worker's */
+    ngx_http_farm_health_t        *checker;
     ngx_log_t                     *log;
 };
 
@@ -188,6 +277,7 @@ typedef struct {
     ngx_uint_t                     reject;
     ngx_str_t                      agent;       /* $farm_agent */
     ngx_str_t                      body;        /* of a refusal */
+    ngx_str_t                      retry_after;
     unsigned                       replacing:1;
     unsigned                       body_sent:1;
 } ngx_http_farm_ctx_t;
@@ -206,6 +296,11 @@ ngx_int_t ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z,
 ngx_int_t ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z,
     u_char *id, size_t len);
 void ngx_http_farm_zone_peers(ngx_http_farm_shctx_t *sh, farm_peers_t *peers);
+void ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a);
+const char *ngx_http_farm_agent_state(ngx_http_farm_agent_t *a);
+void ngx_http_farm_note(ngx_http_farm_note_t *note, ngx_uint_t level,
+    const char *fmt, ...);
 ngx_int_t ngx_http_farm_zone_rebuild_hash(ngx_http_farm_zone_t *z);
 size_t ngx_http_farm_caps_text(ngx_http_farm_shctx_t *sh, uint64_t caps,
     u_char *buf, size_t size, ngx_uint_t json);
@@ -254,6 +349,27 @@ void ngx_http_farm_redis_stop(ngx_http_farm_srv_conf_t *fcf);
 /* ngx_http_farm_redis_warm.c */
 ngx_int_t ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf,
     ngx_log_t *log);
+
+/* ngx_http_farm_health.c */
+char *ngx_http_farm_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_farm_health_start(ngx_http_farm_srv_conf_t *fcf,
+    ngx_cycle_t *cycle);
+void ngx_http_farm_health_stop(ngx_http_farm_srv_conf_t *fcf);
+
+/* ngx_http_farm_breaker.c */
+char *ngx_http_farm_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_farm_parse_statuses(ngx_conf_t *cf, ngx_str_t *value,
+    u_char *bits);
+ngx_int_t ngx_http_farm_breaker_start(ngx_http_farm_srv_conf_t *fcf,
+    ngx_cycle_t *cycle);
+void ngx_http_farm_breaker_outcome(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a, ngx_int_t ok, ngx_http_farm_note_t *note);
+ngx_int_t ngx_http_farm_breaker_failed(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_request_t *r, ngx_uint_t state);
+
+#define ngx_http_farm_status_in(bits, code)                                   \
+    ((code) < 600 && ((bits)[(code) >> 3] & (1 << ((code) & 7))))
 
 /* ngx_http_farm_status.c */
 char *ngx_http_farm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -14,7 +14,7 @@
 #include "ngx_http_farm_module.h"
 
 
-#define NGX_HTTP_FARM_RETRY_AFTER  "1"
+#define NGX_HTTP_FARM_RETRY_MAX  300     /* s */
 
 
 static ngx_int_t ngx_http_farm_reject_header_filter(ngx_http_request_t *r);
@@ -67,11 +67,32 @@ ngx_http_farm_reject_body(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
 {
     size_t                  len;
     u_char                 *p;
-    ngx_uint_t              nagents;
+    ngx_msec_t              reopen;
+    ngx_uint_t              nagents, wait;
     ngx_http_farm_zone_t    z;
 
     ngx_http_farm_zone_get(ctx->fcf, &z);
     nagents = z.sh->nagents;
+
+    /* when breakers keep agents out, retry when the first one half-opens */
+
+    wait = 1;
+    reopen = z.sh->next_reopen;
+
+    if (z.sh->ejected && reopen
+        && (ngx_msec_int_t) (reopen - ngx_current_msec) > 0)
+    {
+        wait = (reopen - ngx_current_msec + 999) / 1000;
+        wait = ngx_min(wait, NGX_HTTP_FARM_RETRY_MAX);
+    }
+
+    ctx->retry_after.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (ctx->retry_after.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->retry_after.len = ngx_sprintf(ctx->retry_after.data, "%ui", wait)
+                           - ctx->retry_after.data;
 
     len = sizeof("{\"error\":\"\",\"upstream\":\"\",\"service\":\"\","
                  "\"agents\":}\n")
@@ -145,7 +166,7 @@ ngx_http_farm_reject_header_filter(ngx_http_request_t *r)
     h->next = NULL;
 #endif
     ngx_str_set(&h->key, "Retry-After");
-    ngx_str_set(&h->value, NGX_HTTP_FARM_RETRY_AFTER);
+    h->value = ctx->retry_after;
 
     ctx->replacing = 1;
 

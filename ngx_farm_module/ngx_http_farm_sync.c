@@ -502,7 +502,14 @@ ngx_http_farm_sync_rebuild_handler(ngx_event_t *ev)
 ngx_int_t
 ngx_http_farm_sync_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
 {
-    fcf->log = log;
+    ngx_int_t  rc;
 
-    return ngx_http_farm_redis_warm(fcf, log);
+    fcf->log = log;
+    fcf->warming = 1;
+
+    rc = ngx_http_farm_redis_warm(fcf, log);
+
+    fcf->warming = 0;
+
+    return rc;
 }

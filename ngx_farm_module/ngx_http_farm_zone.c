@@ -390,7 +390,6 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
     uint64_t                caps;
     socklen_t               socklen;
     ngx_uint_t              region, fresh;
-    farm_peers_t            peers;
     ngx_sockaddr_t          sa;
     ngx_http_farm_agent_t  *a;
     ngx_http_farm_shctx_t  *sh;
@@ -451,6 +450,38 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
 
         a->pick.active = 0;
         a->pick.vt = 0;
+        a->pick.flags = 0;
+
+        /*
+         * A new agent waits for its first passed check when checks are
+         * mandatory; not during the master's startup read: those agents
+         * were serving before this nginx started.
+         */
+
+        a->health = (z->fcf->health.enabled && z->fcf->health.mandatory
+                     && !z->fcf->warming)
+                    ? NGX_HTTP_FARM_HEALTH_CHECKING : NGX_HTTP_FARM_HEALTH_UP;
+
+        sh->unchecked += (a->health == NGX_HTTP_FARM_HEALTH_CHECKING);
+
+        a->checking = 0;
+        a->draining = 0;
+        a->passes = 0;
+        a->fails = 0;
+        a->rep_weight = 0;
+        a->rep_inflight = 0;
+        a->next_check = 0;
+        a->checks = 0;
+        a->checks_failed = 0;
+        a->last_check = 0;
+        a->check_error[0] = '\0';
+
+        a->breaker = NGX_HTTP_FARM_BREAKER_CLOSED;
+        a->bfails = 0;
+        a->ejections = 0;
+        a->reopen_at = 0;
+        a->reopen_time = 0;
+        a->closed_at = ngx_current_msec;
 
         ngx_memcpy(a->id, rec->id, id_len);
         a->sn.str.data = a->id;
@@ -478,9 +509,9 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
     a->caps = caps;
     a->region = region;
 
-    a->pick.weight = rec->weight;
-    a->pick.max_conns = rec->max_conns;
-    a->pick.flags = FARM_PEER_ELIGIBLE | (rec->backup ? FARM_PEER_BACKUP : 0);
+    a->rec_weight = rec->weight;
+    a->rec_max_conns = rec->max_conns;
+    a->rec_backup = rec->backup;
 
     ngx_http_farm_agent_free_meta(z, a);
 
@@ -498,20 +529,105 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         }
     }
 
-    ngx_http_farm_zone_peers(sh, &peers);
-
-    if (fresh) {
-        farm_tree_join(&sh->tree, &peers, a->slot);
-
-    } else {
-        farm_tree_update(&sh->tree, &peers, a->slot);
-    }
+    ngx_http_farm_agent_refresh(z, a);
 
     sh->hash_dirty = 1;
 
     ngx_shmtx_unlock(&z->shpool->mutex);
 
     return fresh ? NGX_OK : NGX_AGAIN;
+}
+
+
+/*
+ * Recomputes what the selection tree sees of an agent from its registry
+ * record, its health, what it reports and its breaker: whether it can be
+ * chosen, its weight, and how many requests it may have at once.  Under
+ * the lock.
+ */
+
+void
+ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
+{
+    uint32_t                   cap;
+    ngx_uint_t                 was, eligible;
+    farm_peers_t               peers;
+    ngx_http_farm_breaker_conf_t  *bcf;
+
+    bcf = &z->fcf->breaker;
+
+    was = a->pick.flags & FARM_PEER_ELIGIBLE;
+
+    eligible = a->state == NGX_HTTP_FARM_SLOT_UP
+               && a->health == NGX_HTTP_FARM_HEALTH_UP
+               && !a->draining
+               && a->breaker != NGX_HTTP_FARM_BREAKER_OPEN;
+
+    a->pick.flags = (eligible ? FARM_PEER_ELIGIBLE : 0)
+                    | (a->rec_backup ? FARM_PEER_BACKUP : 0);
+
+    a->pick.weight = a->rep_weight ? a->rep_weight : a->rec_weight;
+
+    cap = a->rec_max_conns;
+
+    if (a->breaker == NGX_HTTP_FARM_BREAKER_HALF) {
+        cap = cap ? ngx_min(cap, bcf->half_open) : bcf->half_open;
+    }
+
+    a->pick.max_conns = cap;
+
+    ngx_http_farm_zone_peers(z->sh, &peers);
+
+    if (eligible && !was) {
+        farm_tree_join(&z->sh->tree, &peers, a->slot);
+
+    } else {
+        farm_tree_update(&z->sh->tree, &peers, a->slot);
+    }
+}
+
+
+/* One word for an agent's state, as farm_status shows it. */
+
+const char *
+ngx_http_farm_agent_state(ngx_http_farm_agent_t *a)
+{
+    if (a->health == NGX_HTTP_FARM_HEALTH_CHECKING) {
+        return "checking";
+    }
+
+    if (a->health == NGX_HTTP_FARM_HEALTH_DOWN) {
+        return "down";
+    }
+
+    if (a->draining) {
+        return "draining";
+    }
+
+    if (a->breaker == NGX_HTTP_FARM_BREAKER_OPEN) {
+        return "open";
+    }
+
+    if (!farm_peer_available(&a->pick)) {
+        return "full";
+    }
+
+    return a->breaker == NGX_HTTP_FARM_BREAKER_HALF ? "half_open" : "up";
+}
+
+
+void
+ngx_http_farm_note(ngx_http_farm_note_t *note, ngx_uint_t level,
+    const char *fmt, ...)
+{
+    va_list  args;
+
+    note->level = level;
+
+    va_start(args, fmt);
+    *ngx_vslprintf(note->text, note->text + sizeof(note->text) - 1, fmt,
+                   args) = '\0';
+    va_end(args);
 }
 
 
@@ -541,6 +657,14 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
     a->state = NGX_HTTP_FARM_SLOT_FREE;
     a->pick.flags = 0;
     a->rec_hash = 0;
+
+    if (a->health == NGX_HTTP_FARM_HEALTH_CHECKING) {
+        sh->unchecked--;
+    }
+
+    if (a->breaker == NGX_HTTP_FARM_BREAKER_OPEN) {
+        sh->ejected--;
+    }
 
     ngx_http_farm_zone_peers(sh, &peers);
     farm_tree_update(&sh->tree, &peers, a->slot);
