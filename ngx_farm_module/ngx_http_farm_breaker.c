@@ -20,7 +20,7 @@
 
 
 static void ngx_http_farm_breaker_open(ngx_http_farm_zone_t *z,
-    ngx_http_farm_agent_t *a, ngx_http_farm_note_t *note, const char *why);
+    ngx_http_farm_agent_t *a, ngx_http_farm_note_t *note, ngx_uint_t trial);
 static void ngx_http_farm_breaker_tick(ngx_event_t *ev);
 
 
@@ -261,7 +261,7 @@ ngx_http_farm_breaker_outcome(ngx_http_farm_zone_t *z,
     a->bfails++;
 
     if (a->breaker == NGX_HTTP_FARM_BREAKER_HALF) {
-        ngx_http_farm_breaker_open(z, a, note, "a trial request failed");
+        ngx_http_farm_breaker_open(z, a, note, 1);
         return;
     }
 
@@ -292,13 +292,13 @@ ngx_http_farm_breaker_outcome(ngx_http_farm_zone_t *z,
         return;
     }
 
-    ngx_http_farm_breaker_open(z, a, note, "failures in a row");
+    ngx_http_farm_breaker_open(z, a, note, 0);
 }
 
 
 static void
 ngx_http_farm_breaker_open(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a,
-    ngx_http_farm_note_t *note, const char *why)
+    ngx_http_farm_note_t *note, ngx_uint_t trial)
 {
     ngx_msec_t                     cooldown, now;
     ngx_uint_t                     shift;
@@ -333,13 +333,21 @@ ngx_http_farm_breaker_open(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a,
 
     ngx_http_farm_agent_refresh(z, a);
 
+    if (trial) {
+        ngx_http_farm_note(note, NGX_LOG_WARN,
+                           "farm: breaker of agent \"%V\" (%*s) of upstream "
+                           "\"%V\" opened for %M ms after 1 failure: a "
+                           "trial request failed", &a->sn.str, a->name_len,
+                           a->name, &z->fcf->uscf->host, cooldown);
+        return;
+    }
+
     ngx_http_farm_note(note, NGX_LOG_WARN,
                        "farm: breaker of agent \"%V\" (%*s) of upstream "
-                       "\"%V\" opened for %M ms after %uD %s",
+                       "\"%V\" opened for %M ms after %uD %s in a row",
                        &a->sn.str, a->name_len, a->name, &z->fcf->uscf->host,
                        cooldown, a->bfails,
-                       a->bfails == 1 ? "failure: a trial request failed"
-                                      : why);
+                       a->bfails == 1 ? "failure" : "failures");
 }
 
 

@@ -34,7 +34,7 @@ our @EXPORT = qw(
     servroot nginx_pid nginx_error_log
     repo_root
     gateway_port farm_status farm_agents background_get finished
-    ensure_agents deregister
+    ensure_agents deregister background finish
 );
 
 our $HttpTimeout = 5;    # seconds, for http_get
@@ -584,6 +584,26 @@ sub background_get {
     return _spawn("background GET $path", $log, {}, 'curl', '-s', '-o',
                   '/dev/null', '-w', '%{http_code}\n', '--max-time', '60',
                   "http://127.0.0.1:$port$path");
+}
+
+# Runs a command in the background (tracked and stopped like every other
+# child).  Returns { pid, log }; finish() waits for it.
+sub background {
+    my ($what, @cmd) = @_;
+    my $log = File::Spec->catfile(_tmpdir(), "bg-$$-" . int(rand 1e9) . ".log");
+    return { pid => _spawn($what, $log, {}, @cmd), log => $log };
+}
+
+# Waits (up to $timeout s) for a background() command to exit; returns its
+# exit code and its output.
+sub finish {
+    my ($h, $timeout) = @_;
+    my $status;
+    wait_until(sub { _reaped($h->{pid}, \$status) }, $timeout // 30,
+               "background command $h->{pid}");
+    open my $fh, '<', $h->{log} or return ($status >> 8, '');
+    local $/;
+    return ($status >> 8, scalar <$fh>);
 }
 
 # Has a background_get (or any child) finished?  Reaps it.
