@@ -8,6 +8,9 @@
 #                     and stock nginx with 10,000 "server" lines.
 #   3. convergence:   time from an agent's registration in Redis to the first
 #                     request the gateway sends it, p50/p99 over 50.
+#   4. failover:      one of 4 agents SIGKILLed under load: failed requests
+#                     and time until it is taken out, with the module's health
+#                     checks and breakers, and without them.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -137,7 +140,7 @@ for f in "$nginx" "$agent" "$module"; do
     [ -e "$f" ] || { say "bench: $f is missing (run make)" >&2; exit 1; }
 done
 
-for p in $redis_port 8181 8182 8183 8184 8185 8186 $agent_base $((agent_base + 7)); do
+for p in $redis_port 8181 8182 8183 8184 8185 8186 8187 8188 9211 9214 $agent_base $((agent_base + 7)); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
         say "bench: 127.0.0.1:$p is in use (a bench or demo still running?)" >&2
         exit 1
@@ -254,6 +257,44 @@ converge=$("$top/scripts/converge.pl" $redis_port 8186 "$path" bench-conv \
            $agent_base 50)
 say "  $converge"
 
+# --- failover ---------------------------------------------------------------
+
+spawn_fo() {     # spawn_fo n
+    spawn "fo-$1" "$agent" --listen "127.0.0.1:$((9210 + $1))" --id "fo-$1" \
+        --service bench-fo --registry "redis://127.0.0.1:$redis_port" --ttl 60s
+    wait_for "agent fo-$1" curl -sf -o /dev/null \
+        "http://127.0.0.1:$((9210 + $1))/health"
+}
+
+for n in 1 2 3 4; do
+    spawn_fo $n
+done
+
+nginx_conf foC 8187 "        farm_registry redis://127.0.0.1:$redis_port service=bench-fo;
+        farm_balance least_conn;
+        farm_health_check interval=500ms timeout=300ms rise=2 fall=2;
+        farm_breaker failures=3 cooldown=5s;"
+nginx_conf foN 8188 "        farm_registry redis://127.0.0.1:$redis_port service=bench-fo;
+        farm_balance least_conn;"
+
+fo_up() {        # every fo agent can take requests in gateway $1
+    # (a breaker that half-opened closes on its first request)
+    curl -s -o /dev/null "http://127.0.0.1:$1/work?ms=0"
+    [ "$(curl -s "http://127.0.0.1:$1/farm" \
+         | grep -oE '"state":"(up|half_open)"' | wc -l)" = 4 ]
+}
+
+say ""
+say "bench: failover (one of 4 agents SIGKILLed under wrk -c8 load, GET, proxy_next_upstream on)"
+wait_for "4 agents up" fo_up 8187
+fo_checks=$("$top/scripts/failover.pl" 8187 fo-4 "$(cat "$dir/run/fo-4.pid")" 8)
+say "  with farm_health_check + farm_breaker: $fo_checks"
+
+spawn_fo 4
+wait_for "fo-4 back" fo_up 8187
+fo_plain=$("$top/scripts/failover.pl" 8188 fo-4 "$(cat "$dir/run/fo-4.pid")" 8)
+say "  without (registry only):               $fo_plain"
+
 # shellcheck disable=SC2154
 {
     say ""
@@ -276,4 +317,8 @@ say "  $converge"
     fi
     say ""
     say "Redis convergence: $converge  (target p99 <= 100 ms)"
+    say ""
+    say "Failover, one of 4 agents killed under load:"
+    say "  with health checks + breakers: $fo_checks"
+    say "  without:                       $fo_plain"
 } | tee "$dir/results.md"
