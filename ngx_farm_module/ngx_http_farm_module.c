@@ -48,6 +48,27 @@ static ngx_command_t  ngx_http_farm_commands[] = {
       0,
       NULL },
 
+    { ngx_string("farm_region"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_http_farm_region,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("farm_region_fallback"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_http_farm_region_fallback,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("farm_require"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_http_farm_require,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("farm_health_check"),
       NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
       ngx_http_farm_health_check,

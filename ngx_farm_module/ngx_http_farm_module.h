@@ -34,6 +34,8 @@
 #define NGX_HTTP_FARM_MAX_REGIONS      255
 #define NGX_HTTP_FARM_MAX_CAPS         64   /* distinct caps per service */
 #define NGX_HTTP_FARM_REPORTED         1024 /* bad records remembered */
+#define NGX_HTTP_FARM_MAX_SUBSETS      512  /* (region, caps) trees */
+#define NGX_HTTP_FARM_MAX_ORDER        16   /* regions tried per request */
 
 /* agent slot states */
 #define NGX_HTTP_FARM_SLOT_FREE        0
@@ -55,6 +57,8 @@
 /* why a request got no agent (ngx_http_farm_reject.c) */
 #define NGX_HTTP_FARM_REJECT_NONE      0
 #define NGX_HTTP_FARM_REJECT_NO_AGENT  1
+#define NGX_HTTP_FARM_REJECT_NO_CAPS   2    /* no agent has them at all */
+#define NGX_HTTP_FARM_REJECT_BAD_CAPS  3    /* an invalid capability name */
 
 
 typedef struct ngx_http_farm_srv_conf_s  ngx_http_farm_srv_conf_t;
@@ -124,6 +128,18 @@ typedef struct {
 } ngx_http_farm_agent_t;
 
 
+/* the agents of one (region, capabilities) filter: ngx_http_farm_subset.c */
+typedef struct {
+    ngx_uint_t                     used;        /* LRU clock; 0: free */
+    ngx_uint_t                     region;      /* 1 + index; 0: any */
+    uint64_t                       caps;
+    ngx_uint_t                     stale;
+    uint32_t                      *members;     /* slots, sorted */
+    uint32_t                       nmembers;
+    farm_tree_t                    tree;
+} ngx_http_farm_subset_t;
+
+
 typedef struct {
     ngx_rbtree_t                   ids;
     ngx_rbtree_node_t              sentinel;
@@ -163,6 +179,12 @@ typedef struct {
     ngx_uint_t                     bad_records; /* in the last full sync */
     ngx_uint_t                     bad_now;     /* in the one running */
     ngx_uint_t                     seen_now;    /* good records, likewise */
+
+    /* filtered selection */
+    ngx_http_farm_subset_t        *subsets;     /* NGX_HTTP_FARM_MAX_SUBSETS */
+    ngx_uint_t                     subset_clock;
+    ngx_uint_t                     subsets_stale;
+    ngx_uint_t                     subset_nomem_logged;
 
     /* health and breakers */
     ngx_uint_t                     unchecked;   /* agents in CHECKING */
@@ -214,6 +236,29 @@ typedef struct {
 } ngx_http_farm_note_t;
 
 
+typedef struct {
+    ngx_http_complex_value_t      *region;      /* farm_region */
+    ngx_array_t                   *fallback;    /* ngx_str_t; "*": any */
+    ngx_http_complex_value_t      *require;     /* farm_require */
+} ngx_http_farm_route_conf_t;
+
+
+/* one request's region order and required capabilities */
+typedef struct {
+    ngx_uint_t                     on;
+    ngx_str_t                      names[NGX_HTTP_FARM_MAX_ORDER];
+    ngx_uint_t                     nnames;
+    ngx_str_t                      caps[FARM_CAPS_MAX];
+    ngx_uint_t                     ncaps;
+
+    /* resolved against the zone's dictionaries, under the lock */
+    ngx_uint_t                     resolved;
+    ngx_uint_t                     order[NGX_HTTP_FARM_MAX_ORDER];
+    ngx_uint_t                     norder;
+    uint64_t                       mask;
+} ngx_http_farm_filter_t;
+
+
 typedef struct ngx_http_farm_health_s  ngx_http_farm_health_t;
 
 
@@ -235,6 +280,7 @@ struct ngx_http_farm_srv_conf_s {
     ngx_uint_t                     method;
     ngx_http_complex_value_t      *hash_key;
 
+    ngx_http_farm_route_conf_t     route;
     ngx_http_farm_health_conf_t    health;
     ngx_http_farm_breaker_conf_t   breaker;
 
@@ -276,6 +322,9 @@ typedef struct {
     ngx_http_farm_srv_conf_t      *fcf;
     ngx_uint_t                     reject;
     ngx_str_t                      agent;       /* $farm_agent */
+    ngx_str_t                      region;      /* $farm_region */
+    ngx_str_t                      required;    /* farm_require's value */
+    ngx_str_t                      missing;     /* caps no agent has */
     ngx_str_t                      body;        /* of a refusal */
     ngx_str_t                      retry_after;
     unsigned                       replacing:1;
@@ -349,6 +398,32 @@ void ngx_http_farm_redis_stop(ngx_http_farm_srv_conf_t *fcf);
 /* ngx_http_farm_redis_warm.c */
 ngx_int_t ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf,
     ngx_log_t *log);
+
+/* ngx_http_farm_subset.c */
+ngx_http_farm_subset_t *ngx_http_farm_subset_get(ngx_http_farm_zone_t *z,
+    ngx_uint_t region, uint64_t caps);
+void ngx_http_farm_subsets_update(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a);
+void ngx_http_farm_subsets_touch(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a);
+void ngx_http_farm_subsets_rebuild(ngx_http_farm_zone_t *z);
+void ngx_http_farm_subsets_reorder(ngx_http_farm_zone_t *z);
+
+/* ngx_http_farm_route.c */
+char *ngx_http_farm_region(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_farm_region_fallback(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_farm_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_farm_route_init(ngx_http_request_t *r,
+    ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_filter_t *f,
+    ngx_http_farm_ctx_t *ctx);
+ngx_int_t ngx_http_farm_route_prepare(ngx_http_farm_zone_t *z,
+    ngx_http_farm_filter_t *f, ngx_http_farm_ctx_t *ctx);
+ngx_int_t ngx_http_farm_route_matches(ngx_http_farm_filter_t *f,
+    ngx_http_farm_agent_t *a);
+uint32_t ngx_http_farm_route_choose(ngx_http_farm_zone_t *z,
+    ngx_http_farm_filter_t *f, const uint32_t *tried, uint32_t ntried,
+    ngx_http_farm_ctx_t *ctx);
 
 /* ngx_http_farm_health.c */
 char *ngx_http_farm_health_check(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -66,9 +66,9 @@ ngx_http_farm_reject_body(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
     ngx_str_t *body)
 {
     size_t                  len;
-    u_char                 *p;
+    u_char                 *p, *q, *last, *comma;
     ngx_msec_t              reopen;
-    ngx_uint_t              nagents, wait;
+    ngx_uint_t              nagents, wait, first;
     ngx_http_farm_zone_t    z;
 
     ngx_http_farm_zone_get(ctx->fcf, &z);
@@ -94,10 +94,10 @@ ngx_http_farm_reject_body(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
     ctx->retry_after.len = ngx_sprintf(ctx->retry_after.data, "%ui", wait)
                            - ctx->retry_after.data;
 
-    len = sizeof("{\"error\":\"\",\"upstream\":\"\",\"service\":\"\","
-                 "\"agents\":}\n")
-          + sizeof("no healthy agent available")
-          + ctx->fcf->uscf->host.len + ctx->fcf->service.len + NGX_INT_T_LEN;
+    len = sizeof("{\"error\":\"\",\"required\":[],\"missing\":[],"
+                 "\"upstream\":\"\",\"service\":\"\",\"agents\":}\n")
+          + 128 + ctx->fcf->uscf->host.len + ctx->fcf->service.len
+          + NGX_INT_T_LEN + 3 * ctx->required.len + ctx->missing.len;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -106,12 +106,59 @@ ngx_http_farm_reject_body(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
 
     body->data = p;
 
-    /* upstream and service names are plain [A-Za-z0-9._-] or nginx names */
+    /* names here are plain [A-Za-z0-9._-], checked before they got here */
 
-    p = ngx_sprintf(p, "{\"error\":\"%s\",\"upstream\":\"%V\","
-                    "\"service\":\"%V\",\"agents\":%ui}\n",
-                    nagents ? "no healthy agent available"
-                            : "no agents registered",
+    switch (ctx->reject) {
+
+    case NGX_HTTP_FARM_REJECT_BAD_CAPS:
+        p = ngx_sprintf(p, "{\"error\":\"invalid capability in the request: "
+                        "names are 1-64 of A-Z a-z 0-9 . _ -, at most %d\",",
+                        FARM_CAPS_MAX);
+        break;
+
+    case NGX_HTTP_FARM_REJECT_NO_CAPS:
+        p = ngx_sprintf(p, "{\"error\":\"no agent has the required "
+                        "capabilities\",\"required\":[");
+
+        q = ctx->required.data;
+        last = q + ctx->required.len;
+        first = 1;
+
+        while (q < last) {
+            comma = ngx_strlchr(q, last, ',');
+            if (comma == NULL) {
+                comma = last;
+            }
+
+            while (q < comma && *q == ' ') {
+                q++;
+            }
+
+            len = comma - q;
+
+            while (len && q[len - 1] == ' ') {
+                len--;
+            }
+
+            if (len) {
+                p = ngx_sprintf(p, "%s\"%*s\"", first ? "" : ",", len, q);
+                first = 0;
+            }
+
+            q = comma + 1;
+        }
+
+        p = ngx_sprintf(p, "],\"missing\":[%V],", &ctx->missing);
+        break;
+
+    default:
+        p = ngx_sprintf(p, "{\"error\":\"%s\",",
+                        nagents ? "no healthy agent available"
+                                : "no agents registered");
+    }
+
+    p = ngx_sprintf(p, "\"upstream\":\"%V\",\"service\":\"%V\","
+                    "\"agents\":%ui}\n",
                     &ctx->fcf->uscf->host, &ctx->fcf->service, nagents);
 
     body->len = p - body->data;
@@ -142,7 +189,9 @@ ngx_http_farm_reject_header_filter(ngx_http_request_t *r)
 
     ctx->body = body;
 
-    r->headers_out.status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    r->headers_out.status = (ctx->reject == NGX_HTTP_FARM_REJECT_BAD_CAPS)
+                            ? NGX_HTTP_BAD_REQUEST
+                            : NGX_HTTP_SERVICE_UNAVAILABLE;
     r->headers_out.status_line.len = 0;
 
     ngx_str_set(&r->headers_out.content_type, "application/json");

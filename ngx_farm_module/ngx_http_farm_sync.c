@@ -369,6 +369,7 @@ ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
     }
 
     (void) ngx_http_farm_zone_rebuild_hash(&z);
+    ngx_http_farm_subsets_rebuild(&z);
 }
 
 
@@ -496,6 +497,7 @@ ngx_http_farm_sync_rebuild_handler(ngx_event_t *ev)
     fcf->rebuilt = ngx_current_msec;
 
     (void) ngx_http_farm_zone_rebuild_hash(&z);
+    ngx_http_farm_subsets_rebuild(&z);
 }
 
 

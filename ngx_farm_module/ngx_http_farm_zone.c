@@ -35,6 +35,11 @@ ngx_http_farm_zone_size(ngx_http_farm_srv_conf_t *fcf)
            + fcf->max_agents * (sizeof(ngx_http_farm_agent_t) + 256)
            + 2 * farm_tree_size(fcf->max_agents) * sizeof(uint32_t);
 
+    /* subsets: their table, and their trees for the agents they hold */
+
+    size += NGX_HTTP_FARM_MAX_SUBSETS * (sizeof(ngx_http_farm_subset_t) + 64)
+            + fcf->max_agents * 16 * sizeof(uint32_t);
+
     if (fcf->method == NGX_HTTP_FARM_CHASH) {
         points = ngx_min(fcf->max_agents * FARM_RING_POINTS,
                          FARM_RING_MAX_POINTS);
@@ -140,6 +145,12 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         goto nomem;
     }
 
+    sh->subsets = ngx_slab_calloc(shpool, NGX_HTTP_FARM_MAX_SUBSETS
+                                          * sizeof(ngx_http_farm_subset_t));
+    if (sh->subsets == NULL) {
+        goto nomem;
+    }
+
     sh->method = fcf->method;
     farm_tree_init(&sh->tree, nodes, tsize,
                    fcf->method == NGX_HTTP_FARM_LEAST_CONN
@@ -195,6 +206,7 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
     ngx_uint_t              method;
     farm_peers_t            peers;
     ngx_slab_pool_t        *shpool;
+    ngx_http_farm_zone_t    z;
     ngx_http_farm_shctx_t  *sh;
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
@@ -230,6 +242,11 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
 
         ngx_http_farm_zone_peers(sh, &peers);
         farm_tree_rebuild(&sh->tree, &peers, sh->nslots);
+
+        z.sh = sh;
+        z.shpool = shpool;
+        z.fcf = fcf;
+        ngx_http_farm_subsets_reorder(&z);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -530,6 +547,7 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
     }
 
     ngx_http_farm_agent_refresh(z, a);
+    ngx_http_farm_subsets_touch(z, a);
 
     sh->hash_dirty = 1;
 
@@ -584,6 +602,8 @@ ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
     } else {
         farm_tree_update(&z->sh->tree, &peers, a->slot);
     }
+
+    ngx_http_farm_subsets_update(z, a);
 }
 
 
@@ -668,6 +688,8 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
 
     ngx_http_farm_zone_peers(sh, &peers);
     farm_tree_update(&sh->tree, &peers, a->slot);
+    ngx_http_farm_subsets_update(z, a);
+    ngx_http_farm_subsets_touch(z, a);
 
     a->next_free = sh->free_head;
     sh->free_head = a->slot;
