@@ -152,6 +152,7 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_http_farm_peer_data_t  *fp = data;
 
     uint32_t                slot;
+    ngx_uint_t              taken;
     farm_peers_t            peers;
     ngx_http_farm_try_t    *try;
     ngx_http_farm_zone_t    z;
@@ -174,8 +175,29 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
         z.sh->requests++;
     }
 
-    slot = (fp->ctx->reject == NGX_HTTP_FARM_REJECT_NONE)
-           ? ngx_http_farm_choose(fp, &z, &peers) : FARM_SLOT_NONE;
+    /* an agent taken for this request at admission (farm_queue) */
+
+    slot = FARM_SLOT_NONE;
+    taken = 0;
+
+    if (fp->ctx->reserved != FARM_SLOT_NONE) {
+        a = &z.sh->agents[fp->ctx->reserved];
+
+        if (a->gen == fp->ctx->reserved_gen
+            && a->state == NGX_HTTP_FARM_SLOT_UP)
+        {
+            slot = fp->ctx->reserved;
+            taken = 1;
+        }
+
+        fp->ctx->reserved = FARM_SLOT_NONE;
+    }
+
+    if (slot == FARM_SLOT_NONE
+        && fp->ctx->reject == NGX_HTTP_FARM_REJECT_NONE)
+    {
+        slot = ngx_http_farm_choose(fp, &z, &peers);
+    }
 
     if (slot == FARM_SLOT_NONE) {
         z.sh->no_agent++;
@@ -192,8 +214,11 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
 
     a = &z.sh->agents[slot];
 
-    farm_tree_acquire(&z.sh->tree, &peers, slot);
-    ngx_http_farm_subsets_update(&z, a);
+    if (!taken) {
+        farm_tree_acquire(&z.sh->tree, &peers, slot);
+        ngx_http_farm_subsets_update(&z, a);
+    }
+
     a->requests++;
 
     if (a->region) {
@@ -366,6 +391,7 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
         if (a->gen == fp->gen) {
             farm_tree_release(&z.sh->tree, &peers, fp->current);
             ngx_http_farm_subsets_update(&z, a);
+            ngx_http_farm_queue_dispatch(&z);
 
             if (failed == 1) {
                 a->failures++;

@@ -69,6 +69,20 @@ static ngx_command_t  ngx_http_farm_commands[] = {
       0,
       NULL },
 
+    { ngx_string("farm_queue"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_farm_queue,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("farm_client_limit"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE2,
+      ngx_http_farm_client_limit,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("farm_health_check"),
       NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
       ngx_http_farm_health_check,
@@ -115,7 +129,7 @@ ngx_module_t  ngx_http_farm_module = {
     ngx_http_farm_commands,                /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_farm_queue_init_module,       /* init module */
     ngx_http_farm_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -347,6 +361,7 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     fcf->uscf = uscf;
+    fcf->fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_module);
     uscf->peer.init_upstream = ngx_http_farm_init_upstream;
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_module);
@@ -654,7 +669,9 @@ ngx_http_farm_postconfiguration(ngx_conf_t *cf)
         }
     }
 
-    if (ngx_http_farm_add_variables(cf) != NGX_OK) {
+    if (ngx_http_farm_add_variables(cf) != NGX_OK
+        || ngx_http_farm_admit_init(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -680,6 +697,10 @@ ngx_http_farm_init_process(ngx_cycle_t *cycle)
     }
 
     fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_farm_module);
+
+    if (ngx_http_farm_queue_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     farm = fmcf->farms.elts;
 

@@ -59,6 +59,14 @@
 #define NGX_HTTP_FARM_REJECT_NO_AGENT  1
 #define NGX_HTTP_FARM_REJECT_NO_CAPS   2    /* no agent has them at all */
 #define NGX_HTTP_FARM_REJECT_BAD_CAPS  3    /* an invalid capability name */
+#define NGX_HTTP_FARM_REJECT_QUEUE_FULL     4
+#define NGX_HTTP_FARM_REJECT_QUEUE_TIMEOUT  5
+#define NGX_HTTP_FARM_REJECT_CLIENT_LIMIT   6
+
+/* queue entries (ngx_http_farm_queue.c) */
+#define NGX_HTTP_FARM_WAITER_FREE      0
+#define NGX_HTTP_FARM_WAITER_WAITING   1
+#define NGX_HTTP_FARM_WAITER_GRANTED   2
 
 
 typedef struct ngx_http_farm_srv_conf_s  ngx_http_farm_srv_conf_t;
@@ -140,6 +148,38 @@ typedef struct {
 } ngx_http_farm_subset_t;
 
 
+/* a request waiting for an agent, in shared memory */
+typedef struct {
+    ngx_uint_t                     state;       /* NGX_HTTP_FARM_WAITER_* */
+    uint32_t                       prev;        /* in the waiting order */
+    uint32_t                       next;
+    ngx_int_t                      priority;
+    uint64_t                       seq;
+    uint64_t                       tag;         /* its cycle's wake-up tag */
+    ngx_uint_t                     worker;
+    ngx_msec_t                     since;
+
+    /* its filter, resolved */
+    ngx_uint_t                     filtered;
+    ngx_uint_t                     order[NGX_HTTP_FARM_MAX_ORDER];
+    ngx_uint_t                     norder;
+    uint64_t                       mask;
+
+    /* the agent it got */
+    uint32_t                       slot;
+    uint32_t                       gen;
+} ngx_http_farm_waiter_t;
+
+
+/* the concurrent requests of one client (farm_client_limit) */
+typedef struct {
+    ngx_rbtree_node_t              node;        /* key: hash of the key */
+    ngx_uint_t                     count;
+    u_short                        len;
+    u_char                         data[1];
+} ngx_http_farm_client_t;
+
+
 typedef struct {
     ngx_rbtree_t                   ids;
     ngx_rbtree_node_t              sentinel;
@@ -186,7 +226,29 @@ typedef struct {
     ngx_uint_t                     subsets_stale;
     ngx_uint_t                     subset_nomem_logged;
 
+    /* the queue */
+    ngx_http_farm_waiter_t        *waiters;     /* qmax entries */
+    uint32_t                       qmax;
+    uint32_t                       qlen;        /* waiting now */
+    uint32_t                       qhead;       /* highest priority */
+    uint32_t                       qtail;
+    uint32_t                       qfree;
+    uint64_t                       qseq;
+    uint64_t                       queued;
+    uint64_t                       dispatched;
+    uint64_t                       timed_out;
+    uint64_t                       queue_full;
+    uint64_t                       wait_total;  /* ms, of the dispatched */
+    ngx_msec_t                     wait_max;
+
+    /* farm_client_limit */
+    ngx_rbtree_t                   clients;
+    ngx_rbtree_node_t              clients_sentinel;
+    uint64_t                       client_limited;
+    ngx_uint_t                     client_nomem_logged;
+
     /* health and breakers */
+    ngx_uint_t                     eligible;    /* agents not out */
     ngx_uint_t                     unchecked;   /* agents in CHECKING */
     ngx_uint_t                     ejected;     /* breakers open */
     ngx_msec_t                     next_reopen; /* earliest reopen_at */
@@ -259,6 +321,22 @@ typedef struct {
 } ngx_http_farm_filter_t;
 
 
+typedef struct {
+    ngx_uint_t                     enabled;
+    ngx_uint_t                     max;
+    ngx_msec_t                     timeout;
+    ngx_http_complex_value_t      *priority;
+} ngx_http_farm_queue_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                     enabled;
+    ngx_http_complex_value_t      *key;
+    ngx_uint_t                     max;
+} ngx_http_farm_client_conf_t;
+
+
+typedef struct ngx_http_farm_main_conf_s  ngx_http_farm_main_conf_t;
 typedef struct ngx_http_farm_health_s  ngx_http_farm_health_t;
 
 
@@ -281,6 +359,8 @@ struct ngx_http_farm_srv_conf_s {
     ngx_http_complex_value_t      *hash_key;
 
     ngx_http_farm_route_conf_t     route;
+    ngx_http_farm_queue_conf_t     queue;
+    ngx_http_farm_client_conf_t    client;
     ngx_http_farm_health_conf_t    health;
     ngx_http_farm_breaker_conf_t   breaker;
 
@@ -308,13 +388,23 @@ struct ngx_http_farm_srv_conf_s {
 
     /* every worker's */
     ngx_http_farm_health_t        *checker;
+    ngx_queue_t                    waiting;     /* this worker's waiters */
+    ngx_event_t                    poll_ev;     /* looks for grants */
+    ngx_http_farm_main_conf_t     *fmcf;
     ngx_log_t                     *log;
 };
 
 
-typedef struct {
+struct ngx_http_farm_main_conf_s {
     ngx_array_t                    farms;       /* ngx_http_farm_srv_conf_t * */
-} ngx_http_farm_main_conf_t;
+    ngx_uint_t                     admit;       /* a queue or client limit */
+
+    /* queue wake-ups: one eventfd per worker, made by the master */
+    int                           *wake;
+    ngx_uint_t                     nwake;
+    uint64_t                       tag;         /* of this cycle */
+    ngx_connection_t              *wake_conn;   /* this worker's */
+};
 
 
 /* per request */
@@ -327,6 +417,20 @@ typedef struct {
     ngx_str_t                      missing;     /* caps no agent has */
     ngx_str_t                      body;        /* of a refusal */
     ngx_str_t                      retry_after;
+
+    /* admission: ngx_http_farm_admit.c, ngx_http_farm_queue.c */
+    ngx_http_request_t            *request;
+    uint32_t                       reserved;    /* slot taken for us */
+    uint32_t                       reserved_gen;
+    uint32_t                       waiter;      /* our queue entry */
+    uint64_t                       waiter_seq;
+    ngx_event_t                    timeout;
+    ngx_queue_t                    link;        /* in fcf->waiting */
+    ngx_http_farm_client_t        *client;
+    ngx_msec_t                     queued_at;
+
+    unsigned                       admitted:1;
+    unsigned                       waiting:1;
     unsigned                       replacing:1;
     unsigned                       body_sent:1;
 } ngx_http_farm_ctx_t;
@@ -425,6 +529,25 @@ uint32_t ngx_http_farm_route_choose(ngx_http_farm_zone_t *z,
     ngx_http_farm_filter_t *f, const uint32_t *tried, uint32_t ntried,
     ngx_http_farm_ctx_t *ctx);
 
+/* ngx_http_farm_queue.c */
+char *ngx_http_farm_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_farm_queue_init_module(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_farm_queue_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_farm_queue_zone(ngx_http_farm_zone_t *z);
+ngx_int_t ngx_http_farm_queue_wait(ngx_http_request_t *r,
+    ngx_http_farm_ctx_t *ctx, ngx_http_farm_zone_t *z,
+    ngx_http_farm_filter_t *f);
+void ngx_http_farm_queue_dispatch(ngx_http_farm_zone_t *z);
+void ngx_http_farm_queue_cancel(ngx_http_farm_ctx_t *ctx);
+
+/* ngx_http_farm_admit.c */
+char *ngx_http_farm_client_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_farm_admit_init(ngx_conf_t *cf);
+void ngx_http_farm_release(ngx_http_farm_zone_t *z, uint32_t slot,
+    uint32_t gen);
+void ngx_http_farm_admit_resume(ngx_http_request_t *r);
+
 /* ngx_http_farm_health.c */
 char *ngx_http_farm_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -452,6 +575,8 @@ char *ngx_http_farm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 /* ngx_http_farm_reject.c */
 ngx_int_t ngx_http_farm_reject_init(ngx_conf_t *cf);
 ngx_http_farm_ctx_t *ngx_http_farm_get_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_farm_refuse(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
+    ngx_uint_t reason);
 
 
 #endif /* _NGX_HTTP_FARM_MODULE_H_INCLUDED_ */

@@ -54,6 +54,8 @@ ngx_http_farm_get_ctx(ngx_http_request_t *r)
             return NULL;
         }
 
+        ctx->reserved = FARM_SLOT_NONE;
+
         ngx_http_set_ctx(r, ctx, ngx_http_farm_module);
     }
 
@@ -149,6 +151,24 @@ ngx_http_farm_reject_body(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
         }
 
         p = ngx_sprintf(p, "],\"missing\":[%V],", &ctx->missing);
+        break;
+
+    case NGX_HTTP_FARM_REJECT_QUEUE_FULL:
+        p = ngx_sprintf(p, "{\"error\":\"every agent is busy and the queue "
+                        "is full\",\"queue\":{\"max\":%ui},",
+                        ctx->fcf->queue.max);
+        break;
+
+    case NGX_HTTP_FARM_REJECT_QUEUE_TIMEOUT:
+        p = ngx_sprintf(p, "{\"error\":\"every agent stayed busy: no agent "
+                        "within the queue timeout\",\"queue\":"
+                        "{\"timeout_ms\":%M},", ctx->fcf->queue.timeout);
+        break;
+
+    case NGX_HTTP_FARM_REJECT_CLIENT_LIMIT:
+        p = ngx_sprintf(p, "{\"error\":\"too many requests at once from "
+                        "this client\",\"limit\":%ui,",
+                        ctx->fcf->client.max);
         break;
 
     default:
@@ -264,4 +284,78 @@ ngx_http_farm_reject_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     out.next = NULL;
 
     return ngx_http_next_body_filter(r, &out);
+}
+
+
+/*
+ * Answers a request refused before it reached the upstream (a full or
+ * timed out queue, a client over its limit) with the same JSON and
+ * Retry-After as the balancer's refusals.  Returns what the caller passes
+ * to ngx_http_finalize_request().
+ */
+
+ngx_int_t
+ngx_http_farm_refuse(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
+    ngx_uint_t reason)
+{
+    ngx_int_t         rc;
+    ngx_str_t         body;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    ctx->reject = reason;
+
+    if (ngx_http_farm_reject_body(r, ctx, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = (reason == NGX_HTTP_FARM_REJECT_CLIENT_LIMIT)
+                            ? NGX_HTTP_TOO_MANY_REQUESTS
+                            : NGX_HTTP_SERVICE_UNAVAILABLE;
+    r->headers_out.content_length_n = body.len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Retry-After");
+    h->value = ctx->retry_after;
+
+    /* not one of the balancer's 502s: the filters leave it alone */
+
+    ctx->reject = NGX_HTTP_FARM_REJECT_NONE;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body.data;
+    b->last = body.data + body.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }

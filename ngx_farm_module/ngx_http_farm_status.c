@@ -273,7 +273,7 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
         ngx_http_farm_status_commit(out, p);
     }
 
-    p = ngx_http_farm_status_reserve(out, 1024);
+    p = ngx_http_farm_status_reserve(out, 2048);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -288,6 +288,26 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
                     nagent, available, active, sh->requests, sh->no_agent,
                     sh->registry_up ? "true" : "false", sh->last_sync,
                     sh->syncs, sh->sync_errors, sh->bad_records);
+
+    if (fcf->queue.enabled) {
+        p--;
+        p = ngx_sprintf(p, ",\"queue\":{\"waiting\":%uD,\"max\":%uD,"
+                        "\"timeout_ms\":%M,\"queued\":%uL,"
+                        "\"dispatched\":%uL,\"timed_out\":%uL,"
+                        "\"full\":%uL,\"avg_wait_ms\":%uL,"
+                        "\"max_wait_ms\":%M}}",
+                        sh->qlen, sh->qmax, fcf->queue.timeout, sh->queued,
+                        sh->dispatched, sh->timed_out, sh->queue_full,
+                        sh->dispatched ? sh->wait_total / sh->dispatched : 0,
+                        sh->wait_max);
+    }
+
+    if (fcf->client.enabled) {
+        p--;
+        p = ngx_sprintf(p, ",\"client_limit\":{\"max\":%ui,"
+                        "\"limited\":%uL}}", fcf->client.max,
+                        sh->client_limited);
+    }
 
     ngx_shmtx_unlock(&z.shpool->mutex);
 

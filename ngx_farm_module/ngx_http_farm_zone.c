@@ -35,6 +35,14 @@ ngx_http_farm_zone_size(ngx_http_farm_srv_conf_t *fcf)
            + fcf->max_agents * (sizeof(ngx_http_farm_agent_t) + 256)
            + 2 * farm_tree_size(fcf->max_agents) * sizeof(uint32_t);
 
+    if (fcf->queue.enabled) {
+        size += fcf->queue.max * sizeof(ngx_http_farm_waiter_t);
+    }
+
+    if (fcf->client.enabled) {
+        size += 2 * 1024 * 1024;
+    }
+
     /* subsets: their table, and their trees for the agents they hold */
 
     size += NGX_HTTP_FARM_MAX_SUBSETS * (sizeof(ngx_http_farm_subset_t) + 64)
@@ -98,6 +106,7 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     uint32_t                i, tsize;
     uint32_t               *nodes;
     ngx_slab_pool_t        *shpool;
+    ngx_http_farm_zone_t    z;
     ngx_http_farm_shctx_t  *sh;
 
     fcf->log = shm_zone->shm.log;
@@ -148,6 +157,17 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sh->subsets = ngx_slab_calloc(shpool, NGX_HTTP_FARM_MAX_SUBSETS
                                           * sizeof(ngx_http_farm_subset_t));
     if (sh->subsets == NULL) {
+        goto nomem;
+    }
+
+    ngx_rbtree_init(&sh->clients, &sh->clients_sentinel,
+                    ngx_rbtree_insert_value);
+
+    z.sh = sh;
+    z.shpool = shpool;
+    z.fcf = fcf;
+
+    if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
         goto nomem;
     }
 
@@ -231,6 +251,28 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
                       "\"%s\"; the next sync replaces the agents",
                       &shm_zone->shm.name, sh->source, source);
         ngx_memcpy(sh->source, source, sizeof(source));
+    }
+
+    if (fcf->queue.enabled && sh->qmax != fcf->queue.max) {
+        if (sh->qmax == 0) {
+            z.sh = sh;
+            z.shpool = shpool;
+            z.fcf = fcf;
+
+            if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
+                ngx_shmtx_unlock(&shpool->mutex);
+                ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                              "farm zone \"%V\" has no room for a queue of "
+                              "%ui; raise zone= or restart",
+                              &shm_zone->shm.name, fcf->queue.max);
+                return NGX_ERROR;
+            }
+
+        } else {
+            ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                          "farm zone \"%V\": the queue keeps max=%uD until "
+                          "nginx restarts", &shm_zone->shm.name, sh->qmax);
+        }
     }
 
     if (sh->method != fcf->method) {
@@ -584,6 +626,13 @@ ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
     a->pick.flags = (eligible ? FARM_PEER_ELIGIBLE : 0)
                     | (a->rec_backup ? FARM_PEER_BACKUP : 0);
 
+    if (eligible && !was) {
+        z->sh->eligible++;
+
+    } else if (!eligible && was) {
+        z->sh->eligible--;
+    }
+
     a->pick.weight = a->rep_weight ? a->rep_weight : a->rec_weight;
 
     cap = a->rec_max_conns;
@@ -604,6 +653,10 @@ ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
     }
 
     ngx_http_farm_subsets_update(z, a);
+
+    /* capacity may have come back: waiters first */
+
+    ngx_http_farm_queue_dispatch(z);
 }
 
 
@@ -675,6 +728,11 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
     ngx_http_farm_agent_free_meta(z, a);
 
     a->state = NGX_HTTP_FARM_SLOT_FREE;
+
+    if (a->pick.flags & FARM_PEER_ELIGIBLE) {
+        sh->eligible--;
+    }
+
     a->pick.flags = 0;
     a->rec_hash = 0;
 

@@ -579,10 +579,11 @@ sub deregister {
 # A request left in flight in the background (a curl process, tracked and
 # stopped like every other child).  Returns the pid; see finished().
 sub background_get {
-    my ($port, $path) = @_;
+    my ($port, $path, %headers) = @_;
     my $log = File::Spec->catfile(_tmpdir(), "bg-$$-" . int(rand 1e9) . ".log");
     return _spawn("background GET $path", $log, {}, 'curl', '-s', '-o',
                   '/dev/null', '-w', '%{http_code}\n', '--max-time', '60',
+                  (map { ('-H', "$_: $headers{$_}") } sort keys %headers),
                   "http://127.0.0.1:$port$path");
 }
 
