@@ -19,7 +19,7 @@ REGISTRY_SRCS := $(wildcard registry/*.c)
 REGISTRY_HDRS := $(wildcard registry/*.h)
 AGENT_SRCS    := $(wildcard agent/*.c)
 AGENT_HDRS    := $(wildcard agent/*.h)
-AGENT_LIBS    := -levent -lhiredis -ljansson
+AGENT_LIBS    := -levent -lhiredis -ljansson -lcurl
 
 MODULE_SRCS   := $(wildcard ngx_farm_module/*.c ngx_farm_module/*.h) \
                  $(REGISTRY_SRCS) $(REGISTRY_HDRS) config
