@@ -19,7 +19,8 @@
  * X-Consul-Index rules: the next query asks for a newer index than the
  * last answer's; an index that goes backwards (Consul restarted or lost
  * its data) resets to 0, and holds the known agents (hold=) while they
- * register again; an index below 1 becomes 1; a query that comes back
+ * register again, as does the first answer after an outage; an index
+ * below 1 becomes 1; a query that comes back
  * without a newer index is not repeated sooner than once a second, so a
  * misbehaving server cannot make us spin; errors back off from 100 ms to
  * 5 s with jitter, while the zone keeps the last known agents.
@@ -66,6 +67,7 @@ struct ngx_http_farm_consul_s {
 
     unsigned                       stopped:1;
     unsigned                       acl_warned:1;
+    unsigned                       failing:1;   /* since the last answer */
 };
 
 
@@ -810,13 +812,13 @@ ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs, CURLcode result)
 
     old = cs->index;
 
+    /*
+     * Consul restarted or lost its data, or may have while it could not be
+     * reached: its list may lack agents that are about to register again,
+     * so hold them before applying it
+     */
+
     if (index < old) {
-
-        /*
-         * Consul restarted or lost its data: its list may lack agents that
-         * are about to register again, so hold them before applying it
-         */
-
         ngx_log_error(NGX_LOG_NOTICE, cs->log, 0,
                       "farm: registry %V of upstream \"%V\": X-Consul-Index "
                       "went back from %uL to %uL (Consul restarted or lost "
@@ -824,7 +826,12 @@ ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs, CURLcode result)
                       index);
 
         ngx_http_farm_sync_hold(fcf, "restarted");
+
+    } else if (cs->failing) {
+        ngx_http_farm_sync_hold(fcf, "is back after an outage");
     }
+
+    cs->failing = 0;
 
     if (ngx_http_farm_consul_apply(fcf, cs->body.data, cs->body.len, err)
         != NGX_OK)
@@ -911,6 +918,8 @@ ngx_http_farm_consul_failed(ngx_http_farm_consul_t *cs, const char *reason)
     if (cs->stopped) {
         return;
     }
+
+    cs->failing = 1;
 
     ngx_http_farm_sync_registry_state(cs->fcf, 0, reason);
 

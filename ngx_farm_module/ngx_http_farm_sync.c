@@ -477,7 +477,8 @@ ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
     z.sh->last_sync = ngx_time();
     z.sh->syncs++;
     z.sh->bad_records = z.sh->bad_now;
-    empty = (z.sh->seen_now == 0 && z.sh->nagents > 0 && fcf->listed == 0);
+    empty = (z.sh->seen_now == 0 && z.sh->nagents > 0 && fcf->listed == 0
+             && fcf->url.type == FARM_URL_REDIS);
 
     ngx_shmtx_unlock(&z.shpool->mutex);
 
@@ -529,7 +530,10 @@ ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
  * A registry that restarted or lost its data comes back empty while its
  * agents re-register (within one heartbeat).  For hold= after that, full
  * syncs add agents but remove none, so the gateway keeps routing to the
- * last known ones instead of refusing traffic in between.
+ * last known ones instead of refusing traffic in between.  Redis: a new
+ * run_id, or a full sync that lists no agent at all.  Consul, where every
+ * change is a full sync and an empty list may just mean the last agent
+ * left: X-Consul-Index going back, or the first answer after an outage.
  */
 
 void
