@@ -8,6 +8,9 @@
 #                     and stock nginx with 10,000 "server" lines.
 #   3. convergence:   time from an agent's registration in Redis to the first
 #                     request the gateway sends it, p50/p99 over 50.
+#   4. convergence on Consul: the same with a Consul dev agent (built by
+#                     scripts/consul.sh) and a gateway watching it with
+#                     blocking queries.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -28,6 +31,7 @@ conns=${BENCH_CONNS:-32}
 many=${BENCH_AGENTS:-10000}
 
 redis_port=6391
+consul_port=8190        # and 8191 (serf), 8192 (server)
 agent_base=9201
 path="/work?ms=0"
 
@@ -137,7 +141,8 @@ for f in "$nginx" "$agent" "$module"; do
     [ -e "$f" ] || { say "bench: $f is missing (run make)" >&2; exit 1; }
 done
 
-for p in $redis_port 8181 8182 8183 8184 8185 8186 $agent_base $((agent_base + 7)); do
+for p in $redis_port 8181 8182 8183 8184 8185 8186 8187 $consul_port \
+         $((consul_port + 1)) $((consul_port + 2)) $agent_base $((agent_base + 7)); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
         say "bench: 127.0.0.1:$p is in use (a bench or demo still running?)" >&2
         exit 1
@@ -254,6 +259,24 @@ converge=$("$top/scripts/converge.pl" $redis_port 8186 "$path" bench-conv \
            $agent_base 50)
 say "  $converge"
 
+# --- convergence on Consul ----------------------------------------------------
+
+consul=$("$top/scripts/consul.sh")
+spawn consul "$consul" agent -dev -bind 127.0.0.1 -client 127.0.0.1 \
+    -node farm-bench -data-dir "$dir/consul" \
+    -hcl "ports { http = $consul_port, serf_lan = $((consul_port + 1)), server = $((consul_port + 2)), serf_wan = -1, dns = -1, grpc = -1, grpc_tls = -1 }"
+consul_leader() {
+    curl -sf "http://127.0.0.1:$consul_port/v1/status/leader" | grep -q ':'
+}
+wait_for consul consul_leader
+
+nginx_conf convc 8187 "        farm_registry consul://127.0.0.1:$consul_port service=bench-conv resync=30s;"
+
+say "bench: convergence (registration in Consul -> first request routed to it)"
+converge_consul=$("$top/scripts/converge.pl" --consul $consul_port 8187 \
+                  "$path" bench-conv $agent_base 50)
+say "  $converge_consul"
+
 # shellcheck disable=SC2154
 {
     say ""
@@ -275,5 +298,6 @@ say "  $converge"
         say "farm / HAProxy at 8:                   $(ratio "$med_farm8" "$med_haproxy8")"
     fi
     say ""
-    say "Redis convergence: $converge  (target p99 <= 100 ms)"
+    say "Redis convergence:  $converge  (target p99 <= 100 ms)"
+    say "Consul convergence: $converge_consul  (target p99 <= 1 s)"
 } | tee "$dir/results.md"
