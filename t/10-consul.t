@@ -211,3 +211,46 @@ GET /farm
 --- response_body_like: "id":"a".*"id":"c"|"id":"c".*"id":"a"
 --- no_error_log
 [error]
+
+
+
+=== TEST 9: tag= routes only to the agents with that capability; dc= names the datacenter
+--- http_config
+    upstream gpus {
+        farm_registry consul://127.0.0.1:$TEST_NGINX_CONSUL_PORT service=agents
+                      tag=gpu dc=dc1 resync=2s;
+    }
+--- config
+    location / {
+        proxy_pass http://gpus;
+    }
+    location = /farm {
+        farm_status;
+    }
+--- init
+# a and c (from the block before) have no gpu
+$main::Agent{g} = FarmTest::start_agent(id => 'g', registry => $main::Consul->{url},
+                                        ttl => '5s', cap => 'gpu');
+FarmTest::wait_until(sub { FarmTest::farm_agents()->{g} }, 10, 'g in the gpu farm');
+Test::More::is(join(',', sort keys %{ FarmTest::farm_agents() }), 'g',
+               'the gpu farm has only g');
+--- request
+GET /work?ms=0
+--- response_headers
+X-Farm-Agent: g
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: a datacenter Consul does not know: the refusal is logged, nginx answers 503
+--- http_config
+    upstream agents {
+        farm_registry consul://127.0.0.1:$TEST_NGINX_CONSUL_PORT service=agents
+                      dc=mars resync=2s;
+    }
+--- request
+GET /work?ms=0
+--- error_code: 503
+--- error_log eval
+qr/farm: registry consul:\/\/127\.0\.0\.1:\d+ refused the query of upstream "agents" for service "agents": HTTP 500 No path to datacenter/

@@ -355,13 +355,40 @@ sub _consul_up {
     return $st == 200 && $body =~ /"[^"]+"/;
 }
 
+# A CA and a server certificate for 127.0.0.1 and localhost, made with
+# openssl for a TLS Consul; returns the CA file.
+sub _consul_certs {
+    my ($dir) = @_;
+    my $run = sub {
+        my $out = `@_ 2>&1`;
+        die "FarmTest: openssl failed: @_\n$out" if $?;
+    };
+    open my $ext, '>', "$dir/san.ext" or die "FarmTest: $dir/san.ext: $!\n";
+    print {$ext} "subjectAltName = IP:127.0.0.1, DNS:localhost\n";
+    close $ext;
+    $run->("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=farm-test-ca"
+           . " -keyout $dir/ca-key.pem -out $dir/ca.pem");
+    $run->("openssl req -newkey rsa:2048 -nodes -subj /CN=localhost"
+           . " -keyout $dir/server-key.pem -out $dir/server.csr");
+    $run->("openssl x509 -req -in $dir/server.csr -CA $dir/ca.pem"
+           . " -CAkey $dir/ca-key.pem -CAcreateserial -days 2"
+           . " -extfile $dir/san.ext -out $dir/server.pem");
+    return "$dir/ca.pem";
+}
+
 sub _launch_consul {
     my ($h) = @_;
     my $p = $h->{ports};
     system('rm', '-rf', "$h->{dir}/data");
     my $hcl = "ports { http = $p->{http}, dns = $p->{dns}, "
             . "serf_lan = $p->{serf_lan}, serf_wan = $p->{serf_wan}, "
-            . "server = $p->{server}, grpc = $p->{grpc}, grpc_tls = -1 }";
+            . "server = $p->{server}, grpc = $p->{grpc}, grpc_tls = -1"
+            . ($p->{https} ? ", https = $p->{https}" : '') . " }";
+    $hcl .= " tls { defaults { ca_file = \"$h->{dir}/ca.pem\" "
+          . "cert_file = \"$h->{dir}/server.pem\" "
+          . "key_file = \"$h->{dir}/server-key.pem\" "
+          . "verify_incoming = false verify_outgoing = false } }"
+        if $p->{https};
     my @cmd = ($h->{binary}, 'agent', '-dev', '-bind', '127.0.0.1',
                '-client', '127.0.0.1', '-node', 'farm-test',
                '-data-dir', "$h->{dir}/data", '-hcl', $hcl,
@@ -407,6 +434,12 @@ sub start_consul {
         binary  => $bin,
         timeout => $opt{timeout},
     };
+    if ($opt{tls}) {
+        $ports{https} = free_port();
+        $h->{ca_file} = _consul_certs($dir);
+        $h->{https_port} = $ports{https};
+        $h->{https} = "https://localhost:$ports{https}";
+    }
     if ($opt{acl}) {
         $h->{acl_file} = "$dir/acl.hcl";
         $h->{token} = $ConsulToken;
@@ -795,7 +828,10 @@ data dir in the temp dir, and waits until /v1/status/leader names a leader
 (C<timeout>, default 20 s).  C<acl =E<gt> 1> enables ACLs with default
 policy deny and the management token $FarmTest::ConsulToken (also the
 agent token); the handle then has {token} and {agent_opts} (the
-CONSUL_HTTP_TOKEN a farm-agent needs).  Options: C<port> (http),
+CONSUL_HTTP_TOKEN a farm-agent needs).  C<tls =E<gt> 1> also serves
+HTTPS with a certificate for 127.0.0.1 and localhost from a CA made with
+openssl: {https} is "https://localhost:PORT", {https_port}, {ca_file} the
+CA.  Options: C<port> (http),
 C<binary>, C<timeout>.  Handle: {host, port, ports, pid, dir, log, url
 (consul://...), http (http://...)}.  restart_consul restarts on the same
 ports with nothing kept, like a dev agent that lost its state.

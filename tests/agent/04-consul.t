@@ -164,4 +164,28 @@ ok(!log_has($_, qr/\Q$token\E/), "the token is not in the log of $_->{id}")
     for $d, $e, $f;
 check_agent_log($_) for $e, $f;
 
+stop_consul($acl);
+
+# TLS: https:// with --consul-ca; without it the certificate is refused
+
+my $tls = start_consul(tls => 1);
+
+my $g = start_agent(id => 'cs7', registry => $tls->{https}, wait_registered => 0,
+                    extra => ['--consul-ca', $tls->{ca_file}]);
+wait_until(sub { service_of($tls, 'cs7') }, 5, 'cs7 in Consul over https');
+pass('https:// with --consul-ca: registered');
+ok(log_has($g, qr/info: registered cs7 as 127\.0\.0\.1:\d+ in https:\/\/localhost:$tls->{https_port}/),
+   'log: registered in https://localhost:<port>');
+
+my $u = start_agent(id => 'cs8', registry => $tls->{https}, wait_registered => 0);
+wait_until(sub { log_has($u, qr/warn: cannot register in https:\/\/localhost:\d+: .*certificate/) },
+           5, 'the certificate failure to be logged');
+pass('https:// without --consul-ca: the unknown CA is refused and logged');
+ok(!service_of($tls, 'cs8'), 'not registered without trusting the CA');
+
+is(stop_agent($g), 0, 'exit status 0 after SIGTERM');
+ok(!service_of($tls, 'cs7'), 'deregistered over https');
+is(stop_agent($u), 0, 'exit status 0 after SIGTERM');
+check_agent_log($_) for $g, $u;
+
 done_testing();
