@@ -323,8 +323,8 @@ ngx_int_t
 ngx_http_farm_consul_apply(ngx_http_farm_srv_conf_t *fcf, u_char *body,
     size_t len, char *err)
 {
-    int                          n;
-    ngx_http_farm_consul_ctx_t   ctx;
+    int                         n;
+    ngx_http_farm_consul_ctx_t  ctx;
 
     ctx.fcf = fcf;
     ctx.entries = 0;
@@ -351,8 +351,8 @@ ngx_http_farm_consul_entry(void *data, const char *label, uint64_t version,
 {
     ngx_http_farm_consul_ctx_t  *ctx = data;
 
-    size_t     len;
-    uint32_t   h;
+    size_t    len;
+    uint32_t  h;
 
     ctx->entries++;
 
@@ -730,13 +730,13 @@ ngx_http_farm_consul_action(ngx_http_farm_consul_t *cs, curl_socket_t fd,
 static void
 ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs, CURLcode result)
 {
-    long                        status;
-    char                        err[FARM_ERR_MAX];
-    u_char                      text[160], reason_buf[FARM_ERR_MAX + 64];
-    uint64_t                    index, old;
-    ngx_msec_t                  elapsed, gap;
-    struct curl_header         *h;
-    ngx_http_farm_srv_conf_t   *fcf;
+    long                       status;
+    char                       err[FARM_ERR_MAX];
+    u_char                     text[160], reason_buf[FARM_ERR_MAX + 64];
+    uint64_t                   index, old;
+    ngx_msec_t                 elapsed, gap;
+    struct curl_header        *h;
+    ngx_http_farm_srv_conf_t  *fcf;
 
     fcf = cs->fcf;
 
@@ -878,9 +878,9 @@ ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs, CURLcode result)
 static void
 ngx_http_farm_consul_acl_check(ngx_http_farm_consul_t *cs)
 {
-    struct curl_header         *h;
-    ngx_http_farm_zone_t        z;
-    ngx_http_farm_srv_conf_t   *fcf;
+    struct curl_header        *h;
+    ngx_http_farm_zone_t       z;
+    ngx_http_farm_srv_conf_t  *fcf;
 
     fcf = cs->fcf;
 

@@ -168,7 +168,7 @@ if ! "$bin.tmp" version | grep -q "^Consul ${version}\$"; then
 fi
 
 mv -f "$bin.tmp" "$bin"
-cp "$moddir/LICENSE" "$dir/LICENSE"
+cp -f "$moddir/LICENSE" "$dir/LICENSE"
 
 say "built $bin in $(( $(date +%s) - start )) s"
 echo "$bin"
