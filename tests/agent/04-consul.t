@@ -18,6 +18,12 @@ plan skip_all => 'farm-agent not built (' . agent_binary() . ')'
 
 my $c = start_consul();
 
+# True once $code is (polled for up to 5 s).
+sub eventually {
+    my ($code) = @_;
+    return eval { wait_until($code, 5, 'condition'); 1 };
+}
+
 sub service_of {
     my ($consul, $id) = @_;
     my ($st, $body) = consul_api($consul, 'GET', "/v1/agent/service/$id");
@@ -56,9 +62,10 @@ is($check->{Type}, 'ttl', 'a TTL check service:<id>');
 is($check->{Status}, 'passing', 'the check passes from the start');
 is($check->{ServiceID}, 'cs1', 'the check belongs to the service');
 
-ok(log_has($a, qr/info: registered cs1 as 127\.0\.0\.2:$a->{port} in consul:\/\/127\.0\.0\.1:$c->{port}/),
+# Consul lists the service a moment before the agent has read the answer
+ok(eventually(sub { log_has($a, qr/info: registered cs1 as 127\.0\.0\.2:$a->{port} in consul:\/\/127\.0\.0\.1:$c->{port}/) }),
    'log: registered <id> as <addr>:<port> in <url>');
-ok(json_of((http_get($a, '/health'))[2])->{registered},
+ok(eventually(sub { json_of((http_get($a, '/health'))[2])->{registered} }),
    '/health: registered true');
 
 # heartbeats keep the check passing past its 2 s TTL
@@ -174,7 +181,7 @@ my $g = start_agent(id => 'cs7', registry => $tls->{https}, wait_registered => 0
                     extra => ['--consul-ca', $tls->{ca_file}]);
 wait_until(sub { service_of($tls, 'cs7') }, 5, 'cs7 in Consul over https');
 pass('https:// with --consul-ca: registered');
-ok(log_has($g, qr/info: registered cs7 as 127\.0\.0\.1:\d+ in https:\/\/localhost:$tls->{https_port}/),
+ok(eventually(sub { log_has($g, qr/info: registered cs7 as 127\.0\.0\.1:\d+ in https:\/\/localhost:$tls->{https_port}/) }),
    'log: registered in https://localhost:<port>');
 
 my $u = start_agent(id => 'cs8', registry => $tls->{https}, wait_registered => 0);
