@@ -16,6 +16,7 @@
 #include <farm_record.h>
 #include <farm_url.h>
 #include <farm_keys.h>
+#include <farm_consul.h>
 
 #include "ngx_http_farm_pick.h"
 
@@ -71,6 +72,7 @@
 
 typedef struct ngx_http_farm_srv_conf_s  ngx_http_farm_srv_conf_t;
 typedef struct ngx_http_farm_redis_s     ngx_http_farm_redis_t;
+typedef struct ngx_http_farm_consul_s    ngx_http_farm_consul_t;
 
 
 /*
@@ -350,6 +352,14 @@ struct ngx_http_farm_srv_conf_s {
     ngx_str_t                      service;
     ngx_str_t                      prefix;
 
+    /* Consul: dc=, tag=, token= (never logged), ca=; NUL-terminated */
+    ngx_str_t                      dc;
+    ngx_str_t                      tag;
+    ngx_str_t                      token;
+    ngx_str_t                      ca;
+
+    ngx_str_t                      state;       /* state=, full path */
+
     ngx_msec_t                     resync;
     ngx_msec_t                     timeout;
     ngx_msec_t                     hold;
@@ -376,6 +386,10 @@ struct ngx_http_farm_srv_conf_s {
 
     /* the sync owner's, in its own process memory */
     ngx_http_farm_redis_t         *redis;
+    ngx_http_farm_consul_t        *consul;
+    ngx_uint_t                     listed;      /* unhealthy, this sync */
+    ngx_uint_t                     state_dirty; /* the state file is old */
+    ngx_uint_t                     warming;     /* the master's read */
     ngx_uint_t                     owner_epoch;
     ngx_uint_t                     superseded;
     ngx_event_t                    rebuild_ev;
@@ -383,7 +397,6 @@ struct ngx_http_farm_srv_conf_s {
     ngx_msec_t                     hold_until;  /* no sweeps before */
     time_t                         down_logged;
     uint64_t                      *reported;    /* NGX_HTTP_FARM_REPORTED */
-    ngx_uint_t                     warming;     /* master's startup read */
     ngx_event_t                    breaker_ev;  /* half-opens breakers */
 
     /* every worker's */
@@ -405,6 +418,16 @@ struct ngx_http_farm_main_conf_s {
     uint64_t                       tag;         /* of this cycle */
     ngx_connection_t              *wake_conn;   /* this worker's */
 };
+
+
+/* a libcurl answer's body, in process memory */
+typedef struct {
+    u_char                        *data;        /* malloc'd, NUL-terminated */
+    size_t                         len;
+    size_t                         size;
+    size_t                         max;
+    unsigned                       too_big:1;
+} ngx_http_farm_consul_body_t;
 
 
 /* per request */
@@ -479,8 +502,12 @@ ngx_int_t ngx_http_farm_sync_record(ngx_http_farm_srv_conf_t *fcf,
 void ngx_http_farm_sync_reject(ngx_http_farm_srv_conf_t *fcf, u_char *key,
     size_t key_len, uint32_t rec_hash, ngx_uint_t full, const char *fmt,
     const char *reason);
+ngx_int_t ngx_http_farm_sync_parsed(ngx_http_farm_srv_conf_t *fcf,
+    u_char *label, size_t label_len, farm_record_t *rec, ngx_uint_t full);
 void ngx_http_farm_sync_delete(ngx_http_farm_srv_conf_t *fcf, u_char *id,
     size_t len);
+void ngx_http_farm_sync_unhealthy(ngx_http_farm_srv_conf_t *fcf, u_char *id,
+    size_t len, const char *why);
 void ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf);
 void ngx_http_farm_sync_registry_state(ngx_http_farm_srv_conf_t *fcf,
     ngx_uint_t up, const char *reason);
@@ -568,6 +595,30 @@ ngx_int_t ngx_http_farm_breaker_failed(ngx_http_farm_srv_conf_t *fcf,
 
 #define ngx_http_farm_status_in(bits, code)                                   \
     ((code) < 600 && ((bits)[(code) >> 3] & (1 << ((code) & 7))))
+
+/* ngx_http_farm_consul.c */
+ngx_int_t ngx_http_farm_consul_start(ngx_http_farm_srv_conf_t *fcf,
+    ngx_cycle_t *cycle);
+void ngx_http_farm_consul_stop(ngx_http_farm_srv_conf_t *fcf);
+ngx_int_t ngx_http_farm_consul_apply(ngx_http_farm_srv_conf_t *fcf,
+    u_char *body, size_t len, char *err);
+void ngx_http_farm_consul_global_init(ngx_log_t *log);
+u_char *ngx_http_farm_consul_url(ngx_http_farm_srv_conf_t *fcf, u_char *buf,
+    size_t size, uint64_t index, ngx_msec_t wait);
+ngx_int_t ngx_http_farm_consul_easy(ngx_http_farm_srv_conf_t *fcf,
+    void *easy, ngx_http_farm_consul_body_t *body, ngx_msec_t timeout,
+    ngx_msec_t connect_timeout, void **headers, void **resolve, char *error);
+void ngx_http_farm_consul_body_text(ngx_http_farm_consul_body_t *b,
+    u_char *buf, size_t size);
+
+/* ngx_http_farm_consul_warm.c */
+ngx_int_t ngx_http_farm_consul_warm(ngx_http_farm_srv_conf_t *fcf,
+    ngx_log_t *log);
+
+/* ngx_http_farm_state.c */
+void ngx_http_farm_state_sync_end(ngx_http_farm_srv_conf_t *fcf);
+ngx_int_t ngx_http_farm_state_load(ngx_http_farm_srv_conf_t *fcf,
+    ngx_log_t *log);
 
 /* ngx_http_farm_status.c */
 char *ngx_http_farm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

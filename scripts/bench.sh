@@ -15,6 +15,9 @@
 #   4. failover:      one of 4 agents SIGKILLed under load: failed requests
 #                     and time until it is taken out, with the module's health
 #                     checks and breakers, and without them.
+#   5. convergence on Consul: the same with a Consul dev agent (built by
+#                     scripts/consul.sh) and a gateway watching it with
+#                     blocking queries.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -35,6 +38,7 @@ conns=${BENCH_CONNS:-32}
 many=${BENCH_AGENTS:-10000}
 
 redis_port=6391
+consul_port=8190        # and 8191 (serf), 8192 (server)
 agent_base=9201
 path="/work?ms=0"
 
@@ -145,7 +149,9 @@ for f in "$nginx" "$agent" "$module"; do
     [ -e "$f" ] || { say "bench: $f is missing (run make)" >&2; exit 1; }
 done
 
-for p in $redis_port 8181 8182 8183 8184 8185 8186 8187 8188 8189 9211 9214 $agent_base $((agent_base + 7)); do
+for p in $redis_port 8181 8182 8183 8184 8185 8186 8187 8188 8189 8193 \
+         $consul_port $((consul_port + 1)) $((consul_port + 2)) 9211 9214 \
+         $agent_base $((agent_base + 7)); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
         say "bench: 127.0.0.1:$p is in use (a bench or demo still running?)" >&2
         exit 1
@@ -335,6 +341,24 @@ wait_for "fo-4 back" fo_up 8187
 fo_plain=$("$top/scripts/failover.pl" 8188 fo-4 "$(cat "$dir/run/fo-4.pid")" 8)
 say "  without (registry only):               $fo_plain"
 
+# --- convergence on Consul ----------------------------------------------------
+
+consul=$("$top/scripts/consul.sh")
+spawn consul "$consul" agent -dev -bind 127.0.0.1 -client 127.0.0.1 \
+    -node farm-bench -data-dir "$dir/consul" \
+    -hcl "ports { http = $consul_port, serf_lan = $((consul_port + 1)), server = $((consul_port + 2)), serf_wan = -1, dns = -1, grpc = -1, grpc_tls = -1 }"
+consul_leader() {
+    curl -sf "http://127.0.0.1:$consul_port/v1/status/leader" | grep -q ':'
+}
+wait_for consul consul_leader
+
+nginx_conf convc 8193 "        farm_registry consul://127.0.0.1:$consul_port service=bench-conv resync=30s;"
+
+say "bench: convergence (registration in Consul -> first request routed to it)"
+converge_consul=$("$top/scripts/converge.pl" --consul $consul_port 8193 \
+                  "$path" bench-conv $agent_base 50)
+say "  $converge_consul"
+
 # shellcheck disable=SC2154
 {
     say ""
@@ -358,7 +382,8 @@ say "  without (registry only):               $fo_plain"
         say "farm / HAProxy at 8:                   $(ratio "$med_farm8" "$med_haproxy8")"
     fi
     say ""
-    say "Redis convergence: $converge  (target p99 <= 100 ms)"
+    say "Redis convergence:  $converge  (target p99 <= 100 ms)"
+    say "Consul convergence: $converge_consul  (target p99 <= 1 s)"
     say ""
     say "Failover, one of 4 agents killed under load:"
     say "  with health checks + breakers: $fo_checks"
