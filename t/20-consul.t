@@ -114,7 +114,7 @@ main::agents(w => { weight => 3, cap => 'gpu,pdf', region => 'eu-central',
                     extra => ['--meta', 'rack=r12'] });
 --- request
 GET /farm
---- response_body_like: "registry":"consul://127\.0\.0\.1:\d+".*"id":"w","address":"127\.0\.0\.1:\d+","region":"eu-central","caps":\["gpu","pdf"\],"weight":3,"max_conns":9,"backup":true,"state":"up".*"meta":\{"rack":"r12","version":"[\d.]+"\}
+--- response_body_like: "registry":"consul://127\.0\.0\.1:\d+".*"id":"w","address":"127\.0\.0\.1:\d+","region":"eu-central","caps":\["gpu","pdf"\],"weight":3,"registered_weight":3,"max_conns":9,"backup":true,"state":"up".*"meta":\{"rack":"r12","version":"[\d.]+"\}
 --- no_error_log
 [error]
 
