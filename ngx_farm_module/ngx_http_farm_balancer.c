@@ -274,7 +274,7 @@ ngx_http_farm_usable(ngx_http_farm_peer_data_t *fp, ngx_http_farm_shctx_t *sh,
 
     a = &sh->agents[slot];
 
-    if (a->state != NGX_HTTP_FARM_SLOT_UP || !farm_peer_available(&a->pick)
+    if (a->state != NGX_HTTP_FARM_SLOT_UP || !farm_peer_available(a->pick)
         || (fp->filter.on && !ngx_http_farm_route_matches(&fp->filter, a)))
     {
         return 0;

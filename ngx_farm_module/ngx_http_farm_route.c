@@ -385,7 +385,7 @@ ngx_http_farm_route_choose(ngx_http_farm_zone_t *z, ngx_http_farm_filter_t *f,
             continue;
         }
 
-        if (!(z->sh->agents[slot].pick.flags & FARM_PEER_BACKUP)) {
+        if (!(z->sh->agents[slot].pick->flags & FARM_PEER_BACKUP)) {
             return slot;
         }
 
@@ -466,7 +466,7 @@ ngx_http_farm_route_scan(ngx_http_farm_zone_t *z, ngx_uint_t region,
         a = &z->sh->agents[i];
 
         if (a->state != NGX_HTTP_FARM_SLOT_UP
-            || !farm_peer_available(&a->pick)
+            || !farm_peer_available(a->pick)
             || (region && a->region != region)
             || (a->caps & f->mask) != f->mask)
         {

@@ -75,9 +75,9 @@ ngx_http_farm_state_record(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a,
     rec->address[len] = '\0';
 
     rec->port = ngx_inet_get_port(&a->sockaddr.sockaddr);
-    rec->weight = a->pick.weight;
-    rec->max_conns = a->pick.max_conns;
-    rec->backup = (a->pick.flags & FARM_PEER_BACKUP) ? 1 : 0;
+    rec->weight = a->rec_weight;
+    rec->max_conns = a->rec_max_conns;
+    rec->backup = a->rec_backup ? 1 : 0;
 
     if (a->region) {
         ngx_cpystrn((u_char *) rec->region, sh->regions[a->region - 1],

@@ -264,8 +264,8 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
 
             p = ngx_http_farm_status_agent(p, fcf, sh, a);
 
-            active += a->pick.active;
-            available += farm_peer_available(&a->pick);
+            active += a->pick->active;
+            available += farm_peer_available(a->pick);
         }
 
         ngx_shmtx_unlock(&z.shpool->mutex);
@@ -336,9 +336,9 @@ ngx_http_farm_status_agent(u_char *p, ngx_http_farm_srv_conf_t *fcf,
                     "\"max_conns\":%uD,\"backup\":%s,\"state\":\"%s\","
                     "\"active\":%uD,\"requests\":%uL,\"failures\":%uL,"
                     "\"since\":%T",
-                    a->pick.weight, a->rec_weight, a->rec_max_conns,
+                    a->pick->weight, a->rec_weight, a->rec_max_conns,
                     a->rec_backup ? "true" : "false",
-                    ngx_http_farm_agent_state(a), a->pick.active,
+                    ngx_http_farm_agent_state(a), a->pick->active,
                     a->requests, a->failures, a->since);
 
     if (fcf->health.enabled) {

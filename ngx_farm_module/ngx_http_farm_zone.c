@@ -32,7 +32,8 @@ ngx_http_farm_zone_size(ngx_http_farm_srv_conf_t *fcf)
     size_t  size, points;
 
     size = sizeof(ngx_http_farm_shctx_t)
-           + fcf->max_agents * (sizeof(ngx_http_farm_agent_t) + 256)
+           + fcf->max_agents * (sizeof(ngx_http_farm_agent_t)
+                                + sizeof(farm_pick_peer_t) + 256)
            + 2 * farm_tree_size(fcf->max_agents) * sizeof(uint32_t);
 
     if (fcf->queue.enabled) {
@@ -78,9 +79,8 @@ ngx_http_farm_zone_get(ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_zone_t *z)
 void
 ngx_http_farm_zone_peers(ngx_http_farm_shctx_t *sh, farm_peers_t *peers)
 {
-    peers->base = (unsigned char *) sh->agents
-                  + offsetof(ngx_http_farm_agent_t, pick);
-    peers->stride = sizeof(ngx_http_farm_agent_t);
+    peers->base = (unsigned char *) sh->picks;
+    peers->stride = sizeof(farm_pick_peer_t);
 }
 
 
@@ -139,7 +139,14 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         goto nomem;
     }
 
+    sh->picks = ngx_slab_calloc(shpool,
+                                sh->capacity * sizeof(farm_pick_peer_t));
+    if (sh->picks == NULL) {
+        goto nomem;
+    }
+
     for (i = 0; i < sh->capacity; i++) {
+        sh->agents[i].pick = &sh->picks[i];
         sh->agents[i].slot = i;
         sh->agents[i].next_free = (i + 1 < sh->capacity) ? i + 1
                                                          : FARM_SLOT_NONE;
@@ -507,9 +514,9 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         a->requests = 0;
         a->failures = 0;
 
-        a->pick.active = 0;
-        a->pick.vt = 0;
-        a->pick.flags = 0;
+        a->pick->active = 0;
+        a->pick->vt = 0;
+        a->pick->flags = 0;
 
         /*
          * A new agent waits for its first passed check when checks are
@@ -616,14 +623,14 @@ ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
 
     bcf = &z->fcf->breaker;
 
-    was = a->pick.flags & FARM_PEER_ELIGIBLE;
+    was = a->pick->flags & FARM_PEER_ELIGIBLE;
 
     eligible = a->state == NGX_HTTP_FARM_SLOT_UP
                && a->health == NGX_HTTP_FARM_HEALTH_UP
                && !a->draining
                && a->breaker != NGX_HTTP_FARM_BREAKER_OPEN;
 
-    a->pick.flags = (eligible ? FARM_PEER_ELIGIBLE : 0)
+    a->pick->flags = (eligible ? FARM_PEER_ELIGIBLE : 0)
                     | (a->rec_backup ? FARM_PEER_BACKUP : 0);
 
     if (eligible && !was) {
@@ -633,7 +640,7 @@ ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
         z->sh->eligible--;
     }
 
-    a->pick.weight = a->rep_weight ? a->rep_weight : a->rec_weight;
+    a->pick->weight = a->rep_weight ? a->rep_weight : a->rec_weight;
 
     cap = a->rec_max_conns;
 
@@ -641,7 +648,7 @@ ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
         cap = cap ? ngx_min(cap, bcf->half_open) : bcf->half_open;
     }
 
-    a->pick.max_conns = cap;
+    a->pick->max_conns = cap;
 
     ngx_http_farm_zone_peers(z->sh, &peers);
 
@@ -681,7 +688,7 @@ ngx_http_farm_agent_state(ngx_http_farm_agent_t *a)
         return "open";
     }
 
-    if (!farm_peer_available(&a->pick)) {
+    if (!farm_peer_available(a->pick)) {
         return "full";
     }
 
@@ -729,11 +736,11 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
 
     a->state = NGX_HTTP_FARM_SLOT_FREE;
 
-    if (a->pick.flags & FARM_PEER_ELIGIBLE) {
+    if (a->pick->flags & FARM_PEER_ELIGIBLE) {
         sh->eligible--;
     }
 
-    a->pick.flags = 0;
+    a->pick->flags = 0;
     a->rec_hash = 0;
 
     if (a->health == NGX_HTTP_FARM_HEALTH_CHECKING) {
@@ -804,13 +811,13 @@ ngx_http_farm_zone_rebuild_hash(ngx_http_farm_zone_t *z)
         a = &sh->agents[i];
 
         if (a->state != NGX_HTTP_FARM_SLOT_UP
-            || (a->pick.flags & FARM_PEER_BACKUP))
+            || a->rec_backup)
         {
             continue;
         }
 
         in[n].slot = i;
-        in[n].weight = a->pick.weight;
+        in[n].weight = a->rec_weight;
         in[n].id = (const char *) a->id;
         in[n].id_len = a->sn.str.len;
         n++;
