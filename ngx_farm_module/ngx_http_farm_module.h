@@ -37,6 +37,7 @@
 #define NGX_HTTP_FARM_REPORTED         1024 /* bad records remembered */
 #define NGX_HTTP_FARM_MAX_SUBSETS      512  /* (region, caps) trees */
 #define NGX_HTTP_FARM_MAX_ORDER        16   /* regions tried per request */
+#define NGX_HTTP_FARM_AGENT_SUBSETS    8    /* memberships kept per agent */
 
 /* agent slot states */
 #define NGX_HTTP_FARM_SLOT_FREE        0
@@ -105,6 +106,12 @@ typedef struct {
 
     u_char                        *meta;        /* slab, JSON object */
     size_t                         meta_len;
+
+    /* the subsets it is in, and its leaf in each (ngx_http_farm_subset.c) */
+    uint16_t                       nsubs;
+    uint16_t                       subs_overflow;
+    uint16_t                       sub[NGX_HTTP_FARM_AGENT_SUBSETS];
+    uint32_t                       sub_pos[NGX_HTTP_FARM_AGENT_SUBSETS];
 
     /* the record's values; pick holds the effective ones */
     uint32_t                       rec_weight;

@@ -20,6 +20,8 @@ static ngx_int_t ngx_http_farm_subset_matches(ngx_http_farm_subset_t *s,
     ngx_http_farm_agent_t *a);
 static ngx_int_t ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s);
+static void ngx_http_farm_subset_forget(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s);
 static void ngx_http_farm_subset_release(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s);
 
@@ -34,10 +36,38 @@ ngx_http_farm_subset_matches(ngx_http_farm_subset_t *s,
 }
 
 
+/* Forgets the memberships of a subset's members in it.  Locked. */
+
+static void
+ngx_http_farm_subset_forget(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
+{
+    uint16_t                id;
+    uint32_t                i, k;
+    ngx_http_farm_agent_t  *a;
+
+    id = (uint16_t) (s - z->sh->subsets);
+
+    for (i = 0; i < s->nmembers; i++) {
+        a = &z->sh->agents[s->members[i]];
+
+        for (k = 0; k < a->nsubs; k++) {
+            if (a->sub[k] == id) {
+                a->nsubs--;
+                a->sub[k] = a->sub[a->nsubs];
+                a->sub_pos[k] = a->sub_pos[a->nsubs];
+                break;
+            }
+        }
+    }
+}
+
+
 static void
 ngx_http_farm_subset_release(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s)
 {
+    ngx_http_farm_subset_forget(z, s);
+
     if (s->members) {
         ngx_slab_free_locked(z->shpool, s->members);
     }
@@ -60,8 +90,10 @@ ngx_http_farm_subset_release(ngx_http_farm_zone_t *z,
 static ngx_int_t
 ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
 {
+    uint16_t                id;
     uint32_t                i, n, size, *members, *node;
     farm_peers_t            peers;
+    ngx_http_farm_agent_t  *a;
     ngx_http_farm_shctx_t  *sh;
 
     sh = z->sh;
@@ -93,15 +125,29 @@ ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
         return NGX_ERROR;
     }
 
+    ngx_http_farm_subset_release(z, s);
+
+    id = (uint16_t) (s - sh->subsets);
     n = 0;
 
     for (i = 0; i < sh->nslots; i++) {
-        if (ngx_http_farm_subset_matches(s, &sh->agents[i])) {
-            members[n++] = i;
-        }
-    }
+        a = &sh->agents[i];
 
-    ngx_http_farm_subset_release(z, s);
+        if (!ngx_http_farm_subset_matches(s, a)) {
+            continue;
+        }
+
+        if (a->nsubs < NGX_HTTP_FARM_AGENT_SUBSETS) {
+            a->sub[a->nsubs] = id;
+            a->sub_pos[a->nsubs] = n;
+            a->nsubs++;
+
+        } else {
+            a->subs_overflow = 1;
+        }
+
+        members[n++] = i;
+    }
 
     s->members = members;
     s->nmembers = n;
@@ -173,13 +219,17 @@ ngx_http_farm_subset_get(ngx_http_farm_zone_t *z, ngx_uint_t region,
 }
 
 
-/* An agent's counters changed: refresh its leaf in every subset.  Locked. */
+/*
+ * An agent's counters changed: refresh its leaf in every subset it is in,
+ * straight from its membership list (a scan of the table only for an agent
+ * in more subsets than the list holds).  Locked.
+ */
 
 void
 ngx_http_farm_subsets_update(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a)
 {
-    uint32_t                 pos;
+    uint32_t                 k, pos;
     ngx_uint_t               i;
     farm_peers_t             peers;
     ngx_http_farm_subset_t  *s;
@@ -187,11 +237,20 @@ ngx_http_farm_subsets_update(ngx_http_farm_zone_t *z,
 
     sh = z->sh;
 
-    if (sh->subset_clock == 0) {
+    if (a->nsubs == 0 && !a->subs_overflow) {
         return;
     }
 
     ngx_http_farm_zone_peers(sh, &peers);
+
+    if (!a->subs_overflow) {
+        for (k = 0; k < a->nsubs; k++) {
+            s = &sh->subsets[a->sub[k]];
+            farm_tree_update_at(&s->tree, &peers, a->sub_pos[k], a->slot);
+        }
+
+        return;
+    }
 
     for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
         s = &sh->subsets[i];

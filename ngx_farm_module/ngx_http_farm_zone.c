@@ -518,6 +518,8 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         a->pick->vt = 0;
         a->pick->flags = 0;
 
+        /* the old agent's subset leaves stay until the owner rebuilds them */
+
         /*
          * A new agent waits for its first passed check when checks are
          * mandatory; not during the master's startup read: those agents
