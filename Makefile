@@ -26,9 +26,11 @@ MODULE_SRCS   := $(wildcard ngx_farm_module/*.c ngx_farm_module/*.h) \
 
 UNIT_TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 UNIT_SRCS     := $(REGISTRY_SRCS) ngx_farm_module/ngx_http_farm_pick.c \
-                 ngx_farm_module/ngx_http_farm_limit_window.c
+                 ngx_farm_module/ngx_http_farm_limit_window.c \
+                 ngx_farm_module/ngx_http_farm_consumers.c
 UNIT_HDRS     := $(REGISTRY_HDRS) ngx_farm_module/ngx_http_farm_pick.h \
-                 ngx_farm_module/ngx_http_farm_limit_window.h
+                 ngx_farm_module/ngx_http_farm_limit_window.h \
+                 ngx_farm_module/ngx_http_farm_consumers.h
 UNIT_FLAGS    := -Iregistry -Ingx_farm_module
 UNIT_LIBS     := -lcmocka -ljansson
 
