@@ -1280,14 +1280,16 @@ ngx_http_farm_limit_backend(ngx_conf_t *cf, ngx_str_t *text)
                        (char *) err)
         != 0)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "farm_limit: %s", err);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"farm_limit\" parameter \"redis=%V\": "
+                           "%s", text, err);
         return NULL;
     }
 
     if (b->url.type != FARM_URL_REDIS) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "farm_limit: \"redis=%V\" must be a redis:// URL",
-                           text);
+                           "invalid \"farm_limit\" parameter \"redis=%V\": "
+                           "expected a redis:// URL", text);
         return NULL;
     }
 
