@@ -181,7 +181,8 @@ ngx_http_farm_limit_handler(ngx_http_request_t *r)
         }
 
         rc = ngx_http_farm_limit_take(r, limit, &ctx->keys[i], ctx->now,
-                                      &ctx->counts[i * FARM_WIN_N]);
+                                      &ctx->counts[i * FARM_WIN_N],
+                                      &ctx->starts[i * FARM_WIN_N]);
 
         if (rc == NGX_BUSY) {
             ctx->taken[i] = NGX_HTTP_FARM_LIMIT_FULL;
@@ -371,7 +372,8 @@ ngx_http_farm_limit_give_back(ngx_http_farm_limit_ctx_t *ctx)
             continue;
         }
 
-        ngx_http_farm_limit_untake(&limits[i], &ctx->keys[i], ctx->now,
+        ngx_http_farm_limit_untake(&limits[i], &ctx->keys[i],
+                                   &ctx->starts[i * FARM_WIN_N],
                                    &ctx->counts[i * FARM_WIN_N]);
 
         ctx->taken[i] = NGX_HTTP_FARM_LIMIT_GIVEN;
@@ -550,9 +552,12 @@ ngx_http_farm_limit_create_ctx(ngx_http_request_t *r,
 
     ctx->keys = ngx_pcalloc(r->pool, n * sizeof(ngx_str_t));
     ctx->counts = ngx_pcalloc(r->pool, n * FARM_WIN_N * sizeof(uint32_t));
+    ctx->starts = ngx_pcalloc(r->pool, n * FARM_WIN_N * sizeof(uint32_t));
     ctx->taken = ngx_pcalloc(r->pool, n);
 
-    if (ctx->keys == NULL || ctx->counts == NULL || ctx->taken == NULL) {
+    if (ctx->keys == NULL || ctx->counts == NULL || ctx->starts == NULL
+        || ctx->taken == NULL)
+    {
         return NULL;
     }
 

@@ -51,7 +51,7 @@ typedef struct {
     u_char                          dummy;
     u_short                         len;
     ngx_queue_t                     queue;
-    farm_counter_t                  counters[FARM_WIN_N];
+    farm_counter_t                  counters[FARM_WIN_SLOTS];
     u_char                          data[1];
 } ngx_http_farm_limit_node_t;
 
@@ -143,6 +143,7 @@ typedef struct {
 
     ngx_str_t                      *keys;       /* per limit */
     uint32_t                       *counts;     /* FARM_WIN_N per limit */
+    uint32_t                       *starts;     /* the windows counted in */
     u_char                         *taken;      /* per limit: counted */
     ngx_uint_t                      done;       /* decided */
     ngx_uint_t                      waiting;    /* for Redis */
@@ -176,9 +177,9 @@ ngx_int_t ngx_http_farm_limit_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 ngx_int_t ngx_http_farm_limit_take(ngx_http_request_t *r,
     ngx_http_farm_limit_t *limit, ngx_str_t *key, time_t now,
-    uint32_t *count);
+    uint32_t *count, uint32_t *start);
 void ngx_http_farm_limit_untake(ngx_http_farm_limit_t *limit, ngx_str_t *key,
-    time_t now, uint32_t *count);
+    uint32_t *start, uint32_t *count);
 
 /* ngx_http_farm_limit_redis.c */
 void ngx_http_farm_limit_redis_sha(u_char *sha);

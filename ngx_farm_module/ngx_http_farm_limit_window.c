@@ -18,6 +18,8 @@ static int64_t farm_leaps_before(int64_t y);
 static int64_t farm_days_to_year(int64_t y);
 static int64_t farm_days_to_month(int64_t y, unsigned m);
 static void farm_civil(int64_t days, int64_t *y, unsigned *m);
+static farm_counter_t *farm_counter_for(farm_counter_t *c, unsigned w,
+    int64_t now);
 
 
 static const char  *farm_window_names[FARM_WIN_N] = {
@@ -205,13 +207,45 @@ farm_window_max_length(unsigned w)
 }
 
 
+/* the counter a request of window w at time now counts in */
+
+static farm_counter_t *
+farm_counter_for(farm_counter_t *c, unsigned w, int64_t now)
+{
+    uint32_t  start;
+
+    start = (uint32_t) farm_window_start(w, now);
+
+    if (start > c[w].start) {
+        if (w == FARM_WIN_SECOND) {
+            c[FARM_WIN_PREV] = c[w];
+        }
+
+        c[w].start = start;
+        c[w].count = 0;
+
+        return &c[w];
+    }
+
+    if (w == FARM_WIN_SECOND && start != c[w].start
+        && start == c[FARM_WIN_PREV].start)
+    {
+        return &c[FARM_WIN_PREV];
+    }
+
+    /* this window, or one already over: the current one */
+
+    return &c[w];
+}
+
+
 int
 farm_limit_take(farm_counter_t *c, const uint32_t *limit, int64_t now,
-    uint32_t *count)
+    uint32_t *count, uint32_t *start)
 {
-    int       admit;
-    int64_t   start;
-    unsigned  w;
+    int              admit;
+    unsigned         w;
+    farm_counter_t  *slot[FARM_WIN_N];
 
     admit = 1;
 
@@ -220,14 +254,9 @@ farm_limit_take(farm_counter_t *c, const uint32_t *limit, int64_t now,
             continue;
         }
 
-        start = farm_window_start(w, now);
+        slot[w] = farm_counter_for(c, w, now);
 
-        if (c[w].start != (uint32_t) start) {
-            c[w].start = (uint32_t) start;
-            c[w].count = 0;
-        }
-
-        if (c[w].count >= limit[w]) {
+        if (slot[w]->count >= limit[w]) {
             admit = 0;
         }
     }
@@ -238,10 +267,11 @@ farm_limit_take(farm_counter_t *c, const uint32_t *limit, int64_t now,
         }
 
         if (admit) {
-            c[w].count++;
+            slot[w]->count++;
         }
 
-        count[w] = c[w].count;
+        count[w] = slot[w]->count;
+        start[w] = slot[w]->start;
     }
 
     return admit;
@@ -249,23 +279,34 @@ farm_limit_take(farm_counter_t *c, const uint32_t *limit, int64_t now,
 
 
 void
-farm_limit_untake(farm_counter_t *c, const uint32_t *limit, int64_t now,
-    uint32_t *count)
+farm_limit_untake(farm_counter_t *c, const uint32_t *limit,
+    const uint32_t *start, uint32_t *count)
 {
-    unsigned  w;
+    unsigned         w;
+    farm_counter_t  *slot;
 
     for (w = 0; w < FARM_WIN_N; w++) {
         if (limit[w] == 0) {
             continue;
         }
 
-        if (c[w].start == (uint32_t) farm_window_start(w, now)
-            && c[w].count > 0)
+        if (c[w].start == start[w]) {
+            slot = &c[w];
+
+        } else if (w == FARM_WIN_SECOND
+                   && c[FARM_WIN_PREV].start == start[w])
         {
-            c[w].count--;
+            slot = &c[FARM_WIN_PREV];
+
+        } else {
+            continue;
         }
 
-        count[w] = c[w].count;
+        if (slot->count > 0) {
+            slot->count--;
+        }
+
+        count[w] = slot->count;
     }
 }
 
@@ -284,6 +325,8 @@ farm_counters_idle(const farm_counter_t *c, int64_t now)
             return 0;
         }
     }
+
+    /* the previous second has ended by definition */
 
     return 1;
 }

@@ -35,6 +35,10 @@
 #define FARM_WIN_YEAR        5
 #define FARM_WIN_N           6
 
+/* counters per key: one per window, and the previous second's */
+#define FARM_WIN_PREV        FARM_WIN_N
+#define FARM_WIN_SLOTS       (FARM_WIN_N + 1)
+
 #define FARM_LIMIT_MAX       4294967295u     /* a limit fits in 32 bits */
 
 
@@ -79,21 +83,29 @@ int64_t farm_window_max_length(unsigned w);
 
 /*
  * Counts one request at time now against the windows with limit[w] > 0,
- * under the caller's lock.  A counter from an older window starts again
- * from zero.  Returns 1 and counts the request in every configured window
- * if each has room, else returns 0 and counts nothing.  count[w] receives
- * every configured window's count afterwards.
+ * in c[FARM_WIN_SLOTS], under the caller's lock.  Returns 1 and counts the
+ * request in every configured window if each has room, else returns 0 and
+ * counts nothing.  count[w] receives the count of the window the request
+ * belongs to, start[w] that window's start (for farm_limit_untake()).
+ *
+ * Workers' clocks differ by a little (nginx caches the time per event loop
+ * iteration), so requests do not reach the counters in time order.  A
+ * counter only moves forward: a request for a window that has already
+ * ended counts in the current one; except for seconds, where the previous
+ * second keeps its own counter, so that a worker whose clock is a moment
+ * behind still counts in the second it sees, and no second admits more
+ * than its limit.
  */
 int farm_limit_take(farm_counter_t *c, const uint32_t *limit, int64_t now,
-    uint32_t *count);
+    uint32_t *count, uint32_t *start);
 
 /*
- * Undoes a farm_limit_take() that returned 1 at time now (another limit
- * rejected the request).  Windows that have moved on since are left alone.
- * count[w] is updated as by farm_limit_take().
+ * Undoes a farm_limit_take() that returned 1 (another limit rejected the
+ * request), given the start[] it returned.  Windows that have moved on
+ * since are left alone.  count[w] is updated as by farm_limit_take().
  */
-void farm_limit_untake(farm_counter_t *c, const uint32_t *limit, int64_t now,
-    uint32_t *count);
+void farm_limit_untake(farm_counter_t *c, const uint32_t *limit,
+    const uint32_t *start, uint32_t *count);
 
 /* No counter in c holds a request of a window that is still running. */
 int farm_counters_idle(const farm_counter_t *c, int64_t now);

@@ -97,12 +97,12 @@ ngx_http_farm_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
  * (admitted and counted), NGX_BUSY (rejected, nothing counted) or
  * NGX_DECLINED (admitted, but the zone had no room for a new key even
  * after evictions, so nothing was counted).  count receives the counts
- * of limit's windows afterwards.
+ * of limit's windows afterwards, start the windows' starts.
  */
 
 ngx_int_t
 ngx_http_farm_limit_take(ngx_http_request_t *r, ngx_http_farm_limit_t *limit,
-    ngx_str_t *key, time_t now, uint32_t *count)
+    ngx_str_t *key, time_t now, uint32_t *count, uint32_t *start)
 {
     int                           admit;
     uint32_t                      hash;
@@ -132,7 +132,9 @@ ngx_http_farm_limit_take(ngx_http_request_t *r, ngx_http_farm_limit_t *limit,
         }
     }
 
-    admit = lr ? farm_limit_take(lr->counters, limit->limit, now, count) : 1;
+    admit = lr ? farm_limit_take(lr->counters, limit->limit, now, count,
+                                 start)
+               : 1;
 
     report = 0;
     evicted = 0;
@@ -171,11 +173,11 @@ ngx_http_farm_limit_take(ngx_http_request_t *r, ngx_http_farm_limit_t *limit,
 }
 
 
-/* Gives back what ngx_http_farm_limit_take() counted at time now. */
+/* Gives back what ngx_http_farm_limit_take() counted in the windows start. */
 
 void
 ngx_http_farm_limit_untake(ngx_http_farm_limit_t *limit, ngx_str_t *key,
-    time_t now, uint32_t *count)
+    uint32_t *start, uint32_t *count)
 {
     uint32_t                     hash;
     ngx_http_farm_limit_node_t  *lr;
@@ -192,7 +194,7 @@ ngx_http_farm_limit_untake(ngx_http_farm_limit_t *limit, ngx_str_t *key,
     lr = ngx_http_farm_limit_lookup(zone, key, hash);
 
     if (lr) {
-        farm_limit_untake(lr->counters, limit->limit, now, count);
+        farm_limit_untake(lr->counters, limit->limit, start, count);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);

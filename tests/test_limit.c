@@ -167,7 +167,8 @@ admitted_requests_count_in_every_window(void **state)
 {
     int64_t         now;
     uint32_t        limit[FARM_WIN_N] = { 0 }, count[FARM_WIN_N];
-    farm_counter_t  c[FARM_WIN_N];
+    uint32_t        start[FARM_WIN_N];
+    farm_counter_t  c[FARM_WIN_SLOTS];
 
     (void) state;
 
@@ -177,12 +178,12 @@ admitted_requests_count_in_every_window(void **state)
     limit[FARM_WIN_SECOND] = 5;
     limit[FARM_WIN_MINUTE] = 3;
 
-    assert_int_equal(farm_limit_take(c, limit, now, count), 1);
+    assert_int_equal(farm_limit_take(c, limit, now, count, start), 1);
     assert_int_equal(count[FARM_WIN_SECOND], 1);
     assert_int_equal(count[FARM_WIN_MINUTE], 1);
 
-    assert_int_equal(farm_limit_take(c, limit, now, count), 1);
-    assert_int_equal(farm_limit_take(c, limit, now, count), 1);
+    assert_int_equal(farm_limit_take(c, limit, now, count, start), 1);
+    assert_int_equal(farm_limit_take(c, limit, now, count, start), 1);
     assert_int_equal(count[FARM_WIN_SECOND], 3);
     assert_int_equal(count[FARM_WIN_MINUTE], 3);
 
@@ -197,7 +198,8 @@ rejected_requests_count_in_no_window(void **state)
 {
     int64_t         now;
     uint32_t        limit[FARM_WIN_N] = { 0 }, count[FARM_WIN_N];
-    farm_counter_t  c[FARM_WIN_N];
+    uint32_t        start[FARM_WIN_N];
+    farm_counter_t  c[FARM_WIN_SLOTS];
 
     (void) state;
 
@@ -207,29 +209,29 @@ rejected_requests_count_in_no_window(void **state)
     limit[FARM_WIN_SECOND] = 2;
     limit[FARM_WIN_MINUTE] = 3;
 
-    assert_int_equal(farm_limit_take(c, limit, now, count), 1);
-    assert_int_equal(farm_limit_take(c, limit, now, count), 1);
+    assert_int_equal(farm_limit_take(c, limit, now, count, start), 1);
+    assert_int_equal(farm_limit_take(c, limit, now, count, start), 1);
 
     /* the second window is full: rejected, the minute keeps its 2 */
-    assert_int_equal(farm_limit_take(c, limit, now, count), 0);
+    assert_int_equal(farm_limit_take(c, limit, now, count, start), 0);
     assert_int_equal(count[FARM_WIN_SECOND], 2);
     assert_int_equal(count[FARM_WIN_MINUTE], 2);
-    assert_int_equal(farm_limit_take(c, limit, now, count), 0);
+    assert_int_equal(farm_limit_take(c, limit, now, count, start), 0);
     assert_int_equal(count[FARM_WIN_MINUTE], 2);
 
     /* next second: room again, the minute takes its third */
-    assert_int_equal(farm_limit_take(c, limit, now + 1, count), 1);
+    assert_int_equal(farm_limit_take(c, limit, now + 1, count, start), 1);
     assert_int_equal(count[FARM_WIN_SECOND], 1);
     assert_int_equal(count[FARM_WIN_MINUTE], 3);
 
     /* now the minute is full */
-    assert_int_equal(farm_limit_take(c, limit, now + 2, count), 0);
+    assert_int_equal(farm_limit_take(c, limit, now + 2, count, start), 0);
     assert_int_equal(count[FARM_WIN_SECOND], 0);
     assert_int_equal(count[FARM_WIN_MINUTE], 3);
 
     /* until the next minute */
     assert_int_equal(farm_limit_take(c, limit, utc(2026, 11, 25, 13, 48, 0),
-                                     count), 1);
+                                     count, start), 1);
     assert_int_equal(count[FARM_WIN_MINUTE], 1);
 }
 
@@ -239,29 +241,106 @@ untake_gives_back_only_in_the_same_window(void **state)
 {
     int64_t         now;
     uint32_t        limit[FARM_WIN_N] = { 0 }, count[FARM_WIN_N];
-    farm_counter_t  c[FARM_WIN_N];
+    uint32_t        start[FARM_WIN_N], first[FARM_WIN_N];
+    farm_counter_t  c[FARM_WIN_SLOTS];
+
+    (void) state;
+
+    memset(c, 0, sizeof(c));
+    now = utc(2026, 11, 25, 13, 47, 58);
+
+    limit[FARM_WIN_MINUTE] = 10;
+    limit[FARM_WIN_HOUR] = 10;
+
+    assert_int_equal(farm_limit_take(c, limit, now, count, start), 1);
+    assert_int_equal(farm_limit_take(c, limit, now, count, first), 1);
+
+    farm_limit_untake(c, limit, first, count);
+    assert_int_equal(count[FARM_WIN_MINUTE], 1);
+    assert_int_equal(count[FARM_WIN_HOUR], 1);
+
+    assert_int_equal(farm_limit_take(c, limit, now, count, first), 1);
+
+    /* the next minute begins: the hour gives back, the minute cannot */
+    assert_int_equal(farm_limit_take(c, limit, now + 2, count, start), 1);
+    assert_int_equal(count[FARM_WIN_MINUTE], 1);
+    assert_int_equal(count[FARM_WIN_HOUR], 3);
+
+    farm_limit_untake(c, limit, first, count);
+    assert_int_equal(c[FARM_WIN_MINUTE].count, 1);
+    assert_int_equal(c[FARM_WIN_HOUR].count, 2);
+}
+
+
+static void
+a_clock_behind_counts_in_its_own_second(void **state)
+{
+    int64_t         now;
+    uint32_t        limit[FARM_WIN_N] = { 0 }, count[FARM_WIN_N];
+    uint32_t        start[FARM_WIN_N], late[FARM_WIN_N];
+    farm_counter_t  c[FARM_WIN_SLOTS];
+
+    (void) state;
+
+    memset(c, 0, sizeof(c));
+    now = utc(2026, 11, 25, 13, 47, 31);
+
+    limit[FARM_WIN_SECOND] = 2;
+
+    /* second :31 fills up */
+    assert_int_equal(farm_limit_take(c, limit, now, count, start), 1);
+    assert_int_equal(farm_limit_take(c, limit, now, count, start), 1);
+
+    /* one worker is at :32 already, another is still at :31 */
+    assert_int_equal(farm_limit_take(c, limit, now + 1, count, start), 1);
+    assert_int_equal(count[FARM_WIN_SECOND], 1);
+
+    assert_int_equal(farm_limit_take(c, limit, now, count, late), 0);
+    assert_int_equal(count[FARM_WIN_SECOND], 2);
+    assert_int_equal(late[FARM_WIN_SECOND], now);
+
+    /* :32 keeps its room */
+    assert_int_equal(farm_limit_take(c, limit, now + 1, count, start), 1);
+    assert_int_equal(count[FARM_WIN_SECOND], 2);
+    assert_int_equal(farm_limit_take(c, limit, now + 1, count, start), 0);
+
+    /* a request from :31 given back goes back to :31 */
+    memset(c, 0, sizeof(c));
+    assert_int_equal(farm_limit_take(c, limit, now, count, late), 1);
+    assert_int_equal(farm_limit_take(c, limit, now + 1, count, start), 1);
+    farm_limit_untake(c, limit, late, count);
+    assert_int_equal(c[FARM_WIN_PREV].count, 0);
+    assert_int_equal(c[FARM_WIN_SECOND].count, 1);
+
+    /* older than the previous second: counts in the current one */
+    assert_int_equal(farm_limit_take(c, limit, now - 5, count, start), 1);
+    assert_int_equal(start[FARM_WIN_SECOND], now + 1);
+    assert_int_equal(c[FARM_WIN_SECOND].count, 2);
+}
+
+
+static void
+a_clock_behind_never_reopens_a_minute(void **state)
+{
+    int64_t         now;
+    uint32_t        limit[FARM_WIN_N] = { 0 }, count[FARM_WIN_N];
+    uint32_t        start[FARM_WIN_N];
+    farm_counter_t  c[FARM_WIN_SLOTS];
 
     (void) state;
 
     memset(c, 0, sizeof(c));
     now = utc(2026, 11, 25, 13, 47, 59);
 
-    limit[FARM_WIN_SECOND] = 10;
-    limit[FARM_WIN_HOUR] = 10;
+    limit[FARM_WIN_MINUTE] = 2;
 
-    assert_int_equal(farm_limit_take(c, limit, now, count), 1);
-    assert_int_equal(farm_limit_take(c, limit, now, count), 1);
+    assert_int_equal(farm_limit_take(c, limit, now + 1, count, start), 1);
 
-    farm_limit_untake(c, limit, now, count);
-    assert_int_equal(count[FARM_WIN_SECOND], 1);
-    assert_int_equal(count[FARM_WIN_HOUR], 1);
-
-    /* a second later: the second window moved on, the hour did not */
-    assert_int_equal(farm_limit_take(c, limit, now + 1, count), 1);
-    assert_int_equal(count[FARM_WIN_HOUR], 2);
-    farm_limit_untake(c, limit, now, count);
-    assert_int_equal(c[FARM_WIN_SECOND].count, 1);
-    assert_int_equal(c[FARM_WIN_HOUR].count, 1);
+    /* a worker still in :47 counts in :48, it does not reset to :47 */
+    assert_int_equal(farm_limit_take(c, limit, now, count, start), 1);
+    assert_int_equal(count[FARM_WIN_MINUTE], 2);
+    assert_int_equal(start[FARM_WIN_MINUTE], now + 1);
+    assert_int_equal(farm_limit_take(c, limit, now + 1, count, start), 0);
 }
 
 
@@ -270,7 +349,8 @@ idle_counters_hold_no_running_window(void **state)
 {
     int64_t         now;
     uint32_t        limit[FARM_WIN_N] = { 0 }, count[FARM_WIN_N];
-    farm_counter_t  c[FARM_WIN_N];
+    uint32_t        start[FARM_WIN_N];
+    farm_counter_t  c[FARM_WIN_SLOTS];
 
     (void) state;
 
@@ -280,7 +360,7 @@ idle_counters_hold_no_running_window(void **state)
     assert_true(farm_counters_idle(c, now));
 
     limit[FARM_WIN_MINUTE] = 10;
-    assert_int_equal(farm_limit_take(c, limit, now, count), 1);
+    assert_int_equal(farm_limit_take(c, limit, now, count, start), 1);
 
     assert_false(farm_counters_idle(c, now));
     assert_false(farm_counters_idle(c, now + 29));
@@ -293,7 +373,8 @@ headers_count_down_and_name_the_tightest_window(void **state)
 {
     int64_t            now;
     uint32_t           limit[FARM_WIN_N] = { 0 }, count[FARM_WIN_N];
-    farm_counter_t     c[FARM_WIN_N];
+    uint32_t           start[FARM_WIN_N];
+    farm_counter_t     c[FARM_WIN_SLOTS];
     farm_limit_view_t  v;
 
     (void) state;
@@ -305,7 +386,7 @@ headers_count_down_and_name_the_tightest_window(void **state)
     limit[FARM_WIN_MINUTE] = 3;
     limit[FARM_WIN_HOUR] = 100;
 
-    assert_int_equal(farm_limit_take(c, limit, now, count), 1);
+    assert_int_equal(farm_limit_take(c, limit, now, count, start), 1);
 
     farm_limit_view_init(&v);
     farm_limit_view_add(&v, limit, count, now, 1);
@@ -463,6 +544,8 @@ main(void)
         cmocka_unit_test(admitted_requests_count_in_every_window),
         cmocka_unit_test(rejected_requests_count_in_no_window),
         cmocka_unit_test(untake_gives_back_only_in_the_same_window),
+        cmocka_unit_test(a_clock_behind_counts_in_its_own_second),
+        cmocka_unit_test(a_clock_behind_never_reopens_a_minute),
         cmocka_unit_test(idle_counters_hold_no_running_window),
         cmocka_unit_test(headers_count_down_and_name_the_tightest_window),
         cmocka_unit_test(equal_remaining_prefers_the_longer_window),
