@@ -6,7 +6,7 @@
 #   make test-asan  the agent and unit tests under AddressSanitizer/UBSan
 #   make demo       a gateway, Redis and three agents on 127.0.0.1
 #   make demo-stop  stop what the demo started
-#   make bench      throughput and scale against stock nginx
+#   make bench      throughput and scale against stock nginx, rate limits
 #
 #   NGINX_SRC=/path/to/nginx make   build the module against an nginx tree
 
@@ -100,4 +100,4 @@ bench: deps
 	./scripts/bench.sh
 
 clean:
-	rm -rf $(BUILD) t/servroot*
+	rm -rf $(BUILD) t/servroot* .bench-limit

@@ -8,6 +8,7 @@
 #                     and stock nginx with 10,000 "server" lines.
 #   3. convergence:   time from an agent's registration in Redis to the first
 #                     request the gateway sends it, p50/p99 over 50.
+#   4. rate limits:   scripts/bench-limit.sh, at the end, on its own ports.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -277,3 +278,14 @@ say "  $converge"
     say ""
     say "Redis convergence: $converge  (target p99 <= 100 ms)"
 } | tee "$dir/results.md"
+
+# --- rate limits --------------------------------------------------------------
+#
+# A separate run with its own ports (8281-8289, Redis 6392), after this
+# bench's processes are gone: farm_limit accuracy (local, and Redis shared by
+# two gateways) and its throughput cost.  Alone: scripts/bench-limit.sh.
+
+cleanup
+say ""
+say "bench: rate limits (scripts/bench-limit.sh)"
+"$top/scripts/bench-limit.sh"
