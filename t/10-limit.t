@@ -559,3 +559,23 @@ GET /t
 X-RateLimit-Remaining-Minute: 2
 --- no_error_log
 [error]
+
+
+
+=== TEST 21: "satisfy any" with an allow that matches does not skip the limit
+--- config
+    location = /t {
+        satisfy any;
+        allow 127.0.0.1;
+        deny all;
+        farm_limit zone=sat:1m key=$remote_addr minute=1;
+        empty_gif;
+    }
+--- init
+main::fresh_second();
+--- request eval
+["GET /t", "GET /t"]
+--- error_code eval
+[200, 429]
+--- no_error_log
+[error]

@@ -343,3 +343,21 @@ apikey: alice-key-1
 X-Consumer: alice
 --- no_error_log
 [error]
+
+
+
+=== TEST 15: "satisfy any" with an allow that matches does not skip the key check
+--- config
+    location = /t {
+        satisfy any;
+        allow 127.0.0.1;
+        deny all;
+        farm_key_auth;
+        empty_gif;
+    }
+--- request eval
+["GET /t", "GET /t?apikey=bob-key"]
+--- error_code eval
+[401, 200]
+--- no_error_log
+[error]
