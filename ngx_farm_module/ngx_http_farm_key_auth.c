@@ -519,7 +519,7 @@ static ngx_int_t
 ngx_http_farm_key_auth_hide_args(ngx_http_request_t *r,
     ngx_http_farm_key_auth_loc_conf_t *lcf)
 {
-    u_char      *p, *end, *amp, *eq, *args, *q, *uri;
+    u_char      *p, *end, *amp, *eq, *args, *q, *uri, *line;
     size_t       path;
     ngx_str_t   *names;
     ngx_uint_t   k, drop, changed;
@@ -579,23 +579,28 @@ ngx_http_farm_key_auth_hide_args(ngx_http_request_t *r,
     r->args.data = args;
     r->args.len = q - args;
 
-    if (!r->valid_unparsed_uri) {
-        return NGX_OK;
-    }
-
-    /* the request line goes upstream as it came: rewrite it too */
+    /*
+     * proxy_pass without a URI sends the request's URI as it came: rewrite
+     * it too, and the request line that logs show ($request, and the
+     * "request:" of error log lines)
+     */
 
     q = ngx_strlchr(r->unparsed_uri.data,
                     r->unparsed_uri.data + r->unparsed_uri.len, '?');
 
     path = q ? (size_t) (q - r->unparsed_uri.data) : r->unparsed_uri.len;
 
-    uri = ngx_pnalloc(r->pool, path + 1 + r->args.len);
-    if (uri == NULL) {
+    line = ngx_pnalloc(r->pool, r->method_name.len + 1 + path + 1
+                                + r->args.len + 1 + r->http_protocol.len);
+    if (line == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(uri, r->unparsed_uri.data, path);
+    p = ngx_cpymem(line, r->method_name.data, r->method_name.len);
+    *p++ = ' ';
+
+    uri = p;
+    p = ngx_cpymem(p, r->unparsed_uri.data, path);
 
     if (r->args.len) {
         *p++ = '?';
@@ -604,6 +609,14 @@ ngx_http_farm_key_auth_hide_args(ngx_http_request_t *r,
 
     r->unparsed_uri.data = uri;
     r->unparsed_uri.len = p - uri;
+
+    if (r->http_protocol.len) {
+        *p++ = ' ';
+        p = ngx_cpymem(p, r->http_protocol.data, r->http_protocol.len);
+    }
+
+    r->request_line.data = line;
+    r->request_line.len = p - line;
 
     return NGX_OK;
 }

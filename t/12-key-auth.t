@@ -361,3 +361,28 @@ X-Consumer: alice
 [401, 200]
 --- no_error_log
 [error]
+
+
+
+=== TEST 16: hide=on keeps a query key out of $request and of error log lines too
+--- config
+    location /echo {
+        farm_key_auth hide=on;
+        farm_limit zone=h:1m key=$farm_consumer minute=1;
+        add_header X-Request $request always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_AGENT_PORT;
+    }
+--- log_level: info
+--- init
+main::fresh_second();
+my ($code) = FarmTest::http_get(FarmTest::gateway_port(), '/echo?apikey=bob-key&x=1');
+Test::More::is($code, 200, 'first request admitted');
+--- request
+GET /echo?apikey=bob-key&x=2
+--- error_code: 429
+--- response_headers
+X-Request: GET /echo?x=2 HTTP/1.1
+--- error_log
+request: "GET /echo?x=2 HTTP/1.1"
+--- no_error_log
+bob-key
