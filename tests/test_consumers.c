@@ -61,7 +61,8 @@ consumers_with_keys_and_tiers(void **state)
 
     assert_int_equal(parse(&cs,
         "{\"consumers\": ["
-        " {\"name\": \"alice\", \"tier\": \"gold\", \"keys\": [\"a-1\", \"a-2\"]},"
+        " {\"name\": \"alice\", \"tier\": \"gold\","
+        "  \"keys\": [\"a-1\", \"a-2\"]},"
         " {\"name\": \"bob\", \"keys\": [\"b-1\"]},"
         " {\"name\": \"carol c.\", \"keys\": []}"
         "]}", err), 0);
@@ -127,7 +128,8 @@ shapes_that_are_wrong(void **state)
     fails_with("{\"consumers\": {}}", "\"consumers\" must be an array");
     fails_with("{\"consumers\": [], \"plugins\": []}",
                "unknown field \"plugins\"");
-    fails_with("{\"consumers\": [\"alice\"]}", "consumers[0]: must be an object");
+    fails_with("{\"consumers\": [\"alice\"]}",
+               "consumers[0]: must be an object");
 }
 
 
@@ -149,14 +151,16 @@ fields_that_are_wrong_are_named(void **state)
                "consumers[1].keys: is missing");
     fails_with("{\"consumers\": [{\"name\": \"a\", \"keys\": \"s3cret\"}]}",
                "consumers[0].keys: must be an array of strings");
-    fails_with("{\"consumers\": [{\"name\": \"a\", \"keys\": [\"s3cret\", 5]}]}",
+    fails_with("{\"consumers\": [{\"name\": \"a\","
+               " \"keys\": [\"s3cret\", 5]}]}",
                "consumers[0].keys[1]: must be a string of 1-1024 bytes");
     fails_with("{\"consumers\": [{\"name\": \"a\", \"keys\": [\"\"]}]}",
                "consumers[0].keys[0]: must be a string");
     fails_with("{\"consumers\": [{\"name\": \"a\", \"tier\": \"gold plus\","
                " \"keys\": []}]}",
                "consumers[0].tier: must be a string of 1-64 of");
-    fails_with("{\"consumers\": [{\"name\": \"a\", \"tier\": 1, \"keys\": []}]}",
+    fails_with("{\"consumers\": [{\"name\": \"a\", \"tier\": 1,"
+               " \"keys\": []}]}",
                "consumers[0].tier");
     fails_with("{\"consumers\": [{\"name\": \"a\", \"tiers\": \"gold\","
                " \"keys\": []}]}",
