@@ -32,25 +32,9 @@
 
 
 typedef struct {
-    ngx_str_t                       name;
-    ngx_str_t                       tier;
-} ngx_http_farm_consumer_t;
-
-
-typedef struct {
-    u_char                          digest[SHA256_DIGEST_LENGTH];
-    ngx_http_farm_consumer_t       *consumer;
-    ngx_uint_t                      next;       /* 1 + index, 0: end */
-} ngx_http_farm_key_t;
-
-
-typedef struct {
     ngx_str_t                       file;
-    ngx_http_farm_consumer_t       *consumers;
-    ngx_uint_t                      nconsumers;
-    ngx_http_farm_key_t            *keys;
-    ngx_uint_t                     *buckets;    /* 1 + index, 0: empty */
-    ngx_uint_t                      mask;
+    ngx_http_farm_key_table_t       keys;       /* from the file */
+    ngx_http_farm_consumers_redis_t *redis;     /* consumers in Redis */
 
     u_char                         *used_file;  /* first farm_key_auth */
     ngx_uint_t                      used_line;
@@ -65,9 +49,12 @@ typedef struct {
 } ngx_http_farm_key_auth_loc_conf_t;
 
 
-/* per request; survives internal redirects (found through its cleanup) */
+/*
+ * Per request; survives internal redirects (found through its cleanup).
+ * A copy: the table of consumers from Redis may be replaced meanwhile.
+ */
 typedef struct {
-    ngx_http_farm_consumer_t       *consumer;
+    ngx_http_farm_consumer_t        consumer;
 } ngx_http_farm_key_auth_ctx_t;
 
 
@@ -76,6 +63,8 @@ static ngx_int_t ngx_http_farm_key_auth_find(ngx_http_request_t *r,
     ngx_http_farm_key_auth_loc_conf_t *lcf, ngx_str_t *key);
 static ngx_http_farm_consumer_t *ngx_http_farm_key_auth_lookup(
     ngx_http_farm_key_auth_main_conf_t *mcf, ngx_str_t *key);
+static ngx_int_t ngx_http_farm_key_auth_init_process(ngx_cycle_t *cycle);
+static void ngx_http_farm_key_auth_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_farm_key_auth_upstream_headers(
     ngx_http_request_t *r, ngx_http_farm_key_auth_loc_conf_t *lcf,
     ngx_http_farm_consumer_t *consumer);
@@ -110,7 +99,7 @@ static ngx_int_t ngx_http_farm_key_auth_postconfiguration(ngx_conf_t *cf);
 static ngx_command_t  ngx_http_farm_key_auth_commands[] = {
 
     { ngx_string("farm_consumers"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_farm_consumers,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -149,10 +138,10 @@ ngx_module_t  ngx_http_farm_key_auth_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_farm_key_auth_init_process,   /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_farm_key_auth_exit_process,   /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -244,14 +233,26 @@ ngx_http_farm_key_auth_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->consumer = consumer;
+    ctx->consumer.name.data = ngx_pstrdup(r->pool, &consumer->name);
+    ctx->consumer.name.len = consumer->name.len;
+    ctx->consumer.tier.data = ngx_pnalloc(r->pool, consumer->tier.len + 1);
+
+    if (ctx->consumer.name.data == NULL || ctx->consumer.tier.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ctx->consumer.tier.data, consumer->tier.data,
+               consumer->tier.len);
+    ctx->consumer.tier.len = consumer->tier.len;
 
     cln->handler = ngx_http_farm_key_auth_cleanup;
     cln->data = ctx;
 
     ngx_http_set_ctx(r, ctx, ngx_http_farm_key_auth_module);
 
-    if (ngx_http_farm_key_auth_upstream_headers(r, lcf, consumer) != NGX_OK) {
+    if (ngx_http_farm_key_auth_upstream_headers(r, lcf, &ctx->consumer)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -354,17 +355,86 @@ static ngx_http_farm_consumer_t *
 ngx_http_farm_key_auth_lookup(ngx_http_farm_key_auth_main_conf_t *mcf,
     ngx_str_t *key)
 {
-    u_char                     digest[SHA256_DIGEST_LENGTH];
+    u_char                      digest[SHA256_DIGEST_LENGTH];
+    ngx_http_farm_consumer_t   *c;
+    ngx_http_farm_key_table_t  *t;
+
+    SHA256(key->data, key->len, digest);
+
+    c = ngx_http_farm_key_table_lookup(&mcf->keys, digest);
+
+    if (c == NULL && mcf->redis) {
+        t = ngx_http_farm_consumers_redis_table(mcf->redis);
+
+        if (t) {
+            c = ngx_http_farm_key_table_lookup(t, digest);
+        }
+    }
+
+    return c;
+}
+
+
+/*
+ * The table: nkeys digests in 2^n buckets (at least 16, at least nkeys),
+ * allocated from pool.
+ */
+
+ngx_int_t
+ngx_http_farm_key_table_init(ngx_http_farm_key_table_t *t, ngx_pool_t *pool,
+    ngx_uint_t nkeys)
+{
+    ngx_uint_t  nbuckets;
+
+    for (nbuckets = 16; nbuckets < nkeys; nbuckets *= 2) {
+        /* void */
+    }
+
+    t->nkeys = 0;
+    t->mask = nbuckets - 1;
+    t->buckets = ngx_pcalloc(pool, nbuckets * sizeof(ngx_uint_t));
+    t->keys = ngx_pcalloc(pool, (nkeys + 1) * sizeof(ngx_http_farm_key_t));
+
+    if (t->buckets == NULL || t->keys == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* Adds a digest, for which ngx_http_farm_key_table_init() made room. */
+
+void
+ngx_http_farm_key_table_add(ngx_http_farm_key_table_t *t, u_char *digest,
+    ngx_http_farm_consumer_t *consumer)
+{
+    uint32_t              h;
+    ngx_http_farm_key_t  *k;
+
+    k = &t->keys[t->nkeys++];
+
+    ngx_memcpy(k->digest, digest, SHA256_DIGEST_LENGTH);
+    k->consumer = consumer;
+
+    ngx_memcpy(&h, digest, sizeof(uint32_t));
+
+    k->next = t->buckets[h & t->mask];
+    t->buckets[h & t->mask] = t->nkeys;
+}
+
+
+ngx_http_farm_consumer_t *
+ngx_http_farm_key_table_lookup(ngx_http_farm_key_table_t *t, u_char *digest)
+{
     uint32_t                   h;
     ngx_uint_t                 i;
     ngx_http_farm_key_t       *k;
     ngx_http_farm_consumer_t  *found;
 
-    if (mcf->buckets == NULL) {
+    if (t->buckets == NULL) {
         return NULL;
     }
-
-    SHA256(key->data, key->len, digest);
 
     ngx_memcpy(&h, digest, sizeof(uint32_t));
 
@@ -372,8 +442,8 @@ ngx_http_farm_key_auth_lookup(ngx_http_farm_key_auth_main_conf_t *mcf,
 
     /* the whole bucket, whatever matches: no early exit */
 
-    for (i = mcf->buckets[h & mcf->mask]; i; i = k->next) {
-        k = &mcf->keys[i - 1];
+    for (i = t->buckets[h & t->mask]; i; i = k->next) {
+        k = &t->keys[i - 1];
 
         if (CRYPTO_memcmp(k->digest, digest, SHA256_DIGEST_LENGTH) == 0) {
             found = k->consumer;
@@ -693,7 +763,7 @@ ngx_http_farm_key_auth_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    s = data ? &ctx->consumer->tier : &ctx->consumer->name;
+    s = data ? &ctx->consumer.tier : &ctx->consumer.name;
 
     v->len = s->len;
     v->data = s->data;
@@ -738,8 +808,8 @@ ngx_http_farm_key_auth_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     mcf->file = { 0, NULL };
-     *     mcf->keys = NULL;
-     *     mcf->buckets = NULL;
+     *     mcf->keys = { NULL, ... };
+     *     mcf->redis = NULL;
      *     mcf->used_file = NULL;
      */
 
@@ -752,7 +822,7 @@ ngx_http_farm_key_auth_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_farm_key_auth_main_conf_t  *mcf = conf;
 
-    if (mcf->used_file && mcf->file.len == 0) {
+    if (mcf->used_file && mcf->file.len == 0 && mcf->redis == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"farm_key_auth\" in %s:%ui needs consumers: add "
                       "\"farm_consumers /path/to/consumers.json;\" to the "
@@ -825,11 +895,29 @@ ngx_http_farm_consumers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_file_info_t    fi;
     farm_consumers_t   cs;
 
-    if (mcf->file.len) {
-        return "is duplicate";
+    value = cf->args->elts;
+
+    if (ngx_strncmp(value[1].data, "redis://", 8) == 0) {
+        if (mcf->redis) {
+            return "is duplicate: one Redis source at most";
+        }
+
+        return ngx_http_farm_consumers_redis(cf, value + 1,
+                                             cf->args->nelts - 1,
+                                             &mcf->redis);
     }
 
-    value = cf->args->elts;
+    if (mcf->file.len) {
+        return "is duplicate: one file at most";
+    }
+
+    if (cf->args->nelts > 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"farm_consumers\" parameter \"%V\": "
+                           "a file takes no parameters", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
     mcf->file = value[1];
 
     if (ngx_conf_full_name(cf->cycle, &mcf->file, 1) != NGX_OK) {
@@ -912,21 +1000,18 @@ static char *
 ngx_http_farm_consumers_load(ngx_conf_t *cf,
     ngx_http_farm_key_auth_main_conf_t *mcf, farm_consumers_t *cs)
 {
-    uint32_t                   h;
-    ngx_uint_t                 i, nbuckets;
-    ngx_http_farm_key_t       *k;
-    ngx_http_farm_consumer_t  *c;
+    u_char                     digest[SHA256_DIGEST_LENGTH];
+    ngx_uint_t                 i;
+    ngx_http_farm_consumer_t  *consumers, *c;
 
-    mcf->nconsumers = cs->nconsumers;
-
-    mcf->consumers = ngx_pcalloc(cf->pool, (cs->nconsumers + 1)
-                                           * sizeof(ngx_http_farm_consumer_t));
-    if (mcf->consumers == NULL) {
+    consumers = ngx_pcalloc(cf->pool, (cs->nconsumers + 1)
+                                      * sizeof(ngx_http_farm_consumer_t));
+    if (consumers == NULL) {
         return NGX_CONF_ERROR;
     }
 
     for (i = 0; i < cs->nconsumers; i++) {
-        c = &mcf->consumers[i];
+        c = &consumers[i];
 
         c->name.len = cs->consumers[i].name_len;
         c->name.data = ngx_pnalloc(cf->pool, c->name.len);
@@ -941,30 +1026,17 @@ ngx_http_farm_consumers_load(ngx_conf_t *cf,
         ngx_memcpy(c->tier.data, cs->consumers[i].tier, c->tier.len);
     }
 
-    for (nbuckets = 16; nbuckets < cs->nkeys; nbuckets *= 2) {
-        /* void */
-    }
-
-    mcf->mask = nbuckets - 1;
-    mcf->buckets = ngx_pcalloc(cf->pool, nbuckets * sizeof(ngx_uint_t));
-    mcf->keys = ngx_pcalloc(cf->pool,
-                            (cs->nkeys + 1) * sizeof(ngx_http_farm_key_t));
-
-    if (mcf->buckets == NULL || mcf->keys == NULL) {
+    if (ngx_http_farm_key_table_init(&mcf->keys, cf->pool, cs->nkeys)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
     for (i = 0; i < cs->nkeys; i++) {
-        k = &mcf->keys[i];
+        SHA256((u_char *) cs->keys[i].key, cs->keys[i].len, digest);
 
-        SHA256((u_char *) cs->keys[i].key, cs->keys[i].len, k->digest);
-
-        k->consumer = &mcf->consumers[cs->keys[i].consumer];
-
-        ngx_memcpy(&h, k->digest, sizeof(uint32_t));
-
-        k->next = mcf->buckets[h & mcf->mask];
-        mcf->buckets[h & mcf->mask] = i + 1;
+        ngx_http_farm_key_table_add(&mcf->keys, digest,
+                                    &consumers[cs->keys[i].consumer]);
     }
 
     return NGX_CONF_OK;
@@ -1072,6 +1144,50 @@ ngx_http_farm_key_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_farm_key_auth_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_farm_key_auth_main_conf_t  *mcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
+        return NGX_OK;
+    }
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_farm_key_auth_module);
+
+    if (mcf->redis == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_farm_consumers_redis_start(cycle, mcf->redis);
+}
+
+
+static void
+ngx_http_farm_key_auth_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_farm_key_auth_main_conf_t  *mcf;
+
+    if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
+        return;
+    }
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_farm_key_auth_module);
+
+    if (mcf->redis) {
+        ngx_http_farm_consumers_redis_stop(mcf->redis);
+    }
 }
 
 

@@ -16,6 +16,7 @@
  *   ngx_http_farm_limit_window.c   windows and counting, free of nginx
  *   ngx_http_farm_key_auth.c       farm_consumers, farm_key_auth
  *   ngx_http_farm_consumers.c      the consumers file, free of nginx
+ *   ngx_http_farm_consumers_redis.c  consumers kept in Redis
  */
 
 
@@ -161,6 +162,34 @@ typedef struct {
 } ngx_http_farm_limit_ctx_t;
 
 
+/* a consumer of farm_consumers */
+typedef struct {
+    ngx_str_t                       name;
+    ngx_str_t                       tier;
+} ngx_http_farm_consumer_t;
+
+
+/* a key, as its SHA-256 digest, in a bucket chain */
+typedef struct {
+    u_char                          digest[32];
+    ngx_http_farm_consumer_t       *consumer;
+    ngx_uint_t                      next;       /* 1 + index, 0: end */
+} ngx_http_farm_key_t;
+
+
+/* keys by digest: from the consumers file, or from Redis */
+typedef struct {
+    ngx_http_farm_key_t            *keys;
+    ngx_uint_t                      nkeys;
+    ngx_uint_t                     *buckets;    /* 1 + index, 0: empty */
+    ngx_uint_t                      mask;
+} ngx_http_farm_key_table_t;
+
+
+typedef struct ngx_http_farm_consumers_redis_s
+    ngx_http_farm_consumers_redis_t;
+
+
 extern ngx_module_t  ngx_http_farm_limit_module;
 extern ngx_module_t  ngx_http_farm_key_auth_module;
 
@@ -180,6 +209,23 @@ ngx_int_t ngx_http_farm_limit_take(ngx_http_request_t *r,
     uint32_t *count, uint32_t *start);
 void ngx_http_farm_limit_untake(ngx_http_farm_limit_t *limit, ngx_str_t *key,
     uint32_t *start, uint32_t *count);
+
+/* ngx_http_farm_key_auth.c */
+ngx_int_t ngx_http_farm_key_table_init(ngx_http_farm_key_table_t *t,
+    ngx_pool_t *pool, ngx_uint_t nkeys);
+void ngx_http_farm_key_table_add(ngx_http_farm_key_table_t *t,
+    u_char *digest, ngx_http_farm_consumer_t *consumer);
+ngx_http_farm_consumer_t *ngx_http_farm_key_table_lookup(
+    ngx_http_farm_key_table_t *t, u_char *digest);
+
+/* ngx_http_farm_consumers_redis.c */
+char *ngx_http_farm_consumers_redis(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_uint_t n, ngx_http_farm_consumers_redis_t **crp);
+ngx_http_farm_key_table_t *ngx_http_farm_consumers_redis_table(
+    ngx_http_farm_consumers_redis_t *cr);
+ngx_int_t ngx_http_farm_consumers_redis_start(ngx_cycle_t *cycle,
+    ngx_http_farm_consumers_redis_t *cr);
+void ngx_http_farm_consumers_redis_stop(ngx_http_farm_consumers_redis_t *cr);
 
 /* ngx_http_farm_limit_redis.c */
 void ngx_http_farm_limit_redis_sha(u_char *sha);

@@ -293,7 +293,69 @@ qr/\[emerg\] .*farm_consumers "\S+no-such-consumers\.json": cannot open \(2: No 
 
 
 
-=== TEST 27: a valid configuration starts (the control case)
+=== TEST 27: consumers in Redis: a bad URL
+--- http_config
+    farm_consumers redis://127.0.0.1:99999;
+--- config
+    location /a { empty_gif; }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid "farm_consumers" URL "redis:\/\/127\.0\.0\.1:99999": registry URL: port must be a number from 1 to 65535 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 28: consumers in Redis: an unknown parameter, a refresh too short
+--- http_config
+    farm_consumers redis://127.0.0.1:6379 refresh=10ms;
+--- config
+    location /a { empty_gif; }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid "farm_consumers" parameter "refresh=10ms": expected a time of at least 100ms in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 29: consumers in Redis: a typo
+--- http_config
+    farm_consumers redis://127.0.0.1:6379 refrsh=1s;
+--- config
+    location /a { empty_gif; }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*unknown "farm_consumers" parameter "refrsh=1s": use prefix=, refresh= or timeout= in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 30: a consumers file takes no parameters; two files are one too many
+--- http_config
+    farm_consumers ../html/consumers.json refresh=1s;
+--- config
+    location /a { empty_gif; }
+--- user_files
+>>> consumers.json
+{"consumers": []}
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid "farm_consumers" parameter "refresh=1s": a file takes no parameters in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 31: two consumers files
+--- http_config
+    farm_consumers ../html/consumers.json;
+    farm_consumers ../html/consumers.json;
+--- config
+    location /a { empty_gif; }
+--- user_files
+>>> consumers.json
+{"consumers": []}
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"farm_consumers" directive is duplicate: one file at most in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 32: a valid configuration starts (the control case)
 --- http_config
     farm_consumers ../html/consumers.json;
 --- config
