@@ -215,6 +215,14 @@ ngx_http_farm_key_auth_handler(ngx_http_request_t *r)
         return ngx_http_farm_key_auth_deny(r, &ngx_http_farm_key_auth_missing);
     }
 
+    /* before the verdict: a refused key stays out of the logs too */
+
+    if (lcf->hide && lcf->query->nelts && r->args.len) {
+        if (ngx_http_farm_key_auth_hide_args(r, lcf) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
     mcf = ngx_http_get_module_main_conf(r, ngx_http_farm_key_auth_module);
 
     consumer = ngx_http_farm_key_auth_lookup(mcf, &key);
@@ -254,12 +262,6 @@ ngx_http_farm_key_auth_handler(ngx_http_request_t *r)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (lcf->hide && lcf->query->nelts && r->args.len) {
-        if (ngx_http_farm_key_auth_hide_args(r, lcf) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
     }
 
     /* NGX_DECLINED, not NGX_OK: "satisfy any" must not skip farm_limit */

@@ -386,3 +386,21 @@ X-Request: GET /echo?x=2 HTTP/1.1
 request: "GET /echo?x=2 HTTP/1.1"
 --- no_error_log
 bob-key
+
+
+
+=== TEST 17: hide=on: a refused query key stays out of the logs too
+--- config
+    location /echo {
+        farm_key_auth hide=on;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_AGENT_PORT;
+    }
+--- log_level: info
+--- request
+GET /echo?apikey=not-a-key-0815&x=1
+--- error_code: 401
+--- error_log
+request: "GET /echo?x=1 HTTP/1.1"
+--- no_error_log
+not-a-key-0815
+[error]
