@@ -9,7 +9,8 @@
 #      requests of both counted per window (target: within 2%).
 #   3. throughput: one gateway, one worker, the same small response
 #      (empty_gif) without a limit, with a local limit and with a Redis
-#      limit that never rejects; rounds interleaved, median reported.
+#      limit that never rejects; rounds interleaved; medians, and the
+#      median of each round's ratio to no limit.
 #
 # A request is attributed to the window of its start ($msec - $request_time
 # in the access log); the first and last (partial) windows are dropped, and
@@ -241,19 +242,33 @@ for c in none local redis; do
     : > "$dir/$c.rps"
 done
 
+: > "$dir/local.ratio"
+: > "$dir/redis.ratio"
+
 r=1
 while [ $r -le "$rounds" ]; do
     for c in none local redis; do
         rps=$(measure "http://127.0.0.1:$port_tp/$c")
         echo "$rps" >> "$dir/$c.rps"
+        eval "rps_$c=$rps"
         say "  round $r  $c  $rps req/s"
     done
+    # shellcheck disable=SC2154
+    ratio "$rps_local" "$rps_none" >> "$dir/local.ratio"
+    echo >> "$dir/local.ratio"
+    ratio "$rps_redis" "$rps_none" >> "$dir/redis.ratio"
+    echo >> "$dir/redis.ratio"
     r=$((r + 1))
 done
 
 med_none=$(median < "$dir/none.rps")
 med_local=$(median < "$dir/local.rps")
 med_redis=$(median < "$dir/redis.rps")
+
+# each round's ratio compares measurements seconds apart: steadier than
+# the ratio of medians on a machine whose speed drifts
+rat_local=$(median < "$dir/local.ratio")
+rat_redis=$(median < "$dir/redis.ratio")
 
 if grep -q "Non-2xx\|error" "$dir/tp/logs/error.log" 2>/dev/null; then
     say "bench-limit: errors in the throughput gateway's log:" >&2
@@ -266,9 +281,11 @@ fi
     say "|---|---|---|"
     say "| accuracy, local, 2 workers | worst window off by $(echo "$acc_local" | worst)% | within 1% |"
     say "| accuracy, redis, 2 gateways x 2 workers | worst window off by $(echo "$acc_redis" | worst)% | within 2% |"
-    say "| no limit (empty_gif) | $med_none req/s | |"
-    say "| farm_limit policy=local | $med_local req/s ($(ratio "$med_local" "$med_none")) | |"
-    say "| farm_limit policy=redis | $med_redis req/s ($(ratio "$med_redis" "$med_none")) | |"
+    say "| no limit (empty_gif), median | $med_none req/s | |"
+    say "| farm_limit policy=local, median | $med_local req/s | |"
+    say "| farm_limit policy=redis, median | $med_redis req/s | |"
+    say "| local / no limit, median of the rounds' ratios | $rat_local | |"
+    say "| redis / no limit, median of the rounds' ratios | $rat_redis | |"
     say ""
     say "local: $acc_local"
     say "redis: $acc_redis"
