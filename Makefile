@@ -5,6 +5,7 @@
 #   make test       deps + build + every test; ends with "N passed, N failed"
 #   make test-asan  the agent and unit tests under AddressSanitizer/UBSan
 #   make demo       a gateway, Redis and three agents on 127.0.0.1
+#                   (REGISTRY=consul: the same on a Consul dev agent)
 #   make demo-stop  stop what the demo started
 #   make bench      throughput and scale against stock nginx, rate limits
 #
@@ -19,7 +20,7 @@ REGISTRY_SRCS := $(wildcard registry/*.c)
 REGISTRY_HDRS := $(wildcard registry/*.h)
 AGENT_SRCS    := $(wildcard agent/*.c)
 AGENT_HDRS    := $(wildcard agent/*.h)
-AGENT_LIBS    := -levent -lhiredis -ljansson
+AGENT_LIBS    := -levent -lhiredis -ljansson -lcurl
 
 MODULE_SRCS   := $(wildcard ngx_farm_module/*.c ngx_farm_module/*.h) \
                  $(REGISTRY_SRCS) $(REGISTRY_HDRS) config
@@ -88,9 +89,11 @@ test-asan: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    ./tests/run.pl --unit-dir $(BUILD)/tests-asan --only unit,agent
 
+REGISTRY ?= redis
+
 demo: deps
 	$(MAKE) all
-	./scripts/demo.sh start
+	REGISTRY=$(REGISTRY) ./scripts/demo.sh start
 
 demo-stop:
 	./scripts/demo.sh stop

@@ -50,11 +50,12 @@ farm_endpoint_health(farm_server_t *s, struct evhttp_request *req)
     }
 
     farm_server_reply_json(s, req, s->draining ? 503 : 200,
-        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:s, s:o, s:I, s:I,"
-                  " s:b, s:s}",
+        json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:f, s:s, s:o, s:I,"
+                  " s:I, s:b, s:s}",
                   "id", r->id,
                   "service", r->service,
                   "status", s->draining ? "draining" : "up",
+                  "draining", s->draining,
                   "inflight", (json_int_t) s->inflight,
                   "inflight_peak", (json_int_t) s->inflight_peak,
                   "served", (json_int_t) s->served,

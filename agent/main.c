@@ -446,6 +446,9 @@ main(int argc, char **argv)
         rconf.prefix = a.opts.prefix;
         rconf.ttl_ms = a.opts.ttl_ms;
         rconf.heartbeat_ms = a.opts.heartbeat_ms;
+        rconf.consul_token = a.opts.consul_token;
+        rconf.consul_ca = a.opts.consul_ca;
+        rconf.version = FARM_AGENT_VERSION;
 
         a.registrar = farm_registrar_create(&rconf, err);
 

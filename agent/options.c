@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "farm_consul.h"
 #include "log.h"
 #include "options.h"
 
@@ -63,6 +64,10 @@ static int farm_opt_log_level(farm_opt_ctx_t *ctx, const char *val,
     char *err);
 static int farm_opt_pid_file(farm_opt_ctx_t *ctx, const char *val,
     char *err);
+static int farm_opt_consul_token(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+static int farm_opt_consul_ca(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
 
 
 static const farm_opt_t  farm_opts[] = {
@@ -80,7 +85,8 @@ static const farm_opt_t  farm_opts[] = {
       "service (farm) to join", farm_opt_service },
 
     { "registry", "FARM_REGISTRY", "URL", "none: serve unregistered",
-      "redis://[[user]:password@]host[:port][/db] to register in",
+      "redis://[[user]:password@]host[:port][/db], consul://host[:port] or "
+      "https://host[:port] (Consul over TLS) to register in",
       farm_opt_registry },
 
     { "id", "FARM_ID", "ID", "<hostname>-<port>",
@@ -106,7 +112,14 @@ static const farm_opt_t  farm_opts[] = {
       "free-form metadata in the record; repeatable", farm_opt_meta },
 
     { "prefix", "FARM_PREFIX", "P", FARM_PREFIX_DEFAULT,
-      "registry key prefix: P:<service>:agent:<id>", farm_opt_prefix },
+      "Redis key prefix: P:<service>:agent:<id>", farm_opt_prefix },
+
+    { "consul-token", "CONSUL_HTTP_TOKEN", "TOKEN", "none",
+      "Consul ACL token, sent as X-Consul-Token; never logged",
+      farm_opt_consul_token },
+
+    { "consul-ca", "FARM_CONSUL_CA", "FILE", "the system's CA certificates",
+      "CA certificates that verify an https:// Consul", farm_opt_consul_ca },
 
     { "ttl", "FARM_TTL", "DURATION", "10s",
       "lifetime of the record without heartbeats", farm_opt_ttl },
@@ -690,6 +703,44 @@ farm_opt_pid_file(farm_opt_ctx_t *ctx, const char *val, char *err)
 }
 
 
+static int
+farm_opt_consul_token(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    const char  *p;
+
+    if (strlen(val) > FARM_SECRET_MAX) {
+        farm_opt_err(err, "longer than %d bytes", FARM_SECRET_MAX);
+        return -1;
+    }
+
+    for (p = val; *p; p++) {
+        if ((unsigned char) *p <= 0x20 || (unsigned char) *p >= 0x7f) {
+            farm_opt_err(err, "must be printable characters without "
+                         "spaces");
+            return -1;
+        }
+    }
+
+    strcpy(ctx->o->consul_token, val);      /* "" unsets it */
+
+    return 0;
+}
+
+
+static int
+farm_opt_consul_ca(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    if (val[0] == '\0') {
+        farm_opt_err(err, "must not be empty");
+        return -1;
+    }
+
+    ctx->o->consul_ca = val;
+
+    return 0;
+}
+
+
 /* Prints text indented by 6, wrapped before column 79. */
 static void
 farm_options_wrap(const char *text)
@@ -925,6 +976,15 @@ farm_options_check(farm_opt_ctx_t *ctx)
         }
     }
 
+    if (o->consul_ca
+        && !(o->registry_set && o->registry.type == FARM_URL_CONSUL
+             && o->registry.tls))
+    {
+        fprintf(stderr, "farm-agent: --consul-ca: needs an https:// Consul "
+                "--registry\n");
+        return -1;
+    }
+
     if (json_object_size(ctx->meta) > 0) {
         text = json_dumps(ctx->meta, JSON_COMPACT);
         if (text == NULL) {
@@ -940,6 +1000,16 @@ farm_options_check(farm_opt_ctx_t *ctx)
         }
 
         free(text);
+    }
+
+    /* Consul Meta has rules of its own: refuse now, not at registration */
+
+    if (o->registry_set && o->registry.type == FARM_URL_CONSUL
+        && farm_consul_check_meta(o->record.meta, err) != 0)
+    {
+        fprintf(stderr, "farm-agent: --meta: %s\n",
+                strncmp(err, "meta: ", 6) == 0 ? err + 6 : err);
+        return -1;
     }
 
     return 0;

@@ -32,6 +32,8 @@ typedef struct {
     farm_url_t     registry;
     char           prefix[FARM_PREFIX_MAX + 1];
     int            id_set;
+    char           consul_token[FARM_SECRET_MAX + 1];   /* "" = none */
+    const char    *consul_ca;               /* NULL: the system's CAs */
 
     /*
      * The record being built: id (when --id is given), service, region,

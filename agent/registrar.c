@@ -19,9 +19,7 @@ farm_registrar_create(const farm_registrar_conf_t *conf, char *err)
         return farm_registrar_redis_create(conf, err);
 
     case FARM_URL_CONSUL:
-        snprintf(err, FARM_ERR_MAX, "Consul registries are not supported "
-                 "by farm-agent yet; use a redis:// registry");
-        return NULL;
+        return farm_registrar_consul_create(conf, err);
 
     default:
         snprintf(err, FARM_ERR_MAX, "unknown registry kind");

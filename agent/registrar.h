@@ -7,9 +7,9 @@
  * deregisters on request.  Everything is asynchronous on the agent's
  * libevent loop; the agent serves whether or not the registry is reachable.
  *
- * One implementation per registry kind: registrar_redis.c today; a Consul
- * one (registrar_consul.c, libcurl multi driven by the same loop) plugs in
- * through farm_registrar_ops_t without changes to the callers.
+ * One implementation per registry kind, behind farm_registrar_ops_t:
+ * registrar_redis.c (hiredis async) and registrar_consul.c (libcurl multi
+ * driven by the same loop).
  */
 
 #ifndef FARM_REGISTRAR_H
@@ -74,9 +74,13 @@ typedef struct {
      * while reg exists, and fills it in before the first start(). */
     const farm_record_t  *record;
 
-    const char           *prefix;
+    const char           *prefix;           /* Redis */
     int64_t               ttl_ms;
     int64_t               heartbeat_ms;
+
+    const char           *consul_token;     /* Consul: "" or NULL = none */
+    const char           *consul_ca;        /* NULL: the system's CAs */
+    const char           *version;          /* Meta.version */
 } farm_registrar_conf_t;
 
 
@@ -89,6 +93,8 @@ farm_registrar_t *farm_registrar_create(const farm_registrar_conf_t *conf,
     char *err);
 
 farm_registrar_t *farm_registrar_redis_create(
+    const farm_registrar_conf_t *conf, char *err);
+farm_registrar_t *farm_registrar_consul_create(
     const farm_registrar_conf_t *conf, char *err);
 
 #define farm_registrar_start(reg)  (reg)->ops->start(reg)

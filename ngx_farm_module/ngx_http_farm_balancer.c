@@ -21,6 +21,7 @@ typedef struct {
     uint32_t                       gen;
     uint32_t                       ntried;
     uint32_t                       tried[NGX_HTTP_FARM_MAX_TRIES];
+    ngx_http_farm_filter_t         filter;
 } ngx_http_farm_peer_data_t;
 
 
@@ -38,7 +39,7 @@ static ngx_int_t ngx_http_farm_get_peer(ngx_peer_connection_t *pc,
 static void ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state);
 static uint32_t ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp,
-    ngx_http_farm_shctx_t *sh, farm_peers_t *peers);
+    ngx_http_farm_zone_t *z, farm_peers_t *peers);
 static ngx_int_t ngx_http_farm_usable(ngx_http_farm_peer_data_t *fp,
     ngx_http_farm_shctx_t *sh, uint32_t slot);
 #if (NGX_HTTP_SSL)
@@ -47,14 +48,17 @@ static ngx_int_t ngx_http_farm_set_session(ngx_peer_connection_t *pc,
 static void ngx_http_farm_save_session(ngx_peer_connection_t *pc,
     void *data);
 #endif
-static ngx_int_t ngx_http_farm_agent_variable(ngx_http_request_t *r,
+static ngx_int_t ngx_http_farm_ctx_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_farm_vars[] = {
 
-    { ngx_string("farm_agent"), NULL, ngx_http_farm_agent_variable, 0,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("farm_agent"), NULL, ngx_http_farm_ctx_variable,
+      offsetof(ngx_http_farm_ctx_t, agent), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("farm_region"), NULL, ngx_http_farm_ctx_variable,
+      offsetof(ngx_http_farm_ctx_t, region), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -99,6 +103,22 @@ ngx_http_farm_init_peer(ngx_http_request_t *r,
         fp->hash = farm_hash32(key.data, key.len);
     }
 
+    if (ngx_http_farm_route_init(r, fcf, &fp->filter, fp->ctx) == NGX_ERROR)
+    {
+        return NGX_ERROR;
+    }
+
+    if (fp->filter.ncaps) {
+
+        /* room to name the capabilities no agent has */
+
+        fp->ctx->missing.data = ngx_pnalloc(r->pool,
+                                            fp->ctx->required.len * 3 + 8);
+        if (fp->ctx->missing.data == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
     u = r->upstream;
 
     u->peer.data = fp;
@@ -132,6 +152,7 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_http_farm_peer_data_t  *fp = data;
 
     uint32_t                slot;
+    ngx_uint_t              taken;
     farm_peers_t            peers;
     ngx_http_farm_try_t    *try;
     ngx_http_farm_zone_t    z;
@@ -154,13 +175,38 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
         z.sh->requests++;
     }
 
-    slot = ngx_http_farm_choose(fp, z.sh, &peers);
+    /* an agent taken for this request at admission (farm_queue) */
+
+    slot = FARM_SLOT_NONE;
+    taken = 0;
+
+    if (fp->ctx->reserved != FARM_SLOT_NONE) {
+        a = &z.sh->agents[fp->ctx->reserved];
+
+        if (a->gen == fp->ctx->reserved_gen
+            && a->state == NGX_HTTP_FARM_SLOT_UP)
+        {
+            slot = fp->ctx->reserved;
+            taken = 1;
+        }
+
+        fp->ctx->reserved = FARM_SLOT_NONE;
+    }
+
+    if (slot == FARM_SLOT_NONE
+        && fp->ctx->reject == NGX_HTTP_FARM_REJECT_NONE)
+    {
+        slot = ngx_http_farm_choose(fp, &z, &peers);
+    }
 
     if (slot == FARM_SLOT_NONE) {
         z.sh->no_agent++;
         ngx_shmtx_unlock(&z.shpool->mutex);
 
-        fp->ctx->reject = NGX_HTTP_FARM_REJECT_NO_AGENT;
+        if (fp->ctx->reject == NGX_HTTP_FARM_REJECT_NONE) {
+            fp->ctx->reject = NGX_HTTP_FARM_REJECT_NO_AGENT;
+        }
+
         pc->name = &fp->fcf->uscf->host;
 
         return NGX_BUSY;
@@ -168,8 +214,20 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
 
     a = &z.sh->agents[slot];
 
-    farm_tree_acquire(&z.sh->tree, &peers, slot);
+    if (!taken) {
+        farm_tree_acquire(&z.sh->tree, &peers, slot);
+        ngx_http_farm_subsets_update(&z, a);
+    }
+
     a->requests++;
+
+    if (a->region) {
+        fp->ctx->region.data = z.sh->regions[a->region - 1];
+        fp->ctx->region.len = ngx_strlen(fp->ctx->region.data);
+
+    } else {
+        fp->ctx->region.len = 0;
+    }
 
     ngx_memcpy(&try->sockaddr, &a->sockaddr, a->socklen);
     pc->socklen = a->socklen;
@@ -216,7 +274,9 @@ ngx_http_farm_usable(ngx_http_farm_peer_data_t *fp, ngx_http_farm_shctx_t *sh,
 
     a = &sh->agents[slot];
 
-    if (a->state != NGX_HTTP_FARM_SLOT_UP || !farm_peer_available(&a->pick)) {
+    if (a->state != NGX_HTTP_FARM_SLOT_UP || !farm_peer_available(a->pick)
+        || (fp->filter.on && !ngx_http_farm_route_matches(&fp->filter, a)))
+    {
         return 0;
     }
 
@@ -231,10 +291,19 @@ ngx_http_farm_usable(ngx_http_farm_peer_data_t *fp, ngx_http_farm_shctx_t *sh,
 
 
 static uint32_t
-ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp, ngx_http_farm_shctx_t *sh,
+ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp, ngx_http_farm_zone_t *z,
     farm_peers_t *peers)
 {
-    uint32_t  i, h, idx, slot, prev, distinct;
+    uint32_t                i, h, idx, slot, prev, distinct;
+    ngx_http_farm_shctx_t  *sh;
+
+    sh = z->sh;
+
+    if (fp->filter.on
+        && ngx_http_farm_route_prepare(z, &fp->filter, fp->ctx) != NGX_OK)
+    {
+        return FARM_SLOT_NONE;
+    }
 
     switch (sh->method) {
 
@@ -285,6 +354,11 @@ ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp, ngx_http_farm_shctx_t *sh,
 
     /* round robin, least_conn, and hashing's fallback */
 
+    if (fp->filter.on) {
+        return ngx_http_farm_route_choose(z, &fp->filter, fp->tried,
+                                          fp->ntried, fp->ctx);
+    }
+
     return farm_tree_best(&sh->tree, peers, fp->tried, fp->ntried);
 }
 
@@ -295,11 +369,16 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_farm_peer_data_t  *fp = data;
 
+    ngx_int_t               failed;
     farm_peers_t            peers;
     ngx_http_farm_zone_t    z;
+    ngx_http_farm_note_t    note;
     ngx_http_farm_agent_t  *a;
 
     if (fp->current != FARM_SLOT_NONE) {
+        failed = ngx_http_farm_breaker_failed(fp->fcf, fp->request, state);
+        note.level = 0;
+
         ngx_http_farm_zone_get(fp->fcf, &z);
         ngx_http_farm_zone_peers(z.sh, &peers);
 
@@ -311,13 +390,23 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
 
         if (a->gen == fp->gen) {
             farm_tree_release(&z.sh->tree, &peers, fp->current);
+            ngx_http_farm_subsets_update(&z, a);
+            ngx_http_farm_queue_dispatch(&z);
 
-            if (state & NGX_PEER_FAILED) {
+            if (failed == 1) {
                 a->failures++;
+            }
+
+            if (fp->fcf->breaker.enabled && failed != -1) {
+                ngx_http_farm_breaker_outcome(&z, a, !failed, &note);
             }
         }
 
         ngx_shmtx_unlock(&z.shpool->mutex);
+
+        if (note.level) {
+            ngx_log_error(note.level, pc->log, 0, "%s", note.text);
+        }
 
         fp->current = FARM_SLOT_NONE;
     }
@@ -368,23 +457,31 @@ ngx_http_farm_add_variables(ngx_conf_t *cf)
 
 
 static ngx_int_t
-ngx_http_farm_agent_variable(ngx_http_request_t *r,
+ngx_http_farm_ctx_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_str_t            *value;
     ngx_http_farm_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_farm_module);
 
-    if (ctx == NULL || ctx->agent.len == 0) {
+    if (ctx == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->len = ctx->agent.len;
+    value = (ngx_str_t *) ((u_char *) ctx + data);
+
+    if (value->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = value->len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
-    v->data = ctx->agent.data;
+    v->data = value->data;
 
     return NGX_OK;
 }

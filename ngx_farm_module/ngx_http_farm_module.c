@@ -6,7 +6,7 @@
  * ngx_http_farm_module: one gateway endpoint in front of a changing farm of
  * agents.  This file holds the directives, the configuration and the process
  * hooks; each concern has its own file (zone, pick, balancer, sync, redis,
- * hiredis, status, reject).
+ * hiredis, consul, state, status, reject).
  */
 
 
@@ -48,6 +48,55 @@ static ngx_command_t  ngx_http_farm_commands[] = {
       0,
       NULL },
 
+    { ngx_string("farm_region"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_http_farm_region,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("farm_region_fallback"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_http_farm_region_fallback,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("farm_require"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE1,
+      ngx_http_farm_require,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("farm_queue"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_farm_queue,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("farm_client_limit"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE2,
+      ngx_http_farm_client_limit,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("farm_health_check"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_farm_health_check,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("farm_breaker"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_farm_breaker,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("farm_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_farm_status,
@@ -80,7 +129,7 @@ ngx_module_t  ngx_http_farm_module = {
     ngx_http_farm_commands,                /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_farm_queue_init_module,       /* init module */
     ngx_http_farm_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -181,13 +230,6 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (fcf->url.type != FARM_URL_REDIS) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "registry \"%V\": only redis:// registries are "
-                           "supported by this build", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
     /* the URL without its password, for logs and status */
 
     fcf->url_display.data = ngx_pnalloc(cf->pool, FARM_HOST_MAX + 64);
@@ -210,6 +252,30 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (fcf->service.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"farm_registry\" needs \"service=NAME\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (fcf->url.type == FARM_URL_REDIS
+        && (fcf->dc.len || fcf->tag.len || fcf->token.len || fcf->ca.len))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"farm_registry\" parameters dc=, tag=, token= "
+                           "and ca= are for Consul registries, not %V",
+                           &fcf->url_display);
+        return NGX_CONF_ERROR;
+    }
+
+    if (fcf->url.type == FARM_URL_CONSUL && fcf->prefix.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"farm_registry\" parameter prefix= is for Redis "
+                           "registries, not %V", &fcf->url_display);
+        return NGX_CONF_ERROR;
+    }
+
+    if (fcf->ca.len && !fcf->url.tls) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"farm_registry\" parameter ca= needs an "
+                           "https:// registry URL");
         return NGX_CONF_ERROR;
     }
 
@@ -312,6 +378,7 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     fcf->uscf = uscf;
+    fcf->fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_module);
     uscf->peer.init_upstream = ngx_http_farm_init_upstream;
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_module);
@@ -363,6 +430,78 @@ ngx_http_farm_registry_param(ngx_conf_t *cf, ngx_http_farm_srv_conf_t *fcf,
         }
 
         fcf->prefix = s;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "dc=", 3) == 0
+        || ngx_strncmp(value->data, "tag=", 4) == 0)
+    {
+        n = (value->data[0] == 'd') ? 3 : 4;
+        s.data = value->data + n;
+        s.len = value->len - n;
+
+        if (!farm_valid_name((char *) s.data, s.len, FARM_CAP_MAX)) {
+            goto invalid;
+        }
+
+        if (n == 3) {
+            fcf->dc = s;
+
+        } else {
+            fcf->tag = s;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "token=", 6) == 0) {
+        s.data = value->data + 6;
+        s.len = value->len - 6;
+
+        for (n = 0; n < (ngx_int_t) s.len; n++) {
+            if (s.data[n] <= 0x20 || s.data[n] >= 0x7f) {
+                break;
+            }
+        }
+
+        if (s.len == 0 || s.len > FARM_SECRET_MAX || n < (ngx_int_t) s.len) {
+
+            /* the token itself never goes to the log */
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"farm_registry\" parameter "
+                               "\"token=...\": expected 1-%d printable "
+                               "characters without spaces", FARM_SECRET_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        fcf->token = s;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "ca=", 3) == 0
+        || ngx_strncmp(value->data, "state=", 6) == 0)
+    {
+        why = "a file name";
+        n = (value->data[0] == 'c') ? 3 : 6;
+        s.data = value->data + n;
+        s.len = value->len - n;
+
+        if (s.len == 0) {
+            goto invalid;
+        }
+
+        if (ngx_conf_full_name(cf->cycle, &s, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (n == 3) {
+            fcf->ca = s;
+
+        } else {
+            fcf->state = s;
+        }
+
         return NGX_CONF_OK;
     }
 
@@ -619,7 +758,9 @@ ngx_http_farm_postconfiguration(ngx_conf_t *cf)
         }
     }
 
-    if (ngx_http_farm_add_variables(cf) != NGX_OK) {
+    if (ngx_http_farm_add_variables(cf) != NGX_OK
+        || ngx_http_farm_admit_init(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -646,18 +787,33 @@ ngx_http_farm_init_process(ngx_cycle_t *cycle)
 
     fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_farm_module);
 
+    if (ngx_http_farm_queue_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     farm = fmcf->farms.elts;
 
     for (i = 0; i < fmcf->farms.nelts; i++) {
+        if (ngx_http_farm_health_start(farm[i], cycle) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         if (!ngx_http_farm_sync_is_owner(farm[i])) {
             continue;
         }
 
-        if (ngx_http_farm_sync_owner_start(farm[i]) != NGX_OK) {
+        if (ngx_http_farm_sync_owner_start(farm[i]) != NGX_OK
+            || ngx_http_farm_breaker_start(farm[i], cycle) != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
-        if (ngx_http_farm_redis_start(farm[i], cycle) != NGX_OK) {
+        if (farm[i]->url.type == FARM_URL_CONSUL) {
+            if (ngx_http_farm_consul_start(farm[i], cycle) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+        } else if (ngx_http_farm_redis_start(farm[i], cycle) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -682,6 +838,8 @@ ngx_http_farm_exit_process(ngx_cycle_t *cycle)
     farm = fmcf->farms.elts;
 
     for (i = 0; i < fmcf->farms.nelts; i++) {
+        ngx_http_farm_health_stop(farm[i]);
         ngx_http_farm_redis_stop(farm[i]);
+        ngx_http_farm_consul_stop(farm[i]);
     }
 }

@@ -16,6 +16,7 @@
 #include <farm_record.h>
 #include <farm_url.h>
 #include <farm_keys.h>
+#include <farm_consul.h>
 
 #include "ngx_http_farm_pick.h"
 
@@ -34,18 +35,45 @@
 #define NGX_HTTP_FARM_MAX_REGIONS      255
 #define NGX_HTTP_FARM_MAX_CAPS         64   /* distinct caps per service */
 #define NGX_HTTP_FARM_REPORTED         1024 /* bad records remembered */
+#define NGX_HTTP_FARM_MAX_SUBSETS      512  /* (region, caps) trees */
+#define NGX_HTTP_FARM_MAX_ORDER        16   /* regions tried per request */
+#define NGX_HTTP_FARM_AGENT_SUBSETS    8    /* memberships kept per agent */
 
 /* agent slot states */
 #define NGX_HTTP_FARM_SLOT_FREE        0
 #define NGX_HTTP_FARM_SLOT_UP          1
 
+/* active health (ngx_http_farm_health.c) */
+#define NGX_HTTP_FARM_HEALTH_UP        0    /* also: not checked */
+#define NGX_HTTP_FARM_HEALTH_DOWN      1
+#define NGX_HTTP_FARM_HEALTH_CHECKING  2    /* new, waits for a first check */
+
+/* passive circuit breaker (ngx_http_farm_breaker.c) */
+#define NGX_HTTP_FARM_BREAKER_CLOSED   0
+#define NGX_HTTP_FARM_BREAKER_OPEN     1
+#define NGX_HTTP_FARM_BREAKER_HALF     2
+
+#define NGX_HTTP_FARM_STATUS_BITS      ((600 + 7) / 8)
+#define NGX_HTTP_FARM_ERROR_LEN        64
+
 /* why a request got no agent (ngx_http_farm_reject.c) */
 #define NGX_HTTP_FARM_REJECT_NONE      0
 #define NGX_HTTP_FARM_REJECT_NO_AGENT  1
+#define NGX_HTTP_FARM_REJECT_NO_CAPS   2    /* no agent has them at all */
+#define NGX_HTTP_FARM_REJECT_BAD_CAPS  3    /* an invalid capability name */
+#define NGX_HTTP_FARM_REJECT_QUEUE_FULL     4
+#define NGX_HTTP_FARM_REJECT_QUEUE_TIMEOUT  5
+#define NGX_HTTP_FARM_REJECT_CLIENT_LIMIT   6
+
+/* queue entries (ngx_http_farm_queue.c) */
+#define NGX_HTTP_FARM_WAITER_FREE      0
+#define NGX_HTTP_FARM_WAITER_WAITING   1
+#define NGX_HTTP_FARM_WAITER_GRANTED   2
 
 
 typedef struct ngx_http_farm_srv_conf_s  ngx_http_farm_srv_conf_t;
 typedef struct ngx_http_farm_redis_s     ngx_http_farm_redis_t;
+typedef struct ngx_http_farm_consul_s    ngx_http_farm_consul_t;
 
 
 /*
@@ -57,7 +85,7 @@ typedef struct {
     ngx_str_node_t                 sn;          /* by id, in sh->ids */
     u_char                         id[FARM_ID_MAX];
 
-    farm_pick_peer_t               pick;
+    farm_pick_peer_t              *pick;        /* &sh->picks[slot] */
 
     uint32_t                       slot;
     uint32_t                       gen;         /* bumps on slot reuse */
@@ -79,9 +107,86 @@ typedef struct {
     u_char                        *meta;        /* slab, JSON object */
     size_t                         meta_len;
 
+    /* the subsets it is in, and its leaf in each (ngx_http_farm_subset.c) */
+    uint16_t                       nsubs;
+    uint16_t                       subs_overflow;
+    uint16_t                       sub[NGX_HTTP_FARM_AGENT_SUBSETS];
+    uint32_t                       sub_pos[NGX_HTTP_FARM_AGENT_SUBSETS];
+
+    /* the record's values; pick holds the effective ones */
+    uint32_t                       rec_weight;
+    uint32_t                       rec_max_conns;
+    ngx_uint_t                     rec_backup;
+
     uint64_t                       requests;
     uint64_t                       failures;
+
+    /* active health checks */
+    uint8_t                        health;      /* NGX_HTTP_FARM_HEALTH_* */
+    uint8_t                        checking;    /* a check in flight */
+    uint8_t                        draining;    /* the agent says so */
+    uint16_t                       passes;      /* in a row */
+    uint16_t                       fails;       /* in a row */
+    uint32_t                       rep_weight;  /* reported; 0: none */
+    uint32_t                       rep_inflight;
+    ngx_msec_t                     next_check;
+    uint64_t                       checks;
+    uint64_t                       checks_failed;
+    time_t                         last_check;
+    u_char                         check_error[NGX_HTTP_FARM_ERROR_LEN];
+
+    /* passive circuit breaker */
+    uint8_t                        breaker;     /* NGX_HTTP_FARM_BREAKER_* */
+    uint32_t                       bfails;      /* failures in a row */
+    uint32_t                       ejections;   /* in a row, for cooldown */
+    ngx_msec_t                     reopen_at;   /* open until */
+    time_t                         reopen_time; /* the same, wall clock */
+    ngx_msec_t                     closed_at;
 } ngx_http_farm_agent_t;
+
+
+/* the agents of one (region, capabilities) filter: ngx_http_farm_subset.c */
+typedef struct {
+    ngx_uint_t                     used;        /* LRU clock; 0: free */
+    ngx_uint_t                     region;      /* 1 + index; 0: any */
+    uint64_t                       caps;
+    ngx_uint_t                     stale;
+    uint32_t                      *members;     /* slots, sorted */
+    uint32_t                       nmembers;
+    farm_tree_t                    tree;
+} ngx_http_farm_subset_t;
+
+
+/* a request waiting for an agent, in shared memory */
+typedef struct {
+    ngx_uint_t                     state;       /* NGX_HTTP_FARM_WAITER_* */
+    uint32_t                       prev;        /* in the waiting order */
+    uint32_t                       next;
+    ngx_int_t                      priority;
+    uint64_t                       seq;
+    uint64_t                       tag;         /* its cycle's wake-up tag */
+    ngx_uint_t                     worker;
+    ngx_msec_t                     since;
+
+    /* its filter, resolved */
+    ngx_uint_t                     filtered;
+    ngx_uint_t                     order[NGX_HTTP_FARM_MAX_ORDER];
+    ngx_uint_t                     norder;
+    uint64_t                       mask;
+
+    /* the agent it got */
+    uint32_t                       slot;
+    uint32_t                       gen;
+} ngx_http_farm_waiter_t;
+
+
+/* the concurrent requests of one client (farm_client_limit) */
+typedef struct {
+    ngx_rbtree_node_t              node;        /* key: hash of the key */
+    ngx_uint_t                     count;
+    u_short                        len;
+    u_char                         data[1];
+} ngx_http_farm_client_t;
 
 
 typedef struct {
@@ -93,6 +198,12 @@ typedef struct {
     uint32_t                       nagents;     /* registered now */
     uint32_t                       free_head;
     ngx_http_farm_agent_t         *agents;
+
+    /*
+     * What selection compares, apart from the agents: 24 bytes per agent,
+     * so the tree's walks stay in the cache even for 10,000 agents.
+     */
+    farm_pick_peer_t              *picks;
 
     farm_tree_t                    tree;
     ngx_uint_t                     method;
@@ -124,6 +235,39 @@ typedef struct {
     ngx_uint_t                     bad_now;     /* in the one running */
     ngx_uint_t                     seen_now;    /* good records, likewise */
 
+    /* filtered selection */
+    ngx_http_farm_subset_t        *subsets;     /* NGX_HTTP_FARM_MAX_SUBSETS */
+    ngx_uint_t                     subset_clock;
+    ngx_uint_t                     subsets_stale;
+    ngx_uint_t                     subset_nomem_logged;
+
+    /* the queue */
+    ngx_http_farm_waiter_t        *waiters;     /* qmax entries */
+    uint32_t                       qmax;
+    uint32_t                       qlen;        /* waiting now */
+    uint32_t                       qhead;       /* highest priority */
+    uint32_t                       qtail;
+    uint32_t                       qfree;
+    uint64_t                       qseq;
+    uint64_t                       queued;
+    uint64_t                       dispatched;
+    uint64_t                       timed_out;
+    uint64_t                       queue_full;
+    uint64_t                       wait_total;  /* ms, of the dispatched */
+    ngx_msec_t                     wait_max;
+
+    /* farm_client_limit */
+    ngx_rbtree_t                   clients;
+    ngx_rbtree_node_t              clients_sentinel;
+    uint64_t                       client_limited;
+    ngx_uint_t                     client_nomem_logged;
+
+    /* health and breakers */
+    ngx_uint_t                     eligible;    /* agents not out */
+    ngx_uint_t                     unchecked;   /* agents in CHECKING */
+    ngx_uint_t                     ejected;     /* breakers open */
+    ngx_msec_t                     next_reopen; /* earliest reopen_at */
+
     uint64_t                       requests;
     uint64_t                       no_agent;    /* requests with no agent */
 } ngx_http_farm_shctx_t;
@@ -136,6 +280,81 @@ typedef struct {
 } ngx_http_farm_zone_t;
 
 
+typedef struct {
+    ngx_uint_t                     enabled;
+    ngx_str_t                      uri;
+    ngx_msec_t                     interval;
+    ngx_msec_t                     timeout;
+    ngx_msec_t                     jitter;
+    ngx_uint_t                     rise;
+    ngx_uint_t                     fall;
+    ngx_uint_t                     mandatory;
+    u_char                         status[NGX_HTTP_FARM_STATUS_BITS];
+    ngx_regex_t                   *body;
+    ngx_str_t                      body_source;
+} ngx_http_farm_health_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                     enabled;
+    ngx_uint_t                     failures;
+    ngx_msec_t                     cooldown;
+    ngx_msec_t                     max_cooldown;
+    ngx_uint_t                     half_open;
+    ngx_uint_t                     max_eject;   /* percent */
+    u_char                         status[NGX_HTTP_FARM_STATUS_BITS];
+} ngx_http_farm_breaker_conf_t;
+
+
+/* a change of an agent's state, noted under the lock, logged after */
+typedef struct {
+    ngx_uint_t                     level;       /* 0: nothing to log */
+    u_char                         text[256];
+} ngx_http_farm_note_t;
+
+
+typedef struct {
+    ngx_http_complex_value_t      *region;      /* farm_region */
+    ngx_array_t                   *fallback;    /* ngx_str_t; "*": any */
+    ngx_http_complex_value_t      *require;     /* farm_require */
+} ngx_http_farm_route_conf_t;
+
+
+/* one request's region order and required capabilities */
+typedef struct {
+    ngx_uint_t                     on;
+    ngx_str_t                      names[NGX_HTTP_FARM_MAX_ORDER];
+    ngx_uint_t                     nnames;
+    ngx_str_t                      caps[FARM_CAPS_MAX];
+    ngx_uint_t                     ncaps;
+
+    /* resolved against the zone's dictionaries, under the lock */
+    ngx_uint_t                     resolved;
+    ngx_uint_t                     order[NGX_HTTP_FARM_MAX_ORDER];
+    ngx_uint_t                     norder;
+    uint64_t                       mask;
+} ngx_http_farm_filter_t;
+
+
+typedef struct {
+    ngx_uint_t                     enabled;
+    ngx_uint_t                     max;
+    ngx_msec_t                     timeout;
+    ngx_http_complex_value_t      *priority;
+} ngx_http_farm_queue_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                     enabled;
+    ngx_http_complex_value_t      *key;
+    ngx_uint_t                     max;
+} ngx_http_farm_client_conf_t;
+
+
+typedef struct ngx_http_farm_main_conf_s  ngx_http_farm_main_conf_t;
+typedef struct ngx_http_farm_health_s  ngx_http_farm_health_t;
+
+
 struct ngx_http_farm_srv_conf_s {
     ngx_http_upstream_srv_conf_t  *uscf;
     ngx_uint_t                     index;       /* among farm upstreams */
@@ -146,6 +365,14 @@ struct ngx_http_farm_srv_conf_s {
     ngx_str_t                      service;
     ngx_str_t                      prefix;
 
+    /* Consul: dc=, tag=, token= (never logged), ca=; NUL-terminated */
+    ngx_str_t                      dc;
+    ngx_str_t                      tag;
+    ngx_str_t                      token;
+    ngx_str_t                      ca;
+
+    ngx_str_t                      state;       /* state=, full path */
+
     ngx_msec_t                     resync;
     ngx_msec_t                     timeout;
     ngx_msec_t                     hold;
@@ -153,6 +380,12 @@ struct ngx_http_farm_srv_conf_s {
 
     ngx_uint_t                     method;
     ngx_http_complex_value_t      *hash_key;
+
+    ngx_http_farm_route_conf_t     route;
+    ngx_http_farm_queue_conf_t     queue;
+    ngx_http_farm_client_conf_t    client;
+    ngx_http_farm_health_conf_t    health;
+    ngx_http_farm_breaker_conf_t   breaker;
 
     ngx_shm_zone_t                *shm_zone;
     ngx_uint_t                     placeholder; /* our entry in servers */
@@ -166,6 +399,10 @@ struct ngx_http_farm_srv_conf_s {
 
     /* the sync owner's, in its own process memory */
     ngx_http_farm_redis_t         *redis;
+    ngx_http_farm_consul_t        *consul;
+    ngx_uint_t                     listed;      /* unhealthy, this sync */
+    ngx_uint_t                     state_dirty; /* the state file is old */
+    ngx_uint_t                     warming;     /* the master's read */
     ngx_uint_t                     owner_epoch;
     ngx_uint_t                     superseded;
     ngx_event_t                    rebuild_ev;
@@ -173,13 +410,37 @@ struct ngx_http_farm_srv_conf_s {
     ngx_msec_t                     hold_until;  /* no sweeps before */
     time_t                         down_logged;
     uint64_t                      *reported;    /* NGX_HTTP_FARM_REPORTED */
+    ngx_event_t                    breaker_ev;  /* half-opens breakers */
+
+    /* every worker's */
+    ngx_http_farm_health_t        *checker;
+    ngx_queue_t                    waiting;     /* this worker's waiters */
+    ngx_event_t                    poll_ev;     /* looks for grants */
+    ngx_http_farm_main_conf_t     *fmcf;
     ngx_log_t                     *log;
 };
 
 
-typedef struct {
+struct ngx_http_farm_main_conf_s {
     ngx_array_t                    farms;       /* ngx_http_farm_srv_conf_t * */
-} ngx_http_farm_main_conf_t;
+    ngx_uint_t                     admit;       /* a queue or client limit */
+
+    /* queue wake-ups: one eventfd per worker, made by the master */
+    int                           *wake;
+    ngx_uint_t                     nwake;
+    uint64_t                       tag;         /* of this cycle */
+    ngx_connection_t              *wake_conn;   /* this worker's */
+};
+
+
+/* a libcurl answer's body, in process memory */
+typedef struct {
+    u_char                        *data;        /* malloc'd, NUL-terminated */
+    size_t                         len;
+    size_t                         size;
+    size_t                         max;
+    unsigned                       too_big:1;
+} ngx_http_farm_consul_body_t;
 
 
 /* per request */
@@ -187,7 +448,25 @@ typedef struct {
     ngx_http_farm_srv_conf_t      *fcf;
     ngx_uint_t                     reject;
     ngx_str_t                      agent;       /* $farm_agent */
+    ngx_str_t                      region;      /* $farm_region */
+    ngx_str_t                      required;    /* farm_require's value */
+    ngx_str_t                      missing;     /* caps no agent has */
     ngx_str_t                      body;        /* of a refusal */
+    ngx_str_t                      retry_after;
+
+    /* admission: ngx_http_farm_admit.c, ngx_http_farm_queue.c */
+    ngx_http_request_t            *request;
+    uint32_t                       reserved;    /* slot taken for us */
+    uint32_t                       reserved_gen;
+    uint32_t                       waiter;      /* our queue entry */
+    uint64_t                       waiter_seq;
+    ngx_event_t                    timeout;
+    ngx_queue_t                    link;        /* in fcf->waiting */
+    ngx_http_farm_client_t        *client;
+    ngx_msec_t                     queued_at;
+
+    unsigned                       admitted:1;
+    unsigned                       waiting:1;
     unsigned                       replacing:1;
     unsigned                       body_sent:1;
 } ngx_http_farm_ctx_t;
@@ -206,6 +485,11 @@ ngx_int_t ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z,
 ngx_int_t ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z,
     u_char *id, size_t len);
 void ngx_http_farm_zone_peers(ngx_http_farm_shctx_t *sh, farm_peers_t *peers);
+void ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a);
+const char *ngx_http_farm_agent_state(ngx_http_farm_agent_t *a);
+void ngx_http_farm_note(ngx_http_farm_note_t *note, ngx_uint_t level,
+    const char *fmt, ...);
 ngx_int_t ngx_http_farm_zone_rebuild_hash(ngx_http_farm_zone_t *z);
 size_t ngx_http_farm_caps_text(ngx_http_farm_shctx_t *sh, uint64_t caps,
     u_char *buf, size_t size, ngx_uint_t json);
@@ -231,8 +515,12 @@ ngx_int_t ngx_http_farm_sync_record(ngx_http_farm_srv_conf_t *fcf,
 void ngx_http_farm_sync_reject(ngx_http_farm_srv_conf_t *fcf, u_char *key,
     size_t key_len, uint32_t rec_hash, ngx_uint_t full, const char *fmt,
     const char *reason);
+ngx_int_t ngx_http_farm_sync_parsed(ngx_http_farm_srv_conf_t *fcf,
+    u_char *label, size_t label_len, farm_record_t *rec, ngx_uint_t full);
 void ngx_http_farm_sync_delete(ngx_http_farm_srv_conf_t *fcf, u_char *id,
     size_t len);
+void ngx_http_farm_sync_unhealthy(ngx_http_farm_srv_conf_t *fcf, u_char *id,
+    size_t len, const char *why);
 void ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf);
 void ngx_http_farm_sync_registry_state(ngx_http_farm_srv_conf_t *fcf,
     ngx_uint_t up, const char *reason);
@@ -255,12 +543,104 @@ void ngx_http_farm_redis_stop(ngx_http_farm_srv_conf_t *fcf);
 ngx_int_t ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf,
     ngx_log_t *log);
 
+/* ngx_http_farm_subset.c */
+ngx_http_farm_subset_t *ngx_http_farm_subset_get(ngx_http_farm_zone_t *z,
+    ngx_uint_t region, uint64_t caps);
+void ngx_http_farm_subsets_update(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a);
+void ngx_http_farm_subsets_touch(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a);
+void ngx_http_farm_subsets_rebuild(ngx_http_farm_zone_t *z);
+void ngx_http_farm_subsets_reorder(ngx_http_farm_zone_t *z);
+
+/* ngx_http_farm_route.c */
+char *ngx_http_farm_region(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_farm_region_fallback(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_farm_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_farm_route_init(ngx_http_request_t *r,
+    ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_filter_t *f,
+    ngx_http_farm_ctx_t *ctx);
+ngx_int_t ngx_http_farm_route_prepare(ngx_http_farm_zone_t *z,
+    ngx_http_farm_filter_t *f, ngx_http_farm_ctx_t *ctx);
+ngx_int_t ngx_http_farm_route_matches(ngx_http_farm_filter_t *f,
+    ngx_http_farm_agent_t *a);
+uint32_t ngx_http_farm_route_choose(ngx_http_farm_zone_t *z,
+    ngx_http_farm_filter_t *f, const uint32_t *tried, uint32_t ntried,
+    ngx_http_farm_ctx_t *ctx);
+
+/* ngx_http_farm_queue.c */
+char *ngx_http_farm_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_farm_queue_init_module(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_farm_queue_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_farm_queue_zone(ngx_http_farm_zone_t *z);
+ngx_int_t ngx_http_farm_queue_wait(ngx_http_request_t *r,
+    ngx_http_farm_ctx_t *ctx, ngx_http_farm_zone_t *z,
+    ngx_http_farm_filter_t *f);
+void ngx_http_farm_queue_dispatch(ngx_http_farm_zone_t *z);
+void ngx_http_farm_queue_cancel(ngx_http_farm_ctx_t *ctx);
+
+/* ngx_http_farm_admit.c */
+char *ngx_http_farm_client_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_farm_admit_init(ngx_conf_t *cf);
+void ngx_http_farm_release(ngx_http_farm_zone_t *z, uint32_t slot,
+    uint32_t gen);
+void ngx_http_farm_admit_resume(ngx_http_request_t *r);
+
+/* ngx_http_farm_health.c */
+char *ngx_http_farm_health_check(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_farm_health_start(ngx_http_farm_srv_conf_t *fcf,
+    ngx_cycle_t *cycle);
+void ngx_http_farm_health_stop(ngx_http_farm_srv_conf_t *fcf);
+
+/* ngx_http_farm_breaker.c */
+char *ngx_http_farm_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_farm_parse_statuses(ngx_conf_t *cf, ngx_str_t *value,
+    u_char *bits);
+ngx_int_t ngx_http_farm_breaker_start(ngx_http_farm_srv_conf_t *fcf,
+    ngx_cycle_t *cycle);
+void ngx_http_farm_breaker_outcome(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a, ngx_int_t ok, ngx_http_farm_note_t *note);
+ngx_int_t ngx_http_farm_breaker_failed(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_request_t *r, ngx_uint_t state);
+
+#define ngx_http_farm_status_in(bits, code)                                   \
+    ((code) < 600 && ((bits)[(code) >> 3] & (1 << ((code) & 7))))
+
+/* ngx_http_farm_consul.c */
+ngx_int_t ngx_http_farm_consul_start(ngx_http_farm_srv_conf_t *fcf,
+    ngx_cycle_t *cycle);
+void ngx_http_farm_consul_stop(ngx_http_farm_srv_conf_t *fcf);
+ngx_int_t ngx_http_farm_consul_apply(ngx_http_farm_srv_conf_t *fcf,
+    u_char *body, size_t len, char *err);
+void ngx_http_farm_consul_global_init(ngx_log_t *log);
+u_char *ngx_http_farm_consul_url(ngx_http_farm_srv_conf_t *fcf, u_char *buf,
+    size_t size, uint64_t index, ngx_msec_t wait);
+ngx_int_t ngx_http_farm_consul_easy(ngx_http_farm_srv_conf_t *fcf,
+    void *easy, ngx_http_farm_consul_body_t *body, ngx_msec_t timeout,
+    ngx_msec_t connect_timeout, void **headers, void **resolve, char *error);
+void ngx_http_farm_consul_body_text(ngx_http_farm_consul_body_t *b,
+    u_char *buf, size_t size);
+
+/* ngx_http_farm_consul_warm.c */
+ngx_int_t ngx_http_farm_consul_warm(ngx_http_farm_srv_conf_t *fcf,
+    ngx_log_t *log);
+
+/* ngx_http_farm_state.c */
+void ngx_http_farm_state_sync_end(ngx_http_farm_srv_conf_t *fcf);
+ngx_int_t ngx_http_farm_state_load(ngx_http_farm_srv_conf_t *fcf,
+    ngx_log_t *log);
+
 /* ngx_http_farm_status.c */
 char *ngx_http_farm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 /* ngx_http_farm_reject.c */
 ngx_int_t ngx_http_farm_reject_init(ngx_conf_t *cf);
 ngx_http_farm_ctx_t *ngx_http_farm_get_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_farm_refuse(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
+    ngx_uint_t reason);
 
 
 #endif /* _NGX_HTTP_FARM_MODULE_H_INCLUDED_ */

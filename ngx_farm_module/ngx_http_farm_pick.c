@@ -11,8 +11,6 @@
 #include "ngx_http_farm_pick.h"
 
 
-static uint32_t farm_tree_choose(farm_tree_t *t, farm_peers_t *peers,
-    uint32_t a, uint32_t b);
 static uint32_t farm_tree_best_at(farm_tree_t *t, farm_peers_t *peers,
     uint32_t i, const uint32_t *exclude, uint32_t nexclude);
 static uint32_t farm_ring_count(uint32_t weight, uint32_t scale);
@@ -100,7 +98,7 @@ farm_tree_init(farm_tree_t *t, uint32_t *node, uint32_t size,
 }
 
 
-static uint32_t
+uint32_t
 farm_tree_choose(farm_tree_t *t, farm_peers_t *peers, uint32_t a, uint32_t b)
 {
     uint64_t           l, r;
@@ -141,9 +139,17 @@ farm_tree_choose(farm_tree_t *t, farm_peers_t *peers, uint32_t a, uint32_t b)
 void
 farm_tree_update(farm_tree_t *t, farm_peers_t *peers, uint32_t slot)
 {
+    farm_tree_update_at(t, peers, slot, slot);
+}
+
+
+void
+farm_tree_update_at(farm_tree_t *t, farm_peers_t *peers, uint32_t pos,
+    uint32_t slot)
+{
     uint32_t  i;
 
-    i = t->size + slot;
+    i = t->size + pos;
 
     t->node[i] = farm_peer_available(farm_peer(peers, slot))
                  ? slot : FARM_SLOT_NONE;
@@ -152,6 +158,49 @@ farm_tree_update(farm_tree_t *t, farm_peers_t *peers, uint32_t slot)
         t->node[i] = farm_tree_choose(t, peers, t->node[2 * i],
                                       t->node[2 * i + 1]);
     }
+}
+
+
+void
+farm_tree_build(farm_tree_t *t, farm_peers_t *peers, const uint32_t *members,
+    uint32_t n)
+{
+    uint32_t  i;
+
+    for (i = 0; i < t->size; i++) {
+        t->node[t->size + i] = (i < n
+                                && farm_peer_available(farm_peer(peers,
+                                                                 members[i])))
+                               ? members[i] : FARM_SLOT_NONE;
+    }
+
+    for (i = t->size - 1; i; i--) {
+        t->node[i] = farm_tree_choose(t, peers, t->node[2 * i],
+                                      t->node[2 * i + 1]);
+    }
+}
+
+
+uint32_t
+farm_members_find(const uint32_t *members, uint32_t n, uint32_t slot)
+{
+    uint32_t  lo, hi, mid;
+
+    lo = 0;
+    hi = n;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+
+        if (members[mid] < slot) {
+            lo = mid + 1;
+
+        } else {
+            hi = mid;
+        }
+    }
+
+    return (lo < n && members[lo] == slot) ? lo : FARM_SLOT_NONE;
 }
 
 

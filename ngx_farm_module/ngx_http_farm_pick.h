@@ -108,6 +108,23 @@ uint32_t farm_tree_size(uint32_t capacity);
 void farm_tree_init(farm_tree_t *t, uint32_t *node, uint32_t size,
     uint32_t method);
 void farm_tree_update(farm_tree_t *t, farm_peers_t *peers, uint32_t slot);
+
+/* The better of two slots (either may be FARM_SLOT_NONE) in t's order. */
+uint32_t farm_tree_choose(farm_tree_t *t, farm_peers_t *peers, uint32_t a,
+    uint32_t b);
+
+/*
+ * A tree over a subset of the slots: leaf pos holds slot members[pos].
+ * farm_tree_build fills it from members (sorted, n <= size);
+ * farm_tree_update_at refreshes one leaf; farm_members_find gives the
+ * leaf of a slot, or FARM_SLOT_NONE.
+ */
+void farm_tree_update_at(farm_tree_t *t, farm_peers_t *peers, uint32_t pos,
+    uint32_t slot);
+void farm_tree_build(farm_tree_t *t, farm_peers_t *peers,
+    const uint32_t *members, uint32_t n);
+uint32_t farm_members_find(const uint32_t *members, uint32_t n,
+    uint32_t slot);
 void farm_tree_rebuild(farm_tree_t *t, farm_peers_t *peers,
     uint32_t nslots);
 

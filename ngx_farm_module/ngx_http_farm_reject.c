@@ -14,7 +14,7 @@
 #include "ngx_http_farm_module.h"
 
 
-#define NGX_HTTP_FARM_RETRY_AFTER  "1"
+#define NGX_HTTP_FARM_RETRY_MAX  300     /* s */
 
 
 static ngx_int_t ngx_http_farm_reject_header_filter(ngx_http_request_t *r);
@@ -54,6 +54,8 @@ ngx_http_farm_get_ctx(ngx_http_request_t *r)
             return NULL;
         }
 
+        ctx->reserved = FARM_SLOT_NONE;
+
         ngx_http_set_ctx(r, ctx, ngx_http_farm_module);
     }
 
@@ -66,17 +68,38 @@ ngx_http_farm_reject_body(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
     ngx_str_t *body)
 {
     size_t                  len;
-    u_char                 *p;
-    ngx_uint_t              nagents;
+    u_char                 *p, *q, *last, *comma;
+    ngx_msec_t              reopen;
+    ngx_uint_t              nagents, wait, first;
     ngx_http_farm_zone_t    z;
 
     ngx_http_farm_zone_get(ctx->fcf, &z);
     nagents = z.sh->nagents;
 
-    len = sizeof("{\"error\":\"\",\"upstream\":\"\",\"service\":\"\","
-                 "\"agents\":}\n")
-          + sizeof("no healthy agent available")
-          + ctx->fcf->uscf->host.len + ctx->fcf->service.len + NGX_INT_T_LEN;
+    /* when breakers keep agents out, retry when the first one half-opens */
+
+    wait = 1;
+    reopen = z.sh->next_reopen;
+
+    if (z.sh->ejected && reopen
+        && (ngx_msec_int_t) (reopen - ngx_current_msec) > 0)
+    {
+        wait = (reopen - ngx_current_msec + 999) / 1000;
+        wait = ngx_min(wait, NGX_HTTP_FARM_RETRY_MAX);
+    }
+
+    ctx->retry_after.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (ctx->retry_after.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->retry_after.len = ngx_sprintf(ctx->retry_after.data, "%ui", wait)
+                           - ctx->retry_after.data;
+
+    len = sizeof("{\"error\":\"\",\"required\":[],\"missing\":[],"
+                 "\"upstream\":\"\",\"service\":\"\",\"agents\":}\n")
+          + 128 + ctx->fcf->uscf->host.len + ctx->fcf->service.len
+          + NGX_INT_T_LEN + 3 * ctx->required.len + ctx->missing.len;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -85,12 +108,77 @@ ngx_http_farm_reject_body(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
 
     body->data = p;
 
-    /* upstream and service names are plain [A-Za-z0-9._-] or nginx names */
+    /* names here are plain [A-Za-z0-9._-], checked before they got here */
 
-    p = ngx_sprintf(p, "{\"error\":\"%s\",\"upstream\":\"%V\","
-                    "\"service\":\"%V\",\"agents\":%ui}\n",
-                    nagents ? "no healthy agent available"
-                            : "no agents registered",
+    switch (ctx->reject) {
+
+    case NGX_HTTP_FARM_REJECT_BAD_CAPS:
+        p = ngx_sprintf(p, "{\"error\":\"invalid capability in the request: "
+                        "names are 1-64 of A-Z a-z 0-9 . _ -, at most %d\",",
+                        FARM_CAPS_MAX);
+        break;
+
+    case NGX_HTTP_FARM_REJECT_NO_CAPS:
+        p = ngx_sprintf(p, "{\"error\":\"no agent has the required "
+                        "capabilities\",\"required\":[");
+
+        q = ctx->required.data;
+        last = q + ctx->required.len;
+        first = 1;
+
+        while (q < last) {
+            comma = ngx_strlchr(q, last, ',');
+            if (comma == NULL) {
+                comma = last;
+            }
+
+            while (q < comma && *q == ' ') {
+                q++;
+            }
+
+            len = comma - q;
+
+            while (len && q[len - 1] == ' ') {
+                len--;
+            }
+
+            if (len) {
+                p = ngx_sprintf(p, "%s\"%*s\"", first ? "" : ",", len, q);
+                first = 0;
+            }
+
+            q = comma + 1;
+        }
+
+        p = ngx_sprintf(p, "],\"missing\":[%V],", &ctx->missing);
+        break;
+
+    case NGX_HTTP_FARM_REJECT_QUEUE_FULL:
+        p = ngx_sprintf(p, "{\"error\":\"every agent is busy and the queue "
+                        "is full\",\"queue\":{\"max\":%ui},",
+                        ctx->fcf->queue.max);
+        break;
+
+    case NGX_HTTP_FARM_REJECT_QUEUE_TIMEOUT:
+        p = ngx_sprintf(p, "{\"error\":\"every agent stayed busy: no agent "
+                        "within the queue timeout\",\"queue\":"
+                        "{\"timeout_ms\":%M},", ctx->fcf->queue.timeout);
+        break;
+
+    case NGX_HTTP_FARM_REJECT_CLIENT_LIMIT:
+        p = ngx_sprintf(p, "{\"error\":\"too many requests at once from "
+                        "this client\",\"limit\":%ui,",
+                        ctx->fcf->client.max);
+        break;
+
+    default:
+        p = ngx_sprintf(p, "{\"error\":\"%s\",",
+                        nagents ? "no healthy agent available"
+                                : "no agents registered");
+    }
+
+    p = ngx_sprintf(p, "\"upstream\":\"%V\",\"service\":\"%V\","
+                    "\"agents\":%ui}\n",
                     &ctx->fcf->uscf->host, &ctx->fcf->service, nagents);
 
     body->len = p - body->data;
@@ -121,7 +209,9 @@ ngx_http_farm_reject_header_filter(ngx_http_request_t *r)
 
     ctx->body = body;
 
-    r->headers_out.status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    r->headers_out.status = (ctx->reject == NGX_HTTP_FARM_REJECT_BAD_CAPS)
+                            ? NGX_HTTP_BAD_REQUEST
+                            : NGX_HTTP_SERVICE_UNAVAILABLE;
     r->headers_out.status_line.len = 0;
 
     ngx_str_set(&r->headers_out.content_type, "application/json");
@@ -145,7 +235,7 @@ ngx_http_farm_reject_header_filter(ngx_http_request_t *r)
     h->next = NULL;
 #endif
     ngx_str_set(&h->key, "Retry-After");
-    ngx_str_set(&h->value, NGX_HTTP_FARM_RETRY_AFTER);
+    h->value = ctx->retry_after;
 
     ctx->replacing = 1;
 
@@ -194,4 +284,78 @@ ngx_http_farm_reject_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     out.next = NULL;
 
     return ngx_http_next_body_filter(r, &out);
+}
+
+
+/*
+ * Answers a request refused before it reached the upstream (a full or
+ * timed out queue, a client over its limit) with the same JSON and
+ * Retry-After as the balancer's refusals.  Returns what the caller passes
+ * to ngx_http_finalize_request().
+ */
+
+ngx_int_t
+ngx_http_farm_refuse(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
+    ngx_uint_t reason)
+{
+    ngx_int_t         rc;
+    ngx_str_t         body;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    ctx->reject = reason;
+
+    if (ngx_http_farm_reject_body(r, ctx, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = (reason == NGX_HTTP_FARM_REJECT_CLIENT_LIMIT)
+                            ? NGX_HTTP_TOO_MANY_REQUESTS
+                            : NGX_HTTP_SERVICE_UNAVAILABLE;
+    r->headers_out.content_length_n = body.len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Retry-After");
+    h->value = ctx->retry_after;
+
+    /* not one of the balancer's 502s: the filters leave it alone */
+
+    ctx->reject = NGX_HTTP_FARM_REJECT_NONE;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body.data;
+    b->last = body.data + body.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }

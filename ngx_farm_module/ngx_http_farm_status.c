@@ -15,7 +15,7 @@
 
 /* the largest text one agent can need, meta aside */
 #define NGX_HTTP_FARM_AGENT_JSON                                             \
-    (1024 + FARM_ID_MAX + NGX_SOCKADDR_STRLEN + FARM_REGION_MAX              \
+    (2048 + FARM_ID_MAX + NGX_SOCKADDR_STRLEN + FARM_REGION_MAX              \
      + NGX_HTTP_FARM_MAX_CAPS * (FARM_CAP_MAX + 3))
 
 
@@ -33,7 +33,8 @@ static u_char *ngx_http_farm_status_reserve(ngx_http_farm_status_out_t *out,
 static ngx_int_t ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
     ngx_http_farm_srv_conf_t *fcf, ngx_uint_t first);
 static u_char *ngx_http_farm_status_agent(u_char *p,
-    ngx_http_farm_shctx_t *sh, ngx_http_farm_agent_t *a);
+    ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_shctx_t *sh,
+    ngx_http_farm_agent_t *a);
 static const char *ngx_http_farm_balance_name(ngx_uint_t method);
 
 
@@ -261,10 +262,10 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
                 *p++ = ',';
             }
 
-            p = ngx_http_farm_status_agent(p, sh, a);
+            p = ngx_http_farm_status_agent(p, fcf, sh, a);
 
-            active += a->pick.active;
-            available += farm_peer_available(&a->pick);
+            active += a->pick->active;
+            available += farm_peer_available(a->pick);
         }
 
         ngx_shmtx_unlock(&z.shpool->mutex);
@@ -272,7 +273,7 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
         ngx_http_farm_status_commit(out, p);
     }
 
-    p = ngx_http_farm_status_reserve(out, 1024);
+    p = ngx_http_farm_status_reserve(out, 2048);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -288,6 +289,26 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
                     sh->registry_up ? "true" : "false", sh->last_sync,
                     sh->syncs, sh->sync_errors, sh->bad_records);
 
+    if (fcf->queue.enabled) {
+        p--;
+        p = ngx_sprintf(p, ",\"queue\":{\"waiting\":%uD,\"max\":%uD,"
+                        "\"timeout_ms\":%M,\"queued\":%uL,"
+                        "\"dispatched\":%uL,\"timed_out\":%uL,"
+                        "\"full\":%uL,\"avg_wait_ms\":%uL,"
+                        "\"max_wait_ms\":%M}}",
+                        sh->qlen, sh->qmax, fcf->queue.timeout, sh->queued,
+                        sh->dispatched, sh->timed_out, sh->queue_full,
+                        sh->dispatched ? sh->wait_total / sh->dispatched : 0,
+                        sh->wait_max);
+    }
+
+    if (fcf->client.enabled) {
+        p--;
+        p = ngx_sprintf(p, ",\"client_limit\":{\"max\":%ui,"
+                        "\"limited\":%uL}}", fcf->client.max,
+                        sh->client_limited);
+    }
+
     ngx_shmtx_unlock(&z.shpool->mutex);
 
     ngx_http_farm_status_commit(out, p);
@@ -297,12 +318,10 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
 
 
 static u_char *
-ngx_http_farm_status_agent(u_char *p, ngx_http_farm_shctx_t *sh,
-    ngx_http_farm_agent_t *a)
+ngx_http_farm_status_agent(u_char *p, ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_farm_shctx_t *sh, ngx_http_farm_agent_t *a)
 {
-    const char  *state;
-
-    state = farm_peer_available(&a->pick) ? "up" : "full";
+    u_char  *e;
 
     p = ngx_sprintf(p, "{\"id\":\"%V\",\"address\":\"%*s\",\"region\":\"%s\","
                     "\"caps\":[",
@@ -313,13 +332,50 @@ ngx_http_farm_status_agent(u_char *p, ngx_http_farm_shctx_t *sh,
                                  NGX_HTTP_FARM_MAX_CAPS * (FARM_CAP_MAX + 3),
                                  1);
 
-    p = ngx_sprintf(p, "],\"weight\":%uD,\"max_conns\":%uD,\"backup\":%s,"
-                    "\"state\":\"%s\",\"active\":%uD,\"requests\":%uL,"
-                    "\"failures\":%uL,\"since\":%T",
-                    a->pick.weight, a->pick.max_conns,
-                    (a->pick.flags & FARM_PEER_BACKUP) ? "true" : "false",
-                    state, a->pick.active, a->requests, a->failures,
-                    a->since);
+    p = ngx_sprintf(p, "],\"weight\":%uD,\"registered_weight\":%uD,"
+                    "\"max_conns\":%uD,\"backup\":%s,\"state\":\"%s\","
+                    "\"active\":%uD,\"requests\":%uL,\"failures\":%uL,"
+                    "\"since\":%T",
+                    a->pick->weight, a->rec_weight, a->rec_max_conns,
+                    a->rec_backup ? "true" : "false",
+                    ngx_http_farm_agent_state(a), a->pick->active,
+                    a->requests, a->failures, a->since);
+
+    if (fcf->health.enabled) {
+        p = ngx_sprintf(p, ",\"health\":{\"checks\":%uL,\"failed\":%uL,"
+                        "\"passes\":%uD,\"fails\":%uD,\"last_check\":%T,"
+                        "\"last_error\":\"",
+                        a->checks, a->checks_failed, (uint32_t) a->passes,
+                        (uint32_t) a->fails, a->last_check);
+
+        /* our own fixed messages: nothing to escape */
+
+        e = a->check_error;
+        while (*e && e < a->check_error + NGX_HTTP_FARM_ERROR_LEN) {
+            *p++ = (*e == '"' || *e == '\\') ? '\'' : *e;
+            e++;
+        }
+
+        p = ngx_sprintf(p, "\",\"reported\":{\"draining\":%s,"
+                        "\"weight\":%uD,\"inflight\":%uD}}",
+                        a->draining ? "true" : "false", a->rep_weight,
+                        a->rep_inflight);
+    }
+
+    if (fcf->breaker.enabled) {
+        p = ngx_sprintf(p, ",\"breaker\":{\"state\":\"%s\","
+                        "\"failures_in_a_row\":%uD,\"ejections\":%uD",
+                        a->breaker == NGX_HTTP_FARM_BREAKER_OPEN ? "open"
+                        : a->breaker == NGX_HTTP_FARM_BREAKER_HALF
+                          ? "half_open" : "closed",
+                        a->bfails, a->ejections);
+
+        if (a->breaker == NGX_HTTP_FARM_BREAKER_OPEN) {
+            p = ngx_sprintf(p, ",\"half_open_at\":%T", a->reopen_time);
+        }
+
+        *p++ = '}';
+    }
 
     if (a->meta_len) {
         p = ngx_sprintf(p, ",\"meta\":%*s", a->meta_len, a->meta);

@@ -5,15 +5,21 @@
  *
  * Registry sync, whatever the registry: one worker per farm upstream (the
  * sync owner) turns registry records into agents in the shared zone.  A
- * backend (ngx_http_farm_redis.c) calls
+ * backend (ngx_http_farm_redis.c, ngx_http_farm_consul.c) calls
  *
  *     begin  record  record ...  end      a full sync: agents not seen are
  *                                         removed at the end
  *     record / delete                     a change notification
  *     registry_state                      reachable or not
  *
- * Records are validated by registry/farm_record.c; a bad one is skipped
- * with one error line naming its key and never touches the good agents.
+ * "record" takes the record's JSON text (Redis) or an already parsed
+ * farm_record_t ("parsed": Consul, the state file); both end in
+ * ngx_http_farm_sync_apply(), the one way into the zone.  "unhealthy"
+ * takes out an agent the registry lists as failing (a critical Consul
+ * check).  Records are validated by registry/farm_record.c; a bad one is
+ * skipped with one error line naming its key and never touches the good
+ * agents.  After a full sync that changed the agents, the sync owner saves
+ * them to the state= file (ngx_http_farm_state.c).
  */
 
 
@@ -26,6 +32,12 @@
 
 static ngx_int_t ngx_http_farm_sync_current(ngx_http_farm_srv_conf_t *fcf,
     ngx_http_farm_zone_t *z);
+static ngx_int_t ngx_http_farm_sync_unchanged(ngx_http_farm_zone_t *z,
+    u_char *id, size_t len, uint32_t rec_hash, ngx_uint_t full);
+static ngx_int_t ngx_http_farm_sync_apply(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_farm_zone_t *z, u_char *key, size_t key_len, farm_record_t *rec,
+    uint32_t rec_hash, ngx_uint_t full);
+static uint32_t ngx_http_farm_record_hash(farm_record_t *rec);
 static void ngx_http_farm_sync_changed(ngx_http_farm_srv_conf_t *fcf);
 static void ngx_http_farm_sync_rebuild_handler(ngx_event_t *ev);
 
@@ -69,6 +81,9 @@ ngx_http_farm_sync_owner_start(ngx_http_farm_srv_conf_t *fcf)
     fcf->owner_epoch = ++z.sh->owner_epoch;
     z.sh->hash_dirty = 1;
     ngx_shmtx_unlock(&z.shpool->mutex);
+
+    /* the state file follows the zone from this owner's first full sync */
+    fcf->state_dirty = 1;
 
     ev = &fcf->rebuild_ev;
     ev->handler = ngx_http_farm_sync_rebuild_handler;
@@ -122,6 +137,8 @@ ngx_http_farm_sync_begin(ngx_http_farm_srv_conf_t *fcf)
     z.sh->bad_now = 0;
     z.sh->seen_now = 0;
     ngx_shmtx_unlock(&z.shpool->mutex);
+
+    fcf->listed = 0;
 }
 
 
@@ -135,15 +152,13 @@ ngx_int_t
 ngx_http_farm_sync_record(ngx_http_farm_srv_conf_t *fcf, u_char *key,
     size_t key_len, u_char *json, size_t json_len, ngx_uint_t full)
 {
-    u_char                  *id;
-    size_t                   id_len;
-    uint32_t                 rec_hash;
-    ngx_int_t                rc;
-    ngx_str_t                why;
-    farm_record_t            rec;
-    ngx_http_farm_zone_t     z;
-    ngx_http_farm_agent_t   *a;
-    char                     err[FARM_ERR_MAX];
+    u_char                *id;
+    size_t                 id_len;
+    uint32_t               rec_hash;
+    ngx_int_t              rc;
+    farm_record_t          rec;
+    ngx_http_farm_zone_t   z;
+    char                   err[FARM_ERR_MAX];
 
     if (!ngx_http_farm_sync_current(fcf, &z)) {
         return NGX_OK;
@@ -162,18 +177,9 @@ ngx_http_farm_sync_record(ngx_http_farm_srv_conf_t *fcf, u_char *key,
 
     /* unchanged since the last sync: no parse */
 
-    ngx_shmtx_lock(&z.shpool->mutex);
-
-    a = ngx_http_farm_agent_lookup(&z, id, id_len);
-
-    if (a && a->rec_hash == rec_hash) {
-        a->seen = z.sh->sync_epoch;
-        z.sh->seen_now += full;
-        ngx_shmtx_unlock(&z.shpool->mutex);
+    if (ngx_http_farm_sync_unchanged(&z, id, id_len, rec_hash, full)) {
         return NGX_OK;
     }
-
-    ngx_shmtx_unlock(&z.shpool->mutex);
 
     if (farm_record_parse(&rec, (char *) json, json_len, err) != 0) {
         ngx_http_farm_sync_reject(fcf, key, key_len, rec_hash, full,
@@ -190,40 +196,153 @@ ngx_http_farm_sync_record(ngx_http_farm_srv_conf_t *fcf, u_char *key,
         return NGX_DECLINED;
     }
 
-    if (ngx_strlen(rec.service) != fcf->service.len
-        || ngx_strncmp(rec.service, fcf->service.data, fcf->service.len) != 0)
+    rc = ngx_http_farm_sync_apply(fcf, &z, key, key_len, &rec, rec_hash,
+                                  full);
+
+    farm_record_free(&rec);
+
+    return rc;
+}
+
+
+/*
+ * Takes a record the backend has already parsed and validated (Consul's
+ * service entries through registry/farm_consul.c, the state file); label
+ * names it in log lines.  The record stays the caller's.  Returns NGX_OK,
+ * or NGX_DECLINED when the record was skipped.
+ */
+
+ngx_int_t
+ngx_http_farm_sync_parsed(ngx_http_farm_srv_conf_t *fcf, u_char *label,
+    size_t label_len, farm_record_t *rec, ngx_uint_t full)
+{
+    uint32_t              rec_hash;
+    ngx_http_farm_zone_t  z;
+
+    if (!ngx_http_farm_sync_current(fcf, &z)) {
+        return NGX_OK;
+    }
+
+    rec_hash = ngx_http_farm_record_hash(rec);
+
+    if (ngx_http_farm_sync_unchanged(&z, (u_char *) rec->id,
+                                     ngx_strlen(rec->id), rec_hash, full))
+    {
+        return NGX_OK;
+    }
+
+    return ngx_http_farm_sync_apply(fcf, &z, label, label_len, rec, rec_hash,
+                                    full);
+}
+
+
+/* 1 if the agent already holds this version of its record (marked seen). */
+
+static ngx_int_t
+ngx_http_farm_sync_unchanged(ngx_http_farm_zone_t *z, u_char *id, size_t len,
+    uint32_t rec_hash, ngx_uint_t full)
+{
+    ngx_http_farm_agent_t  *a;
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    a = ngx_http_farm_agent_lookup(z, id, len);
+
+    if (a && a->rec_hash == rec_hash) {
+        a->seen = z->sh->sync_epoch;
+        z->sh->seen_now += full;
+        ngx_shmtx_unlock(&z->shpool->mutex);
+        return 1;
+    }
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return 0;
+}
+
+
+/* The one way a record becomes an agent, whatever it came from. */
+
+static ngx_int_t
+ngx_http_farm_sync_apply(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_farm_zone_t *z, u_char *key, size_t key_len, farm_record_t *rec,
+    uint32_t rec_hash, ngx_uint_t full)
+{
+    ngx_int_t  rc;
+    ngx_str_t  why;
+
+    if (ngx_strlen(rec->service) != fcf->service.len
+        || ngx_strncmp(rec->service, fcf->service.data, fcf->service.len)
+           != 0)
     {
         ngx_http_farm_sync_reject(fcf, key, key_len, rec_hash, full,
                                 "service: \"%s\" is not the upstream's "
-                                "service", rec.service);
-        farm_record_free(&rec);
+                                "service", rec->service);
         return NGX_DECLINED;
     }
 
-    rc = ngx_http_farm_agent_apply(&z, &rec, rec_hash, &why);
+    rc = ngx_http_farm_agent_apply(z, rec, rec_hash, &why);
 
     if (rc == NGX_DECLINED) {
         ngx_http_farm_sync_reject(fcf, key, key_len, rec_hash, full,
                                 "%s", (char *) why.data);
-        farm_record_free(&rec);
         return NGX_DECLINED;
     }
 
-    z.sh->seen_now += full;
+    z->sh->seen_now += full;
 
     if (rc == NGX_OK || rc == NGX_AGAIN) {
         ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
                       "farm: agent \"%s\" at %s:%ud %s upstream \"%V\"%s",
-                      rec.id, rec.address, rec.port,
+                      rec->id, rec->address, rec->port,
                       rc == NGX_OK ? "joined" : "updated in",
                       &fcf->uscf->host, full ? " (full sync)" : "");
 
         ngx_http_farm_sync_changed(fcf);
     }
 
-    farm_record_free(&rec);
-
     return NGX_OK;
+}
+
+
+/*
+ * A version of a parsed record, for "unchanged since the last sync": a
+ * CRC32 of every field.
+ */
+
+static uint32_t
+ngx_http_farm_record_hash(farm_record_t *rec)
+{
+    u_char      buf[64], *p;
+    uint32_t    crc;
+    ngx_uint_t  i;
+
+    ngx_crc32_init(crc);
+
+    ngx_crc32_update(&crc, (u_char *) rec->id, ngx_strlen(rec->id) + 1);
+    ngx_crc32_update(&crc, (u_char *) rec->service,
+                     ngx_strlen(rec->service) + 1);
+    ngx_crc32_update(&crc, (u_char *) rec->address,
+                     ngx_strlen(rec->address) + 1);
+    ngx_crc32_update(&crc, (u_char *) rec->region,
+                     ngx_strlen(rec->region) + 1);
+
+    for (i = 0; i < rec->ncaps; i++) {
+        ngx_crc32_update(&crc, (u_char *) rec->caps[i],
+                         ngx_strlen(rec->caps[i]) + 1);
+    }
+
+    p = ngx_sprintf(buf, "%ud %ud %ud %ud %ui", rec->port, rec->weight,
+                    rec->max_conns, rec->backup ? 1 : 0, rec->ncaps);
+    ngx_crc32_update(&crc, buf, p - buf);
+
+    if (rec->meta) {
+        ngx_crc32_update(&crc, (u_char *) rec->meta, ngx_strlen(rec->meta));
+    }
+
+    ngx_crc32_final(crc);
+
+    return crc | 1;
 }
 
 
@@ -306,6 +425,35 @@ ngx_http_farm_sync_delete(ngx_http_farm_srv_conf_t *fcf, u_char *id,
 
 
 /*
+ * During a full sync: the registry lists this agent but says it is failing
+ * (why, e.g. "its Consul check is critical").  It goes at once, hold= or
+ * not, and counts as listed, so a registry whose agents are all failing is
+ * not mistaken for one that lost them.
+ */
+
+void
+ngx_http_farm_sync_unhealthy(ngx_http_farm_srv_conf_t *fcf, u_char *id,
+    size_t len, const char *why)
+{
+    ngx_http_farm_zone_t  z;
+
+    if (!ngx_http_farm_sync_current(fcf, &z)) {
+        return;
+    }
+
+    fcf->listed++;
+
+    if (ngx_http_farm_agent_remove(&z, id, len) == NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
+                      "farm: agent \"%*s\" left upstream \"%V\" (%s)",
+                      len, id, &fcf->uscf->host, why);
+
+        ngx_http_farm_sync_changed(fcf);
+    }
+}
+
+
+/*
  * Ends a full sync: agents the registry no longer lists go, unless the
  * registry has just come back empty or restarted (see sync_hold).
  */
@@ -329,7 +477,8 @@ ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
     z.sh->last_sync = ngx_time();
     z.sh->syncs++;
     z.sh->bad_records = z.sh->bad_now;
-    empty = (z.sh->seen_now == 0 && z.sh->nagents > 0);
+    empty = (z.sh->seen_now == 0 && z.sh->nagents > 0 && fcf->listed == 0
+             && fcf->url.type == FARM_URL_REDIS);
 
     ngx_shmtx_unlock(&z.shpool->mutex);
 
@@ -338,6 +487,7 @@ ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
     }
 
     if (fcf->hold_until && ngx_current_msec < fcf->hold_until) {
+        ngx_http_farm_state_sync_end(fcf);
         return;
     }
 
@@ -365,10 +515,15 @@ ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
                           "farm: agent \"%*s\" left upstream \"%V\" "
                           "(no longer in the registry)",
                           len, id, &fcf->uscf->host);
+
+            fcf->state_dirty = 1;
         }
     }
 
     (void) ngx_http_farm_zone_rebuild_hash(&z);
+    ngx_http_farm_subsets_rebuild(&z);
+
+    ngx_http_farm_state_sync_end(fcf);
 }
 
 
@@ -376,7 +531,10 @@ ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
  * A registry that restarted or lost its data comes back empty while its
  * agents re-register (within one heartbeat).  For hold= after that, full
  * syncs add agents but remove none, so the gateway keeps routing to the
- * last known ones instead of refusing traffic in between.
+ * last known ones instead of refusing traffic in between.  Redis: a new
+ * run_id, or a full sync that lists no agent at all.  Consul, where every
+ * change is a full sync and an empty list may just mean the last agent
+ * left: X-Consul-Index going back, or the first answer after an outage.
  */
 
 void
@@ -465,6 +623,8 @@ ngx_http_farm_sync_changed(ngx_http_farm_srv_conf_t *fcf)
     ngx_msec_t    elapsed;
     ngx_event_t  *ev;
 
+    fcf->state_dirty = 1;
+
     ev = &fcf->rebuild_ev;
 
     if (ev->handler == NULL || ev->timer_set || ev->posted) {
@@ -496,13 +656,35 @@ ngx_http_farm_sync_rebuild_handler(ngx_event_t *ev)
     fcf->rebuilt = ngx_current_msec;
 
     (void) ngx_http_farm_zone_rebuild_hash(&z);
+    ngx_http_farm_subsets_rebuild(&z);
 }
 
+
+/*
+ * The master's startup read (see ngx_http_farm_init_zone): the registry,
+ * or, when it cannot be read, the agents last saved to the state= file.
+ */
 
 ngx_int_t
 ngx_http_farm_sync_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
 {
-    fcf->log = log;
+    ngx_int_t  rc;
 
-    return ngx_http_farm_redis_warm(fcf, log);
+    fcf->log = log;
+    fcf->warming = 1;
+
+    if (fcf->url.type == FARM_URL_CONSUL) {
+        rc = ngx_http_farm_consul_warm(fcf, log);
+
+    } else {
+        rc = ngx_http_farm_redis_warm(fcf, log);
+    }
+
+    if (rc != NGX_OK && fcf->state.len) {
+        (void) ngx_http_farm_state_load(fcf, log);
+    }
+
+    fcf->warming = 0;
+
+    return rc;
 }

@@ -32,8 +32,22 @@ ngx_http_farm_zone_size(ngx_http_farm_srv_conf_t *fcf)
     size_t  size, points;
 
     size = sizeof(ngx_http_farm_shctx_t)
-           + fcf->max_agents * (sizeof(ngx_http_farm_agent_t) + 256)
+           + fcf->max_agents * (sizeof(ngx_http_farm_agent_t)
+                                + sizeof(farm_pick_peer_t) + 256)
            + 2 * farm_tree_size(fcf->max_agents) * sizeof(uint32_t);
+
+    if (fcf->queue.enabled) {
+        size += fcf->queue.max * sizeof(ngx_http_farm_waiter_t);
+    }
+
+    if (fcf->client.enabled) {
+        size += 2 * 1024 * 1024;
+    }
+
+    /* subsets: their table, and their trees for the agents they hold */
+
+    size += NGX_HTTP_FARM_MAX_SUBSETS * (sizeof(ngx_http_farm_subset_t) + 64)
+            + fcf->max_agents * 16 * sizeof(uint32_t);
 
     if (fcf->method == NGX_HTTP_FARM_CHASH) {
         points = ngx_min(fcf->max_agents * FARM_RING_POINTS,
@@ -65,9 +79,8 @@ ngx_http_farm_zone_get(ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_zone_t *z)
 void
 ngx_http_farm_zone_peers(ngx_http_farm_shctx_t *sh, farm_peers_t *peers)
 {
-    peers->base = (unsigned char *) sh->agents
-                  + offsetof(ngx_http_farm_agent_t, pick);
-    peers->stride = sizeof(ngx_http_farm_agent_t);
+    peers->base = (unsigned char *) sh->picks;
+    peers->stride = sizeof(farm_pick_peer_t);
 }
 
 
@@ -93,6 +106,7 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     uint32_t                i, tsize;
     uint32_t               *nodes;
     ngx_slab_pool_t        *shpool;
+    ngx_http_farm_zone_t    z;
     ngx_http_farm_shctx_t  *sh;
 
     fcf->log = shm_zone->shm.log;
@@ -125,7 +139,14 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         goto nomem;
     }
 
+    sh->picks = ngx_slab_calloc(shpool,
+                                sh->capacity * sizeof(farm_pick_peer_t));
+    if (sh->picks == NULL) {
+        goto nomem;
+    }
+
     for (i = 0; i < sh->capacity; i++) {
+        sh->agents[i].pick = &sh->picks[i];
         sh->agents[i].slot = i;
         sh->agents[i].next_free = (i + 1 < sh->capacity) ? i + 1
                                                          : FARM_SLOT_NONE;
@@ -137,6 +158,23 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     nodes = ngx_slab_alloc(shpool, 2 * tsize * sizeof(uint32_t));
     if (nodes == NULL) {
+        goto nomem;
+    }
+
+    sh->subsets = ngx_slab_calloc(shpool, NGX_HTTP_FARM_MAX_SUBSETS
+                                          * sizeof(ngx_http_farm_subset_t));
+    if (sh->subsets == NULL) {
+        goto nomem;
+    }
+
+    ngx_rbtree_init(&sh->clients, &sh->clients_sentinel,
+                    ngx_rbtree_insert_value);
+
+    z.sh = sh;
+    z.shpool = shpool;
+    z.fcf = fcf;
+
+    if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
         goto nomem;
     }
 
@@ -195,6 +233,7 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
     ngx_uint_t              method;
     farm_peers_t            peers;
     ngx_slab_pool_t        *shpool;
+    ngx_http_farm_zone_t    z;
     ngx_http_farm_shctx_t  *sh;
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
@@ -221,6 +260,28 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
         ngx_memcpy(sh->source, source, sizeof(source));
     }
 
+    if (fcf->queue.enabled && sh->qmax != fcf->queue.max) {
+        if (sh->qmax == 0) {
+            z.sh = sh;
+            z.shpool = shpool;
+            z.fcf = fcf;
+
+            if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
+                ngx_shmtx_unlock(&shpool->mutex);
+                ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                              "farm zone \"%V\" has no room for a queue of "
+                              "%ui; raise zone= or restart",
+                              &shm_zone->shm.name, fcf->queue.max);
+                return NGX_ERROR;
+            }
+
+        } else {
+            ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                          "farm zone \"%V\": the queue keeps max=%uD until "
+                          "nginx restarts", &shm_zone->shm.name, sh->qmax);
+        }
+    }
+
     if (sh->method != fcf->method) {
         method = (fcf->method == NGX_HTTP_FARM_LEAST_CONN)
                  ? FARM_PICK_LEAST_CONN : FARM_PICK_RR;
@@ -230,6 +291,11 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
 
         ngx_http_farm_zone_peers(sh, &peers);
         farm_tree_rebuild(&sh->tree, &peers, sh->nslots);
+
+        z.sh = sh;
+        z.shpool = shpool;
+        z.fcf = fcf;
+        ngx_http_farm_subsets_reorder(&z);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -390,7 +456,6 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
     uint64_t                caps;
     socklen_t               socklen;
     ngx_uint_t              region, fresh;
-    farm_peers_t            peers;
     ngx_sockaddr_t          sa;
     ngx_http_farm_agent_t  *a;
     ngx_http_farm_shctx_t  *sh;
@@ -449,8 +514,42 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         a->requests = 0;
         a->failures = 0;
 
-        a->pick.active = 0;
-        a->pick.vt = 0;
+        a->pick->active = 0;
+        a->pick->vt = 0;
+        a->pick->flags = 0;
+
+        /* the old agent's subset leaves stay until the owner rebuilds them */
+
+        /*
+         * A new agent waits for its first passed check when checks are
+         * mandatory; not during the master's startup read: those agents
+         * were serving before this nginx started.
+         */
+
+        a->health = (z->fcf->health.enabled && z->fcf->health.mandatory
+                     && !z->fcf->warming)
+                    ? NGX_HTTP_FARM_HEALTH_CHECKING : NGX_HTTP_FARM_HEALTH_UP;
+
+        sh->unchecked += (a->health == NGX_HTTP_FARM_HEALTH_CHECKING);
+
+        a->checking = 0;
+        a->draining = 0;
+        a->passes = 0;
+        a->fails = 0;
+        a->rep_weight = 0;
+        a->rep_inflight = 0;
+        a->next_check = 0;
+        a->checks = 0;
+        a->checks_failed = 0;
+        a->last_check = 0;
+        a->check_error[0] = '\0';
+
+        a->breaker = NGX_HTTP_FARM_BREAKER_CLOSED;
+        a->bfails = 0;
+        a->ejections = 0;
+        a->reopen_at = 0;
+        a->reopen_time = 0;
+        a->closed_at = ngx_current_msec;
 
         ngx_memcpy(a->id, rec->id, id_len);
         a->sn.str.data = a->id;
@@ -478,9 +577,9 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
     a->caps = caps;
     a->region = region;
 
-    a->pick.weight = rec->weight;
-    a->pick.max_conns = rec->max_conns;
-    a->pick.flags = FARM_PEER_ELIGIBLE | (rec->backup ? FARM_PEER_BACKUP : 0);
+    a->rec_weight = rec->weight;
+    a->rec_max_conns = rec->max_conns;
+    a->rec_backup = rec->backup;
 
     ngx_http_farm_agent_free_meta(z, a);
 
@@ -498,20 +597,119 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         }
     }
 
-    ngx_http_farm_zone_peers(sh, &peers);
-
-    if (fresh) {
-        farm_tree_join(&sh->tree, &peers, a->slot);
-
-    } else {
-        farm_tree_update(&sh->tree, &peers, a->slot);
-    }
+    ngx_http_farm_agent_refresh(z, a);
+    ngx_http_farm_subsets_touch(z, a);
 
     sh->hash_dirty = 1;
 
     ngx_shmtx_unlock(&z->shpool->mutex);
 
     return fresh ? NGX_OK : NGX_AGAIN;
+}
+
+
+/*
+ * Recomputes what the selection tree sees of an agent from its registry
+ * record, its health, what it reports and its breaker: whether it can be
+ * chosen, its weight, and how many requests it may have at once.  Under
+ * the lock.
+ */
+
+void
+ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
+{
+    uint32_t                   cap;
+    ngx_uint_t                 was, eligible;
+    farm_peers_t               peers;
+    ngx_http_farm_breaker_conf_t  *bcf;
+
+    bcf = &z->fcf->breaker;
+
+    was = a->pick->flags & FARM_PEER_ELIGIBLE;
+
+    eligible = a->state == NGX_HTTP_FARM_SLOT_UP
+               && a->health == NGX_HTTP_FARM_HEALTH_UP
+               && !a->draining
+               && a->breaker != NGX_HTTP_FARM_BREAKER_OPEN;
+
+    a->pick->flags = (eligible ? FARM_PEER_ELIGIBLE : 0)
+                    | (a->rec_backup ? FARM_PEER_BACKUP : 0);
+
+    if (eligible && !was) {
+        z->sh->eligible++;
+
+    } else if (!eligible && was) {
+        z->sh->eligible--;
+    }
+
+    a->pick->weight = a->rep_weight ? a->rep_weight : a->rec_weight;
+
+    cap = a->rec_max_conns;
+
+    if (a->breaker == NGX_HTTP_FARM_BREAKER_HALF) {
+        cap = cap ? ngx_min(cap, bcf->half_open) : bcf->half_open;
+    }
+
+    a->pick->max_conns = cap;
+
+    ngx_http_farm_zone_peers(z->sh, &peers);
+
+    if (eligible && !was) {
+        farm_tree_join(&z->sh->tree, &peers, a->slot);
+
+    } else {
+        farm_tree_update(&z->sh->tree, &peers, a->slot);
+    }
+
+    ngx_http_farm_subsets_update(z, a);
+
+    /* capacity may have come back: waiters first */
+
+    ngx_http_farm_queue_dispatch(z);
+}
+
+
+/* One word for an agent's state, as farm_status shows it. */
+
+const char *
+ngx_http_farm_agent_state(ngx_http_farm_agent_t *a)
+{
+    if (a->health == NGX_HTTP_FARM_HEALTH_CHECKING) {
+        return "checking";
+    }
+
+    if (a->health == NGX_HTTP_FARM_HEALTH_DOWN) {
+        return "down";
+    }
+
+    if (a->draining) {
+        return "draining";
+    }
+
+    if (a->breaker == NGX_HTTP_FARM_BREAKER_OPEN) {
+        return "open";
+    }
+
+    if (!farm_peer_available(a->pick)) {
+        return "full";
+    }
+
+    return a->breaker == NGX_HTTP_FARM_BREAKER_HALF ? "half_open" : "up";
+}
+
+
+void
+ngx_http_farm_note(ngx_http_farm_note_t *note, ngx_uint_t level,
+    const char *fmt, ...)
+{
+    va_list  args;
+
+    note->level = level;
+
+    va_start(args, fmt);
+    *ngx_vslprintf(note->text, note->text + sizeof(note->text) - 1, fmt,
+                   args) = '\0';
+    va_end(args);
 }
 
 
@@ -539,11 +737,26 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
     ngx_http_farm_agent_free_meta(z, a);
 
     a->state = NGX_HTTP_FARM_SLOT_FREE;
-    a->pick.flags = 0;
+
+    if (a->pick->flags & FARM_PEER_ELIGIBLE) {
+        sh->eligible--;
+    }
+
+    a->pick->flags = 0;
     a->rec_hash = 0;
+
+    if (a->health == NGX_HTTP_FARM_HEALTH_CHECKING) {
+        sh->unchecked--;
+    }
+
+    if (a->breaker == NGX_HTTP_FARM_BREAKER_OPEN) {
+        sh->ejected--;
+    }
 
     ngx_http_farm_zone_peers(sh, &peers);
     farm_tree_update(&sh->tree, &peers, a->slot);
+    ngx_http_farm_subsets_update(z, a);
+    ngx_http_farm_subsets_touch(z, a);
 
     a->next_free = sh->free_head;
     sh->free_head = a->slot;
@@ -600,13 +813,13 @@ ngx_http_farm_zone_rebuild_hash(ngx_http_farm_zone_t *z)
         a = &sh->agents[i];
 
         if (a->state != NGX_HTTP_FARM_SLOT_UP
-            || (a->pick.flags & FARM_PEER_BACKUP))
+            || a->rec_backup)
         {
             continue;
         }
 
         in[n].slot = i;
-        in[n].weight = a->pick.weight;
+        in[n].weight = a->rec_weight;
         in[n].id = (const char *) a->id;
         in[n].id_len = a->sn.str.len;
         n++;

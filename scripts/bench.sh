@@ -6,9 +6,19 @@
 #   2. 10,000 agents: farm least_conn over 10,000 registered records (pointing
 #                     at the same 8 real agents) vs its own 8-agent figure,
 #                     and stock nginx with 10,000 "server" lines.
+#   2b. filtered:     the same 10,000 agents spread over 10 regions and 20
+#                     capabilities, every request asking for a region and a
+#                     capability (taken from $request_id), vs the unfiltered
+#                     8-agent figure.
 #   3. convergence:   time from an agent's registration in Redis to the first
 #                     request the gateway sends it, p50/p99 over 50.
-#   4. rate limits:   scripts/bench-limit.sh, at the end, on its own ports.
+#   4. failover:      one of 4 agents SIGKILLed under load: failed requests
+#                     and time until it is taken out, with the module's health
+#                     checks and breakers, and without them.
+#   5. convergence on Consul: the same with a Consul dev agent (built by
+#                     scripts/consul.sh) and a gateway watching it with
+#                     blocking queries.
+#   6. rate limits:   scripts/bench-limit.sh, at the end, on its own ports.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -29,6 +39,7 @@ conns=${BENCH_CONNS:-32}
 many=${BENCH_AGENTS:-10000}
 
 redis_port=6391
+consul_port=8190        # and 8191 (serf), 8192 (server)
 agent_base=9201
 path="/work?ms=0"
 
@@ -75,7 +86,7 @@ spawn() {        # spawn name command...: background, pid in run/name.pid
     echo $! > "$dir/run/$name.pid"
 }
 
-nginx_conf() {   # nginx_conf name port "upstream body"
+nginx_conf() {   # nginx_conf name port "upstream body" ["more http config"]
     mkdir -p "$dir/$1/logs" "$dir/$1/conf" "$dir/$1/tmp"
     cat > "$dir/$1/conf/nginx.conf" <<EOF
 load_module $module;
@@ -91,6 +102,7 @@ http {
     fastcgi_temp_path tmp/fastcgi;
     uwsgi_temp_path tmp/uwsgi;
     scgi_temp_path tmp/scgi;
+${4:-}
     upstream backends {
 $3
         keepalive 64;
@@ -138,7 +150,9 @@ for f in "$nginx" "$agent" "$module"; do
     [ -e "$f" ] || { say "bench: $f is missing (run make)" >&2; exit 1; }
 done
 
-for p in $redis_port 8181 8182 8183 8184 8185 8186 $agent_base $((agent_base + 7)); do
+for p in $redis_port 8181 8182 8183 8184 8185 8186 8187 8188 8189 8193 \
+         $consul_port $((consul_port + 1)) $((consul_port + 2)) 9211 9214 \
+         $agent_base $((agent_base + 7)); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
         say "bench: 127.0.0.1:$p is in use (a bench or demo still running?)" >&2
         exit 1
@@ -181,6 +195,18 @@ awk -v n="$many" -v base=$agent_base 'BEGIN {
     }
 }' | redis-cli -p $redis_port --pipe > "$dir/logs/pipe.log"
 
+# the same number of records for the filtered run: 10 regions, 20 caps
+awk -v n="$many" -v base=$agent_base 'BEGIN {
+    for (i = 0; i < n; i++) {
+        id = sprintf("geo-%05d", i)
+        k = int(i / 10)
+        rec = sprintf("{\"id\":\"%s\",\"service\":\"bench-geo\",\"address\":\"127.0.0.1\",\"port\":%d,\"region\":\"r%d\",\"caps\":[\"c%d\",\"c%d\",\"c%d\"]}", id, base + i % 8, i % 10, k % 20, (k + 5) % 20, (k + 11) % 20)
+        key = "farm:bench-geo:agent:" id
+        printf "*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nPX\r\n$7\r\n3600000\r\n", length(key), key, length(rec), rec
+        printf "*3\r\n$4\r\nSADD\r\n$21\r\nfarm:bench-geo:agents\r\n$%d\r\n%s\r\n", length(id), id
+    }
+}' | redis-cli -p $redis_port --pipe >> "$dir/logs/pipe.log"
+
 many_servers=$(awk -v n="$many" -v base=$agent_base 'BEGIN {
     for (i = 0; i < n; i++) printf "        server 127.0.0.1:%d;\n", base + i % 8 }')
 
@@ -194,6 +220,29 @@ nginx_conf stockN 8184 "        least_conn;
 $many_servers"
 nginx_conf conv 8186 "        farm_registry redis://127.0.0.1:$redis_port service=bench-conv;"
 
+# every request asks for a region and a capability, from its $request_id
+geo_maps='
+    map $request_id $bench_region {
+        ~^[08] r0; ~^[19] r1; ~^[2a] r2; ~^[3b] r3; ~^[4c] r4;
+        ~^[5d] r5; ~^6 r6; ~^7 r7; ~^e r8; ~^f r9;
+    }
+    map $request_id $bench_cap {
+        ~^.0 c0; ~^.1 c1; ~^.2 c2; ~^.3 c3; ~^.4 c4; ~^.5 c5; ~^.6 c6;
+        ~^.7 c7; ~^.8 c8; ~^.9 c9; ~^.a c10; ~^.b c11; ~^.c c12;
+        ~^.d c13; ~^.e c14; ~^.f c15;
+    }'
+nginx_conf farmF 8189 "        farm_registry redis://127.0.0.1:$redis_port service=bench-geo max_agents=16384;
+        farm_balance least_conn;
+        farm_region \$bench_region;
+        farm_require \$bench_cap;" "$geo_maps"
+
+known=$(curl -s "http://127.0.0.1:8189/farm?upstream=backends" \
+        | grep -o '"totals":{"agents":[0-9]*' | grep -o '[0-9]*$')
+if [ "$known" != "$many" ]; then
+    say "bench: the filtered gateway knows $known of $many agents" >&2
+    exit 1
+fi
+
 # every record must be loaded before measuring
 known=$(curl -s "http://127.0.0.1:8183/farm?upstream=backends" \
         | grep -o '"totals":{"agents":[0-9]*' | grep -o '[0-9]*$')
@@ -202,7 +251,7 @@ if [ "$known" != "$many" ]; then
     exit 1
 fi
 
-configs="stock8:8181 farm8:8182 farmN:8183 stockN:8184"
+configs="stock8:8181 farm8:8182 farmN:8183 stockN:8184 farmF:8189"
 
 if command -v haproxy >/dev/null 2>&1; then
     {
@@ -255,6 +304,62 @@ converge=$("$top/scripts/converge.pl" $redis_port 8186 "$path" bench-conv \
            $agent_base 50)
 say "  $converge"
 
+# --- failover ---------------------------------------------------------------
+
+spawn_fo() {     # spawn_fo n
+    spawn "fo-$1" "$agent" --listen "127.0.0.1:$((9210 + $1))" --id "fo-$1" \
+        --service bench-fo --registry "redis://127.0.0.1:$redis_port" --ttl 60s
+    wait_for "agent fo-$1" curl -sf -o /dev/null \
+        "http://127.0.0.1:$((9210 + $1))/health"
+}
+
+for n in 1 2 3 4; do
+    spawn_fo $n
+done
+
+nginx_conf foC 8187 "        farm_registry redis://127.0.0.1:$redis_port service=bench-fo;
+        farm_balance least_conn;
+        farm_health_check interval=500ms timeout=300ms rise=2 fall=2;
+        farm_breaker failures=3 cooldown=5s;"
+nginx_conf foN 8188 "        farm_registry redis://127.0.0.1:$redis_port service=bench-fo;
+        farm_balance least_conn;"
+
+fo_up() {        # every fo agent can take requests in gateway $1
+    # (a breaker that half-opened closes on its first request)
+    curl -s -o /dev/null "http://127.0.0.1:$1/work?ms=0"
+    [ "$(curl -s "http://127.0.0.1:$1/farm" \
+         | grep -oE '"state":"(up|half_open)"' | wc -l)" = 4 ]
+}
+
+say ""
+say "bench: failover (one of 4 agents SIGKILLed under wrk -c8 load, GET, proxy_next_upstream on)"
+wait_for "4 agents up" fo_up 8187
+fo_checks=$("$top/scripts/failover.pl" 8187 fo-4 "$(cat "$dir/run/fo-4.pid")" 8)
+say "  with farm_health_check + farm_breaker: $fo_checks"
+
+spawn_fo 4
+wait_for "fo-4 back" fo_up 8187
+fo_plain=$("$top/scripts/failover.pl" 8188 fo-4 "$(cat "$dir/run/fo-4.pid")" 8)
+say "  without (registry only):               $fo_plain"
+
+# --- convergence on Consul ----------------------------------------------------
+
+consul=$("$top/scripts/consul.sh")
+spawn consul "$consul" agent -dev -bind 127.0.0.1 -client 127.0.0.1 \
+    -node farm-bench -data-dir "$dir/consul" \
+    -hcl "ports { http = $consul_port, serf_lan = $((consul_port + 1)), server = $((consul_port + 2)), serf_wan = -1, dns = -1, grpc = -1, grpc_tls = -1 }"
+consul_leader() {
+    curl -sf "http://127.0.0.1:$consul_port/v1/status/leader" | grep -q ':'
+}
+wait_for consul consul_leader
+
+nginx_conf convc 8193 "        farm_registry consul://127.0.0.1:$consul_port service=bench-conv resync=30s;"
+
+say "bench: convergence (registration in Consul -> first request routed to it)"
+converge_consul=$("$top/scripts/converge.pl" --consul $consul_port 8193 \
+                  "$path" bench-conv $agent_base 50)
+say "  $converge_consul"
+
 # shellcheck disable=SC2154
 {
     say ""
@@ -264,6 +369,7 @@ say "  $converge"
     say "| farm least_conn, 8 agents | $med_farm8 |"
     say "| farm least_conn, $many agents | $med_farmN |"
     say "| stock nginx least_conn, $many servers | $med_stockN |"
+    say "| farm least_conn, $many agents, region + capability per request | $med_farmF |"
     if [ -n "${med_haproxy8:-}" ]; then
         say "| HAProxy leastconn, 8 servers | $med_haproxy8 |"
     fi
@@ -272,11 +378,17 @@ say "  $converge"
     say "farm at $many / farm at 8:          $(ratio "$med_farmN" "$med_farm8")  (target >= 0.90)"
     say "stock nginx at $many / stock at 8:  $(ratio "$med_stockN" "$med_stock8")"
     say "farm at $many / stock nginx at $many: $(ratio "$med_farmN" "$med_stockN")"
+    say "farm at $many filtered / farm at 8: $(ratio "$med_farmF" "$med_farm8")  (target >= 0.85)"
     if [ -n "${med_haproxy8:-}" ]; then
         say "farm / HAProxy at 8:                   $(ratio "$med_farm8" "$med_haproxy8")"
     fi
     say ""
-    say "Redis convergence: $converge  (target p99 <= 100 ms)"
+    say "Redis convergence:  $converge  (target p99 <= 100 ms)"
+    say "Consul convergence: $converge_consul  (target p99 <= 1 s)"
+    say ""
+    say "Failover, one of 4 agents killed under load:"
+    say "  with health checks + breakers: $fo_checks"
+    say "  without:                       $fo_plain"
 } | tee "$dir/results.md"
 
 # --- rate limits --------------------------------------------------------------

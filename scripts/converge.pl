@@ -1,41 +1,85 @@
 #!/usr/bin/env perl
-# Convergence: how long from an agent's registration in Redis to the first
-# request the gateway sends it.  Used by scripts/bench.sh.
+# Convergence: how long from an agent's registration to the first request
+# the gateway sends it.  Used by scripts/bench.sh.
 #
 #   converge.pl REDIS_PORT GATEWAY_PORT PATH SERVICE AGENT_PORT [N]
+#   converge.pl --consul CONSUL_PORT GATEWAY_PORT PATH SERVICE AGENT_PORT [N]
 #
-# N times (default 50): write the record of a new agent (SET, SADD, PUBLISH,
-# as an agent does), then request PATH from the gateway every millisecond
-# until the answer comes from that agent (the gateway's $farm_agent in
+# N times (default 50): register a new agent the way an agent does (Redis:
+# SET, SADD, PUBLISH; Consul: PUT /v1/agent/service/register through its
+# HTTP API), then request PATH from the gateway every millisecond until the
+# answer comes from that agent (the gateway's $farm_agent in
 # X-Gateway-Agent); then deregister it and wait until the gateway forgets
-# it.  Prints p50, p99 and max in milliseconds.
+# it.  Every registration points at the same real agent (AGENT_PORT).
+# Prints p50, p99 and max in milliseconds.  Core Perl only.
 
 use strict;
 use warnings;
 
+use HTTP::Tiny;
 use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 
-my ($redis_port, $gw_port, $path, $service, $agent_port, $n) = @ARGV;
-die "usage: $0 REDIS_PORT GATEWAY_PORT PATH SERVICE AGENT_PORT [N]\n"
-    unless defined $agent_port;
+my $consul = (@ARGV && $ARGV[0] eq '--consul') ? shift @ARGV : undef;
+my ($reg_port, $gw_port, $path, $service, $agent_port, $n) = @ARGV;
+die "usage: $0 [--consul] REGISTRY_PORT GATEWAY_PORT PATH SERVICE "
+    . "AGENT_PORT [N]\n" unless defined $agent_port;
 $n //= 50;
 
-my $redis = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$redis_port")
-    or die "converge: redis: $!\n";
+my ($register, $deregister);
 
-sub resp {
-    my $out = '';
-    for my $cmd (@_) {
-        $out .= '*' . @$cmd . "\r\n";
-        $out .= '$' . length($_) . "\r\n$_\r\n" for @$cmd;
-    }
-    print $redis $out;
-    for (@_) {                     # one line per reply (all are simple here)
-        my $line = <$redis>;
-        die "converge: redis closed\n" unless defined $line;
-        die "converge: redis: $line" if $line =~ /^-/;
-    }
+if ($consul) {
+    my $http = HTTP::Tiny->new(keep_alive => 1, timeout => 5);
+    my $base = "http://127.0.0.1:$reg_port/v1/agent/service";
+
+    my $put = sub {
+        my ($url, $body) = @_;
+        my $res = $http->request('PUT', $url,
+                                 defined $body ? { content => $body } : {});
+        die "converge: consul: $res->{status} $res->{content}\n"
+            unless $res->{success};
+    };
+
+    $register = sub {
+        my ($id) = @_;
+        $put->("$base/register",
+               qq({"ID":"$id","Name":"$service","Address":"127.0.0.1",)
+               . qq("Port":$agent_port,"Weights":{"Passing":1,"Warning":1}}));
+    };
+    $deregister = sub { $put->("$base/deregister/$_[0]") };
+
+} else {
+    my $redis = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$reg_port")
+        or die "converge: redis: $!\n";
+
+    my $resp = sub {
+        my $out = '';
+        for my $cmd (@_) {
+            $out .= '*' . @$cmd . "\r\n";
+            $out .= '$' . length($_) . "\r\n$_\r\n" for @$cmd;
+        }
+        print $redis $out;
+        for (@_) {                 # one line per reply (all are simple here)
+            my $line = <$redis>;
+            die "converge: redis closed\n" unless defined $line;
+            die "converge: redis: $line" if $line =~ /^-/;
+        }
+    };
+
+    $register = sub {
+        my ($id) = @_;
+        my $rec = qq({"id":"$id","service":"$service","address":"127.0.0.1",)
+                . qq("port":$agent_port,"weight":1});
+        $resp->(["SET", "farm:$service:agent:$id", $rec, "PX", "60000"],
+                ["SADD", "farm:$service:agents", $id],
+                ["PUBLISH", "farm:$service:events", "register $id"]);
+    };
+    $deregister = sub {
+        my ($id) = @_;
+        $resp->(["DEL", "farm:$service:agent:$id"],
+                ["SREM", "farm:$service:agents", $id],
+                ["PUBLISH", "farm:$service:events", "deregister $id"]);
+    };
 }
 
 sub agent_of {                     # X-Gateway-Agent of one request, or ''
@@ -61,18 +105,12 @@ sub wait_for {
 my @ms;
 for my $i (1 .. $n) {
     my $id = sprintf "conv-%03d", $i;
-    my $rec = qq({"id":"$id","service":"$service","address":"127.0.0.1",)
-            . qq("port":$agent_port,"weight":1});
     my $t0 = time;
-    resp(["SET", "farm:$service:agent:$id", $rec, "PX", "60000"],
-         ["SADD", "farm:$service:agents", $id],
-         ["PUBLISH", "farm:$service:events", "register $id"]);
+    $register->($id);
     wait_for(sub { agent_of() eq $id }, "$id to be routed");
     push @ms, (time - $t0) * 1000;
 
-    resp(["DEL", "farm:$service:agent:$id"],
-         ["SREM", "farm:$service:agents", $id],
-         ["PUBLISH", "farm:$service:events", "deregister $id"]);
+    $deregister->($id);
     wait_for(sub { agent_of() ne $id }, "$id to leave");
 }
 

@@ -1,13 +1,16 @@
 #!/bin/sh
-# make demo / make demo-stop
+# make demo [REGISTRY=consul] / make demo-stop
 #
-# Starts, on 127.0.0.1 only: a Redis registry, three farm-agents in different
-# regions with different capabilities, and the gateway (Debian's nginx with
-# ngx_http_farm_module) on port 8080; sends traffic through it and shows
-# which agent answered; then leaves everything running, with a light stream
-# of background traffic, until "make demo-stop".
+# Starts, on 127.0.0.1 only: a registry (Redis, or with REGISTRY=consul a
+# Consul dev agent built by scripts/consul.sh), three farm-agents in
+# different regions with different capabilities, and the gateway (Debian's
+# nginx with ngx_http_farm_module) on port 8080; sends traffic through it
+# and shows which agent answered; then leaves everything running, with a
+# light stream of background traffic, until "make demo-stop".
 #
-#   GATEWAY_PORT (8080)  REDIS_PORT (6390)  AGENT_PORT (9101, 9102, 9103)
+#   REGISTRY (redis)  GATEWAY_PORT (8080)  REDIS_PORT (6390)
+#   CONSUL_PORT (8590; Consul also takes the next two ports)
+#   AGENT_PORT (9101, 9102, 9103)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +21,19 @@ module=$top/build/ngx_http_farm_module.so
 
 gw_port=${GATEWAY_PORT:-8080}
 redis_port=${REDIS_PORT:-6390}
+consul_port=${CONSUL_PORT:-8590}
 agent_port=${AGENT_PORT:-9101}
+registry=${REGISTRY:-redis}
+
+case "$registry" in
+    redis)  registry_url=redis://127.0.0.1:$redis_port
+            registry_ports=$redis_port ;;
+    consul) registry_url=consul://127.0.0.1:$consul_port
+            registry_ports="$consul_port $((consul_port + 1)) $((consul_port + 2))" ;;
+    *)      printf 'demo: REGISTRY must be redis or consul, not "%s"\n' \
+                "$registry" >&2
+            exit 2 ;;
+esac
 
 say() { printf '%s\n' "$*"; }
 
@@ -63,12 +78,13 @@ stop() {
         [ -e "$f" ] && stop_pid "$f" TERM
     done
     stop_pid "$dir/redis.pid" TERM
+    stop_pid "$dir/consul.pid" TERM
     say "demo: stopped"
 }
 
 start_agent() {   # start_agent id port region caps weight
     "$agent" --listen "127.0.0.1:$2" --id "$1" --service agents \
-        --registry "redis://127.0.0.1:$redis_port" --region "$3" \
+        --registry "$registry_url" --region "$3" \
         --cap "$4" --weight "$5" --ttl 6s \
         > "$dir/logs/agent-$1.log" 2>&1 &
     echo $! > "$dir/agent-$1.pid"
@@ -76,7 +92,47 @@ start_agent() {   # start_agent id port region caps weight
 }
 
 registered() {
-    [ "$(redis-cli -p "$redis_port" --raw EXISTS "farm:agents:agent:$1")" = 1 ]
+    if [ "$registry" = consul ]; then
+        curl -sf -o /dev/null \
+            "http://127.0.0.1:$consul_port/v1/agent/service/$1"
+    else
+        [ "$(redis-cli -p "$redis_port" --raw EXISTS "farm:agents:agent:$1")" = 1 ]
+    fi
+}
+
+list_agents() {
+    if [ "$registry" = consul ]; then
+        curl -s "http://127.0.0.1:$consul_port/v1/health/service/agents?passing" \
+            | grep -o '"ServiceID": *"[^"][^"]*"' | sort -u \
+            | sed 's/.*"\([^"]*\)"$/\1/'
+    else
+        redis-cli -p "$redis_port" --raw SMEMBERS farm:agents:agents
+    fi
+}
+
+start_registry() {
+    if [ "$registry" = consul ]; then
+        consul=$("$top/scripts/consul.sh")
+        say "== Consul registry (dev agent, $("$consul" version | head -1))" \
+            "on 127.0.0.1:$consul_port"
+        "$consul" agent -dev -bind 127.0.0.1 -client 127.0.0.1 \
+            -node farm-demo -data-dir "$dir/consul" \
+            -hcl "ports { http = $consul_port, serf_lan = $((consul_port + 1)), server = $((consul_port + 2)), serf_wan = -1, dns = -1, grpc = -1, grpc_tls = -1 }" \
+            > "$dir/logs/consul.log" 2>&1 &
+        echo $! > "$dir/consul.pid"
+        wait_for "consul" consul_leader
+    else
+        say "== Redis registry on 127.0.0.1:$redis_port"
+        redis-server --bind 127.0.0.1 --port "$redis_port" --save '' \
+            --appendonly no --notify-keyspace-events Kx \
+            > "$dir/logs/redis.log" 2>&1 &
+        echo $! > "$dir/redis.pid"
+        wait_for "redis" redis-cli -p "$redis_port" PING
+    fi
+}
+
+consul_leader() {
+    curl -sf "http://127.0.0.1:$consul_port/v1/status/leader" | grep -q ':'
 }
 
 request() {      # request path -> prints "agent region status"
@@ -111,11 +167,11 @@ start() {
 
     stop >/dev/null 2>&1 || true
 
-    for p in "$gw_port" "$redis_port" "$agent_port" $((agent_port + 1)) \
+    for p in "$gw_port" $registry_ports "$agent_port" $((agent_port + 1)) \
              $((agent_port + 2)); do
         if port_busy "$p"; then
             say "demo: 127.0.0.1:$p is already in use; set GATEWAY_PORT," \
-                "REDIS_PORT or AGENT_PORT" >&2
+                "REDIS_PORT, CONSUL_PORT or AGENT_PORT" >&2
             exit 1
         fi
     done
@@ -123,19 +179,13 @@ start() {
     rm -rf "$dir"
     mkdir -p "$dir/logs" "$dir/conf" "$dir/tmp"
 
-    say "== Redis registry on 127.0.0.1:$redis_port"
-    redis-server --bind 127.0.0.1 --port "$redis_port" --save '' \
-        --appendonly no --notify-keyspace-events Kx \
-        > "$dir/logs/redis.log" 2>&1 &
-    echo $! > "$dir/redis.pid"
-    wait_for "redis" redis-cli -p "$redis_port" PING
+    start_registry
 
     say "== three agents register themselves"
     start_agent eu-1 "$agent_port"         eu-central gpu,browser 2
     start_agent us-1 $((agent_port + 1))   us-east    browser     1
     start_agent ap-1 $((agent_port + 2))   ap-south   pdf         1
-    redis-cli -p "$redis_port" --raw SMEMBERS farm:agents:agents \
-        | sed 's/^/  registered: /'
+    list_agents | sed 's/^/  registered: /'
 
     say "== gateway on 127.0.0.1:$gw_port"
     cat > "$dir/conf/nginx.conf" <<EOF
@@ -153,7 +203,7 @@ http {
     scgi_temp_path tmp/scgi;
 
     upstream agents {
-        farm_registry redis://127.0.0.1:$redis_port service=agents resync=2s;
+        farm_registry $registry_url service=agents resync=2s;
         farm_balance least_conn;
         keepalive 32;
     }

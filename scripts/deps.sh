@@ -1,7 +1,11 @@
 #!/bin/sh
 # Installs every Debian package the build, the tests, the demo and the
-# benchmark need.  Idempotent: does nothing when all are installed.
+# benchmark need, then builds the Consul binary the tests and the Consul
+# demo use (scripts/consul.sh: the first run takes minutes, later runs find
+# it in the cache).  Idempotent: does nothing when all are there.
 set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
 
 packages="
     gcc make pkg-config perl curl procps
@@ -20,7 +24,12 @@ for p in $packages; do
     fi
 done
 
+consul() {
+    "$top/scripts/consul.sh" > /dev/null
+}
+
 if [ -z "$missing" ]; then
+    consul
     exit 0
 fi
 
@@ -53,3 +62,5 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
 # shellcheck disable=SC2086
 $sudo apt-get install -y -q --no-install-recommends $missing
+
+consul

@@ -178,7 +178,7 @@ FarmTest::redis_cmd($main::Redis, 'PUBLISH', 'farm:agents:events', 'register a')
 FarmTest::wait_until(sub { FarmTest::farm_agents()->{a}{weight} == 7 }, 5, "weight 7");
 --- request
 GET /farm
---- response_body_like: "id":"a","address":"127\.0\.0\.1:\d+","region":"eu-central","caps":\["gpu","pdf"\],"weight":7,"max_conns":9,"backup":false,"state":"up".*"meta":\{"rack":"r12"\}
+--- response_body_like: "id":"a","address":"127\.0\.0\.1:\d+","region":"eu-central","caps":\["gpu","pdf"\],"weight":7,"registered_weight":7,"max_conns":9,"backup":false,"state":"up".*"meta":\{"rack":"r12"\}
 --- no_error_log
 [error]
 

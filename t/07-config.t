@@ -225,7 +225,67 @@ qr/\[emerg\] .*"farm_registry" directive is not allowed here in \S+nginx\.conf:\
 
 
 
-=== TEST 15: a correct configuration starts (the control case)
+=== TEST 15: Consul parameters on a Redis registry
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents dc=eu1;
+    }
+--- config
+    location /a { proxy_pass http://agents; }
+--- request
+GET /a
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"farm_registry" parameters dc=, tag=, token= and ca= are for Consul registries, not redis:\/\/127\.0\.0\.1:\d+\/0 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 16: ca= without https
+--- http_config
+    upstream agents {
+        farm_registry consul://127.0.0.1:8500 service=agents ca=/etc/ssl/ca.pem;
+    }
+--- config
+    location /a { proxy_pass http://agents; }
+--- request
+GET /a
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"farm_registry" parameter ca= needs an https:\/\/ registry URL in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 17: prefix= on a Consul registry
+--- http_config
+    upstream agents {
+        farm_registry consul://127.0.0.1:8500 service=agents prefix=x;
+    }
+--- config
+    location /a { proxy_pass http://agents; }
+--- request
+GET /a
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"farm_registry" parameter prefix= is for Redis registries, not consul:\/\/127\.0\.0\.1:8500 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 18: a bad tag=
+--- http_config
+    upstream agents {
+        farm_registry consul://127.0.0.1:8500 service=agents "tag=a b";
+    }
+--- config
+    location /a { proxy_pass http://agents; }
+--- request
+GET /a
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid "farm_registry" parameter "tag=a b": expected 1-64 of A-Z a-z 0-9 \. _ -, starting with a letter or digit in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 19: a correct configuration starts (the control case)
 --- http_config
     upstream agents {
         farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents timeout=100ms;

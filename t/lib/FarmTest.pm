@@ -1,9 +1,9 @@
 package FarmTest;
 
 # Helpers for the ngx_farm test suites (t/*.t, tests/agent/*.t): free ports,
-# throw-away redis-server instances, farm-agent processes, a tiny Redis
-# client, a tiny HTTP client and polling.  Core Perl only; works under the
-# real Test::Nginx and under our t/harness alike.
+# throw-away redis-server and Consul dev agents, farm-agent processes, a tiny
+# Redis client, a tiny HTTP client and polling.  Core Perl only; works under
+# the real Test::Nginx and under our t/harness alike.
 #
 # Every process started here is remembered by pid and stopped by pid (never
 # by name) when the test file ends -- normally, by die, or by SIGINT/SIGTERM
@@ -21,6 +21,7 @@ use Cwd ();
 use File::Basename ();
 use File::Spec ();
 use File::Temp ();
+use HTTP::Tiny ();
 use IO::Select ();
 use IO::Socket::INET ();
 use POSIX qw(WNOHANG);
@@ -29,12 +30,13 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(
     free_port
     start_redis stop_redis restart_redis redis_cmd
+    start_consul stop_consul restart_consul consul_api consul_binary
     start_agent stop_agent kill_agent stop_signal
     http_get wait_until
     servroot nginx_pid nginx_error_log
     repo_root
     gateway_port farm_status farm_agents background_get finished
-    ensure_agents deregister
+    ensure_agents deregister background finish
     start_nginx stop_nginx
 );
 
@@ -320,6 +322,159 @@ sub restart_redis {
 }
 
 # ---------------------------------------------------------------------------
+# Consul
+# ---------------------------------------------------------------------------
+
+# The management token of an ACL-enabled Consul started here.
+our $ConsulToken = 'f4a1c7e2-58b3-4d0e-9c6a-3b2d1e0f9a87';
+
+sub consul_binary {
+    return $ENV{CONSUL_BINARY} if $ENV{CONSUL_BINARY};
+    my $path = `"$RepoRoot/scripts/consul.sh" --path`;
+    chomp $path;
+    return $path;
+}
+
+# consul_api($h, 'PUT', '/v1/agent/service/register', $body, token => T)
+# Returns ($status, $body, \%headers); status 599 when Consul cannot be
+# reached.  token defaults to the handle's token (undef: none).
+sub consul_api {
+    my ($h, $method, $path, $body, %opt) = @_;
+    my $token = exists $opt{token} ? $opt{token} : $h->{token};
+    my %headers;
+    $headers{'X-Consul-Token'} = $token if defined $token;
+    my $res = HTTP::Tiny->new(timeout => $opt{timeout} // 5)->request(
+        $method, "$h->{http}$path",
+        { headers => \%headers, defined $body ? (content => $body) : () });
+    return ($res->{status}, $res->{content}, $res->{headers});
+}
+
+sub _consul_up {
+    my ($h) = @_;
+    my ($st, $body) = consul_api($h, 'GET', '/v1/status/leader', undef,
+                                 timeout => 1);
+    return $st == 200 && $body =~ /"[^"]+"/;
+}
+
+# A CA and a server certificate for 127.0.0.1 and localhost, made with
+# openssl for a TLS Consul; returns the CA file.
+sub _consul_certs {
+    my ($dir) = @_;
+    my $run = sub {
+        my $out = `@_ 2>&1`;
+        die "FarmTest: openssl failed: @_\n$out" if $?;
+    };
+    open my $ext, '>', "$dir/san.ext" or die "FarmTest: $dir/san.ext: $!\n";
+    print {$ext} "subjectAltName = IP:127.0.0.1, DNS:localhost\n";
+    close $ext;
+    $run->("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=farm-test-ca"
+           . " -keyout $dir/ca-key.pem -out $dir/ca.pem");
+    $run->("openssl req -newkey rsa:2048 -nodes -subj /CN=localhost"
+           . " -keyout $dir/server-key.pem -out $dir/server.csr");
+    $run->("openssl x509 -req -in $dir/server.csr -CA $dir/ca.pem"
+           . " -CAkey $dir/ca-key.pem -CAcreateserial -days 2"
+           . " -extfile $dir/san.ext -out $dir/server.pem");
+    return "$dir/ca.pem";
+}
+
+sub _launch_consul {
+    my ($h) = @_;
+    my $p = $h->{ports};
+    system('rm', '-rf', "$h->{dir}/data");
+    my $hcl = "ports { http = $p->{http}, dns = $p->{dns}, "
+            . "serf_lan = $p->{serf_lan}, serf_wan = $p->{serf_wan}, "
+            . "server = $p->{server}, grpc = $p->{grpc}, grpc_tls = -1"
+            . ($p->{https} ? ", https = $p->{https}" : '') . " }";
+    $hcl .= " tls { defaults { ca_file = \"$h->{dir}/ca.pem\" "
+          . "cert_file = \"$h->{dir}/server.pem\" "
+          . "key_file = \"$h->{dir}/server-key.pem\" "
+          . "verify_incoming = false verify_outgoing = false } }"
+        if $p->{https};
+    my @cmd = ($h->{binary}, 'agent', '-dev', '-bind', '127.0.0.1',
+               '-client', '127.0.0.1', '-node', 'farm-test',
+               '-data-dir', "$h->{dir}/data", '-hcl', $hcl,
+               '-log-level', 'info');
+    push @cmd, '-config-file', $h->{acl_file} if $h->{acl_file};
+    $h->{pid} = _spawn("consul :$p->{http}", $h->{log}, undef, @cmd);
+    my $timeout = $h->{timeout} // 20;
+    my $deadline = time + $timeout;
+    until (_consul_up($h)) {
+        my $status;
+        if (_reaped($h->{pid}, \$status)) {
+            die "FarmTest: consul on port $p->{http} exited (status $status) "
+                . "during startup; log $h->{log}:\n" . _log_tail($h->{log}, 20);
+        }
+        if (time > $deadline) {
+            _stop_pid($h->{pid}, 'KILL', 2);
+            die "FarmTest: consul on port $p->{http} elected no leader within "
+                . "${timeout}s; log $h->{log}:\n" . _log_tail($h->{log}, 20);
+        }
+        sleep 0.05;
+    }
+    return $h;
+}
+
+sub start_consul {
+    my (%opt) = @_;
+    my $bin = $opt{binary} // consul_binary();
+    die "FarmTest: no Consul binary at '$bin': run make deps "
+        . "(scripts/consul.sh builds it), or set CONSUL_BINARY\n"
+        unless $bin && -x $bin;
+    my %ports = map { $_ => free_port() }
+                qw(http dns serf_lan serf_wan server grpc);
+    $ports{http} = $opt{port} if $opt{port};
+    my $dir = File::Temp::tempdir("consul-$ports{http}-XXXX", DIR => _tmpdir());
+    my $h = {
+        host    => '127.0.0.1',
+        port    => $ports{http},
+        ports   => \%ports,
+        dir     => $dir,
+        log     => "$dir/consul.log",
+        url     => "consul://127.0.0.1:$ports{http}",
+        http    => "http://127.0.0.1:$ports{http}",
+        binary  => $bin,
+        timeout => $opt{timeout},
+    };
+    if ($opt{tls}) {
+        $ports{https} = free_port();
+        $h->{ca_file} = _consul_certs($dir);
+        $h->{https_port} = $ports{https};
+        $h->{https} = "https://localhost:$ports{https}";
+    }
+    if ($opt{acl}) {
+        $h->{acl_file} = "$dir/acl.hcl";
+        $h->{token} = $ConsulToken;
+        open my $f, '>', $h->{acl_file} or die "FarmTest: $h->{acl_file}: $!\n";
+        print {$f} "acl {\n"
+                 . "  enabled = true\n"
+                 . "  default_policy = \"deny\"\n"
+                 . "  tokens {\n"
+                 . "    initial_management = \"$ConsulToken\"\n"
+                 . "    agent = \"$ConsulToken\"\n"
+                 . "  }\n"
+                 . "}\n";
+        close $f;
+        # what a farm-agent needs to register in it
+        $h->{agent_opts} = { env => { CONSUL_HTTP_TOKEN => $ConsulToken } };
+    }
+    return _launch_consul($h);
+}
+
+sub stop_consul {
+    my ($h) = @_;
+    my $code = _stop_pid($h->{pid}, 'TERM', 10);
+    $h->{pid} = undef;
+    return $code;
+}
+
+# A dev agent keeps nothing: a restart is a Consul that lost every service.
+sub restart_consul {
+    my ($h) = @_;
+    stop_consul($h);
+    return _launch_consul($h);
+}
+
+# ---------------------------------------------------------------------------
 # HTTP
 # ---------------------------------------------------------------------------
 
@@ -468,14 +623,26 @@ sub start_agent {
     $h->{id} //= $headers->{'x-farm-agent'};
 
     my $wait_reg = $opt{wait_registered}
-                // (defined $opt{registry} && $opt{registry} =~ m{^redis://});
+                // (defined $opt{registry}
+                    && $opt{registry} =~ m{^(?:redis|consul)://});
     if ($wait_reg) {
         die "FarmTest: start_agent: agent id unknown (no --id and no X-Farm-Agent header)\n"
             unless defined $h->{id};
         my $key = "farm:$service:agent:$h->{id}";
+        my ($check, $what);
+        if ($opt{registry} =~ m{^consul://([^/]+)}) {
+            my $consul = { http => "http://$1",
+                           token => ($opt{env} || {})->{CONSUL_HTTP_TOKEN} };
+            $check = sub {
+                (consul_api($consul, 'GET', "/v1/agent/service/$h->{id}"))[0] == 200
+            };
+            $what = "service $h->{id} in Consul";
+        } else {
+            $check = sub { redis_cmd($opt{registry}, 'EXISTS', $key) == 1 };
+            $what = "redis key $key";
+        }
         eval {
-            wait_until(sub { redis_cmd($opt{registry}, 'EXISTS', $key) == 1 },
-                       $opt{register_timeout} // $timeout, "redis key $key");
+            wait_until($check, $opt{register_timeout} // $timeout, $what);
             1;
         } or do {
             my $err = $@;
@@ -538,7 +705,8 @@ sub farm_agents {
     return {};
 }
 
-# Makes exactly the agents of %want run, registered in $redis, and waits
+# Makes exactly the agents of %want run, registered in $redis (a
+# start_redis or start_consul handle), and waits
 # until the gateway routes to exactly them.  $running is the caller's hash
 # of handles (id => handle), kept up to date.  %want maps an id to
 # start_agent options; an agent whose options changed is restarted.
@@ -556,7 +724,9 @@ sub ensure_agents {
     for my $id (sort keys %want) {
         next if $running->{$id};
         $running->{$id} = start_agent(id => $id, registry => $redis->{url},
-                                      ttl => '5s', %{ $want{$id} });
+                                      ttl => '5s',
+                                      %{ $redis->{agent_opts} || {} },
+                                      %{ $want{$id} });
         $running->{$id}{want} = $json->encode($want{$id});
     }
     wait_until(sub {
@@ -580,11 +750,32 @@ sub deregister {
 # A request left in flight in the background (a curl process, tracked and
 # stopped like every other child).  Returns the pid; see finished().
 sub background_get {
-    my ($port, $path) = @_;
+    my ($port, $path, %headers) = @_;
     my $log = File::Spec->catfile(_tmpdir(), "bg-$$-" . int(rand 1e9) . ".log");
     return _spawn("background GET $path", $log, {}, 'curl', '-s', '-o',
                   '/dev/null', '-w', '%{http_code}\n', '--max-time', '60',
+                  (map { ('-H', "$_: $headers{$_}") } sort keys %headers),
                   "http://127.0.0.1:$port$path");
+}
+
+# Runs a command in the background (tracked and stopped like every other
+# child).  Returns { pid, log }; finish() waits for it.
+sub background {
+    my ($what, @cmd) = @_;
+    my $log = File::Spec->catfile(_tmpdir(), "bg-$$-" . int(rand 1e9) . ".log");
+    return { pid => _spawn($what, $log, {}, @cmd), log => $log };
+}
+
+# Waits (up to $timeout s) for a background() command to exit; returns its
+# exit code and its output.
+sub finish {
+    my ($h, $timeout) = @_;
+    my $status;
+    wait_until(sub { _reaped($h->{pid}, \$status) }, $timeout // 30,
+               "background command $h->{pid}");
+    open my $fh, '<', $h->{log} or return ($status >> 8, '');
+    local $/;
+    return ($status >> 8, scalar <$fh>);
 }
 
 # Has a background_get (or any child) finished?  Reaps it.
@@ -722,7 +913,34 @@ redis-server), C<timeout>.  Handle: {host, port, pid, dir, log, url}.
 stop_redis sends SIGTERM and returns the exit code; restart_redis restarts on
 the same port (data is lost) and returns the handle with the new pid.
 
+=item start_consul(%opt) / stop_consul($h) / restart_consul($h)
+
+Runs C<consul agent -dev> from consul_binary() on 127.0.0.1 with ports of
+its own (http, dns, serf_lan, serf_wan, server, grpc; grpc_tls off) and a
+data dir in the temp dir, and waits until /v1/status/leader names a leader
+(C<timeout>, default 20 s).  C<acl =E<gt> 1> enables ACLs with default
+policy deny and the management token $FarmTest::ConsulToken (also the
+agent token); the handle then has {token} and {agent_opts} (the
+CONSUL_HTTP_TOKEN a farm-agent needs).  C<tls =E<gt> 1> also serves
+HTTPS with a certificate for 127.0.0.1 and localhost from a CA made with
+openssl: {https} is "https://localhost:PORT", {https_port}, {ca_file} the
+CA.  Options: C<port> (http),
+C<binary>, C<timeout>.  Handle: {host, port, ports, pid, dir, log, url
+(consul://...), http (http://...)}.  restart_consul restarts on the same
+ports with nothing kept, like a dev agent that lost its state.
+
+=item consul_api($h, $method, $path, $body, token =E<gt> T)
+
+One HTTP request to Consul (HTTP::Tiny); returns ($status, $body,
+\%headers), status 599 when unreachable.  Sends X-Consul-Token: the
+handle's {token} unless C<token> says otherwise (undef: none).
+
+=item consul_binary()
+
+$CONSUL_BINARY, or where scripts/consul.sh keeps the one it built.
+
 =item redis_cmd($handle_or_port_or_url, @args)
+
 
 One command over a fresh connection, RESP2 reply decoded: simple string and
 bulk string as a string (nil bulk: undef), integer as a number, array as an

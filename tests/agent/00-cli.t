@@ -31,6 +31,10 @@ for my $flag (@flags) {
          "--help documents --$flag, $env and its default");
 }
 like($out, qr/^  --version\b/m, '--help documents --version');
+like($out, qr/^  --consul-token TOKEN\s+env CONSUL_HTTP_TOKEN, default none/m,
+     '--help documents --consul-token and CONSUL_HTTP_TOKEN');
+like($out, qr/^  --consul-ca FILE\s+env FARM_CONSUL_CA, default /m,
+     '--help documents --consul-ca and FARM_CONSUL_CA');
 
 ($code, $out) = run_agent(args => ['--version']);
 is($code, 0, '--version exits 0');
@@ -57,7 +61,13 @@ my @bad = (
     [ ['--prefix', 'a:b'],         qr/--prefix: must be/ ],
     [ ['--log-level', 'loud'],     qr/--log-level: must be debug, info, warn or error/ ],
     [ ['--registry', 'mysql://x'], qr/--registry: .*scheme must be/ ],
-    [ ['--registry', 'consul://127.0.0.1:8500'], qr/--registry: .*not supported .*yet/ ],
+    [ ['--consul-ca', '/etc/ssl/ca.pem', '--registry', 'consul://127.0.0.1:1'],
+      qr/--consul-ca: needs an https:\/\/ Consul --registry/ ],
+    [ ['--consul-token', 'two words'], qr/--consul-token: must be printable characters without spaces/ ],
+    [ ['--meta', 'a.b=1', '--registry', 'consul://127.0.0.1:1'],
+      qr/--meta: key "a\.b" cannot be a Consul Meta key/ ],
+    [ ['--meta', 'region=x', '--registry', 'consul://127.0.0.1:1'],
+      qr/--meta: key "region" is reserved for the record's own field in Consul Meta/ ],
     [ ['--listen', '0.0.0.0:9001', '--registry', 'redis://127.0.0.1:1'],
       qr/--advertise: required when listening on 0\.0\.0\.0/ ],
     [ ['--no-such-flag'],          qr/unknown option "--no-such-flag"/ ],

@@ -24,7 +24,7 @@ close $fh;
 $ENV{TEST_NGINX_CONSUMERS} = "$Dir/consumers.json";
 $ENV{TEST_NGINX_AGENT_PORT} = $Agent->{port};
 
-# see t/10-limit.t
+# see t/30-limit.t
 sub fresh_second {
     FarmTest::wait_until(sub {
         my $t = Time::HiRes::time();

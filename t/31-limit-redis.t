@@ -14,7 +14,7 @@ our $Gateway2;
 $ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
 $ENV{TEST_NGINX_SECURE_PORT} = $Secure->{port};
 
-# see t/10-limit.t
+# see t/30-limit.t
 sub fresh_second {
     FarmTest::wait_until(sub {
         my $t = Time::HiRes::time();

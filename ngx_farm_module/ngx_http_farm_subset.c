@@ -1,0 +1,353 @@
+
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * Subsets: for each combination of (region or any, required capabilities)
+ * that requests ask for, a selection tree over exactly the agents that
+ * qualify, so a filtered request is answered in O(log n) like an unfiltered
+ * one.  A subset is made on its first use (one scan of the agents), kept
+ * current as agents start and end requests (their paths in the subsets they
+ * belong to), rebuilt by the sync owner when the registry changes who
+ * belongs, and evicted least recently used when the table is full.
+ */
+
+
+#include "ngx_http_farm_module.h"
+
+
+static ngx_int_t ngx_http_farm_subset_matches(ngx_http_farm_subset_t *s,
+    ngx_http_farm_agent_t *a);
+static ngx_int_t ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s);
+static void ngx_http_farm_subset_forget(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s);
+static void ngx_http_farm_subset_release(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s);
+
+
+static ngx_int_t
+ngx_http_farm_subset_matches(ngx_http_farm_subset_t *s,
+    ngx_http_farm_agent_t *a)
+{
+    return a->state == NGX_HTTP_FARM_SLOT_UP
+           && (s->region == 0 || s->region == a->region)
+           && (a->caps & s->caps) == s->caps;
+}
+
+
+/* Forgets the memberships of a subset's members in it.  Locked. */
+
+static void
+ngx_http_farm_subset_forget(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
+{
+    uint16_t                id;
+    uint32_t                i, k;
+    ngx_http_farm_agent_t  *a;
+
+    id = (uint16_t) (s - z->sh->subsets);
+
+    for (i = 0; i < s->nmembers; i++) {
+        a = &z->sh->agents[s->members[i]];
+
+        for (k = 0; k < a->nsubs; k++) {
+            if (a->sub[k] == id) {
+                a->nsubs--;
+                a->sub[k] = a->sub[a->nsubs];
+                a->sub_pos[k] = a->sub_pos[a->nsubs];
+                break;
+            }
+        }
+    }
+}
+
+
+static void
+ngx_http_farm_subset_release(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s)
+{
+    ngx_http_farm_subset_forget(z, s);
+
+    if (s->members) {
+        ngx_slab_free_locked(z->shpool, s->members);
+    }
+
+    if (s->tree.node) {
+        ngx_slab_free_locked(z->shpool, s->tree.node);
+    }
+
+    s->members = NULL;
+    s->tree.node = NULL;
+    s->nmembers = 0;
+}
+
+
+/*
+ * (Re)computes a subset's members and tree.  Under the lock.  Returns
+ * NGX_ERROR when the zone has no room (the subset is then empty).
+ */
+
+static ngx_int_t
+ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
+{
+    uint16_t                id;
+    uint32_t                i, n, size, *members, *node;
+    farm_peers_t            peers;
+    ngx_http_farm_agent_t  *a;
+    ngx_http_farm_shctx_t  *sh;
+
+    sh = z->sh;
+
+    n = 0;
+
+    for (i = 0; i < sh->nslots; i++) {
+        n += ngx_http_farm_subset_matches(s, &sh->agents[i]);
+    }
+
+    size = farm_tree_size(n ? n : 1);
+
+    members = ngx_slab_alloc_locked(z->shpool,
+                                    (n ? n : 1) * sizeof(uint32_t));
+    node = ngx_slab_alloc_locked(z->shpool, 2 * size * sizeof(uint32_t));
+
+    if (members == NULL || node == NULL) {
+        if (members) {
+            ngx_slab_free_locked(z->shpool, members);
+        }
+
+        if (node) {
+            ngx_slab_free_locked(z->shpool, node);
+        }
+
+        ngx_http_farm_subset_release(z, s);
+        s->stale = 0;
+
+        return NGX_ERROR;
+    }
+
+    ngx_http_farm_subset_release(z, s);
+
+    id = (uint16_t) (s - sh->subsets);
+    n = 0;
+
+    for (i = 0; i < sh->nslots; i++) {
+        a = &sh->agents[i];
+
+        if (!ngx_http_farm_subset_matches(s, a)) {
+            continue;
+        }
+
+        if (a->nsubs < NGX_HTTP_FARM_AGENT_SUBSETS) {
+            a->sub[a->nsubs] = id;
+            a->sub_pos[a->nsubs] = n;
+            a->nsubs++;
+
+        } else {
+            a->subs_overflow = 1;
+        }
+
+        members[n++] = i;
+    }
+
+    s->members = members;
+    s->nmembers = n;
+    s->stale = 0;
+
+    farm_tree_init(&s->tree, node, size, sh->tree.method);
+
+    ngx_http_farm_zone_peers(sh, &peers);
+    farm_tree_build(&s->tree, &peers, members, n);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The subset of agents in region (1 + index, or 0 for any) having every
+ * capability bit of caps; made on first use.  Under the lock.  NULL if the
+ * zone has no room for it.
+ */
+
+ngx_http_farm_subset_t *
+ngx_http_farm_subset_get(ngx_http_farm_zone_t *z, ngx_uint_t region,
+    uint64_t caps)
+{
+    ngx_uint_t               i;
+    ngx_http_farm_subset_t  *s, *victim;
+    ngx_http_farm_shctx_t   *sh;
+
+    sh = z->sh;
+    victim = NULL;
+
+    for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
+        s = &sh->subsets[i];
+
+        if (s->used && s->region == region && s->caps == caps) {
+            s->used = ++sh->subset_clock;
+            return s;
+        }
+
+        if (victim == NULL || s->used < victim->used) {
+            victim = s;
+        }
+    }
+
+    /* a free entry, or the least recently used one */
+
+    if (victim->used) {
+        ngx_http_farm_subset_release(z, victim);
+    }
+
+    victim->region = region;
+    victim->caps = caps;
+    victim->used = ++sh->subset_clock;
+
+    if (ngx_http_farm_subset_fill(z, victim) != NGX_OK) {
+        victim->used = 0;
+
+        if (!sh->subset_nomem_logged) {
+            sh->subset_nomem_logged = 1;
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "farm: no room for an agent subset%s; filtered "
+                          "requests fall back to a scan", z->shpool->log_ctx);
+        }
+
+        return NULL;
+    }
+
+    return victim;
+}
+
+
+/*
+ * An agent's counters changed: refresh its leaf in every subset it is in,
+ * straight from its membership list (a scan of the table only for an agent
+ * in more subsets than the list holds).  Locked.
+ */
+
+void
+ngx_http_farm_subsets_update(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a)
+{
+    uint32_t                 k, pos;
+    ngx_uint_t               i;
+    farm_peers_t             peers;
+    ngx_http_farm_subset_t  *s;
+    ngx_http_farm_shctx_t   *sh;
+
+    sh = z->sh;
+
+    if (a->nsubs == 0 && !a->subs_overflow) {
+        return;
+    }
+
+    ngx_http_farm_zone_peers(sh, &peers);
+
+    if (!a->subs_overflow) {
+        for (k = 0; k < a->nsubs; k++) {
+            s = &sh->subsets[a->sub[k]];
+            farm_tree_update_at(&s->tree, &peers, a->sub_pos[k], a->slot);
+        }
+
+        return;
+    }
+
+    for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
+        s = &sh->subsets[i];
+
+        if (!s->used
+            || (s->region && s->region != a->region)
+            || (a->caps & s->caps) != s->caps)
+        {
+            continue;
+        }
+
+        pos = farm_members_find(s->members, s->nmembers, a->slot);
+
+        if (pos != FARM_SLOT_NONE) {
+            farm_tree_update_at(&s->tree, &peers, pos, a->slot);
+        }
+    }
+}
+
+
+/*
+ * The registry changed an agent (new, gone, or other region, capabilities
+ * or backup flag): the subsets it was or will be in go stale.  Locked.
+ */
+
+void
+ngx_http_farm_subsets_touch(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
+{
+    ngx_uint_t               i;
+    ngx_http_farm_subset_t  *s;
+    ngx_http_farm_shctx_t   *sh;
+
+    sh = z->sh;
+
+    for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
+        s = &sh->subsets[i];
+
+        if (!s->used || s->stale) {
+            continue;
+        }
+
+        if (ngx_http_farm_subset_matches(s, a)
+            || farm_members_find(s->members, s->nmembers, a->slot)
+               != FARM_SLOT_NONE)
+        {
+            s->stale = 1;
+            sh->subsets_stale = 1;
+        }
+    }
+}
+
+
+/* The sync owner rebuilds stale subsets (batched with the hash tables). */
+
+void
+ngx_http_farm_subsets_rebuild(ngx_http_farm_zone_t *z)
+{
+    ngx_uint_t               i;
+    ngx_http_farm_subset_t  *s;
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    if (z->sh->subsets_stale) {
+        z->sh->subsets_stale = 0;
+
+        for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
+            s = &z->sh->subsets[i];
+
+            if (s->used && s->stale
+                && ngx_http_farm_subset_fill(z, s) != NGX_OK)
+            {
+                s->used = 0;
+            }
+        }
+    }
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+}
+
+
+/* The tree order changed (a reload switched the method): rebuild all. */
+
+void
+ngx_http_farm_subsets_reorder(ngx_http_farm_zone_t *z)
+{
+    ngx_uint_t               i;
+    farm_peers_t             peers;
+    ngx_http_farm_subset_t  *s;
+
+    ngx_http_farm_zone_peers(z->sh, &peers);
+
+    for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
+        s = &z->sh->subsets[i];
+
+        if (s->used) {
+            s->tree.method = z->sh->tree.method;
+            farm_tree_build(&s->tree, &peers, s->members, s->nmembers);
+        }
+    }
+}

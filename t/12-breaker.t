@@ -1,0 +1,185 @@
+# Passive circuit breakers: failures in a row open an agent's breaker (no
+# traffic), the cooldown ends in half-open trials, a good trial closes it, a
+# bad one reopens it for twice as long; max_eject= bounds how many agents
+# are out at once.
+
+use Test::Nginx::Socket 'no_plan';
+use FarmTest;
+
+our $Redis = start_redis();
+our %Agent;
+
+$ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
+
+sub agents {
+    ensure_agents($Redis, \%Agent, @_);
+}
+
+sub state_of {
+    my ($id) = @_;
+    my $a = farm_agents()->{$id} or return 'absent';
+    return $a->{state};
+}
+
+# requests (each retried elsewhere if its agent fails) until $cond holds
+sub drive_until {
+    my ($cond, $what, $path) = @_;
+    my $bad = 0;
+    wait_until(sub {
+        my ($code) = http_get(gateway_port(), $path // '/work?ms=0');
+        $bad++ if !defined $code || $code != 200;
+        return $cond->();
+    }, 15, $what);
+    return $bad;
+}
+
+sub spread {
+    my ($n, $path) = @_;
+    my %count;
+    for (1 .. $n) {
+        my ($code, $h) = http_get(gateway_port(), $path // '/work?ms=0');
+        $count{ $code == 200 ? $h->{'x-farm-agent'} : "status-$code" }++;
+    }
+    return \%count;
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    my $breaker = $block->breaker // 'failures=2 cooldown=1s max_cooldown=4s half_open=1';
+    chomp $breaker;
+
+    $block->set_value('http_config', <<_EOC_) unless defined $block->http_config;
+    upstream agents {
+        farm_registry redis://127.0.0.1:\$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms;
+        farm_breaker $breaker;
+    }
+_EOC_
+
+    $block->set_value('config', <<'_EOC_') unless defined $block->config;
+    location / {
+        proxy_pass http://agents;
+        proxy_next_upstream error timeout;
+        proxy_connect_timeout 300ms;
+        proxy_read_timeout 300ms;
+    }
+    location = /farm {
+        farm_status;
+    }
+_EOC_
+});
+
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a hung agent: timeouts open its breaker, traffic moves; trials reopen it for longer; it closes once it answers
+--- init
+main::agents(a => { ttl => '60s' }, hung => { ttl => '60s' });
+FarmTest::stop_signal($main::Agent{hung}, 'STOP');
+my $bad = main::drive_until(sub { main::state_of('hung') eq 'open' }, 'the breaker to open');
+Test::More::is($bad, 0, 'no client saw a failure while the breaker opened (retries)');
+my $c = main::spread(6);
+Test::More::is($c->{a}, 6, 'with the breaker open, everything goes to a');
+# half-open after 1 s; the trial times out: open again, for 2 s
+main::drive_until(sub { FarmTest::farm_agents()->{hung}{breaker}{ejections} == 2 },
+                  'a failed trial to reopen the breaker');
+FarmTest::stop_signal($main::Agent{hung}, 'CONT');
+$bad = main::drive_until(sub { main::state_of('hung') eq 'up' }, 'the breaker to close');
+Test::More::is($bad, 0, 'no client saw a failure');
+--- request
+GET /farm
+--- response_body_like: "id":"hung".*"state":"up".*"breaker":\{"state":"closed","failures_in_a_row":0,"ejections":2\}
+--- error_log eval
+[qr/farm: breaker of agent "hung" \(127\.0\.0\.1:\d+\) of upstream "agents" opened for 1000 ms after 2 failures in a row/,
+ qr/farm: breaker of agent "hung" \(127\.0\.0\.1:\d+\) of upstream "agents" is half-open: up to 1 trial requests/,
+ qr/farm: breaker of agent "hung" \(127\.0\.0\.1:\d+\) of upstream "agents" opened for 2000 ms after 1 failure: a trial request failed/,
+ qr/farm: breaker of agent "hung" \(127\.0\.0\.1:\d+\) of upstream "agents" closed: a trial request succeeded/]
+
+
+
+=== TEST 2: failing statuses count; a success in between resets the count
+--- breaker
+failures=3 cooldown=30s
+--- init
+main::agents(x => { ttl => '60s' });
+FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=500') for 1 .. 2;
+FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0');
+FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=502') for 1 .. 2;
+Test::More::is(main::state_of('x'), 'up', 'two, a success, two: still closed');
+Test::More::is(FarmTest::farm_agents()->{x}{breaker}{failures_in_a_row}, 2, 'two in a row counted');
+FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=503');
+Test::More::is(main::state_of('x'), 'open', 'the third in a row opens it');
+--- request
+GET /work?ms=0
+--- error_code: 503
+--- response_headers_like
+Retry-After: (?:29|30)
+--- response_body
+{"error":"no healthy agent available","upstream":"agents","service":"agents","agents":1}
+--- error_log
+opened for 30000 ms after 3 failures in a row
+
+
+
+=== TEST 3: status= chooses what counts as a failure
+--- breaker
+failures=2 cooldown=30s status=502-504
+--- init
+main::agents(x => { ttl => '60s' });
+FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=500') for 1 .. 3;
+Test::More::is(main::state_of('x'), 'up', '500 does not count with status=502-504');
+FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=504') for 1 .. 2;
+Test::More::is(main::state_of('x'), 'open', '504 does');
+--- request
+GET /farm
+--- response_body_like: "id":"x".*"state":"open".*"breaker":\{"state":"open","failures_in_a_row":2,"ejections":1,"half_open_at":\d+\}
+--- error_log
+opened for 30000 ms
+
+
+
+=== TEST 4: max_eject=50%: of two failing agents only one is ejected
+--- breaker
+failures=2 cooldown=30s max_eject=50%
+--- init
+main::agents(x => { ttl => '60s' }, y => { ttl => '60s' });
+FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=500') for 1 .. 8;
+my $st = join ',', sort map { main::state_of($_) } qw(x y);
+Test::More::is($st, 'open,up', 'one open, one still in');
+--- request
+GET /work?ms=0
+--- error_code: 200
+--- error_log eval
+qr/farm: agent "[xy]" \(127\.0\.0\.1:\d+\) of upstream "agents" failed 2 times in a row but stays in: 1 of 2 agents are ejected already \(max_eject=50%\)/
+
+
+
+=== TEST 5: max_eject=0% never ejects
+--- breaker
+failures=1 max_eject=0%
+--- init
+main::agents(x => { ttl => '60s' });
+FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=500') for 1 .. 3;
+Test::More::is(main::state_of('x'), 'up', 'never ejected');
+--- request
+GET /work?ms=0
+--- error_code: 200
+--- error_log
+stays in: 0 of 1 agents are ejected already (max_eject=0%)
+
+
+
+=== TEST 6: with one agent and the default max_eject, that one can still be ejected
+--- breaker
+failures=1 cooldown=30s
+--- init
+main::agents(x => { ttl => '60s' });
+FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=500');
+--- request
+GET /farm
+--- response_body_like: "id":"x".*"state":"open"
+--- error_log
+opened for 30000 ms after 1 failure in a row
