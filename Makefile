@@ -7,7 +7,7 @@
 #   make demo       a gateway, Redis and three agents on 127.0.0.1
 #                   (REGISTRY=consul: the same on a Consul dev agent)
 #   make demo-stop  stop what the demo started
-#   make bench      throughput and scale against stock nginx
+#   make bench      throughput and scale against stock nginx, rate limits
 #
 #   NGINX_SRC=/path/to/nginx make   build the module against an nginx tree
 
@@ -26,7 +26,12 @@ MODULE_SRCS   := $(wildcard ngx_farm_module/*.c ngx_farm_module/*.h) \
                  $(REGISTRY_SRCS) $(REGISTRY_HDRS) config
 
 UNIT_TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
-UNIT_SRCS     := $(REGISTRY_SRCS) ngx_farm_module/ngx_http_farm_pick.c
+UNIT_SRCS     := $(REGISTRY_SRCS) ngx_farm_module/ngx_http_farm_pick.c \
+                 ngx_farm_module/ngx_http_farm_limit_window.c \
+                 ngx_farm_module/ngx_http_farm_consumers.c
+UNIT_HDRS     := $(REGISTRY_HDRS) ngx_farm_module/ngx_http_farm_pick.h \
+                 ngx_farm_module/ngx_http_farm_limit_window.h \
+                 ngx_farm_module/ngx_http_farm_consumers.h
 UNIT_FLAGS    := -Iregistry -Ingx_farm_module
 UNIT_LIBS     := -lcmocka -ljansson
 
@@ -53,11 +58,11 @@ $(BUILD)/farm-agent-asan: $(AGENT_SRCS) $(AGENT_HDRS) $(REGISTRY_SRCS) $(REGISTR
 	@mkdir -p $(BUILD)
 	$(CC) $(STRICT) $(SANITIZE) -Iregistry -o $@ $(AGENT_SRCS) $(REGISTRY_SRCS) $(AGENT_LIBS)
 
-$(BUILD)/tests/%: tests/%.c $(UNIT_SRCS) $(REGISTRY_HDRS) ngx_farm_module/ngx_http_farm_pick.h
+$(BUILD)/tests/%: tests/%.c $(UNIT_SRCS) $(UNIT_HDRS)
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(STRICT) $(UNIT_FLAGS) -o $@ $< $(UNIT_SRCS) $(UNIT_LIBS) -lm
 
-$(BUILD)/tests-asan/%: tests/%.c $(UNIT_SRCS) $(REGISTRY_HDRS) ngx_farm_module/ngx_http_farm_pick.h
+$(BUILD)/tests-asan/%: tests/%.c $(UNIT_SRCS) $(UNIT_HDRS)
 	@mkdir -p $(BUILD)/tests-asan
 	$(CC) $(STRICT) $(SANITIZE) $(UNIT_FLAGS) -o $@ $< $(UNIT_SRCS) $(UNIT_LIBS) -lm
 
@@ -98,4 +103,4 @@ bench: deps
 	./scripts/bench.sh
 
 clean:
-	rm -rf $(BUILD) t/servroot*
+	rm -rf $(BUILD) t/servroot* .bench-limit

@@ -18,6 +18,7 @@
 #   5. convergence on Consul: the same with a Consul dev agent (built by
 #                     scripts/consul.sh) and a gateway watching it with
 #                     blocking queries.
+#   6. rate limits:   scripts/bench-limit.sh, at the end, on its own ports.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -389,3 +390,14 @@ say "  $converge_consul"
     say "  with health checks + breakers: $fo_checks"
     say "  without:                       $fo_plain"
 } | tee "$dir/results.md"
+
+# --- rate limits --------------------------------------------------------------
+#
+# A separate run with its own ports (8281-8289, Redis 6392), after this
+# bench's processes are gone: farm_limit accuracy (local, and Redis shared by
+# two gateways) and its throughput cost.  Alone: scripts/bench-limit.sh.
+
+cleanup
+say ""
+say "bench: rate limits (scripts/bench-limit.sh)"
+"$top/scripts/bench-limit.sh"

@@ -37,6 +37,7 @@ our @EXPORT = qw(
     repo_root
     gateway_port farm_status farm_agents background_get finished
     ensure_agents deregister background finish
+    start_nginx stop_nginx
 );
 
 our $HttpTimeout = 5;    # seconds, for http_get
@@ -786,6 +787,77 @@ sub finished {
 
 
 # ---------------------------------------------------------------------------
+# a second nginx, beside the one Test::Nginx runs (two gateways)
+# ---------------------------------------------------------------------------
+
+# start_nginx(http => '...', port => P, workers => N, name => 'g2')
+# Writes <tmp>/nginx-<name>/conf/nginx.conf: the modules of
+# $TEST_NGINX_LOAD_MODULES (default: build/ngx_http_farm_module.so),
+# "http { <http> }" with $PORT replaced by the port, runs nginx in the
+# foreground (master + workers) and waits until the port accepts.
+sub start_nginx {
+    my (%opt) = @_;
+    my $bin = $opt{binary} // $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
+    my $port = $opt{port} // free_port();
+    my $name = $opt{name} // "nginx-$port";
+    my $prefix = File::Spec->catdir(_tmpdir(), $name);
+    my $modules = $ENV{TEST_NGINX_LOAD_MODULES}
+                  // "$RepoRoot/build/ngx_http_farm_module.so";
+    for my $d ('', '/conf', '/logs', '/html') {
+        mkdir "$prefix$d" unless -d "$prefix$d";
+    }
+    (my $http = $opt{http} // '') =~ s/\$PORT\b/$port/g;
+    my $conf = join '', map { "load_module $_;\n" } grep { length } split /\s+/, $modules;
+    $conf .= "worker_processes " . ($opt{workers} // 1) . ";\n"
+           . "error_log logs/error.log " . ($opt{log_level} // 'info') . ";\n"
+           . "pid logs/nginx.pid;\n"
+           . "events { worker_connections 256; }\n"
+           . "http {\n    access_log off;\n"
+           . "    client_body_temp_path tmp_body;\n    proxy_temp_path tmp_proxy;\n"
+           . "    fastcgi_temp_path tmp_fastcgi;\n    uwsgi_temp_path tmp_uwsgi;\n"
+           . "    scgi_temp_path tmp_scgi;\n"
+           . "$http\n}\n";
+    open my $fh, '>', "$prefix/conf/nginx.conf" or die "FarmTest: $prefix: $!\n";
+    print $fh $conf;
+    close $fh;
+
+    my $log = "$prefix/logs/stderr.log";
+    my $pid = _spawn("nginx $name", $log, {}, $bin, '-p', "$prefix/", '-c',
+                     'conf/nginx.conf', '-g', 'daemon off; master_process on;');
+    my $h = { pid => $pid, port => $port, prefix => $prefix, name => $name,
+              error_log => "$prefix/logs/error.log" };
+    my $deadline = time + ($opt{timeout} // 10);
+    while (1) {
+        my $status;
+        if (_reaped($pid, \$status)) {
+            die "FarmTest: start_nginx: nginx $name exited during startup; "
+                . "stderr:\n" . _log_tail($log, 20)
+                . "error.log:\n" . _log_tail($h->{error_log}, 20);
+        }
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                      Proto => 'tcp', Timeout => 1);
+        if ($s) {
+            close $s;
+            last;
+        }
+        if (time > $deadline) {
+            _stop_pid($pid, 'KILL', 2);
+            die "FarmTest: start_nginx: nginx $name did not listen on $port\n";
+        }
+        sleep 0.02;
+    }
+    return $h;
+}
+
+# Graceful stop (SIGQUIT) of a start_nginx() instance; returns the exit code.
+sub stop_nginx {
+    my ($h) = @_;
+    my $code = _stop_pid($h->{pid}, 'QUIT', 10);
+    $h->{pid} = undef;
+    return $code;
+}
+
+# ---------------------------------------------------------------------------
 # nginx under test (same rules as the Test::Nginx harness)
 # ---------------------------------------------------------------------------
 
@@ -912,6 +984,18 @@ returns (undef, {}, undef) and sets $FarmTest::HttpError.
 
 Calls $code every 20 ms until it returns true (a die counts as false);
 returns the elapsed seconds, or dies "timed out after Ns waiting for $what".
+
+=item start_nginx(%opt) / stop_nginx($h)
+
+A second nginx next to the one Test::Nginx runs (for two gateways): its own
+prefix under the test's temp dir, the modules of $TEST_NGINX_LOAD_MODULES
+(default build/ngx_http_farm_module.so), C<workers> (default 1), error log
+level C<log_level> (default info), and C<http =E<gt> '...'>, the inside of
+the http block, where C<$PORT> stands for its port (C<port>, default
+free_port()).  Runs in the foreground with a master process and waits until
+the port accepts; dies with the logs if it exits.  Handle: {pid, port,
+prefix, name, error_log}.  stop_nginx sends SIGQUIT (graceful) and waits;
+an instance still running when the test ends is stopped like every child.
 
 =item servroot() / nginx_pid() / nginx_error_log()
 

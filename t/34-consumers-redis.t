@@ -1,0 +1,195 @@
+# Consumers kept in Redis (farm_consumers redis://...): keys as SHA-256
+# digests in <prefix>:consumer-keys, tiers in <prefix>:consumer-tiers; read
+# by the master at start, then by every worker every refresh=.
+
+use Test::Nginx::Socket 'no_plan';
+use FarmTest;
+use Digest::SHA qw(sha256_hex);
+use File::Temp ();
+
+our $Redis = start_redis();
+
+$ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
+
+sub add_key {
+    my ($key, $name, $prefix) = @_;
+    $prefix //= 'farm';
+    FarmTest::redis_cmd($main::Redis, 'HSET', "$prefix:consumer-keys", sha256_hex($key), $name);
+}
+
+sub code_of {
+    my ($path, %headers) = @_;
+    my ($code, $h) = FarmTest::http_get(FarmTest::gateway_port(), $path, %headers);
+    return wantarray ? ($code, $h) : $code;
+}
+
+# known before nginx starts: the master's read at start finds them
+add_key('alice-key', 'alice');
+add_key('bob-key', 'bob');
+redis_cmd($Redis, 'HSET', 'farm:consumer-tiers', 'alice', 'gold');
+
+our $Dir = File::Temp::tempdir('consumers-XXXX', TMPDIR => 1, CLEANUP => 1);
+open my $fh, '>', "$Dir/consumers.json" or die "$Dir: $!\n";
+print $fh '{"consumers": [{"name": "filed", "tier": "file", "keys": ["file-key"]}]}';
+close $fh;
+$ENV{TEST_NGINX_CONSUMERS} = "$Dir/consumers.json";
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value('config', <<'_EOC_') unless defined $block->config;
+    location = /t {
+        farm_key_auth;
+        add_header X-Consumer $farm_consumer always;
+        add_header X-Tier "[$farm_tier]" always;
+        empty_gif;
+    }
+_EOC_
+});
+
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: consumers in Redis before the start are known from the first request (the master's read)
+--- http_config
+    farm_consumers redis://127.0.0.1:$TEST_NGINX_REDIS_PORT refresh=60s;
+--- request eval
+["GET /t?apikey=alice-key", "GET /t?apikey=bob-key", "GET /t?apikey=carol-key"]
+--- error_code eval
+[200, 200, 401]
+--- response_headers eval
+["X-Consumer: alice\nX-Tier: [gold]", "X-Consumer: bob\nX-Tier: []", "WWW-Authenticate: Key"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: a key added to Redis works after the next refresh; a tier set later follows
+--- http_config
+    farm_consumers redis://127.0.0.1:$TEST_NGINX_REDIS_PORT refresh=200ms;
+--- init
+Test::More::is(main::code_of('/t?apikey=carol-key'), 401, 'carol unknown at first');
+main::add_key('carol-key', 'carol');
+FarmTest::wait_until(sub { main::code_of('/t?apikey=carol-key') == 200 }, 5, 'carol to be known');
+FarmTest::redis_cmd($main::Redis, 'HSET', 'farm:consumer-tiers', 'carol', 'free');
+FarmTest::wait_until(sub { (main::code_of('/t?apikey=carol-key'))[1]{'x-tier'} eq '[free]' },
+                     5, 'carol to be in tier free');
+--- request
+GET /t?apikey=carol-key
+--- error_code: 200
+--- response_headers
+X-Consumer: carol
+X-Tier: [free]
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: a key removed from Redis is refused after the next refresh
+--- http_config
+    farm_consumers redis://127.0.0.1:$TEST_NGINX_REDIS_PORT refresh=200ms;
+--- init
+Test::More::is(main::code_of('/t?apikey=carol-key'), 200, 'carol known');
+FarmTest::redis_cmd($main::Redis, 'HDEL', 'farm:consumer-keys', Digest::SHA::sha256_hex('carol-key'));
+FarmTest::wait_until(sub { main::code_of('/t?apikey=carol-key') == 401 }, 5, 'carol to be refused');
+--- request
+GET /t?apikey=alice-key
+--- error_code: 200
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: entries that are not a digest and a name are skipped, with a warning; the others work
+--- http_config
+    farm_consumers redis://127.0.0.1:$TEST_NGINX_REDIS_PORT refresh=200ms;
+--- init
+FarmTest::redis_cmd($main::Redis, 'HSET', 'farm:consumer-keys', 'plain-text-key', 'mallory');
+FarmTest::redis_cmd($main::Redis, 'HSET', 'farm:consumer-tiers', 'bob', 'not a tier');
+FarmTest::wait_until(sub {
+    open my $fh, '<', FarmTest::nginx_error_log() or return 0;
+    return scalar grep { /entries skipped/ } <$fh>;
+}, 5, 'the warning');
+Test::More::is(main::code_of('/t?apikey=plain-text-key'), 401, 'a key stored in clear is not a key');
+FarmTest::redis_cmd($main::Redis, 'HDEL', 'farm:consumer-keys', 'plain-text-key');
+FarmTest::redis_cmd($main::Redis, 'HDEL', 'farm:consumer-tiers', 'bob');
+--- request
+GET /t?apikey=bob-key
+--- error_code: 200
+--- response_headers
+X-Consumer: bob
+--- error_log eval
+qr/\[warn\] .*farm_consumers: redis:\/\/127\.0\.0\.1:\d+\/0: 2 entries skipped: in farm:consumer-keys a field must be the SHA-256 of a key/
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: the consumers file and Redis together; the file is looked up first
+--- http_config
+    farm_consumers $TEST_NGINX_CONSUMERS;
+    farm_consumers redis://127.0.0.1:$TEST_NGINX_REDIS_PORT prefix=farm refresh=60s;
+--- request eval
+["GET /t?apikey=file-key", "GET /t?apikey=alice-key"]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["X-Consumer: filed\nX-Tier: [file]", "X-Consumer: alice\nX-Tier: [gold]"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: another prefix reads other hashes
+--- http_config
+    farm_consumers redis://127.0.0.1:$TEST_NGINX_REDIS_PORT prefix=lab refresh=200ms;
+--- init
+main::add_key('lab-key', 'labrat', 'lab');
+FarmTest::wait_until(sub { main::code_of('/t?apikey=lab-key') == 200 }, 5, 'the lab key');
+--- request eval
+["GET /t?apikey=lab-key", "GET /t?apikey=alice-key"]
+--- error_code eval
+[200, 401]
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: Redis down: the keys last read stay in use, one error line per minute
+--- http_config
+    farm_consumers redis://127.0.0.1:$TEST_NGINX_REDIS_PORT refresh=200ms;
+--- init
+Test::More::is(main::code_of('/t?apikey=alice-key'), 200, 'alice known');
+FarmTest::stop_redis($main::Redis);
+FarmTest::wait_until(sub {
+    open my $fh, '<', FarmTest::nginx_error_log() or return 0;
+    return scalar grep { /farm_consumers: .* is unavailable/ } <$fh>;
+}, 5, 'the refresh to fail');
+Time::HiRes::sleep(0.5);    # more failed refreshes, still one line
+--- request
+GET /t?apikey=alice-key
+--- error_code: 200
+--- grep_error_log eval
+qr/farm_consumers: redis:\/\/127\.0\.0\.1:\d+\/0 is unavailable \([^)]*\); keeping the 2 keys last read/
+--- grep_error_log_out eval
+qr/\A[^\n]+\n\z/
+
+
+
+=== TEST 8: nginx starts while Redis is down; Redis comes back empty: what it holds now is the truth
+--- http_config
+    farm_consumers redis://127.0.0.1:$TEST_NGINX_REDIS_PORT refresh=200ms;
+--- init
+$main::Redis = FarmTest::restart_redis($main::Redis);
+FarmTest::wait_until(sub { main::code_of('/t?apikey=alice-key') == 401 }, 5, 'alice gone with the data');
+main::add_key('alice-key', 'alice');
+FarmTest::wait_until(sub { main::code_of('/t?apikey=alice-key') == 200 }, 5, 'alice back');
+--- request
+GET /t?apikey=alice-key
+--- error_code: 200
+--- error_log eval
+[qr/farm_consumers: redis:\/\/127\.0\.0\.1:\d+\/0 unreachable at start/,
+ qr/farm_consumers: 1 keys of 1 consumers from redis:\/\/127\.0\.0\.1:\d+\/0/]
