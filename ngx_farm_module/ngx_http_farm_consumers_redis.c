@@ -282,57 +282,20 @@ ngx_http_farm_consumers_redis_warm(ngx_conf_t *cf,
     ngx_uint_t                  skipped;
     const char                 *reason;
     ngx_msec_t                  ms;
-    redisReply                 *tiers, *keys, *e;
+    redisReply                 *tiers, *keys;
     ngx_array_t                *t;
     redisContext               *c;
-    struct timeval              tv;
     ngx_http_farm_key_table_t  *table;
-
-    ms = ngx_min(cr->timeout, NGX_HTTP_FARM_CONSUMERS_WARM_MAX);
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
 
     tiers = NULL;
     keys = NULL;
     reason = "out of memory";
 
-    c = redisConnectWithTimeout((char *) cr->addr, (int) cr->url.port, tv);
+    ms = ngx_min(cr->timeout, NGX_HTTP_FARM_CONSUMERS_WARM_MAX);
 
-    if (c == NULL || c->err) {
-        reason = c ? c->errstr : "out of memory";
+    c = ngx_http_farm_redis_connect_sync(&cr->url, cr->addr, ms, &reason);
+    if (c == NULL) {
         goto failed;
-    }
-
-    (void) redisSetTimeout(c, tv);
-
-    if (cr->url.password[0]) {
-        e = cr->url.user[0]
-            ? redisCommand(c, "AUTH %s %s", cr->url.user, cr->url.password)
-            : redisCommand(c, "AUTH %s", cr->url.password);
-
-        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
-            reason = "AUTH failed";
-            if (e) {
-                freeReplyObject(e);
-            }
-            goto failed;
-        }
-
-        freeReplyObject(e);
-    }
-
-    if (cr->url.db) {
-        e = redisCommand(c, "SELECT %u", cr->url.db);
-
-        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
-            reason = "SELECT failed";
-            if (e) {
-                freeReplyObject(e);
-            }
-            goto failed;
-        }
-
-        freeReplyObject(e);
     }
 
     tiers = redisCommand(c, "HGETALL %s", cr->key_tiers);

@@ -697,19 +697,15 @@ ngx_http_farm_key_auth_hide_args(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_farm_key_auth_deny(ngx_http_request_t *r, ngx_str_t *body)
 {
+    ngx_str_t         value;
     ngx_table_elt_t  *h;
 
-    h = ngx_list_push(&r->headers_out.headers);
+    ngx_str_set(&value, "Key");
+
+    h = ngx_http_farm_add_header(r, "WWW-Authenticate", &value);
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "WWW-Authenticate");
-    ngx_str_set(&h->value, "Key");
 
     r->headers_out.www_authenticate = h;
 

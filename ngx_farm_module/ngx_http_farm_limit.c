@@ -290,8 +290,7 @@ ngx_http_farm_limit_reject(ngx_http_request_t *r,
     ngx_http_farm_limit_ctx_t *ctx, ngx_uint_t n)
 {
     int64_t                 retry;
-    u_char                 *p;
-    ngx_table_elt_t        *h;
+    ngx_str_t               value;
     farm_limit_view_t       full;
     ngx_http_farm_limit_t  *limits, *limit;
 
@@ -319,20 +318,16 @@ ngx_http_farm_limit_reject(ngx_http_request_t *r,
                   full.window >= 0 ? farm_window_name(full.window) : "a",
                   full.window >= 0 ? full.limit[full.window] : 0, retry);
 
-    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-    h = ngx_list_push(&r->headers_out.headers);
-
-    if (p == NULL || h == NULL) {
+    value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (value.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Retry-After");
-    h->value.data = p;
-    h->value.len = ngx_sprintf(p, "%L", retry) - p;
+    value.len = ngx_sprintf(value.data, "%L", retry) - value.data;
+
+    if (ngx_http_farm_add_header(r, "Retry-After", &value) == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     return ngx_http_farm_send_json(r, limit->status,
                                    &ngx_http_farm_limit_exceeded);

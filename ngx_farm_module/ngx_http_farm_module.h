@@ -542,6 +542,8 @@ void ngx_http_farm_redis_stop(ngx_http_farm_srv_conf_t *fcf);
 /* ngx_http_farm_redis_warm.c */
 ngx_int_t ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf,
     ngx_log_t *log);
+void *ngx_http_farm_redis_connect_sync(farm_url_t *url, u_char *addr,
+    ngx_msec_t ms, const char **reason);
 
 /* ngx_http_farm_subset.c */
 ngx_http_farm_subset_t *ngx_http_farm_subset_get(ngx_http_farm_zone_t *z,
@@ -641,6 +643,8 @@ ngx_int_t ngx_http_farm_reject_init(ngx_conf_t *cf);
 ngx_http_farm_ctx_t *ngx_http_farm_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_farm_refuse(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
     ngx_uint_t reason);
+ngx_table_elt_t *ngx_http_farm_add_header(ngx_http_request_t *r, char *key,
+    ngx_str_t *value);
 
 
 #endif /* _NGX_HTTP_FARM_MODULE_H_INCLUDED_ */

@@ -20,6 +20,81 @@
 
 
 /*
+ * A blocking connection for the master's startup reads, bounded by ms for
+ * the connection and for every reply: connects, then AUTH and SELECT as the
+ * URL says.  Returns the context (the caller frees it with redisFree), or
+ * NULL with *reason set (valid until the next call).
+ */
+
+void *
+ngx_http_farm_redis_connect_sync(farm_url_t *url, u_char *addr, ngx_msec_t ms,
+    const char **reason)
+{
+    redisReply      *e;
+    redisContext    *c;
+    struct timeval   tv;
+    static char      error[128];
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+
+    c = redisConnectWithTimeout((char *) addr, (int) url->port, tv);
+
+    if (c == NULL || c->err) {
+        if (c) {
+            ngx_cpystrn((u_char *) error, (u_char *) c->errstr,
+                        sizeof(error));
+            redisFree(c);
+            *reason = error;
+
+        } else {
+            *reason = "out of memory";
+        }
+
+        return NULL;
+    }
+
+    (void) redisSetTimeout(c, tv);
+
+    if (url->password[0]) {
+        e = url->user[0]
+            ? redisCommand(c, "AUTH %s %s", url->user, url->password)
+            : redisCommand(c, "AUTH %s", url->password);
+
+        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
+            *reason = "AUTH failed";
+            goto failed;
+        }
+
+        freeReplyObject(e);
+    }
+
+    if (url->db) {
+        e = redisCommand(c, "SELECT %u", url->db);
+
+        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
+            *reason = "SELECT failed";
+            goto failed;
+        }
+
+        freeReplyObject(e);
+    }
+
+    return c;
+
+failed:
+
+    if (e) {
+        freeReplyObject(e);
+    }
+
+    redisFree(c);
+
+    return NULL;
+}
+
+
+/*
  * The master's synchronous full sync before the workers start.  Returns
  * NGX_OK, or NGX_DECLINED when the registry cannot be read now (the workers
  * will keep trying).
@@ -36,56 +111,19 @@ ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
     redisReply              *members, *values, *e;
     ngx_msec_t               ms;
     redisContext            *c;
-    struct timeval           tv;
     ngx_http_farm_zone_t     z;
-
-    ms = ngx_min(fcf->timeout, NGX_HTTP_FARM_REDIS_WARM_MAX);
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
 
     members = NULL;
     argv = NULL;
     argvlen = NULL;
     reason = "out of memory";
 
-    c = redisConnectWithTimeout((char *) fcf->addr_text.data,
-                                (int) fcf->url.port, tv);
+    ms = ngx_min(fcf->timeout, NGX_HTTP_FARM_REDIS_WARM_MAX);
 
-    if (c == NULL || c->err) {
-        reason = c ? c->errstr : "out of memory";
+    c = ngx_http_farm_redis_connect_sync(&fcf->url, fcf->addr_text.data, ms,
+                                         &reason);
+    if (c == NULL) {
         goto failed;
-    }
-
-    (void) redisSetTimeout(c, tv);
-
-    if (fcf->url.password[0]) {
-        e = fcf->url.user[0]
-            ? redisCommand(c, "AUTH %s %s", fcf->url.user, fcf->url.password)
-            : redisCommand(c, "AUTH %s", fcf->url.password);
-
-        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
-            reason = "AUTH failed";
-            if (e) {
-                freeReplyObject(e);
-            }
-            goto failed;
-        }
-
-        freeReplyObject(e);
-    }
-
-    if (fcf->url.db) {
-        e = redisCommand(c, "SELECT %u", fcf->url.db);
-
-        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
-            reason = "SELECT failed";
-            if (e) {
-                freeReplyObject(e);
-            }
-            goto failed;
-        }
-
-        freeReplyObject(e);
     }
 
     members = redisCommand(c, "SMEMBERS %s", fcf->key_index);

@@ -191,7 +191,6 @@ static ngx_int_t
 ngx_http_farm_reject_header_filter(ngx_http_request_t *r)
 {
     ngx_str_t             body;
-    ngx_table_elt_t      *h;
     ngx_http_farm_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_farm_module);
@@ -225,17 +224,11 @@ ngx_http_farm_reject_header_filter(ngx_http_request_t *r)
 
     r->headers_out.content_length_n = body.len;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_farm_add_header(r, "Retry-After", &ctx->retry_after)
+        == NULL)
+    {
         return NGX_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Retry-After");
-    h->value = ctx->retry_after;
 
     ctx->replacing = 1;
 
@@ -298,64 +291,53 @@ ngx_int_t
 ngx_http_farm_refuse(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
     ngx_uint_t reason)
 {
-    ngx_int_t         rc;
-    ngx_str_t         body;
-    ngx_buf_t        *b;
-    ngx_chain_t       out;
-    ngx_table_elt_t  *h;
+    ngx_str_t                 type;
+    ngx_uint_t                status;
+    ngx_http_complex_value_t  cv;
 
     ctx->reject = reason;
 
-    if (ngx_http_farm_reject_body(r, ctx, &body) != NGX_OK) {
+    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
+
+    if (ngx_http_farm_reject_body(r, ctx, &cv.value) != NGX_OK
+        || ngx_http_farm_add_header(r, "Retry-After", &ctx->retry_after)
+           == NULL)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /* not one of the balancer's 502s: the filters leave it alone */
 
-    r->headers_out.status = (reason == NGX_HTTP_FARM_REJECT_CLIENT_LIMIT)
-                            ? NGX_HTTP_TOO_MANY_REQUESTS
-                            : NGX_HTTP_SERVICE_UNAVAILABLE;
-    r->headers_out.content_length_n = body.len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    ctx->reject = NGX_HTTP_FARM_REJECT_NONE;
+
+    status = (reason == NGX_HTTP_FARM_REJECT_CLIENT_LIMIT)
+             ? NGX_HTTP_TOO_MANY_REQUESTS : NGX_HTTP_SERVICE_UNAVAILABLE;
+
+    ngx_str_set(&type, "application/json");
+
+    return ngx_http_send_response(r, status, &type, &cv);
+}
+
+
+/* Adds a response header; the key is a literal.  NULL on no memory. */
+
+ngx_table_elt_t *
+ngx_http_farm_add_header(ngx_http_request_t *r, char *key, ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     h->hash = 1;
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
-    ngx_str_set(&h->key, "Retry-After");
-    h->value = ctx->retry_after;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
 
-    /* not one of the balancer's 502s: the filters leave it alone */
-
-    ctx->reject = NGX_HTTP_FARM_REJECT_NONE;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body.data;
-    b->last = body.data + body.len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return h;
 }

@@ -117,9 +117,8 @@ ngx_http_farm_status_handler(ngx_http_request_t *r)
 {
     u_char                      *p;
     ngx_int_t                    rc;
-    ngx_str_t                    want;
+    ngx_str_t                    want, value;
     ngx_uint_t                   i, n;
-    ngx_table_elt_t             *h;
     ngx_http_farm_srv_conf_t   **farm;
     ngx_http_farm_main_conf_t   *fmcf;
     ngx_http_farm_status_out_t   out;
@@ -185,17 +184,11 @@ ngx_http_farm_status_handler(ngx_http_request_t *r)
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    ngx_str_set(&value, "no-store");
+
+    if (ngx_http_farm_add_header(r, "Cache-Control", &value) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
 
     rc = ngx_http_send_header(r);
 

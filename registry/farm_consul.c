@@ -7,7 +7,6 @@
  */
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,25 +14,6 @@
 #include <jansson.h>
 
 #include "farm_consul.h"
-
-
-static void farm_consul_err(char *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-
-static void
-farm_consul_err(char *err, const char *fmt, ...)
-{
-    va_list  ap;
-
-    if (err == NULL) {
-        return;
-    }
-
-    va_start(ap, fmt);
-    vsnprintf(err, FARM_ERR_MAX, fmt, ap);
-    va_end(ap);
-}
 
 
 int
@@ -119,14 +99,14 @@ farm_consul_meta_put(const char *meta, json_t *obj, char *err)
     root = json_loads(meta, 0, &jerr);
     if (!json_is_object(root)) {
         json_decref(root);
-        farm_consul_err(err, "meta: not a JSON object");
+        farm_err(err, "meta: not a JSON object");
         return -1;
     }
 
     rc = 0;
 
     if (json_object_size(root) > FARM_CONSUL_META_KEYS - 4) {
-        farm_consul_err(err, "meta: more than %d keys (Consul allows %d "
+        farm_err(err, "meta: more than %d keys (Consul allows %d "
                         "Meta keys, 4 of them for region, max_conns, backup "
                         "and version)", FARM_CONSUL_META_KEYS - 4,
                         FARM_CONSUL_META_KEYS);
@@ -137,7 +117,7 @@ farm_consul_meta_put(const char *meta, json_t *obj, char *err)
     json_object_foreach(root, key, v) {
 
         if (!farm_consul_valid_key(key)) {
-            farm_consul_err(err, "meta: key \"%.64s\" cannot be a Consul Meta "
+            farm_err(err, "meta: key \"%.64s\" cannot be a Consul Meta "
                             "key (1-%d of A-Z a-z 0-9 _ -, not starting with "
                             "\"consul-\")", key, FARM_CONSUL_META_KEY);
             rc = -1;
@@ -145,7 +125,7 @@ farm_consul_meta_put(const char *meta, json_t *obj, char *err)
         }
 
         if (farm_consul_reserved(key)) {
-            farm_consul_err(err, "meta: key \"%s\" is reserved for the "
+            farm_err(err, "meta: key \"%s\" is reserved for the "
                             "record's own field in Consul Meta", key);
             rc = -1;
             break;
@@ -153,13 +133,13 @@ farm_consul_meta_put(const char *meta, json_t *obj, char *err)
 
         text = farm_consul_meta_text(v);
         if (text == NULL) {
-            farm_consul_err(err, "meta: out of memory");
+            farm_err(err, "meta: out of memory");
             rc = -1;
             break;
         }
 
         if (strlen(text) > FARM_CONSUL_META_VALUE) {
-            farm_consul_err(err, "meta: the value of \"%.64s\" is longer than "
+            farm_err(err, "meta: the value of \"%.64s\" is longer than "
                             "the %d bytes Consul allows", key,
                             FARM_CONSUL_META_VALUE);
             free(text);
@@ -168,7 +148,7 @@ farm_consul_meta_put(const char *meta, json_t *obj, char *err)
         }
 
         if (obj && json_object_set_new(obj, key, json_string(text)) != 0) {
-            farm_consul_err(err, "meta: out of memory");
+            farm_err(err, "meta: out of memory");
             free(text);
             rc = -1;
             break;
@@ -217,7 +197,7 @@ farm_consul_registration(const farm_record_t *r, const farm_consul_reg_t *reg,
     }
 
     if (farm_consul_check_id(check_id, sizeof(check_id), r->id) < 0) {
-        farm_consul_err(err, "id: too long for a check id");
+        farm_err(err, "id: too long for a check id");
         return NULL;
     }
 
@@ -293,14 +273,14 @@ farm_consul_registration(const farm_record_t *r, const farm_consul_reg_t *reg,
     json_decref(root);
 
     if (text == NULL) {
-        farm_consul_err(err, "out of memory");
+        farm_err(err, "out of memory");
     }
 
     return text;
 
 nomem:
 
-    farm_consul_err(err, "out of memory");
+    farm_err(err, "out of memory");
 
 failed:
 
@@ -394,13 +374,13 @@ farm_consul_meta_get(farm_record_t *r, json_t *meta, char *err)
     }
 
     if (!json_is_object(meta)) {
-        farm_consul_err(err, "Meta: must be an object");
+        farm_err(err, "Meta: must be an object");
         return -1;
     }
 
     rest = json_object();
     if (rest == NULL) {
-        farm_consul_err(err, "out of memory");
+        farm_err(err, "out of memory");
         return -1;
     }
 
@@ -409,7 +389,7 @@ farm_consul_meta_get(farm_record_t *r, json_t *meta, char *err)
     json_object_foreach(meta, key, v) {
 
         if (!json_is_string(v)) {
-            farm_consul_err(err, "Meta.%.64s: must be a string", key);
+            farm_err(err, "Meta.%.64s: must be a string", key);
             rc = -1;
             break;
         }
@@ -419,7 +399,7 @@ farm_consul_meta_get(farm_record_t *r, json_t *meta, char *err)
 
         if (strcmp(key, "region") == 0) {
             if (len && !farm_valid_name(s, len, FARM_REGION_MAX)) {
-                farm_consul_err(err, "Meta.region: must be 1-%d of A-Z a-z "
+                farm_err(err, "Meta.region: must be 1-%d of A-Z a-z "
                                 "0-9 . _ -, starting with a letter or digit",
                                 FARM_REGION_MAX);
                 rc = -1;
@@ -439,7 +419,7 @@ farm_consul_meta_get(farm_record_t *r, json_t *meta, char *err)
             }
 
             if (n > FARM_MAX_CONNS_MAX || end == NULL || *end != '\0') {
-                farm_consul_err(err, "Meta.max_conns: must be an integer "
+                farm_err(err, "Meta.max_conns: must be an integer "
                                 "from 0 to %d", FARM_MAX_CONNS_MAX);
                 rc = -1;
                 break;
@@ -451,7 +431,7 @@ farm_consul_meta_get(farm_record_t *r, json_t *meta, char *err)
 
         if (strcmp(key, "backup") == 0) {
             if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0) {
-                farm_consul_err(err, "Meta.backup: must be \"true\" or "
+                farm_err(err, "Meta.backup: must be \"true\" or "
                                 "\"false\"");
                 rc = -1;
                 break;
@@ -462,7 +442,7 @@ farm_consul_meta_get(farm_record_t *r, json_t *meta, char *err)
         }
 
         if (json_object_set(rest, key, v) != 0) {
-            farm_consul_err(err, "out of memory");
+            farm_err(err, "out of memory");
             rc = -1;
             break;
         }
@@ -472,7 +452,7 @@ farm_consul_meta_get(farm_record_t *r, json_t *meta, char *err)
         text = json_dumps(rest, JSON_COMPACT | JSON_SORT_KEYS);
 
         if (text == NULL) {
-            farm_consul_err(err, "out of memory");
+            farm_err(err, "out of memory");
             rc = -1;
 
         } else {
@@ -501,7 +481,7 @@ farm_consul_entry(farm_record_t *r, json_t *entry, const char *service,
     const char  *s;
 
     if (!json_is_object(entry)) {
-        farm_consul_err(err, "entry: must be a JSON object");
+        farm_err(err, "entry: must be a JSON object");
         return -1;
     }
 
@@ -509,7 +489,7 @@ farm_consul_entry(farm_record_t *r, json_t *entry, const char *service,
     svc = json_object_get(entry, "Service");
 
     if (!json_is_object(svc)) {
-        farm_consul_err(err, "Service: missing");
+        farm_err(err, "Service: missing");
         return -1;
     }
 
@@ -518,7 +498,7 @@ farm_consul_entry(farm_record_t *r, json_t *entry, const char *service,
     len = json_string_length(v);
 
     if (s == NULL || !farm_valid_id(s, len)) {
-        farm_consul_err(err, "ID: must be 1-%d of A-Z a-z 0-9 . _ - : @, "
+        farm_err(err, "ID: must be 1-%d of A-Z a-z 0-9 . _ - : @, "
                         "starting with a letter or digit", FARM_ID_MAX);
         return -1;
     }
@@ -530,13 +510,13 @@ farm_consul_entry(farm_record_t *r, json_t *entry, const char *service,
     len = json_string_length(v);
 
     if (s == NULL || !farm_valid_name(s, len, FARM_SERVICE_MAX)) {
-        farm_consul_err(err, "Service: must be 1-%d of A-Z a-z 0-9 . _ -, "
+        farm_err(err, "Service: must be 1-%d of A-Z a-z 0-9 . _ -, "
                         "starting with a letter or digit", FARM_SERVICE_MAX);
         return -1;
     }
 
     if (service && strcmp(s, service) != 0) {
-        farm_consul_err(err, "Service: \"%s\" is not the upstream's service",
+        farm_err(err, "Service: \"%s\" is not the upstream's service",
                         s);
         return -1;
     }
@@ -554,14 +534,14 @@ farm_consul_entry(farm_record_t *r, json_t *entry, const char *service,
     }
 
     if (s == NULL || s[0] == '\0') {
-        farm_consul_err(err, "Address: missing, in the service and its node");
+        farm_err(err, "Address: missing, in the service and its node");
         return -1;
     }
 
     len = json_string_length(v);
 
     if (len > FARM_ADDRESS_MAX || strlen(s) != len || !farm_valid_address(s)) {
-        farm_consul_err(err, "Address: \"%.64s\" is not an IPv4 or IPv6 "
+        farm_err(err, "Address: \"%.64s\" is not an IPv4 or IPv6 "
                         "address", s);
         return -1;
     }
@@ -571,7 +551,7 @@ farm_consul_entry(farm_record_t *r, json_t *entry, const char *service,
     n = 0;
 
     if (farm_consul_int(svc, "Port", 1, 65535, &n) != 1) {
-        farm_consul_err(err, "Port: must be an integer from 1 to 65535");
+        farm_err(err, "Port: must be an integer from 1 to 65535");
         return -1;
     }
 
@@ -586,7 +566,7 @@ farm_consul_entry(farm_record_t *r, json_t *entry, const char *service,
             || farm_consul_int(weights, "Passing", 1, FARM_WEIGHT_MAX,
                                &passing) < 0)
         {
-            farm_consul_err(err, "Weights.Passing: must be an integer from 1 "
+            farm_err(err, "Weights.Passing: must be an integer from 1 "
                             "to %d", FARM_WEIGHT_MAX);
             return -1;
         }
@@ -594,7 +574,7 @@ farm_consul_entry(farm_record_t *r, json_t *entry, const char *service,
         if (farm_consul_int(weights, "Warning", 0, FARM_WEIGHT_MAX, &warning)
             < 0)
         {
-            farm_consul_err(err, "Weights.Warning: must be an integer from 0 "
+            farm_err(err, "Weights.Warning: must be an integer from 0 "
                             "to %d", FARM_WEIGHT_MAX);
             return -1;
         }
@@ -604,7 +584,7 @@ farm_consul_entry(farm_record_t *r, json_t *entry, const char *service,
 
     if (v && !json_is_null(v)) {
         if (!json_is_array(v)) {
-            farm_consul_err(err, "Tags: must be an array of strings");
+            farm_err(err, "Tags: must be an array of strings");
             return -1;
         }
 
@@ -613,14 +593,14 @@ farm_consul_entry(farm_record_t *r, json_t *entry, const char *service,
             len = json_string_length(tag);
 
             if (s == NULL || !farm_valid_name(s, len, FARM_CAP_MAX)) {
-                farm_consul_err(err, "Tags[%zu]: must be a capability name "
+                farm_err(err, "Tags[%zu]: must be a capability name "
                                 "(1-%d of A-Z a-z 0-9 . _ -)", i,
                                 FARM_CAP_MAX);
                 return -1;
             }
 
             if (farm_record_add_caps(r, s, NULL) != 0) {
-                farm_consul_err(err, "Tags: more than %d capabilities",
+                farm_err(err, "Tags: more than %d capabilities",
                                 FARM_CAPS_MAX);
                 return -1;
             }
@@ -665,21 +645,21 @@ farm_consul_health_parse(const char *body, size_t len, const char *service,
     root = json_loadb(body, len, 0, &jerr);
 
     if (root == NULL) {
-        farm_consul_err(err, "invalid JSON at line %d column %d: %s",
+        farm_err(err, "invalid JSON at line %d column %d: %s",
                         jerr.line, jerr.column, jerr.text);
         return -1;
     }
 
     if (!json_is_array(root)) {
         json_decref(root);
-        farm_consul_err(err, "not a JSON array");
+        farm_err(err, "not a JSON array");
         return -1;
     }
 
     seen = json_object();
     if (seen == NULL) {
         json_decref(root);
-        farm_consul_err(err, "out of memory");
+        farm_err(err, "out of memory");
         return -1;
     }
 

@@ -17,11 +17,7 @@
 #include "farm_record.h"
 
 
-static void farm_err(char *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-
-static void
+void
 farm_err(char *err, const char *fmt, ...)
 {
     va_list  ap;

@@ -42,6 +42,13 @@ typedef struct {
 } farm_record_t;
 
 
+/*
+ * Writes a printf-style reason into err (FARM_ERR_MAX bytes), if err is not
+ * NULL: how every registry function reports what was wrong.
+ */
+void farm_err(char *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Sets every field to its default (weight 1, everything else empty). */
 void farm_record_init(farm_record_t *r);
 

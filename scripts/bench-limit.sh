@@ -24,6 +24,8 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+me=bench-limit
+. "$top/scripts/common.sh"
 dir=$top/.bench-limit
 nginx=${NGINX:-/usr/sbin/nginx}
 module=$top/build/ngx_http_farm_module.so
@@ -40,7 +42,6 @@ port_r1=8282
 port_r2=8283
 port_tp=8284
 
-say() { printf '%s\n' "$*"; }
 
 cleanup() {
     for f in "$dir"/*/logs/nginx.pid "$dir"/run/*.pid; do
@@ -56,19 +57,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-wait_for() {
-    what=$1
-    shift
-    tries=0
-    while ! "$@" >/dev/null 2>&1; do
-        tries=$((tries + 1))
-        if [ $tries -gt 200 ]; then
-            say "bench-limit: timed out waiting for $what" >&2
-            exit 1
-        fi
-        sleep 0.05
-    done
-}
 
 # gateway name port workers "location body" -> started, listening
 gateway() {

@@ -28,6 +28,8 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+me=bench
+. "$top/scripts/common.sh"
 dir=$top/.bench
 nginx=${NGINX:-/usr/sbin/nginx}
 agent=$top/build/farm-agent
@@ -44,7 +46,6 @@ agent_base=9201
 path="/work?ms=0"
 
 pids=
-say() { printf '%s\n' "$*"; }
 
 cleanup() {
     for f in "$dir"/run/*.pid; do
@@ -65,19 +66,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-wait_for() {
-    what=$1
-    shift
-    tries=0
-    while ! "$@" >/dev/null 2>&1; do
-        tries=$((tries + 1))
-        if [ $tries -gt 200 ]; then
-            say "bench: timed out waiting for $what" >&2
-            exit 1
-        fi
-        sleep 0.05
-    done
-}
 
 spawn() {        # spawn name command...: background, pid in run/name.pid
     name=$1

@@ -14,6 +14,8 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+me=demo
+. "$top/scripts/common.sh"
 dir=$top/.demo
 nginx=${NGINX:-/usr/sbin/nginx}
 agent=$top/build/farm-agent
@@ -35,25 +37,8 @@ case "$registry" in
             exit 2 ;;
 esac
 
-say() { printf '%s\n' "$*"; }
 
-port_busy() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
 
-wait_for() {    # wait_for "what" command...
-    what=$1
-    shift
-    tries=0
-    while ! "$@" >/dev/null 2>&1; do
-        tries=$((tries + 1))
-        if [ $tries -gt 100 ]; then
-            say "demo: timed out waiting for $what" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
-}
 
 stop_pid() {    # stop_pid file signal
     [ -f "$1" ] || return 0

@@ -15,15 +15,6 @@ sub agents {
 }
 
 # n sequential requests through the gateway: { agent id => count }
-sub spread {
-    my ($n, $path) = @_;
-    my %count;
-    for (1 .. $n) {
-        my ($code, $h) = http_get(gateway_port(), $path // '/work?ms=0');
-        $count{ $code == 200 ? $h->{'x-farm-agent'} : "status-$code" }++;
-    }
-    return \%count;
-}
 
 # leave n slow requests in flight, and wait until the gateway counts them
 sub in_flight {
@@ -74,7 +65,7 @@ __DATA__
 --- init
 main::settle();
 main::agents(w1 => { weight => 1 }, w3 => { weight => 3 });
-my $c = main::spread(40);
+my $c = FarmTest::spread(40);
 Test::More::cmp_ok(abs($c->{w1} - 10), '<=', 1, "w1 served $c->{w1} of 40 (weight 1 of 4)");
 Test::More::cmp_ok(abs($c->{w3} - 30), '<=', 1, "w3 served $c->{w3} of 40 (weight 3 of 4)");
 --- request
@@ -84,12 +75,11 @@ GET /farm
 [error]
 
 
-
 === TEST 2: round_robin interleaves equal agents evenly
 --- init
 main::settle();
 main::agents(r1 => {}, r2 => {}, r3 => {});
-my $c = main::spread(30);
+my $c = FarmTest::spread(30);
 Test::More::is(join(',', map { $c->{$_} // 0 } qw(r1 r2 r3)), '10,10,10',
                'each of three equal agents served 10 of 30');
 --- request
@@ -97,7 +87,6 @@ GET /work?ms=0
 --- error_code: 200
 --- no_error_log
 [error]
-
 
 
 === TEST 3: least_conn sends new requests to the agent that is not busy
@@ -114,7 +103,6 @@ main::agents(slow => {}, fast => {});
 [("X-Farm-Agent: fast") x 4]
 --- no_error_log
 [error]
-
 
 
 === TEST 4: least_conn compares load relative to weight
@@ -134,7 +122,6 @@ X-Farm-Agent: heavy
 [error]
 
 
-
 === TEST 5: an agent at max_conns gets no more requests; the others do
 --- init
 main::settle();
@@ -148,7 +135,6 @@ Test::More::is(FarmTest::farm_agents()->{one}{state}, 'full', '"one" shows as fu
 [("X-Farm-Agent: spare") x 3]
 --- no_error_log
 [error]
-
 
 
 === TEST 6: every agent full: 503 with a JSON body and Retry-After, not nginx's 502 page
@@ -168,7 +154,6 @@ Retry-After: 1
 no live upstreams
 
 
-
 === TEST 7: no agent registered at all: 503 "no agents registered"
 --- init
 main::settle();
@@ -184,22 +169,20 @@ Retry-After: 1
 no live upstreams
 
 
-
 === TEST 8: a backup agent takes traffic only when no primary can
 --- init
 main::settle();
 main::agents(primary => {}, reserve => { backup => 1 });
-my $c = main::spread(10);
+my $c = FarmTest::spread(10);
 Test::More::is($c->{primary}, 10, 'the primary served all 10 while it could');
 main::agents(reserve => { backup => 1 });
-$c = main::spread(5);
+$c = FarmTest::spread(5);
 Test::More::is($c->{reserve}, 5, 'the backup served all 5 once the primary left');
 --- request
 GET /farm
 --- response_body_like: "id":"reserve".*"backup":true,"state":"up"
 --- no_error_log
 [error]
-
 
 
 === TEST 9: an error_page for 502 still wins over the JSON refusal

@@ -17,7 +17,7 @@ sub agents {
     my (%want) = @_;
     ensure_agents($Redis, \%Agent, %want);
     for my $id (keys %want) {
-        wait_until(sub { state_of($id) ne 'checking' }, 5, "$id checked");
+        wait_until(sub { agent_state($id) ne 'checking' }, 5, "$id checked");
     }
 }
 
@@ -26,12 +26,7 @@ sub loose_agent {
     my ($id, %opt) = @_;
     my $rec = delete $opt{record} // {};
     $Loose{$id} //= start_agent(id => $id, %opt);
-    my $json = JSON::PP->new->canonical->encode({
-        id => $id, service => 'agents', address => '127.0.0.1',
-        port => $Loose{$id}{port} + 0, %$rec });
-    redis_cmd($Redis, 'SET', "farm:agents:agent:$id", $json, 'PX', 600000);
-    redis_cmd($Redis, 'SADD', 'farm:agents:agents', $id);
-    redis_cmd($Redis, 'PUBLISH', 'farm:agents:events', "register $id");
+    put_record($Redis, id => $id, port => $Loose{$id}{port}, %$rec);
     return $Loose{$id};
 }
 
@@ -42,21 +37,6 @@ sub drop_loose {
     }
 }
 
-sub state_of {
-    my ($id) = @_;
-    my $a = farm_agents()->{$id} or return 'absent';
-    return $a->{state};
-}
-
-sub spread {
-    my ($n) = @_;
-    my %count;
-    for (1 .. $n) {
-        my ($code, $h) = http_get(gateway_port(), '/work?ms=0');
-        $count{ $code == 200 ? $h->{'x-farm-agent'} : "status-$code" }++;
-    }
-    return \%count;
-}
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -94,15 +74,15 @@ __DATA__
 main::agents(a => { ttl => '60s' }, b => { ttl => '60s' });
 my $port = $main::Agent{b}{port};
 FarmTest::kill_agent(delete $main::Agent{b});          # its record stays
-FarmTest::wait_until(sub { main::state_of('b') eq 'down' }, 5, 'b down');
-my $c = main::spread(6);
+FarmTest::wait_until(sub { FarmTest::agent_state('b') eq 'down' }, 5, 'b down');
+my $c = FarmTest::spread(6);
 Test::More::is($c->{a}, 6, 'while b is down, a serves everything');
 # b comes back on the same address and id
 $main::Agent{b} = FarmTest::start_agent(id => 'b', registry => $main::Redis->{url},
                                         listen => "127.0.0.1:$port", ttl => '60s');
 $main::Agent{b}{want} = JSON::PP->new->canonical->encode({ ttl => '60s' });
-FarmTest::wait_until(sub { main::state_of('b') eq 'up' }, 5, 'b up');
-$c = main::spread(10);
+FarmTest::wait_until(sub { FarmTest::agent_state('b') eq 'up' }, 5, 'b up');
+$c = FarmTest::spread(10);
 Test::More::cmp_ok($c->{b} // 0, '>=', 4, 'b serves again');
 --- request
 GET /farm
@@ -114,21 +94,20 @@ GET /farm
 [error]
 
 
-
 === TEST 2: an agent that says it drains gets no new requests, and its requests in flight finish
 --- init
 main::agents(a => { ttl => '60s' });
 main::loose_agent('d');
-FarmTest::wait_until(sub { main::state_of('d') eq 'up' }, 5, 'd up');
+FarmTest::wait_until(sub { FarmTest::agent_state('d') eq 'up' }, 5, 'd up');
 $main::Flight = FarmTest::background_get($main::Loose{d}{port}, '/work?ms=1500');
 FarmTest::stop_signal($main::Loose{d}, 'USR1');       # drain, keep serving
-FarmTest::wait_until(sub { main::state_of('d') eq 'draining' }, 5, 'd draining');
-my $c = main::spread(6);
+FarmTest::wait_until(sub { FarmTest::agent_state('d') eq 'draining' }, 5, 'd draining');
+my $c = FarmTest::spread(6);
 Test::More::is($c->{a}, 6, 'a draining agent gets no new request');
 FarmTest::wait_until(sub { FarmTest::finished($main::Flight) }, 10, 'the request in flight');
 FarmTest::stop_signal($main::Loose{d}, 'USR2');       # stop draining
-FarmTest::wait_until(sub { main::state_of('d') eq 'up' }, 5, 'd back');
-$c = main::spread(10);
+FarmTest::wait_until(sub { FarmTest::agent_state('d') eq 'up' }, 5, 'd back');
+$c = FarmTest::spread(10);
 Test::More::cmp_ok($c->{d} // 0, '>=', 4, 'd takes requests again');
 --- request
 GET /farm
@@ -140,7 +119,6 @@ GET /farm
 [error]
 
 
-
 === TEST 3: the weight an agent reports replaces the registered one
 --- init
 main::drop_loose();
@@ -148,14 +126,13 @@ main::agents(a => { ttl => '60s' });
 main::loose_agent('heavy', weight => 3, record => { weight => 1 });
 FarmTest::wait_until(sub { (FarmTest::farm_agents()->{heavy}{weight} // 0) == 3 }, 5,
                      'the reported weight');
-my $c = main::spread(40);
+my $c = FarmTest::spread(40);
 Test::More::cmp_ok(abs(($c->{heavy} // 0) - 30), '<=', 1, "heavy served $c->{heavy} of 40 (3 of 4)");
 --- request
 GET /farm
 --- response_body_like: "id":"heavy".*"weight":3,"registered_weight":1,
 --- no_error_log
 [error]
-
 
 
 === TEST 4: a new agent that fails its first check never takes traffic
@@ -167,8 +144,8 @@ FarmTest::redis_cmd($main::Redis, 'SET', 'farm:agents:agent:ghost',
     qq({"id":"ghost","service":"agents","address":"127.0.0.1","port":$nowhere}), 'PX', 600000);
 FarmTest::redis_cmd($main::Redis, 'SADD', 'farm:agents:agents', 'ghost');
 FarmTest::redis_cmd($main::Redis, 'PUBLISH', 'farm:agents:events', 'register ghost');
-FarmTest::wait_until(sub { main::state_of('ghost') eq 'down' }, 5, 'ghost checked');
-my $c = main::spread(10);
+FarmTest::wait_until(sub { FarmTest::agent_state('ghost') eq 'down' }, 5, 'ghost checked');
+my $c = FarmTest::spread(10);
 Test::More::is($c->{a}, 10, 'every request went to the healthy agent');
 FarmTest::deregister($main::Redis, 'ghost');
 --- request
@@ -181,15 +158,14 @@ qr/farm: new agent "ghost" \(127\.0\.0\.1:\d+\) of upstream "agents" failed its 
 [error]
 
 
-
 === TEST 5: body= must match: an agent whose answer does not match is down
 --- check
 interval=200ms timeout=300ms rise=1 fall=1 body=~"region":"eu-
 --- init
 main::drop_loose();
 main::agents(eu => { ttl => '60s', region => 'eu-west' }, us => { ttl => '60s', region => 'us-east' });
-FarmTest::wait_until(sub { main::state_of('us') eq 'down' }, 5, 'us down');
-my $c = main::spread(6);
+FarmTest::wait_until(sub { FarmTest::agent_state('us') eq 'down' }, 5, 'us down');
+my $c = FarmTest::spread(6);
 Test::More::is($c->{eu}, 6, 'only the agent whose /health matches serves');
 --- request
 GET /farm
@@ -198,13 +174,12 @@ GET /farm
 [error]
 
 
-
 === TEST 6: every agent down: 503 with a JSON body and Retry-After; traffic resumes when one returns
 --- init
 main::agents(a => { ttl => '60s' });
 my $port = $main::Agent{a}{port};
 FarmTest::kill_agent(delete $main::Agent{a});
-FarmTest::wait_until(sub { main::state_of('a') eq 'down' }, 5, 'a down');
+FarmTest::wait_until(sub { FarmTest::agent_state('a') eq 'down' }, 5, 'a down');
 my ($code, $h, $body) = FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0');
 Test::More::is($code, 503, 'all down: 503');
 Test::More::is($h->{'retry-after'}, 1, 'Retry-After: 1');
@@ -212,7 +187,7 @@ Test::More::is($body, qq({"error":"no healthy agent available","upstream":"agent
 $main::Agent{a} = FarmTest::start_agent(id => 'a', registry => $main::Redis->{url},
                                         listen => "127.0.0.1:$port", ttl => '60s');
 $main::Agent{a}{want} = JSON::PP->new->canonical->encode({ ttl => '60s' });
-FarmTest::wait_until(sub { main::state_of('a') eq 'up' }, 5, 'a back');
+FarmTest::wait_until(sub { FarmTest::agent_state('a') eq 'up' }, 5, 'a back');
 --- request
 GET /work?ms=0
 --- response_headers

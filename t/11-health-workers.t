@@ -6,55 +6,9 @@ use FarmTest;
 
 our $Redis = start_redis();
 our %Agent;
-our %Loose;          # agents not registered by themselves (id => handle)
 
 $ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
 
-# like ensure_agents, and waits until every one passed its first check
-sub agents {
-    my (%want) = @_;
-    ensure_agents($Redis, \%Agent, %want);
-    for my $id (keys %want) {
-        wait_until(sub { state_of($id) ne 'checking' }, 5, "$id checked");
-    }
-}
-
-# An agent that serves but does not register; the test writes its record.
-sub loose_agent {
-    my ($id, %opt) = @_;
-    my $rec = delete $opt{record} // {};
-    $Loose{$id} //= start_agent(id => $id, %opt);
-    my $json = JSON::PP->new->canonical->encode({
-        id => $id, service => 'agents', address => '127.0.0.1',
-        port => $Loose{$id}{port} + 0, %$rec });
-    redis_cmd($Redis, 'SET', "farm:agents:agent:$id", $json, 'PX', 600000);
-    redis_cmd($Redis, 'SADD', 'farm:agents:agents', $id);
-    redis_cmd($Redis, 'PUBLISH', 'farm:agents:events', "register $id");
-    return $Loose{$id};
-}
-
-sub drop_loose {
-    for my $id (keys %Loose) {
-        deregister($Redis, $id);
-        stop_agent(delete $Loose{$id});
-    }
-}
-
-sub state_of {
-    my ($id) = @_;
-    my $a = farm_agents()->{$id} or return 'absent';
-    return $a->{state};
-}
-
-sub spread {
-    my ($n) = @_;
-    my %count;
-    for (1 .. $n) {
-        my ($code, $h) = http_get(gateway_port(), '/work?ms=0');
-        $count{ $code == 200 ? $h->{'x-farm-agent'} : "status-$code" }++;
-    }
-    return \%count;
-}
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -93,16 +47,14 @@ __DATA__
 --- check
 interval=1h jitter=0 timeout=300ms
 --- init
-main::drop_loose();
-main::agents(a => { ttl => '60s' });
+FarmTest::ensure_agents($main::Redis, \%main::Agent, a => { ttl => '60s' });
 my $one = FarmTest::start_agent(id => 'once');       # not registered yet
 my $count = sub {
     my (undef, undef, $m) = FarmTest::http_get($one->{port}, '/metrics');
     return $m =~ /^farm_agent_requests_total\{code="200"\} (\d+)/m ? $1 : 0;
 };
 my $before = $count->();
-$main::Loose{once} = $one;
-main::loose_agent('once');
+FarmTest::put_record($main::Redis, id => 'once', port => $one->{port});
 FarmTest::wait_until(sub { (FarmTest::farm_agents()->{once}{health}{checks} // 0) == 1 }, 5,
                      'the first check');
 # the other workers would check within their next scan (10 ms): give them 30 of those

@@ -15,11 +15,6 @@ sub agents {
     ensure_agents($Redis, \%Agent, @_);
 }
 
-sub state_of {
-    my ($id) = @_;
-    my $a = farm_agents()->{$id} or return 'absent';
-    return $a->{state};
-}
 
 # requests (each retried elsewhere if its agent fails) until $cond holds
 sub drive_until {
@@ -33,15 +28,6 @@ sub drive_until {
     return $bad;
 }
 
-sub spread {
-    my ($n, $path) = @_;
-    my %count;
-    for (1 .. $n) {
-        my ($code, $h) = http_get(gateway_port(), $path // '/work?ms=0');
-        $count{ $code == 200 ? $h->{'x-farm-agent'} : "status-$code" }++;
-    }
-    return \%count;
-}
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -79,15 +65,15 @@ __DATA__
 --- init
 main::agents(a => { ttl => '60s' }, hung => { ttl => '60s' });
 FarmTest::stop_signal($main::Agent{hung}, 'STOP');
-my $bad = main::drive_until(sub { main::state_of('hung') eq 'open' }, 'the breaker to open');
+my $bad = main::drive_until(sub { FarmTest::agent_state('hung') eq 'open' }, 'the breaker to open');
 Test::More::is($bad, 0, 'no client saw a failure while the breaker opened (retries)');
-my $c = main::spread(6);
+my $c = FarmTest::spread(6);
 Test::More::is($c->{a}, 6, 'with the breaker open, everything goes to a');
 # half-open after 1 s; the trial times out: open again, for 2 s
 main::drive_until(sub { FarmTest::farm_agents()->{hung}{breaker}{ejections} == 2 },
                   'a failed trial to reopen the breaker');
 FarmTest::stop_signal($main::Agent{hung}, 'CONT');
-$bad = main::drive_until(sub { main::state_of('hung') eq 'up' }, 'the breaker to close');
+$bad = main::drive_until(sub { FarmTest::agent_state('hung') eq 'up' }, 'the breaker to close');
 Test::More::is($bad, 0, 'no client saw a failure');
 --- request
 GET /farm
@@ -99,7 +85,6 @@ GET /farm
  qr/farm: breaker of agent "hung" \(127\.0\.0\.1:\d+\) of upstream "agents" closed: a trial request succeeded/]
 
 
-
 === TEST 2: failing statuses count; a success in between resets the count
 --- breaker
 failures=3 cooldown=30s
@@ -108,10 +93,10 @@ main::agents(x => { ttl => '60s' });
 FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=500') for 1 .. 2;
 FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0');
 FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=502') for 1 .. 2;
-Test::More::is(main::state_of('x'), 'up', 'two, a success, two: still closed');
+Test::More::is(FarmTest::agent_state('x'), 'up', 'two, a success, two: still closed');
 Test::More::is(FarmTest::farm_agents()->{x}{breaker}{failures_in_a_row}, 2, 'two in a row counted');
 FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=503');
-Test::More::is(main::state_of('x'), 'open', 'the third in a row opens it');
+Test::More::is(FarmTest::agent_state('x'), 'open', 'the third in a row opens it');
 --- request
 GET /work?ms=0
 --- error_code: 503
@@ -123,22 +108,20 @@ Retry-After: (?:29|30)
 opened for 30000 ms after 3 failures in a row
 
 
-
 === TEST 3: status= chooses what counts as a failure
 --- breaker
 failures=2 cooldown=30s status=502-504
 --- init
 main::agents(x => { ttl => '60s' });
 FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=500') for 1 .. 3;
-Test::More::is(main::state_of('x'), 'up', '500 does not count with status=502-504');
+Test::More::is(FarmTest::agent_state('x'), 'up', '500 does not count with status=502-504');
 FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=504') for 1 .. 2;
-Test::More::is(main::state_of('x'), 'open', '504 does');
+Test::More::is(FarmTest::agent_state('x'), 'open', '504 does');
 --- request
 GET /farm
 --- response_body_like: "id":"x".*"state":"open".*"breaker":\{"state":"open","failures_in_a_row":2,"ejections":1,"half_open_at":\d+\}
 --- error_log
 opened for 30000 ms
-
 
 
 === TEST 4: max_eject=50%: of two failing agents only one is ejected
@@ -147,7 +130,7 @@ failures=2 cooldown=30s max_eject=50%
 --- init
 main::agents(x => { ttl => '60s' }, y => { ttl => '60s' });
 FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=500') for 1 .. 8;
-my $st = join ',', sort map { main::state_of($_) } qw(x y);
+my $st = join ',', sort map { FarmTest::agent_state($_) } qw(x y);
 Test::More::is($st, 'open,up', 'one open, one still in');
 --- request
 GET /work?ms=0
@@ -156,20 +139,18 @@ GET /work?ms=0
 qr/farm: agent "[xy]" \(127\.0\.0\.1:\d+\) of upstream "agents" failed 2 times in a row but stays in: 1 of 2 agents are ejected already \(max_eject=50%\)/
 
 
-
 === TEST 5: max_eject=0% never ejects
 --- breaker
 failures=1 max_eject=0%
 --- init
 main::agents(x => { ttl => '60s' });
 FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=500') for 1 .. 3;
-Test::More::is(main::state_of('x'), 'up', 'never ejected');
+Test::More::is(FarmTest::agent_state('x'), 'up', 'never ejected');
 --- request
 GET /work?ms=0
 --- error_code: 200
 --- error_log
 stays in: 0 of 1 agents are ejected already (max_eject=0%)
-
 
 
 === TEST 6: with one agent and the default max_eject, that one can still be ejected

@@ -17,15 +17,6 @@ sub agents {
 our %Three = (eu1 => { region => 'eu-central' }, us1 => { region => 'us-east' },
               ap1 => { region => 'ap-south' });
 
-sub spread {
-    my ($n, %headers) = @_;
-    my %count;
-    for (1 .. $n) {
-        my ($code, $h) = http_get(gateway_port(), '/work?ms=0', %headers);
-        $count{ $code == 200 ? $h->{'x-farm-agent'} : "status-$code" }++;
-    }
-    return join ',', map { "$_=$count{$_}" } sort keys %count;
-}
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -61,8 +52,8 @@ __DATA__
 === TEST 1: the request's region is served by an agent of that region
 --- init
 main::agents(%main::Three);
-Test::More::is(main::spread(4, 'X-Region' => 'us-east'), 'us1=4', 'us-east -> us1');
-Test::More::is(main::spread(4, 'X-Region' => 'ap-south'), 'ap1=4', 'ap-south -> ap1');
+Test::More::is(FarmTest::spread_text(4, '/work?ms=0', 'X-Region' => 'us-east'), 'us1=4', 'us-east -> us1');
+Test::More::is(FarmTest::spread_text(4, '/work?ms=0', 'X-Region' => 'ap-south'), 'ap1=4', 'ap-south -> ap1');
 --- request
 GET /work?ms=0
 --- more_headers
@@ -74,7 +65,6 @@ X-Served-Region: eu-central
 [error]
 
 
-
 === TEST 2: no region in the request: the fallback order decides
 --- init
 main::agents(%main::Three);
@@ -84,7 +74,6 @@ main::agents(%main::Three);
 [("X-Farm-Agent: eu1") x 3]
 --- no_error_log
 [error]
-
 
 
 === TEST 3: an unknown region goes down the fallback order too
@@ -101,14 +90,13 @@ X-Served-Region: eu-central
 [error]
 
 
-
 === TEST 4: the region goes down: the next region of the fallback order, then "*"
 --- init
 main::agents(eu1 => $main::Three{eu1}, ap1 => $main::Three{ap1});    # us1 leaves
-Test::More::is(main::spread(4, 'X-Region' => 'us-east'), 'eu1=4',
+Test::More::is(FarmTest::spread_text(4, '/work?ms=0', 'X-Region' => 'us-east'), 'eu1=4',
                'us-east without agents -> eu-central (first fallback)');
 main::agents(ap1 => $main::Three{ap1});                              # eu1 leaves
-Test::More::is(main::spread(4, 'X-Region' => 'us-east'), 'ap1=4',
+Test::More::is(FarmTest::spread_text(4, '/work?ms=0', 'X-Region' => 'us-east'), 'ap1=4',
                'us-east and eu-central gone -> "*"');
 --- request
 GET /farm
@@ -117,13 +105,12 @@ GET /farm
 [error]
 
 
-
 === TEST 5: without "*" in the fallbacks, other regions are never used
 --- fallback
 eu-central
 --- init
 main::agents(%main::Three);
-Test::More::is(main::spread(3, 'X-Region' => 'ap-south'), 'ap1=3', 'its own region is always fine');
+Test::More::is(FarmTest::spread_text(3, '/work?ms=0', 'X-Region' => 'ap-south'), 'ap1=3', 'its own region is always fine');
 main::agents(ap1 => $main::Three{ap1});
 --- request
 GET /work?ms=0
@@ -134,7 +121,6 @@ X-Region: us-east
 {"error":"no healthy agent available","upstream":"agents","service":"agents","agents":1}
 --- error_log
 no live upstreams
-
 
 
 === TEST 6: the region from geo (client address ranges)
@@ -159,7 +145,6 @@ X-Served-Region: us-east
 [error]
 
 
-
 === TEST 7: the region from the host name (map $host: *.eu -> eu-central)
 --- http_config
     map $host $host_region {
@@ -175,8 +160,8 @@ X-Served-Region: us-east
     }
 --- init
 main::agents(%main::Three);
-Test::More::is(main::spread(3, Host => 'api.us'), 'us1=3', 'api.us -> us-east');
-Test::More::is(main::spread(3, Host => 'example.org'), 'ap1=3', 'no region -> the fallback');
+Test::More::is(FarmTest::spread_text(3, '/work?ms=0', Host => 'api.us'), 'us1=3', 'api.us -> us-east');
+Test::More::is(FarmTest::spread_text(3, '/work?ms=0', Host => 'example.org'), 'ap1=3', 'no region -> the fallback');
 --- request
 GET /work?ms=0
 --- more_headers
@@ -187,17 +172,16 @@ X-Farm-Agent: eu1
 [error]
 
 
-
 === TEST 8: backup agents come after the primaries of every allowed region
 --- init
 main::agents(%main::Three, beu => { region => 'eu-central', backup => 1 });
-Test::More::is(main::spread(4, 'X-Region' => 'eu-central'), 'eu1=4', 'the eu primary first');
+Test::More::is(FarmTest::spread_text(4, '/work?ms=0', 'X-Region' => 'eu-central'), 'eu1=4', 'the eu primary first');
 main::agents(us1 => $main::Three{us1}, ap1 => $main::Three{ap1},
              beu => { region => 'eu-central', backup => 1 });
-Test::More::is(main::spread(4, 'X-Region' => 'eu-central'), 'us1=4',
+Test::More::is(FarmTest::spread_text(4, '/work?ms=0', 'X-Region' => 'eu-central'), 'us1=4',
                'eu primary gone: a primary of the next region, not the eu backup');
 main::agents(beu => { region => 'eu-central', backup => 1 });
-Test::More::is(main::spread(4, 'X-Region' => 'eu-central'), 'beu=4',
+Test::More::is(FarmTest::spread_text(4, '/work?ms=0', 'X-Region' => 'eu-central'), 'beu=4',
                'no primary anywhere: the backup');
 --- request
 GET /farm

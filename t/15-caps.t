@@ -18,15 +18,6 @@ our %Set = (gpu1 => { cap => 'gpu,browser', region => 'eu-central' },
             cpu1 => { cap => 'browser', region => 'us-east' },
             pdf1 => { cap => 'pdf', region => 'eu-central' });
 
-sub spread {
-    my ($n, %headers) = @_;
-    my %count;
-    for (1 .. $n) {
-        my ($code, $h) = http_get(gateway_port(), '/work?ms=0', %headers);
-        $count{ $code == 200 ? $h->{'x-farm-agent'} : "status-$code" }++;
-    }
-    return join ',', map { "$_=$count{$_}" } sort keys %count;
-}
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -65,8 +56,8 @@ __DATA__
 === TEST 1: one capability: only agents that have it
 --- init
 main::agents(%main::Set);
-Test::More::is(main::spread(4, 'X-Farm-Capability' => 'pdf'), 'pdf1=4', 'pdf -> pdf1');
-Test::More::is(main::spread(6, 'X-Farm-Capability' => 'browser'), 'cpu1=3,gpu1=3',
+Test::More::is(FarmTest::spread_text(4, '/work?ms=0', 'X-Farm-Capability' => 'pdf'), 'pdf1=4', 'pdf -> pdf1');
+Test::More::is(FarmTest::spread_text(6, '/work?ms=0', 'X-Farm-Capability' => 'browser'), 'cpu1=3,gpu1=3',
                'browser -> the two agents that have it');
 --- request
 GET /work?ms=0
@@ -76,7 +67,6 @@ X-Farm-Capability: gpu
 X-Farm-Agent: gpu1
 --- no_error_log
 [error]
-
 
 
 === TEST 2: several capabilities: an agent with all of them (spaces allowed)
@@ -90,7 +80,6 @@ X-Farm-Capability: browser , gpu
 [("X-Farm-Agent: gpu1") x 3]
 --- no_error_log
 [error]
-
 
 
 === TEST 3: a capability no agent has: 503 naming it
@@ -109,7 +98,6 @@ Content-Type: application/json
 no live upstreams
 
 
-
 === TEST 4: capabilities that exist, but never on one agent: 503, nothing missing by itself
 --- init
 main::agents(%main::Set);
@@ -122,7 +110,6 @@ X-Farm-Capability: pdf,gpu
 {"error":"no agent has the required capabilities","required":["pdf","gpu"],"missing":[],"upstream":"agents","service":"agents","agents":3}
 --- error_log
 no live upstreams
-
 
 
 === TEST 5: the only gpu agent leaves: no silent fallback to an agent without gpu
@@ -139,7 +126,6 @@ X-Farm-Capability: gpu
 no live upstreams
 
 
-
 === TEST 6: a malformed capability list in the header: 400
 --- init
 main::agents(%main::Set);
@@ -154,17 +140,15 @@ X-Farm-Capability: gpu,../../etc/passwd
 no live upstreams
 
 
-
 === TEST 7: no capability asked: any agent
 --- init
 main::agents(%main::Set);
-Test::More::is(main::spread(6), 'cpu1=2,gpu1=2,pdf1=2', 'round robin over all three');
+Test::More::is(FarmTest::spread_text(6), 'cpu1=2,gpu1=2,pdf1=2', 'round robin over all three');
 --- request
 GET /work?ms=0
 --- error_code: 200
 --- no_error_log
 [error]
-
 
 
 === TEST 8: a requirement fixed per location (set $need gpu)
@@ -178,11 +162,10 @@ main::agents(%main::Set);
 [error]
 
 
-
 === TEST 9: capability and region together
 --- init
 main::agents(%main::Set, cpu2 => { cap => 'browser', region => 'eu-central' });
-Test::More::is(main::spread(4, 'X-Farm-Capability' => 'browser', 'X-Region' => 'us-east'),
+Test::More::is(FarmTest::spread_text(4, '/work?ms=0', 'X-Farm-Capability' => 'browser', 'X-Region' => 'us-east'),
                'cpu1=4', 'browser in us-east -> cpu1');
 --- request eval
 [("GET /work?ms=0") x 4]

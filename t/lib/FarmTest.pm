@@ -38,6 +38,7 @@ our @EXPORT = qw(
     gateway_port farm_status farm_agents background_get finished
     ensure_agents deregister background finish
     start_nginx stop_nginx
+    spread spread_text agent_state put_record
 );
 
 our $HttpTimeout = 5;    # seconds, for http_get
@@ -705,6 +706,32 @@ sub farm_agents {
     return {};
 }
 
+# n GETs of $path (default /work?ms=0) through the gateway:
+# { agent id (X-Farm-Agent) or "status-NNN" => how many }
+sub spread {
+    my ($n, $path, %headers) = @_;
+    my %count;
+    for (1 .. $n) {
+        my ($code, $h) = http_get(gateway_port(), $path // '/work?ms=0', %headers);
+        $count{ defined $code && $code == 200 ? $h->{'x-farm-agent'}
+                                              : 'status-' . ($code // 'none') }++;
+    }
+    return \%count;
+}
+
+# The same as "a=3,b=1", sorted by agent.
+sub spread_text {
+    my $count = spread(@_);
+    return join ',', map { "$_=$count->{$_}" } sort keys %$count;
+}
+
+# An agent's state in farm_status ("up", "down", ...), or "absent".
+sub agent_state {
+    my ($id) = @_;
+    my $a = farm_agents()->{$id} or return 'absent';
+    return $a->{state};
+}
+
 # Makes exactly the agents of %want run, registered in $redis (a
 # start_redis or start_consul handle), and waits
 # until the gateway routes to exactly them.  $running is the caller's hash
@@ -735,6 +762,20 @@ sub ensure_agents {
         return 0 if grep { !$want{$_} } keys %$known;
         return 1;
     }, 10, "the gateway to route to exactly: " . join(',', sort keys %want));
+}
+
+# Registers a record in Redis the way an agent would (SET, SADD, PUBLISH),
+# for agents that serve but do not register themselves.  %rec: id, port,
+# and any other record field; service defaults to "agents".
+sub put_record {
+    my ($redis, %rec) = @_;
+    my $service = $rec{service} //= 'agents';
+    $rec{address} //= '127.0.0.1';
+    $rec{port} += 0;
+    my $json = JSON::PP->new->canonical->encode(\%rec);
+    redis_cmd($redis, 'SET', "farm:$service:agent:$rec{id}", $json, 'PX', 600000);
+    redis_cmd($redis, 'SADD', "farm:$service:agents", $rec{id});
+    redis_cmd($redis, 'PUBLISH', "farm:$service:events", "register $rec{id}");
 }
 
 # Removes an agent's record from Redis the way a leaving agent would (for
