@@ -10,11 +10,13 @@
  * ngx_http_farm_module, with their own directives, configurations, access
  * phase handlers and variables.
  *
- *   ngx_http_farm_limit.c          farm_limit, the access handler, headers
+ *   ngx_http_farm_limit.c          the access handler, headers
+ *   ngx_http_farm_limit_conf.c     the farm_limit directive
  *   ngx_http_farm_limit_zone.c     policy=local: counters in shared memory
  *   ngx_http_farm_limit_redis.c    policy=redis: counters in Redis
  *   ngx_http_farm_limit_window.c   windows and counting, free of nginx
  *   ngx_http_farm_key_auth.c       farm_consumers, farm_key_auth
+ *   ngx_http_farm_key_table.c      keys' digests, the consumers file
  *   ngx_http_farm_consumers.c      the consumers file, free of nginx
  *   ngx_http_farm_consumers_redis.c  consumers kept in Redis
  */
@@ -201,6 +203,9 @@ ngx_int_t ngx_http_farm_limit_key(ngx_http_request_t *r,
     ngx_http_farm_limit_t *limit, ngx_str_t *key);
 void ngx_http_farm_limit_resume(ngx_http_farm_limit_ctx_t *ctx);
 
+/* ngx_http_farm_limit_conf.c */
+char *ngx_http_farm_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
 /* ngx_http_farm_limit_zone.c */
 ngx_int_t ngx_http_farm_limit_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
@@ -210,7 +215,9 @@ ngx_int_t ngx_http_farm_limit_take(ngx_http_request_t *r,
 void ngx_http_farm_limit_untake(ngx_http_farm_limit_t *limit, ngx_str_t *key,
     uint32_t *start, uint32_t *count);
 
-/* ngx_http_farm_key_auth.c */
+/* ngx_http_farm_key_table.c */
+char *ngx_http_farm_consumers_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_http_farm_key_table_t *keys);
 ngx_int_t ngx_http_farm_key_table_init(ngx_http_farm_key_table_t *t,
     ngx_pool_t *pool, ngx_uint_t nkeys);
 void ngx_http_farm_key_table_add(ngx_http_farm_key_table_t *t,
