@@ -73,7 +73,6 @@ ngx_http_farm_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_int_t                      n;
     ngx_str_t                     *value, s, status;
     ngx_uint_t                     i;
-    ngx_msec_t                     ms;
     const char                    *why;
     ngx_http_farm_breaker_conf_t  *bcf;
 
@@ -138,29 +137,21 @@ ngx_http_farm_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[i].data, "cooldown=", 9) == 0) {
             why = "a time of at least 100ms";
-            s.data = value[i].data + 9;
-            s.len = value[i].len - 9;
-
-            ms = ngx_parse_time(&s, 0);
-            if (ms == (ngx_msec_t) NGX_ERROR || ms < 100) {
+            if (ngx_http_farm_conf_msec(&value[i], 9, 100, &bcf->cooldown)
+                != NGX_OK)
+            {
                 goto invalid;
             }
-
-            bcf->cooldown = ms;
             continue;
         }
 
         if (ngx_strncmp(value[i].data, "max_cooldown=", 13) == 0) {
             why = "a time of at least 100ms";
-            s.data = value[i].data + 13;
-            s.len = value[i].len - 13;
-
-            ms = ngx_parse_time(&s, 0);
-            if (ms == (ngx_msec_t) NGX_ERROR || ms < 100) {
+            if (ngx_http_farm_conf_msec(&value[i], 13, 100, &bcf->max_cooldown)
+                != NGX_OK)
+            {
                 goto invalid;
             }
-
-            bcf->max_cooldown = ms;
             continue;
         }
 

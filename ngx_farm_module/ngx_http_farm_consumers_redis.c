@@ -125,10 +125,9 @@ ngx_http_farm_consumers_redis(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t n,
 {
     u_char                           *p, err[FARM_ERR_MAX];
     size_t                            len;
-    ngx_str_t                         prefix, s;
+    ngx_str_t                         prefix;
     ngx_url_t                         u;
     ngx_uint_t                        i;
-    ngx_msec_t                        ms;
     const char                       *why;
     ngx_http_farm_consumers_redis_t  *cr;
 
@@ -171,29 +170,21 @@ ngx_http_farm_consumers_redis(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t n,
 
         if (ngx_strncmp(value[i].data, "refresh=", 8) == 0) {
             why = "a time of at least 100ms";
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
-
-            ms = ngx_parse_time(&s, 0);
-            if (ms == (ngx_msec_t) NGX_ERROR || ms < 100) {
+            if (ngx_http_farm_conf_msec(&value[i], 8, 100, &cr->refresh)
+                != NGX_OK)
+            {
                 goto invalid;
             }
-
-            cr->refresh = ms;
             continue;
         }
 
         if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
             why = "a time of at least 10ms";
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
-
-            ms = ngx_parse_time(&s, 0);
-            if (ms == (ngx_msec_t) NGX_ERROR || ms < 10) {
+            if (ngx_http_farm_conf_msec(&value[i], 8, 10, &cr->timeout)
+                != NGX_OK)
+            {
                 goto invalid;
             }
-
-            cr->timeout = ms;
             continue;
         }
 

@@ -402,7 +402,6 @@ ngx_http_farm_registry_param(ngx_conf_t *cf, ngx_http_farm_srv_conf_t *fcf,
 {
     ngx_int_t    n;
     ngx_str_t    s;
-    ngx_msec_t   ms;
     const char  *why;
 
     why = "1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit";
@@ -507,43 +506,25 @@ ngx_http_farm_registry_param(ngx_conf_t *cf, ngx_http_farm_srv_conf_t *fcf,
 
     if (ngx_strncmp(value->data, "resync=", 7) == 0) {
         why = "a time of at least 100ms";
-        s.data = value->data + 7;
-        s.len = value->len - 7;
-
-        ms = ngx_parse_time(&s, 0);
-        if (ms == (ngx_msec_t) NGX_ERROR || ms < 100) {
+        if (ngx_http_farm_conf_msec(value, 7, 100, &fcf->resync) != NGX_OK) {
             goto invalid;
         }
-
-        fcf->resync = ms;
         return NGX_CONF_OK;
     }
 
     if (ngx_strncmp(value->data, "timeout=", 8) == 0) {
         why = "a time of at least 10ms";
-        s.data = value->data + 8;
-        s.len = value->len - 8;
-
-        ms = ngx_parse_time(&s, 0);
-        if (ms == (ngx_msec_t) NGX_ERROR || ms < 10) {
+        if (ngx_http_farm_conf_msec(value, 8, 10, &fcf->timeout) != NGX_OK) {
             goto invalid;
         }
-
-        fcf->timeout = ms;
         return NGX_CONF_OK;
     }
 
     if (ngx_strncmp(value->data, "hold=", 5) == 0) {
         why = "a time";
-        s.data = value->data + 5;
-        s.len = value->len - 5;
-
-        ms = ngx_parse_time(&s, 0);
-        if (ms == (ngx_msec_t) NGX_ERROR) {
+        if (ngx_http_farm_conf_msec(value, 5, 0, &fcf->hold) != NGX_OK) {
             goto invalid;
         }
-
-        fcf->hold = ms;
         return NGX_CONF_OK;
     }
 
@@ -583,6 +564,32 @@ invalid:
                        "expected %s", value, why);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * A directive's "name=TIME" parameter, the time starting skip bytes into
+ * value: NGX_OK with *ms set when it parses and is at least min ms.
+ */
+
+ngx_int_t
+ngx_http_farm_conf_msec(ngx_str_t *value, size_t skip, ngx_msec_t min,
+    ngx_msec_t *ms)
+{
+    ngx_str_t   s;
+    ngx_msec_t  t;
+
+    s.data = value->data + skip;
+    s.len = value->len - skip;
+
+    t = ngx_parse_time(&s, 0);
+    if (t == (ngx_msec_t) NGX_ERROR || t < min) {
+        return NGX_ERROR;
+    }
+
+    *ms = t;
+
+    return NGX_OK;
 }
 
 

@@ -497,6 +497,8 @@ size_t ngx_http_farm_caps_text(ngx_http_farm_shctx_t *sh, uint64_t caps,
 /* ngx_http_farm_module.c */
 ngx_int_t ngx_http_farm_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
+ngx_int_t ngx_http_farm_conf_msec(ngx_str_t *value, size_t skip,
+    ngx_msec_t min, ngx_msec_t *ms);
 
 /* ngx_http_farm_balancer.c */
 ngx_int_t ngx_http_farm_init_peer(ngx_http_request_t *r,

@@ -42,7 +42,6 @@ ngx_http_farm_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_int_t                          n;
     ngx_str_t                         *value, s;
     ngx_uint_t                         i;
-    ngx_msec_t                         ms;
     const char                        *why;
     ngx_http_farm_main_conf_t         *fmcf;
     ngx_http_farm_queue_conf_t        *qcf;
@@ -78,15 +77,11 @@ ngx_http_farm_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
             why = "a time of at least 1ms";
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
-
-            ms = ngx_parse_time(&s, 0);
-            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+            if (ngx_http_farm_conf_msec(&value[i], 8, 1, &qcf->timeout)
+                != NGX_OK)
+            {
                 goto invalid;
             }
-
-            qcf->timeout = ms;
             continue;
         }
 

@@ -229,7 +229,7 @@ static ngx_int_t
 ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
     ngx_http_farm_srv_conf_t *fcf)
 {
-    u_char                  source[sizeof(((ngx_http_farm_shctx_t *) 0)->source)];
+    u_char                  source[FARM_HOST_MAX + 2 * FARM_ID_MAX];
     ngx_uint_t              method;
     farm_peers_t            peers;
     ngx_slab_pool_t        *shpool;
