@@ -414,6 +414,18 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
     if (pc->tries) {
         pc->tries--;
     }
+
+    /*
+     * The last try failed too: nginx answers 502 next, which the filters
+     * turn into the JSON refusal, saying that no agent could take it.
+     */
+
+    if (pc->tries == 0 && (state & NGX_PEER_FAILED)
+        && fp->ctx->reject == NGX_HTTP_FARM_REJECT_NONE)
+    {
+        fp->ctx->reject = NGX_HTTP_FARM_REJECT_ALL_FAILED;
+        fp->ctx->tries = fp->ntried;
+    }
 }
 
 

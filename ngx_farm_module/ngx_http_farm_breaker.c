@@ -22,6 +22,7 @@
 static void ngx_http_farm_breaker_open(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a, ngx_http_farm_note_t *note, ngx_uint_t trial);
 static void ngx_http_farm_breaker_tick(ngx_event_t *ev);
+static ngx_uint_t ngx_http_farm_response_cut(ngx_http_request_t *r);
 
 
 char *
@@ -191,7 +192,10 @@ invalid:
  * What a finished try means for its agent's breaker: 1 a failure, 0 a
  * success, -1 neither (the client left before the agent answered).  Called
  * without the lock.  Without farm_breaker, a failure is what nginx calls
- * one (connect error, timeout, a status of proxy_next_upstream).
+ * one (connect error, timeout, a status of proxy_next_upstream).  Either
+ * way, a response the agent cut short after its header is a failure:
+ * nginx logs its status and counts the try as good, but the client got a
+ * truncated body.
  */
 
 ngx_int_t
@@ -199,6 +203,10 @@ ngx_http_farm_breaker_failed(ngx_http_farm_srv_conf_t *fcf,
     ngx_http_request_t *r, ngx_uint_t state)
 {
     ngx_uint_t  status;
+
+    if (!(state & NGX_PEER_FAILED) && ngx_http_farm_response_cut(r)) {
+        return 1;
+    }
 
     if (!fcf->breaker.enabled) {
         return (state & NGX_PEER_FAILED) ? 1 : 0;
@@ -217,6 +225,48 @@ ngx_http_farm_breaker_failed(ngx_http_farm_srv_conf_t *fcf,
     }
 
     return -1;
+}
+
+
+/*
+ * Whether the agent's response ended before its body did, once its header
+ * had gone to the client: the agent closed the connection or timed out in
+ * the middle of the body.  Not when the client went away, nor for
+ * responses without a body or a connection handed over (an upgrade).
+ */
+
+static ngx_uint_t
+ngx_http_farm_response_cut(ngx_http_request_t *r)
+{
+    ngx_event_pipe_t     *p;
+    ngx_connection_t     *c;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    if (u == NULL || !u->header_sent || u->upgrade || r->header_only
+        || r->connection->error)
+    {
+        return 0;
+    }
+
+    if (u->buffering) {
+        p = u->pipe;
+
+        if (p == NULL || p->downstream_error) {
+            return 0;
+        }
+
+        return !(p->upstream_done || (p->upstream_eof && p->length == -1));
+    }
+
+    if (u->length == 0) {
+        return 0;
+    }
+
+    c = u->peer.connection;
+
+    return !(u->length == -1 && c && c->read->eof);
 }
 
 

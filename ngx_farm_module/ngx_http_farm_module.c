@@ -686,6 +686,20 @@ ngx_http_farm_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
         return NGX_ERROR;
     }
 
+    /*
+     * nginx's "zone" would copy round robin peers the farm does not have;
+     * the farm's agents live in its own zone (farm_registry zone=).
+     */
+
+    if (us->shm_zone) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" in %s:%ui cannot have a \"zone\" "
+                      "directive: its agents live in the farm's own shared "
+                      "zone; size it with \"farm_registry ... zone=\"",
+                      &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
     if (fcf->method == 0) {
         fcf->method = NGX_HTTP_FARM_RR;
     }

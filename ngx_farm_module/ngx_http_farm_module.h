@@ -28,7 +28,7 @@
 #define NGX_HTTP_FARM_HASH             3
 #define NGX_HTTP_FARM_CHASH            4
 
-#define NGX_HTTP_FARM_MAX_TRIES        20   /* distinct agents per request */
+#define NGX_HTTP_FARM_MAX_TRIES        64   /* distinct agents per request */
 #define NGX_HTTP_FARM_REDIS_CHUNK      256  /* keys per MGET */
 #define NGX_HTTP_FARM_HASH_TRIES       20   /* hash probes before fallback */
 
@@ -64,6 +64,7 @@
 #define NGX_HTTP_FARM_REJECT_QUEUE_FULL     4
 #define NGX_HTTP_FARM_REJECT_QUEUE_TIMEOUT  5
 #define NGX_HTTP_FARM_REJECT_CLIENT_LIMIT   6
+#define NGX_HTTP_FARM_REJECT_ALL_FAILED     7    /* every try failed */
 
 /* queue entries (ngx_http_farm_queue.c) */
 #define NGX_HTTP_FARM_WAITER_FREE      0
@@ -216,12 +217,18 @@ typedef struct {
     uint64_t                       wtotal;
     ngx_uint_t                     hash_dirty;
 
+    /*
+     * The names agents use, each counted by the agents using it: a name
+     * no agent uses any more leaves its entry to the next new name.
+     */
     u_char                         regions[NGX_HTTP_FARM_MAX_REGIONS]
                                           [FARM_REGION_MAX + 1];
-    ngx_uint_t                     nregions;
+    uint32_t                       region_refs[NGX_HTTP_FARM_MAX_REGIONS];
+    ngx_uint_t                     nregions;    /* entries ever used */
     u_char                         caps[NGX_HTTP_FARM_MAX_CAPS]
                                        [FARM_CAP_MAX + 1];
-    ngx_uint_t                     ncaps;
+    uint32_t                       cap_refs[NGX_HTTP_FARM_MAX_CAPS];
+    ngx_uint_t                     ncaps;       /* entries ever used */
 
     /* sync */
     u_char                         source[FARM_HOST_MAX + 2 * FARM_ID_MAX];
@@ -447,6 +454,7 @@ typedef struct {
 typedef struct {
     ngx_http_farm_srv_conf_t      *fcf;
     ngx_uint_t                     reject;
+    ngx_uint_t                     tries;       /* agents tried */
     ngx_str_t                      agent;       /* $farm_agent */
     ngx_str_t                      region;      /* $farm_region */
     ngx_str_t                      required;    /* farm_require's value */

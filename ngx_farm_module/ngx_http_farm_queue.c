@@ -298,31 +298,31 @@ ngx_http_farm_queue_poll_handler(ngx_event_t *ev)
 ngx_int_t
 ngx_http_farm_queue_zone(ngx_http_farm_zone_t *z)
 {
-    uint32_t                i, n;
-    ngx_http_farm_shctx_t  *sh;
+    uint32_t                 i, n;
+    ngx_http_farm_waiter_t  *w;
+    ngx_http_farm_shctx_t   *sh;
 
     sh = z->sh;
     n = z->fcf->queue.enabled ? z->fcf->queue.max : 0;
+    w = NULL;
 
-    sh->qmax = n;
+    if (n) {
+        w = ngx_slab_calloc(z->shpool, n * sizeof(ngx_http_farm_waiter_t));
+        if (w == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < n; i++) {
+            w[i].next = (i + 1 < n) ? i + 1 : NGX_HTTP_FARM_NONE32;
+        }
+    }
+
     sh->qlen = 0;
     sh->qhead = NGX_HTTP_FARM_NONE32;
     sh->qtail = NGX_HTTP_FARM_NONE32;
     sh->qfree = n ? 0 : NGX_HTTP_FARM_NONE32;
-
-    if (n == 0) {
-        return NGX_OK;
-    }
-
-    sh->waiters = ngx_slab_calloc(z->shpool,
-                                  n * sizeof(ngx_http_farm_waiter_t));
-    if (sh->waiters == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n; i++) {
-        sh->waiters[i].next = (i + 1 < n) ? i + 1 : NGX_HTTP_FARM_NONE32;
-    }
+    sh->waiters = w;
+    sh->qmax = n;
 
     return NGX_OK;
 }

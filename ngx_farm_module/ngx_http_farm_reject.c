@@ -171,6 +171,12 @@ ngx_http_farm_reject_body(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
                         ctx->fcf->client.max);
         break;
 
+    case NGX_HTTP_FARM_REJECT_ALL_FAILED:
+        p = ngx_sprintf(p, "{\"error\":\"no agent could take the request: "
+                        "every agent tried failed\",\"tries\":%ui,",
+                        ctx->tries);
+        break;
+
     default:
         p = ngx_sprintf(p, "{\"error\":\"%s\",",
                         nagents ? "no healthy agent available"

@@ -22,6 +22,8 @@ static ngx_int_t ngx_http_farm_dict_caps(ngx_http_farm_shctx_t *sh,
     farm_record_t *rec, uint64_t *caps);
 static ngx_int_t ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh,
     farm_record_t *rec, ngx_uint_t *region);
+static void ngx_http_farm_dict_use(ngx_http_farm_shctx_t *sh, uint64_t caps,
+    ngx_uint_t region, ngx_int_t delta);
 static void ngx_http_farm_agent_free_meta(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a);
 
@@ -250,6 +252,35 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
 
     ngx_http_farm_zone_source(fcf, source, sizeof(source));
 
+    /*
+     * A queue added by this reload: its waiters are allocated in the live
+     * zone (ngx_slab_calloc takes the zone's lock itself, so not under it).
+     * Only the new workers queue; the old ones never look at the queue.
+     */
+
+    if (fcf->queue.enabled && sh->qmax == 0) {
+        z.sh = sh;
+        z.shpool = shpool;
+        z.fcf = fcf;
+
+        if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "farm zone \"%V\" has no room for a queue of "
+                          "%ui; raise zone= or restart nginx",
+                          &shm_zone->shm.name, fcf->queue.max);
+            return NGX_ERROR;
+        }
+
+    } else if (fcf->queue.enabled && sh->qmax != fcf->queue.max) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "farm zone \"%V\": farm_queue max= cannot change from "
+                      "%uD to %ui in a live zone; keep max=%uD, change the "
+                      "zone= size, or restart nginx",
+                      &shm_zone->shm.name, sh->qmax, fcf->queue.max,
+                      sh->qmax);
+        return NGX_ERROR;
+    }
+
     ngx_shmtx_lock(&shpool->mutex);
 
     if (ngx_strcmp(source, sh->source) != 0) {
@@ -260,27 +291,6 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
         ngx_memcpy(sh->source, source, sizeof(source));
     }
 
-    if (fcf->queue.enabled && sh->qmax != fcf->queue.max) {
-        if (sh->qmax == 0) {
-            z.sh = sh;
-            z.shpool = shpool;
-            z.fcf = fcf;
-
-            if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
-                ngx_shmtx_unlock(&shpool->mutex);
-                ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                              "farm zone \"%V\" has no room for a queue of "
-                              "%ui; raise zone= or restart",
-                              &shm_zone->shm.name, fcf->queue.max);
-                return NGX_ERROR;
-            }
-
-        } else {
-            ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
-                          "farm zone \"%V\": the queue keeps max=%uD until "
-                          "nginx restarts", &shm_zone->shm.name, sh->qmax);
-        }
-    }
 
     if (sh->method != fcf->method) {
         method = (fcf->method == NGX_HTTP_FARM_LEAST_CONN)
@@ -360,31 +370,52 @@ ngx_http_farm_record_sockaddr(farm_record_t *rec, ngx_sockaddr_t *sa,
 }
 
 
+/*
+ * The capability bits of a record's names, finding each name or taking a
+ * free entry for it (one no agent uses); the caller counts the agent in
+ * with ngx_http_farm_dict_use().  NGX_DECLINED when every entry is in use.
+ */
+
 static ngx_int_t
 ngx_http_farm_dict_caps(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
     uint64_t *caps)
 {
     size_t      len;
-    ngx_uint_t  i, j;
+    uint64_t    bit;
+    ngx_uint_t  i, j, spare;
 
     *caps = 0;
 
     for (i = 0; i < rec->ncaps; i++) {
         len = ngx_strlen(rec->caps[i]) + 1;
+        spare = NGX_HTTP_FARM_MAX_CAPS;
 
         for (j = 0; j < sh->ncaps; j++) {
             if (ngx_memcmp(sh->caps[j], rec->caps[i], len) == 0) {
                 break;
             }
+
+            bit = (uint64_t) 1 << j;
+
+            if (spare == NGX_HTTP_FARM_MAX_CAPS && sh->cap_refs[j] == 0
+                && !(*caps & bit))
+            {
+                spare = j;
+            }
         }
 
         if (j == sh->ncaps) {
-            if (sh->ncaps == NGX_HTTP_FARM_MAX_CAPS) {
+            if (spare != NGX_HTTP_FARM_MAX_CAPS) {
+                j = spare;
+
+            } else if (sh->ncaps == NGX_HTTP_FARM_MAX_CAPS) {
                 return NGX_DECLINED;
+
+            } else {
+                sh->ncaps++;
             }
 
             ngx_memcpy(sh->caps[j], rec->caps[i], len);
-            sh->ncaps++;
         }
 
         *caps |= (uint64_t) 1 << j;
@@ -399,7 +430,7 @@ ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
     ngx_uint_t *region)
 {
     size_t      len;
-    ngx_uint_t  i;
+    ngx_uint_t  i, spare;
 
     if (rec->region[0] == '\0') {
         *region = 0;
@@ -407,23 +438,56 @@ ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
     }
 
     len = ngx_strlen(rec->region) + 1;
+    spare = NGX_HTTP_FARM_MAX_REGIONS;
 
     for (i = 0; i < sh->nregions; i++) {
         if (ngx_memcmp(sh->regions[i], rec->region, len) == 0) {
             *region = i + 1;
             return NGX_OK;
         }
+
+        if (spare == NGX_HTTP_FARM_MAX_REGIONS && sh->region_refs[i] == 0) {
+            spare = i;
+        }
     }
 
-    if (sh->nregions == NGX_HTTP_FARM_MAX_REGIONS) {
+    if (spare != NGX_HTTP_FARM_MAX_REGIONS) {
+        i = spare;
+
+    } else if (sh->nregions == NGX_HTTP_FARM_MAX_REGIONS) {
         return NGX_DECLINED;
+
+    } else {
+        sh->nregions++;
     }
 
     ngx_memcpy(sh->regions[i], rec->region, len);
-    sh->nregions++;
     *region = i + 1;
 
     return NGX_OK;
+}
+
+
+/*
+ * Counts an agent in (delta 1) or out (delta -1) of the names it uses.
+ * A name whose count falls to 0 keeps its entry until a new name takes it.
+ */
+
+static void
+ngx_http_farm_dict_use(ngx_http_farm_shctx_t *sh, uint64_t caps,
+    ngx_uint_t region, ngx_int_t delta)
+{
+    ngx_uint_t  j;
+
+    for (j = 0; caps; j++, caps >>= 1) {
+        if (caps & 1) {
+            sh->cap_refs[j] += delta;
+        }
+    }
+
+    if (region) {
+        sh->region_refs[region - 1] += delta;
+    }
 }
 
 
@@ -482,14 +546,15 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
 
     if (ngx_http_farm_dict_caps(sh, rec, &caps) != NGX_OK) {
         ngx_shmtx_unlock(&z->shpool->mutex);
-        ngx_str_set(why, "caps: the service already has 64 distinct "
-                    "capabilities");
+        ngx_str_set(why, "caps: the service's agents already use 64 "
+                    "distinct capabilities");
         return NGX_DECLINED;
     }
 
     if (ngx_http_farm_dict_region(sh, rec, &region) != NGX_OK) {
         ngx_shmtx_unlock(&z->shpool->mutex);
-        ngx_str_set(why, "region: the service already has 255 regions");
+        ngx_str_set(why, "region: the service's agents already use 255 "
+                    "distinct regions");
         return NGX_DECLINED;
     }
 
@@ -573,6 +638,12 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
     a->name_len = ngx_sock_ntop(&sa.sockaddr, socklen, name,
                                 NGX_SOCKADDR_STRLEN, 1);
     ngx_memcpy(a->name, name, a->name_len);
+
+    ngx_http_farm_dict_use(sh, caps, region, 1);
+
+    if (!fresh) {
+        ngx_http_farm_dict_use(sh, a->caps, a->region, -1);
+    }
 
     a->caps = caps;
     a->region = region;
@@ -735,8 +806,16 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
 
     ngx_rbtree_delete(&sh->ids, &a->sn.node);
     ngx_http_farm_agent_free_meta(z, a);
+    ngx_http_farm_dict_use(sh, a->caps, a->region, -1);
 
     a->state = NGX_HTTP_FARM_SLOT_FREE;
+
+    /*
+     * Requests, reservations, grants and checks still holding the slot
+     * see another generation: their outcomes no longer land on it.
+     */
+
+    a->gen++;
 
     if (a->pick->flags & FARM_PEER_ELIGIBLE) {
         sh->eligible--;

@@ -151,3 +151,64 @@ GET /farm
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 4: a reload that adds farm_queue to an upstream with an explicit zone= completes and queues (it used to deadlock the master)
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms zone=4m;
+        farm_balance least_conn;
+        keepalive 8;
+    }
+--- init
+main::agents(a => {}, b => {});
+my $bad = main::reload_under_traffic(sub { $_[0] =~ s/(keepalive 8;)/$1 farm_queue max=100 timeout=5s;/ });
+Test::More::is($bad, 0, 'no request failed during the reload');
+my $st = FarmTest::farm_status()->{farms}[0];
+Test::More::ok(defined $st->{queue}, 'farm_status shows the queue the reload added');
+--- request
+GET /work?ms=0
+--- error_code: 200
+--- no_error_log
+[error]
+[alert]
+[emerg]
+
+
+
+=== TEST 5: a reload that changes farm_queue max= in a live zone is refused with a reason, and the old configuration keeps serving
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms zone=4m;
+        farm_balance least_conn;
+        farm_queue max=100 timeout=5s;
+        keepalive 8;
+    }
+--- init
+main::agents(a => {}, b => {});
+my $conf = FarmTest::servroot() . '/conf/nginx.conf';
+open my $in, '<', $conf or die "$conf: $!\n";
+my $text = do { local $/; <$in> };
+close $in;
+$text =~ s/max=100/max=200/;
+open my $out, '>', $conf or die "$conf: $!\n";
+print $out $text;
+close $out;
+my $pid = FarmTest::nginx_pid();
+my @old = main::worker_pids($pid);
+kill 'HUP', $pid;
+FarmTest::wait_until(sub { open my $fh, '<', FarmTest::nginx_error_log() or return; local $/; <$fh> =~ /cannot change from 100 to 200/ }, 5, 'the refusal in error.log');
+my @now = main::worker_pids($pid);
+Test::More::is("@{[sort @now]}", "@{[sort @old]}", 'the old workers keep serving');
+my $st = FarmTest::farm_status()->{farms}[0];
+Test::More::is($st->{queue}{max}, 100, 'the queue keeps max=100');
+--- request
+GET /work?ms=0
+--- error_code: 200
+--- error_log eval
+qr/\[emerg\].*farm_queue max= cannot change from 100 to 200 in a live zone/
+--- no_error_log
+[alert]
