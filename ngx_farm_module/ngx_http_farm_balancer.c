@@ -133,14 +133,17 @@ ngx_http_farm_init_peer(ngx_http_request_t *r,
     /*
      * One try per agent, and one more: when every agent has failed, that
      * last get finds none left and the client gets the JSON refusal rather
-     * than nginx's 502 page.  nagents is a word read without the lock: at
-     * worst one try more or less.
+     * than nginx's 502 page.  At most NGX_HTTP_FARM_MAX_TRIES agents: when
+     * they all fail, free_peer marks the request for the same refusal.
+     * nagents is a word read without the lock: at worst one try more or
+     * less.
      */
 
     ngx_http_farm_zone_get(fcf, &z);
     n = z.sh->nagents;
 
-    u->peer.tries = ngx_min(n, NGX_HTTP_FARM_MAX_TRIES) + 1;
+    u->peer.tries = (n < NGX_HTTP_FARM_MAX_TRIES) ? n + 1
+                                                   : NGX_HTTP_FARM_MAX_TRIES;
 
     return NGX_OK;
 }
