@@ -13,7 +13,7 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_subset.h"
 
 
 static ngx_int_t ngx_http_farm_subset_matches(ngx_http_farm_subset_t *s,
@@ -169,7 +169,7 @@ ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
  */
 
 ngx_http_farm_subset_t *
-ngx_http_farm_subset_get(ngx_http_farm_zone_t *z, ngx_uint_t region,
+ngx_http_farm_subset_get_locked(ngx_http_farm_zone_t *z, ngx_uint_t region,
     uint64_t caps)
 {
     ngx_uint_t               i;
@@ -226,7 +226,7 @@ ngx_http_farm_subset_get(ngx_http_farm_zone_t *z, ngx_uint_t region,
  */
 
 void
-ngx_http_farm_subsets_update(ngx_http_farm_zone_t *z,
+ngx_http_farm_subsets_update_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a)
 {
     uint32_t                 k, pos;
@@ -277,7 +277,8 @@ ngx_http_farm_subsets_update(ngx_http_farm_zone_t *z,
  */
 
 void
-ngx_http_farm_subsets_touch(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
+ngx_http_farm_subsets_touch_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a)
 {
     ngx_uint_t               i;
     ngx_http_farm_subset_t  *s;
@@ -334,7 +335,7 @@ ngx_http_farm_subsets_rebuild(ngx_http_farm_zone_t *z)
 /* The tree order changed (a reload switched the method): rebuild all. */
 
 void
-ngx_http_farm_subsets_reorder(ngx_http_farm_zone_t *z)
+ngx_http_farm_subsets_reorder_locked(ngx_http_farm_zone_t *z)
 {
     ngx_uint_t               i;
     farm_peers_t             peers;

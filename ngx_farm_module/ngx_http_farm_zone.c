@@ -9,11 +9,10 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_zone.h"
+#include "ngx_http_farm_subset.h"
 
 
-static ngx_int_t ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
-    ngx_http_farm_srv_conf_t *fcf);
 static void ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf,
     u_char *buf, size_t size);
 static ngx_int_t ngx_http_farm_record_sockaddr(farm_record_t *rec,
@@ -76,14 +75,6 @@ ngx_http_farm_zone_get(ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_zone_t *z)
 }
 
 
-void
-ngx_http_farm_zone_peers(ngx_http_farm_shctx_t *sh, farm_peers_t *peers)
-{
-    peers->base = (unsigned char *) sh->picks;
-    peers->stride = sizeof(farm_pick_peer_t);
-}
-
-
 static void
 ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf, u_char *buf,
     size_t size)
@@ -97,30 +88,22 @@ ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf, u_char *buf,
 }
 
 
-ngx_int_t
-ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
-{
-    ngx_http_farm_srv_conf_t  *fcf = shm_zone->data;
+/*
+ * Lays out a new zone (the master, before any worker exists): everything
+ * but the queue's waiters (ngx_http_farm_queue_zone()).  Not locked.
+ */
 
+ngx_int_t
+ngx_http_farm_zone_init(ngx_shm_zone_t *shm_zone,
+    ngx_http_farm_srv_conf_t *fcf)
+{
     size_t                  len;
     uint32_t                i, tsize;
     uint32_t               *nodes;
     ngx_slab_pool_t        *shpool;
-    ngx_http_farm_zone_t    z;
     ngx_http_farm_shctx_t  *sh;
 
-    fcf->log = shm_zone->shm.log;
-
-    if (data) {
-        return ngx_http_farm_zone_reuse(shm_zone, fcf);
-    }
-
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        /* Windows: another process already set it up */
-        return NGX_OK;
-    }
 
     sh = ngx_slab_calloc(shpool, sizeof(ngx_http_farm_shctx_t));
     if (sh == NULL) {
@@ -170,14 +153,6 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&sh->clients, &sh->clients_sentinel,
                     ngx_rbtree_insert_value);
 
-    z.sh = sh;
-    z.shpool = shpool;
-    z.fcf = fcf;
-
-    if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
-        goto nomem;
-    }
-
     sh->method = fcf->method;
     farm_tree_init(&sh->tree, nodes, tsize,
                    fcf->method == NGX_HTTP_FARM_LEAST_CONN
@@ -197,16 +172,6 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     shpool->log_nomem = 0;
 
-    /*
-     * A warm start: the master fills the zone from the registry before any
-     * worker exists, so the first request after "nginx" finds the agents.
-     * Bounded by the registry timeout; workers then take over.
-     */
-
-    if (!ngx_test_config && ngx_process != NGX_PROCESS_SIGNALLER) {
-        (void) ngx_http_farm_sync_warm(fcf, shm_zone->shm.log);
-    }
-
     return NGX_OK;
 
 nomem:
@@ -223,9 +188,10 @@ nomem:
 /*
  * After "nginx -s reload" the zone and its agents live on; the old workers
  * keep using it until they exit, so its layout must not change under them.
+ * The queue's part is ngx_http_farm_queue_reuse().  Takes the lock.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
     ngx_http_farm_srv_conf_t *fcf)
 {
@@ -260,28 +226,6 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
         ngx_memcpy(sh->source, source, sizeof(source));
     }
 
-    if (fcf->queue.enabled && sh->qmax != fcf->queue.max) {
-        if (sh->qmax == 0) {
-            z.sh = sh;
-            z.shpool = shpool;
-            z.fcf = fcf;
-
-            if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
-                ngx_shmtx_unlock(&shpool->mutex);
-                ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                              "farm zone \"%V\" has no room for a queue of "
-                              "%ui; raise zone= or restart",
-                              &shm_zone->shm.name, fcf->queue.max);
-                return NGX_ERROR;
-            }
-
-        } else {
-            ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
-                          "farm zone \"%V\": the queue keeps max=%uD until "
-                          "nginx restarts", &shm_zone->shm.name, sh->qmax);
-        }
-    }
-
     if (sh->method != fcf->method) {
         method = (fcf->method == NGX_HTTP_FARM_LEAST_CONN)
                  ? FARM_PICK_LEAST_CONN : FARM_PICK_RR;
@@ -295,7 +239,7 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
         z.sh = sh;
         z.shpool = shpool;
         z.fcf = fcf;
-        ngx_http_farm_subsets_reorder(&z);
+        ngx_http_farm_subsets_reorder_locked(&z);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -305,7 +249,8 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
 
 
 ngx_http_farm_agent_t *
-ngx_http_farm_agent_lookup(ngx_http_farm_zone_t *z, u_char *id, size_t len)
+ngx_http_farm_agent_lookup_locked(ngx_http_farm_zone_t *z, u_char *id,
+    size_t len)
 {
     ngx_str_t        key;
     ngx_str_node_t  *sn;
@@ -472,7 +417,7 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
-    a = ngx_http_farm_agent_lookup(z, (u_char *) rec->id, id_len);
+    a = ngx_http_farm_agent_lookup_locked(z, (u_char *) rec->id, id_len);
 
     if (a && a->rec_hash == rec_hash) {
         a->seen = sh->sync_epoch;
@@ -597,8 +542,8 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         }
     }
 
-    ngx_http_farm_agent_refresh(z, a);
-    ngx_http_farm_subsets_touch(z, a);
+    (void) ngx_http_farm_agent_refresh_locked(z, a);
+    ngx_http_farm_subsets_touch_locked(z, a);
 
     sh->hash_dirty = 1;
 
@@ -611,12 +556,14 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
 /*
  * Recomputes what the selection tree sees of an agent from its registry
  * record, its health, what it reports and its breaker: whether it can be
- * chosen, its weight, and how many requests it may have at once.  Under
- * the lock.
+ * chosen, its weight, and how many requests it may have at once.  Returns
+ * what changed (NGX_HTTP_FARM_CHANGED_*): with CAPACITY, the caller
+ * dispatches the queue.
  */
 
-void
-ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
+ngx_uint_t
+ngx_http_farm_agent_refresh_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a)
 {
     uint32_t                   cap;
     ngx_uint_t                 was, eligible;
@@ -661,11 +608,12 @@ ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
         farm_tree_update(&z->sh->tree, &peers, a->slot);
     }
 
-    ngx_http_farm_subsets_update(z, a);
+    ngx_http_farm_subsets_update_locked(z, a);
 
-    /* capacity may have come back: waiters first */
+    /* capacity may have come back: the caller serves waiters first */
 
-    ngx_http_farm_queue_dispatch(z);
+    return (eligible ? NGX_HTTP_FARM_CHANGED_CAPACITY : 0)
+           | (!eligible != !was ? NGX_HTTP_FARM_CHANGED_ELIGIBLE : 0);
 }
 
 
@@ -698,21 +646,6 @@ ngx_http_farm_agent_state(ngx_http_farm_agent_t *a)
 }
 
 
-void
-ngx_http_farm_note(ngx_http_farm_note_t *note, ngx_uint_t level,
-    const char *fmt, ...)
-{
-    va_list  args;
-
-    note->level = level;
-
-    va_start(args, fmt);
-    *ngx_vslprintf(note->text, note->text + sizeof(note->text) - 1, fmt,
-                   args) = '\0';
-    va_end(args);
-}
-
-
 /* Removes an agent; NGX_DECLINED if there is none with that id. */
 
 ngx_int_t
@@ -726,7 +659,7 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
-    a = ngx_http_farm_agent_lookup(z, id, len);
+    a = ngx_http_farm_agent_lookup_locked(z, id, len);
 
     if (a == NULL) {
         ngx_shmtx_unlock(&z->shpool->mutex);
@@ -755,8 +688,8 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
 
     ngx_http_farm_zone_peers(sh, &peers);
     farm_tree_update(&sh->tree, &peers, a->slot);
-    ngx_http_farm_subsets_update(z, a);
-    ngx_http_farm_subsets_touch(z, a);
+    ngx_http_farm_subsets_update_locked(z, a);
+    ngx_http_farm_subsets_touch_locked(z, a);
 
     a->next_free = sh->free_head;
     sh->free_head = a->slot;
@@ -894,8 +827,8 @@ nomem:
  */
 
 size_t
-ngx_http_farm_caps_text(ngx_http_farm_shctx_t *sh, uint64_t caps, u_char *buf,
-    size_t size, ngx_uint_t json)
+ngx_http_farm_caps_text_locked(ngx_http_farm_shctx_t *sh, uint64_t caps,
+    u_char *buf, size_t size, ngx_uint_t json)
 {
     u_char      *p, *last;
     ngx_uint_t   i, first;
