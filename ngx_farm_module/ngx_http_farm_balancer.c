@@ -41,9 +41,9 @@ static ngx_int_t ngx_http_farm_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state);
-static uint32_t ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp,
+static uint32_t ngx_http_farm_choose_locked(ngx_http_farm_peer_data_t *fp,
     ngx_http_farm_zone_t *z, farm_peers_t *peers);
-static ngx_int_t ngx_http_farm_usable(ngx_http_farm_peer_data_t *fp,
+static ngx_int_t ngx_http_farm_usable_locked(ngx_http_farm_peer_data_t *fp,
     ngx_http_farm_shctx_t *sh, uint32_t slot);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_farm_set_session(ngx_peer_connection_t *pc,
@@ -199,7 +199,7 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
     if (slot == FARM_SLOT_NONE
         && fp->ctx->reject == NGX_HTTP_FARM_REJECT_NONE)
     {
-        slot = ngx_http_farm_choose(fp, &z, &peers);
+        slot = ngx_http_farm_choose_locked(fp, &z, &peers);
     }
 
     if (slot == FARM_SLOT_NONE) {
@@ -265,8 +265,8 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
 
 
 static ngx_int_t
-ngx_http_farm_usable(ngx_http_farm_peer_data_t *fp, ngx_http_farm_shctx_t *sh,
-    uint32_t slot)
+ngx_http_farm_usable_locked(ngx_http_farm_peer_data_t *fp,
+    ngx_http_farm_shctx_t *sh, uint32_t slot)
 {
     uint32_t                i;
     ngx_http_farm_agent_t  *a;
@@ -295,8 +295,8 @@ ngx_http_farm_usable(ngx_http_farm_peer_data_t *fp, ngx_http_farm_shctx_t *sh,
 
 
 static uint32_t
-ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp, ngx_http_farm_zone_t *z,
-    farm_peers_t *peers)
+ngx_http_farm_choose_locked(ngx_http_farm_peer_data_t *fp,
+    ngx_http_farm_zone_t *z, farm_peers_t *peers)
 {
     uint32_t                i, h, idx, slot, prev, distinct;
     ngx_http_farm_shctx_t  *sh;
@@ -319,7 +319,7 @@ ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp, ngx_http_farm_zone_t *z,
         for (i = 0; i < NGX_HTTP_FARM_HASH_TRIES; i++) {
             slot = farm_wtable_find(sh->wtable, sh->nwtable, sh->wtotal, h);
 
-            if (ngx_http_farm_usable(fp, sh, slot)) {
+            if (ngx_http_farm_usable_locked(fp, sh, slot)) {
                 return slot;
             }
 
@@ -349,7 +349,7 @@ ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp, ngx_http_farm_zone_t *z,
             prev = slot;
             distinct++;
 
-            if (ngx_http_farm_usable(fp, sh, slot)) {
+            if (ngx_http_farm_usable_locked(fp, sh, slot)) {
                 return slot;
             }
         }

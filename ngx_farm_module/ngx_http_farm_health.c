@@ -63,7 +63,7 @@ typedef struct {
 
 
 static void ngx_http_farm_health_tick(ngx_event_t *ev);
-static ngx_http_farm_check_t *ngx_http_farm_check_alloc(
+static ngx_http_farm_check_t *ngx_http_farm_check_alloc_locked(
     ngx_http_farm_health_t *hc, ngx_http_farm_agent_t *a);
 static void ngx_http_farm_check_start(ngx_http_farm_check_t *ck);
 static void ngx_http_farm_check_write(ngx_event_t *wev);
@@ -359,7 +359,7 @@ ngx_http_farm_health_tick(ngx_event_t *ev)
                                          % (hcf->jitter + 1)
                                        : 0);
 
-        ck = ngx_http_farm_check_alloc(hc, a);
+        ck = ngx_http_farm_check_alloc_locked(hc, a);
 
         ngx_shmtx_unlock(&z.shpool->mutex);
 
@@ -380,7 +380,7 @@ ngx_http_farm_health_tick(ngx_event_t *ev)
  */
 
 static ngx_http_farm_check_t *
-ngx_http_farm_check_alloc(ngx_http_farm_health_t *hc,
+ngx_http_farm_check_alloc_locked(ngx_http_farm_health_t *hc,
     ngx_http_farm_agent_t *a)
 {
     size_t                  len;

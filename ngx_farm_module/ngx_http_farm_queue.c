@@ -27,10 +27,10 @@ static void ngx_http_farm_queue_wake_handler(ngx_event_t *ev);
 static void ngx_http_farm_queue_poll_handler(ngx_event_t *ev);
 static void ngx_http_farm_queue_check(ngx_http_farm_srv_conf_t *fcf);
 static void ngx_http_farm_queue_timeout_handler(ngx_event_t *ev);
-static void ngx_http_farm_queue_unlink(ngx_http_farm_shctx_t *sh,
+static void ngx_http_farm_queue_unlink_locked(ngx_http_farm_shctx_t *sh,
     uint32_t i);
-static void ngx_http_farm_queue_free_entry(ngx_http_farm_shctx_t *sh,
-    uint32_t i);
+static void ngx_http_farm_queue_free_entry_locked(
+    ngx_http_farm_shctx_t *sh, uint32_t i);
 static void ngx_http_farm_queue_forget(ngx_http_farm_ctx_t *ctx);
 
 
@@ -379,7 +379,7 @@ ngx_http_farm_queue_reuse(ngx_http_farm_zone_t *z, ngx_shm_zone_t *shm_zone)
 
 
 static void
-ngx_http_farm_queue_unlink(ngx_http_farm_shctx_t *sh, uint32_t i)
+ngx_http_farm_queue_unlink_locked(ngx_http_farm_shctx_t *sh, uint32_t i)
 {
     ngx_http_farm_waiter_t  *w;
 
@@ -404,7 +404,7 @@ ngx_http_farm_queue_unlink(ngx_http_farm_shctx_t *sh, uint32_t i)
 
 
 static void
-ngx_http_farm_queue_free_entry(ngx_http_farm_shctx_t *sh, uint32_t i)
+ngx_http_farm_queue_free_entry_locked(ngx_http_farm_shctx_t *sh, uint32_t i)
 {
     sh->waiters[i].state = NGX_HTTP_FARM_WAITER_FREE;
     sh->waiters[i].next = sh->qfree;
@@ -623,7 +623,7 @@ ngx_http_farm_queue_dispatch_locked(ngx_http_farm_zone_t *z)
         w->slot = slot;
         w->gen = a->gen;
 
-        ngx_http_farm_queue_unlink(sh, i);
+        ngx_http_farm_queue_unlink_locked(sh, i);
 
         waited = ngx_current_msec - w->since;
         sh->dispatched++;
@@ -681,7 +681,7 @@ ngx_http_farm_queue_check(ngx_http_farm_srv_conf_t *fcf)
         ctx->reserved = w->slot;
         ctx->reserved_gen = w->gen;
 
-        ngx_http_farm_queue_free_entry(z.sh, ctx->waiter);
+        ngx_http_farm_queue_free_entry_locked(z.sh, ctx->waiter);
 
         ngx_shmtx_unlock(&z.shpool->mutex);
 
@@ -751,8 +751,8 @@ ngx_http_farm_queue_timeout_handler(ngx_event_t *ev)
     if (w->seq == ctx->waiter_seq
         && w->state == NGX_HTTP_FARM_WAITER_WAITING)
     {
-        ngx_http_farm_queue_unlink(z.sh, ctx->waiter);
-        ngx_http_farm_queue_free_entry(z.sh, ctx->waiter);
+        ngx_http_farm_queue_unlink_locked(z.sh, ctx->waiter);
+        ngx_http_farm_queue_free_entry_locked(z.sh, ctx->waiter);
         z.sh->timed_out++;
     }
 
@@ -789,14 +789,14 @@ ngx_http_farm_queue_cancel(ngx_http_farm_ctx_t *ctx)
 
     if (w->seq == ctx->waiter_seq) {
         if (w->state == NGX_HTTP_FARM_WAITER_WAITING) {
-            ngx_http_farm_queue_unlink(z.sh, ctx->waiter);
-            ngx_http_farm_queue_free_entry(z.sh, ctx->waiter);
+            ngx_http_farm_queue_unlink_locked(z.sh, ctx->waiter);
+            ngx_http_farm_queue_free_entry_locked(z.sh, ctx->waiter);
 
         } else if (w->state == NGX_HTTP_FARM_WAITER_GRANTED) {
             slot = w->slot;
             gen = w->gen;
 
-            ngx_http_farm_queue_free_entry(z.sh, ctx->waiter);
+            ngx_http_farm_queue_free_entry_locked(z.sh, ctx->waiter);
             ngx_shmtx_unlock(&z.shpool->mutex);
 
             ngx_http_farm_queue_forget(ctx);

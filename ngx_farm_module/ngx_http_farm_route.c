@@ -21,10 +21,10 @@
 
 static char *ngx_http_farm_route_value(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_complex_value_t **cv);
-static uint32_t ngx_http_farm_route_best(ngx_http_farm_zone_t *z,
+static uint32_t ngx_http_farm_route_best_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s, ngx_http_farm_filter_t *f,
     const uint32_t *tried, uint32_t ntried);
-static uint32_t ngx_http_farm_route_scan(ngx_http_farm_zone_t *z,
+static uint32_t ngx_http_farm_route_scan_locked(ngx_http_farm_zone_t *z,
     ngx_uint_t region, ngx_http_farm_filter_t *f, const uint32_t *tried,
     uint32_t ntried);
 
@@ -379,8 +379,9 @@ ngx_http_farm_route_choose_locked(ngx_http_farm_zone_t *z,
     for (i = 0; i < f->norder; i++) {
         s = ngx_http_farm_subset_get_locked(z, f->order[i], f->mask);
 
-        slot = s ? ngx_http_farm_route_best(z, s, f, tried, ntried)
-                 : ngx_http_farm_route_scan(z, f->order[i], f, tried, ntried);
+        slot = s ? ngx_http_farm_route_best_locked(z, s, f, tried, ntried)
+                 : ngx_http_farm_route_scan_locked(z, f->order[i], f, tried,
+                                                   ntried);
 
         if (slot == FARM_SLOT_NONE) {
             continue;
@@ -420,8 +421,9 @@ ngx_http_farm_route_choose_locked(ngx_http_farm_zone_t *z,
  */
 
 static uint32_t
-ngx_http_farm_route_best(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s,
-    ngx_http_farm_filter_t *f, const uint32_t *tried, uint32_t ntried)
+ngx_http_farm_route_best_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s, ngx_http_farm_filter_t *f,
+    const uint32_t *tried, uint32_t ntried)
 {
     uint32_t      slot, n, skip[NGX_HTTP_FARM_MAX_TRIES + 8];
     farm_peers_t  peers;
@@ -452,7 +454,7 @@ ngx_http_farm_route_best(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s,
 /* Without a subset (no room): the best qualifying agent by a scan. */
 
 static uint32_t
-ngx_http_farm_route_scan(ngx_http_farm_zone_t *z, ngx_uint_t region,
+ngx_http_farm_route_scan_locked(ngx_http_farm_zone_t *z, ngx_uint_t region,
     ngx_http_farm_filter_t *f, const uint32_t *tried, uint32_t ntried)
 {
     uint32_t                i, k, best;

@@ -21,7 +21,7 @@
 
 
 static ngx_int_t ngx_http_farm_state_save(ngx_http_farm_srv_conf_t *fcf);
-static ngx_int_t ngx_http_farm_state_record(ngx_http_farm_zone_t *z,
+static ngx_int_t ngx_http_farm_state_record_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a, farm_record_t *rec);
 
 
@@ -52,8 +52,8 @@ ngx_http_farm_state_sync_end(ngx_http_farm_srv_conf_t *fcf)
  */
 
 static ngx_int_t
-ngx_http_farm_state_record(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a,
-    farm_record_t *rec)
+ngx_http_farm_state_record_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a, farm_record_t *rec)
 {
     size_t                  len;
     ngx_uint_t              i;
@@ -140,7 +140,7 @@ ngx_http_farm_state_save(ngx_http_farm_srv_conf_t *fcf)
             continue;
         }
 
-        rc = ngx_http_farm_state_record(&z, a, &rec);
+        rc = ngx_http_farm_state_record_locked(&z, a, &rec);
 
         ngx_shmtx_unlock(&z.shpool->mutex);
 

@@ -40,7 +40,7 @@ static u_char *ngx_http_farm_status_reserve(ngx_http_farm_status_out_t *out,
     size_t len);
 static ngx_int_t ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
     ngx_http_farm_srv_conf_t *fcf, ngx_uint_t first);
-static u_char *ngx_http_farm_status_agent(u_char *p,
+static u_char *ngx_http_farm_status_agent_locked(u_char *p,
     ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_shctx_t *sh,
     ngx_http_farm_agent_t *a);
 static const char *ngx_http_farm_balance_name(ngx_uint_t method);
@@ -258,7 +258,7 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
                 *p++ = ',';
             }
 
-            p = ngx_http_farm_status_agent(p, fcf, sh, a);
+            p = ngx_http_farm_status_agent_locked(p, fcf, sh, a);
 
             active += a->pick->active;
             available += farm_peer_available(a->pick);
@@ -314,7 +314,7 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
 
 
 static u_char *
-ngx_http_farm_status_agent(u_char *p, ngx_http_farm_srv_conf_t *fcf,
+ngx_http_farm_status_agent_locked(u_char *p, ngx_http_farm_srv_conf_t *fcf,
     ngx_http_farm_shctx_t *sh, ngx_http_farm_agent_t *a)
 {
     u_char  *e;

@@ -17,11 +17,11 @@ static void ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf,
     u_char *buf, size_t size);
 static ngx_int_t ngx_http_farm_record_sockaddr(farm_record_t *rec,
     ngx_sockaddr_t *sa, socklen_t *socklen);
-static ngx_int_t ngx_http_farm_dict_caps(ngx_http_farm_shctx_t *sh,
+static ngx_int_t ngx_http_farm_dict_caps_locked(ngx_http_farm_shctx_t *sh,
     farm_record_t *rec, uint64_t *caps);
-static ngx_int_t ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh,
+static ngx_int_t ngx_http_farm_dict_region_locked(ngx_http_farm_shctx_t *sh,
     farm_record_t *rec, ngx_uint_t *region);
-static void ngx_http_farm_agent_free_meta(ngx_http_farm_zone_t *z,
+static void ngx_http_farm_agent_free_meta_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a);
 
 
@@ -306,7 +306,7 @@ ngx_http_farm_record_sockaddr(farm_record_t *rec, ngx_sockaddr_t *sa,
 
 
 static ngx_int_t
-ngx_http_farm_dict_caps(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
+ngx_http_farm_dict_caps_locked(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
     uint64_t *caps)
 {
     size_t      len;
@@ -340,7 +340,7 @@ ngx_http_farm_dict_caps(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
 
 
 static ngx_int_t
-ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
+ngx_http_farm_dict_region_locked(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
     ngx_uint_t *region)
 {
     size_t      len;
@@ -373,7 +373,7 @@ ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
 
 
 static void
-ngx_http_farm_agent_free_meta(ngx_http_farm_zone_t *z,
+ngx_http_farm_agent_free_meta_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a)
 {
     if (a->meta) {
@@ -425,14 +425,14 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         return NGX_DONE;
     }
 
-    if (ngx_http_farm_dict_caps(sh, rec, &caps) != NGX_OK) {
+    if (ngx_http_farm_dict_caps_locked(sh, rec, &caps) != NGX_OK) {
         ngx_shmtx_unlock(&z->shpool->mutex);
         ngx_str_set(why, "caps: the service already has 64 distinct "
                     "capabilities");
         return NGX_DECLINED;
     }
 
-    if (ngx_http_farm_dict_region(sh, rec, &region) != NGX_OK) {
+    if (ngx_http_farm_dict_region_locked(sh, rec, &region) != NGX_OK) {
         ngx_shmtx_unlock(&z->shpool->mutex);
         ngx_str_set(why, "region: the service already has 255 regions");
         return NGX_DECLINED;
@@ -526,7 +526,7 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
     a->rec_max_conns = rec->max_conns;
     a->rec_backup = rec->backup;
 
-    ngx_http_farm_agent_free_meta(z, a);
+    ngx_http_farm_agent_free_meta_locked(z, a);
 
     if (meta_len) {
         a->meta = ngx_slab_alloc_locked(z->shpool, meta_len);
@@ -667,7 +667,7 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
     }
 
     ngx_rbtree_delete(&sh->ids, &a->sn.node);
-    ngx_http_farm_agent_free_meta(z, a);
+    ngx_http_farm_agent_free_meta_locked(z, a);
 
     a->state = NGX_HTTP_FARM_SLOT_FREE;
 
