@@ -334,7 +334,7 @@ ngx_http_farm_status_agent_locked(u_char *p, ngx_http_farm_srv_conf_t *fcf,
                     "\"since\":%T",
                     a->pick->weight, a->rec_weight, a->rec_max_conns,
                     a->rec_backup ? "true" : "false",
-                    ngx_http_farm_agent_state(a), a->pick->active,
+                    ngx_http_farm_agent_state_locked(a), a->pick->active,
                     a->requests, a->failures, a->since);
 
     if (fcf->health.enabled) {

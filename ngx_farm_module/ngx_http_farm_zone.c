@@ -620,7 +620,7 @@ ngx_http_farm_agent_refresh_locked(ngx_http_farm_zone_t *z,
 /* One word for an agent's state, as farm_status shows it. */
 
 const char *
-ngx_http_farm_agent_state(ngx_http_farm_agent_t *a)
+ngx_http_farm_agent_state_locked(ngx_http_farm_agent_t *a)
 {
     if (a->health == NGX_HTTP_FARM_HEALTH_CHECKING) {
         return "checking";

@@ -286,7 +286,7 @@ ngx_int_t ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z,
     u_char *id, size_t len);
 ngx_uint_t ngx_http_farm_agent_refresh_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a);
-const char *ngx_http_farm_agent_state(ngx_http_farm_agent_t *a);
+const char *ngx_http_farm_agent_state_locked(ngx_http_farm_agent_t *a);
 ngx_int_t ngx_http_farm_zone_rebuild_hash(ngx_http_farm_zone_t *z);
 size_t ngx_http_farm_caps_text_locked(ngx_http_farm_shctx_t *sh,
     uint64_t caps, u_char *buf, size_t size, ngx_uint_t json);
