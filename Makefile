@@ -4,6 +4,7 @@
 #   make deps       install the Debian packages everything here needs
 #   make test       deps + build + every test; ends with "N passed, N failed"
 #   make test-asan  the agent and unit tests under AddressSanitizer/UBSan
+#   make check-layers  the module's includes follow its layers, no cycle
 #   make demo       a gateway, Redis and three agents on 127.0.0.1
 #                   (REGISTRY=consul: the same on a Consul dev agent)
 #   make demo-stop  stop what the demo started
@@ -36,7 +37,7 @@ UNIT_FLAGS    := -Iregistry -Ingx_farm_module
 UNIT_LIBS     := -lcmocka -ljansson
 
 .PHONY: all module agent unit deps test test-unit test-agent test-nginx \
-        test-asan demo demo-stop bench clean
+        test-asan check-layers demo demo-stop bench clean
 
 all: module agent
 
@@ -68,6 +69,9 @@ $(BUILD)/tests-asan/%: tests/%.c $(UNIT_SRCS) $(UNIT_HDRS)
 
 deps:
 	./scripts/deps.sh
+
+check-layers:
+	./scripts/check-layers.pl
 
 test: deps
 	$(MAKE) all unit

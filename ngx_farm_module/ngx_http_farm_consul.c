@@ -29,7 +29,9 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_consul.h"
+
+#include <farm_consul.h>
 
 #include <curl/curl.h>
 

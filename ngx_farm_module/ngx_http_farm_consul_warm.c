@@ -11,7 +11,7 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_consul.h"
 
 #include <curl/curl.h>
 

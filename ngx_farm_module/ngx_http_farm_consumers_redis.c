@@ -26,6 +26,8 @@
 
 #include "ngx_http_farm_limit.h"
 
+#include <farm_keys.h>
+
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 

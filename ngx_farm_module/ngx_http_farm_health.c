@@ -14,7 +14,8 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_health.h"
+#include "ngx_http_farm_queue.h"
 
 #include <jansson.h>
 
@@ -62,7 +63,7 @@ typedef struct {
 
 
 static void ngx_http_farm_health_tick(ngx_event_t *ev);
-static ngx_http_farm_check_t *ngx_http_farm_check_alloc(
+static ngx_http_farm_check_t *ngx_http_farm_check_alloc_locked(
     ngx_http_farm_health_t *hc, ngx_http_farm_agent_t *a);
 static void ngx_http_farm_check_start(ngx_http_farm_check_t *ck);
 static void ngx_http_farm_check_write(ngx_event_t *wev);
@@ -358,7 +359,7 @@ ngx_http_farm_health_tick(ngx_event_t *ev)
                                          % (hcf->jitter + 1)
                                        : 0);
 
-        ck = ngx_http_farm_check_alloc(hc, a);
+        ck = ngx_http_farm_check_alloc_locked(hc, a);
 
         ngx_shmtx_unlock(&z.shpool->mutex);
 
@@ -379,7 +380,7 @@ ngx_http_farm_health_tick(ngx_event_t *ev)
  */
 
 static ngx_http_farm_check_t *
-ngx_http_farm_check_alloc(ngx_http_farm_health_t *hc,
+ngx_http_farm_check_alloc_locked(ngx_http_farm_health_t *hc,
     ngx_http_farm_agent_t *a)
 {
     size_t                  len;
@@ -747,6 +748,7 @@ static void
 ngx_http_farm_check_done(ngx_http_farm_check_t *ck, ngx_uint_t pass,
     ngx_http_farm_report_t *rep, const char *error)
 {
+    ngx_uint_t                    changed;
     ngx_http_farm_zone_t          z;
     ngx_http_farm_note_t          note;
     ngx_http_farm_agent_t        *a;
@@ -842,7 +844,11 @@ ngx_http_farm_check_done(ngx_http_farm_check_t *ck, ngx_uint_t pass,
         }
     }
 
-    ngx_http_farm_agent_refresh(&z, a);
+    changed = ngx_http_farm_agent_refresh_locked(&z, a);
+
+    if (changed & NGX_HTTP_FARM_CHANGED_CAPACITY) {
+        ngx_http_farm_queue_dispatch_locked(&z);
+    }
 
     ngx_shmtx_unlock(&z.shpool->mutex);
 

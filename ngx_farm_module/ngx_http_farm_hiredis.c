@@ -7,10 +7,13 @@
  * an nginx connection, and hiredis' add/del read/write hooks become level
  * triggered nginx events, so hiredis reads and writes only when the event
  * loop says the socket is ready.  Timeouts are the caller's (nginx timers).
+ *
+ * Also the one blocking Redis connection of the module, for the master's
+ * startup reads (registry warm start, consumers in Redis).
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_util.h"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
@@ -169,4 +172,79 @@ ngx_http_farm_hiredis_cleanup(void *data)
     ngx_free_connection(c);
 
     ac->ev.data = NULL;
+}
+
+
+/*
+ * A blocking connection for the master's startup reads, bounded by ms for
+ * the connection and for every reply: connects, then AUTH and SELECT as the
+ * URL says.  Returns the context (the caller frees it with redisFree), or
+ * NULL with *reason set (valid until the next call).
+ */
+
+void *
+ngx_http_farm_redis_connect_sync(farm_url_t *url, u_char *addr, ngx_msec_t ms,
+    const char **reason)
+{
+    redisReply      *e;
+    redisContext    *c;
+    struct timeval   tv;
+    static char      error[128];
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+
+    c = redisConnectWithTimeout((char *) addr, (int) url->port, tv);
+
+    if (c == NULL || c->err) {
+        if (c) {
+            ngx_cpystrn((u_char *) error, (u_char *) c->errstr,
+                        sizeof(error));
+            redisFree(c);
+            *reason = error;
+
+        } else {
+            *reason = "out of memory";
+        }
+
+        return NULL;
+    }
+
+    (void) redisSetTimeout(c, tv);
+
+    if (url->password[0]) {
+        e = url->user[0]
+            ? redisCommand(c, "AUTH %s %s", url->user, url->password)
+            : redisCommand(c, "AUTH %s", url->password);
+
+        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
+            *reason = "AUTH failed";
+            goto failed;
+        }
+
+        freeReplyObject(e);
+    }
+
+    if (url->db) {
+        e = redisCommand(c, "SELECT %u", url->db);
+
+        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
+            *reason = "SELECT failed";
+            goto failed;
+        }
+
+        freeReplyObject(e);
+    }
+
+    return c;
+
+failed:
+
+    if (e) {
+        freeReplyObject(e);
+    }
+
+    redisFree(c);
+
+    return NULL;
 }

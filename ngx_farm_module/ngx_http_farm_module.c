@@ -4,13 +4,32 @@
  * BSD-2-Clause, see LICENSE.
  *
  * ngx_http_farm_module: one gateway endpoint in front of a changing farm of
- * agents.  This file holds the directives, the configuration and the process
- * hooks; each concern has its own file (zone, pick, balancer, sync, redis,
- * hiredis, consul, state, status, reject).
+ * agents.  This file is the module glue, the top layer (see
+ * ngx_http_farm_module.h and docs/design.md): the directives, the
+ * configuration, the zone's init (the zone model, the queue's part of it,
+ * the master's startup read), the registry backends and the process hooks.
+ * Each concern has its own file (zone, subset, pick, route, queue, client,
+ * health, breaker, sync, state, redis, consul, balancer, admit, reject,
+ * status).
  */
 
 
 #include "ngx_http_farm_module.h"
+#include "ngx_http_farm_zone.h"
+#include "ngx_http_farm_route.h"
+#include "ngx_http_farm_queue.h"
+#include "ngx_http_farm_client.h"
+#include "ngx_http_farm_health.h"
+#include "ngx_http_farm_breaker.h"
+#include "ngx_http_farm_sync.h"
+#include "ngx_http_farm_state.h"
+#include "ngx_http_farm_redis.h"
+#include "ngx_http_farm_consul.h"
+#include "ngx_http_farm_balancer.h"
+#include "ngx_http_farm_admit.h"
+#include "ngx_http_farm_reject.h"
+
+#include <farm_keys.h>
 
 
 #define NGX_HTTP_FARM_DEFAULT_RESYNC      5000
@@ -27,6 +46,10 @@ static char *ngx_http_farm_registry_param(ngx_conf_t *cf,
     ngx_http_farm_srv_conf_t *fcf, ngx_str_t *value, ssize_t *size);
 static char *ngx_http_farm_balance(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_int_t ngx_http_farm_registry_warm(ngx_http_farm_srv_conf_t *fcf,
+    ngx_log_t *log);
 static ngx_int_t ngx_http_farm_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_farm_init_process(ngx_cycle_t *cycle);
 static void ngx_http_farm_exit_process(ngx_cycle_t *cycle);
@@ -139,6 +162,31 @@ ngx_module_t  ngx_http_farm_module = {
 };
 
 
+/* the registry backends, by farm_registry's URL */
+
+static const ngx_http_farm_registry_t  ngx_http_farm_redis_registry = {
+    ngx_http_farm_redis_start,
+    ngx_http_farm_redis_stop,
+    ngx_http_farm_redis_warm
+};
+
+
+static const ngx_http_farm_registry_t  ngx_http_farm_consul_registry = {
+    ngx_http_farm_consul_start,
+    ngx_http_farm_consul_stop,
+    ngx_http_farm_consul_warm
+};
+
+
+/* where the state= file's records go: a full sync */
+
+static const ngx_http_farm_state_sink_t  ngx_http_farm_state_sink = {
+    ngx_http_farm_sync_begin,
+    ngx_http_farm_sync_parsed,
+    ngx_http_farm_sync_end
+};
+
+
 static void *
 ngx_http_farm_create_main_conf(ngx_conf_t *cf)
 {
@@ -229,6 +277,10 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
         return NGX_CONF_ERROR;
     }
+
+    fcf->registry = (fcf->url.type == FARM_URL_CONSUL)
+                    ? &ngx_http_farm_consul_registry
+                    : &ngx_http_farm_redis_registry;
 
     /* the URL without its password, for logs and status */
 
@@ -567,32 +619,6 @@ invalid:
 }
 
 
-/*
- * A directive's "name=TIME" parameter, the time starting skip bytes into
- * value: NGX_OK with *ms set when it parses and is at least min ms.
- */
-
-ngx_int_t
-ngx_http_farm_conf_msec(ngx_str_t *value, size_t skip, ngx_msec_t min,
-    ngx_msec_t *ms)
-{
-    ngx_str_t   s;
-    ngx_msec_t  t;
-
-    s.data = value->data + skip;
-    s.len = value->len - skip;
-
-    t = ngx_parse_time(&s, 0);
-    if (t == (ngx_msec_t) NGX_ERROR || t < min) {
-        return NGX_ERROR;
-    }
-
-    *ms = t;
-
-    return NGX_OK;
-}
-
-
 static char *
 ngx_http_farm_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -666,6 +692,91 @@ ngx_http_farm_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The shared zone of a farm upstream (its ngx_shm_zone_t init): the zone
+ * model, then the queue's part of it, then, for a new zone, the master's
+ * startup read.  None of them is called with the lock held.
+ */
+
+static ngx_int_t
+ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_farm_srv_conf_t  *fcf = shm_zone->data;
+
+    ngx_http_farm_zone_t  z;
+
+    fcf->log = shm_zone->shm.log;
+
+    if (data) {
+
+        /* the queue first: a refused queue change leaves the zone as it was */
+
+        ngx_http_farm_zone_get(fcf, &z);
+
+        if (ngx_http_farm_queue_reuse(&z, shm_zone) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_farm_zone_reuse(shm_zone, fcf);
+    }
+
+    if (shm_zone->shm.exists) {
+        /* Windows: another process already set it up */
+        return NGX_OK;
+    }
+
+    if (ngx_http_farm_zone_init(shm_zone, fcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_farm_zone_get(fcf, &z);
+
+    if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "farm zone \"%V\" has no room for a queue of %ui; "
+                      "raise zone=", &shm_zone->shm.name, fcf->queue.max);
+        return NGX_ERROR;
+    }
+
+    /*
+     * A warm start: the master fills the zone from the registry before any
+     * worker exists, so the first request after "nginx" finds the agents.
+     * Bounded by the registry timeout; workers then take over.
+     */
+
+    if (!ngx_test_config && ngx_process != NGX_PROCESS_SIGNALLER) {
+        (void) ngx_http_farm_registry_warm(fcf, shm_zone->shm.log);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The master's startup read: the registry, or, when it cannot be read, the
+ * agents last saved to the state= file.
+ */
+
+static ngx_int_t
+ngx_http_farm_registry_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
+{
+    ngx_int_t  rc;
+
+    fcf->log = log;
+    fcf->warming = 1;
+
+    rc = fcf->registry->warm(fcf, log);
+
+    if (rc != NGX_OK && fcf->state.len) {
+        (void) ngx_http_farm_state_load(fcf, log, &ngx_http_farm_state_sink);
+    }
+
+    fcf->warming = 0;
+
+    return rc;
 }
 
 
@@ -829,12 +940,7 @@ ngx_http_farm_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
-        if (farm[i]->url.type == FARM_URL_CONSUL) {
-            if (ngx_http_farm_consul_start(farm[i], cycle) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-        } else if (ngx_http_farm_redis_start(farm[i], cycle) != NGX_OK) {
+        if (farm[i]->registry->start(farm[i], cycle) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -860,7 +966,6 @@ ngx_http_farm_exit_process(ngx_cycle_t *cycle)
 
     for (i = 0; i < fmcf->farms.nelts; i++) {
         ngx_http_farm_health_stop(farm[i]);
-        ngx_http_farm_redis_stop(farm[i]);
-        ngx_http_farm_consul_stop(farm[i]);
+        farm[i]->registry->stop(farm[i]);
     }
 }

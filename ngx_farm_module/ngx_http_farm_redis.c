@@ -22,7 +22,9 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_redis.h"
+
+#include <farm_keys.h>
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>

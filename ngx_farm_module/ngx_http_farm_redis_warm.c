@@ -11,87 +11,14 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_redis.h"
+
+#include <farm_keys.h>
 
 #include <hiredis/hiredis.h>
 
 
 #define NGX_HTTP_FARM_REDIS_WARM_MAX     2000    /* ms */
-
-
-/*
- * A blocking connection for the master's startup reads, bounded by ms for
- * the connection and for every reply: connects, then AUTH and SELECT as the
- * URL says.  Returns the context (the caller frees it with redisFree), or
- * NULL with *reason set (valid until the next call).
- */
-
-void *
-ngx_http_farm_redis_connect_sync(farm_url_t *url, u_char *addr, ngx_msec_t ms,
-    const char **reason)
-{
-    redisReply      *e;
-    redisContext    *c;
-    struct timeval   tv;
-    static char      error[128];
-
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-
-    c = redisConnectWithTimeout((char *) addr, (int) url->port, tv);
-
-    if (c == NULL || c->err) {
-        if (c) {
-            ngx_cpystrn((u_char *) error, (u_char *) c->errstr,
-                        sizeof(error));
-            redisFree(c);
-            *reason = error;
-
-        } else {
-            *reason = "out of memory";
-        }
-
-        return NULL;
-    }
-
-    (void) redisSetTimeout(c, tv);
-
-    if (url->password[0]) {
-        e = url->user[0]
-            ? redisCommand(c, "AUTH %s %s", url->user, url->password)
-            : redisCommand(c, "AUTH %s", url->password);
-
-        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
-            *reason = "AUTH failed";
-            goto failed;
-        }
-
-        freeReplyObject(e);
-    }
-
-    if (url->db) {
-        e = redisCommand(c, "SELECT %u", url->db);
-
-        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
-            *reason = "SELECT failed";
-            goto failed;
-        }
-
-        freeReplyObject(e);
-    }
-
-    return c;
-
-failed:
-
-    if (e) {
-        freeReplyObject(e);
-    }
-
-    redisFree(c);
-
-    return NULL;
-}
 
 
 /*

@@ -12,7 +12,7 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_state.h"
 
 #include <jansson.h>
 
@@ -21,7 +21,7 @@
 
 
 static ngx_int_t ngx_http_farm_state_save(ngx_http_farm_srv_conf_t *fcf);
-static ngx_int_t ngx_http_farm_state_record(ngx_http_farm_zone_t *z,
+static ngx_int_t ngx_http_farm_state_record_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a, farm_record_t *rec);
 
 
@@ -52,8 +52,8 @@ ngx_http_farm_state_sync_end(ngx_http_farm_srv_conf_t *fcf)
  */
 
 static ngx_int_t
-ngx_http_farm_state_record(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a,
-    farm_record_t *rec)
+ngx_http_farm_state_record_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a, farm_record_t *rec)
 {
     size_t                  len;
     ngx_uint_t              i;
@@ -140,7 +140,7 @@ ngx_http_farm_state_save(ngx_http_farm_srv_conf_t *fcf)
             continue;
         }
 
-        rc = ngx_http_farm_state_record(&z, a, &rec);
+        rc = ngx_http_farm_state_record_locked(&z, a, &rec);
 
         ngx_shmtx_unlock(&z.shpool->mutex);
 
@@ -228,13 +228,14 @@ failed:
 
 /*
  * The master, at start, when the registry cannot be read: the agents of
- * the state file, as a full sync.  A bad record in the file is skipped
- * like a bad registry record.  Returns NGX_OK, or NGX_DECLINED when there
- * is no usable file.
+ * the state file, as a full sync into sink (the module glue passes the
+ * sync layer's).  A bad record in the file is skipped like a bad registry
+ * record.  Returns NGX_OK, or NGX_DECLINED when there is no usable file.
  */
 
 ngx_int_t
-ngx_http_farm_state_load(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
+ngx_http_farm_state_load(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log,
+    const ngx_http_farm_state_sink_t *sink)
 {
     char                  *text, err[FARM_ERR_MAX];
     u_char                 label[FARM_ID_MAX + 16];
@@ -300,7 +301,7 @@ ngx_http_farm_state_load(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
     good = 0;
     bad = 0;
 
-    ngx_http_farm_sync_begin(fcf);
+    sink->begin(fcf);
 
     json_array_foreach(list, i, item) {
         text = json_dumps(item, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -321,7 +322,7 @@ ngx_http_farm_state_load(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
 
         len = ngx_sprintf(label, "state:%s", rec.id) - label;
 
-        if (ngx_http_farm_sync_parsed(fcf, label, len, &rec, 1) == NGX_OK) {
+        if (sink->parsed(fcf, label, len, &rec, 1) == NGX_OK) {
             good++;
 
         } else {
@@ -333,7 +334,7 @@ ngx_http_farm_state_load(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
 
     json_decref(list);
 
-    ngx_http_farm_sync_end(fcf);
+    sink->end(fcf);
 
     ngx_http_farm_zone_get(fcf, &z);
 

@@ -13,21 +13,21 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_subset.h"
 
 
-static ngx_int_t ngx_http_farm_subset_matches(ngx_http_farm_subset_t *s,
-    ngx_http_farm_agent_t *a);
-static ngx_int_t ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z,
+static ngx_int_t ngx_http_farm_subset_matches_locked(
+    ngx_http_farm_subset_t *s, ngx_http_farm_agent_t *a);
+static ngx_int_t ngx_http_farm_subset_fill_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s);
-static void ngx_http_farm_subset_forget(ngx_http_farm_zone_t *z,
+static void ngx_http_farm_subset_forget_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s);
-static void ngx_http_farm_subset_release(ngx_http_farm_zone_t *z,
+static void ngx_http_farm_subset_release_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s);
 
 
 static ngx_int_t
-ngx_http_farm_subset_matches(ngx_http_farm_subset_t *s,
+ngx_http_farm_subset_matches_locked(ngx_http_farm_subset_t *s,
     ngx_http_farm_agent_t *a)
 {
     return a->state == NGX_HTTP_FARM_SLOT_UP
@@ -39,7 +39,8 @@ ngx_http_farm_subset_matches(ngx_http_farm_subset_t *s,
 /* Forgets the memberships of a subset's members in it.  Locked. */
 
 static void
-ngx_http_farm_subset_forget(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
+ngx_http_farm_subset_forget_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s)
 {
     uint16_t                id;
     uint32_t                i, k;
@@ -63,10 +64,10 @@ ngx_http_farm_subset_forget(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
 
 
 static void
-ngx_http_farm_subset_release(ngx_http_farm_zone_t *z,
+ngx_http_farm_subset_release_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s)
 {
-    ngx_http_farm_subset_forget(z, s);
+    ngx_http_farm_subset_forget_locked(z, s);
 
     if (s->members) {
         ngx_slab_free_locked(z->shpool, s->members);
@@ -88,7 +89,8 @@ ngx_http_farm_subset_release(ngx_http_farm_zone_t *z,
  */
 
 static ngx_int_t
-ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
+ngx_http_farm_subset_fill_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s)
 {
     uint16_t                id;
     uint32_t                i, n, size, *members, *node;
@@ -101,7 +103,7 @@ ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
     n = 0;
 
     for (i = 0; i < sh->nslots; i++) {
-        n += ngx_http_farm_subset_matches(s, &sh->agents[i]);
+        n += ngx_http_farm_subset_matches_locked(s, &sh->agents[i]);
     }
 
     size = farm_tree_size(n ? n : 1);
@@ -119,13 +121,13 @@ ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
             ngx_slab_free_locked(z->shpool, node);
         }
 
-        ngx_http_farm_subset_release(z, s);
+        ngx_http_farm_subset_release_locked(z, s);
         s->stale = 0;
 
         return NGX_ERROR;
     }
 
-    ngx_http_farm_subset_release(z, s);
+    ngx_http_farm_subset_release_locked(z, s);
 
     id = (uint16_t) (s - sh->subsets);
     n = 0;
@@ -133,7 +135,7 @@ ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
     for (i = 0; i < sh->nslots; i++) {
         a = &sh->agents[i];
 
-        if (!ngx_http_farm_subset_matches(s, a)) {
+        if (!ngx_http_farm_subset_matches_locked(s, a)) {
             continue;
         }
 
@@ -169,7 +171,7 @@ ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
  */
 
 ngx_http_farm_subset_t *
-ngx_http_farm_subset_get(ngx_http_farm_zone_t *z, ngx_uint_t region,
+ngx_http_farm_subset_get_locked(ngx_http_farm_zone_t *z, ngx_uint_t region,
     uint64_t caps)
 {
     ngx_uint_t               i;
@@ -195,14 +197,14 @@ ngx_http_farm_subset_get(ngx_http_farm_zone_t *z, ngx_uint_t region,
     /* a free entry, or the least recently used one */
 
     if (victim->used) {
-        ngx_http_farm_subset_release(z, victim);
+        ngx_http_farm_subset_release_locked(z, victim);
     }
 
     victim->region = region;
     victim->caps = caps;
     victim->used = ++sh->subset_clock;
 
-    if (ngx_http_farm_subset_fill(z, victim) != NGX_OK) {
+    if (ngx_http_farm_subset_fill_locked(z, victim) != NGX_OK) {
         victim->used = 0;
 
         if (!sh->subset_nomem_logged) {
@@ -226,7 +228,7 @@ ngx_http_farm_subset_get(ngx_http_farm_zone_t *z, ngx_uint_t region,
  */
 
 void
-ngx_http_farm_subsets_update(ngx_http_farm_zone_t *z,
+ngx_http_farm_subsets_update_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a)
 {
     uint32_t                 k, pos;
@@ -277,7 +279,8 @@ ngx_http_farm_subsets_update(ngx_http_farm_zone_t *z,
  */
 
 void
-ngx_http_farm_subsets_touch(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
+ngx_http_farm_subsets_touch_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a)
 {
     ngx_uint_t               i;
     ngx_http_farm_subset_t  *s;
@@ -292,7 +295,7 @@ ngx_http_farm_subsets_touch(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
             continue;
         }
 
-        if (ngx_http_farm_subset_matches(s, a)
+        if (ngx_http_farm_subset_matches_locked(s, a)
             || farm_members_find(s->members, s->nmembers, a->slot)
                != FARM_SLOT_NONE)
         {
@@ -320,7 +323,7 @@ ngx_http_farm_subsets_rebuild(ngx_http_farm_zone_t *z)
             s = &z->sh->subsets[i];
 
             if (s->used && s->stale
-                && ngx_http_farm_subset_fill(z, s) != NGX_OK)
+                && ngx_http_farm_subset_fill_locked(z, s) != NGX_OK)
             {
                 s->used = 0;
             }
@@ -334,7 +337,7 @@ ngx_http_farm_subsets_rebuild(ngx_http_farm_zone_t *z)
 /* The tree order changed (a reload switched the method): rebuild all. */
 
 void
-ngx_http_farm_subsets_reorder(ngx_http_farm_zone_t *z)
+ngx_http_farm_subsets_reorder_locked(ngx_http_farm_zone_t *z)
 {
     ngx_uint_t               i;
     farm_peers_t             peers;

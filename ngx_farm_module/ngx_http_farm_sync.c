@@ -23,7 +23,10 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_sync.h"
+#include "ngx_http_farm_subset.h"
+#include "ngx_http_farm_queue.h"
+#include "ngx_http_farm_state.h"
 
 
 #define NGX_HTTP_FARM_REBUILD_DELAY   20      /* ms between hash rebuilds */
@@ -246,7 +249,7 @@ ngx_http_farm_sync_unchanged(ngx_http_farm_zone_t *z, u_char *id, size_t len,
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
-    a = ngx_http_farm_agent_lookup(z, id, len);
+    a = ngx_http_farm_agent_lookup_locked(z, id, len);
 
     if (a && a->rec_hash == rec_hash) {
         a->seen = z->sh->sync_epoch;
@@ -292,6 +295,11 @@ ngx_http_farm_sync_apply(ngx_http_farm_srv_conf_t *fcf,
     z->sh->seen_now += full;
 
     if (rc == NGX_OK || rc == NGX_AGAIN) {
+
+        /* capacity may have come: waiters first */
+
+        ngx_http_farm_queue_dispatch(z);
+
         ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
                       "farm: agent \"%s\" at %s:%ud %s upstream \"%V\"%s",
                       rec->id, rec->address, rec->port,
@@ -660,31 +668,3 @@ ngx_http_farm_sync_rebuild_handler(ngx_event_t *ev)
 }
 
 
-/*
- * The master's startup read (see ngx_http_farm_init_zone): the registry,
- * or, when it cannot be read, the agents last saved to the state= file.
- */
-
-ngx_int_t
-ngx_http_farm_sync_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
-{
-    ngx_int_t  rc;
-
-    fcf->log = log;
-    fcf->warming = 1;
-
-    if (fcf->url.type == FARM_URL_CONSUL) {
-        rc = ngx_http_farm_consul_warm(fcf, log);
-
-    } else {
-        rc = ngx_http_farm_redis_warm(fcf, log);
-    }
-
-    if (rc != NGX_OK && fcf->state.len) {
-        (void) ngx_http_farm_state_load(fcf, log);
-    }
-
-    fcf->warming = 0;
-
-    return rc;
-}

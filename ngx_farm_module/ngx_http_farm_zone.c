@@ -9,22 +9,21 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_zone.h"
+#include "ngx_http_farm_subset.h"
 
 
-static ngx_int_t ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
-    ngx_http_farm_srv_conf_t *fcf);
 static void ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf,
     u_char *buf, size_t size);
 static ngx_int_t ngx_http_farm_record_sockaddr(farm_record_t *rec,
     ngx_sockaddr_t *sa, socklen_t *socklen);
-static ngx_int_t ngx_http_farm_dict_caps(ngx_http_farm_shctx_t *sh,
+static ngx_int_t ngx_http_farm_dict_caps_locked(ngx_http_farm_shctx_t *sh,
     farm_record_t *rec, uint64_t *caps);
-static ngx_int_t ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh,
+static ngx_int_t ngx_http_farm_dict_region_locked(ngx_http_farm_shctx_t *sh,
     farm_record_t *rec, ngx_uint_t *region);
-static void ngx_http_farm_dict_use(ngx_http_farm_shctx_t *sh, uint64_t caps,
-    ngx_uint_t region, ngx_int_t delta);
-static void ngx_http_farm_agent_free_meta(ngx_http_farm_zone_t *z,
+static void ngx_http_farm_dict_use_locked(ngx_http_farm_shctx_t *sh,
+    uint64_t caps, ngx_uint_t region, ngx_int_t delta);
+static void ngx_http_farm_agent_free_meta_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a);
 
 
@@ -78,14 +77,6 @@ ngx_http_farm_zone_get(ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_zone_t *z)
 }
 
 
-void
-ngx_http_farm_zone_peers(ngx_http_farm_shctx_t *sh, farm_peers_t *peers)
-{
-    peers->base = (unsigned char *) sh->picks;
-    peers->stride = sizeof(farm_pick_peer_t);
-}
-
-
 static void
 ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf, u_char *buf,
     size_t size)
@@ -99,30 +90,22 @@ ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf, u_char *buf,
 }
 
 
-ngx_int_t
-ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
-{
-    ngx_http_farm_srv_conf_t  *fcf = shm_zone->data;
+/*
+ * Lays out a new zone (the master, before any worker exists): everything
+ * but the queue's waiters (ngx_http_farm_queue_zone()).  Not locked.
+ */
 
+ngx_int_t
+ngx_http_farm_zone_init(ngx_shm_zone_t *shm_zone,
+    ngx_http_farm_srv_conf_t *fcf)
+{
     size_t                  len;
     uint32_t                i, tsize;
     uint32_t               *nodes;
     ngx_slab_pool_t        *shpool;
-    ngx_http_farm_zone_t    z;
     ngx_http_farm_shctx_t  *sh;
 
-    fcf->log = shm_zone->shm.log;
-
-    if (data) {
-        return ngx_http_farm_zone_reuse(shm_zone, fcf);
-    }
-
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        /* Windows: another process already set it up */
-        return NGX_OK;
-    }
 
     sh = ngx_slab_calloc(shpool, sizeof(ngx_http_farm_shctx_t));
     if (sh == NULL) {
@@ -172,14 +155,6 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&sh->clients, &sh->clients_sentinel,
                     ngx_rbtree_insert_value);
 
-    z.sh = sh;
-    z.shpool = shpool;
-    z.fcf = fcf;
-
-    if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
-        goto nomem;
-    }
-
     sh->method = fcf->method;
     farm_tree_init(&sh->tree, nodes, tsize,
                    fcf->method == NGX_HTTP_FARM_LEAST_CONN
@@ -199,16 +174,6 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     shpool->log_nomem = 0;
 
-    /*
-     * A warm start: the master fills the zone from the registry before any
-     * worker exists, so the first request after "nginx" finds the agents.
-     * Bounded by the registry timeout; workers then take over.
-     */
-
-    if (!ngx_test_config && ngx_process != NGX_PROCESS_SIGNALLER) {
-        (void) ngx_http_farm_sync_warm(fcf, shm_zone->shm.log);
-    }
-
     return NGX_OK;
 
 nomem:
@@ -225,9 +190,10 @@ nomem:
 /*
  * After "nginx -s reload" the zone and its agents live on; the old workers
  * keep using it until they exit, so its layout must not change under them.
+ * The queue's part is ngx_http_farm_queue_reuse().  Takes the lock.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
     ngx_http_farm_srv_conf_t *fcf)
 {
@@ -252,35 +218,6 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
 
     ngx_http_farm_zone_source(fcf, source, sizeof(source));
 
-    /*
-     * A queue added by this reload: its waiters are allocated in the live
-     * zone (ngx_slab_calloc takes the zone's lock itself, so not under it).
-     * Only the new workers queue; the old ones never look at the queue.
-     */
-
-    if (fcf->queue.enabled && sh->qmax == 0) {
-        z.sh = sh;
-        z.shpool = shpool;
-        z.fcf = fcf;
-
-        if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "farm zone \"%V\" has no room for a queue of "
-                          "%ui; raise zone= or restart nginx",
-                          &shm_zone->shm.name, fcf->queue.max);
-            return NGX_ERROR;
-        }
-
-    } else if (fcf->queue.enabled && sh->qmax != fcf->queue.max) {
-        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                      "farm zone \"%V\": farm_queue max= cannot change from "
-                      "%uD to %ui in a live zone; keep max=%uD, change the "
-                      "zone= size, or restart nginx",
-                      &shm_zone->shm.name, sh->qmax, fcf->queue.max,
-                      sh->qmax);
-        return NGX_ERROR;
-    }
-
     ngx_shmtx_lock(&shpool->mutex);
 
     if (ngx_strcmp(source, sh->source) != 0) {
@@ -290,7 +227,6 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
                       &shm_zone->shm.name, sh->source, source);
         ngx_memcpy(sh->source, source, sizeof(source));
     }
-
 
     if (sh->method != fcf->method) {
         method = (fcf->method == NGX_HTTP_FARM_LEAST_CONN)
@@ -305,7 +241,7 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
         z.sh = sh;
         z.shpool = shpool;
         z.fcf = fcf;
-        ngx_http_farm_subsets_reorder(&z);
+        ngx_http_farm_subsets_reorder_locked(&z);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -315,7 +251,8 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
 
 
 ngx_http_farm_agent_t *
-ngx_http_farm_agent_lookup(ngx_http_farm_zone_t *z, u_char *id, size_t len)
+ngx_http_farm_agent_lookup_locked(ngx_http_farm_zone_t *z, u_char *id,
+    size_t len)
 {
     ngx_str_t        key;
     ngx_str_node_t  *sn;
@@ -373,11 +310,12 @@ ngx_http_farm_record_sockaddr(farm_record_t *rec, ngx_sockaddr_t *sa,
 /*
  * The capability bits of a record's names, finding each name or taking a
  * free entry for it (one no agent uses); the caller counts the agent in
- * with ngx_http_farm_dict_use().  NGX_DECLINED when every entry is in use.
+ * with ngx_http_farm_dict_use_locked().  NGX_DECLINED when every entry
+ * is in use.
  */
 
 static ngx_int_t
-ngx_http_farm_dict_caps(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
+ngx_http_farm_dict_caps_locked(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
     uint64_t *caps)
 {
     size_t      len;
@@ -426,7 +364,7 @@ ngx_http_farm_dict_caps(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
 
 
 static ngx_int_t
-ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
+ngx_http_farm_dict_region_locked(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
     ngx_uint_t *region)
 {
     size_t      len;
@@ -474,7 +412,7 @@ ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
  */
 
 static void
-ngx_http_farm_dict_use(ngx_http_farm_shctx_t *sh, uint64_t caps,
+ngx_http_farm_dict_use_locked(ngx_http_farm_shctx_t *sh, uint64_t caps,
     ngx_uint_t region, ngx_int_t delta)
 {
     ngx_uint_t  j;
@@ -492,7 +430,7 @@ ngx_http_farm_dict_use(ngx_http_farm_shctx_t *sh, uint64_t caps,
 
 
 static void
-ngx_http_farm_agent_free_meta(ngx_http_farm_zone_t *z,
+ngx_http_farm_agent_free_meta_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a)
 {
     if (a->meta) {
@@ -536,7 +474,7 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
-    a = ngx_http_farm_agent_lookup(z, (u_char *) rec->id, id_len);
+    a = ngx_http_farm_agent_lookup_locked(z, (u_char *) rec->id, id_len);
 
     if (a && a->rec_hash == rec_hash) {
         a->seen = sh->sync_epoch;
@@ -544,14 +482,14 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         return NGX_DONE;
     }
 
-    if (ngx_http_farm_dict_caps(sh, rec, &caps) != NGX_OK) {
+    if (ngx_http_farm_dict_caps_locked(sh, rec, &caps) != NGX_OK) {
         ngx_shmtx_unlock(&z->shpool->mutex);
         ngx_str_set(why, "caps: the service's agents already use 64 "
                     "distinct capabilities");
         return NGX_DECLINED;
     }
 
-    if (ngx_http_farm_dict_region(sh, rec, &region) != NGX_OK) {
+    if (ngx_http_farm_dict_region_locked(sh, rec, &region) != NGX_OK) {
         ngx_shmtx_unlock(&z->shpool->mutex);
         ngx_str_set(why, "region: the service's agents already use 255 "
                     "distinct regions");
@@ -639,10 +577,10 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
                                 NGX_SOCKADDR_STRLEN, 1);
     ngx_memcpy(a->name, name, a->name_len);
 
-    ngx_http_farm_dict_use(sh, caps, region, 1);
+    ngx_http_farm_dict_use_locked(sh, caps, region, 1);
 
     if (!fresh) {
-        ngx_http_farm_dict_use(sh, a->caps, a->region, -1);
+        ngx_http_farm_dict_use_locked(sh, a->caps, a->region, -1);
     }
 
     a->caps = caps;
@@ -652,7 +590,7 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
     a->rec_max_conns = rec->max_conns;
     a->rec_backup = rec->backup;
 
-    ngx_http_farm_agent_free_meta(z, a);
+    ngx_http_farm_agent_free_meta_locked(z, a);
 
     if (meta_len) {
         a->meta = ngx_slab_alloc_locked(z->shpool, meta_len);
@@ -668,8 +606,8 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         }
     }
 
-    ngx_http_farm_agent_refresh(z, a);
-    ngx_http_farm_subsets_touch(z, a);
+    (void) ngx_http_farm_agent_refresh_locked(z, a);
+    ngx_http_farm_subsets_touch_locked(z, a);
 
     sh->hash_dirty = 1;
 
@@ -682,12 +620,14 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
 /*
  * Recomputes what the selection tree sees of an agent from its registry
  * record, its health, what it reports and its breaker: whether it can be
- * chosen, its weight, and how many requests it may have at once.  Under
- * the lock.
+ * chosen, its weight, and how many requests it may have at once.  Returns
+ * what changed (NGX_HTTP_FARM_CHANGED_*): with CAPACITY, the caller
+ * dispatches the queue.
  */
 
-void
-ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
+ngx_uint_t
+ngx_http_farm_agent_refresh_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a)
 {
     uint32_t                   cap;
     ngx_uint_t                 was, eligible;
@@ -732,18 +672,19 @@ ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
         farm_tree_update(&z->sh->tree, &peers, a->slot);
     }
 
-    ngx_http_farm_subsets_update(z, a);
+    ngx_http_farm_subsets_update_locked(z, a);
 
-    /* capacity may have come back: waiters first */
+    /* capacity may have come back: the caller serves waiters first */
 
-    ngx_http_farm_queue_dispatch(z);
+    return (eligible ? NGX_HTTP_FARM_CHANGED_CAPACITY : 0)
+           | (!eligible != !was ? NGX_HTTP_FARM_CHANGED_ELIGIBLE : 0);
 }
 
 
 /* One word for an agent's state, as farm_status shows it. */
 
 const char *
-ngx_http_farm_agent_state(ngx_http_farm_agent_t *a)
+ngx_http_farm_agent_state_locked(ngx_http_farm_agent_t *a)
 {
     if (a->health == NGX_HTTP_FARM_HEALTH_CHECKING) {
         return "checking";
@@ -769,21 +710,6 @@ ngx_http_farm_agent_state(ngx_http_farm_agent_t *a)
 }
 
 
-void
-ngx_http_farm_note(ngx_http_farm_note_t *note, ngx_uint_t level,
-    const char *fmt, ...)
-{
-    va_list  args;
-
-    note->level = level;
-
-    va_start(args, fmt);
-    *ngx_vslprintf(note->text, note->text + sizeof(note->text) - 1, fmt,
-                   args) = '\0';
-    va_end(args);
-}
-
-
 /* Removes an agent; NGX_DECLINED if there is none with that id. */
 
 ngx_int_t
@@ -797,7 +723,7 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
-    a = ngx_http_farm_agent_lookup(z, id, len);
+    a = ngx_http_farm_agent_lookup_locked(z, id, len);
 
     if (a == NULL) {
         ngx_shmtx_unlock(&z->shpool->mutex);
@@ -805,8 +731,8 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
     }
 
     ngx_rbtree_delete(&sh->ids, &a->sn.node);
-    ngx_http_farm_agent_free_meta(z, a);
-    ngx_http_farm_dict_use(sh, a->caps, a->region, -1);
+    ngx_http_farm_agent_free_meta_locked(z, a);
+    ngx_http_farm_dict_use_locked(sh, a->caps, a->region, -1);
 
     a->state = NGX_HTTP_FARM_SLOT_FREE;
 
@@ -834,8 +760,8 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
 
     ngx_http_farm_zone_peers(sh, &peers);
     farm_tree_update(&sh->tree, &peers, a->slot);
-    ngx_http_farm_subsets_update(z, a);
-    ngx_http_farm_subsets_touch(z, a);
+    ngx_http_farm_subsets_update_locked(z, a);
+    ngx_http_farm_subsets_touch_locked(z, a);
 
     a->next_free = sh->free_head;
     sh->free_head = a->slot;
@@ -973,8 +899,8 @@ nomem:
  */
 
 size_t
-ngx_http_farm_caps_text(ngx_http_farm_shctx_t *sh, uint64_t caps, u_char *buf,
-    size_t size, ngx_uint_t json)
+ngx_http_farm_caps_text_locked(ngx_http_farm_shctx_t *sh, uint64_t caps,
+    u_char *buf, size_t size, ngx_uint_t json)
 {
     u_char      *p, *last;
     ngx_uint_t   i, first;
