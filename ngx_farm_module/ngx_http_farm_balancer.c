@@ -120,6 +120,10 @@ ngx_http_farm_init_peer(ngx_http_request_t *r,
         if (fp->ctx->missing.data == NULL) {
             return NGX_ERROR;
         }
+
+        /* admission may have named some in its own buffer */
+
+        fp->ctx->missing.len = 0;
     }
 
     u = r->upstream;
@@ -222,6 +226,7 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
 
     if (!taken) {
         farm_tree_acquire(&z.sh->tree, &peers, slot);
+        ngx_http_farm_owner_hold_locked(&z, slot, fp->fcf->owner, 1);
         ngx_http_farm_subsets_update_locked(&z, a);
     }
 
@@ -399,6 +404,8 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
 
         if (a->gen == fp->gen) {
             farm_tree_release(&z.sh->tree, &peers, fp->current);
+            ngx_http_farm_owner_hold_locked(&z, fp->current, fp->fcf->owner,
+                                            -1);
             ngx_http_farm_subsets_update_locked(&z, a);
             ngx_http_farm_queue_dispatch_locked(&z);
 

@@ -161,6 +161,7 @@ struct ngx_http_farm_srv_conf_s {
     ngx_event_t                    breaker_ev;  /* half-opens breakers */
 
     /* every worker's */
+    ngx_uint_t                     owner;       /* its record in the zone */
     ngx_http_farm_health_t        *checker;
     ngx_queue_t                    waiting;     /* this worker's waiters */
     ngx_event_t                    poll_ev;     /* looks for grants */

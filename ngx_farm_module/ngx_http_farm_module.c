@@ -53,6 +53,8 @@ static ngx_int_t ngx_http_farm_registry_warm(ngx_http_farm_srv_conf_t *fcf,
 static ngx_int_t ngx_http_farm_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_farm_init_process(ngx_cycle_t *cycle);
 static void ngx_http_farm_exit_process(ngx_cycle_t *cycle);
+static void ngx_http_farm_owner_start(ngx_http_farm_srv_conf_t *fcf,
+    ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_farm_commands[] = {
@@ -926,6 +928,8 @@ ngx_http_farm_init_process(ngx_cycle_t *cycle)
     farm = fmcf->farms.elts;
 
     for (i = 0; i < fmcf->farms.nelts; i++) {
+        ngx_http_farm_owner_start(farm[i], cycle);
+
         if (ngx_http_farm_health_start(farm[i], cycle) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -953,8 +957,15 @@ static void
 ngx_http_farm_exit_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                  i;
+    ngx_http_farm_zone_t        z;
     ngx_http_farm_srv_conf_t  **farm;
     ngx_http_farm_main_conf_t  *fmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return;
+    }
 
     if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
         return;
@@ -967,5 +978,45 @@ ngx_http_farm_exit_process(ngx_cycle_t *cycle)
     for (i = 0; i < fmcf->farms.nelts; i++) {
         ngx_http_farm_health_stop(farm[i]);
         farm[i]->registry->stop(farm[i]);
+
+        ngx_http_farm_zone_get(farm[i], &z);
+        ngx_http_farm_owner_detach(&z, farm[i]->owner);
+    }
+}
+
+
+/*
+ * This worker becomes an owner of requests in the farm's zone, giving back
+ * first what a crashed predecessor held (its requests' counts), and wakes
+ * the waiters that capacity may serve.
+ */
+
+static void
+ngx_http_farm_owner_start(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
+{
+    uint64_t              reclaimed;
+    ngx_uint_t            dead;
+    ngx_http_farm_zone_t  z;
+
+    ngx_http_farm_zone_get(fcf, &z);
+
+    fcf->owner = ngx_http_farm_owner_attach(&z, ngx_pid, &reclaimed, &dead);
+
+    if (reclaimed) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "farm: upstream \"%V\": gave back %uL request(s) "
+                      "held on agents by %ui worker process(es) that "
+                      "exited without ending them",
+                      &fcf->uscf->host, reclaimed, dead);
+
+        ngx_http_farm_queue_dispatch(&z);
+    }
+
+    if (fcf->owner == NGX_HTTP_FARM_OWNER_NONE) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "farm: upstream \"%V\": more than %d worker "
+                      "processes share the zone; the requests of this one "
+                      "are not given back if it crashes",
+                      &fcf->uscf->host, NGX_HTTP_FARM_OWNERS);
     }
 }

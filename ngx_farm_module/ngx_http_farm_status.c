@@ -277,11 +277,16 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
     ngx_shmtx_lock(&z.shpool->mutex);
 
     p = ngx_sprintf(p, "],\"totals\":{\"agents\":%ui,\"available\":%uL,"
-                    "\"active\":%uL,\"requests\":%uL,\"no_agent\":%uL},"
+                    "\"active\":%uL,\"requests\":%uL,\"no_agent\":%uL,"
+                    "\"reclaimed\":%uL},"
+                    "\"zone\":{\"pages\":%ui,\"free_pages\":%ui},"
                     "\"sync\":{\"registry_up\":%s,\"last_full_sync\":%T,"
                     "\"full_syncs\":%uL,\"errors\":%uL,"
                     "\"bad_records\":%ui}}",
                     nagent, available, active, sh->requests, sh->no_agent,
+                    sh->reclaimed,
+                    (ngx_uint_t) (z.shpool->end - z.shpool->start)
+                    / ngx_pagesize, z.shpool->pfree,
                     sh->registry_up ? "true" : "false", sh->last_sync,
                     sh->syncs, sh->sync_errors, sh->bad_records);
 

@@ -45,6 +45,8 @@ ngx_http_farm_zone_size(ngx_http_farm_srv_conf_t *fcf)
         size += 2 * 1024 * 1024;
     }
 
+    size += fcf->max_agents * NGX_HTTP_FARM_OWNERS * sizeof(uint32_t);
+
     /* subsets: their table, and their trees for the agents they hold */
 
     size += NGX_HTTP_FARM_MAX_SUBSETS * (sizeof(ngx_http_farm_subset_t) + 64)
@@ -149,6 +151,13 @@ ngx_http_farm_zone_init(ngx_shm_zone_t *shm_zone,
     sh->subsets = ngx_slab_calloc(shpool, NGX_HTTP_FARM_MAX_SUBSETS
                                           * sizeof(ngx_http_farm_subset_t));
     if (sh->subsets == NULL) {
+        goto nomem;
+    }
+
+    sh->held = ngx_slab_calloc(shpool, (size_t) sh->capacity
+                                       * NGX_HTTP_FARM_OWNERS
+                                       * sizeof(uint32_t));
+    if (sh->held == NULL) {
         goto nomem;
     }
 
@@ -518,6 +527,8 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         a->failures = 0;
 
         a->pick->active = 0;
+        ngx_memzero(&sh->held[(size_t) slot * NGX_HTTP_FARM_OWNERS],
+                    NGX_HTTP_FARM_OWNERS * sizeof(uint32_t));
         a->pick->vt = 0;
         a->pick->flags = 0;
 
@@ -923,4 +934,124 @@ ngx_http_farm_caps_text_locked(ngx_http_farm_shctx_t *sh, uint64_t caps,
     }
 
     return p - buf;
+}
+
+
+/*
+ * A worker process becomes an owner of requests in the zone.  First it
+ * gives back what owners that are gone held: a worker that crashed or was
+ * killed never ended its requests, so their counts would keep agents
+ * "full" for good.  Then it takes a free owner record.  Returns the
+ * record, or NGX_HTTP_FARM_OWNER_NONE when all are taken (that worker's
+ * requests are then not tracked); *reclaimed and *dead say what was given
+ * back, for the caller to log.  One pass over the agents per dead owner:
+ * it runs once, when a worker starts.
+ */
+
+ngx_uint_t
+ngx_http_farm_owner_attach(ngx_http_farm_zone_t *z, ngx_pid_t pid,
+    uint64_t *reclaimed, ngx_uint_t *dead)
+{
+    uint32_t                slot, *h;
+    ngx_uint_t              o, owner;
+    farm_peers_t            peers;
+    ngx_http_farm_agent_t  *a;
+    ngx_http_farm_shctx_t  *sh;
+
+    sh = z->sh;
+    *reclaimed = 0;
+    *dead = 0;
+    owner = NGX_HTTP_FARM_OWNER_NONE;
+
+    ngx_http_farm_zone_peers(sh, &peers);
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
+
+        if (sh->owner_pid[o] == 0
+            || sh->owner_pid[o] == pid
+            || kill(sh->owner_pid[o], 0) == 0
+            || ngx_errno != NGX_ESRCH)
+        {
+            continue;
+        }
+
+        (*dead)++;
+
+        for (slot = 0; slot < sh->nslots; slot++) {
+            h = &sh->held[(size_t) slot * NGX_HTTP_FARM_OWNERS + o];
+
+            if (*h == 0) {
+                continue;
+            }
+
+            a = &sh->agents[slot];
+
+            a->pick->active -= ngx_min(*h, a->pick->active);
+            *reclaimed += *h;
+            *h = 0;
+
+            farm_tree_update(&sh->tree, &peers, slot);
+            ngx_http_farm_subsets_update_locked(z, a);
+        }
+
+        sh->owner_pid[o] = 0;
+    }
+
+    sh->reclaimed += *reclaimed;
+
+    for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
+        if (sh->owner_pid[o] == 0 || sh->owner_pid[o] == pid) {
+            sh->owner_pid[o] = pid;
+            owner = o;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return owner;
+}
+
+
+/*
+ * A worker exits: nginx has waited for its requests, and each one gave its
+ * count back (or its agent left, and a reused slot starts from 0), so only
+ * the record needs freeing.
+ */
+
+void
+ngx_http_farm_owner_detach(ngx_http_farm_zone_t *z, ngx_uint_t owner)
+{
+    if (owner >= NGX_HTTP_FARM_OWNERS) {
+        return;
+    }
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+    z->sh->owner_pid[owner] = 0;
+    ngx_shmtx_unlock(&z->shpool->mutex);
+}
+
+
+/* Counts a request its owner starts (delta 1) or ends (-1) on an agent. */
+
+void
+ngx_http_farm_owner_hold_locked(ngx_http_farm_zone_t *z, uint32_t slot,
+    ngx_uint_t owner, ngx_int_t delta)
+{
+    uint32_t  *h;
+
+    if (owner >= NGX_HTTP_FARM_OWNERS) {
+        return;
+    }
+
+    h = &z->sh->held[(size_t) slot * NGX_HTTP_FARM_OWNERS + owner];
+
+    if (delta > 0) {
+        (*h)++;
+
+    } else if (*h) {
+        (*h)--;
+    }
 }

@@ -35,6 +35,8 @@
 #define NGX_HTTP_FARM_MAX_ORDER        16   /* regions tried per request */
 #define NGX_HTTP_FARM_AGENT_SUBSETS    8    /* memberships kept per agent */
 #define NGX_HTTP_FARM_ERROR_LEN        64
+#define NGX_HTTP_FARM_OWNERS           16   /* worker processes tracked */
+#define NGX_HTTP_FARM_OWNER_NONE       NGX_HTTP_FARM_OWNERS
 
 #define NGX_HTTP_FARM_NONE32           0xffffffff
 
@@ -266,6 +268,16 @@ typedef struct {
 
     uint64_t                       requests;
     uint64_t                       no_agent;    /* requests with no agent */
+
+    /*
+     * Who holds the requests in flight: each worker process attaches as
+     * an owner and counts, per agent, the requests it holds (held[slot *
+     * NGX_HTTP_FARM_OWNERS + owner]), so what a crashed worker held is
+     * given back when its successor attaches.
+     */
+    ngx_pid_t                      owner_pid[NGX_HTTP_FARM_OWNERS];
+    uint32_t                      *held;
+    uint64_t                       reclaimed;   /* given back, in all */
 } ngx_http_farm_shctx_t;
 
 
@@ -306,6 +318,13 @@ ngx_http_farm_zone_peers(ngx_http_farm_shctx_t *sh, farm_peers_t *peers)
     peers->base = (unsigned char *) sh->picks;
     peers->stride = sizeof(farm_pick_peer_t);
 }
+
+
+ngx_uint_t ngx_http_farm_owner_attach(ngx_http_farm_zone_t *z, ngx_pid_t pid,
+    uint64_t *reclaimed, ngx_uint_t *dead);
+void ngx_http_farm_owner_detach(ngx_http_farm_zone_t *z, ngx_uint_t owner);
+void ngx_http_farm_owner_hold_locked(ngx_http_farm_zone_t *z, uint32_t slot,
+    ngx_uint_t owner, ngx_int_t delta);
 
 
 #endif /* _NGX_HTTP_FARM_ZONE_H_INCLUDED_ */
