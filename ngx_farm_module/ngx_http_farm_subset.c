@@ -9,7 +9,8 @@
  * one.  A subset is made on its first use (one scan of the agents), kept
  * current as agents start and end requests (their paths in the subsets they
  * belong to), rebuilt by the sync owner when the registry changes who
- * belongs, and evicted least recently used when the table is full.
+ * belongs, found by a hash of (region, capabilities), and evicted least
+ * recently used when the table is full.
  */
 
 
@@ -21,6 +22,10 @@ static ngx_int_t ngx_http_farm_subset_matches_locked(
 static ngx_int_t ngx_http_farm_subset_fill_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s);
 static void ngx_http_farm_subset_forget_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s);
+static ngx_uint_t ngx_http_farm_subset_hash(ngx_uint_t region,
+    uint64_t caps);
+static void ngx_http_farm_subset_unhash_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s);
 static void ngx_http_farm_subset_release_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s);
@@ -174,38 +179,43 @@ ngx_http_farm_subset_t *
 ngx_http_farm_subset_get_locked(ngx_http_farm_zone_t *z, ngx_uint_t region,
     uint64_t caps)
 {
-    ngx_uint_t               i;
+    uint32_t                 i, *bucket;
+    ngx_queue_t             *q;
     ngx_http_farm_subset_t  *s, *victim;
     ngx_http_farm_shctx_t   *sh;
 
     sh = z->sh;
-    victim = NULL;
+    bucket = &sh->subset_hash[ngx_http_farm_subset_hash(region, caps)];
 
-    for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
+    for (i = *bucket; i != NGX_HTTP_FARM_NONE32; i = s->hnext) {
         s = &sh->subsets[i];
 
-        if (s->used && s->region == region && s->caps == caps) {
-            s->used = ++sh->subset_clock;
+        if (s->region == region && s->caps == caps) {
+            ngx_queue_remove(&s->lru);
+            ngx_queue_insert_head(&sh->subset_lru, &s->lru);
             return s;
-        }
-
-        if (victim == NULL || s->used < victim->used) {
-            victim = s;
         }
     }
 
-    /* a free entry, or the least recently used one */
+    /* a free entry, or the least recently used one: the last of the list */
+
+    q = ngx_queue_last(&sh->subset_lru);
+    victim = ngx_queue_data(q, ngx_http_farm_subset_t, lru);
 
     if (victim->used) {
+        ngx_http_farm_subset_unhash_locked(z, victim);
         ngx_http_farm_subset_release_locked(z, victim);
     }
 
     victim->region = region;
     victim->caps = caps;
-    victim->used = ++sh->subset_clock;
+    victim->used = 1;
+
+    ngx_queue_remove(&victim->lru);
 
     if (ngx_http_farm_subset_fill_locked(z, victim) != NGX_OK) {
         victim->used = 0;
+        ngx_queue_insert_tail(&sh->subset_lru, &victim->lru);
 
         if (!sh->subset_nomem_logged) {
             sh->subset_nomem_logged = 1;
@@ -217,7 +227,49 @@ ngx_http_farm_subset_get_locked(ngx_http_farm_zone_t *z, ngx_uint_t region,
         return NULL;
     }
 
+    ngx_queue_insert_head(&sh->subset_lru, &victim->lru);
+
+    victim->hnext = *bucket;
+    *bucket = (uint32_t) (victim - sh->subsets);
+
     return victim;
+}
+
+
+static ngx_uint_t
+ngx_http_farm_subset_hash(ngx_uint_t region, uint64_t caps)
+{
+    uint64_t  h;
+
+    h = (caps ^ ((uint64_t) region << 40)) * 0x9e3779b97f4a7c15ULL;
+
+    return (ngx_uint_t) (h >> 32) & (NGX_HTTP_FARM_SUBSET_HASH - 1);
+}
+
+
+/* Takes a subset out of its hash bucket (it is about to be reused). */
+
+static void
+ngx_http_farm_subset_unhash_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s)
+{
+    uint32_t                id, *p;
+    ngx_http_farm_shctx_t  *sh;
+
+    sh = z->sh;
+    id = (uint32_t) (s - sh->subsets);
+    p = &sh->subset_hash[ngx_http_farm_subset_hash(s->region, s->caps)];
+
+    while (*p != NGX_HTTP_FARM_NONE32) {
+        if (*p == id) {
+            *p = s->hnext;
+            break;
+        }
+
+        p = &sh->subsets[*p].hnext;
+    }
+
+    s->hnext = NGX_HTTP_FARM_NONE32;
 }
 
 
@@ -311,26 +363,38 @@ ngx_http_farm_subsets_touch_locked(ngx_http_farm_zone_t *z,
 void
 ngx_http_farm_subsets_rebuild(ngx_http_farm_zone_t *z)
 {
-    ngx_uint_t               i;
+    ngx_uint_t               i, stale;
     ngx_http_farm_subset_t  *s;
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
-    if (z->sh->subsets_stale) {
-        z->sh->subsets_stale = 0;
-
-        for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
-            s = &z->sh->subsets[i];
-
-            if (s->used && s->stale
-                && ngx_http_farm_subset_fill_locked(z, s) != NGX_OK)
-            {
-                s->used = 0;
-            }
-        }
-    }
+    stale = z->sh->subsets_stale;
+    z->sh->subsets_stale = 0;
 
     ngx_shmtx_unlock(&z->shpool->mutex);
+
+    if (!stale) {
+        return;
+    }
+
+    /* one subset per lock hold: requests wait for one fill at most */
+
+    for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
+        s = &z->sh->subsets[i];
+
+        ngx_shmtx_lock(&z->shpool->mutex);
+
+        if (s->used && s->stale
+            && ngx_http_farm_subset_fill_locked(z, s) != NGX_OK)
+        {
+            ngx_http_farm_subset_unhash_locked(z, s);
+            s->used = 0;
+            ngx_queue_remove(&s->lru);
+            ngx_queue_insert_tail(&z->sh->subset_lru, &s->lru);
+        }
+
+        ngx_shmtx_unlock(&z->shpool->mutex);
+    }
 }
 
 

@@ -154,6 +154,16 @@ ngx_http_farm_zone_init(ngx_shm_zone_t *shm_zone,
         goto nomem;
     }
 
+    ngx_queue_init(&sh->subset_lru);
+
+    for (i = 0; i < NGX_HTTP_FARM_SUBSET_HASH; i++) {
+        sh->subset_hash[i] = NGX_HTTP_FARM_NONE32;
+    }
+
+    for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
+        ngx_queue_insert_tail(&sh->subset_lru, &sh->subsets[i].lru);
+    }
+
     sh->held = ngx_slab_calloc(shpool, (size_t) sh->capacity
                                        * NGX_HTTP_FARM_OWNERS
                                        * sizeof(uint32_t));
@@ -527,6 +537,8 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         a->failures = 0;
 
         a->pick->active = 0;
+        a->nsubs = 0;
+        a->subs_overflow = 0;
         ngx_memzero(&sh->held[(size_t) slot * NGX_HTTP_FARM_OWNERS],
                     NGX_HTTP_FARM_OWNERS * sizeof(uint32_t));
         a->pick->vt = 0;

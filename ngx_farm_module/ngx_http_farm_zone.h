@@ -32,6 +32,7 @@
 #define NGX_HTTP_FARM_MAX_REGIONS      255
 #define NGX_HTTP_FARM_MAX_CAPS         64   /* distinct caps per service */
 #define NGX_HTTP_FARM_MAX_SUBSETS      512  /* (region, caps) trees */
+#define NGX_HTTP_FARM_SUBSET_HASH      1024 /* buckets, a power of 2 */
 #define NGX_HTTP_FARM_MAX_ORDER        16   /* regions tried per request */
 #define NGX_HTTP_FARM_AGENT_SUBSETS    8    /* memberships kept per agent */
 #define NGX_HTTP_FARM_ERROR_LEN        64
@@ -139,7 +140,9 @@ typedef struct {
 
 /* the agents of one (region, capabilities) filter: ngx_http_farm_subset.c */
 typedef struct {
-    ngx_uint_t                     used;        /* LRU clock; 0: free */
+    ngx_uint_t                     used;        /* 0: free */
+    ngx_queue_t                    lru;         /* in sh->subset_lru */
+    uint32_t                       hnext;       /* in its hash bucket */
     ngx_uint_t                     region;      /* 1 + index; 0: any */
     uint64_t                       caps;
     ngx_uint_t                     stale;
@@ -235,7 +238,8 @@ typedef struct {
 
     /* filtered selection */
     ngx_http_farm_subset_t        *subsets;     /* NGX_HTTP_FARM_MAX_SUBSETS */
-    ngx_uint_t                     subset_clock;
+    uint32_t                       subset_hash[NGX_HTTP_FARM_SUBSET_HASH];
+    ngx_queue_t                    subset_lru;  /* most recent first */
     ngx_uint_t                     subsets_stale;
     ngx_uint_t                     subset_nomem_logged;
 
