@@ -2310,6 +2310,7 @@ kong_statuses(kong_ctx_t *ctx, const kong_node_t *map, kong_statuses_t *st,
         return;
     }
 
+    st->n = 0;
     st->items = kong_palloc(ctx->pool, (a->n + 1) * sizeof(unsigned));
     if (st->items == NULL) {
         kong_oom(ctx);
