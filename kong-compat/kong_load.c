@@ -1310,12 +1310,15 @@ kong_service_url(kong_ctx_t *ctx, const kong_node_t *v, kong_service_t *s,
         has_port = 1;
         for (p = colon + 1; p < hend; p++) {
             if (*p < '0' || *p > '9' || port > 65535) {
-                kong_ferr(ctx, v, "url", "invalid port: %.*s",
-                          (int) (hend - colon - 1), colon + 1);
-                return;
+                break;
             }
 
             port = port * 10 + (unsigned) (*p - '0');
+        }
+
+        if (p < hend || port > 65535) {
+            kong_ferr(ctx, v, "port", "value should be between 0 and 65535");
+            return;
         }
 
         if (colon + 1 == hend) {
@@ -2150,10 +2153,10 @@ kong_route(kong_ctx_t *ctx, const kong_node_t *map, kong_service_t *service)
     static const char *const  flavors_msg =
         "'methods', 'hosts', 'headers', 'paths'";
 
-    int            given, k;
+    int            given, k, field_errors;
     double         d;
     unsigned       code;
-    size_t         self, i;
+    size_t         self, i, nerr;
     kong_node_t   *v;
     kong_route_t  *r;
 
@@ -2202,12 +2205,15 @@ kong_route(kong_ctx_t *ctx, const kong_node_t *map, kong_service_t *service)
         }
     }
 
+    nerr = ctx->errs->n + ctx->errs->dropped;
+
     r->methods = kong_strings(ctx, map, "methods", &r->nmethods,
                               kong_check_method);
     kong_route_hosts(ctx, map, r);
     kong_route_paths(ctx, map, r);
     kong_route_headers(ctx, map, r);
     r->snis = kong_strings(ctx, map, "snis", &r->nsnis, kong_check_sni);
+    field_errors = ctx->errs->n + ctx->errs->dropped != nerr;
 
     if (kong_get_num(ctx, map, "https_redirect_status_code", 1, 0, 999, &d)
         == 1)
@@ -2266,13 +2272,12 @@ kong_route(kong_ctx_t *ctx, const kong_node_t *map, kong_service_t *service)
                   "'tls_passthrough'");
     }
 
+    /*
+     * empty lists count as unset: such a route would match everything;
+     * a field already reported as wrong is not reported twice
+     */
     if (r->nmethods == 0 && r->nhosts == 0 && r->nheaders == 0
-        && r->npaths == 0 && r->nsnis == 0
-        && kong_node_is_null(kong_node_get(map, "methods"))
-        && kong_node_is_null(kong_node_get(map, "hosts"))
-        && kong_node_is_null(kong_node_get(map, "headers"))
-        && kong_node_is_null(kong_node_get(map, "paths"))
-        && kong_node_is_null(kong_node_get(map, "snis")))
+        && r->npaths == 0 && r->nsnis == 0 && !field_errors)
     {
         if (r->protocols & KONG_PROTO_HTTPS) {
             kong_err(ctx, map, "must set one of %s, 'snis' when "

@@ -949,7 +949,7 @@ kong_match(const kong_config_t *cfg, const kong_request_t *r,
     rt = cfg->router;
 
     /* path and args */
-    q = memchr(r->uri, '?', r->uri_len);
+    q = r->uri_len ? memchr(r->uri, '?', r->uri_len) : NULL;
     plen = q ? (size_t) (q - r->uri) : r->uri_len;
     qlen = q ? r->uri_len - plen : 0;
 

@@ -726,6 +726,17 @@ service_errors_in_kongs_words(void **state)
 
     load_err("_format_version: \"3.0\"\n"
              "services:\n"
+             "- url: http://a.test:99999/\n",
+             "kong.yml:3:8: services[0].port: value should be between 0 and "
+             "65535");
+
+    load_err("_format_version: \"3.0\"\n"
+             "services:\n"
+             "- url: http:///nohost\n",
+             "kong.yml:3:8: services[0].host: required field missing");
+
+    load_err("_format_version: \"3.0\"\n"
+             "services:\n"
              "- host: a.test\n"
              "  foo: 1\n",
              "kong.yml:4:3: services[0].foo: unknown field");
@@ -740,6 +751,15 @@ route_errors_in_kongs_words(void **state)
     load_err("_format_version: \"3.0\"\n"
              "routes:\n"
              "- name: bare\n",
+             "kong.yml:3:3: routes[0]: must set one of 'methods', 'hosts', "
+             "'headers', 'paths', 'snis' when 'protocols' is 'https'");
+
+    /* empty lists are no matching fields: such a route would match all */
+    load_err("_format_version: \"3.0\"\n"
+             "routes:\n"
+             "- name: empty\n"
+             "  paths: []\n"
+             "  headers: {}\n",
              "kong.yml:3:3: routes[0]: must set one of 'methods', 'hosts', "
              "'headers', 'paths', 'snis' when 'protocols' is 'https'");
 
