@@ -939,7 +939,6 @@ kong_check_id_name(kong_ctx_t *ctx, const kong_node_t *map, int type,
     int check_name)
 {
     kong_node_t  *v;
-    char          key[64];
 
     if (kong_get_str(ctx, map, "id", 0, id) == 1) {
         v = kong_node_get(map, "id");
@@ -948,14 +947,13 @@ kong_check_id_name(kong_ctx_t *ctx, const kong_node_t *map, int type,
             kong_ferr(ctx, v, "id", "expected a valid UUID");
 
         } else {
-            snprintf(key, sizeof(key), "%s", *id);
 
             switch (kong_map_put(&ctx->ids[type], *id, strlen(*id), ent))
             {
             case 1:
                 kong_err(ctx, map, "uniqueness violation: '%s' entity with "
                          "primary key set to '%s' already declared",
-                         kong_entity_names[type], key);
+                         kong_entity_names[type], *id);
                 break;
             case -1:
                 kong_oom(ctx);
@@ -1031,10 +1029,8 @@ kong_foreign(kong_ctx_t *ctx, const kong_node_t *map, const char *field,
 
 /* The entity records of an array field, or NULL. */
 static kong_node_t *
-kong_records(kong_ctx_t *ctx, const kong_node_t *v, const char *what)
+kong_records(kong_ctx_t *ctx, const kong_node_t *v)
 {
-    (void) what;
-
     if (kong_node_is_null(v)) {
         return NULL;
     }
@@ -1237,7 +1233,7 @@ kong_nested_plugins(kong_ctx_t *ctx, const kong_node_t *map, int scope,
     kong_node_t  *a;
 
     mark = kong_push(ctx, "plugins");
-    a = kong_records(ctx, kong_node_get(map, "plugins"), "plugins");
+    a = kong_records(ctx, kong_node_get(map, "plugins"));
 
     parent = ctx->cur;
 
@@ -1557,7 +1553,7 @@ kong_service(kong_ctx_t *ctx, const kong_node_t *map)
     kong_nested_plugins(ctx, map, KONG_ENT_SERVICE, s);
 
     mark = kong_push(ctx, "routes");
-    a = kong_records(ctx, kong_node_get(map, "routes"), "routes");
+    a = kong_records(ctx, kong_node_get(map, "routes"));
 
     for (i = 0; a && i < a->n; i++) {
         mark2 = kong_push_index(ctx, i);
@@ -1650,7 +1646,7 @@ kong_regex_free(void *re)
 
 static void *
 kong_compile(kong_ctx_t *ctx, const kong_node_t *at, const char *re,
-    uint32_t options, const char *what)
+    uint32_t options)
 {
     int          code;
     PCRE2_SIZE   off;
@@ -1665,7 +1661,6 @@ kong_compile(kong_ctx_t *ctx, const kong_node_t *at, const char *re,
         pcre2_get_error_message(code, (PCRE2_UCHAR *) msg, sizeof(msg));
         kong_err(ctx, at, "invalid regex: '%s' (PCRE returned: %s)", re,
                  msg);
-        (void) what;
         return NULL;
     }
 
@@ -1735,7 +1730,7 @@ kong_route_paths(kong_ctx_t *ctx, const kong_node_t *map, kong_route_t *r)
             kp->regex = 1;
             kp->path = p + 1;
             kp->len = strlen(p + 1);
-            kp->re = kong_compile(ctx, v, kp->path, PCRE2_ANCHORED, "path");
+            kp->re = kong_compile(ctx, v, kp->path, PCRE2_ANCHORED);
             if (kp->re == NULL) {
                 goto next;
             }
@@ -1991,8 +1986,7 @@ kong_route_headers(kong_ctx_t *ctx, const kong_node_t *map, kong_route_t *r)
             if (v->len >= 2 && v->str[0] == '~' && v->str[1] == '*') {
                 hv->value = v->str + 2;
                 hv->len = v->len - 2;
-                hv->re = kong_compile(ctx, v, hv->value, PCRE2_CASELESS,
-                                      "header");
+                hv->re = kong_compile(ctx, v, hv->value, PCRE2_CASELESS);
                 if (hv->re == NULL) {
                     kong_pop(ctx, mark2);
                     continue;
@@ -2645,7 +2639,7 @@ kong_upstream(kong_ctx_t *ctx, const kong_node_t *map)
         "uri_capture", NULL
     };
 
-    int               alg, on, fb, has_alg, has_on, has_fb;
+    int               alg, on, fb, has_alg, has_on;
     size_t            i, mark, mark2, self, hlen;
     unsigned          port;
     const char       *h;
@@ -2709,8 +2703,7 @@ kong_upstream(kong_ctx_t *ctx, const kong_node_t *map)
     alg = on = fb = 0;
     has_alg = kong_get_enum(ctx, map, "algorithm", algorithms, &alg) == 1;
     has_on = kong_get_enum(ctx, map, "hash_on", hashes, &on) == 1;
-    has_fb = kong_get_enum(ctx, map, "hash_fallback", hashes, &fb) == 1;
-    (void) has_fb;
+    kong_get_enum(ctx, map, "hash_fallback", hashes, &fb);
 
     /* the shorthands, in Kong's order: algorithm, then hash_on */
     if (has_alg && (alg == KONG_ALG_LEAST_CONNECTIONS
@@ -2843,7 +2836,7 @@ kong_upstream(kong_ctx_t *ctx, const kong_node_t *map)
     kong_healthchecks(ctx, map, &u->healthchecks);
 
     mark = kong_push(ctx, "targets");
-    a = kong_records(ctx, kong_node_get(map, "targets"), "targets");
+    a = kong_records(ctx, kong_node_get(map, "targets"));
 
     for (i = 0; a && i < a->n; i++) {
         mark2 = kong_push_index(ctx, i);
@@ -2861,7 +2854,7 @@ kong_upstream(kong_ctx_t *ctx, const kong_node_t *map)
 }
 
 
-/* ---- consumers and credentials ------------------------------------------ */
+/* ---- consumers and credentials ------------------------------------------- */
 
 static void
 kong_credential(kong_ctx_t *ctx, const kong_node_t *map, const char *entity,
@@ -2898,7 +2891,7 @@ kong_credentials(kong_ctx_t *ctx, const kong_node_t *v, const char *entity,
     size_t        i, mark, parent;
     kong_node_t  *a;
 
-    a = kong_records(ctx, v, entity);
+    a = kong_records(ctx, v);
     parent = ctx->cur;
 
     for (i = 0; a && i < a->n; i++) {
@@ -3063,7 +3056,7 @@ kong_resolve(kong_ctx_t *ctx)
 }
 
 
-/* ---- the file -------------------------------------------------------------- */
+/* ---- the file ------------------------------------------------------------ */
 
 static const char *const  kong_rejected[][2] = {
     { "certificates", "TLS certificates and keys are configured in nginx "
@@ -3089,7 +3082,7 @@ kong_entities(kong_ctx_t *ctx, const kong_node_t *v, const char *key)
     size_t        i, mark;
     kong_node_t  *a;
 
-    a = kong_records(ctx, v, key);
+    a = kong_records(ctx, v);
 
     for (i = 0; a && i < a->n && !ctx->oom; i++) {
         mark = kong_push_index(ctx, i);

@@ -123,7 +123,7 @@ route_named(kong_config_t *cfg, const char *name)
 }
 
 
-/* ---- defaults -------------------------------------------------------------- */
+/* ---- defaults ------------------------------------------------------------ */
 
 static void
 service_defaults_are_kongs(void **state)
@@ -326,7 +326,8 @@ healthchecks_every_field(void **state)
                   "      type: tcp\n"
                   "      healthy: {successes: 7, http_statuses: [201]}\n"
                   "      unhealthy: {tcp_failures: 8, timeouts: 9,\n"
-                  "                  http_failures: 10, http_statuses: [502]}\n");
+                  "                  http_failures: 10,\n"
+                  "                  http_statuses: [502]}\n");
 
     u = cfg->upstreams[0];
     a = &u->healthchecks.active;
@@ -614,7 +615,7 @@ target_errors(void **state)
 }
 
 
-/* ---- services and routes: errors -------------------------------------------- */
+/* ---- services and routes: errors ----------------------------------------- */
 
 static void
 service_errors_in_kongs_words(void **state)
@@ -946,7 +947,7 @@ route_fields_are_kept(void **state)
 }
 
 
-/* ---- file-level rules ------------------------------------------------------ */
+/* ---- file-level rules ---------------------------------------------------- */
 
 static void
 format_version_rules(void **state)
@@ -1145,7 +1146,7 @@ yaml_alias_bomb_is_refused(void **state)
 }
 
 
-/* ---- references and uniqueness --------------------------------------------- */
+/* ---- references and uniqueness ------------------------------------------- */
 
 static void
 references_by_name_or_id(void **state)
@@ -1265,7 +1266,7 @@ invalid_references(void **state)
 }
 
 
-/* ---- plugins, consumers: kept for part 2 ------------------------------------ */
+/* ---- plugins, consumers: kept for part 2 --------------------------------- */
 
 static void
 plugins_are_kept_per_scope(void **state)
@@ -1392,7 +1393,7 @@ plugin_rules(void **state)
 }
 
 
-/* ---- format 1.1 / 2.1 ------------------------------------------------------- */
+/* ---- format 1.1 / 2.1 ---------------------------------------------------- */
 
 static void
 legacy_formats_migrate_paths(void **state)
@@ -1438,7 +1439,7 @@ legacy_formats_migrate_paths(void **state)
 }
 
 
-/* ---- links and skip mode ----------------------------------------------------- */
+/* ---- links and skip mode ------------------------------------------------- */
 
 static void
 service_host_naming_an_upstream_uses_it(void **state)

@@ -134,7 +134,7 @@ uri_of(kong_config_t *cfg, const char *host, const char *uri)
 }
 
 
-/* ---- priority -------------------------------------------------------------- */
+/* ---- priority ------------------------------------------------------------ */
 
 static void
 more_attributes_win(void **state)
@@ -498,7 +498,7 @@ request_path_is_normalized(void **state)
 }
 
 
-/* ---- answers ----------------------------------------------------------------- */
+/* ---- answers ------------------------------------------------------------- */
 
 static void
 answers_without_a_proxy(void **state)
@@ -600,7 +600,7 @@ upstream_uri_query_prefix_and_escaping(void **state)
 }
 
 
-/* ---- Kong's path-joining table (v0) ------------------------------------------ */
+/* ---- Kong's path-joining table (v0) -------------------------------------- */
 
 typedef struct {
     const char  *service_path;      /* NULL: none */
@@ -740,7 +740,7 @@ kongs_path_joining_table(void **state)
 }
 
 
-/* ---- scale: the index, not a scan ------------------------------------------- */
+/* ---- scale: the index, not a scan ---------------------------------------- */
 
 static void
 ten_thousand_routes(void **state)
