@@ -374,6 +374,12 @@ typedef struct {
     size_t                  prefix_len;
     const char             *path;          /* normalized request path */
     size_t                  path_len;
+    /*
+     * The regex path that matched (a pcre2_code *), or NULL for a prefix
+     * or path-less match: run it again on path to read its captures
+     * (uri_captures, hash_on: uri_capture).
+     */
+    const void             *regex;
 } kong_match_t;
 
 /* Scratch kong_match needs for a request target of uri_len bytes. */

@@ -603,6 +603,7 @@ typedef struct {
     const kong_matcher_t   *best;
     size_t                  best_rank;
     size_t                  best_prefix;
+    const void             *best_re;
 } kong_req_t;
 
 
@@ -806,6 +807,7 @@ kong_consider(kong_req_t *q, const kong_matcher_t *m, size_t prefix)
     q->best = m;
     q->best_rank = m->rank;
     q->best_prefix = prefix;
+    q->best_re = NULL;
 }
 
 
@@ -829,6 +831,7 @@ kong_consider_regex(kong_req_t *q, const kong_matcher_t *m)
             q->best = m;
             q->best_rank = m->rank;
             q->best_prefix = ov[1];
+            q->best_re = m->paths[i]->re;
             return;
         }
     }
@@ -1019,6 +1022,7 @@ kong_match(const kong_config_t *cfg, const kong_request_t *r,
     route = req.best->route;
     m->route = route;
     m->service = route->service;
+    m->regex = req.best_re;
 
     if (!(route->protocols & KONG_PROTO_HTTP) && !r->https) {
         m->status = route->https_redirect_status_code;

@@ -586,9 +586,12 @@ upstream_uri_query_prefix_and_escaping(void **state)
     m = req(cfg, &res, "GET", "h", "/api/a%20b%7Ec", NULL, 0);
     assert_string_equal(m->upstream_uri, "/base/a%20b~c");
 
-    /* a regex strips what it matched */
+    assert_null(m->regex);
+
+    /* a regex strips what it matched, and is there for its captures */
     m = req(cfg, &res, "GET", "h", "/v2/users", NULL, 0);
     assert_string_equal(m->route->name, "versioned");
+    assert_ptr_equal(m->regex, m->route->paths[0].re);
     assert_string_equal(m->upstream_uri, "/base/users");
     assert_int_equal(m->prefix_len, 4);
 
