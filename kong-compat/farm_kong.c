@@ -10,6 +10,8 @@
  *   farm-kong match FILE METHOD HOST URI [NAME:VALUE ...] [--https]
  *                                       which route a request takes and the
  *                                       upstream URI
+ *   farm-kong stats FILE                entity counts and the memory the
+ *                                       loaded configuration holds
  */
 
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "kong.h"
+#include "kong_int.h"
 
 
 static int
@@ -24,7 +27,8 @@ usage(void)
 {
     fprintf(stderr, "usage: farm-kong check FILE\n"
                     "       farm-kong match FILE METHOD HOST URI "
-                    "[NAME:VALUE ...] [--https]\n");
+                    "[NAME:VALUE ...] [--https]\n"
+                    "       farm-kong stats FILE\n");
     return 2;
 }
 
@@ -135,6 +139,27 @@ match(kong_config_t *cfg, int argc, char **argv)
 }
 
 
+static void
+stats(const kong_config_t *cfg)
+{
+    size_t  bytes;
+
+    bytes = kong_pool_size(cfg->pool);
+
+    printf("services %zu\nroutes %zu\nupstreams %zu\ntargets %zu\n"
+           "consumers %zu\ncredentials %zu\nplugins %zu\n"
+           "memory %zu bytes", cfg->nservices, cfg->nroutes,
+           cfg->nupstreams, cfg->ntargets, cfg->nconsumers,
+           cfg->ncredentials, cfg->plugins.n, bytes);
+
+    if (cfg->nroutes) {
+        printf(" (%zu per route)", bytes / cfg->nroutes);
+    }
+
+    printf("\n");
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -152,6 +177,17 @@ main(int argc, char **argv)
         }
 
         printf("parse successful\n");
+        kong_config_free(cfg);
+        return 0;
+    }
+
+    if (strcmp(argv[1], "stats") == 0 && argc == 3) {
+        cfg = load(argv[2]);
+        if (cfg == NULL) {
+            return 1;
+        }
+
+        stats(cfg);
         kong_config_free(cfg);
         return 0;
     }
