@@ -895,44 +895,62 @@ kong_search_bucket(kong_req_t *q, const kong_bucket_t *b)
 }
 
 
+/* "123" -> 123; -1 unless all digits and at most 65535 */
+static long
+kong_port(const char *p, const char *end)
+{
+    long  port;
+
+    if (p == end) {
+        return -1;
+    }
+
+    for (port = 0; p < end; p++) {
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+
+        port = port * 10 + (*p - '0');
+        if (port > 65535) {
+            return -1;
+        }
+    }
+
+    return port;
+}
+
+
+/*
+ * Splits the Host header into the name routes compare ("[::1]" loses its
+ * brackets, as route hosts are kept) and the port (the listener's when the
+ * header has none).
+ */
 static void
 kong_split_request_host(kong_req_t *q)
 {
-    const char  *h, *c, *e;
+    long         port;
     size_t       len;
-    unsigned     port;
+    const char  *h, *end, *c, *e;
 
-    h = q->r->host;
-    len = h ? q->r->host_len : 0;
+    h = q->r->host ? q->r->host : "";
+    len = q->r->host ? q->r->host_len : 0;
+    end = h + len;
     q->port = q->r->port;
 
-    if (len && h[0] == '[') {
-        e = memchr(h, ']', len);
-        c = (e && e + 1 < h + len && e[1] == ':') ? e + 1 : NULL;
+    if (len && h[0] == '[' && (e = memchr(h, ']', len)) != NULL) {
+        q->host = h + 1;
+        q->host_len = (size_t) (e - h - 1);
+        c = (e + 1 < end && e[1] == ':') ? e + 1 : NULL;
 
     } else {
         c = len ? memchr(h, ':', len) : NULL;
+        q->host = h;
+        q->host_len = c ? (size_t) (c - h) : len;
     }
 
-    if (c) {
-        port = 0;
-
-        for (e = c + 1; e < h + len && *e >= '0' && *e <= '9'; e++) {
-            port = port * 10 + (unsigned) (*e - '0');
-            if (port > 65535) {
-                break;
-            }
-        }
-
-        if (e == h + len && e > c + 1) {
-            q->port = port;
-        }
-
-        len = (size_t) (c - h);
+    if (c && (port = kong_port(c + 1, end)) >= 0) {
+        q->port = (unsigned) port;
     }
-
-    q->host = h ? h : "";
-    q->host_len = len;
 }
 
 

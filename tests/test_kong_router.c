@@ -223,7 +223,9 @@ hosts_with_ports(void **state)
                  "  hosts: [\"h.test:8080\"]\n"
                  "- name: any-port\n"
                  "  hosts: [h.test]\n"
-                 "  paths: [/any]\n");
+                 "  paths: [/any]\n"
+                 "- name: ipv6\n"
+                 "  hosts: [\"[::1]:8443\", \"10.0.0.1\"]\n");
 
     assert_string_equal(route_of(cfg, "GET", "h.test:8080", "/", NULL),
                         "on-8080");
@@ -232,6 +234,12 @@ hosts_with_ports(void **state)
                         "any-port");
     assert_string_equal(route_of(cfg, "GET", "h.test:81", "/any", NULL),
                         "any-port");
+
+    assert_string_equal(route_of(cfg, "GET", "[::1]:8443", "/", NULL),
+                        "ipv6");
+    assert_string_equal(route_of(cfg, "GET", "[::1]", "/", NULL), "404");
+    assert_string_equal(route_of(cfg, "GET", "10.0.0.1:1234", "/", NULL),
+                        "ipv6");
 
     /* no port in Host: the listener's port counts */
     m = req(cfg, &res, "GET", "h.test", "/", NULL, 0);
