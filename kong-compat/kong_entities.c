@@ -218,20 +218,20 @@ kong_service_url(kong_ctx_t *ctx, const kong_node_t *v, kong_service_t *s,
 }
 
 
-/* typedefs.path: the service path */
+/* typedefs.path: a service path, an active health check's http_path */
 static void
-kong_check_service_path(kong_ctx_t *ctx, const kong_node_t *at,
+kong_check_path(kong_ctx_t *ctx, const kong_node_t *at, const char *field,
     const char *p)
 {
     const char  *c;
 
     if (p[0] != '/') {
-        kong_ferr(ctx, at, "path", "should start with: /");
+        kong_ferr(ctx, at, field, "should start with: /");
         return;
     }
 
     if (strstr(p, "//")) {
-        kong_ferr(ctx, at, "path", "must not have empty segments");
+        kong_ferr(ctx, at, field, "must not have empty segments");
         return;
     }
 
@@ -246,7 +246,7 @@ kong_check_service_path(kong_ctx_t *ctx, const kong_node_t *at,
             if (!isxdigit((unsigned char) c[1])
                 || !isxdigit((unsigned char) c[2]))
             {
-                kong_ferr(ctx, at, "path", "invalid url-encoded value: "
+                kong_ferr(ctx, at, field, "invalid url-encoded value: "
                           "'%.3s'", c);
                 return;
             }
@@ -255,7 +255,7 @@ kong_check_service_path(kong_ctx_t *ctx, const kong_node_t *at,
             continue;
         }
 
-        kong_ferr(ctx, at, "path", "invalid path: '%s' (characters outside "
+        kong_ferr(ctx, at, field, "invalid path: '%s' (characters outside "
                   "of the reserved list of RFC 3986 found)", p);
         return;
     }
@@ -378,8 +378,8 @@ kong_service(kong_ctx_t *ctx, const kong_node_t *map)
                      "of field 'protocol'");
 
         } else {
-            kong_check_service_path(ctx, v ? v : kong_node_get(map, "path"),
-                                    s->path);
+            kong_check_path(ctx, v ? v : kong_node_get(map, "path"), "path",
+                            s->path);
         }
 
         if (strlen(s->path) > ctx->cfg->max_service_path) {
@@ -1354,7 +1354,7 @@ kong_healthchecks(kong_ctx_t *ctx, const kong_node_t *map,
 
         if (kong_get_str(ctx, a, "http_path", 0, &ac->http_path) == 1) {
             v = kong_node_get(a, "http_path");
-            kong_check_service_path(ctx, v, ac->http_path);
+            kong_check_path(ctx, v, "http_path", ac->http_path);
         }
 
         if (kong_get_str(ctx, a, "https_sni", 0, &ac->https_sni) == 1) {

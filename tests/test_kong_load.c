@@ -390,6 +390,15 @@ healthcheck_errors_name_the_nested_field(void **state)
              "- name: backend\n"
              "  healthchecks:\n"
              "    active:\n"
+             "      http_path: health\n",
+             "kong.yml:6:18: upstreams[0].healthchecks.active.http_path: "
+             "should start with: /");
+
+    load_err("_format_version: \"3.0\"\n"
+             "upstreams:\n"
+             "- name: backend\n"
+             "  healthchecks:\n"
+             "    active:\n"
              "      interval: 5\n",
              "kong.yml:6:7: upstreams[0].healthchecks.active.interval: "
              "unknown field");
