@@ -627,6 +627,15 @@ kong_yaml_node(kong_yaml_ctx_t *ctx, yaml_event_t *ev, kong_yaml_built_t *out)
         }
 
         len = ev->data.scalar.length;
+
+        /* C strings end at NUL: a "\0" escape would cut a value short */
+        if (memchr(ev->data.scalar.value, '\0', len) != NULL) {
+            kong_yaml_error(ctx, n->line, n->col,
+                            "invalid YAML: a NUL character in a scalar");
+            yaml_event_delete(ev);
+            return -1;
+        }
+
         n->str = kong_pstrndup(ctx->pool, (char *) ev->data.scalar.value,
                                len);
         n->len = len;

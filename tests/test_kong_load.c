@@ -1087,6 +1087,11 @@ yaml_errors_have_positions(void **state)
              "kong.yml:4:3: duplicate key 'host'");
 
     load_err("_format_version: \"3.0\"\n"
+             "services:\n"
+             "- host: \"a.test\\0.evil\"\n",
+             "kong.yml:3:9: invalid YAML: a NUL character in a scalar");
+
+    load_err("_format_version: \"3.0\"\n"
              "services: *nope\n",
              "kong.yml:2:11: invalid YAML: unknown anchor 'nope'");
 
