@@ -1072,6 +1072,40 @@ errors_are_sorted_and_formatted(void **state)
 
 
 static void
+errors_beyond_the_cap_are_counted(void **state)
+{
+    char            *yaml, *p, *end;
+    size_t           i, size;
+    kong_config_t   *cfg;
+    kong_errors_t    errs;
+
+    (void) state;
+
+    size = 300 * 32 + 64;
+    yaml = malloc(size);
+    assert_non_null(yaml);
+
+    p = yaml;
+    end = yaml + size;
+    p += snprintf(p, (size_t) (end - p), "_format_version: \"3.0\"\n"
+                                         "services:\n");
+
+    for (i = 0; i < 300; i++) {
+        p += snprintf(p, (size_t) (end - p), "- port: 1\n");
+    }
+
+    cfg = kong_load_string("kong.yml", yaml, (size_t) (p - yaml), 0, &errs);
+    free(yaml);
+
+    assert_null(cfg);
+    assert_int_equal(errs.n, KONG_ERRORS_MAX);
+    assert_int_equal(errs.dropped, 100);
+
+    kong_errors_free(&errs);
+}
+
+
+static void
 yaml_errors_have_positions(void **state)
 {
     (void) state;
@@ -1565,6 +1599,7 @@ main(void)
         cmocka_unit_test(format_version_rules),
         cmocka_unit_test(unknown_and_rejected_top_level_keys),
         cmocka_unit_test(errors_are_sorted_and_formatted),
+        cmocka_unit_test(errors_beyond_the_cap_are_counted),
         cmocka_unit_test(yaml_errors_have_positions),
         cmocka_unit_test(yaml_anchors_and_merge_keys),
         cmocka_unit_test(yaml_alias_bomb_is_refused),

@@ -751,6 +751,88 @@ kongs_path_joining_table(void **state)
 }
 
 
+/* ---- the beamline seed's kong.yml, as written ------------------------- */
+
+static void
+the_beamline_kong_yml(void **state)
+{
+    kong_config_t   *cfg;
+    result_t         res;
+    kong_match_t    *m;
+
+    (void) state;
+
+    cfg = cfg_of("_format_version: \"3.0\"\n"
+                 "\n"
+                 "services:\n"
+                 "  # Beamline 5.3.1 Agent\n"
+                 "  - name: beamline-531-service\n"
+                 "    url: http://beamline-531-agent:8053\n"
+                 "    routes:\n"
+                 "      - name: beamline-531-route\n"
+                 "        paths:\n"
+                 "          - /agents/beamline-531\n"
+                 "        strip_path: true\n"
+                 "    plugins:\n"
+                 "      - name: rate-limiting\n"
+                 "        config:\n"
+                 "          minute: 100\n"
+                 "          policy: local\n"
+                 "      - name: request-transformer\n"
+                 "        config:\n"
+                 "          add:\n"
+                 "            headers:\n"
+                 "              - X-Agent-Name:beamline_531\n"
+                 "\n"
+                 "  # Add more beamline agents here...\n");
+
+    m = req(cfg, &res, "POST", "gateway:8080",
+            "/agents/beamline-531/run?scan=7", NULL, 0);
+    assert_int_equal(m->status, 0);
+    assert_string_equal(m->route->name, "beamline-531-route");
+    assert_string_equal(m->service->host, "beamline-531-agent");
+    assert_int_equal(m->service->port, 8053);
+    assert_string_equal(m->upstream_uri, "/run?scan=7");
+    assert_memory_equal(m->prefix, "/agents/beamline-531", m->prefix_len);
+
+    /* the plugins wait for part 2, kept on the service */
+    assert_int_equal(m->service->plugins.n, 2);
+    assert_string_equal(m->service->plugins.items[1]->name,
+                        "request-transformer");
+
+    m = req(cfg, &res, "GET", "gateway", "/agents/other", NULL, 0);
+    assert_int_equal(m->status, 404);
+
+    kong_config_free(cfg);
+}
+
+
+static void
+small_buffer_is_refused(void **state)
+{
+    char             buf[8];
+    kong_match_t     m;
+    kong_config_t   *cfg;
+    kong_request_t   r;
+
+    (void) state;
+
+    cfg = cfg_of("_format_version: \"3.0\"\n"
+                 "routes:\n"
+                 "- paths: [/]\n");
+
+    memset(&r, 0, sizeof(r));
+    r.method = "GET";
+    r.method_len = 3;
+    r.uri = "/a/long/path";
+    r.uri_len = strlen(r.uri);
+
+    assert_int_equal(kong_match(cfg, &r, &m, buf, sizeof(buf)), -1);
+
+    kong_config_free(cfg);
+}
+
+
 /* ---- scale: the index, not a scan ---------------------------------------- */
 
 static void
@@ -829,6 +911,8 @@ main(void)
         cmocka_unit_test(answers_without_a_proxy),
         cmocka_unit_test(upstream_uri_query_prefix_and_escaping),
         cmocka_unit_test(kongs_path_joining_table),
+        cmocka_unit_test(the_beamline_kong_yml),
+        cmocka_unit_test(small_buffer_is_refused),
         cmocka_unit_test(ten_thousand_routes),
     };
 
