@@ -101,6 +101,13 @@ typedef struct kong_plugin_s {
 } kong_plugin_t;
 
 
+/*
+ * Plugin lists, in file order: a route's holds the plugins naming it; a
+ * service's those naming it and no route; a consumer's those naming only
+ * it; the configuration's global_plugins those naming nothing, and its
+ * plugins all of them.  A plugin keeps its other scope fields (a service
+ * plugin may also name a consumer).
+ */
 typedef struct {
     kong_plugin_t         **items;
     size_t                  n;
@@ -433,10 +440,11 @@ size_t kong_path_normalize(const char *in, size_t len, char *out);
 size_t kong_path_escape(const char *in, size_t len, char *out);
 
 /*
- * Kong's v0 upstream path for a request path req (normalized, no args),
- * the part of it that the route matched (prefix; "/" or NULL when the route
- * has no paths or does not strip), and the service path (NULL = "/").
- * out must hold strlen(base) + len + 2 bytes; returns the length.
+ * Kong's v0 upstream path for the service path base (NULL = "/") and the
+ * request path req[0..len) (normalized, no args), of which the route
+ * matched the first prefix_len bytes (1, for "/", when the route has no
+ * paths; ignored unless strip_path).  out must hold strlen(base) + len + 2
+ * bytes; returns the length (not NUL-terminated).
  */
 size_t kong_path_join(const char *base, const char *req, size_t len,
     size_t prefix_len, int strip_path, char *out);
