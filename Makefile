@@ -108,3 +108,40 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD) t/servroot* .bench-limit
+
+# kong-compat/: the Kong declarative configuration engine (plain C, no
+# nginx).  Its unit tests (tests/test_kong_*.c) link it instead of the
+# module's sources; `make kong` builds the farm-kong CLI; `make fuzz-kong`
+# runs the loader's libFuzzer harness for KONG_FUZZ_TIME seconds.
+KONG_SRCS     := $(filter-out kong-compat/farm_kong.c,$(wildcard kong-compat/*.c))
+KONG_HDRS     := $(wildcard kong-compat/*.h)
+KONG_LIBS     := -lyaml -lpcre2-8 -lm
+KONG_FUZZ_TIME ?= 60
+
+.PHONY: kong fuzz-kong
+
+kong: $(BUILD)/farm-kong
+
+$(BUILD)/farm-kong: kong-compat/farm_kong.c $(KONG_SRCS) $(KONG_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(STRICT) -Ikong-compat -o $@ $< $(KONG_SRCS) $(KONG_LIBS)
+
+$(BUILD)/tests/test_kong_%: tests/test_kong_%.c $(KONG_SRCS) $(KONG_HDRS)
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(STRICT) -Ikong-compat -o $@ $< $(KONG_SRCS) -lcmocka $(KONG_LIBS)
+
+$(BUILD)/tests-asan/test_kong_%: tests/test_kong_%.c $(KONG_SRCS) $(KONG_HDRS)
+	@mkdir -p $(BUILD)/tests-asan
+	$(CC) $(STRICT) $(SANITIZE) -Ikong-compat -o $@ $< $(KONG_SRCS) -lcmocka $(KONG_LIBS)
+
+$(BUILD)/fuzz/fuzz_kong: kong-compat/fuzz/fuzz_kong.c $(KONG_SRCS) $(KONG_HDRS)
+	@mkdir -p $(BUILD)/fuzz
+	clang -std=gnu99 -Wall -Wextra -Werror -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -Ikong-compat \
+	    -o $@ $< $(KONG_SRCS) $(KONG_LIBS)
+
+fuzz-kong: $(BUILD)/fuzz/fuzz_kong
+	@mkdir -p $(BUILD)/fuzz/kong-corpus
+	$(BUILD)/fuzz/fuzz_kong -max_total_time=$(KONG_FUZZ_TIME) \
+	    -max_len=16384 -dict=kong-compat/fuzz/kong.dict \
+	    $(BUILD)/fuzz/kong-corpus kong-compat/fuzz/corpus
