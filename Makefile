@@ -107,7 +107,7 @@ bench: deps
 	./scripts/bench.sh
 
 clean:
-	rm -rf $(BUILD) t/servroot* .bench-limit
+	rm -rf $(BUILD) t/servroot* .bench-limit .bench-core
 
 # kong-compat/: the Kong declarative configuration engine (plain C, no
 # nginx).  Its unit tests (tests/test_kong_*.c) link it instead of the
