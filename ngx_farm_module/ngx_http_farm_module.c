@@ -921,8 +921,16 @@ ngx_http_farm_init_process(ngx_cycle_t *cycle)
 
     fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_farm_module);
 
+    /*
+     * A failure here is logged, and the worker serves without what failed:
+     * a worker that exits from init_process with an error is never
+     * respawned, which would leave the gateway a worker short for good.
+     */
+
     if (ngx_http_farm_queue_init_process(cycle) != NGX_OK) {
-        return NGX_ERROR;
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "farm: this worker's queue wake-ups failed to start; "
+                      "its queued requests wait for their timeout");
     }
 
     farm = fmcf->farms.elts;
@@ -931,7 +939,9 @@ ngx_http_farm_init_process(ngx_cycle_t *cycle)
         ngx_http_farm_owner_start(farm[i], cycle);
 
         if (ngx_http_farm_health_start(farm[i], cycle) != NGX_OK) {
-            return NGX_ERROR;
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                          "farm: health checks of upstream \"%V\" failed "
+                          "to start in this worker", &farm[i]->uscf->host);
         }
 
         if (!ngx_http_farm_sync_is_owner(farm[i])) {
@@ -939,13 +949,13 @@ ngx_http_farm_init_process(ngx_cycle_t *cycle)
         }
 
         if (ngx_http_farm_sync_owner_start(farm[i]) != NGX_OK
-            || ngx_http_farm_breaker_start(farm[i], cycle) != NGX_OK)
+            || ngx_http_farm_breaker_start(farm[i], cycle) != NGX_OK
+            || farm[i]->registry->start(farm[i], cycle) != NGX_OK)
         {
-            return NGX_ERROR;
-        }
-
-        if (farm[i]->registry->start(farm[i], cycle) != NGX_OK) {
-            return NGX_ERROR;
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                          "farm: the registry sync of upstream \"%V\" "
+                          "failed to start in this worker; it routes to the "
+                          "agents it knows", &farm[i]->uscf->host);
         }
     }
 
