@@ -833,7 +833,8 @@ sub finished {
 
 # start_nginx(http => '...', port => P, workers => N, name => 'g2')
 # Writes <tmp>/nginx-<name>/conf/nginx.conf: the modules of
-# $TEST_NGINX_LOAD_MODULES (default: build/ngx_http_farm_module.so),
+# $TEST_NGINX_LOAD_MODULES (default: build/ngx_http_farm_module.so; option
+# modules => 'a.so b.so' instead), nginx's environment plus option env,
 # "http { <http> }" with $PORT replaced by the port, runs nginx in the
 # foreground (master + workers) and waits until the port accepts.
 sub start_nginx {
@@ -842,7 +843,7 @@ sub start_nginx {
     my $port = $opt{port} // free_port();
     my $name = $opt{name} // "nginx-$port";
     my $prefix = File::Spec->catdir(_tmpdir(), $name);
-    my $modules = $ENV{TEST_NGINX_LOAD_MODULES}
+    my $modules = $opt{modules} // $ENV{TEST_NGINX_LOAD_MODULES}
                   // "$RepoRoot/build/ngx_http_farm_module.so";
     for my $d ('', '/conf', '/logs', '/html') {
         mkdir "$prefix$d" unless -d "$prefix$d";
@@ -863,8 +864,9 @@ sub start_nginx {
     close $fh;
 
     my $log = "$prefix/logs/stderr.log";
-    my $pid = _spawn("nginx $name", $log, {}, $bin, '-p', "$prefix/", '-c',
-                     'conf/nginx.conf', '-g', 'daemon off; master_process on;');
+    my $pid = _spawn("nginx $name", $log, { %{ $opt{env} || {} } }, $bin,
+                     '-p', "$prefix/", '-c', 'conf/nginx.conf',
+                     '-g', 'daemon off; master_process on;');
     my $h = { pid => $pid, port => $port, prefix => $prefix, name => $name,
               error_log => "$prefix/logs/error.log" };
     my $deadline = time + ($opt{timeout} // 10);
@@ -895,7 +897,26 @@ sub stop_nginx {
     my ($h) = @_;
     my $code = _stop_pid($h->{pid}, 'QUIT', 10);
     $h->{pid} = undef;
+    _keep_sanitizer_context($h->{error_log}, $h->{name});
     return $code;
+}
+
+# make test-asan (see t/harness's _keep_sanitizer_context): keep the end of
+# a stopped nginx's error.log beside each new report in $FARM_SANITIZER_DIR.
+sub _keep_sanitizer_context {
+    my ($error_log, $name) = @_;
+    my $dir = $ENV{FARM_SANITIZER_DIR};
+    return unless $dir && opendir(my $dh, $dir);
+    my @new = grep { -f "$dir/$_" && !/\.error\.log$/ && !-e "$dir/$_.error.log" }
+              readdir $dh;
+    closedir $dh;
+    return unless @new;
+    my $tail = _log_tail($error_log, 100);
+    for my $report (@new) {
+        open my $fh, '>', "$dir/$report.error.log" or next;
+        print $fh "$0: nginx $name (start_nginx); the end of $error_log:\n$tail";
+        close $fh;
+    }
 }
 
 # ---------------------------------------------------------------------------
@@ -1029,14 +1050,18 @@ returns the elapsed seconds, or dies "timed out after Ns waiting for $what".
 =item start_nginx(%opt) / stop_nginx($h)
 
 A second nginx next to the one Test::Nginx runs (for two gateways): its own
-prefix under the test's temp dir, the modules of $TEST_NGINX_LOAD_MODULES
-(default build/ngx_http_farm_module.so), C<workers> (default 1), error log
+prefix under the test's temp dir, the modules of C<modules> or else
+$TEST_NGINX_LOAD_MODULES (default build/ngx_http_farm_module.so), the
+nginx of C<binary> or else $TEST_NGINX_BINARY (default /usr/sbin/nginx),
+extra environment variables C<env =E<gt> {...}>, C<workers> (default 1), error log
 level C<log_level> (default info), and C<http =E<gt> '...'>, the inside of
 the http block, where C<$PORT> stands for its port (C<port>, default
 free_port()).  Runs in the foreground with a master process and waits until
 the port accepts; dies with the logs if it exits.  Handle: {pid, port,
 prefix, name, error_log}.  stop_nginx sends SIGQUIT (graceful) and waits;
 an instance still running when the test ends is stopped like every child.
+Under make test-asan, stop_nginx keeps the end of the instance's error.log
+beside each new report in $FARM_SANITIZER_DIR (<report>.error.log).
 
 =item servroot() / nginx_pid() / nginx_error_log()
 
