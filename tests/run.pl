@@ -306,11 +306,13 @@ if (@bad) {
         print "$_\n" for @lines;
         for my $r (@rep) {
             my ($name, $text, $context) = @$r;
+            # ASan's legend of shadow bytes says the same every time
+            $text =~ s/^Shadow byte legend.*?(?=^==\d+==|\z)//ms;
             print "\n=== sanitizer report $san_dir/counted/$name:\n";
             print_capped($text, 120);
             if (length $context) {
                 print "\n=== its context ($san_dir/counted/$name.error.log):\n";
-                print_capped($context, 100);
+                print_capped($context, 120);
             }
         }
     }

@@ -911,10 +911,26 @@ sub _keep_sanitizer_context {
               readdir $dh;
     closedir $dh;
     return unless @new;
-    my $tail = _log_tail($error_log, 100);
+    my @lines;
+    if (open my $log, '<', $error_log) {
+        @lines = <$log>;
+    }
     for my $report (@new) {
+        # as in t/harness: the process's own lines, or the end of the log
+        my ($pid) = $report =~ /\.(\d+)$/;
+        my @own = defined $pid ? grep { /\b$pid#\d+/ } @lines : ();
+        my @out;
+        if (@own) {
+            @own = @own[-60 .. -1] if @own > 60;
+            @out = ("-- the last " . @own . " lines of process $pid:\n", @own,
+                    "-- lines about process $pid:\n",
+                    grep { /\bprocess $pid\b/ } @lines);
+        } else {
+            my @tail = @lines > 40 ? @lines[-40 .. -1] : @lines;
+            @out = ("-- the last " . @tail . " lines:\n", @tail);
+        }
         open my $fh, '>', "$dir/$report.error.log" or next;
-        print $fh "$0: nginx $name (start_nginx); the end of $error_log:\n$tail";
+        print $fh "$0: nginx $name (start_nginx); $error_log:\n", @out;
         close $fh;
     }
 }

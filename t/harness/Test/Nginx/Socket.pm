@@ -872,14 +872,31 @@ sub _keep_sanitizer_context {
     closedir $dh;
     return unless @new;
     my @lines = _slurp_lines($ErrLogFile, 0);
-    @lines = @lines[-100 .. -1] if @lines > 100;
     for my $report (@new) {
         next if -e "$dir/$report.error.log";
         open my $fh, '>', "$dir/$report.error.log" or next;
-        print $fh "$0: nginx started for \"$NginxBlock\"; the last ",
-                  scalar(@lines), " lines of $ErrLogFile:\n", @lines;
+        print $fh "$0: nginx started for \"$NginxBlock\"; $ErrLogFile:\n",
+                  sanitizer_log_context($report, @lines);
         close $fh;
     }
+}
+
+# What error.log says about the process that wrote $report (its name ends
+# with the pid): its own last 60 lines and the lines that name it (the
+# master's "worker process N exited"); the last 40 lines of the log when
+# the process logged nothing.
+sub sanitizer_log_context {
+    my ($report, @lines) = @_;
+    my ($pid) = $report =~ /\.(\d+)$/;
+    my @own = defined $pid ? grep { /\b$pid#\d+/ } @lines : ();
+    if (!@own) {
+        my @tail = @lines > 40 ? @lines[-40 .. -1] : @lines;
+        return ("-- the last " . @tail . " lines:\n", @tail);
+    }
+    @own = @own[-60 .. -1] if @own > 60;
+    return ("-- the last " . @own . " lines of process $pid:\n", @own,
+            "-- lines about process $pid:\n",
+            grep { /\bprocess $pid\b/ } @lines);
 }
 
 # Fresh server root: conf/, logs/, html/ (with index.html) and temp dirs.
