@@ -10,8 +10,11 @@
 # do not count against the run), asks the control location for one heap
 # overflow and one undefined shift, and checks that each kills its worker
 # before it answers and leaves a report that names the error and the source
-# line.  Skipped when the sanitizer build is not there (make test-asan
-# builds it).
+# line.  Then it runs tests/asan/t/heap.t, a Test::Nginx file whose request
+# makes the same overflow, through tests/run.pl --sanitizer-dir, and checks
+# that the report fails that file and is printed with the worker's
+# error.log lines.  Skipped when the sanitizer build is not there (make
+# test-asan builds it).
 
 use strict;
 use warnings;
@@ -96,5 +99,35 @@ is(scalar @died, 2, 'error.log: two workers exited with code 1');
 
 is(stop_nginx($g), 0, 'nginx stops cleanly');
 is(scalar keys %{ reports() }, 2, 'exactly the two intended reports');
+
+# The same bug inside a Test::Nginx suite, run by tests/run.pl as make
+# test-asan runs t/: the report must count as a failure of that file and be
+# printed with the worker's error.log lines.
+my $servroot = "$asan/control-servroot";
+remove_tree($servroot);
+my $out = do {
+    local $ENV{TEST_NGINX_BINARY} = "$root/scripts/nginx-asan";
+    local $ENV{TEST_NGINX_LOAD_MODULES} = "$module $control";
+    local $ENV{TEST_NGINX_SERVROOT} = $servroot;
+    local $ENV{TEST_NGINX_PORT} = free_port();
+    open my $run, '-|', $^X, "$root/tests/run.pl", '--sanitizer-dir', $reports,
+        "$root/tests/asan/t/heap.t"
+        or die "tests/run.pl: $!\n";
+    local $/;
+    my $text = <$run>;
+    close $run;
+    $text;
+};
+my $run_status = $? >> 8;
+is($run_status, 1, 'run.pl: exit status 1');
+like($out, qr/^\d+ passed, 1 failed\n\z/m, 'run.pl: the last line counts the report');
+like($out, qr{^tests/asan/t/heap\.t: 1 sanitizer report$}m,
+     'run.pl: the report is a failure of the file that caused it');
+like($out, qr/^=== sanitizer report .*\n(?s:.*?)AddressSanitizer: heap-buffer-overflow/m,
+     'run.pl: the report is printed');
+like($out, qr/^=== its context (?s:.*)worker process \d+ exited with code 1/m,
+     'run.pl: with the error.log lines of the worker that died');
+diag($out) unless Test::More->builder->is_passing;
+remove_tree($servroot);
 
 done_testing();
