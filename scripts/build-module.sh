@@ -80,7 +80,7 @@ if [ "$asan" = 1 ]; then
     # that scripts/nginx-asan preloads into the uninstrumented nginx, not a
     # copy of its own.  No _FORTIFY_SOURCE: its __memcpy_chk and friends
     # would bypass ASan's interceptors.
-    rt=$(clang -print-file-name=libclang_rt.asan-x86_64.so 2>/dev/null) || rt=
+    rt=$(clang -print-file-name="libclang_rt.asan-$(uname -m).so" 2>/dev/null) || rt=
     if [ ! -f "$rt" ]; then
         echo "build-module: FARM_ASAN=1 needs clang and clang's ASan runtime" \
              "(libclang-rt-14-dev: make deps)" >&2
