@@ -850,6 +850,9 @@ sub start_nginx {
     }
     (my $http = $opt{http} // '') =~ s/\$PORT\b/$port/g;
     my $conf = join '', map { "load_module $_;\n" } grep { length } split /\s+/, $modules;
+    # as root, workers run as root, as under Test::Nginx: they may have to
+    # write where "nobody" cannot (make test-asan's report directory)
+    $conf .= "user root;\n" if $> == 0;
     $conf .= "worker_processes " . ($opt{workers} // 1) . ";\n"
            . "error_log logs/error.log " . ($opt{log_level} // 'info') . ";\n"
            . "pid logs/nginx.pid;\n"
