@@ -146,8 +146,28 @@ sub _cleanup_all {
     }
 }
 
+# A test that failed shows what its start_nginx() gateways logged (the one
+# Test::Nginx runs is shown by the harness), before the temp dir goes.
+my @Gateways;
+
+sub _show_gateway_logs {
+    return unless $$ == $MainPid && @Gateways && Test::More->can('builder');
+    return if Test::More->builder->is_passing;
+    for my $h (@Gateways) {
+        open my $fh, '<', $h->{error_log} or next;
+        my @lines = <$fh>;
+        my @important = grep { /\[(?:emerg|alert|crit|error|warn)\]/ } @lines;
+        my $what = @important ? '[emerg]..[warn] lines' : 'last lines';
+        my @show = @important ? @important : @lines;
+        @show = @show[-50 .. -1] if @show > 50;
+        Test::More::diag("nginx $h->{name} (start_nginx): $what of $h->{error_log}:\n"
+                         . join '', map { "    $_" } @show);
+    }
+}
+
 END {
     local $?;    # keep the test's exit status
+    _show_gateway_logs();
     _cleanup_all();
 }
 
@@ -872,6 +892,7 @@ sub start_nginx {
                      '-g', 'daemon off; master_process on;');
     my $h = { pid => $pid, port => $port, prefix => $prefix, name => $name,
               error_log => "$prefix/logs/error.log" };
+    push @Gateways, $h;
     my $deadline = time + ($opt{timeout} // 10);
     while (1) {
         my $status;
@@ -1079,6 +1100,8 @@ free_port()).  Runs in the foreground with a master process and waits until
 the port accepts; dies with the logs if it exits.  Handle: {pid, port,
 prefix, name, error_log}.  stop_nginx sends SIGQUIT (graceful) and waits;
 an instance still running when the test ends is stopped like every child.
+When the test fails, the [emerg]..[warn] lines (or the last lines) of each
+instance's error.log are printed as diagnostics at exit.
 Under make test-asan, stop_nginx keeps the end of the instance's error.log
 beside each new report in $FARM_SANITIZER_DIR (<report>.error.log).
 
