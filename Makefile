@@ -3,7 +3,9 @@
 #   make            build build/ngx_http_farm_module.so and build/farm-agent
 #   make deps       install the Debian packages everything here needs
 #   make test       deps + build + every test; ends with "N passed, N failed"
-#   make test-asan  the agent and unit tests under AddressSanitizer/UBSan
+#   make test-asan  every test under AddressSanitizer + UBSan: the agent and
+#                   unit tests, and the t/ suites with the module built with
+#                   both and loaded into nginx (docs/testing.md)
 #   make check-layers  the module's includes follow its layers, no cycle
 #   make demo       a gateway, Redis and three agents on 127.0.0.1
 #                   (REGISTRY=consul: the same on a Consul dev agent)
@@ -16,6 +18,7 @@ CC        ?= cc
 BUILD     := build
 STRICT    := -std=gnu99 -Wall -Wextra -Werror -O2 -g
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer
+ASAN      := $(BUILD)/asan
 
 REGISTRY_SRCS := $(wildcard registry/*.c)
 REGISTRY_HDRS := $(wildcard registry/*.h)
@@ -50,6 +53,12 @@ unit: $(UNIT_TESTS)
 $(BUILD)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh
 	@mkdir -p $(BUILD)
 	./scripts/build-module.sh
+
+# the module with clang, ASan and UBSan, and its positive control
+$(ASAN)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh \
+        $(wildcard tests/asan/control/*)
+	@mkdir -p $(ASAN)
+	FARM_ASAN=1 ./scripts/build-module.sh
 
 $(BUILD)/farm-agent: $(AGENT_SRCS) $(AGENT_HDRS) $(REGISTRY_SRCS) $(REGISTRY_HDRS)
 	@mkdir -p $(BUILD)
@@ -86,12 +95,20 @@ test-agent: agent
 test-nginx: all
 	./tests/run.pl --only nginx
 
+# Every sanitizer report lands as a file in $(ASAN)/reports (scripts/nginx-asan
+# for nginx, log_path for the rest); run.pl counts each as a failure of the
+# test during which it appeared and prints it.  tests/asan/control.t proves
+# that a bug in a module is caught.
 test-asan: deps
-	$(MAKE) $(BUILD)/farm-agent-asan $(patsubst tests/%.c,$(BUILD)/tests-asan/%,$(wildcard tests/test_*.c))
+	$(MAKE) $(BUILD)/farm-agent-asan $(ASAN)/ngx_http_farm_module.so \
+	    $(patsubst tests/%.c,$(BUILD)/tests-asan/%,$(wildcard tests/test_*.c))
 	FARM_AGENT_BINARY=$(CURDIR)/$(BUILD)/farm-agent-asan \
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    ./tests/run.pl --unit-dir $(BUILD)/tests-asan --only unit,agent
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(CURDIR)/$(ASAN)/reports/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASAN)/reports/asan \
+	TEST_NGINX_BINARY=$(CURDIR)/scripts/nginx-asan \
+	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(ASAN)/ngx_http_farm_module.so \
+	    ./tests/run.pl --sanitizer-dir $(ASAN)/reports \
+	        $(BUILD)/tests-asan tests/agent t tests/asan
 
 REGISTRY ?= redis
 

@@ -9,6 +9,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 packages="
     gcc make pkg-config perl curl procps
+    clang llvm libclang-rt-14-dev
     nginx nginx-dev
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
