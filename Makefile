@@ -20,7 +20,7 @@ REGISTRY_SRCS := $(wildcard registry/*.c)
 REGISTRY_HDRS := $(wildcard registry/*.h)
 AGENT_SRCS    := $(wildcard agent/*.c)
 AGENT_HDRS    := $(wildcard agent/*.h)
-AGENT_LIBS    := -levent -lhiredis -ljansson -lcurl
+AGENT_LIBS    := -levent -lhiredis -ljansson -lcurl -lhttp_parser
 
 MODULE_SRCS   := $(wildcard ngx_farm_module/*.c ngx_farm_module/*.h) \
                  $(REGISTRY_SRCS) $(REGISTRY_HDRS) config

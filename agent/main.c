@@ -13,6 +13,7 @@
  */
 
 #include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 
 
 #define FARM_LINGER_MS  300     /* serve on after deregistering */
+#define FARM_IDLE_MS    60000   /* a kept-alive client may stay silent */
 
 
 typedef struct {
@@ -39,6 +41,9 @@ typedef struct {
     struct event        *signals[4];
     struct event        *grace_ev;
     struct event        *linger_ev;
+    struct event        *app_grace_ev;  /* app down: deregister then */
+    farm_app_t          *app;           /* --app: its health check */
+    int                  reg_wanted;    /* registrar started, not undone */
     int                  terminating;
     int                  draining;
     int                  dereg_pending;
@@ -91,6 +96,10 @@ farm_agent_linger_handler(evutil_socket_t fd, short what, void *data)
     (void) what;
 
     a->lingered = 1;
+
+    /* the gateway had its moment: no new connections or requests now */
+    farm_server_stop_accepting(a->server);
+
     farm_agent_check_exit(a);
 }
 
@@ -156,7 +165,109 @@ farm_agent_drain(farm_agent_t *a)
     }
 
     a->dereg_pending = 1;
+    a->reg_wanted = 0;
     farm_registrar_deregister(a->registrar, farm_agent_deregistered, a);
+}
+
+
+/* Registers unless it is wanted already, or the app is not up. */
+static void
+farm_agent_register(farm_agent_t *a)
+{
+    if (a->registrar == NULL || a->reg_wanted || a->draining) {
+        return;
+    }
+
+    if (a->app && a->app->state != FARM_APP_UP) {
+        return;
+    }
+
+    a->reg_wanted = 1;
+    farm_registrar_start(a->registrar);
+}
+
+
+static void
+farm_agent_app_deregistered(int ok, void *data)
+{
+    farm_agent_t  *a = data;
+
+    if (ok && !a->reg_wanted) {
+        farm_log_info("deregistered while the app is down");
+    }
+}
+
+
+static void
+farm_agent_app_deregister(farm_agent_t *a)
+{
+    if (a->registrar == NULL || !a->reg_wanted || a->draining) {
+        return;
+    }
+
+    a->reg_wanted = 0;
+    farm_registrar_deregister(a->registrar, farm_agent_app_deregistered, a);
+}
+
+
+static void
+farm_agent_app_grace_handler(evutil_socket_t fd, short what, void *data)
+{
+    farm_agent_t  *a = data;
+
+    (void) fd;
+    (void) what;
+
+    if (a->app->state == FARM_APP_UP) {
+        return;
+    }
+
+    farm_log_warn("the app has been down for %lld ms (--app-down-grace): "
+                  "deregistering until it recovers",
+                  (long long) a->opts.app_down_grace_ms);
+
+    farm_agent_app_deregister(a);
+}
+
+
+static void
+farm_agent_app_change(void *data, farm_app_state_e state, const char *reason)
+{
+    farm_agent_t  *a = data;
+
+    if (state == FARM_APP_UP) {
+        farm_log_info("app %s is up: its check %s", a->opts.app_url,
+                      reason);
+        evtimer_del(a->app_grace_ev);
+        farm_agent_register(a);
+        return;
+    }
+
+    if (a->opts.register_only) {
+        farm_log_warn("app %s is down (%s): deregistering", a->opts.app_url,
+                      reason);
+        farm_agent_app_deregister(a);
+        return;
+    }
+
+    farm_log_warn("app %s is down (%s): /_farm/health answers 503; "
+                  "deregistering in %lld ms unless it recovers",
+                  a->opts.app_url, reason,
+                  (long long) a->opts.app_down_grace_ms);
+
+    if (a->reg_wanted) {
+        farm_timer_ms(a->app_grace_ev, a->opts.app_down_grace_ms);
+    }
+}
+
+
+/* A forward found the app unreachable. */
+static void
+farm_agent_app_failed(void *data, const char *reason)
+{
+    farm_agent_t  *a = data;
+
+    farm_app_failed(a->app, reason);
 }
 
 
@@ -234,9 +345,7 @@ farm_agent_signal_handler(evutil_socket_t sig, short what, void *data)
         a->draining = 0;
         a->server->draining = 0;
 
-        if (a->registrar) {
-            farm_registrar_start(a->registrar);
-        }
+        farm_agent_register(a);
 
         break;
     }
@@ -296,6 +405,9 @@ farm_agent_record(farm_agent_t *a)
     if (o->advertise_host[0]) {
         strcpy(r->address, o->advertise_host);
 
+    } else if (o->register_only && farm_valid_address(o->app_host)) {
+        strcpy(r->address, o->app_host);
+
     } else if (farm_valid_address(o->listen_host)) {
         strcpy(r->address, o->listen_host);
 
@@ -303,7 +415,17 @@ farm_agent_record(farm_agent_t *a)
         strcpy(r->address, "127.0.0.1");    /* standalone, never published */
     }
 
-    r->port = o->advertise_port ? o->advertise_port : a->server->port;
+    r->port = o->advertise_port ? o->advertise_port
+            : o->register_only ? o->app_port : a->server->port;
+
+    if (o->register_only && !o->advertise_host[0] && o->registry_set
+        && !farm_valid_address(o->app_host))
+    {
+        fprintf(stderr, "farm-agent: --advertise: required with "
+                "--register-only when --app names a host (\"%s\"): the "
+                "record needs an IP address\n", o->app_host);
+        return -1;
+    }
 
     if (!o->id_set) {
         farm_agent_default_id(r, a->server->port);
@@ -360,8 +482,9 @@ farm_agent_events(farm_agent_t *a)
 
     a->grace_ev = evtimer_new(a->base, farm_agent_grace_handler, a);
     a->linger_ev = evtimer_new(a->base, farm_agent_linger_handler, a);
+    a->app_grace_ev = evtimer_new(a->base, farm_agent_app_grace_handler, a);
 
-    return a->grace_ev && a->linger_ev ? 0 : -1;
+    return a->grace_ev && a->linger_ev && a->app_grace_ev ? 0 : -1;
 }
 
 
@@ -398,6 +521,14 @@ farm_agent_cleanup(farm_agent_t *a)
         event_free(a->linger_ev);
     }
 
+    if (a->app_grace_ev) {
+        event_free(a->app_grace_ev);
+    }
+
+    if (a->app) {
+        farm_app_free(a->app);
+    }
+
     if (a->base) {
         event_base_free(a->base);
     }
@@ -411,12 +542,80 @@ farm_agent_cleanup(farm_agent_t *a)
 }
 
 
+/*
+ * Resolves --app once, at startup (before the loop runs, so a slow DNS
+ * blocks nothing), and makes the health check and the proxy settings.
+ * Returns 0, or -1 after logging why.
+ */
+static int
+farm_agent_app(farm_agent_t *a, farm_proxy_conf_t *pc)
+{
+    int               rc;
+    char              port[8];
+    farm_options_t   *o;
+    farm_app_conf_t   ac;
+    struct addrinfo   hints, *res;
+
+    o = &a->opts;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof(port), "%u", o->app_port);
+
+    rc = getaddrinfo(o->app_host, port, &hints, &res);
+    if (rc != 0) {
+        farm_log_error("--app %s: cannot resolve %s: %s", o->app_url,
+                       o->app_host, gai_strerror(rc));
+        return -1;
+    }
+
+    memset(&ac, 0, sizeof(ac));
+    memcpy(&ac.addr, res->ai_addr, res->ai_addrlen);
+    ac.addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+
+    ac.base = a->base;
+    snprintf(ac.host, sizeof(ac.host), "%s%s%s:%u",
+             strchr(o->app_host, ':') ? "[" : "", o->app_host,
+             strchr(o->app_host, ':') ? "]" : "", o->app_port);
+    strcpy(ac.path, o->app_health);
+    ac.status_min = o->app_status_min;
+    ac.status_max = o->app_status_max;
+    ac.interval_ms = o->app_interval_ms;
+    ac.timeout_ms = o->app_check_timeout_ms;
+    ac.rise = o->app_rise;
+    ac.fall = o->app_fall;
+    ac.change = farm_agent_app_change;
+    ac.data = a;
+
+    a->app = farm_app_create(&ac);
+    if (a->app == NULL) {
+        farm_log_error("out of memory");
+        return -1;
+    }
+
+    memset(pc, 0, sizeof(farm_proxy_conf_t));
+    memcpy(&pc->addr, &ac.addr, ac.addrlen);
+    pc->addrlen = ac.addrlen;
+    pc->connect_timeout_ms = o->app_connect_timeout_ms;
+    pc->timeout_ms = o->app_timeout_ms;
+    pc->idle_ms = FARM_IDLE_MS;
+    pc->max_clients = o->max_clients;
+    pc->app_failed = farm_agent_app_failed;
+    pc->app_failed_data = a;
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
     int                     rc;
     char                    err[FARM_ERR_MAX];
     farm_agent_t            a;
+    farm_proxy_conf_t       pconf;
     farm_registrar_conf_t   rconf;
 
     memset(&a, 0, sizeof(farm_agent_t));
@@ -459,13 +658,23 @@ main(int argc, char **argv)
         }
     }
 
+    if (a.opts.app_set && farm_agent_app(&a, &pconf) != 0) {
+        farm_agent_cleanup(&a);
+        return 1;
+    }
+
     a.server = farm_server_create(a.base, a.opts.listen_host,
-                                  a.opts.listen_port, &a.opts.record, err);
+                                  a.opts.listen_port, &a.opts.record,
+                                  a.opts.app_set && !a.opts.register_only
+                                  ? &pconf : NULL, err);
     if (a.server == NULL) {
         farm_log_error("%s", err);
         farm_agent_cleanup(&a);
         return 1;
     }
+
+    a.server->app = a.app;
+    a.server->app_url = a.opts.app_set ? a.opts.app_url : NULL;
 
     a.server->registrar = a.registrar;
     a.server->idle = farm_agent_check_exit;
@@ -496,9 +705,15 @@ main(int argc, char **argv)
                   a.registrar ? "registry " : "standalone (no --registry)",
                   a.registrar ? a.registrar->display : "");
 
-    if (a.registrar) {
-        farm_registrar_start(a.registrar);
+    if (a.app) {
+        farm_log_info("%s app %s, checking GET %s every %lld ms",
+                      a.opts.register_only ? "registering" : "forwarding to",
+                      a.opts.app_url, a.opts.app_health,
+                      (long long) a.opts.app_interval_ms);
+        farm_app_start(a.app);
     }
+
+    farm_agent_register(&a);
 
     if (event_base_dispatch(a.base) < 0) {
         farm_log_error("event loop failed");

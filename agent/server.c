@@ -275,7 +275,7 @@ farm_server_new_connection(struct event_base *base, void *arg)
 
 farm_server_t *
 farm_server_create(struct event_base *base, const char *host, unsigned port,
-    const farm_record_t *record, char *err)
+    const farm_record_t *record, const farm_proxy_conf_t *proxy, char *err)
 {
     int                           e;
     farm_server_t                *s;
@@ -293,6 +293,17 @@ farm_server_create(struct event_base *base, const char *host, unsigned port,
     s->base = base;
     s->record = record;
     s->started_ms = farm_clock_ms();
+
+    if (proxy) {
+        s->proxy = farm_proxy_create(s, host, port, proxy, &s->port, err);
+
+        if (s->proxy == NULL) {
+            free(s);
+            return NULL;
+        }
+
+        return s;
+    }
 
     s->http = evhttp_new(base);
     if (s->http == NULL) {
@@ -339,10 +350,26 @@ farm_server_create(struct event_base *base, const char *host, unsigned port,
 
 
 void
+farm_server_stop_accepting(farm_server_t *s)
+{
+    if (s->proxy) {
+        farm_proxy_stop_accepting(s->proxy);
+    }
+}
+
+
+void
 farm_server_free(farm_server_t *s)
 {
     /* closing the connections ends every request through conn_closed */
     s->idle = NULL;
-    evhttp_free(s->http);
+
+    if (s->proxy) {
+        farm_proxy_free(s->proxy);
+
+    } else {
+        evhttp_free(s->http);
+    }
+
     free(s);
 }
