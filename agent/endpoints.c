@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -481,6 +482,15 @@ farm_method_name(enum evhttp_cmd_type cmd)
 }
 
 
+static int
+farm_secret_header(const char *name)
+{
+    return strcasecmp(name, "Authorization") == 0
+           || strcasecmp(name, "Proxy-Authorization") == 0
+           || strcasecmp(name, "Cookie") == 0;
+}
+
+
 void
 farm_endpoint_echo(farm_server_t *s, farm_req_t *fr)
 {
@@ -506,8 +516,13 @@ farm_endpoint_echo(farm_server_t *s, farm_req_t *fr)
 
     headers = evhttp_request_get_input_headers(fr->req);
 
+    /* credentials are named, never shown: an echo would hand them to
+     * whoever reads the answer (a log, a shared screen, a cache) */
+
     for (h = headers->tqh_first; h; h = h->next.tqe_next) {
-        rc |= evbuffer_add_printf(b, "%s: %s\n", h->key, h->value) < 0;
+        rc |= evbuffer_add_printf(b, "%s: %s\n", h->key,
+                                  farm_secret_header(h->key) ? "[hidden]"
+                                                             : h->value) < 0;
     }
 
     if (rc) {

@@ -316,8 +316,14 @@ farm_server_create(struct event_base *base, const char *host, unsigned port,
                                | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT
                                | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS
                                | EVHTTP_REQ_PATCH);
-    evhttp_set_max_headers_size(s->http, 64 * 1024);
-    evhttp_set_max_body_size(s->http, 16 * 1024 * 1024);
+    /*
+     * evhttp reads a whole body into memory before the handler runs, and
+     * the built-in endpoints read none: bodies over 64 KB get 413 before
+     * they are read, and heads over 16 KB are refused, so one client
+     * cannot make the agent hold megabytes per request.
+     */
+    evhttp_set_max_headers_size(s->http, FARM_HEAD_MAX);
+    evhttp_set_max_body_size(s->http, FARM_BODY_MAX);
     evhttp_set_gencb(s->http, farm_server_handler, s);
     evhttp_set_bevcb(s->http, farm_server_new_connection, s);
 

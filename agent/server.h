@@ -26,6 +26,8 @@
 
 
 #define FARM_WORK_MS_MAX  600000
+#define FARM_HEAD_MAX     (16 * 1024)   /* built-in endpoints: request head */
+#define FARM_BODY_MAX     (64 * 1024)   /* built-in endpoints: body */
 
 
 typedef struct farm_req_s     farm_req_t;

@@ -6,6 +6,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use IO::Socket::INET ();
 use Test::More;
 use FarmTest;
 use AgentTest;
@@ -90,6 +91,33 @@ ok((grep { $_ eq 'X-Test: hello' } @lines), '/echo: a request header');
 ok((grep { $_ eq 'User-Agent: farm-test' } @lines), '/echo: User-Agent');
 ok((grep { $_ eq 'Connection: close' } @lines), '/echo: Connection');
 ok((grep { /^Host: / } @lines), '/echo: Host');
+
+# /echo does not reflect credentials (review A29)
+
+($st, $h, $body) = http_get($a, '/echo', 'Authorization' => 'Bearer s3cret',
+                            'Cookie' => 'session=c00kie',
+                            'Proxy-Authorization' => 'Basic pr0xy');
+is($st, 200, '/echo with credentials: 200');
+unlike($body, qr/s3cret|c00kie|pr0xy/,
+       '/echo: Authorization, Cookie and Proxy-Authorization values hidden');
+like($body, qr/^Authorization: \[hidden\]$/m,
+     '/echo: the header is listed, its value "[hidden]"');
+
+# bodies and heads the built-in endpoints do not need are refused (A29)
+
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $a->{port}, Proto => 'tcp')
+        or die "connect: $!";
+    print {$s} "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576"
+               . "\r\nConnection: close\r\n\r\n";
+    my ($code) = http_finish($s, 3);
+    is($code, 413, '/echo announcing a 1 MB body: 413 at once');
+
+    ($code) = http_get($a, '/echo', 'X-Big' => 'b' x (20 * 1024));
+    ok(!defined $code || $code >= 400,
+       'a 20 KB request head is refused');
+}
 
 # 404
 
