@@ -26,6 +26,7 @@
 #include <strings.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -127,6 +128,16 @@ static void farm_pc_input(farm_pconn_t *pc);
 
 static http_parser_settings  farm_req_settings;
 static http_parser_settings  farm_resp_settings;
+
+
+/* Answers go out as soon as they are written: no Nagle delay. */
+static void
+farm_nodelay(evutil_socket_t fd)
+{
+    int  on = 1;
+
+    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
 
 
 static size_t
@@ -943,6 +954,8 @@ farm_pc_send_head_on(farm_pconn_t *pc, int fresh)
             bufferevent_free(up);
             return -1;
         }
+
+        farm_nodelay(bufferevent_getfd(up));
     }
 
     farm_pc_up_attach(pc, up);
@@ -1467,6 +1480,7 @@ farm_proxy_accept(struct evconnlistener *l, evutil_socket_t fd,
     pc->url = evbuffer_new();
     pc->field = evbuffer_new();
     pc->value = evbuffer_new();
+    farm_nodelay(fd);
     pc->cl = bufferevent_socket_new(p->base, fd, BEV_OPT_CLOSE_ON_FREE);
 
     if (pc->hdrs == NULL || pc->head == NULL || pc->url == NULL
