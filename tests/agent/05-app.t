@@ -250,6 +250,38 @@ sub read_until {
     check_agent_log($a);
 }
 
+# timeouts and the connection cap
+
+{
+    my $a = app_agent(id => 'app4b', extra => ['--app-timeout', '300ms',
+                                               '--max-clients', '2']);
+    my ($st, $h, $body) = http_get($a, '/slow?ms=2000');
+    is($st, 504, 'the app silent past --app-timeout 300ms: 504');
+    like($body, qr/app timed out/, '... "app timed out"');
+    ($st, $h, $body) = http_get($a, '/slow?ms=10');
+    is($st, 200, 'a quick answer within --app-timeout: 200');
+    ($st, $h) = do {
+        my $s = raw_request($a, "HEAD /hello HTTP/1.1\r\nHost: x\r\n"
+                                . "Connection: close\r\n\r\n");
+        my $got = read_until($s, qr/\r\n\r\n/, 5);
+        close $s;
+        ($got =~ m{^HTTP/1\.1 (\d+)} ? $1 : undef, $got);
+    };
+    is($st, 200, 'HEAD: 200');
+    like($h, qr/^Content-Length: 15\r$/m, 'HEAD: the length of the GET body');
+
+    my @held = map { raw_request($a, '') } 1 .. 2;
+    # the kernel queues the three in order and the agent accepts in order
+    my $third = raw_request($a, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    is(read_until($third, qr/hello/, 3), '',
+       '--max-clients 2: a third connection is closed unanswered');
+    close $_ for $third, @held;
+    ok(log_has($a, qr/warn: --max-clients 2 reached/), 'log: --max-clients');
+
+    is(stop_agent($a), 0, 'exit 0');
+    check_agent_log($a);
+}
+
 # health pass-through: the app's check fails -> /_farm/health 503 at once,
 # then deregistered after --app-down-grace; back when it recovers
 
