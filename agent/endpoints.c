@@ -98,6 +98,62 @@ farm_load_read(farm_load_t *l)
 }
 
 
+#define FARM_SPARE_ALPHA  0.5         /* weight of the newest sample */
+
+
+void
+farm_load_tick(farm_server_t *s)
+{
+    double                spare, conn;
+    unsigned              base, floor_w, step, target, now;
+    farm_load_t           l;
+    const farm_record_t  *r = s->record;
+
+    farm_load_read(&l);
+
+    spare = l.cpus > 0 ? 1.0 - l.busy : 1.0;
+
+    if (r->max_conns) {
+        conn = 1.0 - (double) s->inflight / (double) r->max_conns;
+        spare = conn < spare ? conn : spare;
+    }
+
+    spare = spare < 0 ? 0 : spare > 1 ? 1 : spare;
+
+    if (!s->spare_set) {
+        s->spare = spare;
+        s->spare_set = 1;
+
+    } else {
+        s->spare += FARM_SPARE_ALPHA * (spare - s->spare);
+    }
+
+    base = r->weight;
+    floor_w = (base + 9) / 10;
+    step = floor_w;
+
+    target = (unsigned) (base * s->spare + 0.5);
+    target = target < floor_w ? floor_w : target > base ? base : target;
+
+    now = s->weight_now ? s->weight_now : base;
+
+    /* hysteresis: small moves are not worth a change at the gateway */
+    if (target + step <= now || now + step <= target
+        || target == floor_w || target == base)
+    {
+        s->weight_now = target;
+    }
+}
+
+
+unsigned
+farm_weight_now(farm_server_t *s)
+{
+    return s->auto_weight && s->weight_now ? s->weight_now
+                                           : s->record->weight;
+}
+
+
 /* What /health says the agent is: "up", "draining" or "app-down". */
 static const char *
 farm_status_name(farm_server_t *s)
@@ -150,7 +206,7 @@ farm_health_json(farm_server_t *s, int *code)
                     "uptime", farm_uptime(s),
                     "region", r->region,
                     "caps", caps,
-                    "weight", (json_int_t) r->weight,
+                    "weight", (json_int_t) farm_weight_now(s),
                     "max_conns", (json_int_t) r->max_conns,
                     "registered", farm_registered(s),
                     "version", FARM_AGENT_VERSION,
@@ -252,6 +308,9 @@ farm_metrics_text(farm_server_t *s, struct evbuffer *b)
     rc |= farm_metric(b, "farm_agent_draining", "gauge",
                       "1 while the agent drains (SIGTERM or SIGUSR1).",
                       s->draining);
+    rc |= farm_metric(b, "farm_agent_weight", "gauge",
+                      "The weight /health reports (--auto-weight moves it).",
+                      farm_weight_now(s));
     rc |= farm_metric(b, "farm_agent_load1", "gauge",
                       "The machine's 1-minute load average.", l.load1);
     rc |= farm_metric(b, "farm_agent_cpus", "gauge",

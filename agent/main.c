@@ -42,6 +42,7 @@ typedef struct {
     struct event        *grace_ev;
     struct event        *linger_ev;
     struct event        *app_grace_ev;  /* app down: deregister then */
+    struct event        *load_ev;       /* --auto-weight, every second */
     farm_app_t          *app;           /* --app: its health check */
     int                  reg_wanted;    /* registrar started, not undone */
     int                  terminating;
@@ -258,6 +259,18 @@ farm_agent_app_change(void *data, farm_app_state_e state, const char *reason)
     if (a->reg_wanted) {
         farm_timer_ms(a->app_grace_ev, a->opts.app_down_grace_ms);
     }
+}
+
+
+static void
+farm_agent_load_handler(evutil_socket_t fd, short what, void *data)
+{
+    farm_agent_t  *a = data;
+
+    (void) fd;
+    (void) what;
+
+    farm_load_tick(a->server);
 }
 
 
@@ -484,7 +497,26 @@ farm_agent_events(farm_agent_t *a)
     a->linger_ev = evtimer_new(a->base, farm_agent_linger_handler, a);
     a->app_grace_ev = evtimer_new(a->base, farm_agent_app_grace_handler, a);
 
-    return a->grace_ev && a->linger_ev && a->app_grace_ev ? 0 : -1;
+    if (a->grace_ev == NULL || a->linger_ev == NULL
+        || a->app_grace_ev == NULL)
+    {
+        return -1;
+    }
+
+    if (a->opts.auto_weight) {
+        struct timeval  second = { 1, 0 };
+
+        a->load_ev = event_new(a->base, -1, EV_PERSIST,
+                               farm_agent_load_handler, a);
+        if (a->load_ev == NULL || event_add(a->load_ev, &second) != 0) {
+            return -1;
+        }
+
+        a->server->auto_weight = 1;
+        farm_load_tick(a->server);
+    }
+
+    return 0;
 }
 
 
@@ -523,6 +555,10 @@ farm_agent_cleanup(farm_agent_t *a)
 
     if (a->app_grace_ev) {
         event_free(a->app_grace_ev);
+    }
+
+    if (a->load_ev) {
+        event_free(a->load_ev);
     }
 
     if (a->app) {

@@ -91,6 +91,8 @@ static int farm_opt_register_only(farm_opt_ctx_t *ctx, const char *val,
     char *err);
 static int farm_opt_max_clients(farm_opt_ctx_t *ctx, const char *val,
     char *err);
+static int farm_opt_auto_weight(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
 
 
 static const farm_opt_t  farm_opts[] = {
@@ -204,6 +206,12 @@ static const farm_opt_t  farm_opts[] = {
     { "max-clients", "FARM_MAX_CLIENTS", "N", "1024 (0: unlimited)",
       "open client connections at once with --app; more are closed",
       farm_opt_max_clients },
+
+    { "auto-weight", "FARM_AUTO_WEIGHT", NULL,
+      "off (FARM_AUTO_WEIGHT=1 for on)",
+      "the weight /health reports follows the spare CPU and --max-conns "
+      "room, smoothed, between --weight/10 and --weight",
+      farm_opt_auto_weight },
 };
 
 #define FARM_NOPTS  (sizeof(farm_opts) / sizeof(farm_opts[0]))
@@ -1068,6 +1076,13 @@ farm_opt_max_clients(farm_opt_ctx_t *ctx, const char *val, char *err)
     ctx->o->max_clients = (unsigned) n;
 
     return 0;
+}
+
+
+static int
+farm_opt_auto_weight(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    return farm_opt_switch(ctx, val, &ctx->o->auto_weight, err);
 }
 
 

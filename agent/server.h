@@ -57,6 +57,11 @@ struct farm_server_s {
     unsigned long              cut_off;         /* client left or shutdown */
     unsigned long              connections;     /* accepted, ever */
     unsigned long              codes[600];      /* responses by status */
+
+    int                        auto_weight;     /* --auto-weight */
+    unsigned                   weight_now;      /* reported, 0: --weight */
+    double                     spare;           /* smoothed, 0..1 */
+    int                        spare_set;
     int64_t                    started_ms;
 };
 
@@ -115,6 +120,16 @@ void farm_server_error(farm_server_t *s, struct evhttp_request *req,
 /* The /health answer and its status code (200, or 503 while draining or
  * while the app is down); NULL when out of memory. */
 json_t *farm_health_json(farm_server_t *s, int *code);
+
+/*
+ * --auto-weight, once a second: smooths the spare room (CPU, and
+ * --max-conns slots) and moves the reported weight when it changed by a
+ * tenth of --weight or more, never under --weight/10 (at least 1).
+ */
+void farm_load_tick(farm_server_t *s);
+
+/* The weight /health reports. */
+unsigned farm_weight_now(farm_server_t *s);
 
 /* Appends the /metrics text to b; returns 0 or -1. */
 int farm_metrics_text(farm_server_t *s, struct evbuffer *b);

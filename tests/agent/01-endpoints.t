@@ -199,4 +199,31 @@ is_deeply(\@odd, [], '/metrics: only HELP, TYPE and sample lines');
 is(stop_agent($a), 0, 'exit status 0 after SIGTERM');
 check_agent_log($a);
 
+# --auto-weight: the reported weight follows the spare room, bounded to
+# --weight/10 .. --weight
+
+{
+    my $w = start_agent(id => 'aw1', weight => 100, max_conns => 2,
+                        extra => ['--auto-weight']);
+    my $weight = sub { json_of((http_get($w, '/health'))[2])->{weight} };
+    my $first = $weight->();
+    ok($first >= 10 && $first <= 100, "auto weight $first is within 10..100");
+
+    my @busy = map { http_start($w, '/work?ms=8000') } 1 .. 2;
+    my ($low, $seen_out) = (100, 0);
+    wait_until(sub {
+        my $v = $weight->();
+        $seen_out++ if $v < 10 || $v > 100;
+        $low = $v if $v < $low;
+        $v == 10;
+    }, 8, 'the weight to reach its floor with every slot taken');
+    is($low, 10, 'all --max-conns slots busy: weight at the floor, 10');
+    is($seen_out, 0, 'never outside 10..100 on the way');
+    like((http_get($w, '/metrics'))[2], qr/^farm_agent_weight 10$/m,
+         'farm_agent_weight 10');
+    http_finish($_, 1) for @busy;
+    is(stop_agent($w), 0, 'exit status 0 after SIGTERM');
+    check_agent_log($w);
+}
+
 done_testing();
