@@ -30,7 +30,6 @@
 
 
 #define FARM_LINGER_MS  300     /* serve on after deregistering */
-#define FARM_IDLE_MS    60000   /* a kept-alive client may stay silent */
 
 
 typedef struct {
@@ -636,7 +635,7 @@ farm_agent_app(farm_agent_t *a, farm_proxy_conf_t *pc)
     pc->addrlen = ac.addrlen;
     pc->connect_timeout_ms = o->app_connect_timeout_ms;
     pc->timeout_ms = o->app_timeout_ms;
-    pc->idle_ms = FARM_IDLE_MS;
+    pc->idle_ms = o->client_timeout_ms;
     pc->max_clients = o->max_clients;
     pc->app_failed = farm_agent_app_failed;
     pc->app_failed_data = a;

@@ -93,6 +93,8 @@ static int farm_opt_max_clients(farm_opt_ctx_t *ctx, const char *val,
     char *err);
 static int farm_opt_auto_weight(farm_opt_ctx_t *ctx, const char *val,
     char *err);
+static int farm_opt_client_timeout(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
 
 
 static const farm_opt_t  farm_opts[] = {
@@ -206,6 +208,10 @@ static const farm_opt_t  farm_opts[] = {
     { "max-clients", "FARM_MAX_CLIENTS", "N", "1024 (0: unlimited)",
       "open client connections at once with --app; more are closed",
       farm_opt_max_clients },
+
+    { "client-timeout", "FARM_CLIENT_TIMEOUT", "DURATION", "60s",
+      "with --app, a client connection silent this long between requests "
+      "(or within a request head) is closed", farm_opt_client_timeout },
 
     { "auto-weight", "FARM_AUTO_WEIGHT", NULL,
       "off (FARM_AUTO_WEIGHT=1 for on)",
@@ -1080,6 +1086,15 @@ farm_opt_max_clients(farm_opt_ctx_t *ctx, const char *val, char *err)
 
 
 static int
+farm_opt_client_timeout(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    ctx->o->app_flag_seen = 1;
+    return farm_opt_positive_duration(val, 10, &ctx->o->client_timeout_ms,
+                                      err);
+}
+
+
+static int
 farm_opt_auto_weight(farm_opt_ctx_t *ctx, const char *val, char *err)
 {
     return farm_opt_switch(ctx, val, &ctx->o->auto_weight, err);
@@ -1395,6 +1410,7 @@ farm_options_parse(farm_options_t *o, int argc, char **argv)
     o->app_fall = 2;
     o->app_down_grace_ms = 30000;
     o->max_clients = 1024;
+    o->client_timeout_ms = 60000;
 
     memset(&ctx, 0, sizeof(farm_opt_ctx_t));
     ctx.o = o;

@@ -66,6 +66,7 @@ typedef struct {
     int64_t        app_down_grace_ms;
     int            register_only;
     unsigned       max_clients;             /* 0: unlimited */
+    int64_t        client_timeout_ms;
     int            auto_weight;             /* weight follows spare room */
     int            app_flag_seen;           /* some --app-* without --app */
 } farm_options_t;

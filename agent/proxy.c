@@ -678,6 +678,10 @@ farm_req_headers_cb(http_parser *hp)
     farm_pc_count(pc);
     pc->state = FARM_PC_FORWARD;
 
+    /* from here the app's silence is what is timed, not the client's: a
+     * client waiting for a long answer sends nothing */
+    farm_timeouts(pc->cl, 0, pc->p->conf.timeout_ms);
+
     if (farm_pc_send_head(pc) != 0) {
         pc->error = 502;
         return -1;
@@ -1362,9 +1366,6 @@ farm_pc_client_read(struct bufferevent *bev, void *data)
         return;
     }
 
-    if (pc->state == FARM_PC_HEAD) {
-        farm_timeouts(bev, pc->p->conf.timeout_ms, pc->p->conf.timeout_ms);
-    }
 
     farm_pc_input(pc);
 }

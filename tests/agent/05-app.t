@@ -282,6 +282,23 @@ sub read_until {
     check_agent_log($a);
 }
 
+# --client-timeout times the client between requests, not while the app
+# works on its answer
+
+{
+    my $a = app_agent(id => 'app4c', extra => ['--client-timeout', '300ms']);
+    my ($st, $h, $body) = http_get($a, '/slow?ms=1000');
+    is($st, 200, 'an answer taking longer than --client-timeout 300ms: 200');
+    my $s = raw_request($a, '');
+    my $sel = IO::Select->new($s);
+    wait_until(sub { $sel->can_read(0.1) && !sysread($s, my $x, 1) }, 5,
+               'the idle connection to be closed');
+    pass('an idle client connection is closed after --client-timeout');
+    close $s;
+    is(stop_agent($a), 0, 'exit 0');
+    check_agent_log($a);
+}
+
 # health pass-through: the app's check fails -> /_farm/health 503 at once,
 # then deregistered after --app-down-grace; back when it recovers
 
