@@ -27,9 +27,11 @@
 #include "options.h"
 #include "registrar.h"
 #include "server.h"
+#include "supervise.h"
 
 
 #define FARM_LINGER_MS  300     /* serve on after deregistering */
+#define FARM_WORKER_KILL_MS  10000  /* a worker's SIGTERM, then SIGKILL */
 
 
 typedef struct {
@@ -43,6 +45,8 @@ typedef struct {
     struct event        *app_grace_ev;  /* app down: deregister then */
     struct event        *load_ev;       /* --auto-weight, every second */
     farm_app_t          *app;           /* --app: its health check */
+    farm_supervise_t    *sv;            /* -- command: the worker */
+    int                  finishing;     /* stopping the worker to exit */
     int                  reg_wanted;    /* registrar started, not undone */
     int                  terminating;
     int                  draining;
@@ -70,20 +74,51 @@ farm_timer_ms(struct event *ev, int64_t ms)
 }
 
 
+static void
+farm_agent_worker_stopped(void *data)
+{
+    farm_agent_t  *a = data;
+
+    event_base_loopexit(a->base, NULL);
+}
+
+
+/* Exits the loop, after stopping a supervised worker. */
+static void
+farm_agent_finish(farm_agent_t *a)
+{
+    if (a->finishing) {
+        return;
+    }
+
+    a->finishing = 1;
+    a->exit_code = 0;
+
+    if (a->sv) {
+        farm_supervise_stop(a->sv, FARM_WORKER_KILL_MS,
+                            farm_agent_worker_stopped, a);
+        return;
+    }
+
+    event_base_loopexit(a->base, NULL);
+}
+
+
 /* Exits the loop when a termination has nothing left to wait for. */
 static void
 farm_agent_check_exit(void *data)
 {
     farm_agent_t  *a = data;
 
-    if (!a->terminating || !a->lingered || a->server->inflight > 0) {
+    if (!a->terminating || !a->lingered || a->server->inflight > 0
+        || a->finishing)
+    {
         return;
     }
 
     farm_log_info("drained: no request in progress, exiting");
 
-    a->exit_code = 0;
-    event_base_loopexit(a->base, NULL);
+    farm_agent_finish(a);
 }
 
 
@@ -115,6 +150,11 @@ farm_agent_grace_handler(evutil_socket_t fd, short what, void *data)
     farm_log_warn("grace period of %lld ms is over: cutting off %u "
                   "request(s) in progress", (long long) a->opts.grace_ms,
                   a->server->inflight);
+
+    if (a->sv && !a->finishing) {
+        farm_agent_finish(a);       /* the worker gets its SIGTERM */
+        return;
+    }
 
     a->exit_code = 0;
     event_base_loopbreak(a->base);
@@ -270,6 +310,18 @@ farm_agent_load_handler(evutil_socket_t fd, short what, void *data)
     (void) what;
 
     farm_load_tick(a->server);
+}
+
+
+/* The supervised worker died: the app is down until it passes again. */
+static void
+farm_agent_worker_exit(void *data, const char *reason)
+{
+    farm_agent_t  *a = data;
+    char           why[128];
+
+    snprintf(why, sizeof(why), "worker %s", reason);
+    farm_app_failed(a->app, why);
 }
 
 
@@ -564,6 +616,10 @@ farm_agent_cleanup(farm_agent_t *a)
         farm_app_free(a->app);
     }
 
+    if (a->sv) {
+        farm_supervise_free(a->sv);
+    }
+
     if (a->base) {
         event_base_free(a->base);
     }
@@ -739,6 +795,17 @@ main(int argc, char **argv)
                   a.server->port, a.opts.record.id, a.opts.record.service,
                   a.registrar ? "registry " : "standalone (no --registry)",
                   a.registrar ? a.registrar->display : "");
+
+    if (a.opts.command) {
+        a.sv = farm_supervise_create(a.base, a.opts.command,
+                                     farm_agent_worker_exit, &a);
+
+        if (a.sv == NULL || farm_supervise_start(a.sv) != 0) {
+            farm_log_error("cannot supervise %s", a.opts.command[0]);
+            farm_agent_cleanup(&a);
+            return 1;
+        }
+    }
 
     if (a.app) {
         farm_log_info("%s app %s, checking GET %s every %lld ms",

@@ -1142,7 +1142,7 @@ farm_options_help(void)
     char               flag[64];
     const farm_opt_t  *opt;
 
-    printf("Usage: farm-agent [OPTION]...\n"
+    printf("Usage: farm-agent [OPTION]... [-- COMMAND [ARG]...]\n"
            "Serve HTTP work (built in, or your own --app), report health "
            "and load, and\nregister in a farm registry.\n\n");
 
@@ -1170,6 +1170,9 @@ farm_options_help(void)
         "Signals: SIGTERM/SIGINT drain and exit (twice: exit now), "
         "SIGUSR1 drain,\n"
         "SIGUSR2 stop draining.\n"
+        "With -- COMMAND (and --app) the agent starts the worker, restarts "
+        "it when it\ndies, passes SIGHUP on to it and stops it after "
+        "draining.\n"
         "Exit status: 0 after a clean shutdown, 1 on a runtime error "
         "(cannot listen),\n"
         "2 on a bad flag or environment variable.\n");
@@ -1281,6 +1284,12 @@ farm_options_argv(farm_opt_ctx_t *ctx, int argc, char **argv)
         }
     }
 
+    if (optind < argc && optind > 1 && strcmp(argv[optind - 1], "--") == 0)
+    {
+        ctx->o->command = &argv[optind];    /* argv[argc] is NULL */
+        return 0;
+    }
+
     if (optind < argc) {
         fprintf(stderr, "farm-agent: unexpected argument \"%s\" "
                 "(see --help)\n", argv[optind]);
@@ -1343,6 +1352,12 @@ farm_options_check(farm_opt_ctx_t *ctx)
     {
         fprintf(stderr, "farm-agent: --consul-ca: needs an https:// Consul "
                 "--registry\n");
+        return -1;
+    }
+
+    if (o->command && (!o->app_set || o->register_only)) {
+        fprintf(stderr, "farm-agent: -- %s: a worker to supervise needs "
+                "--app (and not --register-only)\n", o->command[0]);
         return -1;
     }
 

@@ -67,6 +67,7 @@ typedef struct {
     int            register_only;
     unsigned       max_clients;             /* 0: unlimited */
     int64_t        client_timeout_ms;
+    char         **command;                 /* after "--": the worker */
     int            auto_weight;             /* weight follows spare room */
     int            app_flag_seen;           /* some --app-* without --app */
 } farm_options_t;

@@ -6,6 +6,7 @@
 #
 #   GET  /hello              200 "hello from app", with Content-Length
 #   GET  /pid                200, the pid serving this connection
+#   GET  /ppid               200, the pid of the app (the listening one)
 #   GET  /headers            200, the request head as the body
 #   GET  /slow?ms=N          200 after N ms
 #   GET  /download?bytes=N   N bytes of 'x' (&chunked=1: chunked, &eof=1:
@@ -124,6 +125,8 @@ sub serve {
 
         if ($path eq '/pid') {
             reply($c, 200, "$$\n");
+        } elsif ($path eq '/ppid') {
+            reply($c, 200, getppid() . "\n");
         } elsif ($path eq '/hello') {
             reply($c, 200, "hello from app\n");
         } elsif ($path eq '/headers') {
