@@ -1000,10 +1000,26 @@ farm_pc_up_release(farm_pconn_t *pc, int keep)
 }
 
 
+/* A tunnel ends: it counted as a request in flight, now served. */
+static void
+farm_pc_tunnel_end(farm_pconn_t *pc)
+{
+    pc->p->ntunnels--;
+    pc->state = FARM_PC_CLOSING;
+    farm_pc_uncount(pc, 1);
+
+    farm_log_debug("tunnel closed for %s", pc->peer);
+}
+
+
 /* Closes when the output is written (state CLOSING), or at once. */
 static void
 farm_pc_close_soon(farm_pconn_t *pc)
 {
+    if (pc->state == FARM_PC_TUNNEL) {
+        farm_pc_tunnel_end(pc);
+    }
+
     pc->state = FARM_PC_CLOSING;
     bufferevent_disable(pc->cl, EV_READ);
 
@@ -1416,12 +1432,11 @@ farm_pc_free(farm_pconn_t *pc)
     farm_proxy_t  *p = pc->p;
 
     if (pc->state == FARM_PC_TUNNEL) {
-        p->ntunnels--;
-        farm_log_debug("tunnel closed for %s", pc->peer);
+        farm_pc_tunnel_end(pc);
     }
 
     farm_pc_up_release(pc, 0);
-    farm_pc_uncount(pc, pc->state == FARM_PC_TUNNEL);
+    farm_pc_uncount(pc, 0);
 
     if (pc->prev) {
         pc->prev->next = pc->next;

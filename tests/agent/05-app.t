@@ -222,6 +222,22 @@ sub read_until {
                'the tunnel to close');
     pass('closing the client closes the tunnel');
 
+    # the app ends a tunnel
+    $s = raw_request($a, "GET /ws HTTP/1.1\r\nHost: x\r\n"
+                         . "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    like(read_until($s, qr/\r\n\r\n/, 5), qr{^HTTP/1\.1 101 }, 'tunnel 2');
+    print {$s} "bye";
+    like(read_until($s, qr/bye/, 5), qr/bye\z/, 'the last bytes arrive');
+    my $sel = IO::Select->new($s);
+    wait_until(sub { $sel->can_read(0.1) && !sysread($s, my $x, 1) }, 5,
+               'the agent to close the client side');
+    close $s;
+    my $m = (http_get($a, '/_farm/metrics'))[2];
+    like($m, qr/^farm_agent_tunnels 0$/m,
+         'the app closed the tunnel: farm_agent_tunnels 0');
+    like($m, qr/^farm_agent_cut_off_total 0$/m,
+         '... and it counts as served, not cut off');
+
     is(stop_agent($a), 0, 'exit 0');
     check_agent_log($a);
 }

@@ -14,7 +14,8 @@
 #   POST /upload             reads the body (length or chunked) in 64 KB
 #                            pieces, answers "got N bytes"
 #   GET  /health             200, or 503 while DOWN_FILE exists
-#   GET  /ws with Upgrade    101, then echoes every byte back
+#   GET  /ws with Upgrade    101, then echoes every byte back; closes
+#                            after echoing "bye"
 #
 # Logs "request METHOD URI" on stderr for each request.  SIGTERM stops the
 # children too.
@@ -169,6 +170,7 @@ sub serve {
                 my $n = sysread $c, my $d, 65536;
                 return unless $n;
                 out($c, $d) or return;
+                return if $d =~ /bye\z/;
             }
         } else {
             reply($c, 404, "no such page\n");
