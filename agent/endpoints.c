@@ -146,6 +146,23 @@ farm_load_tick(farm_server_t *s)
 }
 
 
+void
+farm_load_to_meta(json_t *meta)
+{
+    char         v[32];
+    farm_load_t  l;
+
+    farm_load_read(&l);
+
+    snprintf(v, sizeof(v), "%.2f", l.load1);
+    json_object_set_new(meta, "load1", json_string(v));
+    snprintf(v, sizeof(v), "%ld", l.cpus);
+    json_object_set_new(meta, "cpus", json_string(v));
+    snprintf(v, sizeof(v), "%lld", l.mem_available_kb / 1024);
+    json_object_set_new(meta, "mem_available_mb", json_string(v));
+}
+
+
 unsigned
 farm_weight_now(farm_server_t *s)
 {

@@ -44,6 +44,8 @@ typedef struct {
     struct event        *linger_ev;
     struct event        *app_grace_ev;  /* app down: deregister then */
     struct event        *load_ev;       /* --auto-weight, every second */
+    struct event        *meta_ev;       /* --load-meta */
+    char                *base_meta;     /* --meta, before the load */
     farm_app_t          *app;           /* --app: its health check */
     farm_supervise_t    *sv;            /* -- command: the worker */
     int                  finishing;     /* stopping the worker to exit */
@@ -313,6 +315,57 @@ farm_agent_load_handler(evutil_socket_t fd, short what, void *data)
 }
 
 
+/*
+ * --load-meta: the record's meta becomes the --meta keys plus the load,
+ * and the registrar writes it again.  Returns 0, or -1 (logged).
+ */
+static int
+farm_agent_load_meta(farm_agent_t *a)
+{
+    int      rc;
+    char    *text, err[FARM_ERR_MAX];
+    json_t  *meta;
+
+    meta = a->base_meta ? json_loads(a->base_meta, 0, NULL) : json_object();
+    if (meta == NULL) {
+        return -1;
+    }
+
+    farm_load_to_meta(meta);
+
+    text = json_dumps(meta, JSON_COMPACT);
+    json_decref(meta);
+
+    if (text == NULL) {
+        return -1;
+    }
+
+    rc = farm_record_set_meta(&a->opts.record, text, err);
+    free(text);
+
+    if (rc != 0) {
+        farm_log_warn("--load-meta: %s", err);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void
+farm_agent_meta_handler(evutil_socket_t fd, short what, void *data)
+{
+    farm_agent_t  *a = data;
+
+    (void) fd;
+    (void) what;
+
+    if (farm_agent_load_meta(a) == 0 && a->registrar && a->reg_wanted) {
+        farm_registrar_refresh(a->registrar);
+    }
+}
+
+
 /* The supervised worker died: the app is down until it passes again. */
 static void
 farm_agent_worker_exit(void *data, const char *reason)
@@ -567,6 +620,28 @@ farm_agent_events(farm_agent_t *a)
         farm_load_tick(a->server);
     }
 
+    if (a->opts.load_meta_ms) {
+        struct timeval  tv;
+
+        tv.tv_sec = a->opts.load_meta_ms / 1000;
+        tv.tv_usec = (a->opts.load_meta_ms % 1000) * 1000;
+
+        if (a->opts.record.meta) {
+            a->base_meta = strdup(a->opts.record.meta);
+            if (a->base_meta == NULL) {
+                return -1;
+            }
+        }
+
+        a->meta_ev = event_new(a->base, -1, EV_PERSIST,
+                               farm_agent_meta_handler, a);
+        if (a->meta_ev == NULL || event_add(a->meta_ev, &tv) != 0
+            || farm_agent_load_meta(a) != 0)
+        {
+            return -1;
+        }
+    }
+
     return 0;
 }
 
@@ -611,6 +686,12 @@ farm_agent_cleanup(farm_agent_t *a)
     if (a->load_ev) {
         event_free(a->load_ev);
     }
+
+    if (a->meta_ev) {
+        event_free(a->meta_ev);
+    }
+
+    free(a->base_meta);
 
     if (a->app) {
         farm_app_free(a->app);

@@ -95,6 +95,8 @@ static int farm_opt_auto_weight(farm_opt_ctx_t *ctx, const char *val,
     char *err);
 static int farm_opt_client_timeout(farm_opt_ctx_t *ctx, const char *val,
     char *err);
+static int farm_opt_load_meta(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
 
 
 static const farm_opt_t  farm_opts[] = {
@@ -218,6 +220,10 @@ static const farm_opt_t  farm_opts[] = {
       "the weight /health reports follows the spare CPU and --max-conns "
       "room, smoothed, between --weight/10 and --weight",
       farm_opt_auto_weight },
+
+    { "load-meta", "FARM_LOAD_META", "DURATION", "0 (off)",
+      "every DURATION, put load1, cpus and mem_available_mb in the "
+      "record's meta and write the record again", farm_opt_load_meta },
 };
 
 #define FARM_NOPTS  (sizeof(farm_opts) / sizeof(farm_opts[0]))
@@ -1091,6 +1097,21 @@ farm_opt_client_timeout(farm_opt_ctx_t *ctx, const char *val, char *err)
     ctx->o->app_flag_seen = 1;
     return farm_opt_positive_duration(val, 10, &ctx->o->client_timeout_ms,
                                       err);
+}
+
+
+static int
+farm_opt_load_meta(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    if (farm_opt_duration(val, &ctx->o->load_meta_ms) != 0
+        || (ctx->o->load_meta_ms && ctx->o->load_meta_ms < 100))
+    {
+        farm_opt_err(err, "must be 0 or a duration from 100ms to 1440m, "
+                     "as in 30s");
+        return -1;
+    }
+
+    return 0;
 }
 
 

@@ -69,6 +69,7 @@ typedef struct {
     int64_t        client_timeout_ms;
     char         **command;                 /* after "--": the worker */
     int            auto_weight;             /* weight follows spare room */
+    int64_t        load_meta_ms;            /* 0: no load in the meta */
     int            app_flag_seen;           /* some --app-* without --app */
 } farm_options_t;
 

@@ -127,12 +127,14 @@ static void farm_redis_start(farm_registrar_t *reg);
 static void farm_redis_deregister(farm_registrar_t *reg,
     farm_registrar_done_pt done, void *data);
 static void farm_redis_stop(farm_registrar_t *reg);
+static void farm_redis_refresh(farm_registrar_t *reg);
 
 
 static const farm_registrar_ops_t  farm_redis_ops = {
     farm_redis_start,
     farm_redis_deregister,
-    farm_redis_stop
+    farm_redis_stop,
+    farm_redis_refresh
 };
 
 
@@ -878,6 +880,20 @@ farm_redis_deregister(farm_registrar_t *reg, farm_registrar_done_pt done,
 
     } else if (rr->ac == NULL) {
         farm_redis_connect(rr);     /* try now rather than after backoff */
+    }
+}
+
+
+static void
+farm_redis_refresh(farm_registrar_t *reg)
+{
+    farm_redis_t  *rr = (farm_redis_t *) reg;
+
+    free(rr->json);
+    rr->json = NULL;
+
+    if (rr->want && rr->ready && rr->pending == 0) {
+        farm_redis_register(rr);
     }
 }
 

@@ -128,6 +128,9 @@ json_t *farm_health_json(farm_server_t *s, int *code);
  */
 void farm_load_tick(farm_server_t *s);
 
+/* Sets "load1", "cpus" and "mem_available_mb" (strings) in meta. */
+void farm_load_to_meta(json_t *meta);
+
 /* The weight /health reports. */
 unsigned farm_weight_now(farm_server_t *s);
 

@@ -21,7 +21,7 @@ my @flags = qw(listen advertise service registry id region cap weight
                pid-file app app-timeout app-connect-timeout app-health
                app-health-status app-health-interval app-health-timeout
                app-health-rise app-health-fall app-down-grace register-only
-               max-clients client-timeout auto-weight);
+               max-clients client-timeout auto-weight load-meta);
 
 # --help
 
