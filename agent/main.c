@@ -292,14 +292,19 @@ farm_agent_app_change(void *data, farm_app_state_e state, const char *reason)
         return;
     }
 
+    if (!a->reg_wanted) {
+        farm_log_warn("app %s is down (%s): /_farm/health answers 503%s",
+                      a->opts.app_url, reason,
+                      a->registrar ? "; registering once it passes" : "");
+        return;
+    }
+
     farm_log_warn("app %s is down (%s): /_farm/health answers 503; "
                   "deregistering in %lld ms unless it recovers",
                   a->opts.app_url, reason,
                   (long long) a->opts.app_down_grace_ms);
 
-    if (a->reg_wanted) {
-        farm_timer_ms(a->app_grace_ev, a->opts.app_down_grace_ms);
-    }
+    farm_timer_ms(a->app_grace_ev, a->opts.app_down_grace_ms);
 }
 
 
