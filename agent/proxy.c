@@ -925,9 +925,10 @@ farm_pc_up_attach(farm_pconn_t *pc, struct bufferevent *up)
 
 
 /*
- * Gets a connection to the app (an idle one, or a new one unless fresh is
- * 0... see below) and writes the request head to it, keeping a copy for a
- * retry.  Returns 0, or -1 when no connection could be started.
+ * Gets a connection to the app (an idle one from the pool, or a new one
+ * when there is none or fresh is set) and writes the request head to it,
+ * keeping a copy for a retry.  Returns 0, or -1 when no connection could
+ * be started.
  */
 static int
 farm_pc_send_head_on(farm_pconn_t *pc, int fresh)
