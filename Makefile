@@ -24,7 +24,7 @@ REGISTRY_SRCS := $(wildcard registry/*.c)
 REGISTRY_HDRS := $(wildcard registry/*.h)
 AGENT_SRCS    := $(wildcard agent/*.c)
 AGENT_HDRS    := $(wildcard agent/*.h)
-AGENT_LIBS    := -levent -lhiredis -ljansson -lcurl
+AGENT_LIBS    := -levent -lhiredis -ljansson -lcurl -lhttp_parser
 
 MODULE_SRCS   := $(wildcard ngx_farm_module/*.c ngx_farm_module/*.h) \
                  $(REGISTRY_SRCS) $(REGISTRY_HDRS) config
@@ -124,7 +124,7 @@ bench: deps
 	./scripts/bench.sh
 
 clean:
-	rm -rf $(BUILD) t/servroot* .bench-limit .bench-core
+	rm -rf $(BUILD) t/servroot* .bench-limit .bench-core .bench-agent
 
 # kong-compat/: the Kong declarative configuration engine (plain C, no
 # nginx).  Its unit tests (tests/test_kong_*.c) link it instead of the

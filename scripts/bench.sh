@@ -19,6 +19,8 @@
 #                     scripts/consul.sh) and a gateway watching it with
 #                     blocking queries.
 #   6. rate limits:   scripts/bench-limit.sh, at the end, on its own ports.
+#   7. farm-agent --app: scripts/bench-agent.sh, latency and throughput
+#                     added by the agent in front of an app.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -389,3 +391,6 @@ cleanup
 say ""
 say "bench: rate limits (scripts/bench-limit.sh)"
 "$top/scripts/bench-limit.sh"
+
+say "bench: farm-agent --app (scripts/bench-agent.sh)"
+"$top/scripts/bench-agent.sh"

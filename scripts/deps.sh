@@ -13,6 +13,7 @@ packages="
     nginx nginx-dev
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
+    libhttp-parser-dev
     libyaml-dev libcmocka-dev
     redis-server wrk haproxy
 "
