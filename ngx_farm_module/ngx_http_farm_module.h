@@ -372,6 +372,7 @@ struct ngx_http_farm_srv_conf_s {
     ngx_str_t                      ca;
 
     ngx_str_t                      state;       /* state=, full path */
+    ngx_array_t                   *allow;       /* allow=, ngx_cidr_t */
 
     ngx_msec_t                     resync;
     ngx_msec_t                     timeout;
@@ -402,6 +403,8 @@ struct ngx_http_farm_srv_conf_s {
     ngx_http_farm_consul_t        *consul;
     ngx_uint_t                     listed;      /* unhealthy, this sync */
     ngx_uint_t                     state_dirty; /* the state file is old */
+    ngx_event_t                    state_ev;    /* its next write */
+    ngx_msec_t                     state_saved; /* its last write */
     ngx_uint_t                     warming;     /* the master's read */
     ngx_uint_t                     owner_epoch;
     ngx_uint_t                     superseded;
@@ -530,6 +533,8 @@ void ngx_http_farm_sync_hold(ngx_http_farm_srv_conf_t *fcf,
     const char *why);
 ngx_int_t ngx_http_farm_sync_warm(ngx_http_farm_srv_conf_t *fcf,
     ngx_log_t *log);
+u_char *ngx_http_farm_log_escape(u_char *dst, u_char *last, u_char *src,
+    size_t len);
 
 /* ngx_http_farm_hiredis.c */
 struct redisAsyncContext;
@@ -546,6 +551,8 @@ ngx_int_t ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf,
     ngx_log_t *log);
 void *ngx_http_farm_redis_connect_sync(farm_url_t *url, u_char *addr,
     ngx_msec_t ms, const char **reason);
+ngx_msec_t ngx_http_farm_redis_clock(void);
+ngx_int_t ngx_http_farm_redis_sync_timeout(void *ctx, ngx_msec_t deadline);
 
 /* ngx_http_farm_subset.c */
 ngx_http_farm_subset_t *ngx_http_farm_subset_get(ngx_http_farm_zone_t *z,
@@ -627,6 +634,7 @@ ngx_int_t ngx_http_farm_consul_easy(ngx_http_farm_srv_conf_t *fcf,
     ngx_msec_t connect_timeout, void **headers, void **resolve, char *error);
 void ngx_http_farm_consul_body_text(ngx_http_farm_consul_body_t *b,
     u_char *buf, size_t size);
+size_t ngx_http_farm_consul_body_max(ngx_http_farm_srv_conf_t *fcf);
 
 /* ngx_http_farm_consul_warm.c */
 ngx_int_t ngx_http_farm_consul_warm(ngx_http_farm_srv_conf_t *fcf,

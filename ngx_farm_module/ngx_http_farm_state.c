@@ -6,9 +6,13 @@
  * The state= file of farm_registry: the last known agents of an upstream,
  * whatever the registry, as a JSON array of records (registry/
  * farm_record.c's form).  The sync owner writes it after a full sync that
- * changed the agents (a temporary file, then rename(), so a reader never
- * sees half a file); the master reads it at start when the registry cannot
- * be read, so a gateway restarted during a registry outage still routes.
+ * changed the agents, at most once per NGX_HTTP_FARM_STATE_EVERY (a burst
+ * of changes, which with Consul is a burst of full syncs, costs one write):
+ * serialized straight from the zone into one buffer, written to a new
+ * temporary file (O_EXCL, O_NOFOLLOW: never through a planted link),
+ * flushed to disk and renamed over the old one, so a reader never sees
+ * half a file.  The master reads it at start when the registry cannot be
+ * read, so a gateway restarted during a registry outage still routes.
  */
 
 
@@ -17,19 +21,35 @@
 #include <jansson.h>
 
 
-#define NGX_HTTP_FARM_STATE_MAX  (256 * 1024 * 1024)
+#define NGX_HTTP_FARM_STATE_MAX    (256 * 1024 * 1024)
+#define NGX_HTTP_FARM_STATE_EVERY  1000      /* ms between writes */
+
+/* the most one record takes in the file: fields, 32 caps, meta */
+#define NGX_HTTP_FARM_STATE_RECORD                                           \
+    (256 + FARM_ID_MAX + FARM_SERVICE_MAX + NGX_SOCKADDR_STRLEN              \
+     + FARM_REGION_MAX + FARM_CAPS_MAX * (FARM_CAP_MAX + 3) + FARM_META_MAX)
 
 
+static void ngx_http_farm_state_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_farm_state_save(ngx_http_farm_srv_conf_t *fcf);
-static ngx_int_t ngx_http_farm_state_record(ngx_http_farm_zone_t *z,
-    ngx_http_farm_agent_t *a, farm_record_t *rec);
+static u_char *ngx_http_farm_state_record(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a, u_char *p);
+static ngx_int_t ngx_http_farm_state_write(ngx_http_farm_srv_conf_t *fcf,
+    u_char *data, size_t len);
 
 
-/* End of a full sync: save the agents if they changed since the last save */
+/*
+ * End of a full sync: save the agents if they changed since the last save,
+ * now or, within NGX_HTTP_FARM_STATE_EVERY of the last write, when that
+ * has passed.
+ */
 
 void
 ngx_http_farm_state_sync_end(ngx_http_farm_srv_conf_t *fcf)
 {
+    ngx_msec_t    elapsed;
+    ngx_event_t  *ev;
+
     if (fcf->state.len == 0 || !fcf->state_dirty) {
         return;
     }
@@ -40,6 +60,43 @@ ngx_http_farm_state_sync_end(ngx_http_farm_srv_conf_t *fcf)
         return;
     }
 
+    ev = &fcf->state_ev;
+
+    if (ev->handler == NULL) {
+        ev->handler = ngx_http_farm_state_handler;
+        ev->data = fcf;
+        ev->log = fcf->log;
+        ev->cancelable = 1;
+    }
+
+    if (ev->timer_set) {
+        return;
+    }
+
+    elapsed = ngx_current_msec - fcf->state_saved;
+
+    if (fcf->state_saved && elapsed < NGX_HTTP_FARM_STATE_EVERY) {
+        ngx_add_timer(ev, NGX_HTTP_FARM_STATE_EVERY - elapsed);
+        return;
+    }
+
+    ngx_http_farm_state_handler(ev);
+}
+
+
+static void
+ngx_http_farm_state_handler(ngx_event_t *ev)
+{
+    ngx_http_farm_srv_conf_t  *fcf = ev->data;
+
+    if (!fcf->state_dirty || fcf->superseded) {
+        return;
+    }
+
+    fcf->state_saved = ngx_current_msec;
+
+    /* a failed write is tried again after the next full sync */
+
     if (ngx_http_farm_state_save(fcf) == NGX_OK) {
         fcf->state_dirty = 0;
     }
@@ -47,91 +104,108 @@ ngx_http_farm_state_sync_end(ngx_http_farm_srv_conf_t *fcf)
 
 
 /*
- * Rebuilds the record of an agent slot from the zone.  Called with the
- * zone locked; rec->meta is malloc'd (or NULL) for the caller to free.
+ * Writes the record of an agent slot, as farm_record_to_json() would, at
+ * p: every string in it is a validated name or an address literal, and
+ * meta is already JSON, so nothing needs escaping.  Called with the zone
+ * locked; p has NGX_HTTP_FARM_STATE_RECORD bytes.  Returns the end.
  */
 
-static ngx_int_t
+static u_char *
 ngx_http_farm_state_record(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a,
-    farm_record_t *rec)
+    u_char *p)
 {
-    size_t                  len;
-    ngx_uint_t              i;
+    u_char                 *start;
+    ngx_uint_t              i, n;
     ngx_http_farm_shctx_t  *sh;
 
     sh = z->sh;
 
-    farm_record_init(rec);
+    p = ngx_sprintf(p, "{\"id\":\"%*s\",\"service\":\"%V\",\"address\":\"",
+                    (size_t) a->sn.str.len, a->id, &z->fcf->service);
 
-    ngx_memcpy(rec->id, a->id, a->sn.str.len);
-    rec->id[a->sn.str.len] = '\0';
+    start = p;
+    p += ngx_sock_ntop(&a->sockaddr.sockaddr, a->socklen, p,
+                       NGX_SOCKADDR_STRLEN, 0);
 
-    len = ngx_min(z->fcf->service.len, FARM_SERVICE_MAX);
-    ngx_memcpy(rec->service, z->fcf->service.data, len);
-    rec->service[len] = '\0';
-
-    len = ngx_sock_ntop(&a->sockaddr.sockaddr, a->socklen,
-                        (u_char *) rec->address, FARM_ADDRESS_MAX, 0);
-    rec->address[len] = '\0';
-
-    rec->port = ngx_inet_get_port(&a->sockaddr.sockaddr);
-    rec->weight = a->rec_weight;
-    rec->max_conns = a->rec_max_conns;
-    rec->backup = a->rec_backup ? 1 : 0;
-
-    if (a->region) {
-        ngx_cpystrn((u_char *) rec->region, sh->regions[a->region - 1],
-                    FARM_REGION_MAX + 1);
+    if (p == start) {
+        return NULL;
     }
 
-    for (i = 0; i < sh->ncaps && rec->ncaps < FARM_CAPS_MAX; i++) {
+    p = ngx_sprintf(p, "\",\"port\":%ui,\"weight\":%uD,\"region\":\"%s\","
+                    "\"caps\":[",
+                    (ngx_uint_t) ngx_inet_get_port(&a->sockaddr.sockaddr),
+                    a->rec_weight,
+                    a->region ? sh->regions[a->region - 1] : (u_char *) "");
+
+    n = 0;
+
+    for (i = 0; i < sh->ncaps && n < FARM_CAPS_MAX; i++) {
         if (a->caps & ((uint64_t) 1 << i)) {
-            ngx_cpystrn((u_char *) rec->caps[rec->ncaps++], sh->caps[i],
-                        FARM_CAP_MAX + 1);
+            p = ngx_sprintf(p, "%s\"%s\"", n++ ? "," : "", sh->caps[i]);
         }
     }
+
+    p = ngx_sprintf(p, "],\"max_conns\":%uD,\"backup\":%s",
+                    a->rec_max_conns, a->rec_backup ? "true" : "false");
 
     if (a->meta_len) {
-        rec->meta = malloc(a->meta_len + 1);
-        if (rec->meta == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(rec->meta, a->meta, a->meta_len);
-        rec->meta[a->meta_len] = '\0';
+        p = ngx_sprintf(p, ",\"meta\":%*s",
+                        ngx_min(a->meta_len, (size_t) FARM_META_MAX),
+                        a->meta);
     }
 
-    return NGX_OK;
+    *p++ = '}';
+
+    return p;
 }
 
 
 static ngx_int_t
 ngx_http_farm_state_save(ngx_http_farm_srv_conf_t *fcf)
 {
-    char                   *json;
-    u_char                 *tmp;
-    size_t                  len;
-    json_t                 *list, *item;
+    u_char                 *buf, *p, *last, *nbuf;
+    size_t                  size;
     uint32_t                i;
-    ngx_err_t               err;
-    ngx_int_t               rc;
     ngx_uint_t              n;
-    ngx_fd_t                fd;
-    farm_record_t           rec;
     ngx_http_farm_zone_t    z;
     ngx_http_farm_agent_t  *a;
 
     ngx_http_farm_zone_get(fcf, &z);
 
-    list = json_array();
-    if (list == NULL) {
+    size = (z.sh->nagents + 1) * 512 + NGX_HTTP_FARM_STATE_RECORD;
+
+    buf = ngx_alloc(size, fcf->log);
+    if (buf == NULL) {
         return NGX_ERROR;
     }
 
+    p = ngx_cpymem(buf, "[", 1);
+    last = buf + size;
     n = 0;
 
     for (i = 0; i < z.sh->nslots; i++) {
         a = &z.sh->agents[i];
+
+        if (a->state != NGX_HTTP_FARM_SLOT_UP) {
+            continue;
+        }
+
+        /* room for one more record and the end, outside the lock */
+
+        if ((size_t) (last - p) < NGX_HTTP_FARM_STATE_RECORD + 8) {
+            size *= 2;
+
+            nbuf = ngx_alloc(size, fcf->log);
+            if (nbuf == NULL) {
+                ngx_free(buf);
+                return NGX_ERROR;
+            }
+
+            p = ngx_cpymem(nbuf, buf, p - buf);
+            last = nbuf + size;
+            ngx_free(buf);
+            buf = nbuf;
+        }
 
         ngx_shmtx_lock(&z.shpool->mutex);
 
@@ -140,61 +214,105 @@ ngx_http_farm_state_save(ngx_http_farm_srv_conf_t *fcf)
             continue;
         }
 
-        rc = ngx_http_farm_state_record(&z, a, &rec);
+        nbuf = ngx_http_farm_state_record(&z, a, p + (n ? 2 : 1));
 
         ngx_shmtx_unlock(&z.shpool->mutex);
 
-        json = (rc == NGX_OK) ? farm_record_to_json(&rec) : NULL;
-        farm_record_free(&rec);
-
-        item = json ? json_loads(json, 0, NULL) : NULL;
-        free(json);
-
-        if (item == NULL || json_array_append_new(list, item) != 0) {
-            json_decref(list);
-            ngx_log_error(NGX_LOG_ERR, fcf->log, 0,
-                          "farm: cannot save the agents of upstream \"%V\" "
-                          "to \"%V\": out of memory", &fcf->uscf->host,
-                          &fcf->state);
-            return NGX_ERROR;
+        if (nbuf == NULL) {
+            continue;
         }
 
+        if (n) {
+            *p++ = ',';
+        }
+
+        *p = '\n';
+        p = nbuf;
         n++;
     }
 
-    json = json_dumps(list, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    json_decref(list);
+    p = ngx_cpymem(p, "\n]\n", 3);
 
-    if (json == NULL) {
+    if (ngx_http_farm_state_write(fcf, buf, p - buf) != NGX_OK) {
+        ngx_free(buf);
         return NGX_ERROR;
     }
 
-    len = ngx_strlen(json);
+    ngx_free(buf);
+
+    ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
+                  "farm: saved %ui agents of upstream \"%V\" to \"%V\"",
+                  n, &fcf->uscf->host, &fcf->state);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Replaces the state file with data: a new "<state>.<pid>.tmp" (O_EXCL and
+ * O_NOFOLLOW, so a file or link planted there is removed, never followed
+ * or truncated), written, flushed with fsync() and renamed over the file.
+ */
+
+static ngx_int_t
+ngx_http_farm_state_write(ngx_http_farm_srv_conf_t *fcf, u_char *data,
+    size_t len)
+{
+    u_char      *tmp;
+    ssize_t      n;
+    ngx_fd_t     fd;
+    ngx_err_t    err;
+    ngx_uint_t   tries;
 
     tmp = ngx_alloc(fcf->state.len + 32, fcf->log);
     if (tmp == NULL) {
-        free(json);
         return NGX_ERROR;
     }
 
     ngx_sprintf(tmp, "%V.%P.tmp%Z", &fcf->state, ngx_pid);
 
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
-                       NGX_FILE_DEFAULT_ACCESS);
+    for (tries = 0; /* void */; tries++) {
+        fd = open((char *) tmp, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW,
+                  NGX_FILE_DEFAULT_ACCESS);
 
-    if (fd == NGX_INVALID_FILE) {
+        if (fd != NGX_INVALID_FILE) {
+            break;
+        }
+
         err = ngx_errno;
-        goto failed;
+
+        /*
+         * left by a process with our pid, or planted: removed (unlink()
+         * follows no link), and tried once more
+         */
+
+        if (err != NGX_EEXIST || tries > 0
+            || ngx_delete_file(tmp) == NGX_FILE_ERROR)
+        {
+            goto failed;
+        }
     }
 
-    if (ngx_write_fd(fd, json, len) != (ssize_t) len) {
+    while (len) {
+        n = ngx_write_fd(fd, data, len);
+
+        if (n <= 0) {
+            err = (n == 0) ? NGX_ENOSPC : ngx_errno;
+            (void) ngx_close_file(fd);
+            (void) ngx_delete_file(tmp);
+            goto failed;
+        }
+
+        data += n;
+        len -= n;
+    }
+
+    if (fsync(fd) == -1) {
         err = ngx_errno;
         (void) ngx_close_file(fd);
         (void) ngx_delete_file(tmp);
         goto failed;
     }
-
-    (void) ngx_write_fd(fd, "\n", 1);
 
     if (ngx_close_file(fd) == NGX_FILE_ERROR
         || ngx_rename_file(tmp, fcf->state.data) == NGX_FILE_ERROR)
@@ -204,12 +322,7 @@ ngx_http_farm_state_save(ngx_http_farm_srv_conf_t *fcf)
         goto failed;
     }
 
-    free(json);
     ngx_free(tmp);
-
-    ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
-                  "farm: saved %ui agents of upstream \"%V\" to \"%V\"",
-                  n, &fcf->uscf->host, &fcf->state);
 
     return NGX_OK;
 
@@ -219,7 +332,6 @@ failed:
                   "farm: cannot save the agents of upstream \"%V\" to \"%V\"",
                   &fcf->uscf->host, &fcf->state);
 
-    free(json);
     ngx_free(tmp);
 
     return NGX_ERROR;
