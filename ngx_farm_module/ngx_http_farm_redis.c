@@ -70,8 +70,9 @@ struct ngx_http_farm_redis_s {
     unsigned                       syncing:1;
     unsigned                       stopped:1;
 
-    /* the full sync in flight */
+    /* the full sync in flight: ids point into one block, ids_data */
     char                         **ids;
+    u_char                        *ids_data;
     ngx_uint_t                     nids;
     ngx_uint_t                     next;        /* the next id to send */
     ngx_uint_t                     pending;     /* chunks, TYPEs awaited */
@@ -594,19 +595,15 @@ ngx_http_farm_redis_drop(ngx_http_farm_redis_t *r, const char *reason)
 static void
 ngx_http_farm_redis_free_ids(ngx_http_farm_redis_t *r)
 {
-    ngx_uint_t  i;
-
     if (r->ids == NULL) {
         return;
     }
 
-    for (i = 0; i < r->nids; i++) {
-        ngx_free(r->ids[i]);
-    }
-
     ngx_free(r->ids);
+    ngx_free(r->ids_data);
 
     r->ids = NULL;
+    r->ids_data = NULL;
     r->nids = 0;
     r->next = 0;
 }
@@ -1079,7 +1076,8 @@ static void
 ngx_http_farm_redis_members_cb(redisAsyncContext *ac, void *reply,
     void *data)
 {
-    size_t                  i, n;
+    u_char                 *p;
+    size_t                  i, n, size;
     redisReply             *rr = reply, *e;
     ngx_http_farm_redis_t  *r;
 
@@ -1102,12 +1100,30 @@ ngx_http_farm_redis_members_cb(redisAsyncContext *ac, void *reply,
 
     ngx_http_farm_redis_free_ids(r);
 
+    /* two allocations, not one per id: the index may list 100,000 */
+
+    size = 1;
+
+    for (i = 0; i < rr->elements; i++) {
+        e = rr->element[i];
+
+        if (e->type == REDIS_REPLY_STRING && e->len <= FARM_ID_MAX) {
+            size += e->len + 1;
+        }
+    }
+
     r->ids = ngx_alloc((rr->elements + 1) * sizeof(char *), ngx_cycle->log);
-    if (r->ids == NULL) {
+    r->ids_data = ngx_alloc(size, ngx_cycle->log);
+
+    if (r->ids == NULL || r->ids_data == NULL) {
+        ngx_free(r->ids_data);
+        r->ids_data = NULL;
+        r->nids = 0;
         ngx_http_farm_redis_drop(r, "out of memory");
         return;
     }
 
+    p = r->ids_data;
     n = 0;
 
     for (i = 0; i < rr->elements; i++) {
@@ -1120,15 +1136,8 @@ ngx_http_farm_redis_members_cb(redisAsyncContext *ac, void *reply,
             continue;
         }
 
-        r->ids[n] = ngx_alloc(e->len + 1, ngx_cycle->log);
-        if (r->ids[n] == NULL) {
-            r->nids = n;
-            ngx_http_farm_redis_drop(r, "out of memory");
-            return;
-        }
-
-        ngx_memcpy(r->ids[n], e->str, e->len + 1);
-        n++;
+        r->ids[n++] = (char *) p;
+        p = ngx_cpymem(p, e->str, e->len + 1);
     }
 
     r->nids = n;

@@ -7,12 +7,19 @@
  * whatever the registry, as a JSON array of records (registry/
  * farm_record.c's form).  The sync owner writes it after a full sync that
  * changed the agents, at most once per NGX_HTTP_FARM_STATE_EVERY (a burst
- * of changes, which with Consul is a burst of full syncs, costs one write):
- * serialized straight from the zone into one buffer, written to a new
- * temporary file (O_EXCL, O_NOFOLLOW: never through a planted link),
- * flushed to disk and renamed over the old one, so a reader never sees
- * half a file.  The master reads it at start when the registry cannot be
- * read, so a gateway restarted during a registry outage still routes.
+ * of changes, which with Consul is a burst of full syncs, costs one write).
+ *
+ * A save never holds the event loop for long, whatever the number of
+ * agents: it is a small state machine driven by a timer, and each step
+ * does a bounded amount of work.  It serializes NGX_HTTP_FARM_STATE_SLICE
+ * slots per step straight from the zone into one buffer, then writes
+ * NGX_HTTP_FARM_STATE_CHUNK bytes per step to a new temporary file
+ * (O_EXCL, O_NOFOLLOW: never through a planted link), asking the kernel
+ * to start writing each chunk back at once; NGX_HTTP_FARM_STATE_SETTLE ms
+ * after the last, when the writeback is done, fsync() has little left to
+ * do; then it renames the file over the old one, so a reader never sees
+ * half a file.  The master reads it at start when the registry cannot
+ * be read, so a gateway restarted during a registry outage still routes.
  */
 
 
@@ -22,7 +29,10 @@
 
 
 #define NGX_HTTP_FARM_STATE_MAX    (256 * 1024 * 1024)
-#define NGX_HTTP_FARM_STATE_EVERY  1000      /* ms between writes */
+#define NGX_HTTP_FARM_STATE_EVERY  1000      /* ms between saves */
+#define NGX_HTTP_FARM_STATE_SLICE  500       /* slots serialized per step */
+#define NGX_HTTP_FARM_STATE_CHUNK  (256 * 1024)  /* bytes written per step */
+#define NGX_HTTP_FARM_STATE_SETTLE 200       /* ms, last write to fsync */
 
 /* the most one record takes in the file: fields, 32 caps, meta */
 #define NGX_HTTP_FARM_STATE_RECORD                                           \
@@ -30,25 +40,46 @@
      + FARM_REGION_MAX + FARM_CAPS_MAX * (FARM_CAP_MAX + 3) + FARM_META_MAX)
 
 
+/* a save in progress, in the sync owner's memory */
+typedef struct {
+    ngx_http_farm_srv_conf_t      *fcf;
+    u_char                        *buf;
+    u_char                        *pos;         /* serialized up to */
+    u_char                        *last;
+    u_char                        *written;     /* written up to */
+    u_char                        *tmp;         /* "<state>.<pid>.tmp" */
+    uint32_t                       slot;        /* the next to serialize */
+    ngx_uint_t                     n;           /* records serialized */
+    ngx_fd_t                       fd;
+    off_t                          offset;
+    ngx_uint_t                     settled;     /* waited before fsync */
+} ngx_http_farm_state_save_t;
+
+
+static void ngx_http_farm_state_start(ngx_http_farm_srv_conf_t *fcf);
 static void ngx_http_farm_state_handler(ngx_event_t *ev);
-static ngx_int_t ngx_http_farm_state_save(ngx_http_farm_srv_conf_t *fcf);
+static ngx_int_t ngx_http_farm_state_serialize(
+    ngx_http_farm_state_save_t *sv);
 static u_char *ngx_http_farm_state_record(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a, u_char *p);
-static ngx_int_t ngx_http_farm_state_write(ngx_http_farm_srv_conf_t *fcf,
-    u_char *data, size_t len);
+static ngx_int_t ngx_http_farm_state_open(ngx_http_farm_state_save_t *sv);
+static ngx_int_t ngx_http_farm_state_write(ngx_http_farm_state_save_t *sv);
+static void ngx_http_farm_state_done(ngx_http_farm_state_save_t *sv,
+    ngx_int_t rc, ngx_err_t err);
 
 
 /*
- * End of a full sync: save the agents if they changed since the last save,
- * now or, within NGX_HTTP_FARM_STATE_EVERY of the last write, when that
- * has passed.
+ * End of a full sync: save the agents if they changed since the last save
+ * began, now or, within NGX_HTTP_FARM_STATE_EVERY of it, when that has
+ * passed.  A save in progress finishes first.
  */
 
 void
 ngx_http_farm_state_sync_end(ngx_http_farm_srv_conf_t *fcf)
 {
-    ngx_msec_t    elapsed;
-    ngx_event_t  *ev;
+    ngx_msec_t                   elapsed;
+    ngx_event_t                 *ev;
+    ngx_http_farm_state_save_t  *sv;
 
     if (fcf->state.len == 0 || !fcf->state_dirty) {
         return;
@@ -62,14 +93,24 @@ ngx_http_farm_state_sync_end(ngx_http_farm_srv_conf_t *fcf)
 
     ev = &fcf->state_ev;
 
-    if (ev->handler == NULL) {
+    if (ev->data == NULL) {
+        sv = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_farm_state_save_t));
+        if (sv == NULL) {
+            return;
+        }
+
+        sv->fcf = fcf;
+        sv->fd = NGX_INVALID_FILE;
+
         ev->handler = ngx_http_farm_state_handler;
-        ev->data = fcf;
+        ev->data = sv;
         ev->log = fcf->log;
         ev->cancelable = 1;
     }
 
-    if (ev->timer_set) {
+    sv = ev->data;
+
+    if (ev->timer_set || sv->buf) {
         return;
     }
 
@@ -80,26 +121,154 @@ ngx_http_farm_state_sync_end(ngx_http_farm_srv_conf_t *fcf)
         return;
     }
 
-    ngx_http_farm_state_handler(ev);
+    ngx_http_farm_state_start(fcf);
 }
 
 
 static void
-ngx_http_farm_state_handler(ngx_event_t *ev)
+ngx_http_farm_state_start(ngx_http_farm_srv_conf_t *fcf)
 {
-    ngx_http_farm_srv_conf_t  *fcf = ev->data;
+    size_t                       size;
+    ngx_http_farm_zone_t         z;
+    ngx_http_farm_state_save_t  *sv;
 
-    if (!fcf->state_dirty || fcf->superseded) {
+    sv = fcf->state_ev.data;
+
+    ngx_http_farm_zone_get(fcf, &z);
+
+    size = (z.sh->nagents + 1) * 256 + NGX_HTTP_FARM_STATE_RECORD;
+
+    sv->buf = ngx_alloc(size, fcf->log);
+    if (sv->buf == NULL) {
         return;
     }
 
+    /* a change from now on makes the next save */
+
+    fcf->state_dirty = 0;
     fcf->state_saved = ngx_current_msec;
 
-    /* a failed write is tried again after the next full sync */
+    sv->last = sv->buf + size;
+    sv->pos = ngx_cpymem(sv->buf, "[", 1);
+    sv->slot = 0;
+    sv->n = 0;
 
-    if (ngx_http_farm_state_save(fcf) == NGX_OK) {
-        fcf->state_dirty = 0;
+    ngx_http_farm_state_handler(&fcf->state_ev);
+}
+
+
+/* One step of a save, or the start of a save that waited. */
+
+static void
+ngx_http_farm_state_handler(ngx_event_t *ev)
+{
+    ngx_http_farm_state_save_t  *sv = ev->data;
+
+    ngx_http_farm_srv_conf_t  *fcf;
+
+    fcf = sv->fcf;
+
+    if (fcf->superseded || ngx_exiting) {
+        ngx_http_farm_state_done(sv, NGX_DECLINED, 0);
+        return;
     }
+
+    if (sv->buf == NULL) {
+        if (fcf->state_dirty) {
+            ngx_http_farm_state_start(fcf);
+        }
+
+        return;
+    }
+
+    if (sv->fd == NGX_INVALID_FILE) {
+        if (ngx_http_farm_state_serialize(sv) == NGX_AGAIN) {
+            ngx_add_timer(ev, 1);
+            return;
+        }
+
+        if (ngx_http_farm_state_open(sv) != NGX_OK) {
+            return;
+        }
+    }
+
+    if (ngx_http_farm_state_write(sv) == NGX_AGAIN) {
+        ngx_add_timer(ev, 1);
+    }
+}
+
+
+/*
+ * Serializes the next NGX_HTTP_FARM_STATE_SLICE slots.  Returns NGX_AGAIN
+ * while slots are left, NGX_OK when the array is complete.
+ */
+
+static ngx_int_t
+ngx_http_farm_state_serialize(ngx_http_farm_state_save_t *sv)
+{
+    u_char                 *p, *nbuf;
+    size_t                  size;
+    uint32_t                end;
+    ngx_http_farm_zone_t    z;
+    ngx_http_farm_agent_t  *a;
+
+    ngx_http_farm_zone_get(sv->fcf, &z);
+
+    end = ngx_min(z.sh->nslots, sv->slot + NGX_HTTP_FARM_STATE_SLICE);
+
+    for ( /* void */ ; sv->slot < end; sv->slot++) {
+        a = &z.sh->agents[sv->slot];
+
+        if (a->state != NGX_HTTP_FARM_SLOT_UP) {
+            continue;
+        }
+
+        /* room for one more record and the end, outside the lock */
+
+        if ((size_t) (sv->last - sv->pos) < NGX_HTTP_FARM_STATE_RECORD + 8) {
+            size = 2 * (sv->last - sv->buf);
+
+            nbuf = ngx_alloc(size, sv->fcf->log);
+            if (nbuf == NULL) {
+                return NGX_AGAIN;
+            }
+
+            sv->pos = ngx_cpymem(nbuf, sv->buf, sv->pos - sv->buf);
+            sv->last = nbuf + size;
+            ngx_free(sv->buf);
+            sv->buf = nbuf;
+        }
+
+        ngx_shmtx_lock(&z.shpool->mutex);
+
+        p = NULL;
+
+        if (a->state == NGX_HTTP_FARM_SLOT_UP) {
+            p = ngx_http_farm_state_record(&z, a, sv->pos + (sv->n ? 2 : 1));
+        }
+
+        ngx_shmtx_unlock(&z.shpool->mutex);
+
+        if (p == NULL) {
+            continue;
+        }
+
+        if (sv->n) {
+            *sv->pos++ = ',';
+        }
+
+        *sv->pos = '\n';
+        sv->pos = p;
+        sv->n++;
+    }
+
+    if (sv->slot < z.sh->nslots) {
+        return NGX_AGAIN;
+    }
+
+    sv->pos = ngx_cpymem(sv->pos, "\n]\n", 3);
+
+    return NGX_OK;
 }
 
 
@@ -160,122 +329,35 @@ ngx_http_farm_state_record(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a,
 }
 
 
-static ngx_int_t
-ngx_http_farm_state_save(ngx_http_farm_srv_conf_t *fcf)
-{
-    u_char                 *buf, *p, *last, *nbuf;
-    size_t                  size;
-    uint32_t                i;
-    ngx_uint_t              n;
-    ngx_http_farm_zone_t    z;
-    ngx_http_farm_agent_t  *a;
-
-    ngx_http_farm_zone_get(fcf, &z);
-
-    size = (z.sh->nagents + 1) * 512 + NGX_HTTP_FARM_STATE_RECORD;
-
-    buf = ngx_alloc(size, fcf->log);
-    if (buf == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_cpymem(buf, "[", 1);
-    last = buf + size;
-    n = 0;
-
-    for (i = 0; i < z.sh->nslots; i++) {
-        a = &z.sh->agents[i];
-
-        if (a->state != NGX_HTTP_FARM_SLOT_UP) {
-            continue;
-        }
-
-        /* room for one more record and the end, outside the lock */
-
-        if ((size_t) (last - p) < NGX_HTTP_FARM_STATE_RECORD + 8) {
-            size *= 2;
-
-            nbuf = ngx_alloc(size, fcf->log);
-            if (nbuf == NULL) {
-                ngx_free(buf);
-                return NGX_ERROR;
-            }
-
-            p = ngx_cpymem(nbuf, buf, p - buf);
-            last = nbuf + size;
-            ngx_free(buf);
-            buf = nbuf;
-        }
-
-        ngx_shmtx_lock(&z.shpool->mutex);
-
-        if (a->state != NGX_HTTP_FARM_SLOT_UP) {
-            ngx_shmtx_unlock(&z.shpool->mutex);
-            continue;
-        }
-
-        nbuf = ngx_http_farm_state_record(&z, a, p + (n ? 2 : 1));
-
-        ngx_shmtx_unlock(&z.shpool->mutex);
-
-        if (nbuf == NULL) {
-            continue;
-        }
-
-        if (n) {
-            *p++ = ',';
-        }
-
-        *p = '\n';
-        p = nbuf;
-        n++;
-    }
-
-    p = ngx_cpymem(p, "\n]\n", 3);
-
-    if (ngx_http_farm_state_write(fcf, buf, p - buf) != NGX_OK) {
-        ngx_free(buf);
-        return NGX_ERROR;
-    }
-
-    ngx_free(buf);
-
-    ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
-                  "farm: saved %ui agents of upstream \"%V\" to \"%V\"",
-                  n, &fcf->uscf->host, &fcf->state);
-
-    return NGX_OK;
-}
-
-
 /*
- * Replaces the state file with data: a new "<state>.<pid>.tmp" (O_EXCL and
- * O_NOFOLLOW, so a file or link planted there is removed, never followed
- * or truncated), written, flushed with fsync() and renamed over the file.
+ * A new "<state>.<pid>.tmp": O_EXCL and O_NOFOLLOW, so a file or link
+ * planted there is removed, never followed or truncated.
  */
 
 static ngx_int_t
-ngx_http_farm_state_write(ngx_http_farm_srv_conf_t *fcf, u_char *data,
-    size_t len)
+ngx_http_farm_state_open(ngx_http_farm_state_save_t *sv)
 {
-    u_char      *tmp;
-    ssize_t      n;
-    ngx_fd_t     fd;
-    ngx_err_t    err;
-    ngx_uint_t   tries;
+    ngx_err_t                  err;
+    ngx_uint_t                 tries;
+    ngx_http_farm_srv_conf_t  *fcf;
 
-    tmp = ngx_alloc(fcf->state.len + 32, fcf->log);
-    if (tmp == NULL) {
-        return NGX_ERROR;
+    fcf = sv->fcf;
+
+    if (sv->tmp == NULL) {
+        sv->tmp = ngx_pnalloc(ngx_cycle->pool, fcf->state.len + 32);
+        if (sv->tmp == NULL) {
+            ngx_http_farm_state_done(sv, NGX_ERROR, 0);
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(sv->tmp, "%V.%P.tmp%Z", &fcf->state, ngx_pid);
     }
 
-    ngx_sprintf(tmp, "%V.%P.tmp%Z", &fcf->state, ngx_pid);
-
     for (tries = 0; /* void */; tries++) {
-        fd = open((char *) tmp, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW,
-                  NGX_FILE_DEFAULT_ACCESS);
+        sv->fd = open((char *) sv->tmp, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW,
+                      NGX_FILE_DEFAULT_ACCESS);
 
-        if (fd != NGX_INVALID_FILE) {
+        if (sv->fd != NGX_INVALID_FILE) {
             break;
         }
 
@@ -287,54 +369,136 @@ ngx_http_farm_state_write(ngx_http_farm_srv_conf_t *fcf, u_char *data,
          */
 
         if (err != NGX_EEXIST || tries > 0
-            || ngx_delete_file(tmp) == NGX_FILE_ERROR)
+            || ngx_delete_file(sv->tmp) == NGX_FILE_ERROR)
         {
-            goto failed;
+            ngx_http_farm_state_done(sv, NGX_ERROR, err);
+            return NGX_ERROR;
         }
     }
 
+    sv->written = sv->buf;
+    sv->offset = 0;
+    sv->settled = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Writes the next NGX_HTTP_FARM_STATE_CHUNK bytes and starts their
+ * writeback: NGX_AGAIN while bytes are left.  After the last, NGX_DONE
+ * and a wait of NGX_HTTP_FARM_STATE_SETTLE; then fsync() and rename().
+ */
+
+static ngx_int_t
+ngx_http_farm_state_write(ngx_http_farm_state_save_t *sv)
+{
+    size_t   len;
+    ssize_t  n;
+
+    len = ngx_min((size_t) (sv->pos - sv->written),
+                  (size_t) NGX_HTTP_FARM_STATE_CHUNK);
+
     while (len) {
-        n = ngx_write_fd(fd, data, len);
+        n = ngx_write_fd(sv->fd, sv->written, len);
 
         if (n <= 0) {
-            err = (n == 0) ? NGX_ENOSPC : ngx_errno;
-            (void) ngx_close_file(fd);
-            (void) ngx_delete_file(tmp);
-            goto failed;
+            ngx_http_farm_state_done(sv, NGX_ERROR,
+                                     (n == 0) ? NGX_ENOSPC : ngx_errno);
+            return NGX_ERROR;
         }
 
-        data += n;
+#if (NGX_LINUX)
+        (void) sync_file_range(sv->fd, sv->offset, n,
+                               SYNC_FILE_RANGE_WRITE);
+#endif
+
+        sv->written += n;
+        sv->offset += n;
         len -= n;
     }
 
-    if (fsync(fd) == -1) {
-        err = ngx_errno;
-        (void) ngx_close_file(fd);
-        (void) ngx_delete_file(tmp);
-        goto failed;
+    if (sv->written < sv->pos) {
+        return NGX_AGAIN;
     }
 
-    if (ngx_close_file(fd) == NGX_FILE_ERROR
-        || ngx_rename_file(tmp, fcf->state.data) == NGX_FILE_ERROR)
-    {
-        err = ngx_errno;
-        (void) ngx_delete_file(tmp);
-        goto failed;
+    if (!sv->settled) {
+        sv->settled = 1;
+        ngx_add_timer(&sv->fcf->state_ev, NGX_HTTP_FARM_STATE_SETTLE);
+        return NGX_DONE;
     }
 
-    ngx_free(tmp);
+    if (fsync(sv->fd) == -1) {
+        ngx_http_farm_state_done(sv, NGX_ERROR, ngx_errno);
+        return NGX_ERROR;
+    }
+
+    if (ngx_close_file(sv->fd) == NGX_FILE_ERROR) {
+        sv->fd = NGX_INVALID_FILE;
+        ngx_http_farm_state_done(sv, NGX_ERROR, ngx_errno);
+        return NGX_ERROR;
+    }
+
+    sv->fd = NGX_INVALID_FILE;
+
+    if (ngx_rename_file(sv->tmp, sv->fcf->state.data) == NGX_FILE_ERROR) {
+        ngx_http_farm_state_done(sv, NGX_ERROR, ngx_errno);
+        return NGX_ERROR;
+    }
+
+    ngx_http_farm_state_done(sv, NGX_OK, 0);
 
     return NGX_OK;
+}
 
-failed:
 
-    ngx_log_error(NGX_LOG_ERR, fcf->log, err,
-                  "farm: cannot save the agents of upstream \"%V\" to \"%V\"",
-                  &fcf->uscf->host, &fcf->state);
+/*
+ * Ends a save: logs how it went, frees the buffer, removes a temporary file
+ * left over, and starts the next save if something changed meanwhile.
+ */
 
-    ngx_free(tmp);
+static void
+ngx_http_farm_state_done(ngx_http_farm_state_save_t *sv, ngx_int_t rc,
+    ngx_err_t err)
+{
+    ngx_http_farm_srv_conf_t  *fcf;
 
-    return NGX_ERROR;
+    fcf = sv->fcf;
+
+    if (sv->fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(sv->fd);
+        sv->fd = NGX_INVALID_FILE;
+    }
+
+    if (rc != NGX_OK && sv->tmp && sv->written) {
+        (void) ngx_delete_file(sv->tmp);
+    }
+
+    if (rc == NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
+                      "farm: saved %ui agents of upstream \"%V\" to \"%V\"",
+                      sv->n, &fcf->uscf->host, &fcf->state);
+
+    } else if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, fcf->log, err,
+                      "farm: cannot save the agents of upstream \"%V\" to "
+                      "\"%V\"", &fcf->uscf->host, &fcf->state);
+
+        /* tried again after the next full sync */
+
+        fcf->state_dirty = 1;
+    }
+
+    if (sv->buf) {
+        ngx_free(sv->buf);
+        sv->buf = NULL;
+    }
+
+    sv->written = NULL;
+
+    if (rc == NGX_OK && fcf->state_dirty) {
+        ngx_http_farm_state_sync_end(fcf);
+    }
 }
 
 

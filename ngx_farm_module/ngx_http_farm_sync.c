@@ -861,5 +861,13 @@ ngx_http_farm_sync_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
 
     fcf->warming = 0;
 
+    /*
+     * the read may have taken up to a few seconds: the workers inherit the
+     * master's cached clock, and timers they arm at start would be due at
+     * once if it were left behind
+     */
+
+    ngx_time_update();
+
     return rc;
 }

@@ -19,6 +19,8 @@
 #                     scripts/consul.sh) and a gateway watching it with
 #                     blocking queries.
 #   6. rate limits:   scripts/bench-limit.sh, at the end, on its own ports.
+#   7. registry:      scripts/bench-registry.sh: churn (no ghosts) and the
+#                     worst latency during full resyncs at 100,000 agents.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -389,3 +391,12 @@ cleanup
 say ""
 say "bench: rate limits (scripts/bench-limit.sh)"
 "$top/scripts/bench-limit.sh"
+
+# --- the registry ---------------------------------------------------------------
+#
+# Churn and full resyncs at 100,000 agents (ports 8391-8394, Redis 6397).
+# Alone: scripts/bench-registry.sh.
+
+say ""
+say "bench: registry churn and full resyncs (scripts/bench-registry.sh)"
+"$top/scripts/bench-registry.sh"
