@@ -12,9 +12,16 @@
  *                                                     the server has
  *                                                     keyspace events on
  *   cmd   a full sync once subscribed and every resync= interval:
- *         SMEMBERS <index>, then GETRANGE <key> 0 65536 of every agent key,
- *         a few chunks in flight at a time; GETRANGE <key> 0 65536 for each
- *         change notification
+ *         SSCAN <index> in pages, each page followed by GETRANGE <key> 0
+ *         65536 of its agent keys; GETRANGE <key> 0 65536 for each change
+ *         notification
+ *
+ * Paging the index bounds what one event loop iteration handles, and what
+ * the sync owner holds, whatever the number of agents: a page of
+ * NGX_HTTP_FARM_REDIS_SCAN members and its records are in flight at a
+ * time, the next page is asked for behind them.  SSCAN returns every
+ * member present for the whole scan (perhaps twice, which costs nothing);
+ * one added meanwhile has its own "register" message.
  *
  * GETRANGE, not GET or MGET: a record is read at most one byte past
  * FARM_RECORD_MAX, so a huge value in the registry costs 64k, not its size.
@@ -44,7 +51,7 @@
 
 #define NGX_HTTP_FARM_REDIS_BACKOFF_MIN  100     /* ms */
 #define NGX_HTTP_FARM_REDIS_BACKOFF_MAX  5000    /* ms */
-#define NGX_HTTP_FARM_REDIS_WINDOW       4       /* chunks in flight */
+#define NGX_HTTP_FARM_REDIS_SCAN         1000    /* SSCAN COUNT */
 #define NGX_HTTP_FARM_REDIS_MEMBERS      256     /* bad members remembered */
 #define NGX_HTTP_FARM_REDIS_LOG_EVERY    60      /* s, index error lines */
 
@@ -70,12 +77,10 @@ struct ngx_http_farm_redis_s {
     unsigned                       syncing:1;
     unsigned                       stopped:1;
 
-    /* the full sync in flight: ids point into one block, ids_data */
-    char                         **ids;
-    u_char                        *ids_data;
-    ngx_uint_t                     nids;
-    ngx_uint_t                     next;        /* the next id to send */
-    ngx_uint_t                     pending;     /* chunks, TYPEs awaited */
+    /* the full sync in flight */
+    ngx_uint_t                     pending;     /* pages, chunks, TYPEs */
+    unsigned                       begun:1;     /* the first page came */
+    unsigned                       scanned:1;   /* the last page came */
 
     /* deletions a fetch in flight may not undo (see the comment on top) */
     uint64_t                       seq;         /* of the last deletion */
@@ -91,14 +96,15 @@ struct ngx_http_farm_redis_s {
 
 /*
  * A fetch: GETRANGE of one key (a change notification, or TYPE), or of a
- * chunk of ids of the full sync (one reply per id, in order).
+ * chunk of ids of the full sync (one reply per id, in order; the ids
+ * follow the struct, NUL-terminated, and id is the next reply's).
  */
 typedef struct {
     uintptr_t                      generation;
     uint64_t                       seq;         /* r->seq when sent */
-    ngx_uint_t                     first;       /* chunk: r->ids[first...] */
-    ngx_uint_t                     count;
+    ngx_uint_t                     count;       /* chunk: its ids */
     ngx_uint_t                     done;        /* replies seen */
+    u_char                        *id;
     size_t                         key_len;     /* one key: the key */
     u_char                         key[FARM_KEY_MAX];
 } ngx_http_farm_redis_req_t;
@@ -127,7 +133,6 @@ static ngx_int_t ngx_http_farm_redis_refused(ngx_http_farm_redis_t *r,
 static void ngx_http_farm_redis_drop(ngx_http_farm_redis_t *r,
     const char *reason);
 static void ngx_http_farm_redis_close(ngx_http_farm_redis_t *r);
-static void ngx_http_farm_redis_free_ids(ngx_http_farm_redis_t *r);
 static void ngx_http_farm_redis_auth_cb(redisAsyncContext *ac, void *reply,
     void *data);
 static void ngx_http_farm_redis_info_cb(redisAsyncContext *ac, void *reply,
@@ -155,21 +160,25 @@ static void ngx_http_farm_redis_fetch(ngx_http_farm_redis_t *r, u_char *id,
 static void ngx_http_farm_redis_get_cb(redisAsyncContext *ac, void *reply,
     void *data);
 static void ngx_http_farm_redis_full_sync(ngx_http_farm_redis_t *r);
-static void ngx_http_farm_redis_members_cb(redisAsyncContext *ac,
+static ngx_int_t ngx_http_farm_redis_scan(ngx_http_farm_redis_t *r,
+    char *cursor, size_t len);
+static void ngx_http_farm_redis_scan_cb(redisAsyncContext *ac,
     void *reply, void *data);
 static void ngx_http_farm_redis_bad_member(ngx_http_farm_redis_t *r,
     redisReply *e);
-static ngx_int_t ngx_http_farm_redis_chunk(ngx_http_farm_redis_t *r);
+static ngx_int_t ngx_http_farm_redis_chunk(ngx_http_farm_redis_t *r,
+    redisReply **e, ngx_uint_t n);
 static void ngx_http_farm_redis_chunk_cb(redisAsyncContext *ac, void *reply,
     void *data);
 static ngx_int_t ngx_http_farm_redis_value(ngx_http_farm_redis_t *r,
-    ngx_http_farm_redis_req_t *req, char *id, redisReply *e);
+    ngx_http_farm_redis_req_t *req, u_char *id, redisReply *e);
 static ngx_int_t ngx_http_farm_redis_type(ngx_http_farm_redis_t *r,
     u_char *key, size_t len);
 static void ngx_http_farm_redis_type_cb(redisAsyncContext *ac, void *reply,
     void *data);
 static void ngx_http_farm_redis_sync_failed(ngx_http_farm_redis_t *r,
     const char *what, const char *why);
+static void ngx_http_farm_redis_sync_step(ngx_http_farm_redis_t *r);
 static void ngx_http_farm_redis_sync_done(ngx_http_farm_redis_t *r);
 static void ngx_http_farm_redis_retry_handler(ngx_event_t *ev);
 static void ngx_http_farm_redis_resync_handler(ngx_event_t *ev);
@@ -540,7 +549,6 @@ ngx_http_farm_redis_close(ngx_http_farm_redis_t *r)
     r->pending = 0;
     r->fetching = 0;
 
-    ngx_http_farm_redis_free_ids(r);
     ngx_http_farm_redis_forget_all(r);
 
     if (r->cmd) {
@@ -589,23 +597,6 @@ ngx_http_farm_redis_drop(ngx_http_farm_redis_t *r, const char *reason)
     }
 
     r->backoff = ngx_min(r->backoff * 2, NGX_HTTP_FARM_REDIS_BACKOFF_MAX);
-}
-
-
-static void
-ngx_http_farm_redis_free_ids(ngx_http_farm_redis_t *r)
-{
-    if (r->ids == NULL) {
-        return;
-    }
-
-    ngx_free(r->ids);
-    ngx_free(r->ids_data);
-
-    r->ids = NULL;
-    r->ids_data = NULL;
-    r->nids = 0;
-    r->next = 0;
 }
 
 
@@ -1054,13 +1045,12 @@ ngx_http_farm_redis_full_sync(ngx_http_farm_redis_t *r)
     }
 
     r->syncing = 1;
+    r->begun = 0;
+    r->scanned = 0;
+    r->pending = 0;
 
-    if (redisAsyncCommand(r->cmd, ngx_http_farm_redis_members_cb,
-                          (void *) r->generation, "SMEMBERS %s",
-                          r->fcf->key_index)
-        != REDIS_OK)
-    {
-        ngx_http_farm_redis_drop(r, "cannot send SMEMBERS");
+    if (ngx_http_farm_redis_scan(r, "0", 1) != NGX_OK) {
+        ngx_http_farm_redis_drop(r, "cannot send SSCAN");
         return;
     }
 
@@ -1072,13 +1062,35 @@ ngx_http_farm_redis_full_sync(ngx_http_farm_redis_t *r)
 }
 
 
-static void
-ngx_http_farm_redis_members_cb(redisAsyncContext *ac, void *reply,
-    void *data)
+static ngx_int_t
+ngx_http_farm_redis_scan(ngx_http_farm_redis_t *r, char *cursor, size_t len)
 {
-    u_char                 *p;
-    size_t                  i, n, size;
-    redisReply             *rr = reply, *e;
+    if (redisAsyncCommand(r->cmd, ngx_http_farm_redis_scan_cb,
+                          (void *) r->generation, "SSCAN %s %b COUNT %d",
+                          r->fcf->key_index, cursor, len,
+                          NGX_HTTP_FARM_REDIS_SCAN)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    r->pending++;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A page of the index: its valid ids are fetched in chunks, and the next
+ * page is asked for behind them, until the cursor comes back to 0.
+ */
+
+static void
+ngx_http_farm_redis_scan_cb(redisAsyncContext *ac, void *reply, void *data)
+{
+    size_t                  i, n;
+    redisReply             *rr = reply, *page, *e;
+    redisReply             *ids[NGX_HTTP_FARM_REDIS_CHUNK];
     ngx_http_farm_redis_t  *r;
 
     if (rr == NULL || !ngx_http_farm_redis_current(ac, data, &r)) {
@@ -1089,45 +1101,28 @@ ngx_http_farm_redis_members_cb(redisAsyncContext *ac, void *reply,
 
         /* WRONGTYPE, NOPERM: the server answers, the index is unusable */
 
-        ngx_http_farm_redis_sync_failed(r, "SMEMBERS", rr->str);
+        ngx_http_farm_redis_sync_failed(r, "SSCAN", rr->str);
         return;
     }
 
-    if (rr->type != REDIS_REPLY_ARRAY) {
-        ngx_http_farm_redis_drop(r, "unexpected SMEMBERS reply");
+    if (rr->type != REDIS_REPLY_ARRAY || rr->elements != 2
+        || rr->element[0]->type != REDIS_REPLY_STRING
+        || rr->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        ngx_http_farm_redis_drop(r, "unexpected SSCAN reply");
         return;
     }
 
-    ngx_http_farm_redis_free_ids(r);
-
-    /* two allocations, not one per id: the index may list 100,000 */
-
-    size = 1;
-
-    for (i = 0; i < rr->elements; i++) {
-        e = rr->element[i];
-
-        if (e->type == REDIS_REPLY_STRING && e->len <= FARM_ID_MAX) {
-            size += e->len + 1;
-        }
+    if (!r->begun) {
+        r->begun = 1;
+        ngx_http_farm_sync_begin(r->fcf);
     }
 
-    r->ids = ngx_alloc((rr->elements + 1) * sizeof(char *), ngx_cycle->log);
-    r->ids_data = ngx_alloc(size, ngx_cycle->log);
-
-    if (r->ids == NULL || r->ids_data == NULL) {
-        ngx_free(r->ids_data);
-        r->ids_data = NULL;
-        r->nids = 0;
-        ngx_http_farm_redis_drop(r, "out of memory");
-        return;
-    }
-
-    p = r->ids_data;
+    page = rr->element[1];
     n = 0;
 
-    for (i = 0; i < rr->elements; i++) {
-        e = rr->element[i];
+    for (i = 0; i < page->elements; i++) {
+        e = page->element[i];
 
         if (e->type != REDIS_REPLY_STRING
             || !farm_valid_id(e->str, e->len))
@@ -1136,26 +1131,34 @@ ngx_http_farm_redis_members_cb(redisAsyncContext *ac, void *reply,
             continue;
         }
 
-        r->ids[n++] = (char *) p;
-        p = ngx_cpymem(p, e->str, e->len + 1);
+        ids[n++] = e;
+
+        if (n == NGX_HTTP_FARM_REDIS_CHUNK) {
+            if (ngx_http_farm_redis_chunk(r, ids, n) != NGX_OK) {
+                ngx_http_farm_redis_drop(r, "cannot send GETRANGE");
+                return;
+            }
+
+            n = 0;
+        }
     }
 
-    r->nids = n;
-    r->next = 0;
-
-    ngx_http_farm_sync_begin(r->fcf);
-
-    if (n == 0) {
-        ngx_http_farm_redis_sync_done(r);
+    if (n && ngx_http_farm_redis_chunk(r, ids, n) != NGX_OK) {
+        ngx_http_farm_redis_drop(r, "cannot send GETRANGE");
         return;
     }
 
-    for (i = 0; i < NGX_HTTP_FARM_REDIS_WINDOW && r->next < r->nids; i++) {
-        if (ngx_http_farm_redis_chunk(r) != NGX_OK) {
-            ngx_http_farm_redis_drop(r, "cannot send GETRANGE");
-            return;
-        }
+    e = rr->element[0];
+
+    if (e->len == 1 && e->str[0] == '0') {
+        r->scanned = 1;
+
+    } else if (ngx_http_farm_redis_scan(r, e->str, e->len) != NGX_OK) {
+        ngx_http_farm_redis_drop(r, "cannot send SSCAN");
+        return;
     }
+
+    ngx_http_farm_redis_sync_step(r);
 }
 
 
@@ -1195,32 +1198,39 @@ ngx_http_farm_redis_bad_member(ngx_http_farm_redis_t *r, redisReply *e)
 }
 
 
-/* Sends the next chunk of the full sync: one GETRANGE per id. */
+/* Sends a chunk of the full sync: one GETRANGE per id. */
 
 static ngx_int_t
-ngx_http_farm_redis_chunk(ngx_http_farm_redis_t *r)
+ngx_http_farm_redis_chunk(ngx_http_farm_redis_t *r, redisReply **e,
+    ngx_uint_t n)
 {
-    u_char                      key[FARM_KEY_MAX];
-    size_t                      len;
-    ngx_uint_t                  i, count;
+    u_char                     *p, key[FARM_KEY_MAX];
+    size_t                      len, size;
+    ngx_uint_t                  i;
     ngx_http_farm_redis_req_t  *req;
 
-    count = ngx_min(r->nids - r->next, NGX_HTTP_FARM_REDIS_CHUNK);
+    size = sizeof(ngx_http_farm_redis_req_t);
 
-    req = ngx_alloc(sizeof(ngx_http_farm_redis_req_t), ngx_cycle->log);
+    for (i = 0; i < n; i++) {
+        size += e[i]->len + 1;
+    }
+
+    req = ngx_alloc(size, ngx_cycle->log);
     if (req == NULL) {
         return NGX_ERROR;
     }
 
     req->generation = r->generation;
     req->seq = r->seq;
-    req->first = r->next;
     req->count = 0;
     req->done = 0;
+    req->id = (u_char *) (req + 1);
 
-    for (i = 0; i < count; i++) {
-        len = ngx_snprintf(key, FARM_KEY_MAX, "%s%s",
-                           r->fcf->key_agent_prefix, r->ids[r->next + i])
+    p = req->id;
+
+    for (i = 0; i < n; i++) {
+        len = ngx_snprintf(key, FARM_KEY_MAX, "%s%*s",
+                           r->fcf->key_agent_prefix, e[i]->len, e[i]->str)
               - key;
 
         if (ngx_http_farm_redis_getrange(r, ngx_http_farm_redis_chunk_cb,
@@ -1230,6 +1240,9 @@ ngx_http_farm_redis_chunk(ngx_http_farm_redis_t *r)
             break;
         }
 
+        p = ngx_cpymem(p, e[i]->str, e[i]->len);
+        *p++ = '\0';
+
         req->count++;
     }
 
@@ -1238,7 +1251,6 @@ ngx_http_farm_redis_chunk(ngx_http_farm_redis_t *r)
         return NGX_ERROR;
     }
 
-    r->next += req->count;
     r->pending++;
     r->fetching++;
 
@@ -1249,7 +1261,7 @@ ngx_http_farm_redis_chunk(ngx_http_farm_redis_t *r)
 static void
 ngx_http_farm_redis_chunk_cb(redisAsyncContext *ac, void *reply, void *data)
 {
-    char                       *id;
+    u_char                     *id;
     redisReply                 *rr = reply;
     ngx_uint_t                  last;
     ngx_http_farm_redis_t      *r;
@@ -1262,6 +1274,9 @@ ngx_http_farm_redis_chunk_cb(redisAsyncContext *ac, void *reply, void *data)
 
     last = (++req->done == req->count);
 
+    id = req->id;
+    req->id += ngx_strlen(id) + 1;
+
     if (rr == NULL
         || !ngx_http_farm_redis_current(ac, (void *) req->generation, &r))
     {
@@ -1271,8 +1286,6 @@ ngx_http_farm_redis_chunk_cb(redisAsyncContext *ac, void *reply, void *data)
 
         return;
     }
-
-    id = r->ids[req->first + req->done - 1];
 
     if (ngx_http_farm_redis_value(r, req, id, rr) != NGX_OK) {
         if (last) {
@@ -1290,20 +1303,7 @@ ngx_http_farm_redis_chunk_cb(redisAsyncContext *ac, void *reply, void *data)
     ngx_http_farm_redis_fetched(r, req->seq);
     ngx_free(req);
 
-    /* each chunk has its own deadline */
-
-    ngx_add_timer(&r->watchdog, r->fcf->timeout);
-
-    if (r->next < r->nids) {
-        if (ngx_http_farm_redis_chunk(r) != NGX_OK) {
-            ngx_http_farm_redis_drop(r, "cannot send GETRANGE");
-            return;
-        }
-    }
-
-    if (--r->pending == 0) {
-        ngx_http_farm_redis_sync_done(r);
-    }
+    ngx_http_farm_redis_sync_step(r);
 }
 
 
@@ -1311,7 +1311,7 @@ ngx_http_farm_redis_chunk_cb(redisAsyncContext *ac, void *reply, void *data)
 
 static ngx_int_t
 ngx_http_farm_redis_value(ngx_http_farm_redis_t *r,
-    ngx_http_farm_redis_req_t *req, char *id, redisReply *e)
+    ngx_http_farm_redis_req_t *req, u_char *id, redisReply *e)
 {
     u_char                     key[FARM_KEY_MAX];
     size_t                     len, id_len;
@@ -1327,7 +1327,7 @@ ngx_http_farm_redis_value(ngx_http_farm_redis_t *r,
 
         /* deleted since this chunk was sent: not a ghost */
 
-        if (ngx_http_farm_redis_gone(r, (u_char *) id, id_len, req->seq)) {
+        if (ngx_http_farm_redis_gone(r, id, id_len, req->seq)) {
             return NGX_OK;
         }
 
@@ -1426,9 +1426,7 @@ ngx_http_farm_redis_type_cb(redisAsyncContext *ac, void *reply, void *data)
 
     ngx_free(req);
 
-    if (--r->pending == 0) {
-        ngx_http_farm_redis_sync_done(r);
-    }
+    ngx_http_farm_redis_sync_step(r);
 }
 
 
@@ -1449,8 +1447,16 @@ ngx_http_farm_redis_sync_failed(ngx_http_farm_redis_t *r, const char *what,
 
     fcf = r->fcf;
 
+    if (r->pending > 1) {
+
+        /* records of earlier pages are in flight: start afresh */
+
+        ngx_http_farm_redis_drop(r, why);
+        return;
+    }
+
     r->syncing = 0;
-    ngx_http_farm_redis_free_ids(r);
+    r->pending = 0;
 
     if (r->watchdog.timer_set) {
         ngx_del_timer(&r->watchdog);
@@ -1488,13 +1494,27 @@ ngx_http_farm_redis_sync_failed(ngx_http_farm_redis_t *r, const char *what,
 }
 
 
+/*
+ * A page, a chunk or a TYPE of the full sync was answered: the next one
+ * has its own deadline, and the sync ends with the last.
+ */
+
+static void
+ngx_http_farm_redis_sync_step(ngx_http_farm_redis_t *r)
+{
+    ngx_add_timer(&r->watchdog, r->fcf->timeout);
+
+    if (--r->pending == 0 && r->scanned) {
+        ngx_http_farm_redis_sync_done(r);
+    }
+}
+
+
 static void
 ngx_http_farm_redis_sync_done(ngx_http_farm_redis_t *r)
 {
     ngx_http_farm_sync_end(r->fcf);
     ngx_http_farm_sync_registry_state(r->fcf, 1, NULL);
-
-    ngx_http_farm_redis_free_ids(r);
 
     r->syncing = 0;
     r->backoff = NGX_HTTP_FARM_REDIS_BACKOFF_MIN;

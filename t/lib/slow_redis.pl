@@ -8,7 +8,8 @@
 # (s00000, s00001, ...), each with a valid record pointing at 127.0.0.1:9.
 # Every batch of commands a client sends that reads values (GET, GETRANGE,
 # MGET) is answered DELAY_MS after it arrived; everything else at once:
-# PING, AUTH, SELECT, INFO (a fixed run_id), SMEMBERS, TYPE, SREM,
+# PING, AUTH, SELECT, INFO (a fixed run_id), SMEMBERS, SSCAN (pages of
+# COUNT, the cursor being an offset), TYPE, SREM,
 # SUBSCRIBE and PSUBSCRIBE (confirmed, nothing is ever published).  Core
 # Perl only; exits when its parent goes.
 
@@ -49,6 +50,13 @@ sub answer {
     return (bulk("# Server\r\nrun_id:" . ('f' x 40) . "\r\n"), 0) if $cmd eq 'INFO';
     if ($cmd eq 'SMEMBERS') {
         return ('*' . $n . "\r\n" . join('', map { bulk(sprintf 's%05d', $_) } 0 .. $n - 1), 0);
+    }
+    if ($cmd eq 'SSCAN') {
+        # SSCAN key cursor COUNT n: members [cursor, cursor + n)
+        my ($from, $count) = ($a[2], $a[4] // 10);
+        my $to = $from + $count < $n ? $from + $count : $n;
+        return ("*2\r\n" . bulk($to < $n ? $to : 0) . '*' . ($to - $from) . "\r\n"
+                . join('', map { bulk(sprintf 's%05d', $_) } $from .. $to - 1), 0);
     }
     return (bulk(record($a[1])), 1) if $cmd eq 'GET' || $cmd eq 'GETRANGE';
     if ($cmd eq 'MGET') {
