@@ -53,17 +53,17 @@ __DATA__
 
 === TEST 1: an answer larger than the cap is refused with a line saying so; the known agent keeps serving
 --- init
-ensure_agents($main::Consul, \%main::Agent, a => {});
+FarmTest::ensure_agents($main::Consul, \%main::Agent, a => {});
 # 12 entries with 64 meta values of 500 bytes each: about 400 KB in all
 my $meta = join ',', map { sprintf '"k%02d":"%s"', $_, 'v' x 500 } 1 .. 64;
 main::put_service(qq({"ID":"fat-$_","Name":"agents","Address":"127.0.0.1","Port":9,"Meta":{$meta}}))
     for 1 .. 12;
 my $ok = eval {
-    wait_until(sub { main::error_log_has(qr/larger than 256k/) }, 10, 'the refusal');
+    FarmTest::wait_until(sub { main::error_log_has(qr/larger than 256k/) }, 10, 'the refusal');
     1;
 };
 Test::More::ok($ok, 'the answer is refused');
-consul_api($main::Consul, 'PUT', "/v1/agent/service/deregister/fat-$_") for 1 .. 12;
+FarmTest::consul_api($main::Consul, 'PUT', "/v1/agent/service/deregister/fat-$_") for 1 .. 12;
 --- request
 GET /work?ms=0
 --- response_headers
@@ -75,15 +75,15 @@ qr/\[error\] .*farm: registry consul:\/\/127\.0\.0\.1:\d+ of upstream "agents" i
 
 === TEST 2: a Consul entry at a cloud metadata address is refused, naming the entry and the address
 --- init
-ensure_agents($main::Consul, \%main::Agent, a => {});
+FarmTest::ensure_agents($main::Consul, \%main::Agent, a => {});
 main::put_service('{"ID":"imds","Name":"agents","Address":"169.254.169.254","Port":80}');
 my $ok = eval {
-    wait_until(sub { main::error_log_has(qr/agents\/imds/) }, 10, 'the refusal');
+    FarmTest::wait_until(sub { main::error_log_has(qr/agents\/imds/) }, 10, 'the refusal');
     1;
 };
 Test::More::ok($ok, 'the entry is refused');
-Test::More::ok(!farm_agents()->{imds}, 'imds is not an agent');
-consul_api($main::Consul, 'PUT', '/v1/agent/service/deregister/imds');
+Test::More::ok(!FarmTest::farm_agents()->{imds}, 'imds is not an agent');
+FarmTest::consul_api($main::Consul, 'PUT', '/v1/agent/service/deregister/imds');
 --- request
 GET /work?ms=0
 --- response_headers
