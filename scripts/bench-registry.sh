@@ -16,11 +16,11 @@
 #   3. the same with state= and one record changing every 200 ms, so the
 #      state file of MANY agents is rewritten (at most once a second).
 #
-# Ports 8391-8394, agents 9351-9352 and Redis on 6397 only, 127.0.0.1 only:
+# Ports 18491-18494, agents 19451-19452 and Redis on 16479 only, 127.0.0.1 only:
 # it never meets the main bench, the limit bench or the demo.
 #
 #   CHURN_SECONDS (10)  BENCH_SECONDS (10)  REGISTRY_AGENTS (100000)
-#   FARM_MODULE (build/ngx_http_farm_module.so)
+#   FARM_MODULE (build/ngx_http_farm_module.so)  CHURN_ONLY (0; 1: section 1)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,9 +35,9 @@ churn_seconds=${CHURN_SECONDS:-10}
 seconds=${BENCH_SECONDS:-10}
 many=${REGISTRY_AGENTS:-100000}
 
-redis_port=6397
-agent_a=9351
-agent_b=9352
+redis_port=16479
+agent_a=19451
+agent_b=19452
 
 cleanup() {
     for f in "$dir"/*/logs/nginx.pid; do
@@ -145,7 +145,7 @@ for f in "$nginx" "$agent" "$module"; do
     [ -e "$f" ] || { say "$me: $f is missing (run make)" >&2; exit 1; }
 done
 
-for p in $redis_port 8391 8392 8393 8394 $agent_a $agent_b; do
+for p in $redis_port 18491 18492 18493 18494 $agent_a $agent_b; do
     if ss -Htln "sport = :$p" | grep -q .; then
         say "$me: 127.0.0.1:$p is in use (a bench or demo still running?)" >&2
         exit 1
@@ -171,23 +171,27 @@ agents_are() {   # agents_are port n: the gateway knows n agents
     [ "$(agents_known "$1")" = "$2" ]
 }
 
-gateway churn 8391 2 "service=churn resync=1h max_agents=4096"
-wait_for "2 agents" agents_are 8391 2
+gateway churn 18491 2 "service=churn resync=1h max_agents=4096"
+wait_for "2 agents" agents_are 18491 2
 
 say "bench: registry churn, ${churn_seconds}s at full speed, wrk -t1 -c32 GET /work?ms=1, 2 workers"
-wrk -t1 -c32 -d"$((churn_seconds + 1))s" "http://127.0.0.1:8391/work?ms=1" \
+wrk -t1 -c32 -d"$((churn_seconds + 1))s" "http://127.0.0.1:18491/work?ms=1" \
     > "$dir/churn-wrk.out" 2>&1 &
 wrk_pid=$!
 churned=$("$top/scripts/churn.pl" $redis_port churn "$churn_seconds" 0 8)
 wait $wrk_pid || true
 sleep 1        # the last messages of the churn
-left=$(agents_known 8391)
+left=$(agents_known 18491)
 in_redis=$(redis-cli -p $redis_port SCARD farm:churn:agents)
 churn_req=$(awk '/requests in/ { print $1 }' "$dir/churn-wrk.out")
 churn_bad=$(awk '/Non-2xx/ { print $NF }' "$dir/churn-wrk.out")
 say "  $churned"
 say "  requests $churn_req, non-2xx ${churn_bad:-0}; agents known afterwards $left, in Redis $in_redis"
 stop_gateway churn
+
+if [ "${CHURN_ONLY:-0}" = 1 ]; then
+    exit 0
+fi
 
 # --- 2. full resyncs at $many agents --------------------------------------------
 
@@ -203,20 +207,20 @@ awk -v n="$many" -v a=$agent_a -v b=$agent_b 'BEGIN {
 
 all_known() { agents_are "$1" "$many"; }
 
-gateway quiet 8392 1 "service=many resync=1h timeout=10s max_agents=$many"
-wait_for "$many agents (quiet)" all_known 8392
-gateway resync 8393 1 "service=many resync=1s timeout=10s max_agents=$many"
-wait_for "$many agents (resync)" all_known 8393
+gateway quiet 18492 1 "service=many resync=1h timeout=10s max_agents=$many"
+wait_for "$many agents (quiet)" all_known 18492
+gateway resync 18493 1 "service=many resync=1s timeout=10s max_agents=$many"
+wait_for "$many agents (resync)" all_known 18493
 
 say ""
 say "bench: full resyncs at $many agents, one worker, wrk -t1 -c8 ${seconds}s"
-set -- $(wrk_latency 8392 "$seconds")
+set -- $(wrk_latency 18492 "$seconds")
 q_req=$1 q_bad=$2 q_p99=$3 q_max=$4
 say "  no full sync during the run:   $q_req requests, non-2xx $q_bad, p99 $q_p99 ms, max $q_max ms"
-syncs0=$(curl -s http://127.0.0.1:8393/farm | grep -o '"full_syncs":[0-9]*' | grep -o '[0-9]*$')
-set -- $(wrk_latency 8393 "$seconds")
+syncs0=$(curl -s http://127.0.0.1:18493/farm | grep -o '"full_syncs":[0-9]*' | grep -o '[0-9]*$')
+set -- $(wrk_latency 18493 "$seconds")
 r_req=$1 r_bad=$2 r_p99=$3 r_max=$4
-syncs1=$(curl -s http://127.0.0.1:8393/farm | grep -o '"full_syncs":[0-9]*' | grep -o '[0-9]*$')
+syncs1=$(curl -s http://127.0.0.1:18493/farm | grep -o '"full_syncs":[0-9]*' | grep -o '[0-9]*$')
 say "  a full sync every second:      $r_req requests, non-2xx $r_bad, p99 $r_p99 ms, max $r_max ms ($((syncs1 - syncs0)) full syncs)"
 stop_gateway quiet
 
@@ -225,8 +229,8 @@ stop_gateway quiet
 stop_gateway resync
 mkdir -p "$dir/state"
 chmod 1777 "$dir/state"         # the workers' user writes it
-gateway state 8394 1 "service=many resync=1s timeout=10s max_agents=$many state=$dir/state/agents.json"
-wait_for "$many agents (state)" all_known 8394
+gateway state 18494 1 "service=many resync=1s timeout=10s max_agents=$many state=$dir/state/agents.json"
+wait_for "$many agents (state)" all_known 18494
 (
     i=0
     while [ $i -lt $((seconds * 5 + 5)) ]; do
@@ -240,7 +244,7 @@ wait_for "$many agents (state)" all_known 8394
     done
 ) &
 changer=$!
-set -- $(wrk_latency 8394 "$seconds")
+set -- $(wrk_latency 18494 "$seconds")
 s_req=$1 s_bad=$2 s_p99=$3 s_max=$4
 kill $changer 2>/dev/null || true
 wait $changer 2>/dev/null || true

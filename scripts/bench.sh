@@ -394,7 +394,7 @@ say "bench: rate limits (scripts/bench-limit.sh)"
 
 # --- the registry ---------------------------------------------------------------
 #
-# Churn and full resyncs at 100,000 agents (ports 8391-8394, Redis 6397).
+# Churn and full resyncs at 100,000 agents (ports 18491-18494, Redis 16479).
 # Alone: scripts/bench-registry.sh.
 
 say ""
