@@ -153,14 +153,14 @@ ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
     size_t                  i, j, k, n, len;
     const char             *reason;
     redisReply             *members, *values, *e;
-    ngx_uint_t              read, partial;
+    ngx_uint_t              got, partial;
     ngx_msec_t              ms, deadline;
     redisContext           *c;
     ngx_http_farm_zone_t    z;
 
     members = NULL;
     reason = "out of memory";
-    read = 0;
+    got = 0;
     partial = 0;
 
     ms = ngx_min(fcf->timeout, NGX_HTTP_FARM_REDIS_WARM_MAX);
@@ -243,7 +243,7 @@ ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
                 (void) ngx_http_farm_sync_record(fcf, key, len,
                                                  (u_char *) values->str,
                                                  values->len, 1);
-                read++;
+                got++;
             }
 
             /* "": gone; an error: another type, the workers report it */
@@ -259,7 +259,7 @@ ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
                       "farm: the startup read of %V for upstream \"%V\" "
                       "stopped after %M ms with %ui of %uz records read; "
                       "the workers read the rest", &fcf->url_display,
-                      &fcf->uscf->host, ms, read, n);
+                      &fcf->uscf->host, ms, got, n);
 
         if (z.sh->nagents == 0) {
             reason = "no reply within timeout=";
