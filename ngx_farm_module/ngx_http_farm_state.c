@@ -18,14 +18,22 @@
  * to start writing each chunk back at once; NGX_HTTP_FARM_STATE_SETTLE ms
  * after the last, when the writeback is done, fsync() has little left to
  * do; then it renames the file over the old one, so a reader never sees
- * half a file.  The master reads it at start when the registry cannot
- * be read, so a gateway restarted during a registry outage still routes.
+ * half a file.  fsync() still waits for the file system's journal (tens of
+ * ms): with a thread pool named "farm_state" ("thread_pool farm_state
+ * threads=1;" in the main context), fsync() and rename() run on its
+ * thread instead of the event loop.  The master reads the file at start
+ * when the registry cannot be read, so a gateway restarted during a
+ * registry outage still routes.
  */
 
 
 #include "ngx_http_farm_module.h"
 
 #include <jansson.h>
+
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
 
 
 #define NGX_HTTP_FARM_STATE_MAX    (256 * 1024 * 1024)
@@ -53,6 +61,10 @@ typedef struct {
     ngx_fd_t                       fd;
     off_t                          offset;
     ngx_uint_t                     settled;     /* waited before fsync */
+#if (NGX_THREADS)
+    ngx_thread_task_t             *task;        /* fsync, rename */
+    ngx_err_t                      err;         /* the thread's */
+#endif
 } ngx_http_farm_state_save_t;
 
 
@@ -66,6 +78,13 @@ static ngx_int_t ngx_http_farm_state_open(ngx_http_farm_state_save_t *sv);
 static ngx_int_t ngx_http_farm_state_write(ngx_http_farm_state_save_t *sv);
 static void ngx_http_farm_state_done(ngx_http_farm_state_save_t *sv,
     ngx_int_t rc, ngx_err_t err);
+#if (NGX_THREADS)
+static ngx_int_t ngx_http_farm_state_post(ngx_http_farm_state_save_t *sv);
+static void ngx_http_farm_state_thread(void *data, ngx_log_t *log);
+static void ngx_http_farm_state_posted(ngx_event_t *ev);
+
+static ngx_str_t  ngx_http_farm_state_pool = ngx_string("farm_state");
+#endif
 
 
 /*
@@ -428,6 +447,12 @@ ngx_http_farm_state_write(ngx_http_farm_state_save_t *sv)
         return NGX_DONE;
     }
 
+#if (NGX_THREADS)
+    if (ngx_http_farm_state_post(sv) == NGX_OK) {
+        return NGX_DONE;
+    }
+#endif
+
     if (fsync(sv->fd) == -1) {
         ngx_http_farm_state_done(sv, NGX_ERROR, ngx_errno);
         return NGX_ERROR;
@@ -450,6 +475,85 @@ ngx_http_farm_state_write(ngx_http_farm_state_save_t *sv)
 
     return NGX_OK;
 }
+
+
+#if (NGX_THREADS)
+
+/*
+ * fsync() and rename() on the "farm_state" thread pool, when there is one:
+ * NGX_OK when posted (ngx_http_farm_state_posted() ends the save),
+ * NGX_DECLINED to do them on the event loop.
+ */
+
+static ngx_int_t
+ngx_http_farm_state_post(ngx_http_farm_state_save_t *sv)
+{
+    ngx_thread_pool_t  *tp;
+
+    tp = ngx_thread_pool_get((ngx_cycle_t *) ngx_cycle,
+                             &ngx_http_farm_state_pool);
+    if (tp == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (sv->task == NULL) {
+        sv->task = ngx_thread_task_alloc(ngx_cycle->pool, 0);
+        if (sv->task == NULL) {
+            return NGX_DECLINED;
+        }
+
+        sv->task->ctx = sv;
+        sv->task->handler = ngx_http_farm_state_thread;
+        sv->task->event.handler = ngx_http_farm_state_posted;
+        sv->task->event.data = sv;
+        sv->task->event.log = sv->fcf->log;
+    }
+
+    if (ngx_thread_task_post(tp, sv->task) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* On the pool's thread: system calls only, no logging, no allocation. */
+
+static void
+ngx_http_farm_state_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_farm_state_save_t  *sv = data;
+
+    sv->err = 0;
+
+    if (fsync(sv->fd) == -1) {
+        sv->err = ngx_errno;
+        return;
+    }
+
+    if (close(sv->fd) == -1) {
+        sv->err = ngx_errno;
+    }
+
+    sv->fd = NGX_INVALID_FILE;
+
+    if (sv->err == 0
+        && rename((char *) sv->tmp, (char *) sv->fcf->state.data) == -1)
+    {
+        sv->err = ngx_errno;
+    }
+}
+
+
+static void
+ngx_http_farm_state_posted(ngx_event_t *ev)
+{
+    ngx_http_farm_state_save_t  *sv = ev->data;
+
+    ngx_http_farm_state_done(sv, sv->err ? NGX_ERROR : NGX_OK, sv->err);
+}
+
+#endif
 
 
 /*

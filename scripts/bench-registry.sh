@@ -14,7 +14,9 @@
 #      (resync=1h) full syncs running: the worst request latency (max) and
 #      p99, and what the full syncs added.
 #   3. the same with state= and one record changing every 200 ms, so the
-#      state file of MANY agents is rewritten (at most once a second).
+#      state file of MANY agents is rewritten (at most once a second);
+#      then again with "thread_pool farm_state", so that its fsync() and
+#      rename() leave the event loop.
 #
 # Ports 18491-18494, agents 19451-19452 and Redis on 16479 only, 127.0.0.1 only:
 # it never meets the main bench, the limit bench or the demo.
@@ -64,10 +66,11 @@ spawn() {        # spawn name command...: background, pid in run/name.pid
     echo $! > "$dir/run/$name.pid"
 }
 
-gateway() {      # gateway name port workers "farm_registry parameters"
+gateway() {      # gateway name port workers "farm_registry parameters" [main]
     mkdir -p "$dir/$1/logs" "$dir/$1/conf" "$dir/$1/tmp"
     cat > "$dir/$1/conf/nginx.conf" <<EOF
 load_module $module;
+${5:-}
 worker_processes $3;
 error_log logs/error.log warn;
 pid logs/nginx.pid;
@@ -229,28 +232,38 @@ stop_gateway quiet
 stop_gateway resync
 mkdir -p "$dir/state"
 chmod 1777 "$dir/state"         # the workers' user writes it
-gateway state 18494 1 "service=many resync=1s timeout=10s max_agents=$many state=$dir/state/agents.json"
-wait_for "$many agents (state)" all_known 18494
-(
-    i=0
-    while [ $i -lt $((seconds * 5 + 5)) ]; do
-        redis-cli -p $redis_port SET farm:many:agent:m-000000 \
-            "{\"id\":\"m-000000\",\"service\":\"many\",\"address\":\"127.0.0.1\",\"port\":$agent_b,\"weight\":$((i % 9 + 1))}" \
-            PX 7200000 > /dev/null
-        redis-cli -p $redis_port PUBLISH farm:many:events "register m-000000" \
-            > /dev/null
-        sleep 0.2
-        i=$((i + 1))
-    done
-) &
-changer=$!
-set -- $(wrk_latency 18494 "$seconds")
+
+# state_run name port [main]: the wrk figures while a record changes
+state_run() {
+    gateway "$1" "$2" 1 "service=many resync=1s timeout=10s max_agents=$many state=$dir/state/$1.json" "${3:-}"
+    wait_for "$many agents ($1)" all_known "$2"
+    (
+        i=0
+        while [ $i -lt $((seconds * 5 + 5)) ]; do
+            redis-cli -p $redis_port SET farm:many:agent:m-000000 \
+                "{\"id\":\"m-000000\",\"service\":\"many\",\"address\":\"127.0.0.1\",\"port\":$agent_b,\"weight\":$((i % 9 + 1))}" \
+                PX 7200000 > /dev/null
+            redis-cli -p $redis_port PUBLISH farm:many:events \
+                "register m-000000" > /dev/null
+            sleep 0.2
+            i=$((i + 1))
+        done
+    ) &
+    changer=$!
+    wrk_latency "$2" "$seconds"
+    kill $changer 2>/dev/null || true
+    wait $changer 2>/dev/null || true
+    stop_gateway "$1"
+}
+
+set -- $(state_run state 18494)
 s_req=$1 s_bad=$2 s_p99=$3 s_max=$4
-kill $changer 2>/dev/null || true
-wait $changer 2>/dev/null || true
-state_size=$(wc -c < "$dir/state/agents.json")
+state_size=$(wc -c < "$dir/state/state.json")
 say "  with state= and a change every 200 ms: $s_req requests, non-2xx $s_bad, p99 $s_p99 ms, max $s_max ms (state file $state_size bytes)"
-stop_gateway state
+
+set -- $(state_run statet 18494 "thread_pool farm_state threads=1;")
+t_req=$1 t_bad=$2 t_p99=$3 t_max=$4
+say "  the same with thread_pool farm_state: $t_req requests, non-2xx $t_bad, p99 $t_p99 ms, max $t_max ms"
 
 {
     say ""
@@ -260,8 +273,10 @@ stop_gateway state
     say "| $many agents, no full sync | $q_req | $q_bad | $q_p99 | $q_max |"
     say "| $many agents, a full sync every second | $r_req | $r_bad | $r_p99 | $r_max |"
     say "| $many agents, full syncs + state= rewritten | $s_req | $s_bad | $s_p99 | $s_max |"
+    say "| the same, thread_pool farm_state | $t_req | $t_bad | $t_p99 | $t_max |"
     say ""
     say "agents known after the churn: $left, in Redis: $in_redis (target: equal)"
     say "worst latency added by full syncs at $many agents: $(awk -v a="$r_max" -v b="$q_max" 'BEGIN { printf "%.1f", a - b }') ms (target <= 20 ms)"
     say "worst latency added by full syncs + state file: $(awk -v a="$s_max" -v b="$q_max" 'BEGIN { printf "%.1f", a - b }') ms"
+    say "the same with thread_pool farm_state: $(awk -v a="$t_max" -v b="$q_max" 'BEGIN { printf "%.1f", a - b }') ms"
 } | tee "$dir/results.md"

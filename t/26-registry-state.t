@@ -177,3 +177,23 @@ GET /a
 qr/\[emerg\] .*invalid "farm_consumers" URL: registry URL: port must be a number from 1 to 65535/
 --- no_error_log
 s3cret-pw
+
+
+
+=== TEST 7: with a "farm_state" thread pool, the file is flushed and renamed on its thread
+--- main_config
+    thread_pool farm_state threads=1;
+--- init
+FarmTest::ensure_agents($main::Redis, \%main::Agent, s1 => { ttl => '60s' });
+FarmTest::wait_until(sub { main::saved_ids('agents.json') eq 's1' }, 10,
+                     'the state file to list s1');
+FarmTest::ensure_agents($main::Redis, \%main::Agent, s1 => { ttl => '60s' },
+                        s3 => { ttl => '60s' });
+FarmTest::wait_until(sub { main::saved_ids('agents.json') eq 's1,s3' }, 10,
+                     'the state file to list s1 and s3');
+Test::More::ok(!glob("$main::Dir/agents.json.*.tmp"), 'no temporary file is left');
+--- request
+GET /work?ms=0
+--- error_code: 200
+--- no_error_log
+[error]
