@@ -498,9 +498,15 @@ ngx_http_farm_registry_param(ngx_conf_t *cf, ngx_http_farm_srv_conf_t *fcf,
 
         if (n == 3) {
             fcf->ca = s;
+            return NGX_CONF_OK;
+        }
 
-        } else {
-            fcf->state = s;
+        fcf->state = s;
+
+        /* the state file is flushed to disk on a thread */
+
+        if (ngx_http_farm_state_conf(cf) != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
 
         return NGX_CONF_OK;

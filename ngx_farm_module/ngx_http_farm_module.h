@@ -641,6 +641,7 @@ ngx_int_t ngx_http_farm_consul_warm(ngx_http_farm_srv_conf_t *fcf,
     ngx_log_t *log);
 
 /* ngx_http_farm_state.c */
+ngx_int_t ngx_http_farm_state_conf(ngx_conf_t *cf);
 void ngx_http_farm_state_sync_end(ngx_http_farm_srv_conf_t *fcf);
 ngx_int_t ngx_http_farm_state_load(ngx_http_farm_srv_conf_t *fcf,
     ngx_log_t *log);

@@ -18,10 +18,10 @@
  * to start writing each chunk back at once; NGX_HTTP_FARM_STATE_SETTLE ms
  * after the last, when the writeback is done, fsync() has little left to
  * do; then it renames the file over the old one, so a reader never sees
- * half a file.  fsync() still waits for the file system's journal (tens of
- * ms): with a thread pool named "farm_state" ("thread_pool farm_state
- * threads=1;" in the main context), fsync() and rename() run on its
- * thread instead of the event loop.  The master reads the file at start
+ * half a file.  fsync() waits for the file system's journal, which a busy
+ * disk can make hundreds of ms: when nginx has threads, state= adds
+ * nginx's "default" thread pool (sized with "thread_pool default
+ * threads=N;", 32 threads otherwise), and fsync() and rename() run there.  The master reads the file at start
  * when the registry cannot be read, so a gateway restarted during a
  * registry outage still routes.
  */
@@ -83,8 +83,26 @@ static ngx_int_t ngx_http_farm_state_post(ngx_http_farm_state_save_t *sv);
 static void ngx_http_farm_state_thread(void *data, ngx_log_t *log);
 static void ngx_http_farm_state_posted(ngx_event_t *ev);
 
-static ngx_str_t  ngx_http_farm_state_pool = ngx_string("farm_state");
 #endif
+
+
+/*
+ * Configuration time, for state=: the thread pool the file is flushed on.
+ */
+
+ngx_int_t
+ngx_http_farm_state_conf(ngx_conf_t *cf)
+{
+#if (NGX_THREADS)
+
+    if (ngx_thread_pool_add(cf, NULL) == NULL) {
+        return NGX_ERROR;
+    }
+
+#endif
+
+    return NGX_OK;
+}
 
 
 /*
@@ -480,18 +498,20 @@ ngx_http_farm_state_write(ngx_http_farm_state_save_t *sv)
 #if (NGX_THREADS)
 
 /*
- * fsync() and rename() on the "farm_state" thread pool, when there is one:
- * NGX_OK when posted (ngx_http_farm_state_posted() ends the save),
- * NGX_DECLINED to do them on the event loop.
+ * fsync() and rename() on nginx's default thread pool: NGX_OK when posted
+ * (ngx_http_farm_state_posted() ends the save), NGX_DECLINED to do them on
+ * the event loop.
  */
 
 static ngx_int_t
 ngx_http_farm_state_post(ngx_http_farm_state_save_t *sv)
 {
+    ngx_str_t           name;
     ngx_thread_pool_t  *tp;
 
-    tp = ngx_thread_pool_get((ngx_cycle_t *) ngx_cycle,
-                             &ngx_http_farm_state_pool);
+    ngx_str_set(&name, "default");
+
+    tp = ngx_thread_pool_get((ngx_cycle_t *) ngx_cycle, &name);
     if (tp == NULL) {
         return NGX_DECLINED;
     }

@@ -180,9 +180,9 @@ s3cret-pw
 
 
 
-=== TEST 7: with a "farm_state" thread pool, the file is flushed and renamed on its thread
+=== TEST 7: sized by "thread_pool default", the pool flushes and renames the file
 --- main_config
-    thread_pool farm_state threads=1;
+    thread_pool default threads=1;
 --- init
 FarmTest::ensure_agents($main::Redis, \%main::Agent, s1 => { ttl => '60s' });
 FarmTest::wait_until(sub { main::saved_ids('agents.json') eq 's1' }, 10,
