@@ -120,6 +120,7 @@ struct ngx_http_farm_srv_conf_s {
     ngx_str_t                      ca;
 
     ngx_str_t                      state;       /* state=, full path */
+    ngx_array_t                   *allow;       /* allow=, ngx_cidr_t */
 
     ngx_msec_t                     resync;
     ngx_msec_t                     timeout;
@@ -150,6 +151,8 @@ struct ngx_http_farm_srv_conf_s {
     ngx_http_farm_consul_t        *consul;
     ngx_uint_t                     listed;      /* unhealthy, this sync */
     ngx_uint_t                     state_dirty; /* the state file is old */
+    ngx_event_t                    state_ev;    /* its next write */
+    ngx_msec_t                     state_saved; /* its last write */
     ngx_uint_t                     warming;     /* the master's read */
     ngx_uint_t                     owner_epoch;
     ngx_uint_t                     superseded;

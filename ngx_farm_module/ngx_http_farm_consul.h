@@ -40,6 +40,7 @@ ngx_int_t ngx_http_farm_consul_easy(ngx_http_farm_srv_conf_t *fcf,
     ngx_msec_t connect_timeout, void **headers, void **resolve, char *error);
 void ngx_http_farm_consul_body_text(ngx_http_farm_consul_body_t *b,
     u_char *buf, size_t size);
+size_t ngx_http_farm_consul_body_max(ngx_http_farm_srv_conf_t *fcf);
 
 /* ngx_http_farm_consul_warm.c */
 ngx_int_t ngx_http_farm_consul_warm(ngx_http_farm_srv_conf_t *fcf,

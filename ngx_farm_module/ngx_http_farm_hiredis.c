@@ -248,3 +248,45 @@ failed:
 
     return NULL;
 }
+
+
+/*
+ * The wall clock in ms, for the deadlines of blocking reads: the master's
+ * cached time is not updated while it parses the configuration.
+ */
+
+ngx_msec_t
+ngx_http_farm_redis_clock(void)
+{
+    struct timeval  tv;
+
+    ngx_gettimeofday(&tv);
+
+    return (ngx_msec_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+
+/*
+ * Bounds the next blocking read of c by what is left until deadline:
+ * NGX_OK, or NGX_ERROR when nothing is left.
+ */
+
+ngx_int_t
+ngx_http_farm_redis_sync_timeout(void *ctx, ngx_msec_t deadline)
+{
+    ngx_msec_t       now, left;
+    redisContext    *c = ctx;
+    struct timeval   tv;
+
+    now = ngx_http_farm_redis_clock();
+    if (now >= deadline) {
+        return NGX_ERROR;
+    }
+
+    left = deadline - now;
+
+    tv.tv_sec = left / 1000;
+    tv.tv_usec = (left % 1000) * 1000;
+
+    return redisSetTimeout(c, tv) == REDIS_OK ? NGX_OK : NGX_ERROR;
+}

@@ -44,6 +44,8 @@ static char *ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_farm_registry_param(ngx_conf_t *cf,
     ngx_http_farm_srv_conf_t *fcf, ngx_str_t *value, ssize_t *size);
+static char *ngx_http_farm_registry_allow(ngx_conf_t *cf,
+    ngx_http_farm_srv_conf_t *fcf, ngx_str_t *value);
 static char *ngx_http_farm_balance(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone,
@@ -550,12 +552,22 @@ ngx_http_farm_registry_param(ngx_conf_t *cf, ngx_http_farm_srv_conf_t *fcf,
 
         if (n == 3) {
             fcf->ca = s;
+            return NGX_CONF_OK;
+        }
 
-        } else {
-            fcf->state = s;
+        fcf->state = s;
+
+        /* the state file is flushed to disk on a thread */
+
+        if (ngx_http_farm_state_conf(cf) != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
 
         return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "allow=", 6) == 0) {
+        return ngx_http_farm_registry_allow(cf, fcf, value);
     }
 
     if (ngx_strncmp(value->data, "resync=", 7) == 0) {
@@ -618,6 +630,65 @@ invalid:
                        "expected %s", value, why);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * allow=CIDR[,CIDR...] (may be repeated): the only networks registry records
+ * may point the gateway at.  Without it, everything but link-local and
+ * cloud metadata addresses (ngx_http_farm_sync_allowed()).
+ */
+
+static char *
+ngx_http_farm_registry_allow(ngx_conf_t *cf, ngx_http_farm_srv_conf_t *fcf,
+    ngx_str_t *value)
+{
+    u_char      *p, *last, *comma;
+    ngx_int_t    rc;
+    ngx_str_t    s;
+    ngx_cidr_t  *cidr;
+
+    if (fcf->allow == NULL) {
+        fcf->allow = ngx_array_create(cf->pool, 4, sizeof(ngx_cidr_t));
+        if (fcf->allow == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    p = value->data + 6;
+    last = value->data + value->len;
+
+    do {
+        comma = ngx_strlchr(p, last, ',');
+
+        s.data = p;
+        s.len = (comma ? comma : last) - p;
+
+        cidr = ngx_array_push(fcf->allow);
+        if (cidr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = (s.len == 0) ? NGX_ERROR : ngx_ptocidr(&s, cidr);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"farm_registry\" parameter "
+                               "\"%V\": \"%V\" is not an address or a "
+                               "network (CIDR)", value, &s);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "low address bits of %V are meaningless", &s);
+        }
+
+        p = comma + 1;
+
+    } while (comma);
+
+    return NGX_CONF_OK;
 }
 
 
@@ -777,6 +848,14 @@ ngx_http_farm_registry_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
     }
 
     fcf->warming = 0;
+
+    /*
+     * the read may have taken up to a few seconds: the workers inherit the
+     * master's cached clock, and timers they arm at start would be due at
+     * once if it were left behind
+     */
+
+    ngx_time_update();
 
     return rc;
 }

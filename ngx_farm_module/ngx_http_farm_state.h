@@ -31,6 +31,7 @@ typedef struct {
 
 
 void ngx_http_farm_state_sync_end(ngx_http_farm_srv_conf_t *fcf);
+ngx_int_t ngx_http_farm_state_conf(ngx_conf_t *cf);
 ngx_int_t ngx_http_farm_state_load(ngx_http_farm_srv_conf_t *fcf,
     ngx_log_t *log, const ngx_http_farm_state_sink_t *sink);
 

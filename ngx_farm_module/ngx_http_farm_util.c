@@ -146,3 +146,41 @@ ngx_http_farm_note(ngx_http_farm_note_t *note, ngx_uint_t level,
                    args) = '\0';
     va_end(args);
 }
+
+
+/*
+ * Copies len bytes of registry data (a key, a message, a server's error)
+ * into dst, up to last, for a log line: control bytes, DEL, bytes above
+ * 0x7f and '\\' become \\xHH, so that whoever can write to the registry
+ * cannot forge or garble log lines.  Stops before a byte that does not fit
+ * whole.  Returns the end of the copy.
+ */
+
+u_char *
+ngx_http_farm_log_escape(u_char *dst, u_char *last, u_char *src, size_t len)
+{
+    static u_char  hex[] = "0123456789abcdef";
+
+    while (len--) {
+        if (*src >= 0x20 && *src < 0x7f && *src != '\\') {
+            if (dst == last) {
+                break;
+            }
+
+            *dst++ = *src++;
+            continue;
+        }
+
+        if (last - dst < 4) {
+            break;
+        }
+
+        *dst++ = '\\';
+        *dst++ = 'x';
+        *dst++ = hex[*src >> 4];
+        *dst++ = hex[*src & 0xf];
+        src++;
+    }
+
+    return dst;
+}

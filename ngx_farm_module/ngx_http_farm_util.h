@@ -60,6 +60,10 @@ ngx_int_t ngx_http_farm_hiredis_attach(struct redisAsyncContext *ac,
     ngx_log_t *log);
 void *ngx_http_farm_redis_connect_sync(farm_url_t *url, u_char *addr,
     ngx_msec_t ms, const char **reason);
+ngx_msec_t ngx_http_farm_redis_clock(void);
+ngx_int_t ngx_http_farm_redis_sync_timeout(void *ctx, ngx_msec_t deadline);
+u_char *ngx_http_farm_log_escape(u_char *dst, u_char *last, u_char *src,
+    size_t len);
 
 
 #endif /* _NGX_HTTP_FARM_UTIL_H_INCLUDED_ */

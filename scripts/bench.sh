@@ -21,6 +21,8 @@
 #   6. rate limits:   scripts/bench-limit.sh, at the end, on its own ports.
 #   7. farm-agent --app: scripts/bench-agent.sh, latency and throughput
 #                     added by the agent in front of an app.
+#   8. registry:      scripts/bench-registry.sh: churn (no ghosts) and the
+#                     worst latency during full resyncs at 100,000 agents.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -394,3 +396,12 @@ say "bench: rate limits (scripts/bench-limit.sh)"
 
 say "bench: farm-agent --app (scripts/bench-agent.sh)"
 "$top/scripts/bench-agent.sh"
+
+# --- the registry ---------------------------------------------------------------
+#
+# Churn and full resyncs at 100,000 agents (ports 18491-18494, Redis 16479).
+# Alone: scripts/bench-registry.sh.
+
+say ""
+say "bench: registry churn and full resyncs (scripts/bench-registry.sh)"
+"$top/scripts/bench-registry.sh"

@@ -39,6 +39,7 @@ our @EXPORT = qw(
     ensure_agents deregister background finish
     start_nginx stop_nginx
     spread spread_text agent_state put_record
+    worker_pids process_peer proc_status_kb
 );
 
 our $HttpTimeout = 5;    # seconds, for http_get
@@ -977,6 +978,55 @@ sub nginx_pid {
     return defined $pid && $pid =~ /(\d+)/ ? $1 : undef;
 }
 
+# The pids of the worker processes of the nginx whose master is $master
+# (default: Test::Nginx's, from its pid file).
+sub worker_pids {
+    my ($master) = @_;
+    $master //= nginx_pid() or return ();
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses
+        next unless $line =~ /^(\d+) \(.*\) \S+ (\d+) /s;
+        push @pids, $1 if $2 == $master;
+    }
+    return sort { $a <=> $b } @pids;
+}
+
+# Which of @pids holds a TCP connection to 127.0.0.1:$port (e.g. the sync
+# owner's connection to Redis); undef if none.
+sub process_peer {
+    my ($port, @pids) = @_;
+    my %inode;
+    for my $table ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $fh, '<', $table or next;
+        <$fh>;
+        while (my $line = <$fh>) {
+            my @f = split ' ', $line;
+            my (undef, $rport) = split /:/, $f[2];
+            $inode{ $f[9] } = 1 if hex($rport) == $port && $f[3] eq '01';
+        }
+    }
+    for my $pid (@pids) {
+        for my $fd (glob "/proc/$pid/fd/*") {
+            my $link = readlink($fd) // next;
+            return $pid if $link =~ /^socket:\[(\d+)\]$/ && $inode{$1};
+        }
+    }
+    return undef;
+}
+
+# A field of /proc/<pid>/status in kB (VmRSS, VmHWM, ...); undef if none.
+sub proc_status_kb {
+    my ($pid, $field) = @_;
+    open my $fh, '<', "/proc/$pid/status" or return undef;
+    while (my $line = <$fh>) {
+        return $1 if $line =~ /^\Q$field\E:\s+(\d+) kB/;
+    }
+    return undef;
+}
+
 1;
 
 __END__
@@ -1104,6 +1154,13 @@ When the test fails, the [emerg]..[warn] lines (or the last lines) of each
 instance's error.log are printed as diagnostics at exit.
 Under make test-asan, stop_nginx keeps the end of the instance's error.log
 beside each new report in $FARM_SANITIZER_DIR (<report>.error.log).
+
+=item worker_pids([$master]) / process_peer($port, @pids) / proc_status_kb($pid, $field)
+
+The pids of an nginx master's workers (default: Test::Nginx's nginx); which
+of @pids holds an established TCP connection to port $port of the loopback
+(the sync owner: the worker connected to Redis); a field of
+/proc/<pid>/status in kB, such as VmRSS or VmHWM (the peak).
 
 =item servroot() / nginx_pid() / nginx_error_log()
 
