@@ -31,10 +31,10 @@ static ngx_int_t ngx_http_farm_admit_handler(ngx_http_request_t *r);
 static ngx_http_farm_srv_conf_t *ngx_http_farm_admit_farm(
     ngx_http_request_t *r);
 static void ngx_http_farm_admit_cleanup(void *data);
-static ngx_int_t ngx_http_farm_client_enter(ngx_http_request_t *r,
+static ngx_int_t ngx_http_farm_admit_client(ngx_http_request_t *r,
     ngx_http_farm_ctx_t *ctx, ngx_http_farm_zone_t *z);
-static void ngx_http_farm_client_leave(ngx_http_farm_zone_t *z,
-    ngx_http_farm_client_t *cl);
+static ngx_int_t ngx_http_farm_admit_eligible_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_filter_t *f);
 
 
 char *
@@ -182,7 +182,7 @@ static ngx_int_t
 ngx_http_farm_admit_handler(ngx_http_request_t *r)
 {
     uint32_t                   slot;
-    ngx_int_t                  rc;
+    ngx_int_t                  rc, priority;
     farm_peers_t               peers;
     ngx_pool_cleanup_t        *cln;
     ngx_http_farm_ctx_t       *ctx;
@@ -191,7 +191,13 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
     ngx_http_farm_filter_t     f;
     ngx_http_farm_srv_conf_t  *fcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_farm_module);
+    /*
+     * Once per request: after an internal redirect (error_page, a named
+     * location) the context is found again through its cleanup, and what
+     * the request holds (its client count, an agent) stays counted once.
+     */
+
+    ctx = ngx_http_farm_admit_ctx(r);
 
     if (ctx && (ctx->admitted || ctx->waiting)) {
         return ctx->waiting ? NGX_AGAIN : NGX_DECLINED;
@@ -223,7 +229,7 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
     ngx_http_farm_zone_get(fcf, &z);
 
     if (fcf->client.enabled) {
-        rc = ngx_http_farm_client_enter(r, ctx, &z);
+        rc = ngx_http_farm_admit_client(r, ctx, &z);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -254,6 +260,12 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
         }
     }
 
+    /* before the lock: nothing may free up unseen while it is evaluated */
+
+    if (ngx_http_farm_queue_priority(r, fcf, &priority) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ngx_http_farm_zone_peers(z.sh, &peers);
 
     ngx_shmtx_lock(&z.shpool->mutex);
@@ -282,12 +294,14 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
     }
 
     /*
-     * No agent now.  Wait only if some agent can take requests at all (is
-     * just full); when all are down or none has what it needs, the
-     * balancer refuses at once.
+     * No agent now.  Wait only if some agent this request may use can take
+     * requests at all (is just full); when they are all down or none has
+     * what it needs, the balancer refuses at once.
      */
 
-    if (ctx->reject != NGX_HTTP_FARM_REJECT_NONE || z.sh->eligible == 0) {
+    if (ctx->reject != NGX_HTTP_FARM_REJECT_NONE
+        || !ngx_http_farm_admit_eligible_locked(&z, &f))
+    {
         ngx_shmtx_unlock(&z.shpool->mutex);
         ctx->reject = NGX_HTTP_FARM_REJECT_NONE;
         return NGX_DECLINED;
@@ -295,7 +309,7 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
 
     ctx->admitted = 0;
 
-    rc = ngx_http_farm_queue_wait(r, ctx, &z, &f);
+    rc = ngx_http_farm_queue_wait_locked(r, ctx, &z, &f, priority);
 
     if (rc == NGX_AGAIN) {
         return NGX_AGAIN;
@@ -306,6 +320,51 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
     ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;
+}
+
+
+/*
+ * Is some agent the request may use eligible (up, healthy, not ejected),
+ * if full?  Stops at the first one; all the members are looked at only
+ * when none is (then the request is refused at once).  Locked.
+ */
+
+static ngx_int_t
+ngx_http_farm_admit_eligible_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_filter_t *f)
+{
+    uint32_t                 k;
+    ngx_uint_t               i;
+    ngx_http_farm_agent_t   *a;
+    ngx_http_farm_subset_t  *s;
+
+    if (z->sh->eligible == 0) {
+        return 0;
+    }
+
+    if (!f->on) {
+        return 1;
+    }
+
+    for (i = 0; i < f->norder; i++) {
+        s = ngx_http_farm_subset_get(z, f->order[i], f->mask);
+
+        if (s == NULL) {
+            return 1;           /* cannot tell: let it wait */
+        }
+
+        for (k = 0; k < s->nmembers; k++) {
+            a = &z->sh->agents[s->members[k]];
+
+            if ((a->pick->flags & FARM_PEER_ELIGIBLE)
+                && ngx_http_farm_route_matches(f, a))
+            {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
 }
 
 
@@ -326,15 +385,17 @@ ngx_http_farm_admit_resume(ngx_http_request_t *r)
 }
 
 
+/* Counts the request against its client's farm_client_limit, or refuses. */
+
 static ngx_int_t
-ngx_http_farm_client_enter(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
+ngx_http_farm_admit_client(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
     ngx_http_farm_zone_t *z)
 {
-    size_t                   len;
-    uint32_t                 hash;
-    ngx_str_t                key;
-    ngx_rbtree_node_t       *node, *sentinel;
-    ngx_http_farm_client_t  *cl;
+    u_char     data[128];
+    size_t     len;
+    uint32_t   hash;
+    ngx_int_t  rc;
+    ngx_str_t  key;
 
     if (ngx_http_complex_value(r, ctx->fcf->client.key, &key) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -344,34 +405,16 @@ ngx_http_farm_client_enter(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
         return NGX_OK;          /* no key, no limit */
     }
 
-    len = ngx_min(key.len, 65535);
-    hash = ngx_crc32_short(key.data, len);
+    len = ngx_http_farm_client_key(&key, data, &hash);
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
-    node = z->sh->clients.root;
-    sentinel = z->sh->clients.sentinel;
-    cl = NULL;
+    rc = ngx_http_farm_client_enter_locked(z, data, len, hash,
+                                           ctx->fcf->client.max,
+                                           ctx->fcf->admit_owner,
+                                           &ctx->client);
 
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        cl = (ngx_http_farm_client_t *) node;
-
-        if (cl->len == len && ngx_memcmp(cl->data, key.data, len) == 0) {
-            break;
-        }
-
-        node = (ngx_memn2cmp(key.data, cl->data, len, cl->len) < 0)
-               ? node->left : node->right;
-        cl = NULL;
-    }
-
-    if (cl && cl->count >= ctx->fcf->client.max) {
+    if (rc == NGX_BUSY) {
         z->sh->client_limited++;
         ngx_shmtx_unlock(&z->shpool->mutex);
 
@@ -382,55 +425,22 @@ ngx_http_farm_client_enter(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
         return NGX_DONE;
     }
 
-    if (cl == NULL) {
-        cl = ngx_slab_alloc_locked(z->shpool,
-                                   offsetof(ngx_http_farm_client_t, data)
-                                   + len);
+    if (rc == NGX_DECLINED && !z->sh->client_nomem_logged) {
+        z->sh->client_nomem_logged = 1;
+        ngx_shmtx_unlock(&z->shpool->mutex);
 
-        if (cl == NULL) {
+        /* no room to count: let it through, say so once */
 
-            /* no room to count: let it through, say so once */
-
-            if (!z->sh->client_nomem_logged) {
-                z->sh->client_nomem_logged = 1;
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "farm: no room to count clients%s; "
-                              "farm_client_limit is not enforced for new "
-                              "clients", z->shpool->log_ctx);
-            }
-
-            ngx_shmtx_unlock(&z->shpool->mutex);
-            return NGX_OK;
-        }
-
-        cl->node.key = hash;
-        cl->count = 0;
-        cl->len = (u_short) len;
-        ngx_memcpy(cl->data, key.data, len);
-
-        ngx_rbtree_insert(&z->sh->clients, &cl->node);
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "farm: no room to count clients%s; "
+                      "farm_client_limit is not enforced for new "
+                      "clients", z->shpool->log_ctx);
+        return NGX_OK;
     }
-
-    cl->count++;
-    ctx->client = cl;
 
     ngx_shmtx_unlock(&z->shpool->mutex);
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_farm_client_leave(ngx_http_farm_zone_t *z, ngx_http_farm_client_t *cl)
-{
-    ngx_shmtx_lock(&z->shpool->mutex);
-
-    if (--cl->count == 0) {
-        ngx_rbtree_delete(&z->sh->clients, &cl->node);
-        ngx_slab_free_locked(z->shpool, cl);
-    }
-
-    ngx_shmtx_unlock(&z->shpool->mutex);
 }
 
 
@@ -451,7 +461,7 @@ ngx_http_farm_release(ngx_http_farm_zone_t *z, uint32_t slot, uint32_t gen)
     if (a->gen == gen) {
         farm_tree_release(&z->sh->tree, &peers, slot);
         ngx_http_farm_subsets_update(z, a);
-        ngx_http_farm_queue_dispatch(z);
+        ngx_http_farm_queue_dispatch_locked(z, a);
     }
 
     ngx_shmtx_unlock(&z->shpool->mutex);
@@ -475,7 +485,39 @@ ngx_http_farm_admit_cleanup(void *data)
     }
 
     if (ctx->client) {
-        ngx_http_farm_client_leave(&z, ctx->client);
+        ngx_shmtx_lock(&z.shpool->mutex);
+        ngx_http_farm_client_leave_locked(&z, ctx->client,
+                                          ctx->fcf->admit_owner);
+        ngx_shmtx_unlock(&z.shpool->mutex);
+
         ctx->client = NULL;
     }
+}
+
+
+/*
+ * The request's admission context, also after an internal redirect has
+ * cleared the module's contexts (its cleanup still has it).
+ */
+
+ngx_http_farm_ctx_t *
+ngx_http_farm_admit_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_farm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_farm_module);
+
+    if (ctx == NULL && (r->internal || r->filter_finalize)) {
+
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_farm_admit_cleanup) {
+                ctx = cln->data;
+                ngx_http_set_ctx(r, ctx, ngx_http_farm_module);
+                break;
+            }
+        }
+    }
+
+    return ctx;
 }

@@ -391,7 +391,7 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
         if (a->gen == fp->gen) {
             farm_tree_release(&z.sh->tree, &peers, fp->current);
             ngx_http_farm_subsets_update(&z, a);
-            ngx_http_farm_queue_dispatch(&z);
+            ngx_http_farm_queue_dispatch_locked(&z, a);
 
             if (failed == 1) {
                 a->failures++;

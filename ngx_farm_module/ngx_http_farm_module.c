@@ -849,4 +849,6 @@ ngx_http_farm_exit_process(ngx_cycle_t *cycle)
         ngx_http_farm_redis_stop(farm[i]);
         ngx_http_farm_consul_stop(farm[i]);
     }
+
+    ngx_http_farm_queue_exit_process(cycle);
 }

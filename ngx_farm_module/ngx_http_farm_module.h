@@ -65,10 +65,8 @@
 #define NGX_HTTP_FARM_REJECT_QUEUE_TIMEOUT  5
 #define NGX_HTTP_FARM_REJECT_CLIENT_LIMIT   6
 
-/* queue entries (ngx_http_farm_queue.c) */
-#define NGX_HTTP_FARM_WAITER_FREE      0
-#define NGX_HTTP_FARM_WAITER_WAITING   1
-#define NGX_HTTP_FARM_WAITER_GRANTED   2
+/* fcf->admit_owner of a worker without an owner entry (queue.c) */
+#define NGX_HTTP_FARM_NO_OWNER         0xffffffff
 
 
 typedef struct ngx_http_farm_srv_conf_s  ngx_http_farm_srv_conf_t;
@@ -157,36 +155,9 @@ typedef struct {
 } ngx_http_farm_subset_t;
 
 
-/* a request waiting for an agent, in shared memory */
-typedef struct {
-    ngx_uint_t                     state;       /* NGX_HTTP_FARM_WAITER_* */
-    uint32_t                       prev;        /* in the waiting order */
-    uint32_t                       next;
-    ngx_int_t                      priority;
-    uint64_t                       seq;
-    uint64_t                       tag;         /* its cycle's wake-up tag */
-    ngx_uint_t                     worker;
-    ngx_msec_t                     since;
-
-    /* its filter, resolved */
-    ngx_uint_t                     filtered;
-    ngx_uint_t                     order[NGX_HTTP_FARM_MAX_ORDER];
-    ngx_uint_t                     norder;
-    uint64_t                       mask;
-
-    /* the agent it got */
-    uint32_t                       slot;
-    uint32_t                       gen;
-} ngx_http_farm_waiter_t;
-
-
-/* the concurrent requests of one client (farm_client_limit) */
-typedef struct {
-    ngx_rbtree_node_t              node;        /* key: hash of the key */
-    ngx_uint_t                     count;
-    u_short                        len;
-    u_char                         data[1];
-} ngx_http_farm_client_t;
+/* admission state in the zone: ngx_http_farm_queue.c, _client.c */
+typedef struct ngx_http_farm_admit_sh_s  ngx_http_farm_admit_sh_t;
+typedef struct ngx_http_farm_client_s    ngx_http_farm_client_t;
 
 
 typedef struct {
@@ -241,14 +212,10 @@ typedef struct {
     ngx_uint_t                     subsets_stale;
     ngx_uint_t                     subset_nomem_logged;
 
-    /* the queue */
-    ngx_http_farm_waiter_t        *waiters;     /* qmax entries */
+    /* the queue, and who holds what of it and of the client counts */
+    ngx_http_farm_admit_sh_t      *admit;
     uint32_t                       qmax;
     uint32_t                       qlen;        /* waiting now */
-    uint32_t                       qhead;       /* highest priority */
-    uint32_t                       qtail;
-    uint32_t                       qfree;
-    uint64_t                       qseq;
     uint64_t                       queued;
     uint64_t                       dispatched;
     uint64_t                       timed_out;
@@ -416,6 +383,7 @@ struct ngx_http_farm_srv_conf_s {
     ngx_http_farm_health_t        *checker;
     ngx_queue_t                    waiting;     /* this worker's waiters */
     ngx_event_t                    poll_ev;     /* looks for grants */
+    uint32_t                       admit_owner; /* its entry in the zone */
     ngx_http_farm_main_conf_t     *fmcf;
     ngx_log_t                     *log;
 };
@@ -430,6 +398,8 @@ struct ngx_http_farm_main_conf_s {
     ngx_uint_t                     nwake;
     uint64_t                       tag;         /* of this cycle */
     ngx_connection_t              *wake_conn;   /* this worker's */
+    u_char                        *wake_pending; /* granted, not yet woken */
+    ngx_event_t                    wake_ev;     /* wakes them, unlocked */
 };
 
 
@@ -577,12 +547,30 @@ uint32_t ngx_http_farm_route_choose(ngx_http_farm_zone_t *z,
 char *ngx_http_farm_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_farm_queue_init_module(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_farm_queue_init_process(ngx_cycle_t *cycle);
+void ngx_http_farm_queue_exit_process(ngx_cycle_t *cycle);
+size_t ngx_http_farm_queue_size(ngx_http_farm_srv_conf_t *fcf);
 ngx_int_t ngx_http_farm_queue_zone(ngx_http_farm_zone_t *z);
-ngx_int_t ngx_http_farm_queue_wait(ngx_http_request_t *r,
+ngx_int_t ngx_http_farm_queue_priority(ngx_http_request_t *r,
+    ngx_http_farm_srv_conf_t *fcf, ngx_int_t *priority);
+ngx_int_t ngx_http_farm_queue_wait_locked(ngx_http_request_t *r,
     ngx_http_farm_ctx_t *ctx, ngx_http_farm_zone_t *z,
-    ngx_http_farm_filter_t *f);
-void ngx_http_farm_queue_dispatch(ngx_http_farm_zone_t *z);
+    ngx_http_farm_filter_t *f, ngx_int_t priority);
+void ngx_http_farm_queue_dispatch_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a);
 void ngx_http_farm_queue_cancel(ngx_http_farm_ctx_t *ctx);
+
+/* ngx_http_farm_client.c */
+void ngx_http_farm_client_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+size_t ngx_http_farm_client_key(ngx_str_t *key, u_char *buf,
+    uint32_t *hash);
+ngx_int_t ngx_http_farm_client_enter_locked(ngx_http_farm_zone_t *z,
+    u_char *data, size_t len, uint32_t hash, ngx_uint_t max,
+    uint32_t owner, ngx_http_farm_client_t **client);
+void ngx_http_farm_client_leave_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_client_t *cl, uint32_t owner);
+void ngx_http_farm_clients_reclaim_locked(ngx_http_farm_zone_t *z,
+    u_char *dead);
 
 /* ngx_http_farm_admit.c */
 char *ngx_http_farm_client_limit(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -591,6 +579,7 @@ ngx_int_t ngx_http_farm_admit_init(ngx_conf_t *cf);
 void ngx_http_farm_release(ngx_http_farm_zone_t *z, uint32_t slot,
     uint32_t gen);
 void ngx_http_farm_admit_resume(ngx_http_request_t *r);
+ngx_http_farm_ctx_t *ngx_http_farm_admit_ctx(ngx_http_request_t *r);
 
 /* ngx_http_farm_health.c */
 char *ngx_http_farm_health_check(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -36,9 +36,7 @@ ngx_http_farm_zone_size(ngx_http_farm_srv_conf_t *fcf)
                                 + sizeof(farm_pick_peer_t) + 256)
            + 2 * farm_tree_size(fcf->max_agents) * sizeof(uint32_t);
 
-    if (fcf->queue.enabled) {
-        size += fcf->queue.max * sizeof(ngx_http_farm_waiter_t);
-    }
+    size += ngx_http_farm_queue_size(fcf);
 
     if (fcf->client.enabled) {
         size += 2 * 1024 * 1024;
@@ -168,7 +166,7 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     ngx_rbtree_init(&sh->clients, &sh->clients_sentinel,
-                    ngx_rbtree_insert_value);
+                    ngx_http_farm_client_insert_value);
 
     z.sh = sh;
     z.shpool = shpool;
@@ -665,7 +663,7 @@ ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
 
     /* capacity may have come back: waiters first */
 
-    ngx_http_farm_queue_dispatch(z);
+    ngx_http_farm_queue_dispatch_locked(z, a);
 }
 
 

@@ -19,6 +19,9 @@
 #                     scripts/consul.sh) and a gateway watching it with
 #                     blocking queries.
 #   6. rate limits:   scripts/bench-limit.sh, at the end, on its own ports.
+#   7. the queue:     scripts/bench-queue.sh, last, on its own ports: an idle
+#                     region's throughput with 9,000 requests waiting for a
+#                     saturated one.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -389,3 +392,7 @@ cleanup
 say ""
 say "bench: rate limits (scripts/bench-limit.sh)"
 "$top/scripts/bench-limit.sh"
+
+say ""
+say "bench: the queue (scripts/bench-queue.sh)"
+"$top/scripts/bench-queue.sh"
