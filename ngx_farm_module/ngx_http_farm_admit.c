@@ -19,14 +19,6 @@
 #include "ngx_http_farm_module.h"
 
 
-/*
- * proxy_pass stores its upstream first thing in the proxy module's
- * location configuration (ngx_http_upstream_conf_t comes first, and its
- * first field is the upstream); that is how a location's farm is found.
- */
-extern ngx_module_t  ngx_http_proxy_module;
-
-
 static ngx_int_t ngx_http_farm_admit_handler(ngx_http_request_t *r);
 static ngx_http_farm_srv_conf_t *ngx_http_farm_admit_farm(
     ngx_http_request_t *r);
@@ -118,14 +110,33 @@ ngx_http_farm_client_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_farm_admit_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
     ngx_http_farm_main_conf_t  *fmcf;
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_module);
 
+    fmcf->proxy_index = NGX_HTTP_FARM_NO_PROXY;
+
     if (!fmcf->admit) {
         return NGX_OK;
+    }
+
+    /*
+     * The proxy module, found by name rather than linked against, so the
+     * module also loads into an nginx built without it (there, admission
+     * has nothing to act on).
+     */
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        if (cf->cycle->modules[i]->type == NGX_HTTP_MODULE
+            && ngx_strcmp(cf->cycle->modules[i]->name,
+                          "ngx_http_proxy_module") == 0)
+        {
+            fmcf->proxy_index = cf->cycle->modules[i]->ctx_index;
+            break;
+        }
     }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
@@ -141,7 +152,12 @@ ngx_http_farm_admit_init(ngx_conf_t *cf)
 }
 
 
-/* The farm a location proxies to, or NULL. */
+/*
+ * The farm a location proxies to, or NULL.  proxy_pass keeps its upstream
+ * first thing in the proxy module's location configuration (its
+ * ngx_http_upstream_conf_t comes first, and the upstream is that one's
+ * first field): the one place this reads another module's layout.
+ */
 
 static ngx_http_farm_srv_conf_t *
 ngx_http_farm_admit_farm(ngx_http_request_t *r)
@@ -149,6 +165,7 @@ ngx_http_farm_admit_farm(ngx_http_request_t *r)
     void                          *plcf;
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_farm_srv_conf_t      *fcf;
+    ngx_http_farm_main_conf_t     *fmcf;
     ngx_http_upstream_srv_conf_t  *uscf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
@@ -157,7 +174,13 @@ ngx_http_farm_admit_farm(ngx_http_request_t *r)
         return NULL;
     }
 
-    plcf = ngx_http_get_module_loc_conf(r, ngx_http_proxy_module);
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_farm_module);
+
+    if (fmcf->proxy_index == NGX_HTTP_FARM_NO_PROXY) {
+        return NULL;
+    }
+
+    plcf = r->loc_conf[fmcf->proxy_index];
     if (plcf == NULL) {
         return NULL;
     }

@@ -67,6 +67,8 @@
 
 /* fcf->admit_owner of a worker without an owner entry (queue.c) */
 #define NGX_HTTP_FARM_NO_OWNER         0xffffffff
+/* fmcf->proxy_index without the proxy module (admit.c) */
+#define NGX_HTTP_FARM_NO_PROXY         ((ngx_uint_t) -1)
 
 
 typedef struct ngx_http_farm_srv_conf_s  ngx_http_farm_srv_conf_t;
@@ -392,6 +394,7 @@ struct ngx_http_farm_srv_conf_s {
 struct ngx_http_farm_main_conf_s {
     ngx_array_t                    farms;       /* ngx_http_farm_srv_conf_t * */
     ngx_uint_t                     admit;       /* a queue or client limit */
+    ngx_uint_t                     proxy_index; /* the proxy module's ctx */
 
     /* queue wake-ups: one eventfd per worker, made by the master */
     int                           *wake;
