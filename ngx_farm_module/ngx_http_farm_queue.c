@@ -37,6 +37,8 @@
 #define NGX_HTTP_FARM_QUEUE_GRACE      2000    /* ms after a timeout */
 #define NGX_HTTP_FARM_QUEUE_CLASSES    4096    /* filters waiting at once */
 #define NGX_HTTP_FARM_QUEUE_CANDIDATES 64      /* classes per dispatch */
+#define NGX_HTTP_FARM_QUEUE_SWEEP      100     /* ms between sweeps */
+#define NGX_HTTP_FARM_QUEUE_SWEPT      16      /* classes per sweep */
 #define NGX_HTTP_FARM_OWNERS           256     /* workers per zone */
 #define NGX_HTTP_FARM_NONE32           0xffffffff
 
@@ -106,6 +108,8 @@ struct ngx_http_farm_admit_sh_s {
     uint32_t                       ahead;       /* oldest waiting */
     uint32_t                       atail;
     uint64_t                       seq;
+    uint32_t                       cursor;      /* of the sweep */
+    ngx_msec_t                     swept;
     uint32_t                       rhead[NGX_HTTP_FARM_MAX_REGIONS + 1];
 };
 
@@ -132,6 +136,7 @@ static void ngx_http_farm_queue_ungrant_locked(ngx_http_farm_admit_sh_t *qs,
 static void ngx_http_farm_queue_free_locked(ngx_http_farm_admit_sh_t *qs,
     uint32_t i);
 static void ngx_http_farm_queue_expire_locked(ngx_http_farm_zone_t *z);
+static void ngx_http_farm_queue_sweep_locked(ngx_http_farm_zone_t *z);
 static uint32_t ngx_http_farm_queue_serve_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_wclass_t *cl);
 static void ngx_http_farm_queue_grant_locked(ngx_http_farm_zone_t *z,
@@ -668,12 +673,13 @@ ngx_http_farm_queue_poll_handler(ngx_event_t *ev)
 
     ngx_http_farm_zone_t  z;
 
-    /* waiters nobody will end any more go */
+    /* waiters nobody will end any more go; a few classes are retried */
 
     ngx_http_farm_zone_get(fcf, &z);
 
     ngx_shmtx_lock(&z.shpool->mutex);
     ngx_http_farm_queue_expire_locked(&z);
+    ngx_http_farm_queue_sweep_locked(&z);
     ngx_shmtx_unlock(&z.shpool->mutex);
 
     ngx_http_farm_queue_check(fcf);
@@ -1130,6 +1136,55 @@ ngx_http_farm_queue_expire_locked(ngx_http_farm_zone_t *z)
         ngx_http_farm_queue_unlink_locked(z->sh, i);
         ngx_http_farm_queue_free_locked(qs, i);
         z->sh->timed_out++;
+    }
+}
+
+
+/*
+ * The safety net for an agent that became usable without a dispatch for it
+ * (a subset the sync owner had not rebuilt yet when it joined): every
+ * NGX_HTTP_FARM_QUEUE_SWEEP ms, a few classes in turn try their heads.
+ * Locked.
+ */
+
+static void
+ngx_http_farm_queue_sweep_locked(ngx_http_farm_zone_t *z)
+{
+    uint32_t                   n, c, tried, slot;
+    ngx_http_farm_wclass_t    *cl;
+    ngx_http_farm_admit_sh_t  *qs;
+
+    qs = z->sh->admit;
+
+    if (qs == NULL || z->sh->qlen == 0
+        || (ngx_msec_int_t) (ngx_current_msec - qs->swept)
+           < NGX_HTTP_FARM_QUEUE_SWEEP)
+    {
+        return;
+    }
+
+    qs->swept = ngx_current_msec;
+    tried = 0;
+
+    for (n = 0; n < qs->nclasses && tried < NGX_HTTP_FARM_QUEUE_SWEPT; n++) {
+        c = qs->cursor++ & (qs->nclasses - 1);
+        cl = &qs->classes[c];
+
+        if (cl->nwaiting == 0) {
+            continue;
+        }
+
+        tried++;
+
+        while (cl->nwaiting) {
+            slot = ngx_http_farm_queue_serve_locked(z, cl);
+
+            if (slot == FARM_SLOT_NONE) {
+                break;
+            }
+
+            ngx_http_farm_queue_grant_locked(z, cl->head, slot);
+        }
     }
 }
 

@@ -314,7 +314,30 @@ GET /farm
 
 
 
-=== TEST 8: a reload with farm_queue and farm_client_limit leaves no socket open in the old workers
+=== TEST 8: an agent that joins a saturated region takes its waiter at once
+--- farm
+farm_queue max=20 timeout=10s;
+farm_region $http_x_region;
+farm_region_fallback zz;
+--- init
+unlink $main::Order;
+main::agents(eu1 => { region => 'eu', max_conns => 1 });
+my @bg = (main::tagged('eubusy', '/work?ms=5000', 'X-Region' => 'eu'));
+FarmTest::wait_until(sub { main::farm()->{totals}{active} == 1 }, 5, 'eu busy');
+push @bg, main::tagged('euwait', '/work?ms=0', 'X-Region' => 'eu');
+FarmTest::wait_until(sub { main::farm()->{queue}{waiting} == 1 }, 5, 'one waiting');
+main::agents(eu1 => { region => 'eu', max_conns => 1 }, eu2 => { region => 'eu' });
+FarmTest::finish($_, 20) for @bg;
+Test::More::is(main::order(), 'euwait 200,eubusy 200', 'the waiter served by the new agent, before the busy one ended');
+--- request
+GET /farm
+--- response_body_like: "queue":\{"waiting":0,.*"dispatched":1,"timed_out":0,
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: a reload with farm_queue and farm_client_limit leaves no socket open in the old workers
 --- farm
 farm_client_limit key=$http_x_client max=4;
 farm_queue max=10;
