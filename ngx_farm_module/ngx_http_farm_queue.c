@@ -466,6 +466,7 @@ ngx_http_farm_queue_claim(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
 {
     u_char                      dead[NGX_HTTP_FARM_OWNERS];
     uint32_t                    o, mine;
+    ngx_pid_t                   pid[NGX_HTTP_FARM_OWNERS];
     ngx_uint_t                  me, ndead, nfreed;
     ngx_http_farm_zone_t        z;
     ngx_http_farm_owner_t      *ow;
@@ -480,29 +481,44 @@ ngx_http_farm_queue_claim(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
 
     ngx_memzero(dead, sizeof(dead));
 
-    ngx_shmtx_lock(&z.shpool->mutex);
-
     qs = z.sh->admit;
 
     if (qs == NULL) {
-        ngx_shmtx_unlock(&z.shpool->mutex);
         return;
     }
 
+    /* who is gone: decided from a copy, the system calls unlocked */
+
+    ngx_shmtx_lock(&z.shpool->mutex);
+
     for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
         ow = &qs->owners[o];
+        pid[o] = ow->pid;
 
-        if (ow->pid == 0) {
-            continue;
+        if (ow->pid && ow->tag == fcf->fmcf->tag && ow->worker == me) {
+            dead[o] = 1;
         }
+    }
 
-        if ((ow->tag == fcf->fmcf->tag && ow->worker == me)
-            || ow->pid == ngx_pid
-            || (kill(ow->pid, 0) == -1 && ngx_errno == NGX_ESRCH))
+    ngx_shmtx_unlock(&z.shpool->mutex);
+
+    for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
+        if (pid[o]
+            && (pid[o] == ngx_pid
+                || (kill(pid[o], 0) == -1 && ngx_errno == NGX_ESRCH)))
         {
             dead[o] = 1;
-            ndead++;
         }
+    }
+
+    ngx_shmtx_lock(&z.shpool->mutex);
+
+    for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
+        if (dead[o] && (pid[o] == 0 || qs->owners[o].pid != pid[o])) {
+            dead[o] = 0;        /* changed hands meanwhile */
+        }
+
+        ndead += dead[o];
     }
 
     if (ndead) {
