@@ -39,6 +39,7 @@
 #define NGX_HTTP_FARM_QUEUE_CANDIDATES 64      /* classes per dispatch */
 #define NGX_HTTP_FARM_QUEUE_SWEEP      100     /* ms between sweeps */
 #define NGX_HTTP_FARM_QUEUE_SWEPT      16      /* classes per sweep */
+#define NGX_HTTP_FARM_QUEUE_LEVELS     8       /* priorities tracked */
 #define NGX_HTTP_FARM_OWNERS           256     /* workers per zone */
 #define NGX_HTTP_FARM_NONE32           0xffffffff
 
@@ -88,6 +89,10 @@ typedef struct {
     uint32_t                       tail;
     uint32_t                       nwaiting;
     uint16_t                       linked;      /* order entries in lists */
+    uint8_t                        nlevels;
+    uint8_t                        untracked;   /* more priorities seen */
+    ngx_int_t                      level[NGX_HTTP_FARM_QUEUE_LEVELS];
+    uint32_t                       level_tail[NGX_HTTP_FARM_QUEUE_LEVELS];
     uint8_t                        filtered;
     uint8_t                        norder;
     uint8_t                        order[NGX_HTTP_FARM_MAX_ORDER];
@@ -879,6 +884,8 @@ ngx_http_farm_queue_class_locked(ngx_http_farm_admit_sh_t *qs,
     cl->tail = NGX_HTTP_FARM_NONE32;
     cl->nwaiting = 0;
     cl->linked = 0;
+    cl->nlevels = 0;
+    cl->untracked = 0;
 
     cl->hnext = qs->buckets[b];
     qs->buckets[b] = c;
@@ -969,25 +976,57 @@ ngx_http_farm_queue_class_free_locked(ngx_http_farm_admit_sh_t *qs,
 
 /*
  * Puts waiter i into its class after the last one of the same or a higher
- * priority, and at the end of the arrival order.  Locked.
+ * priority, and at the end of the arrival order.  The last waiter of each
+ * priority present is kept for up to NGX_HTTP_FARM_QUEUE_LEVELS of them,
+ * so that with that many priorities or fewer this is O(1); beyond, a new
+ * priority walks the list.  Locked.
  */
 
 static void
 ngx_http_farm_queue_link_locked(ngx_http_farm_admit_sh_t *qs, uint32_t i)
 {
-    uint32_t                 at;
+    uint32_t                 at, k, above;
     ngx_http_farm_waiter_t  *w, *wa;
     ngx_http_farm_wclass_t  *cl;
 
     w = &qs->waiters[i];
     cl = &qs->classes[w->cls];
 
-    if (cl->head != NGX_HTTP_FARM_NONE32
-        && qs->waiters[cl->head].priority < w->priority)
-    {
-        at = NGX_HTTP_FARM_NONE32;      /* before all: the first */
+    for (k = 0; k < cl->nlevels; k++) {
+        if (cl->level[k] == w->priority) {
+            break;
+        }
+    }
+
+    if (k < cl->nlevels) {
+        at = cl->level_tail[k];         /* after its own priority's last */
+        cl->level_tail[k] = i;
+
+    } else if (!cl->untracked && cl->nlevels < NGX_HTTP_FARM_QUEUE_LEVELS) {
+
+        /* after the last of the lowest priority above it, or first */
+
+        above = NGX_HTTP_FARM_NONE32;
+
+        for (k = 0; k < cl->nlevels; k++) {
+            if (cl->level[k] > w->priority
+                && (above == NGX_HTTP_FARM_NONE32
+                    || cl->level[k] < cl->level[above]))
+            {
+                above = k;
+            }
+        }
+
+        at = (above == NGX_HTTP_FARM_NONE32) ? NGX_HTTP_FARM_NONE32
+                                             : cl->level_tail[above];
+
+        cl->level[cl->nlevels] = w->priority;
+        cl->level_tail[cl->nlevels] = i;
+        cl->nlevels++;
 
     } else {
+        cl->untracked = 1;
+
         for (at = cl->tail;
              at != NGX_HTTP_FARM_NONE32
              && qs->waiters[at].priority < w->priority;
@@ -1036,6 +1075,7 @@ ngx_http_farm_queue_link_locked(ngx_http_farm_admit_sh_t *qs, uint32_t i)
 static void
 ngx_http_farm_queue_unlink_locked(ngx_http_farm_shctx_t *sh, uint32_t i)
 {
+    uint32_t                   k;
     ngx_http_farm_waiter_t    *w;
     ngx_http_farm_wclass_t    *cl;
     ngx_http_farm_admit_sh_t  *qs;
@@ -1043,6 +1083,25 @@ ngx_http_farm_queue_unlink_locked(ngx_http_farm_shctx_t *sh, uint32_t i)
     qs = sh->admit;
     w = &qs->waiters[i];
     cl = &qs->classes[w->cls];
+
+    for (k = 0; k < cl->nlevels; k++) {
+        if (cl->level_tail[k] != i) {
+            continue;
+        }
+
+        if (w->prev != NGX_HTTP_FARM_NONE32
+            && qs->waiters[w->prev].priority == w->priority)
+        {
+            cl->level_tail[k] = w->prev;
+
+        } else {
+            cl->nlevels--;
+            cl->level[k] = cl->level[cl->nlevels];
+            cl->level_tail[k] = cl->level_tail[cl->nlevels];
+        }
+
+        break;
+    }
 
     if (w->prev != NGX_HTTP_FARM_NONE32) {
         qs->waiters[w->prev].next = w->next;

@@ -314,7 +314,32 @@ GET /farm
 
 
 
-=== TEST 8: an agent that joins a saturated region takes its waiter at once
+=== TEST 8: several priorities mixed: highest first, arrival order within each
+--- farm
+farm_queue max=20 timeout=10s priority=$http_x_priority;
+--- init
+unlink $main::Order;
+main::agents(q1 => { max_conns => 1 });
+my @bg = (main::tagged('busy', '/work?ms=1500'));
+FarmTest::wait_until(sub { main::farm()->{totals}{active} == 1 }, 5, 'the agent busy');
+my $n = 0;
+for my $r (['p1a', 1], ['p5a', 5], ['p1b', 1], ['p5b', 5], ['p3', 3], ['p10', 10], ['m2', -2]) {
+    push @bg, main::tagged($r->[0], '/work?ms=50', 'X-Priority' => $r->[1]);
+    $n++;
+    FarmTest::wait_until(sub { main::farm()->{queue}{waiting} == $n }, 5, "$n waiting");
+}
+FarmTest::finish($_, 20) for @bg;
+Test::More::is(main::order(), 'busy 200,p10 200,p5a 200,p5b 200,p3 200,p1a 200,p1b 200,m2 200',
+               'by priority, then arrival');
+--- request
+GET /farm
+--- response_body_like: "queue":\{"waiting":0,.*"dispatched":7,"timed_out":0,
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: an agent that joins a saturated region takes its waiter at once
 --- farm
 farm_queue max=20 timeout=10s;
 farm_region $http_x_region;
@@ -337,7 +362,7 @@ GET /farm
 
 
 
-=== TEST 9: a reload with farm_queue and farm_client_limit leaves no socket open in the old workers
+=== TEST 10: a reload with farm_queue and farm_client_limit leaves no socket open in the old workers
 --- farm
 farm_client_limit key=$http_x_client max=4;
 farm_queue max=10;
