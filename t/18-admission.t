@@ -375,3 +375,36 @@ GET /work?ms=0
 --- no_error_log
 [alert]
 [error]
+
+
+
+=== TEST 11: a reload that adds farm_queue to an upstream with an explicit zone= completes, and the queue works
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms zone=4m;
+    }
+--- init
+main::agents(q1 => { max_conns => 1 });
+my $conf = FarmTest::servroot() . '/conf/nginx.conf';
+open my $in, '<', $conf or die "$conf: $!\n";
+my $text = do { local $/; <$in> };
+close $in;
+$text =~ s/zone=4m;/zone=4m;\n        farm_queue max=10 timeout=5s;/ or die "no zone=4m in $conf\n";
+open my $out, '>', $conf or die "$conf: $!\n";
+print $out $text;
+close $out;
+main::reload_and_wait();
+Test::More::ok(eval { FarmTest::wait_until(sub { main::farm()->{queue} }, 5, 'q'); 1 },
+               'the new workers answer, with the queue');
+my $busy = FarmTest::background_get(FarmTest::gateway_port(), '/work?ms=1000');
+FarmTest::wait_until(sub { main::farm()->{totals}{active} == 1 }, 5, 'the agent busy');
+my ($code) = FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0');
+Test::More::is($code, 200, 'a request that waited for the busy agent: 200');
+FarmTest::wait_until(sub { FarmTest::finished($busy) }, 10, 'the busy request');
+--- request
+GET /farm
+--- response_body_like: "queue":\{"waiting":0,"max":10,"timeout_ms":5000,"queued":1,"dispatched":1,
+--- no_error_log
+[error]
+[alert]
