@@ -204,7 +204,7 @@ ngx_http_farm_admit_farm(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_farm_admit_handler(ngx_http_request_t *r)
 {
-    uint32_t                   slot;
+    uint32_t                   slot, none[1];
     ngx_int_t                  rc, priority;
     farm_peers_t               peers;
     ngx_pool_cleanup_t        *cln;
@@ -299,7 +299,11 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
         return NGX_DECLINED;    /* the balancer names what is missing */
     }
 
-    slot = f.on ? ngx_http_farm_route_choose(&z, &f, NULL, 0, ctx)
+    /* nothing tried yet (an empty list, not NULL: route_best copies it) */
+
+    none[0] = FARM_SLOT_NONE;
+
+    slot = f.on ? ngx_http_farm_route_choose(&z, &f, none, 0, ctx)
                 : farm_tree_best(&z.sh->tree, &peers, NULL, 0);
 
     if (slot != FARM_SLOT_NONE) {

@@ -1508,6 +1508,7 @@ static uint32_t
 ngx_http_farm_queue_serve_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_wclass_t *cl)
 {
+    uint32_t                none[1];
     ngx_uint_t              k;
     farm_peers_t            peers;
     ngx_http_farm_ctx_t     scratch;
@@ -1518,7 +1519,10 @@ ngx_http_farm_queue_serve_locked(ngx_http_farm_zone_t *z,
         return farm_tree_best(&z->sh->tree, &peers, NULL, 0);
     }
 
-    /* a filter already resolved: only what route_choose reads */
+    /*
+     * A filter already resolved: only what route_choose reads; nothing
+     * tried (an empty list, not NULL: route_best copies it).
+     */
 
     f.on = 1;
     f.resolved = 1;
@@ -1532,8 +1536,9 @@ ngx_http_farm_queue_serve_locked(ngx_http_farm_zone_t *z,
     }
 
     scratch.reject = NGX_HTTP_FARM_REJECT_NONE;
+    none[0] = FARM_SLOT_NONE;
 
-    return ngx_http_farm_route_choose(z, &f, NULL, 0, &scratch);
+    return ngx_http_farm_route_choose(z, &f, none, 0, &scratch);
 }
 
 
