@@ -537,8 +537,12 @@ ngx_http_farm_admit_ctx(ngx_http_request_t *r)
 
     if (ctx == NULL && (r->internal || r->filter_finalize)) {
 
+        /* subrequests share the pool: only this request's own */
+
         for (cln = r->pool->cleanup; cln; cln = cln->next) {
-            if (cln->handler == ngx_http_farm_admit_cleanup) {
+            if (cln->handler == ngx_http_farm_admit_cleanup
+                && ((ngx_http_farm_ctx_t *) cln->data)->request == r)
+            {
                 ctx = cln->data;
                 ngx_http_set_ctx(r, ctx, ngx_http_farm_module);
                 break;

@@ -170,7 +170,7 @@ X-Client: uuuu
 --- init
 main::agents(c1 => {});
 my ($w1) = main::two_workers();
-FarmTest::http_on($w1->[0], '/work?ms=8000', 'X-Client' => 'alice', read => 0);
+FarmTest::http_on($w1->[0], '/work?ms=4000', 'X-Client' => 'alice', read => 0);
 FarmTest::wait_until(sub { main::farm()->{totals}{active} == 1 }, 5, 'alice in flight');
 my ($code) = FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0', 'X-Client' => 'alice');
 Test::More::is($code, 429, 'alice at her limit: 429');
@@ -180,6 +180,11 @@ Test::More::is($code, 200, 'after the worker was replaced: alice gets 200');
 main::reload_and_wait();
 ($code) = FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0', 'X-Client' => 'alice');
 Test::More::is($code, 200, 'after a reload too');
+# the agent still sleeps on the dead worker's request: let it finish
+FarmTest::wait_until(sub {
+    my (undef, undef, $b) = FarmTest::http_get($main::Agent{c1}, '/health');
+    ($b // '') =~ /"inflight":\s*0\b/;
+}, 15, 'c1 idle');
 --- request
 GET /work?ms=0
 --- more_headers
