@@ -24,33 +24,47 @@
 #include "ngx_http_farm_route.h"
 
 
-/*
- * proxy_pass stores its upstream first thing in the proxy module's
- * location configuration (ngx_http_upstream_conf_t comes first, and its
- * first field is the upstream); that is how a location's farm is found.
- */
-extern ngx_module_t  ngx_http_proxy_module;
-
-
 static ngx_int_t ngx_http_farm_admit_handler(ngx_http_request_t *r);
 static ngx_http_farm_srv_conf_t *ngx_http_farm_admit_farm(
     ngx_http_request_t *r);
 static void ngx_http_farm_admit_resume(ngx_http_request_t *r,
     ngx_uint_t reject);
 static void ngx_http_farm_admit_cleanup(void *data);
+static ngx_http_farm_ctx_t *ngx_http_farm_admit_ctx(ngx_http_request_t *r);
+static ngx_int_t ngx_http_farm_admit_eligible_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_filter_t *f);
 
 
 ngx_int_t
 ngx_http_farm_admit_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
     ngx_http_farm_main_conf_t  *fmcf;
 
     fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_module);
 
+    fmcf->proxy_index = NGX_HTTP_FARM_NO_PROXY;
+
     if (!fmcf->admit) {
         return NGX_OK;
+    }
+
+    /*
+     * The proxy module, found by name rather than linked against, so the
+     * module also loads into an nginx built without it (there, admission
+     * has nothing to act on).
+     */
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        if (cf->cycle->modules[i]->type == NGX_HTTP_MODULE
+            && ngx_strcmp(cf->cycle->modules[i]->name,
+                          "ngx_http_proxy_module") == 0)
+        {
+            fmcf->proxy_index = cf->cycle->modules[i]->ctx_index;
+            break;
+        }
     }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
@@ -66,7 +80,12 @@ ngx_http_farm_admit_init(ngx_conf_t *cf)
 }
 
 
-/* The farm a location proxies to, or NULL. */
+/*
+ * The farm a location proxies to, or NULL.  proxy_pass keeps its upstream
+ * first thing in the proxy module's location configuration (its
+ * ngx_http_upstream_conf_t comes first, and the upstream is that one's
+ * first field): the one place this reads another module's layout.
+ */
 
 static ngx_http_farm_srv_conf_t *
 ngx_http_farm_admit_farm(ngx_http_request_t *r)
@@ -74,6 +93,7 @@ ngx_http_farm_admit_farm(ngx_http_request_t *r)
     void                          *plcf;
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_farm_srv_conf_t      *fcf;
+    ngx_http_farm_main_conf_t     *fmcf;
     ngx_http_upstream_srv_conf_t  *uscf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
@@ -82,7 +102,13 @@ ngx_http_farm_admit_farm(ngx_http_request_t *r)
         return NULL;
     }
 
-    plcf = ngx_http_get_module_loc_conf(r, ngx_http_proxy_module);
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_farm_module);
+
+    if (fmcf->proxy_index == NGX_HTTP_FARM_NO_PROXY) {
+        return NULL;
+    }
+
+    plcf = r->loc_conf[fmcf->proxy_index];
     if (plcf == NULL) {
         return NULL;
     }
@@ -107,7 +133,7 @@ static ngx_int_t
 ngx_http_farm_admit_handler(ngx_http_request_t *r)
 {
     uint32_t                   slot;
-    ngx_int_t                  rc;
+    ngx_int_t                  rc, priority;
     farm_peers_t               peers;
     ngx_pool_cleanup_t        *cln;
     ngx_http_farm_ctx_t       *ctx;
@@ -116,7 +142,13 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
     ngx_http_farm_filter_t     f;
     ngx_http_farm_srv_conf_t  *fcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_farm_module);
+    /*
+     * Once per request: after an internal redirect (error_page, a named
+     * location) the context is found again through its cleanup, and what
+     * the request holds (its client count, an agent) stays counted once.
+     */
+
+    ctx = ngx_http_farm_admit_ctx(r);
 
     if (ctx && (ctx->admitted || ctx->waiting)) {
         return ctx->waiting ? NGX_AGAIN : NGX_DECLINED;
@@ -188,6 +220,12 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
         }
     }
 
+    /* before the lock: nothing may free up unseen while it is evaluated */
+
+    if (ngx_http_farm_queue_priority(r, fcf, &priority) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ngx_http_farm_zone_peers(z.sh, &peers);
 
     ngx_shmtx_lock(&z.shpool->mutex);
@@ -205,6 +243,7 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
         a = &z.sh->agents[slot];
 
         farm_tree_acquire(&z.sh->tree, &peers, slot);
+        ngx_http_farm_owner_hold_locked(&z, slot, fcf->owner, 1);
         ngx_http_farm_subsets_update_locked(&z, a);
 
         ctx->reserved = slot;
@@ -216,12 +255,14 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
     }
 
     /*
-     * No agent now.  Wait only if some agent can take requests at all (is
-     * just full); when all are down or none has what it needs, the
-     * balancer refuses at once.
+     * No agent now.  Wait only if some agent this request may use can take
+     * requests at all (is just full); when they are all down or none has
+     * what it needs, the balancer refuses at once.
      */
 
-    if (ctx->reject != NGX_HTTP_FARM_REJECT_NONE || z.sh->eligible == 0) {
+    if (ctx->reject != NGX_HTTP_FARM_REJECT_NONE
+        || !ngx_http_farm_admit_eligible_locked(&z, &f))
+    {
         ngx_shmtx_unlock(&z.shpool->mutex);
         ctx->reject = NGX_HTTP_FARM_REJECT_NONE;
         return NGX_DECLINED;
@@ -230,7 +271,7 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
     ctx->admitted = 0;
     ctx->resume = ngx_http_farm_admit_resume;
 
-    rc = ngx_http_farm_queue_wait_locked(r, ctx, &z, &f);
+    rc = ngx_http_farm_queue_wait_locked(r, ctx, &z, &f, priority);
 
     if (rc == NGX_AGAIN) {
         return NGX_AGAIN;
@@ -245,6 +286,51 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
     ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;
+}
+
+
+/*
+ * Is some agent the request may use eligible (up, healthy, not ejected),
+ * if full?  Stops at the first one; all the members are looked at only
+ * when none is (then the request is refused at once).  Locked.
+ */
+
+static ngx_int_t
+ngx_http_farm_admit_eligible_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_filter_t *f)
+{
+    uint32_t                 k;
+    ngx_uint_t               i;
+    ngx_http_farm_agent_t   *a;
+    ngx_http_farm_subset_t  *s;
+
+    if (z->sh->eligible == 0) {
+        return 0;
+    }
+
+    if (!f->on) {
+        return 1;
+    }
+
+    for (i = 0; i < f->norder; i++) {
+        s = ngx_http_farm_subset_get_locked(z, f->order[i], f->mask);
+
+        if (s == NULL) {
+            return 1;           /* cannot tell: let it wait */
+        }
+
+        for (k = 0; k < s->nmembers; k++) {
+            a = &z->sh->agents[s->members[k]];
+
+            if ((a->pick->flags & FARM_PEER_ELIGIBLE)
+                && ngx_http_farm_route_matches_locked(f, a))
+            {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
 }
 
 
@@ -286,12 +372,45 @@ ngx_http_farm_admit_cleanup(void *data)
     ngx_http_farm_queue_cancel(ctx);
 
     if (ctx->reserved != FARM_SLOT_NONE) {
-        ngx_http_farm_queue_release(&z, ctx->reserved, ctx->reserved_gen);
+        ngx_http_farm_queue_release(&z, ctx->reserved, ctx->reserved_gen,
+                                    ctx->fcf->owner);
         ctx->reserved = FARM_SLOT_NONE;
     }
 
     if (ctx->client) {
-        ngx_http_farm_client_leave(&z, ctx->client);
+        ngx_http_farm_client_leave(&z, ctx->client, ctx->fcf->owner);
         ctx->client = NULL;
     }
+}
+
+
+/*
+ * The request's admission context, also after an internal redirect has
+ * cleared the module's contexts (its cleanup still has it).
+ */
+
+static ngx_http_farm_ctx_t *
+ngx_http_farm_admit_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_farm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_farm_module);
+
+    if (ctx == NULL && (r->internal || r->filter_finalize)) {
+
+        /* subrequests share the pool: only this request's own */
+
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_farm_admit_cleanup
+                && ((ngx_http_farm_ctx_t *) cln->data)->request == r)
+            {
+                ctx = cln->data;
+                ngx_http_set_ctx(r, ctx, ngx_http_farm_module);
+                break;
+            }
+        }
+    }
+
+    return ctx;
 }

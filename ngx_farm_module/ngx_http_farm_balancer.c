@@ -407,7 +407,7 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
             ngx_http_farm_owner_hold_locked(&z, fp->current, fp->fcf->owner,
                                             -1);
             ngx_http_farm_subsets_update_locked(&z, a);
-            ngx_http_farm_queue_dispatch_locked(&z);
+            ngx_http_farm_queue_dispatch_locked(&z, a);
 
             if (failed == 1) {
                 a->failures++;
@@ -418,7 +418,7 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
                                                                &note);
 
                 if (changed & NGX_HTTP_FARM_CHANGED_CAPACITY) {
-                    ngx_http_farm_queue_dispatch_locked(&z);
+                    ngx_http_farm_queue_dispatch_locked(&z, a);
                 }
             }
         }

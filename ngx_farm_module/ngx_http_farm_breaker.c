@@ -435,7 +435,7 @@ ngx_http_farm_breaker_tick(ngx_event_t *ev)
             changed = ngx_http_farm_agent_refresh_locked(&z, a);
 
             if (changed & NGX_HTTP_FARM_CHANGED_CAPACITY) {
-                ngx_http_farm_queue_dispatch_locked(&z);
+                ngx_http_farm_queue_dispatch_locked(&z, a);
             }
 
             ngx_http_farm_note(&notes[n++], NGX_LOG_NOTICE,

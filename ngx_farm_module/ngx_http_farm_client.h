@@ -5,7 +5,8 @@
  *
  * Layer 4, admission state: farm_client_limit, the concurrent requests of
  * each client (ngx_http_farm_client.c).  Owns the zone's client tree and its
- * counters.
+ * counters; each count is also kept per owner (worker process), so a dead
+ * worker's counts are given back.
  */
 
 
@@ -18,10 +19,15 @@
 
 char *ngx_http_farm_client_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+void ngx_http_farm_client_zone(ngx_http_farm_zone_t *z, ngx_uint_t fresh);
 ngx_int_t ngx_http_farm_client_enter(ngx_http_request_t *r,
     ngx_http_farm_ctx_t *ctx, ngx_http_farm_zone_t *z);
 void ngx_http_farm_client_leave(ngx_http_farm_zone_t *z,
-    ngx_http_farm_client_t *cl);
+    ngx_http_farm_client_t *cl, ngx_uint_t owner);
+void ngx_http_farm_client_leave_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_client_t *cl, ngx_uint_t owner);
+void ngx_http_farm_client_reclaim_locked(ngx_http_farm_zone_t *z,
+    u_char *dead);
 
 
 #endif /* _NGX_HTTP_FARM_CLIENT_H_INCLUDED_ */

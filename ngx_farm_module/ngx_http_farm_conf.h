@@ -30,6 +30,9 @@
 #define NGX_HTTP_FARM_HASH_TRIES       20   /* hash probes before fallback */
 #define NGX_HTTP_FARM_REPORTED         1024 /* bad records remembered */
 
+/* fmcf->proxy_index without the proxy module (ngx_http_farm_admit.c) */
+#define NGX_HTTP_FARM_NO_PROXY         ((ngx_uint_t) -1)
+
 
 typedef struct ngx_http_farm_srv_conf_s   ngx_http_farm_srv_conf_t;
 typedef struct ngx_http_farm_main_conf_s  ngx_http_farm_main_conf_t;
@@ -176,12 +179,15 @@ struct ngx_http_farm_srv_conf_s {
 struct ngx_http_farm_main_conf_s {
     ngx_array_t                    farms;       /* ngx_http_farm_srv_conf_t * */
     ngx_uint_t                     admit;       /* a queue or client limit */
+    ngx_uint_t                     proxy_index; /* the proxy module's ctx */
 
     /* queue wake-ups: one eventfd per worker, made by the master */
     int                           *wake;
     ngx_uint_t                     nwake;
     uint64_t                       tag;         /* of this cycle */
     ngx_connection_t              *wake_conn;   /* this worker's */
+    u_char                        *wake_pending; /* granted, not yet woken */
+    ngx_event_t                    wake_ev;     /* wakes them, unlocked */
 };
 
 

@@ -847,7 +847,7 @@ ngx_http_farm_check_done(ngx_http_farm_check_t *ck, ngx_uint_t pass,
     changed = ngx_http_farm_agent_refresh_locked(&z, a);
 
     if (changed & NGX_HTTP_FARM_CHANGED_CAPACITY) {
-        ngx_http_farm_queue_dispatch_locked(&z);
+        ngx_http_farm_queue_dispatch_locked(&z, a);
     }
 
     ngx_shmtx_unlock(&z.shpool->mutex);

@@ -57,6 +57,8 @@ static ngx_int_t ngx_http_farm_init_process(ngx_cycle_t *cycle);
 static void ngx_http_farm_exit_process(ngx_cycle_t *cycle);
 static void ngx_http_farm_owner_start(ngx_http_farm_srv_conf_t *fcf,
     ngx_cycle_t *cycle);
+static void ngx_http_farm_owner_gone(ngx_http_farm_zone_t *z, u_char *dead,
+    void *data);
 
 
 static ngx_command_t  ngx_http_farm_commands[] = {
@@ -770,8 +772,9 @@ ngx_http_farm_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /*
  * The shared zone of a farm upstream (its ngx_shm_zone_t init): the zone
- * model, then the queue's part of it, then, for a new zone, the master's
- * startup read.  None of them is called with the lock held.
+ * model, then the queue's and the client limit's parts of it, then, for a
+ * new zone, the master's startup read.  None of them is called with the
+ * lock held.
  */
 
 static ngx_int_t
@@ -793,6 +796,8 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             return NGX_ERROR;
         }
 
+        ngx_http_farm_client_zone(&z, 0);
+
         return ngx_http_farm_zone_reuse(shm_zone, fcf);
     }
 
@@ -806,6 +811,8 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     ngx_http_farm_zone_get(fcf, &z);
+
+    ngx_http_farm_client_zone(&z, 1);
 
     if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
@@ -906,7 +913,8 @@ ngx_http_farm_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
         ngx_str_set(&fcf->prefix, FARM_PREFIX_DEFAULT);
     }
 
-    need = ngx_http_farm_zone_size(fcf);
+    need = ngx_align(ngx_http_farm_zone_size(fcf)
+                     + ngx_http_farm_queue_size(fcf), ngx_pagesize);
 
     if (fcf->shm_zone->shm.size == 0) {
         fcf->shm_zone->shm.size = need;
@@ -1069,27 +1077,37 @@ ngx_http_farm_exit_process(ngx_cycle_t *cycle)
         farm[i]->registry->stop(farm[i]);
 
         ngx_http_farm_zone_get(farm[i], &z);
-        ngx_http_farm_owner_detach(&z, farm[i]->owner);
+        ngx_http_farm_owner_detach(&z, farm[i]->owner,
+                                   ngx_http_farm_owner_gone, NULL);
+        farm[i]->owner = NGX_HTTP_FARM_OWNER_NONE;
     }
+
+    ngx_http_farm_queue_exit_process(cycle);
 }
 
 
 /*
- * This worker becomes an owner of requests in the farm's zone, giving back
- * first what a crashed predecessor held (its requests' counts), and wakes
- * the waiters that capacity may serve.
+ * This worker becomes an owner in the farm's zone, giving back first what
+ * dead workers held there (their requests' agents, waiters and client
+ * counts), and wakes the waiters that capacity may serve.
  */
 
 static void
 ngx_http_farm_owner_start(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
 {
     uint64_t              reclaimed;
-    ngx_uint_t            dead;
+    ngx_uint_t            dead, worker, waiters;
     ngx_http_farm_zone_t  z;
 
     ngx_http_farm_zone_get(fcf, &z);
 
-    fcf->owner = ngx_http_farm_owner_attach(&z, ngx_pid, &reclaimed, &dead);
+    worker = (ngx_process == NGX_PROCESS_WORKER) ? ngx_worker : 0;
+    waiters = 0;
+
+    fcf->owner = ngx_http_farm_owner_attach(&z, ngx_pid, worker,
+                                            fcf->fmcf->tag,
+                                            ngx_http_farm_owner_gone,
+                                            &waiters, &reclaimed, &dead);
 
     if (reclaimed) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
@@ -1097,15 +1115,47 @@ ngx_http_farm_owner_start(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
                       "held on agents by %ui worker process(es) that "
                       "exited without ending them",
                       &fcf->uscf->host, reclaimed, dead);
+    }
 
-        ngx_http_farm_queue_dispatch(&z);
+    if (dead && (waiters || fcf->client.enabled)) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "farm: upstream \"%V\": gave back %ui queue "
+                      "entries and the client counts of %ui worker "
+                      "process(es) that exited",
+                      &fcf->uscf->host, waiters, dead);
+    }
+
+    if (reclaimed || waiters) {
+        ngx_http_farm_queue_dispatch(&z, NULL, 0);
     }
 
     if (fcf->owner == NGX_HTTP_FARM_OWNER_NONE) {
         ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                       "farm: upstream \"%V\": more than %d worker "
-                      "processes share the zone; the requests of this one "
-                      "are not given back if it crashes",
-                      &fcf->uscf->host, NGX_HTTP_FARM_OWNERS);
+                      "processes share the zone; this one queues no "
+                      "requests, and what it holds is not given back if it "
+                      "crashes", &fcf->uscf->host, NGX_HTTP_FARM_OWNERS);
+    }
+}
+
+
+/*
+ * What owners that are gone left in the admission state: their waiters
+ * (data counts them) and their client counts.  Locked, from
+ * ngx_http_farm_owner_attach() and _detach().
+ */
+
+static void
+ngx_http_farm_owner_gone(ngx_http_farm_zone_t *z, u_char *dead, void *data)
+{
+    ngx_uint_t  *waiters = data;
+
+    ngx_uint_t  n;
+
+    n = ngx_http_farm_queue_reclaim_locked(z, dead);
+    ngx_http_farm_client_reclaim_locked(z, dead);
+
+    if (waiters) {
+        *waiters += n;
     }
 }

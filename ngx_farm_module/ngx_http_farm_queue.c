@@ -3,293 +3,158 @@
  * Copyright (C) 2026 the ngx_farm authors.
  * BSD-2-Clause, see LICENSE.
  *
- * farm_queue: when every agent a request may use is at its max_conns, the
- * request waits instead of failing.  Waiters live in the zone, in order of
- * priority (highest first) and arrival; when an agent frees up, whichever
- * worker freed it grants it to the first waiter that may use it (taking the
- * agent on the waiter's behalf, so nobody else can) and wakes the waiter's
- * worker through that worker's eventfd.  A waiter that times out, or whose
- * client leaves, gives up its place (and its grant, if one came).
+ * farm_queue's wait lists, in the zone: when every agent a request may use
+ * is at its max_conns, the request waits instead of failing.
+ *
+ * Waiters are grouped in classes: one class per distinct filter (region
+ * order and required capabilities; unfiltered requests form one class),
+ * each an ordered list, highest priority first, then arrival.  Each class
+ * is also linked into the list of every region it may use (region 0: any).
+ * When an agent frees up, whoever freed it looks only at the classes of
+ * that agent's region and of "any" whose capabilities the agent has, and
+ * grants the agent to the best head among them (taking it on the waiter's
+ * behalf, so nobody else can, and counting it in held[] for the waiter's
+ * owner, ngx_http_farm_zone.c).  Within a class the head is the only
+ * candidate: if it cannot be served, nobody behind it can.
+ *
+ * A grant is linked to its waiter's owner (the worker that queued it), so
+ * a worker picks up its grants without looking at its other waiters
+ * (ngx_http_farm_queue_wait.c), and what a worker that died left here is
+ * found by its owner index when a worker next starts.  Waiters also expire
+ * on their own a little after their timeout, in arrival order, in case
+ * nobody is left to end them.  A grant's worker is woken through its
+ * eventfd, written after the zone lock is released (a posted event).
  */
 
 
 #include "ngx_http_farm_queue.h"
 #include "ngx_http_farm_route.h"
 
-#include <sys/eventfd.h>
+
+#define NGX_HTTP_FARM_QUEUE_GRACE      2000    /* ms after a timeout */
+#define NGX_HTTP_FARM_QUEUE_CLASSES    4096    /* filters waiting at once */
+#define NGX_HTTP_FARM_QUEUE_CANDIDATES 64      /* classes per dispatch */
+#define NGX_HTTP_FARM_QUEUE_SWEEP      100     /* ms between sweeps */
+#define NGX_HTTP_FARM_QUEUE_SWEPT      16      /* classes per sweep */
+#define NGX_HTTP_FARM_QUEUE_LEVELS     8       /* priorities tracked */
+
+/* a class's place in a region list: (class, index in its order) */
+#define ngx_http_farm_link(c, k)       ((c) * NGX_HTTP_FARM_MAX_ORDER + (k))
+#define ngx_http_farm_link_class(l)    ((l) / NGX_HTTP_FARM_MAX_ORDER)
+#define ngx_http_farm_link_index(l)    ((l) % NGX_HTTP_FARM_MAX_ORDER)
 
 
-#define NGX_HTTP_FARM_QUEUE_POLL    20      /* ms, the safety net */
+/* a request waiting for an agent */
+typedef struct {
+    ngx_uint_t                     state;       /* NGX_HTTP_FARM_WAITER_* */
+    uint32_t                       cls;
+    uint32_t                       prev;        /* in its class; granted: */
+    uint32_t                       next;        /* in its owner's grants */
+    uint32_t                       aprev;       /* in arrival order */
+    uint32_t                       anext;
+    uint32_t                       owner;
+    uint32_t                       slot;        /* the agent it got */
+    uint32_t                       gen;
+    ngx_int_t                      priority;
+    uint64_t                       seq;
+    ngx_msec_t                     since;
+    ngx_msec_t                     expires;     /* nobody takes it after */
+    void                          *ctx;         /* for its owner only */
+} ngx_http_farm_waiter_t;
 
 
-static void ngx_http_farm_queue_cleanup_fds(void *data);
-static void ngx_http_farm_queue_wake_handler(ngx_event_t *ev);
-static void ngx_http_farm_queue_poll_handler(ngx_event_t *ev);
-static void ngx_http_farm_queue_check(ngx_http_farm_srv_conf_t *fcf);
-static void ngx_http_farm_queue_timeout_handler(ngx_event_t *ev);
+/* the waiters of one filter */
+typedef struct {
+    uint32_t                       hnext;       /* in its bucket; free list */
+    uint32_t                       hash;
+    uint32_t                       head;        /* best first */
+    uint32_t                       tail;
+    uint32_t                       nwaiting;
+    uint16_t                       linked;      /* order entries in lists */
+    uint8_t                        nlevels;
+    uint8_t                        untracked;   /* more priorities seen */
+    ngx_int_t                      level[NGX_HTTP_FARM_QUEUE_LEVELS];
+    uint32_t                       level_tail[NGX_HTTP_FARM_QUEUE_LEVELS];
+    uint8_t                        filtered;
+    uint8_t                        norder;
+    uint8_t                        order[NGX_HTTP_FARM_MAX_ORDER];
+    uint64_t                       mask;
+    uint32_t                       rprev[NGX_HTTP_FARM_MAX_ORDER];
+    uint32_t                       rnext[NGX_HTTP_FARM_MAX_ORDER];
+} ngx_http_farm_wclass_t;
+
+
+
+struct ngx_http_farm_queue_sh_s {
+    ngx_http_farm_waiter_t        *waiters;     /* sh->qmax */
+    ngx_http_farm_wclass_t        *classes;     /* nclasses */
+    uint32_t                      *buckets;     /* nclasses */
+    uint32_t                       nclasses;    /* a power of two */
+    uint32_t                       free;        /* waiters */
+    uint32_t                       cfree;       /* classes */
+    uint32_t                       ahead;       /* oldest waiting */
+    uint32_t                       atail;
+    uint64_t                       seq;
+    uint32_t                       cursor;      /* of the sweep */
+    ngx_msec_t                     swept;
+    uint32_t                       granted[NGX_HTTP_FARM_OWNERS]; /* by owner */
+    uint32_t                       rhead[NGX_HTTP_FARM_MAX_REGIONS + 1];
+};
+
+
+static uint32_t ngx_http_farm_queue_classes(uint32_t max);
+static uint32_t ngx_http_farm_queue_class_locked(ngx_http_farm_queue_sh_t *qs,
+    ngx_http_farm_wclass_t *key);
+static void ngx_http_farm_queue_class_free_locked(
+    ngx_http_farm_queue_sh_t *qs, uint32_t c);
+static void ngx_http_farm_queue_link_locked(ngx_http_farm_queue_sh_t *qs,
+    uint32_t i);
 static void ngx_http_farm_queue_unlink_locked(ngx_http_farm_shctx_t *sh,
     uint32_t i);
-static void ngx_http_farm_queue_free_entry_locked(
-    ngx_http_farm_shctx_t *sh, uint32_t i);
-static void ngx_http_farm_queue_forget(ngx_http_farm_ctx_t *ctx);
+static void ngx_http_farm_queue_ungrant_locked(ngx_http_farm_queue_sh_t *qs,
+    uint32_t i);
+static void ngx_http_farm_queue_free_locked(ngx_http_farm_queue_sh_t *qs,
+    uint32_t i);
+static uint32_t ngx_http_farm_queue_serve_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_wclass_t *cl);
+static void ngx_http_farm_queue_grant_locked(ngx_http_farm_zone_t *z,
+    uint32_t i, uint32_t slot);
 
 
-char *
-ngx_http_farm_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+/* Classes for a queue of max: a power of two, at most ..._CLASSES. */
+
+static uint32_t
+ngx_http_farm_queue_classes(uint32_t max)
 {
-    ngx_http_farm_srv_conf_t  *fcf = conf;
+    uint32_t  n;
 
-    ngx_int_t                          n;
-    ngx_str_t                         *value, s;
-    ngx_uint_t                         i;
-    const char                        *why;
-    ngx_http_farm_main_conf_t         *fmcf;
-    ngx_http_farm_queue_conf_t        *qcf;
-    ngx_http_compile_complex_value_t   ccv;
+    max = ngx_min(max, NGX_HTTP_FARM_QUEUE_CLASSES);
 
-    qcf = &fcf->queue;
-
-    if (qcf->enabled) {
-        return "is duplicate";
+    for (n = 1; n < max; n <<= 1) {
+        /* void */
     }
 
-    qcf->enabled = 1;
-    qcf->max = 1000;
-    qcf->timeout = 30000;
-
-    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_module);
-    fmcf->admit = 1;
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
-            why = "a number from 1 to 100000";
-            n = ngx_atoi(value[i].data + 4, value[i].len - 4);
-            if (n < 1 || n > 100000) {
-                goto invalid;
-            }
-
-            qcf->max = n;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            why = "a time of at least 1ms";
-            if (ngx_http_farm_conf_msec(&value[i], 8, 1, &qcf->timeout)
-                != NGX_OK)
-            {
-                goto invalid;
-            }
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "priority=", 9) == 0) {
-            s.data = value[i].data + 9;
-            s.len = value[i].len - 9;
-
-            qcf->priority = ngx_palloc(cf->pool,
-                                       sizeof(ngx_http_complex_value_t));
-            if (qcf->priority == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-            ccv.cf = cf;
-            ccv.value = &s;
-            ccv.complex_value = qcf->priority;
-
-            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown \"farm_queue\" parameter \"%V\"",
-                           &value[i]);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid \"farm_queue\" parameter \"%V\": expected %s",
-                       &value[i], why);
-
-    return NGX_CONF_ERROR;
+    return n;
 }
 
 
-/*
- * In the master, once per configuration: an eventfd per worker, inherited
- * by all of them, so any worker can wake any other.  Closed with the cycle.
- */
+/* What the queue takes in a zone, beyond ngx_http_farm_zone_size(). */
 
-ngx_int_t
-ngx_http_farm_queue_init_module(ngx_cycle_t *cycle)
+size_t
+ngx_http_farm_queue_size(ngx_http_farm_srv_conf_t *fcf)
 {
-    ngx_uint_t                  i, n;
-    ngx_core_conf_t            *ccf;
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_farm_main_conf_t  *fmcf;
+    uint32_t  c;
 
-    if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
-        return NGX_OK;
+    if (!fcf->queue.enabled) {
+        return 0;
     }
 
-    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_farm_module);
+    c = ngx_http_farm_queue_classes(fcf->queue.max);
 
-    if (!fmcf->admit) {
-        return NGX_OK;
-    }
-
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
-
-    n = ccf->master ? (ngx_uint_t) ccf->worker_processes : 1;
-
-    fmcf->wake = ngx_pcalloc(cycle->pool, n * sizeof(int));
-    if (fmcf->wake == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(cycle->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n; i++) {
-        fmcf->wake[i] = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
-
-        if (fmcf->wake[i] == -1) {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                          "farm: eventfd() for the queue failed");
-            fmcf->nwake = i;
-            cln->handler = ngx_http_farm_queue_cleanup_fds;
-            cln->data = fmcf;
-            return NGX_ERROR;
-        }
-    }
-
-    fmcf->nwake = n;
-    fmcf->tag = ((uint64_t) ngx_random() << 32) ^ (uint64_t) ngx_random()
-                ^ (uint64_t) ngx_current_msec;
-
-    cln->handler = ngx_http_farm_queue_cleanup_fds;
-    cln->data = fmcf;
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_farm_queue_cleanup_fds(void *data)
-{
-    ngx_http_farm_main_conf_t  *fmcf = data;
-
-    ngx_uint_t  i;
-
-    for (i = 0; i < fmcf->nwake; i++) {
-        if (fmcf->wake_conn && fmcf->wake_conn->fd == fmcf->wake[i]) {
-            continue;   /* closed with its connection */
-        }
-
-        (void) close(fmcf->wake[i]);
-    }
-
-    fmcf->nwake = 0;
-}
-
-
-/* In each worker: listen on its own eventfd; set up the farms' lists. */
-
-ngx_int_t
-ngx_http_farm_queue_init_process(ngx_cycle_t *cycle)
-{
-    ngx_uint_t                  i, me;
-    ngx_connection_t           *c;
-    ngx_http_farm_srv_conf_t  **farm;
-    ngx_http_farm_main_conf_t  *fmcf;
-
-    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_farm_module);
-
-    farm = fmcf->farms.elts;
-
-    for (i = 0; i < fmcf->farms.nelts; i++) {
-        ngx_queue_init(&farm[i]->waiting);
-
-        farm[i]->poll_ev.handler = ngx_http_farm_queue_poll_handler;
-        farm[i]->poll_ev.data = farm[i];
-        farm[i]->poll_ev.log = cycle->log;
-        farm[i]->poll_ev.cancelable = 1;
-    }
-
-    if (fmcf->nwake == 0) {
-        return NGX_OK;
-    }
-
-    me = (ngx_process == NGX_PROCESS_WORKER) ? ngx_worker : 0;
-
-    if (me >= fmcf->nwake) {
-        return NGX_OK;
-    }
-
-    c = ngx_get_connection(fmcf->wake[me], cycle->log);
-    if (c == NULL) {
-        return NGX_ERROR;
-    }
-
-    c->data = fmcf;
-    c->read->handler = ngx_http_farm_queue_wake_handler;
-    c->read->log = cycle->log;
-    c->log = cycle->log;
-
-    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
-        ngx_free_connection(c);
-        return NGX_ERROR;
-    }
-
-    fmcf->wake_conn = c;
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_farm_queue_wake_handler(ngx_event_t *ev)
-{
-    ngx_connection_t           *c = ev->data;
-    ngx_http_farm_main_conf_t  *fmcf = c->data;
-
-    uint64_t                    n;
-    ngx_uint_t                  i;
-    ngx_http_farm_srv_conf_t  **farm;
-
-    while (read(c->fd, &n, sizeof(uint64_t)) == sizeof(uint64_t)) {
-        /* drain */
-    }
-
-    farm = fmcf->farms.elts;
-
-    for (i = 0; i < fmcf->farms.nelts; i++) {
-        if (farm[i]->queue.enabled) {
-            ngx_http_farm_queue_check(farm[i]);
-        }
-    }
-}
-
-
-static void
-ngx_http_farm_queue_poll_handler(ngx_event_t *ev)
-{
-    ngx_http_farm_srv_conf_t  *fcf = ev->data;
-
-    ngx_http_farm_queue_check(fcf);
+    return sizeof(ngx_http_farm_queue_sh_t)
+           + fcf->queue.max * sizeof(ngx_http_farm_waiter_t)
+           + c * (sizeof(ngx_http_farm_wclass_t) + sizeof(uint32_t))
+           + 4 * ngx_pagesize;
 }
 
 
@@ -302,37 +167,82 @@ ngx_http_farm_queue_poll_handler(ngx_event_t *ev)
 ngx_int_t
 ngx_http_farm_queue_zone(ngx_http_farm_zone_t *z)
 {
-    uint32_t                 i, n;
-    ngx_http_farm_shctx_t   *sh;
-    ngx_http_farm_waiter_t  *waiters;
+    uint32_t                   i, n, c;
+    ngx_http_farm_shctx_t     *sh;
+    ngx_http_farm_queue_sh_t  *qs;
 
     sh = z->sh;
     n = z->fcf->queue.enabled ? z->fcf->queue.max : 0;
-    waiters = NULL;
 
-    if (n) {
-        waiters = ngx_slab_calloc(z->shpool,
-                                  n * sizeof(ngx_http_farm_waiter_t));
-        if (waiters == NULL) {
-            return NGX_ERROR;
-        }
+    if (n == 0) {
+        ngx_shmtx_lock(&z->shpool->mutex);
+        sh->qmax = 0;
+        sh->qlen = 0;
+        ngx_shmtx_unlock(&z->shpool->mutex);
 
-        for (i = 0; i < n; i++) {
-            waiters[i].next = (i + 1 < n) ? i + 1 : NGX_HTTP_FARM_NONE32;
-        }
+        return NGX_OK;
     }
+
+    c = ngx_http_farm_queue_classes(n);
+
+    qs = ngx_slab_calloc(z->shpool, sizeof(ngx_http_farm_queue_sh_t));
+    if (qs == NULL) {
+        return NGX_ERROR;
+    }
+
+    qs->waiters = ngx_slab_calloc(z->shpool,
+                                  n * sizeof(ngx_http_farm_waiter_t));
+    qs->classes = ngx_slab_calloc(z->shpool,
+                                  c * sizeof(ngx_http_farm_wclass_t));
+    qs->buckets = ngx_slab_alloc(z->shpool, c * sizeof(uint32_t));
+
+    if (qs->waiters == NULL || qs->classes == NULL || qs->buckets == NULL) {
+        if (qs->waiters) {
+            ngx_slab_free(z->shpool, qs->waiters);
+        }
+
+        if (qs->classes) {
+            ngx_slab_free(z->shpool, qs->classes);
+        }
+
+        if (qs->buckets) {
+            ngx_slab_free(z->shpool, qs->buckets);
+        }
+
+        ngx_slab_free(z->shpool, qs);
+
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        qs->waiters[i].next = (i + 1 < n) ? i + 1 : NGX_HTTP_FARM_NONE32;
+        qs->waiters[i].owner = NGX_HTTP_FARM_NONE32;
+    }
+
+    for (i = 0; i < c; i++) {
+        qs->classes[i].hnext = (i + 1 < c) ? i + 1 : NGX_HTTP_FARM_NONE32;
+        qs->buckets[i] = NGX_HTTP_FARM_NONE32;
+    }
+
+    for (i = 0; i < NGX_HTTP_FARM_OWNERS; i++) {
+        qs->granted[i] = NGX_HTTP_FARM_NONE32;
+    }
+
+    for (i = 0; i <= NGX_HTTP_FARM_MAX_REGIONS; i++) {
+        qs->rhead[i] = NGX_HTTP_FARM_NONE32;
+    }
+
+    qs->nclasses = c;
+    qs->free = 0;
+    qs->cfree = 0;
+    qs->ahead = NGX_HTTP_FARM_NONE32;
+    qs->atail = NGX_HTTP_FARM_NONE32;
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
+    sh->queue = qs;
     sh->qmax = n;
     sh->qlen = 0;
-    sh->qhead = NGX_HTTP_FARM_NONE32;
-    sh->qtail = NGX_HTTP_FARM_NONE32;
-    sh->qfree = n ? 0 : NGX_HTTP_FARM_NONE32;
-
-    if (n) {
-        sh->waiters = waiters;
-    }
 
     ngx_shmtx_unlock(&z->shpool->mutex);
 
@@ -380,462 +290,865 @@ ngx_http_farm_queue_reuse(ngx_http_farm_zone_t *z, ngx_shm_zone_t *shm_zone)
 }
 
 
+/*
+ * The class of key (its filter; key->hash set), made if new.  Locked.
+ * NGX_HTTP_FARM_NONE32 when every class is in use.
+ */
+
+static uint32_t
+ngx_http_farm_queue_class_locked(ngx_http_farm_queue_sh_t *qs,
+    ngx_http_farm_wclass_t *key)
+{
+    uint32_t                 b, c, k, j, l, r;
+    ngx_http_farm_wclass_t  *cl;
+
+    b = key->hash & (qs->nclasses - 1);
+
+    for (c = qs->buckets[b]; c != NGX_HTTP_FARM_NONE32; c = cl->hnext) {
+        cl = &qs->classes[c];
+
+        if (cl->hash == key->hash
+            && cl->filtered == key->filtered
+            && cl->norder == key->norder
+            && cl->mask == key->mask
+            && ngx_memcmp(cl->order, key->order, key->norder) == 0)
+        {
+            return c;
+        }
+    }
+
+    c = qs->cfree;
+
+    if (c == NGX_HTTP_FARM_NONE32) {
+        return c;
+    }
+
+    cl = &qs->classes[c];
+    qs->cfree = cl->hnext;
+
+    cl->hash = key->hash;
+    cl->filtered = key->filtered;
+    cl->norder = key->norder;
+    cl->mask = key->mask;
+    ngx_memcpy(cl->order, key->order, key->norder);
+    cl->head = NGX_HTTP_FARM_NONE32;
+    cl->tail = NGX_HTTP_FARM_NONE32;
+    cl->nwaiting = 0;
+    cl->linked = 0;
+    cl->nlevels = 0;
+    cl->untracked = 0;
+
+    cl->hnext = qs->buckets[b];
+    qs->buckets[b] = c;
+
+    /* into the list of each region it may use, once */
+
+    for (k = 0; k < cl->norder; k++) {
+
+        for (j = 0; j < k; j++) {
+            if (cl->order[j] == cl->order[k]) {
+                break;
+            }
+        }
+
+        if (j < k) {
+            continue;
+        }
+
+        r = cl->order[k];
+        l = ngx_http_farm_link(c, k);
+
+        cl->rprev[k] = NGX_HTTP_FARM_NONE32;
+        cl->rnext[k] = qs->rhead[r];
+
+        if (qs->rhead[r] != NGX_HTTP_FARM_NONE32) {
+            j = qs->rhead[r];
+            qs->classes[ngx_http_farm_link_class(j)]
+                .rprev[ngx_http_farm_link_index(j)] = l;
+        }
+
+        qs->rhead[r] = l;
+        cl->linked |= (uint16_t) (1 << k);
+    }
+
+    return c;
+}
+
+
+/* A class whose last waiter left.  Locked. */
+
+static void
+ngx_http_farm_queue_class_free_locked(ngx_http_farm_queue_sh_t *qs,
+    uint32_t c)
+{
+    uint32_t                *p, k, l, r;
+    ngx_http_farm_wclass_t  *cl;
+
+    cl = &qs->classes[c];
+
+    for (p = &qs->buckets[cl->hash & (qs->nclasses - 1)];
+         *p != NGX_HTTP_FARM_NONE32;
+         p = &qs->classes[*p].hnext)
+    {
+        if (*p == c) {
+            *p = cl->hnext;
+            break;
+        }
+    }
+
+    for (k = 0; k < cl->norder; k++) {
+        if (!(cl->linked & (1 << k))) {
+            continue;
+        }
+
+        r = cl->order[k];
+
+        if (cl->rprev[k] == NGX_HTTP_FARM_NONE32) {
+            qs->rhead[r] = cl->rnext[k];
+
+        } else {
+            l = cl->rprev[k];
+            qs->classes[ngx_http_farm_link_class(l)]
+                .rnext[ngx_http_farm_link_index(l)] = cl->rnext[k];
+        }
+
+        if (cl->rnext[k] != NGX_HTTP_FARM_NONE32) {
+            l = cl->rnext[k];
+            qs->classes[ngx_http_farm_link_class(l)]
+                .rprev[ngx_http_farm_link_index(l)] = cl->rprev[k];
+        }
+    }
+
+    cl->linked = 0;
+    cl->hnext = qs->cfree;
+    qs->cfree = c;
+}
+
+
+/*
+ * Puts waiter i into its class after the last one of the same or a higher
+ * priority, and at the end of the arrival order.  The last waiter of each
+ * priority present is kept for up to NGX_HTTP_FARM_QUEUE_LEVELS of them,
+ * so that with that many priorities or fewer this is O(1); beyond, a new
+ * priority walks the list.  Locked.
+ */
+
+static void
+ngx_http_farm_queue_link_locked(ngx_http_farm_queue_sh_t *qs, uint32_t i)
+{
+    uint32_t                 at, k, above;
+    ngx_http_farm_waiter_t  *w, *wa;
+    ngx_http_farm_wclass_t  *cl;
+
+    w = &qs->waiters[i];
+    cl = &qs->classes[w->cls];
+
+    for (k = 0; k < cl->nlevels; k++) {
+        if (cl->level[k] == w->priority) {
+            break;
+        }
+    }
+
+    if (k < cl->nlevels) {
+        at = cl->level_tail[k];         /* after its own priority's last */
+        cl->level_tail[k] = i;
+
+    } else if (!cl->untracked && cl->nlevels < NGX_HTTP_FARM_QUEUE_LEVELS) {
+
+        /* after the last of the lowest priority above it, or first */
+
+        above = NGX_HTTP_FARM_NONE32;
+
+        for (k = 0; k < cl->nlevels; k++) {
+            if (cl->level[k] > w->priority
+                && (above == NGX_HTTP_FARM_NONE32
+                    || cl->level[k] < cl->level[above]))
+            {
+                above = k;
+            }
+        }
+
+        at = (above == NGX_HTTP_FARM_NONE32) ? NGX_HTTP_FARM_NONE32
+                                             : cl->level_tail[above];
+
+        cl->level[cl->nlevels] = w->priority;
+        cl->level_tail[cl->nlevels] = i;
+        cl->nlevels++;
+
+    } else {
+        cl->untracked = 1;
+
+        for (at = cl->tail;
+             at != NGX_HTTP_FARM_NONE32
+             && qs->waiters[at].priority < w->priority;
+             at = qs->waiters[at].prev)
+        {
+            /* void */
+        }
+    }
+
+    w->prev = at;
+    w->next = (at == NGX_HTTP_FARM_NONE32) ? cl->head : qs->waiters[at].next;
+
+    if (w->next != NGX_HTTP_FARM_NONE32) {
+        qs->waiters[w->next].prev = i;
+
+    } else {
+        cl->tail = i;
+    }
+
+    if (at != NGX_HTTP_FARM_NONE32) {
+        qs->waiters[at].next = i;
+
+    } else {
+        cl->head = i;
+    }
+
+    cl->nwaiting++;
+
+    w->anext = NGX_HTTP_FARM_NONE32;
+    w->aprev = qs->atail;
+
+    if (qs->atail != NGX_HTTP_FARM_NONE32) {
+        wa = &qs->waiters[qs->atail];
+        wa->anext = i;
+
+    } else {
+        qs->ahead = i;
+    }
+
+    qs->atail = i;
+}
+
+
+/* Takes a waiting waiter out of its class and the arrival order.  Locked. */
+
 static void
 ngx_http_farm_queue_unlink_locked(ngx_http_farm_shctx_t *sh, uint32_t i)
 {
-    ngx_http_farm_waiter_t  *w;
+    uint32_t                   k;
+    ngx_http_farm_waiter_t    *w;
+    ngx_http_farm_wclass_t    *cl;
+    ngx_http_farm_queue_sh_t  *qs;
 
-    w = &sh->waiters[i];
+    qs = sh->queue;
+    w = &qs->waiters[i];
+    cl = &qs->classes[w->cls];
+
+    for (k = 0; k < cl->nlevels; k++) {
+        if (cl->level_tail[k] != i) {
+            continue;
+        }
+
+        if (w->prev != NGX_HTTP_FARM_NONE32
+            && qs->waiters[w->prev].priority == w->priority)
+        {
+            cl->level_tail[k] = w->prev;
+
+        } else {
+            cl->nlevels--;
+            cl->level[k] = cl->level[cl->nlevels];
+            cl->level_tail[k] = cl->level_tail[cl->nlevels];
+        }
+
+        break;
+    }
 
     if (w->prev != NGX_HTTP_FARM_NONE32) {
-        sh->waiters[w->prev].next = w->next;
+        qs->waiters[w->prev].next = w->next;
 
     } else {
-        sh->qhead = w->next;
+        cl->head = w->next;
     }
 
     if (w->next != NGX_HTTP_FARM_NONE32) {
-        sh->waiters[w->next].prev = w->prev;
+        qs->waiters[w->next].prev = w->prev;
 
     } else {
-        sh->qtail = w->prev;
+        cl->tail = w->prev;
     }
+
+    if (--cl->nwaiting == 0) {
+        ngx_http_farm_queue_class_free_locked(qs, w->cls);
+    }
+
+    if (w->aprev != NGX_HTTP_FARM_NONE32) {
+        qs->waiters[w->aprev].anext = w->anext;
+
+    } else {
+        qs->ahead = w->anext;
+    }
+
+    if (w->anext != NGX_HTTP_FARM_NONE32) {
+        qs->waiters[w->anext].aprev = w->aprev;
+
+    } else {
+        qs->atail = w->aprev;
+    }
+
+    w->cls = NGX_HTTP_FARM_NONE32;
 
     sh->qlen--;
 }
 
 
+/* Takes a granted waiter off its owner's grants.  Locked. */
+
 static void
-ngx_http_farm_queue_free_entry_locked(ngx_http_farm_shctx_t *sh, uint32_t i)
+ngx_http_farm_queue_ungrant_locked(ngx_http_farm_queue_sh_t *qs, uint32_t i)
 {
-    sh->waiters[i].state = NGX_HTTP_FARM_WAITER_FREE;
-    sh->waiters[i].next = sh->qfree;
-    sh->qfree = i;
+    ngx_http_farm_waiter_t  *w;
+
+    w = &qs->waiters[i];
+
+    if (w->owner == NGX_HTTP_FARM_NONE32) {
+        return;
+    }
+
+    if (w->prev != NGX_HTTP_FARM_NONE32) {
+        qs->waiters[w->prev].next = w->next;
+
+    } else {
+        qs->granted[w->owner] = w->next;
+    }
+
+    if (w->next != NGX_HTTP_FARM_NONE32) {
+        qs->waiters[w->next].prev = w->prev;
+    }
+}
+
+
+static void
+ngx_http_farm_queue_free_locked(ngx_http_farm_queue_sh_t *qs, uint32_t i)
+{
+    ngx_http_farm_waiter_t  *w;
+
+    w = &qs->waiters[i];
+
+    w->state = NGX_HTTP_FARM_WAITER_FREE;
+    w->owner = NGX_HTTP_FARM_NONE32;
+    w->ctx = NULL;
+    w->next = qs->free;
+    qs->free = i;
 }
 
 
 /*
- * Puts a request that found every agent full in the queue.  Called
- * locked, from the admission handler; unlocks.  Returns NGX_AGAIN when the
- * request now waits (its wait ends through ctx->resume), NGX_DECLINED when
- * the queue is full (the caller refuses), or an HTTP error.
+ * Waiters past their timeout and a grace period: their worker would have
+ * ended them; it is gone.  The oldest first, so this is O(1) when there
+ * are none.  Locked.
  */
 
-ngx_int_t
-ngx_http_farm_queue_wait_locked(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
-    ngx_http_farm_zone_t *z, ngx_http_farm_filter_t *f)
+void
+ngx_http_farm_queue_expire_locked(ngx_http_farm_zone_t *z)
 {
-    uint32_t                    i, at;
-    ngx_int_t                   priority, sign;
-    ngx_str_t                   v;
-    ngx_http_farm_waiter_t     *w;
-    ngx_http_farm_shctx_t      *sh;
-    ngx_http_farm_srv_conf_t   *fcf;
+    uint32_t                   i;
+    ngx_http_farm_queue_sh_t  *qs;
+
+    qs = z->sh->queue;
+
+    if (qs == NULL || z->sh->qmax == 0) {
+        return;
+    }
+
+    while (qs->ahead != NGX_HTTP_FARM_NONE32) {
+        i = qs->ahead;
+
+        if ((ngx_msec_int_t) (ngx_current_msec - qs->waiters[i].expires) < 0)
+        {
+            return;
+        }
+
+        ngx_http_farm_queue_unlink_locked(z->sh, i);
+        ngx_http_farm_queue_free_locked(qs, i);
+        z->sh->timed_out++;
+    }
+}
+
+
+/*
+ * The safety net for an agent that became usable without a dispatch for it
+ * (a subset the sync owner had not rebuilt yet when it joined): every
+ * NGX_HTTP_FARM_QUEUE_SWEEP ms, a few classes in turn try their heads.
+ * Locked.
+ */
+
+void
+ngx_http_farm_queue_sweep_locked(ngx_http_farm_zone_t *z)
+{
+    uint32_t                   n, c, tried, slot;
+    ngx_http_farm_wclass_t    *cl;
+    ngx_http_farm_queue_sh_t  *qs;
+
+    qs = z->sh->queue;
+
+    if (qs == NULL || z->sh->qlen == 0
+        || (ngx_msec_int_t) (ngx_current_msec - qs->swept)
+           < NGX_HTTP_FARM_QUEUE_SWEEP)
+    {
+        return;
+    }
+
+    qs->swept = ngx_current_msec;
+    tried = 0;
+
+    for (n = 0; n < qs->nclasses && tried < NGX_HTTP_FARM_QUEUE_SWEPT; n++) {
+        c = qs->cursor++ & (qs->nclasses - 1);
+        cl = &qs->classes[c];
+
+        if (cl->nwaiting == 0) {
+            continue;
+        }
+
+        tried++;
+
+        while (cl->nwaiting) {
+            slot = ngx_http_farm_queue_serve_locked(z, cl);
+
+            if (slot == FARM_SLOT_NONE) {
+                break;
+            }
+
+            ngx_http_farm_queue_grant_locked(z, cl->head, slot);
+        }
+    }
+}
+
+
+
+/*
+ * Puts a request in the wait list of its filter f, for owner (the worker
+ * that queues it), with its priority and its timeout (ms).  data is the
+ * owner's, handed back with the grant.  Locked.  Returns the entry (its
+ * *seq set), or NGX_HTTP_FARM_NONE32 when the queue is full, every class
+ * is in use, or the worker has no owner record (the caller refuses).
+ */
+
+uint32_t
+ngx_http_farm_queue_enter_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_filter_t *f, ngx_int_t priority, ngx_uint_t owner,
+    ngx_msec_t timeout, void *data, uint64_t *seq)
+{
+    uint32_t                   i, c, k;
+    ngx_http_farm_waiter_t    *w;
+    ngx_http_farm_wclass_t     key;
+    ngx_http_farm_shctx_t     *sh;
+    ngx_http_farm_queue_sh_t  *qs;
 
     sh = z->sh;
-    fcf = ctx->fcf;
+    qs = sh->queue;
 
-    if (sh->qfree == NGX_HTTP_FARM_NONE32) {
+    ngx_http_farm_queue_expire_locked(z);
+
+    if (qs == NULL || sh->qmax == 0 || qs->free == NGX_HTTP_FARM_NONE32
+        || owner >= NGX_HTTP_FARM_OWNERS)
+    {
         sh->queue_full++;
-        ngx_shmtx_unlock(&z->shpool->mutex);
-
-        return NGX_DECLINED;
+        return NGX_HTTP_FARM_NONE32;
     }
 
-    priority = 0;
+    ngx_memzero(&key, sizeof(ngx_http_farm_wclass_t));
 
-    if (fcf->queue.priority) {
-        ngx_shmtx_unlock(&z->shpool->mutex);
+    if (f->on) {
+        key.filtered = 1;
+        key.norder = (uint8_t) f->norder;
 
-        if (ngx_http_complex_value(r, fcf->queue.priority, &v) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        for (k = 0; k < f->norder; k++) {
+            key.order[k] = (uint8_t) f->order[k];
         }
 
-        sign = 1;
+        key.mask = f->mask;
 
-        if (v.len > 1 && v.data[0] == '-') {
-            sign = -1;
-            v.data++;
-            v.len--;
-        }
-
-        priority = ngx_atoi(v.data, v.len);
-        priority = (priority == NGX_ERROR) ? 0 : sign * priority;
-
-        ngx_shmtx_lock(&z->shpool->mutex);
-
-        if (sh->qfree == NGX_HTTP_FARM_NONE32) {
-            sh->queue_full++;
-            ngx_shmtx_unlock(&z->shpool->mutex);
-
-            return NGX_DECLINED;
-        }
+    } else {
+        key.norder = 1;             /* any region */
     }
 
-    i = sh->qfree;
-    w = &sh->waiters[i];
-    sh->qfree = w->next;
+    key.hash = ngx_crc32_short((u_char *) &key.filtered,
+                               2 + NGX_HTTP_FARM_MAX_ORDER);
+    key.hash ^= (uint32_t) (key.mask ^ (key.mask >> 32));
+
+    c = ngx_http_farm_queue_class_locked(qs, &key);
+
+    if (c == NGX_HTTP_FARM_NONE32) {
+        sh->queue_full++;
+        return NGX_HTTP_FARM_NONE32;
+    }
+
+    i = qs->free;
+    w = &qs->waiters[i];
+    qs->free = w->next;
 
     w->state = NGX_HTTP_FARM_WAITER_WAITING;
+    w->cls = c;
+    w->owner = (uint32_t) owner;
     w->priority = priority;
-    w->seq = ++sh->qseq;
-    w->tag = fcf->fmcf->tag;
-    w->worker = (ngx_process == NGX_PROCESS_WORKER) ? ngx_worker : 0;
+    w->seq = ++qs->seq;
     w->since = ngx_current_msec;
-    w->filtered = f->on;
-    w->norder = f->norder;
-    ngx_memcpy(w->order, f->order, f->norder * sizeof(ngx_uint_t));
-    w->mask = f->mask;
+    w->expires = ngx_current_msec + timeout + NGX_HTTP_FARM_QUEUE_GRACE;
     w->slot = FARM_SLOT_NONE;
+    w->ctx = data;
 
-    /* after the last waiter of the same or a higher priority */
-
-    for (at = sh->qtail;
-         at != NGX_HTTP_FARM_NONE32 && sh->waiters[at].priority < priority;
-         at = sh->waiters[at].prev)
-    {
-        /* void */
-    }
-
-    w->prev = at;
-    w->next = (at == NGX_HTTP_FARM_NONE32) ? sh->qhead : sh->waiters[at].next;
-
-    if (w->next != NGX_HTTP_FARM_NONE32) {
-        sh->waiters[w->next].prev = i;
-
-    } else {
-        sh->qtail = i;
-    }
-
-    if (at != NGX_HTTP_FARM_NONE32) {
-        sh->waiters[at].next = i;
-
-    } else {
-        sh->qhead = i;
-    }
+    ngx_http_farm_queue_link_locked(qs, i);
 
     sh->qlen++;
     sh->queued++;
 
-    ngx_shmtx_unlock(&z->shpool->mutex);
+    *seq = w->seq;
 
-    ctx->waiter = i;
-    ctx->waiter_seq = w->seq;
-    ctx->waiting = 1;
-    ctx->queued_at = ngx_current_msec;
-
-    ngx_queue_insert_tail(&fcf->waiting, &ctx->link);
-
-    ctx->timeout.handler = ngx_http_farm_queue_timeout_handler;
-    ctx->timeout.data = ctx;
-    ctx->timeout.log = r->connection->log;
-
-    ngx_add_timer(&ctx->timeout, fcf->queue.timeout);
-
-    if (!fcf->poll_ev.timer_set) {
-        ngx_add_timer(&fcf->poll_ev, NGX_HTTP_FARM_QUEUE_POLL);
-    }
-
-    /* a client that leaves while waiting is noticed */
-
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "farm: queued, priority %i, %uD waiting", priority,
-                   sh->qlen);
-
-    return NGX_AGAIN;
-}
-
-
-/* Serves waiters, for a caller that does not hold the lock. */
-
-void
-ngx_http_farm_queue_dispatch(ngx_http_farm_zone_t *z)
-{
-    ngx_shmtx_lock(&z->shpool->mutex);
-    ngx_http_farm_queue_dispatch_locked(z);
-    ngx_shmtx_unlock(&z->shpool->mutex);
+    return i;
 }
 
 
 /*
- * Grants freed capacity to waiters, first to last, as long as some agent is
- * available at all.
+ * The next grant of owner, taken off its grants and freed: returns its
+ * data (as given to ngx_http_farm_queue_enter_locked()) and the agent it
+ * got, already counted for owner; NULL when there is none.  Locked.
  */
 
-void
-ngx_http_farm_queue_dispatch_locked(ngx_http_farm_zone_t *z)
+void *
+ngx_http_farm_queue_grant_next_locked(ngx_http_farm_zone_t *z,
+    ngx_uint_t owner, uint32_t *slot, uint32_t *gen)
 {
-    uint32_t                    i, next, slot;
-    ngx_msec_t                  waited;
-    farm_peers_t                peers;
-    ngx_http_farm_ctx_t         scratch;
-    ngx_http_farm_filter_t      f;
-    ngx_http_farm_waiter_t     *w;
-    ngx_http_farm_agent_t      *a;
-    ngx_http_farm_shctx_t      *sh;
-    ngx_http_farm_main_conf_t  *fmcf;
-    uint64_t                    one;
+    void                      *data;
+    uint32_t                   i;
+    ngx_http_farm_waiter_t    *w;
+    ngx_http_farm_queue_sh_t  *qs;
 
-    sh = z->sh;
+    qs = z->sh->queue;
 
-    if (sh->qlen == 0) {
-        return;
+    if (qs == NULL || owner >= NGX_HTTP_FARM_OWNERS) {
+        return NULL;
     }
 
-    ngx_http_farm_zone_peers(sh, &peers);
-    fmcf = z->fcf->fmcf;
+    i = qs->granted[owner];
 
-    for (i = sh->qhead; i != NGX_HTTP_FARM_NONE32; i = next) {
-        w = &sh->waiters[i];
-        next = w->next;
+    if (i == NGX_HTTP_FARM_NONE32) {
+        return NULL;
+    }
 
-        if (farm_tree_best(&sh->tree, &peers, NULL, 0) == FARM_SLOT_NONE) {
-            return;
+    w = &qs->waiters[i];
+    data = w->ctx;
+    *slot = w->slot;
+    *gen = w->gen;
+
+    ngx_http_farm_queue_ungrant_locked(qs, i);
+    ngx_http_farm_queue_free_locked(qs, i);
+
+    return data;
+}
+
+
+/*
+ * Entry i (if still the one of seq) leaves the queue: a waiting one for
+ * good (counted as timed out unless cancel); a granted one only if cancel,
+ * its agent then in *slot and *gen for the caller to give back.  Locked.
+ * Returns the entry's state before (NGX_HTTP_FARM_WAITER_FREE: not ours
+ * any more).
+ */
+
+ngx_uint_t
+ngx_http_farm_queue_leave_locked(ngx_http_farm_zone_t *z, uint32_t i,
+    uint64_t seq, ngx_uint_t cancel, uint32_t *slot, uint32_t *gen)
+{
+    ngx_uint_t                 state;
+    ngx_http_farm_waiter_t    *w;
+    ngx_http_farm_queue_sh_t  *qs;
+
+    qs = z->sh->queue;
+
+    if (qs == NULL || i >= z->sh->qmax) {
+        return NGX_HTTP_FARM_WAITER_FREE;
+    }
+
+    w = &qs->waiters[i];
+
+    if (w->seq != seq) {
+        return NGX_HTTP_FARM_WAITER_FREE;
+    }
+
+    state = w->state;
+
+    if (state == NGX_HTTP_FARM_WAITER_WAITING) {
+        ngx_http_farm_queue_unlink_locked(z->sh, i);
+        ngx_http_farm_queue_free_locked(qs, i);
+
+        if (!cancel) {
+            z->sh->timed_out++;
         }
 
-        if (w->filtered) {
-            ngx_memzero(&f, sizeof(ngx_http_farm_filter_t));
-            f.on = 1;
-            f.resolved = 1;
-            f.norder = w->norder;
-            ngx_memcpy(f.order, w->order, w->norder * sizeof(ngx_uint_t));
-            f.mask = w->mask;
+    } else if (state == NGX_HTTP_FARM_WAITER_GRANTED && cancel) {
+        *slot = w->slot;
+        *gen = w->gen;
 
-            ngx_memzero(&scratch, sizeof(ngx_http_farm_ctx_t));
+        ngx_http_farm_queue_ungrant_locked(qs, i);
+        ngx_http_farm_queue_free_locked(qs, i);
+    }
 
-            slot = ngx_http_farm_route_choose_locked(z, &f, NULL, 0, &scratch);
+    return state;
+}
 
-        } else {
-            slot = farm_tree_best(&sh->tree, &peers, NULL, 0);
-        }
 
-        if (slot == FARM_SLOT_NONE) {
+/*
+ * Frees the entries of the owners marked in dead (workers that are gone):
+ * their waiters leave the lists; their grants are freed too, the agents'
+ * counts of those being given back with the rest of the owners' held[]
+ * (ngx_http_farm_owner_attach()).  Locked; a pass over the entries, at a
+ * worker's start only.  Returns the number of entries freed.
+ */
+
+ngx_uint_t
+ngx_http_farm_queue_reclaim_locked(ngx_http_farm_zone_t *z, u_char *dead)
+{
+    uint32_t                   i, o;
+    ngx_uint_t                 n;
+    ngx_http_farm_waiter_t    *w;
+    ngx_http_farm_shctx_t     *sh;
+    ngx_http_farm_queue_sh_t  *qs;
+
+    sh = z->sh;
+    qs = sh->queue;
+    n = 0;
+
+    if (qs == NULL) {
+        return 0;
+    }
+
+    for (i = 0; i < sh->qmax; i++) {
+        w = &qs->waiters[i];
+
+        if (w->state == NGX_HTTP_FARM_WAITER_FREE
+            || w->owner >= NGX_HTTP_FARM_OWNERS
+            || !dead[w->owner])
+        {
             continue;
         }
 
-        a = &sh->agents[slot];
-
-        farm_tree_acquire(&sh->tree, &peers, slot);
-        ngx_http_farm_subsets_update_locked(z, a);
-
-        w->state = NGX_HTTP_FARM_WAITER_GRANTED;
-        w->slot = slot;
-        w->gen = a->gen;
-
-        ngx_http_farm_queue_unlink_locked(sh, i);
-
-        waited = ngx_current_msec - w->since;
-        sh->dispatched++;
-        sh->wait_total += waited;
-
-        if (waited > sh->wait_max) {
-            sh->wait_max = waited;
+        if (w->state == NGX_HTTP_FARM_WAITER_WAITING) {
+            ngx_http_farm_queue_unlink_locked(sh, i);
         }
 
-        /* wake its worker; a worker of another cycle polls instead */
+        ngx_http_farm_queue_free_locked(qs, i);
+        n++;
+    }
 
-        if (fmcf && w->tag == fmcf->tag && w->worker < fmcf->nwake) {
-            one = 1;
+    for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
+        if (dead[o]) {
+            qs->granted[o] = NGX_HTTP_FARM_NONE32;
+        }
+    }
 
-            if (write(fmcf->wake[w->worker], &one, sizeof(uint64_t)) == -1) {
-                /* a full counter wakes it anyway; the poll covers the rest */
+    return n;
+}
+
+
+/*
+ * Agent a may have capacity again (a request on it ended, or it came back):
+ * grants it, and whatever else frees up with it, to the waiters that may
+ * use it.  Only the classes listed under a's region or under "any" are
+ * looked at, and of each only its head; among the heads the highest
+ * priority, then the oldest, goes first.  a NULL: every agent, an
+ * O(agents) pass for rare events only.  Locked.
+ */
+
+void
+ngx_http_farm_queue_dispatch_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a)
+{
+    uint32_t                   cand[NGX_HTTP_FARM_QUEUE_CANDIDATES];
+    uint32_t                   i, l, c, n, k, best, slot, r, region[2];
+    ngx_http_farm_waiter_t    *w, *wb;
+    ngx_http_farm_wclass_t    *cl;
+    ngx_http_farm_shctx_t     *sh;
+    ngx_http_farm_queue_sh_t  *qs;
+
+    sh = z->sh;
+    qs = sh->queue;
+
+    if (sh->qlen == 0 || qs == NULL) {
+        return;
+    }
+
+    ngx_http_farm_queue_expire_locked(z);
+
+    if (a == NULL) {
+
+        /* every agent: once, at a worker's start after a crash */
+
+        for (i = 0; i < sh->nslots && sh->qlen; i++) {
+            if (sh->agents[i].state == NGX_HTTP_FARM_SLOT_UP) {
+                ngx_http_farm_queue_dispatch_locked(z, &sh->agents[i]);
+            }
+        }
+
+        return;
+    }
+
+    if (sh->qlen == 0 || !farm_peer_available(a->pick)) {
+        return;
+    }
+
+    region[0] = (uint32_t) a->region;
+    region[1] = 0;
+    n = 0;
+
+    for (r = (a->region ? 0 : 1); r < 2; r++) {
+
+        for (l = qs->rhead[region[r]];
+             l != NGX_HTTP_FARM_NONE32 && n < NGX_HTTP_FARM_QUEUE_CANDIDATES;
+             l = cl->rnext[ngx_http_farm_link_index(l)])
+        {
+            c = ngx_http_farm_link_class(l);
+            cl = &qs->classes[c];
+
+            if ((a->caps & cl->mask) != cl->mask) {
+                continue;
+            }
+
+            for (k = 0; k < n; k++) {
+                if (cand[k] == c) {
+                    break;
+                }
+            }
+
+            if (k == n) {
+                cand[n++] = c;
             }
         }
     }
-}
 
+    while (n) {
+        best = 0;
 
-/* This worker's waiters: resume the granted ones. */
+        for (k = 1; k < n; k++) {
+            w = &qs->waiters[qs->classes[cand[k]].head];
+            wb = &qs->waiters[qs->classes[cand[best]].head];
 
-static void
-ngx_http_farm_queue_check(ngx_http_farm_srv_conf_t *fcf)
-{
-    ngx_queue_t             *q, *next;
-    ngx_connection_t        *c;
-    ngx_http_request_t      *r;
-    ngx_http_farm_ctx_t     *ctx;
-    ngx_http_farm_zone_t     z;
-    ngx_http_farm_waiter_t  *w;
-
-    ngx_http_farm_zone_get(fcf, &z);
-
-    for (q = ngx_queue_head(&fcf->waiting);
-         q != ngx_queue_sentinel(&fcf->waiting);
-         q = next)
-    {
-        next = ngx_queue_next(q);
-        ctx = ngx_queue_data(q, ngx_http_farm_ctx_t, link);
-
-        ngx_shmtx_lock(&z.shpool->mutex);
-
-        w = &z.sh->waiters[ctx->waiter];
-
-        if (w->seq != ctx->waiter_seq
-            || w->state != NGX_HTTP_FARM_WAITER_GRANTED)
-        {
-            ngx_shmtx_unlock(&z.shpool->mutex);
-            continue;
+            if (w->priority > wb->priority
+                || (w->priority == wb->priority && w->seq < wb->seq))
+            {
+                best = k;
+            }
         }
 
-        ctx->reserved = w->slot;
-        ctx->reserved_gen = w->gen;
+        cl = &qs->classes[cand[best]];
 
-        ngx_http_farm_queue_free_entry_locked(z.sh, ctx->waiter);
+        slot = ngx_http_farm_queue_serve_locked(z, cl);
 
-        ngx_shmtx_unlock(&z.shpool->mutex);
+        /* the class is done when it cannot be served or has no one left */
 
-        ngx_http_farm_queue_forget(ctx);
+        if (slot == FARM_SLOT_NONE || cl->nwaiting == 1) {
+            cand[best] = cand[--n];
+        }
 
-        r = ctx->request;
-        c = r->connection;
-
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                       "farm: dequeued after %M ms",
-                       ngx_current_msec - ctx->queued_at);
-
-        ctx->resume(r, NGX_HTTP_FARM_REJECT_NONE);
-        ngx_http_run_posted_requests(c);
-    }
-
-    if (!ngx_queue_empty(&fcf->waiting) && !fcf->poll_ev.timer_set) {
-        ngx_add_timer(&fcf->poll_ev, NGX_HTTP_FARM_QUEUE_POLL);
-    }
-}
-
-
-/* The request no longer waits here: off the worker's list, no timer. */
-
-static void
-ngx_http_farm_queue_forget(ngx_http_farm_ctx_t *ctx)
-{
-    ctx->waiting = 0;
-
-    ngx_queue_remove(&ctx->link);
-
-    if (ctx->timeout.timer_set) {
-        ngx_del_timer(&ctx->timeout);
-    }
-}
-
-
-static void
-ngx_http_farm_queue_timeout_handler(ngx_event_t *ev)
-{
-    ngx_http_farm_ctx_t  *ctx = ev->data;
-
-    ngx_connection_t        *c;
-    ngx_http_request_t      *r;
-    ngx_http_farm_zone_t     z;
-    ngx_http_farm_waiter_t  *w;
-
-    r = ctx->request;
-    c = r->connection;
-
-    ngx_http_farm_zone_get(ctx->fcf, &z);
-
-    ngx_shmtx_lock(&z.shpool->mutex);
-
-    w = &z.sh->waiters[ctx->waiter];
-
-    if (w->seq == ctx->waiter_seq
-        && w->state == NGX_HTTP_FARM_WAITER_GRANTED)
-    {
-        /* granted just now: take it */
-
-        ngx_shmtx_unlock(&z.shpool->mutex);
-        ngx_http_farm_queue_check(ctx->fcf);
-        return;
-    }
-
-    if (w->seq == ctx->waiter_seq
-        && w->state == NGX_HTTP_FARM_WAITER_WAITING)
-    {
-        ngx_http_farm_queue_unlink_locked(z.sh, ctx->waiter);
-        ngx_http_farm_queue_free_entry_locked(z.sh, ctx->waiter);
-        z.sh->timed_out++;
-    }
-
-    ngx_shmtx_unlock(&z.shpool->mutex);
-
-    ngx_http_farm_queue_forget(ctx);
-
-    ctx->resume(r, NGX_HTTP_FARM_REJECT_QUEUE_TIMEOUT);
-    ngx_http_run_posted_requests(c);
-}
-
-
-/*
- * The request ends while it waits (its client left): give up the place,
- * and a grant that came meanwhile.  From the request's cleanup.
- */
-
-void
-ngx_http_farm_queue_cancel(ngx_http_farm_ctx_t *ctx)
-{
-    uint32_t                 slot, gen;
-    ngx_http_farm_zone_t     z;
-    ngx_http_farm_waiter_t  *w;
-
-    if (!ctx->waiting) {
-        return;
-    }
-
-    ngx_http_farm_zone_get(ctx->fcf, &z);
-
-    ngx_shmtx_lock(&z.shpool->mutex);
-
-    w = &z.sh->waiters[ctx->waiter];
-
-    if (w->seq == ctx->waiter_seq) {
-        if (w->state == NGX_HTTP_FARM_WAITER_WAITING) {
-            ngx_http_farm_queue_unlink_locked(z.sh, ctx->waiter);
-            ngx_http_farm_queue_free_entry_locked(z.sh, ctx->waiter);
-
-        } else if (w->state == NGX_HTTP_FARM_WAITER_GRANTED) {
-            slot = w->slot;
-            gen = w->gen;
-
-            ngx_http_farm_queue_free_entry_locked(z.sh, ctx->waiter);
-            ngx_shmtx_unlock(&z.shpool->mutex);
-
-            ngx_http_farm_queue_forget(ctx);
-            ngx_http_farm_queue_release(&z, slot, gen);
-            return;
+        if (slot != FARM_SLOT_NONE) {
+            ngx_http_farm_queue_grant_locked(z, cl->head, slot);
         }
     }
-
-    ngx_shmtx_unlock(&z.shpool->mutex);
-
-    ngx_http_farm_queue_forget(ctx);
 }
 
 
-/*
- * Gives back an agent taken for a request that did not use it, and serves
- * the waiters with it.  Takes the lock.
- */
+/* The agent for the first waiter of a class, or FARM_SLOT_NONE.  Locked. */
 
-void
-ngx_http_farm_queue_release(ngx_http_farm_zone_t *z, uint32_t slot,
-    uint32_t gen)
+static uint32_t
+ngx_http_farm_queue_serve_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_wclass_t *cl)
 {
+    ngx_uint_t              k;
     farm_peers_t            peers;
-    ngx_http_farm_agent_t  *a;
+    ngx_http_farm_ctx_t     scratch;
+    ngx_http_farm_filter_t  f;
 
-    ngx_http_farm_zone_peers(z->sh, &peers);
-
-    ngx_shmtx_lock(&z->shpool->mutex);
-
-    a = &z->sh->agents[slot];
-
-    if (a->gen == gen) {
-        farm_tree_release(&z->sh->tree, &peers, slot);
-        ngx_http_farm_subsets_update_locked(z, a);
-        ngx_http_farm_queue_dispatch_locked(z);
+    if (!cl->filtered) {
+        ngx_http_farm_zone_peers(z->sh, &peers);
+        return farm_tree_best(&z->sh->tree, &peers, NULL, 0);
     }
 
-    ngx_shmtx_unlock(&z->shpool->mutex);
+    /* a filter already resolved: only what route_choose reads */
+
+    f.on = 1;
+    f.resolved = 1;
+    f.nnames = 0;
+    f.ncaps = 0;
+    f.norder = cl->norder;
+    f.mask = cl->mask;
+
+    for (k = 0; k < cl->norder; k++) {
+        f.order[k] = cl->order[k];
+    }
+
+    scratch.reject = NGX_HTTP_FARM_REJECT_NONE;
+
+    return ngx_http_farm_route_choose_locked(z, &f, NULL, 0, &scratch);
+}
+
+
+/*
+ * Gives agent slot to waiter i: takes the agent on its behalf, moves the
+ * waiter to its owner's grants and notes its worker for a wake-up, which
+ * is written once the lock is released (a posted event).  Locked.
+ */
+
+static void
+ngx_http_farm_queue_grant_locked(ngx_http_farm_zone_t *z, uint32_t i,
+    uint32_t slot)
+{
+    ngx_msec_t                  waited;
+    farm_peers_t                peers;
+    ngx_http_farm_agent_t      *a;
+    ngx_http_farm_owner_t      *ow;
+    ngx_http_farm_waiter_t     *w;
+    ngx_http_farm_shctx_t      *sh;
+    ngx_http_farm_queue_sh_t   *qs;
+    ngx_http_farm_main_conf_t  *fmcf;
+
+    sh = z->sh;
+    qs = sh->queue;
+    w = &qs->waiters[i];
+    a = &sh->agents[slot];
+
+    ngx_http_farm_zone_peers(sh, &peers);
+
+    farm_tree_acquire(&sh->tree, &peers, slot);
+    ngx_http_farm_owner_hold_locked(z, slot, w->owner, 1);
+    ngx_http_farm_subsets_update_locked(z, a);
+
+    ngx_http_farm_queue_unlink_locked(sh, i);
+
+    w->state = NGX_HTTP_FARM_WAITER_GRANTED;
+    w->slot = slot;
+    w->gen = a->gen;
+
+    waited = ngx_current_msec - w->since;
+    sh->dispatched++;
+    sh->wait_total += waited;
+
+    if (waited > sh->wait_max) {
+        sh->wait_max = waited;
+    }
+
+    w->prev = NGX_HTTP_FARM_NONE32;
+    w->next = qs->granted[w->owner];
+
+    if (w->next != NGX_HTTP_FARM_NONE32) {
+        qs->waiters[w->next].prev = i;
+    }
+
+    qs->granted[w->owner] = i;
+
+    /* wake its worker; a worker of another cycle polls instead */
+
+    ow = &sh->owners[w->owner];
+    fmcf = z->fcf->fmcf;
+
+    if (fmcf == NULL || ow->tag != fmcf->tag || ow->worker >= fmcf->nwake
+        || fmcf->wake_pending == NULL)
+    {
+        return;
+    }
+
+    fmcf->wake_pending[ow->worker] = 1;
+
+    if (fmcf->wake_conn && !fmcf->wake_ev.posted) {
+        ngx_post_event(&fmcf->wake_ev, &ngx_posted_events);
+    }
 }

@@ -431,7 +431,12 @@ ngx_http_farm_route_best_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_zone_peers(z->sh, &peers);
 
     n = ngx_min(ntried, NGX_HTTP_FARM_MAX_TRIES);
-    ngx_memcpy(skip, tried, n * sizeof(uint32_t));
+
+    /* nothing tried yet: tried may be NULL */
+
+    if (n) {
+        ngx_memcpy(skip, tried, n * sizeof(uint32_t));
+    }
 
     for ( ;; ) {
         slot = farm_tree_best(&s->tree, &peers, skip, n);

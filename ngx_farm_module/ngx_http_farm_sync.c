@@ -311,7 +311,8 @@ ngx_http_farm_sync_apply(ngx_http_farm_srv_conf_t *fcf,
 
         /* capacity may have come: waiters first */
 
-        ngx_http_farm_queue_dispatch(z);
+        ngx_http_farm_queue_dispatch(z, (u_char *) rec->id,
+                                     ngx_strlen(rec->id));
 
         ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
                       "farm: agent \"%s\" at %s:%ud %s upstream \"%V\"%s",

@@ -25,6 +25,8 @@ static void ngx_http_farm_dict_use_locked(ngx_http_farm_shctx_t *sh,
     uint64_t caps, ngx_uint_t region, ngx_int_t delta);
 static void ngx_http_farm_agent_free_meta_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a);
+static uint64_t ngx_http_farm_owner_reclaim_locked(ngx_http_farm_zone_t *z,
+    u_char *dead, ngx_http_farm_owner_gone_pt gone, void *data);
 
 
 size_t
@@ -37,9 +39,7 @@ ngx_http_farm_zone_size(ngx_http_farm_srv_conf_t *fcf)
                                 + sizeof(farm_pick_peer_t) + 256)
            + 2 * farm_tree_size(fcf->max_agents) * sizeof(uint32_t);
 
-    if (fcf->queue.enabled) {
-        size += fcf->queue.max * sizeof(ngx_http_farm_waiter_t);
-    }
+    /* the queue's part: ngx_http_farm_queue_size() */
 
     if (fcf->client.enabled) {
         size += 2 * 1024 * 1024;
@@ -94,7 +94,8 @@ ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf, u_char *buf,
 
 /*
  * Lays out a new zone (the master, before any worker exists): everything
- * but the queue's waiters (ngx_http_farm_queue_zone()).  Not locked.
+ * but the queue's lists (ngx_http_farm_queue_zone()) and the client tree
+ * (ngx_http_farm_client_zone()).  Not locked.
  */
 
 ngx_int_t
@@ -170,9 +171,6 @@ ngx_http_farm_zone_init(ngx_shm_zone_t *shm_zone,
     if (sh->held == NULL) {
         goto nomem;
     }
-
-    ngx_rbtree_init(&sh->clients, &sh->clients_sentinel,
-                    ngx_rbtree_insert_value);
 
     sh->method = fcf->method;
     farm_tree_init(&sh->tree, nodes, tsize,
@@ -950,24 +948,90 @@ ngx_http_farm_caps_text_locked(ngx_http_farm_shctx_t *sh, uint64_t caps,
 
 
 /*
- * A worker process becomes an owner of requests in the zone.  First it
- * gives back what owners that are gone held: a worker that crashed or was
- * killed never ended its requests, so their counts would keep agents
- * "full" for good.  Then it takes a free owner record.  Returns the
+ * Gives back, locked, what the owners marked in dead held: first what the
+ * layers above keep for them (gone()), then their agents' counts, and
+ * frees their records.  One pass over the agents per call.  Returns the
+ * number of agents' counts given back.
+ */
+
+static uint64_t
+ngx_http_farm_owner_reclaim_locked(ngx_http_farm_zone_t *z, u_char *dead,
+    ngx_http_farm_owner_gone_pt gone, void *data)
+{
+    uint32_t                slot, *h;
+    uint64_t                n;
+    ngx_uint_t              o;
+    farm_peers_t            peers;
+    ngx_http_farm_agent_t  *a;
+    ngx_http_farm_shctx_t  *sh;
+
+    sh = z->sh;
+    n = 0;
+
+    if (gone) {
+        gone(z, dead, data);
+    }
+
+    ngx_http_farm_zone_peers(sh, &peers);
+
+    for (slot = 0; slot < sh->nslots; slot++) {
+        h = &sh->held[(size_t) slot * NGX_HTTP_FARM_OWNERS];
+        a = NULL;
+
+        for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
+            if (!dead[o] || h[o] == 0) {
+                continue;
+            }
+
+            a = &sh->agents[slot];
+
+            a->pick->active -= ngx_min(h[o], a->pick->active);
+            n += h[o];
+            h[o] = 0;
+        }
+
+        if (a) {
+            farm_tree_update(&sh->tree, &peers, slot);
+            ngx_http_farm_subsets_update_locked(z, a);
+        }
+    }
+
+    for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
+        if (dead[o]) {
+            ngx_memzero(&sh->owners[o], sizeof(ngx_http_farm_owner_t));
+        }
+    }
+
+    sh->reclaimed += n;
+
+    return n;
+}
+
+
+/*
+ * A worker process becomes an owner in the zone.  First it gives back
+ * what owners that are gone held: a worker that crashed or was killed
+ * never ended its requests, so their counts would keep agents "full" for
+ * good, and its waiters and client counts would stay.  Gone are the
+ * former holder of this worker's number in this cycle (the master starts
+ * a number again only after its process died) and any process that no
+ * longer exists; that is decided from a copy of the table, the system
+ * calls made without the lock.  Then it takes a free record.  Returns the
  * record, or NGX_HTTP_FARM_OWNER_NONE when all are taken (that worker's
- * requests are then not tracked); *reclaimed and *dead say what was given
- * back, for the caller to log.  One pass over the agents per dead owner:
- * it runs once, when a worker starts.
+ * holdings are then not tracked); *reclaimed (agents' counts) and *dead
+ * (owners) say what was given back, for the caller to log, and to wake the
+ * queue.  Takes the lock.
  */
 
 ngx_uint_t
 ngx_http_farm_owner_attach(ngx_http_farm_zone_t *z, ngx_pid_t pid,
-    uint64_t *reclaimed, ngx_uint_t *dead)
+    ngx_uint_t worker, uint64_t tag, ngx_http_farm_owner_gone_pt gone,
+    void *data, uint64_t *reclaimed, ngx_uint_t *dead)
 {
-    uint32_t                slot, *h;
+    u_char                  gone_now[NGX_HTTP_FARM_OWNERS];
+    ngx_pid_t               pids[NGX_HTTP_FARM_OWNERS];
     ngx_uint_t              o, owner;
-    farm_peers_t            peers;
-    ngx_http_farm_agent_t  *a;
+    ngx_http_farm_owner_t  *ow;
     ngx_http_farm_shctx_t  *sh;
 
     sh = z->sh;
@@ -975,47 +1039,52 @@ ngx_http_farm_owner_attach(ngx_http_farm_zone_t *z, ngx_pid_t pid,
     *dead = 0;
     owner = NGX_HTTP_FARM_OWNER_NONE;
 
-    ngx_http_farm_zone_peers(sh, &peers);
+    ngx_memzero(gone_now, sizeof(gone_now));
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
     for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
+        ow = &sh->owners[o];
+        pids[o] = ow->pid;
 
-        if (sh->owner_pid[o] == 0
-            || sh->owner_pid[o] == pid
-            || kill(sh->owner_pid[o], 0) == 0
-            || ngx_errno != NGX_ESRCH)
-        {
-            continue;
+        if (ow->pid && tag && ow->tag == tag && ow->worker == worker) {
+            gone_now[o] = 1;
         }
-
-        (*dead)++;
-
-        for (slot = 0; slot < sh->nslots; slot++) {
-            h = &sh->held[(size_t) slot * NGX_HTTP_FARM_OWNERS + o];
-
-            if (*h == 0) {
-                continue;
-            }
-
-            a = &sh->agents[slot];
-
-            a->pick->active -= ngx_min(*h, a->pick->active);
-            *reclaimed += *h;
-            *h = 0;
-
-            farm_tree_update(&sh->tree, &peers, slot);
-            ngx_http_farm_subsets_update_locked(z, a);
-        }
-
-        sh->owner_pid[o] = 0;
     }
 
-    sh->reclaimed += *reclaimed;
+    ngx_shmtx_unlock(&z->shpool->mutex);
 
     for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
-        if (sh->owner_pid[o] == 0 || sh->owner_pid[o] == pid) {
-            sh->owner_pid[o] = pid;
+        if (pids[o]
+            && (pids[o] == pid
+                || (kill(pids[o], 0) == -1 && ngx_errno == NGX_ESRCH)))
+        {
+            gone_now[o] = 1;
+        }
+    }
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
+        if (gone_now[o] && sh->owners[o].pid != pids[o]) {
+            gone_now[o] = 0;        /* changed hands meanwhile */
+        }
+
+        *dead += gone_now[o];
+    }
+
+    if (*dead) {
+        *reclaimed = ngx_http_farm_owner_reclaim_locked(z, gone_now, gone,
+                                                        data);
+    }
+
+    for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
+        ow = &sh->owners[o];
+
+        if (ow->pid == 0) {
+            ow->pid = pid;
+            ow->worker = worker;
+            ow->tag = tag;
             owner = o;
             break;
         }
@@ -1028,20 +1097,31 @@ ngx_http_farm_owner_attach(ngx_http_farm_zone_t *z, ngx_pid_t pid,
 
 
 /*
- * A worker exits: nginx has waited for its requests, and each one gave its
- * count back (or its agent left, and a reused slot starts from 0), so only
- * the record needs freeing.
+ * A worker exits: nginx has waited for its requests, and each one gave
+ * back what it held, so normally nothing is left; whatever is (a count
+ * that went astray) is given back with the record, so the next owner of
+ * the record starts from nothing.  Takes the lock.
  */
 
 void
-ngx_http_farm_owner_detach(ngx_http_farm_zone_t *z, ngx_uint_t owner)
+ngx_http_farm_owner_detach(ngx_http_farm_zone_t *z, ngx_uint_t owner,
+    ngx_http_farm_owner_gone_pt gone, void *data)
 {
+    u_char  dead[NGX_HTTP_FARM_OWNERS];
+
     if (owner >= NGX_HTTP_FARM_OWNERS) {
         return;
     }
 
+    ngx_memzero(dead, sizeof(dead));
+    dead[owner] = 1;
+
     ngx_shmtx_lock(&z->shpool->mutex);
-    z->sh->owner_pid[owner] = 0;
+
+    if (z->sh->owners[owner].pid == ngx_pid) {
+        (void) ngx_http_farm_owner_reclaim_locked(z, dead, gone, data);
+    }
+
     ngx_shmtx_unlock(&z->shpool->mutex);
 }
 

@@ -55,11 +55,6 @@
 #define NGX_HTTP_FARM_BREAKER_OPEN     1
 #define NGX_HTTP_FARM_BREAKER_HALF     2
 
-/* queue entries (ngx_http_farm_queue.c) */
-#define NGX_HTTP_FARM_WAITER_FREE      0
-#define NGX_HTTP_FARM_WAITER_WAITING   1
-#define NGX_HTTP_FARM_WAITER_GRANTED   2
-
 /*
  * What a mutator changed, for its caller to act on (the zone model never
  * calls up): CAPACITY, an agent may take requests it could not take before,
@@ -152,36 +147,23 @@ typedef struct {
 } ngx_http_farm_subset_t;
 
 
-/* a request waiting for an agent, in shared memory */
+/* the queue's shared part (ngx_http_farm_queue.c) */
+typedef struct ngx_http_farm_queue_sh_s  ngx_http_farm_queue_sh_t;
+
+/* the concurrent requests of one client (ngx_http_farm_client.c) */
+typedef struct ngx_http_farm_client_s    ngx_http_farm_client_t;
+
+
+/*
+ * A worker process using the zone (ngx_http_farm_zone.c): what it holds is
+ * counted under its index, so that what a worker that died held is given
+ * back when a worker next starts.
+ */
 typedef struct {
-    ngx_uint_t                     state;       /* NGX_HTTP_FARM_WAITER_* */
-    uint32_t                       prev;        /* in the waiting order */
-    uint32_t                       next;
-    ngx_int_t                      priority;
-    uint64_t                       seq;
-    uint64_t                       tag;         /* its cycle's wake-up tag */
-    ngx_uint_t                     worker;
-    ngx_msec_t                     since;
-
-    /* its filter, resolved */
-    ngx_uint_t                     filtered;
-    ngx_uint_t                     order[NGX_HTTP_FARM_MAX_ORDER];
-    ngx_uint_t                     norder;
-    uint64_t                       mask;
-
-    /* the agent it got */
-    uint32_t                       slot;
-    uint32_t                       gen;
-} ngx_http_farm_waiter_t;
-
-
-/* the concurrent requests of one client (farm_client_limit) */
-typedef struct {
-    ngx_rbtree_node_t              node;        /* key: hash of the key */
-    ngx_uint_t                     count;
-    u_short                        len;
-    u_char                         data[1];
-} ngx_http_farm_client_t;
+    ngx_pid_t                      pid;         /* 0: free */
+    ngx_uint_t                     worker;      /* its ngx_worker */
+    uint64_t                       tag;         /* its cycle's (fmcf->tag) */
+} ngx_http_farm_owner_t;
 
 
 typedef struct {
@@ -244,13 +226,9 @@ typedef struct {
     ngx_uint_t                     subset_nomem_logged;
 
     /* the queue */
-    ngx_http_farm_waiter_t        *waiters;     /* qmax entries */
+    ngx_http_farm_queue_sh_t      *queue;       /* its lists, qmax waiters */
     uint32_t                       qmax;
     uint32_t                       qlen;        /* waiting now */
-    uint32_t                       qhead;       /* highest priority */
-    uint32_t                       qtail;
-    uint32_t                       qfree;
-    uint64_t                       qseq;
     uint64_t                       queued;
     uint64_t                       dispatched;
     uint64_t                       timed_out;
@@ -274,12 +252,14 @@ typedef struct {
     uint64_t                       no_agent;    /* requests with no agent */
 
     /*
-     * Who holds the requests in flight: each worker process attaches as
-     * an owner and counts, per agent, the requests it holds (held[slot *
-     * NGX_HTTP_FARM_OWNERS + owner]), so what a crashed worker held is
-     * given back when its successor attaches.
+     * Who holds what: each worker process attaches as an owner and counts,
+     * per agent, the agents it holds for requests (held[slot *
+     * NGX_HTTP_FARM_OWNERS + owner]: in flight, reserved at admission,
+     * granted to a waiter); its waiters and client counts carry its index
+     * too.  What a worker that died held is given back when a worker next
+     * attaches.
      */
-    ngx_pid_t                      owner_pid[NGX_HTTP_FARM_OWNERS];
+    ngx_http_farm_owner_t          owners[NGX_HTTP_FARM_OWNERS];
     uint32_t                      *held;
     uint64_t                       reclaimed;   /* given back, in all */
 } ngx_http_farm_shctx_t;
@@ -324,9 +304,20 @@ ngx_http_farm_zone_peers(ngx_http_farm_shctx_t *sh, farm_peers_t *peers)
 }
 
 
+/*
+ * Gives back, locked, what the owners marked in dead[NGX_HTTP_FARM_OWNERS]
+ * left in the layers above (waiters, client counts), for
+ * ngx_http_farm_owner_attach() and _detach(); their agents' counts are
+ * given back by the zone itself, after it.
+ */
+typedef void (*ngx_http_farm_owner_gone_pt)(ngx_http_farm_zone_t *z,
+    u_char *dead, void *data);
+
 ngx_uint_t ngx_http_farm_owner_attach(ngx_http_farm_zone_t *z, ngx_pid_t pid,
-    uint64_t *reclaimed, ngx_uint_t *dead);
-void ngx_http_farm_owner_detach(ngx_http_farm_zone_t *z, ngx_uint_t owner);
+    ngx_uint_t worker, uint64_t tag, ngx_http_farm_owner_gone_pt gone,
+    void *data, uint64_t *reclaimed, ngx_uint_t *dead);
+void ngx_http_farm_owner_detach(ngx_http_farm_zone_t *z, ngx_uint_t owner,
+    ngx_http_farm_owner_gone_pt gone, void *data);
 void ngx_http_farm_owner_hold_locked(ngx_http_farm_zone_t *z, uint32_t slot,
     ngx_uint_t owner, ngx_int_t delta);
 

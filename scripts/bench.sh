@@ -23,6 +23,9 @@
 #                     added by the agent in front of an app.
 #   8. registry:      scripts/bench-registry.sh: churn (no ghosts) and the
 #                     worst latency during full resyncs at 100,000 agents.
+#   9. the queue:     scripts/bench-queue.sh, last, on its own ports: an idle
+#                     region's throughput with 9,000 requests waiting for a
+#                     saturated one.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -405,3 +408,7 @@ say "bench: farm-agent --app (scripts/bench-agent.sh)"
 say ""
 say "bench: registry churn and full resyncs (scripts/bench-registry.sh)"
 "$top/scripts/bench-registry.sh"
+
+say ""
+say "bench: the queue (scripts/bench-queue.sh)"
+"$top/scripts/bench-queue.sh"

@@ -58,6 +58,8 @@ my %layer = (
     # 4  admission state, then the per-agent state machines
     'ngx_http_farm_queue.h'            => ['4', 'farm'],
     'ngx_http_farm_queue.c'            => ['4', 'farm'],
+    'ngx_http_farm_queue_wait.c'       => ['4', 'farm'],
+    'ngx_http_farm_queue_conf.c'       => ['4', 'farm'],
     'ngx_http_farm_client.h'           => ['4', 'farm'],
     'ngx_http_farm_client.c'           => ['4', 'farm'],
     'ngx_http_farm_health.h'           => ['4.1', 'farm'],

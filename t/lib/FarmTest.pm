@@ -40,6 +40,7 @@ our @EXPORT = qw(
     start_nginx stop_nginx
     spread spread_text agent_state put_record
     worker_pids process_peer proc_status_kb
+    http_conn http_on nginx_workers
 );
 
 our $HttpTimeout = 5;    # seconds, for http_get
@@ -568,6 +569,64 @@ sub http_get {
     }
     return ($status, \%h, $body);
 }
+
+# A kept-alive connection to 127.0.0.1:$port (for requests that must go to
+# one worker in turn); undef if the connect fails.
+sub http_conn {
+    my ($port) = @_;
+    return IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                 Proto => 'tcp', Timeout => $HttpTimeout);
+}
+
+# GET $path on an http_conn() connection, kept alive.  With read => 0 only
+# sends it and returns; else returns ($status, \%headers, $body) of a
+# response with a Content-Length, or (undef, {}, undef) on timeout.
+sub http_on {
+    my ($sock, $path, %opt) = @_;
+    my $read = exists $opt{read} ? delete $opt{read} : 1;
+    my $req = "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    $req .= "$_: $opt{$_}\r\n" for sort keys %opt;
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite $sock, "$req\r\n";
+    return unless $read;
+
+    my $sel = IO::Select->new($sock);
+    my $raw = '';
+    while (1) {
+        if ($raw =~ /\A(.*?)\r\n\r\n/s) {
+            my $head = $1;
+            my ($len) = $head =~ /^Content-Length:\s*(\d+)/mi;
+            last if defined $len && length($raw) >= length($head) + 4 + $len;
+        }
+        return (undef, {}, undef) unless $sel->can_read($HttpTimeout);
+        my $n = sysread $sock, $raw, 65536, length $raw;
+        return (undef, {}, undef) unless $n;
+    }
+    my ($head, $body) = $raw =~ /\A(.*?)\r\n\r\n(.*)\z/s;
+    my ($status) = $head =~ m{^HTTP/\d\.\d (\d{3})};
+    my %h = map { /^([^:]+):\s*(.*?)\s*$/ ? (lc $1 => $2) : () }
+            split /\r\n/, $head;
+    return ($status, \%h, $body);
+}
+
+# The pids of the worker processes (not those shutting down) of the nginx
+# master $master.
+sub nginx_workers {
+    my ($master) = @_;
+    opendir my $d, '/proc' or return ();
+    my @pids;
+    for my $p (grep { /^\d+$/ } readdir $d) {
+        open my $fh, '<', "/proc/$p/stat" or next;
+        my $stat = <$fh> // next;
+        my ($ppid) = $stat =~ /^\d+ \(.*?\) \S (\d+)/;
+        next unless defined $ppid && $ppid == $master;
+        open my $cf, '<', "/proc/$p/cmdline" or next;
+        my $cmd = do { local $/; <$cf> } // '';
+        push @pids, $p if $cmd =~ /worker process/ && $cmd !~ /shutting down/;
+    }
+    return sort { $a <=> $b } @pids;
+}
+
 
 # ---------------------------------------------------------------------------
 # farm-agent
@@ -1131,6 +1190,19 @@ $target: port, "host:port", "http://host:port[/path]" or a handle with
 lower-cased, repeated headers joined with ", ", chunked bodies decoded.
 On connection failure or timeout ($FarmTest::HttpTimeout, default 5 s)
 returns (undef, {}, undef) and sets $FarmTest::HttpError.
+
+=item http_conn($port) / http_on($sock, $path, %headers)
+
+http_conn opens a connection to 127.0.0.1:$port that stays open, so that
+several requests go to the worker that accepted it.  http_on sends a
+kept-alive GET on it and returns ($status, \%headers, $body) (header names
+lower-cased; the response needs a Content-Length); with C<read =E<gt> 0>
+it only sends the request.
+
+=item nginx_workers($master_pid)
+
+The pids of the worker processes of that master, those shutting down left
+out, sorted.
 
 =item wait_until($code, $timeout_s, $what)
 
