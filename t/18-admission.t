@@ -413,3 +413,60 @@ GET /farm
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 12: a worker killed after its waiter was granted the agent, before it took it: the grant is given back with the worker
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms;
+        farm_queue max=10 timeout=10s;
+    }
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RP_PORT reuseport;
+        location / {
+            proxy_pass http://agents;
+        }
+        location = /pid {
+            return 200 $pid;
+        }
+        location = /farm {
+            farm_status;
+        }
+    }
+--- init
+main::agents(g1 => { max_conns => 1 });
+my ($w1, $w2) = main::two_workers();
+my ($s1) = main::two_workers();     # a second connection to the first worker
+die "not the same worker\n" unless $s1->[1] == $w1->[1];
+# the farm's state as the first worker sees it (the second will be stopped)
+my $farm = sub {
+    my ($code, undef, $body) = FarmTest::http_on($s1->[0], '/farm');
+    die "farm_status: " . ($code // 'no answer') . "\n" unless ($code // 0) == 200;
+    JSON::PP::decode_json($body)->{farms}[0];
+};
+FarmTest::http_on($w1->[0], '/work?ms=1500', read => 0);
+FarmTest::wait_until(sub { $farm->()->{totals}{active} == 1 }, 5, 'the agent busy');
+FarmTest::http_on($w2->[0], '/work?ms=0', read => 0);
+FarmTest::wait_until(sub { $farm->()->{queue}{waiting} == 1 }, 5, 'one waiting');
+kill 'STOP', $w2->[1];
+# the busy request ends in the first worker, which grants the agent to the
+# stopped worker's waiter: taken on its behalf
+Test::More::ok(eval { FarmTest::wait_until(sub {
+    my $f = $farm->();
+    $f->{queue}{dispatched} == 1 && $f->{queue}{waiting} == 0 && $f->{totals}{active} == 1;
+}, 10, 'granted'); 1 }, 'the agent granted to the stopped worker\'s waiter');
+main::kill_worker($w2->[1]);
+Test::More::ok(eval { FarmTest::wait_until(sub { main::farm()->{totals}{active} == 0 }, 5, 'a'); 1 },
+               'the dead worker\'s grant given back: the agent is free');
+--- request
+GET /work?ms=0
+--- error_code: 200
+--- response_headers
+X-Farm-Agent: g1
+--- error_log
+gave back 1 request(s) held on agents by 1 worker process(es)
+--- no_error_log
+[error]
