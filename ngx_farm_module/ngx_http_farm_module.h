@@ -47,6 +47,7 @@
 #define NGX_HTTP_FARM_HEALTH_UP        0    /* also: not checked */
 #define NGX_HTTP_FARM_HEALTH_DOWN      1
 #define NGX_HTTP_FARM_HEALTH_CHECKING  2    /* new, waits for a first check */
+#define NGX_HTTP_FARM_JOINED           1024 /* slots that joined, kept */
 
 /* passive circuit breaker (ngx_http_farm_breaker.c) */
 #define NGX_HTTP_FARM_BREAKER_CLOSED   0
@@ -123,7 +124,6 @@ typedef struct {
 
     /* active health checks */
     uint8_t                        health;      /* NGX_HTTP_FARM_HEALTH_* */
-    uint8_t                        checking;    /* a check in flight */
     uint8_t                        draining;    /* the agent says so */
     uint16_t                       passes;      /* in a row */
     uint16_t                       fails;       /* in a row */
@@ -268,6 +268,10 @@ typedef struct {
     ngx_uint_t                     ejected;     /* breakers open */
     ngx_msec_t                     next_reopen; /* earliest reopen_at */
 
+    /* the slots that got a new agent, the last NGX_HTTP_FARM_JOINED */
+    uint32_t                       joined[NGX_HTTP_FARM_JOINED];
+    ngx_uint_t                     joined_seq;  /* how many ever */
+
     uint64_t                       requests;
     uint64_t                       no_agent;    /* requests with no agent */
 } ngx_http_farm_shctx_t;
@@ -288,6 +292,7 @@ typedef struct {
     ngx_msec_t                     jitter;
     ngx_uint_t                     rise;
     ngx_uint_t                     fall;
+    ngx_uint_t                     concurrency; /* per worker */
     ngx_uint_t                     mandatory;
     u_char                         status[NGX_HTTP_FARM_STATUS_BITS];
     ngx_regex_t                   *body;
