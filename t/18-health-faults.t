@@ -35,6 +35,14 @@ sub replace_listener {
     return listener(port => $old->{port}, delay => $delay);
 }
 
+# wait_until as an assertion: a failed wait fails the test, not the file
+sub expect {
+    my ($what, $timeout, $code) = @_;
+    my $ok = eval { wait_until($code, $timeout, $what); 1 };
+    Test::More::ok($ok, $what) or Test::More::diag($@);
+    return $ok;
+}
+
 sub checks_of {
     my ($id) = @_;
     return FarmTest::farm_agents()->{$id}{health}{checks} // 0;
@@ -83,15 +91,16 @@ main::fresh();
 my $hang = main::listener();                    # accepts, never answers
 FarmTest::put_record($main::Redis, id => 'h1', port => $hang->{port});
 FarmTest::wait_until(sub { FarmTest::agent_state('h1') eq 'down' }, 10, 'h1 down');
-for (1 .. 3) {
-    FarmTest::wait_until(sub {
+for my $n (1 .. 3) {
+    main::expect("a check of h1 in flight before reload $n", 5, sub {
         FarmTest::pids_connected_to($hang->{port}, FarmTest::nginx_workers())
-    }, 5, 'a check of h1 in flight');
+    }) or last;
     FarmTest::nginx_reload();
 }
 my $checks = main::checks_of('h1');
 main::replace_listener($hang, 0.3);             # answers, slowly
-FarmTest::wait_until(sub { FarmTest::agent_state('h1') eq 'up' }, 10, 'h1 up again');
+main::expect('h1 up again once it answers', 10,
+             sub { FarmTest::agent_state('h1') eq 'up' });
 Test::More::cmp_ok(main::checks_of('h1'), '>', $checks, 'h1 is checked after the reloads');
 --- request
 GET /farm
@@ -115,10 +124,10 @@ FarmTest::wait_until(sub {
 }, 10, 'the slow agents up');
 FarmTest::nginx_reload() for 1 .. 10;
 my $before = FarmTest::farm_agents();
-FarmTest::wait_until(sub {
+main::expect('two more checks of every slow agent after the reloads', 10, sub {
     my $now = FarmTest::farm_agents();
     !grep { $now->{$_}{health}{checks} < $before->{$_}{health}{checks} + 2 } @ids
-}, 10, 'two more checks of every slow agent');
+});
 --- request
 GET /farm
 --- response_body_like: "id":"s0".*"state":"up"
@@ -143,11 +152,11 @@ FarmTest::wait_until(sub {
     my @w = FarmTest::nginx_workers();
     @w == 2 && !grep { $_ == $checker } @w
 }, 10, 'the master to respawn the worker');
-FarmTest::wait_until(sub {
+main::expect('the respawned worker checks h2', 5, sub {
     FarmTest::pids_connected_to($hang->{port}, FarmTest::nginx_workers())
-}, 5, 'the respawned worker to check h2');
+});
 main::replace_listener($hang, 0);
-FarmTest::wait_until(sub { FarmTest::agent_state('h2') eq 'up' }, 10, 'h2 up');
+main::expect('h2 up once it answers', 10, sub { FarmTest::agent_state('h2') eq 'up' });
 --- request
 GET /farm
 --- response_body_like: "id":"h2".*"state":"up"
@@ -164,10 +173,10 @@ main::fresh();
 FarmTest::ensure_agents($main::Redis, \%main::Agent, a => { ttl => '60s' });
 my $hang = main::listener();
 FarmTest::put_record($main::Redis, id => "slow$_", port => $hang->{port}) for 1 .. 300;
-FarmTest::wait_until(sub {
+main::expect('every slow agent failed its first check', 60, sub {
     my $ag = FarmTest::farm_agents();
     300 == grep { /^slow/ && $ag->{$_}{state} eq 'down' } keys %$ag
-}, 60, 'every slow agent to fail its first check');
+});
 my $c = FarmTest::spread(20);
 Test::More::is($c->{a}, 20, 'clients are served by the good agent');
 my $ag = FarmTest::farm_agents();
