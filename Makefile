@@ -103,4 +103,4 @@ bench: deps
 	./scripts/bench.sh
 
 clean:
-	rm -rf $(BUILD) t/servroot* .bench-limit
+	rm -rf $(BUILD) t/servroot* .bench-limit .bench-health

@@ -7,19 +7,27 @@
 #
 #   1. wrk against the gateway with only the 2 good agents: req/s, non-2xx
 #      and socket errors.
-#   2. 10,000 hung agents registered (SET, SADD, PUBLISH, pipelined), then
-#      the same wrk while their first checks run; then the time until every
+#   2. 10,000 hung agents registered (SET, SADD, PUBLISH, pipelined); once
+#      the gateway knows them all, the same wrk while their first checks
+#      run (they take about agents / (2 x concurrency) x timeout =
+#      40 s); then the time from their registration until every
 #      hung agent failed its first check (all "down"), the most check
 #      connections open at once (counted by the listener), the [alert]
 #      lines of the error log, and the workers' private memory.
+#   3. the same wrk once every hung agent is down (their checks go on).
+#   4. five reloads, one a second, with checks in flight: [alert] lines, and
+#      the checks done in the 3 s after them (they must go on).
 #
 # The hung agents' records point at one listener (t/lib/slow_listener.pl)
 # that accepts every connection and never answers.
 #
-# Port 8381, agents 9301-9302, listener 9310 and Redis on 6394, 127.0.0.1
+# Port 8481, agents 9451-9452, listener 9460 and Redis on 6396, 127.0.0.1
 # only: it never meets the main bench, the rate-limit bench or the demo.
 #
 #   BENCH_SLOW_AGENTS (10000)  BENCH_SECONDS (5)  BENCH_CONNS (32)
+#   BENCH_HEALTH_CHECK ("farm_health_check;"; a control run:
+#   "farm_health_check interval=1h;" checks each agent once)
+#   FARM_MODULE (build/ngx_http_farm_module.so)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,15 +36,16 @@ me=bench-health
 dir=$top/.bench-health
 nginx=${NGINX:-/usr/sbin/nginx}
 agent=$top/build/farm-agent
-module=$top/build/ngx_http_farm_module.so
+module=${FARM_MODULE:-$top/build/ngx_http_farm_module.so}
 
 slow=${BENCH_SLOW_AGENTS:-10000}
+check=${BENCH_HEALTH_CHECK:-farm_health_check;}
 seconds=${BENCH_SECONDS:-5}
 conns=${BENCH_CONNS:-32}
 
-redis_port=6394
-port_hc=8381
-listener_port=9310
+redis_port=6396
+port_hc=8481
+listener_port=9460
 
 
 cleanup() {
@@ -69,7 +78,7 @@ load_module $module;
 worker_processes 2;
 error_log logs/error.log notice;
 pid logs/nginx.pid;
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile 8192;
 events { worker_connections 1024; }
 http {
     access_log off;
@@ -125,6 +134,18 @@ good_up() {
          | grep -o '"state":"up"' | wc -l)" = 2 ]
 }
 
+known_all() {
+    [ "$(curl -s "http://127.0.0.1:$port_hc/farm" \
+         | grep -o '"totals":{"agents":[0-9]*' | grep -o '[0-9]*$')" \
+      = $((slow + 2)) ]
+}
+
+# checks done so far, all agents of the gateway
+checks_total() {
+    curl -s "http://127.0.0.1:$port_hc/farm" | grep -o '"checks":[0-9]*' \
+        | awk -F: '{ s += $2 } END { print s + 0 }'
+}
+
 # slow agents in state "down" in gateway $1
 downs() {
     curl -s "http://127.0.0.1:$1/farm" | grep -o '"state":"down"' | wc -l
@@ -147,7 +168,7 @@ for f in "$nginx" "$agent" "$module"; do
     [ -e "$f" ] || { say "$me: $f is missing (run make)" >&2; exit 1; }
 done
 
-for p in $redis_port $port_hc 9301 9302 $listener_port; do
+for p in $redis_port $port_hc 9451 9452 $listener_port; do
     if accepting "$p"; then
         say "$me: 127.0.0.1:$p is in use (a bench or demo still running?)" >&2
         exit 1
@@ -162,9 +183,9 @@ spawn redis redis-server --bind 127.0.0.1 --port $redis_port --save '' \
 wait_for redis redis-cli -p $redis_port PING
 
 for n in 1 2; do
-    spawn "good-$n" "$agent" --listen "127.0.0.1:930$n" --id "good-$n" \
+    spawn "good-$n" "$agent" --listen "127.0.0.1:945$n" --id "good-$n" \
         --service bench-hc --registry "redis://127.0.0.1:$redis_port" --ttl 60s
-    wait_for "agent good-$n" curl -sf -o /dev/null "http://127.0.0.1:930$n/health"
+    wait_for "agent good-$n" curl -sf -o /dev/null "http://127.0.0.1:945$n/health"
 done
 
 spawn listener perl "$top/t/lib/slow_listener.pl" $listener_port never \
@@ -174,7 +195,7 @@ wait_for listener accepting $listener_port
 say "$me: $slow agents that never answer their checks + 2 good agents," \
     "2 workers, worker_connections 1024, wrk -t1 -c$conns ${seconds}s"
 
-gateway hc $port_hc "farm_health_check;"
+gateway hc $port_hc "$check"
 wait_for "the good agents" good_up
 
 # --- 1. the good agents alone ---------------------------------------------------
@@ -200,6 +221,7 @@ awk -v n="$slow" -v port=$listener_port 'BEGIN {
         printf "*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(events), events, length(msg), msg
     }
 }' | redis-cli -p $redis_port --pipe > "$dir/logs/pipe.log"
+wait_for "the gateway to know every agent" known_all
 
 set -- $(load $port_hc)
 hc_rps=$1 hc_bad=$2 hc_err=$3
@@ -221,15 +243,38 @@ say "  every hung agent failed its first check after ${first} s;" \
     "at most $peak checks open at once; $alerts [alert] lines;" \
     "workers' private memory $mem kB"
 
+# --- 3. steady state: every hung agent down, still checked every round ---------
+
+set -- $(load $port_hc)
+down_rps=$1 down_bad=$2 down_err=$3
+say "  with $slow hung agents down (checks go on): $down_rps req/s," \
+    "$down_bad non-2xx, $down_err socket errors"
+
+# --- 4. reloads with checks in flight --------------------------------------------
+
+master=$(cat "$dir/hc/logs/nginx.pid")
+for n in 1 2 3 4 5; do
+    kill -HUP "$master"
+    sleep 1
+done
+sleep 1
+c0=$(checks_total)
+sleep 3
+reload_checks=$(($(checks_total) - c0))
+reload_alerts=$(($(grep -c '\[alert\]' "$dir/hc/logs/error.log" || true) - alerts))
+say "  5 reloads with checks in flight: $reload_alerts [alert] lines;" \
+    "$reload_checks checks in the 3 s after"
+
 # shellcheck disable=SC2154
 {
     say ""
-    say "| 2 workers, worker_connections 1024, wrk -c$conns ${seconds}s | 2 good agents | + $slow hung agents under checks |"
-    say "|---|---|---|"
-    say "| req/s | $base_rps | $hc_rps |"
-    say "| non-2xx / socket errors | $base_bad / $base_err | $hc_bad / $hc_err |"
-    say "| checks open at once, at most | - | $peak |"
-    say "| every hung agent checked once after | - | ${first} s |"
-    say "| [alert] lines | - | $alerts |"
-    say "| workers' private memory (kB) | - | $mem |"
+    say "| 2 workers, worker_connections 1024, wrk -c$conns ${seconds}s | 2 good agents | + $slow hung agents, first checks running | + $slow hung agents, all down |"
+    say "|---|---|---|---|"
+    say "| req/s | $base_rps | $hc_rps | $down_rps |"
+    say "| non-2xx / socket errors | $base_bad / $base_err | $hc_bad / $hc_err | $down_bad / $down_err |"
+    say "| checks open at once, at most | - | $peak | |"
+    say "| every hung agent checked once after | - | ${first} s | |"
+    say "| [alert] lines | - | $alerts | |"
+    say "| workers' private memory (kB) | - | $mem | |"
+    say "| after 5 reloads with checks in flight: [alert] lines, checks in 3 s | | | $reload_alerts, $reload_checks |"
 } | tee "$dir/results.md"

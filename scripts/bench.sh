@@ -19,6 +19,8 @@
 #                     scripts/consul.sh) and a gateway watching it with
 #                     blocking queries.
 #   6. rate limits:   scripts/bench-limit.sh, at the end, on its own ports.
+#   7. health checks: scripts/bench-health.sh, 10,000 agents whose /health
+#                     hangs, under checks, on its own ports.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -389,3 +391,12 @@ cleanup
 say ""
 say "bench: rate limits (scripts/bench-limit.sh)"
 "$top/scripts/bench-limit.sh"
+
+# --- health checks at scale ---------------------------------------------------
+#
+# 10,000 agents whose /health hangs, under checks, on its own ports (8481,
+# 9451-9460, Redis 6396).  Alone: scripts/bench-health.sh.
+
+say ""
+say "bench: health checks at scale (scripts/bench-health.sh)"
+"$top/scripts/bench-health.sh"
