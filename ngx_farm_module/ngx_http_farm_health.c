@@ -516,14 +516,19 @@ ngx_http_farm_health_tick(ngx_event_t *ev)
 }
 
 
-/* The agents that joined since the last look; ours go on the heap. */
+/*
+ * The agents that joined since the last look: ours are copied under the
+ * lock and go on the heap after it.
+ */
 
 static void
 ngx_http_farm_health_joined(ngx_http_farm_health_t *hc,
     ngx_http_farm_zone_t *z)
 {
-    uint32_t    slot;
-    ngx_uint_t  seq;
+    uint32_t    slot, ours[NGX_HTTP_FARM_JOINED];
+    ngx_uint_t  seq, n, k;
+
+    n = 0;
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
@@ -543,11 +548,15 @@ ngx_http_farm_health_joined(ngx_http_farm_health_t *hc,
         slot = z->sh->joined[hc->joined % NGX_HTTP_FARM_JOINED];
 
         if (slot % hc->workers == hc->worker) {
-            ngx_http_farm_health_schedule(hc, z->sh, slot / hc->workers);
+            ours[n++] = slot;
         }
     }
 
     ngx_shmtx_unlock(&z->shpool->mutex);
+
+    for (k = 0; k < n; k++) {
+        ngx_http_farm_health_schedule(hc, z->sh, ours[k] / hc->workers);
+    }
 }
 
 
