@@ -31,6 +31,7 @@
 #define NGX_HTTP_FARM_CHECK_TICK   100     /* ms between looks for new agents */
 #define NGX_HTTP_FARM_CHECK_FAST   10      /* ms, while new agents wait */
 #define NGX_HTTP_FARM_CHECK_CONCURRENCY  64  /* default, per worker */
+#define NGX_HTTP_FARM_CHECK_LATE_LOG  60000  /* ms between "late" lines */
 
 /* is the check due at heap[k] earlier than the one at heap[j] */
 #define ngx_http_farm_heap_before(hc, k, j)                                   \
@@ -66,6 +67,9 @@ struct ngx_http_farm_health_s {
     ngx_queue_t                    idle;        /* their memory, for reuse */
     ngx_uint_t                     nbusy;
     size_t                         out_size;    /* a request's room */
+
+    ngx_msec_t                     late_logged; /* "checks run late", when */
+    ngx_uint_t                     late_said;
 };
 
 
@@ -100,6 +104,8 @@ typedef struct {
 
 
 static void ngx_http_farm_health_tick(ngx_event_t *ev);
+static void ngx_http_farm_health_late(ngx_http_farm_health_t *hc,
+    ngx_msec_t now);
 static void ngx_http_farm_health_joined(ngx_http_farm_health_t *hc,
     ngx_http_farm_zone_t *z);
 static void ngx_http_farm_health_scan(ngx_http_farm_health_t *hc,
@@ -495,6 +501,8 @@ ngx_http_farm_health_tick(ngx_event_t *ev)
         }
     }
 
+    ngx_http_farm_health_late(hc, now);
+
     /* new agents are found by looking, so look often while they wait */
 
     delay = z.sh->unchecked ? NGX_HTTP_FARM_CHECK_FAST
@@ -513,6 +521,50 @@ ngx_http_farm_health_tick(ngx_event_t *ev)
     }
 
     ngx_add_timer(ev, delay);
+}
+
+
+/*
+ * Checks that wait for a place more than an interval past their time: the
+ * operator hears of it, at most once a minute per worker.  A new agent's
+ * first check (due at 0) does not count: it has no time to be late for.
+ */
+
+static void
+ngx_http_farm_health_late(ngx_http_farm_health_t *hc, ngx_msec_t now)
+{
+    ngx_msec_t                    due;
+    ngx_msec_int_t                late;
+    ngx_http_farm_health_conf_t  *hcf;
+
+    hcf = &hc->fcf->health;
+
+    if (hc->nheap == 0 || hc->nbusy < hcf->concurrency) {
+        return;
+    }
+
+    due = hc->slots[hc->heap[0]].due;
+    late = (ngx_msec_int_t) (now - due);
+
+    if (due == 0 || late <= (ngx_msec_int_t) hcf->interval) {
+        return;
+    }
+
+    if (hc->late_said
+        && now - hc->late_logged < NGX_HTTP_FARM_CHECK_LATE_LOG)
+    {
+        return;
+    }
+
+    hc->late_said = 1;
+    hc->late_logged = now;
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "farm: health checks of upstream \"%V\" run %M ms late: "
+                  "this worker has concurrency=%ui of them in flight "
+                  "(raise concurrency=, or lower timeout=)",
+                  &hc->fcf->uscf->host, (ngx_msec_t) late,
+                  hcf->concurrency);
 }
 
 

@@ -165,7 +165,7 @@ GET /farm
 open socket
 
 
-=== TEST 4: 300 agents that never answer their checks: at most concurrency= checks per worker, no connection shortage, clients served
+=== TEST 4: 300 agents that never answer their checks: at most concurrency= checks per worker, no connection shortage, clients served, the lateness logged
 --- check
 interval=500ms timeout=1s
 --- init
@@ -189,6 +189,8 @@ Test::More::cmp_ok(FarmTest::listener_peak($hang), '<=', 2 * 64 + 4,
 GET /work?ms=0
 --- response_headers
 X-Farm-Agent: a
+--- error_log eval
+qr/farm: health checks of upstream "agents" run \d+ ms late: this worker has concurrency=64 of them in flight \(raise concurrency=, or lower timeout=\)/
 --- no_error_log
 [error]
 [alert]
