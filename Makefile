@@ -3,7 +3,10 @@
 #   make            build build/ngx_http_farm_module.so and build/farm-agent
 #   make deps       install the Debian packages everything here needs
 #   make test       deps + build + every test; ends with "N passed, N failed"
-#   make test-asan  the agent and unit tests under AddressSanitizer/UBSan
+#   make test-asan  every test under AddressSanitizer + UBSan: the agent and
+#                   unit tests, and the t/ suites with the module built with
+#                   both and loaded into nginx (docs/testing.md)
+#   make check-layers  the module's includes follow its layers, no cycle
 #   make demo       a gateway, Redis and three agents on 127.0.0.1
 #                   (REGISTRY=consul: the same on a Consul dev agent)
 #   make demo-stop  stop what the demo started
@@ -15,12 +18,13 @@ CC        ?= cc
 BUILD     := build
 STRICT    := -std=gnu99 -Wall -Wextra -Werror -O2 -g
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer
+ASAN      := $(BUILD)/asan
 
 REGISTRY_SRCS := $(wildcard registry/*.c)
 REGISTRY_HDRS := $(wildcard registry/*.h)
 AGENT_SRCS    := $(wildcard agent/*.c)
 AGENT_HDRS    := $(wildcard agent/*.h)
-AGENT_LIBS    := -levent -lhiredis -ljansson -lcurl
+AGENT_LIBS    := -levent -lhiredis -ljansson -lcurl -lhttp_parser
 
 MODULE_SRCS   := $(wildcard ngx_farm_module/*.c ngx_farm_module/*.h) \
                  $(REGISTRY_SRCS) $(REGISTRY_HDRS) config
@@ -36,7 +40,7 @@ UNIT_FLAGS    := -Iregistry -Ingx_farm_module
 UNIT_LIBS     := -lcmocka -ljansson
 
 .PHONY: all module agent unit deps test test-unit test-agent test-nginx \
-        test-asan demo demo-stop bench clean
+        test-asan check-layers demo demo-stop bench clean
 
 all: module agent
 
@@ -49,6 +53,12 @@ unit: $(UNIT_TESTS)
 $(BUILD)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh
 	@mkdir -p $(BUILD)
 	./scripts/build-module.sh
+
+# the module with clang, ASan and UBSan, and its positive control
+$(ASAN)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh \
+        $(wildcard tests/asan/control/*)
+	@mkdir -p $(ASAN)
+	FARM_ASAN=1 ./scripts/build-module.sh
 
 $(BUILD)/farm-agent: $(AGENT_SRCS) $(AGENT_HDRS) $(REGISTRY_SRCS) $(REGISTRY_HDRS)
 	@mkdir -p $(BUILD)
@@ -69,6 +79,9 @@ $(BUILD)/tests-asan/%: tests/%.c $(UNIT_SRCS) $(UNIT_HDRS)
 deps:
 	./scripts/deps.sh
 
+check-layers:
+	./scripts/check-layers.pl
+
 test: deps
 	$(MAKE) all unit
 	./tests/run.pl
@@ -82,12 +95,20 @@ test-agent: agent
 test-nginx: all
 	./tests/run.pl --only nginx
 
+# Every sanitizer report lands as a file in $(ASAN)/reports (scripts/nginx-asan
+# for nginx, log_path for the rest); run.pl counts each as a failure of the
+# test during which it appeared and prints it.  tests/asan/control.t proves
+# that a bug in a module is caught.
 test-asan: deps
-	$(MAKE) $(BUILD)/farm-agent-asan $(patsubst tests/%.c,$(BUILD)/tests-asan/%,$(wildcard tests/test_*.c))
+	$(MAKE) $(BUILD)/farm-agent-asan $(ASAN)/ngx_http_farm_module.so \
+	    $(patsubst tests/%.c,$(BUILD)/tests-asan/%,$(wildcard tests/test_*.c))
 	FARM_AGENT_BINARY=$(CURDIR)/$(BUILD)/farm-agent-asan \
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    ./tests/run.pl --unit-dir $(BUILD)/tests-asan --only unit,agent
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(CURDIR)/$(ASAN)/reports/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASAN)/reports/asan \
+	TEST_NGINX_BINARY=$(CURDIR)/scripts/nginx-asan \
+	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(ASAN)/ngx_http_farm_module.so \
+	    ./tests/run.pl --sanitizer-dir $(ASAN)/reports \
+	        $(BUILD)/tests-asan tests/agent t tests/asan
 
 REGISTRY ?= redis
 
@@ -103,4 +124,41 @@ bench: deps
 	./scripts/bench.sh
 
 clean:
-	rm -rf $(BUILD) t/servroot* .bench-limit .bench-health
+	rm -rf $(BUILD) t/servroot* .bench-limit .bench-core .bench-agent .bench-health
+
+# kong-compat/: the Kong declarative configuration engine (plain C, no
+# nginx).  Its unit tests (tests/test_kong_*.c) link it instead of the
+# module's sources; `make kong` builds the farm-kong CLI; `make fuzz-kong`
+# runs the loader's libFuzzer harness for KONG_FUZZ_TIME seconds.
+KONG_SRCS     := $(filter-out kong-compat/farm_kong.c,$(wildcard kong-compat/*.c))
+KONG_HDRS     := $(wildcard kong-compat/*.h)
+KONG_LIBS     := -lyaml -lpcre2-8 -lm
+KONG_FUZZ_TIME ?= 60
+
+.PHONY: kong fuzz-kong
+
+kong: $(BUILD)/farm-kong
+
+$(BUILD)/farm-kong: kong-compat/farm_kong.c $(KONG_SRCS) $(KONG_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(STRICT) -Ikong-compat -o $@ $< $(KONG_SRCS) $(KONG_LIBS)
+
+$(BUILD)/tests/test_kong_%: tests/test_kong_%.c $(KONG_SRCS) $(KONG_HDRS)
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(STRICT) -Ikong-compat -o $@ $< $(KONG_SRCS) -lcmocka $(KONG_LIBS)
+
+$(BUILD)/tests-asan/test_kong_%: tests/test_kong_%.c $(KONG_SRCS) $(KONG_HDRS)
+	@mkdir -p $(BUILD)/tests-asan
+	$(CC) $(STRICT) $(SANITIZE) -Ikong-compat -o $@ $< $(KONG_SRCS) -lcmocka $(KONG_LIBS)
+
+$(BUILD)/fuzz/fuzz_kong: kong-compat/fuzz/fuzz_kong.c $(KONG_SRCS) $(KONG_HDRS)
+	@mkdir -p $(BUILD)/fuzz
+	clang -std=gnu99 -Wall -Wextra -Werror -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -Ikong-compat \
+	    -o $@ $< $(KONG_SRCS) $(KONG_LIBS)
+
+fuzz-kong: $(BUILD)/fuzz/fuzz_kong
+	@mkdir -p $(BUILD)/fuzz/kong-corpus
+	$(BUILD)/fuzz/fuzz_kong -max_total_time=$(KONG_FUZZ_TIME) \
+	    -max_len=16384 -dict=kong-compat/fuzz/kong.dict \
+	    $(BUILD)/fuzz/kong-corpus kong-compat/fuzz/corpus

@@ -6,8 +6,11 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
@@ -36,11 +39,161 @@ farm_registered(farm_server_t *s)
 }
 
 
-void
-farm_endpoint_health(farm_server_t *s, struct evhttp_request *req)
+/* What the machine and the agent use, for /health and /metrics. */
+typedef struct {
+    double     load1;           /* 1-minute load average */
+    long       cpus;            /* online */
+    double     busy;            /* load1 / cpus, 0 when unknown */
+    long long  mem_total_kb;
+    long long  mem_available_kb;
+    long long  rss_kb;          /* this agent */
+} farm_load_t;
+
+
+/* Reads /proc; fields it cannot read stay 0. */
+static void
+farm_load_read(farm_load_t *l)
 {
-    json_t               *caps;
+    char       line[256];
+    long       pages, rss;
+    FILE      *f;
+    long long  v;
+
+    memset(l, 0, sizeof(farm_load_t));
+
+    l->cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l->load1) != 1) {
+            l->load1 = 0;
+        }
+        fclose(f);
+    }
+
+    if (l->cpus > 0) {
+        l->busy = l->load1 / (double) l->cpus;
+    }
+
+    f = fopen("/proc/meminfo", "r");
+    if (f) {
+        while (fgets(line, sizeof(line), f)) {
+            if (sscanf(line, "MemTotal: %lld kB", &v) == 1) {
+                l->mem_total_kb = v;
+
+            } else if (sscanf(line, "MemAvailable: %lld kB", &v) == 1) {
+                l->mem_available_kb = v;
+            }
+        }
+        fclose(f);
+    }
+
+    f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) == 2) {
+            l->rss_kb = (long long) rss * (sysconf(_SC_PAGESIZE) / 1024);
+        }
+        fclose(f);
+    }
+}
+
+
+#define FARM_SPARE_ALPHA  0.5         /* weight of the newest sample */
+
+
+void
+farm_load_tick(farm_server_t *s)
+{
+    double                spare, conn;
+    unsigned              base, floor_w, step, target, now;
+    farm_load_t           l;
+    const farm_record_t  *r = s->record;
+
+    farm_load_read(&l);
+
+    spare = l.cpus > 0 ? 1.0 - l.busy : 1.0;
+
+    if (r->max_conns) {
+        conn = 1.0 - (double) s->inflight / (double) r->max_conns;
+        spare = conn < spare ? conn : spare;
+    }
+
+    spare = spare < 0 ? 0 : spare > 1 ? 1 : spare;
+
+    if (!s->spare_set) {
+        s->spare = spare;
+        s->spare_set = 1;
+
+    } else {
+        s->spare += FARM_SPARE_ALPHA * (spare - s->spare);
+    }
+
+    base = r->weight;
+    floor_w = (base + 9) / 10;
+    step = floor_w;
+
+    target = (unsigned) (base * s->spare + 0.5);
+    target = target < floor_w ? floor_w : target > base ? base : target;
+
+    now = s->weight_now ? s->weight_now : base;
+
+    /* hysteresis: small moves are not worth a change at the gateway */
+    if (target + step <= now || now + step <= target
+        || target == floor_w || target == base)
+    {
+        s->weight_now = target;
+    }
+}
+
+
+void
+farm_load_to_meta(json_t *meta)
+{
+    char         v[32];
+    farm_load_t  l;
+
+    farm_load_read(&l);
+
+    snprintf(v, sizeof(v), "%.2f", l.load1);
+    json_object_set_new(meta, "load1", json_string(v));
+    snprintf(v, sizeof(v), "%ld", l.cpus);
+    json_object_set_new(meta, "cpus", json_string(v));
+    snprintf(v, sizeof(v), "%lld", l.mem_available_kb / 1024);
+    json_object_set_new(meta, "mem_available_mb", json_string(v));
+}
+
+
+unsigned
+farm_weight_now(farm_server_t *s)
+{
+    return s->auto_weight && s->weight_now ? s->weight_now
+                                           : s->record->weight;
+}
+
+
+/* What /health says the agent is: "up", "draining" or "app-down". */
+static const char *
+farm_status_name(farm_server_t *s)
+{
+    if (s->draining) {
+        return "draining";
+    }
+
+    if (s->app && s->app->state != FARM_APP_UP) {
+        return "app-down";
+    }
+
+    return "up";
+}
+
+
+json_t *
+farm_health_json(farm_server_t *s, int *code)
+{
+    int                   down;
+    json_t               *caps, *obj, *app;
     unsigned              i;
+    farm_load_t           l;
     const farm_record_t  *r = s->record;
 
     caps = json_array();
@@ -49,23 +202,62 @@ farm_endpoint_health(farm_server_t *s, struct evhttp_request *req)
         json_array_append_new(caps, json_string(r->caps[i]));
     }
 
-    farm_server_reply_json(s, req, s->draining ? 503 : 200,
-        json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:f, s:s, s:o, s:I,"
-                  " s:I, s:b, s:s}",
-                  "id", r->id,
-                  "service", r->service,
-                  "status", s->draining ? "draining" : "up",
-                  "draining", s->draining,
-                  "inflight", (json_int_t) s->inflight,
-                  "inflight_peak", (json_int_t) s->inflight_peak,
-                  "served", (json_int_t) s->served,
-                  "uptime", farm_uptime(s),
-                  "region", r->region,
-                  "caps", caps,
-                  "weight", (json_int_t) r->weight,
-                  "max_conns", (json_int_t) r->max_conns,
-                  "registered", farm_registered(s),
-                  "version", FARM_AGENT_VERSION));
+    farm_load_read(&l);
+
+    /*
+     * An app that is down is reported as draining too: the gateway then
+     * stops sending requests at its next check, whatever its fall= says.
+     */
+    down = s->app && s->app->state != FARM_APP_UP;
+    *code = s->draining || down ? 503 : 200;
+
+    obj = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:f, s:s, s:o, s:I,"
+                    " s:I, s:b, s:s, s:{s:f, s:I, s:f, s:I, s:I, s:I}}",
+                    "id", r->id,
+                    "service", r->service,
+                    "status", farm_status_name(s),
+                    "draining", s->draining || down,
+                    "inflight", (json_int_t) s->inflight,
+                    "inflight_peak", (json_int_t) s->inflight_peak,
+                    "served", (json_int_t) s->served,
+                    "uptime", farm_uptime(s),
+                    "region", r->region,
+                    "caps", caps,
+                    "weight", (json_int_t) farm_weight_now(s),
+                    "max_conns", (json_int_t) r->max_conns,
+                    "registered", farm_registered(s),
+                    "version", FARM_AGENT_VERSION,
+                    "load",
+                      "load1", l.load1,
+                      "cpus", (json_int_t) l.cpus,
+                      "busy", l.busy,
+                      "mem_total_kb", (json_int_t) l.mem_total_kb,
+                      "mem_available_kb", (json_int_t) l.mem_available_kb,
+                      "rss_kb", (json_int_t) l.rss_kb);
+
+    if (obj && s->app) {
+        app = json_pack("{s:s, s:s, s:I, s:I, s:s}",
+                        "url", s->app_url ? s->app_url : "",
+                        "status", farm_app_state_name(s->app->state),
+                        "checks", (json_int_t) s->app->checks,
+                        "failed", (json_int_t) s->app->failed,
+                        "last_error", s->app->last_error);
+        json_object_set_new(obj, "app", app);
+    }
+
+    return obj;
+}
+
+
+void
+farm_endpoint_health(farm_server_t *s, struct evhttp_request *req)
+{
+    int      code;
+    json_t  *obj;
+
+    obj = farm_health_json(s, &code);
+
+    farm_server_reply_json(s, req, code, obj);
 }
 
 
@@ -80,18 +272,14 @@ farm_metric(struct evbuffer *b, const char *name, const char *type,
 }
 
 
-void
-farm_endpoint_metrics(farm_server_t *s, struct evhttp_request *req)
+int
+farm_metrics_text(farm_server_t *s, struct evbuffer *b)
 {
     int                   rc, code;
-    struct evbuffer      *b;
+    farm_load_t           l;
     const farm_record_t  *r = s->record;
 
-    b = evbuffer_new();
-    if (b == NULL) {
-        farm_server_reply(s, req, 500, NULL, NULL);
-        return;
-    }
+    farm_load_read(&l);
 
     rc = evbuffer_add_printf(b,
              "# HELP farm_agent_requests_total Responses sent, by status "
@@ -137,6 +325,42 @@ farm_endpoint_metrics(farm_server_t *s, struct evhttp_request *req)
     rc |= farm_metric(b, "farm_agent_draining", "gauge",
                       "1 while the agent drains (SIGTERM or SIGUSR1).",
                       s->draining);
+    rc |= farm_metric(b, "farm_agent_weight", "gauge",
+                      "The weight /health reports (--auto-weight moves it).",
+                      farm_weight_now(s));
+    rc |= farm_metric(b, "farm_agent_load1", "gauge",
+                      "The machine's 1-minute load average.", l.load1);
+    rc |= farm_metric(b, "farm_agent_cpus", "gauge",
+                      "Online CPUs.", (double) l.cpus);
+    rc |= farm_metric(b, "farm_agent_memory_available_bytes", "gauge",
+                      "The machine's available memory (MemAvailable).",
+                      (double) l.mem_available_kb * 1024);
+    rc |= farm_metric(b, "farm_agent_memory_total_bytes", "gauge",
+                      "The machine's memory (MemTotal).",
+                      (double) l.mem_total_kb * 1024);
+    rc |= farm_metric(b, "farm_agent_resident_bytes", "gauge",
+                      "The agent's own resident memory.",
+                      (double) l.rss_kb * 1024);
+
+    if (s->app) {
+        rc |= farm_metric(b, "farm_agent_app_up", "gauge",
+                          "1 while the app passes its health check.",
+                          s->app->state == FARM_APP_UP);
+        rc |= farm_metric(b, "farm_agent_app_checks_total", "counter",
+                          "Health checks of the app.", s->app->checks);
+        rc |= farm_metric(b, "farm_agent_app_check_failures_total",
+                          "counter", "Failed health checks of the app.",
+                          s->app->failed);
+    }
+
+    if (s->proxy) {
+        rc |= farm_metric(b, "farm_agent_clients", "gauge",
+                          "Open client connections.",
+                          farm_proxy_clients(s->proxy));
+        rc |= farm_metric(b, "farm_agent_tunnels", "gauge",
+                          "Open upgraded connections (WebSocket).",
+                          farm_proxy_tunnels(s->proxy));
+    }
 
     rc |= evbuffer_add_printf(b,
               "# HELP farm_agent_info Agent identity.\n"
@@ -145,8 +369,20 @@ farm_endpoint_metrics(farm_server_t *s, struct evhttp_request *req)
               "version=\"%s\"} 1\n", r->id, r->service, r->region,
               FARM_AGENT_VERSION) < 0;
 
-    if (rc) {
-        evbuffer_free(b);
+    return rc ? -1 : 0;
+}
+
+
+void
+farm_endpoint_metrics(farm_server_t *s, struct evhttp_request *req)
+{
+    struct evbuffer  *b;
+
+    b = evbuffer_new();
+    if (b == NULL || farm_metrics_text(s, b) != 0) {
+        if (b) {
+            evbuffer_free(b);
+        }
         farm_server_reply(s, req, 500, NULL, NULL);
         return;
     }
@@ -322,6 +558,15 @@ farm_method_name(enum evhttp_cmd_type cmd)
 }
 
 
+static int
+farm_secret_header(const char *name)
+{
+    return strcasecmp(name, "Authorization") == 0
+           || strcasecmp(name, "Proxy-Authorization") == 0
+           || strcasecmp(name, "Cookie") == 0;
+}
+
+
 void
 farm_endpoint_echo(farm_server_t *s, farm_req_t *fr)
 {
@@ -347,8 +592,13 @@ farm_endpoint_echo(farm_server_t *s, farm_req_t *fr)
 
     headers = evhttp_request_get_input_headers(fr->req);
 
+    /* credentials are named, never shown: an echo would hand them to
+     * whoever reads the answer (a log, a shared screen, a cache) */
+
     for (h = headers->tqh_first; h; h = h->next.tqe_next) {
-        rc |= evbuffer_add_printf(b, "%s: %s\n", h->key, h->value) < 0;
+        rc |= evbuffer_add_printf(b, "%s: %s\n", h->key,
+                                  farm_secret_header(h->key) ? "[hidden]"
+                                                             : h->value) < 0;
     }
 
     if (rc) {

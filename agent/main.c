@@ -13,6 +13,7 @@
  */
 
 #include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,9 +27,11 @@
 #include "options.h"
 #include "registrar.h"
 #include "server.h"
+#include "supervise.h"
 
 
 #define FARM_LINGER_MS  300     /* serve on after deregistering */
+#define FARM_WORKER_KILL_MS  10000  /* a worker's SIGTERM, then SIGKILL */
 
 
 typedef struct {
@@ -39,6 +42,14 @@ typedef struct {
     struct event        *signals[4];
     struct event        *grace_ev;
     struct event        *linger_ev;
+    struct event        *app_grace_ev;  /* app down: deregister then */
+    struct event        *load_ev;       /* --auto-weight, every second */
+    struct event        *meta_ev;       /* --load-meta */
+    char                *base_meta;     /* --meta, before the load */
+    farm_app_t          *app;           /* --app: its health check */
+    farm_supervise_t    *sv;            /* -- command: the worker */
+    int                  finishing;     /* stopping the worker to exit */
+    int                  reg_wanted;    /* registrar started, not undone */
     int                  terminating;
     int                  draining;
     int                  dereg_pending;
@@ -65,20 +76,51 @@ farm_timer_ms(struct event *ev, int64_t ms)
 }
 
 
+static void
+farm_agent_worker_stopped(void *data)
+{
+    farm_agent_t  *a = data;
+
+    event_base_loopexit(a->base, NULL);
+}
+
+
+/* Exits the loop, after stopping a supervised worker. */
+static void
+farm_agent_finish(farm_agent_t *a)
+{
+    if (a->finishing) {
+        return;
+    }
+
+    a->finishing = 1;
+    a->exit_code = 0;
+
+    if (a->sv) {
+        farm_supervise_stop(a->sv, FARM_WORKER_KILL_MS,
+                            farm_agent_worker_stopped, a);
+        return;
+    }
+
+    event_base_loopexit(a->base, NULL);
+}
+
+
 /* Exits the loop when a termination has nothing left to wait for. */
 static void
 farm_agent_check_exit(void *data)
 {
     farm_agent_t  *a = data;
 
-    if (!a->terminating || !a->lingered || a->server->inflight > 0) {
+    if (!a->terminating || !a->lingered || a->server->inflight > 0
+        || a->finishing)
+    {
         return;
     }
 
     farm_log_info("drained: no request in progress, exiting");
 
-    a->exit_code = 0;
-    event_base_loopexit(a->base, NULL);
+    farm_agent_finish(a);
 }
 
 
@@ -91,6 +133,10 @@ farm_agent_linger_handler(evutil_socket_t fd, short what, void *data)
     (void) what;
 
     a->lingered = 1;
+
+    /* the gateway had its moment: no new connections or requests now */
+    farm_server_stop_accepting(a->server);
+
     farm_agent_check_exit(a);
 }
 
@@ -106,6 +152,11 @@ farm_agent_grace_handler(evutil_socket_t fd, short what, void *data)
     farm_log_warn("grace period of %lld ms is over: cutting off %u "
                   "request(s) in progress", (long long) a->opts.grace_ms,
                   a->server->inflight);
+
+    if (a->sv && !a->finishing) {
+        farm_agent_finish(a);       /* the worker gets its SIGTERM */
+        return;
+    }
 
     a->exit_code = 0;
     event_base_loopbreak(a->base);
@@ -156,7 +207,189 @@ farm_agent_drain(farm_agent_t *a)
     }
 
     a->dereg_pending = 1;
+    a->reg_wanted = 0;
     farm_registrar_deregister(a->registrar, farm_agent_deregistered, a);
+}
+
+
+/* Registers unless it is wanted already, or the app is not up. */
+static void
+farm_agent_register(farm_agent_t *a)
+{
+    if (a->registrar == NULL || a->reg_wanted || a->draining) {
+        return;
+    }
+
+    if (a->app && a->app->state != FARM_APP_UP) {
+        return;
+    }
+
+    a->reg_wanted = 1;
+    farm_registrar_start(a->registrar);
+}
+
+
+static void
+farm_agent_app_deregistered(int ok, void *data)
+{
+    farm_agent_t  *a = data;
+
+    if (ok && !a->reg_wanted) {
+        farm_log_info("deregistered while the app is down");
+    }
+}
+
+
+static void
+farm_agent_app_deregister(farm_agent_t *a)
+{
+    if (a->registrar == NULL || !a->reg_wanted || a->draining) {
+        return;
+    }
+
+    a->reg_wanted = 0;
+    farm_registrar_deregister(a->registrar, farm_agent_app_deregistered, a);
+}
+
+
+static void
+farm_agent_app_grace_handler(evutil_socket_t fd, short what, void *data)
+{
+    farm_agent_t  *a = data;
+
+    (void) fd;
+    (void) what;
+
+    if (a->app->state == FARM_APP_UP) {
+        return;
+    }
+
+    farm_log_warn("the app has been down for %lld ms (--app-down-grace): "
+                  "deregistering until it recovers",
+                  (long long) a->opts.app_down_grace_ms);
+
+    farm_agent_app_deregister(a);
+}
+
+
+static void
+farm_agent_app_change(void *data, farm_app_state_e state, const char *reason)
+{
+    farm_agent_t  *a = data;
+
+    if (state == FARM_APP_UP) {
+        farm_log_info("app %s is up: its check %s", a->opts.app_url,
+                      reason);
+        evtimer_del(a->app_grace_ev);
+        farm_agent_register(a);
+        return;
+    }
+
+    if (a->opts.register_only) {
+        farm_log_warn("app %s is down (%s): deregistering", a->opts.app_url,
+                      reason);
+        farm_agent_app_deregister(a);
+        return;
+    }
+
+    if (!a->reg_wanted) {
+        farm_log_warn("app %s is down (%s): /_farm/health answers 503%s",
+                      a->opts.app_url, reason,
+                      a->registrar ? "; registering once it passes" : "");
+        return;
+    }
+
+    farm_log_warn("app %s is down (%s): /_farm/health answers 503; "
+                  "deregistering in %lld ms unless it recovers",
+                  a->opts.app_url, reason,
+                  (long long) a->opts.app_down_grace_ms);
+
+    farm_timer_ms(a->app_grace_ev, a->opts.app_down_grace_ms);
+}
+
+
+static void
+farm_agent_load_handler(evutil_socket_t fd, short what, void *data)
+{
+    farm_agent_t  *a = data;
+
+    (void) fd;
+    (void) what;
+
+    farm_load_tick(a->server);
+}
+
+
+/*
+ * --load-meta: the record's meta becomes the --meta keys plus the load,
+ * and the registrar writes it again.  Returns 0, or -1 (logged).
+ */
+static int
+farm_agent_load_meta(farm_agent_t *a)
+{
+    int      rc;
+    char    *text, err[FARM_ERR_MAX];
+    json_t  *meta;
+
+    meta = a->base_meta ? json_loads(a->base_meta, 0, NULL) : json_object();
+    if (meta == NULL) {
+        return -1;
+    }
+
+    farm_load_to_meta(meta);
+
+    text = json_dumps(meta, JSON_COMPACT);
+    json_decref(meta);
+
+    if (text == NULL) {
+        return -1;
+    }
+
+    rc = farm_record_set_meta(&a->opts.record, text, err);
+    free(text);
+
+    if (rc != 0) {
+        farm_log_warn("--load-meta: %s", err);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void
+farm_agent_meta_handler(evutil_socket_t fd, short what, void *data)
+{
+    farm_agent_t  *a = data;
+
+    (void) fd;
+    (void) what;
+
+    if (farm_agent_load_meta(a) == 0 && a->registrar && a->reg_wanted) {
+        farm_registrar_refresh(a->registrar);
+    }
+}
+
+
+/* The supervised worker died: the app is down until it passes again. */
+static void
+farm_agent_worker_exit(void *data, const char *reason)
+{
+    farm_agent_t  *a = data;
+    char           why[128];
+
+    snprintf(why, sizeof(why), "worker %s", reason);
+    farm_app_failed(a->app, why);
+}
+
+
+/* A forward found the app unreachable. */
+static void
+farm_agent_app_failed(void *data, const char *reason)
+{
+    farm_agent_t  *a = data;
+
+    farm_app_failed(a->app, reason);
 }
 
 
@@ -234,9 +467,7 @@ farm_agent_signal_handler(evutil_socket_t sig, short what, void *data)
         a->draining = 0;
         a->server->draining = 0;
 
-        if (a->registrar) {
-            farm_registrar_start(a->registrar);
-        }
+        farm_agent_register(a);
 
         break;
     }
@@ -296,6 +527,9 @@ farm_agent_record(farm_agent_t *a)
     if (o->advertise_host[0]) {
         strcpy(r->address, o->advertise_host);
 
+    } else if (o->register_only && farm_valid_address(o->app_host)) {
+        strcpy(r->address, o->app_host);
+
     } else if (farm_valid_address(o->listen_host)) {
         strcpy(r->address, o->listen_host);
 
@@ -303,7 +537,17 @@ farm_agent_record(farm_agent_t *a)
         strcpy(r->address, "127.0.0.1");    /* standalone, never published */
     }
 
-    r->port = o->advertise_port ? o->advertise_port : a->server->port;
+    r->port = o->advertise_port ? o->advertise_port
+            : o->register_only ? o->app_port : a->server->port;
+
+    if (o->register_only && !o->advertise_host[0] && o->registry_set
+        && !farm_valid_address(o->app_host))
+    {
+        fprintf(stderr, "farm-agent: --advertise: required with "
+                "--register-only when --app names a host (\"%s\"): the "
+                "record needs an IP address\n", o->app_host);
+        return -1;
+    }
 
     if (!o->id_set) {
         farm_agent_default_id(r, a->server->port);
@@ -360,8 +604,50 @@ farm_agent_events(farm_agent_t *a)
 
     a->grace_ev = evtimer_new(a->base, farm_agent_grace_handler, a);
     a->linger_ev = evtimer_new(a->base, farm_agent_linger_handler, a);
+    a->app_grace_ev = evtimer_new(a->base, farm_agent_app_grace_handler, a);
 
-    return a->grace_ev && a->linger_ev ? 0 : -1;
+    if (a->grace_ev == NULL || a->linger_ev == NULL
+        || a->app_grace_ev == NULL)
+    {
+        return -1;
+    }
+
+    if (a->opts.auto_weight) {
+        struct timeval  second = { 1, 0 };
+
+        a->load_ev = event_new(a->base, -1, EV_PERSIST,
+                               farm_agent_load_handler, a);
+        if (a->load_ev == NULL || event_add(a->load_ev, &second) != 0) {
+            return -1;
+        }
+
+        a->server->auto_weight = 1;
+        farm_load_tick(a->server);
+    }
+
+    if (a->opts.load_meta_ms) {
+        struct timeval  tv;
+
+        tv.tv_sec = a->opts.load_meta_ms / 1000;
+        tv.tv_usec = (a->opts.load_meta_ms % 1000) * 1000;
+
+        if (a->opts.record.meta) {
+            a->base_meta = strdup(a->opts.record.meta);
+            if (a->base_meta == NULL) {
+                return -1;
+            }
+        }
+
+        a->meta_ev = event_new(a->base, -1, EV_PERSIST,
+                               farm_agent_meta_handler, a);
+        if (a->meta_ev == NULL || event_add(a->meta_ev, &tv) != 0
+            || farm_agent_load_meta(a) != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -398,6 +684,28 @@ farm_agent_cleanup(farm_agent_t *a)
         event_free(a->linger_ev);
     }
 
+    if (a->app_grace_ev) {
+        event_free(a->app_grace_ev);
+    }
+
+    if (a->load_ev) {
+        event_free(a->load_ev);
+    }
+
+    if (a->meta_ev) {
+        event_free(a->meta_ev);
+    }
+
+    free(a->base_meta);
+
+    if (a->app) {
+        farm_app_free(a->app);
+    }
+
+    if (a->sv) {
+        farm_supervise_free(a->sv);
+    }
+
     if (a->base) {
         event_base_free(a->base);
     }
@@ -411,12 +719,80 @@ farm_agent_cleanup(farm_agent_t *a)
 }
 
 
+/*
+ * Resolves --app once, at startup (before the loop runs, so a slow DNS
+ * blocks nothing), and makes the health check and the proxy settings.
+ * Returns 0, or -1 after logging why.
+ */
+static int
+farm_agent_app(farm_agent_t *a, farm_proxy_conf_t *pc)
+{
+    int               rc;
+    char              port[8];
+    farm_options_t   *o;
+    farm_app_conf_t   ac;
+    struct addrinfo   hints, *res;
+
+    o = &a->opts;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof(port), "%u", o->app_port);
+
+    rc = getaddrinfo(o->app_host, port, &hints, &res);
+    if (rc != 0) {
+        farm_log_error("--app %s: cannot resolve %s: %s", o->app_url,
+                       o->app_host, gai_strerror(rc));
+        return -1;
+    }
+
+    memset(&ac, 0, sizeof(ac));
+    memcpy(&ac.addr, res->ai_addr, res->ai_addrlen);
+    ac.addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+
+    ac.base = a->base;
+    snprintf(ac.host, sizeof(ac.host), "%s%s%s:%u",
+             strchr(o->app_host, ':') ? "[" : "", o->app_host,
+             strchr(o->app_host, ':') ? "]" : "", o->app_port);
+    strcpy(ac.path, o->app_health);
+    ac.status_min = o->app_status_min;
+    ac.status_max = o->app_status_max;
+    ac.interval_ms = o->app_interval_ms;
+    ac.timeout_ms = o->app_check_timeout_ms;
+    ac.rise = o->app_rise;
+    ac.fall = o->app_fall;
+    ac.change = farm_agent_app_change;
+    ac.data = a;
+
+    a->app = farm_app_create(&ac);
+    if (a->app == NULL) {
+        farm_log_error("out of memory");
+        return -1;
+    }
+
+    memset(pc, 0, sizeof(farm_proxy_conf_t));
+    memcpy(&pc->addr, &ac.addr, ac.addrlen);
+    pc->addrlen = ac.addrlen;
+    pc->connect_timeout_ms = o->app_connect_timeout_ms;
+    pc->timeout_ms = o->app_timeout_ms;
+    pc->idle_ms = o->client_timeout_ms;
+    pc->max_clients = o->max_clients;
+    pc->app_failed = farm_agent_app_failed;
+    pc->app_failed_data = a;
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
     int                     rc;
     char                    err[FARM_ERR_MAX];
     farm_agent_t            a;
+    farm_proxy_conf_t       pconf;
     farm_registrar_conf_t   rconf;
 
     memset(&a, 0, sizeof(farm_agent_t));
@@ -459,13 +835,23 @@ main(int argc, char **argv)
         }
     }
 
+    if (a.opts.app_set && farm_agent_app(&a, &pconf) != 0) {
+        farm_agent_cleanup(&a);
+        return 1;
+    }
+
     a.server = farm_server_create(a.base, a.opts.listen_host,
-                                  a.opts.listen_port, &a.opts.record, err);
+                                  a.opts.listen_port, &a.opts.record,
+                                  a.opts.app_set && !a.opts.register_only
+                                  ? &pconf : NULL, err);
     if (a.server == NULL) {
         farm_log_error("%s", err);
         farm_agent_cleanup(&a);
         return 1;
     }
+
+    a.server->app = a.app;
+    a.server->app_url = a.opts.app_set ? a.opts.app_url : NULL;
 
     a.server->registrar = a.registrar;
     a.server->idle = farm_agent_check_exit;
@@ -496,9 +882,26 @@ main(int argc, char **argv)
                   a.registrar ? "registry " : "standalone (no --registry)",
                   a.registrar ? a.registrar->display : "");
 
-    if (a.registrar) {
-        farm_registrar_start(a.registrar);
+    if (a.opts.command) {
+        a.sv = farm_supervise_create(a.base, a.opts.command,
+                                     farm_agent_worker_exit, &a);
+
+        if (a.sv == NULL || farm_supervise_start(a.sv) != 0) {
+            farm_log_error("cannot supervise %s", a.opts.command[0]);
+            farm_agent_cleanup(&a);
+            return 1;
+        }
     }
+
+    if (a.app) {
+        farm_log_info("%s app %s, checking GET %s every %lld ms",
+                      a.opts.register_only ? "registering" : "forwarding to",
+                      a.opts.app_url, a.opts.app_health,
+                      (long long) a.opts.app_interval_ms);
+        farm_app_start(a.app);
+    }
+
+    farm_agent_register(&a);
 
     if (event_base_dispatch(a.base) < 0) {
         farm_log_error("event loop failed");

@@ -68,6 +68,35 @@ static int farm_opt_consul_token(farm_opt_ctx_t *ctx, const char *val,
     char *err);
 static int farm_opt_consul_ca(farm_opt_ctx_t *ctx, const char *val,
     char *err);
+static int farm_opt_app(farm_opt_ctx_t *ctx, const char *val, char *err);
+static int farm_opt_app_timeout(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+static int farm_opt_app_connect_timeout(farm_opt_ctx_t *ctx,
+    const char *val, char *err);
+static int farm_opt_app_health(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+static int farm_opt_app_status(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+static int farm_opt_app_interval(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+static int farm_opt_app_check_timeout(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+static int farm_opt_app_rise(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+static int farm_opt_app_fall(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+static int farm_opt_app_down_grace(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+static int farm_opt_register_only(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+static int farm_opt_max_clients(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+static int farm_opt_auto_weight(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+static int farm_opt_client_timeout(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+static int farm_opt_load_meta(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
 
 
 static const farm_opt_t  farm_opts[] = {
@@ -136,6 +165,65 @@ static const farm_opt_t  farm_opts[] = {
 
     { "pid-file", "FARM_PID_FILE", "PATH", "none",
       "write the process id here; removed on exit", farm_opt_pid_file },
+
+    { "app", "FARM_APP", "URL", "none: serve the built-in endpoints",
+      "http://HOST:PORT of your own HTTP server: every request is "
+      "forwarded to it, except /_farm/health and /_farm/metrics",
+      farm_opt_app },
+
+    { "app-timeout", "FARM_APP_TIMEOUT", "DURATION", "60s",
+      "longest silence of the app while it owes bytes (then 504)",
+      farm_opt_app_timeout },
+
+    { "app-connect-timeout", "FARM_APP_CONNECT_TIMEOUT", "DURATION", "5s",
+      "longest wait for a connection to the app",
+      farm_opt_app_connect_timeout },
+
+    { "app-health", "FARM_APP_HEALTH", "PATH", "/",
+      "path of the app the agent checks", farm_opt_app_health },
+
+    { "app-health-status", "FARM_APP_HEALTH_STATUS", "CODE[-CODE]",
+      "200-399", "answers that pass the check", farm_opt_app_status },
+
+    { "app-health-interval", "FARM_APP_HEALTH_INTERVAL", "DURATION", "1s",
+      "time between two checks of the app", farm_opt_app_interval },
+
+    { "app-health-timeout", "FARM_APP_HEALTH_TIMEOUT", "DURATION", "1s",
+      "a check with no answer by then fails", farm_opt_app_check_timeout },
+
+    { "app-health-rise", "FARM_APP_HEALTH_RISE", "N", "2",
+      "passed checks in a row that bring the app back", farm_opt_app_rise },
+
+    { "app-health-fall", "FARM_APP_HEALTH_FALL", "N", "2",
+      "failed checks in a row that take the app down (a refused forward "
+      "takes it down at once)", farm_opt_app_fall },
+
+    { "app-down-grace", "FARM_APP_DOWN_GRACE", "DURATION", "30s",
+      "how long an app may stay down before the agent deregisters",
+      farm_opt_app_down_grace },
+
+    { "register-only", "FARM_REGISTER_ONLY", NULL,
+      "off (FARM_REGISTER_ONLY=1 for on)",
+      "advertise the app's own address; the agent only checks the app and "
+      "keeps the record while it passes", farm_opt_register_only },
+
+    { "max-clients", "FARM_MAX_CLIENTS", "N", "1024 (0: unlimited)",
+      "open client connections at once with --app; more are closed",
+      farm_opt_max_clients },
+
+    { "client-timeout", "FARM_CLIENT_TIMEOUT", "DURATION", "60s",
+      "with --app, a client connection silent this long between requests "
+      "(or within a request head) is closed", farm_opt_client_timeout },
+
+    { "auto-weight", "FARM_AUTO_WEIGHT", NULL,
+      "off (FARM_AUTO_WEIGHT=1 for on)",
+      "the weight /health reports follows the spare CPU and --max-conns "
+      "room, smoothed, between --weight/10 and --weight",
+      farm_opt_auto_weight },
+
+    { "load-meta", "FARM_LOAD_META", "DURATION", "0 (off)",
+      "every DURATION, put load1, cpus and mem_available_mb in the "
+      "record's meta and write the record again", farm_opt_load_meta },
 };
 
 #define FARM_NOPTS  (sizeof(farm_opts) / sizeof(farm_opts[0]))
@@ -741,6 +829,299 @@ farm_opt_consul_ca(farm_opt_ctx_t *ctx, const char *val, char *err)
 }
 
 
+/* Switches read "1"/"0" (and the like) from the environment. */
+static int
+farm_opt_switch(farm_opt_ctx_t *ctx, const char *val, int *out, char *err)
+{
+    static const char  *on[] = { "1", "true", "yes", "on" };
+    static const char  *off[] = { "0", "false", "no", "off", "" };
+    size_t              i;
+
+    if (!ctx->from_env) {
+        *out = 1;
+        return 0;
+    }
+
+    for (i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+        if (strcmp(val, on[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+    }
+
+    for (i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+        if (strcmp(val, off[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+
+    farm_opt_err(err, "must be 1 or 0, not \"%.32s\"", val);
+
+    return -1;
+}
+
+
+static int
+farm_opt_app(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    size_t  n;
+    char    hostport[FARM_HOST_MAX + 16];
+
+    if (val[0] == '\0') {
+        ctx->o->app_set = 0;
+        return 0;
+    }
+
+    if (strncmp(val, "http://", 7) != 0) {
+        farm_opt_err(err, "must be http://HOST:PORT, not \"%.64s\"", val);
+        return -1;
+    }
+
+    n = strcspn(val + 7, "/");
+
+    if (n >= sizeof(hostport) || (val[7 + n] && strcmp(val + 7 + n, "/"))) {
+        farm_opt_err(err, "must be http://HOST:PORT with no path, not "
+                     "\"%.64s\"", val);
+        return -1;
+    }
+
+    memcpy(hostport, val + 7, n);
+    hostport[n] = '\0';
+
+    if (farm_opt_hostport(hostport, ctx->o->app_host, &ctx->o->app_port, 1,
+                          0, err) != 0)
+    {
+        return -1;
+    }
+
+    snprintf(ctx->o->app_url, sizeof(ctx->o->app_url), "http://%s", hostport);
+    ctx->o->app_set = 1;
+
+    return 0;
+}
+
+
+static int
+farm_opt_positive_duration(const char *val, int64_t min, int64_t *out,
+    char *err)
+{
+    if (farm_opt_duration(val, out) != 0 || *out < min) {
+        farm_opt_err(err, "must be a duration from %lldms to 1440m, as in "
+                     "5s or 500ms", (long long) min);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+farm_opt_app_timeout(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    ctx->o->app_flag_seen = 1;
+    return farm_opt_positive_duration(val, 1, &ctx->o->app_timeout_ms, err);
+}
+
+
+static int
+farm_opt_app_connect_timeout(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    ctx->o->app_flag_seen = 1;
+    return farm_opt_positive_duration(val, 1,
+                                      &ctx->o->app_connect_timeout_ms, err);
+}
+
+
+static int
+farm_opt_app_health(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    const char  *p;
+
+    ctx->o->app_flag_seen = 1;
+
+    if (val[0] != '/' || strlen(val) > FARM_APP_PATH_LEN) {
+        farm_opt_err(err, "must be a path starting with /, at most %d bytes",
+                     FARM_APP_PATH_LEN);
+        return -1;
+    }
+
+    for (p = val; *p; p++) {
+        if ((unsigned char) *p <= 0x20 || (unsigned char) *p >= 0x7f) {
+            farm_opt_err(err, "must not hold spaces or control characters");
+            return -1;
+        }
+    }
+
+    strcpy(ctx->o->app_health, val);
+
+    return 0;
+}
+
+
+static int
+farm_opt_app_status(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    char           lo[8];
+    size_t         n;
+    const char    *dash;
+    unsigned long  a, b;
+
+    ctx->o->app_flag_seen = 1;
+
+    dash = strchr(val, '-');
+    n = dash ? (size_t) (dash - val) : strlen(val);
+
+    if (n == 0 || n >= sizeof(lo)) {
+        goto bad;
+    }
+
+    memcpy(lo, val, n);
+    lo[n] = '\0';
+
+    if (farm_opt_number(lo, 599, &a) != 0 || a < 100) {
+        goto bad;
+    }
+
+    b = a;
+
+    if (dash && (farm_opt_number(dash + 1, 599, &b) != 0 || b < a)) {
+        goto bad;
+    }
+
+    ctx->o->app_status_min = (unsigned) a;
+    ctx->o->app_status_max = (unsigned) b;
+
+    return 0;
+
+bad:
+
+    farm_opt_err(err, "must be a status code or a range of them, as in 200 "
+                 "or 200-399, not \"%.32s\"", val);
+    return -1;
+}
+
+
+static int
+farm_opt_app_interval(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    ctx->o->app_flag_seen = 1;
+    return farm_opt_positive_duration(val, 10, &ctx->o->app_interval_ms, err);
+}
+
+
+static int
+farm_opt_app_check_timeout(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    ctx->o->app_flag_seen = 1;
+    return farm_opt_positive_duration(val, 10, &ctx->o->app_check_timeout_ms,
+                                      err);
+}
+
+
+static int
+farm_opt_count(const char *val, unsigned *out, char *err)
+{
+    unsigned long  n;
+
+    if (farm_opt_number(val, 100, &n) != 0 || n < 1) {
+        farm_opt_err(err, "must be an integer from 1 to 100, not "
+                     "\"%.32s\"", val);
+        return -1;
+    }
+
+    *out = (unsigned) n;
+
+    return 0;
+}
+
+
+static int
+farm_opt_app_rise(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    ctx->o->app_flag_seen = 1;
+    return farm_opt_count(val, &ctx->o->app_rise, err);
+}
+
+
+static int
+farm_opt_app_fall(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    ctx->o->app_flag_seen = 1;
+    return farm_opt_count(val, &ctx->o->app_fall, err);
+}
+
+
+static int
+farm_opt_app_down_grace(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    ctx->o->app_flag_seen = 1;
+
+    if (farm_opt_duration(val, &ctx->o->app_down_grace_ms) != 0) {
+        farm_opt_err(err, "must be a duration up to 1440m, as in 30s, "
+                     "500ms or 0");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+farm_opt_register_only(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    return farm_opt_switch(ctx, val, &ctx->o->register_only, err);
+}
+
+
+static int
+farm_opt_max_clients(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    unsigned long  n;
+
+    if (farm_opt_number(val, 1000000, &n) != 0) {
+        farm_opt_err(err, "must be an integer from 0 to 1000000, not "
+                     "\"%.32s\"", val);
+        return -1;
+    }
+
+    ctx->o->max_clients = (unsigned) n;
+
+    return 0;
+}
+
+
+static int
+farm_opt_client_timeout(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    ctx->o->app_flag_seen = 1;
+    return farm_opt_positive_duration(val, 10, &ctx->o->client_timeout_ms,
+                                      err);
+}
+
+
+static int
+farm_opt_load_meta(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    if (farm_opt_duration(val, &ctx->o->load_meta_ms) != 0
+        || (ctx->o->load_meta_ms && ctx->o->load_meta_ms < 100))
+    {
+        farm_opt_err(err, "must be 0 or a duration from 100ms to 1440m, "
+                     "as in 30s");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+farm_opt_auto_weight(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    return farm_opt_switch(ctx, val, &ctx->o->auto_weight, err);
+}
+
+
 /* Prints text indented by 6, wrapped before column 79. */
 static void
 farm_options_wrap(const char *text)
@@ -782,9 +1163,9 @@ farm_options_help(void)
     char               flag[64];
     const farm_opt_t  *opt;
 
-    printf("Usage: farm-agent [OPTION]...\n"
-           "Serve HTTP work, report health and load, and register in a "
-           "farm registry.\n\n");
+    printf("Usage: farm-agent [OPTION]... [-- COMMAND [ARG]...]\n"
+           "Serve HTTP work (built in, or your own --app), report health "
+           "and load, and\nregister in a farm registry.\n\n");
 
     for (i = 0; i < FARM_NOPTS; i++) {
         opt = &farm_opts[i];
@@ -805,10 +1186,14 @@ farm_options_help(void)
         "FARM_CAPS or FARM_META.  DURATION is a number with ms, s or m "
         "(bare: seconds).\n\n"
         "Endpoints: GET /health, /work?ms=N[&status=CODE], /echo, "
-        "/metrics.\n"
+        "/metrics; with --app\nonly /_farm/health and /_farm/metrics, "
+        "everything else goes to the app.\n"
         "Signals: SIGTERM/SIGINT drain and exit (twice: exit now), "
         "SIGUSR1 drain,\n"
         "SIGUSR2 stop draining.\n"
+        "With -- COMMAND (and --app) the agent starts the worker, restarts "
+        "it when it\ndies, passes SIGHUP on to it and stops it after "
+        "draining.\n"
         "Exit status: 0 after a clean shutdown, 1 on a runtime error "
         "(cannot listen),\n"
         "2 on a bad flag or environment variable.\n");
@@ -920,6 +1305,12 @@ farm_options_argv(farm_opt_ctx_t *ctx, int argc, char **argv)
         }
     }
 
+    if (optind < argc && optind > 1 && strcmp(argv[optind - 1], "--") == 0)
+    {
+        ctx->o->command = &argv[optind];    /* argv[argc] is NULL */
+        return 0;
+    }
+
     if (optind < argc) {
         fprintf(stderr, "farm-agent: unexpected argument \"%s\" "
                 "(see --help)\n", argv[optind]);
@@ -985,6 +1376,18 @@ farm_options_check(farm_opt_ctx_t *ctx)
         return -1;
     }
 
+    if (o->command && (!o->app_set || o->register_only)) {
+        fprintf(stderr, "farm-agent: -- %s: a worker to supervise needs "
+                "--app (and not --register-only)\n", o->command[0]);
+        return -1;
+    }
+
+    if (!o->app_set && (o->app_flag_seen || o->register_only)) {
+        fprintf(stderr, "farm-agent: --app: required by --register-only and "
+                "the --app-* options\n");
+        return -1;
+    }
+
     if (json_object_size(ctx->meta) > 0) {
         text = json_dumps(ctx->meta, JSON_COMPACT);
         if (text == NULL) {
@@ -1032,6 +1435,18 @@ farm_options_parse(farm_options_t *o, int argc, char **argv)
     o->ttl_ms = FARM_TTL_DEFAULT;
     o->grace_ms = FARM_GRACE_DEFAULT;
     o->log_level = FARM_LOG_INFO;
+    o->app_timeout_ms = 60000;
+    o->app_connect_timeout_ms = 5000;
+    strcpy(o->app_health, "/");
+    o->app_status_min = 200;
+    o->app_status_max = 399;
+    o->app_interval_ms = 1000;
+    o->app_check_timeout_ms = 1000;
+    o->app_rise = 2;
+    o->app_fall = 2;
+    o->app_down_grace_ms = 30000;
+    o->max_clients = 1024;
+    o->client_timeout_ms = 60000;
 
     memset(&ctx, 0, sizeof(farm_opt_ctx_t));
     ctx.o = o;

@@ -21,6 +21,7 @@
 #define FARM_TTL_DEFAULT     10000       /* ms */
 #define FARM_GRACE_DEFAULT   30000       /* ms */
 #define FARM_DURATION_MAX    86400000    /* ms, one day */
+#define FARM_APP_PATH_LEN    1024
 
 
 typedef struct {
@@ -47,6 +48,29 @@ typedef struct {
     int64_t        grace_ms;
     int            log_level;
     const char    *pid_file;                /* points into argv or environ */
+
+    /* --app: the user's own HTTP server in front of which the agent runs */
+    int            app_set;
+    char           app_url[FARM_HOST_MAX + 32];     /* as given, for logs */
+    char           app_host[FARM_HOST_MAX + 1];
+    unsigned       app_port;
+    int64_t        app_timeout_ms;
+    int64_t        app_connect_timeout_ms;
+    char           app_health[FARM_APP_PATH_LEN + 1];
+    unsigned       app_status_min;
+    unsigned       app_status_max;
+    int64_t        app_interval_ms;
+    int64_t        app_check_timeout_ms;
+    unsigned       app_rise;
+    unsigned       app_fall;
+    int64_t        app_down_grace_ms;
+    int            register_only;
+    unsigned       max_clients;             /* 0: unlimited */
+    int64_t        client_timeout_ms;
+    char         **command;                 /* after "--": the worker */
+    int            auto_weight;             /* weight follows spare room */
+    int64_t        load_meta_ms;            /* 0: no load in the meta */
+    int            app_flag_seen;           /* some --app-* without --app */
 } farm_options_t;
 
 

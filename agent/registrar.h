@@ -56,6 +56,10 @@ typedef struct {
     /* Drops connections and frees reg without calling anything back.  Must
      * not be called from inside a registrar callback. */
     void  (*stop)(farm_registrar_t *reg);
+
+    /* The record's meta changed: writes the record again now when it is
+     * registered and nothing is in flight, else at the next registration. */
+    void  (*refresh)(farm_registrar_t *reg);
 } farm_registrar_ops_t;
 
 /* What every implementation has first; callers read it, never write it. */
@@ -71,7 +75,8 @@ typedef struct {
     const farm_url_t     *url;
 
     /* Read at every registration; the caller keeps it alive and unchanged
-     * while reg exists, and fills it in before the first start(). */
+     * while reg exists (but for its meta, followed by refresh()), and fills
+     * it in before the first start(). */
     const farm_record_t  *record;
 
     const char           *prefix;           /* Redis */
@@ -101,6 +106,7 @@ farm_registrar_t *farm_registrar_consul_create(
 #define farm_registrar_deregister(reg, done, data)                            \
     (reg)->ops->deregister(reg, done, data)
 #define farm_registrar_stop(reg)   (reg)->ops->stop(reg)
+#define farm_registrar_refresh(reg)  (reg)->ops->refresh(reg)
 
 /* reg may be NULL (standalone): then IDLE. */
 farm_reg_state_e farm_registrar_state(const farm_registrar_t *reg);

@@ -115,10 +115,13 @@ static void farm_consul_stop(farm_registrar_t *reg);
 static void farm_consul_send(farm_consul_t *cr, int kind);
 
 
+static void farm_consul_refresh(farm_registrar_t *reg);
+
 static const farm_registrar_ops_t  farm_consul_ops = {
     farm_consul_start,
     farm_consul_deregister,
-    farm_consul_stop
+    farm_consul_stop,
+    farm_consul_refresh
 };
 
 
@@ -689,6 +692,22 @@ farm_consul_start(farm_registrar_t *reg)
 
     cr->reg.state = FARM_REG_CONNECTING;
     farm_consul_send(cr, FARM_CONSUL_REGISTER);
+}
+
+
+static void
+farm_consul_refresh(farm_registrar_t *reg)
+{
+    farm_consul_t  *cr = (farm_consul_t *) reg;
+
+    free(cr->json);
+    cr->json = NULL;
+
+    if (cr->want && cr->reg.state == FARM_REG_REGISTERED
+        && cr->kind == FARM_CONSUL_NONE)
+    {
+        farm_consul_send(cr, FARM_CONSUL_REGISTER);
+    }
 }
 
 

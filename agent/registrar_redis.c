@@ -22,6 +22,11 @@
  * drop_ev instead), and after a failed connect or a disconnect callback
  * hiredis frees the context itself, so we only forget it.  Callbacks for a
  * context we have forgotten (rr->ac != ac) are ignored.
+ *
+ * A registry host given by name is resolved with libevent's evdns before
+ * each connect, never by hiredis: hiredis 0.14 calls getaddrinfo(), which
+ * blocks, and a slow DNS would stall the whole agent (/health, the work)
+ * at every reconnect.  hiredis only ever sees an IP address.
  */
 
 #include <stdarg.h>
@@ -30,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/dns.h>
+#include <event2/util.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 #include <hiredis/adapters/libevent.h>
@@ -81,6 +88,10 @@ typedef struct {
     int64_t                  heartbeat_ms;
     char                    *json;          /* record JSON, owned */
 
+    struct evdns_base       *dns;           /* NULL: host is an address */
+    struct evdns_getaddrinfo_request  *resolving;
+    unsigned                 in_resolve:1;  /* a lookup is under way */
+
     redisAsyncContext       *ac;            /* NULL: no connection */
     unsigned                 conn;          /* bumps with each connection */
     unsigned                 handshake;     /* AUTH/SELECT replies due */
@@ -116,12 +127,14 @@ static void farm_redis_start(farm_registrar_t *reg);
 static void farm_redis_deregister(farm_registrar_t *reg,
     farm_registrar_done_pt done, void *data);
 static void farm_redis_stop(farm_registrar_t *reg);
+static void farm_redis_refresh(farm_registrar_t *reg);
 
 
 static const farm_registrar_ops_t  farm_redis_ops = {
     farm_redis_start,
     farm_redis_deregister,
-    farm_redis_stop
+    farm_redis_stop,
+    farm_redis_refresh
 };
 
 
@@ -609,16 +622,17 @@ farm_redis_on_disconnect(const redisAsyncContext *c, int status)
 }
 
 
-/* Opens a connection; its outcome arrives in farm_redis_on_connect. */
+/*
+ * Opens a connection to ip (an address, never a name); its outcome
+ * arrives in farm_redis_on_connect.
+ */
 static void
-farm_redis_connect(farm_redis_t *rr)
+farm_redis_connect_to(farm_redis_t *rr, const char *ip)
 {
     char                reason[160];
     redisAsyncContext  *ac;
 
-    evtimer_del(rr->retry_ev);
-
-    ac = redisAsyncConnect(rr->url.host, (int) rr->url.port);
+    ac = redisAsyncConnect(ip, (int) rr->url.port);
 
     if (ac == NULL) {
         farm_redis_lost(rr, "out of memory", 0);
@@ -649,6 +663,98 @@ farm_redis_connect(farm_redis_t *rr)
     rr->pending = 0;
 
     farm_redis_timer(rr->watch_ev, FARM_REDIS_WATCH_MS);
+}
+
+
+static void
+farm_redis_resolved(int result, struct evutil_addrinfo *res, void *data)
+{
+    char                     ip[64], reason[160];
+    const void              *in;
+    farm_redis_t            *rr = data;
+    struct evutil_addrinfo  *ai;
+
+    rr->resolving = NULL;
+    rr->in_resolve = 0;
+
+    if (result == EVUTIL_EAI_CANCEL) {
+        return;                         /* farm_redis_stop */
+    }
+
+    if (result != 0 || res == NULL) {
+        snprintf(reason, sizeof(reason), "cannot resolve %.80s: %.60s",
+                 rr->url.host, evutil_gai_strerror(result));
+
+        if (res) {
+            evutil_freeaddrinfo(res);
+        }
+
+        farm_redis_lost(rr, reason, 0);
+        return;
+    }
+
+    /* IPv4 first, as "localhost" served on 127.0.0.1 would want */
+
+    for (ai = res; ai && ai->ai_family != AF_INET; ai = ai->ai_next) {
+        /* void */
+    }
+
+    if (ai == NULL) {
+        ai = res;
+    }
+
+    in = ai->ai_family == AF_INET6
+         ? (const void *) &((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr
+         : (const void *) &((struct sockaddr_in *) ai->ai_addr)->sin_addr;
+
+    if (evutil_inet_ntop(ai->ai_family, in, ip, sizeof(ip)) == NULL) {
+        evutil_freeaddrinfo(res);
+        farm_redis_lost(rr, "cannot use the resolved address", 0);
+        return;
+    }
+
+    evutil_freeaddrinfo(res);
+
+    if (rr->ac == NULL && (rr->want || rr->done)) {
+        farm_redis_connect_to(rr, ip);
+    }
+}
+
+
+/*
+ * Connects, after resolving the host without blocking when it is a name;
+ * the outcome arrives in farm_redis_on_connect.
+ */
+static void
+farm_redis_connect(farm_redis_t *rr)
+{
+    struct evutil_addrinfo             hints;
+    struct evdns_getaddrinfo_request  *req;
+
+    evtimer_del(rr->retry_ev);
+
+    if (rr->dns == NULL) {
+        farm_redis_connect_to(rr, rr->url.host);
+        return;
+    }
+
+    if (rr->in_resolve) {
+        return;
+    }
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+
+    rr->in_resolve = 1;
+
+    /* the callback may run before this returns (a name from /etc/hosts) */
+    req = evdns_getaddrinfo(rr->dns, rr->url.host, NULL, &hints,
+                            farm_redis_resolved, rr);
+
+    if (rr->in_resolve) {
+        rr->resolving = req;
+    }
 }
 
 
@@ -779,6 +885,20 @@ farm_redis_deregister(farm_registrar_t *reg, farm_registrar_done_pt done,
 
 
 static void
+farm_redis_refresh(farm_registrar_t *reg)
+{
+    farm_redis_t  *rr = (farm_redis_t *) reg;
+
+    free(rr->json);
+    rr->json = NULL;
+
+    if (rr->want && rr->ready && rr->pending == 0) {
+        farm_redis_register(rr);
+    }
+}
+
+
+static void
 farm_redis_stop(farm_registrar_t *reg)
 {
     redisAsyncContext  *ac;
@@ -789,6 +909,14 @@ farm_redis_stop(farm_registrar_t *reg)
 
     if (ac) {
         redisAsyncFree(ac);     /* callbacks see a forgotten context */
+    }
+
+    if (rr->resolving) {
+        evdns_getaddrinfo_cancel(rr->resolving);
+    }
+
+    if (rr->dns) {
+        evdns_base_free(rr->dns, 0);
     }
 
     if (rr->retry_ev) {
@@ -856,6 +984,26 @@ farm_registrar_redis_create(const farm_registrar_conf_t *conf, char *err)
         snprintf(err, FARM_ERR_MAX, "registry key too long");
         farm_redis_stop(&rr->reg);
         return NULL;
+    }
+
+    if (!farm_valid_address(rr->url.host)) {
+        rr->dns = evdns_base_new(conf->base,
+                                 EVDNS_BASE_INITIALIZE_NAMESERVERS);
+
+        if (rr->dns == NULL) {
+            /* no usable resolv.conf: evdns has no nameserver to ask */
+            rr->dns = evdns_base_new(conf->base, 0);
+        }
+
+        if (rr->dns == NULL) {
+            snprintf(err, FARM_ERR_MAX, "out of memory");
+            farm_redis_stop(&rr->reg);
+            return NULL;
+        }
+
+        /* like the 2 s watchdog on connecting: a lookup fails in 2 s */
+        evdns_base_set_option(rr->dns, "timeout:", "2");
+        evdns_base_set_option(rr->dns, "attempts:", "1");
     }
 
     rr->retry_ev = evtimer_new(conf->base, farm_redis_retry_handler, rr);

@@ -275,7 +275,7 @@ farm_server_new_connection(struct event_base *base, void *arg)
 
 farm_server_t *
 farm_server_create(struct event_base *base, const char *host, unsigned port,
-    const farm_record_t *record, char *err)
+    const farm_record_t *record, const farm_proxy_conf_t *proxy, char *err)
 {
     int                           e;
     farm_server_t                *s;
@@ -294,6 +294,17 @@ farm_server_create(struct event_base *base, const char *host, unsigned port,
     s->record = record;
     s->started_ms = farm_clock_ms();
 
+    if (proxy) {
+        s->proxy = farm_proxy_create(s, host, port, proxy, &s->port, err);
+
+        if (s->proxy == NULL) {
+            free(s);
+            return NULL;
+        }
+
+        return s;
+    }
+
     s->http = evhttp_new(base);
     if (s->http == NULL) {
         snprintf(err, FARM_ERR_MAX, "out of memory");
@@ -305,8 +316,14 @@ farm_server_create(struct event_base *base, const char *host, unsigned port,
                                | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT
                                | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS
                                | EVHTTP_REQ_PATCH);
-    evhttp_set_max_headers_size(s->http, 64 * 1024);
-    evhttp_set_max_body_size(s->http, 16 * 1024 * 1024);
+    /*
+     * evhttp reads a whole body into memory before the handler runs, and
+     * the built-in endpoints read none: bodies over 64 KB get 413 before
+     * they are read, and heads over 16 KB are refused, so one client
+     * cannot make the agent hold megabytes per request.
+     */
+    evhttp_set_max_headers_size(s->http, FARM_HEAD_MAX);
+    evhttp_set_max_body_size(s->http, FARM_BODY_MAX);
     evhttp_set_gencb(s->http, farm_server_handler, s);
     evhttp_set_bevcb(s->http, farm_server_new_connection, s);
 
@@ -339,10 +356,26 @@ farm_server_create(struct event_base *base, const char *host, unsigned port,
 
 
 void
+farm_server_stop_accepting(farm_server_t *s)
+{
+    if (s->proxy) {
+        farm_proxy_stop_accepting(s->proxy);
+    }
+}
+
+
+void
 farm_server_free(farm_server_t *s)
 {
     /* closing the connections ends every request through conn_closed */
     s->idle = NULL;
-    evhttp_free(s->http);
+
+    if (s->proxy) {
+        farm_proxy_free(s->proxy);
+
+    } else {
+        evhttp_free(s->http);
+    }
+
     free(s);
 }

@@ -2,10 +2,12 @@
  * Copyright (C) 2026 the ngx_farm authors.
  * BSD-2-Clause, see LICENSE.
  *
- * The agent's HTTP server: libevent's evhttp (HTTP/1.1, keep-alive) on the
- * agent's event loop.  server.c owns the listener, the bookkeeping of
- * requests in progress and the counters; endpoints.c answers /health,
- * /work, /echo and /metrics.
+ * The agent's HTTP server.  Without --app: libevent's evhttp (HTTP/1.1,
+ * keep-alive) serves the built-in endpoints; endpoints.c answers /health,
+ * /work, /echo and /metrics.  With --app, proxy.c owns the listener and
+ * forwards everything but /_farm/health and /_farm/metrics to the app.
+ * server.c owns the bookkeeping of requests in progress and the counters
+ * in both modes.
  */
 
 #ifndef FARM_SERVER_H
@@ -18,13 +20,16 @@
 #include <jansson.h>
 
 #include "farm_record.h"
+#include "appcheck.h"
+#include "proxy.h"
 #include "registrar.h"
 
 
 #define FARM_WORK_MS_MAX  600000
+#define FARM_HEAD_MAX     (16 * 1024)   /* built-in endpoints: request head */
+#define FARM_BODY_MAX     (64 * 1024)   /* built-in endpoints: body */
 
 
-typedef struct farm_server_s  farm_server_t;
 typedef struct farm_req_s     farm_req_t;
 
 /* Called after a request that counted in inflight has ended. */
@@ -32,7 +37,10 @@ typedef void (*farm_server_idle_pt)(void *data);
 
 struct farm_server_s {
     struct event_base         *base;
-    struct evhttp             *http;
+    struct evhttp             *http;            /* built-in endpoints */
+    farm_proxy_t              *proxy;           /* --app: forwarding */
+    farm_app_t                *app;             /* --app: its health */
+    const char                *app_url;
     unsigned                   port;            /* bound port */
 
     const farm_record_t       *record;          /* owned by main */
@@ -49,6 +57,11 @@ struct farm_server_s {
     unsigned long              cut_off;         /* client left or shutdown */
     unsigned long              connections;     /* accepted, ever */
     unsigned long              codes[600];      /* responses by status */
+
+    int                        auto_weight;     /* --auto-weight */
+    unsigned                   weight_now;      /* reported, 0: --weight */
+    double                     spare;           /* smoothed, 0..1 */
+    int                        spare_set;
     int64_t                    started_ms;
 };
 
@@ -75,7 +88,11 @@ struct farm_req_s {
  * or NULL with a reason in err (FARM_ERR_MAX bytes).
  */
 farm_server_t *farm_server_create(struct event_base *base, const char *host,
-    unsigned port, const farm_record_t *record, char *err);
+    unsigned port, const farm_record_t *record,
+    const farm_proxy_conf_t *proxy, char *err);
+
+/* After the drain's linger: no new connections or requests (--app). */
+void farm_server_stop_accepting(farm_server_t *s);
 
 /* Closes every connection, cutting off requests in progress, and frees s. */
 void farm_server_free(farm_server_t *s);
@@ -99,6 +116,27 @@ void farm_server_error(farm_server_t *s, struct evhttp_request *req,
     int code, const char *message);
 
 /* endpoints.c */
+
+/* The /health answer and its status code (200, or 503 while draining or
+ * while the app is down); NULL when out of memory. */
+json_t *farm_health_json(farm_server_t *s, int *code);
+
+/*
+ * --auto-weight, once a second: smooths the spare room (CPU, and
+ * --max-conns slots) and moves the reported weight when it changed by a
+ * tenth of --weight or more, never under --weight/10 (at least 1).
+ */
+void farm_load_tick(farm_server_t *s);
+
+/* Sets "load1", "cpus" and "mem_available_mb" (strings) in meta. */
+void farm_load_to_meta(json_t *meta);
+
+/* The weight /health reports. */
+unsigned farm_weight_now(farm_server_t *s);
+
+/* Appends the /metrics text to b; returns 0 or -1. */
+int farm_metrics_text(farm_server_t *s, struct evbuffer *b);
+
 void farm_endpoint_health(farm_server_t *s, struct evhttp_request *req);
 void farm_endpoint_metrics(farm_server_t *s, struct evhttp_request *req);
 void farm_endpoint_work(farm_server_t *s, farm_req_t *fr);

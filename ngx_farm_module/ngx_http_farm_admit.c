@@ -16,7 +16,12 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_admit.h"
+#include "ngx_http_farm_balancer.h"
+#include "ngx_http_farm_client.h"
+#include "ngx_http_farm_queue.h"
+#include "ngx_http_farm_reject.h"
+#include "ngx_http_farm_route.h"
 
 
 /*
@@ -30,89 +35,9 @@ extern ngx_module_t  ngx_http_proxy_module;
 static ngx_int_t ngx_http_farm_admit_handler(ngx_http_request_t *r);
 static ngx_http_farm_srv_conf_t *ngx_http_farm_admit_farm(
     ngx_http_request_t *r);
+static void ngx_http_farm_admit_resume(ngx_http_request_t *r,
+    ngx_uint_t reject);
 static void ngx_http_farm_admit_cleanup(void *data);
-static ngx_int_t ngx_http_farm_client_enter(ngx_http_request_t *r,
-    ngx_http_farm_ctx_t *ctx, ngx_http_farm_zone_t *z);
-static void ngx_http_farm_client_leave(ngx_http_farm_zone_t *z,
-    ngx_http_farm_client_t *cl);
-
-
-char *
-ngx_http_farm_client_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_farm_srv_conf_t  *fcf = conf;
-
-    ngx_int_t                          n;
-    ngx_str_t                         *value, s;
-    ngx_uint_t                         i;
-    ngx_http_farm_main_conf_t         *fmcf;
-    ngx_http_compile_complex_value_t   ccv;
-
-    if (fcf->client.enabled) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "key=", 4) == 0) {
-            s.data = value[i].data + 4;
-            s.len = value[i].len - 4;
-
-            fcf->client.key = ngx_palloc(cf->pool,
-                                         sizeof(ngx_http_complex_value_t));
-            if (fcf->client.key == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-            ccv.cf = cf;
-            ccv.value = &s;
-            ccv.complex_value = fcf->client.key;
-
-            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
-            n = ngx_atoi(value[i].data + 4, value[i].len - 4);
-            if (n < 1 || n > 1000000) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid \"farm_client_limit\" parameter "
-                                   "\"%V\": expected a number from 1 to "
-                                   "1000000", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            fcf->client.max = n;
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown \"farm_client_limit\" parameter \"%V\"",
-                           &value[i]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (fcf->client.key == NULL || fcf->client.max == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"farm_client_limit\" needs key= and max=, as in "
-                           "\"farm_client_limit key=$remote_addr max=4\"");
-        return NGX_CONF_ERROR;
-    }
-
-    fcf->client.enabled = 1;
-
-    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_module);
-    fmcf->admit = 1;
-
-    return NGX_CONF_OK;
-}
 
 
 ngx_int_t
@@ -224,6 +149,15 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
 
     if (fcf->client.enabled) {
         rc = ngx_http_farm_client_enter(r, ctx, &z);
+
+        if (rc == NGX_BUSY) {
+            ctx->admitted = 1;
+
+            ngx_http_finalize_request(r, ngx_http_farm_refuse(r, ctx,
+                                         NGX_HTTP_FARM_REJECT_CLIENT_LIMIT));
+            return NGX_DONE;
+        }
+
         if (rc != NGX_OK) {
             return rc;
         }
@@ -258,20 +192,20 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
 
     ngx_shmtx_lock(&z.shpool->mutex);
 
-    if (f.on && ngx_http_farm_route_prepare(&z, &f, ctx) != NGX_OK) {
+    if (f.on && ngx_http_farm_route_prepare_locked(&z, &f, ctx) != NGX_OK) {
         ngx_shmtx_unlock(&z.shpool->mutex);
         ctx->reject = NGX_HTTP_FARM_REJECT_NONE;
         return NGX_DECLINED;    /* the balancer names what is missing */
     }
 
-    slot = f.on ? ngx_http_farm_route_choose(&z, &f, NULL, 0, ctx)
+    slot = f.on ? ngx_http_farm_route_choose_locked(&z, &f, NULL, 0, ctx)
                 : farm_tree_best(&z.sh->tree, &peers, NULL, 0);
 
     if (slot != FARM_SLOT_NONE) {
         a = &z.sh->agents[slot];
 
         farm_tree_acquire(&z.sh->tree, &peers, slot);
-        ngx_http_farm_subsets_update(&z, a);
+        ngx_http_farm_subsets_update_locked(&z, a);
 
         ctx->reserved = slot;
         ctx->reserved_gen = a->gen;
@@ -294,11 +228,16 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
     }
 
     ctx->admitted = 0;
+    ctx->resume = ngx_http_farm_admit_resume;
 
-    rc = ngx_http_farm_queue_wait(r, ctx, &z, &f);
+    rc = ngx_http_farm_queue_wait_locked(r, ctx, &z, &f);
 
     if (rc == NGX_AGAIN) {
         return NGX_AGAIN;
+    }
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_farm_refuse(r, ctx, NGX_HTTP_FARM_REJECT_QUEUE_FULL);
     }
 
     ctx->admitted = 1;
@@ -309,152 +248,29 @@ ngx_http_farm_admit_handler(ngx_http_request_t *r)
 }
 
 
-/* A queued request got its agent: run the phases on from here. */
+/*
+ * A queued request's wait ended (ctx->resume, from the queue): with its
+ * agent, run the phases on from here; without, refuse it (reject says why).
+ */
 
-void
-ngx_http_farm_admit_resume(ngx_http_request_t *r)
+static void
+ngx_http_farm_admit_resume(ngx_http_request_t *r, ngx_uint_t reject)
 {
     ngx_http_farm_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_farm_module);
+
+    if (reject != NGX_HTTP_FARM_REJECT_NONE) {
+        ngx_http_finalize_request(r, ngx_http_farm_refuse(r, ctx, reject));
+        return;
+    }
+
     ctx->admitted = 1;
 
     r->read_event_handler = ngx_http_block_reading;
     r->write_event_handler = ngx_http_core_run_phases;
 
     ngx_http_core_run_phases(r);
-}
-
-
-static ngx_int_t
-ngx_http_farm_client_enter(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
-    ngx_http_farm_zone_t *z)
-{
-    size_t                   len;
-    uint32_t                 hash;
-    ngx_str_t                key;
-    ngx_rbtree_node_t       *node, *sentinel;
-    ngx_http_farm_client_t  *cl;
-
-    if (ngx_http_complex_value(r, ctx->fcf->client.key, &key) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (key.len == 0) {
-        return NGX_OK;          /* no key, no limit */
-    }
-
-    len = ngx_min(key.len, 65535);
-    hash = ngx_crc32_short(key.data, len);
-
-    ngx_shmtx_lock(&z->shpool->mutex);
-
-    node = z->sh->clients.root;
-    sentinel = z->sh->clients.sentinel;
-    cl = NULL;
-
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        cl = (ngx_http_farm_client_t *) node;
-
-        if (cl->len == len && ngx_memcmp(cl->data, key.data, len) == 0) {
-            break;
-        }
-
-        node = (ngx_memn2cmp(key.data, cl->data, len, cl->len) < 0)
-               ? node->left : node->right;
-        cl = NULL;
-    }
-
-    if (cl && cl->count >= ctx->fcf->client.max) {
-        z->sh->client_limited++;
-        ngx_shmtx_unlock(&z->shpool->mutex);
-
-        ctx->admitted = 1;
-
-        ngx_http_finalize_request(r, ngx_http_farm_refuse(r, ctx,
-                                         NGX_HTTP_FARM_REJECT_CLIENT_LIMIT));
-        return NGX_DONE;
-    }
-
-    if (cl == NULL) {
-        cl = ngx_slab_alloc_locked(z->shpool,
-                                   offsetof(ngx_http_farm_client_t, data)
-                                   + len);
-
-        if (cl == NULL) {
-
-            /* no room to count: let it through, say so once */
-
-            if (!z->sh->client_nomem_logged) {
-                z->sh->client_nomem_logged = 1;
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "farm: no room to count clients%s; "
-                              "farm_client_limit is not enforced for new "
-                              "clients", z->shpool->log_ctx);
-            }
-
-            ngx_shmtx_unlock(&z->shpool->mutex);
-            return NGX_OK;
-        }
-
-        cl->node.key = hash;
-        cl->count = 0;
-        cl->len = (u_short) len;
-        ngx_memcpy(cl->data, key.data, len);
-
-        ngx_rbtree_insert(&z->sh->clients, &cl->node);
-    }
-
-    cl->count++;
-    ctx->client = cl;
-
-    ngx_shmtx_unlock(&z->shpool->mutex);
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_farm_client_leave(ngx_http_farm_zone_t *z, ngx_http_farm_client_t *cl)
-{
-    ngx_shmtx_lock(&z->shpool->mutex);
-
-    if (--cl->count == 0) {
-        ngx_rbtree_delete(&z->sh->clients, &cl->node);
-        ngx_slab_free_locked(z->shpool, cl);
-    }
-
-    ngx_shmtx_unlock(&z->shpool->mutex);
-}
-
-
-/* Gives back an agent taken for a request that did not use it. */
-
-void
-ngx_http_farm_release(ngx_http_farm_zone_t *z, uint32_t slot, uint32_t gen)
-{
-    farm_peers_t            peers;
-    ngx_http_farm_agent_t  *a;
-
-    ngx_http_farm_zone_peers(z->sh, &peers);
-
-    ngx_shmtx_lock(&z->shpool->mutex);
-
-    a = &z->sh->agents[slot];
-
-    if (a->gen == gen) {
-        farm_tree_release(&z->sh->tree, &peers, slot);
-        ngx_http_farm_subsets_update(z, a);
-        ngx_http_farm_queue_dispatch(z);
-    }
-
-    ngx_shmtx_unlock(&z->shpool->mutex);
 }
 
 
@@ -470,7 +286,7 @@ ngx_http_farm_admit_cleanup(void *data)
     ngx_http_farm_queue_cancel(ctx);
 
     if (ctx->reserved != FARM_SLOT_NONE) {
-        ngx_http_farm_release(&z, ctx->reserved, ctx->reserved_gen);
+        ngx_http_farm_queue_release(&z, ctx->reserved, ctx->reserved_gen);
         ctx->reserved = FARM_SLOT_NONE;
     }
 

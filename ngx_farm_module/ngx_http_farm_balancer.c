@@ -9,7 +9,10 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_balancer.h"
+#include "ngx_http_farm_breaker.h"
+#include "ngx_http_farm_queue.h"
+#include "ngx_http_farm_route.h"
 
 
 typedef struct {
@@ -38,9 +41,9 @@ static ngx_int_t ngx_http_farm_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state);
-static uint32_t ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp,
+static uint32_t ngx_http_farm_choose_locked(ngx_http_farm_peer_data_t *fp,
     ngx_http_farm_zone_t *z, farm_peers_t *peers);
-static ngx_int_t ngx_http_farm_usable(ngx_http_farm_peer_data_t *fp,
+static ngx_int_t ngx_http_farm_usable_locked(ngx_http_farm_peer_data_t *fp,
     ngx_http_farm_shctx_t *sh, uint32_t slot);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_farm_set_session(ngx_peer_connection_t *pc,
@@ -117,6 +120,10 @@ ngx_http_farm_init_peer(ngx_http_request_t *r,
         if (fp->ctx->missing.data == NULL) {
             return NGX_ERROR;
         }
+
+        /* admission may have named some in its own buffer */
+
+        fp->ctx->missing.len = 0;
     }
 
     u = r->upstream;
@@ -133,14 +140,17 @@ ngx_http_farm_init_peer(ngx_http_request_t *r,
     /*
      * One try per agent, and one more: when every agent has failed, that
      * last get finds none left and the client gets the JSON refusal rather
-     * than nginx's 502 page.  nagents is a word read without the lock: at
-     * worst one try more or less.
+     * than nginx's 502 page.  At most NGX_HTTP_FARM_MAX_TRIES agents: when
+     * they all fail, free_peer marks the request for the same refusal.
+     * nagents is a word read without the lock: at worst one try more or
+     * less.
      */
 
     ngx_http_farm_zone_get(fcf, &z);
     n = z.sh->nagents;
 
-    u->peer.tries = ngx_min(n, NGX_HTTP_FARM_MAX_TRIES) + 1;
+    u->peer.tries = (n < NGX_HTTP_FARM_MAX_TRIES) ? n + 1
+                                                   : NGX_HTTP_FARM_MAX_TRIES;
 
     return NGX_OK;
 }
@@ -196,7 +206,7 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
     if (slot == FARM_SLOT_NONE
         && fp->ctx->reject == NGX_HTTP_FARM_REJECT_NONE)
     {
-        slot = ngx_http_farm_choose(fp, &z, &peers);
+        slot = ngx_http_farm_choose_locked(fp, &z, &peers);
     }
 
     if (slot == FARM_SLOT_NONE) {
@@ -216,7 +226,8 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
 
     if (!taken) {
         farm_tree_acquire(&z.sh->tree, &peers, slot);
-        ngx_http_farm_subsets_update(&z, a);
+        ngx_http_farm_owner_hold_locked(&z, slot, fp->fcf->owner, 1);
+        ngx_http_farm_subsets_update_locked(&z, a);
     }
 
     a->requests++;
@@ -262,8 +273,8 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
 
 
 static ngx_int_t
-ngx_http_farm_usable(ngx_http_farm_peer_data_t *fp, ngx_http_farm_shctx_t *sh,
-    uint32_t slot)
+ngx_http_farm_usable_locked(ngx_http_farm_peer_data_t *fp,
+    ngx_http_farm_shctx_t *sh, uint32_t slot)
 {
     uint32_t                i;
     ngx_http_farm_agent_t  *a;
@@ -275,7 +286,8 @@ ngx_http_farm_usable(ngx_http_farm_peer_data_t *fp, ngx_http_farm_shctx_t *sh,
     a = &sh->agents[slot];
 
     if (a->state != NGX_HTTP_FARM_SLOT_UP || !farm_peer_available(a->pick)
-        || (fp->filter.on && !ngx_http_farm_route_matches(&fp->filter, a)))
+        || (fp->filter.on
+            && !ngx_http_farm_route_matches_locked(&fp->filter, a)))
     {
         return 0;
     }
@@ -291,8 +303,8 @@ ngx_http_farm_usable(ngx_http_farm_peer_data_t *fp, ngx_http_farm_shctx_t *sh,
 
 
 static uint32_t
-ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp, ngx_http_farm_zone_t *z,
-    farm_peers_t *peers)
+ngx_http_farm_choose_locked(ngx_http_farm_peer_data_t *fp,
+    ngx_http_farm_zone_t *z, farm_peers_t *peers)
 {
     uint32_t                i, h, idx, slot, prev, distinct;
     ngx_http_farm_shctx_t  *sh;
@@ -300,7 +312,8 @@ ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp, ngx_http_farm_zone_t *z,
     sh = z->sh;
 
     if (fp->filter.on
-        && ngx_http_farm_route_prepare(z, &fp->filter, fp->ctx) != NGX_OK)
+        && ngx_http_farm_route_prepare_locked(z, &fp->filter, fp->ctx)
+           != NGX_OK)
     {
         return FARM_SLOT_NONE;
     }
@@ -314,7 +327,7 @@ ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp, ngx_http_farm_zone_t *z,
         for (i = 0; i < NGX_HTTP_FARM_HASH_TRIES; i++) {
             slot = farm_wtable_find(sh->wtable, sh->nwtable, sh->wtotal, h);
 
-            if (ngx_http_farm_usable(fp, sh, slot)) {
+            if (ngx_http_farm_usable_locked(fp, sh, slot)) {
                 return slot;
             }
 
@@ -344,7 +357,7 @@ ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp, ngx_http_farm_zone_t *z,
             prev = slot;
             distinct++;
 
-            if (ngx_http_farm_usable(fp, sh, slot)) {
+            if (ngx_http_farm_usable_locked(fp, sh, slot)) {
                 return slot;
             }
         }
@@ -355,8 +368,8 @@ ngx_http_farm_choose(ngx_http_farm_peer_data_t *fp, ngx_http_farm_zone_t *z,
     /* round robin, least_conn, and hashing's fallback */
 
     if (fp->filter.on) {
-        return ngx_http_farm_route_choose(z, &fp->filter, fp->tried,
-                                          fp->ntried, fp->ctx);
+        return ngx_http_farm_route_choose_locked(z, &fp->filter, fp->tried,
+                                                 fp->ntried, fp->ctx);
     }
 
     return farm_tree_best(&sh->tree, peers, fp->tried, fp->ntried);
@@ -370,6 +383,7 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_http_farm_peer_data_t  *fp = data;
 
     ngx_int_t               failed;
+    ngx_uint_t              changed;
     farm_peers_t            peers;
     ngx_http_farm_zone_t    z;
     ngx_http_farm_note_t    note;
@@ -390,15 +404,22 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
 
         if (a->gen == fp->gen) {
             farm_tree_release(&z.sh->tree, &peers, fp->current);
-            ngx_http_farm_subsets_update(&z, a);
-            ngx_http_farm_queue_dispatch(&z);
+            ngx_http_farm_owner_hold_locked(&z, fp->current, fp->fcf->owner,
+                                            -1);
+            ngx_http_farm_subsets_update_locked(&z, a);
+            ngx_http_farm_queue_dispatch_locked(&z);
 
             if (failed == 1) {
                 a->failures++;
             }
 
             if (fp->fcf->breaker.enabled && failed != -1) {
-                ngx_http_farm_breaker_outcome(&z, a, !failed, &note);
+                changed = ngx_http_farm_breaker_outcome_locked(&z, a, !failed,
+                                                               &note);
+
+                if (changed & NGX_HTTP_FARM_CHANGED_CAPACITY) {
+                    ngx_http_farm_queue_dispatch_locked(&z);
+                }
             }
         }
 
@@ -413,6 +434,18 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
 
     if (pc->tries) {
         pc->tries--;
+    }
+
+    /*
+     * The last try failed too: nginx answers 502 next, which the filters
+     * turn into the JSON refusal, saying that no agent could take it.
+     */
+
+    if (pc->tries == 0 && (state & NGX_PEER_FAILED)
+        && fp->ctx->reject == NGX_HTTP_FARM_REJECT_NONE)
+    {
+        fp->ctx->reject = NGX_HTTP_FARM_REJECT_ALL_FAILED;
+        fp->ctx->tries = fp->ntried;
     }
 }
 
@@ -484,4 +517,31 @@ ngx_http_farm_ctx_variable(ngx_http_request_t *r,
     v->data = value->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * The request's farm context, made on first use (admission or init_peer):
+ * the request path owns it.
+ */
+
+ngx_http_farm_ctx_t *
+ngx_http_farm_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_farm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_farm_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_farm_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ctx->reserved = FARM_SLOT_NONE;
+
+        ngx_http_set_ctx(r, ctx, ngx_http_farm_module);
+    }
+
+    return ctx;
 }

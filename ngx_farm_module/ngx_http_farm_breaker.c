@@ -12,57 +12,18 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_breaker.h"
+#include "ngx_http_farm_queue.h"
 
 
 #define NGX_HTTP_FARM_BREAKER_TICK  100     /* ms */
 #define NGX_HTTP_FARM_NOTES         16
 
 
-static void ngx_http_farm_breaker_open(ngx_http_farm_zone_t *z,
+static void ngx_http_farm_breaker_open_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a, ngx_http_farm_note_t *note, ngx_uint_t trial);
 static void ngx_http_farm_breaker_tick(ngx_event_t *ev);
-
-
-char *
-ngx_http_farm_parse_statuses(ngx_conf_t *cf, ngx_str_t *value, u_char *bits)
-{
-    u_char     *p, *last, *dash, *comma;
-    ngx_int_t   lo, hi, code;
-
-    ngx_memzero(bits, NGX_HTTP_FARM_STATUS_BITS);
-
-    p = value->data;
-    last = value->data + value->len;
-
-    while (p < last) {
-        comma = ngx_strlchr(p, last, ',');
-        if (comma == NULL) {
-            comma = last;
-        }
-
-        dash = ngx_strlchr(p, comma, '-');
-
-        lo = ngx_atoi(p, (dash ? dash : comma) - p);
-        hi = dash ? ngx_atoi(dash + 1, comma - dash - 1) : lo;
-
-        if (lo < 100 || hi > 599 || lo > hi) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid status list \"%V\": expected codes "
-                               "or ranges from 100 to 599, as in "
-                               "\"500-599\" or \"200,301-399\"", value);
-            return NGX_CONF_ERROR;
-        }
-
-        for (code = lo; code <= hi; code++) {
-            bits[code >> 3] |= (u_char) (1 << (code & 7));
-        }
-
-        p = comma + 1;
-    }
-
-    return NGX_CONF_OK;
-}
+static ngx_uint_t ngx_http_farm_response_cut(ngx_http_request_t *r);
 
 
 char *
@@ -191,7 +152,10 @@ invalid:
  * What a finished try means for its agent's breaker: 1 a failure, 0 a
  * success, -1 neither (the client left before the agent answered).  Called
  * without the lock.  Without farm_breaker, a failure is what nginx calls
- * one (connect error, timeout, a status of proxy_next_upstream).
+ * one (connect error, timeout, a status of proxy_next_upstream).  Either
+ * way, a response the agent cut short after its header is a failure:
+ * nginx logs its status and counts the try as good, but the client got a
+ * truncated body.
  */
 
 ngx_int_t
@@ -199,6 +163,10 @@ ngx_http_farm_breaker_failed(ngx_http_farm_srv_conf_t *fcf,
     ngx_http_request_t *r, ngx_uint_t state)
 {
     ngx_uint_t  status;
+
+    if (!(state & NGX_PEER_FAILED) && ngx_http_farm_response_cut(r)) {
+        return 1;
+    }
 
     if (!fcf->breaker.enabled) {
         return (state & NGX_PEER_FAILED) ? 1 : 0;
@@ -220,13 +188,58 @@ ngx_http_farm_breaker_failed(ngx_http_farm_srv_conf_t *fcf,
 }
 
 
-/* Counts an outcome for an agent's breaker.  Under the lock. */
+/*
+ * Whether the agent's response ended before its body did, once its header
+ * had gone to the client: the agent closed the connection or timed out in
+ * the middle of the body.  Not when the client went away, nor for
+ * responses without a body or a connection handed over (an upgrade).
+ */
 
-void
-ngx_http_farm_breaker_outcome(ngx_http_farm_zone_t *z,
+static ngx_uint_t
+ngx_http_farm_response_cut(ngx_http_request_t *r)
+{
+    ngx_event_pipe_t     *p;
+    ngx_connection_t     *c;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    if (u == NULL || !u->header_sent || u->upgrade || r->header_only
+        || r->connection->error)
+    {
+        return 0;
+    }
+
+    if (u->buffering) {
+        p = u->pipe;
+
+        if (p == NULL || p->downstream_error) {
+            return 0;
+        }
+
+        return !(p->upstream_done || (p->upstream_eof && p->length == -1));
+    }
+
+    if (u->length == 0) {
+        return 0;
+    }
+
+    c = u->peer.connection;
+
+    return !(u->length == -1 && c && c->read->eof);
+}
+
+
+/*
+ * Counts an outcome for an agent's breaker.  Returns what changed in the
+ * zone (NGX_HTTP_FARM_CHANGED_*, for the caller to dispatch the queue).
+ */
+
+ngx_uint_t
+ngx_http_farm_breaker_outcome_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a, ngx_int_t ok, ngx_http_farm_note_t *note)
 {
-    ngx_uint_t                     allowed;
+    ngx_uint_t                     allowed, changed;
     ngx_http_farm_breaker_conf_t  *bcf;
 
     bcf = &z->fcf->breaker;
@@ -237,29 +250,30 @@ ngx_http_farm_breaker_outcome(ngx_http_farm_zone_t *z,
         if (a->breaker == NGX_HTTP_FARM_BREAKER_HALF) {
             a->breaker = NGX_HTTP_FARM_BREAKER_CLOSED;
             a->closed_at = ngx_current_msec;
-            ngx_http_farm_agent_refresh(z, a);
+            changed = ngx_http_farm_agent_refresh_locked(z, a);
 
             ngx_http_farm_note(note, NGX_LOG_NOTICE,
                                "farm: breaker of agent \"%V\" (%*s) of "
                                "upstream \"%V\" closed: a trial request "
                                "succeeded", &a->sn.str, a->name_len, a->name,
                                &z->fcf->uscf->host);
+            return changed;
         }
 
-        return;
+        return 0;
     }
 
     a->bfails++;
 
     if (a->breaker == NGX_HTTP_FARM_BREAKER_HALF) {
-        ngx_http_farm_breaker_open(z, a, note, 1);
-        return;
+        ngx_http_farm_breaker_open_locked(z, a, note, 1);
+        return 0;
     }
 
     if (a->breaker != NGX_HTTP_FARM_BREAKER_CLOSED
         || a->bfails < bcf->failures)
     {
-        return;
+        return 0;
     }
 
     allowed = z->sh->nagents * bcf->max_eject / 100;
@@ -280,16 +294,20 @@ ngx_http_farm_breaker_outcome(ngx_http_farm_zone_t *z,
                                bcf->max_eject);
         }
 
-        return;
+        return 0;
     }
 
-    ngx_http_farm_breaker_open(z, a, note, 0);
+    ngx_http_farm_breaker_open_locked(z, a, note, 0);
+
+    return 0;
 }
 
 
+/* Opens an agent's breaker; an open breaker adds no capacity. */
+
 static void
-ngx_http_farm_breaker_open(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a,
-    ngx_http_farm_note_t *note, ngx_uint_t trial)
+ngx_http_farm_breaker_open_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a, ngx_http_farm_note_t *note, ngx_uint_t trial)
 {
     ngx_msec_t                     cooldown, now;
     ngx_uint_t                     shift;
@@ -322,7 +340,7 @@ ngx_http_farm_breaker_open(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a,
         z->sh->next_reopen = a->reopen_at;
     }
 
-    ngx_http_farm_agent_refresh(z, a);
+    (void) ngx_http_farm_agent_refresh_locked(z, a);
 
     if (trial) {
         ngx_http_farm_note(note, NGX_LOG_WARN,
@@ -372,7 +390,7 @@ ngx_http_farm_breaker_tick(ngx_event_t *ev)
 
     uint32_t                i;
     ngx_msec_t              now, next;
-    ngx_uint_t              n, k;
+    ngx_uint_t              n, k, changed;
     ngx_http_farm_zone_t    z;
     ngx_http_farm_note_t    notes[NGX_HTTP_FARM_NOTES];
     ngx_http_farm_agent_t  *a;
@@ -414,7 +432,11 @@ ngx_http_farm_breaker_tick(ngx_event_t *ev)
             a->breaker = NGX_HTTP_FARM_BREAKER_HALF;
             a->bfails = 0;
             z.sh->ejected--;
-            ngx_http_farm_agent_refresh(&z, a);
+            changed = ngx_http_farm_agent_refresh_locked(&z, a);
+
+            if (changed & NGX_HTTP_FARM_CHANGED_CAPACITY) {
+                ngx_http_farm_queue_dispatch_locked(&z);
+            }
 
             ngx_http_farm_note(&notes[n++], NGX_LOG_NOTICE,
                                "farm: breaker of agent \"%V\" (%*s) of "

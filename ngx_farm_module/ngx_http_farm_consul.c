@@ -29,7 +29,9 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_consul.h"
+
+#include <farm_consul.h>
 
 #include <curl/curl.h>
 
@@ -40,6 +42,14 @@
 #define NGX_HTTP_FARM_CONSUL_IDLE_GAP     1000    /* ms, no newer index */
 #define NGX_HTTP_FARM_CONSUL_CONNS        8       /* sockets at once */
 #define NGX_HTTP_FARM_CONSUL_ERR_LOG      10      /* s between error lines */
+
+/*
+ * The largest answer read: 8k per max_agents= (an entry with two checks
+ * whose output Consul cuts at 4k fits), at least 256k, at most 128M.
+ */
+#define NGX_HTTP_FARM_CONSUL_PER_AGENT    8192
+#define NGX_HTTP_FARM_CONSUL_BODY_MIN     (256 * 1024)
+#define NGX_HTTP_FARM_CONSUL_BODY_MAX     (128 * 1024 * 1024)
 
 
 struct ngx_http_farm_consul_s {
@@ -290,6 +300,20 @@ ngx_http_farm_consul_write_cb(char *ptr, size_t size, size_t nmemb,
 }
 
 
+/* The largest answer the backend reads (and the master at start). */
+
+size_t
+ngx_http_farm_consul_body_max(ngx_http_farm_srv_conf_t *fcf)
+{
+    size_t  max;
+
+    max = fcf->max_agents * NGX_HTTP_FARM_CONSUL_PER_AGENT;
+    max = ngx_max(max, NGX_HTTP_FARM_CONSUL_BODY_MIN);
+
+    return ngx_min(max, NGX_HTTP_FARM_CONSUL_BODY_MAX);
+}
+
+
 /* Something short and printable from an error body, for log lines. */
 
 void
@@ -394,8 +418,7 @@ ngx_http_farm_consul_start(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
     cs->log = cycle->log;
     cs->backoff = NGX_HTTP_FARM_CONSUL_BACKOFF_MIN;
 
-    /* 16k per agent is far more than an entry takes; at least 16M */
-    cs->body.max = ngx_max(16 * 1024 * 1024, fcf->max_agents * 16384);
+    cs->body.max = ngx_http_farm_consul_body_max(fcf);
 
     cs->timer.handler = ngx_http_farm_consul_timer_handler;
     cs->timer.data = cs;
@@ -743,8 +766,8 @@ ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs, CURLcode result)
     if (result != CURLE_OK) {
         if (cs->body.too_big) {
             ngx_snprintf(reason_buf, sizeof(reason_buf),
-                         "the answer is larger than %uzM%Z",
-                         cs->body.max / (1024 * 1024));
+                         "the answer is larger than %uzk, 8k per "
+                         "max_agents=%Z", cs->body.max / 1024);
 
         } else {
             ngx_snprintf(reason_buf, sizeof(reason_buf), "%s%Z",

@@ -11,7 +11,7 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_consul.h"
 
 #include <curl/curl.h>
 
@@ -43,7 +43,7 @@ ngx_http_farm_consul_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
     ms = ngx_min(fcf->timeout, NGX_HTTP_FARM_CONSUL_WARM_MAX);
 
     ngx_memzero(&body, sizeof(ngx_http_farm_consul_body_t));
-    body.max = ngx_max(16 * 1024 * 1024, fcf->max_agents * 16384);
+    body.max = ngx_http_farm_consul_body_max(fcf);
 
     headers = NULL;
     resolve = NULL;
@@ -68,8 +68,15 @@ ngx_http_farm_consul_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
     rc = curl_easy_perform(easy);
 
     if (rc != CURLE_OK) {
-        ngx_snprintf(reason, sizeof(reason), "%s%Z",
-                     error[0] ? error : curl_easy_strerror(rc));
+        if (body.too_big) {
+            ngx_snprintf(reason, sizeof(reason), "the answer is larger than "
+                         "%uzk, 8k per max_agents=%Z", body.max / 1024);
+
+        } else {
+            ngx_snprintf(reason, sizeof(reason), "%s%Z",
+                         error[0] ? error : curl_easy_strerror(rc));
+        }
+
         goto failed;
     }
 

@@ -26,6 +26,8 @@
 
 #include "ngx_http_farm_limit.h"
 
+#include <farm_keys.h>
+
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
@@ -136,15 +138,23 @@ ngx_http_farm_consumers_redis(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t n,
         return NGX_CONF_ERROR;
     }
 
+    /* the URL may hold a password: error lines never quote it whole */
+
     if (farm_url_parse(&cr->url, (char *) value[0].data, value[0].len,
                        (char *) err)
-        != 0 || cr->url.type != FARM_URL_REDIS)
+        != 0)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"farm_consumers\" URL \"%V\": %s",
-                           &value[0],
-                           cr->url.type == FARM_URL_REDIS
-                           ? (char *) err : "expected a redis:// URL");
+                           "invalid \"farm_consumers\" URL: %s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cr->url.type != FARM_URL_REDIS) {
+        farm_url_display(&cr->url, (char *) err, sizeof(err));
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"farm_consumers\" URL \"%s\": expected "
+                           "a redis:// URL", err);
         return NGX_CONF_ERROR;
     }
 
@@ -272,7 +282,7 @@ ngx_http_farm_consumers_redis_warm(ngx_conf_t *cf,
 {
     ngx_uint_t                  skipped;
     const char                 *reason;
-    ngx_msec_t                  ms;
+    ngx_msec_t                  ms, deadline;
     redisReply                 *tiers, *keys;
     ngx_array_t                *t;
     redisContext               *c;
@@ -283,17 +293,25 @@ ngx_http_farm_consumers_redis_warm(ngx_conf_t *cf,
     reason = "out of memory";
 
     ms = ngx_min(cr->timeout, NGX_HTTP_FARM_CONSUMERS_WARM_MAX);
+    deadline = ngx_http_farm_redis_clock() + ms;
 
     c = ngx_http_farm_redis_connect_sync(&cr->url, cr->addr, ms, &reason);
     if (c == NULL) {
         goto failed;
     }
 
-    tiers = redisCommand(c, "HGETALL %s", cr->key_tiers);
-    keys = redisCommand(c, "HGETALL %s", cr->key_keys);
+    /* one deadline for the whole read, not one per reply */
+
+    if (ngx_http_farm_redis_sync_timeout(c, deadline) == NGX_OK) {
+        tiers = redisCommand(c, "HGETALL %s", cr->key_tiers);
+    }
+
+    if (tiers && ngx_http_farm_redis_sync_timeout(c, deadline) == NGX_OK) {
+        keys = redisCommand(c, "HGETALL %s", cr->key_keys);
+    }
 
     if (tiers == NULL || keys == NULL) {
-        reason = c->errstr;
+        reason = c->err ? c->errstr : "no reply within timeout=";
         goto failed;
     }
 

@@ -22,7 +22,8 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_health.h"
+#include "ngx_http_farm_queue.h"
 
 #include <jansson.h>
 
@@ -1191,6 +1192,7 @@ static void
 ngx_http_farm_check_done(ngx_http_farm_check_t *ck, ngx_uint_t pass,
     ngx_http_farm_report_t *rep, const char *error)
 {
+    ngx_uint_t                    changed;
     ngx_http_farm_zone_t          z;
     ngx_http_farm_note_t          note;
     ngx_http_farm_agent_t        *a;
@@ -1285,7 +1287,11 @@ ngx_http_farm_check_done(ngx_http_farm_check_t *ck, ngx_uint_t pass,
         }
     }
 
-    ngx_http_farm_agent_refresh(&z, a);
+    changed = ngx_http_farm_agent_refresh_locked(&z, a);
+
+    if (changed & NGX_HTTP_FARM_CHANGED_CAPACITY) {
+        ngx_http_farm_queue_dispatch_locked(&z);
+    }
 
     ngx_shmtx_unlock(&z.shpool->mutex);
 

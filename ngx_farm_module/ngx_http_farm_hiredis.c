@@ -7,10 +7,13 @@
  * an nginx connection, and hiredis' add/del read/write hooks become level
  * triggered nginx events, so hiredis reads and writes only when the event
  * loop says the socket is ready.  Timeouts are the caller's (nginx timers).
+ *
+ * Also the one blocking Redis connection of the module, for the master's
+ * startup reads (registry warm start, consumers in Redis).
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_util.h"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
@@ -169,4 +172,121 @@ ngx_http_farm_hiredis_cleanup(void *data)
     ngx_free_connection(c);
 
     ac->ev.data = NULL;
+}
+
+
+/*
+ * A blocking connection for the master's startup reads, bounded by ms for
+ * the connection and for every reply: connects, then AUTH and SELECT as the
+ * URL says.  Returns the context (the caller frees it with redisFree), or
+ * NULL with *reason set (valid until the next call).
+ */
+
+void *
+ngx_http_farm_redis_connect_sync(farm_url_t *url, u_char *addr, ngx_msec_t ms,
+    const char **reason)
+{
+    redisReply      *e;
+    redisContext    *c;
+    struct timeval   tv;
+    static char      error[128];
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+
+    c = redisConnectWithTimeout((char *) addr, (int) url->port, tv);
+
+    if (c == NULL || c->err) {
+        if (c) {
+            ngx_cpystrn((u_char *) error, (u_char *) c->errstr,
+                        sizeof(error));
+            redisFree(c);
+            *reason = error;
+
+        } else {
+            *reason = "out of memory";
+        }
+
+        return NULL;
+    }
+
+    (void) redisSetTimeout(c, tv);
+
+    if (url->password[0]) {
+        e = url->user[0]
+            ? redisCommand(c, "AUTH %s %s", url->user, url->password)
+            : redisCommand(c, "AUTH %s", url->password);
+
+        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
+            *reason = "AUTH failed";
+            goto failed;
+        }
+
+        freeReplyObject(e);
+    }
+
+    if (url->db) {
+        e = redisCommand(c, "SELECT %u", url->db);
+
+        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
+            *reason = "SELECT failed";
+            goto failed;
+        }
+
+        freeReplyObject(e);
+    }
+
+    return c;
+
+failed:
+
+    if (e) {
+        freeReplyObject(e);
+    }
+
+    redisFree(c);
+
+    return NULL;
+}
+
+
+/*
+ * The wall clock in ms, for the deadlines of blocking reads: the master's
+ * cached time is not updated while it parses the configuration.
+ */
+
+ngx_msec_t
+ngx_http_farm_redis_clock(void)
+{
+    struct timeval  tv;
+
+    ngx_gettimeofday(&tv);
+
+    return (ngx_msec_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+
+/*
+ * Bounds the next blocking read of c by what is left until deadline:
+ * NGX_OK, or NGX_ERROR when nothing is left.
+ */
+
+ngx_int_t
+ngx_http_farm_redis_sync_timeout(void *ctx, ngx_msec_t deadline)
+{
+    ngx_msec_t       now, left;
+    redisContext    *c = ctx;
+    struct timeval   tv;
+
+    now = ngx_http_farm_redis_clock();
+    if (now >= deadline) {
+        return NGX_ERROR;
+    }
+
+    left = deadline - now;
+
+    tv.tv_sec = left / 1000;
+    tv.tv_usec = (left % 1000) * 1000;
+
+    return redisSetTimeout(c, tv) == REDIS_OK ? NGX_OK : NGX_ERROR;
 }

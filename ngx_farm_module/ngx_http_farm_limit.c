@@ -39,6 +39,7 @@ static void ngx_http_farm_limit_give_back(ngx_http_farm_limit_ctx_t *ctx);
 static void ngx_http_farm_limit_view(ngx_http_farm_limit_ctx_t *ctx,
     ngx_uint_t admitted);
 static void ngx_http_farm_limit_timeout(ngx_event_t *ev);
+static void ngx_http_farm_limit_resume(ngx_http_farm_limit_ctx_t *ctx);
 static ngx_http_farm_limit_ctx_t *ngx_http_farm_limit_get_ctx(
     ngx_http_request_t *r);
 static ngx_http_farm_limit_ctx_t *ngx_http_farm_limit_create_ctx(
@@ -196,6 +197,8 @@ ngx_http_farm_limit_handler(ngx_http_request_t *r)
     if (key->len == 0) {
         return ngx_http_farm_limit_finish(r, ctx);
     }
+
+    ctx->resume = ngx_http_farm_limit_resume;
 
     rc = ngx_http_farm_limit_redis_send(r, ctx, limit, key);
 
@@ -406,10 +409,11 @@ ngx_http_farm_limit_timeout(ngx_event_t *ev)
 
 /*
  * Called once the Redis exchange of a waiting request has an outcome
- * (ctx->redis_rc): the phases run again and the handler finishes.
+ * (ctx->redis_rc), as ctx->resume from ngx_http_farm_limit_redis.c: the
+ * phases run again and the handler finishes.
  */
 
-void
+static void
 ngx_http_farm_limit_resume(ngx_http_farm_limit_ctx_t *ctx)
 {
     ngx_http_request_t  *r;
@@ -464,32 +468,6 @@ ngx_http_farm_limit_key(ngx_http_request_t *r, ngx_http_farm_limit_t *limit,
     key->len = p - key->data;
 
     return NGX_OK;
-}
-
-
-/*
- * Sends a JSON response from an access phase handler and finalizes the
- * request; the handler returns what this returns (NGX_DONE).
- */
-
-ngx_int_t
-ngx_http_farm_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *body)
-{
-    ngx_int_t                 rc;
-    ngx_str_t                 type;
-    ngx_http_complex_value_t  cv;
-
-    ngx_str_set(&type, "application/json; charset=utf-8");
-
-    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
-    cv.value = *body;
-
-    rc = ngx_http_send_response(r, status, &type, &cv);
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
 }
 
 
@@ -763,7 +741,6 @@ ngx_http_farm_limit_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     return NGX_CONF_OK;
 }
-
 
 
 static ngx_int_t

@@ -28,8 +28,10 @@
 
 #include <ngx_sha1.h>
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_util.h"
 #include "ngx_http_farm_limit_window.h"
+
+#include <farm_record.h>
 
 
 #define NGX_HTTP_FARM_LIMIT_LOCAL      1
@@ -46,6 +48,11 @@
 
 typedef struct ngx_http_farm_limit_backend_s  ngx_http_farm_limit_backend_t;
 typedef struct ngx_http_farm_limit_pending_s  ngx_http_farm_limit_pending_t;
+typedef struct ngx_http_farm_limit_ctx_s      ngx_http_farm_limit_ctx_t;
+
+
+/* the end of a request's wait for Redis (set by ngx_http_farm_limit.c) */
+typedef void (*ngx_http_farm_limit_resume_pt)(ngx_http_farm_limit_ctx_t *ctx);
 
 
 /* policy=local: one key, in the zone's rbtree and LRU queue */
@@ -139,7 +146,7 @@ typedef struct {
 
 
 /* per request; survives internal redirects (found through its cleanup) */
-typedef struct {
+struct ngx_http_farm_limit_ctx_s {
     ngx_http_request_t             *request;
     ngx_http_farm_limit_loc_conf_t *lcf;
     time_t                          now;
@@ -153,6 +160,7 @@ typedef struct {
     ngx_uint_t                      reported;   /* headers added */
     ngx_uint_t                      redis_rc;
     const char                     *redis_err;
+    ngx_http_farm_limit_resume_pt   resume;     /* when redis_rc is set */
 
     ngx_http_farm_limit_pending_t  *pending;
     ngx_event_t                     timer;
@@ -161,7 +169,7 @@ typedef struct {
     size_t                         *argvlen;
 
     farm_limit_view_t               view;
-} ngx_http_farm_limit_ctx_t;
+};
 
 
 /* a consumer of farm_consumers */
@@ -197,11 +205,8 @@ extern ngx_module_t  ngx_http_farm_key_auth_module;
 
 
 /* ngx_http_farm_limit.c */
-ngx_int_t ngx_http_farm_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *body);
 ngx_int_t ngx_http_farm_limit_key(ngx_http_request_t *r,
     ngx_http_farm_limit_t *limit, ngx_str_t *key);
-void ngx_http_farm_limit_resume(ngx_http_farm_limit_ctx_t *ctx);
 
 /* ngx_http_farm_limit_conf.c */
 char *ngx_http_farm_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -525,20 +525,24 @@ ngx_http_farm_limit_backend(ngx_conf_t *cf, ngx_str_t *text)
         return NULL;
     }
 
+    /* the URL may hold a password: error lines never quote it whole */
+
     if (farm_url_parse(&b->url, (char *) text->data, text->len,
                        (char *) err)
         != 0)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"farm_limit\" parameter \"redis=%V\": "
-                           "%s", text, err);
+                           "invalid \"farm_limit\" parameter \"redis=\": %s",
+                           err);
         return NULL;
     }
 
     if (b->url.type != FARM_URL_REDIS) {
+        farm_url_display(&b->url, (char *) err, sizeof(err));
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"farm_limit\" parameter \"redis=%V\": "
-                           "expected a redis:// URL", text);
+                           "invalid \"farm_limit\" parameter \"redis=%s\": "
+                           "expected a redis:// URL", err);
         return NULL;
     }
 

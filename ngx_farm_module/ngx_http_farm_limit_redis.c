@@ -572,7 +572,7 @@ ngx_http_farm_limit_redis_reply(redisAsyncContext *ac, void *reply,
     ctx->pending = NULL;
     ngx_http_farm_limit_redis_release(p);
 
-    ngx_http_farm_limit_resume(ctx);
+    ctx->resume(ctx);
 }
 
 
@@ -643,7 +643,7 @@ ngx_http_farm_limit_redis_failed(ngx_http_farm_limit_pending_t *p,
 
     ngx_http_farm_limit_redis_release(p);
 
-    ngx_http_farm_limit_resume(ctx);
+    ctx->resume(ctx);
 }
 
 

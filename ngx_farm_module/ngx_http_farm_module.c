@@ -4,13 +4,32 @@
  * BSD-2-Clause, see LICENSE.
  *
  * ngx_http_farm_module: one gateway endpoint in front of a changing farm of
- * agents.  This file holds the directives, the configuration and the process
- * hooks; each concern has its own file (zone, pick, balancer, sync, redis,
- * hiredis, consul, state, status, reject).
+ * agents.  This file is the module glue, the top layer (see
+ * ngx_http_farm_module.h and docs/design.md): the directives, the
+ * configuration, the zone's init (the zone model, the queue's part of it,
+ * the master's startup read), the registry backends and the process hooks.
+ * Each concern has its own file (zone, subset, pick, route, queue, client,
+ * health, breaker, sync, state, redis, consul, balancer, admit, reject,
+ * status).
  */
 
 
 #include "ngx_http_farm_module.h"
+#include "ngx_http_farm_zone.h"
+#include "ngx_http_farm_route.h"
+#include "ngx_http_farm_queue.h"
+#include "ngx_http_farm_client.h"
+#include "ngx_http_farm_health.h"
+#include "ngx_http_farm_breaker.h"
+#include "ngx_http_farm_sync.h"
+#include "ngx_http_farm_state.h"
+#include "ngx_http_farm_redis.h"
+#include "ngx_http_farm_consul.h"
+#include "ngx_http_farm_balancer.h"
+#include "ngx_http_farm_admit.h"
+#include "ngx_http_farm_reject.h"
+
+#include <farm_keys.h>
 
 
 #define NGX_HTTP_FARM_DEFAULT_RESYNC      5000
@@ -25,11 +44,19 @@ static char *ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_farm_registry_param(ngx_conf_t *cf,
     ngx_http_farm_srv_conf_t *fcf, ngx_str_t *value, ssize_t *size);
+static char *ngx_http_farm_registry_allow(ngx_conf_t *cf,
+    ngx_http_farm_srv_conf_t *fcf, ngx_str_t *value);
 static char *ngx_http_farm_balance(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_int_t ngx_http_farm_registry_warm(ngx_http_farm_srv_conf_t *fcf,
+    ngx_log_t *log);
 static ngx_int_t ngx_http_farm_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_farm_init_process(ngx_cycle_t *cycle);
 static void ngx_http_farm_exit_process(ngx_cycle_t *cycle);
+static void ngx_http_farm_owner_start(ngx_http_farm_srv_conf_t *fcf,
+    ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_farm_commands[] = {
@@ -139,6 +166,31 @@ ngx_module_t  ngx_http_farm_module = {
 };
 
 
+/* the registry backends, by farm_registry's URL */
+
+static const ngx_http_farm_registry_t  ngx_http_farm_redis_registry = {
+    ngx_http_farm_redis_start,
+    ngx_http_farm_redis_stop,
+    ngx_http_farm_redis_warm
+};
+
+
+static const ngx_http_farm_registry_t  ngx_http_farm_consul_registry = {
+    ngx_http_farm_consul_start,
+    ngx_http_farm_consul_stop,
+    ngx_http_farm_consul_warm
+};
+
+
+/* where the state= file's records go: a full sync */
+
+static const ngx_http_farm_state_sink_t  ngx_http_farm_state_sink = {
+    ngx_http_farm_sync_begin,
+    ngx_http_farm_sync_parsed,
+    ngx_http_farm_sync_end
+};
+
+
 static void *
 ngx_http_farm_create_main_conf(ngx_conf_t *cf)
 {
@@ -229,6 +281,10 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
         return NGX_CONF_ERROR;
     }
+
+    fcf->registry = (fcf->url.type == FARM_URL_CONSUL)
+                    ? &ngx_http_farm_consul_registry
+                    : &ngx_http_farm_redis_registry;
 
     /* the URL without its password, for logs and status */
 
@@ -496,12 +552,22 @@ ngx_http_farm_registry_param(ngx_conf_t *cf, ngx_http_farm_srv_conf_t *fcf,
 
         if (n == 3) {
             fcf->ca = s;
+            return NGX_CONF_OK;
+        }
 
-        } else {
-            fcf->state = s;
+        fcf->state = s;
+
+        /* the state file is flushed to disk on a thread */
+
+        if (ngx_http_farm_state_conf(cf) != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
 
         return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "allow=", 6) == 0) {
+        return ngx_http_farm_registry_allow(cf, fcf, value);
     }
 
     if (ngx_strncmp(value->data, "resync=", 7) == 0) {
@@ -568,28 +634,61 @@ invalid:
 
 
 /*
- * A directive's "name=TIME" parameter, the time starting skip bytes into
- * value: NGX_OK with *ms set when it parses and is at least min ms.
+ * allow=CIDR[,CIDR...] (may be repeated): the only networks registry records
+ * may point the gateway at.  Without it, everything but link-local and
+ * cloud metadata addresses (ngx_http_farm_sync_allowed()).
  */
 
-ngx_int_t
-ngx_http_farm_conf_msec(ngx_str_t *value, size_t skip, ngx_msec_t min,
-    ngx_msec_t *ms)
+static char *
+ngx_http_farm_registry_allow(ngx_conf_t *cf, ngx_http_farm_srv_conf_t *fcf,
+    ngx_str_t *value)
 {
-    ngx_str_t   s;
-    ngx_msec_t  t;
+    u_char      *p, *last, *comma;
+    ngx_int_t    rc;
+    ngx_str_t    s;
+    ngx_cidr_t  *cidr;
 
-    s.data = value->data + skip;
-    s.len = value->len - skip;
-
-    t = ngx_parse_time(&s, 0);
-    if (t == (ngx_msec_t) NGX_ERROR || t < min) {
-        return NGX_ERROR;
+    if (fcf->allow == NULL) {
+        fcf->allow = ngx_array_create(cf->pool, 4, sizeof(ngx_cidr_t));
+        if (fcf->allow == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
-    *ms = t;
+    p = value->data + 6;
+    last = value->data + value->len;
 
-    return NGX_OK;
+    do {
+        comma = ngx_strlchr(p, last, ',');
+
+        s.data = p;
+        s.len = (comma ? comma : last) - p;
+
+        cidr = ngx_array_push(fcf->allow);
+        if (cidr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = (s.len == 0) ? NGX_ERROR : ngx_ptocidr(&s, cidr);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"farm_registry\" parameter "
+                               "\"%V\": \"%V\" is not an address or a "
+                               "network (CIDR)", value, &s);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "low address bits of %V are meaningless", &s);
+        }
+
+        p = comma + 1;
+
+    } while (comma);
+
+    return NGX_CONF_OK;
 }
 
 
@@ -669,6 +768,99 @@ ngx_http_farm_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * The shared zone of a farm upstream (its ngx_shm_zone_t init): the zone
+ * model, then the queue's part of it, then, for a new zone, the master's
+ * startup read.  None of them is called with the lock held.
+ */
+
+static ngx_int_t
+ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_farm_srv_conf_t  *fcf = shm_zone->data;
+
+    ngx_http_farm_zone_t  z;
+
+    fcf->log = shm_zone->shm.log;
+
+    if (data) {
+
+        /* the queue first: a refused queue change leaves the zone as it was */
+
+        ngx_http_farm_zone_get(fcf, &z);
+
+        if (ngx_http_farm_queue_reuse(&z, shm_zone) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_farm_zone_reuse(shm_zone, fcf);
+    }
+
+    if (shm_zone->shm.exists) {
+        /* Windows: another process already set it up */
+        return NGX_OK;
+    }
+
+    if (ngx_http_farm_zone_init(shm_zone, fcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_farm_zone_get(fcf, &z);
+
+    if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "farm zone \"%V\" has no room for a queue of %ui; "
+                      "raise zone=", &shm_zone->shm.name, fcf->queue.max);
+        return NGX_ERROR;
+    }
+
+    /*
+     * A warm start: the master fills the zone from the registry before any
+     * worker exists, so the first request after "nginx" finds the agents.
+     * Bounded by the registry timeout; workers then take over.
+     */
+
+    if (!ngx_test_config && ngx_process != NGX_PROCESS_SIGNALLER) {
+        (void) ngx_http_farm_registry_warm(fcf, shm_zone->shm.log);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The master's startup read: the registry, or, when it cannot be read, the
+ * agents last saved to the state= file.
+ */
+
+static ngx_int_t
+ngx_http_farm_registry_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
+{
+    ngx_int_t  rc;
+
+    fcf->log = log;
+    fcf->warming = 1;
+
+    rc = fcf->registry->warm(fcf, log);
+
+    if (rc != NGX_OK && fcf->state.len) {
+        (void) ngx_http_farm_state_load(fcf, log, &ngx_http_farm_state_sink);
+    }
+
+    fcf->warming = 0;
+
+    /*
+     * the read may have taken up to a few seconds: the workers inherit the
+     * master's cached clock, and timers they arm at start would be due at
+     * once if it were left behind
+     */
+
+    ngx_time_update();
+
+    return rc;
+}
+
+
 ngx_int_t
 ngx_http_farm_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 {
@@ -682,6 +874,20 @@ ngx_http_farm_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "upstream \"%V\" in %s:%ui takes its agents from "
                       "\"farm_registry\" and cannot have \"server\" lines",
+                      &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    /*
+     * nginx's "zone" would copy round robin peers the farm does not have;
+     * the farm's agents live in its own zone (farm_registry zone=).
+     */
+
+    if (us->shm_zone) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" in %s:%ui cannot have a \"zone\" "
+                      "directive: its agents live in the farm's own shared "
+                      "zone; size it with \"farm_registry ... zone=\"",
                       &us->host, us->file_name, us->line);
         return NGX_ERROR;
     }
@@ -794,15 +1000,27 @@ ngx_http_farm_init_process(ngx_cycle_t *cycle)
 
     fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_farm_module);
 
+    /*
+     * A failure here is logged, and the worker serves without what failed:
+     * a worker that exits from init_process with an error is never
+     * respawned, which would leave the gateway a worker short for good.
+     */
+
     if (ngx_http_farm_queue_init_process(cycle) != NGX_OK) {
-        return NGX_ERROR;
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "farm: this worker's queue wake-ups failed to start; "
+                      "its queued requests wait for their timeout");
     }
 
     farm = fmcf->farms.elts;
 
     for (i = 0; i < fmcf->farms.nelts; i++) {
+        ngx_http_farm_owner_start(farm[i], cycle);
+
         if (ngx_http_farm_health_start(farm[i], cycle) != NGX_OK) {
-            return NGX_ERROR;
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                          "farm: health checks of upstream \"%V\" failed "
+                          "to start in this worker", &farm[i]->uscf->host);
         }
 
         if (!ngx_http_farm_sync_is_owner(farm[i])) {
@@ -810,18 +1028,13 @@ ngx_http_farm_init_process(ngx_cycle_t *cycle)
         }
 
         if (ngx_http_farm_sync_owner_start(farm[i]) != NGX_OK
-            || ngx_http_farm_breaker_start(farm[i], cycle) != NGX_OK)
+            || ngx_http_farm_breaker_start(farm[i], cycle) != NGX_OK
+            || farm[i]->registry->start(farm[i], cycle) != NGX_OK)
         {
-            return NGX_ERROR;
-        }
-
-        if (farm[i]->url.type == FARM_URL_CONSUL) {
-            if (ngx_http_farm_consul_start(farm[i], cycle) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-        } else if (ngx_http_farm_redis_start(farm[i], cycle) != NGX_OK) {
-            return NGX_ERROR;
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                          "farm: the registry sync of upstream \"%V\" "
+                          "failed to start in this worker; it routes to the "
+                          "agents it knows", &farm[i]->uscf->host);
         }
     }
 
@@ -833,8 +1046,15 @@ static void
 ngx_http_farm_exit_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                  i;
+    ngx_http_farm_zone_t        z;
     ngx_http_farm_srv_conf_t  **farm;
     ngx_http_farm_main_conf_t  *fmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return;
+    }
 
     if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
         return;
@@ -846,7 +1066,46 @@ ngx_http_farm_exit_process(ngx_cycle_t *cycle)
 
     for (i = 0; i < fmcf->farms.nelts; i++) {
         ngx_http_farm_health_stop(farm[i]);
-        ngx_http_farm_redis_stop(farm[i]);
-        ngx_http_farm_consul_stop(farm[i]);
+        farm[i]->registry->stop(farm[i]);
+
+        ngx_http_farm_zone_get(farm[i], &z);
+        ngx_http_farm_owner_detach(&z, farm[i]->owner);
+    }
+}
+
+
+/*
+ * This worker becomes an owner of requests in the farm's zone, giving back
+ * first what a crashed predecessor held (its requests' counts), and wakes
+ * the waiters that capacity may serve.
+ */
+
+static void
+ngx_http_farm_owner_start(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
+{
+    uint64_t              reclaimed;
+    ngx_uint_t            dead;
+    ngx_http_farm_zone_t  z;
+
+    ngx_http_farm_zone_get(fcf, &z);
+
+    fcf->owner = ngx_http_farm_owner_attach(&z, ngx_pid, &reclaimed, &dead);
+
+    if (reclaimed) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "farm: upstream \"%V\": gave back %uL request(s) "
+                      "held on agents by %ui worker process(es) that "
+                      "exited without ending them",
+                      &fcf->uscf->host, reclaimed, dead);
+
+        ngx_http_farm_queue_dispatch(&z);
+    }
+
+    if (fcf->owner == NGX_HTTP_FARM_OWNER_NONE) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "farm: upstream \"%V\": more than %d worker "
+                      "processes share the zone; the requests of this one "
+                      "are not given back if it crashes",
+                      &fcf->uscf->host, NGX_HTTP_FARM_OWNERS);
     }
 }

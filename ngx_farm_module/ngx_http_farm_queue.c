@@ -13,13 +13,13 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_queue.h"
+#include "ngx_http_farm_route.h"
 
 #include <sys/eventfd.h>
 
 
 #define NGX_HTTP_FARM_QUEUE_POLL    20      /* ms, the safety net */
-#define NGX_HTTP_FARM_NONE32        0xffffffff
 
 
 static void ngx_http_farm_queue_cleanup_fds(void *data);
@@ -27,10 +27,10 @@ static void ngx_http_farm_queue_wake_handler(ngx_event_t *ev);
 static void ngx_http_farm_queue_poll_handler(ngx_event_t *ev);
 static void ngx_http_farm_queue_check(ngx_http_farm_srv_conf_t *fcf);
 static void ngx_http_farm_queue_timeout_handler(ngx_event_t *ev);
-static void ngx_http_farm_queue_unlink(ngx_http_farm_shctx_t *sh,
+static void ngx_http_farm_queue_unlink_locked(ngx_http_farm_shctx_t *sh,
     uint32_t i);
-static void ngx_http_farm_queue_free_entry(ngx_http_farm_shctx_t *sh,
-    uint32_t i);
+static void ngx_http_farm_queue_free_entry_locked(
+    ngx_http_farm_shctx_t *sh, uint32_t i);
 static void ngx_http_farm_queue_forget(ngx_http_farm_ctx_t *ctx);
 
 
@@ -293,16 +293,36 @@ ngx_http_farm_queue_poll_handler(ngx_event_t *ev)
 }
 
 
-/* Sets up the zone's queue (zone init, master).  Not locked: new zone. */
+/*
+ * Sets up the zone's queue: a new zone (the master), or a zone that had no
+ * queue before a reload.  Takes the lock (allocates first, then publishes),
+ * so it must not be called with the lock held.
+ */
 
 ngx_int_t
 ngx_http_farm_queue_zone(ngx_http_farm_zone_t *z)
 {
-    uint32_t                i, n;
-    ngx_http_farm_shctx_t  *sh;
+    uint32_t                 i, n;
+    ngx_http_farm_shctx_t   *sh;
+    ngx_http_farm_waiter_t  *waiters;
 
     sh = z->sh;
     n = z->fcf->queue.enabled ? z->fcf->queue.max : 0;
+    waiters = NULL;
+
+    if (n) {
+        waiters = ngx_slab_calloc(z->shpool,
+                                  n * sizeof(ngx_http_farm_waiter_t));
+        if (waiters == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < n; i++) {
+            waiters[i].next = (i + 1 < n) ? i + 1 : NGX_HTTP_FARM_NONE32;
+        }
+    }
+
+    ngx_shmtx_lock(&z->shpool->mutex);
 
     sh->qmax = n;
     sh->qlen = 0;
@@ -310,18 +330,50 @@ ngx_http_farm_queue_zone(ngx_http_farm_zone_t *z)
     sh->qtail = NGX_HTTP_FARM_NONE32;
     sh->qfree = n ? 0 : NGX_HTTP_FARM_NONE32;
 
-    if (n == 0) {
+    if (n) {
+        sh->waiters = waiters;
+    }
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A reload kept the zone: a queue added now gets its waiters; a queue's
+ * size cannot change under the old workers.  Not locked.
+ */
+
+ngx_int_t
+ngx_http_farm_queue_reuse(ngx_http_farm_zone_t *z, ngx_shm_zone_t *shm_zone)
+{
+    ngx_http_farm_shctx_t     *sh;
+    ngx_http_farm_srv_conf_t  *fcf;
+
+    sh = z->sh;
+    fcf = z->fcf;
+
+    if (!fcf->queue.enabled || sh->qmax == fcf->queue.max) {
         return NGX_OK;
     }
 
-    sh->waiters = ngx_slab_calloc(z->shpool,
-                                  n * sizeof(ngx_http_farm_waiter_t));
-    if (sh->waiters == NULL) {
+    if (sh->qmax) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "farm zone \"%V\": farm_queue max= cannot change from "
+                      "%uD to %ui in a live zone; keep max=%uD, change the "
+                      "zone= size, or restart nginx",
+                      &shm_zone->shm.name, sh->qmax, fcf->queue.max,
+                      sh->qmax);
         return NGX_ERROR;
     }
 
-    for (i = 0; i < n; i++) {
-        sh->waiters[i].next = (i + 1 < n) ? i + 1 : NGX_HTTP_FARM_NONE32;
+    if (ngx_http_farm_queue_zone(z) != NGX_OK) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "farm zone \"%V\" has no room for a queue of "
+                      "%ui; raise zone= or restart",
+                      &shm_zone->shm.name, fcf->queue.max);
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -329,7 +381,7 @@ ngx_http_farm_queue_zone(ngx_http_farm_zone_t *z)
 
 
 static void
-ngx_http_farm_queue_unlink(ngx_http_farm_shctx_t *sh, uint32_t i)
+ngx_http_farm_queue_unlink_locked(ngx_http_farm_shctx_t *sh, uint32_t i)
 {
     ngx_http_farm_waiter_t  *w;
 
@@ -354,7 +406,7 @@ ngx_http_farm_queue_unlink(ngx_http_farm_shctx_t *sh, uint32_t i)
 
 
 static void
-ngx_http_farm_queue_free_entry(ngx_http_farm_shctx_t *sh, uint32_t i)
+ngx_http_farm_queue_free_entry_locked(ngx_http_farm_shctx_t *sh, uint32_t i)
 {
     sh->waiters[i].state = NGX_HTTP_FARM_WAITER_FREE;
     sh->waiters[i].next = sh->qfree;
@@ -363,13 +415,14 @@ ngx_http_farm_queue_free_entry(ngx_http_farm_shctx_t *sh, uint32_t i)
 
 
 /*
- * Puts a request that found every agent full in the queue, or refuses it
- * (queue full).  Called locked, from the admission handler; unlocks.
- * Returns NGX_AGAIN when the request now waits, or the refusal's code.
+ * Puts a request that found every agent full in the queue.  Called
+ * locked, from the admission handler; unlocks.  Returns NGX_AGAIN when the
+ * request now waits (its wait ends through ctx->resume), NGX_DECLINED when
+ * the queue is full (the caller refuses), or an HTTP error.
  */
 
 ngx_int_t
-ngx_http_farm_queue_wait(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
+ngx_http_farm_queue_wait_locked(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
     ngx_http_farm_zone_t *z, ngx_http_farm_filter_t *f)
 {
     uint32_t                    i, at;
@@ -386,7 +439,7 @@ ngx_http_farm_queue_wait(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
         sh->queue_full++;
         ngx_shmtx_unlock(&z->shpool->mutex);
 
-        return ngx_http_farm_refuse(r, ctx, NGX_HTTP_FARM_REJECT_QUEUE_FULL);
+        return NGX_DECLINED;
     }
 
     priority = 0;
@@ -415,8 +468,7 @@ ngx_http_farm_queue_wait(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
             sh->queue_full++;
             ngx_shmtx_unlock(&z->shpool->mutex);
 
-            return ngx_http_farm_refuse(r, ctx,
-                                        NGX_HTTP_FARM_REJECT_QUEUE_FULL);
+            return NGX_DECLINED;
         }
     }
 
@@ -497,13 +549,24 @@ ngx_http_farm_queue_wait(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
 }
 
 
-/*
- * Grants freed capacity to waiters, first to last, as long as some agent is
- * available at all.  Locked.
- */
+/* Serves waiters, for a caller that does not hold the lock. */
 
 void
 ngx_http_farm_queue_dispatch(ngx_http_farm_zone_t *z)
+{
+    ngx_shmtx_lock(&z->shpool->mutex);
+    ngx_http_farm_queue_dispatch_locked(z);
+    ngx_shmtx_unlock(&z->shpool->mutex);
+}
+
+
+/*
+ * Grants freed capacity to waiters, first to last, as long as some agent is
+ * available at all.
+ */
+
+void
+ngx_http_farm_queue_dispatch_locked(ngx_http_farm_zone_t *z)
 {
     uint32_t                    i, next, slot;
     ngx_msec_t                  waited;
@@ -543,7 +606,7 @@ ngx_http_farm_queue_dispatch(ngx_http_farm_zone_t *z)
 
             ngx_memzero(&scratch, sizeof(ngx_http_farm_ctx_t));
 
-            slot = ngx_http_farm_route_choose(z, &f, NULL, 0, &scratch);
+            slot = ngx_http_farm_route_choose_locked(z, &f, NULL, 0, &scratch);
 
         } else {
             slot = farm_tree_best(&sh->tree, &peers, NULL, 0);
@@ -556,13 +619,13 @@ ngx_http_farm_queue_dispatch(ngx_http_farm_zone_t *z)
         a = &sh->agents[slot];
 
         farm_tree_acquire(&sh->tree, &peers, slot);
-        ngx_http_farm_subsets_update(z, a);
+        ngx_http_farm_subsets_update_locked(z, a);
 
         w->state = NGX_HTTP_FARM_WAITER_GRANTED;
         w->slot = slot;
         w->gen = a->gen;
 
-        ngx_http_farm_queue_unlink(sh, i);
+        ngx_http_farm_queue_unlink_locked(sh, i);
 
         waited = ngx_current_msec - w->since;
         sh->dispatched++;
@@ -620,7 +683,7 @@ ngx_http_farm_queue_check(ngx_http_farm_srv_conf_t *fcf)
         ctx->reserved = w->slot;
         ctx->reserved_gen = w->gen;
 
-        ngx_http_farm_queue_free_entry(z.sh, ctx->waiter);
+        ngx_http_farm_queue_free_entry_locked(z.sh, ctx->waiter);
 
         ngx_shmtx_unlock(&z.shpool->mutex);
 
@@ -633,7 +696,7 @@ ngx_http_farm_queue_check(ngx_http_farm_srv_conf_t *fcf)
                        "farm: dequeued after %M ms",
                        ngx_current_msec - ctx->queued_at);
 
-        ngx_http_farm_admit_resume(r);
+        ctx->resume(r, NGX_HTTP_FARM_REJECT_NONE);
         ngx_http_run_posted_requests(c);
     }
 
@@ -690,8 +753,8 @@ ngx_http_farm_queue_timeout_handler(ngx_event_t *ev)
     if (w->seq == ctx->waiter_seq
         && w->state == NGX_HTTP_FARM_WAITER_WAITING)
     {
-        ngx_http_farm_queue_unlink(z.sh, ctx->waiter);
-        ngx_http_farm_queue_free_entry(z.sh, ctx->waiter);
+        ngx_http_farm_queue_unlink_locked(z.sh, ctx->waiter);
+        ngx_http_farm_queue_free_entry_locked(z.sh, ctx->waiter);
         z.sh->timed_out++;
     }
 
@@ -699,8 +762,7 @@ ngx_http_farm_queue_timeout_handler(ngx_event_t *ev)
 
     ngx_http_farm_queue_forget(ctx);
 
-    ngx_http_finalize_request(r, ngx_http_farm_refuse(r, ctx,
-                                         NGX_HTTP_FARM_REJECT_QUEUE_TIMEOUT));
+    ctx->resume(r, NGX_HTTP_FARM_REJECT_QUEUE_TIMEOUT);
     ngx_http_run_posted_requests(c);
 }
 
@@ -729,18 +791,18 @@ ngx_http_farm_queue_cancel(ngx_http_farm_ctx_t *ctx)
 
     if (w->seq == ctx->waiter_seq) {
         if (w->state == NGX_HTTP_FARM_WAITER_WAITING) {
-            ngx_http_farm_queue_unlink(z.sh, ctx->waiter);
-            ngx_http_farm_queue_free_entry(z.sh, ctx->waiter);
+            ngx_http_farm_queue_unlink_locked(z.sh, ctx->waiter);
+            ngx_http_farm_queue_free_entry_locked(z.sh, ctx->waiter);
 
         } else if (w->state == NGX_HTTP_FARM_WAITER_GRANTED) {
             slot = w->slot;
             gen = w->gen;
 
-            ngx_http_farm_queue_free_entry(z.sh, ctx->waiter);
+            ngx_http_farm_queue_free_entry_locked(z.sh, ctx->waiter);
             ngx_shmtx_unlock(&z.shpool->mutex);
 
             ngx_http_farm_queue_forget(ctx);
-            ngx_http_farm_release(&z, slot, gen);
+            ngx_http_farm_queue_release(&z, slot, gen);
             return;
         }
     }
@@ -748,4 +810,32 @@ ngx_http_farm_queue_cancel(ngx_http_farm_ctx_t *ctx)
     ngx_shmtx_unlock(&z.shpool->mutex);
 
     ngx_http_farm_queue_forget(ctx);
+}
+
+
+/*
+ * Gives back an agent taken for a request that did not use it, and serves
+ * the waiters with it.  Takes the lock.
+ */
+
+void
+ngx_http_farm_queue_release(ngx_http_farm_zone_t *z, uint32_t slot,
+    uint32_t gen)
+{
+    farm_peers_t            peers;
+    ngx_http_farm_agent_t  *a;
+
+    ngx_http_farm_zone_peers(z->sh, &peers);
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    a = &z->sh->agents[slot];
+
+    if (a->gen == gen) {
+        farm_tree_release(&z->sh->tree, &peers, slot);
+        ngx_http_farm_subsets_update_locked(z, a);
+        ngx_http_farm_queue_dispatch_locked(z);
+    }
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
 }

@@ -12,17 +12,40 @@
  *                                                     the server has
  *                                                     keyspace events on
  *   cmd   a full sync once subscribed and every resync= interval:
- *         SMEMBERS <index>, then MGET of the agent keys in chunks;
- *         GET <key> for each change notification
+ *         SSCAN <index> in pages, each page followed by GETRANGE <key> 0
+ *         65536 of its agent keys; GETRANGE <key> 0 65536 for each change
+ *         notification
  *
- * Every exchange is watched by a timer (timeout=); a lost connection or an
- * overdue reply drops both connections and reconnects with backoff, while
- * the zone keeps the last known agents.  The master's startup read is in
- * ngx_http_farm_redis_warm.c.
+ * Paging the index bounds what one event loop iteration handles, and what
+ * the sync owner holds, whatever the number of agents: a page of
+ * NGX_HTTP_FARM_REDIS_SCAN members and its records are in flight at a
+ * time, the next page is asked for behind them.  SSCAN returns every
+ * member present for the whole scan (perhaps twice, which costs nothing);
+ * one added meanwhile has its own "register" message.
+ *
+ * GETRANGE, not GET or MGET: a record is read at most one byte past
+ * FARM_RECORD_MAX, so a huge value in the registry costs 64k, not its size.
+ *
+ * Ghosts: a fetch sent for "register X" may be answered (Redis read the key
+ * before it was deleted) after "deregister X" arrived on the other
+ * connection.  Every deletion gets a sequence number and is remembered
+ * while a fetch sent before it is in flight; such a late reply is dropped
+ * (ngx_http_farm_redis_forget(), ngx_http_farm_redis_gone()).
+ *
+ * Without channel permissions (Redis 7 ACL users have none by default),
+ * SUBSCRIBE or PSUBSCRIBE is refused: the backend says which permission is
+ * missing and carries on with what it has (full syncs every resync=).
+ *
+ * Every exchange is watched by a timer (timeout=), each chunk of a full sync
+ * by its own; a lost connection or an overdue reply drops both connections
+ * and reconnects with backoff, while the zone keeps the last known agents.
+ * The master's startup read is in ngx_http_farm_redis_warm.c.
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_redis.h"
+
+#include <farm_keys.h>
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
@@ -30,6 +53,9 @@
 
 #define NGX_HTTP_FARM_REDIS_BACKOFF_MIN  100     /* ms */
 #define NGX_HTTP_FARM_REDIS_BACKOFF_MAX  5000    /* ms */
+#define NGX_HTTP_FARM_REDIS_SCAN         1000    /* SSCAN COUNT */
+#define NGX_HTTP_FARM_REDIS_MEMBERS      256     /* bad members remembered */
+#define NGX_HTTP_FARM_REDIS_LOG_EVERY    60      /* s, index error lines */
 
 
 struct ngx_http_farm_redis_s {
@@ -37,7 +63,7 @@ struct ngx_http_farm_redis_s {
     redisAsyncContext             *cmd;
     redisAsyncContext             *sub;
 
-    ngx_event_t                    retry;       /* reconnect */
+    ngx_event_t                    retry;       /* reconnect, resubscribe */
     ngx_event_t                    resync;      /* next full sync */
     ngx_event_t                    watchdog;    /* a reply is overdue */
 
@@ -46,38 +72,69 @@ struct ngx_http_farm_redis_s {
 
     u_char                         run_id[41];  /* of the Redis server */
 
-    unsigned                       subscribed:1;
+    unsigned                       subscribed:1; /* full syncs may start */
+    unsigned                       events:1;    /* SUBSCRIBE confirmed */
+    unsigned                       no_events:1; /* SUBSCRIBE refused */
+    unsigned                       no_keyspace:1; /* PSUBSCRIBE refused */
     unsigned                       syncing:1;
     unsigned                       stopped:1;
 
     /* the full sync in flight */
-    char                         **ids;
-    ngx_uint_t                     nids;
-    ngx_uint_t                     pending;     /* MGET replies awaited */
+    ngx_uint_t                     pending;     /* pages, chunks, TYPEs */
+    unsigned                       begun:1;     /* the first page came */
+    unsigned                       scanned:1;   /* the last page came */
+
+    /* deletions a fetch in flight may not undo (see the comment on top) */
+    uint64_t                       seq;         /* of the last deletion */
+    ngx_uint_t                     fetching;    /* fetches in flight */
+    ngx_rbtree_t                   gone;
+    ngx_rbtree_node_t              gone_sentinel;
+    ngx_queue_t                    gone_order;  /* oldest first */
+
+    time_t                         index_logged;
+    uint64_t                       members[NGX_HTTP_FARM_REDIS_MEMBERS];
 };
 
 
-/* what a GET or an MGET reply needs to know about its command */
+/*
+ * A fetch: GETRANGE of one key (a change notification, or TYPE), or of a
+ * chunk of ids of the full sync (one reply per id, in order; the ids
+ * follow the struct, NUL-terminated, and id is the next reply's).
+ */
 typedef struct {
     uintptr_t                      generation;
-    ngx_uint_t                     first;       /* MGET: r->ids[first...] */
-    ngx_uint_t                     count;
-    size_t                         key_len;     /* GET: the key */
+    uint64_t                       seq;         /* r->seq when sent */
+    ngx_uint_t                     count;       /* chunk: its ids */
+    ngx_uint_t                     done;        /* replies seen */
+    u_char                        *id;
+    size_t                         key_len;     /* one key: the key */
     u_char                         key[FARM_KEY_MAX];
 } ngx_http_farm_redis_req_t;
 
 
+/* an agent deleted while fetches were in flight */
+typedef struct {
+    ngx_str_node_t                 sn;
+    ngx_queue_t                    queue;
+    uint64_t                       seq;
+    u_char                         id[FARM_ID_MAX];
+} ngx_http_farm_redis_gone_t;
+
+
 static ngx_int_t ngx_http_farm_redis_connect(ngx_http_farm_redis_t *r);
+static ngx_int_t ngx_http_farm_redis_subscribe(ngx_http_farm_redis_t *r,
+    const char **err);
 static redisAsyncContext *ngx_http_farm_redis_open(ngx_http_farm_redis_t *r,
     const char **err);
 static void ngx_http_farm_redis_on_connect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_farm_redis_on_disconnect(const redisAsyncContext *ac,
     int status);
+static ngx_int_t ngx_http_farm_redis_refused(ngx_http_farm_redis_t *r,
+    redisAsyncContext *ac);
 static void ngx_http_farm_redis_drop(ngx_http_farm_redis_t *r,
     const char *reason);
 static void ngx_http_farm_redis_close(ngx_http_farm_redis_t *r);
-static void ngx_http_farm_redis_free_ids(ngx_http_farm_redis_t *r);
 static void ngx_http_farm_redis_auth_cb(redisAsyncContext *ac, void *reply,
     void *data);
 static void ngx_http_farm_redis_info_cb(redisAsyncContext *ac, void *reply,
@@ -88,21 +145,42 @@ static void ngx_http_farm_redis_event(ngx_http_farm_redis_t *r,
     redisReply *payload);
 static void ngx_http_farm_redis_keyspace(ngx_http_farm_redis_t *r,
     redisReply *channel, redisReply *payload);
+static void ngx_http_farm_redis_deleted(ngx_http_farm_redis_t *r, u_char *id,
+    size_t len);
+static void ngx_http_farm_redis_forget(ngx_http_farm_redis_t *r, u_char *id,
+    size_t len);
+static ngx_int_t ngx_http_farm_redis_gone(ngx_http_farm_redis_t *r,
+    u_char *id, size_t len, uint64_t seq);
+static void ngx_http_farm_redis_fetched(ngx_http_farm_redis_t *r,
+    uint64_t seq);
+static void ngx_http_farm_redis_forget_all(ngx_http_farm_redis_t *r);
+static ngx_int_t ngx_http_farm_redis_getrange(ngx_http_farm_redis_t *r,
+    redisCallbackFn *fn, ngx_http_farm_redis_req_t *req, u_char *key,
+    size_t len);
 static void ngx_http_farm_redis_fetch(ngx_http_farm_redis_t *r, u_char *id,
     size_t len);
 static void ngx_http_farm_redis_get_cb(redisAsyncContext *ac, void *reply,
     void *data);
 static void ngx_http_farm_redis_full_sync(ngx_http_farm_redis_t *r);
-static void ngx_http_farm_redis_members_cb(redisAsyncContext *ac,
+static ngx_int_t ngx_http_farm_redis_scan(ngx_http_farm_redis_t *r,
+    char *cursor, size_t len);
+static void ngx_http_farm_redis_scan_cb(redisAsyncContext *ac,
     void *reply, void *data);
-static ngx_int_t ngx_http_farm_redis_mget(ngx_http_farm_redis_t *r,
-    ngx_uint_t first, ngx_uint_t count);
-static void ngx_http_farm_redis_mget_cb(redisAsyncContext *ac, void *reply,
+static void ngx_http_farm_redis_bad_member(ngx_http_farm_redis_t *r,
+    redisReply *e);
+static ngx_int_t ngx_http_farm_redis_chunk(ngx_http_farm_redis_t *r,
+    redisReply **e, ngx_uint_t n);
+static void ngx_http_farm_redis_chunk_cb(redisAsyncContext *ac, void *reply,
     void *data);
+static ngx_int_t ngx_http_farm_redis_value(ngx_http_farm_redis_t *r,
+    ngx_http_farm_redis_req_t *req, u_char *id, redisReply *e);
 static ngx_int_t ngx_http_farm_redis_type(ngx_http_farm_redis_t *r,
     u_char *key, size_t len);
 static void ngx_http_farm_redis_type_cb(redisAsyncContext *ac, void *reply,
     void *data);
+static void ngx_http_farm_redis_sync_failed(ngx_http_farm_redis_t *r,
+    const char *what, const char *why);
+static void ngx_http_farm_redis_sync_step(ngx_http_farm_redis_t *r);
 static void ngx_http_farm_redis_sync_done(ngx_http_farm_redis_t *r);
 static void ngx_http_farm_redis_retry_handler(ngx_event_t *ev);
 static void ngx_http_farm_redis_resync_handler(ngx_event_t *ev);
@@ -124,6 +202,9 @@ ngx_http_farm_redis_start(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
     r->fcf = fcf;
     r->backoff = NGX_HTTP_FARM_REDIS_BACKOFF_MIN;
     r->generation = 1;
+
+    ngx_rbtree_init(&r->gone, &r->gone_sentinel, ngx_str_rbtree_insert_value);
+    ngx_queue_init(&r->gone_order);
 
     r->retry.handler = ngx_http_farm_redis_retry_handler;
     r->resync.handler = ngx_http_farm_redis_resync_handler;
@@ -226,12 +307,12 @@ ngx_http_farm_redis_open(ngx_http_farm_redis_t *r, const char **err)
 static ngx_int_t
 ngx_http_farm_redis_connect(ngx_http_farm_redis_t *r)
 {
-    u_char                     pattern[FARM_KEY_MAX + 32];
     const char                *err;
     ngx_http_farm_srv_conf_t  *fcf;
 
     fcf = r->fcf;
     r->subscribed = 0;
+    r->events = 0;
 
     r->cmd = ngx_http_farm_redis_open(r, &err);
     if (r->cmd == NULL) {
@@ -246,24 +327,20 @@ ngx_http_farm_redis_connect(ngx_http_farm_redis_t *r)
     redisAsyncCommand(r->cmd, ngx_http_farm_redis_info_cb,
                       (void *) r->generation, "INFO server");
 
-    r->sub = ngx_http_farm_redis_open(r, &err);
-    if (r->sub == NULL) {
-        goto failed;
+    ngx_add_timer(&r->watchdog, fcf->timeout);
+
+    if (r->no_events) {
+
+        /* no channel permission: full syncs only, from now on */
+
+        r->subscribed = 1;
+        ngx_http_farm_redis_full_sync(r);
+        return NGX_OK;
     }
 
-    /* the full sync starts once the subscription is confirmed */
-
-    redisAsyncCommand(r->sub, ngx_http_farm_redis_sub_cb,
-                      (void *) r->generation, "SUBSCRIBE %s",
-                      fcf->key_events);
-
-    ngx_sprintf(pattern, "__keyspace@%ud__:%s*%Z", fcf->url.db,
-                fcf->key_agent_prefix);
-
-    redisAsyncCommand(r->sub, ngx_http_farm_redis_sub_cb,
-                      (void *) r->generation, "PSUBSCRIBE %s", pattern);
-
-    ngx_add_timer(&r->watchdog, fcf->timeout);
+    if (ngx_http_farm_redis_subscribe(r, &err) != NGX_OK) {
+        goto failed;
+    }
 
     return NGX_OK;
 
@@ -272,6 +349,28 @@ failed:
     ngx_http_farm_redis_drop(r, err);
 
     return NGX_ERROR;
+}
+
+
+/*
+ * The subscriber connection: SUBSCRIBE to the events channel; the full sync
+ * starts, and PSUBSCRIBE to keyspace events is sent, once it is confirmed
+ * (so that a refusal tells which of the two lacks a permission).
+ */
+
+static ngx_int_t
+ngx_http_farm_redis_subscribe(ngx_http_farm_redis_t *r, const char **err)
+{
+    r->sub = ngx_http_farm_redis_open(r, err);
+    if (r->sub == NULL) {
+        return NGX_ERROR;
+    }
+
+    redisAsyncCommand(r->sub, ngx_http_farm_redis_sub_cb,
+                      (void *) r->generation, "SUBSCRIBE %s",
+                      r->fcf->key_events);
+
+    return NGX_OK;
 }
 
 
@@ -345,6 +444,10 @@ ngx_http_farm_redis_on_disconnect(const redisAsyncContext *cac, int status)
         return;
     }
 
+    if (ac == r->sub && ngx_http_farm_redis_refused(r, ac) == NGX_OK) {
+        return;
+    }
+
     if (ac == r->cmd) {
         r->cmd = NULL;
 
@@ -359,6 +462,81 @@ ngx_http_farm_redis_on_disconnect(const redisAsyncContext *cac, int status)
 }
 
 
+/*
+ * hiredis closes a subscriber connection on an error reply, so a refused
+ * SUBSCRIBE or PSUBSCRIBE (a Redis ACL user without channel permissions)
+ * ends here.  Says which permission is missing, and carries on without it:
+ * NGX_OK.  NGX_DECLINED: another error.
+ */
+
+static ngx_int_t
+ngx_http_farm_redis_refused(ngx_http_farm_redis_t *r, redisAsyncContext *ac)
+{
+    u_char                     channel[FARM_KEY_MAX + 32];
+    u_char                     text[256], *p;
+    ngx_http_farm_srv_conf_t  *fcf;
+
+    if (ngx_strncmp(ac->errstr, "NOPERM", 6) != 0) {
+        return NGX_DECLINED;
+    }
+
+    fcf = r->fcf;
+
+    r->sub = NULL;
+    ac->data = NULL;
+
+    p = ngx_http_farm_log_escape(text, text + sizeof(text) - 1,
+                                 (u_char *) ac->errstr,
+                                 ngx_strlen(ac->errstr));
+    *p = '\0';
+
+    if (!r->events) {
+        r->no_events = 1;
+        r->subscribed = 1;
+
+        ngx_log_error(NGX_LOG_WARN, fcf->log, 0,
+                      "farm: registry %V of upstream \"%V\" refused "
+                      "SUBSCRIBE %s (%s): its user needs the channel "
+                      "permission \"&%s\"; until then changes are seen only "
+                      "at the full syncs, every %M ms (resync=)",
+                      &fcf->url_display, &fcf->uscf->host, fcf->key_events,
+                      text, fcf->key_events, fcf->resync);
+
+        if (!r->syncing) {
+            if (r->resync.timer_set) {
+                ngx_del_timer(&r->resync);
+            }
+
+            ngx_add_timer(&r->resync, 1);
+        }
+
+        return NGX_OK;
+    }
+
+    r->no_keyspace = 1;
+    r->events = 0;
+
+    ngx_sprintf(channel, "__keyspace@%ud__:%s*%Z", fcf->url.db,
+                fcf->key_agent_prefix);
+
+    ngx_log_error(NGX_LOG_WARN, fcf->log, 0,
+                  "farm: registry %V of upstream \"%V\" refused PSUBSCRIBE "
+                  "%s (%s): its user needs the channel permission \"&%s\" "
+                  "for keyspace events; until then an agent whose record "
+                  "expires leaves at the next full sync",
+                  &fcf->url_display, &fcf->uscf->host, channel, text,
+                  channel);
+
+    /* subscribe again, to the events channel only, from the event loop */
+
+    if (!r->retry.timer_set) {
+        ngx_add_timer(&r->retry, 1);
+    }
+
+    return NGX_OK;
+}
+
+
 /* Closes both connections; callbacks still queued see a new generation. */
 
 static void
@@ -368,10 +546,12 @@ ngx_http_farm_redis_close(ngx_http_farm_redis_t *r)
 
     r->generation++;
     r->subscribed = 0;
+    r->events = 0;
     r->syncing = 0;
     r->pending = 0;
+    r->fetching = 0;
 
-    ngx_http_farm_redis_free_ids(r);
+    ngx_http_farm_redis_forget_all(r);
 
     if (r->cmd) {
         ac = r->cmd;
@@ -406,6 +586,11 @@ ngx_http_farm_redis_drop(ngx_http_farm_redis_t *r, const char *reason)
         return;
     }
 
+    /* a new connection tries the channels again: the ACL may have changed */
+
+    r->no_events = 0;
+    r->no_keyspace = 0;
+
     ngx_http_farm_sync_registry_state(r->fcf, 0, reason);
 
     if (!r->retry.timer_set) {
@@ -418,28 +603,9 @@ ngx_http_farm_redis_drop(ngx_http_farm_redis_t *r, const char *reason)
 
 
 static void
-ngx_http_farm_redis_free_ids(ngx_http_farm_redis_t *r)
-{
-    ngx_uint_t  i;
-
-    if (r->ids == NULL) {
-        return;
-    }
-
-    for (i = 0; i < r->nids; i++) {
-        ngx_free(r->ids[i]);
-    }
-
-    ngx_free(r->ids);
-
-    r->ids = NULL;
-    r->nids = 0;
-}
-
-
-static void
 ngx_http_farm_redis_auth_cb(redisAsyncContext *ac, void *reply, void *data)
 {
+    u_char                  text[256], *p;
     redisReply             *rr = reply;
     ngx_http_farm_redis_t  *r;
 
@@ -448,9 +614,13 @@ ngx_http_farm_redis_auth_cb(redisAsyncContext *ac, void *reply, void *data)
     }
 
     if (rr->type == REDIS_REPLY_ERROR) {
+        p = ngx_http_farm_log_escape(text, text + sizeof(text) - 1,
+                                     (u_char *) rr->str, rr->len);
+        *p = '\0';
+
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "farm: registry %V refused AUTH or SELECT: %s",
-                      &r->fcf->url_display, rr->str);
+                      &r->fcf->url_display, text);
 
         ngx_http_farm_redis_drop(r, rr->str);
     }
@@ -506,6 +676,7 @@ ngx_http_farm_redis_info_cb(redisAsyncContext *ac, void *reply, void *data)
 static void
 ngx_http_farm_redis_sub_cb(redisAsyncContext *ac, void *reply, void *data)
 {
+    u_char                  pattern[FARM_KEY_MAX + 32];
     redisReply             *rr = reply, **e;
     ngx_http_farm_redis_t  *r;
 
@@ -529,7 +700,20 @@ ngx_http_farm_redis_sub_cb(redisAsyncContext *ac, void *reply, void *data)
     }
 
     if (ngx_strcmp(e[0]->str, "subscribe") == 0) {
+        r->events = 1;
         r->subscribed = 1;
+
+        if (!r->no_keyspace) {
+            ngx_sprintf(pattern, "__keyspace@%ud__:%s*%Z", r->fcf->url.db,
+                        r->fcf->key_agent_prefix);
+
+            redisAsyncCommand(r->sub, ngx_http_farm_redis_sub_cb,
+                              (void *) r->generation, "PSUBSCRIBE %s",
+                              pattern);
+        }
+
+        /* events may have been missed while unsubscribed */
+
         ngx_http_farm_redis_full_sync(r);
         return;
     }
@@ -553,15 +737,19 @@ ngx_http_farm_redis_sub_cb(redisAsyncContext *ac, void *reply, void *data)
 static void
 ngx_http_farm_redis_event(ngx_http_farm_redis_t *r, redisReply *payload)
 {
-    int   type;
-    char  id[FARM_ID_MAX + 1];
+    int      type;
+    char     id[FARM_ID_MAX + 1];
+    u_char   text[4 * 128], *p;
 
     if (farm_event_parse(payload->str, payload->len, &type, id) != 0) {
+        p = ngx_http_farm_log_escape(text, text + sizeof(text),
+                                     (u_char *) payload->str,
+                                     ngx_min(payload->len, 128));
+
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "farm: ignoring message \"%*s\" on %s: expected "
                       "\"register <id>\" or \"deregister <id>\"",
-                      ngx_min(payload->len, 128), payload->str,
-                      r->fcf->key_events);
+                      p - text, text, r->fcf->key_events);
         return;
     }
 
@@ -569,7 +757,7 @@ ngx_http_farm_redis_event(ngx_http_farm_redis_t *r, redisReply *payload)
         ngx_http_farm_redis_fetch(r, (u_char *) id, ngx_strlen(id));
 
     } else {
-        ngx_http_farm_sync_delete(r->fcf, (u_char *) id, ngx_strlen(id));
+        ngx_http_farm_redis_deleted(r, (u_char *) id, ngx_strlen(id));
     }
 }
 
@@ -615,8 +803,173 @@ ngx_http_farm_redis_keyspace(ngx_http_farm_redis_t *r, redisReply *channel,
                || ngx_strcmp(payload->str, "del") == 0
                || ngx_strcmp(payload->str, "evicted") == 0)
     {
-        ngx_http_farm_sync_delete(fcf, id, len);
+        ngx_http_farm_redis_deleted(r, id, len);
     }
+}
+
+
+/* An agent left the registry: take it out, and keep late replies out. */
+
+static void
+ngx_http_farm_redis_deleted(ngx_http_farm_redis_t *r, u_char *id, size_t len)
+{
+    ngx_http_farm_redis_forget(r, id, len);
+    ngx_http_farm_sync_delete(r->fcf, id, len);
+}
+
+
+/*
+ * Remembers that the agent was deleted now, with a new sequence number, as
+ * long as a fetch sent before it may still answer.  With nothing in flight
+ * no reply can be late, and nothing is kept.
+ */
+
+static void
+ngx_http_farm_redis_forget(ngx_http_farm_redis_t *r, u_char *id, size_t len)
+{
+    uint32_t                     hash;
+    ngx_str_t                    s;
+    ngx_http_farm_redis_gone_t  *g;
+
+    r->seq++;
+
+    if (r->fetching == 0) {
+        return;
+    }
+
+    s.data = id;
+    s.len = len;
+    hash = ngx_crc32_short(id, len);
+
+    g = (ngx_http_farm_redis_gone_t *)
+            ngx_str_rbtree_lookup(&r->gone, &s, hash);
+
+    if (g) {
+        ngx_queue_remove(&g->queue);
+
+    } else {
+        g = ngx_alloc(sizeof(ngx_http_farm_redis_gone_t), ngx_cycle->log);
+        if (g == NULL) {
+            return;
+        }
+
+        len = ngx_min(len, FARM_ID_MAX);
+        ngx_memcpy(g->id, id, len);
+
+        g->sn.str.data = g->id;
+        g->sn.str.len = len;
+        g->sn.node.key = hash;
+
+        ngx_rbtree_insert(&r->gone, &g->sn.node);
+    }
+
+    g->seq = r->seq;
+    ngx_queue_insert_tail(&r->gone_order, &g->queue);
+}
+
+
+/* 1 if the agent was deleted after a fetch sent at seq: its reply is late */
+
+static ngx_int_t
+ngx_http_farm_redis_gone(ngx_http_farm_redis_t *r, u_char *id, size_t len,
+    uint64_t seq)
+{
+    ngx_str_t                    s;
+    ngx_http_farm_redis_gone_t  *g;
+
+    if (seq == r->seq) {
+        return 0;
+    }
+
+    s.data = id;
+    s.len = len;
+
+    g = (ngx_http_farm_redis_gone_t *)
+            ngx_str_rbtree_lookup(&r->gone, &s, ngx_crc32_short(id, len));
+
+    return g != NULL && g->seq > seq;
+}
+
+
+/*
+ * A fetch sent at seq was answered.  Replies come in the order the fetches
+ * were sent, so every fetch still in flight was sent at seq or later, and
+ * deletions up to seq concern none of them.
+ */
+
+static void
+ngx_http_farm_redis_fetched(ngx_http_farm_redis_t *r, uint64_t seq)
+{
+    ngx_queue_t                 *q;
+    ngx_http_farm_redis_gone_t  *g;
+
+    if (r->fetching) {
+        r->fetching--;
+    }
+
+    if (r->fetching == 0) {
+        ngx_http_farm_redis_forget_all(r);
+        return;
+    }
+
+    while (!ngx_queue_empty(&r->gone_order)) {
+        q = ngx_queue_head(&r->gone_order);
+        g = ngx_queue_data(q, ngx_http_farm_redis_gone_t, queue);
+
+        if (g->seq > seq) {
+            break;
+        }
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&r->gone, &g->sn.node);
+        ngx_free(g);
+    }
+}
+
+
+static void
+ngx_http_farm_redis_forget_all(ngx_http_farm_redis_t *r)
+{
+    ngx_queue_t                 *q;
+    ngx_http_farm_redis_gone_t  *g;
+
+    while (!ngx_queue_empty(&r->gone_order)) {
+        q = ngx_queue_head(&r->gone_order);
+        g = ngx_queue_data(q, ngx_http_farm_redis_gone_t, queue);
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&r->gone, &g->sn.node);
+        ngx_free(g);
+    }
+}
+
+
+/*
+ * Sends GETRANGE <key> 0 FARM_RECORD_MAX: the record, or its first 64k and
+ * one byte, which is enough to know that it is too large.  A missing key
+ * reads as "" and a key of another type as a WRONGTYPE error.
+ */
+
+static ngx_int_t
+ngx_http_farm_redis_getrange(ngx_http_farm_redis_t *r, redisCallbackFn *fn,
+    ngx_http_farm_redis_req_t *req, u_char *key, size_t len)
+{
+    u_char  cmd[FARM_KEY_MAX + 64], num[NGX_SIZE_T_LEN], *p;
+    size_t  n;
+
+    n = ngx_sprintf(num, "%uz", (size_t) FARM_RECORD_MAX) - num;
+
+    p = ngx_sprintf(cmd, "*4\r\n$8\r\nGETRANGE\r\n$%uz\r\n", len);
+    p = ngx_cpymem(p, key, len);
+    p = ngx_sprintf(p, "\r\n$1\r\n0\r\n$%uz\r\n%*s\r\n", n, n, num);
+
+    if (redisAsyncFormattedCommand(r->cmd, fn, req, (char *) cmd, p - cmd)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -635,33 +988,52 @@ ngx_http_farm_redis_fetch(ngx_http_farm_redis_t *r, u_char *id, size_t len)
     }
 
     req->generation = r->generation;
+    req->seq = r->seq;
     req->key_len = ngx_snprintf(req->key, FARM_KEY_MAX, "%s%*s",
                                 r->fcf->key_agent_prefix, len, id)
                    - req->key;
 
-    if (redisAsyncCommand(r->cmd, ngx_http_farm_redis_get_cb, req, "GET %b",
-                          req->key, req->key_len)
-        != REDIS_OK)
+    if (ngx_http_farm_redis_getrange(r, ngx_http_farm_redis_get_cb, req,
+                                     req->key, req->key_len)
+        != NGX_OK)
     {
         ngx_free(req);
+        return;
     }
+
+    r->fetching++;
 }
 
 
 static void
 ngx_http_farm_redis_get_cb(redisAsyncContext *ac, void *reply, void *data)
 {
+    u_char                     *id;
+    size_t                      len;
     redisReply                 *rr = reply;
     ngx_http_farm_redis_t      *r;
     ngx_http_farm_redis_req_t  *req = data;
 
-    if (rr != NULL
-        && ngx_http_farm_redis_current(ac, (void *) req->generation, &r)
-        && rr->type == REDIS_REPLY_STRING)
+    if (rr == NULL
+        || !ngx_http_farm_redis_current(ac, (void *) req->generation, &r))
+    {
+        ngx_free(req);
+        return;
+    }
+
+    id = req->key + r->fcf->key_agent_prefix_len;
+    len = req->key_len - r->fcf->key_agent_prefix_len;
+
+    /* "": gone again already; an error: the full sync reports it */
+
+    if (rr->type == REDIS_REPLY_STRING && rr->len > 0
+        && !ngx_http_farm_redis_gone(r, id, len, req->seq))
     {
         (void) ngx_http_farm_sync_record(r->fcf, req->key, req->key_len,
                                          (u_char *) rr->str, rr->len, 0);
     }
+
+    ngx_http_farm_redis_fetched(r, req->seq);
 
     ngx_free(req);
 }
@@ -675,13 +1047,12 @@ ngx_http_farm_redis_full_sync(ngx_http_farm_redis_t *r)
     }
 
     r->syncing = 1;
+    r->begun = 0;
+    r->scanned = 0;
+    r->pending = 0;
 
-    if (redisAsyncCommand(r->cmd, ngx_http_farm_redis_members_cb,
-                          (void *) r->generation, "SMEMBERS %s",
-                          r->fcf->key_index)
-        != REDIS_OK)
-    {
-        ngx_http_farm_redis_drop(r, "cannot send SMEMBERS");
+    if (ngx_http_farm_redis_scan(r, "0", 1) != NGX_OK) {
+        ngx_http_farm_redis_drop(r, "cannot send SSCAN");
         return;
     }
 
@@ -693,12 +1064,35 @@ ngx_http_farm_redis_full_sync(ngx_http_farm_redis_t *r)
 }
 
 
+static ngx_int_t
+ngx_http_farm_redis_scan(ngx_http_farm_redis_t *r, char *cursor, size_t len)
+{
+    if (redisAsyncCommand(r->cmd, ngx_http_farm_redis_scan_cb,
+                          (void *) r->generation, "SSCAN %s %b COUNT %d",
+                          r->fcf->key_index, cursor, len,
+                          NGX_HTTP_FARM_REDIS_SCAN)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    r->pending++;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A page of the index: its valid ids are fetched in chunks, and the next
+ * page is asked for behind them, until the cursor comes back to 0.
+ */
+
 static void
-ngx_http_farm_redis_members_cb(redisAsyncContext *ac, void *reply,
-    void *data)
+ngx_http_farm_redis_scan_cb(redisAsyncContext *ac, void *reply, void *data)
 {
     size_t                  i, n;
-    redisReply             *rr = reply, *e;
+    redisReply             *rr = reply, *page, *e;
+    redisReply             *ids[NGX_HTTP_FARM_REDIS_CHUNK];
     ngx_http_farm_redis_t  *r;
 
     if (rr == NULL || !ngx_http_farm_redis_current(ac, data, &r)) {
@@ -706,216 +1100,260 @@ ngx_http_farm_redis_members_cb(redisAsyncContext *ac, void *reply,
     }
 
     if (rr->type == REDIS_REPLY_ERROR) {
-        ngx_http_farm_redis_drop(r, rr->str);
+
+        /* WRONGTYPE, NOPERM: the server answers, the index is unusable */
+
+        ngx_http_farm_redis_sync_failed(r, "SSCAN", rr->str);
         return;
     }
 
-    if (rr->type != REDIS_REPLY_ARRAY) {
-        ngx_http_farm_redis_drop(r, "the agent index is not a set");
+    if (rr->type != REDIS_REPLY_ARRAY || rr->elements != 2
+        || rr->element[0]->type != REDIS_REPLY_STRING
+        || rr->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        ngx_http_farm_redis_drop(r, "unexpected SSCAN reply");
         return;
     }
 
-    ngx_http_farm_redis_free_ids(r);
-
-    r->ids = ngx_alloc((rr->elements + 1) * sizeof(char *), ngx_cycle->log);
-    if (r->ids == NULL) {
-        ngx_http_farm_redis_drop(r, "out of memory");
-        return;
+    if (!r->begun) {
+        r->begun = 1;
+        ngx_http_farm_sync_begin(r->fcf);
     }
 
+    page = rr->element[1];
     n = 0;
 
-    for (i = 0; i < rr->elements; i++) {
-        e = rr->element[i];
+    for (i = 0; i < page->elements; i++) {
+        e = page->element[i];
 
         if (e->type != REDIS_REPLY_STRING
             || !farm_valid_id(e->str, e->len))
         {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "farm: skipping member \"%*s\" of %s: not a "
-                          "valid agent id", ngx_min(e->len, 128),
-                          e->str ? e->str : "", r->fcf->key_index);
+            ngx_http_farm_redis_bad_member(r, e);
             continue;
         }
 
-        r->ids[n] = ngx_alloc(e->len + 1, ngx_cycle->log);
-        if (r->ids[n] == NULL) {
-            r->nids = n;
-            ngx_http_farm_redis_drop(r, "out of memory");
-            return;
-        }
+        ids[n++] = e;
 
-        ngx_memcpy(r->ids[n], e->str, e->len + 1);
-        n++;
+        if (n == NGX_HTTP_FARM_REDIS_CHUNK) {
+            if (ngx_http_farm_redis_chunk(r, ids, n) != NGX_OK) {
+                ngx_http_farm_redis_drop(r, "cannot send GETRANGE");
+                return;
+            }
+
+            n = 0;
+        }
     }
 
-    r->nids = n;
-
-    ngx_http_farm_sync_begin(r->fcf);
-
-    if (n == 0) {
-        ngx_http_farm_redis_sync_done(r);
+    if (n && ngx_http_farm_redis_chunk(r, ids, n) != NGX_OK) {
+        ngx_http_farm_redis_drop(r, "cannot send GETRANGE");
         return;
     }
 
-    for (i = 0; i < n; i += NGX_HTTP_FARM_REDIS_CHUNK) {
-        if (ngx_http_farm_redis_mget(r, i,
-                                     ngx_min(n - i,
-                                             NGX_HTTP_FARM_REDIS_CHUNK))
-            != NGX_OK)
-        {
-            ngx_http_farm_redis_drop(r, "cannot send MGET");
-            return;
-        }
+    e = rr->element[0];
+
+    if (e->len == 1 && e->str[0] == '0') {
+        r->scanned = 1;
+
+    } else if (ngx_http_farm_redis_scan(r, e->str, e->len) != NGX_OK) {
+        ngx_http_farm_redis_drop(r, "cannot send SSCAN");
+        return;
     }
+
+    ngx_http_farm_redis_sync_step(r);
 }
 
 
-static ngx_int_t
-ngx_http_farm_redis_mget(ngx_http_farm_redis_t *r, ngx_uint_t first,
-    ngx_uint_t count)
+/*
+ * One error line per bad member of the index, not one per full sync: the
+ * members reported are remembered (a small table, like bad records).
+ */
+
+static void
+ngx_http_farm_redis_bad_member(ngx_http_farm_redis_t *r, redisReply *e)
 {
-    int                           rc;
-    char                        **argv;
-    size_t                       *argvlen, plen;
-    ngx_uint_t                    i;
-    ngx_http_farm_redis_req_t  *req;
+    u_char      text[4 * 128], *p;
+    size_t      len;
+    uint64_t    mark;
+    ngx_uint_t  i;
 
-    req = ngx_alloc(sizeof(ngx_http_farm_redis_req_t), ngx_cycle->log);
-    argv = ngx_alloc((count + 1) * sizeof(char *), ngx_cycle->log);
-    argvlen = ngx_alloc((count + 1) * sizeof(size_t), ngx_cycle->log);
+    len = (e->type == REDIS_REPLY_STRING) ? e->len : 0;
 
-    if (req == NULL || argv == NULL || argvlen == NULL) {
-        goto failed;
+    mark = ((uint64_t) farm_hash32(e->str ? e->str : "", len) << 8)
+           | (e->type & 0xff) | 1;
+
+    i = mark % NGX_HTTP_FARM_REDIS_MEMBERS;
+
+    if (r->members[i] == mark) {
+        return;
     }
 
-    ngx_memzero(argv, (count + 1) * sizeof(char *));
+    r->members[i] = mark;
 
-    plen = r->fcf->key_agent_prefix_len;
+    p = ngx_http_farm_log_escape(text, text + sizeof(text),
+                                 (u_char *) (e->str ? e->str : ""),
+                                 ngx_min(len, 128));
 
-    argv[0] = "MGET";
-    argvlen[0] = 4;
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "farm: skipping member \"%*s\" of %s: not a valid agent id",
+                  p - text, text, r->fcf->key_index);
+}
 
-    for (i = 0; i < count; i++) {
-        argvlen[i + 1] = plen + ngx_strlen(r->ids[first + i]);
 
-        argv[i + 1] = ngx_alloc(argvlen[i + 1] + 1, ngx_cycle->log);
-        if (argv[i + 1] == NULL) {
-            goto failed;
-        }
+/* Sends a chunk of the full sync: one GETRANGE per id. */
 
-        ngx_sprintf((u_char *) argv[i + 1], "%s%s%Z",
-                    r->fcf->key_agent_prefix, r->ids[first + i]);
+static ngx_int_t
+ngx_http_farm_redis_chunk(ngx_http_farm_redis_t *r, redisReply **e,
+    ngx_uint_t n)
+{
+    u_char                     *p, key[FARM_KEY_MAX];
+    size_t                      len, size;
+    ngx_uint_t                  i;
+    ngx_http_farm_redis_req_t  *req;
+
+    size = sizeof(ngx_http_farm_redis_req_t);
+
+    for (i = 0; i < n; i++) {
+        size += e[i]->len + 1;
+    }
+
+    req = ngx_alloc(size, ngx_cycle->log);
+    if (req == NULL) {
+        return NGX_ERROR;
     }
 
     req->generation = r->generation;
-    req->first = first;
-    req->count = count;
+    req->seq = r->seq;
+    req->count = 0;
+    req->done = 0;
+    req->id = (u_char *) (req + 1);
 
-    /* hiredis copies the command into its output buffer right away */
+    p = req->id;
 
-    rc = redisAsyncCommandArgv(r->cmd, ngx_http_farm_redis_mget_cb, req,
-                               (int) count + 1, (const char **) argv,
-                               argvlen);
+    for (i = 0; i < n; i++) {
+        len = ngx_snprintf(key, FARM_KEY_MAX, "%s%*s",
+                           r->fcf->key_agent_prefix, e[i]->len, e[i]->str)
+              - key;
 
-    for (i = 1; i <= count; i++) {
-        ngx_free(argv[i]);
+        if (ngx_http_farm_redis_getrange(r, ngx_http_farm_redis_chunk_cb,
+                                         req, key, len)
+            != NGX_OK)
+        {
+            break;
+        }
+
+        p = ngx_cpymem(p, e[i]->str, e[i]->len);
+        *p++ = '\0';
+
+        req->count++;
     }
 
-    ngx_free(argv);
-    ngx_free(argvlen);
-
-    if (rc != REDIS_OK) {
+    if (req->count == 0) {
         ngx_free(req);
         return NGX_ERROR;
     }
 
     r->pending++;
+    r->fetching++;
 
     return NGX_OK;
-
-failed:
-
-    if (argv) {
-        for (i = 1; i <= count; i++) {
-            ngx_free(argv[i]);
-        }
-    }
-
-    ngx_free(argv);
-    ngx_free(argvlen);
-    ngx_free(req);
-
-    return NGX_ERROR;
 }
 
 
 static void
-ngx_http_farm_redis_mget_cb(redisAsyncContext *ac, void *reply, void *data)
+ngx_http_farm_redis_chunk_cb(redisAsyncContext *ac, void *reply, void *data)
 {
-    char                         *id;
-    u_char                        key[FARM_KEY_MAX];
-    size_t                        len;
-    uintptr_t                     generation;
-    ngx_uint_t                    i, first, count;
-    redisReply                   *rr = reply, *e;
-    ngx_http_farm_redis_t        *r;
+    u_char                     *id;
+    redisReply                 *rr = reply;
+    ngx_uint_t                  last;
+    ngx_http_farm_redis_t      *r;
     ngx_http_farm_redis_req_t  *req = data;
 
-    generation = req->generation;
-    first = req->first;
-    count = req->count;
+    /*
+     * every reply of the chunk comes here, in order, and NULL for each one
+     * still awaited when the connection goes: req goes with the last
+     */
 
+    last = (++req->done == req->count);
+
+    id = req->id;
+    req->id += ngx_strlen(id) + 1;
+
+    if (rr == NULL
+        || !ngx_http_farm_redis_current(ac, (void *) req->generation, &r))
+    {
+        if (last) {
+            ngx_free(req);
+        }
+
+        return;
+    }
+
+    if (ngx_http_farm_redis_value(r, req, id, rr) != NGX_OK) {
+        if (last) {
+            ngx_free(req);
+        }
+
+        ngx_http_farm_redis_drop(r, "cannot send TYPE");
+        return;
+    }
+
+    if (!last) {
+        return;
+    }
+
+    ngx_http_farm_redis_fetched(r, req->seq);
     ngx_free(req);
 
-    if (rr == NULL || !ngx_http_farm_redis_current(ac, (void *) generation,
-                                                   &r))
-    {
-        return;
-    }
+    ngx_http_farm_redis_sync_step(r);
+}
 
-    if (rr->type == REDIS_REPLY_ERROR) {
-        ngx_http_farm_redis_drop(r, rr->str);
-        return;
-    }
 
-    if (rr->type != REDIS_REPLY_ARRAY || rr->elements != count) {
-        ngx_http_farm_redis_drop(r, "unexpected MGET reply");
-        return;
-    }
+/* One value of the full sync. */
 
-    for (i = 0; i < count; i++) {
-        e = rr->element[i];
-        id = r->ids[first + i];
+static ngx_int_t
+ngx_http_farm_redis_value(ngx_http_farm_redis_t *r,
+    ngx_http_farm_redis_req_t *req, u_char *id, redisReply *e)
+{
+    u_char                     key[FARM_KEY_MAX];
+    size_t                     len, id_len;
+    ngx_http_farm_srv_conf_t  *fcf;
 
-        len = ngx_sprintf(key, "%s%s", r->fcf->key_agent_prefix, id) - key;
+    fcf = r->fcf;
 
-        if (e->type == REDIS_REPLY_NIL) {
+    id_len = ngx_strlen(id);
+    len = ngx_snprintf(key, FARM_KEY_MAX, "%s%s", fcf->key_agent_prefix, id)
+          - key;
 
-            /*
-             * MGET answers nil for a missing key and for a key that holds
-             * something other than a string: TYPE tells them apart
-             */
+    if (e->type == REDIS_REPLY_STRING && e->len > 0) {
 
-            if (ngx_http_farm_redis_type(r, key, len) != NGX_OK) {
-                ngx_http_farm_redis_drop(r, "cannot send TYPE");
-                return;
-            }
+        /* deleted since this chunk was sent: not a ghost */
 
-            continue;
+        if (ngx_http_farm_redis_gone(r, id, id_len, req->seq)) {
+            return NGX_OK;
         }
 
-        if (e->type != REDIS_REPLY_STRING) {
-            continue;
-        }
-
-        (void) ngx_http_farm_sync_record(r->fcf, key, len, (u_char *) e->str,
+        (void) ngx_http_farm_sync_record(fcf, key, len, (u_char *) e->str,
                                          e->len, 1);
+        return NGX_OK;
     }
 
-    if (--r->pending == 0) {
-        ngx_http_farm_redis_sync_done(r);
+    if (e->type == REDIS_REPLY_STRING
+        || (e->type == REDIS_REPLY_ERROR
+            && ngx_strncmp(e->str, "WRONGTYPE", 9) == 0))
+    {
+        /* "" is a missing key or an empty one, an error another type */
+
+        return ngx_http_farm_redis_type(r, key, len);
     }
+
+    if (e->type == REDIS_REPLY_ERROR) {
+        ngx_http_farm_sync_reject(fcf, key, len, farm_hash32(e->str, e->len)
+                                                 | 1,
+                                  1, "record: Redis answered %s", e->str);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -974,6 +1412,12 @@ ngx_http_farm_redis_type_cb(redisAsyncContext *ac, void *reply, void *data)
                           r->fcf->key_index, id,
                           req->key_len - r->fcf->key_agent_prefix_len);
 
+    } else if (rr->type == REDIS_REPLY_STATUS
+               && ngx_strcmp(rr->str, "string") == 0)
+    {
+        ngx_http_farm_sync_reject(r->fcf, req->key, req->key_len, 1, 1,
+                                  "%s", "record: empty");
+
     } else {
         ngx_http_farm_sync_reject(r->fcf, req->key, req->key_len,
                                   farm_hash32(rr->str, rr->len), 1,
@@ -984,7 +1428,85 @@ ngx_http_farm_redis_type_cb(redisAsyncContext *ac, void *reply, void *data)
 
     ngx_free(req);
 
-    if (--r->pending == 0) {
+    ngx_http_farm_redis_sync_step(r);
+}
+
+
+/*
+ * The server answers but the full sync cannot be done (the index key holds
+ * another type, the user may not read it): say what is wrong, keep the
+ * known agents and the connections, and try again at the next resync.
+ */
+
+static void
+ngx_http_farm_redis_sync_failed(ngx_http_farm_redis_t *r, const char *what,
+    const char *why)
+{
+    u_char                     text[256], *p;
+    time_t                     now;
+    ngx_http_farm_zone_t       z;
+    ngx_http_farm_srv_conf_t  *fcf;
+
+    fcf = r->fcf;
+
+    if (r->pending > 1) {
+
+        /* records of earlier pages are in flight: start afresh */
+
+        ngx_http_farm_redis_drop(r, why);
+        return;
+    }
+
+    r->syncing = 0;
+    r->pending = 0;
+
+    if (r->watchdog.timer_set) {
+        ngx_del_timer(&r->watchdog);
+    }
+
+    ngx_add_timer(&r->resync, fcf->resync);
+
+    now = ngx_time();
+
+    if (r->index_logged
+        && now - r->index_logged < NGX_HTTP_FARM_REDIS_LOG_EVERY)
+    {
+        return;
+    }
+
+    r->index_logged = now;
+
+    p = ngx_http_farm_log_escape(text, text + sizeof(text) - 1,
+                                 (u_char *) why, ngx_strlen(why));
+    *p = '\0';
+
+    ngx_http_farm_zone_get(fcf, &z);
+
+    ngx_log_error(NGX_LOG_ERR, fcf->log, 0,
+                  "farm: registry %V of upstream \"%V\" answered %s %s with "
+                  "an error (%s)%s; keeping the %uD known agents and trying "
+                  "again every %M ms (resync=)",
+                  &fcf->url_display, &fcf->uscf->host, what, fcf->key_index,
+                  text,
+                  ngx_strncmp(why, "WRONGTYPE", 9) == 0
+                  ? ": the agent index must be a Redis set"
+                  : ngx_strncmp(why, "NOPERM", 6) == 0
+                  ? ": its user may not read the agent index" : "",
+                  z.sh->nagents, fcf->resync);
+}
+
+
+/*
+ * A page, a chunk or a TYPE of the full sync was answered: the next one
+ * has its own deadline, and the sync ends with the last.
+ */
+
+static void
+ngx_http_farm_redis_sync_step(ngx_http_farm_redis_t *r)
+{
+    ngx_add_timer(&r->watchdog, r->fcf->timeout);
+
+    if (--r->pending == 0 && r->scanned) {
         ngx_http_farm_redis_sync_done(r);
     }
 }
@@ -996,10 +1518,9 @@ ngx_http_farm_redis_sync_done(ngx_http_farm_redis_t *r)
     ngx_http_farm_sync_end(r->fcf);
     ngx_http_farm_sync_registry_state(r->fcf, 1, NULL);
 
-    ngx_http_farm_redis_free_ids(r);
-
     r->syncing = 0;
     r->backoff = NGX_HTTP_FARM_REDIS_BACKOFF_MIN;
+    r->index_logged = 0;
 
     if (r->watchdog.timer_set) {
         ngx_del_timer(&r->watchdog);
@@ -1012,13 +1533,25 @@ ngx_http_farm_redis_sync_done(ngx_http_farm_redis_t *r)
 static void
 ngx_http_farm_redis_retry_handler(ngx_event_t *ev)
 {
+    const char             *err;
     ngx_http_farm_redis_t  *r = ev->data;
 
     if (ngx_exiting || r->stopped) {
         return;
     }
 
-    (void) ngx_http_farm_redis_connect(r);
+    if (r->cmd == NULL) {
+        (void) ngx_http_farm_redis_connect(r);
+        return;
+    }
+
+    /* the subscriber connection alone, after a refused PSUBSCRIBE */
+
+    if (r->sub == NULL && !r->no_events
+        && ngx_http_farm_redis_subscribe(r, &err) != NGX_OK)
+    {
+        ngx_http_farm_redis_drop(r, err);
+    }
 }
 
 

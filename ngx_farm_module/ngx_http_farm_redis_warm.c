@@ -6,12 +6,15 @@
  * The master's startup read of a Redis registry: one synchronous full sync
  * when a zone is created, before any worker exists, so a fresh nginx routes
  * from its first request.  The only blocking registry call in the module,
- * bounded by timeout= and NGX_HTTP_FARM_REDIS_WARM_MAX, and never made by
- * a worker, "nginx -t" or "nginx -s".
+ * bounded as a whole (connect, every reply) by timeout= and at most
+ * NGX_HTTP_FARM_REDIS_WARM_MAX, and never made by a worker, "nginx -t" or
+ * "nginx -s".
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_redis.h"
+
+#include <farm_keys.h>
 
 #include <hiredis/hiredis.h>
 
@@ -20,109 +23,42 @@
 
 
 /*
- * A blocking connection for the master's startup reads, bounded by ms for
- * the connection and for every reply: connects, then AUTH and SELECT as the
- * URL says.  Returns the context (the caller frees it with redisFree), or
- * NULL with *reason set (valid until the next call).
- */
-
-void *
-ngx_http_farm_redis_connect_sync(farm_url_t *url, u_char *addr, ngx_msec_t ms,
-    const char **reason)
-{
-    redisReply      *e;
-    redisContext    *c;
-    struct timeval   tv;
-    static char      error[128];
-
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-
-    c = redisConnectWithTimeout((char *) addr, (int) url->port, tv);
-
-    if (c == NULL || c->err) {
-        if (c) {
-            ngx_cpystrn((u_char *) error, (u_char *) c->errstr,
-                        sizeof(error));
-            redisFree(c);
-            *reason = error;
-
-        } else {
-            *reason = "out of memory";
-        }
-
-        return NULL;
-    }
-
-    (void) redisSetTimeout(c, tv);
-
-    if (url->password[0]) {
-        e = url->user[0]
-            ? redisCommand(c, "AUTH %s %s", url->user, url->password)
-            : redisCommand(c, "AUTH %s", url->password);
-
-        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
-            *reason = "AUTH failed";
-            goto failed;
-        }
-
-        freeReplyObject(e);
-    }
-
-    if (url->db) {
-        e = redisCommand(c, "SELECT %u", url->db);
-
-        if (e == NULL || e->type == REDIS_REPLY_ERROR) {
-            *reason = "SELECT failed";
-            goto failed;
-        }
-
-        freeReplyObject(e);
-    }
-
-    return c;
-
-failed:
-
-    if (e) {
-        freeReplyObject(e);
-    }
-
-    redisFree(c);
-
-    return NULL;
-}
-
-
-/*
- * The master's synchronous full sync before the workers start.  Returns
- * NGX_OK, or NGX_DECLINED when the registry cannot be read now (the workers
- * will keep trying).
+ * The master's synchronous full sync before the workers start, bounded by
+ * one deadline for the whole read (not per reply): when it passes, the
+ * agents read so far are kept and the sync owner reads the rest.  Values
+ * are read with GETRANGE, at most 64k and one byte each, as the workers
+ * do.  Returns NGX_OK, or NGX_DECLINED when the registry cannot be read
+ * now (the workers will keep trying).
  */
 
 ngx_int_t
 ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
 {
-    u_char                   key[FARM_KEY_MAX];
-    size_t                   i, j, k, n, len;
-    char                   **argv;
-    const char              *reason;
-    size_t                  *argvlen;
-    redisReply              *members, *values, *e;
-    ngx_msec_t               ms;
-    redisContext            *c;
-    ngx_http_farm_zone_t     z;
+    u_char                  key[FARM_KEY_MAX];
+    size_t                  i, j, k, n, len;
+    const char             *reason;
+    redisReply             *members, *values, *e;
+    ngx_uint_t              got, partial;
+    ngx_msec_t              ms, deadline;
+    redisContext           *c;
+    ngx_http_farm_zone_t    z;
 
     members = NULL;
-    argv = NULL;
-    argvlen = NULL;
     reason = "out of memory";
+    got = 0;
+    partial = 0;
 
     ms = ngx_min(fcf->timeout, NGX_HTTP_FARM_REDIS_WARM_MAX);
+    deadline = ngx_http_farm_redis_clock() + ms;
 
     c = ngx_http_farm_redis_connect_sync(&fcf->url, fcf->addr_text.data, ms,
                                          &reason);
     if (c == NULL) {
+        goto failed;
+    }
+
+    if (ngx_http_farm_redis_sync_timeout(c, deadline) != NGX_OK) {
+        reason = "no reply within timeout=";
         goto failed;
     }
 
@@ -137,21 +73,12 @@ ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
 
     n = members->elements;
 
-    argv = ngx_alloc((NGX_HTTP_FARM_REDIS_CHUNK + 1) * sizeof(char *), log);
-    argvlen = ngx_alloc((NGX_HTTP_FARM_REDIS_CHUNK + 1) * sizeof(size_t),
-                        log);
-    if (argv == NULL || argvlen == NULL) {
-        goto failed;
-    }
-
     ngx_http_farm_sync_begin(fcf);
 
-    for (i = 0; i < n; i += NGX_HTTP_FARM_REDIS_CHUNK) {
-        argv[0] = "MGET";
-        argvlen[0] = 4;
-        k = 0;
+    for (i = 0; i < n && !partial; i += NGX_HTTP_FARM_REDIS_CHUNK) {
+        k = ngx_min(n - i, NGX_HTTP_FARM_REDIS_CHUNK);
 
-        for (j = i; j < n && j < i + NGX_HTTP_FARM_REDIS_CHUNK; j++) {
+        for (j = i; j < i + k; j++) {
             e = members->element[j];
 
             if (e->type != REDIS_REPLY_STRING
@@ -160,77 +87,82 @@ ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
                 continue;
             }
 
-            len = fcf->key_agent_prefix_len + e->len;
+            if (redisAppendCommand(c, "GETRANGE %s%b 0 %d",
+                                   fcf->key_agent_prefix, e->str,
+                                   (size_t) e->len, FARM_RECORD_MAX)
+                != REDIS_OK)
+            {
+                goto failed;
+            }
+        }
 
-            argv[k + 1] = ngx_alloc(len + 1, log);
-            if (argv[k + 1] == NULL) {
-                goto failed_args;
+        for (j = i; j < i + k; j++) {
+            e = members->element[j];
+
+            if (e->type != REDIS_REPLY_STRING
+                || !farm_valid_id(e->str, e->len))
+            {
+                continue;
             }
 
-            ngx_sprintf((u_char *) argv[k + 1], "%s%s%Z",
-                        fcf->key_agent_prefix, e->str);
-            argvlen[k + 1] = len;
-            k++;
-        }
-
-        if (k == 0) {
-            continue;
-        }
-
-        values = redisCommandArgv(c, (int) k + 1, (const char **) argv,
-                                  argvlen);
-
-        if (values == NULL || values->type != REDIS_REPLY_ARRAY
-            || values->elements != k)
-        {
-            reason = values ? "unexpected MGET reply" : c->errstr;
-
-            if (values) {
-                freeReplyObject(values);
+            if (ngx_http_farm_redis_sync_timeout(c, deadline) != NGX_OK) {
+                partial = 1;
+                break;
             }
 
-            goto failed_args;
-        }
+            if (redisGetReply(c, (void **) &values) != REDIS_OK) {
+                if (ngx_http_farm_redis_clock() >= deadline) {
+                    partial = 1;
+                    break;
+                }
 
-        for (j = 0; j < k; j++) {
-            e = values->element[j];
+                reason = c->errstr;
+                goto failed;
+            }
 
-            if (e->type == REDIS_REPLY_STRING) {
-                len = ngx_min(argvlen[j + 1], FARM_KEY_MAX);
-                ngx_memcpy(key, argv[j + 1], len);
+            if (values->type == REDIS_REPLY_STRING && values->len > 0) {
+                len = ngx_snprintf(key, FARM_KEY_MAX, "%s%*s",
+                                   fcf->key_agent_prefix, e->len, e->str)
+                      - key;
 
                 (void) ngx_http_farm_sync_record(fcf, key, len,
-                                                 (u_char *) e->str, e->len,
-                                                 1);
+                                                 (u_char *) values->str,
+                                                 values->len, 1);
+                got++;
             }
 
-            ngx_free(argv[j + 1]);
-        }
+            /* "": gone; an error: another type, the workers report it */
 
-        freeReplyObject(values);
+            freeReplyObject(values);
+        }
+    }
+
+    ngx_http_farm_zone_get(fcf, &z);
+
+    if (partial) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "farm: the startup read of %V for upstream \"%V\" "
+                      "stopped after %M ms with %ui of %uz records read; "
+                      "the workers read the rest", &fcf->url_display,
+                      &fcf->uscf->host, ms, got, n);
+
+        if (z.sh->nagents == 0) {
+            reason = "no reply within timeout=";
+            goto failed;
+        }
     }
 
     ngx_http_farm_sync_end(fcf);
     ngx_http_farm_sync_registry_state(fcf, 1, NULL);
 
-    ngx_http_farm_zone_get(fcf, &z);
-
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "farm: upstream \"%V\" starts with %uD agents from %V",
                   &fcf->uscf->host, z.sh->nagents, &fcf->url_display);
 
-    ngx_free(argv);
-    ngx_free(argvlen);
     freeReplyObject(members);
     redisFree(c);
 
     return NGX_OK;
-
-failed_args:
-
-    for (j = 0; j < k; j++) {
-        ngx_free(argv[j + 1]);
-    }
 
 failed:
 
@@ -238,9 +170,6 @@ failed:
                   "farm: registry %V of upstream \"%V\" unreachable at "
                   "start (%s); no agents until it answers",
                   &fcf->url_display, &fcf->uscf->host, reason);
-
-    ngx_free(argv);
-    ngx_free(argvlen);
 
     if (members) {
         freeReplyObject(members);

@@ -11,7 +11,7 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_reject.h"
 
 
 #define NGX_HTTP_FARM_RETRY_MAX  300     /* s */
@@ -38,28 +38,6 @@ ngx_http_farm_reject_init(ngx_conf_t *cf)
     ngx_http_top_body_filter = ngx_http_farm_reject_body_filter;
 
     return NGX_OK;
-}
-
-
-ngx_http_farm_ctx_t *
-ngx_http_farm_get_ctx(ngx_http_request_t *r)
-{
-    ngx_http_farm_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_farm_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_farm_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ctx->reserved = FARM_SLOT_NONE;
-
-        ngx_http_set_ctx(r, ctx, ngx_http_farm_module);
-    }
-
-    return ctx;
 }
 
 
@@ -169,6 +147,12 @@ ngx_http_farm_reject_body(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
         p = ngx_sprintf(p, "{\"error\":\"too many requests at once from "
                         "this client\",\"limit\":%ui,",
                         ctx->fcf->client.max);
+        break;
+
+    case NGX_HTTP_FARM_REJECT_ALL_FAILED:
+        p = ngx_sprintf(p, "{\"error\":\"no agent could take the request: "
+                        "every agent tried failed\",\"tries\":%ui,",
+                        ctx->tries);
         break;
 
     default:
@@ -319,25 +303,3 @@ ngx_http_farm_refuse(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
 }
 
 
-/* Adds a response header; the key is a literal.  NULL on no memory. */
-
-ngx_table_elt_t *
-ngx_http_farm_add_header(ngx_http_request_t *r, char *key, ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NULL;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value = *value;
-
-    return h;
-}

@@ -16,15 +16,15 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_route.h"
 
 
 static char *ngx_http_farm_route_value(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_complex_value_t **cv);
-static uint32_t ngx_http_farm_route_best(ngx_http_farm_zone_t *z,
+static uint32_t ngx_http_farm_route_best_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s, ngx_http_farm_filter_t *f,
     const uint32_t *tried, uint32_t ntried);
-static uint32_t ngx_http_farm_route_scan(ngx_http_farm_zone_t *z,
+static uint32_t ngx_http_farm_route_scan_locked(ngx_http_farm_zone_t *z,
     ngx_uint_t region, ngx_http_farm_filter_t *f, const uint32_t *tried,
     uint32_t ntried);
 
@@ -268,7 +268,7 @@ ngx_http_farm_route_init(ngx_http_request_t *r, ngx_http_farm_srv_conf_t *fcf,
  */
 
 ngx_int_t
-ngx_http_farm_route_prepare(ngx_http_farm_zone_t *z,
+ngx_http_farm_route_prepare_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_filter_t *f, ngx_http_farm_ctx_t *ctx)
 {
     u_char                 *p;
@@ -337,7 +337,7 @@ ngx_http_farm_route_prepare(ngx_http_farm_zone_t *z,
 
 
 ngx_int_t
-ngx_http_farm_route_matches(ngx_http_farm_filter_t *f,
+ngx_http_farm_route_matches_locked(ngx_http_farm_filter_t *f,
     ngx_http_farm_agent_t *a)
 {
     ngx_uint_t  i;
@@ -362,24 +362,26 @@ ngx_http_farm_route_matches(ngx_http_farm_filter_t *f,
  */
 
 uint32_t
-ngx_http_farm_route_choose(ngx_http_farm_zone_t *z, ngx_http_farm_filter_t *f,
-    const uint32_t *tried, uint32_t ntried, ngx_http_farm_ctx_t *ctx)
+ngx_http_farm_route_choose_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_filter_t *f, const uint32_t *tried, uint32_t ntried,
+    ngx_http_farm_ctx_t *ctx)
 {
     uint32_t                 slot, backup;
     ngx_uint_t               i;
     ngx_http_farm_subset_t  *s;
 
-    if (ngx_http_farm_route_prepare(z, f, ctx) != NGX_OK) {
+    if (ngx_http_farm_route_prepare_locked(z, f, ctx) != NGX_OK) {
         return FARM_SLOT_NONE;
     }
 
     backup = FARM_SLOT_NONE;
 
     for (i = 0; i < f->norder; i++) {
-        s = ngx_http_farm_subset_get(z, f->order[i], f->mask);
+        s = ngx_http_farm_subset_get_locked(z, f->order[i], f->mask);
 
-        slot = s ? ngx_http_farm_route_best(z, s, f, tried, ntried)
-                 : ngx_http_farm_route_scan(z, f->order[i], f, tried, ntried);
+        slot = s ? ngx_http_farm_route_best_locked(z, s, f, tried, ntried)
+                 : ngx_http_farm_route_scan_locked(z, f->order[i], f, tried,
+                                                   ntried);
 
         if (slot == FARM_SLOT_NONE) {
             continue;
@@ -401,7 +403,7 @@ ngx_http_farm_route_choose(ngx_http_farm_zone_t *z, ngx_http_farm_filter_t *f,
     /* nothing: because no agent has these capabilities at all? */
 
     if (f->mask) {
-        s = ngx_http_farm_subset_get(z, 0, f->mask);
+        s = ngx_http_farm_subset_get_locked(z, 0, f->mask);
 
         if (s && s->nmembers == 0) {
             ctx->reject = NGX_HTTP_FARM_REJECT_NO_CAPS;
@@ -419,8 +421,9 @@ ngx_http_farm_route_choose(ngx_http_farm_zone_t *z, ngx_http_farm_filter_t *f,
  */
 
 static uint32_t
-ngx_http_farm_route_best(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s,
-    ngx_http_farm_filter_t *f, const uint32_t *tried, uint32_t ntried)
+ngx_http_farm_route_best_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s, ngx_http_farm_filter_t *f,
+    const uint32_t *tried, uint32_t ntried)
 {
     uint32_t      slot, n, skip[NGX_HTTP_FARM_MAX_TRIES + 8];
     farm_peers_t  peers;
@@ -434,7 +437,7 @@ ngx_http_farm_route_best(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s,
         slot = farm_tree_best(&s->tree, &peers, skip, n);
 
         if (slot == FARM_SLOT_NONE
-            || ngx_http_farm_route_matches(f, &z->sh->agents[slot]))
+            || ngx_http_farm_route_matches_locked(f, &z->sh->agents[slot]))
         {
             return slot;
         }
@@ -451,7 +454,7 @@ ngx_http_farm_route_best(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s,
 /* Without a subset (no room): the best qualifying agent by a scan. */
 
 static uint32_t
-ngx_http_farm_route_scan(ngx_http_farm_zone_t *z, ngx_uint_t region,
+ngx_http_farm_route_scan_locked(ngx_http_farm_zone_t *z, ngx_uint_t region,
     ngx_http_farm_filter_t *f, const uint32_t *tried, uint32_t ntried)
 {
     uint32_t                i, k, best;

@@ -9,6 +9,7 @@
 
 
 #include "ngx_http_farm_module.h"
+#include "ngx_http_farm_zone.h"
 
 
 #define NGX_HTTP_FARM_STATUS_BUF   (64 * 1024)
@@ -17,6 +18,13 @@
 #define NGX_HTTP_FARM_AGENT_JSON                                             \
     (2048 + FARM_ID_MAX + NGX_SOCKADDR_STRLEN + FARM_REGION_MAX              \
      + NGX_HTTP_FARM_MAX_CAPS * (FARM_CAP_MAX + 3))
+
+/* the text written up to p into the last buffer counts */
+#define ngx_http_farm_status_commit(out, p)                                  \
+    do {                                                                     \
+        (out)->total += (p) - (out)->last->buf->last;                        \
+        (out)->last->buf->last = (p);                                        \
+    } while (0)
 
 
 typedef struct {
@@ -32,7 +40,7 @@ static u_char *ngx_http_farm_status_reserve(ngx_http_farm_status_out_t *out,
     size_t len);
 static ngx_int_t ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
     ngx_http_farm_srv_conf_t *fcf, ngx_uint_t first);
-static u_char *ngx_http_farm_status_agent(u_char *p,
+static u_char *ngx_http_farm_status_agent_locked(u_char *p,
     ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_shctx_t *sh,
     ngx_http_farm_agent_t *a);
 static const char *ngx_http_farm_balance_name(ngx_uint_t method);
@@ -105,11 +113,6 @@ ngx_http_farm_status_reserve(ngx_http_farm_status_out_t *out, size_t len)
 
     return b->last;
 }
-
-
-#define ngx_http_farm_status_commit(out, p)                                  \
-    (out)->total += (p) - (out)->last->buf->last;                            \
-    (out)->last->buf->last = (p)
 
 
 static ngx_int_t
@@ -255,7 +258,7 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
                 *p++ = ',';
             }
 
-            p = ngx_http_farm_status_agent(p, fcf, sh, a);
+            p = ngx_http_farm_status_agent_locked(p, fcf, sh, a);
 
             active += a->pick->active;
             available += farm_peer_available(a->pick);
@@ -274,11 +277,16 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
     ngx_shmtx_lock(&z.shpool->mutex);
 
     p = ngx_sprintf(p, "],\"totals\":{\"agents\":%ui,\"available\":%uL,"
-                    "\"active\":%uL,\"requests\":%uL,\"no_agent\":%uL},"
+                    "\"active\":%uL,\"requests\":%uL,\"no_agent\":%uL,"
+                    "\"reclaimed\":%uL},"
+                    "\"zone\":{\"pages\":%ui,\"free_pages\":%ui},"
                     "\"sync\":{\"registry_up\":%s,\"last_full_sync\":%T,"
                     "\"full_syncs\":%uL,\"errors\":%uL,"
                     "\"bad_records\":%ui}}",
                     nagent, available, active, sh->requests, sh->no_agent,
+                    sh->reclaimed,
+                    (ngx_uint_t) (z.shpool->end - z.shpool->start)
+                    / ngx_pagesize, z.shpool->pfree,
                     sh->registry_up ? "true" : "false", sh->last_sync,
                     sh->syncs, sh->sync_errors, sh->bad_records);
 
@@ -311,7 +319,7 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
 
 
 static u_char *
-ngx_http_farm_status_agent(u_char *p, ngx_http_farm_srv_conf_t *fcf,
+ngx_http_farm_status_agent_locked(u_char *p, ngx_http_farm_srv_conf_t *fcf,
     ngx_http_farm_shctx_t *sh, ngx_http_farm_agent_t *a)
 {
     u_char  *e;
@@ -321,7 +329,7 @@ ngx_http_farm_status_agent(u_char *p, ngx_http_farm_srv_conf_t *fcf,
                     &a->sn.str, a->name_len, a->name,
                     a->region ? sh->regions[a->region - 1] : (u_char *) "");
 
-    p += ngx_http_farm_caps_text(sh, a->caps, p,
+    p += ngx_http_farm_caps_text_locked(sh, a->caps, p,
                                  NGX_HTTP_FARM_MAX_CAPS * (FARM_CAP_MAX + 3),
                                  1);
 
@@ -331,7 +339,7 @@ ngx_http_farm_status_agent(u_char *p, ngx_http_farm_srv_conf_t *fcf,
                     "\"since\":%T",
                     a->pick->weight, a->rec_weight, a->rec_max_conns,
                     a->rec_backup ? "true" : "false",
-                    ngx_http_farm_agent_state(a), a->pick->active,
+                    ngx_http_farm_agent_state_locked(a), a->pick->active,
                     a->requests, a->failures, a->since);
 
     if (fcf->health.enabled) {

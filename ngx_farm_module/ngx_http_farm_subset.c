@@ -9,25 +9,30 @@
  * one.  A subset is made on its first use (one scan of the agents), kept
  * current as agents start and end requests (their paths in the subsets they
  * belong to), rebuilt by the sync owner when the registry changes who
- * belongs, and evicted least recently used when the table is full.
+ * belongs, found by a hash of (region, capabilities), and evicted least
+ * recently used when the table is full.
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_subset.h"
 
 
-static ngx_int_t ngx_http_farm_subset_matches(ngx_http_farm_subset_t *s,
-    ngx_http_farm_agent_t *a);
-static ngx_int_t ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z,
+static ngx_int_t ngx_http_farm_subset_matches_locked(
+    ngx_http_farm_subset_t *s, ngx_http_farm_agent_t *a);
+static ngx_int_t ngx_http_farm_subset_fill_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s);
-static void ngx_http_farm_subset_forget(ngx_http_farm_zone_t *z,
+static void ngx_http_farm_subset_forget_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s);
-static void ngx_http_farm_subset_release(ngx_http_farm_zone_t *z,
+static ngx_uint_t ngx_http_farm_subset_hash(ngx_uint_t region,
+    uint64_t caps);
+static void ngx_http_farm_subset_unhash_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s);
+static void ngx_http_farm_subset_release_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s);
 
 
 static ngx_int_t
-ngx_http_farm_subset_matches(ngx_http_farm_subset_t *s,
+ngx_http_farm_subset_matches_locked(ngx_http_farm_subset_t *s,
     ngx_http_farm_agent_t *a)
 {
     return a->state == NGX_HTTP_FARM_SLOT_UP
@@ -39,7 +44,8 @@ ngx_http_farm_subset_matches(ngx_http_farm_subset_t *s,
 /* Forgets the memberships of a subset's members in it.  Locked. */
 
 static void
-ngx_http_farm_subset_forget(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
+ngx_http_farm_subset_forget_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s)
 {
     uint16_t                id;
     uint32_t                i, k;
@@ -63,10 +69,10 @@ ngx_http_farm_subset_forget(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
 
 
 static void
-ngx_http_farm_subset_release(ngx_http_farm_zone_t *z,
+ngx_http_farm_subset_release_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s)
 {
-    ngx_http_farm_subset_forget(z, s);
+    ngx_http_farm_subset_forget_locked(z, s);
 
     if (s->members) {
         ngx_slab_free_locked(z->shpool, s->members);
@@ -88,7 +94,8 @@ ngx_http_farm_subset_release(ngx_http_farm_zone_t *z,
  */
 
 static ngx_int_t
-ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
+ngx_http_farm_subset_fill_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s)
 {
     uint16_t                id;
     uint32_t                i, n, size, *members, *node;
@@ -101,7 +108,7 @@ ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
     n = 0;
 
     for (i = 0; i < sh->nslots; i++) {
-        n += ngx_http_farm_subset_matches(s, &sh->agents[i]);
+        n += ngx_http_farm_subset_matches_locked(s, &sh->agents[i]);
     }
 
     size = farm_tree_size(n ? n : 1);
@@ -119,13 +126,13 @@ ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
             ngx_slab_free_locked(z->shpool, node);
         }
 
-        ngx_http_farm_subset_release(z, s);
+        ngx_http_farm_subset_release_locked(z, s);
         s->stale = 0;
 
         return NGX_ERROR;
     }
 
-    ngx_http_farm_subset_release(z, s);
+    ngx_http_farm_subset_release_locked(z, s);
 
     id = (uint16_t) (s - sh->subsets);
     n = 0;
@@ -133,7 +140,7 @@ ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
     for (i = 0; i < sh->nslots; i++) {
         a = &sh->agents[i];
 
-        if (!ngx_http_farm_subset_matches(s, a)) {
+        if (!ngx_http_farm_subset_matches_locked(s, a)) {
             continue;
         }
 
@@ -169,41 +176,46 @@ ngx_http_farm_subset_fill(ngx_http_farm_zone_t *z, ngx_http_farm_subset_t *s)
  */
 
 ngx_http_farm_subset_t *
-ngx_http_farm_subset_get(ngx_http_farm_zone_t *z, ngx_uint_t region,
+ngx_http_farm_subset_get_locked(ngx_http_farm_zone_t *z, ngx_uint_t region,
     uint64_t caps)
 {
-    ngx_uint_t               i;
+    uint32_t                 i, *bucket;
+    ngx_queue_t             *q;
     ngx_http_farm_subset_t  *s, *victim;
     ngx_http_farm_shctx_t   *sh;
 
     sh = z->sh;
-    victim = NULL;
+    bucket = &sh->subset_hash[ngx_http_farm_subset_hash(region, caps)];
 
-    for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
+    for (i = *bucket; i != NGX_HTTP_FARM_NONE32; i = s->hnext) {
         s = &sh->subsets[i];
 
-        if (s->used && s->region == region && s->caps == caps) {
-            s->used = ++sh->subset_clock;
+        if (s->region == region && s->caps == caps) {
+            ngx_queue_remove(&s->lru);
+            ngx_queue_insert_head(&sh->subset_lru, &s->lru);
             return s;
-        }
-
-        if (victim == NULL || s->used < victim->used) {
-            victim = s;
         }
     }
 
-    /* a free entry, or the least recently used one */
+    /* a free entry, or the least recently used one: the last of the list */
+
+    q = ngx_queue_last(&sh->subset_lru);
+    victim = ngx_queue_data(q, ngx_http_farm_subset_t, lru);
 
     if (victim->used) {
-        ngx_http_farm_subset_release(z, victim);
+        ngx_http_farm_subset_unhash_locked(z, victim);
+        ngx_http_farm_subset_release_locked(z, victim);
     }
 
     victim->region = region;
     victim->caps = caps;
-    victim->used = ++sh->subset_clock;
+    victim->used = 1;
 
-    if (ngx_http_farm_subset_fill(z, victim) != NGX_OK) {
+    ngx_queue_remove(&victim->lru);
+
+    if (ngx_http_farm_subset_fill_locked(z, victim) != NGX_OK) {
         victim->used = 0;
+        ngx_queue_insert_tail(&sh->subset_lru, &victim->lru);
 
         if (!sh->subset_nomem_logged) {
             sh->subset_nomem_logged = 1;
@@ -215,7 +227,49 @@ ngx_http_farm_subset_get(ngx_http_farm_zone_t *z, ngx_uint_t region,
         return NULL;
     }
 
+    ngx_queue_insert_head(&sh->subset_lru, &victim->lru);
+
+    victim->hnext = *bucket;
+    *bucket = (uint32_t) (victim - sh->subsets);
+
     return victim;
+}
+
+
+static ngx_uint_t
+ngx_http_farm_subset_hash(ngx_uint_t region, uint64_t caps)
+{
+    uint64_t  h;
+
+    h = (caps ^ ((uint64_t) region << 40)) * 0x9e3779b97f4a7c15ULL;
+
+    return (ngx_uint_t) (h >> 32) & (NGX_HTTP_FARM_SUBSET_HASH - 1);
+}
+
+
+/* Takes a subset out of its hash bucket (it is about to be reused). */
+
+static void
+ngx_http_farm_subset_unhash_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_subset_t *s)
+{
+    uint32_t                id, *p;
+    ngx_http_farm_shctx_t  *sh;
+
+    sh = z->sh;
+    id = (uint32_t) (s - sh->subsets);
+    p = &sh->subset_hash[ngx_http_farm_subset_hash(s->region, s->caps)];
+
+    while (*p != NGX_HTTP_FARM_NONE32) {
+        if (*p == id) {
+            *p = s->hnext;
+            break;
+        }
+
+        p = &sh->subsets[*p].hnext;
+    }
+
+    s->hnext = NGX_HTTP_FARM_NONE32;
 }
 
 
@@ -226,7 +280,7 @@ ngx_http_farm_subset_get(ngx_http_farm_zone_t *z, ngx_uint_t region,
  */
 
 void
-ngx_http_farm_subsets_update(ngx_http_farm_zone_t *z,
+ngx_http_farm_subsets_update_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a)
 {
     uint32_t                 k, pos;
@@ -277,7 +331,8 @@ ngx_http_farm_subsets_update(ngx_http_farm_zone_t *z,
  */
 
 void
-ngx_http_farm_subsets_touch(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
+ngx_http_farm_subsets_touch_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a)
 {
     ngx_uint_t               i;
     ngx_http_farm_subset_t  *s;
@@ -292,7 +347,7 @@ ngx_http_farm_subsets_touch(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
             continue;
         }
 
-        if (ngx_http_farm_subset_matches(s, a)
+        if (ngx_http_farm_subset_matches_locked(s, a)
             || farm_members_find(s->members, s->nmembers, a->slot)
                != FARM_SLOT_NONE)
         {
@@ -308,33 +363,45 @@ ngx_http_farm_subsets_touch(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
 void
 ngx_http_farm_subsets_rebuild(ngx_http_farm_zone_t *z)
 {
-    ngx_uint_t               i;
+    ngx_uint_t               i, stale;
     ngx_http_farm_subset_t  *s;
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
-    if (z->sh->subsets_stale) {
-        z->sh->subsets_stale = 0;
-
-        for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
-            s = &z->sh->subsets[i];
-
-            if (s->used && s->stale
-                && ngx_http_farm_subset_fill(z, s) != NGX_OK)
-            {
-                s->used = 0;
-            }
-        }
-    }
+    stale = z->sh->subsets_stale;
+    z->sh->subsets_stale = 0;
 
     ngx_shmtx_unlock(&z->shpool->mutex);
+
+    if (!stale) {
+        return;
+    }
+
+    /* one subset per lock hold: requests wait for one fill at most */
+
+    for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
+        s = &z->sh->subsets[i];
+
+        ngx_shmtx_lock(&z->shpool->mutex);
+
+        if (s->used && s->stale
+            && ngx_http_farm_subset_fill_locked(z, s) != NGX_OK)
+        {
+            ngx_http_farm_subset_unhash_locked(z, s);
+            s->used = 0;
+            ngx_queue_remove(&s->lru);
+            ngx_queue_insert_tail(&z->sh->subset_lru, &s->lru);
+        }
+
+        ngx_shmtx_unlock(&z->shpool->mutex);
+    }
 }
 
 
 /* The tree order changed (a reload switched the method): rebuild all. */
 
 void
-ngx_http_farm_subsets_reorder(ngx_http_farm_zone_t *z)
+ngx_http_farm_subsets_reorder_locked(ngx_http_farm_zone_t *z)
 {
     ngx_uint_t               i;
     farm_peers_t             peers;

@@ -23,7 +23,12 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_sync.h"
+#include "ngx_http_farm_subset.h"
+#include "ngx_http_farm_queue.h"
+#include "ngx_http_farm_state.h"
+
+#include <farm_keys.h>
 
 
 #define NGX_HTTP_FARM_REBUILD_DELAY   20      /* ms between hash rebuilds */
@@ -38,6 +43,8 @@ static ngx_int_t ngx_http_farm_sync_apply(ngx_http_farm_srv_conf_t *fcf,
     ngx_http_farm_zone_t *z, u_char *key, size_t key_len, farm_record_t *rec,
     uint32_t rec_hash, ngx_uint_t full);
 static uint32_t ngx_http_farm_record_hash(farm_record_t *rec);
+static const char *ngx_http_farm_sync_allowed(ngx_http_farm_srv_conf_t *fcf,
+    farm_record_t *rec);
 static void ngx_http_farm_sync_changed(ngx_http_farm_srv_conf_t *fcf);
 static void ngx_http_farm_sync_rebuild_handler(ngx_event_t *ev);
 
@@ -246,7 +253,7 @@ ngx_http_farm_sync_unchanged(ngx_http_farm_zone_t *z, u_char *id, size_t len,
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
-    a = ngx_http_farm_agent_lookup(z, id, len);
+    a = ngx_http_farm_agent_lookup_locked(z, id, len);
 
     if (a && a->rec_hash == rec_hash) {
         a->seen = z->sh->sync_epoch;
@@ -268,8 +275,9 @@ ngx_http_farm_sync_apply(ngx_http_farm_srv_conf_t *fcf,
     ngx_http_farm_zone_t *z, u_char *key, size_t key_len, farm_record_t *rec,
     uint32_t rec_hash, ngx_uint_t full)
 {
-    ngx_int_t  rc;
-    ngx_str_t  why;
+    ngx_int_t    rc;
+    ngx_str_t    why;
+    const char  *reason;
 
     if (ngx_strlen(rec->service) != fcf->service.len
         || ngx_strncmp(rec->service, fcf->service.data, fcf->service.len)
@@ -278,6 +286,14 @@ ngx_http_farm_sync_apply(ngx_http_farm_srv_conf_t *fcf,
         ngx_http_farm_sync_reject(fcf, key, key_len, rec_hash, full,
                                 "service: \"%s\" is not the upstream's "
                                 "service", rec->service);
+        return NGX_DECLINED;
+    }
+
+    reason = ngx_http_farm_sync_allowed(fcf, rec);
+
+    if (reason) {
+        ngx_http_farm_sync_reject(fcf, key, key_len, rec_hash, full,
+                                "%s", reason);
         return NGX_DECLINED;
     }
 
@@ -292,6 +308,11 @@ ngx_http_farm_sync_apply(ngx_http_farm_srv_conf_t *fcf,
     z->sh->seen_now += full;
 
     if (rc == NGX_OK || rc == NGX_AGAIN) {
+
+        /* capacity may have come: waiters first */
+
+        ngx_http_farm_queue_dispatch(z);
+
         ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
                       "farm: agent \"%s\" at %s:%ud %s upstream \"%V\"%s",
                       rec->id, rec->address, rec->port,
@@ -302,6 +323,118 @@ ngx_http_farm_sync_apply(ngx_http_farm_srv_conf_t *fcf,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * May a record point the gateway at its address?  With allow=, only at the
+ * networks it lists; without, at anything but link-local addresses and
+ * cloud metadata endpoints, where a record that anyone with write access
+ * to the registry can make would send clients' requests and health checks
+ * to the instance's credentials.  Returns NULL, or why not (a static
+ * buffer, valid until the next call).
+ */
+
+static const char *
+ngx_http_farm_sync_allowed(ngx_http_farm_srv_conf_t *fcf, farm_record_t *rec)
+{
+    u_char                *p, *b;
+    size_t                 len;
+    in_addr_t              addr;
+    ngx_uint_t             i, n, family;
+    ngx_cidr_t            *cidr;
+    struct in6_addr        addr6;
+    static u_char          text[FARM_ADDRESS_MAX + 128];
+    static const u_char    ec2[16] = { 0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
+                                       0, 0, 0, 0, 0, 0, 0x02, 0x54 };
+
+    len = ngx_strlen(rec->address);
+
+    addr = ngx_inet_addr((u_char *) rec->address, len);
+
+    if (addr != INADDR_NONE) {
+        family = AF_INET;
+
+    } else if (ngx_inet6_addr((u_char *) rec->address, len, addr6.s6_addr)
+               == NGX_OK)
+    {
+        family = AF_INET6;
+
+        /* ::ffff:a.b.c.d is the IPv4 address a.b.c.d */
+
+        if (IN6_IS_ADDR_V4MAPPED(&addr6)) {
+            family = AF_INET;
+            b = &addr6.s6_addr[12];
+            addr = htonl((in_addr_t) b[0] << 24 | b[1] << 16 | b[2] << 8
+                         | b[3]);
+        }
+
+    } else {
+        return "address: not an IP address";
+    }
+
+    if (fcf->allow) {
+        cidr = fcf->allow->elts;
+
+        for (i = 0; i < fcf->allow->nelts; i++) {
+            if (cidr[i].family != family) {
+                continue;
+            }
+
+            if (family == AF_INET) {
+                if ((addr & cidr[i].u.in.mask) == cidr[i].u.in.addr) {
+                    return NULL;
+                }
+
+                continue;
+            }
+
+            for (n = 0; n < 16; n++) {
+                if ((addr6.s6_addr[n] & cidr[i].u.in6.mask.s6_addr[n])
+                    != cidr[i].u.in6.addr.s6_addr[n])
+                {
+                    break;
+                }
+            }
+
+            if (n == 16) {
+                return NULL;
+            }
+        }
+
+        p = ngx_snprintf(text, sizeof(text) - 1,
+                         "address: %s is not in allow= of farm_registry",
+                         rec->address);
+        *p = '\0';
+
+        return (char *) text;
+    }
+
+    if (family == AF_INET) {
+        addr = ntohl(addr);
+
+        /* 169.254.0.0/16 (169.254.169.254 among them), 100.100.100.200 */
+
+        if ((addr & 0xffff0000) != 0xa9fe0000 && addr != 0x646464c8) {
+            return NULL;
+        }
+
+    } else if (!(addr6.s6_addr[0] == 0xfe
+                 && (addr6.s6_addr[1] & 0xc0) == 0x80)
+               && ngx_memcmp(addr6.s6_addr, ec2, 16) != 0)
+    {
+        /* not fe80::/10, not fd00:ec2::254 */
+
+        return NULL;
+    }
+
+    p = ngx_snprintf(text, sizeof(text) - 1,
+                     "address: %s is a link-local or cloud metadata address; "
+                     "farm_registry allow= must list it to be used",
+                     rec->address);
+    *p = '\0';
+
+    return (char *) text;
 }
 
 
@@ -358,7 +491,9 @@ ngx_http_farm_sync_reject(ngx_http_farm_srv_conf_t *fcf, u_char *key,
     size_t key_len, uint32_t rec_hash, ngx_uint_t full, const char *fmt,
     const char *reason)
 {
-    u_char                text[FARM_ERR_MAX + 64];
+    u_char                text[FARM_ERR_MAX + 64], *p;
+    u_char                safe[4 * (FARM_ERR_MAX + 64)];
+    u_char                safe_key[4 * FARM_KEY_MAX], *k;
     uint64_t              mark, *slot;
     ngx_uint_t            i, n;
     ngx_http_farm_zone_t  z;
@@ -396,11 +531,18 @@ ngx_http_farm_sync_reject(ngx_http_farm_srv_conf_t *fcf, u_char *key,
 
     *slot = mark;
 
-    *ngx_snprintf(text, sizeof(text) - 1, fmt, reason) = '\0';
+    p = ngx_snprintf(text, sizeof(text), fmt, reason);
+
+    /* registry data may hold anything, CR and LF too */
+
+    p = ngx_http_farm_log_escape(safe, safe + sizeof(safe), text, p - text);
+    k = ngx_http_farm_log_escape(safe_key, safe_key + sizeof(safe_key), key,
+                                 ngx_min(key_len, FARM_KEY_MAX));
 
     ngx_log_error(NGX_LOG_ERR, fcf->log, 0,
                   "farm: skipping registry record \"%*s\" of upstream "
-                  "\"%V\": %s", key_len, key, &fcf->uscf->host, text);
+                  "\"%V\": %*s", k - safe_key, safe_key, &fcf->uscf->host,
+                  p - safe, safe);
 }
 
 
@@ -562,6 +704,7 @@ void
 ngx_http_farm_sync_registry_state(ngx_http_farm_srv_conf_t *fcf,
     ngx_uint_t up, const char *reason)
 {
+    u_char                text[256], *p;
     time_t                now;
     ngx_uint_t            was;
     ngx_http_farm_zone_t  z;
@@ -603,10 +746,14 @@ ngx_http_farm_sync_registry_state(ngx_http_farm_srv_conf_t *fcf,
 
     fcf->down_logged = now;
 
+    p = ngx_http_farm_log_escape(text, text + sizeof(text), (u_char *) reason,
+                                 ngx_strlen(reason));
+
     ngx_log_error(NGX_LOG_ERR, fcf->log, 0,
                   "farm: registry %V of upstream \"%V\" is unreachable "
-                  "(%s); routing to the %uD last known agents",
-                  &fcf->url_display, &fcf->uscf->host, reason, z.sh->nagents);
+                  "(%*s); routing to the %uD last known agents",
+                  &fcf->url_display, &fcf->uscf->host, p - text, text,
+                  z.sh->nagents);
 }
 
 
@@ -657,34 +804,4 @@ ngx_http_farm_sync_rebuild_handler(ngx_event_t *ev)
 
     (void) ngx_http_farm_zone_rebuild_hash(&z);
     ngx_http_farm_subsets_rebuild(&z);
-}
-
-
-/*
- * The master's startup read (see ngx_http_farm_init_zone): the registry,
- * or, when it cannot be read, the agents last saved to the state= file.
- */
-
-ngx_int_t
-ngx_http_farm_sync_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
-{
-    ngx_int_t  rc;
-
-    fcf->log = log;
-    fcf->warming = 1;
-
-    if (fcf->url.type == FARM_URL_CONSUL) {
-        rc = ngx_http_farm_consul_warm(fcf, log);
-
-    } else {
-        rc = ngx_http_farm_redis_warm(fcf, log);
-    }
-
-    if (rc != NGX_OK && fcf->state.len) {
-        (void) ngx_http_farm_state_load(fcf, log);
-    }
-
-    fcf->warming = 0;
-
-    return rc;
 }

@@ -9,20 +9,21 @@
  */
 
 
-#include "ngx_http_farm_module.h"
+#include "ngx_http_farm_zone.h"
+#include "ngx_http_farm_subset.h"
 
 
-static ngx_int_t ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
-    ngx_http_farm_srv_conf_t *fcf);
 static void ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf,
     u_char *buf, size_t size);
 static ngx_int_t ngx_http_farm_record_sockaddr(farm_record_t *rec,
     ngx_sockaddr_t *sa, socklen_t *socklen);
-static ngx_int_t ngx_http_farm_dict_caps(ngx_http_farm_shctx_t *sh,
+static ngx_int_t ngx_http_farm_dict_caps_locked(ngx_http_farm_shctx_t *sh,
     farm_record_t *rec, uint64_t *caps);
-static ngx_int_t ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh,
+static ngx_int_t ngx_http_farm_dict_region_locked(ngx_http_farm_shctx_t *sh,
     farm_record_t *rec, ngx_uint_t *region);
-static void ngx_http_farm_agent_free_meta(ngx_http_farm_zone_t *z,
+static void ngx_http_farm_dict_use_locked(ngx_http_farm_shctx_t *sh,
+    uint64_t caps, ngx_uint_t region, ngx_int_t delta);
+static void ngx_http_farm_agent_free_meta_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a);
 
 
@@ -43,6 +44,8 @@ ngx_http_farm_zone_size(ngx_http_farm_srv_conf_t *fcf)
     if (fcf->client.enabled) {
         size += 2 * 1024 * 1024;
     }
+
+    size += fcf->max_agents * NGX_HTTP_FARM_OWNERS * sizeof(uint32_t);
 
     /* subsets: their table, and their trees for the agents they hold */
 
@@ -76,14 +79,6 @@ ngx_http_farm_zone_get(ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_zone_t *z)
 }
 
 
-void
-ngx_http_farm_zone_peers(ngx_http_farm_shctx_t *sh, farm_peers_t *peers)
-{
-    peers->base = (unsigned char *) sh->picks;
-    peers->stride = sizeof(farm_pick_peer_t);
-}
-
-
 static void
 ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf, u_char *buf,
     size_t size)
@@ -97,30 +92,22 @@ ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf, u_char *buf,
 }
 
 
-ngx_int_t
-ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
-{
-    ngx_http_farm_srv_conf_t  *fcf = shm_zone->data;
+/*
+ * Lays out a new zone (the master, before any worker exists): everything
+ * but the queue's waiters (ngx_http_farm_queue_zone()).  Not locked.
+ */
 
+ngx_int_t
+ngx_http_farm_zone_init(ngx_shm_zone_t *shm_zone,
+    ngx_http_farm_srv_conf_t *fcf)
+{
     size_t                  len;
     uint32_t                i, tsize;
     uint32_t               *nodes;
     ngx_slab_pool_t        *shpool;
-    ngx_http_farm_zone_t    z;
     ngx_http_farm_shctx_t  *sh;
 
-    fcf->log = shm_zone->shm.log;
-
-    if (data) {
-        return ngx_http_farm_zone_reuse(shm_zone, fcf);
-    }
-
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        /* Windows: another process already set it up */
-        return NGX_OK;
-    }
 
     sh = ngx_slab_calloc(shpool, sizeof(ngx_http_farm_shctx_t));
     if (sh == NULL) {
@@ -167,16 +154,25 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         goto nomem;
     }
 
-    ngx_rbtree_init(&sh->clients, &sh->clients_sentinel,
-                    ngx_rbtree_insert_value);
+    ngx_queue_init(&sh->subset_lru);
 
-    z.sh = sh;
-    z.shpool = shpool;
-    z.fcf = fcf;
+    for (i = 0; i < NGX_HTTP_FARM_SUBSET_HASH; i++) {
+        sh->subset_hash[i] = NGX_HTTP_FARM_NONE32;
+    }
 
-    if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
+    for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
+        ngx_queue_insert_tail(&sh->subset_lru, &sh->subsets[i].lru);
+    }
+
+    sh->held = ngx_slab_calloc(shpool, (size_t) sh->capacity
+                                       * NGX_HTTP_FARM_OWNERS
+                                       * sizeof(uint32_t));
+    if (sh->held == NULL) {
         goto nomem;
     }
+
+    ngx_rbtree_init(&sh->clients, &sh->clients_sentinel,
+                    ngx_rbtree_insert_value);
 
     sh->method = fcf->method;
     farm_tree_init(&sh->tree, nodes, tsize,
@@ -197,16 +193,6 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     shpool->log_nomem = 0;
 
-    /*
-     * A warm start: the master fills the zone from the registry before any
-     * worker exists, so the first request after "nginx" finds the agents.
-     * Bounded by the registry timeout; workers then take over.
-     */
-
-    if (!ngx_test_config && ngx_process != NGX_PROCESS_SIGNALLER) {
-        (void) ngx_http_farm_sync_warm(fcf, shm_zone->shm.log);
-    }
-
     return NGX_OK;
 
 nomem:
@@ -223,9 +209,10 @@ nomem:
 /*
  * After "nginx -s reload" the zone and its agents live on; the old workers
  * keep using it until they exit, so its layout must not change under them.
+ * The queue's part is ngx_http_farm_queue_reuse().  Takes the lock.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
     ngx_http_farm_srv_conf_t *fcf)
 {
@@ -260,28 +247,6 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
         ngx_memcpy(sh->source, source, sizeof(source));
     }
 
-    if (fcf->queue.enabled && sh->qmax != fcf->queue.max) {
-        if (sh->qmax == 0) {
-            z.sh = sh;
-            z.shpool = shpool;
-            z.fcf = fcf;
-
-            if (ngx_http_farm_queue_zone(&z) != NGX_OK) {
-                ngx_shmtx_unlock(&shpool->mutex);
-                ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                              "farm zone \"%V\" has no room for a queue of "
-                              "%ui; raise zone= or restart",
-                              &shm_zone->shm.name, fcf->queue.max);
-                return NGX_ERROR;
-            }
-
-        } else {
-            ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
-                          "farm zone \"%V\": the queue keeps max=%uD until "
-                          "nginx restarts", &shm_zone->shm.name, sh->qmax);
-        }
-    }
-
     if (sh->method != fcf->method) {
         method = (fcf->method == NGX_HTTP_FARM_LEAST_CONN)
                  ? FARM_PICK_LEAST_CONN : FARM_PICK_RR;
@@ -295,7 +260,7 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
         z.sh = sh;
         z.shpool = shpool;
         z.fcf = fcf;
-        ngx_http_farm_subsets_reorder(&z);
+        ngx_http_farm_subsets_reorder_locked(&z);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -305,7 +270,8 @@ ngx_http_farm_zone_reuse(ngx_shm_zone_t *shm_zone,
 
 
 ngx_http_farm_agent_t *
-ngx_http_farm_agent_lookup(ngx_http_farm_zone_t *z, u_char *id, size_t len)
+ngx_http_farm_agent_lookup_locked(ngx_http_farm_zone_t *z, u_char *id,
+    size_t len)
 {
     ngx_str_t        key;
     ngx_str_node_t  *sn;
@@ -360,31 +326,53 @@ ngx_http_farm_record_sockaddr(farm_record_t *rec, ngx_sockaddr_t *sa,
 }
 
 
+/*
+ * The capability bits of a record's names, finding each name or taking a
+ * free entry for it (one no agent uses); the caller counts the agent in
+ * with ngx_http_farm_dict_use_locked().  NGX_DECLINED when every entry
+ * is in use.
+ */
+
 static ngx_int_t
-ngx_http_farm_dict_caps(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
+ngx_http_farm_dict_caps_locked(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
     uint64_t *caps)
 {
     size_t      len;
-    ngx_uint_t  i, j;
+    uint64_t    bit;
+    ngx_uint_t  i, j, spare;
 
     *caps = 0;
 
     for (i = 0; i < rec->ncaps; i++) {
         len = ngx_strlen(rec->caps[i]) + 1;
+        spare = NGX_HTTP_FARM_MAX_CAPS;
 
         for (j = 0; j < sh->ncaps; j++) {
             if (ngx_memcmp(sh->caps[j], rec->caps[i], len) == 0) {
                 break;
             }
+
+            bit = (uint64_t) 1 << j;
+
+            if (spare == NGX_HTTP_FARM_MAX_CAPS && sh->cap_refs[j] == 0
+                && !(*caps & bit))
+            {
+                spare = j;
+            }
         }
 
         if (j == sh->ncaps) {
-            if (sh->ncaps == NGX_HTTP_FARM_MAX_CAPS) {
+            if (spare != NGX_HTTP_FARM_MAX_CAPS) {
+                j = spare;
+
+            } else if (sh->ncaps == NGX_HTTP_FARM_MAX_CAPS) {
                 return NGX_DECLINED;
+
+            } else {
+                sh->ncaps++;
             }
 
             ngx_memcpy(sh->caps[j], rec->caps[i], len);
-            sh->ncaps++;
         }
 
         *caps |= (uint64_t) 1 << j;
@@ -395,11 +383,11 @@ ngx_http_farm_dict_caps(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
 
 
 static ngx_int_t
-ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
+ngx_http_farm_dict_region_locked(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
     ngx_uint_t *region)
 {
     size_t      len;
-    ngx_uint_t  i;
+    ngx_uint_t  i, spare;
 
     if (rec->region[0] == '\0') {
         *region = 0;
@@ -407,28 +395,61 @@ ngx_http_farm_dict_region(ngx_http_farm_shctx_t *sh, farm_record_t *rec,
     }
 
     len = ngx_strlen(rec->region) + 1;
+    spare = NGX_HTTP_FARM_MAX_REGIONS;
 
     for (i = 0; i < sh->nregions; i++) {
         if (ngx_memcmp(sh->regions[i], rec->region, len) == 0) {
             *region = i + 1;
             return NGX_OK;
         }
+
+        if (spare == NGX_HTTP_FARM_MAX_REGIONS && sh->region_refs[i] == 0) {
+            spare = i;
+        }
     }
 
-    if (sh->nregions == NGX_HTTP_FARM_MAX_REGIONS) {
+    if (spare != NGX_HTTP_FARM_MAX_REGIONS) {
+        i = spare;
+
+    } else if (sh->nregions == NGX_HTTP_FARM_MAX_REGIONS) {
         return NGX_DECLINED;
+
+    } else {
+        sh->nregions++;
     }
 
     ngx_memcpy(sh->regions[i], rec->region, len);
-    sh->nregions++;
     *region = i + 1;
 
     return NGX_OK;
 }
 
 
+/*
+ * Counts an agent in (delta 1) or out (delta -1) of the names it uses.
+ * A name whose count falls to 0 keeps its entry until a new name takes it.
+ */
+
 static void
-ngx_http_farm_agent_free_meta(ngx_http_farm_zone_t *z,
+ngx_http_farm_dict_use_locked(ngx_http_farm_shctx_t *sh, uint64_t caps,
+    ngx_uint_t region, ngx_int_t delta)
+{
+    ngx_uint_t  j;
+
+    for (j = 0; caps; j++, caps >>= 1) {
+        if (caps & 1) {
+            sh->cap_refs[j] += delta;
+        }
+    }
+
+    if (region) {
+        sh->region_refs[region - 1] += delta;
+    }
+}
+
+
+static void
+ngx_http_farm_agent_free_meta_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a)
 {
     if (a->meta) {
@@ -472,7 +493,7 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
-    a = ngx_http_farm_agent_lookup(z, (u_char *) rec->id, id_len);
+    a = ngx_http_farm_agent_lookup_locked(z, (u_char *) rec->id, id_len);
 
     if (a && a->rec_hash == rec_hash) {
         a->seen = sh->sync_epoch;
@@ -480,16 +501,17 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         return NGX_DONE;
     }
 
-    if (ngx_http_farm_dict_caps(sh, rec, &caps) != NGX_OK) {
+    if (ngx_http_farm_dict_caps_locked(sh, rec, &caps) != NGX_OK) {
         ngx_shmtx_unlock(&z->shpool->mutex);
-        ngx_str_set(why, "caps: the service already has 64 distinct "
-                    "capabilities");
+        ngx_str_set(why, "caps: the service's agents already use 64 "
+                    "distinct capabilities");
         return NGX_DECLINED;
     }
 
-    if (ngx_http_farm_dict_region(sh, rec, &region) != NGX_OK) {
+    if (ngx_http_farm_dict_region_locked(sh, rec, &region) != NGX_OK) {
         ngx_shmtx_unlock(&z->shpool->mutex);
-        ngx_str_set(why, "region: the service already has 255 regions");
+        ngx_str_set(why, "region: the service's agents already use 255 "
+                    "distinct regions");
         return NGX_DECLINED;
     }
 
@@ -515,6 +537,10 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         a->failures = 0;
 
         a->pick->active = 0;
+        a->nsubs = 0;
+        a->subs_overflow = 0;
+        ngx_memzero(&sh->held[(size_t) slot * NGX_HTTP_FARM_OWNERS],
+                    NGX_HTTP_FARM_OWNERS * sizeof(uint32_t));
         a->pick->vt = 0;
         a->pick->flags = 0;
 
@@ -577,6 +603,12 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
                                 NGX_SOCKADDR_STRLEN, 1);
     ngx_memcpy(a->name, name, a->name_len);
 
+    ngx_http_farm_dict_use_locked(sh, caps, region, 1);
+
+    if (!fresh) {
+        ngx_http_farm_dict_use_locked(sh, a->caps, a->region, -1);
+    }
+
     a->caps = caps;
     a->region = region;
 
@@ -584,7 +616,7 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
     a->rec_max_conns = rec->max_conns;
     a->rec_backup = rec->backup;
 
-    ngx_http_farm_agent_free_meta(z, a);
+    ngx_http_farm_agent_free_meta_locked(z, a);
 
     if (meta_len) {
         a->meta = ngx_slab_alloc_locked(z->shpool, meta_len);
@@ -600,8 +632,8 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         }
     }
 
-    ngx_http_farm_agent_refresh(z, a);
-    ngx_http_farm_subsets_touch(z, a);
+    (void) ngx_http_farm_agent_refresh_locked(z, a);
+    ngx_http_farm_subsets_touch_locked(z, a);
 
     sh->hash_dirty = 1;
 
@@ -614,12 +646,14 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
 /*
  * Recomputes what the selection tree sees of an agent from its registry
  * record, its health, what it reports and its breaker: whether it can be
- * chosen, its weight, and how many requests it may have at once.  Under
- * the lock.
+ * chosen, its weight, and how many requests it may have at once.  Returns
+ * what changed (NGX_HTTP_FARM_CHANGED_*): with CAPACITY, the caller
+ * dispatches the queue.
  */
 
-void
-ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
+ngx_uint_t
+ngx_http_farm_agent_refresh_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a)
 {
     uint32_t                   cap;
     ngx_uint_t                 was, eligible;
@@ -664,18 +698,19 @@ ngx_http_farm_agent_refresh(ngx_http_farm_zone_t *z, ngx_http_farm_agent_t *a)
         farm_tree_update(&z->sh->tree, &peers, a->slot);
     }
 
-    ngx_http_farm_subsets_update(z, a);
+    ngx_http_farm_subsets_update_locked(z, a);
 
-    /* capacity may have come back: waiters first */
+    /* capacity may have come back: the caller serves waiters first */
 
-    ngx_http_farm_queue_dispatch(z);
+    return (eligible ? NGX_HTTP_FARM_CHANGED_CAPACITY : 0)
+           | (!eligible != !was ? NGX_HTTP_FARM_CHANGED_ELIGIBLE : 0);
 }
 
 
 /* One word for an agent's state, as farm_status shows it. */
 
 const char *
-ngx_http_farm_agent_state(ngx_http_farm_agent_t *a)
+ngx_http_farm_agent_state_locked(ngx_http_farm_agent_t *a)
 {
     if (a->health == NGX_HTTP_FARM_HEALTH_CHECKING) {
         return "checking";
@@ -701,21 +736,6 @@ ngx_http_farm_agent_state(ngx_http_farm_agent_t *a)
 }
 
 
-void
-ngx_http_farm_note(ngx_http_farm_note_t *note, ngx_uint_t level,
-    const char *fmt, ...)
-{
-    va_list  args;
-
-    note->level = level;
-
-    va_start(args, fmt);
-    *ngx_vslprintf(note->text, note->text + sizeof(note->text) - 1, fmt,
-                   args) = '\0';
-    va_end(args);
-}
-
-
 /* Removes an agent; NGX_DECLINED if there is none with that id. */
 
 ngx_int_t
@@ -729,7 +749,7 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
-    a = ngx_http_farm_agent_lookup(z, id, len);
+    a = ngx_http_farm_agent_lookup_locked(z, id, len);
 
     if (a == NULL) {
         ngx_shmtx_unlock(&z->shpool->mutex);
@@ -737,9 +757,17 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
     }
 
     ngx_rbtree_delete(&sh->ids, &a->sn.node);
-    ngx_http_farm_agent_free_meta(z, a);
+    ngx_http_farm_agent_free_meta_locked(z, a);
+    ngx_http_farm_dict_use_locked(sh, a->caps, a->region, -1);
 
     a->state = NGX_HTTP_FARM_SLOT_FREE;
+
+    /*
+     * Requests, reservations, grants and checks still holding the slot
+     * see another generation: their outcomes no longer land on it.
+     */
+
+    a->gen++;
 
     if (a->pick->flags & FARM_PEER_ELIGIBLE) {
         sh->eligible--;
@@ -758,8 +786,8 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
 
     ngx_http_farm_zone_peers(sh, &peers);
     farm_tree_update(&sh->tree, &peers, a->slot);
-    ngx_http_farm_subsets_update(z, a);
-    ngx_http_farm_subsets_touch(z, a);
+    ngx_http_farm_subsets_update_locked(z, a);
+    ngx_http_farm_subsets_touch_locked(z, a);
 
     a->next_free = sh->free_head;
     sh->free_head = a->slot;
@@ -897,8 +925,8 @@ nomem:
  */
 
 size_t
-ngx_http_farm_caps_text(ngx_http_farm_shctx_t *sh, uint64_t caps, u_char *buf,
-    size_t size, ngx_uint_t json)
+ngx_http_farm_caps_text_locked(ngx_http_farm_shctx_t *sh, uint64_t caps,
+    u_char *buf, size_t size, ngx_uint_t json)
 {
     u_char      *p, *last;
     ngx_uint_t   i, first;
@@ -921,4 +949,124 @@ ngx_http_farm_caps_text(ngx_http_farm_shctx_t *sh, uint64_t caps, u_char *buf,
     }
 
     return p - buf;
+}
+
+
+/*
+ * A worker process becomes an owner of requests in the zone.  First it
+ * gives back what owners that are gone held: a worker that crashed or was
+ * killed never ended its requests, so their counts would keep agents
+ * "full" for good.  Then it takes a free owner record.  Returns the
+ * record, or NGX_HTTP_FARM_OWNER_NONE when all are taken (that worker's
+ * requests are then not tracked); *reclaimed and *dead say what was given
+ * back, for the caller to log.  One pass over the agents per dead owner:
+ * it runs once, when a worker starts.
+ */
+
+ngx_uint_t
+ngx_http_farm_owner_attach(ngx_http_farm_zone_t *z, ngx_pid_t pid,
+    uint64_t *reclaimed, ngx_uint_t *dead)
+{
+    uint32_t                slot, *h;
+    ngx_uint_t              o, owner;
+    farm_peers_t            peers;
+    ngx_http_farm_agent_t  *a;
+    ngx_http_farm_shctx_t  *sh;
+
+    sh = z->sh;
+    *reclaimed = 0;
+    *dead = 0;
+    owner = NGX_HTTP_FARM_OWNER_NONE;
+
+    ngx_http_farm_zone_peers(sh, &peers);
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
+
+        if (sh->owner_pid[o] == 0
+            || sh->owner_pid[o] == pid
+            || kill(sh->owner_pid[o], 0) == 0
+            || ngx_errno != NGX_ESRCH)
+        {
+            continue;
+        }
+
+        (*dead)++;
+
+        for (slot = 0; slot < sh->nslots; slot++) {
+            h = &sh->held[(size_t) slot * NGX_HTTP_FARM_OWNERS + o];
+
+            if (*h == 0) {
+                continue;
+            }
+
+            a = &sh->agents[slot];
+
+            a->pick->active -= ngx_min(*h, a->pick->active);
+            *reclaimed += *h;
+            *h = 0;
+
+            farm_tree_update(&sh->tree, &peers, slot);
+            ngx_http_farm_subsets_update_locked(z, a);
+        }
+
+        sh->owner_pid[o] = 0;
+    }
+
+    sh->reclaimed += *reclaimed;
+
+    for (o = 0; o < NGX_HTTP_FARM_OWNERS; o++) {
+        if (sh->owner_pid[o] == 0 || sh->owner_pid[o] == pid) {
+            sh->owner_pid[o] = pid;
+            owner = o;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return owner;
+}
+
+
+/*
+ * A worker exits: nginx has waited for its requests, and each one gave its
+ * count back (or its agent left, and a reused slot starts from 0), so only
+ * the record needs freeing.
+ */
+
+void
+ngx_http_farm_owner_detach(ngx_http_farm_zone_t *z, ngx_uint_t owner)
+{
+    if (owner >= NGX_HTTP_FARM_OWNERS) {
+        return;
+    }
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+    z->sh->owner_pid[owner] = 0;
+    ngx_shmtx_unlock(&z->shpool->mutex);
+}
+
+
+/* Counts a request its owner starts (delta 1) or ends (-1) on an agent. */
+
+void
+ngx_http_farm_owner_hold_locked(ngx_http_farm_zone_t *z, uint32_t slot,
+    ngx_uint_t owner, ngx_int_t delta)
+{
+    uint32_t  *h;
+
+    if (owner >= NGX_HTTP_FARM_OWNERS) {
+        return;
+    }
+
+    h = &z->sh->held[(size_t) slot * NGX_HTTP_FARM_OWNERS + owner];
+
+    if (delta > 0) {
+        (*h)++;
+
+    } else if (*h) {
+        (*h)--;
+    }
 }

@@ -19,7 +19,11 @@
 #                     scripts/consul.sh) and a gateway watching it with
 #                     blocking queries.
 #   6. rate limits:   scripts/bench-limit.sh, at the end, on its own ports.
-#   7. health checks: scripts/bench-health.sh, 10,000 agents whose /health
+#   7. farm-agent --app: scripts/bench-agent.sh, latency and throughput
+#                     added by the agent in front of an app.
+#   8. registry:      scripts/bench-registry.sh: churn (no ghosts) and the
+#                     worst latency during full resyncs at 100,000 agents.
+#   9. health checks: scripts/bench-health.sh, 10,000 agents whose /health
 #                     hangs, under checks, on its own ports.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
@@ -391,6 +395,18 @@ cleanup
 say ""
 say "bench: rate limits (scripts/bench-limit.sh)"
 "$top/scripts/bench-limit.sh"
+
+say "bench: farm-agent --app (scripts/bench-agent.sh)"
+"$top/scripts/bench-agent.sh"
+
+# --- the registry ---------------------------------------------------------------
+#
+# Churn and full resyncs at 100,000 agents (ports 18491-18494, Redis 16479).
+# Alone: scripts/bench-registry.sh.
+
+say ""
+say "bench: registry churn and full resyncs (scripts/bench-registry.sh)"
+"$top/scripts/bench-registry.sh"
 
 # --- health checks at scale ---------------------------------------------------
 #

@@ -9,17 +9,33 @@
 #   NGX_CONF_FLAGS="..."      configure flags when the tree has no conf_flags
 #   FARM_STATIC=1             also build an nginx binary with the module
 #                             linked in (--add-module; needs a full tree)
+#   FARM_ASAN=1               build build/asan/ngx_http_farm_module.so with
+#                             clang, AddressSanitizer and UBSan instead, for
+#                             scripts/nginx-asan (make test-asan), and the
+#                             positive control beside it:
+#                             build/asan/ngx_http_farm_asan_control_module.so
+#                             (tests/asan/control).  Its own tree and objects
+#                             in build/asan/: the normal build is untouched.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=${NGINX_SRC:-/usr/share/nginx/src}
 out=$top/build
+asan=${FARM_ASAN:-0}
 
-if [ "${FARM_STATIC:-0}" = 1 ]; then
+if [ "$asan" = 1 ]; then
+    if [ "${FARM_STATIC:-0}" = 1 ]; then
+        echo "build-module: FARM_ASAN=1 builds dynamic modules only" >&2
+        exit 1
+    fi
+    out=$top/build/asan
+    work=$out/nginx
+elif [ "${FARM_STATIC:-0}" = 1 ]; then
     work=$out/nginx-static-tree
 else
     work=$out/nginx
 fi
+mkdir -p "$out"
 
 if [ ! -f "$src/auto/configure" ] && [ ! -f "$src/configure" ]; then
     echo "build-module: no nginx tree at $src (install nginx-dev: make deps," \
@@ -53,21 +69,58 @@ if [ "${FARM_STATIC:-0}" = 1 ]; then
 else
     mode=--add-dynamic-module
 fi
+addons="$mode=$top"
+confs=$top/config
 
-# Reconfigure only when our addon script, the flags or the mode changed.
-want="$mode $flags $(cksum < "$top/config")"
+if [ "$asan" = 1 ]; then
+    # clang, because gcc's libubsan, loaded by dlopen() as a dependency of
+    # the module, writes its reports to stderr (nginx's error.log) whatever
+    # UBSAN_OPTIONS=log_path says; clang's shared ASan runtime carries UBSan
+    # and honours log_path.  -shared-libasan: the module needs the runtime
+    # that scripts/nginx-asan preloads into the uninstrumented nginx, not a
+    # copy of its own.  No _FORTIFY_SOURCE: its __memcpy_chk and friends
+    # would bypass ASan's interceptors.
+    rt=$(clang -print-file-name="libclang_rt.asan-$(uname -m).so" 2>/dev/null) || rt=
+    if [ ! -f "$rt" ]; then
+        echo "build-module: FARM_ASAN=1 needs clang and clang's ASan runtime" \
+             "(libclang-rt-14-dev: make deps)" >&2
+        exit 1
+    fi
+    san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+    cc_opt="-g -O1 -fno-omit-frame-pointer $san -Wformat -Werror=format-security -fPIC"
+    ld_opt="$san -shared-libasan -Wl,-rpath,$(dirname "$rt") -Wl,-z,relro -Wl,-z,now -fPIC"
+    flags="--with-cc=clang $flags"
+    addons="$addons $mode=$top/tests/asan/control"
+    confs="$confs $top/tests/asan/control/config"
+fi
+
+# Reconfigure only when our addon scripts, the flags or the mode changed.
+# shellcheck disable=SC2086
+want="$addons $flags $cc_opt $ld_opt $(cat $confs | cksum)"
 if [ ! -f "$work/objs/Makefile" ] || [ "$(cat "$work/.farm-conf" 2>/dev/null)" != "$want" ]
 then
     cd "$work"
     # shellcheck disable=SC2086
     set -- $flags
+    # shellcheck disable=SC2086
     ./configure "$@" --with-cc-opt="$cc_opt" --with-ld-opt="$ld_opt" \
-        "$mode=$top" \
+        $addons \
         > "$out/configure.log" 2>&1 || {
         echo "build-module: configure failed, see $out/configure.log" >&2
         tail -20 "$out/configure.log" >&2
         exit 1
     }
+    if [ "$asan" = 1 ]; then
+        # The generated objs/<module>_modules.c defines ngx_modules[] and
+        # ngx_module_names[], which the nginx executable's own arrays of the
+        # same names interpose.  Instrumented, the module registers "its"
+        # 32-byte ngx_modules with ASan, ASan poisons the executable's
+        # larger array after 32 bytes, and the master aborts at the first
+        # reload (ngx_cycle_modules copies the whole array).  These files
+        # hold only tables: build them without any sanitizer.
+        printf '\n%s\n' 'objs/%_modules.o: CFLAGS += -fno-sanitize=all' \
+            >> objs/Makefile
+    fi
     echo "$want" > "$work/.farm-conf"
 fi
 
@@ -91,6 +144,14 @@ if ! make -f objs/Makefile -j2 $target > "$out/module-build.log" 2>&1; then
 fi
 
 # a new file, not an overwrite: a running nginx keeps the old one mapped
-cp "$result" "$dest.tmp"
-mv -f "$dest.tmp" "$dest"
-echo "built $dest"
+install_result() {
+    cp "$1" "$2.tmp"
+    mv -f "$2.tmp" "$2"
+    echo "built $2"
+}
+
+install_result "$result" "$dest"
+if [ "$asan" = 1 ]; then
+    install_result objs/ngx_http_farm_asan_control_module.so \
+        "$out/ngx_http_farm_asan_control_module.so"
+fi

@@ -9,9 +9,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 packages="
     gcc make pkg-config perl curl procps
+    clang llvm libclang-rt-14-dev
     nginx nginx-dev
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
+    libhttp-parser-dev
     libyaml-dev libcmocka-dev
     redis-server wrk haproxy
 "

@@ -70,7 +70,7 @@ Test::More::cmp_ok(abs($c->{w1} - 10), '<=', 1, "w1 served $c->{w1} of 40 (weigh
 Test::More::cmp_ok(abs($c->{w3} - 30), '<=', 1, "w3 served $c->{w3} of 40 (weight 3 of 4)");
 --- request
 GET /farm
---- response_body_like: "totals":\{"agents":2,"available":2,"active":0,"requests":40,"no_agent":0\}
+--- response_body_like: "totals":\{"agents":2,"available":2,"active":0,"requests":40,"no_agent":0,
 --- no_error_log
 [error]
 

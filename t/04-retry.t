@@ -120,3 +120,40 @@ Content-Type: application/json
 --- error_log
 connect() failed (111: Connection refused)
 no live upstreams
+
+
+
+=== TEST 5: 25 registered agents refuse connections and one answers: every request reaches the live one (more than the old cap of 20 tries)
+--- init
+FarmTest::deregister($main::Redis, $_) for qw(d1 d2);
+main::agents(alive => { ttl => '60s' });
+FarmTest::put_record($main::Redis, id => "refuse$_", port => FarmTest::free_port()) for 1 .. 25;
+FarmTest::wait_until(sub { keys %{ FarmTest::farm_agents() } == 26 }, 10, '26 agents');
+my $c = FarmTest::spread(30);
+Test::More::is($c->{alive}, 30, 'all 30 requests answered by the live agent')
+    or Test::More::diag(Test::More::explain($c));
+FarmTest::deregister($main::Redis, "refuse$_") for 1 .. 25;
+--- request
+GET /work?ms=0
+--- response_headers
+X-Farm-Agent: alive
+--- error_log
+connect() failed (111: Connection refused)
+
+
+
+=== TEST 6: when more agents refuse than a request may try, it gets the JSON refusal, not nginx's 502 page
+--- init
+main::agents();
+FarmTest::put_record($main::Redis, id => "refuse$_", port => FarmTest::free_port()) for 1 .. 70;
+FarmTest::wait_until(sub { keys %{ FarmTest::farm_agents() } == 70 }, 10, '70 agents');
+--- request
+GET /work?ms=0
+--- error_code: 503
+--- response_headers
+Content-Type: application/json
+Retry-After: 1
+--- response_body
+{"error":"no agent could take the request: every agent tried failed","tries":64,"upstream":"agents","service":"agents","agents":70}
+--- error_log
+connect() failed (111: Connection refused)

@@ -151,3 +151,113 @@ GET /farm
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 4: a reload that adds farm_queue to an upstream with zone= (the zone lives on) completes, and the new workers queue
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms zone=8m;
+        farm_balance least_conn;
+        keepalive 8;
+    }
+--- init
+main::agents(a => {}, b => {});
+my $master = main::nginx_pid();
+my %old = map { $_ => 1 } main::worker_pids($master);
+my $bad = main::reload_under_traffic(sub { $_[0] =~ s/keepalive 8;/farm_queue max=16 timeout=1s;\n        keepalive 8;/ });
+my @now = main::worker_pids($master);
+Test::More::ok(@now && !grep({ $old{$_} } @now),
+               'new workers replaced the old ones: the master did not hang');
+Test::More::is($bad, 0, 'no request failed during the reload');
+--- request
+GET /farm
+--- response_body_like: "queue":\{"waiting":0,"max":16,
+--- no_error_log
+[error]
+[alert]
+
+
+
+
+=== TEST 5: a reload that changes farm_queue max= in a live zone is refused with a reason, and the old configuration keeps serving
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms zone=4m;
+        farm_balance least_conn;
+        farm_queue max=100 timeout=5s;
+        keepalive 8;
+    }
+--- init
+main::agents(a => {}, b => {});
+my $conf = FarmTest::servroot() . '/conf/nginx.conf';
+open my $in, '<', $conf or die "$conf: $!\n";
+my $text = do { local $/; <$in> };
+close $in;
+$text =~ s/max=100/max=200/;
+open my $out, '>', $conf or die "$conf: $!\n";
+print $out $text;
+close $out;
+my $pid = FarmTest::nginx_pid();
+my @old = main::worker_pids($pid);
+kill 'HUP', $pid;
+FarmTest::wait_until(sub { open my $fh, '<', FarmTest::nginx_error_log() or return; local $/; <$fh> =~ /cannot change from 100 to 200/ }, 5, 'the refusal in error.log');
+my @now = main::worker_pids($pid);
+Test::More::is("@{[sort @now]}", "@{[sort @old]}", 'the old workers keep serving');
+my $st = FarmTest::farm_status()->{farms}[0];
+Test::More::is($st->{queue}{max}, 100, 'the queue keeps max=100');
+--- request
+GET /work?ms=0
+--- error_code: 200
+--- error_log eval
+qr/\[emerg\].*farm_queue max= cannot change from 100 to 200 in a live zone/
+--- no_error_log
+[alert]
+
+
+
+=== TEST 6: every farm directive added, changed and removed across reloads (with and without zone=): each reload completes or is refused with a reason, never a hang or a crash, and requests keep working
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms zone=8m;
+        keepalive 8;
+    }
+--- init
+main::agents(a => { region => 'eu', cap => 'gpu' }, b => { region => 'us' });
+my @steps = (
+    'farm_balance least_conn;',
+    'farm_balance hash $arg_k consistent;',
+    'farm_balance hash $arg_k;',
+    'farm_balance round_robin;',
+    'farm_health_check uri=/health interval=500ms;',
+    'farm_health_check uri=/health interval=700ms rise=1 fall=2;',
+    'farm_breaker failures=3 cooldown=1s;',
+    'farm_breaker failures=3 cooldown=1s; farm_health_check uri=/health;',
+    'farm_region $arg_region; farm_region_fallback eu us;',
+    'farm_region $arg_region; farm_region_fallback *; farm_require $arg_cap;',
+    'farm_client_limit key=$remote_addr max=100;',
+    'farm_queue max=50 timeout=2s;',
+    'farm_queue max=50 timeout=3s priority=$arg_p; farm_client_limit key=$remote_addr max=50;',
+    '',
+);
+my $bad = 0;
+for my $step (@steps) {
+    $bad += main::reload_under_traffic(sub {
+        $_[0] =~ s/(zone=8m;\n).*?(\s*keepalive 8;)/$1        $step$2/s;
+    });
+    my ($code) = FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0');
+    Test::More::is($code, 200, "a request after the reload to: " . ($step || 'nothing'));
+}
+Test::More::is($bad, 0, 'no request failed during ' . scalar(@steps) . ' reloads');
+my $st = FarmTest::farm_status()->{farms}[0];
+Test::More::is($st->{totals}{agents}, 2, 'both agents still known');
+--- request
+GET /work?ms=0
+--- error_code: 200
+--- no_error_log
+[alert]
+[crit]
+[emerg]

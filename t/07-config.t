@@ -303,7 +303,23 @@ GET /farm
 
 
 
-=== TEST 20: farm_health_check concurrency= out of range
+=== TEST 20: nginx's zone directive in a farm upstream is refused with a reason (it used to crash nginx -t)
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents;
+        zone agentszone 64k;
+    }
+--- config
+    location /a { proxy_pass http://agents; }
+--- request
+GET /a
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*upstream "agents" in \S+nginx\.conf:\d+ cannot have a "zone" directive: its agents live in the farm's own shared zone/
+
+
+
+=== TEST 21: farm_health_check concurrency= out of range
 --- http_config
     upstream agents {
         farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents;

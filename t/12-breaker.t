@@ -5,6 +5,7 @@
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
+use IO::Socket::INET;
 
 our $Redis = start_redis();
 our %Agent;
@@ -26,6 +27,39 @@ sub drive_until {
         return $cond->();
     }, 15, $what);
     return $bad;
+}
+
+# a TCP listener that accepts (in the kernel's backlog) and never answers
+sub silent_listener {
+    my $s = IO::Socket::INET->new(Listen => 128, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "listener: $!\n";
+    return $s;
+}
+
+# an HTTP server that sends a header promising 100 bytes, sends 50 and
+# closes: a response cut in the middle of its body
+sub cutting_server {
+    my $port = free_port();
+    my $code = q{
+        use IO::Socket::INET;
+        my $l = IO::Socket::INET->new(Listen => 64, LocalAddr => "127.0.0.1",
+                                      LocalPort => $ARGV[0], ReuseAddr => 1)
+            or die "listen: $!";
+        while (my $c = $l->accept) {
+            my $req = "";
+            while ($req !~ /\r\n\r\n/) {
+                my $n = sysread($c, $req, 4096, length $req) or last;
+            }
+            syswrite($c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n"
+                         . "X-Farm-Agent: cut\r\n\r\n" . ("x" x 50));
+            close $c;
+        }
+    };
+    my $h = background('cutting server', $^X, '-e', $code, $port);
+    wait_until(sub { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") },
+               5, 'the cutting server');
+    return $port;
 }
 
 
@@ -164,3 +198,66 @@ GET /farm
 --- response_body_like: "id":"x".*"state":"open"
 --- error_log
 opened for 30000 ms after 1 failure in a row
+
+
+
+=== TEST 7: outcomes of requests that outlive their agent do not count against the slot: breakers keep working afterwards
+--- breaker
+failures=2 cooldown=30s max_eject=50%
+--- config
+    location / {
+        proxy_pass http://agents;
+        proxy_next_upstream error timeout;
+        proxy_connect_timeout 300ms;
+        proxy_read_timeout 1500ms;
+    }
+    location = /farm {
+        farm_status;
+    }
+--- init
+main::agents();
+our $Silent1 = main::silent_listener();
+FarmTest::put_record($main::Redis, id => 'gone', port => $Silent1->sockport);
+FarmTest::wait_until(sub { FarmTest::agent_state('gone') eq 'up' }, 5, 'agent gone');
+my @bg = map { FarmTest::background_get(FarmTest::gateway_port(), '/work') } 1 .. 2;
+select(undef, undef, undef, 0.3);
+FarmTest::deregister($main::Redis, 'gone');
+FarmTest::wait_until(sub { FarmTest::agent_state('gone') eq 'absent' }, 5, 'gone to leave');
+FarmTest::wait_until(sub { !grep { !FarmTest::finished($_) } @bg }, 10, 'the hung requests to end');
+main::agents(good => { ttl => '60s' });
+our $Silent2 = main::silent_listener();
+FarmTest::put_record($main::Redis, id => 'hung', port => $Silent2->sockport);
+FarmTest::wait_until(sub { FarmTest::agent_state('hung') eq 'up' }, 5, 'agent hung');
+main::drive_until(sub { FarmTest::agent_state('hung') eq 'open' }, 'the breaker of hung to open');
+FarmTest::deregister($main::Redis, 'hung');
+--- request
+GET /work?ms=0
+--- error_code: 200
+--- no_error_log
+stays in
+[alert]
+
+
+
+=== TEST 8: an agent that cuts its responses in the middle of the body counts failures and is ejected
+--- breaker
+failures=2 cooldown=30s
+--- init
+main::agents(good => { ttl => '60s' });
+my $port = main::cutting_server();
+FarmTest::put_record($main::Redis, id => 'cut', port => $port);
+FarmTest::wait_until(sub { FarmTest::agent_state('cut') eq 'up' }, 5, 'agent cut');
+FarmTest::wait_until(sub {
+    FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0');
+    FarmTest::agent_state('cut') eq 'open';
+}, 10, 'the breaker of the cutting agent to open');
+my $a = FarmTest::farm_agents()->{cut};
+Test::More::cmp_ok($a->{failures}, '>=', 2, 'its cut responses count as failures');
+my $c = FarmTest::spread(6);
+Test::More::is($c->{good}, 6, 'with its breaker open, everything goes to the good agent');
+FarmTest::deregister($main::Redis, 'cut');
+--- request
+GET /work?ms=0
+--- error_code: 200
+--- error_log
+upstream prematurely closed connection

@@ -8,6 +8,7 @@
 #   tests/run.pl t/01-basic.t ...     just these files (or directories)
 #   tests/run.pl -v ...               verbose TAP
 #   tests/run.pl --unit-dir DIR       unit tests from DIR (make test-asan)
+#   tests/run.pl --sanitizer-dir DIR  count sanitizer reports (make test-asan)
 #
 # Sections:
 #   unit   every executable file under build/tests/, run with
@@ -16,7 +17,16 @@
 #   nginx  t/*.t (Test::Nginx block format).  If the real Test::Nginx::Socket
 #          is not installed, t/harness (our implementation) goes on PERL5LIB
 #          for these files only.
-# t/lib (FarmTest.pm) is always on PERL5LIB.
+# t/lib (FarmTest.pm) is always on PERL5LIB.  Every test runs with
+# FARM_TEST_FILE set to its file name.
+#
+# --sanitizer-dir DIR (make test-asan): the sanitizers of everything the
+# tests start write their reports as files into DIR (scripts/nginx-asan for
+# nginx; ASAN_OPTIONS=log_path for the rest).  DIR is emptied first and
+# exported as FARM_SANITIZER_DIR.  After each test file, every new report in
+# DIR counts as one failed assertion of that file; it is printed with the
+# end of nginx's error.log that t/harness keeps beside it
+# (<report>.error.log), then moved to DIR/counted/.
 #
 # Defaults set when not already in the environment:
 #   TEST_NGINX_BINARY        /usr/sbin/nginx (if it exists)
@@ -45,8 +55,9 @@ chdir $ROOT or die "cannot chdir to $ROOT: $!\n";
 
 my (@only, $verbose, $help);
 my $unit_dir = 'build/tests';
+my $san_dir;
 GetOptions('only=s' => \@only, 'verbose|v' => \$verbose, 'help|h' => \$help,
-           'unit-dir=s' => \$unit_dir)
+           'unit-dir=s' => \$unit_dir, 'sanitizer-dir=s' => \$san_dir)
     or usage(2);
 usage(0) if $help;
 @only = map { split /,/ } @only;
@@ -58,7 +69,8 @@ for (@only) {
 sub usage {
     my ($code, $msg) = @_;
     print STDERR "$msg\n" if $msg;
-    print STDERR "usage: tests/run.pl [--only unit|agent|nginx[,...]] [-v] [FILE|DIR ...]\n";
+    print STDERR "usage: tests/run.pl [--only unit|agent|nginx[,...]] [-v]\n"
+               . "                    [--unit-dir DIR] [--sanitizer-dir DIR] [FILE|DIR ...]\n";
     exit $code;
 }
 
@@ -157,6 +169,16 @@ if (grep { $kind{$_} eq 'nginx' } @files) {
           " TEST_NGINX_LOAD_MODULES=", $ENV{TEST_NGINX_LOAD_MODULES} // '(none)', "\n";
 }
 
+if (defined $san_dir) {
+    require File::Path;
+    File::Path::make_path($san_dir);
+    $san_dir = abs_path($san_dir);
+    File::Path::remove_tree("$san_dir/counted");
+    unlink grep { -f } glob("$san_dir/*");
+    $ENV{FARM_SANITIZER_DIR} = $san_dir;
+    print "# sanitizer reports: $san_dir\n";
+}
+
 if (!@files) {
     print "# no tests found\n";
     print "0 passed, 0 failed\n";
@@ -176,9 +198,10 @@ my $harness = TAP::Harness->new({
     color     => -t STDOUT ? 1 : 0,
     exec      => sub {
         my ($h, $file) = @_;
-        return [ $file =~ m{^/} ? $file : "./$file" ] if $kind{$file} eq "unit";
+        return [ 'env', "FARM_TEST_FILE=$file",
+                 $file =~ m{^/} ? $file : "./$file" ] if $kind{$file} eq "unit";
         my $lib = $kind{$file} eq 'nginx' ? $nginx_lib : $base_lib;
-        return [ 'env', "PERL5LIB=$lib", $^X, $file ];
+        return [ 'env', "FARM_TEST_FILE=$file", "PERL5LIB=$lib", $^X, $file ];
     },
 });
 
@@ -197,7 +220,43 @@ $harness->callback(parser_args => sub {
     };
 });
 
+# sanitizer reports: file => [ [report name, text, error.log context] ... ]
+my %reports;
+
+sub claim_reports {
+    my ($file) = @_;
+    return unless defined $san_dir && opendir(my $dh, $san_dir);
+    my @new = sort grep { -f "$san_dir/$_" && !/\.error\.log$/ } readdir $dh;
+    closedir $dh;
+    return unless @new;
+    mkdir "$san_dir/counted";
+    for my $name (@new) {
+        my @claim = ($name);
+        for my $f ($name, "$name.error.log") {
+            my $text = '';
+            if (open my $fh, '<', "$san_dir/$f") {
+                local $/;
+                $text = <$fh> // '';
+                close $fh;
+                rename "$san_dir/$f", "$san_dir/counted/$f";
+            }
+            push @claim, $text;
+        }
+        push @{ $reports{$file} }, \@claim;
+        print "# $file: sanitizer report $name\n";
+    }
+}
+
+$harness->callback(after_test => sub {
+    my ($job) = @_;
+    claim_reports($job->[0]);
+});
+
 my $agg = $harness->runtests(@files);
+
+# Reports of processes that ended after the last test, or that wrote
+# before the first one.
+claim_reports('(none: found after the last test)');
 
 # ---------------------------------------------------------------------------
 # report
@@ -205,17 +264,22 @@ my $agg = $harness->runtests(@files);
 
 my ($passed, $failed) = (0, 0);
 my @bad;
-for my $file (@files) {
-    my ($p) = $agg->parsers($file);
-    next unless $p;
-    my $fails = scalar $p->failed;
-    my $missing = ($p->tests_planned // $p->tests_run) - $p->tests_run;
-    $missing = 0 if $missing < 0 || $p->skip_all;
-    my $problem = $missing || $p->parse_errors || (!$fails && ($p->exit || $p->wait));
-    my $extra = $problem ? ($missing > 0 ? $missing : $fails ? 0 : 1) : 0;
-    $passed += scalar $p->passed;
-    $failed += $fails + $extra;
-    push @bad, [$file, $p, $fails + $extra] if $fails + $extra;
+for my $file (@files, grep { !exists $kind{$_} } sort keys %reports) {
+    my ($p) = exists $kind{$file} ? $agg->parsers($file) : ();
+    my $nrep = scalar @{ $reports{$file} || [] };
+    my ($fails, $extra) = (0, 0);
+    if ($p) {
+        $fails = scalar $p->failed;
+        my $missing = ($p->tests_planned // $p->tests_run) - $p->tests_run;
+        $missing = 0 if $missing < 0 || $p->skip_all;
+        my $problem = $missing || $p->parse_errors || (!$fails && ($p->exit || $p->wait));
+        $extra = $problem ? ($missing > 0 ? $missing : $fails ? 0 : 1) : 0;
+        $passed += scalar $p->passed;
+    } elsif (!$nrep) {
+        next;
+    }
+    $failed += $fails + $extra + $nrep;
+    push @bad, [$file, $p, $fails + $extra + $nrep] if $fails + $extra + $nrep;
 }
 
 if (@bad) {
@@ -223,12 +287,16 @@ if (@bad) {
     for my $b (@bad) {
         my ($file, $p, $n) = @$b;
         my @why;
-        push @why, scalar($p->failed) . " failed" if $p->failed;
-        push @why, "planned " . $p->tests_planned . ", ran " . $p->tests_run
-            if defined $p->tests_planned && $p->tests_planned != $p->tests_run;
-        push @why, "exit status " . $p->exit if $p->exit;
-        push @why, "killed by signal " . ($p->wait & 127) if $p->wait & 127;
-        push @why, $p->parse_errors if $p->parse_errors;
+        my @rep = @{ $reports{$file} || [] };
+        if ($p) {
+            push @why, scalar($p->failed) . " failed" if $p->failed;
+            push @why, "planned " . $p->tests_planned . ", ran " . $p->tests_run
+                if defined $p->tests_planned && $p->tests_planned != $p->tests_run;
+            push @why, "exit status " . $p->exit if $p->exit;
+            push @why, "killed by signal " . ($p->wait & 127) if $p->wait & 127;
+            push @why, $p->parse_errors if $p->parse_errors;
+        }
+        push @why, scalar(@rep) . " sanitizer report" . (@rep > 1 ? 's' : '') if @rep;
         print "\n", '-' x 72, "\n$file: ", join('; ', @why), "\n";
         my @lines = @{ $log{$file} || [] };
         if (@lines > 400) {
@@ -236,9 +304,31 @@ if (@bad) {
             @lines = @lines[-400 .. -1];
         }
         print "$_\n" for @lines;
+        for my $r (@rep) {
+            my ($name, $text, $context) = @$r;
+            # ASan's legend of shadow bytes says the same every time
+            $text =~ s/^Shadow byte legend.*?(?=^==\d+==|\z)//ms;
+            print "\n=== sanitizer report $san_dir/counted/$name:\n";
+            print_capped($text, 120);
+            if (length $context) {
+                print "\n=== its context ($san_dir/counted/$name.error.log):\n";
+                print_capped($context, 120);
+            }
+        }
     }
     print '=' x 72, "\n";
 }
 
 print "$passed passed, $failed failed\n";
 exit($failed ? 1 : 0);
+
+# The first $max lines of $text (a report's stack comes first).
+sub print_capped {
+    my ($text, $max) = @_;
+    my @lines = split /^/, $text;
+    my $more = @lines > $max ? @lines - $max : 0;
+    splice @lines, $max if $more;
+    print @lines;
+    print "\n" if @lines && $lines[-1] !~ /\n$/;
+    print "... ($more more lines)\n" if $more;
+}

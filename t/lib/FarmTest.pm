@@ -39,6 +39,7 @@ our @EXPORT = qw(
     ensure_agents deregister background finish
     start_nginx stop_nginx
     spread spread_text agent_state put_record
+    worker_pids process_peer proc_status_kb
 );
 
 our $HttpTimeout = 5;    # seconds, for http_get
@@ -146,8 +147,28 @@ sub _cleanup_all {
     }
 }
 
+# A test that failed shows what its start_nginx() gateways logged (the one
+# Test::Nginx runs is shown by the harness), before the temp dir goes.
+my @Gateways;
+
+sub _show_gateway_logs {
+    return unless $$ == $MainPid && @Gateways && Test::More->can('builder');
+    return if Test::More->builder->is_passing;
+    for my $h (@Gateways) {
+        open my $fh, '<', $h->{error_log} or next;
+        my @lines = <$fh>;
+        my @important = grep { /\[(?:emerg|alert|crit|error|warn)\]/ } @lines;
+        my $what = @important ? '[emerg]..[warn] lines' : 'last lines';
+        my @show = @important ? @important : @lines;
+        @show = @show[-50 .. -1] if @show > 50;
+        Test::More::diag("nginx $h->{name} (start_nginx): $what of $h->{error_log}:\n"
+                         . join '', map { "    $_" } @show);
+    }
+}
+
 END {
     local $?;    # keep the test's exit status
+    _show_gateway_logs();
     _cleanup_all();
 }
 
@@ -935,7 +956,8 @@ sub pids_connected_to {
 
 # start_nginx(http => '...', port => P, workers => N, name => 'g2')
 # Writes <tmp>/nginx-<name>/conf/nginx.conf: the modules of
-# $TEST_NGINX_LOAD_MODULES (default: build/ngx_http_farm_module.so),
+# $TEST_NGINX_LOAD_MODULES (default: build/ngx_http_farm_module.so; option
+# modules => 'a.so b.so' instead), nginx's environment plus option env,
 # "http { <http> }" with $PORT replaced by the port, runs nginx in the
 # foreground (master + workers) and waits until the port accepts.
 sub start_nginx {
@@ -944,13 +966,16 @@ sub start_nginx {
     my $port = $opt{port} // free_port();
     my $name = $opt{name} // "nginx-$port";
     my $prefix = File::Spec->catdir(_tmpdir(), $name);
-    my $modules = $ENV{TEST_NGINX_LOAD_MODULES}
+    my $modules = $opt{modules} // $ENV{TEST_NGINX_LOAD_MODULES}
                   // "$RepoRoot/build/ngx_http_farm_module.so";
     for my $d ('', '/conf', '/logs', '/html') {
         mkdir "$prefix$d" unless -d "$prefix$d";
     }
     (my $http = $opt{http} // '') =~ s/\$PORT\b/$port/g;
     my $conf = join '', map { "load_module $_;\n" } grep { length } split /\s+/, $modules;
+    # as root, workers run as root, as under Test::Nginx: they may have to
+    # write where "nobody" cannot (make test-asan's report directory)
+    $conf .= "user root;\n" if $> == 0;
     $conf .= "worker_processes " . ($opt{workers} // 1) . ";\n"
            . "error_log logs/error.log " . ($opt{log_level} // 'info') . ";\n"
            . "pid logs/nginx.pid;\n"
@@ -965,10 +990,12 @@ sub start_nginx {
     close $fh;
 
     my $log = "$prefix/logs/stderr.log";
-    my $pid = _spawn("nginx $name", $log, {}, $bin, '-p', "$prefix/", '-c',
-                     'conf/nginx.conf', '-g', 'daemon off; master_process on;');
+    my $pid = _spawn("nginx $name", $log, { %{ $opt{env} || {} } }, $bin,
+                     '-p', "$prefix/", '-c', 'conf/nginx.conf',
+                     '-g', 'daemon off; master_process on;');
     my $h = { pid => $pid, port => $port, prefix => $prefix, name => $name,
               error_log => "$prefix/logs/error.log" };
+    push @Gateways, $h;
     my $deadline = time + ($opt{timeout} // 10);
     while (1) {
         my $status;
@@ -997,7 +1024,42 @@ sub stop_nginx {
     my ($h) = @_;
     my $code = _stop_pid($h->{pid}, 'QUIT', 10);
     $h->{pid} = undef;
+    _keep_sanitizer_context($h->{error_log}, $h->{name});
     return $code;
+}
+
+# make test-asan (see t/harness's _keep_sanitizer_context): keep the end of
+# a stopped nginx's error.log beside each new report in $FARM_SANITIZER_DIR.
+sub _keep_sanitizer_context {
+    my ($error_log, $name) = @_;
+    my $dir = $ENV{FARM_SANITIZER_DIR};
+    return unless $dir && opendir(my $dh, $dir);
+    my @new = grep { -f "$dir/$_" && !/\.error\.log$/ && !-e "$dir/$_.error.log" }
+              readdir $dh;
+    closedir $dh;
+    return unless @new;
+    my @lines;
+    if (open my $log, '<', $error_log) {
+        @lines = <$log>;
+    }
+    for my $report (@new) {
+        # as in t/harness: the process's own lines, or the end of the log
+        my ($pid) = $report =~ /\.(\d+)$/;
+        my @own = defined $pid ? grep { /\b$pid#\d+/ } @lines : ();
+        my @out;
+        if (@own) {
+            @own = @own[-60 .. -1] if @own > 60;
+            @out = ("-- the last " . @own . " lines of process $pid:\n", @own,
+                    "-- lines about process $pid:\n",
+                    grep { /\bprocess $pid\b/ } @lines);
+        } else {
+            my @tail = @lines > 40 ? @lines[-40 .. -1] : @lines;
+            @out = ("-- the last " . @tail . " lines:\n", @tail);
+        }
+        open my $fh, '>', "$dir/$report.error.log" or next;
+        print $fh "$0: nginx $name (start_nginx); $error_log:\n", @out;
+        close $fh;
+    }
 }
 
 # ---------------------------------------------------------------------------
@@ -1016,6 +1078,55 @@ sub nginx_pid {
     open my $fh, '<', servroot() . '/logs/nginx.pid' or return undef;
     my $pid = <$fh>;
     return defined $pid && $pid =~ /(\d+)/ ? $1 : undef;
+}
+
+# The pids of the worker processes of the nginx whose master is $master
+# (default: Test::Nginx's, from its pid file).
+sub worker_pids {
+    my ($master) = @_;
+    $master //= nginx_pid() or return ();
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses
+        next unless $line =~ /^(\d+) \(.*\) \S+ (\d+) /s;
+        push @pids, $1 if $2 == $master;
+    }
+    return sort { $a <=> $b } @pids;
+}
+
+# Which of @pids holds a TCP connection to 127.0.0.1:$port (e.g. the sync
+# owner's connection to Redis); undef if none.
+sub process_peer {
+    my ($port, @pids) = @_;
+    my %inode;
+    for my $table ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $fh, '<', $table or next;
+        <$fh>;
+        while (my $line = <$fh>) {
+            my @f = split ' ', $line;
+            my (undef, $rport) = split /:/, $f[2];
+            $inode{ $f[9] } = 1 if hex($rport) == $port && $f[3] eq '01';
+        }
+    }
+    for my $pid (@pids) {
+        for my $fd (glob "/proc/$pid/fd/*") {
+            my $link = readlink($fd) // next;
+            return $pid if $link =~ /^socket:\[(\d+)\]$/ && $inode{$1};
+        }
+    }
+    return undef;
+}
+
+# A field of /proc/<pid>/status in kB (VmRSS, VmHWM, ...); undef if none.
+sub proc_status_kb {
+    my ($pid, $field) = @_;
+    open my $fh, '<', "/proc/$pid/status" or return undef;
+    while (my $line = <$fh>) {
+        return $1 if $line =~ /^\Q$field\E:\s+(\d+) kB/;
+    }
+    return undef;
 }
 
 1;
@@ -1131,14 +1242,27 @@ returns the elapsed seconds, or dies "timed out after Ns waiting for $what".
 =item start_nginx(%opt) / stop_nginx($h)
 
 A second nginx next to the one Test::Nginx runs (for two gateways): its own
-prefix under the test's temp dir, the modules of $TEST_NGINX_LOAD_MODULES
-(default build/ngx_http_farm_module.so), C<workers> (default 1), error log
+prefix under the test's temp dir, the modules of C<modules> or else
+$TEST_NGINX_LOAD_MODULES (default build/ngx_http_farm_module.so), the
+nginx of C<binary> or else $TEST_NGINX_BINARY (default /usr/sbin/nginx),
+extra environment variables C<env =E<gt> {...}>, C<workers> (default 1), error log
 level C<log_level> (default info), and C<http =E<gt> '...'>, the inside of
 the http block, where C<$PORT> stands for its port (C<port>, default
 free_port()).  Runs in the foreground with a master process and waits until
 the port accepts; dies with the logs if it exits.  Handle: {pid, port,
 prefix, name, error_log}.  stop_nginx sends SIGQUIT (graceful) and waits;
 an instance still running when the test ends is stopped like every child.
+When the test fails, the [emerg]..[warn] lines (or the last lines) of each
+instance's error.log are printed as diagnostics at exit.
+Under make test-asan, stop_nginx keeps the end of the instance's error.log
+beside each new report in $FARM_SANITIZER_DIR (<report>.error.log).
+
+=item worker_pids([$master]) / process_peer($port, @pids) / proc_status_kb($pid, $field)
+
+The pids of an nginx master's workers (default: Test::Nginx's nginx); which
+of @pids holds an established TCP connection to port $port of the loopback
+(the sync owner: the worker connected to Redis); a field of
+/proc/<pid>/status in kB, such as VmRSS or VmHWM (the peak).
 
 =item start_listener(delay =E<gt> S, port =E<gt> P) / stop_listener($h) / listener_peak($h)
 

@@ -18,7 +18,10 @@ plan skip_all => 'farm-agent not built (' . agent_binary() . ')'
 
 my @flags = qw(listen advertise service registry id region cap weight
                max-conns backup meta prefix ttl heartbeat grace log-level
-               pid-file);
+               pid-file app app-timeout app-connect-timeout app-health
+               app-health-status app-health-interval app-health-timeout
+               app-health-rise app-health-fall app-down-grace register-only
+               max-clients client-timeout auto-weight load-meta);
 
 # --help
 
@@ -70,6 +73,19 @@ my @bad = (
       qr/--meta: key "region" is reserved for the record's own field in Consul Meta/ ],
     [ ['--listen', '0.0.0.0:9001', '--registry', 'redis://127.0.0.1:1'],
       qr/--advertise: required when listening on 0\.0\.0\.0/ ],
+    [ ['--app', '127.0.0.1:3000'], qr/--app: must be http:\/\/HOST:PORT/ ],
+    [ ['--app', 'http://127.0.0.1:3000/api'], qr/--app: must be http:\/\/HOST:PORT with no path/ ],
+    [ ['--app', 'http://127.0.0.1'], qr/--app: .*no port/ ],
+    [ ['--app-health', 'health'],  qr/--app-health: must be a path starting with \// ],
+    [ ['--app', 'http://127.0.0.1:1', '--app-health-status', '200-100'],
+      qr/--app-health-status: must be a status code or a range/ ],
+    [ ['--app', 'http://127.0.0.1:1', '--app-health-rise', '0'],
+      qr/--app-health-rise: must be an integer from 1 to 100/ ],
+    [ ['--app', 'http://127.0.0.1:1', '--app-health-interval', '5ms'],
+      qr/--app-health-interval: must be a duration from 10ms/ ],
+    [ ['--app-timeout', '5s'],     qr/--app: required by --register-only and the --app-\* options/ ],
+    [ ['--register-only'],         qr/--app: required by --register-only/ ],
+    [ ['--max-clients', 'x'],      qr/--max-clients: must be an integer/ ],
     [ ['--no-such-flag'],          qr/unknown option "--no-such-flag"/ ],
     [ ['--weight'],                qr/--weight: missing value/ ],
     [ ['stray'],                   qr/unexpected argument "stray"/ ],
@@ -91,6 +107,9 @@ my @bad_env = (
     [ { FARM_BACKUP => 'maybe' },  qr/^farm-agent: FARM_BACKUP: must be 1 or 0/ ],
     [ { FARM_META => '[1,2]' },    qr/^farm-agent: FARM_META: must be a JSON object/ ],
     [ { FARM_META => '{bad' },     qr/^farm-agent: FARM_META: invalid JSON/ ],
+    [ { FARM_APP => 'ftp://x:1' }, qr/^farm-agent: FARM_APP: must be http/ ],
+    [ { FARM_REGISTER_ONLY => 'sometimes' },
+      qr/^farm-agent: FARM_REGISTER_ONLY: must be 1 or 0/ ],
 );
 
 for my $case (@bad_env) {
@@ -164,6 +183,25 @@ is($j->{weight}, 3, '--weight overrides FARM_WEIGHT');
 is($j->{max_conns}, 0, '--max-conns overrides FARM_MAX_CONNS');
 is(stop_agent($a2), 0, 'exit status 0 after SIGTERM');
 check_agent_log($a2);
+
+# FARM_APP and the FARM_APP_* variables configure --app mode
+
+{
+    my $app = start_app();
+    my $a = start_agent(env => { FARM_APP => "http://127.0.0.1:$app->{port}",
+                                 FARM_APP_HEALTH => '/health',
+                                 FARM_APP_HEALTH_INTERVAL => '50ms' });
+    wait_until(sub { (http_get($a, '/_farm/health'))[0] == 200 }, 5,
+               'the app to be up');
+    my ($st, undef, $body) = http_get($a, '/hello');
+    is($body, "hello from app\n", 'FARM_APP: requests go to the app');
+    ($st, undef, $body) = http_get($a, '/_farm/health');
+    is(json_of($body)->{app}{status}, 'up',
+       'FARM_APP_HEALTH: the app is checked at /health');
+    is(stop_agent($a), 0, 'exit status 0 after SIGTERM');
+    check_agent_log($a);
+    stop_app($app);
+}
 
 # the default id is <hostname>-<port>, reduced to the id alphabet
 

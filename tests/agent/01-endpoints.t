@@ -6,6 +6,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use IO::Socket::INET ();
 use Test::More;
 use FarmTest;
 use AgentTest;
@@ -91,6 +92,33 @@ ok((grep { $_ eq 'User-Agent: farm-test' } @lines), '/echo: User-Agent');
 ok((grep { $_ eq 'Connection: close' } @lines), '/echo: Connection');
 ok((grep { /^Host: / } @lines), '/echo: Host');
 
+# /echo does not reflect credentials (review A29)
+
+($st, $h, $body) = http_get($a, '/echo', 'Authorization' => 'Bearer s3cret',
+                            'Cookie' => 'session=c00kie',
+                            'Proxy-Authorization' => 'Basic pr0xy');
+is($st, 200, '/echo with credentials: 200');
+unlike($body, qr/s3cret|c00kie|pr0xy/,
+       '/echo: Authorization, Cookie and Proxy-Authorization values hidden');
+like($body, qr/^Authorization: \[hidden\]$/m,
+     '/echo: the header is listed, its value "[hidden]"');
+
+# bodies and heads the built-in endpoints do not need are refused (A29)
+
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $a->{port}, Proto => 'tcp')
+        or die "connect: $!";
+    print {$s} "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576"
+               . "\r\nConnection: close\r\n\r\n";
+    my ($code) = http_finish($s, 3);
+    is($code, 413, '/echo announcing a 1 MB body: 413 at once');
+
+    ($code) = http_get($a, '/echo', 'X-Big' => 'b' x (20 * 1024));
+    ok(!defined $code || $code >= 400,
+       'a 20 KB request head is refused');
+}
+
 # 404
 
 ($st, $h, $body) = http_get($a, '/nowhere');
@@ -170,5 +198,32 @@ is_deeply(\@odd, [], '/metrics: only HELP, TYPE and sample lines');
 
 is(stop_agent($a), 0, 'exit status 0 after SIGTERM');
 check_agent_log($a);
+
+# --auto-weight: the reported weight follows the spare room, bounded to
+# --weight/10 .. --weight
+
+{
+    my $w = start_agent(id => 'aw1', weight => 100, max_conns => 2,
+                        extra => ['--auto-weight']);
+    my $weight = sub { json_of((http_get($w, '/health'))[2])->{weight} };
+    my $first = $weight->();
+    ok($first >= 10 && $first <= 100, "auto weight $first is within 10..100");
+
+    my @busy = map { http_start($w, '/work?ms=8000') } 1 .. 2;
+    my ($low, $seen_out) = (100, 0);
+    wait_until(sub {
+        my $v = $weight->();
+        $seen_out++ if $v < 10 || $v > 100;
+        $low = $v if $v < $low;
+        $v == 10;
+    }, 8, 'the weight to reach its floor with every slot taken');
+    is($low, 10, 'all --max-conns slots busy: weight at the floor, 10');
+    is($seen_out, 0, 'never outside 10..100 on the way');
+    like((http_get($w, '/metrics'))[2], qr/^farm_agent_weight 10$/m,
+         'farm_agent_weight 10');
+    http_finish($_, 1) for @busy;
+    is(stop_agent($w), 0, 'exit status 0 after SIGTERM');
+    check_agent_log($w);
+}
 
 done_testing();

@@ -199,4 +199,24 @@ pass('AUTH password from redis://:password@host');
 is(stop_agent($e), 0, 'exit status 0 after SIGTERM');
 check_agent_log($e);
 
+# --load-meta: the record's meta carries the load, written again each time
+
+{
+    my $sub2 = subscribe($r, 'farm:agents:events');
+    my $m = start_agent(id => 'rd-load', registry => $r->{url},
+                        extra => ['--meta', 'rack=r9', '--load-meta',
+                                  '200ms']);
+    my $rec = json_of(redis_cmd($r, 'GET', 'farm:agents:agent:rd-load'));
+    is($rec->{meta}{rack}, 'r9', '--load-meta keeps the --meta keys');
+    like($rec->{meta}{load1} // '', qr/^\d+\.\d\d$/, 'meta: load1');
+    like($rec->{meta}{cpus} // '', qr/^[1-9]\d*$/, 'meta: cpus');
+    like($rec->{meta}{mem_available_mb} // '', qr/^\d+$/,
+         'meta: mem_available_mb');
+    is(next_message($sub2, 5), 'register rd-load', 'registered');
+    is(next_message($sub2, 5), 'register rd-load',
+       'the record is written again with fresh figures');
+    is(stop_agent($m), 0, 'exit status 0 after SIGTERM');
+    check_agent_log($m);
+}
+
 done_testing();

@@ -57,6 +57,21 @@ is_deeply($svc->{Meta}, { region => 'eu', max_conns => '8', backup => 'true',
 is_deeply($svc->{Weights}, { Passing => 4, Warning => 1 },
           'Weights: Passing is the weight');
 
+# --load-meta: Meta carries the load, and is registered again
+
+{
+    my $m = start_agent(id => 'cs-load', registry => $c->{url},
+                        extra => ['--meta', 'rack=r9', '--load-meta',
+                                  '200ms']);
+    my $svc = service_of($c, 'cs-load');
+    is($svc->{Meta}{rack}, 'r9', '--load-meta keeps the --meta keys');
+    like($svc->{Meta}{cpus} // '', qr/^[1-9]\d*$/, 'Meta: cpus');
+    like($svc->{Meta}{load1} // '', qr/^\d+\.\d\d$/, 'Meta: load1');
+    is(stop_agent($m), 0, 'exit status 0 after SIGTERM');
+    check_agent_log($m);
+}
+
+
 my $check = check_of($c, 'cs1');
 is($check->{Type}, 'ttl', 'a TTL check service:<id>');
 is($check->{Status}, 'passing', 'the check passes from the start');

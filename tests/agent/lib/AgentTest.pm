@@ -15,6 +15,7 @@ use IO::Socket::INET ();
 use JSON::PP ();
 use POSIX qw(WNOHANG);
 use Test::More ();
+use FindBin ();
 use Time::HiRes qw(sleep time);
 
 use FarmTest;
@@ -24,6 +25,7 @@ our @EXPORT = qw(
     http_start http_pending http_finish json_of
     subscribe next_message
     wait_exit log_has sanitizer_reports check_agent_log
+    start_app stop_app app_down rss_kb
 );
 
 
@@ -252,6 +254,53 @@ sub check_agent_log {
         Test::More::diag("log $h->{log}:\n", map { "  $_" } @lines);
     }
     return $ok;
+}
+
+# start_app() starts tests/agent/lib/app.pl on a free loopback port and
+# waits until it accepts; returns {port, pid, log, down}.  Touching
+# $app->{down} (app_down($app, 1)) makes its /health answer 503.
+sub start_app {
+    my (%opt) = @_;
+    my $port = $opt{port} // free_port();
+    my $dir = File::Temp::tempdir('farmapp-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $app = { port => $port, log => "$dir/app.log", down => "$dir/down" };
+    $app->{pid} = FarmTest::_spawn("app.pl $port", $app->{log}, {},
+                                   $^X, "$FindBin::Bin/lib/app.pl", $port,
+                                   $app->{down});
+    wait_until(sub {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                              Proto => 'tcp')
+    }, 10, "app.pl on port $port");
+    return $app;
+}
+
+
+sub stop_app {
+    my ($app) = @_;
+    return FarmTest::_stop_pid($app->{pid}, 'TERM', 5);
+}
+
+
+sub app_down {
+    my ($app, $down) = @_;
+    if ($down) {
+        open my $f, '>', $app->{down} or die "$app->{down}: $!";
+        close $f;
+    } else {
+        unlink $app->{down};
+    }
+}
+
+
+# Resident memory of a process in kB (VmRSS), or VmHWM with $peak.
+sub rss_kb {
+    my ($pid, $peak) = @_;
+    open my $f, '<', "/proc/$pid/status" or return undef;
+    my $want = $peak ? 'VmHWM' : 'VmRSS';
+    while (<$f>) {
+        return $1 if /^$want:\s+(\d+) kB/;
+    }
+    return undef;
 }
 
 1;

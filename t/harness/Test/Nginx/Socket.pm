@@ -824,6 +824,11 @@ sub _wait_gone {
 # Stop the nginx whose pid is in the pid file: QUIT (graceful), then TERM,
 # then KILL (master and its workers), always by pid and waiting for it.
 sub stop_nginx {
+    _stop_nginx();
+    _keep_sanitizer_context();
+}
+
+sub _stop_nginx {
     my $pid = get_pid_from_pidfile('stop');
     if (!$pid || !is_running($pid)) {
         unlink $PidFile;
@@ -847,6 +852,51 @@ sub stop_nginx {
     kill 'KILL', grep { is_running($_) } $pid, @workers;
     _wait_gone(time + 2, $pid, @workers);
     unlink $PidFile;
+}
+
+# Ours (make test-asan): nginx runs through scripts/nginx-asan, which writes
+# each sanitizer report as a file in $FARM_SANITIZER_DIR, and tests/run.pl
+# prints and counts them.  Once nginx is gone and before the next block
+# wipes logs/, keep the end of error.log beside each new report
+# (<report>.error.log), so that the report can be read with what nginx was
+# doing.  tests/run.pl moves the reports it has counted out of the
+# directory, so a new one belongs to this file.
+our $NginxBlock = '';       # the block nginx was last started for
+my %SanitizerSeen;
+
+sub _keep_sanitizer_context {
+    my $dir = $ENV{FARM_SANITIZER_DIR};
+    return unless $dir && opendir(my $dh, $dir);
+    my @new = grep { -f "$dir/$_" && !/\.error\.log$/ && !$SanitizerSeen{$_}++ }
+              readdir $dh;
+    closedir $dh;
+    return unless @new;
+    my @lines = _slurp_lines($ErrLogFile, 0);
+    for my $report (@new) {
+        next if -e "$dir/$report.error.log";
+        open my $fh, '>', "$dir/$report.error.log" or next;
+        print $fh "$0: nginx started for \"$NginxBlock\"; $ErrLogFile:\n",
+                  sanitizer_log_context($report, @lines);
+        close $fh;
+    }
+}
+
+# What error.log says about the process that wrote $report (its name ends
+# with the pid): its own last 60 lines and the lines that name it (the
+# master's "worker process N exited"); the last 40 lines of the log when
+# the process logged nothing.
+sub sanitizer_log_context {
+    my ($report, @lines) = @_;
+    my ($pid) = $report =~ /\.(\d+)$/;
+    my @own = defined $pid ? grep { /\b$pid#\d+/ } @lines : ();
+    if (!@own) {
+        my @tail = @lines > 40 ? @lines[-40 .. -1] : @lines;
+        return ("-- the last " . @tail . " lines:\n", @tail);
+    }
+    @own = @own[-60 .. -1] if @own > 60;
+    return ("-- the last " . @own . " lines of process $pid:\n", @own,
+            "-- lines about process $pid:\n",
+            grep { /\bprocess $pid\b/ } @lines);
 }
 
 # Fresh server root: conf/, logs/, html/ (with index.html) and temp dirs.
@@ -1084,8 +1134,10 @@ sub _start_or_reload {
 
     my $pid = get_pid_from_pidfile($name);
     if ($UseHup && !$first_time && $pid && is_running($pid)) {
+        _keep_sanitizer_context();
         _prepare_server_root($block, $config, $rand_ports, 1);
         $BlockLogStart = 0;
+        $NginxBlock = $name;
         kill 'USR1', $pid;    # reopen the (just removed) log files
         sleep $TestNginxSleep;
         kill 'HUP', $pid;
@@ -1099,6 +1151,7 @@ sub _start_or_reload {
     stop_nginx();
     _prepare_server_root($block, $config, $rand_ports, 0);
     $BlockLogStart = 0;
+    $NginxBlock = $name;
 
     # Retry briefly: the port may still be held by a process going away.
     my $status;
@@ -1153,6 +1206,7 @@ sub _run_must_die {
     stop_nginx();
     _prepare_server_root($block, $config, $rand_ports, 0);
     $BlockLogStart = 0;
+    $NginxBlock = $name;
     $Test::Nginx::Util::ErrLogFilePos = 0;
 
     for my $i (0 .. $RepeatEach - 1) {

@@ -1,0 +1,119 @@
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * Internals shared by the kong-compat sources: the memory pool that owns a
+ * configuration, a string hash map, the YAML node tree and the router's
+ * entry points.  Not part of the public API (kong.h).
+ */
+
+#ifndef KONG_INT_H
+#define KONG_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kong.h"
+
+
+/* ---- pool: a bump allocator; everything is freed at once ------------- */
+
+typedef struct kong_pool_s  kong_pool_t;
+
+kong_pool_t *kong_pool_create(void);
+void kong_pool_destroy(kong_pool_t *pool);
+
+/* Zeroed memory, aligned for any type; NULL on allocation failure. */
+void *kong_palloc(kong_pool_t *pool, size_t size);
+
+/* Runs handler(data) when the pool is destroyed; -1 on allocation failure. */
+int kong_pool_cleanup(kong_pool_t *pool, void (*handler)(void *data),
+    void *data);
+
+/* A NUL-terminated copy of s[0..len). */
+char *kong_pstrndup(kong_pool_t *pool, const char *s, size_t len);
+
+/* Bytes allocated so far (for memory reports). */
+size_t kong_pool_size(const kong_pool_t *pool);
+
+
+/* ---- string map: open addressing, keys are not copied ---------------- */
+
+typedef struct {
+    const char     *key;
+    size_t          len;
+    void           *value;
+} kong_map_slot_t;
+
+typedef struct {
+    kong_map_slot_t    *slots;
+    size_t              n;          /* used */
+    size_t              cap;        /* power of two */
+    kong_pool_t        *pool;
+} kong_map_t;
+
+void kong_map_init(kong_map_t *m, kong_pool_t *pool);
+void *kong_map_get(const kong_map_t *m, const char *key, size_t len);
+
+/* Returns 0, 1 if the key was already there (value untouched), -1 on
+ * allocation failure. */
+int kong_map_put(kong_map_t *m, const char *key, size_t len, void *value);
+
+uint64_t kong_hash(const char *s, size_t len);
+
+
+/* ---- YAML tree (kong_yaml.c) ----------------------------------------- */
+
+#define KONG_NODE_SCALAR  1
+#define KONG_NODE_SEQ     2
+#define KONG_NODE_MAP     3
+
+/* resolved type of a scalar */
+#define KONG_SCALAR_STR    0
+#define KONG_SCALAR_NULL   1
+#define KONG_SCALAR_BOOL   2
+#define KONG_SCALAR_INT    3
+#define KONG_SCALAR_FLOAT  4
+
+struct kong_node_s {
+    int             type;
+    unsigned        line;
+    unsigned        col;
+    /* scalar */
+    const char     *str;
+    size_t          len;
+    int             scalar;     /* KONG_SCALAR_*; quoted ones are strings */
+    int             boolean;
+    double          number;
+    /* sequence: items[0..n); mapping: keys[i] -> items[i] */
+    kong_node_t   **keys;
+    kong_node_t   **items;
+    size_t          n;
+};
+
+/*
+ * Parses YAML text into a tree allocated from pool.  Aliases share the
+ * anchored node; merge keys ("<<") are expanded.  Returns the root node
+ * (NULL for an empty document: *root = NULL and 0), or -1 with a message
+ * and its position in err / *line / *col.
+ */
+int kong_yaml_parse(kong_pool_t *pool, const char *text, size_t len,
+    kong_node_t **root, char *err, size_t err_size, unsigned *line,
+    unsigned *col);
+
+/* The value of key in a mapping, or NULL. */
+kong_node_t *kong_node_get(const kong_node_t *map, const char *key);
+
+int kong_node_is_null(const kong_node_t *n);
+
+/* The name of a node's type, "a string", for messages. */
+const char *kong_node_kind(const kong_node_t *n);
+
+
+/* ---- router (kong_router.c) ------------------------------------------ */
+
+/* Builds cfg->router from cfg->routes; -1 on allocation failure. */
+int kong_router_build(kong_config_t *cfg, kong_pool_t *pool);
+void kong_router_free(kong_router_t *router);
+
+#endif /* KONG_INT_H */

@@ -1,0 +1,50 @@
+
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * Layer 5, registry backend: Consul (ngx_http_farm_consul.c, the sync
+ * owner's blocking queries through libcurl's multi interface on nginx's
+ * event loop; ngx_http_farm_consul_warm.c, the master's startup read).
+ */
+
+
+#ifndef _NGX_HTTP_FARM_CONSUL_H_INCLUDED_
+#define _NGX_HTTP_FARM_CONSUL_H_INCLUDED_
+
+
+#include "ngx_http_farm_sync.h"
+
+
+/* a libcurl answer's body, in process memory */
+typedef struct {
+    u_char                        *data;        /* malloc'd, NUL-terminated */
+    size_t                         len;
+    size_t                         size;
+    size_t                         max;
+    unsigned                       too_big:1;
+} ngx_http_farm_consul_body_t;
+
+
+/* ngx_http_farm_consul.c */
+ngx_int_t ngx_http_farm_consul_start(ngx_http_farm_srv_conf_t *fcf,
+    ngx_cycle_t *cycle);
+void ngx_http_farm_consul_stop(ngx_http_farm_srv_conf_t *fcf);
+ngx_int_t ngx_http_farm_consul_apply(ngx_http_farm_srv_conf_t *fcf,
+    u_char *body, size_t len, char *err);
+void ngx_http_farm_consul_global_init(ngx_log_t *log);
+u_char *ngx_http_farm_consul_url(ngx_http_farm_srv_conf_t *fcf, u_char *buf,
+    size_t size, uint64_t index, ngx_msec_t wait);
+ngx_int_t ngx_http_farm_consul_easy(ngx_http_farm_srv_conf_t *fcf,
+    void *easy, ngx_http_farm_consul_body_t *body, ngx_msec_t timeout,
+    ngx_msec_t connect_timeout, void **headers, void **resolve, char *error);
+void ngx_http_farm_consul_body_text(ngx_http_farm_consul_body_t *b,
+    u_char *buf, size_t size);
+size_t ngx_http_farm_consul_body_max(ngx_http_farm_srv_conf_t *fcf);
+
+/* ngx_http_farm_consul_warm.c */
+ngx_int_t ngx_http_farm_consul_warm(ngx_http_farm_srv_conf_t *fcf,
+    ngx_log_t *log);
+
+
+#endif /* _NGX_HTTP_FARM_CONSUL_H_INCLUDED_ */
