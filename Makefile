@@ -124,7 +124,7 @@ bench: deps
 	./scripts/bench.sh
 
 clean:
-	rm -rf $(BUILD) t/servroot* .bench-limit .bench-core .bench-agent
+	rm -rf $(BUILD) t/servroot* .bench-limit .bench-core .bench-agent .bench-health
 
 # kong-compat/: the Kong declarative configuration engine (plain C, no
 # nginx).  Its unit tests (tests/test_kong_*.c) link it instead of the

@@ -558,13 +558,16 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
 
         sh->unchecked += (a->health == NGX_HTTP_FARM_HEALTH_CHECKING);
 
-        a->checking = 0;
         a->draining = 0;
         a->passes = 0;
         a->fails = 0;
         a->rep_weight = 0;
         a->rep_inflight = 0;
         a->next_check = 0;
+
+        /* where the workers' health checkers learn of new agents */
+        sh->joined[sh->joined_seq++ % NGX_HTTP_FARM_JOINED] = slot;
+
         a->checks = 0;
         a->checks_failed = 0;
         a->last_check = 0;

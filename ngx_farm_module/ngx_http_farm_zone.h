@@ -49,6 +49,7 @@
 #define NGX_HTTP_FARM_HEALTH_UP        0    /* also: not checked */
 #define NGX_HTTP_FARM_HEALTH_DOWN      1
 #define NGX_HTTP_FARM_HEALTH_CHECKING  2    /* new, waits for a first check */
+#define NGX_HTTP_FARM_JOINED           1024 /* slots that joined, kept */
 
 /* passive circuit breaker (ngx_http_farm_breaker.c) */
 #define NGX_HTTP_FARM_BREAKER_CLOSED   0
@@ -116,7 +117,6 @@ typedef struct {
 
     /* active health checks */
     uint8_t                        health;      /* NGX_HTTP_FARM_HEALTH_* */
-    uint8_t                        checking;    /* a check in flight */
     uint8_t                        draining;    /* the agent says so */
     uint16_t                       passes;      /* in a row */
     uint16_t                       fails;       /* in a row */
@@ -269,6 +269,10 @@ typedef struct {
     ngx_uint_t                     unchecked;   /* agents in CHECKING */
     ngx_uint_t                     ejected;     /* breakers open */
     ngx_msec_t                     next_reopen; /* earliest reopen_at */
+
+    /* the slots that got a new agent, the last NGX_HTTP_FARM_JOINED */
+    uint32_t                       joined[NGX_HTTP_FARM_JOINED];
+    ngx_uint_t                     joined_seq;  /* how many ever */
 
     uint64_t                       requests;
     uint64_t                       no_agent;    /* requests with no agent */

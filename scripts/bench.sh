@@ -23,6 +23,8 @@
 #                     added by the agent in front of an app.
 #   8. registry:      scripts/bench-registry.sh: churn (no ghosts) and the
 #                     worst latency during full resyncs at 100,000 agents.
+#   9. health checks: scripts/bench-health.sh, 10,000 agents whose /health
+#                     hangs, under checks, on its own ports.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -405,3 +407,12 @@ say "bench: farm-agent --app (scripts/bench-agent.sh)"
 say ""
 say "bench: registry churn and full resyncs (scripts/bench-registry.sh)"
 "$top/scripts/bench-registry.sh"
+
+# --- health checks at scale ---------------------------------------------------
+#
+# 10,000 agents whose /health hangs, under checks, on its own ports (8481,
+# 9451-9460, Redis 6396).  Alone: scripts/bench-health.sh.
+
+say ""
+say "bench: health checks at scale (scripts/bench-health.sh)"
+"$top/scripts/bench-health.sh"

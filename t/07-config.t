@@ -316,3 +316,19 @@ GET /a
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*upstream "agents" in \S+nginx\.conf:\d+ cannot have a "zone" directive: its agents live in the farm's own shared zone/
+
+
+
+=== TEST 21: farm_health_check concurrency= out of range
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents;
+        farm_health_check concurrency=0;
+    }
+--- config
+    location /a { proxy_pass http://agents; }
+--- request
+GET /a
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid "farm_health_check" parameter "concurrency=0": expected a number from 1 to 10000 in \S+nginx\.conf:\d+/
