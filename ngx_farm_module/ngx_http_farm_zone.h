@@ -135,6 +135,7 @@ typedef struct {
     ngx_msec_t                     reopen_at;   /* open until */
     time_t                         reopen_time; /* the same, wall clock */
     ngx_msec_t                     closed_at;
+    uint32_t                       reopen_pos;  /* in sh->reopen, or NONE */
 } ngx_http_farm_agent_t;
 
 
@@ -277,6 +278,10 @@ typedef struct {
     uint64_t                       requests;
     uint64_t                       no_agent;    /* requests with no agent */
 
+    /* open breakers by reopen_at, a binary heap of slots (breaker.c) */
+    uint32_t                      *reopen;
+    uint32_t                       nreopen;
+
     /*
      * Who holds the requests in flight: each worker process attaches as
      * an owner and counts, per agent, the requests it holds (held[slot *
@@ -333,6 +338,14 @@ ngx_uint_t ngx_http_farm_owner_attach(ngx_http_farm_zone_t *z, ngx_pid_t pid,
 void ngx_http_farm_owner_detach(ngx_http_farm_zone_t *z, ngx_uint_t owner);
 void ngx_http_farm_owner_hold_locked(ngx_http_farm_zone_t *z, uint32_t slot,
     ngx_uint_t owner, ngx_int_t delta);
+
+
+void ngx_http_farm_reopen_add_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a);
+void ngx_http_farm_reopen_del_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a);
+ngx_http_farm_agent_t *ngx_http_farm_reopen_first_locked(
+    ngx_http_farm_zone_t *z);
 
 
 #endif /* _NGX_HTTP_FARM_ZONE_H_INCLUDED_ */
