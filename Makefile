@@ -28,10 +28,16 @@ MODULE_SRCS   := $(wildcard ngx_farm_module/*.c ngx_farm_module/*.h) \
 UNIT_TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 UNIT_SRCS     := $(REGISTRY_SRCS) ngx_farm_module/ngx_http_farm_pick.c \
                  ngx_farm_module/ngx_http_farm_limit_window.c \
-                 ngx_farm_module/ngx_http_farm_consumers.c
+                 ngx_farm_module/ngx_http_farm_consumers.c \
+                 ngx_farm_module/ngx_http_farm_check_parse.c \
+                 ngx_farm_module/ngx_http_farm_hide_args.c \
+                 ngx_farm_module/ngx_http_farm_consumers_reply.c
 UNIT_HDRS     := $(REGISTRY_HDRS) ngx_farm_module/ngx_http_farm_pick.h \
                  ngx_farm_module/ngx_http_farm_limit_window.h \
-                 ngx_farm_module/ngx_http_farm_consumers.h
+                 ngx_farm_module/ngx_http_farm_consumers.h \
+                 ngx_farm_module/ngx_http_farm_check_parse.h \
+                 ngx_farm_module/ngx_http_farm_hide_args.h \
+                 ngx_farm_module/ngx_http_farm_consumers_reply.h
 UNIT_FLAGS    := -Iregistry -Ingx_farm_module
 UNIT_LIBS     := -lcmocka -ljansson
 
