@@ -216,10 +216,6 @@ farm_reply_hex(char c)
         return c - 'a' + 10;
     }
 
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-
     return -1;
 }
 

@@ -20,6 +20,7 @@
 
 /* sha256("k-1"), as sha256sum writes it */
 #define K1  "7c35f6b0d4fd3ea9c1b3bba0a1fa6d2e7b6b19b7d3c0e3bb3b66d4fc1a5b078b"
+#define K1U "7C35F6B0D4FD3EA9C1B3BBA0A1FA6D2E7B6B19B7D3C0E3BB3B66D4FC1A5B078B"
 #define K2  "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 
@@ -108,6 +109,34 @@ bad_entries_are_skipped_and_counted(void **state)
 }
 
 
+/*
+ * F6: the same key in upper- and lower-case hex under two consumers.  Only
+ * lower-case hex is a digest: the upper-case entry is skipped and counted,
+ * so the key stays with one consumer.
+ */
+static void
+upper_case_hex_is_skipped(void **state)
+{
+    size_t              skipped;
+    farm_reply_elt_t    e[4];
+    farm_reply_keys_t   out;
+    const char         *k[] = { K1, "zed", K1U, "alice" };
+
+    (void) state;
+
+    skipped = 0;
+    elts(e, k, 4);
+    assert_int_equal(farm_reply_keys(e, 4, NULL, 0, &out, &skipped), 0);
+
+    assert_int_equal(out.nkeys, 1);
+    assert_int_equal(out.nconsumers, 1);
+    assert_int_equal(skipped, 1);
+    assert_memory_equal(out.consumers[0].name, "zed", 3);
+
+    farm_reply_keys_free(&out);
+}
+
+
 static void
 empty_replies(void **state)
 {
@@ -135,6 +164,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keys_are_grouped_by_consumer_with_tiers),
         cmocka_unit_test(bad_entries_are_skipped_and_counted),
+        cmocka_unit_test(upper_case_hex_is_skipped),
         cmocka_unit_test(empty_replies),
     };
 
