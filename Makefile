@@ -4,6 +4,8 @@
 #   make deps       install the Debian packages everything here needs
 #   make test       deps + build + every test; ends with "N passed, N failed"
 #   make test-asan  the agent and unit tests under AddressSanitizer/UBSan
+#   make fuzz       every libFuzzer target for FUZZ_TIME seconds (60);
+#                   make fuzz-short: 15 s each (CI); docs/testing.md
 #   make demo       a gateway, Redis and three agents on 127.0.0.1
 #                   (REGISTRY=consul: the same on a Consul dev agent)
 #   make demo-stop  stop what the demo started
@@ -42,7 +44,7 @@ UNIT_FLAGS    := -Iregistry -Ingx_farm_module
 UNIT_LIBS     := -lcmocka -ljansson
 
 .PHONY: all module agent unit deps test test-unit test-agent test-nginx \
-        test-asan demo demo-stop bench clean
+        test-asan fuzz fuzz-build fuzz-short demo demo-stop bench clean
 
 all: module agent
 
@@ -95,6 +97,37 @@ test-asan: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    ./tests/run.pl --unit-dir $(BUILD)/tests-asan --only unit,agent
 
+# libFuzzer targets (fuzz/): clang with ASan and UBSan; each links only
+# the code it drives.
+
+FUZZ_CC       ?= clang
+FUZZ_TIME     ?= 60
+FUZZ_FLAGS    := -std=gnu99 -g -O1 -fno-omit-frame-pointer \
+                 -fsanitize=fuzzer,address,undefined \
+                 -fno-sanitize-recover=undefined -Wall -Wextra -Werror
+FUZZ_TARGETS  := record consul url events consumers limit options check \
+                 hide_args credis
+FUZZ_BINS     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+FUZZ_SRCS_record    = $(REGISTRY_SRCS)
+FUZZ_SRCS_consul    = $(REGISTRY_SRCS)
+FUZZ_SRCS_url       = $(REGISTRY_SRCS)
+FUZZ_SRCS_events    = $(REGISTRY_SRCS)
+FUZZ_SRCS_consumers = ngx_farm_module/ngx_http_farm_consumers.c
+FUZZ_SRCS_limit     = ngx_farm_module/ngx_http_farm_limit_window.c
+FUZZ_SRCS_options   = agent/options.c agent/log.c $(REGISTRY_SRCS)
+FUZZ_SRCS_check     = ngx_farm_module/ngx_http_farm_check_parse.c
+FUZZ_SRCS_hide_args = ngx_farm_module/ngx_http_farm_hide_args.c
+FUZZ_SRCS_credis    = ngx_farm_module/ngx_http_farm_consumers_reply.c
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	./fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+fuzz-short: fuzz-build
+	./fuzz/run.sh 15 $(FUZZ_TARGETS)
+
 REGISTRY ?= redis
 
 demo: deps
@@ -110,3 +143,12 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD) t/servroot* .bench-limit
+
+
+.SECONDEXPANSION:
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard fuzz/*.h) \
+        $(REGISTRY_HDRS) $(UNIT_HDRS) $(AGENT_HDRS)
+	@mkdir -p $(BUILD)/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iregistry -Ingx_farm_module -Iagent -Ifuzz \
+	    -o $@ $< $(FUZZ_SRCS_$*) -ljansson
