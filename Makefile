@@ -5,7 +5,8 @@
 #   make test       deps + build + every test; ends with "N passed, N failed"
 #   make test-asan  the agent and unit tests under AddressSanitizer/UBSan
 #   make fuzz       every libFuzzer target for FUZZ_TIME seconds (60);
-#                   make fuzz-short: 15 s each (CI); docs/testing.md
+#                   make fuzz-short: 15 s each (CI); make fuzz-cov: the
+#                   source coverage they reached; docs/testing.md
 #   make demo       a gateway, Redis and three agents on 127.0.0.1
 #                   (REGISTRY=consul: the same on a Consul dev agent)
 #   make demo-stop  stop what the demo started
@@ -44,7 +45,8 @@ UNIT_FLAGS    := -Iregistry -Ingx_farm_module
 UNIT_LIBS     := -lcmocka -ljansson
 
 .PHONY: all module agent unit deps test test-unit test-agent test-nginx \
-        test-asan fuzz fuzz-build fuzz-short demo demo-stop bench clean
+        test-asan fuzz fuzz-build fuzz-short fuzz-cov fuzz-srcs demo \
+        demo-stop bench clean
 
 all: module agent
 
@@ -127,6 +129,13 @@ fuzz: fuzz-build
 
 fuzz-short: fuzz-build
 	./fuzz/run.sh 15 $(FUZZ_TARGETS)
+
+# source coverage of what the fuzzers reached (llvm-cov); after make fuzz
+fuzz-cov:
+	./fuzz/cov.sh $(FUZZ_TARGETS)
+
+fuzz-srcs:
+	@echo $(FUZZ_SRCS_$(FUZZ_TARGET))
 
 REGISTRY ?= redis
 

@@ -13,7 +13,7 @@ packages="
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
     libyaml-dev libcmocka-dev
-    clang libclang-rt-14-dev
+    clang libclang-rt-14-dev llvm-14
     redis-server wrk haproxy
 "
 
