@@ -6,7 +6,7 @@
 # Rebuilds each target with clang's source-based coverage
 # (-fprofile-instr-generate -fcoverage-mapping) into build/fuzz-cov/, runs
 # it once over the seeds and the corpus earlier runs grew (no fuzzing), and
-# prints llvm-cov's line and branch coverage of the files it drives.  The
+# prints llvm-cov's line and branch coverage of each file it links.  The
 # full per-function report is build/fuzz-cov/TARGET.txt.
 set -eu
 
@@ -37,7 +37,7 @@ for t in "$@"; do
         "$out/fuzz_$t" $srcs > "$out/$t.txt"
     # shellcheck disable=SC2086
     "$llvmcov" report -instr-profile="$out/$t.profdata" "$out/fuzz_$t" \
-        $srcs | awk -v t="$t" '$1 == "TOTAL" {
-            printf "%-10s lines %s missed of %s (%s), branches %s missed of %s (%s)\n",
-                   t, $9, $8, $10, $12, $11, $13 }'
+        $srcs | awk -v t="$t" '$1 ~ /\.c$/ && $8 > $9 { sub(/.*\//, "", $1)
+            printf "%-10s %-34s lines %5d/%-5d %7s  branches %4d/%-4d %7s\n",
+                   t, $1, $8 - $9, $8, $10, $11 - $12, $11, $13 }'
 done
