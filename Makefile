@@ -124,10 +124,12 @@ FUZZ_SRCS_credis    = ngx_farm_module/ngx_http_farm_consumers_reply.c
 
 fuzz-build: $(FUZZ_BINS)
 
-fuzz: fuzz-build
+fuzz: deps
+	$(MAKE) fuzz-build
 	./fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
 
-fuzz-short: fuzz-build
+fuzz-short: deps
+	$(MAKE) fuzz-build
 	./fuzz/run.sh 15 $(FUZZ_TARGETS)
 
 # source coverage of what the fuzzers reached (llvm-cov); after make fuzz
