@@ -24,6 +24,7 @@
 
 #include "ngx_http_farm_health.h"
 #include "ngx_http_farm_queue.h"
+#include "ngx_http_farm_check_parse.h"
 
 #include <jansson.h>
 
@@ -126,8 +127,6 @@ static void ngx_http_farm_check_write(ngx_event_t *wev);
 static void ngx_http_farm_check_read(ngx_event_t *rev);
 static void ngx_http_farm_check_timeout(ngx_event_t *ev);
 static void ngx_http_farm_check_evaluate(ngx_http_farm_check_t *ck);
-static void ngx_http_farm_check_report(ngx_http_farm_check_t *ck,
-    u_char *body, size_t len, ngx_http_farm_report_t *rep);
 static void ngx_http_farm_check_done(ngx_http_farm_check_t *ck,
     ngx_uint_t pass, ngx_http_farm_report_t *rep, const char *error);
 static void ngx_http_farm_check_release(ngx_http_farm_check_t *ck);
@@ -1070,51 +1069,37 @@ ngx_http_farm_check_timeout(ngx_event_t *ev)
 static void
 ngx_http_farm_check_evaluate(ngx_http_farm_check_t *ck)
 {
-    u_char                        *p, *last, *body;
-    ngx_int_t                      status;
     ngx_str_t                      subject;
     ngx_uint_t                     pass;
     const char                    *error;
+    farm_check_answer_t            ans;
     ngx_http_farm_report_t         rep;
     ngx_http_farm_health_conf_t   *hcf;
 
     hcf = &ck->hc->fcf->health;
 
-    p = ck->in;
-    last = ck->in + ck->in_len;
-    *last = '\0';
-
-    if (ck->in_len < sizeof("HTTP/1.x 200") - 1
-        || ngx_strncmp(p, "HTTP/1.", 7) != 0
-        || p[8] != ' ')
-    {
+    if (farm_check_parse(&ans, ck->in, ck->in_len) != 0) {
         ngx_http_farm_check_done(ck, 0, NULL, "not an HTTP answer");
         return;
     }
 
-    status = ngx_atoi(p + 9, 3);
-
-    body = (u_char *) ngx_strstr(p, "\r\n\r\n");
-    body = body ? body + 4 : last;
-
-    rep.draining = -1;
-    rep.weight = 0;
-    rep.inflight = 0;
-
-    ngx_http_farm_check_report(ck, body, last - body, &rep);
+    rep.draining = ans.draining;
+    rep.weight = ans.weight;
+    rep.inflight = ans.inflight;
 
     pass = 1;
     error = NULL;
 
-    if (status == NGX_ERROR || !ngx_http_farm_status_in(hcf->status, status))
+    if (ans.status == -1
+        || !ngx_http_farm_status_in(hcf->status, ans.status))
     {
         pass = 0;
         error = "status not in status=";
     }
 
     if (pass && hcf->body) {
-        subject.data = body;
-        subject.len = last - body;
+        subject.data = (u_char *) ans.body;
+        subject.len = ans.body_len;
 
         if (ngx_regex_exec(hcf->body, &subject, NULL, 0) < 0) {
             pass = 0;
@@ -1129,62 +1114,6 @@ ngx_http_farm_check_evaluate(ngx_http_farm_check_t *ck)
     }
 
     ngx_http_farm_check_done(ck, pass, &rep, error);
-}
-
-
-/* farm-agent's /health: {"status":"up"|"draining","weight":..,"inflight":..} */
-
-static void
-ngx_http_farm_check_report(ngx_http_farm_check_t *ck, u_char *body,
-    size_t len, ngx_http_farm_report_t *rep)
-{
-    json_t  *root, *v;
-
-    while (len && (*body == ' ' || *body == '\r' || *body == '\n')) {
-        body++;
-        len--;
-    }
-
-    if (len == 0 || *body != '{') {
-        return;
-    }
-
-    root = json_loadb((char *) body, len, 0, NULL);
-    if (root == NULL || !json_is_object(root)) {
-        json_decref(root);
-        return;
-    }
-
-    v = json_object_get(root, "draining");
-
-    if (json_is_boolean(v)) {
-        rep->draining = json_is_true(v);
-
-    } else {
-        v = json_object_get(root, "status");
-
-        if (json_is_string(v)) {
-            rep->draining = (ngx_strcmp(json_string_value(v), "draining")
-                             == 0);
-        }
-    }
-
-    v = json_object_get(root, "weight");
-
-    if (json_is_integer(v) && json_integer_value(v) >= 1
-        && json_integer_value(v) <= FARM_WEIGHT_MAX)
-    {
-        rep->weight = (ngx_int_t) json_integer_value(v);
-    }
-
-    v = json_object_get(root, "inflight");
-
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        rep->inflight = (ngx_int_t) ngx_min(json_integer_value(v),
-                                            NGX_MAX_INT32_VALUE);
-    }
-
-    json_decref(root);
 }
 
 

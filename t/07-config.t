@@ -36,7 +36,7 @@ qr/\[emerg\] .*"farm_registry" needs "service=NAME" in \S+nginx\.conf:\d+/
 GET /a
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*registry URL "etcd:\/\/127\.0\.0\.1:2379": scheme must be redis:\/\/, consul:\/\/, http:\/\/ or https:\/\/ in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*registry URL: unknown scheme "etcd:\/\/": scheme must be redis:\/\/, consul:\/\/, http:\/\/ or https:\/\/ in \S+nginx\.conf:\d+/
 
 
 
