@@ -7,6 +7,9 @@
 #                   unit tests, and the t/ suites with the module built with
 #                   both and loaded into nginx (docs/testing.md)
 #   make check-layers  the module's includes follow its layers, no cycle
+#   make fuzz       every libFuzzer target for FUZZ_TIME seconds (60);
+#                   make fuzz-short: 15 s each (CI); make fuzz-cov: the
+#                   source coverage they reached; docs/testing.md
 #   make demo       a gateway, Redis and three agents on 127.0.0.1
 #                   (REGISTRY=consul: the same on a Consul dev agent)
 #   make demo-stop  stop what the demo started
@@ -32,15 +35,22 @@ MODULE_SRCS   := $(wildcard ngx_farm_module/*.c ngx_farm_module/*.h) \
 UNIT_TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 UNIT_SRCS     := $(REGISTRY_SRCS) ngx_farm_module/ngx_http_farm_pick.c \
                  ngx_farm_module/ngx_http_farm_limit_window.c \
-                 ngx_farm_module/ngx_http_farm_consumers.c
+                 ngx_farm_module/ngx_http_farm_consumers.c \
+                 ngx_farm_module/ngx_http_farm_check_parse.c \
+                 ngx_farm_module/ngx_http_farm_hide_args.c \
+                 ngx_farm_module/ngx_http_farm_consumers_reply.c
 UNIT_HDRS     := $(REGISTRY_HDRS) ngx_farm_module/ngx_http_farm_pick.h \
                  ngx_farm_module/ngx_http_farm_limit_window.h \
-                 ngx_farm_module/ngx_http_farm_consumers.h
+                 ngx_farm_module/ngx_http_farm_consumers.h \
+                 ngx_farm_module/ngx_http_farm_check_parse.h \
+                 ngx_farm_module/ngx_http_farm_hide_args.h \
+                 ngx_farm_module/ngx_http_farm_consumers_reply.h
 UNIT_FLAGS    := -Iregistry -Ingx_farm_module
 UNIT_LIBS     := -lcmocka -ljansson
 
 .PHONY: all module agent unit deps test test-unit test-agent test-nginx \
-        test-asan check-layers demo demo-stop bench clean
+        test-asan check-layers fuzz fuzz-build fuzz-short fuzz-cov \
+        fuzz-srcs demo demo-stop bench clean
 
 all: module agent
 
@@ -110,6 +120,48 @@ test-asan: deps
 	    ./tests/run.pl --sanitizer-dir $(ASAN)/reports \
 	        $(BUILD)/tests-asan tests/agent t tests/asan
 
+# libFuzzer targets (fuzz/): clang with ASan and UBSan; each links only
+# the code it drives.
+
+FUZZ_CC       ?= clang
+FUZZ_TIME     ?= 60
+FUZZ_FLAGS    := -std=gnu99 -g -O1 -fno-omit-frame-pointer \
+                 -fsanitize=fuzzer,address,undefined \
+                 -fno-sanitize-recover=undefined -Wall -Wextra -Werror
+FUZZ_TARGETS  := record consul url events consumers limit options check \
+                 hide_args credis
+FUZZ_BINS     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+FUZZ_SRCS_record    = $(REGISTRY_SRCS)
+FUZZ_SRCS_consul    = $(REGISTRY_SRCS)
+FUZZ_SRCS_url       = $(REGISTRY_SRCS)
+FUZZ_SRCS_events    = $(REGISTRY_SRCS)
+FUZZ_SRCS_consumers = ngx_farm_module/ngx_http_farm_consumers.c
+FUZZ_SRCS_limit     = ngx_farm_module/ngx_http_farm_limit_window.c
+FUZZ_SRCS_options   = agent/options.c agent/options_values.c agent/log.c \
+                      $(REGISTRY_SRCS)
+FUZZ_SRCS_check     = ngx_farm_module/ngx_http_farm_check_parse.c
+FUZZ_SRCS_hide_args = ngx_farm_module/ngx_http_farm_hide_args.c
+FUZZ_SRCS_credis    = ngx_farm_module/ngx_http_farm_consumers_reply.c
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps
+	$(MAKE) fuzz-build
+	./fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+fuzz-short: deps
+	$(MAKE) fuzz-build
+	./fuzz/run.sh 15 $(FUZZ_TARGETS)
+	$(MAKE) fuzz-kong KONG_FUZZ_TIME=15
+
+# source coverage of what the fuzzers reached (llvm-cov); after make fuzz
+fuzz-cov:
+	./fuzz/cov.sh $(FUZZ_TARGETS)
+
+fuzz-srcs:
+	@echo $(FUZZ_SRCS_$(FUZZ_TARGET))
+
 REGISTRY ?= redis
 
 demo: deps
@@ -124,7 +176,7 @@ bench: deps
 	./scripts/bench.sh
 
 clean:
-	rm -rf $(BUILD) t/servroot* .bench-limit .bench-core .bench-agent .bench-queue
+	rm -rf $(BUILD) t/servroot* .bench-limit .bench-core .bench-agent .bench-health .bench-queue
 
 # kong-compat/: the Kong declarative configuration engine (plain C, no
 # nginx).  Its unit tests (tests/test_kong_*.c) link it instead of the
@@ -162,3 +214,12 @@ fuzz-kong: $(BUILD)/fuzz/fuzz_kong
 	$(BUILD)/fuzz/fuzz_kong -max_total_time=$(KONG_FUZZ_TIME) \
 	    -max_len=16384 -dict=kong-compat/fuzz/kong.dict \
 	    $(BUILD)/fuzz/kong-corpus kong-compat/fuzz/corpus
+
+
+.SECONDEXPANSION:
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard fuzz/*.h) \
+        $(REGISTRY_HDRS) $(UNIT_HDRS) $(AGENT_HDRS)
+	@mkdir -p $(BUILD)/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iregistry -Ingx_farm_module -Iagent -Ifuzz \
+	    -o $@ $< $(FUZZ_SRCS_$*) -ljansson

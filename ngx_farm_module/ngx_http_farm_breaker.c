@@ -334,11 +334,7 @@ ngx_http_farm_breaker_open_locked(ngx_http_farm_zone_t *z,
 
     z->sh->ejected++;
 
-    if (z->sh->next_reopen == 0
-        || (ngx_msec_int_t) (a->reopen_at - z->sh->next_reopen) < 0)
-    {
-        z->sh->next_reopen = a->reopen_at;
-    }
+    ngx_http_farm_reopen_add_locked(z, a);
 
     (void) ngx_http_farm_agent_refresh_locked(z, a);
 
@@ -388,8 +384,7 @@ ngx_http_farm_breaker_tick(ngx_event_t *ev)
 {
     ngx_http_farm_srv_conf_t  *fcf = ev->data;
 
-    uint32_t                i;
-    ngx_msec_t              now, next;
+    ngx_msec_t              now;
     ngx_uint_t              n, k, changed;
     ngx_http_farm_zone_t    z;
     ngx_http_farm_note_t    notes[NGX_HTTP_FARM_NOTES];
@@ -405,27 +400,23 @@ ngx_http_farm_breaker_tick(ngx_event_t *ev)
     if (z.sh->next_reopen && (ngx_msec_int_t) (now - z.sh->next_reopen) >= 0)
     {
         n = 0;
-        next = 0;
 
         ngx_shmtx_lock(&z.shpool->mutex);
 
-        for (i = 0; i < z.sh->nslots; i++) {
-            a = &z.sh->agents[i];
+        /* the due ones, first due first: O(log n) each */
+
+        while (n < NGX_HTTP_FARM_NOTES) {
+            a = ngx_http_farm_reopen_first_locked(&z);
+
+            if (a == NULL || (ngx_msec_int_t) (now - a->reopen_at) < 0) {
+                break;
+            }
+
+            ngx_http_farm_reopen_del_locked(&z, a);
 
             if (a->state != NGX_HTTP_FARM_SLOT_UP
                 || a->breaker != NGX_HTTP_FARM_BREAKER_OPEN)
             {
-                continue;
-            }
-
-            if ((ngx_msec_int_t) (now - a->reopen_at) < 0
-                || n == NGX_HTTP_FARM_NOTES)
-            {
-                if (next == 0 || (ngx_msec_int_t) (a->reopen_at - next) < 0)
-                {
-                    next = a->reopen_at;
-                }
-
                 continue;
             }
 
@@ -445,8 +436,6 @@ ngx_http_farm_breaker_tick(ngx_event_t *ev)
                                a->name, &fcf->uscf->host,
                                fcf->breaker.half_open);
         }
-
-        z.sh->next_reopen = next;
 
         ngx_shmtx_unlock(&z.shpool->mutex);
 

@@ -65,6 +65,7 @@ typedef struct {
     ngx_msec_t                     jitter;
     ngx_uint_t                     rise;
     ngx_uint_t                     fall;
+    ngx_uint_t                     concurrency; /* per worker */
     ngx_uint_t                     mandatory;
     u_char                         status[NGX_HTTP_FARM_STATUS_BITS];
     ngx_regex_t                   *body;

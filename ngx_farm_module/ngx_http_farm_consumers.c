@@ -26,6 +26,7 @@ int
 farm_consumers_parse(farm_consumers_t *cs, const char *text, size_t len,
     char *err)
 {
+    char                 *p;
     size_t                i, nkeys;
     json_t               *root, *list, *value;
     const char           *field;
@@ -37,6 +38,16 @@ farm_consumers_parse(farm_consumers_t *cs, const char *text, size_t len,
 
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
+        /*
+         * jansson adds the text "near" the error, raw: it may be a key,
+         * or hold a line break; line and column say where it is
+         */
+
+        p = strstr(jerr.text, " near ");
+        if (p) {
+            *p = '\0';
+        }
+
         snprintf(err, FARM_CONSUMERS_ERR_MAX, "line %d, column %d: %s",
                  jerr.line, jerr.column, jerr.text);
         return -1;
@@ -53,6 +64,13 @@ farm_consumers_parse(farm_consumers_t *cs, const char *text, size_t len,
 
     json_object_foreach(root, field, value) {
         if (strcmp(field, "consumers") != 0) {
+            if (!farm_printable(field, strlen(field))) {
+                snprintf(err, FARM_CONSUMERS_ERR_MAX,
+                         "unknown field (not printable; only \"consumers\" "
+                         "is allowed at the top)");
+                goto failed;
+            }
+
             snprintf(err, FARM_CONSUMERS_ERR_MAX,
                      "unknown field \"%.64s\" (only \"consumers\" is "
                      "allowed at the top)", field);
@@ -181,6 +199,13 @@ farm_consumer_parse(farm_consumers_t *cs, json_t *c, size_t i,
         if (strcmp(field, "name") != 0 && strcmp(field, "tier") != 0
             && strcmp(field, "keys") != 0)
         {
+            if (!farm_printable(field, strlen(field))) {
+                snprintf(err, FARM_CONSUMERS_ERR_MAX,
+                         "consumers[%zu]: unknown field (not printable; use "
+                         "name, tier, keys)", i);
+                return -1;
+            }
+
             snprintf(err, FARM_CONSUMERS_ERR_MAX,
                      "consumers[%zu]: unknown field \"%.64s\" (use name, "
                      "tier, keys)", i, field);

@@ -6,8 +6,9 @@
  * Consumers kept in Redis (farm_consumers redis://...), next to or instead
  * of the consumers file.  Two hashes, read whole:
  *
- *   <prefix>:consumer-keys    field: the SHA-256 of an API key, 64 hex
- *                             digits; value: the consumer's name
+ *   <prefix>:consumer-keys    field: the SHA-256 of an API key, 64
+ *                             lower-case hex digits; value: the
+ *                             consumer's name
  *   <prefix>:consumer-tiers   field: a consumer's name; value: its tier
  *
  * Redis never holds a key itself, only its digest, which is what the
@@ -25,6 +26,7 @@
 
 
 #include "ngx_http_farm_limit.h"
+#include "ngx_http_farm_consumers_reply.h"
 
 #include <farm_keys.h>
 
@@ -67,20 +69,6 @@ struct ngx_http_farm_consumers_redis_s {
 };
 
 
-/* one entry of <prefix>:consumer-tiers */
-typedef struct {
-    ngx_str_t                       name;
-    ngx_str_t                       tier;
-} ngx_http_farm_consumers_tier_t;
-
-
-/* one valid entry of <prefix>:consumer-keys */
-typedef struct {
-    u_char                          digest[32];
-    ngx_str_t                       name;
-} ngx_http_farm_consumers_entry_t;
-
-
 static ngx_int_t ngx_http_farm_consumers_redis_warm(ngx_conf_t *cf,
     ngx_http_farm_consumers_redis_t *cr);
 static ngx_array_t *ngx_http_farm_consumers_redis_tiers(ngx_pool_t *pool,
@@ -88,14 +76,8 @@ static ngx_array_t *ngx_http_farm_consumers_redis_tiers(ngx_pool_t *pool,
 static ngx_http_farm_key_table_t *ngx_http_farm_consumers_redis_build(
     ngx_pool_t *pool, redisReply *rr, ngx_array_t *tiers,
     ngx_uint_t *nconsumers, ngx_uint_t *skipped);
-static ngx_int_t ngx_http_farm_consumers_redis_digest(u_char *hex,
-    size_t len, u_char *digest);
-static ngx_uint_t ngx_http_farm_consumers_redis_name(u_char *s, size_t len);
-static ngx_uint_t ngx_http_farm_consumers_redis_tier(u_char *s, size_t len);
-static int ngx_libc_cdecl ngx_http_farm_consumers_redis_cmp_tier(
-    const void *one, const void *two);
-static int ngx_libc_cdecl ngx_http_farm_consumers_redis_cmp_entry(
-    const void *one, const void *two);
+static farm_reply_elt_t *ngx_http_farm_consumers_redis_elts(
+    redisReply *rr);
 static void ngx_http_farm_consumers_redis_refresh(ngx_event_t *ev);
 static void ngx_http_farm_consumers_redis_timeout(ngx_event_t *ev);
 static void ngx_http_farm_consumers_redis_on_connect(
@@ -370,57 +352,68 @@ failed:
 }
 
 
-/* The tiers, valid ones only, sorted by name, copied into pool. */
+/*
+ * The tiers, valid ones only, sorted by name (ngx_http_farm_consumers_reply.c),
+ * copied into pool: an array of farm_consumer_t.
+ */
 
 static ngx_array_t *
 ngx_http_farm_consumers_redis_tiers(ngx_pool_t *pool, redisReply *rr,
     ngx_uint_t *skipped)
 {
-    size_t                           i;
-    redisReply                      *f, *v;
-    ngx_array_t                     *a;
-    ngx_http_farm_consumers_tier_t  *t;
+    char              *name, *tier;
+    size_t             i, n, bad;
+    ngx_array_t       *a;
+    farm_consumer_t   *t, *c;
+    farm_reply_elt_t  *elts;
 
-    a = ngx_array_create(pool, rr->elements / 2 + 1,
-                         sizeof(ngx_http_farm_consumers_tier_t));
-    if (a == NULL) {
+    elts = ngx_http_farm_consumers_redis_elts(rr);
+    if (elts == NULL) {
         return NULL;
     }
 
-    for (i = 0; i + 1 < rr->elements; i += 2) {
-        f = rr->element[i];
-        v = rr->element[i + 1];
+    bad = 0;
 
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING
-            || !ngx_http_farm_consumers_redis_name((u_char *) f->str, f->len)
-            || !ngx_http_farm_consumers_redis_tier((u_char *) v->str, v->len))
-        {
-            (*skipped)++;
-            continue;
-        }
-
-        t = ngx_array_push(a);
-        if (t == NULL) {
-            return NULL;
-        }
-
-        t->name.len = f->len;
-        t->name.data = ngx_pnalloc(pool, f->len);
-        t->tier.len = v->len;
-        t->tier.data = ngx_pnalloc(pool, v->len + 1);
-
-        if (t->name.data == NULL || t->tier.data == NULL) {
-            return NULL;
-        }
-
-        ngx_memcpy(t->name.data, f->str, f->len);
-        ngx_memcpy(t->tier.data, v->str, v->len);
+    if (farm_reply_tiers(elts, rr->elements, &t, &n, &bad) != 0) {
+        ngx_free(elts);
+        return NULL;
     }
 
-    ngx_qsort(a->elts, a->nelts, sizeof(ngx_http_farm_consumers_tier_t),
-              ngx_http_farm_consumers_redis_cmp_tier);
+    ngx_free(elts);
+    *skipped += bad;
+
+    a = ngx_array_create(pool, n + 1, sizeof(farm_consumer_t));
+    if (a == NULL) {
+        goto failed;
+    }
+
+    for (i = 0; i < n; i++) {
+        c = ngx_array_push(a);
+        name = ngx_pnalloc(pool, t[i].name_len);
+        tier = ngx_pnalloc(pool, t[i].tier_len + 1);
+
+        if (c == NULL || name == NULL || tier == NULL) {
+            goto failed;
+        }
+
+        ngx_memcpy(name, t[i].name, t[i].name_len);
+        ngx_memcpy(tier, t[i].tier, t[i].tier_len);
+
+        c->name = name;
+        c->name_len = t[i].name_len;
+        c->tier = tier;
+        c->tier_len = t[i].tier_len;
+    }
+
+    free(t);
 
     return a;
+
+failed:
+
+    free(t);
+
+    return NULL;
 }
 
 
@@ -430,191 +423,107 @@ static ngx_http_farm_key_table_t *
 ngx_http_farm_consumers_redis_build(ngx_pool_t *pool, redisReply *rr,
     ngx_array_t *tiers, ngx_uint_t *nconsumers, ngx_uint_t *skipped)
 {
-    size_t                            i, n;
-    ngx_int_t                         rc;
-    ngx_uint_t                        lo, hi, mid;
-    redisReply                       *f, *v;
-    ngx_http_farm_consumer_t         *c;
-    ngx_http_farm_key_table_t        *table;
-    ngx_http_farm_consumers_tier_t   *t;
-    ngx_http_farm_consumers_entry_t  *e;
+    size_t                      i, bad;
+    farm_consumer_t            *fc;
+    farm_reply_elt_t           *elts;
+    farm_reply_keys_t           out;
+    ngx_http_farm_consumer_t   *consumers, *c;
+    ngx_http_farm_key_table_t  *table;
+
+    elts = ngx_http_farm_consumers_redis_elts(rr);
+    if (elts == NULL) {
+        return NULL;
+    }
+
+    bad = 0;
+
+    if (farm_reply_keys(elts, rr->elements, tiers->elts, tiers->nelts, &out,
+                        &bad)
+        != 0)
+    {
+        ngx_free(elts);
+        return NULL;
+    }
+
+    ngx_free(elts);
+    *skipped += bad;
 
     table = ngx_pcalloc(pool, sizeof(ngx_http_farm_key_table_t));
-    e = ngx_palloc(pool, (rr->elements / 2 + 1)
-                         * sizeof(ngx_http_farm_consumers_entry_t));
+    consumers = ngx_pcalloc(pool, (out.nconsumers + 1)
+                                  * sizeof(ngx_http_farm_consumer_t));
 
-    if (table == NULL || e == NULL) {
-        return NULL;
+    if (table == NULL || consumers == NULL
+        || ngx_http_farm_key_table_init(table, pool, out.nkeys) != NGX_OK)
+    {
+        goto failed;
     }
 
-    n = 0;
+    for (i = 0; i < out.nconsumers; i++) {
+        fc = &out.consumers[i];
+        c = &consumers[i];
 
-    for (i = 0; i + 1 < rr->elements; i += 2) {
-        f = rr->element[i];
-        v = rr->element[i + 1];
-
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING
-            || ngx_http_farm_consumers_redis_digest((u_char *) f->str, f->len,
-                                                   e[n].digest)
-               != NGX_OK
-            || !ngx_http_farm_consumers_redis_name((u_char *) v->str, v->len))
-        {
-            (*skipped)++;
-            continue;
+        c->name.len = fc->name_len;
+        c->name.data = ngx_pnalloc(pool, fc->name_len);
+        if (c->name.data == NULL) {
+            goto failed;
         }
 
-        e[n].name.len = v->len;
-        e[n].name.data = ngx_pnalloc(pool, v->len);
-        if (e[n].name.data == NULL) {
-            return NULL;
-        }
+        ngx_memcpy(c->name.data, fc->name, fc->name_len);
 
-        ngx_memcpy(e[n].name.data, v->str, v->len);
-        n++;
+        /* in pool already (the tiers array), or "" */
+
+        c->tier.len = fc->tier_len;
+        c->tier.data = (u_char *) fc->tier;
     }
 
-    /* by name: one consumer for all of its keys */
-
-    ngx_qsort(e, n, sizeof(ngx_http_farm_consumers_entry_t),
-              ngx_http_farm_consumers_redis_cmp_entry);
-
-    if (ngx_http_farm_key_table_init(table, pool, n) != NGX_OK) {
-        return NULL;
+    for (i = 0; i < out.nkeys; i++) {
+        ngx_http_farm_key_table_add(table, out.keys[i].digest,
+                                    &consumers[out.keys[i].consumer]);
     }
 
-    c = NULL;
-    *nconsumers = 0;
-    t = tiers->elts;
+    *nconsumers = out.nconsumers;
 
-    for (i = 0; i < n; i++) {
-
-        if (c == NULL || c->name.len != e[i].name.len
-            || ngx_memcmp(c->name.data, e[i].name.data, c->name.len) != 0)
-        {
-            c = ngx_pcalloc(pool, sizeof(ngx_http_farm_consumer_t));
-            if (c == NULL) {
-                return NULL;
-            }
-
-            c->name = e[i].name;
-            ngx_str_set(&c->tier, "");
-            (*nconsumers)++;
-
-            lo = 0;
-            hi = tiers->nelts;
-
-            while (lo < hi) {
-                mid = lo + (hi - lo) / 2;
-
-                rc = ngx_memn2cmp(t[mid].name.data, c->name.data,
-                                  t[mid].name.len, c->name.len);
-
-                if (rc == 0) {
-                    c->tier = t[mid].tier;
-                    break;
-                }
-
-                if (rc < 0) {
-                    lo = mid + 1;
-
-                } else {
-                    hi = mid;
-                }
-            }
-        }
-
-        ngx_http_farm_key_table_add(table, e[i].digest, c);
-    }
+    farm_reply_keys_free(&out);
 
     return table;
+
+failed:
+
+    farm_reply_keys_free(&out);
+
+    return NULL;
 }
 
 
-static ngx_int_t
-ngx_http_farm_consumers_redis_digest(u_char *hex, size_t len, u_char *digest)
+/* A reply's elements as the reply parser takes them: strings or not. */
+
+static farm_reply_elt_t *
+ngx_http_farm_consumers_redis_elts(redisReply *rr)
 {
-    ngx_int_t   b;
-    ngx_uint_t  i;
+    size_t             i;
+    redisReply        *e;
+    farm_reply_elt_t  *elts;
 
-    if (len != 64) {
-        return NGX_ERROR;
+    elts = ngx_alloc((rr->elements + 1) * sizeof(farm_reply_elt_t),
+                     ngx_cycle->log);
+    if (elts == NULL) {
+        return NULL;
     }
 
-    for (i = 0; i < 32; i++) {
-        b = ngx_hextoi(hex + 2 * i, 2);
-        if (b == NGX_ERROR) {
-            return NGX_ERROR;
-        }
+    for (i = 0; i < rr->elements; i++) {
+        e = rr->element[i];
 
-        digest[i] = (u_char) b;
-    }
+        if (e->type == REDIS_REPLY_STRING) {
+            elts[i].data = e->str;
+            elts[i].len = e->len;
 
-    return NGX_OK;
-}
-
-
-/* as in the consumers file: 1-128 bytes, no control characters */
-
-static ngx_uint_t
-ngx_http_farm_consumers_redis_name(u_char *s, size_t len)
-{
-    size_t  i;
-
-    if (len == 0 || len > 128) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (s[i] < 0x20 || s[i] == 0x7f) {
-            return 0;
+        } else {
+            elts[i].data = NULL;
+            elts[i].len = 0;
         }
     }
 
-    return 1;
-}
-
-
-/* as in the consumers file: 1-64 of A-Z a-z 0-9 . _ - */
-
-static ngx_uint_t
-ngx_http_farm_consumers_redis_tier(u_char *s, size_t len)
-{
-    size_t  i;
-
-    if (len == 0 || len > 64) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
-              || (s[i] >= '0' && s[i] <= '9')
-              || s[i] == '.' || s[i] == '_' || s[i] == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-static int ngx_libc_cdecl
-ngx_http_farm_consumers_redis_cmp_tier(const void *one, const void *two)
-{
-    const ngx_http_farm_consumers_tier_t  *a = one, *b = two;
-
-    return (int) ngx_memn2cmp(a->name.data, b->name.data, a->name.len,
-                              b->name.len);
-}
-
-
-static int ngx_libc_cdecl
-ngx_http_farm_consumers_redis_cmp_entry(const void *one, const void *two)
-{
-    const ngx_http_farm_consumers_entry_t  *a = one, *b = two;
-
-    return (int) ngx_memn2cmp(a->name.data, b->name.data, a->name.len,
-                              b->name.len);
+    return elts;
 }
 
 
@@ -670,6 +579,15 @@ ngx_http_farm_consumers_redis_stop(ngx_http_farm_consumers_redis_t *cr)
     if (cr->building) {
         ngx_destroy_pool(cr->building);
         cr->building = NULL;
+    }
+
+    /* the table in use: no request can look a key up any more */
+
+    if (cr->pool) {
+        ngx_destroy_pool(cr->pool);
+        cr->pool = NULL;
+        cr->table = NULL;
+        cr->nconsumers = 0;
     }
 }
 
@@ -995,8 +913,8 @@ ngx_http_farm_consumers_redis_report_skipped(
 
     ngx_log_error(NGX_LOG_WARN, log, 0,
                   "farm_consumers: %V: %ui entries skipped: in %s a field "
-                  "must be the SHA-256 of a key (64 hex digits) and its "
-                  "value a consumer name (1-128 bytes, no control "
+                  "must be the SHA-256 of a key (64 lower-case hex digits) "
+                  "and its value a consumer name (1-128 bytes, no control "
                   "characters); in %s a field must be a name and its value "
                   "a tier (1-64 of A-Z a-z 0-9 . _ -)", &cr->display,
                   skipped, cr->key_keys, cr->key_tiers);

@@ -10,19 +10,46 @@
  * nginx's regex).  fall= failed checks in a row take an agent out, rise=
  * passed ones bring it back.  The agent's answer may also say it is
  * draining, and report its weight and its requests in flight (farm-agent's
- * /health JSON does); the gateway follows.  Results live in the zone.
+ * /health JSON does); the gateway follows.
+ *
+ * The results, and each agent's next check time, live in the zone.  What
+ * is in flight lives only in the checking worker's memory: a worker that
+ * exits or crashes takes its checks with it, and the worker that owns the
+ * slots next checks them when they are due.  Each worker keeps its slots
+ * in a heap ordered by next check, learns of new agents from the zone's
+ * joined ring, and runs at most concurrency= checks at once; a tick costs
+ * the checks it starts, not the number of slots.
  */
 
 
 #include "ngx_http_farm_health.h"
 #include "ngx_http_farm_queue.h"
+#include "ngx_http_farm_check_parse.h"
 
 #include <jansson.h>
 
 
 #define NGX_HTTP_FARM_CHECK_BUF    16384   /* response bytes looked at */
-#define NGX_HTTP_FARM_CHECK_TICK   100     /* ms between scans */
+#define NGX_HTTP_FARM_CHECK_TICK   100     /* ms between looks for new agents */
 #define NGX_HTTP_FARM_CHECK_FAST   10      /* ms, while new agents wait */
+#define NGX_HTTP_FARM_CHECK_CONCURRENCY  64  /* default, per worker */
+#define NGX_HTTP_FARM_CHECK_LATE_LOG  60000  /* ms between "late" lines */
+
+/* is the check due at heap[k] earlier than the one at heap[j] */
+#define ngx_http_farm_heap_before(hc, k, j)                                   \
+    ((ngx_msec_int_t) ((hc)->slots[(hc)->heap[k]].due                         \
+                       - (hc)->slots[(hc)->heap[j]].due) < 0)
+
+
+typedef struct ngx_http_farm_check_s  ngx_http_farm_check_t;
+
+
+/* one slot this worker checks, in its own memory */
+typedef struct {
+    ngx_msec_t                     due;
+    uint32_t                       heap;        /* 1 + index in heap; 0: out */
+    ngx_http_farm_check_t         *ck;          /* in flight, or NULL */
+} ngx_http_farm_hslot_t;
 
 
 struct ngx_http_farm_health_s {
@@ -30,11 +57,27 @@ struct ngx_http_farm_health_s {
     ngx_event_t                    tick;
     ngx_uint_t                     worker;
     ngx_uint_t                     workers;
+
+    /* slot worker + i * workers is slots[i] */
+    ngx_http_farm_hslot_t         *slots;
+    uint32_t                       nslots;
+    uint32_t                      *heap;        /* i, earliest due first */
+    uint32_t                       nheap;
+    ngx_uint_t                     joined;      /* of sh->joined_seq, seen */
+
+    ngx_queue_t                    busy;        /* checks in flight */
+    ngx_queue_t                    idle;        /* their memory, for reuse */
+    ngx_uint_t                     nbusy;
+    size_t                         out_size;    /* a request's room */
+
+    ngx_msec_t                     late_logged; /* "checks run late", when */
+    ngx_uint_t                     late_said;
 };
 
 
-typedef struct {
+struct ngx_http_farm_check_s {
     ngx_http_farm_health_t        *hc;
+    ngx_queue_t                    queue;       /* in busy or idle */
     uint32_t                       slot;
     uint32_t                       gen;
     ngx_connection_t              *c;
@@ -51,7 +94,7 @@ typedef struct {
 
     u_char                        *in;
     size_t                         in_len;
-} ngx_http_farm_check_t;
+};
 
 
 /* what the agent's answer said about itself */
@@ -63,18 +106,30 @@ typedef struct {
 
 
 static void ngx_http_farm_health_tick(ngx_event_t *ev);
-static ngx_http_farm_check_t *ngx_http_farm_check_alloc_locked(
-    ngx_http_farm_health_t *hc, ngx_http_farm_agent_t *a);
+static void ngx_http_farm_health_late(ngx_http_farm_health_t *hc,
+    ngx_msec_t now);
+static void ngx_http_farm_health_joined(ngx_http_farm_health_t *hc,
+    ngx_http_farm_zone_t *z);
+static void ngx_http_farm_health_scan(ngx_http_farm_health_t *hc,
+    ngx_http_farm_shctx_t *sh);
+static void ngx_http_farm_health_schedule(ngx_http_farm_health_t *hc,
+    ngx_http_farm_shctx_t *sh, uint32_t i);
+static void ngx_http_farm_heap_swap(ngx_http_farm_health_t *hc, uint32_t k,
+    uint32_t j);
+static void ngx_http_farm_heap_up(ngx_http_farm_health_t *hc, uint32_t k);
+static void ngx_http_farm_heap_down(ngx_http_farm_health_t *hc, uint32_t k);
+static void ngx_http_farm_heap_remove(ngx_http_farm_health_t *hc,
+    uint32_t i);
+static ngx_int_t ngx_http_farm_check_begin(ngx_http_farm_health_t *hc,
+    ngx_http_farm_zone_t *z, uint32_t i);
 static void ngx_http_farm_check_start(ngx_http_farm_check_t *ck);
 static void ngx_http_farm_check_write(ngx_event_t *wev);
 static void ngx_http_farm_check_read(ngx_event_t *rev);
 static void ngx_http_farm_check_timeout(ngx_event_t *ev);
 static void ngx_http_farm_check_evaluate(ngx_http_farm_check_t *ck);
-static void ngx_http_farm_check_report(ngx_http_farm_check_t *ck,
-    u_char *body, size_t len, ngx_http_farm_report_t *rep);
 static void ngx_http_farm_check_done(ngx_http_farm_check_t *ck,
     ngx_uint_t pass, ngx_http_farm_report_t *rep, const char *error);
-static void ngx_http_farm_check_free(ngx_http_farm_check_t *ck);
+static void ngx_http_farm_check_release(ngx_http_farm_check_t *ck);
 
 
 char *
@@ -103,6 +158,7 @@ ngx_http_farm_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     hcf->timeout = 500;
     hcf->rise = 2;
     hcf->fall = 3;
+    hcf->concurrency = NGX_HTTP_FARM_CHECK_CONCURRENCY;
     hcf->mandatory = 1;
     jitter_set = 0;
 
@@ -179,6 +235,17 @@ ngx_http_farm_health_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 hcf->fall = n;
             }
 
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "concurrency=", 12) == 0) {
+            why = "a number from 1 to 10000";
+            n = ngx_atoi(value[i].data + 12, value[i].len - 12);
+            if (n < 1 || n > 10000) {
+                goto invalid;
+            }
+
+            hcf->concurrency = n;
             continue;
         }
 
@@ -265,6 +332,7 @@ ngx_int_t
 ngx_http_farm_health_start(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
 {
     ngx_core_conf_t         *ccf;
+    ngx_http_farm_zone_t     z;
     ngx_http_farm_health_t  *hc;
 
     if (!fcf->health.enabled) {
@@ -289,6 +357,35 @@ ngx_http_farm_health_start(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
         hc->worker = ngx_worker;
     }
 
+    ngx_http_farm_zone_get(fcf, &z);
+
+    hc->nslots = (z.sh->capacity + hc->workers - 1) / hc->workers;
+
+    hc->slots = ngx_pcalloc(cycle->pool,
+                            hc->nslots * sizeof(ngx_http_farm_hslot_t));
+    hc->heap = ngx_palloc(cycle->pool, hc->nslots * sizeof(uint32_t));
+
+    if (hc->slots == NULL || hc->heap == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_queue_init(&hc->busy);
+    ngx_queue_init(&hc->idle);
+
+    hc->out_size = sizeof("GET  HTTP/1.0\r\nHost: \r\nUser-Agent: ngx_farm/"
+                          NGX_HTTP_FARM_VERSION "\r\nAccept: */*\r\n\r\n")
+                   + fcf->health.uri.len + NGX_SOCKADDR_STRLEN;
+
+    /*
+     * Every agent of ours, due when the zone says; an agent a dead or
+     * exiting worker was checking is due again one interval after that
+     * check started.  Unlocked looks: agents that join meanwhile are in
+     * the joined ring after this point.
+     */
+
+    hc->joined = z.sh->joined_seq;
+    ngx_http_farm_health_scan(hc, z.sh);
+
     hc->tick.handler = ngx_http_farm_health_tick;
     hc->tick.data = hc;
     hc->tick.log = cycle->log;
@@ -302,25 +399,76 @@ ngx_http_farm_health_start(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
 }
 
 
+/*
+ * exit_process: checks in flight end here, uncounted, so that no socket
+ * outlives the worker.  The zone holds nothing of them: the next owner of
+ * the slots checks them when they are due.
+ */
+
 void
 ngx_http_farm_health_stop(ngx_http_farm_srv_conf_t *fcf)
 {
-    if (fcf->checker && fcf->checker->tick.timer_set) {
-        ngx_del_timer(&fcf->checker->tick);
+    ngx_queue_t             *q;
+    ngx_http_farm_check_t   *ck;
+    ngx_http_farm_health_t  *hc;
+
+    hc = fcf->checker;
+
+    if (hc == NULL) {
+        return;
     }
+
+    if (hc->tick.timer_set) {
+        ngx_del_timer(&hc->tick);
+    }
+
+    if (hc->tick.posted) {
+        ngx_delete_posted_event(&hc->tick);
+    }
+
+    while (!ngx_queue_empty(&hc->busy)) {
+        q = ngx_queue_head(&hc->busy);
+        ngx_queue_remove(q);
+        ck = ngx_queue_data(q, ngx_http_farm_check_t, queue);
+
+        if (ck->timeout.timer_set) {
+            ngx_del_timer(&ck->timeout);
+        }
+
+        if (ck->c) {
+            ngx_close_connection(ck->c);
+        }
+
+        ngx_free(ck);
+    }
+
+    while (!ngx_queue_empty(&hc->idle)) {
+        q = ngx_queue_head(&hc->idle);
+        ngx_queue_remove(q);
+        ngx_free(ngx_queue_data(q, ngx_http_farm_check_t, queue));
+    }
+
+    hc->nbusy = 0;
+    fcf->checker = NULL;
 }
 
+
+/*
+ * Starts the checks that are due, at most concurrency= in flight; the
+ * others stay due and start as checks end.  The work is the new agents
+ * and the checks started, each O(log n).
+ */
 
 static void
 ngx_http_farm_health_tick(ngx_event_t *ev)
 {
     ngx_http_farm_health_t  *hc = ev->data;
 
-    uint32_t                      slot;
-    ngx_msec_t                    now;
+    uint32_t                      i;
+    ngx_msec_t                    now, delay;
+    ngx_uint_t                    nomem;
+    ngx_msec_int_t                wait;
     ngx_http_farm_zone_t          z;
-    ngx_http_farm_agent_t        *a;
-    ngx_http_farm_check_t        *ck;
     ngx_http_farm_health_conf_t  *hcf;
 
     if (ngx_exiting) {
@@ -331,99 +479,391 @@ ngx_http_farm_health_tick(ngx_event_t *ev)
 
     ngx_http_farm_zone_get(hc->fcf, &z);
 
+    /* an unlocked look first: agents seldom join */
+
+    if (z.sh->joined_seq != hc->joined) {
+        ngx_http_farm_health_joined(hc, &z);
+    }
+
     now = ngx_current_msec;
+    nomem = 0;
 
-    for (slot = hc->worker; slot < z.sh->nslots; slot += hc->workers) {
-        a = &z.sh->agents[slot];
+    while (hc->nheap && hc->nbusy < hcf->concurrency) {
+        i = hc->heap[0];
 
-        /* an unlocked look first: most agents are not due */
-
-        if (a->state != NGX_HTTP_FARM_SLOT_UP || a->checking
-            || (ngx_msec_int_t) (a->next_check - now) > 0)
-        {
-            continue;
+        if ((ngx_msec_int_t) (hc->slots[i].due - now) > 0) {
+            break;
         }
 
-        ngx_shmtx_lock(&z.shpool->mutex);
-
-        if (a->state != NGX_HTTP_FARM_SLOT_UP || a->checking
-            || (ngx_msec_int_t) (a->next_check - now) > 0)
-        {
-            ngx_shmtx_unlock(&z.shpool->mutex);
-            continue;
-        }
-
-        a->checking = 1;
-        a->next_check = now + hcf->interval
-                        + (hcf->jitter ? (ngx_msec_t) ngx_random()
-                                         % (hcf->jitter + 1)
-                                       : 0);
-
-        ck = ngx_http_farm_check_alloc_locked(hc, a);
-
-        ngx_shmtx_unlock(&z.shpool->mutex);
-
-        if (ck) {
-            ngx_http_farm_check_start(ck);
+        if (ngx_http_farm_check_begin(hc, &z, i) != NGX_OK) {
+            nomem = 1;
+            break;
         }
     }
 
-    ngx_add_timer(ev, z.sh->unchecked ? NGX_HTTP_FARM_CHECK_FAST
-                                      : ngx_min(NGX_HTTP_FARM_CHECK_TICK,
-                                                hcf->interval));
+    ngx_http_farm_health_late(hc, now);
+
+    /* new agents are found by looking, so look often while they wait */
+
+    delay = z.sh->unchecked ? NGX_HTTP_FARM_CHECK_FAST
+                            : ngx_min(NGX_HTTP_FARM_CHECK_TICK, hcf->interval);
+
+    if (hc->nheap && hc->nbusy < hcf->concurrency && !nomem) {
+        wait = (ngx_msec_int_t) (hc->slots[hc->heap[0]].due - now);
+
+        if (wait < (ngx_msec_int_t) delay) {
+            delay = (wait > 0) ? (ngx_msec_t) wait : 1;
+        }
+    }
+
+    if (ev->timer_set) {
+        ngx_del_timer(ev);
+    }
+
+    ngx_add_timer(ev, delay);
 }
 
 
 /*
- * Called under the lock with a->checking set: a check with a copy of what
- * it needs of the agent.  NULL (and the agent unmarked) without memory.
+ * Checks that wait for a place more than an interval past their time: the
+ * operator hears of it, at most once a minute per worker.  A new agent's
+ * first check (due at 0) does not count: it has no time to be late for.
  */
 
-static ngx_http_farm_check_t *
-ngx_http_farm_check_alloc_locked(ngx_http_farm_health_t *hc,
-    ngx_http_farm_agent_t *a)
+static void
+ngx_http_farm_health_late(ngx_http_farm_health_t *hc, ngx_msec_t now)
 {
-    size_t                  len;
-    ngx_http_farm_check_t  *ck;
+    ngx_msec_t                    due;
+    ngx_msec_int_t                late;
+    ngx_http_farm_health_conf_t  *hcf;
 
-    len = sizeof("GET  HTTP/1.0\r\nHost: \r\nUser-Agent: ngx_farm/"
-                 NGX_HTTP_FARM_VERSION "\r\nAccept: */*\r\n\r\n")
-          + hc->fcf->health.uri.len + NGX_SOCKADDR_STRLEN;
+    hcf = &hc->fcf->health;
 
-    ck = ngx_calloc(sizeof(ngx_http_farm_check_t) + len
-                    + NGX_HTTP_FARM_CHECK_BUF + 1, ngx_cycle->log);
-    if (ck == NULL) {
-        a->checking = 0;
-        return NULL;
+    if (hc->nheap == 0 || hc->nbusy < hcf->concurrency) {
+        return;
     }
 
-    ck->hc = hc;
-    ck->slot = a->slot;
-    ck->gen = a->gen;
+    due = hc->slots[hc->heap[0]].due;
+    late = (ngx_msec_int_t) (now - due);
 
+    if (due == 0 || late <= (ngx_msec_int_t) hcf->interval) {
+        return;
+    }
+
+    if (hc->late_said
+        && now - hc->late_logged < NGX_HTTP_FARM_CHECK_LATE_LOG)
+    {
+        return;
+    }
+
+    hc->late_said = 1;
+    hc->late_logged = now;
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "farm: health checks of upstream \"%V\" run %M ms late: "
+                  "this worker has concurrency=%ui of them in flight "
+                  "(raise concurrency=, or lower timeout=)",
+                  &hc->fcf->uscf->host, (ngx_msec_t) late,
+                  hcf->concurrency);
+}
+
+
+/*
+ * The agents that joined since the last look: ours are copied under the
+ * lock and go on the heap after it.
+ */
+
+static void
+ngx_http_farm_health_joined(ngx_http_farm_health_t *hc,
+    ngx_http_farm_zone_t *z)
+{
+    uint32_t    slot, ours[NGX_HTTP_FARM_JOINED];
+    ngx_uint_t  seq, n, k;
+
+    n = 0;
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    seq = z->sh->joined_seq;
+
+    if (seq - hc->joined > NGX_HTTP_FARM_JOINED) {
+        ngx_shmtx_unlock(&z->shpool->mutex);
+
+        /* more joined than the ring keeps: look at every slot, once */
+
+        hc->joined = seq;
+        ngx_http_farm_health_scan(hc, z->sh);
+        return;
+    }
+
+    for ( /* void */ ; hc->joined != seq; hc->joined++) {
+        slot = z->sh->joined[hc->joined % NGX_HTTP_FARM_JOINED];
+
+        if (slot % hc->workers == hc->worker) {
+            ours[n++] = slot;
+        }
+    }
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    for (k = 0; k < n; k++) {
+        ngx_http_farm_health_schedule(hc, z->sh, ours[k] / hc->workers);
+    }
+}
+
+
+static void
+ngx_http_farm_health_scan(ngx_http_farm_health_t *hc,
+    ngx_http_farm_shctx_t *sh)
+{
+    uint32_t  i, slot;
+
+    for (i = 0, slot = hc->worker;
+         i < hc->nslots && slot < sh->nslots;
+         i++, slot += hc->workers)
+    {
+        ngx_http_farm_health_schedule(hc, sh, i);
+    }
+}
+
+
+/*
+ * Puts our slot i on the heap, due when the zone says, or takes it off when
+ * it holds no agent.  A slot with a check in flight is left alone: the
+ * check's end does this.
+ */
+
+static void
+ngx_http_farm_health_schedule(ngx_http_farm_health_t *hc,
+    ngx_http_farm_shctx_t *sh, uint32_t i)
+{
+    ngx_http_farm_agent_t  *a;
+    ngx_http_farm_hslot_t  *s;
+
+    s = &hc->slots[i];
+
+    if (s->ck) {
+        return;
+    }
+
+    a = &sh->agents[hc->worker + i * hc->workers];
+
+    if (a->state != NGX_HTTP_FARM_SLOT_UP) {
+        if (s->heap) {
+            ngx_http_farm_heap_remove(hc, i);
+        }
+
+        return;
+    }
+
+    s->due = a->next_check;
+
+    if (s->heap == 0) {
+        hc->heap[hc->nheap] = i;
+        s->heap = ++hc->nheap;
+    }
+
+    ngx_http_farm_heap_up(hc, s->heap - 1);
+    ngx_http_farm_heap_down(hc, s->heap - 1);
+}
+
+
+/* the heap: hc->heap[k] is a slot index, slots[i].heap is 1 + its k */
+
+static void
+ngx_http_farm_heap_swap(ngx_http_farm_health_t *hc, uint32_t k, uint32_t j)
+{
+    uint32_t  t;
+
+    t = hc->heap[k];
+    hc->heap[k] = hc->heap[j];
+    hc->heap[j] = t;
+
+    hc->slots[hc->heap[k]].heap = k + 1;
+    hc->slots[hc->heap[j]].heap = j + 1;
+}
+
+
+static void
+ngx_http_farm_heap_up(ngx_http_farm_health_t *hc, uint32_t k)
+{
+    uint32_t  p;
+
+    while (k > 0) {
+        p = (k - 1) / 2;
+
+        if (!ngx_http_farm_heap_before(hc, k, p)) {
+            break;
+        }
+
+        ngx_http_farm_heap_swap(hc, k, p);
+        k = p;
+    }
+}
+
+
+static void
+ngx_http_farm_heap_down(ngx_http_farm_health_t *hc, uint32_t k)
+{
+    uint32_t  c;
+
+    for ( ;; ) {
+        c = 2 * k + 1;
+
+        if (c >= hc->nheap) {
+            break;
+        }
+
+        if (c + 1 < hc->nheap && ngx_http_farm_heap_before(hc, c + 1, c)) {
+            c++;
+        }
+
+        if (!ngx_http_farm_heap_before(hc, c, k)) {
+            break;
+        }
+
+        ngx_http_farm_heap_swap(hc, k, c);
+        k = c;
+    }
+}
+
+
+static void
+ngx_http_farm_heap_remove(ngx_http_farm_health_t *hc, uint32_t i)
+{
+    uint32_t  k, last;
+
+    k = hc->slots[i].heap - 1;
+    hc->slots[i].heap = 0;
+
+    last = hc->heap[--hc->nheap];
+
+    if (k == hc->nheap) {
+        return;
+    }
+
+    hc->heap[k] = last;
+    hc->slots[last].heap = k + 1;
+
+    ngx_http_farm_heap_up(hc, k);
+    ngx_http_farm_heap_down(hc, hc->slots[last].heap - 1);
+}
+
+
+/*
+ * Takes our due slot i off the heap and starts its check: the memory is
+ * found outside the lock (a finished check's, or new), the agent claimed
+ * and copied under it.  NGX_ERROR without memory (i is due again in an
+ * interval).
+ */
+
+static ngx_int_t
+ngx_http_farm_check_begin(ngx_http_farm_health_t *hc, ngx_http_farm_zone_t *z,
+    uint32_t i)
+{
+    uint32_t                      slot;
+    ngx_msec_t                    now;
+    ngx_queue_t                  *q;
+    ngx_http_farm_agent_t        *a;
+    ngx_http_farm_check_t        *ck;
+    ngx_http_farm_hslot_t        *s;
+    ngx_http_farm_health_conf_t  *hcf;
+
+    hcf = &hc->fcf->health;
+    s = &hc->slots[i];
+    slot = hc->worker + i * hc->workers;
+    a = &z->sh->agents[slot];
+    now = ngx_current_msec;
+
+    ngx_http_farm_heap_remove(hc, i);
+
+    /* an unlocked look first: gone, or checked since by an older worker */
+
+    if (a->state != NGX_HTTP_FARM_SLOT_UP
+        || (ngx_msec_int_t) (a->next_check - now) > 0)
+    {
+        ngx_http_farm_health_schedule(hc, z->sh, i);
+        return NGX_OK;
+    }
+
+    if (!ngx_queue_empty(&hc->idle)) {
+        q = ngx_queue_head(&hc->idle);
+        ngx_queue_remove(q);
+        ck = ngx_queue_data(q, ngx_http_farm_check_t, queue);
+
+    } else {
+        ck = ngx_alloc(sizeof(ngx_http_farm_check_t) + hc->out_size
+                       + NGX_HTTP_FARM_CHECK_BUF + 1, ngx_cycle->log);
+
+        if (ck == NULL) {
+            s->due = now + hcf->interval;
+            hc->heap[hc->nheap] = i;
+            s->heap = ++hc->nheap;
+            ngx_http_farm_heap_up(hc, s->heap - 1);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    if (a->state != NGX_HTTP_FARM_SLOT_UP
+        || (ngx_msec_int_t) (a->next_check - now) > 0)
+    {
+        ngx_shmtx_unlock(&z->shpool->mutex);
+        ngx_queue_insert_head(&hc->idle, &ck->queue);
+        ngx_http_farm_health_schedule(hc, z->sh, i);
+        return NGX_OK;
+    }
+
+    a->next_check = now + hcf->interval
+                    + (hcf->jitter ? (ngx_msec_t) ngx_random()
+                                     % (hcf->jitter + 1)
+                                   : 0);
+
+    ck->slot = slot;
+    ck->gen = a->gen;
     ngx_memcpy(&ck->sockaddr, &a->sockaddr, a->socklen);
     ck->socklen = a->socklen;
     ngx_memcpy(ck->name, a->name, a->name_len);
     ck->name_len = a->name_len;
 
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    ck->hc = hc;
+    ck->c = NULL;
+
     ck->out = (u_char *) ck + sizeof(ngx_http_farm_check_t);
     ck->out_len = ngx_sprintf(ck->out, "GET %V HTTP/1.0\r\nHost: %*s\r\n"
                               "User-Agent: ngx_farm/" NGX_HTTP_FARM_VERSION
                               "\r\nAccept: */*\r\n\r\n",
-                              &hc->fcf->health.uri, ck->name_len, ck->name)
+                              &hcf->uri, ck->name_len, ck->name)
                   - ck->out;
-    ck->in = ck->out + len;
+    ck->sent = 0;
+    ck->in = ck->out + hc->out_size;
+    ck->in_len = 0;
 
+    ngx_memzero(&ck->timeout, sizeof(ngx_event_t));
     ck->timeout.handler = ngx_http_farm_check_timeout;
     ck->timeout.data = ck;
     ck->timeout.log = ngx_cycle->log;
     ck->timeout.cancelable = 1;
 
-    return ck;
+    s->ck = ck;
+    ngx_queue_insert_tail(&hc->busy, &ck->queue);
+    hc->nbusy++;
+
+    ngx_http_farm_check_start(ck);
+
+    return NGX_OK;
 }
 
 
-/* Connects, without the lock; a check that cannot start fails at once. */
+/*
+ * Connects, without the lock.  A check that cannot start for want of
+ * sockets or connections here is not the agent's failure: it is not
+ * counted, and the agent is due again in an interval.  One that cannot
+ * connect fails at once.
+ */
 
 static void
 ngx_http_farm_check_start(ngx_http_farm_check_t *ck)
@@ -437,7 +877,9 @@ ngx_http_farm_check_start(ngx_http_farm_check_t *ck)
     s = ngx_socket(ck->sockaddr.sockaddr.sa_family, SOCK_STREAM, 0);
 
     if (s == (ngx_socket_t) -1) {
-        ngx_http_farm_check_done(ck, 0, NULL, "socket() failed");
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_socket_errno,
+                      "farm: health check: " ngx_socket_n " failed");
+        ngx_http_farm_check_release(ck);
         return;
     }
 
@@ -445,15 +887,16 @@ ngx_http_farm_check_start(ngx_http_farm_check_t *ck)
 
     if (c == NULL) {
         ngx_close_socket(s);
-        ngx_http_farm_check_done(ck, 0, NULL, "no free connection");
+        ngx_http_farm_check_release(ck);
         return;
     }
 
     ck->c = c;
 
     if (ngx_nonblocking(s) == -1) {
-        ngx_http_farm_check_done(ck, 0, NULL, "cannot make the socket "
-                                 "non-blocking");
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_socket_errno,
+                      "farm: health check: " ngx_nonblocking_n " failed");
+        ngx_http_farm_check_release(ck);
         return;
     }
 
@@ -473,7 +916,7 @@ ngx_http_farm_check_start(ngx_http_farm_check_t *ck)
 
     if (ngx_add_conn) {
         if (ngx_add_conn(c) == NGX_ERROR) {
-            ngx_http_farm_check_done(ck, 0, NULL, "cannot add the socket");
+            ngx_http_farm_check_release(ck);
             return;
         }
     }
@@ -505,7 +948,7 @@ ngx_http_farm_check_start(ngx_http_farm_check_t *ck)
                              ? NGX_CLEAR_EVENT : NGX_LEVEL_EVENT)
                != NGX_OK)
         {
-            ngx_http_farm_check_done(ck, 0, NULL, "cannot add the socket");
+            ngx_http_farm_check_release(ck);
             return;
         }
     }
@@ -626,51 +1069,37 @@ ngx_http_farm_check_timeout(ngx_event_t *ev)
 static void
 ngx_http_farm_check_evaluate(ngx_http_farm_check_t *ck)
 {
-    u_char                        *p, *last, *body;
-    ngx_int_t                      status;
     ngx_str_t                      subject;
     ngx_uint_t                     pass;
     const char                    *error;
+    farm_check_answer_t            ans;
     ngx_http_farm_report_t         rep;
     ngx_http_farm_health_conf_t   *hcf;
 
     hcf = &ck->hc->fcf->health;
 
-    p = ck->in;
-    last = ck->in + ck->in_len;
-    *last = '\0';
-
-    if (ck->in_len < sizeof("HTTP/1.x 200") - 1
-        || ngx_strncmp(p, "HTTP/1.", 7) != 0
-        || p[8] != ' ')
-    {
+    if (farm_check_parse(&ans, ck->in, ck->in_len) != 0) {
         ngx_http_farm_check_done(ck, 0, NULL, "not an HTTP answer");
         return;
     }
 
-    status = ngx_atoi(p + 9, 3);
-
-    body = (u_char *) ngx_strstr(p, "\r\n\r\n");
-    body = body ? body + 4 : last;
-
-    rep.draining = -1;
-    rep.weight = 0;
-    rep.inflight = 0;
-
-    ngx_http_farm_check_report(ck, body, last - body, &rep);
+    rep.draining = ans.draining;
+    rep.weight = ans.weight;
+    rep.inflight = ans.inflight;
 
     pass = 1;
     error = NULL;
 
-    if (status == NGX_ERROR || !ngx_http_farm_status_in(hcf->status, status))
+    if (ans.status == -1
+        || !ngx_http_farm_status_in(hcf->status, ans.status))
     {
         pass = 0;
         error = "status not in status=";
     }
 
     if (pass && hcf->body) {
-        subject.data = body;
-        subject.len = last - body;
+        subject.data = (u_char *) ans.body;
+        subject.len = ans.body_len;
 
         if (ngx_regex_exec(hcf->body, &subject, NULL, 0) < 0) {
             pass = 0;
@@ -685,62 +1114,6 @@ ngx_http_farm_check_evaluate(ngx_http_farm_check_t *ck)
     }
 
     ngx_http_farm_check_done(ck, pass, &rep, error);
-}
-
-
-/* farm-agent's /health: {"status":"up"|"draining","weight":..,"inflight":..} */
-
-static void
-ngx_http_farm_check_report(ngx_http_farm_check_t *ck, u_char *body,
-    size_t len, ngx_http_farm_report_t *rep)
-{
-    json_t  *root, *v;
-
-    while (len && (*body == ' ' || *body == '\r' || *body == '\n')) {
-        body++;
-        len--;
-    }
-
-    if (len == 0 || *body != '{') {
-        return;
-    }
-
-    root = json_loadb((char *) body, len, 0, NULL);
-    if (root == NULL || !json_is_object(root)) {
-        json_decref(root);
-        return;
-    }
-
-    v = json_object_get(root, "draining");
-
-    if (json_is_boolean(v)) {
-        rep->draining = json_is_true(v);
-
-    } else {
-        v = json_object_get(root, "status");
-
-        if (json_is_string(v)) {
-            rep->draining = (ngx_strcmp(json_string_value(v), "draining")
-                             == 0);
-        }
-    }
-
-    v = json_object_get(root, "weight");
-
-    if (json_is_integer(v) && json_integer_value(v) >= 1
-        && json_integer_value(v) <= FARM_WEIGHT_MAX)
-    {
-        rep->weight = (ngx_int_t) json_integer_value(v);
-    }
-
-    v = json_object_get(root, "inflight");
-
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        rep->inflight = (ngx_int_t) ngx_min(json_integer_value(v),
-                                            NGX_MAX_INT32_VALUE);
-    }
-
-    json_decref(root);
 }
 
 
@@ -767,11 +1140,10 @@ ngx_http_farm_check_done(ngx_http_farm_check_t *ck, ngx_uint_t pass,
 
     if (a->gen != ck->gen || a->state != NGX_HTTP_FARM_SLOT_UP) {
         ngx_shmtx_unlock(&z.shpool->mutex);
-        ngx_http_farm_check_free(ck);
+        ngx_http_farm_check_release(ck);
         return;
     }
 
-    a->checking = 0;
     a->checks++;
     a->last_check = ngx_time();
 
@@ -856,20 +1228,49 @@ ngx_http_farm_check_done(ngx_http_farm_check_t *ck, ngx_uint_t pass,
         ngx_log_error(note.level, ngx_cycle->log, 0, "%s", note.text);
     }
 
-    ngx_http_farm_check_free(ck);
+    ngx_http_farm_check_release(ck);
 }
 
 
+/*
+ * Ends a check, counted or not: its memory is kept for the next one, and
+ * its slot goes back on the heap.
+ */
+
 static void
-ngx_http_farm_check_free(ngx_http_farm_check_t *ck)
+ngx_http_farm_check_release(ngx_http_farm_check_t *ck)
 {
+    uint32_t                 i;
+    ngx_http_farm_zone_t     z;
+    ngx_http_farm_health_t  *hc;
+
+    hc = ck->hc;
+
     if (ck->timeout.timer_set) {
         ngx_del_timer(&ck->timeout);
     }
 
     if (ck->c) {
         ngx_close_connection(ck->c);
+        ck->c = NULL;
     }
 
-    ngx_free(ck);
+    ngx_queue_remove(&ck->queue);
+    ngx_queue_insert_head(&hc->idle, &ck->queue);
+    hc->nbusy--;
+
+    i = ck->slot / hc->workers;
+    hc->slots[i].ck = NULL;
+
+    ngx_http_farm_zone_get(hc->fcf, &z);
+    ngx_http_farm_health_schedule(hc, z.sh, i);
+
+    /* a due check may have been waiting for this one's place */
+
+    if (hc->nheap && !ngx_exiting && !hc->tick.posted
+        && (ngx_msec_int_t) (hc->slots[hc->heap[0]].due - ngx_current_msec)
+           <= 0)
+    {
+        ngx_post_event(&hc->tick, &ngx_posted_events);
+    }
 }

@@ -26,6 +26,7 @@
 
 #include "ngx_http_farm_limit.h"
 #include "ngx_http_farm_consumers.h"
+#include "ngx_http_farm_hide_args.h"
 
 #include <openssl/sha.h>
 
@@ -509,65 +510,37 @@ static ngx_int_t
 ngx_http_farm_key_auth_hide_args(ngx_http_request_t *r,
     ngx_http_farm_key_auth_loc_conf_t *lcf)
 {
-    u_char      *p, *end, *amp, *eq, *args, *q, *uri, *line;
-    size_t       path;
-    ngx_str_t   *names;
-    ngx_uint_t   k, drop, changed;
+    u_char       *args, *line;
+    size_t        len, removed, uri_start, uri_len;
+    ngx_str_t    *query;
+    ngx_uint_t    k;
+    farm_span_t  *names, in, method, uri, out, proto;
 
+    names = ngx_palloc(r->pool, lcf->query->nelts * sizeof(farm_span_t));
     args = ngx_pnalloc(r->pool, r->args.len);
-    if (args == NULL) {
+
+    if (names == NULL || args == NULL) {
         return NGX_ERROR;
     }
 
-    names = lcf->query->elts;
-    changed = 0;
+    query = lcf->query->elts;
 
-    q = args;
-    p = r->args.data;
-    end = r->args.data + r->args.len;
-
-    while (p < end) {
-        amp = ngx_strlchr(p, end, '&');
-        if (amp == NULL) {
-            amp = end;
-        }
-
-        eq = ngx_strlchr(p, amp, '=');
-        if (eq == NULL) {
-            eq = amp;
-        }
-
-        drop = 0;
-
-        for (k = 0; k < lcf->query->nelts; k++) {
-            if ((size_t) (eq - p) == names[k].len
-                && ngx_strncasecmp(p, names[k].data, names[k].len) == 0)
-            {
-                drop = 1;
-                break;
-            }
-        }
-
-        if (drop) {
-            changed = 1;
-
-        } else if (amp > p) {
-            if (q > args) {
-                *q++ = '&';
-            }
-
-            q = ngx_cpymem(q, p, amp - p);
-        }
-
-        p = amp + 1;
+    for (k = 0; k < lcf->query->nelts; k++) {
+        names[k].data = query[k].data;
+        names[k].len = query[k].len;
     }
 
-    if (!changed) {
+    in.data = r->args.data;
+    in.len = r->args.len;
+
+    len = farm_hide_args(args, &in, names, lcf->query->nelts, &removed);
+
+    if (removed == 0) {
         return NGX_OK;
     }
 
     r->args.data = args;
-    r->args.len = q - args;
+    r->args.len = len;
 
     /*
      * proxy_pass without a URI sends the request's URI as it came: rewrite
@@ -575,38 +548,29 @@ ngx_http_farm_key_auth_hide_args(ngx_http_request_t *r,
      * "request:" of error log lines)
      */
 
-    q = ngx_strlchr(r->unparsed_uri.data,
-                    r->unparsed_uri.data + r->unparsed_uri.len, '?');
+    method.data = r->method_name.data;
+    method.len = r->method_name.len;
+    uri.data = r->unparsed_uri.data;
+    uri.len = r->unparsed_uri.len;
+    out.data = args;
+    out.len = len;
+    proto.data = r->http_protocol.data;
+    proto.len = r->http_protocol.len;
 
-    path = q ? (size_t) (q - r->unparsed_uri.data) : r->unparsed_uri.len;
-
-    line = ngx_pnalloc(r->pool, r->method_name.len + 1 + path + 1
-                                + r->args.len + 1 + r->http_protocol.len);
+    line = ngx_pnalloc(r->pool,
+                       farm_request_line_size(&method, &uri, &out, &proto));
     if (line == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(line, r->method_name.data, r->method_name.len);
-    *p++ = ' ';
+    len = farm_request_line(line, &method, &uri, &out, &proto, &uri_start,
+                            &uri_len);
 
-    uri = p;
-    p = ngx_cpymem(p, r->unparsed_uri.data, path);
-
-    if (r->args.len) {
-        *p++ = '?';
-        p = ngx_cpymem(p, r->args.data, r->args.len);
-    }
-
-    r->unparsed_uri.data = uri;
-    r->unparsed_uri.len = p - uri;
-
-    if (r->http_protocol.len) {
-        *p++ = ' ';
-        p = ngx_cpymem(p, r->http_protocol.data, r->http_protocol.len);
-    }
+    r->unparsed_uri.data = line + uri_start;
+    r->unparsed_uri.len = uri_len;
 
     r->request_line.data = line;
-    r->request_line.len = p - line;
+    r->request_line.len = len;
 
     return NGX_OK;
 }

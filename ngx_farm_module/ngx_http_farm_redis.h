@@ -4,8 +4,9 @@
  * BSD-2-Clause, see LICENSE.
  *
  * Layer 5, registry backend: Redis (ngx_http_farm_redis.c, the sync
- * owner's connection; ngx_http_farm_redis_warm.c, the master's startup
- * read).
+ * owner's connection; ngx_http_farm_redis_full_sync.c, its full sync,
+ * behind ngx_http_farm_redis_conn.h; ngx_http_farm_redis_warm.c, the
+ * master's startup read).
  */
 
 

@@ -17,6 +17,11 @@ static void ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf,
     u_char *buf, size_t size);
 static ngx_int_t ngx_http_farm_record_sockaddr(farm_record_t *rec,
     ngx_sockaddr_t *sa, socklen_t *socklen);
+static ngx_int_t ngx_http_farm_reopen_before(ngx_http_farm_shctx_t *sh,
+    uint32_t i, uint32_t j);
+static void ngx_http_farm_reopen_swap(ngx_http_farm_shctx_t *sh, uint32_t i,
+    uint32_t j);
+static void ngx_http_farm_reopen_fix(ngx_http_farm_shctx_t *sh, uint32_t i);
 static ngx_int_t ngx_http_farm_dict_caps_locked(ngx_http_farm_shctx_t *sh,
     farm_record_t *rec, uint64_t *caps);
 static ngx_int_t ngx_http_farm_dict_region_locked(ngx_http_farm_shctx_t *sh,
@@ -45,7 +50,7 @@ ngx_http_farm_zone_size(ngx_http_farm_srv_conf_t *fcf)
         size += 2 * 1024 * 1024;
     }
 
-    size += fcf->max_agents * NGX_HTTP_FARM_OWNERS * sizeof(uint32_t);
+    size += fcf->max_agents * (NGX_HTTP_FARM_OWNERS + 1) * sizeof(uint32_t);
 
     /* subsets: their table, and their trees for the agents they hold */
 
@@ -136,6 +141,7 @@ ngx_http_farm_zone_init(ngx_shm_zone_t *shm_zone,
     for (i = 0; i < sh->capacity; i++) {
         sh->agents[i].pick = &sh->picks[i];
         sh->agents[i].slot = i;
+        sh->agents[i].reopen_pos = NGX_HTTP_FARM_NONE32;
         sh->agents[i].next_free = (i + 1 < sh->capacity) ? i + 1
                                                          : FARM_SLOT_NONE;
     }
@@ -163,6 +169,11 @@ ngx_http_farm_zone_init(ngx_shm_zone_t *shm_zone,
 
     for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
         ngx_queue_insert_tail(&sh->subset_lru, &sh->subsets[i].lru);
+    }
+
+    sh->reopen = ngx_slab_alloc(shpool, sh->capacity * sizeof(uint32_t));
+    if (sh->reopen == NULL) {
+        goto nomem;
     }
 
     sh->held = ngx_slab_calloc(shpool, (size_t) sh->capacity
@@ -556,13 +567,16 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
 
         sh->unchecked += (a->health == NGX_HTTP_FARM_HEALTH_CHECKING);
 
-        a->checking = 0;
         a->draining = 0;
         a->passes = 0;
         a->fails = 0;
         a->rep_weight = 0;
         a->rep_inflight = 0;
         a->next_check = 0;
+
+        /* where the workers' health checkers learn of new agents */
+        sh->joined[sh->joined_seq++ % NGX_HTTP_FARM_JOINED] = slot;
+
         a->checks = 0;
         a->checks_failed = 0;
         a->last_check = 0;
@@ -777,6 +791,7 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
 
     if (a->breaker == NGX_HTTP_FARM_BREAKER_OPEN) {
         sh->ejected--;
+        ngx_http_farm_reopen_del_locked(z, a);
     }
 
     ngx_http_farm_zone_peers(sh, &peers);
@@ -1147,3 +1162,122 @@ ngx_http_farm_owner_hold_locked(ngx_http_farm_zone_t *z, uint32_t slot,
         (*h)--;
     }
 }
+
+
+/*
+ * The open breakers, ordered by when they half-open: a binary heap of
+ * slots on agents' reopen_at, so the breaker's tick finds the due ones in
+ * O(log n) each instead of scanning every agent under the lock.
+ * sh->next_reopen follows its first entry.
+ */
+
+static ngx_int_t
+ngx_http_farm_reopen_before(ngx_http_farm_shctx_t *sh, uint32_t i, uint32_t j)
+{
+    return (ngx_msec_int_t) (sh->agents[sh->reopen[i]].reopen_at
+                             - sh->agents[sh->reopen[j]].reopen_at) < 0;
+}
+
+
+static void
+ngx_http_farm_reopen_swap(ngx_http_farm_shctx_t *sh, uint32_t i, uint32_t j)
+{
+    uint32_t  t;
+
+    t = sh->reopen[i];
+    sh->reopen[i] = sh->reopen[j];
+    sh->reopen[j] = t;
+
+    sh->agents[sh->reopen[i]].reopen_pos = i;
+    sh->agents[sh->reopen[j]].reopen_pos = j;
+}
+
+
+static void
+ngx_http_farm_reopen_fix(ngx_http_farm_shctx_t *sh, uint32_t i)
+{
+    uint32_t  l, r, m;
+
+    while (i > 0 && ngx_http_farm_reopen_before(sh, i, (i - 1) / 2)) {
+        ngx_http_farm_reopen_swap(sh, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+
+    for ( ;; ) {
+        l = 2 * i + 1;
+        r = l + 1;
+        m = i;
+
+        if (l < sh->nreopen && ngx_http_farm_reopen_before(sh, l, m)) {
+            m = l;
+        }
+
+        if (r < sh->nreopen && ngx_http_farm_reopen_before(sh, r, m)) {
+            m = r;
+        }
+
+        if (m == i) {
+            break;
+        }
+
+        ngx_http_farm_reopen_swap(sh, i, m);
+        i = m;
+    }
+
+    sh->next_reopen = sh->nreopen
+                      ? sh->agents[sh->reopen[0]].reopen_at : 0;
+}
+
+
+void
+ngx_http_farm_reopen_add_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a)
+{
+    ngx_http_farm_shctx_t  *sh;
+
+    sh = z->sh;
+
+    if (a->reopen_pos == NGX_HTTP_FARM_NONE32) {
+        a->reopen_pos = sh->nreopen;
+        sh->reopen[sh->nreopen++] = a->slot;
+    }
+
+    ngx_http_farm_reopen_fix(sh, a->reopen_pos);
+}
+
+
+void
+ngx_http_farm_reopen_del_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a)
+{
+    uint32_t                i;
+    ngx_http_farm_shctx_t  *sh;
+
+    sh = z->sh;
+    i = a->reopen_pos;
+
+    if (i == NGX_HTTP_FARM_NONE32) {
+        return;
+    }
+
+    a->reopen_pos = NGX_HTTP_FARM_NONE32;
+    sh->nreopen--;
+
+    if (i != sh->nreopen) {
+        sh->reopen[i] = sh->reopen[sh->nreopen];
+        sh->agents[sh->reopen[i]].reopen_pos = i;
+        ngx_http_farm_reopen_fix(sh, i);
+
+    } else {
+        sh->next_reopen = sh->nreopen
+                          ? sh->agents[sh->reopen[0]].reopen_at : 0;
+    }
+}
+
+
+ngx_http_farm_agent_t *
+ngx_http_farm_reopen_first_locked(ngx_http_farm_zone_t *z)
+{
+    return z->sh->nreopen ? &z->sh->agents[z->sh->reopen[0]] : NULL;
+}
+

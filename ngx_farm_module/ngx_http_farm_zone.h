@@ -49,6 +49,7 @@
 #define NGX_HTTP_FARM_HEALTH_UP        0    /* also: not checked */
 #define NGX_HTTP_FARM_HEALTH_DOWN      1
 #define NGX_HTTP_FARM_HEALTH_CHECKING  2    /* new, waits for a first check */
+#define NGX_HTTP_FARM_JOINED           1024 /* slots that joined, kept */
 
 /* passive circuit breaker (ngx_http_farm_breaker.c) */
 #define NGX_HTTP_FARM_BREAKER_CLOSED   0
@@ -111,7 +112,6 @@ typedef struct {
 
     /* active health checks */
     uint8_t                        health;      /* NGX_HTTP_FARM_HEALTH_* */
-    uint8_t                        checking;    /* a check in flight */
     uint8_t                        draining;    /* the agent says so */
     uint16_t                       passes;      /* in a row */
     uint16_t                       fails;       /* in a row */
@@ -130,6 +130,7 @@ typedef struct {
     ngx_msec_t                     reopen_at;   /* open until */
     time_t                         reopen_time; /* the same, wall clock */
     ngx_msec_t                     closed_at;
+    uint32_t                       reopen_pos;  /* in sh->reopen, or NONE */
 } ngx_http_farm_agent_t;
 
 
@@ -248,8 +249,16 @@ typedef struct {
     ngx_uint_t                     ejected;     /* breakers open */
     ngx_msec_t                     next_reopen; /* earliest reopen_at */
 
+    /* the slots that got a new agent, the last NGX_HTTP_FARM_JOINED */
+    uint32_t                       joined[NGX_HTTP_FARM_JOINED];
+    ngx_uint_t                     joined_seq;  /* how many ever */
+
     uint64_t                       requests;
     uint64_t                       no_agent;    /* requests with no agent */
+
+    /* open breakers by reopen_at, a binary heap of slots (breaker.c) */
+    uint32_t                      *reopen;
+    uint32_t                       nreopen;
 
     /*
      * Who holds what: each worker process attaches as an owner and counts,
@@ -320,6 +329,14 @@ void ngx_http_farm_owner_detach(ngx_http_farm_zone_t *z, ngx_uint_t owner,
     ngx_http_farm_owner_gone_pt gone, void *data);
 void ngx_http_farm_owner_hold_locked(ngx_http_farm_zone_t *z, uint32_t slot,
     ngx_uint_t owner, ngx_int_t delta);
+
+
+void ngx_http_farm_reopen_add_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a);
+void ngx_http_farm_reopen_del_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a);
+ngx_http_farm_agent_t *ngx_http_farm_reopen_first_locked(
+    ngx_http_farm_zone_t *z);
 
 
 #endif /* _NGX_HTTP_FARM_ZONE_H_INCLUDED_ */

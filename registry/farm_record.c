@@ -200,6 +200,14 @@ farm_meta_from_json(farm_record_t *r, json_t *meta, char *err)
         return -1;
     }
 
+    /* an empty object is no meta: Consul's form cannot tell them apart */
+
+    if (json_object_size(meta) == 0) {
+        free(r->meta);
+        r->meta = NULL;
+        return 0;
+    }
+
     text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
     if (text == NULL) {
         farm_err(err, "meta: out of memory");

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "farm_record.h"
 #include "farm_url.h"
@@ -25,6 +26,39 @@ farm_hex(int c)
     }
 
     return -1;
+}
+
+
+/*
+ * Length of the "scheme://" at the start of s[0..len), or 0 when there is
+ * none: a letter, then up to 15 letters, digits, "+", "-" or ".", then
+ * "://".  Only this part of an unknown URL is quoted in errors: the rest
+ * may hold a password.
+ */
+static size_t
+farm_url_scheme_len(const char *s, size_t len)
+{
+    size_t  i;
+    int     c;
+
+    for (i = 0; i < len && i < 16; i++) {
+        c = (unsigned char) s[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (i > 0 && ((c >= '0' && c <= '9')
+                          || c == '+' || c == '-' || c == '.')))
+        {
+            continue;
+        }
+
+        break;
+    }
+
+    if (i > 0 && len - i >= 3 && memcmp(s + i, "://", 3) == 0) {
+        return i + 3;
+    }
+
+    return 0;
 }
 
 
@@ -97,8 +131,10 @@ farm_parse_uint(const char *s, size_t len, unsigned max, unsigned *out)
 int
 farm_url_parse(farm_url_t *u, const char *s, size_t len, char *err)
 {
-    const char  *p, *end, *at, *colon, *host, *host_end, *slash;
-    size_t       n;
+    const char     *p, *end, *at, *colon, *host, *host_end, *slash;
+    int             bracketed;
+    size_t          n, i;
+    unsigned char   c, addr[16];
 
     memset(u, 0, sizeof(farm_url_t));
     end = s + len;
@@ -140,9 +176,16 @@ farm_url_parse(farm_url_t *u, const char *s, size_t len, char *err)
         p = s + sizeof("consuls://") - 1;
 
     } else {
-        FARM_URL_ERR("registry URL \"%.*s\": scheme must be redis://, "
-                     "consul://, http:// or https://",
-                     (int) (len > 64 ? 64 : len), s);
+        n = farm_url_scheme_len(s, len);
+
+        if (n == 0) {
+            FARM_URL_ERR("registry URL: no \"scheme://\" at the start: "
+                         "scheme must be redis://, consul://, http:// or "
+                         "https://");
+        }
+
+        FARM_URL_ERR("registry URL: unknown scheme \"%.*s\": scheme must be "
+                     "redis://, consul://, http:// or https://", (int) n, s);
     }
 
     slash = memchr(p, '/', end - p);
@@ -185,7 +228,9 @@ farm_url_parse(farm_url_t *u, const char *s, size_t len, char *err)
 
     /* host and port */
 
-    if (p < slash && *p == '[') {
+    bracketed = (p < slash && *p == '[');
+
+    if (bracketed) {
         host = p + 1;
         host_end = memchr(host, ']', slash - host);
 
@@ -220,11 +265,25 @@ farm_url_parse(farm_url_t *u, const char *s, size_t len, char *err)
     memcpy(u->host, host, n);
     u->host[n] = '\0';
 
-    for (n = 0; u->host[n]; n++) {
-        if (strchr(" \t\"'\\%?#@", u->host[n]) != NULL) {
-            FARM_URL_ERR("registry URL: invalid character in host \"%.64s\"",
-                         u->host);
+    /* every byte copied: a NUL must not hide what follows it */
+
+    for (i = 0; i < n; i++) {
+        c = (unsigned char) u->host[i];
+
+        if (c < 0x20 || c == 0x7f) {
+            FARM_URL_ERR("registry URL: control character or NUL in host");
         }
+    }
+
+    if (bracketed) {
+        if (inet_pton(AF_INET6, u->host, addr) != 1) {
+            FARM_URL_ERR("registry URL: \"[...]\" must hold an IPv6 "
+                         "address");
+        }
+
+    } else if (strpbrk(u->host, " \"'\\%?#@[]") != NULL) {
+        FARM_URL_ERR("registry URL: invalid character in host \"%.64s\"",
+                     u->host);
     }
 
     if (colon) {

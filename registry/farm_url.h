@@ -9,7 +9,9 @@
  *   consul://host[:port]   http://host[:port]        port 8500
  *   https://host[:port]    consuls://host[:port]     port 8501, TLS
  *
- * host is a name, an IPv4 address or a bracketed IPv6 address.
+ * host is a name, an IPv4 address or a bracketed IPv6 address (brackets
+ * hold an IPv6 literal and nothing else).  A host never holds a control
+ * character or a NUL byte.
  */
 
 #ifndef FARM_URL_H
@@ -38,8 +40,10 @@ typedef struct {
 
 /*
  * Parses s[0..len).  Returns 0 and fills u, or -1 with a one-line reason in
- * err (FARM_ERR_MAX bytes).  Percent-escapes in user and password are
- * decoded.
+ * err (FARM_ERR_MAX bytes).  Every byte of s[0..len) is checked, NUL
+ * included.  Percent-escapes in user and password are decoded.  The reason
+ * never quotes the user or the password: for an unknown scheme it quotes
+ * only the scheme.
  */
 int farm_url_parse(farm_url_t *u, const char *s, size_t len, char *err);
 

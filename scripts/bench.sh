@@ -23,7 +23,9 @@
 #                     added by the agent in front of an app.
 #   8. registry:      scripts/bench-registry.sh: churn (no ghosts) and the
 #                     worst latency during full resyncs at 100,000 agents.
-#   9. the queue:     scripts/bench-queue.sh, last, on its own ports: an idle
+#   9. health checks: scripts/bench-health.sh, 10,000 agents whose /health
+#                     hangs, under checks, on its own ports.
+#  10. the queue:     scripts/bench-queue.sh, last, on its own ports: an idle
 #                     region's throughput with 9,000 requests waiting for a
 #                     saturated one.
 #
@@ -408,6 +410,20 @@ say "bench: farm-agent --app (scripts/bench-agent.sh)"
 say ""
 say "bench: registry churn and full resyncs (scripts/bench-registry.sh)"
 "$top/scripts/bench-registry.sh"
+
+# --- health checks at scale ---------------------------------------------------
+#
+# 10,000 agents whose /health hangs, under checks, on its own ports (8481,
+# 9451-9460, Redis 6396).  Alone: scripts/bench-health.sh.
+
+say ""
+say "bench: health checks at scale (scripts/bench-health.sh)"
+"$top/scripts/bench-health.sh"
+
+# --- the queue ----------------------------------------------------------------
+#
+# An idle region's throughput with 9,000 requests waiting for a saturated one,
+# on its own ports (8291, 9301-9302, Redis 6393).  Alone: scripts/bench-queue.sh.
 
 say ""
 say "bench: the queue (scripts/bench-queue.sh)"

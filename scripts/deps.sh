@@ -15,6 +15,7 @@ packages="
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
     libhttp-parser-dev
     libyaml-dev libcmocka-dev
+    clang libclang-rt-14-dev llvm-14
     redis-server wrk haproxy
 "
 

@@ -36,7 +36,7 @@ qr/\[emerg\] .*"farm_registry" needs "service=NAME" in \S+nginx\.conf:\d+/
 GET /a
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*registry URL "etcd:\/\/127\.0\.0\.1:2379": scheme must be redis:\/\/, consul:\/\/, http:\/\/ or https:\/\/ in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*registry URL: unknown scheme "etcd:\/\/": scheme must be redis:\/\/, consul:\/\/, http:\/\/ or https:\/\/ in \S+nginx\.conf:\d+/
 
 
 
@@ -316,3 +316,19 @@ GET /a
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*upstream "agents" in \S+nginx\.conf:\d+ cannot have a "zone" directive: its agents live in the farm's own shared zone/
+
+
+
+=== TEST 21: farm_health_check concurrency= out of range
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents;
+        farm_health_check concurrency=0;
+    }
+--- config
+    location /a { proxy_pass http://agents; }
+--- request
+GET /a
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid "farm_health_check" parameter "concurrency=0": expected a number from 1 to 10000 in \S+nginx\.conf:\d+/

@@ -261,3 +261,28 @@ GET /work?ms=0
 --- error_code: 200
 --- error_log
 upstream prematurely closed connection
+
+
+
+=== TEST 9: many breakers open at once all half-open when their cooldowns end, each once
+--- breaker
+failures=1 cooldown=1s max_cooldown=1s max_eject=100%
+--- init
+main::agents(map { ("f$_" => { ttl => '60s' }) } 1 .. 6);
+FarmTest::wait_until(sub {
+    FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&status=500');
+    !grep { FarmTest::agent_state("f$_") ne 'open' } 1 .. 6;
+}, 10, 'every breaker to open');
+FarmTest::wait_until(sub {
+    !grep { FarmTest::agent_state("f$_") ne 'half_open' } 1 .. 6;
+}, 10, 'every breaker to half-open');
+my $log = do { local (@ARGV, $/) = FarmTest::nginx_error_log(); <> };
+for my $id (map { "f$_" } 1 .. 6) {
+    my $n = () = $log =~ /breaker of agent "$id" \S+ of upstream "agents" is half-open/g;
+    Test::More::is($n, 1, "$id half-opened once");
+}
+--- request
+GET /farm
+--- response_body_like: "state":"half_open"
+--- no_error_log
+[alert]

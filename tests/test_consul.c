@@ -285,6 +285,59 @@ round_trip_gives_the_same_record(void **state)
 }
 
 
+/*
+ * F2: a record whose meta is an empty object reads the same from Redis
+ * (its JSON form) and from Consul (what its registration gives back).
+ */
+static void
+empty_meta_is_the_same_in_both_forms(void **state)
+{
+    char                      *text, *body, err[FARM_ERR_MAX];
+    json_t                    *svc, *list;
+    seen_list_t                l;
+    farm_record_t              r;
+    static const char          json[] = "{\"id\":\"a\",\"service\":\"agents\","
+                                        "\"address\":\"1.1.1.1\",\"port\":1,"
+                                        "\"meta\":{}}";
+    static farm_consul_reg_t   noversion = { 10000, 60000, NULL };
+
+    (void) state;
+
+    assert_int_equal(farm_record_parse(&r, json, sizeof(json) - 1, err), 0);
+
+    text = farm_consul_registration(&r, &noversion, err);
+    assert_non_null(text);
+    svc = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(svc);
+
+    json_object_set(svc, "Service", json_object_get(svc, "Name"));
+    json_object_del(svc, "Name");
+    json_object_del(svc, "Check");
+
+    list = json_pack("[{s:{s:s},s:o,s:[{s:s}]}]", "Node", "Address",
+                     "10.9.9.9", "Service", svc, "Checks", "Status",
+                     "passing");
+    body = json_dumps(list, 0);
+    json_decref(list);
+
+    assert_int_equal(parse(body, &l), 1);
+    free(body);
+    assert_true(l.e[0].good);
+
+    if (r.meta == NULL || l.e[0].rec.meta == NULL) {
+        assert_null(r.meta);
+        assert_null(l.e[0].rec.meta);
+
+    } else {
+        assert_string_equal(r.meta, l.e[0].rec.meta);
+    }
+
+    seen_free(&l);
+    farm_record_free(&r);
+}
+
+
 #define ENTRY(id, addr, extra, checks)                                        \
     "{\"Node\":{\"Node\":\"n1\",\"Address\":\"10.9.9.9\"},"                   \
     "\"Service\":{\"ID\":\"" id "\",\"Service\":\"agents\","                  \
@@ -479,6 +532,7 @@ main(void)
         cmocka_unit_test(defaults_stay_out_of_meta),
         cmocka_unit_test(invalid_record_is_not_registered),
         cmocka_unit_test(round_trip_gives_the_same_record),
+        cmocka_unit_test(empty_meta_is_the_same_in_both_forms),
         cmocka_unit_test(health_decides_routing_and_weight),
         cmocka_unit_test(malformed_entries_are_named),
         cmocka_unit_test(a_body_that_is_not_a_list_fails_whole),

@@ -205,6 +205,56 @@ keys_differing_only_in_length_are_distinct(void **state)
 }
 
 
+/*
+ * Found by fuzz_consumers: an unknown field's name, decoded from a JSON
+ * escape, put a line break into the one-line error (and nginx's log).
+ */
+static void
+unknown_field_names_with_control_characters_are_not_quoted(void **state)
+{
+    char              err[FARM_CONSUMERS_ERR_MAX];
+    farm_consumers_t  cs;
+
+    (void) state;
+
+    assert_int_equal(parse(&cs, "{\"cons\\ners\": []}", err), -1);
+    assert_null(strchr(err, '\n'));
+    assert_string_equal(err, "unknown field (not printable; only "
+                        "\"consumers\" is allowed at the top)");
+
+    assert_int_equal(parse(&cs, "{\"consumers\": [{\"name\": \"a\", "
+                           "\"ke\\u0001ys\": []}]}", err), -1);
+    assert_null(strchr(err, '\x01'));
+    assert_string_equal(err, "consumers[0]: unknown field (not printable; "
+                        "use name, tier, keys)");
+
+    fails_with("{\"plugins\": []}", "unknown field \"plugins\"");
+}
+
+
+/*
+ * Found by fuzz_consumers: jansson's syntax errors quote the text "near"
+ * the error raw, control characters and all, and that text may be a key.
+ */
+static void
+syntax_errors_quote_nothing_from_the_file(void **state)
+{
+    char              err[FARM_CONSUMERS_ERR_MAX];
+    farm_consumers_t  cs;
+
+    (void) state;
+
+    assert_int_equal(parse(&cs, "{\"c\\\n\":]}", err), -1);
+    assert_null(strchr(err, '\n'));
+    assert_string_equal(err, "line 2, column 0: invalid escape");
+
+    fails_with("{\"consumers\": [{\"name\": \"a\", \"keys\": "
+               "[\"s3cret\x01\"]}]}", "control character 0x1");
+    fails_with("{\"consumers\": [{\"name\": \"a\", \"keys\": "
+               "[\"s3cret\" \"x\"]}]}", "line 1, column");
+}
+
+
 int
 main(void)
 {
@@ -216,6 +266,9 @@ main(void)
         cmocka_unit_test(fields_that_are_wrong_are_named),
         cmocka_unit_test(duplicates_are_refused_without_quoting_the_key),
         cmocka_unit_test(keys_differing_only_in_length_are_distinct),
+        cmocka_unit_test(
+            unknown_field_names_with_control_characters_are_not_quoted),
+        cmocka_unit_test(syntax_errors_quote_nothing_from_the_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -559,6 +559,33 @@ duplicate_caps_collapse(void **state)
 }
 
 
+/* F2: an empty meta object is no meta, as Consul's form has it */
+
+static void
+empty_meta_is_no_meta(void **state)
+{
+    char           *text, err[FARM_ERR_MAX];
+    farm_record_t   r;
+    const char     *json = "{" MINIMAL ",\"meta\":{}}";
+
+    (void) state;
+
+    assert_int_equal(farm_record_parse(&r, json, strlen(json), err), 0);
+    assert_null(r.meta);
+
+    text = farm_record_to_json(&r);
+    assert_non_null(text);
+    assert_null(strstr(text, "meta"));
+    free(text);
+
+    assert_int_equal(farm_record_set_meta(&r, "{\"a\":1}", err), 0);
+    assert_int_equal(farm_record_set_meta(&r, " { } ", err), 0);
+    assert_null(r.meta);
+
+    farm_record_free(&r);
+}
+
+
 static void
 meta_must_be_a_small_object(void **state)
 {
@@ -922,6 +949,7 @@ main(void)
         cmocka_unit_test(more_than_32_caps_are_rejected),
         cmocka_unit_test(duplicate_caps_collapse),
         cmocka_unit_test(meta_must_be_a_small_object),
+        cmocka_unit_test(empty_meta_is_no_meta),
         cmocka_unit_test(huge_record_is_rejected_before_parsing),
         cmocka_unit_test(duplicate_keys_are_rejected),
         cmocka_unit_test(failed_parse_leaves_record_empty),

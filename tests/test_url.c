@@ -272,17 +272,51 @@ unknown_scheme_is_rejected(void **state)
     (void) state;
 
     parse_error("memcached://127.0.0.1",
-                "registry URL \"memcached://127.0.0.1\": scheme must be "
-                "redis://, consul://, http:// or https://");
+                "registry URL: unknown scheme \"memcached://\": scheme must "
+                "be redis://, consul://, http:// or https://");
     parse_error("127.0.0.1:6379",
-                "registry URL \"127.0.0.1:6379\": scheme must be "
-                "redis://, consul://, http:// or https://");
+                "registry URL: no \"scheme://\" at the start: scheme must "
+                "be redis://, consul://, http:// or https://");
     parse_error("REDIS://r",
-                "registry URL \"REDIS://r\": scheme must be "
-                "redis://, consul://, http:// or https://");
+                "registry URL: unknown scheme \"REDIS://\": scheme must "
+                "be redis://, consul://, http:// or https://");
     parse_error("",
-                "registry URL \"\": scheme must be "
-                "redis://, consul://, http:// or https://");
+                "registry URL: no \"scheme://\" at the start: scheme must "
+                "be redis://, consul://, http:// or https://");
+}
+
+
+/* A19: the error for a scheme it does not know never quotes the rest */
+
+static void
+unknown_scheme_error_hides_the_password(void **state)
+{
+    size_t        i;
+    farm_url_t    u;
+    char          err[FARM_ERR_MAX];
+    static const char  *bad[] = {
+        "rediss://:secret@h", "rediss://user:secret@h:6380/1",
+        "redis:/:secret@h", ":secret@h", "user:secret@h:6379",
+        "r\"secret://x", "redis+sentinel://:secret@h"
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(farm_url_parse(&u, bad[i], strlen(bad[i]), err), -1);
+
+        if (strstr(err, "secret") != NULL) {
+            print_error("%s: %s\n", bad[i], err);
+            fail();
+        }
+
+        assert_non_null(strstr(err, "scheme must be redis://"));
+    }
+
+    parse_error("rediss://:secret@h",
+                "registry URL: unknown scheme \"rediss://\": scheme must "
+                "be redis://, consul://, http:// or https://");
 }
 
 
@@ -361,6 +395,71 @@ bad_host_characters_are_rejected(void **state)
                 "\"r%41\"");
     parse_error("redis://r?db=1", "registry URL: invalid character in host "
                 "\"r?db=1\"");
+}
+
+
+/* F1: the host is checked over every byte copied, NUL included */
+
+static void
+host_is_checked_over_its_whole_length(void **state)
+{
+    size_t        i;
+    farm_url_t    u;
+    char          err[FARM_ERR_MAX];
+    static const struct {
+        const char  *s;
+        size_t       len;
+    } bad[] = {
+        { "redis://\0", 9 },
+        { "redis://evil\0.example:6379/0", 28 },
+        { "consul://10.0.0.1\0garbage:8500", 30 },
+        { "consuls://\0\0\0\0001", 15 },
+        { "redis://a\tb", 12 },
+        { "redis://a\nb", 12 },
+        { "redis://a\x7f" "b", 12 },
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+
+        if (farm_url_parse(&u, bad[i].s, bad[i].len, err) != -1) {
+            print_error("accepted #%zu, host \"%s\"\n", i, u.host);
+            fail();
+        }
+
+        assert_string_equal(err, "registry URL: control character or NUL "
+                            "in host");
+    }
+}
+
+
+/* F3: brackets hold an IPv6 address, nothing else */
+
+static void
+brackets_hold_an_ipv6_address(void **state)
+{
+    farm_url_t  u;
+
+    (void) state;
+
+    parse_error("http://[[]", "registry URL: \"[...]\" must hold an IPv6 "
+                "address");
+    parse_error("redis://[r]:6379", "registry URL: \"[...]\" must hold an "
+                "IPv6 address");
+    parse_error("redis://[127.0.0.1]", "registry URL: \"[...]\" must hold "
+                "an IPv6 address");
+    parse_error("consul://[::1::2]", "registry URL: \"[...]\" must hold an "
+                "IPv6 address");
+    parse_error("redis://a]b", "registry URL: invalid character in host "
+                "\"a]b\"");
+    parse_error("redis://a[b", "registry URL: invalid character in host "
+                "\"a[b\"");
+
+    parse_ok(&u, "redis://[::ffff:10.0.0.1]:6380");
+    assert_string_equal(u.host, "::ffff:10.0.0.1");
+    assert_int_equal(u.port, 6380);
 }
 
 
@@ -449,11 +548,14 @@ main(void)
         cmocka_unit_test(malformed_credentials_are_rejected),
         cmocka_unit_test(ipv6_hosts_are_bracketed),
         cmocka_unit_test(unknown_scheme_is_rejected),
+        cmocka_unit_test(unknown_scheme_error_hides_the_password),
         cmocka_unit_test(missing_host_is_rejected),
         cmocka_unit_test(bad_port_is_rejected),
         cmocka_unit_test(bad_database_is_rejected),
         cmocka_unit_test(bad_ipv6_brackets_are_rejected),
         cmocka_unit_test(bad_host_characters_are_rejected),
+        cmocka_unit_test(host_is_checked_over_its_whole_length),
+        cmocka_unit_test(brackets_hold_an_ipv6_address),
         cmocka_unit_test(consul_takes_no_credentials_or_path),
         cmocka_unit_test(parse_reads_only_len_bytes),
         cmocka_unit_test(display_never_shows_the_password),

@@ -908,6 +908,108 @@ sub finished {
 
 
 # ---------------------------------------------------------------------------
+# a bare TCP listener that plays a slow or hung agent
+# ---------------------------------------------------------------------------
+
+# start_listener(delay => S): accepts every connection and answers
+# "HTTP/1.0 200 OK" with {"status":"up"} S seconds after accepting it
+# (delay => undef: never answers, holds the connection until the peer
+# closes it).  port => P (default free_port()).  Waits until the port
+# accepts.  Handle: {pid, port, log, peak}; listener_peak($h) reads the
+# most connections it held at once.  The listener is t/lib/slow_listener.pl.
+
+sub start_listener {
+    my (%opt) = @_;
+    my $port = $opt{port} // free_port();
+    my $label = "listener-$port";
+    my $log = File::Spec->catfile(_tmpdir(), "$label.log");
+    my $peak = File::Spec->catfile(_tmpdir(), "$label.peak");
+    unlink $peak;
+    my $pid = _spawn($label, $log, {}, $^X, "$RepoRoot/t/lib/slow_listener.pl",
+                     $port, $opt{delay} // 'never', $peak);
+    my $h = { pid => $pid, port => $port, log => $log, peak => $peak };
+    wait_until(sub {
+        my $status;
+        die "FarmTest: start_listener: exited:\n" . _log_tail($log, 10)
+            if _reaped($pid, \$status);
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                      Proto => 'tcp', Timeout => 1) or return 0;
+        close $s;
+        return 1;
+    }, 10, "listener on $port");
+    return $h;
+}
+
+sub stop_listener {
+    my ($h) = @_;
+    return _stop_pid($h->{pid}, 'KILL', 5);
+}
+
+sub listener_peak {
+    my ($h) = @_;
+    open my $fh, '<', $h->{peak} or return 0;
+    my $n = <$fh>;
+    return ($n // 0) + 0;
+}
+
+# The worker processes of the nginx master $master (default nginx_pid()),
+# without the ones shutting down.
+sub nginx_workers {
+    my ($master) = @_;
+    $master //= nginx_pid() or return ();
+    opendir my $d, '/proc' or return ();
+    my @pids;
+    for my $p (grep { /^\d+$/ } readdir $d) {
+        open my $fh, '<', "/proc/$p/stat" or next;
+        my $stat = <$fh> // next;
+        my ($ppid) = $stat =~ /^\d+ \(.*?\) \S (\d+)/;
+        next unless defined $ppid && $ppid == $master;
+        open my $cf, '<', "/proc/$p/cmdline" or next;
+        my $cmd = do { local $/; <$cf> } // '';
+        push @pids, $p if $cmd =~ /worker process/ && $cmd !~ /shutting down/;
+    }
+    return sort { $a <=> $b } @pids;
+}
+
+# nginx -s reload of the Test::Nginx instance: HUPs the master and waits
+# until every worker is a new one.
+sub nginx_reload {
+    my $master = nginx_pid() or die "FarmTest: nginx_reload: no nginx pid\n";
+    my %old = map { $_ => 1 } nginx_workers($master);
+    kill 'HUP', $master;
+    wait_until(sub {
+        my @now = nginx_workers($master);
+        return @now && !grep { $old{$_} } @now;
+    }, 10, 'the new workers after a reload');
+}
+
+# Which of @pids hold a TCP connection to 127.0.0.1:$port (from
+# /proc/net/tcp and /proc/PID/fd).
+sub pids_connected_to {
+    my ($port, @pids) = @_;
+    my %inode;
+    open my $fh, '<', '/proc/net/tcp' or return ();
+    while (<$fh>) {
+        my @f = split ' ';
+        next unless @f > 9 && $f[2] =~ /^0100007F:([0-9A-F]{4})$/ && hex($1) == $port;
+        $inode{ $f[9] } = 1 if $f[9];
+    }
+    my @found;
+    for my $pid (@pids) {
+        opendir my $d, "/proc/$pid/fd" or next;
+        for my $fd (readdir $d) {
+            my $l = readlink "/proc/$pid/fd/$fd" // next;
+            if ($l =~ /^socket:\[(\d+)\]$/ && $inode{$1}) {
+                push @found, $pid;
+                last;
+            }
+        }
+    }
+    return @found;
+}
+
+
+# ---------------------------------------------------------------------------
 # a second nginx, beside the one Test::Nginx runs (two gateways)
 # ---------------------------------------------------------------------------
 
@@ -1233,6 +1335,20 @@ The pids of an nginx master's workers (default: Test::Nginx's nginx); which
 of @pids holds an established TCP connection to port $port of the loopback
 (the sync owner: the worker connected to Redis); a field of
 /proc/<pid>/status in kB, such as VmRSS or VmHWM (the peak).
+
+=item start_listener(delay =E<gt> S, port =E<gt> P) / stop_listener($h) / listener_peak($h)
+
+A bare TCP listener on 127.0.0.1 playing a slow or hung agent: it answers
+every connection with C<HTTP/1.0 200> and C<{"status":"up"}> S seconds after
+accepting it, or never (C<delay> undef), holding the connection until the
+peer closes it.  listener_peak: the most connections it held at once.
+stop_listener sends SIGKILL.  Not exported: call them as FarmTest::...
+
+=item nginx_workers($master) / nginx_reload() / pids_connected_to($port, @pids)
+
+The worker pids of a master (default the Test::Nginx one), without those
+shutting down; a reload (HUP) that returns once every worker is new; which
+of @pids hold a TCP connection to 127.0.0.1:$port.  Not exported.
 
 =item servroot() / nginx_pid() / nginx_error_log()
 

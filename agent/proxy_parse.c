@@ -1,0 +1,497 @@
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * The reverse proxy's HTTP parsing (see proxy_conn.h): http_parser's
+ * callbacks for the client's requests and the app's responses, and the
+ * header rewriting both share.  They record what happened in the
+ * connection and never free anything; the callers of http_parser_execute
+ * (proxy.c, proxy_app.c) act on it.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <http_parser.h>
+
+#include "proxy_conn.h"
+#include "server.h"
+
+
+/* ------------------------------------------------------------------ */
+/* header rewriting, shared by both parsers                             */
+
+
+static int
+farm_hdr_is(const char *name, size_t n, const char *want)
+{
+    return n == strlen(want) && strncasecmp(name, want, n) == 0;
+}
+
+
+/* The header collected in field/value goes into hdrs, rewritten. */
+static int
+farm_pc_flush_header(farm_pconn_t *pc, int request)
+{
+    size_t       fn, vn;
+    const char  *f, *v;
+
+    fn = evbuffer_get_length(pc->field);
+    vn = evbuffer_get_length(pc->value);
+    f = (const char *) evbuffer_pullup(pc->field, -1);
+    v = (const char *) evbuffer_pullup(pc->value, -1);
+
+    pc->in_value = 0;
+
+    if (f == NULL) {
+        return 0;
+    }
+
+    if (farm_hdr_is(f, fn, "connection") || farm_hdr_is(f, fn, "keep-alive")
+        || farm_hdr_is(f, fn, "proxy-connection")
+        || farm_hdr_is(f, fn, "transfer-encoding")
+        || farm_hdr_is(f, fn, "te") || farm_hdr_is(f, fn, "trailer"))
+    {
+        /* hop-by-hop: the agent frames each side itself */
+
+    } else if (request && farm_hdr_is(f, fn, "x-forwarded-for")) {
+        pc->had_xff = 1;
+        evbuffer_add_printf(pc->hdrs, "X-Forwarded-For: %.*s, %s\r\n",
+                            (int) vn, v ? v : "", pc->peer);
+
+    } else {
+        if (request && farm_hdr_is(f, fn, "x-forwarded-proto")) {
+            pc->had_xfp = 1;
+        }
+
+        evbuffer_add(pc->hdrs, f, fn);
+        evbuffer_add(pc->hdrs, ": ", 2);
+        if (vn) {
+            evbuffer_add(pc->hdrs, v, vn);
+        }
+        evbuffer_add(pc->hdrs, "\r\n", 2);
+    }
+
+    evbuffer_drain(pc->field, fn);
+    evbuffer_drain(pc->value, vn);
+
+    return 0;
+}
+
+
+static int
+farm_pc_grow(farm_pconn_t *pc, size_t n)
+{
+    pc->head_bytes += n;
+
+    if (pc->head_bytes > FARM_PROXY_HEAD_MAX) {
+        pc->error = 431;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+farm_on_field(http_parser *hp, const char *at, size_t n, int request)
+{
+    farm_pconn_t  *pc = hp->data;
+
+    if (farm_pc_grow(pc, n) != 0) {
+        return -1;
+    }
+
+    if (pc->in_value) {
+        farm_pc_flush_header(pc, request);
+    }
+
+    return evbuffer_add(pc->field, at, n);
+}
+
+
+int
+farm_on_value(http_parser *hp, const char *at, size_t n)
+{
+    farm_pconn_t  *pc = hp->data;
+
+    if (farm_pc_grow(pc, n) != 0) {
+        return -1;
+    }
+
+    pc->in_value = 1;
+
+    return evbuffer_add(pc->value, at, n);
+}
+
+
+static void
+farm_pc_reset_head(farm_pconn_t *pc)
+{
+    evbuffer_drain(pc->hdrs, evbuffer_get_length(pc->hdrs));
+    evbuffer_drain(pc->url, evbuffer_get_length(pc->url));
+    evbuffer_drain(pc->field, evbuffer_get_length(pc->field));
+    evbuffer_drain(pc->value, evbuffer_get_length(pc->value));
+    pc->head_bytes = 0;
+    pc->in_value = 0;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* the request side                                                      */
+
+
+int
+farm_req_begin_cb(http_parser *hp)
+{
+    farm_pconn_t  *pc = hp->data;
+
+    farm_pc_reset_head(pc);
+    evbuffer_drain(pc->head, evbuffer_get_length(pc->head));
+
+    pc->local = FARM_LOCAL_NONE;
+    pc->req_body = 0;
+    pc->req_chunked = 0;
+    pc->req_done = 0;
+    pc->resp_begun = 0;
+    pc->resp_chunked = 0;
+    pc->resp_eof = 0;
+    pc->resp_done = 0;
+    pc->upgrade = 0;
+    pc->retried = 0;
+    pc->head_req = 0;
+    pc->had_xff = 0;
+    pc->had_xfp = 0;
+    pc->status = 0;
+
+    return 0;
+}
+
+
+int
+farm_req_url_cb(http_parser *hp, const char *at, size_t n)
+{
+    farm_pconn_t  *pc = hp->data;
+
+    if (farm_pc_grow(pc, n) != 0) {
+        return -1;
+    }
+
+    return evbuffer_add(pc->url, at, n);
+}
+
+
+int
+farm_req_field_cb(http_parser *hp, const char *at, size_t n)
+{
+    return farm_on_field(hp, at, n, 1);
+}
+
+
+int
+farm_req_headers_cb(http_parser *hp)
+{
+    size_t          n, plen;
+    const char     *url;
+    farm_server_t  *s;
+    farm_pconn_t   *pc = hp->data;
+
+    s = pc->p->s;
+
+    if (pc->in_value) {
+        farm_pc_flush_header(pc, 1);
+    }
+
+    n = evbuffer_get_length(pc->url);
+    url = (const char *) evbuffer_pullup(pc->url, -1);
+    plen = sizeof(FARM_PROXY_PREFIX) - 1;
+
+    pc->head_req = hp->method == HTTP_HEAD;
+    pc->close = !http_should_keep_alive(hp);
+    pc->req_chunked = (hp->flags & F_CHUNKED) != 0;
+    pc->req_body = pc->req_chunked
+                   || ((hp->flags & F_CONTENTLENGTH) && hp->content_length);
+
+    if (url && n >= plen && memcmp(url, FARM_PROXY_PREFIX, plen) == 0) {
+
+        if (farm_hdr_is(url + plen, n - plen, "health")) {
+            pc->local = FARM_LOCAL_HEALTH;
+
+        } else if (farm_hdr_is(url + plen, n - plen, "metrics")) {
+            pc->local = FARM_LOCAL_METRICS;
+
+        } else {
+            pc->local = FARM_LOCAL_NOT_FOUND;
+        }
+
+    } else if (pc->p->stopped) {
+        pc->local = FARM_LOCAL_STOPPED;
+
+    } else if (s->record->max_conns && s->inflight >= s->record->max_conns) {
+        pc->local = FARM_LOCAL_BUSY;
+    }
+
+    if (pc->local != FARM_LOCAL_NONE) {
+        if (pc->req_body || hp->upgrade) {
+            pc->close = 1;          /* answer now, do not read the body */
+            pc->error = -1;
+            return -1;
+        }
+
+        return 0;
+    }
+
+    pc->upgrade = hp->upgrade;
+
+    evbuffer_add_printf(pc->head, "%s %.*s HTTP/1.1\r\n",
+                        http_method_str((enum http_method) hp->method),
+                        (int) n, url ? url : "/");
+    evbuffer_add_buffer(pc->head, pc->hdrs);
+
+    if (!pc->had_xff) {
+        evbuffer_add_printf(pc->head, "X-Forwarded-For: %s\r\n", pc->peer);
+    }
+
+    if (!pc->had_xfp) {
+        evbuffer_add_printf(pc->head, "X-Forwarded-Proto: http\r\n");
+    }
+
+    if (pc->upgrade) {
+        evbuffer_add_printf(pc->head, "Connection: upgrade\r\n");
+    }
+
+    if (pc->req_chunked) {
+        evbuffer_add_printf(pc->head, "Transfer-Encoding: chunked\r\n");
+    }
+
+    evbuffer_add(pc->head, "\r\n", 2);
+    evbuffer_drain(pc->url, n);
+
+    farm_pc_count(pc);
+    pc->state = FARM_PC_FORWARD;
+
+    /* from here the app's silence is what is timed, not the client's: a
+     * client waiting for a long answer sends nothing */
+    farm_timeouts(pc->cl, 0, pc->p->conf.timeout_ms);
+
+    if (farm_pc_send_head(pc) != 0) {
+        pc->error = 502;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+farm_req_body_cb(http_parser *hp, const char *at, size_t n)
+{
+    farm_pconn_t     *pc = hp->data;
+    struct evbuffer  *out;
+
+    if (pc->local != FARM_LOCAL_NONE || pc->up == NULL) {
+        return 0;
+    }
+
+    out = bufferevent_get_output(pc->up);
+
+    if (pc->req_chunked) {
+        evbuffer_add_printf(out, "%zx\r\n", n);
+        evbuffer_add(out, at, n);
+        return evbuffer_add(out, "\r\n", 2);
+    }
+
+    return evbuffer_add(out, at, n);
+}
+
+
+int
+farm_req_complete_cb(http_parser *hp)
+{
+    farm_pconn_t  *pc = hp->data;
+
+    pc->req_done = 1;
+
+    if (pc->local != FARM_LOCAL_NONE) {
+        farm_pc_reply_local(pc);
+
+        if (pc->close) {
+            pc->state = FARM_PC_CLOSING;
+            http_parser_pause(hp, 1);
+        }
+
+        return 0;
+    }
+
+    if (pc->req_chunked && pc->up) {
+        evbuffer_add(bufferevent_get_output(pc->up), "0\r\n\r\n", 5);
+    }
+
+    /* the next request waits until this one is answered */
+    http_parser_pause(hp, 1);
+
+    return 0;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* the response side                                                     */
+
+
+int
+farm_resp_begin_cb(http_parser *hp)
+{
+    farm_pconn_t  *pc = hp->data;
+
+    farm_pc_reset_head(pc);
+
+    return 0;
+}
+
+
+int
+farm_resp_status_cb(http_parser *hp, const char *at, size_t n)
+{
+    farm_pconn_t  *pc = hp->data;
+
+    if (farm_pc_grow(pc, n) != 0) {
+        return -1;
+    }
+
+    return evbuffer_add(pc->url, at, n);
+}
+
+
+int
+farm_resp_field_cb(http_parser *hp, const char *at, size_t n)
+{
+    return farm_on_field(hp, at, n, 0);
+}
+
+
+int
+farm_resp_headers_cb(http_parser *hp)
+{
+    int               rc;
+    size_t            n;
+    unsigned          code;
+    const char       *reason;
+    farm_server_t    *s;
+    farm_pconn_t     *pc = hp->data;
+    struct evbuffer  *out;
+
+    s = pc->p->s;
+    code = hp->status_code;
+    out = bufferevent_get_output(pc->cl);
+
+    if (pc->in_value) {
+        farm_pc_flush_header(pc, 0);
+    }
+
+    n = evbuffer_get_length(pc->url);
+    reason = (const char *) evbuffer_pullup(pc->url, -1);
+
+    evbuffer_add_printf(out, "HTTP/1.1 %u %.*s\r\n", code, (int) n,
+                        reason ? reason : "");
+    evbuffer_add_buffer(out, pc->hdrs);
+    evbuffer_add_printf(out, "X-Farm-Agent: %s\r\n", s->record->id);
+
+    pc->status = code;
+    pc->resp_begun = 1;
+    rc = 0;
+
+    if (code == 101 && pc->upgrade) {
+        evbuffer_add_printf(out, "Connection: upgrade\r\n\r\n");
+        s->codes[code]++;
+        return 2;                   /* no body, no further answers */
+    }
+
+    if (code / 100 == 1) {
+        evbuffer_add(out, "\r\n", 2);   /* 100 Continue and the like */
+        return 0;
+    }
+
+    if (code >= 100 && code < 600) {
+        s->codes[code]++;
+    }
+
+    if (pc->upgrade || !pc->req_done) {
+        pc->close = 1;      /* refused upgrade, or answered before the body */
+    }
+
+    if (pc->head_req || code == 204 || code == 304) {
+        rc = pc->head_req ? 1 : 0;
+
+    } else if (hp->flags & F_CHUNKED) {
+        pc->resp_chunked = 1;
+        evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+
+    } else if (!(hp->flags & F_CONTENTLENGTH)) {
+        pc->resp_eof = 1;
+
+        if (pc->req.http_major == 1 && pc->req.http_minor >= 1) {
+            pc->resp_chunked = 1;
+            evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+
+        } else {
+            pc->close = 1;
+        }
+    }
+
+    if (s->draining || pc->p->stopped) {
+        pc->close = 1;
+    }
+
+    if (pc->close) {
+        evbuffer_add_printf(out, "Connection: close\r\n");
+
+    } else if (pc->req.http_major == 1 && pc->req.http_minor == 0) {
+        evbuffer_add_printf(out, "Connection: keep-alive\r\n");
+    }
+
+    evbuffer_add(out, "\r\n", 2);
+
+    return rc;
+}
+
+
+int
+farm_resp_body_cb(http_parser *hp, const char *at, size_t n)
+{
+    farm_pconn_t     *pc = hp->data;
+    struct evbuffer  *out;
+
+    out = bufferevent_get_output(pc->cl);
+
+    if (pc->resp_chunked) {
+        evbuffer_add_printf(out, "%zx\r\n", n);
+        evbuffer_add(out, at, n);
+        return evbuffer_add(out, "\r\n", 2);
+    }
+
+    return evbuffer_add(out, at, n);
+}
+
+
+int
+farm_resp_complete_cb(http_parser *hp)
+{
+    farm_pconn_t  *pc = hp->data;
+
+    if (hp->status_code / 100 == 1 && hp->status_code != 101) {
+        return 0;                   /* the real answer follows */
+    }
+
+    if (pc->resp_chunked) {
+        evbuffer_add(bufferevent_get_output(pc->cl), "0\r\n\r\n", 5);
+    }
+
+    pc->resp_done = 1;
+    http_parser_pause(hp, 1);
+
+    return 0;
+}
