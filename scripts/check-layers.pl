@@ -36,6 +36,12 @@ my %layer = (
     'ngx_http_farm_limit_window.c'     => ['0', 'pure'],
     'ngx_http_farm_consumers.h'        => ['0', 'pure'],
     'ngx_http_farm_consumers.c'        => ['0', 'pure'],
+    'ngx_http_farm_check_parse.h'      => ['0', 'pure'],
+    'ngx_http_farm_check_parse.c'      => ['0', 'pure'],
+    'ngx_http_farm_hide_args.h'        => ['0', 'pure'],
+    'ngx_http_farm_hide_args.c'        => ['0', 'pure'],
+    'ngx_http_farm_consumers_reply.h'  => ['0', 'pure'],
+    'ngx_http_farm_consumers_reply.c'  => ['0', 'pure'],
     'registry/*'                       => ['0', 'pure'],
 
     # 1  nginx utilities
