@@ -84,7 +84,6 @@ typedef struct {
 } ngx_http_farm_wclass_t;
 
 
-
 struct ngx_http_farm_queue_sh_s {
     ngx_http_farm_waiter_t        *waiters;     /* sh->qmax */
     ngx_http_farm_wclass_t        *classes;     /* nclasses */
@@ -713,7 +712,6 @@ ngx_http_farm_queue_sweep_locked(ngx_http_farm_zone_t *z)
         }
     }
 }
-
 
 
 /*

@@ -34,8 +34,6 @@ static void ngx_http_farm_queue_timeout_handler(ngx_event_t *ev);
 static void ngx_http_farm_queue_forget(ngx_http_farm_ctx_t *ctx);
 
 
-
-
 /*
  * In the master, once per configuration: an eventfd per worker, inherited
  * by all of them, so any worker can wake any other.  Closed with the cycle.
@@ -128,7 +126,6 @@ ngx_http_farm_queue_cleanup_fds(void *data)
 
     fmcf->nwake = 0;
 }
-
 
 
 /* In each worker: set up the farms' lists; listen on its own eventfd. */
@@ -295,7 +292,6 @@ ngx_http_farm_queue_poll_handler(ngx_event_t *ev)
 }
 
 
-
 /*
  * Puts a request that found every agent it may use full in the queue.
  * Called locked, from the admission handler, right after it looked for an
@@ -352,7 +348,6 @@ ngx_http_farm_queue_wait_locked(ngx_http_request_t *r,
 
     return NGX_AGAIN;
 }
-
 
 
 /* This worker's grants: resume their requests, one at a time, unlocked. */
