@@ -1,0 +1,113 @@
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * farm_kong: the nginx glue of kong-compat/.  A server (or location) with
+ * "farm_kong FILE;" routes every request by a Kong declarative file: the
+ * rewrite phase matches the request (kong_match), answers Kong's 404, 503,
+ * 426 and redirects itself, resolves the service's or the Kong upstream's
+ * host names on nginx's resolver, and leaves the rest to a proxy_pass that
+ * reads $farm_kong_url and the other $farm_kong_* variables.  That
+ * proxy_pass names the implicit upstream "farm_kong", whose balancer walks
+ * the addresses found for the request.  docs/kong.md.
+ */
+
+
+#ifndef _NGX_HTTP_FARM_KONG_H_INCLUDED_
+#define _NGX_HTTP_FARM_KONG_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <kong.h>
+
+
+/* the implicit upstream a farm_kong proxy_pass names */
+#define NGX_HTTP_FARM_KONG_UPSTREAM  "farm_kong"
+
+
+/* one loaded file; shared by the locations that inherit it */
+typedef struct {
+    ngx_str_t                  file;
+    kong_config_t             *kong;
+    ngx_uint_t                *rr;        /* per Kong upstream, per worker */
+    ngx_uint_t                *cw_off;    /* per Kong upstream: its first
+                                             target's slot in cw */
+    ngx_int_t                 *cw;        /* per target, per worker: the
+                                             smooth round robin's weight */
+    u_char                    *farm;      /* per service: host names an
+                                             nginx upstream {} block */
+} ngx_http_farm_kong_conf_t;
+
+
+typedef struct {
+    ngx_http_farm_kong_conf_t  *conf;     /* NULL: farm_kong off */
+} ngx_http_farm_kong_loc_conf_t;
+
+
+typedef struct {
+    ngx_array_t                 confs;    /* ngx_http_farm_kong_conf_t * */
+    ngx_flag_t                  upstream_added;
+} ngx_http_farm_kong_main_conf_t;
+
+
+typedef struct {
+    struct sockaddr            *sockaddr;
+    socklen_t                   socklen;
+    ngx_str_t                   name;     /* "addr:port" */
+    ngx_str_t                   host;     /* the target's host, for Host */
+    ngx_uint_t                  weight;
+    ngx_uint_t                  target;   /* in the Kong upstream's list */
+} ngx_http_farm_kong_peer_t;
+
+
+typedef struct {
+    ngx_str_t                   host;
+    in_port_t                   port;
+    ngx_uint_t                  weight;
+    ngx_uint_t                  target;
+} ngx_http_farm_kong_name_t;
+
+
+typedef struct {
+    kong_match_t                match;
+    ngx_http_farm_kong_conf_t  *conf;
+
+    /* the $farm_kong_* variables */
+    ngx_str_t                   url;
+    ngx_str_t                   host;
+    ngx_str_t                   fwd_proto;
+    ngx_str_t                   fwd_host;
+    ngx_str_t                   fwd_port;
+    ngx_str_t                   fwd_path;
+    ngx_str_t                   fwd_prefix;
+    ngx_str_t                   request_id;
+
+    /* addresses of the service or of the Kong upstream's targets */
+    ngx_array_t                 peers;    /* ngx_http_farm_kong_peer_t */
+    ngx_array_t                 names;    /* ngx_http_farm_kong_name_t */
+    ngx_uint_t                  next_name;
+    ngx_uint_t                  start;    /* first peer tried */
+    ngx_uint_t                  tried;
+
+    unsigned                    pending:1;
+    unsigned                    sync:1;
+    unsigned                    resolved:1;
+    unsigned                    farm:1;   /* to an nginx upstream {} */
+    unsigned                    answered:1;
+} ngx_http_farm_kong_ctx_t;
+
+
+extern ngx_module_t  ngx_http_farm_kong_module;
+
+
+ngx_int_t ngx_http_farm_kong_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_farm_kong_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_farm_kong_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+
+
+#endif /* _NGX_HTTP_FARM_KONG_H_INCLUDED_ */

@@ -1,0 +1,536 @@
+# farm_kong: a server routes by a Kong declarative file (kong.yml) the way
+# Kong does: by path, host, method and header; strip_path and the path
+# joining; Kong's 404, 503, 426 and redirect answers; Kong upstreams with
+# targets; a broken file fails nginx -t with FILE:LINE:COLUMN; reloads swap
+# the file (a broken one keeps the old); a host name that does not resolve
+# gets Kong's 503 "name resolution failed".
+
+use Test::Nginx::Socket 'no_plan';
+use FarmTest;
+
+our %Agent = (
+    a => start_agent(id => 'a'),
+    b => start_agent(id => 'b'),
+);
+
+$ENV{TEST_NGINX_DEAD_DNS_PORT} = free_port();    # nothing listens there
+$ENV{TEST_NGINX_DNS_PORT} = start_dns();
+
+our $A = $Agent{a}{port};
+our $B = $Agent{b}{port};
+$ENV{TEST_NGINX_AGENT_B} = $B;
+
+# A tiny DNS server on 127.0.0.1 for nginx's resolver: every A query gets
+# 127.0.0.1, except names under .invalid (NXDOMAIN).  A forked child,
+# stopped by pid when this file ends; it also leaves when its parent is gone.
+our $DnsPid;
+
+sub start_dns {
+    require IO::Socket::INET;
+    require IO::Select;
+    my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                     Proto => 'udp')
+        or die "dns: $!\n";
+    my $port = $sock->sockport;
+    my $parent = $$;
+    my $pid = fork // die "fork: $!\n";
+    if ($pid) {
+        $DnsPid = $pid;
+        return $port;
+    }
+    $SIG{$_} = 'DEFAULT' for qw(TERM INT HUP);    # not the parent's cleanup
+    my $sel = IO::Select->new($sock);
+    while (getppid() == $parent) {
+        next unless $sel->can_read(0.5);
+        my $peer = $sock->recv(my $q, 512) // next;
+        next if length $q < 17;
+        my ($id) = unpack 'n', $q;
+        my ($pos, @labels) = (12);
+        while ((my $n = ord substr($q, $pos, 1)) > 0) {
+            push @labels, substr($q, $pos + 1, $n);
+            $pos += $n + 1;
+        }
+        my $question = substr($q, 12, $pos + 5 - 12);
+        my $qtype = unpack 'n', substr($q, $pos + 1, 2);
+        my $nx = lc($labels[-1] // '') eq 'invalid';
+        my $answer = !$nx && $qtype == 1
+            ? pack('n n n N n C4', 0xc00c, 1, 1, 30, 4, 127, 0, 0, 1) : '';
+        my $flags = $nx ? 0x8183 : 0x8180;
+        $sock->send(pack('n n n n n n', $id, $flags, 1, $answer ? 1 : 0, 0, 0)
+                    . $question . $answer, 0, $peer);
+    }
+    POSIX::_exit(0);
+}
+
+END {
+    local $?;    # waitpid must not change this file's exit status
+    if ($DnsPid && $$ != $DnsPid) {
+        kill 'TERM', $DnsPid;
+        waitpid $DnsPid, 0;
+    }
+}
+
+sub write_kong {
+    my ($text) = @_;
+    my $file = FarmTest::servroot() . '/html/kong.yml';
+    open my $fh, '>', $file or die "$file: $!\n";
+    print $fh "_format_version: \"3.0\"\n$text";
+    close $fh or die "$file: $!\n";
+}
+
+sub reload_nginx {
+    my $pid = FarmTest::nginx_pid() or die "no nginx pid\n";
+    kill 'HUP', $pid or die "HUP $pid: $!\n";
+}
+
+sub error_log_has {
+    my ($re) = @_;
+    open my $fh, '<', FarmTest::nginx_error_log() or return 0;
+    local $/;
+    my $text = <$fh>;
+    return $text =~ $re;
+}
+
+sub answered_by {
+    my ($path) = @_;
+    my ($code, $h) = FarmTest::http_get(FarmTest::gateway_port(), $path);
+    return defined $code ? ($h->{'x-farm-agent'} // "status $code") : '';
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value('config', <<'_EOC_') unless defined $block->config;
+    farm_kong ../html/kong.yml;
+
+    location / {
+        proxy_pass $farm_kong_url;
+        proxy_set_header Host               $farm_kong_host;
+        proxy_set_header X-Forwarded-For    $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto  $farm_kong_forwarded_proto;
+        proxy_set_header X-Forwarded-Host   $farm_kong_forwarded_host;
+        proxy_set_header X-Forwarded-Port   $farm_kong_forwarded_port;
+        proxy_set_header X-Forwarded-Path   $farm_kong_forwarded_path;
+        proxy_set_header X-Forwarded-Prefix $farm_kong_forwarded_prefix;
+        proxy_set_header X-Real-IP          $remote_addr;
+        proxy_set_header X-Kong-Request-Id  $farm_kong_request_id;
+        add_header X-Kong-Request-Id $farm_kong_request_id;
+    }
+_EOC_
+});
+
+master_on();
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: routing by path: each prefix goes to its service
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: a
+  url: http://127.0.0.1:$main::A/work
+  routes:
+  - paths: [/a]
+- name: b
+  url: http://127.0.0.1:$main::B/work
+  routes:
+  - paths: [/b]
+"
+--- init
+Test::More::is(main::answered_by('/a'), 'a', '/a answered by agent a');
+--- request
+GET /b
+--- response_headers
+X-Farm-Agent: b
+--- response_body_like: "id":"b"
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: routing by host: a plain host and a wildcard host
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: a
+  url: http://127.0.0.1:$main::A/work
+  routes:
+  - hosts: [api.example.com]
+- name: b
+  url: http://127.0.0.1:$main::B/work
+  routes:
+  - hosts: ['*.example.org']
+"
+--- request
+GET /
+--- more_headers
+Host: x.example.org
+--- response_headers
+X-Farm-Agent: b
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 3: routing by method and header: the route with more attributes wins
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: a
+  url: http://127.0.0.1:$main::A/work
+  routes:
+  - paths: [/m]
+- name: b
+  url: http://127.0.0.1:$main::B/work
+  routes:
+  - paths: [/m]
+    methods: [GET]
+    headers:
+      x-version: ['2']
+"
+--- init
+Test::More::is(main::answered_by('/m'), 'a', 'without the header: agent a');
+--- request
+GET /m
+--- more_headers
+X-Version: 2
+--- response_headers
+X-Farm-Agent: b
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 4: strip_path: the prefix is stripped, the service path joined, args kept, X-Forwarded-* set
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: a
+  url: http://127.0.0.1:$main::A/echo
+  routes:
+  - paths: [/api]
+    strip_path: true
+"
+--- request
+GET /api?x=1
+--- response_body_like eval
+qr{(?msi)\A(?=GET\ /echo\?x=1\ HTTP/1\.\d$)
+   (?=.*^Host:\ 127\.0\.0\.1:$main::A$)
+   (?=.*^X-Forwarded-Prefix:\ /api$)
+   (?=.*^X-Forwarded-Path:\ /api$)
+   (?=.*^X-Forwarded-Proto:\ http$)
+   (?=.*^X-Forwarded-Host:\ localhost$)
+   (?=.*^X-Real-IP:\ 127\.0\.0\.1$)
+   (?=.*^X-Kong-Request-Id:\ [0-9a-f]{32}$)}x
+--- response_headers_like
+X-Kong-Request-Id: [0-9a-f]{32}
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 5: strip_path false and preserve_host: the path goes as is, with the client's Host, no prefix
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: a
+  host: 127.0.0.1
+  port: $main::A
+  routes:
+  - paths: [/echo]
+    strip_path: false
+    preserve_host: true
+"
+--- request
+GET /echo
+--- more_headers
+Host: gw.example.com
+--- response_body_like eval
+qr{(?msi)\A(?=GET /echo HTTP/1\.\d$)(?=.*^Host: gw\.example\.com$)}
+--- response_body_unlike: (?i)X-Forwarded-Prefix
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 6: no route: Kong's 404 JSON body with the request id
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: a
+  url: http://127.0.0.1:$main::A/work
+  routes:
+  - paths: [/a]
+"
+--- request
+GET /nothing/here
+--- error_code: 404
+--- response_headers_like
+Content-Type: application/json; charset=utf-8
+X-Kong-Request-Id: [0-9a-f]{32}
+--- response_body_like: ^\{\n  "message":"no Route matched with those values",\n  "request_id":"[0-9a-f]{32}"\n\}$
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 7: a route without a service: 503 "no Service found with those values"
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+routes:
+- name: lonely
+  paths: [/lonely]
+"
+--- request
+GET /lonely
+--- error_code: 503
+--- response_body_like: "message":"no Service found with those values"
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 8: an https-only route over http: 426, or the route's redirect
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: a
+  url: http://127.0.0.1:$main::A/work
+  routes:
+  - paths: [/secure]
+    protocols: [https]
+  - paths: [/moved]
+    protocols: [https]
+    https_redirect_status_code: 301
+"
+--- init
+my ($code, $h) = FarmTest::http_get(FarmTest::gateway_port(), '/moved/x?y=1');
+Test::More::is($code, 301, 'https_redirect_status_code 301');
+Test::More::is($h->{location}, 'https://127.0.0.1/moved/x?y=1',
+               'Location: the same host and target over https');
+--- request
+GET /secure
+--- error_code: 426
+--- response_headers
+Upgrade: TLS/1.2, HTTP/1.1
+--- response_body_like: "message":"Please use HTTPS protocol"
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 9: a Kong upstream with targets: round robin over them, weight 0 never used
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+upstreams:
+- name: pool
+  targets:
+  - target: 127.0.0.1:$main::A
+  - target: 127.0.0.1:$main::B
+  - target: 127.0.0.1:1
+    weight: 0
+services:
+- name: s
+  host: pool
+  path: /work
+  routes:
+  - paths: [/p]
+"
+--- init
+my %seen;
+$seen{ main::answered_by('/p') }++ for 1 .. 6;
+Test::More::is_deeply(\%seen, { a => 3, b => 3 },
+                      'six requests: three to each target, none to the disabled one');
+--- request
+GET /p
+--- error_code: 200
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 10: the service's read_timeout is the proxy's read timeout
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: slow
+  url: http://127.0.0.1:$main::A/work
+  read_timeout: 200
+  retries: 0
+  routes:
+  - paths: [/slow]
+"
+--- request
+GET /slow?ms=3000
+--- error_code: 504
+--- error_log
+upstream timed out
+
+
+
+=== TEST 11: a broken kong.yml fails nginx -t with FILE:LINE:COLUMN and the entity path
+--- user_files
+>>> kong.yml
+_format_version: "3.0"
+services:
+- name: a
+  host: 127.0.0.1
+  port: 70000
+--- request
+GET /
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*farm_kong: \S*kong\.yml:5:9: services\[0\]\.port: value should be between 0 and 65535 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 12: reload with a changed file swaps the routes; a broken file fails the reload and the old routes keep serving
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: a
+  url: http://127.0.0.1:$main::A/work
+  routes:
+  - paths: [/v1]
+"
+--- init
+Test::More::is(main::answered_by('/v1'), 'a', 'before the reload: agent a');
+main::write_kong(<<"_YML_");
+services:
+- name: b
+  url: http://127.0.0.1:$main::B/work
+  routes:
+  - paths: [/v1]
+_YML_
+main::reload_nginx();
+FarmTest::wait_until(sub { main::answered_by('/v1') eq 'b' }, 10,
+                     'the reloaded file routes /v1 to agent b');
+Test::More::pass('after the reload: agent b');
+main::write_kong("services:\n- name: c\n  host: 127.0.0.1\n  port: 99999\n");
+main::reload_nginx();
+FarmTest::wait_until(sub { main::error_log_has(qr/farm_kong: \S*kong\.yml:5:9: services\[0\]\.port: value should be between 0 and 65535/) },
+                     10, 'the failed reload names the file, line and column');
+Test::More::pass('the broken file is reported');
+Test::More::is(main::answered_by('/v1'), 'b', 'the old configuration keeps serving');
+--- request
+GET /v1
+--- response_headers
+X-Farm-Agent: b
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 13: a service host that does not resolve: Kong's 503 "name resolution failed"
+--- http_config
+    resolver 127.0.0.1:$TEST_NGINX_DEAD_DNS_PORT ipv6=off;
+    resolver_timeout 500ms;
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: gone
+  url: http://no-such-host.farm.invalid:8080/
+  routes:
+  - paths: [/gone]
+- name: a
+  url: http://127.0.0.1:$main::A/work
+  routes:
+  - paths: [/a]
+"
+--- init
+Test::More::is(main::answered_by('/a'), 'a', 'the file loaded: /a still answered by agent a');
+--- request
+GET /gone
+--- error_code: 503
+--- response_body_like: "message":"name resolution failed"
+--- error_log
+no-such-host.farm.invalid could not be resolved
+--- no_error_log
+[alert]
+
+
+
+=== TEST 14: host names resolved by nginx's resolver: a service host and a Kong upstream's target
+--- http_config
+    resolver 127.0.0.1:$TEST_NGINX_DNS_PORT ipv6=off valid=1s;
+    resolver_timeout 2s;
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+upstreams:
+- name: pool
+  targets:
+  - target: agent-b.farm.test:$main::B
+services:
+- name: a
+  url: http://agent-a.farm.test:$main::A/echo
+  routes:
+  - paths: [/named]
+- name: b
+  host: pool
+  path: /work
+  routes:
+  - paths: [/pool]
+"
+--- init
+my ($code, $h, $body) = FarmTest::http_get(FarmTest::gateway_port(), '/named');
+Test::More::is($code, 200, 'the service host was resolved');
+Test::More::like($body, qr{^Host: agent-a\.farm\.test:$main::A$}mi,
+                 'Host: the service host and its port');
+Test::More::is(main::answered_by('/named'), 'a', 'again, from the resolver cache');
+--- request
+GET /pool
+--- response_headers
+X-Farm-Agent: b
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 15: a service host naming an nginx upstream {} block: nginx balances it
+--- http_config
+    upstream backends {
+        server 127.0.0.1:$TEST_NGINX_AGENT_B;
+    }
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: b
+  url: http://backends/work
+  routes:
+  - paths: [/farm]
+"
+--- request
+GET /farm
+--- response_headers
+X-Farm-Agent: b
+--- no_error_log
+[error]
+[alert]
