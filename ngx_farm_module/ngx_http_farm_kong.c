@@ -5,8 +5,8 @@
  * farm_kong, the module glue: the "farm_kong FILE [skip_invalid] | off"
  * directive (the file is loaded and validated at configuration time, so a
  * broken file fails nginx -t and a reload, naming FILE:LINE:COLUMN), the
- * $farm_kong_* variables, the rewrite phase handler's registration and the
- * implicit "farm_kong" upstream.  A reload loads the file into the new
+ * $farm_kong_* variables, the rewrite phase handler's and the header
+ * filter's registration, and the implicit "farm_kong" upstream.  A reload loads the file into the new
  * cycle; the old cycle's configuration is freed with the old cycle's pool.
  */
 
@@ -172,6 +172,9 @@ ngx_http_farm_kong_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_farm_kong_handler;
+
+    ngx_http_farm_kong_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_farm_kong_header_filter;
 
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
     uscf = umcf->upstreams.elts;

@@ -27,6 +27,9 @@
 /* the implicit upstream a farm_kong proxy_pass names */
 #define NGX_HTTP_FARM_KONG_UPSTREAM  "farm_kong"
 
+/* this gateway in Via */
+#define NGX_HTTP_FARM_KONG_VIA       "1.1 ngx_farm"
+
 
 /* one loaded file; shared by the locations that inherit it */
 typedef struct {
@@ -88,7 +91,10 @@ typedef struct {
     /* addresses of the service or of the Kong upstream's targets */
     ngx_array_t                 peers;    /* ngx_http_farm_kong_peer_t */
     ngx_array_t                 names;    /* ngx_http_farm_kong_name_t */
+    ngx_msec_t                  routed;   /* ngx_current_msec then */
+    ngx_msec_t                  before;   /* ms from the request's start */
     ngx_uint_t                  next_name;
+    ngx_resolver_ctx_t         *rctx;     /* the name being resolved */
     ngx_uint_t                  start;    /* first peer tried */
     ngx_uint_t                  tried;
 
@@ -100,10 +106,12 @@ typedef struct {
 } ngx_http_farm_kong_ctx_t;
 
 
-extern ngx_module_t  ngx_http_farm_kong_module;
+extern ngx_module_t                      ngx_http_farm_kong_module;
+extern ngx_http_output_header_filter_pt  ngx_http_farm_kong_next_header_filter;
 
 
 ngx_int_t ngx_http_farm_kong_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_farm_kong_header_filter(ngx_http_request_t *r);
 ngx_int_t ngx_http_farm_kong_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_farm_kong_init_upstream(ngx_conf_t *cf,

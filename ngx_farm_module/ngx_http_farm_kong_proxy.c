@@ -40,6 +40,7 @@ static ngx_int_t ngx_http_farm_kong_add_addr(ngx_http_request_t *r,
 static ngx_int_t ngx_http_farm_kong_resolve_next(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx);
 static void ngx_http_farm_kong_resolved(ngx_resolver_ctx_t *rctx);
+static void ngx_http_farm_kong_cleanup(void *data);
 static ngx_int_t ngx_http_farm_kong_finish(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx);
 static ngx_int_t ngx_http_farm_kong_error(ngx_http_request_t *r,
@@ -52,10 +53,15 @@ static ngx_int_t ngx_http_farm_kong_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_farm_kong_free_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
+static ngx_int_t ngx_http_farm_kong_via(ngx_http_request_t *r);
+
+
+ngx_http_output_header_filter_pt  ngx_http_farm_kong_next_header_filter;
 
 
 /*
- * The rewrite phase: route once, wait for the resolver if names are to be
+ * The rewrite phase: route once (the request as received: not again after
+ * an internal redirect), wait for the resolver if names are to be
  * resolved (NGX_DONE, the request held by a count), then let the proxy_pass
  * run or answer as Kong does.
  */
@@ -67,7 +73,7 @@ ngx_http_farm_kong_handler(ngx_http_request_t *r)
     ngx_http_farm_kong_ctx_t       *ctx;
     ngx_http_farm_kong_loc_conf_t  *klcf;
 
-    if (r != r->main) {
+    if (r != r->main || r->internal) {
         return NGX_DECLINED;
     }
 
@@ -124,10 +130,29 @@ ngx_http_farm_kong_route(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
     uint32_t               id[4];
     ngx_str_t              location;
     ngx_uint_t             i;
-    kong_request_t         kr;
     kong_config_t         *kong;
+    ngx_time_t            *tp;
+    kong_request_t         kr;
+    ngx_msec_int_t         ms;
+    ngx_pool_cleanup_t    *cln;
 
     kong = ctx->conf->kong;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_farm_kong_cleanup;
+    cln->data = ctx;
+
+    /* the time spent before the rewrite phase, for X-Kong-Proxy-Latency */
+
+    tp = ngx_timeofday();
+    ctx->routed = ngx_current_msec;
+    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                           + (tp->msec - r->start_msec));
+    ctx->before = ms > 0 ? (ngx_msec_t) ms : 0;
 
     for (i = 0; i < 4; i++) {
         id[i] = (uint32_t) ngx_random();
@@ -571,10 +596,12 @@ ngx_http_farm_kong_resolve_next(ngx_http_request_t *r,
         rctx->data = r;
         rctx->timeout = clcf->resolver_timeout;
 
+        ctx->rctx = rctx;
         ctx->pending = 1;
         ctx->sync = 1;
 
         if (ngx_resolve_name(rctx) != NGX_OK) {
+            ctx->rctx = NULL;
             ctx->pending = 0;
             ctx->sync = 0;
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -630,6 +657,7 @@ ngx_http_farm_kong_resolved(ngx_resolver_ctx_t *rctx)
 
     ngx_resolve_name_done(rctx);
 
+    ctx->rctx = NULL;
     ctx->next_name++;
     ctx->pending = 0;
 
@@ -653,6 +681,20 @@ ngx_http_farm_kong_resolved(ngx_resolver_ctx_t *rctx)
     }
 
     ngx_http_run_posted_requests(c);
+}
+
+
+/* the request ends while the resolver works for it */
+
+static void
+ngx_http_farm_kong_cleanup(void *data)
+{
+    ngx_http_farm_kong_ctx_t  *ctx = data;
+
+    if (ctx->rctx != NULL) {
+        ngx_resolve_name_done(ctx->rctx);
+        ctx->rctx = NULL;
+    }
 }
 
 
@@ -895,8 +937,8 @@ static ngx_int_t
 ngx_http_farm_kong_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
-    const kong_service_t            *s;
     ngx_http_upstream_t             *u;
+    const kong_service_t            *s;
     ngx_http_farm_kong_ctx_t        *ctx;
     ngx_http_upstream_conf_t        *conf;
     ngx_http_farm_kong_peer_data_t  *pd;
@@ -980,4 +1022,119 @@ ngx_http_farm_kong_free_peer(ngx_peer_connection_t *pc, void *data,
     if (pc->tries) {
         pc->tries--;
     }
+}
+
+
+/*
+ * Kong's response headers on a proxied response: X-Kong-Request-Id,
+ * X-Kong-Upstream-Latency (ms to the upstream's response header),
+ * X-Kong-Proxy-Latency (ms before the upstream was contacted) and Via
+ * (the upstream's, then this gateway, as Kong 3.8 does).  Kong's own
+ * answers already carry their request id.
+ */
+
+ngx_int_t
+ngx_http_farm_kong_header_filter(ngx_http_request_t *r)
+{
+    u_char                    *p;
+    ngx_str_t                  value;
+    ngx_msec_t                 ms;
+    ngx_http_upstream_t       *u;
+    ngx_http_farm_kong_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_farm_kong_module);
+
+    if (ctx == NULL || ctx->answered || r != r->main) {
+        return ngx_http_farm_kong_next_header_filter(r);
+    }
+
+    if (ngx_http_farm_kong_header(r, "X-Kong-Request-Id", &ctx->request_id)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    u = r->upstream;
+
+    if (u == NULL || u->state == NULL
+        || u->state->header_time == (ngx_msec_t) -1)
+    {
+        return ngx_http_farm_kong_next_header_filter(r);
+    }
+
+    p = ngx_pnalloc(r->pool, 2 * NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    value.data = p;
+    value.len = ngx_sprintf(p, "%M", u->state->header_time) - p;
+
+    if (ngx_http_farm_kong_header(r, "X-Kong-Upstream-Latency", &value)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ms = ctx->before;
+
+    if ((ngx_msec_int_t) (u->start_time - ctx->routed) > 0) {
+        ms += u->start_time - ctx->routed;
+    }
+
+    value.data = p + NGX_INT_T_LEN;
+    value.len = ngx_sprintf(value.data, "%M", ms) - value.data;
+
+    if (ngx_http_farm_kong_header(r, "X-Kong-Proxy-Latency", &value)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_farm_kong_via(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_farm_kong_next_header_filter(r);
+}
+
+
+/* Via: "<upstream's>, 1.1 ngx_farm", or "1.1 ngx_farm" */
+
+static ngx_int_t
+ngx_http_farm_kong_via(ngx_http_request_t *r)
+{
+    u_char           *p;
+    ngx_str_t         via;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    ngx_str_set(&via, NGX_HTTP_FARM_KONG_VIA);
+
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].hash == 0 || h[i].key.len != sizeof("Via") - 1
+                || ngx_strncasecmp(h[i].key.data, (u_char *) "Via",
+                                   sizeof("Via") - 1)
+                   != 0)
+            {
+                continue;
+            }
+
+            p = ngx_pnalloc(r->pool, h[i].value.len + 2 + via.len);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            h[i].value.len = ngx_sprintf(p, "%V, %V", &h[i].value, &via) - p;
+            h[i].value.data = p;
+
+            return NGX_OK;
+        }
+    }
+
+    return ngx_http_farm_kong_header(r, "Via", &via);
 }

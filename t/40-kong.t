@@ -114,7 +114,6 @@ add_block_preprocessor(sub {
         proxy_set_header X-Forwarded-Prefix $farm_kong_forwarded_prefix;
         proxy_set_header X-Real-IP          $remote_addr;
         proxy_set_header X-Kong-Request-Id  $farm_kong_request_id;
-        add_header X-Kong-Request-Id $farm_kong_request_id;
     }
 _EOC_
 });
@@ -126,7 +125,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: routing by path: each prefix goes to its service
+=== TEST 1: routing by path: each prefix goes to its service, with Kong's response headers
 --- user_files eval
 ">>> kong.yml
 _format_version: \"3.0\"
@@ -146,6 +145,11 @@ Test::More::is(main::answered_by('/a'), 'a', '/a answered by agent a');
 GET /b
 --- response_headers
 X-Farm-Agent: b
+Via: 1.1 ngx_farm
+--- response_headers_like
+X-Kong-Request-Id: [0-9a-f]{32}
+X-Kong-Upstream-Latency: \d+
+X-Kong-Proxy-Latency: \d+
 --- response_body_like: "id":"b"
 --- no_error_log
 [error]
