@@ -83,6 +83,30 @@ sub reload_nginx {
     kill 'HUP', $pid or die "HUP $pid: $!\n";
 }
 
+sub reloads_done {    # how many reloads the master has finished
+    open my $fh, '<', FarmTest::nginx_error_log() or return 0;
+    my $n = 0;
+    while (<$fh>) { $n++ if /\bsignal 1 \(SIGHUP\) received/ }
+    return $n;
+}
+
+sub master_rss_kb {
+    my $pid = FarmTest::nginx_pid() or die "no nginx pid\n";
+    open my $fh, '<', "/proc/$pid/status" or die "/proc/$pid/status: $!\n";
+    while (<$fh>) { return $1 if /^VmRSS:\s+(\d+) kB/ }
+    die "no VmRSS for $pid\n";
+}
+
+# a kong.yml with $n services of one route each
+sub many_routes {
+    my ($n) = @_;
+    my $yml = "_format_version: \"3.0\"\nservices:\n";
+    $yml .= "- name: s$_\n  url: http://127.0.0.1:$main::A/work\n"
+          . "  routes:\n  - paths: [/r$_]\n    hosts: [h$_.example.com]\n"
+        for 1 .. $n;
+    return $yml;
+}
+
 sub error_log_has {
     my ($re) = @_;
     open my $fh, '<', FarmTest::nginx_error_log() or return 0;
@@ -430,9 +454,15 @@ services:
   - paths: [/v1]
 _YML_
 main::reload_nginx();
-FarmTest::wait_until(sub { main::answered_by('/v1') eq 'b' }, 10,
-                     'the reloaded file routes /v1 to agent b');
-Test::More::pass('after the reload: agent b');
+my ($now, @bad) = ('');
+my $deadline = Time::HiRes::time() + 10;
+while (Time::HiRes::time() < $deadline) {    # until the new workers answer
+    $now = main::answered_by('/v1');
+    push @bad, $now unless $now eq 'a' || $now eq 'b';
+    last if $now eq 'b';
+}
+Test::More::is($now, 'b', 'after the reload: agent b');
+Test::More::is("@bad", '', 'every request during the switch answered by a or b');
 main::write_kong("services:\n- name: c\n  host: 127.0.0.1\n  port: 99999\n");
 main::reload_nginx();
 FarmTest::wait_until(sub { main::error_log_has(qr/farm_kong: \S*kong\.yml:5:9: services\[0\]\.port: value should be between 0 and 65535/) },
@@ -535,6 +565,34 @@ services:
 GET /farm
 --- response_headers
 X-Farm-Agent: b
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 16: fifty reloads: the master's memory stays flat (each old configuration is freed)
+--- user_files eval
+">>> kong.yml\n" . main::many_routes(2000)
+--- init
+my $reload = sub {
+    my $want = main::reloads_done() + 1;
+    main::reload_nginx();
+    FarmTest::wait_until(sub { main::reloads_done() >= $want }, 30, "reload $want done");
+};
+$reload->() for 1 .. 10;    # the allocator settles
+my $before = main::master_rss_kb();
+$reload->() for 1 .. 40;
+my $after = main::master_rss_kb();
+Test::Builder->new->note("master VmRSS after 10 reloads: $before kB, after 50: $after kB");
+Test::More::cmp_ok($after - $before, '<', 2048,
+                   "40 more reloads of a 2,000-route file: master grew by "
+                   . ($after - $before) . " kB (< 2 MB; one configuration is ~6 MB)");
+--- request
+GET /r7
+--- more_headers
+Host: h7.example.com
+--- error_code: 200
 --- no_error_log
 [error]
 [alert]
