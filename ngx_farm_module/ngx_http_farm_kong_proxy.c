@@ -19,11 +19,23 @@
 
 #define NGX_HTTP_FARM_KONG_MAX_HEADERS  100
 
+/* the bodies of Kong's own answers, by negotiated type */
+#define NGX_HTTP_FARM_KONG_JSON         0
+#define NGX_HTTP_FARM_KONG_HTML         1
+#define NGX_HTTP_FARM_KONG_XML          2
+#define NGX_HTTP_FARM_KONG_PLAIN        3
+
 
 typedef struct {
     ngx_http_farm_kong_ctx_t  *ctx;
     ngx_http_request_t        *request;
 } ngx_http_farm_kong_peer_data_t;
+
+
+typedef struct {
+    ngx_str_t                  content_type;
+    const char                *format;    /* message, then request id */
+} ngx_http_farm_kong_body_t;
 
 
 static ngx_int_t ngx_http_farm_kong_route(ngx_http_request_t *r,
@@ -45,6 +57,8 @@ static ngx_int_t ngx_http_farm_kong_finish(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx);
 static ngx_int_t ngx_http_farm_kong_error(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, ngx_uint_t status, const char *message);
+static ngx_uint_t ngx_http_farm_kong_accept(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_farm_kong_media_type(u_char *p, size_t len);
 static ngx_int_t ngx_http_farm_kong_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_farm_kong_init_peer(ngx_http_request_t *r,
@@ -57,6 +71,26 @@ static ngx_int_t ngx_http_farm_kong_via(ngx_http_request_t *r);
 
 
 ngx_http_output_header_filter_pt  ngx_http_farm_kong_next_header_filter;
+
+
+/* the wire formats of Kong's error bodies (kong.response.error) */
+static ngx_http_farm_kong_body_t  ngx_http_farm_kong_bodies[] = {
+
+    { ngx_string("application/json; charset=utf-8"),
+      "{\n  \"message\":\"%s\",\n  \"request_id\":\"%V\"\n}" },
+
+    { ngx_string("text/html; charset=utf-8"),
+      "<!doctype html>\n<html>\n  <head>\n    <meta charset=\"utf-8\">\n"
+      "    <title>Error</title>\n  </head>\n  <body>\n    <h1>Error</h1>\n"
+      "    <p>%s.</p>\n    <p>request_id: %V</p>\n  </body>\n</html>\n" },
+
+    { ngx_string("application/xml; charset=utf-8"),
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<error>\n"
+      "  <message>%s</message>\n  <requestid>%V</requestid>\n</error>\n" },
+
+    { ngx_string("text/plain; charset=utf-8"),
+      "%s\nrequest_id: %V\n" }
+};
 
 
 /*
@@ -785,18 +819,19 @@ ngx_http_farm_kong_finish(ngx_http_request_t *r,
 
 
 /*
- * Kong's kong.response.error(): the JSON body with the request id (a
- * redirect has none), and X-Kong-Request-Id.
+ * Kong's kong.response.error(): the body in the type the client accepts,
+ * with the request id (a redirect has none), and X-Kong-Request-Id.
  */
 
 static ngx_int_t
 ngx_http_farm_kong_error(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
     ngx_uint_t status, const char *message)
 {
-    size_t        len;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    size_t                      len;
+    ngx_int_t                   rc;
+    ngx_buf_t                  *b;
+    ngx_chain_t                 out;
+    ngx_http_farm_kong_body_t  *body;
 
     ctx->answered = 1;
 
@@ -818,23 +853,22 @@ ngx_http_farm_kong_error(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
         return ngx_http_send_header(r);
     }
 
-    len = sizeof("{\n  \"message\":\"\",\n  \"request_id\":\"\"\n}") - 1
-          + ngx_strlen(message) + ctx->request_id.len;
+    body = &ngx_http_farm_kong_bodies[ngx_http_farm_kong_accept(r)];
+
+    len = ngx_strlen(body->format) + ngx_strlen(message)
+          + ctx->request_id.len;
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last = ngx_sprintf(b->pos,
-                          "{\n  \"message\":\"%s\",\n  \"request_id\":\"%V\"\n}",
-                          message, &ctx->request_id);
+    b->last = ngx_sprintf(b->pos, body->format, message, &ctx->request_id);
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
-    ngx_str_set(&r->headers_out.content_type,
-                "application/json; charset=utf-8");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type = body->content_type;
+    r->headers_out.content_type_len = body->content_type.len;
     r->headers_out.content_length_n = b->last - b->pos;
 
     rc = ngx_http_send_header(r);
@@ -847,6 +881,134 @@ ngx_http_farm_kong_error(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * Kong's choice of the error body's type: of the Accept elements, the
+ * first with the highest q (default 1) decides; JSON when there is no
+ * Accept, for the wildcards "any" and "application", and for any type
+ * without a body of its own.  "text" with a wildcard is text/plain.
+ */
+
+static ngx_uint_t
+ngx_http_farm_kong_accept(ngx_http_request_t *r)
+{
+    u_char           *p, *end, *elt, *semi, *q, *qend;
+    ngx_int_t         quality, best;
+    ngx_uint_t        i, type;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    type = NGX_HTTP_FARM_KONG_JSON;
+    best = 0;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.len != sizeof("Accept") - 1
+                || ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
+                                   sizeof("Accept") - 1)
+                   != 0)
+            {
+                continue;
+            }
+
+            p = h[i].value.data;
+            end = p + h[i].value.len;
+
+            while (p < end) {
+                elt = p;
+                p = ngx_strlchr(elt, end, ',');
+                if (p == NULL) {
+                    p = end;
+                }
+
+                /* "type/subtype" [; q=N] [; other parameters] */
+
+                semi = ngx_strlchr(elt, p, ';');
+                quality = 1000;
+
+                for (q = semi; q != NULL && q + 2 <= p; q++) {
+                    if (ngx_strncasecmp(q, (u_char *) "q=", 2) != 0
+                        || (q[-1] != ';' && q[-1] != ' '))
+                    {
+                        continue;
+                    }
+
+                    /* a q Kong's pattern refuses counts as a parameter */
+
+                    qend = ngx_strlchr(q + 2, p, ';');
+                    if (qend == NULL) {
+                        qend = p;
+                    }
+
+                    while (qend > q + 2 && qend[-1] == ' ') {
+                        qend--;
+                    }
+
+                    quality = ngx_atofp(q + 2, qend - q - 2, 3);
+
+                    if (quality == NGX_ERROR || quality > 1000) {
+                        quality = 1000;
+                    }
+
+                    break;
+                }
+
+                while (elt < p && (*elt == ' ' || *elt == '\t')) {
+                    elt++;
+                }
+
+                q = semi ? semi : p;
+
+                while (q > elt && (q[-1] == ' ' || q[-1] == '\t')) {
+                    q--;
+                }
+
+                if (quality > best && ngx_strlchr(elt, q, '/') != NULL) {
+                    best = quality;
+                    type = ngx_http_farm_kong_media_type(elt, q - elt);
+                }
+
+                p++;
+            }
+        }
+    }
+
+    return type;
+}
+
+
+static ngx_uint_t
+ngx_http_farm_kong_media_type(u_char *p, size_t len)
+{
+    ngx_str_t  s;
+
+    s.data = p;
+    s.len = len;
+
+#define ngx_http_farm_kong_is(s, lit)                                       \
+    ((s).len == sizeof(lit) - 1 && ngx_strncmp((s).data, lit, (s).len) == 0)
+
+    if (ngx_http_farm_kong_is(s, "text/html")) {
+        return NGX_HTTP_FARM_KONG_HTML;
+    }
+
+    if (ngx_http_farm_kong_is(s, "application/xml")) {
+        return NGX_HTTP_FARM_KONG_XML;
+    }
+
+    if (ngx_http_farm_kong_is(s, "text/plain")
+        || ngx_http_farm_kong_is(s, "text/*"))
+    {
+        return NGX_HTTP_FARM_KONG_PLAIN;
+    }
+
+#undef ngx_http_farm_kong_is
+
+    return NGX_HTTP_FARM_KONG_JSON;
 }
 
 

@@ -294,7 +294,7 @@ qr{(?msi)\A(?=GET /echo HTTP/1\.\d$)(?=.*^Host: gw\.example\.com$)}
 
 
 
-=== TEST 6: no route: Kong's 404 JSON body with the request id
+=== TEST 6: no route: Kong's 404 body with the request id, in the type Accept asks for (JSON by default)
 --- user_files eval
 ">>> kong.yml
 _format_version: \"3.0\"
@@ -304,6 +304,22 @@ services:
   routes:
   - paths: [/a]
 "
+--- init
+my $get = sub {
+    my ($code, $h, $body) = FarmTest::http_get(FarmTest::gateway_port(), '/x', Accept => $_[0]);
+    return ($h->{'content-type'} // '') . "|$body";
+};
+Test::More::like($get->('text/plain'),
+                 qr{^text/plain; charset=utf-8\|no Route matched with those values\nrequest_id: [0-9a-f]{32}\n\z},
+                 'Accept: text/plain');
+Test::More::like($get->('text/html;q=0.5, application/xml'),
+                 qr{^application/xml; charset=utf-8\|<\?xml version="1\.0" encoding="UTF-8"\?>\n<error>\n  <message>no Route matched with those values</message>\n  <requestid>[0-9a-f]{32}</requestid>\n</error>\n\z},
+                 'the highest q wins: application/xml');
+Test::More::like($get->('application/xml;q=0.2, text/html'),
+                 qr{^text/html; charset=utf-8\|<!doctype html>.*<h1>Error</h1>\n    <p>no Route matched with those values\.</p>\n    <p>request_id: [0-9a-f]{32}</p>}s,
+                 'text/html');
+Test::More::like($get->('text/*'), qr{^text/plain; charset=utf-8\|}, 'text/* is text/plain');
+Test::More::like($get->('image/png'), qr{^application/json; charset=utf-8\|\{}, 'an unknown type: JSON');
 --- request
 GET /nothing/here
 --- error_code: 404
