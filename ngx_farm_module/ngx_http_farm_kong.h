@@ -40,6 +40,8 @@ typedef struct {
                                              target's slot in cw */
     ngx_int_t                 *cw;        /* per target, per worker: the
                                              smooth round robin's weight */
+    ngx_uint_t                *active;    /* per target, per worker:
+                                             connections, least-connections */
     u_char                    *farm;      /* per service: host names an
                                              nginx upstream {} block */
 } ngx_http_farm_kong_conf_t;

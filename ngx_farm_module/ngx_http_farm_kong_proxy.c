@@ -29,6 +29,7 @@
 typedef struct {
     ngx_http_farm_kong_ctx_t  *ctx;
     ngx_http_request_t        *request;
+    ngx_uint_t                *active;    /* the count this try holds */
 } ngx_http_farm_kong_peer_data_t;
 
 
@@ -743,7 +744,7 @@ ngx_http_farm_kong_finish(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx)
 {
     ngx_int_t                  *cw, total;
-    ngx_uint_t                  i, n, best;
+    ngx_uint_t                  i, n, best, least, *active;
     const kong_upstream_t      *u;
     ngx_http_farm_kong_peer_t  *peer;
 
@@ -772,15 +773,38 @@ ngx_http_farm_kong_finish(ngx_http_request_t *r,
 
     /*
      * Smooth weighted round robin over the targets (nginx's), each
-     * target's weight kept per worker; then the target's addresses in turn.
+     * target's weight kept per worker; least-connections first keeps the
+     * targets with the fewest connections of this worker per weight.
+     * Then the chosen target's addresses in turn.
      */
 
     cw = ctx->conf->cw + ctx->conf->cw_off[u->index];
+    active = ctx->conf->active + ctx->conf->cw_off[u->index];
+    least = NGX_CONF_UNSET_UINT;
+
+    if (u->algorithm == KONG_ALG_LEAST_CONNECTIONS) {
+        for (i = 0; i < ctx->peers.nelts; i++) {
+            if (least == NGX_CONF_UNSET_UINT
+                || active[peer[i].target] * peer[least].weight
+                   < active[peer[least].target] * peer[i].weight)
+            {
+                least = i;
+            }
+        }
+    }
+
     best = NGX_CONF_UNSET_UINT;
     total = 0;
 
     for (i = 0; i < ctx->peers.nelts; i++) {
         if (i > 0 && peer[i - 1].target == peer[i].target) {
+            continue;
+        }
+
+        if (least != NGX_CONF_UNSET_UINT
+            && active[peer[i].target] * peer[least].weight
+               != active[peer[least].target] * peer[i].weight)
+        {
             continue;
         }
 
@@ -1137,6 +1161,7 @@ ngx_http_farm_kong_init_peer(ngx_http_request_t *r,
 
     pd->ctx = ctx;
     pd->request = r;
+    pd->active = NULL;
 
     u->peer.data = pd;
     u->peer.get = ngx_http_farm_kong_get_peer;
@@ -1169,6 +1194,13 @@ ngx_http_farm_kong_get_peer(ngx_peer_connection_t *pc, void *data)
     pc->cached = 0;
     pc->connection = NULL;
 
+    if (ctx->match.service->upstream != NULL) {
+        pd->active = ctx->conf->active
+                     + ctx->conf->cw_off[ctx->match.service->upstream->index]
+                     + peer[i].target;
+        (*pd->active)++;
+    }
+
     return NGX_OK;
 }
 
@@ -1178,6 +1210,11 @@ ngx_http_farm_kong_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state)
 {
     ngx_http_farm_kong_peer_data_t  *pd = data;
+
+    if (pd->active != NULL) {
+        (*pd->active)--;
+        pd->active = NULL;
+    }
 
     pd->ctx->tried++;
 

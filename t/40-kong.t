@@ -612,3 +612,44 @@ Host: h7.example.com
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 17: a least-connections Kong upstream sends new requests to the target with fewer connections
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+upstreams:
+- name: pool
+  algorithm: least-connections
+  targets:
+  - target: 127.0.0.1:$main::A
+  - target: 127.0.0.1:$main::B
+services:
+- name: s
+  host: pool
+  path: /work
+  routes:
+  - paths: [/lc]
+"
+--- init
+my $slow = FarmTest::background_get(FarmTest::gateway_port(), '/lc?ms=3000');
+my $busy;
+FarmTest::wait_until(sub {
+    for my $id ('a', 'b') {
+        my (undef, undef, $body) = FarmTest::http_get($main::Agent{$id}, '/health');
+        if (($body // '') =~ /"inflight":1\b/) { $busy = $id; return 1 }
+    }
+    return 0;
+}, 10, 'the slow request reached an agent');
+my %seen;
+$seen{ main::answered_by('/lc?ms=0') }++ for 1 .. 4;
+Test::More::is_deeply(\%seen, { ($busy eq 'a' ? 'b' : 'a') => 4 },
+                      "while $busy holds a slow request, four quick ones go to the other");
+FarmTest::wait_until(sub { FarmTest::finished($slow) }, 10, 'the slow request finished');
+--- request
+GET /lc?ms=0
+--- error_code: 200
+--- no_error_log
+[error]
+[alert]
