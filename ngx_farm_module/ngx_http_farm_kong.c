@@ -6,8 +6,9 @@
  * directive (the file is loaded and validated at configuration time, so a
  * broken file fails nginx -t and a reload, naming FILE:LINE:COLUMN), the
  * $farm_kong_* variables, the rewrite phase handler's and the header
- * filter's registration, and the implicit "farm_kong" upstream.  A reload loads the file into the new
- * cycle; the old cycle's configuration is freed with the old cycle's pool.
+ * filter's registration, and the implicit "farm_kong" upstream.  A reload
+ * loads the file into the new cycle; the old cycle's configuration is freed
+ * with the old cycle's pool.
  */
 
 

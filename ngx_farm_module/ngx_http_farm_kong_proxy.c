@@ -14,6 +14,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <math.h>
+
 #include "ngx_http_farm_kong.h"
 
 
@@ -58,6 +60,10 @@ static ngx_int_t ngx_http_farm_kong_finish(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx);
 static ngx_int_t ngx_http_farm_kong_error(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, ngx_uint_t status, const char *message);
+static ngx_uint_t ngx_http_farm_kong_pick_hash(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx);
+static ngx_int_t ngx_http_farm_kong_hash_key(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, int on, const char *name, ngx_str_t *key);
 static ngx_uint_t ngx_http_farm_kong_accept(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_farm_kong_media_type(u_char *p, size_t len);
 static ngx_int_t ngx_http_farm_kong_header(ngx_http_request_t *r,
@@ -719,6 +725,178 @@ ngx_http_farm_kong_resolved(ngx_resolver_ctx_t *rctx)
 }
 
 
+/*
+ * consistent-hashing: the key from hash_on, else from hash_fallback; then
+ * the target by weighted rendezvous hashing (each target scores
+ * -ln(hash(key, target)) / weight, the lowest wins), so a key keeps its
+ * target while the targets stay, and a removed target's keys spread over
+ * the others.  Kong uses a ring of slots instead: the same stickiness, a
+ * different mapping.  Returns the peer, or NGX_CONF_UNSET_UINT when there
+ * is no key (the caller balances by round robin).
+ */
+
+static ngx_uint_t
+ngx_http_farm_kong_pick_hash(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx)
+{
+    double                      score, low;
+    uint32_t                    crc, h;
+    ngx_str_t                   key;
+    ngx_uint_t                  i, n, best;
+    const kong_target_t        *t;
+    const kong_upstream_t      *u;
+    ngx_http_farm_kong_peer_t  *peer;
+
+    u = ctx->match.service->upstream;
+
+    if (ngx_http_farm_kong_hash_key(r, ctx, u->hash_on, NULL, &key) != NGX_OK
+        && ngx_http_farm_kong_hash_key(r, ctx, u->hash_fallback, "fallback",
+                                       &key)
+           != NGX_OK)
+    {
+        return NGX_CONF_UNSET_UINT;
+    }
+
+    peer = ctx->peers.elts;
+    best = NGX_CONF_UNSET_UINT;
+    low = 0;
+
+    for (i = 0; i < ctx->peers.nelts; i++) {
+        if (i > 0 && peer[i - 1].target == peer[i].target) {
+            continue;
+        }
+
+        t = u->targets[peer[i].target];
+
+        ngx_crc32_init(crc);
+        ngx_crc32_update(&crc, key.data, key.len);
+        ngx_crc32_update(&crc, (u_char *) "\n", 1);
+        ngx_crc32_update(&crc, (u_char *) t->target, ngx_strlen(t->target));
+        ngx_crc32_final(crc);
+
+        score = -log((crc + 1.0) / 4294967297.0) / (double) peer[i].weight;
+
+        if (best == NGX_CONF_UNSET_UINT || score < low) {
+            best = i;
+            low = score;
+        }
+    }
+
+    for (n = 1; best + n < ctx->peers.nelts; n++) {
+        if (peer[best + n].target != peer[best].target) {
+            break;
+        }
+    }
+
+    h = ngx_crc32_short(key.data, key.len);
+
+    return best + h % n;
+}
+
+
+/*
+ * The hash key of a hash_on or hash_fallback choice: the client address,
+ * a header, a cookie, a query argument, or the normalized path.  A
+ * consumer or a URI capture is not available yet.  NGX_DECLINED when
+ * the request has no such value.
+ */
+
+static ngx_int_t
+ngx_http_farm_kong_hash_key(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, int on, const char *fallback,
+    ngx_str_t *key)
+{
+    ngx_str_t               name;
+    ngx_uint_t              i;
+    const char             *field;
+    ngx_list_part_t        *part;
+    ngx_table_elt_t        *h;
+    const kong_upstream_t  *u;
+
+    u = ctx->match.service->upstream;
+    key->len = 0;
+
+    switch (on) {
+
+    case KONG_HASH_IP:
+        *key = r->connection->addr_text;
+        break;
+
+    case KONG_HASH_PATH:
+        key->data = (u_char *) ctx->match.path;
+        key->len = ctx->match.path_len;
+        break;
+
+    case KONG_HASH_HEADER:
+        field = fallback ? u->hash_fallback_header : u->hash_on_header;
+        if (field == NULL) {
+            return NGX_DECLINED;
+        }
+
+        for (part = &r->headers_in.headers.part; part; part = part->next) {
+            h = part->elts;
+
+            for (i = 0; i < part->nelts; i++) {
+                if (h[i].key.len == ngx_strlen(field)
+                    && ngx_strncasecmp(h[i].key.data, (u_char *) field,
+                                       h[i].key.len)
+                       == 0)
+                {
+                    *key = h[i].value;
+                    goto done;
+                }
+            }
+        }
+
+        break;
+
+    case KONG_HASH_QUERY_ARG:
+        field = fallback ? u->hash_fallback_query_arg : u->hash_on_query_arg;
+        if (field == NULL
+            || ngx_http_arg(r, (u_char *) field, ngx_strlen(field), key)
+               != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+
+        break;
+
+    case KONG_HASH_COOKIE:
+        if (u->hash_on_cookie == NULL) {
+            return NGX_DECLINED;
+        }
+
+        name.data = (u_char *) u->hash_on_cookie;
+        name.len = ngx_strlen(u->hash_on_cookie);
+
+#if (nginx_version >= 1023000)
+        if (ngx_http_parse_multi_header_lines(r, r->headers_in.cookie, &name,
+                                              key)
+            == NULL)
+        {
+            return NGX_DECLINED;
+        }
+#else
+        if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies, &name,
+                                              key)
+            == NGX_DECLINED)
+        {
+            return NGX_DECLINED;
+        }
+#endif
+
+        break;
+
+    default:
+        return NGX_DECLINED;
+    }
+
+done:
+
+    return key->len ? NGX_OK : NGX_DECLINED;
+}
+
+
 /* the request ends while the resolver works for it */
 
 static void
@@ -778,6 +956,14 @@ ngx_http_farm_kong_finish(ngx_http_request_t *r,
      * Then the chosen target's addresses in turn.
      */
 
+    if (u->algorithm == KONG_ALG_CONSISTENT_HASHING) {
+        i = ngx_http_farm_kong_pick_hash(r, ctx);
+
+        if (i != NGX_CONF_UNSET_UINT) {
+            goto found;
+        }
+    }
+
     cw = ctx->conf->cw + ctx->conf->cw_off[u->index];
     active = ctx->conf->active + ctx->conf->cw_off[u->index];
     least = NGX_CONF_UNSET_UINT;
@@ -827,6 +1013,8 @@ ngx_http_farm_kong_finish(ngx_http_request_t *r,
     }
 
     i = best + ctx->conf->rr[u->index]++ % n;
+
+found:
 
     ctx->start = i;
 

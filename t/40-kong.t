@@ -653,3 +653,49 @@ GET /lc?ms=0
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 18: a consistent-hashing Kong upstream keeps each key on one target, and spreads the keys
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+upstreams:
+- name: pool
+  hash_on: header
+  hash_on_header: x-user
+  hash_fallback: query_arg
+  hash_fallback_query_arg: user
+  targets:
+  - target: 127.0.0.1:$main::A
+  - target: 127.0.0.1:$main::B
+services:
+- name: s
+  host: pool
+  path: /work
+  routes:
+  - paths: [/h]
+"
+--- init
+my (%by_user, %agents, $mixed);
+for my $round (1 .. 3) {
+    for my $u (1 .. 13) {
+        my (undef, $h) = FarmTest::http_get(FarmTest::gateway_port(), '/h', 'X-User' => "user$u");
+        my $id = $h->{'x-farm-agent'} // 'none';
+        $mixed++ if defined $by_user{$u} && $by_user{$u} ne $id;
+        $by_user{$u} = $id;
+        $agents{$id}++;
+    }
+}
+Test::More::ok(!$mixed, 'each user stays on one agent over three rounds');
+Test::More::is_deeply([sort keys %agents], ['a', 'b'], 'thirteen users spread over both agents');
+my %q;
+$q{ main::answered_by('/h?user=user5') }++ for 1 .. 3;
+Test::More::is_deeply(\%q, { $by_user{5} => 3 },
+                      'the fallback (query argument) hashes the same key to the same agent');
+--- request
+GET /h
+--- error_code: 200
+--- no_error_log
+[error]
+[alert]
