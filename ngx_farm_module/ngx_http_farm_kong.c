@@ -177,6 +177,9 @@ ngx_http_farm_kong_init(ngx_conf_t *cf)
     ngx_http_farm_kong_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_farm_kong_header_filter;
 
+    ngx_http_farm_kong_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_farm_kong_body_filter;
+
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
     uscf = umcf->upstreams.elts;
     kc = kmcf->confs.elts;

@@ -97,6 +97,7 @@ typedef struct {
     ngx_msec_t                  before;   /* ms from the request's start */
     ngx_uint_t                  next_name;
     ngx_resolver_ctx_t         *rctx;     /* the name being resolved */
+    ngx_buf_t                  *error_body;   /* Kong's, for nginx's */
     ngx_uint_t                  start;    /* first peer tried */
     ngx_uint_t                  tried;
 
@@ -105,15 +106,19 @@ typedef struct {
     unsigned                    resolved:1;
     unsigned                    farm:1;   /* to an nginx upstream {} */
     unsigned                    answered:1;
+    unsigned                    error_sent:1;
 } ngx_http_farm_kong_ctx_t;
 
 
 extern ngx_module_t                      ngx_http_farm_kong_module;
 extern ngx_http_output_header_filter_pt  ngx_http_farm_kong_next_header_filter;
+extern ngx_http_output_body_filter_pt    ngx_http_farm_kong_next_body_filter;
 
 
 ngx_int_t ngx_http_farm_kong_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_farm_kong_header_filter(ngx_http_request_t *r);
+ngx_int_t ngx_http_farm_kong_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
 ngx_int_t ngx_http_farm_kong_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_farm_kong_init_upstream(ngx_conf_t *cf,

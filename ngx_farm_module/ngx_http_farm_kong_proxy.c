@@ -64,7 +64,12 @@ static ngx_uint_t ngx_http_farm_kong_pick_hash(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx);
 static ngx_int_t ngx_http_farm_kong_hash_key(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, int on, const char *name, ngx_str_t *key);
-static ngx_uint_t ngx_http_farm_kong_accept(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_farm_kong_accept(ngx_http_request_t *r,
+    ngx_uint_t nginx_error);
+static void ngx_http_farm_kong_accept_value(u_char *p, u_char *end,
+    ngx_int_t *best, ngx_uint_t *type);
+static ngx_int_t ngx_http_farm_kong_nginx_error(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx);
 static ngx_uint_t ngx_http_farm_kong_media_type(u_char *p, size_t len);
 static ngx_int_t ngx_http_farm_kong_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
@@ -78,6 +83,7 @@ static ngx_int_t ngx_http_farm_kong_via(ngx_http_request_t *r);
 
 
 ngx_http_output_header_filter_pt  ngx_http_farm_kong_next_header_filter;
+ngx_http_output_body_filter_pt    ngx_http_farm_kong_next_body_filter;
 
 
 /* the wire formats of Kong's error bodies (kong.response.error) */
@@ -1065,7 +1071,7 @@ ngx_http_farm_kong_error(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
         return ngx_http_send_header(r);
     }
 
-    body = &ngx_http_farm_kong_bodies[ngx_http_farm_kong_accept(r)];
+    body = &ngx_http_farm_kong_bodies[ngx_http_farm_kong_accept(r, 0)];
 
     len = ngx_strlen(body->format) + ngx_strlen(message)
           + ctx->request_id.len;
@@ -1100,20 +1106,22 @@ ngx_http_farm_kong_error(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
  * Kong's choice of the error body's type: of the Accept elements, the
  * first with the highest q (default 1) decides; JSON when there is no
  * Accept, for the wildcards "any" and "application", and for any type
- * without a body of its own.  "text" with a wildcard is text/plain.
+ * without a body of its own.  "text" with a wildcard is text/plain.  For
+ * nginx's own errors (nginx_error), a request without Accept is answered
+ * in its Content-Type's type, else in text/plain, as Kong's error handler.
  */
 
 static ngx_uint_t
-ngx_http_farm_kong_accept(ngx_http_request_t *r)
+ngx_http_farm_kong_accept(ngx_http_request_t *r, ngx_uint_t nginx_error)
 {
-    u_char           *p, *end, *elt, *semi, *q, *qend;
-    ngx_int_t         quality, best;
-    ngx_uint_t        i, type;
+    ngx_int_t         best;
+    ngx_uint_t        i, type, seen;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
     type = NGX_HTTP_FARM_KONG_JSON;
     best = 0;
+    seen = 0;
 
     for (part = &r->headers_in.headers.part; part; part = part->next) {
         h = part->elts;
@@ -1127,69 +1135,94 @@ ngx_http_farm_kong_accept(ngx_http_request_t *r)
                 continue;
             }
 
-            p = h[i].value.data;
-            end = p + h[i].value.len;
-
-            while (p < end) {
-                elt = p;
-                p = ngx_strlchr(elt, end, ',');
-                if (p == NULL) {
-                    p = end;
-                }
-
-                /* "type/subtype" [; q=N] [; other parameters] */
-
-                semi = ngx_strlchr(elt, p, ';');
-                quality = 1000;
-
-                for (q = semi; q != NULL && q + 2 <= p; q++) {
-                    if (ngx_strncasecmp(q, (u_char *) "q=", 2) != 0
-                        || (q[-1] != ';' && q[-1] != ' '))
-                    {
-                        continue;
-                    }
-
-                    /* a q Kong's pattern refuses counts as a parameter */
-
-                    qend = ngx_strlchr(q + 2, p, ';');
-                    if (qend == NULL) {
-                        qend = p;
-                    }
-
-                    while (qend > q + 2 && qend[-1] == ' ') {
-                        qend--;
-                    }
-
-                    quality = ngx_atofp(q + 2, qend - q - 2, 3);
-
-                    if (quality == NGX_ERROR || quality > 1000) {
-                        quality = 1000;
-                    }
-
-                    break;
-                }
-
-                while (elt < p && (*elt == ' ' || *elt == '\t')) {
-                    elt++;
-                }
-
-                q = semi ? semi : p;
-
-                while (q > elt && (q[-1] == ' ' || q[-1] == '\t')) {
-                    q--;
-                }
-
-                if (quality > best && ngx_strlchr(elt, q, '/') != NULL) {
-                    best = quality;
-                    type = ngx_http_farm_kong_media_type(elt, q - elt);
-                }
-
-                p++;
-            }
+            seen = 1;
+            ngx_http_farm_kong_accept_value(h[i].value.data,
+                                            h[i].value.data
+                                            + h[i].value.len,
+                                            &best, &type);
         }
     }
 
+    if (seen || !nginx_error) {
+        return type;
+    }
+
+    if (r->headers_in.content_type == NULL) {
+        return NGX_HTTP_FARM_KONG_PLAIN;
+    }
+
+    h = r->headers_in.content_type;
+    ngx_http_farm_kong_accept_value(h->value.data,
+                                    h->value.data + h->value.len,
+                                    &best, &type);
+
     return type;
+}
+
+
+/* one Accept value: "type/subtype [; q=N] [; parameter]", ... */
+
+static void
+ngx_http_farm_kong_accept_value(u_char *p, u_char *end, ngx_int_t *best,
+    ngx_uint_t *type)
+{
+    u_char     *elt, *semi, *q, *qend;
+    ngx_int_t   quality;
+
+    while (p < end) {
+        elt = p;
+        p = ngx_strlchr(elt, end, ',');
+        if (p == NULL) {
+            p = end;
+        }
+
+        semi = ngx_strlchr(elt, p, ';');
+        quality = 1000;
+
+        for (q = semi; q != NULL && q + 2 <= p; q++) {
+            if (ngx_strncasecmp(q, (u_char *) "q=", 2) != 0
+                || (q[-1] != ';' && q[-1] != ' '))
+            {
+                continue;
+            }
+
+            /* a q Kong's pattern refuses counts as a parameter */
+
+            qend = ngx_strlchr(q + 2, p, ';');
+            if (qend == NULL) {
+                qend = p;
+            }
+
+            while (qend > q + 2 && qend[-1] == ' ') {
+                qend--;
+            }
+
+            quality = ngx_atofp(q + 2, qend - q - 2, 3);
+
+            if (quality == NGX_ERROR || quality > 1000) {
+                quality = 1000;
+            }
+
+            break;
+        }
+
+        while (elt < p && (*elt == ' ' || *elt == '\t')) {
+            elt++;
+        }
+
+        q = semi ? semi : p;
+
+        while (q > elt && (q[-1] == ' ' || q[-1] == '\t')) {
+            q--;
+        }
+
+        if (quality > *best && ngx_strlchr(elt, q, '/') != NULL) {
+            *best = quality;
+            *type = ngx_http_farm_kong_media_type(elt, q - elt);
+        }
+
+        p++;
+    }
 }
 
 
@@ -1443,6 +1476,12 @@ ngx_http_farm_kong_header_filter(ngx_http_request_t *r)
 
     u = r->upstream;
 
+    if (u != NULL && r->err_status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+        && ngx_http_farm_kong_nginx_error(r, ctx) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (u == NULL || u->state == NULL
         || u->state->header_time == (ngx_msec_t) -1)
     {
@@ -1524,4 +1563,107 @@ ngx_http_farm_kong_via(ngx_http_request_t *r)
     }
 
     return ngx_http_farm_kong_header(r, "Via", &via);
+}
+
+
+/*
+ * nginx's own error page for a proxied request (the upstream refused,
+ * failed or timed out) becomes Kong's error handler's answer: its message
+ * for the status, in the negotiated type, with the request id.  The body
+ * filter sends it in place of nginx's page.
+ */
+
+static ngx_int_t
+ngx_http_farm_kong_nginx_error(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx)
+{
+    size_t                      len;
+    u_char                      msg[64];
+    ngx_buf_t                  *b;
+    ngx_http_farm_kong_body_t  *body;
+
+    switch (r->headers_out.status) {
+
+    case NGX_HTTP_INTERNAL_SERVER_ERROR:
+        ngx_cpystrn(msg, (u_char *) "An unexpected error occurred",
+                    sizeof(msg));
+        break;
+
+    case NGX_HTTP_BAD_GATEWAY:
+        ngx_cpystrn(msg, (u_char *) "An invalid response was received from "
+                    "the upstream server", sizeof(msg));
+        break;
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        ngx_cpystrn(msg, (u_char *) "The upstream server is currently "
+                    "unavailable", sizeof(msg));
+        break;
+
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+        ngx_cpystrn(msg, (u_char *) "The upstream server is timing out",
+                    sizeof(msg));
+        break;
+
+    default:
+        ngx_sprintf(msg, "The upstream server responded with %ui%Z",
+                    r->headers_out.status);
+    }
+
+    body = &ngx_http_farm_kong_bodies[ngx_http_farm_kong_accept(r, 1)];
+
+    len = ngx_strlen(body->format) + ngx_strlen(msg) + ctx->request_id.len;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_sprintf(b->pos, body->format, msg, &ctx->request_id);
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    r->headers_out.content_type = body->content_type;
+    r->headers_out.content_type_len = body->content_type.len;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    ctx->error_body = b;
+
+    return NGX_OK;
+}
+
+
+/* in place of nginx's error page: Kong's body, once */
+
+ngx_int_t
+ngx_http_farm_kong_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t                out, *cl;
+    ngx_http_farm_kong_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_farm_kong_module);
+
+    if (ctx == NULL || ctx->error_body == NULL) {
+        return ngx_http_farm_kong_next_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    if (ctx->error_sent || r->header_only) {
+        return NGX_OK;
+    }
+
+    ctx->error_sent = 1;
+
+    out.buf = ctx->error_body;
+    out.next = NULL;
+
+    return ngx_http_farm_kong_next_body_filter(r, &out);
 }

@@ -414,7 +414,7 @@ GET /p
 
 
 
-=== TEST 10: the service's read_timeout is the proxy's read timeout
+=== TEST 10: the service's read_timeout is the proxy's read timeout; the 504 has Kong's body (text/plain without Accept)
 --- user_files eval
 ">>> kong.yml
 _format_version: \"3.0\"
@@ -429,6 +429,9 @@ services:
 --- request
 GET /slow?ms=3000
 --- error_code: 504
+--- response_headers
+Content-Type: text/plain; charset=utf-8
+--- response_body_like: ^The upstream server is timing out\nrequest_id: [0-9a-f]{32}\n$
 --- error_log
 upstream timed out
 
@@ -698,4 +701,31 @@ GET /h
 --- error_code: 200
 --- no_error_log
 [error]
+[alert]
+
+
+
+=== TEST 19: a service that refuses connections: 502 with Kong's body in the negotiated type
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: closed
+  url: http://127.0.0.1:$ENV{TEST_NGINX_DEAD_DNS_PORT}/
+  retries: 1
+  routes:
+  - paths: [/closed]
+"
+--- request
+GET /closed
+--- more_headers
+Accept: application/json
+--- error_code: 502
+--- response_headers_like
+Content-Type: application/json; charset=utf-8
+X-Kong-Request-Id: [0-9a-f]{32}
+--- response_body_like: ^\{\n  "message":"An invalid response was received from the upstream server",\n  "request_id":"[0-9a-f]{32}"\n\}$
+--- error_log
+Connection refused
+--- no_error_log
 [alert]
