@@ -177,8 +177,8 @@ ngx_http_farm_kong_route(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
     uint32_t               id[4];
     ngx_str_t              location;
     ngx_uint_t             i;
-    kong_config_t         *kong;
     ngx_time_t            *tp;
+    kong_config_t         *kong;
     kong_request_t         kr;
     ngx_msec_int_t         ms;
     ngx_pool_cleanup_t    *cln;
