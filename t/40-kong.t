@@ -729,3 +729,51 @@ X-Kong-Request-Id: [0-9a-f]{32}
 Connection refused
 --- no_error_log
 [alert]
+
+
+
+=== TEST 20: skip_invalid loads the valid entities and warns with FILE:LINE:COLUMN; farm_kong off exempts a location
+--- config
+    farm_kong ../html/kong.yml skip_invalid;
+
+    location / {
+        proxy_pass $farm_kong_url;
+        proxy_set_header Host $farm_kong_host;
+    }
+
+    location = /local {
+        farm_kong off;
+        return 200 "not routed by kong.yml\n";
+    }
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: bad
+  host: 127.0.0.1
+  port: 70000
+  routes:
+  - paths: [/bad]
+- name: good
+  url: http://127.0.0.1:$main::A/work
+  routes:
+  - paths: [/good]
+"
+--- init
+Test::More::is(main::answered_by('/good'), 'a', 'the valid service is served');
+my ($code) = FarmTest::http_get(FarmTest::gateway_port(), '/bad');
+Test::More::is($code, 404, "the invalid service's route is not loaded");
+# a reload logs the warnings into the running error.log (at the first
+# start they may go to nginx's compiled-in log, depending on the harness)
+main::reload_nginx();
+FarmTest::wait_until(sub { main::error_log_has(qr/\[warn\] .*farm_kong: \S*kong\.yml:5:9: /) },
+                     10, 'the warning of the reload');
+--- request
+GET /local
+--- response_body
+not routed by kong.yml
+--- error_log eval
+qr/\[warn\] .*farm_kong: \S*kong\.yml:5:9: services\[0\]\.port: value should be between 0 and 65535/
+--- no_error_log
+[error]
+[alert]
