@@ -777,3 +777,40 @@ qr/\[warn\] .*farm_kong: \S*kong\.yml:5:9: services\[0\]\.port: value should be 
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 21: a Kong upstream without a usable target: 503 from the ring-balancer; host_header is the upstream Host
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+upstreams:
+- name: empty
+  targets:
+  - target: 127.0.0.1:$main::A
+    weight: 0
+- name: named
+  host_header: api.internal
+  targets:
+  - target: 127.0.0.1:$main::A
+services:
+- name: e
+  host: empty
+  routes:
+  - paths: [/empty]
+- name: n
+  host: named
+  path: /echo
+  routes:
+  - paths: [/named]
+"
+--- init
+my (undef, undef, $body) = FarmTest::http_get(FarmTest::gateway_port(), '/named');
+Test::More::like($body, qr{^Host: api\.internal$}mi, 'Host: the upstream host_header');
+--- request
+GET /empty
+--- error_code: 503
+--- response_body_like: "message":"failure to get a peer from the ring-balancer"
+--- no_error_log
+[error]
+[alert]
