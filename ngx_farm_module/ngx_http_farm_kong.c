@@ -360,8 +360,10 @@ ngx_http_farm_kong(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     kc->cw = ngx_pcalloc(cf->pool, (kong->ntargets + 1) * sizeof(ngx_int_t));
     kc->active = ngx_pcalloc(cf->pool, (kong->ntargets + 1)
                                        * sizeof(ngx_uint_t));
+    kc->health = ngx_pcalloc(cf->pool, (kong->ntargets + 1)
+                                       * sizeof(ngx_http_farm_kong_health_t));
     if (kc->rr == NULL || kc->farm == NULL || kc->cw_off == NULL
-        || kc->cw == NULL || kc->active == NULL)
+        || kc->cw == NULL || kc->active == NULL || kc->health == NULL)
     {
         return NGX_CONF_ERROR;
     }

@@ -31,6 +31,15 @@
 #define NGX_HTTP_FARM_KONG_VIA       "1.1 ngx_farm"
 
 
+/* a target's passive health, per worker (healthchecks.passive) */
+typedef struct {
+    ngx_uint_t                 tcp_failures;   /* consecutive */
+    ngx_uint_t                 timeouts;
+    ngx_uint_t                 http_failures;
+    ngx_uint_t                 down;           /* until the next reload */
+} ngx_http_farm_kong_health_t;
+
+
 /* one loaded file; shared by the locations that inherit it */
 typedef struct {
     ngx_str_t                  file;
@@ -42,6 +51,7 @@ typedef struct {
                                              smooth round robin's weight */
     ngx_uint_t                *active;    /* per target, per worker:
                                              connections, least-connections */
+    ngx_http_farm_kong_health_t  *health; /* per target, per worker */
     u_char                    *farm;      /* per service: host names an
                                              nginx upstream {} block */
 } ngx_http_farm_kong_conf_t;

@@ -29,9 +29,11 @@
 
 
 typedef struct {
-    ngx_http_farm_kong_ctx_t  *ctx;
-    ngx_http_request_t        *request;
-    ngx_uint_t                *active;    /* the count this try holds */
+    ngx_http_farm_kong_ctx_t     *ctx;
+    ngx_http_request_t           *request;
+    ngx_uint_t                   *active;    /* the count this try holds */
+    ngx_http_farm_kong_health_t  *health;    /* this try's target */
+    const kong_target_t          *target;
 } ngx_http_farm_kong_peer_data_t;
 
 
@@ -80,6 +82,10 @@ static ngx_int_t ngx_http_farm_kong_get_peer(ngx_peer_connection_t *pc,
 static void ngx_http_farm_kong_free_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
 static ngx_int_t ngx_http_farm_kong_via(ngx_http_request_t *r);
+static void ngx_http_farm_kong_passive(ngx_http_farm_kong_peer_data_t *pd,
+    ngx_peer_connection_t *pc, ngx_uint_t state);
+static ngx_uint_t ngx_http_farm_kong_in(const kong_statuses_t *st,
+    ngx_uint_t status);
 
 
 ngx_http_output_header_filter_pt  ngx_http_farm_kong_next_header_filter;
@@ -927,10 +933,11 @@ static ngx_int_t
 ngx_http_farm_kong_finish(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx)
 {
-    ngx_int_t                  *cw, total;
-    ngx_uint_t                  i, n, best, least, *active;
-    const kong_upstream_t      *u;
-    ngx_http_farm_kong_peer_t  *peer;
+    ngx_int_t                    *cw, total;
+    ngx_uint_t                    i, n, best, least, *active;
+    const kong_upstream_t        *u;
+    ngx_http_farm_kong_peer_t    *peer;
+    ngx_http_farm_kong_health_t  *health;
 
     if (ctx->farm) {
         return NGX_DECLINED;
@@ -953,6 +960,23 @@ ngx_http_farm_kong_finish(ngx_http_request_t *r,
     if (u == NULL) {
         ctx->start = 0;
         return NGX_DECLINED;
+    }
+
+    /* passive health: the targets marked down leave this request's list */
+
+    health = ctx->conf->health + ctx->conf->cw_off[u->index];
+
+    for (i = 0, n = 0; i < ctx->peers.nelts; i++) {
+        if (!health[peer[i].target].down) {
+            peer[n++] = peer[i];
+        }
+    }
+
+    ctx->peers.nelts = n;
+
+    if (n == 0) {
+        return ngx_http_farm_kong_error(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                "failure to get a peer from the ring-balancer");
     }
 
     /*
@@ -1383,6 +1407,8 @@ ngx_http_farm_kong_init_peer(ngx_http_request_t *r,
     pd->ctx = ctx;
     pd->request = r;
     pd->active = NULL;
+    pd->health = NULL;
+    pd->target = NULL;
 
     u->peer.data = pd;
     u->peer.get = ngx_http_farm_kong_get_peer;
@@ -1401,6 +1427,7 @@ ngx_http_farm_kong_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_http_farm_kong_peer_data_t  *pd = data;
 
     ngx_uint_t                  i;
+    const kong_upstream_t      *u;
     ngx_http_farm_kong_ctx_t   *ctx;
     ngx_http_farm_kong_peer_t  *peer;
 
@@ -1415,10 +1442,14 @@ ngx_http_farm_kong_get_peer(ngx_peer_connection_t *pc, void *data)
     pc->cached = 0;
     pc->connection = NULL;
 
-    if (ctx->match.service->upstream != NULL) {
-        pd->active = ctx->conf->active
-                     + ctx->conf->cw_off[ctx->match.service->upstream->index]
+    u = ctx->match.service->upstream;
+
+    if (u != NULL) {
+        pd->active = ctx->conf->active + ctx->conf->cw_off[u->index]
                      + peer[i].target;
+        pd->health = ctx->conf->health + ctx->conf->cw_off[u->index]
+                     + peer[i].target;
+        pd->target = u->targets[peer[i].target];
         (*pd->active)++;
     }
 
@@ -1435,6 +1466,11 @@ ngx_http_farm_kong_free_peer(ngx_peer_connection_t *pc, void *data,
     if (pd->active != NULL) {
         (*pd->active)--;
         pd->active = NULL;
+    }
+
+    if (pd->health != NULL) {
+        ngx_http_farm_kong_passive(pd, pc, state);
+        pd->health = NULL;
     }
 
     pd->ctx->tried++;
@@ -1666,4 +1702,99 @@ ngx_http_farm_kong_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     out.next = NULL;
 
     return ngx_http_farm_kong_next_body_filter(r, &out);
+}
+
+
+/*
+ * healthchecks.passive, per worker: consecutive TCP failures, timeouts
+ * and unhealthy statuses of the proxied traffic mark a target down once a
+ * threshold (0 = off) is reached; a healthy status resets the counts.  As
+ * in Kong without active checks, a down target stays down (here: until the
+ * next reload).
+ */
+
+static void
+ngx_http_farm_kong_passive(ngx_http_farm_kong_peer_data_t *pd,
+    ngx_peer_connection_t *pc, ngx_uint_t state)
+{
+    ngx_uint_t                    status, *count, limit;
+    const char                   *what;
+    ngx_connection_t             *c;
+    ngx_http_upstream_t          *u;
+    const kong_upstream_t        *ku;
+    const kong_passive_check_t   *pc_;
+    ngx_http_farm_kong_health_t  *hp;
+
+    ku = pd->ctx->match.service->upstream;
+    pc_ = &ku->healthchecks.passive;
+    hp = pd->health;
+    u = pd->request->upstream;
+
+    status = (u != NULL) ? u->headers_in.status_n : 0;
+
+    if (status != 0) {
+        if (pc_->type == KONG_PROTO_TCP) {
+            return;
+        }
+
+        if (ngx_http_farm_kong_in(&pc_->unhealthy_http_statuses, status)) {
+            count = &hp->http_failures;
+            limit = pc_->unhealthy_http_failures;
+            what = "HTTP failures";
+
+        } else {
+            if (ngx_http_farm_kong_in(&pc_->healthy_http_statuses, status)) {
+                hp->tcp_failures = 0;
+                hp->timeouts = 0;
+                hp->http_failures = 0;
+            }
+
+            return;
+        }
+
+    } else if (state & NGX_PEER_FAILED) {
+        c = pc->connection;
+
+        if (c != NULL && (c->read->timedout || c->write->timedout)) {
+            count = &hp->timeouts;
+            limit = pc_->unhealthy_timeouts;
+            what = "timeouts";
+
+        } else {
+            count = &hp->tcp_failures;
+            limit = pc_->unhealthy_tcp_failures;
+            what = "TCP failures";
+        }
+
+    } else {
+        return;
+    }
+
+    (*count)++;
+
+    if (limit == 0 || *count < limit || hp->down) {
+        return;
+    }
+
+    hp->down = 1;
+
+    ngx_log_error(NGX_LOG_WARN, pd->request->connection->log, 0,
+                  "farm_kong: upstream \"%s\" target \"%s\" is unhealthy "
+                  "after %ui %s (passive health check)",
+                  ku->name, pd->target->target, *count, what);
+}
+
+
+static ngx_uint_t
+ngx_http_farm_kong_in(const kong_statuses_t *st, ngx_uint_t status)
+{
+    size_t  i;
+
+    for (i = 0; i < st->n; i++) {
+        if (st->items[i] == status) {
+            return 1;
+        }
+    }
+
+    return 0;
 }

@@ -15,6 +15,7 @@ our %Agent = (
 
 $ENV{TEST_NGINX_DEAD_DNS_PORT} = free_port();    # nothing listens there
 $ENV{TEST_NGINX_DNS_PORT} = start_dns();
+$ENV{TEST_NGINX_DEAD_TCP_PORT} = free_port();    # refuses connections
 
 our $A = $Agent{a}{port};
 our $B = $Agent{b}{port};
@@ -813,4 +814,43 @@ GET /empty
 --- response_body_like: "message":"failure to get a peer from the ring-balancer"
 --- no_error_log
 [error]
+[alert]
+
+
+
+=== TEST 22: passive health checks: a target that refuses a connection is taken out, its requests go to the other
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+upstreams:
+- name: pool
+  healthchecks:
+    passive:
+      unhealthy:
+        tcp_failures: 1
+  targets:
+  - target: 127.0.0.1:$ENV{TEST_NGINX_DEAD_TCP_PORT}
+  - target: 127.0.0.1:$main::A
+services:
+- name: s
+  host: pool
+  path: /work
+  routes:
+  - paths: [/ph]
+"
+--- init
+my %codes;
+$codes{ main::answered_by('/ph') }++ for 1 .. 6;
+Test::More::is_deeply(\%codes, { a => 6 }, 'six requests answered by agent a (the refused one retried)');
+open my $fh, '<', FarmTest::nginx_error_log() or die "error.log: $!\n";
+my $port = $ENV{TEST_NGINX_DEAD_TCP_PORT};
+my $refused = grep { /connect\(\) failed .*127\.0\.0\.1:$port/ } <$fh>;
+Test::More::is($refused, 1, 'the refusing target was tried once, then left out');
+--- request
+GET /ph
+--- response_headers
+X-Farm-Agent: a
+--- error_log eval
+qr/\[warn\] .*farm_kong: upstream "pool" target "127\.0\.0\.1:\d+" is unhealthy after 1 TCP failures \(passive health check\)/
+--- no_error_log
 [alert]
