@@ -296,6 +296,11 @@ ngx_http_farm_kong_request(ngx_http_request_t *r, kong_request_t *kr)
     if (r->headers_in.host != NULL) {
         kr->host = (const char *) r->headers_in.host->value.data;
         kr->host_len = r->headers_in.host->value.len;
+
+    } else if (r->headers_in.server.len) {
+        /* HTTP/2 :authority without a Host header */
+        kr->host = (const char *) r->headers_in.server.data;
+        kr->host_len = r->headers_in.server.len;
     }
 
     kr->uri = (const char *) r->unparsed_uri.data;
