@@ -81,6 +81,12 @@ static ngx_int_t ngx_http_farm_kong_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_farm_kong_free_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_farm_kong_set_session(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_farm_kong_save_session(ngx_peer_connection_t *pc,
+    void *data);
+#endif
 static ngx_int_t ngx_http_farm_kong_via(ngx_http_request_t *r);
 static void ngx_http_farm_kong_passive(ngx_http_farm_kong_peer_data_t *pd,
     ngx_peer_connection_t *pc, ngx_uint_t state);
@@ -1418,6 +1424,10 @@ ngx_http_farm_kong_init_peer(ngx_http_request_t *r,
     u->peer.data = pd;
     u->peer.get = ngx_http_farm_kong_get_peer;
     u->peer.free = ngx_http_farm_kong_free_peer;
+#if (NGX_HTTP_SSL)
+    u->peer.set_session = ngx_http_farm_kong_set_session;
+    u->peer.save_session = ngx_http_farm_kong_save_session;
+#endif
     u->peer.tries = s->retries + 1;
 
     return NGX_OK;
@@ -1708,6 +1718,30 @@ ngx_http_farm_kong_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     return ngx_http_farm_kong_next_body_filter(r, &out);
 }
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * TLS to a service: nginx asks the balancer for a session to reuse and
+ * hands it the new one; the addresses are per request, so there is none
+ * to keep (each connection makes a full handshake).
+ */
+
+static ngx_int_t
+ngx_http_farm_kong_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_farm_kong_save_session(ngx_peer_connection_t *pc, void *data)
+{
+    return;
+}
+
+#endif
 
 
 /*

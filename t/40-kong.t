@@ -7,6 +7,7 @@
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
+use File::Temp ();
 
 our %Agent = (
     a => start_agent(id => 'a'),
@@ -16,6 +17,15 @@ our %Agent = (
 $ENV{TEST_NGINX_DEAD_DNS_PORT} = free_port();    # nothing listens there
 $ENV{TEST_NGINX_DNS_PORT} = start_dns();
 $ENV{TEST_NGINX_DEAD_TCP_PORT} = free_port();    # refuses connections
+$ENV{TEST_NGINX_TLS_PORT} = free_port();         # a TLS server in nginx
+
+# a throw-away self-signed certificate for that server
+our $TlsDir = File::Temp::tempdir('kong-tls-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+system('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+       '-subj', '/CN=tls.farm.test', '-keyout', "$TlsDir/key.pem",
+       '-out', "$TlsDir/cert.pem") == 0
+    or die "openssl req failed\n";
+$ENV{TEST_NGINX_TLS_DIR} = $TlsDir;
 
 our $A = $Agent{a}{port};
 our $B = $Agent{b}{port};
@@ -853,4 +863,44 @@ X-Farm-Agent: a
 --- error_log eval
 qr/\[warn\] .*farm_kong: upstream "pool" target "127\.0\.0\.1:\d+" is unhealthy after 1 TCP failures \(passive health check\)/
 --- no_error_log
+[alert]
+
+
+
+=== TEST 23: an https service: TLS to the service, its host as the server name and the Host
+--- http_config
+    resolver 127.0.0.1:$TEST_NGINX_DNS_PORT ipv6=off valid=1s;
+    resolver_timeout 2s;
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_TLS_PORT ssl;
+        ssl_certificate     $TEST_NGINX_TLS_DIR/cert.pem;
+        ssl_certificate_key $TEST_NGINX_TLS_DIR/key.pem;
+        location / {
+            return 200 "tls $ssl_protocol sni=$ssl_server_name host=$http_host uri=$request_uri\n";
+        }
+    }
+--- config
+    farm_kong ../html/kong.yml;
+
+    location / {
+        proxy_pass $farm_kong_url;
+        proxy_set_header Host $farm_kong_host;
+        proxy_ssl_server_name on;
+    }
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: secure
+  url: https://tls.farm.test:$ENV{TEST_NGINX_TLS_PORT}/in
+  routes:
+  - paths: [/tls]
+"
+--- request
+GET /tls/x?y=1
+--- response_body_like eval
+qr{^tls TLSv1\.[23] sni=tls\.farm\.test host=tls\.farm\.test:$ENV{TEST_NGINX_TLS_PORT} uri=/in/x\?y=1$}
+--- no_error_log
+[error]
 [alert]
