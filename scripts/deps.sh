@@ -8,7 +8,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 packages="
-    gcc make pkg-config perl curl procps
+    gcc make pkg-config perl curl procps openssl
     nginx nginx-dev
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
