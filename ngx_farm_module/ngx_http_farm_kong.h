@@ -9,7 +9,11 @@
  * host names on nginx's resolver, and leaves the rest to a proxy_pass that
  * reads $farm_kong_url and the other $farm_kong_* variables.  That
  * proxy_pass names the implicit upstream "farm_kong", whose balancer walks
- * the addresses found for the request.  docs/kong.md.
+ * the addresses found for the request.  Files: ngx_http_farm_kong.c (the
+ * directive), ngx_http_farm_kong_proxy.c (the rewrite phase, resolver,
+ * variables), ngx_http_farm_kong_answer.c (Kong's answers and response
+ * headers), ngx_http_farm_kong_balancer.c (targets, the upstream).
+ * docs/kong.md.
  */
 
 
@@ -125,12 +129,23 @@ extern ngx_http_output_header_filter_pt  ngx_http_farm_kong_next_header_filter;
 extern ngx_http_output_body_filter_pt    ngx_http_farm_kong_next_body_filter;
 
 
+/* ngx_http_farm_kong_proxy.c: the rewrite phase, the variables */
 ngx_int_t ngx_http_farm_kong_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_farm_kong_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+/* ngx_http_farm_kong_answer.c: Kong's answers and response headers */
 ngx_int_t ngx_http_farm_kong_header_filter(ngx_http_request_t *r);
 ngx_int_t ngx_http_farm_kong_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
-ngx_int_t ngx_http_farm_kong_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_farm_kong_error(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, ngx_uint_t status, const char *message);
+ngx_int_t ngx_http_farm_kong_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+
+/* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
+ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx);
 ngx_int_t ngx_http_farm_kong_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 

@@ -93,6 +93,8 @@ my %layer = (
     # farm_kong: kong-compat/'s nginx glue, its own family
     'ngx_http_farm_kong.h'             => ['6', 'kong'],
     'ngx_http_farm_kong_proxy.c'       => ['6', 'kong'],
+    'ngx_http_farm_kong_answer.c'      => ['6', 'kong'],
+    'ngx_http_farm_kong_balancer.c'    => ['6', 'kong'],
     'ngx_http_farm_kong.c'             => ['7', 'kong'],
 
     # the rate-limit and key-auth modules: layers 0 and 1 only below them
