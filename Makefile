@@ -30,6 +30,7 @@ AGENT_HDRS    := $(wildcard agent/*.h)
 AGENT_LIBS    := -levent -lhiredis -ljansson -lcurl -lhttp_parser
 
 MODULE_SRCS   := $(wildcard ngx_farm_module/*.c ngx_farm_module/*.h) \
+                 $(wildcard kong-compat/kong*.c kong-compat/kong*.h) \
                  $(REGISTRY_SRCS) $(REGISTRY_HDRS) config
 
 UNIT_TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))

@@ -98,6 +98,13 @@ my %layer = (
     'ngx_http_farm_module.c'           => ['7', 'farm'],
     'ngx_http_farm_status.c'           => ['7', 'farm'],
 
+    # farm_kong: kong-compat/'s nginx glue, its own family
+    'ngx_http_farm_kong.h'             => ['6', 'kong'],
+    'ngx_http_farm_kong_proxy.c'       => ['6', 'kong'],
+    'ngx_http_farm_kong_answer.c'      => ['6', 'kong'],
+    'ngx_http_farm_kong_balancer.c'    => ['6', 'kong'],
+    'ngx_http_farm_kong.c'             => ['7', 'kong'],
+
     # the rate-limit and key-auth modules: layers 0 and 1 only below them
     'ngx_http_farm_limit.h'            => ['2', 'limit'],
     'ngx_http_farm_limit.c'            => ['2', 'limit'],
