@@ -68,6 +68,9 @@ my %layer = (
     'ngx_http_farm_client.c'           => ['4', 'farm'],
     'ngx_http_farm_health.h'           => ['4.1', 'farm'],
     'ngx_http_farm_health.c'           => ['4.1', 'farm'],
+    'ngx_http_farm_health_int.h'       => ['4.1', 'farm'],
+    'ngx_http_farm_health_conf.c'      => ['4.1', 'farm'],
+    'ngx_http_farm_check.c'            => ['4.1', 'farm'],
     'ngx_http_farm_breaker.h'          => ['4.1', 'farm'],
     'ngx_http_farm_breaker.c'          => ['4.1', 'farm'],
 
