@@ -196,11 +196,13 @@ $(BUILD)/farm-kong: kong-compat/farm_kong.c $(KONG_SRCS) $(KONG_HDRS)
 	@mkdir -p $(BUILD)
 	$(CC) $(STRICT) -Ikong-compat -o $@ $< $(KONG_SRCS) $(KONG_LIBS)
 
-$(BUILD)/tests/test_kong_%: tests/test_kong_%.c $(KONG_SRCS) $(KONG_HDRS)
+$(BUILD)/tests/test_kong_%: tests/test_kong_%.c $(KONG_SRCS) $(KONG_HDRS) \
+        $(wildcard tests/*.h)
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(STRICT) -Ikong-compat -o $@ $< $(KONG_SRCS) -lcmocka $(KONG_LIBS)
 
-$(BUILD)/tests-asan/test_kong_%: tests/test_kong_%.c $(KONG_SRCS) $(KONG_HDRS)
+$(BUILD)/tests-asan/test_kong_%: tests/test_kong_%.c $(KONG_SRCS) $(KONG_HDRS) \
+        $(wildcard tests/*.h)
 	@mkdir -p $(BUILD)/tests-asan
 	$(CC) $(STRICT) $(SANITIZE) -Ikong-compat -o $@ $< $(KONG_SRCS) -lcmocka $(KONG_LIBS)
 
