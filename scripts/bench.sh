@@ -25,6 +25,8 @@
 #                     worst latency during full resyncs at 100,000 agents.
 #   9. health checks: scripts/bench-health.sh, 10,000 agents whose /health
 #                     hangs, under checks, on its own ports.
+#  10. core:          scripts/bench-core.sh, 100 reloads under load and a
+#                     million register/deregister operations of new names.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -416,3 +418,12 @@ say "bench: registry churn and full resyncs (scripts/bench-registry.sh)"
 say ""
 say "bench: health checks at scale (scripts/bench-health.sh)"
 "$top/scripts/bench-health.sh"
+
+# --- the core: reloads and name churn ------------------------------------------
+#
+# 100 reloads under wrk, a million registrations of new names (ports 8195,
+# 9251-9258, Redis 6395).  Alone: scripts/bench-core.sh.
+
+say ""
+say "bench: reloads and name churn (scripts/bench-core.sh)"
+"$top/scripts/bench-core.sh"
