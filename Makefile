@@ -30,6 +30,7 @@ AGENT_HDRS    := $(wildcard agent/*.h)
 AGENT_LIBS    := -levent -lhiredis -ljansson -lcurl -lhttp_parser
 
 MODULE_SRCS   := $(wildcard ngx_farm_module/*.c ngx_farm_module/*.h) \
+                 $(wildcard kong-compat/kong*.c kong-compat/kong*.h) \
                  $(REGISTRY_SRCS) $(REGISTRY_HDRS) config
 
 UNIT_TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
@@ -195,11 +196,13 @@ $(BUILD)/farm-kong: kong-compat/farm_kong.c $(KONG_SRCS) $(KONG_HDRS)
 	@mkdir -p $(BUILD)
 	$(CC) $(STRICT) -Ikong-compat -o $@ $< $(KONG_SRCS) $(KONG_LIBS)
 
-$(BUILD)/tests/test_kong_%: tests/test_kong_%.c $(KONG_SRCS) $(KONG_HDRS)
+$(BUILD)/tests/test_kong_%: tests/test_kong_%.c $(KONG_SRCS) $(KONG_HDRS) \
+        $(wildcard tests/*.h)
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(STRICT) -Ikong-compat -o $@ $< $(KONG_SRCS) -lcmocka $(KONG_LIBS)
 
-$(BUILD)/tests-asan/test_kong_%: tests/test_kong_%.c $(KONG_SRCS) $(KONG_HDRS)
+$(BUILD)/tests-asan/test_kong_%: tests/test_kong_%.c $(KONG_SRCS) $(KONG_HDRS) \
+        $(wildcard tests/*.h)
 	@mkdir -p $(BUILD)/tests-asan
 	$(CC) $(STRICT) $(SANITIZE) -Ikong-compat -o $@ $< $(KONG_SRCS) -lcmocka $(KONG_LIBS)
 

@@ -3,7 +3,9 @@
  * BSD-2-Clause, see LICENSE.
  *
  * The validator's working state and toolkit, shared by kong_check.c (errors,
- * field readers, Kong's typedefs), kong_entities.c (the entity schemas) and
+ * field readers, Kong's typedefs), the entity schemas (kong_services.c:
+ * services and routes; kong_upstreams.c: upstreams, health checks and
+ * targets; kong_plugins.c: plugins, consumers and credentials) and
  * kong_load.c (the file, references, the result).  Not part of the public
  * API (kong.h).
  */
@@ -177,7 +179,7 @@ unsigned kong_get_protocols(kong_ctx_t *ctx, const kong_node_t *map,
     unsigned dflt, int *given);
 
 
-/* ---- kong_entities.c: the entity schemas -------------------------------- */
+/* ---- kong_services.c, kong_upstreams.c, kong_plugins.c: the schemas ---- */
 
 /*
  * Each validates one entity mapping at ctx->path, records it (and its
@@ -194,5 +196,11 @@ void kong_plugin(kong_ctx_t *ctx, const kong_node_t *map, int scope,
     void *owner);
 void kong_credential(kong_ctx_t *ctx, const kong_node_t *map,
     const char *entity, kong_consumer_t *c);
+
+/* shared between the schema files */
+void kong_nested_plugins(kong_ctx_t *ctx, const kong_node_t *map, int scope,
+    void *owner);
+void kong_check_path(kong_ctx_t *ctx, const kong_node_t *at,
+    const char *field, const char *p);
 
 #endif /* KONG_SCHEMA_H */

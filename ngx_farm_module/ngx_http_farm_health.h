@@ -4,8 +4,9 @@
  * BSD-2-Clause, see LICENSE.
  *
  * Layer 4, per-agent state machine: farm_health_check, active health
- * checks (ngx_http_farm_health.c).  Owns the health fields of the agents and
- * each worker's checks in flight.
+ * checks (ngx_http_farm_health_conf.c, the directive; ngx_http_farm_health.c,
+ * the scheduling; ngx_http_farm_check.c, one check).  Owns the health fields
+ * of the agents and each worker's checks in flight.
  */
 
 

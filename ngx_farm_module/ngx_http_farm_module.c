@@ -686,7 +686,9 @@ ngx_http_farm_registry_allow(ngx_conf_t *cf, ngx_http_farm_srv_conf_t *fcf,
                                "low address bits of %V are meaningless", &s);
         }
 
-        p = comma + 1;
+        if (comma) {
+            p = comma + 1;
+        }
 
     } while (comma);
 

@@ -25,7 +25,9 @@
 #                     worst latency during full resyncs at 100,000 agents.
 #   9. health checks: scripts/bench-health.sh, 10,000 agents whose /health
 #                     hangs, under checks, on its own ports.
-#  10. the queue:     scripts/bench-queue.sh, last, on its own ports: an idle
+#  10. core:          scripts/bench-core.sh, 100 reloads under load and a
+#                     million register/deregister operations of new names.
+#  11. the queue:     scripts/bench-queue.sh, last, on its own ports: an idle
 #                     region's throughput with 9,000 requests waiting for a
 #                     saturated one.
 #
@@ -419,6 +421,15 @@ say "bench: registry churn and full resyncs (scripts/bench-registry.sh)"
 say ""
 say "bench: health checks at scale (scripts/bench-health.sh)"
 "$top/scripts/bench-health.sh"
+
+# --- the core: reloads and name churn ------------------------------------------
+#
+# 100 reloads under wrk, a million registrations of new names (ports 8195,
+# 9251-9258, Redis 6395).  Alone: scripts/bench-core.sh.
+
+say ""
+say "bench: reloads and name churn (scripts/bench-core.sh)"
+"$top/scripts/bench-core.sh"
 
 # --- the queue ----------------------------------------------------------------
 #

@@ -70,6 +70,9 @@ my %layer = (
     'ngx_http_farm_client.c'           => ['4', 'farm'],
     'ngx_http_farm_health.h'           => ['4.1', 'farm'],
     'ngx_http_farm_health.c'           => ['4.1', 'farm'],
+    'ngx_http_farm_health_int.h'       => ['4.1', 'farm'],
+    'ngx_http_farm_health_conf.c'      => ['4.1', 'farm'],
+    'ngx_http_farm_check.c'            => ['4.1', 'farm'],
     'ngx_http_farm_breaker.h'          => ['4.1', 'farm'],
     'ngx_http_farm_breaker.c'          => ['4.1', 'farm'],
 
@@ -99,6 +102,13 @@ my %layer = (
     'ngx_http_farm_module.h'           => ['7', 'farm'],
     'ngx_http_farm_module.c'           => ['7', 'farm'],
     'ngx_http_farm_status.c'           => ['7', 'farm'],
+
+    # farm_kong: kong-compat/'s nginx glue, its own family
+    'ngx_http_farm_kong.h'             => ['6', 'kong'],
+    'ngx_http_farm_kong_proxy.c'       => ['6', 'kong'],
+    'ngx_http_farm_kong_answer.c'      => ['6', 'kong'],
+    'ngx_http_farm_kong_balancer.c'    => ['6', 'kong'],
+    'ngx_http_farm_kong.c'             => ['7', 'kong'],
 
     # the rate-limit and key-auth modules: layers 0 and 1 only below them
     'ngx_http_farm_limit.h'            => ['2', 'limit'],

@@ -8,14 +8,13 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 packages="
-    gcc make pkg-config perl curl procps
-    clang llvm libclang-rt-14-dev
+    gcc make pkg-config perl curl procps openssl
+    clang llvm llvm-14 libclang-rt-14-dev
     nginx nginx-dev
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
     libhttp-parser-dev
     libyaml-dev libcmocka-dev
-    clang libclang-rt-14-dev llvm-14
     redis-server wrk haproxy
 "
 

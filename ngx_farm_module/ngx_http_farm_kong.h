@@ -1,0 +1,153 @@
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * farm_kong: the nginx glue of kong-compat/.  A server (or location) with
+ * "farm_kong FILE;" routes every request by a Kong declarative file: the
+ * rewrite phase matches the request (kong_match), answers Kong's 404, 503,
+ * 426 and redirects itself, resolves the service's or the Kong upstream's
+ * host names on nginx's resolver, and leaves the rest to a proxy_pass that
+ * reads $farm_kong_url and the other $farm_kong_* variables.  That
+ * proxy_pass names the implicit upstream "farm_kong", whose balancer walks
+ * the addresses found for the request.  Files: ngx_http_farm_kong.c (the
+ * directive), ngx_http_farm_kong_proxy.c (the rewrite phase, resolver,
+ * variables), ngx_http_farm_kong_answer.c (Kong's answers and response
+ * headers), ngx_http_farm_kong_balancer.c (targets, the upstream).
+ * docs/kong.md.
+ */
+
+
+#ifndef _NGX_HTTP_FARM_KONG_H_INCLUDED_
+#define _NGX_HTTP_FARM_KONG_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <kong.h>
+
+
+/* the implicit upstream a farm_kong proxy_pass names */
+#define NGX_HTTP_FARM_KONG_UPSTREAM  "farm_kong"
+
+/* this gateway in Via */
+#define NGX_HTTP_FARM_KONG_VIA       "1.1 ngx_farm"
+
+
+/* a target's passive health, per worker (healthchecks.passive) */
+typedef struct {
+    ngx_uint_t                 tcp_failures;   /* consecutive */
+    ngx_uint_t                 timeouts;
+    ngx_uint_t                 http_failures;
+    ngx_uint_t                 down;           /* until the next reload */
+} ngx_http_farm_kong_health_t;
+
+
+/* one loaded file; shared by the locations that inherit it */
+typedef struct {
+    ngx_str_t                  file;
+    kong_config_t             *kong;
+    ngx_uint_t                *rr;        /* per Kong upstream, per worker */
+    ngx_uint_t                *cw_off;    /* per Kong upstream: its first
+                                             target's slot in cw */
+    ngx_int_t                 *cw;        /* per target, per worker: the
+                                             smooth round robin's weight */
+    ngx_uint_t                *active;    /* per target, per worker:
+                                             connections, least-connections */
+    ngx_http_farm_kong_health_t  *health; /* per target, per worker */
+    u_char                    *farm;      /* per service: host names an
+                                             nginx upstream {} block */
+} ngx_http_farm_kong_conf_t;
+
+
+typedef struct {
+    ngx_http_farm_kong_conf_t  *conf;     /* NULL: farm_kong off */
+} ngx_http_farm_kong_loc_conf_t;
+
+
+typedef struct {
+    ngx_array_t                 confs;    /* ngx_http_farm_kong_conf_t * */
+    ngx_flag_t                  upstream_added;
+} ngx_http_farm_kong_main_conf_t;
+
+
+typedef struct {
+    struct sockaddr            *sockaddr;
+    socklen_t                   socklen;
+    ngx_str_t                   name;     /* "addr:port" */
+    ngx_str_t                   host;     /* the target's host, for Host */
+    ngx_uint_t                  weight;
+    ngx_uint_t                  target;   /* in the Kong upstream's list */
+} ngx_http_farm_kong_peer_t;
+
+
+typedef struct {
+    ngx_str_t                   host;
+    in_port_t                   port;
+    ngx_uint_t                  weight;
+    ngx_uint_t                  target;
+} ngx_http_farm_kong_name_t;
+
+
+typedef struct {
+    kong_match_t                match;
+    ngx_http_farm_kong_conf_t  *conf;
+
+    /* the $farm_kong_* variables */
+    ngx_str_t                   url;
+    ngx_str_t                   host;
+    ngx_str_t                   fwd_proto;
+    ngx_str_t                   fwd_host;
+    ngx_str_t                   fwd_port;
+    ngx_str_t                   fwd_path;
+    ngx_str_t                   fwd_prefix;
+    ngx_str_t                   request_id;
+
+    /* addresses of the service or of the Kong upstream's targets */
+    ngx_array_t                 peers;    /* ngx_http_farm_kong_peer_t */
+    ngx_array_t                 names;    /* ngx_http_farm_kong_name_t */
+    ngx_msec_t                  routed;   /* ngx_current_msec then */
+    ngx_msec_t                  before;   /* ms from the request's start */
+    ngx_uint_t                  next_name;
+    ngx_resolver_ctx_t         *rctx;     /* the name being resolved */
+    ngx_buf_t                  *error_body;   /* Kong's, for nginx's */
+    ngx_uint_t                  start;    /* first peer tried */
+    ngx_uint_t                  tried;
+
+    unsigned                    pending:1;
+    unsigned                    sync:1;
+    unsigned                    resolved:1;
+    unsigned                    farm:1;   /* to an nginx upstream {} */
+    unsigned                    answered:1;
+    unsigned                    error_sent:1;
+} ngx_http_farm_kong_ctx_t;
+
+
+extern ngx_module_t                      ngx_http_farm_kong_module;
+extern ngx_http_output_header_filter_pt  ngx_http_farm_kong_next_header_filter;
+extern ngx_http_output_body_filter_pt    ngx_http_farm_kong_next_body_filter;
+
+
+/* ngx_http_farm_kong_proxy.c: the rewrite phase, the variables */
+ngx_int_t ngx_http_farm_kong_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_farm_kong_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+/* ngx_http_farm_kong_answer.c: Kong's answers and response headers */
+ngx_int_t ngx_http_farm_kong_header_filter(ngx_http_request_t *r);
+ngx_int_t ngx_http_farm_kong_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+ngx_int_t ngx_http_farm_kong_error(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, ngx_uint_t status, const char *message);
+ngx_int_t ngx_http_farm_kong_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+
+/* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
+ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx);
+ngx_int_t ngx_http_farm_kong_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+
+
+#endif /* _NGX_HTTP_FARM_KONG_H_INCLUDED_ */
