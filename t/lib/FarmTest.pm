@@ -609,24 +609,6 @@ sub http_on {
     return ($status, \%h, $body);
 }
 
-# The pids of the worker processes (not those shutting down) of the nginx
-# master $master.
-sub nginx_workers {
-    my ($master) = @_;
-    opendir my $d, '/proc' or return ();
-    my @pids;
-    for my $p (grep { /^\d+$/ } readdir $d) {
-        open my $fh, '<', "/proc/$p/stat" or next;
-        my $stat = <$fh> // next;
-        my ($ppid) = $stat =~ /^\d+ \(.*?\) \S (\d+)/;
-        next unless defined $ppid && $ppid == $master;
-        open my $cf, '<', "/proc/$p/cmdline" or next;
-        my $cmd = do { local $/; <$cf> } // '';
-        push @pids, $p if $cmd =~ /worker process/ && $cmd !~ /shutting down/;
-    }
-    return sort { $a <=> $b } @pids;
-}
-
 
 # ---------------------------------------------------------------------------
 # farm-agent
@@ -1301,11 +1283,6 @@ kept-alive GET on it and returns ($status, \%headers, $body) (header names
 lower-cased; the response needs a Content-Length); with C<read =E<gt> 0>
 it only sends the request.
 
-=item nginx_workers($master_pid)
-
-The pids of the worker processes of that master, those shutting down left
-out, sorted.
-
 =item wait_until($code, $timeout_s, $what)
 
 Calls $code every 20 ms until it returns true (a die counts as false);
@@ -1348,7 +1325,8 @@ stop_listener sends SIGKILL.  Not exported: call them as FarmTest::...
 
 The worker pids of a master (default the Test::Nginx one), without those
 shutting down; a reload (HUP) that returns once every worker is new; which
-of @pids hold a TCP connection to 127.0.0.1:$port.  Not exported.
+of @pids hold a TCP connection to 127.0.0.1:$port.  nginx_workers is
+exported; the others are not.
 
 =item servroot() / nginx_pid() / nginx_error_log()
 
