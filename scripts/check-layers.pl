@@ -54,6 +54,7 @@ my %layer = (
     'ngx_http_farm_zone.h'             => ['2.1', 'farm'],
     'ngx_http_farm_subset.h'           => ['2.2', 'farm'],
     'ngx_http_farm_zone.c'             => ['2.2', 'farm'],
+    'ngx_http_farm_zone_owner.c'       => ['2.2', 'farm'],
     'ngx_http_farm_subset.c'           => ['2.2', 'farm'],
 
     # 3  selection
