@@ -36,7 +36,7 @@
 #define NGX_HTTP_FARM_MAX_ORDER        16   /* regions tried per request */
 #define NGX_HTTP_FARM_AGENT_SUBSETS    8    /* memberships kept per agent */
 #define NGX_HTTP_FARM_ERROR_LEN        64
-#define NGX_HTTP_FARM_OWNERS           16   /* worker processes tracked */
+#define NGX_HTTP_FARM_OWNERS           32   /* worker processes tracked */
 #define NGX_HTTP_FARM_OWNER_NONE       NGX_HTTP_FARM_OWNERS
 
 #define NGX_HTTP_FARM_NONE32           0xffffffff
