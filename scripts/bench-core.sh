@@ -49,13 +49,6 @@ trap cleanup EXIT INT TERM
 rm -rf "$dir"
 mkdir -p "$dir/run" "$dir/logs" "$dir/gw/logs" "$dir/gw/conf" "$dir/gw/tmp"
 
-spawn() {        # spawn name command...: background, pid in run/name.pid
-    name=$1
-    shift
-    "$@" > "$dir/logs/$name.log" 2>&1 &
-    echo $! > "$dir/run/$name.pid"
-}
-
 status() {       # a number from farm_status: status KEY
     curl -s "http://127.0.0.1:$port/farm" \
         | grep -oE "\"$1\":[0-9]+" | head -1 | cut -d: -f2

@@ -51,13 +51,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-spawn() {        # spawn name command...: background, pid in run/name.pid
-    name=$1
-    shift
-    "$@" > "$dir/logs/$name.log" 2>&1 &
-    echo $! > "$dir/run/$name.pid"
-}
-
 waiting() {      # requests waiting in the queue now
     curl -s "http://127.0.0.1:$port/farm" \
         | sed -n 's/.*"queue":{"waiting":\([0-9]*\).*/\1/p'

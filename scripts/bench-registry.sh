@@ -59,13 +59,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-spawn() {        # spawn name command...: background, pid in run/name.pid
-    name=$1
-    shift
-    "$@" > "$dir/logs/$name.log" 2>&1 &
-    echo $! > "$dir/run/$name.pid"
-}
-
 gateway() {      # gateway name port workers "farm_registry parameters" [main]
     mkdir -p "$dir/$1/logs" "$dir/$1/conf" "$dir/$1/tmp"
     cat > "$dir/$1/conf/nginx.conf" <<EOF

@@ -78,13 +78,6 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 
-spawn() {        # spawn name command...: background, pid in run/name.pid
-    name=$1
-    shift
-    "$@" > "$dir/logs/$name.log" 2>&1 &
-    echo $! > "$dir/run/$name.pid"
-}
-
 nginx_conf() {   # nginx_conf name port "upstream body" ["more http config"]
     mkdir -p "$dir/$1/logs" "$dir/$1/conf" "$dir/$1/tmp"
     cat > "$dir/$1/conf/nginx.conf" <<EOF

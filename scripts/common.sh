@@ -23,3 +23,13 @@ wait_for() {
 port_busy() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
+
+# spawn NAME COMMAND...: runs COMMAND in the background, its output in
+# $dir/logs/NAME.log and its pid in $dir/run/NAME.pid (the sourcing script
+# sets "dir" and makes both folders).
+spawn() {
+    name=$1
+    shift
+    "$@" > "$dir/logs/$name.log" 2>&1 &
+    echo $! > "$dir/run/$name.pid"
+}
