@@ -160,7 +160,7 @@ qr/farm: new agent "ghost" \(127\.0\.0\.1:\d+\) of upstream "agents" failed its 
 
 === TEST 5: body= must match: an agent whose answer does not match is down
 --- check
-interval=200ms timeout=300ms rise=1 fall=1 body=~"region":"eu-
+interval=200ms timeout=2s rise=1 fall=1 body=~"region":"eu-
 --- init
 main::drop_loose();
 main::agents(eu => { ttl => '60s', region => 'eu-west' }, us => { ttl => '60s', region => 'us-east' });

@@ -257,7 +257,7 @@ GET /farm
 === TEST 6: a request whose region's agents are all down is refused at once, not queued (while another region is up)
 --- farm
 farm_queue max=10 timeout=3s;
-farm_health_check uri=/health interval=200ms timeout=200ms fall=1 rise=1;
+farm_health_check uri=/health interval=200ms timeout=1s fall=2 rise=1;
 farm_region $http_x_region;
 farm_region_fallback zz;
 --- init
