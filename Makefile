@@ -106,6 +106,7 @@ test-agent: agent
 test-nginx: all
 	./tests/run.pl --only nginx
 
+# make test-asan T='t/10-health.t t/12-breaker.t' runs only those.
 # Every sanitizer report lands as a file in $(ASAN)/reports (scripts/nginx-asan
 # for nginx, log_path for the rest); run.pl counts each as a failure of the
 # test during which it appeared and prints it.  tests/asan/control.t proves
@@ -119,7 +120,7 @@ test-asan: deps
 	TEST_NGINX_BINARY=$(CURDIR)/scripts/nginx-asan \
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(ASAN)/ngx_http_farm_module.so \
 	    ./tests/run.pl --sanitizer-dir $(ASAN)/reports \
-	        $(BUILD)/tests-asan tests/agent t tests/asan
+	        $(or $(T),$(BUILD)/tests-asan tests/agent t tests/asan)
 
 # libFuzzer targets (fuzz/): clang with ASan and UBSan; each links only
 # the code it drives.
