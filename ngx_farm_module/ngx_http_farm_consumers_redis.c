@@ -751,7 +751,9 @@ ngx_http_farm_consumers_redis_tiers_cb(redisAsyncContext *ac, void *reply,
 
     if (rr == NULL || rr->type != REDIS_REPLY_ARRAY) {
         ngx_http_farm_consumers_redis_failed(cr, rr == NULL
-                                                 ? "connection lost"
+                                                 ? (ac->errstr[0]
+                                                    ? ac->errstr
+                                                    : "connection lost")
                                                  : rr->type
                                                    == REDIS_REPLY_ERROR
                                                  ? rr->str
@@ -788,7 +790,9 @@ ngx_http_farm_consumers_redis_keys_cb(redisAsyncContext *ac, void *reply,
 
     if (rr == NULL || rr->type != REDIS_REPLY_ARRAY) {
         ngx_http_farm_consumers_redis_failed(cr, rr == NULL
-                                                 ? "connection lost"
+                                                 ? (ac->errstr[0]
+                                                    ? ac->errstr
+                                                    : "connection lost")
                                                  : rr->type
                                                    == REDIS_REPLY_ERROR
                                                  ? rr->str

@@ -10,6 +10,14 @@
  *
  * Also the one blocking Redis connection of the module, for the master's
  * startup reads (registry warm start, consumers in Redis).
+ *
+ * Every reply is bounded (A21): hiredis keeps reading a bulk string until
+ * all of it is buffered and builds arrays of any length, so a value or a
+ * hash grown huge in Redis would grow the worker with it.  A reply whose
+ * pending bytes pass NGX_HTTP_FARM_REDIS_MAX_PENDING, or an array of more
+ * than NGX_HTTP_FARM_REDIS_MAX_ELEMENTS, ends the connection through
+ * hiredis' own error path: every pending callback gets a NULL reply and
+ * the disconnect callback the error, as when the server hangs up.
  */
 
 
@@ -26,6 +34,13 @@ static void ngx_http_farm_hiredis_del_read(void *data);
 static void ngx_http_farm_hiredis_add_write(void *data);
 static void ngx_http_farm_hiredis_del_write(void *data);
 static void ngx_http_farm_hiredis_cleanup(void *data);
+static void *ngx_http_farm_hiredis_create_array(const redisReadTask *task,
+    int elements);
+
+
+static redisReplyObjectFunctions  ngx_http_farm_hiredis_fn;
+static void                    *(*ngx_http_farm_hiredis_array)(
+                                     const redisReadTask *task, int elements);
 
 
 /*
@@ -51,6 +66,8 @@ ngx_http_farm_hiredis_attach(redisAsyncContext *ac, ngx_log_t *log)
     c->data = ac;
     c->log = log;
 
+    ngx_http_farm_hiredis_bound(&ac->c);
+
     c->read->handler = ngx_http_farm_hiredis_read;
     c->read->log = log;
     c->write->handler = ngx_http_farm_hiredis_write;
@@ -67,14 +84,84 @@ ngx_http_farm_hiredis_attach(redisAsyncContext *ac, ngx_log_t *log)
 }
 
 
+/*
+ * Gives a context's reader the array bound.  The reader's functions are
+ * hiredis' defaults, the same for every context: they are copied once, and
+ * only createArray is wrapped.
+ */
+
+void
+ngx_http_farm_hiredis_bound(struct redisContext *rc)
+{
+    if (rc->reader == NULL || rc->reader->fn == NULL) {
+        return;
+    }
+
+    if (ngx_http_farm_hiredis_array == NULL) {
+        ngx_http_farm_hiredis_fn = *rc->reader->fn;
+        ngx_http_farm_hiredis_array = ngx_http_farm_hiredis_fn.createArray;
+        ngx_http_farm_hiredis_fn.createArray =
+                                      ngx_http_farm_hiredis_create_array;
+    }
+
+    if (rc->reader->fn->createArray == ngx_http_farm_hiredis_array) {
+        rc->reader->fn = &ngx_http_farm_hiredis_fn;
+    }
+}
+
+
+static void *
+ngx_http_farm_hiredis_create_array(const redisReadTask *task, int elements)
+{
+    if (elements > NGX_HTTP_FARM_REDIS_MAX_ELEMENTS) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "farm: a Redis reply has %d elements, more than %d: "
+                      "closing the connection", elements,
+                      NGX_HTTP_FARM_REDIS_MAX_ELEMENTS);
+
+        /* the reader fails the reply as out of memory */
+
+        return NULL;
+    }
+
+    return ngx_http_farm_hiredis_array(task, elements);
+}
+
+
 static void
 ngx_http_farm_hiredis_read(ngx_event_t *ev)
 {
     ngx_connection_t  *c = ev->data;
 
+    redisReader        *r;
+    redisAsyncContext  *ac;
+
+    ac = c->data;
+    r = ac->c.reader;
+
+    /*
+     * hiredis reads at most 16k a call, so the pending part of a reply
+     * never passes the bound by more than that.  Failing the reader makes
+     * the read below end the connection with this error.
+     */
+
+    if (r != NULL && r->err == 0
+        && r->len - r->pos > NGX_HTTP_FARM_REDIS_MAX_PENDING)
+    {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "farm: a Redis reply is larger than %d bytes: "
+                      "closing the connection",
+                      NGX_HTTP_FARM_REDIS_MAX_PENDING);
+
+        r->err = REDIS_ERR_PROTOCOL;
+        (void) ngx_cpystrn((u_char *) r->errstr,
+                           (u_char *) "reply too large",
+                           sizeof(r->errstr));
+    }
+
     /* may free c through the cleanup hook: nothing touches c after this */
 
-    redisAsyncHandleRead(c->data);
+    redisAsyncHandleRead(ac);
 }
 
 
@@ -209,6 +296,8 @@ ngx_http_farm_redis_connect_sync(farm_url_t *url, u_char *addr, ngx_msec_t ms,
 
         return NULL;
     }
+
+    ngx_http_farm_hiredis_bound(c);
 
     (void) redisSetTimeout(c, tv);
 

@@ -55,9 +55,16 @@ void ngx_http_farm_note(ngx_http_farm_note_t *note, ngx_uint_t level,
     const char *fmt, ...);
 
 /* ngx_http_farm_hiredis.c */
+
+/* the bound of one Redis reply: pending bytes, and elements of an array */
+#define NGX_HTTP_FARM_REDIS_MAX_PENDING   (4 * 1024 * 1024)
+#define NGX_HTTP_FARM_REDIS_MAX_ELEMENTS  (4 * 1024 * 1024)
+
 struct redisAsyncContext;
+struct redisContext;
 ngx_int_t ngx_http_farm_hiredis_attach(struct redisAsyncContext *ac,
     ngx_log_t *log);
+void ngx_http_farm_hiredis_bound(struct redisContext *rc);
 void *ngx_http_farm_redis_connect_sync(farm_url_t *url, u_char *addr,
     ngx_msec_t ms, const char **reason);
 ngx_msec_t ngx_http_farm_redis_clock(void);

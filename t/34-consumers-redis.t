@@ -193,3 +193,24 @@ GET /t?apikey=alice-key
 --- error_log eval
 [qr/farm_consumers: redis:\/\/127\.0\.0\.1:\d+\/0 unreachable at start/,
  qr/farm_consumers: 1 keys of 1 consumers from redis:\/\/127\.0\.0\.1:\d+\/0/]
+
+
+
+=== TEST 9: a value grown huge in Redis ends the read at 4 MB (not the whole value in the worker); the keys last read stay in use
+--- http_config
+    farm_consumers redis://127.0.0.1:$TEST_NGINX_REDIS_PORT refresh=200ms;
+--- init
+FarmTest::wait_until(sub { main::code_of('/t?apikey=alice-key') == 200 }, 5, 'alice known');
+FarmTest::redis_cmd($main::Redis, 'HSET', 'farm:consumer-tiers', 'huge', 'x' x (6 * 1024 * 1024));
+FarmTest::wait_until(sub {
+    open my $fh, '<', FarmTest::nginx_error_log() or return 0;
+    return scalar grep { /farm_consumers: .* is unavailable \(reply too large\)/ } <$fh>;
+}, 10, 'the refresh to give up');
+Test::More::is(main::code_of('/t?apikey=alice-key'), 200, 'alice still known');
+FarmTest::redis_cmd($main::Redis, 'HDEL', 'farm:consumer-tiers', 'huge');
+--- request
+GET /t?apikey=alice-key
+--- error_code: 200
+--- error_log eval
+[qr/farm: a Redis reply is larger than 4194304 bytes: closing the connection/,
+ qr/farm_consumers: redis:\/\/127\.0\.0\.1:\d+\/0 is unavailable \(reply too large\); keeping the 1 keys last read/]
