@@ -17,6 +17,7 @@
 #include "ngx_http_farm_subset.h"
 
 
+static int ngx_http_farm_subset_cmp(const void *one, const void *two);
 static ngx_int_t ngx_http_farm_subset_matches_locked(
     ngx_http_farm_subset_t *s, ngx_http_farm_agent_t *a);
 static ngx_int_t ngx_http_farm_subset_fill_locked(ngx_http_farm_zone_t *z,
@@ -29,6 +30,16 @@ static void ngx_http_farm_subset_unhash_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s);
 static void ngx_http_farm_subset_release_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s);
+
+
+static int
+ngx_http_farm_subset_cmp(const void *one, const void *two)
+{
+    uint32_t  a = *(const uint32_t *) one;
+    uint32_t  b = *(const uint32_t *) two;
+
+    return (a > b) - (a < b);
+}
 
 
 static ngx_int_t
@@ -98,17 +109,27 @@ ngx_http_farm_subset_fill_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s)
 {
     uint16_t                id;
-    uint32_t                i, n, size, *members, *node;
+    uint32_t                i, n, next, size, *members, *node;
     farm_peers_t            peers;
     ngx_http_farm_agent_t  *a;
     ngx_http_farm_shctx_t  *sh;
 
     sh = z->sh;
 
-    n = 0;
+    /*
+     * A subset of one region walks that region's agents only; one of any
+     * region (capabilities alone) walks every slot.
+     */
 
-    for (i = 0; i < sh->nslots; i++) {
-        n += ngx_http_farm_subset_matches_locked(s, &sh->agents[i]);
+    if (s->region) {
+        n = sh->region_refs[s->region - 1];
+
+    } else {
+        n = 0;
+
+        for (i = 0; i < sh->nslots; i++) {
+            n += ngx_http_farm_subset_matches_locked(s, &sh->agents[i]);
+        }
     }
 
     size = farm_tree_size(n ? n : 1);
@@ -137,23 +158,49 @@ ngx_http_farm_subset_fill_locked(ngx_http_farm_zone_t *z,
     id = (uint16_t) (s - sh->subsets);
     n = 0;
 
-    for (i = 0; i < sh->nslots; i++) {
-        a = &sh->agents[i];
+    if (s->region) {
+        next = sh->region_first[s->region - 1];
+        i = 0;
 
-        if (!ngx_http_farm_subset_matches_locked(s, a)) {
-            continue;
+    } else {
+        next = 0;
+        i = sh->nslots ? 1 : 0;
+    }
+
+    /* next and i: 1 + the slot to look at, 0 at the end */
+
+    while (next || i) {
+        if (s->region) {
+            a = &sh->agents[next - 1];
+            next = a->region_next;
+
+        } else {
+            a = &sh->agents[i - 1];
+            i = (i < sh->nslots) ? i + 1 : 0;
         }
+
+        if (ngx_http_farm_subset_matches_locked(s, a)) {
+            members[n++] = a->slot;
+        }
+    }
+
+    /* members are in slot order: farm_members_find() searches them */
+
+    if (s->region && n > 1) {
+        qsort(members, n, sizeof(uint32_t), ngx_http_farm_subset_cmp);
+    }
+
+    for (i = 0; i < n; i++) {
+        a = &sh->agents[members[i]];
 
         if (a->nsubs < NGX_HTTP_FARM_AGENT_SUBSETS) {
             a->sub[a->nsubs] = id;
-            a->sub_pos[a->nsubs] = n;
+            a->sub_pos[a->nsubs] = i;
             a->nsubs++;
 
         } else {
             a->subs_overflow = 1;
         }
-
-        members[n++] = i;
     }
 
     s->members = members;

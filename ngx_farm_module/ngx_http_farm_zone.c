@@ -455,6 +455,58 @@ ngx_http_farm_dict_use_locked(ngx_http_farm_shctx_t *sh, uint64_t caps,
 }
 
 
+/*
+ * The agents of each region are linked in a list, so that a subset of one
+ * region is filled by walking that region's agents, not every slot.
+ */
+
+static void
+ngx_http_farm_region_link_locked(ngx_http_farm_shctx_t *sh,
+    ngx_http_farm_agent_t *a)
+{
+    uint32_t  first;
+
+    if (a->region == 0) {
+        return;
+    }
+
+    first = sh->region_first[a->region - 1];
+
+    a->region_prev = 0;
+    a->region_next = first;
+
+    if (first) {
+        sh->agents[first - 1].region_prev = a->slot + 1;
+    }
+
+    sh->region_first[a->region - 1] = a->slot + 1;
+}
+
+
+static void
+ngx_http_farm_region_unlink_locked(ngx_http_farm_shctx_t *sh,
+    ngx_http_farm_agent_t *a)
+{
+    if (a->region == 0) {
+        return;
+    }
+
+    if (a->region_prev) {
+        sh->agents[a->region_prev - 1].region_next = a->region_next;
+
+    } else {
+        sh->region_first[a->region - 1] = a->region_next;
+    }
+
+    if (a->region_next) {
+        sh->agents[a->region_next - 1].region_prev = a->region_prev;
+    }
+
+    a->region_next = 0;
+    a->region_prev = 0;
+}
+
+
 static void
 ngx_http_farm_agent_free_meta_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a)
@@ -616,8 +668,16 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         ngx_http_farm_dict_use_locked(sh, a->caps, a->region, -1);
     }
 
+    if (fresh || a->region != region) {
+        if (!fresh) {
+            ngx_http_farm_region_unlink_locked(sh, a);
+        }
+
+        a->region = region;
+        ngx_http_farm_region_link_locked(sh, a);
+    }
+
     a->caps = caps;
-    a->region = region;
 
     a->rec_weight = rec->weight;
     a->rec_max_conns = rec->max_conns;
@@ -766,6 +826,8 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
     ngx_rbtree_delete(&sh->ids, &a->sn.node);
     ngx_http_farm_agent_free_meta_locked(z, a);
     ngx_http_farm_dict_use_locked(sh, a->caps, a->region, -1);
+    ngx_http_farm_region_unlink_locked(sh, a);
+    a->region = 0;
 
     a->state = NGX_HTTP_FARM_SLOT_FREE;
 

@@ -92,6 +92,8 @@ typedef struct {
 
     uint64_t                       caps;        /* bits of sh->caps */
     ngx_uint_t                     region;      /* 1 + index in sh->regions */
+    uint32_t                       region_next; /* 1 + slot, in the list */
+    uint32_t                       region_prev; /* of its region; 0: none */
 
     u_char                        *meta;        /* slab, JSON object */
     size_t                         meta_len;
@@ -201,6 +203,8 @@ typedef struct {
     u_char                         regions[NGX_HTTP_FARM_MAX_REGIONS]
                                           [FARM_REGION_MAX + 1];
     uint32_t                       region_refs[NGX_HTTP_FARM_MAX_REGIONS];
+    uint32_t                       region_first[NGX_HTTP_FARM_MAX_REGIONS];
+                                                /* 1 + slot; 0: none */
     ngx_uint_t                     nregions;    /* entries ever used */
     u_char                         caps[NGX_HTTP_FARM_MAX_CAPS]
                                        [FARM_CAP_MAX + 1];

@@ -188,3 +188,54 @@ GET /farm
 --- response_body_like: "id":"beu".*"backup":true
 --- no_error_log
 [error]
+
+
+=== TEST 9: agents that change region, leave and come back: each region's requests go to exactly the agents it has now
+--- fallback
+zz
+--- config
+    location / {
+        proxy_pass http://agents;
+        add_header X-Chosen $farm_agent always;
+    }
+    location = /farm {
+        farm_status;
+    }
+--- init
+main::agents(w => { region => 'eu-central' });
+my $port = $main::Agent{w}{port};
+my $put = sub { FarmTest::put_record($main::Redis, id => $_[0], port => $port, region => $_[1]) };
+my $chosen = sub {
+    my %seen;
+    for (1 .. 16) {
+        my ($code, $h) = FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0', 'X-Region' => $_[0]);
+        $seen{ $code == 200 ? $h->{'x-chosen'} : "status-$code" } = 1;
+    }
+    return join ',', sort keys %seen;
+};
+my $settled = sub { my ($region, $want) = @_;
+    FarmTest::wait_until(sub { $chosen->($region) eq $want }, 10, "$region: $want");
+    Test::More::is($chosen->($region), $want, "$region: $want") };
+$put->($_, 'r1') for qw(a b c d);
+$settled->('r1', 'a,b,c,d');
+$put->('b', 'r2');                                  # the middle of r1's list moves
+$put->('d', 'r2');                                  # and its head
+$settled->('r1', 'a,c');
+$settled->('r2', 'b,d');
+FarmTest::deregister($main::Redis, 'c');
+$settled->('r1', 'a');
+$put->('c', 'r2');
+$put->('a', 'r2');                                  # r1 empties
+$settled->('r2', 'a,b,c,d');
+$settled->('r1', 'status-503');
+$put->('e', 'r1');
+$settled->('r1', 'e');
+FarmTest::deregister($main::Redis, $_) for qw(a b c d e);
+--- request
+GET /farm
+--- response_body_like: "registry_up":true
+--- error_log
+no live upstreams
+--- no_error_log
+[alert]
+[crit]
