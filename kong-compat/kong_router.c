@@ -519,8 +519,16 @@ kong_router_build(kong_config_t *cfg, kong_pool_t *pool)
         return -1;
     }
 
+    /* as Kong, the routes of a service with enabled: false are left out */
+
     n = 0;
     for (i = 0; i < cfg->nroutes; i++) {
+        if (cfg->routes[i]->service != NULL
+            && !cfg->routes[i]->service->enabled)
+        {
+            continue;
+        }
+
         if (kong_route_matchers(rt, cfg->routes[i], &n) != 0) {
             return -1;
         }

@@ -168,6 +168,40 @@ more_attributes_win(void **state)
 }
 
 
+/* Kong leaves the routes of a disabled service out of the router */
+static void
+disabled_service_not_routed(void **state)
+{
+    kong_config_t  *cfg;
+
+    (void) state;
+
+    cfg = cfg_of("_format_version: \"3.0\"\n"
+                 "services:\n"
+                 "- name: disabled\n"
+                 "  url: http://127.0.0.1:9001\n"
+                 "  enabled: false\n"
+                 "  routes:\n"
+                 "  - name: off-api\n"
+                 "    paths: [/api/v2]\n"
+                 "- name: live\n"
+                 "  url: http://127.0.0.1:9002\n"
+                 "  routes:\n"
+                 "  - name: on-api\n"
+                 "    paths: [/api]\n");
+
+    /* the longer path of the disabled service is passed over */
+    assert_string_equal(route_of(cfg, "GET", "x.test", "/api/v2/x", NULL),
+                        "on-api");
+    assert_string_equal(route_of(cfg, "GET", "x.test", "/api", NULL),
+                        "on-api");
+    assert_string_equal(route_of(cfg, "GET", "x.test", "/other", NULL),
+                        "404");
+
+    kong_config_free(cfg);
+}
+
+
 static void
 plain_hosts_beat_wildcards(void **state)
 {
@@ -898,6 +932,7 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(more_attributes_win),
+        cmocka_unit_test(disabled_service_not_routed),
         cmocka_unit_test(plain_hosts_beat_wildcards),
         cmocka_unit_test(hosts_with_ports),
         cmocka_unit_test(more_headers_win),
