@@ -714,8 +714,8 @@ ngx_http_farm_admin_mutate(ngx_http_request_t *r,
 
         if (json_object_size(body) == 0) {
             return ngx_http_farm_admin_error(r, NGX_HTTP_BAD_REQUEST,
-                                             "body: give \"mode\" and/or "
-                                             "\"weight\"");
+                                             "body: give mode and/or "
+                                             "weight");
         }
 
         json_object_foreach(body, key, v) {
@@ -759,7 +759,7 @@ ngx_http_farm_admin_mutate(ngx_http_request_t *r,
             } else {
                 return ngx_http_farm_admin_error(r, NGX_HTTP_BAD_REQUEST,
                                                  "body: unknown field; give "
-                                                 "\"mode\" and/or \"weight\"");
+                                                 "mode and/or weight");
             }
         }
 
@@ -891,8 +891,8 @@ ngx_http_farm_admin_mutate(ngx_http_request_t *r,
 bad_mode:
 
     return ngx_http_farm_admin_error(r, NGX_HTTP_BAD_REQUEST,
-                                     "mode: must be \"active\", \"draining\" "
-                                     "or \"maintenance\"");
+                                     "mode: must be active, draining or "
+                                     "maintenance");
 }
 
 
@@ -1006,7 +1006,7 @@ ngx_http_farm_admin_agents(ngx_http_request_t *r,
 }
 
 
-/* {"error":"<text>"}: our own fixed texts, nothing to escape */
+/* {"error":"<text>"}: our own fixed texts, without quotes or backslashes */
 
 static ngx_int_t
 ngx_http_farm_admin_error(ngx_http_request_t *r, ngx_uint_t status,
