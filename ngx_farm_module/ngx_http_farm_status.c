@@ -387,6 +387,9 @@ ngx_http_farm_status_types_locked(ngx_array_t *types,
 
             ngx_memcpy(type->name, sh->caps[j], len);
             type->agents = 0;
+
+            /* the push may have moved the elements */
+            type = types->elts;
         }
 
         type[i].agents += sh->cap_refs[j];
