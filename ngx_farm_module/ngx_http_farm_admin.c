@@ -22,6 +22,7 @@
 
 #include "ngx_http_farm_status.h"
 #include "ngx_http_farm_queue.h"
+#include "ngx_http_farm_sync.h"
 #include "ngx_http_farm_admin.h"
 
 #include <jansson.h>
@@ -264,7 +265,8 @@ ngx_http_farm_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /*
  * Every worker ends the ejections that are due, every
  * NGX_HTTP_FARM_ADMIN_TICK ms: an O(1) look at the zone's next_expire
- * unless one is due.
+ * unless one is due.  The sync owner also rebuilds the hash tables a
+ * weight override left stale.
  */
 
 static ngx_int_t
@@ -345,6 +347,10 @@ ngx_http_farm_admin_tick(ngx_event_t *ev)
                           "farm admin: %ui ejection(s) in pool \"%V\" ended",
                           n, &fcf->uscf->host);
         }
+    }
+
+    if (z.sh->hash_dirty && ngx_http_farm_sync_is_owner(fcf)) {
+        (void) ngx_http_farm_zone_rebuild_hash(&z);
     }
 
     ngx_add_timer(ev, NGX_HTTP_FARM_ADMIN_TICK);

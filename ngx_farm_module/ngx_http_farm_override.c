@@ -137,7 +137,7 @@ ngx_http_farm_override_get_locked(ngx_http_farm_zone_t *z, u_char *id,
  * Makes what the caller changed in an entry count: the agent's place in
  * the selection tree, its health checks when it leaves maintenance (it
  * comes back like a new agent: no requests before a check passes, when
- * checks are on), and the hash tables when its weight changed.  old_mode
+ * checks are mandatory), and the hash tables when its weight changed.  old_mode
  * and old_weight are the entry's values before the change.  An entry back
  * at the defaults is freed.  Returns what
  * ngx_http_farm_agent_refresh_locked() returns (0 with no agent).
@@ -155,7 +155,7 @@ ngx_http_farm_override_set_locked(ngx_http_farm_zone_t *z,
 
     if (a && old_mode == NGX_HTTP_FARM_MODE_MAINTENANCE
         && ov->mode != NGX_HTTP_FARM_MODE_MAINTENANCE
-        && z->fcf->health.enabled)
+        && z->fcf->health.enabled && z->fcf->health.mandatory)
     {
         if (a->health != NGX_HTTP_FARM_HEALTH_CHECKING) {
             a->health = NGX_HTTP_FARM_HEALTH_CHECKING;

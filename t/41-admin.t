@@ -287,7 +287,75 @@ GET /farm
 [error]
 
 
-=== TEST 9: farm_admin without token_file= or with an empty token file fails the configuration
+=== TEST 9: hash consistent: the keys of a draining agent move to others, the rest stay, all come back
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms;
+        farm_balance hash $arg_k consistent;
+    }
+--- init
+main::agents(h1 => {}, h2 => {}, h3 => {});
+my $where = sub {
+    my %at;
+    for my $k (1 .. 30) {
+        my ($code, $h) = FarmTest::http_get(FarmTest::gateway_port(), "/work?ms=0&k=$k");
+        $at{$k} = $code == 200 ? $h->{'x-farm-agent'} : "status-$code";
+    }
+    return \%at;
+};
+my $home = $where->();
+my $victim = $home->{1};
+main::set_mode($victim, 'draining');
+my $now = $where->();
+Test::More::is(scalar(grep { $now->{$_} eq $victim } keys %$now), 0,
+               "no key goes to $victim while it drains");
+Test::More::is(scalar(grep { $home->{$_} ne $victim && $now->{$_} ne $home->{$_} }
+                      keys %$now), 0, 'the keys of the other agents stay where they were');
+main::set_mode($victim, 'active');
+Test::More::is_deeply($where->(), $home, 'active again: every key back home');
+--- request
+GET /farm
+--- response_body_like: "balance":"hash consistent"
+--- no_error_log
+[error]
+
+
+=== TEST 10: hash: a weight override reaches the hash table; null restores it
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms;
+        farm_balance hash $arg_k;
+    }
+--- init
+main::agents(k1 => {}, k2 => {});
+my $where = sub {
+    my %at;
+    for my $k (1 .. 40) {
+        my ($code, $h) = FarmTest::http_get(FarmTest::gateway_port(), "/work?ms=0&k=$k");
+        $at{$k} = $code == 200 ? $h->{'x-farm-agent'} : "status-$code";
+    }
+    return \%at;
+};
+my $home = $where->();
+my ($code) = main::admin('PATCH', '/pools/agents/agents/k1', { weight => 1000 });
+Test::More::is($code, 200, 'k1 weight 1000');
+FarmTest::wait_until(sub { (grep { $_ eq 'k1' } values %{ $where->() }) >= 38 }, 20,
+                     'nearly every key on k1 (weight 1000 to 1)');
+main::admin('PATCH', '/pools/agents/agents/k1', { weight => undef });
+FarmTest::wait_until(sub {
+    my $now = $where->();
+    return !grep { $now->{$_} ne $home->{$_} } keys %$home;
+}, 20, 'every key back where it was with equal weights');
+--- request
+GET /farm
+--- response_body_like: "balance":"hash"
+--- no_error_log
+[error]
+
+
+=== TEST 11: farm_admin without token_file= or with an empty token file fails the configuration
 --- config
     location /farm/admin/ {
         farm_admin token_file=$TEST_NGINX_EMPTY_TOKEN;
