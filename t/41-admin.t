@@ -325,7 +325,7 @@ GET /farm
 --- http_config
     upstream agents {
         farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
-                      resync=300ms;
+                      resync=60s;
         farm_balance hash $arg_k;
     }
 --- init
