@@ -56,19 +56,7 @@ static const char  *ngx_http_farm_refusals[] = {
 ngx_int_t
 ngx_http_farm_logvar_add(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_farm_logvars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    return ngx_http_farm_variables_add(cf, ngx_http_farm_logvars);
 }
 
 

@@ -20,6 +20,8 @@
 #include "ngx_http_farm_zone.h"
 
 
+static ngx_http_farm_override_t *ngx_http_farm_override_next_locked(
+    ngx_http_farm_shctx_t *sh, uint32_t *i);
 static void ngx_http_farm_override_free_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_override_t *ov);
 static void ngx_http_farm_override_next_expire_locked(
@@ -41,38 +43,46 @@ ngx_http_farm_mode_name(ngx_uint_t mode)
 
 
 /*
- * The entry of an agent id, or NULL.  Walks the table until it has seen
- * every entry in use: at most NGX_HTTP_FARM_MAX_OVERRIDES, and only when
- * an agent joins or an operator changes something, never per request.
+ * The walk of the entries in use: the one at or after *i, *i moved past
+ * it; NULL at the end.  A walk costs NGX_HTTP_FARM_MAX_OVERRIDES steps and
+ * happens only when an agent joins (and some entry is in use), when an
+ * operator changes something and when an ejection is due, never per
+ * request.
  */
+
+static ngx_http_farm_override_t *
+ngx_http_farm_override_next_locked(ngx_http_farm_shctx_t *sh, uint32_t *i)
+{
+    ngx_http_farm_override_t  *ov;
+
+    while (*i < NGX_HTTP_FARM_MAX_OVERRIDES) {
+        ov = &sh->overrides[(*i)++];
+
+        if (ov->id_len) {
+            return ov;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* The entry of an agent id, or NULL. */
 
 ngx_http_farm_override_t *
 ngx_http_farm_override_find_locked(ngx_http_farm_zone_t *z, u_char *id,
     size_t len)
 {
-    uint32_t                   i, seen;
-    ngx_http_farm_shctx_t     *sh;
+    uint32_t                   i;
     ngx_http_farm_override_t  *ov;
 
-    sh = z->sh;
-
-    if (sh->overrides == NULL) {
+    if (z->sh->overrides == NULL || z->sh->noverrides == 0) {
         return NULL;
     }
 
-    seen = 0;
+    i = 0;
 
-    for (i = 0; i < NGX_HTTP_FARM_MAX_OVERRIDES && seen < sh->noverrides;
-         i++)
-    {
-        ov = &sh->overrides[i];
-
-        if (ov->id_len == 0) {
-            continue;
-        }
-
-        seen++;
-
+    while ((ov = ngx_http_farm_override_next_locked(z->sh, &i)) != NULL) {
         if (ov->id_len == len && ngx_memcmp(ov->id, id, len) == 0) {
             return ov;
         }
@@ -222,25 +232,16 @@ ngx_http_farm_override_link_locked(ngx_http_farm_zone_t *z,
 static void
 ngx_http_farm_override_next_expire_locked(ngx_http_farm_zone_t *z)
 {
-    uint32_t                   i, seen;
+    uint32_t                   i;
     ngx_msec_t                 next;
     ngx_http_farm_shctx_t     *sh;
     ngx_http_farm_override_t  *ov;
 
     sh = z->sh;
     next = 0;
-    seen = 0;
+    i = 0;
 
-    for (i = 0; i < NGX_HTTP_FARM_MAX_OVERRIDES && seen < sh->noverrides;
-         i++)
-    {
-        ov = &sh->overrides[i];
-
-        if (ov->id_len == 0) {
-            continue;
-        }
-
-        seen++;
+    while ((ov = ngx_http_farm_override_next_locked(sh, &i)) != NULL) {
 
         if (ov->ejected_until
             && (next == 0 || (ngx_msec_int_t) (ov->ejected_until - next) < 0))
@@ -264,7 +265,7 @@ ngx_uint_t
 ngx_http_farm_override_expire_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t **changed, ngx_uint_t max)
 {
-    uint32_t                   i, seen, n;
+    uint32_t                   i, n;
     ngx_uint_t                 nchanged, rc;
     ngx_msec_t                 now;
     ngx_http_farm_agent_t     *a;
@@ -282,18 +283,9 @@ ngx_http_farm_override_expire_locked(ngx_http_farm_zone_t *z,
 
     n = 0;
     nchanged = 0;
-    seen = 0;
+    i = 0;
 
-    for (i = 0; i < NGX_HTTP_FARM_MAX_OVERRIDES && seen < sh->noverrides;
-         i++)
-    {
-        ov = &sh->overrides[i];
-
-        if (ov->id_len == 0) {
-            continue;
-        }
-
-        seen++;
+    while ((ov = ngx_http_farm_override_next_locked(sh, &i)) != NULL) {
 
         if (ov->ejected_until == 0
             || (ngx_msec_int_t) (ov->ejected_until - now) > 0)
@@ -309,7 +301,6 @@ ngx_http_farm_override_expire_locked(ngx_http_farm_zone_t *z,
 
         if (ov->mode == NGX_HTTP_FARM_MODE_ACTIVE && ov->weight == 0) {
             ngx_http_farm_override_free_locked(z, ov);
-            seen--;
         }
 
         if (a == NULL) {

@@ -5,25 +5,14 @@
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
-use File::Temp ();
 use JSON::PP ();
 
 our $Redis = start_redis();
 our %Agent;
-our $Tmp = File::Temp->newdir('farm-admin-XXXXXX', TMPDIR => 1);
 
 $ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
-$ENV{TEST_NGINX_ADMIN_TOKEN} = "$Tmp/admin.token";
-$ENV{TEST_NGINX_EMPTY_TOKEN} = "$Tmp/empty.token";
-
-{
-    open my $fh, '>', "$Tmp/admin.token" or die "$Tmp/admin.token: $!\n";
-    print {$fh} "s3cret-token\n";
-    close $fh;
-    open $fh, '>', "$Tmp/empty.token" or die "$Tmp/empty.token: $!\n";
-    print {$fh} "\n";
-    close $fh;
-}
+$ENV{TEST_NGINX_ADMIN_TOKEN} = temp_file('admin.token', "s3cret-token\n");
+$ENV{TEST_NGINX_EMPTY_TOKEN} = temp_file('empty.token', "\n");
 
 sub agents {
     ensure_agents($Redis, \%Agent, @_);

@@ -4,22 +4,14 @@
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
-use File::Temp ();
 use JSON::PP ();
 
 our $Redis = start_redis();
 our %Agent;
-our $Tmp = File::Temp->newdir('farm-paging-XXXXXX', TMPDIR => 1);
 
 $ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
-$ENV{TEST_NGINX_ADMIN_TOKEN} = "$Tmp/admin.token";
-$ENV{TEST_NGINX_ACCESS_LOG} = "$Tmp/access.log";
-
-{
-    open my $fh, '>', "$Tmp/admin.token" or die "$Tmp/admin.token: $!\n";
-    print {$fh} "paging-token\n";
-    close $fh;
-}
+$ENV{TEST_NGINX_ADMIN_TOKEN} = temp_file('admin.token', "paging-token\n");
+$ENV{TEST_NGINX_ACCESS_LOG} = temp_file('access.log', '');
 
 sub agents {
     ensure_agents($Redis, \%Agent, @_);

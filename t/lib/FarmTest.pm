@@ -41,7 +41,7 @@ our @EXPORT = qw(
     spread spread_text agent_state put_record
     worker_pids process_peer proc_status_kb
     http_conn http_on nginx_workers
-    http_request
+    http_request temp_file
 );
 
 our $HttpTimeout = 5;    # seconds, for http_get
@@ -66,6 +66,17 @@ sub _tmpdir {
     $TmpDir //= File::Temp::tempdir('farmtest-XXXXXX', TMPDIR => 1,
                                     CLEANUP => !$ENV{FARM_TEST_KEEP});
     return $TmpDir;
+}
+
+# temp_file('admin.token', "text\n"): writes a file in the test's temp dir
+# (removed with it) and returns its path.
+sub temp_file {
+    my ($name, $content) = @_;
+    my $path = File::Spec->catfile(_tmpdir(), $name);
+    open my $fh, '>', $path or die "FarmTest: temp_file: $path: $!\n";
+    print {$fh} $content;
+    close $fh or die "FarmTest: temp_file: $path: $!\n";
+    return $path;
 }
 
 # ---------------------------------------------------------------------------
@@ -1287,6 +1298,11 @@ $target: port, "host:port", "http://host:port[/path]" or a handle with
 lower-cased, repeated headers joined with ", ", chunked bodies decoded.
 On connection failure or timeout ($FarmTest::HttpTimeout, default 5 s)
 returns (undef, {}, undef) and sets $FarmTest::HttpError.
+
+=item temp_file($name, $content)
+
+Writes $content to $name in the test's temp dir (removed at the end unless
+FARM_TEST_KEEP=1) and returns the path: token files, small configs.
 
 =item http_request($port, $method, $path, $body, %headers)
 
