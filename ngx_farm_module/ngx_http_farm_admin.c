@@ -700,8 +700,8 @@ ngx_http_farm_admin_mutate(ngx_http_request_t *r,
     ngx_http_farm_admin_path_t *path, json_t *body)
 {
     u_char                      *p, *id;
-    uint32_t                     old_weight;
     json_t                      *v;
+    uint32_t                     old_weight;
     ngx_int_t                    mode, old_mode, weight, seconds;
     ngx_str_t                    addr;
     ngx_uint_t                   changed;

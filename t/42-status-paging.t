@@ -174,8 +174,8 @@ FarmTest::wait_until(sub {
 }, 10, 'both requests in the access log');
 Test::More::like($log, qr{"GET /work\?ms=0&log=served HTTP/1\.1" 200 agent=l1 region=eu tries=1 queue_wait_ms=- refusal=-},
                  'a served request: its agent, region and one try');
-Test::More::like($log, qr{"GET /other/x HTTP/1\.1" \d+ agent=- region=- tries=0 queue_wait_ms=- refusal=no_agent},
-                 'a refused one: why');
+Test::More::like($log, qr{"GET /other/x HTTP/1\.1" 503 agent=- region=- tries=0 queue_wait_ms=- refusal=no_agent},
+                 'a refused one: why, and the 503 the client got (not 502)');
 --- request
 GET /farm
 --- response_body_like: "id":"l1"
