@@ -221,6 +221,11 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
 
     farm_url_display(&fcf->url, url, sizeof(url));
 
+    if (fcf->builtin) {
+        /* "builtin" or "static", NUL-terminated in the configuration */
+        ngx_cpystrn((u_char *) url, fcf->url_display.data, sizeof(url));
+    }
+
     active = 0;
     available = 0;
     nagent = 0;

@@ -154,6 +154,9 @@ typedef struct ngx_http_farm_queue_sh_s  ngx_http_farm_queue_sh_t;
 /* the concurrent requests of one client (ngx_http_farm_client.c) */
 typedef struct ngx_http_farm_client_s    ngx_http_farm_client_t;
 
+/* the built-in registry's leases (ngx_http_farm_lease.c) */
+typedef struct ngx_http_farm_leases_s    ngx_http_farm_leases_t;
+
 
 /*
  * A worker process using the zone (ngx_http_farm_zone.c): what it holds is
@@ -271,6 +274,9 @@ typedef struct {
     ngx_http_farm_owner_t          owners[NGX_HTTP_FARM_OWNERS];
     uint32_t                      *held;
     uint64_t                       reclaimed;   /* given back, in all */
+
+    /* farm_registry builtin: its leases (ngx_http_farm_lease.c), or NULL */
+    ngx_http_farm_leases_t        *leases;
 } ngx_http_farm_shctx_t;
 
 
