@@ -361,7 +361,7 @@ ngx_http_farm_builtin_rate(ngx_http_farm_srv_conf_t *fcf, ngx_str_t *addr,
     ngx_http_farm_zone_get(fcf, &z);
 
     ngx_shmtx_lock(&z.shpool->mutex);
-    rc = ngx_http_farm_lease_rate_locked(&z, addr, rate, ngx_time());
+    rc = ngx_http_farm_lease_rate_locked(&z, addr, rate, ngx_current_msec);
     ngx_shmtx_unlock(&z.shpool->mutex);
 
     return rc;

@@ -351,32 +351,41 @@ ngx_http_farm_lease_state_locked(ngx_http_farm_zone_t *z, u_char *id,
 
 
 /*
- * Counts a request of the client address addr in the current second:
- * NGX_BUSY when it is over rate.  Addresses that share a slot of the
- * table share a count (a stricter limit, never a looser one).
+ * Counts a request of the client address addr: NGX_BUSY when it is over
+ * rate a second.  A leaky bucket, as limit_req's, holding one second's
+ * worth (a burst of rate requests, then one every 1/rate s), so that two
+ * requests in a row at rate=1r/s are refused whatever the clock says.
+ * Addresses that share a slot of the table share a bucket (a stricter
+ * limit, never a looser one).
  */
 
 ngx_int_t
 ngx_http_farm_lease_rate_locked(ngx_http_farm_zone_t *z, ngx_str_t *addr,
-    ngx_uint_t rate, time_t now)
+    ngx_uint_t rate, ngx_msec_t now)
 {
-    uint32_t                    hash;
+    uint64_t                    excess, leaked;
+    ngx_msec_int_t              elapsed;
     ngx_http_farm_rate_slot_t  *s;
 
-    hash = ngx_crc32_short(addr->data, addr->len);
+    s = &z->sh->leases->rate[ngx_crc32_short(addr->data, addr->len)
+                             % NGX_HTTP_FARM_RATE_SLOTS];
 
-    s = &z->sh->leases->rate[hash % NGX_HTTP_FARM_RATE_SLOTS];
+    elapsed = (ngx_msec_int_t) (now - s->last);
 
-    if (s->sec != now) {
-        s->sec = now;
-        s->count = 0;
+    if (s->last == 0 || elapsed < 0) {
+        elapsed = 0;
+        s->excess = 0;
     }
 
-    if (s->count >= rate) {
+    leaked = (uint64_t) rate * elapsed;
+    excess = (s->excess > leaked) ? s->excess - leaked : 0;
+
+    if (excess + 1000 > (uint64_t) rate * 1000) {
         return NGX_BUSY;
     }
 
-    s->count++;
+    s->excess = excess + 1000;
+    s->last = now;
 
     return NGX_OK;
 }

@@ -34,10 +34,10 @@ typedef struct {
 } ngx_http_farm_lease_t;
 
 
-/* one client address's requests in the current second */
+/* one client address's requests: a leaky bucket, in 1/1000 requests */
 typedef struct {
-    uint32_t                       count;
-    time_t                         sec;
+    ngx_msec_t                     last;
+    uint64_t                       excess;
 } ngx_http_farm_rate_slot_t;
 
 
@@ -73,7 +73,7 @@ ngx_msec_t ngx_http_farm_lease_left_locked(ngx_http_farm_lease_t *l,
 u_char *ngx_http_farm_lease_state_locked(ngx_http_farm_zone_t *z,
     u_char *id, size_t len, u_char *p);
 ngx_int_t ngx_http_farm_lease_rate_locked(ngx_http_farm_zone_t *z,
-    ngx_str_t *addr, ngx_uint_t rate, time_t now);
+    ngx_str_t *addr, ngx_uint_t rate, ngx_msec_t now);
 
 
 #endif /* _NGX_HTTP_FARM_LEASE_H_INCLUDED_ */

@@ -841,7 +841,7 @@ sub ensure_agents {
 }
 
 # Registers a record in Redis the way an agent would (SET, SADD, PUBLISH),
-# or in a built-in registry (PUT; -ttl => '10s', else 300s), for agents
+# or in a built-in registry (PUT; -ttl => '10s', else the upstream's), for agents
 # that serve but do not register themselves.  %rec: id, port, and any
 # other record field; service defaults to "agents".
 sub put_record {
@@ -853,7 +853,7 @@ sub put_record {
     my $json = JSON::PP->new->canonical->encode(\%rec);
     if (($redis->{kind} // '') eq 'builtin') {
         my ($code, $body) = registry_call($redis, 'PUT',
-            "$service/agents/$rec{id}?ttl=" . ($ttl // '300s'), $json);
+            "$service/agents/$rec{id}" . (defined $ttl ? "?ttl=$ttl" : ''), $json);
         die "FarmTest: put_record: PUT $rec{id} answered $code: $body\n"
             unless $code == 200 || $code == 201;
         return;
@@ -1284,7 +1284,7 @@ sub _builtin_register {
     $rec{weight} = $opt{weight} + 0 if defined $opt{weight};
     $rec{max_conns} = $opt{max_conns} + 0 if defined $opt{max_conns};
     $rec{backup} = JSON::PP::true if $opt{backup};
-    put_record($reg, %rec, -ttl => $ttl // '300s');
+    put_record($reg, %rec, -ttl => $ttl);
 }
 
 1;
