@@ -424,7 +424,9 @@ FarmTest::deregister($g1, 'e1');
 --- init
 FarmTest::stop_nginx($_) for splice @main::Gateways;
 $main::Agent{s1} = FarmTest::start_agent(id => 's1', listen => "127.0.0.1:$ENV{TEST_NGINX_S1_PORT}");
-FarmTest::wait_until(sub { FarmTest::agent_state('dead') eq 'down' }, 15, 'dead to be down');
+FarmTest::wait_until(sub { FarmTest::agent_state('dead') eq 'down'
+                           && FarmTest::agent_state('s1') eq 'up' }, 15,
+                     's1 up and dead down');
 --- request eval
 [("GET /work?ms=0") x 3, "GET /farm"]
 --- response_headers eval
