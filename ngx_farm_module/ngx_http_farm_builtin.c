@@ -59,14 +59,133 @@ const ngx_http_farm_registry_t  ngx_http_farm_builtin_backend = {
 
 
 /*
- * The master's startup read: there is nothing to read but the state file,
- * so NGX_DECLINED (the module glue then loads it).
+ * The master, for a new zone.  At a reload that gave the upstream a new
+ * zone (another size: max_agents=, zone=, the balancing method), the old
+ * zone is still mapped, and its leases are carried over, with what is
+ * left of their TTLs, before the new workers start: NGX_OK.  At start
+ * there is nothing to read but the state file: NGX_DECLINED, and the
+ * module glue loads it.
  */
 
 static ngx_int_t
 ngx_http_farm_builtin_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
 {
-    return NGX_DECLINED;
+    u_char                  *json, last[FARM_ID_MAX];
+    size_t                   len, last_len;
+    uint64_t                 gen;
+    ngx_str_t                why;
+    ngx_msec_t               left;
+    ngx_uint_t               i, n, fresh, done;
+    ngx_list_part_t         *part;
+    ngx_shm_zone_t          *shm;
+    farm_record_t            rec;
+    ngx_http_farm_zone_t     z, old;
+    ngx_http_farm_lease_t   *l;
+    char                     err[FARM_ERR_MAX];
+
+    if (!fcf->builtin->api || ngx_cycle == NULL) {
+        return NGX_DECLINED;
+    }
+
+    /* ngx_cycle is still the old cycle while the new one is set up */
+
+    old.sh = NULL;
+    part = &((ngx_cycle_t *) ngx_cycle)->shared_memory.part;
+    shm = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm = part->elts;
+            i = 0;
+        }
+
+        if (shm[i].tag == &ngx_http_farm_module
+            && shm[i].shm.addr
+            && shm[i].shm.addr != fcf->shm_zone->shm.addr
+            && shm[i].shm.name.len == fcf->shm_zone->shm.name.len
+            && ngx_strncmp(shm[i].shm.name.data, fcf->shm_zone->shm.name.data,
+                           shm[i].shm.name.len) == 0)
+        {
+            old.shpool = (ngx_slab_pool_t *) shm[i].shm.addr;
+            old.sh = old.shpool->data;
+            old.fcf = fcf;
+            break;
+        }
+    }
+
+    if (old.sh == NULL || old.sh->leases == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_farm_zone_get(fcf, &z);
+
+    last_len = 0;
+    done = 0;
+    n = 0;
+
+    while (!done) {
+
+        /* one lease at a time out of the old zone, which old workers use */
+
+        ngx_shmtx_lock(&old.shpool->mutex);
+
+        l = ngx_http_farm_lease_after_locked(&old, last, last_len);
+
+        if (l == NULL) {
+            ngx_shmtx_unlock(&old.shpool->mutex);
+            break;
+        }
+
+        last_len = l->sn.str.len;
+        ngx_memcpy(last, l->id, last_len);
+        left = ngx_http_farm_lease_left_locked(l, ngx_current_msec);
+
+        len = l->json_len;
+        json = ngx_alloc(len, log);
+
+        if (json) {
+            ngx_memcpy(json, l->json, len);
+        }
+
+        ngx_shmtx_unlock(&old.shpool->mutex);
+
+        if (json == NULL) {
+            break;
+        }
+
+        if (left > 0
+            && farm_record_parse(&rec, (char *) json, len, err) == 0)
+        {
+            ngx_shmtx_lock(&z.shpool->mutex);
+            done = (ngx_http_farm_lease_put_locked(&z, last, last_len, json,
+                                                   len, left,
+                                                   ngx_current_msec, &gen,
+                                                   &fresh)
+                    != NGX_OK);
+            ngx_shmtx_unlock(&z.shpool->mutex);
+
+            if (!done && ngx_http_farm_sync_push(fcf, &rec, &why) == NGX_OK) {
+                n++;
+            }
+
+            farm_record_free(&rec);
+        }
+
+        ngx_free(json);
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "farm: upstream \"%V\" has a new zone; %ui registrations "
+                  "of the built-in registry carried over", &fcf->uscf->host,
+                  n);
+
+    return NGX_OK;
 }
 
 

@@ -42,7 +42,7 @@ our @EXPORT = qw(
     worker_pids process_peer proc_status_kb
     http_conn http_on nginx_workers
     registry_kind start_registry builtin_registry registry_directive
-    registry_location registry_call
+    registry_url registry_location registry_call
 );
 
 our $HttpTimeout = 5;    # seconds, for http_get
@@ -1239,6 +1239,16 @@ sub registry_directive {
         return "farm_registry builtin service=agents token_file=$reg->{token_file} $extra;";
     }
     return "farm_registry redis://127.0.0.1:$reg->{port} service=agents $extra;";
+}
+
+# What follows "farm_registry" for $reg, before service=: the Redis URL, or
+# "builtin token_file=..." (which takes the Redis parameters resync=,
+# timeout= and hold= and ignores them).
+sub registry_url {
+    my ($reg) = @_;
+    return "builtin token_file=$reg->{token_file}"
+        if ($reg->{kind} // '') eq 'builtin';
+    return "redis://127.0.0.1:$reg->{port}";
 }
 
 # The location serving the built-in registry's API, or nothing for Redis.
