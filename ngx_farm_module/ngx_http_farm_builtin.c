@@ -36,6 +36,7 @@
 
 #define NGX_HTTP_FARM_BUILTIN_TICK    100    /* ms */
 #define NGX_HTTP_FARM_BUILTIN_BATCH   64     /* expiries per step */
+#define NGX_HTTP_FARM_BUILTIN_RENEWED 5000   /* ms, saves for heartbeats */
 
 
 static ngx_int_t ngx_http_farm_builtin_start(ngx_http_farm_srv_conf_t *fcf,
@@ -381,7 +382,7 @@ ngx_http_farm_builtin_tick(ngx_event_t *ev)
 
     u_char                   ids[NGX_HTTP_FARM_BUILTIN_BATCH][FARM_ID_MAX];
     size_t                   lens[NGX_HTTP_FARM_BUILTIN_BATCH];
-    uint64_t                 gen;
+    uint64_t                 gen, renewed;
     ngx_uint_t               i, n;
     ngx_http_farm_zone_t     z;
     ngx_http_farm_lease_t   *l;
@@ -401,6 +402,7 @@ ngx_http_farm_builtin_tick(ngx_event_t *ev)
 
     n = 0;
     gen = 0;
+    renewed = 0;
 
     ngx_shmtx_lock(&z.shpool->mutex);
 
@@ -421,6 +423,7 @@ ngx_http_farm_builtin_tick(ngx_event_t *ev)
         }
 
         gen = z.sh->leases->gen;
+        renewed = z.sh->leases->renewed;
     }
 
     ngx_shmtx_unlock(&z.shpool->mutex);
@@ -434,8 +437,19 @@ ngx_http_farm_builtin_tick(ngx_event_t *ev)
     (void) ngx_http_farm_zone_rebuild_hash(&z);
     ngx_http_farm_subsets_rebuild(&z);
 
-    if (gen != bt->saved_gen) {
+    /*
+     * the state file follows registrations at once (at most once a
+     * second), heartbeats every NGX_HTTP_FARM_BUILTIN_RENEWED ms: a
+     * restarted gateway then knows each lease's expiry to within that
+     */
+
+    if (gen != bt->saved_gen
+        || (renewed != bt->saved_renewed
+            && ngx_current_msec - fcf->state_saved
+               >= NGX_HTTP_FARM_BUILTIN_RENEWED))
+    {
         bt->saved_gen = gen;
+        bt->saved_renewed = renewed;
         fcf->state_dirty = 1;
     }
 

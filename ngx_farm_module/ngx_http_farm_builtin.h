@@ -32,6 +32,7 @@ struct ngx_http_farm_builtin_s {
     /* the sync owner's */
     ngx_event_t                    tick;
     uint64_t                       saved_gen;
+    uint64_t                       saved_renewed;
 };
 
 

@@ -184,7 +184,7 @@ ngx_http_farm_lease_renew_locked(ngx_http_farm_zone_t *z,
     l->exp.key = now + ttl;
     ngx_rbtree_insert(&ls->expiry, &l->exp);
 
-    ls->gen++;
+    ls->renewed++;
 
     return NGX_OK;
 }

@@ -47,7 +47,8 @@ struct ngx_http_farm_leases_s {
     ngx_rbtree_t                   expiry;
     ngx_rbtree_node_t              expiry_sentinel;
     uint32_t                       n;
-    uint64_t                       gen;         /* bumps on every change */
+    uint64_t                       gen;         /* bumps on put, remove */
+    uint64_t                       renewed;     /* heartbeats */
     uint64_t                       expired;
     ngx_http_farm_rate_slot_t      rate[NGX_HTTP_FARM_RATE_SLOTS];
 };

@@ -90,7 +90,7 @@ _EOC_
         farm_status;
     }
     location /farm/registry/ {
-        farm_registry_api max_body=4k;
+        farm_registry_api max_body=4k rate=100000r/s;
     }
     location /slow/registry/ {
         farm_registry_api rate=1r/s;
@@ -489,3 +489,44 @@ qr/\[emerg\] .*token_file "\S+empty\.token" of "farm_registry builtin" must hold
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*invalid "farm_agent" address "localhost:9001": expected an IP address and a port/
+
+
+
+=== TEST 21: PUTs and DELETEs of the same ids racing in both workers leave the zone and the registry agreeing: no agent without a registration (it would never expire)
+--- init
+my $code = <<'_PL_';
+use HTTP::Tiny;
+my ($port, $token, $seconds) = @ARGV;
+my $http = HTTP::Tiny->new(timeout => 5, keep_alive => 0);
+my $end = time + $seconds;
+my $n = 0;
+while (time < $end) {
+    for my $id (map { "r$_" } 1 .. 4) {
+        my $url = "http://127.0.0.1:$port/farm/registry/agents/agents/$id";
+        my %h = (Authorization => "Bearer $token", 'Content-Type' => 'application/json');
+        $http->request('PUT', "$url?ttl=60s", { headers => \%h,
+            content => qq({"id":"$id","service":"agents","address":"127.0.0.1","port":9,"weight":@{[1 + $n % 3]}}) });
+        $http->request('DELETE', $url, { headers => \%h }) if $n++ % 2;
+    }
+}
+print "done $n\n";
+_PL_
+my @racers = map { FarmTest::background("racer $_", $^X, '-e', $code,
+                                        FarmTest::gateway_port(), 'agents-t0ken-52', 3) } 1 .. 4;
+for (@racers) {
+    my ($status, $out) = FarmTest::finish($_, 60);
+    die "a racer failed ($status): $out\n" unless $status == 0;
+}
+my $zone = join ',', sort keys %{ FarmTest::farm_agents() };
+my $reg = join ',', sort split /,/, main::listed($main::Reg);
+die "the zone has $zone, the registry $reg\n" unless $zone eq $reg;
+FarmTest::deregister($main::Reg, $_) for split /,/, $reg;
+--- request eval
+["GET /farm", "GET /farm/registry/agents/agents"]
+--- more_headers
+Authorization: Bearer agents-t0ken-52
+--- response_body_like eval
+[qr/"registry":"builtin","balance":"round_robin","agents":\[\]/,
+ qr/^\{"service":"agents","agents":\[\]\}$/]
+--- no_error_log
+[error]
