@@ -46,6 +46,8 @@ static ngx_int_t ngx_http_farm_builtin_warm(ngx_http_farm_srv_conf_t *fcf,
     ngx_log_t *log);
 static void ngx_http_farm_builtin_tick(ngx_event_t *ev);
 static void ngx_http_farm_builtin_tidy(ngx_http_farm_srv_conf_t *fcf);
+static void ngx_http_farm_builtin_reapply(ngx_http_farm_srv_conf_t *fcf,
+    u_char *id, size_t len);
 static ngx_int_t ngx_http_farm_builtin_is_static(
     ngx_http_farm_srv_conf_t *fcf, u_char *id, size_t len);
 
@@ -126,6 +128,13 @@ ngx_http_farm_builtin_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
 
     ngx_http_farm_zone_get(fcf, &z);
 
+    /* a lease's record is canonical JSON of a valid record: below 64k */
+
+    json = ngx_alloc(FARM_RECORD_MAX, log);
+    if (json == NULL) {
+        return NGX_DECLINED;
+    }
+
     last_len = 0;
     done = 0;
     n = 0;
@@ -147,18 +156,10 @@ ngx_http_farm_builtin_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
         ngx_memcpy(last, l->id, last_len);
         left = ngx_http_farm_lease_left_locked(l, ngx_current_msec);
 
-        len = l->json_len;
-        json = ngx_alloc(len, log);
-
-        if (json) {
-            ngx_memcpy(json, l->json, len);
-        }
+        len = ngx_min(l->json_len, (size_t) FARM_RECORD_MAX);
+        ngx_memcpy(json, l->json, len);
 
         ngx_shmtx_unlock(&old.shpool->mutex);
-
-        if (json == NULL) {
-            break;
-        }
 
         if (left > 0
             && farm_record_parse(&rec, (char *) json, len, err) == 0)
@@ -177,9 +178,9 @@ ngx_http_farm_builtin_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
 
             farm_record_free(&rec);
         }
-
-        ngx_free(json);
     }
+
+    ngx_free(json);
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "farm: upstream \"%V\" has a new zone; %ui registrations "
@@ -430,6 +431,7 @@ ngx_http_farm_builtin_tick(ngx_event_t *ev)
 
     for (i = 0; i < n; i++) {
         ngx_http_farm_sync_drop(fcf, ids[i], lens[i], "its TTL ran out");
+        ngx_http_farm_builtin_reapply(fcf, ids[i], lens[i]);
     }
 
     /* what any worker changed: the hash tables, the subsets */
@@ -457,6 +459,69 @@ ngx_http_farm_builtin_tick(ngx_event_t *ev)
 
     ngx_add_timer(ev, (n == NGX_HTTP_FARM_BUILTIN_BATCH)
                       ? 1 : NGX_HTTP_FARM_BUILTIN_TICK);
+}
+
+
+/*
+ * After an expiry took an agent out: a registration of the same id that
+ * came in between (its lease put before the removal of the agent) is
+ * applied again, so that no lease is left without its agent.
+ */
+
+static void
+ngx_http_farm_builtin_reapply(ngx_http_farm_srv_conf_t *fcf, u_char *id,
+    size_t len)
+{
+    u_char                 *json;
+    size_t                  json_len;
+    ngx_str_t               why;
+    farm_record_t           rec;
+    ngx_http_farm_zone_t    z;
+    ngx_http_farm_lease_t  *l;
+    char                    err[FARM_ERR_MAX];
+
+    ngx_http_farm_zone_get(fcf, &z);
+
+    /* the record's copy is allocated outside the lock: its size first */
+
+    json = NULL;
+    json_len = 0;
+
+    for ( ;; ) {
+        ngx_shmtx_lock(&z.shpool->mutex);
+
+        l = ngx_http_farm_lease_find_locked(&z, id, len);
+
+        if (l == NULL || ngx_http_farm_agent_lookup_locked(&z, id, len)) {
+            ngx_shmtx_unlock(&z.shpool->mutex);
+            ngx_free(json);
+            return;
+        }
+
+        if (json && l->json_len == json_len) {
+            ngx_memcpy(json, l->json, json_len);
+            ngx_shmtx_unlock(&z.shpool->mutex);
+            break;
+        }
+
+        json_len = l->json_len;
+
+        ngx_shmtx_unlock(&z.shpool->mutex);
+
+        ngx_free(json);
+
+        json = ngx_alloc(json_len, fcf->log);
+        if (json == NULL) {
+            return;
+        }
+    }
+
+    if (farm_record_parse(&rec, (char *) json, json_len, err) == 0) {
+        (void) ngx_http_farm_sync_push(fcf, &rec, &why);
+        farm_record_free(&rec);
+    }
+
+    ngx_free(json);
 }
 
 
