@@ -1,6 +1,6 @@
 # nginx -s reload: agents and counters live on in shared memory, no request
 # fails during the reload, and the shared memory is not leaked.  Redis, or
-# the built-in registry (t/53-builtin-reload.t: FARM_TEST_REGISTRY=builtin).
+# the built-in registry (t/54-builtin-reload.t: FARM_TEST_REGISTRY=builtin).
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
