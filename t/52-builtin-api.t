@@ -175,6 +175,8 @@ Authorization: Bearer agents-t0ken-52
 --- response_body_like: ^\{"id":"a1","deregistered":true\}$
 --- error_log
 farm: agent "a1" left upstream "agents" (deregistered)
+--- no_error_log
+[error]
 
 
 
