@@ -12,7 +12,7 @@ use JSON::PP ();
 our $Dir = File::Temp::tempdir('farm-builtin-XXXX', TMPDIR => 1, CLEANUP => 1);
 our $Reg = FarmTest::builtin_registry(token => 'agents-t0ken-52');
 our $Billing = FarmTest::builtin_registry(token => 'billing-t0ken-52');
-our (%Agent, @Gateways);
+our (%Agent, @Gateways, $Racer);
 
 {
     open my $f, '>', "$Dir/empty.token" or die "$Dir/empty.token: $!\n";
@@ -515,6 +515,7 @@ print "done $n\n";
 _PL_
 my @racers = map { FarmTest::background("racer $_", $^X, '-e', $code,
                                         FarmTest::gateway_port(), 'agents-t0ken-52', 3) } 1 .. 4;
+$main::Racer = $code;
 for (@racers) {
     my ($status, $out) = FarmTest::finish($_, 60);
     die "a racer failed ($status): $out\n" unless $status == 0;
@@ -532,3 +533,35 @@ Authorization: Bearer agents-t0ken-52
  qr/^\{"service":"agents","agents":\[\]\}$/]
 --- no_error_log
 [error]
+
+
+
+=== TEST 22: a worker killed while registrations go on leaves the registry neither locked nor holding an agent without a registration
+--- init
+my @racers = map { FarmTest::background("racer $_", $^X, '-e', $main::Racer,
+                                        FarmTest::gateway_port(), 'agents-t0ken-52', 3) } 1 .. 4;
+FarmTest::wait_until(sub { FarmTest::farm_status()->{farms}[0]{totals}{agents} > 0 }, 10,
+                     'registrations to start');
+my @before = FarmTest::worker_pids();
+kill 'KILL', $before[0];
+FarmTest::finish($_, 60) for @racers;
+FarmTest::wait_until(sub { my @now = FarmTest::worker_pids();
+                           @now >= @before && !grep { $_ == $before[0] } @now },
+                     10, "worker $before[0] replaced (workers: @before)");
+# a lease may have lost its agent to the kill (it runs out, or the next
+# heartbeat's 404 has it registered again); no agent may lack a lease
+my %reg = map { $_ => 1 } split /,/, main::listed($main::Reg);
+my @orphans = grep { !$reg{$_} } keys %{ FarmTest::farm_agents() };
+die "agents without a registration: @orphans\n" if @orphans;
+FarmTest::deregister($main::Reg, $_) for keys %reg;
+FarmTest::put_record($main::Reg, id => 'after', port => 9);
+--- request eval
+["GET /farm/registry/agents/agents", "DELETE /farm/registry/agents/agents/after"]
+--- more_headers
+Authorization: Bearer agents-t0ken-52
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[qr/^\{"service":"agents","agents":\[\{"id":"after",/, qr/"deregistered":true/]
+--- no_error_log
+[emerg]
