@@ -41,6 +41,7 @@ typedef struct ngx_http_farm_main_conf_s  ngx_http_farm_main_conf_t;
 typedef struct ngx_http_farm_redis_s      ngx_http_farm_redis_t;
 typedef struct ngx_http_farm_consul_s     ngx_http_farm_consul_t;
 typedef struct ngx_http_farm_health_s     ngx_http_farm_health_t;
+typedef struct ngx_http_farm_builtin_s    ngx_http_farm_builtin_t;
 
 
 /*
@@ -122,6 +123,9 @@ struct ngx_http_farm_srv_conf_s {
     ngx_str_t                      tag;
     ngx_str_t                      token;
     ngx_str_t                      ca;
+
+    ngx_http_farm_builtin_t       *builtin;     /* farm_registry builtin */
+    ngx_array_t                   *statics;     /* farm_agent, records */
 
     ngx_str_t                      state;       /* state=, full path */
     ngx_array_t                   *allow;       /* allow=, ngx_cidr_t */

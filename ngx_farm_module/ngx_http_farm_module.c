@@ -25,6 +25,8 @@
 #include "ngx_http_farm_state.h"
 #include "ngx_http_farm_redis.h"
 #include "ngx_http_farm_consul.h"
+#include "ngx_http_farm_builtin.h"
+#include "ngx_http_farm_lease.h"
 #include "ngx_http_farm_balancer.h"
 #include "ngx_http_farm_admit.h"
 #include "ngx_http_farm_reject.h"
@@ -69,6 +71,13 @@ static ngx_command_t  ngx_http_farm_commands[] = {
       NGX_HTTP_SRV_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("farm_agent"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
+      ngx_http_farm_agent,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      (void *) ngx_http_farm_registry },
 
     { ngx_string("farm_balance"),
       NGX_HTTP_UPS_CONF|NGX_CONF_TAKE123,
@@ -184,12 +193,13 @@ static const ngx_http_farm_registry_t  ngx_http_farm_consul_registry = {
 };
 
 
-/* where the state= file's records go: a full sync */
+/* where the state= file's records go: a full sync (and builtin leases) */
 
 static const ngx_http_farm_state_sink_t  ngx_http_farm_state_sink = {
     ngx_http_farm_sync_begin,
     ngx_http_farm_sync_parsed,
-    ngx_http_farm_sync_end
+    ngx_http_farm_sync_end,
+    ngx_http_farm_builtin_restore
 };
 
 
@@ -275,6 +285,19 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
+    size = NGX_CONF_UNSET;
+
+    if (ngx_strcmp(value[1].data, "builtin") == 0
+        || ngx_strcmp(value[1].data, "static") == 0)
+    {
+        rv = ngx_http_farm_builtin_registry(cf, fcf, &size,
+                                            ngx_http_farm_registry_param);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        goto zone;
+    }
 
     if (farm_url_parse(&fcf->url, (char *) value[1].data, value[1].len,
                        (char *) err)
@@ -298,7 +321,6 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     farm_url_display(&fcf->url, (char *) fcf->url_display.data,
                      FARM_HOST_MAX + 64);
     fcf->url_display.len = ngx_strlen(fcf->url_display.data);
-    size = NGX_CONF_UNSET;
 
     for (i = 2; i < cf->args->nelts; i++) {
         rv = ngx_http_farm_registry_param(cf, fcf, &value[i], &size);
@@ -367,6 +389,8 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                        fcf->addr_text.data,
                                        NGX_SOCKADDR_STRLEN, 0);
     fcf->addr_text.data[fcf->addr_text.len] = '\0';
+
+zone:
 
     /* the zone: sized in ngx_http_farm_init_upstream() unless zone= */
 
@@ -800,7 +824,11 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         ngx_http_farm_client_zone(&z, 0);
 
-        return ngx_http_farm_zone_reuse(shm_zone, fcf);
+        if (ngx_http_farm_zone_reuse(shm_zone, fcf) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_farm_leases_init(&z);
     }
 
     if (shm_zone->shm.exists) {
@@ -820,6 +848,10 @@ ngx_http_farm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                       "farm zone \"%V\" has no room for a queue of %ui; "
                       "raise zone=", &shm_zone->shm.name, fcf->queue.max);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_farm_leases_init(&z) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -855,6 +887,8 @@ ngx_http_farm_registry_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
     if (rc != NGX_OK && fcf->state.len) {
         (void) ngx_http_farm_state_load(fcf, log, &ngx_http_farm_state_sink);
     }
+
+    ngx_http_farm_builtin_statics(fcf);    /* after the file's full sync */
 
     fcf->warming = 0;
 
@@ -916,7 +950,8 @@ ngx_http_farm_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
     }
 
     need = ngx_align(ngx_http_farm_zone_size(fcf)
-                     + ngx_http_farm_queue_size(fcf), ngx_pagesize);
+                     + ngx_http_farm_queue_size(fcf)
+                     + ngx_http_farm_leases_size(fcf), ngx_pagesize);
 
     if (fcf->shm_zone->shm.size == 0) {
         fcf->shm_zone->shm.size = need;

@@ -29,6 +29,7 @@
 
 
 #include "ngx_http_farm_state.h"
+#include "ngx_http_farm_lease.h"
 
 #include <jansson.h>
 
@@ -362,6 +363,10 @@ ngx_http_farm_state_record_locked(ngx_http_farm_zone_t *z,
                         a->meta);
     }
 
+    /* a built-in registry's agent: when its lease runs out */
+
+    p = ngx_http_farm_lease_state_locked(z, a->id, a->sn.str.len, p);
+
     *p++ = '}';
 
     return p;
@@ -642,10 +647,10 @@ ngx_http_farm_state_load(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log,
     char                  *text, err[FARM_ERR_MAX];
     u_char                 label[FARM_ID_MAX + 16];
     size_t                 i, len;
-    json_t                *list, *item;
+    json_t                *list, *item, *value;
     ssize_t                n;
     ngx_fd_t               fd;
-    ngx_uint_t             good, bad;
+    ngx_uint_t             good, bad, expired;
     ngx_file_info_t        fi;
     json_error_t           jerr;
     farm_record_t          rec;
@@ -702,6 +707,7 @@ ngx_http_farm_state_load(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log,
 
     good = 0;
     bad = 0;
+    expired = 0;
 
     sink->begin(fcf);
 
@@ -721,6 +727,19 @@ ngx_http_farm_state_load(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log,
         }
 
         free(text);
+
+        if (sink->restore) {
+            value = json_object_get(item, "expires_at");
+
+            if (sink->restore(fcf, &rec, json_is_integer(value)
+                                         ? json_integer_value(value) : 0)
+                != NGX_OK)
+            {
+                expired++;
+                farm_record_free(&rec);
+                continue;
+            }
+        }
 
         len = ngx_sprintf(label, "state:%s", rec.id) - label;
 
@@ -745,6 +764,13 @@ ngx_http_farm_state_load(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log,
                   "state file \"%V\" (%ui skipped) until registry %V answers",
                   &fcf->uscf->host, z.sh->nagents, &fcf->state, bad,
                   &fcf->url_display);
+
+    if (expired) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "farm: upstream \"%V\": the TTL of %ui agents of the "
+                      "state file \"%V\" ran out while nginx was stopped",
+                      &fcf->uscf->host, expired, &fcf->state);
+    }
 
     return good ? NGX_OK : NGX_DECLINED;
 }

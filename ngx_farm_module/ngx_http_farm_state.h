@@ -27,6 +27,15 @@ typedef struct {
                                            farm_record_t *rec,
                                            ngx_uint_t full);
     void                         (*end)(ngx_http_farm_srv_conf_t *fcf);
+
+    /*
+     * Optional (the built-in registry's leases): called before parsed with
+     * the record's "expires_at" (Unix time in ms, 0 when absent); a record
+     * it declines is left out.
+     */
+    ngx_int_t                    (*restore)(ngx_http_farm_srv_conf_t *fcf,
+                                            farm_record_t *rec,
+                                            int64_t expires_at);
 } ngx_http_farm_state_sink_t;
 
 

@@ -416,6 +416,11 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
 
     farm_url_display(&fcf->url, url, sizeof(url));
 
+    if (fcf->builtin) {
+        /* "builtin" or "static", NUL-terminated in the configuration */
+        ngx_cpystrn((u_char *) url, fcf->url_display.data, sizeof(url));
+    }
+
     p = ngx_http_farm_status_reserve(out, 1024 + fcf->uscf->host.len);
     if (p == NULL) {
         return NGX_ERROR;

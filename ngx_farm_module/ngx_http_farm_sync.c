@@ -42,6 +42,9 @@ static ngx_int_t ngx_http_farm_sync_unchanged(ngx_http_farm_zone_t *z,
 static ngx_int_t ngx_http_farm_sync_apply(ngx_http_farm_srv_conf_t *fcf,
     ngx_http_farm_zone_t *z, u_char *key, size_t key_len, farm_record_t *rec,
     uint32_t rec_hash, ngx_uint_t full);
+static void ngx_http_farm_sync_applied(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_farm_zone_t *z, farm_record_t *rec, ngx_int_t rc,
+    const char *how);
 static uint32_t ngx_http_farm_record_hash(farm_record_t *rec);
 static const char *ngx_http_farm_sync_allowed(ngx_http_farm_srv_conf_t *fcf,
     farm_record_t *rec);
@@ -307,23 +310,101 @@ ngx_http_farm_sync_apply(ngx_http_farm_srv_conf_t *fcf,
 
     z->sh->seen_now += full;
 
-    if (rc == NGX_OK || rc == NGX_AGAIN) {
+    ngx_http_farm_sync_applied(fcf, z, rec, rc, full ? " (full sync)" : "");
 
-        /* capacity may have come: waiters first */
+    return NGX_OK;
+}
 
-        ngx_http_farm_queue_dispatch(z, (u_char *) rec->id,
-                                     ngx_strlen(rec->id));
 
+/* After an agent_apply() that took rec: waiters, the log, the rebuilds. */
+
+static void
+ngx_http_farm_sync_applied(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_farm_zone_t *z, farm_record_t *rec, ngx_int_t rc,
+    const char *how)
+{
+    if (rc != NGX_OK && rc != NGX_AGAIN) {
+        return;
+    }
+
+    /* capacity may have come: waiters first */
+
+    ngx_http_farm_queue_dispatch(z, (u_char *) rec->id, ngx_strlen(rec->id));
+
+    ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
+                  "farm: agent \"%s\" at %s:%ud %s upstream \"%V\"%s",
+                  rec->id, rec->address, rec->port,
+                  rc == NGX_OK ? "joined" : "updated in",
+                  &fcf->uscf->host, how);
+
+    ngx_http_farm_sync_changed(fcf);
+}
+
+
+/*
+ * A record pushed to this worker, whichever it is (the built-in registry
+ * takes registrations in every worker): applied at once, without the sync
+ * owner's epoch, the same way as a record read from a registry.  The
+ * record stays the caller's.  NGX_DECLINED with why (static text) when the
+ * zone refuses it; nothing is logged then, the caller answers with why.
+ */
+
+ngx_int_t
+ngx_http_farm_sync_push(ngx_http_farm_srv_conf_t *fcf, farm_record_t *rec,
+    ngx_str_t *why)
+{
+    ngx_int_t              rc;
+    const char            *reason;
+    ngx_http_farm_zone_t   z;
+
+    ngx_http_farm_zone_get(fcf, &z);
+
+    if (ngx_strlen(rec->service) != fcf->service.len
+        || ngx_strncmp(rec->service, fcf->service.data, fcf->service.len)
+           != 0)
+    {
+        ngx_str_set(why, "service: is not the upstream's service");
+        return NGX_DECLINED;
+    }
+
+    reason = ngx_http_farm_sync_allowed(fcf, rec);
+
+    if (reason) {
+        why->data = (u_char *) reason;
+        why->len = ngx_strlen(reason);
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_farm_agent_apply(&z, rec, ngx_http_farm_record_hash(rec),
+                                   why);
+
+    if (rc == NGX_DECLINED) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_farm_sync_applied(fcf, &z, rec, rc, " (built-in registry)");
+
+    return NGX_OK;
+}
+
+
+/* An agent taken out by any worker (the built-in registry), with why. */
+
+void
+ngx_http_farm_sync_drop(ngx_http_farm_srv_conf_t *fcf, u_char *id,
+    size_t len, const char *why)
+{
+    ngx_http_farm_zone_t  z;
+
+    ngx_http_farm_zone_get(fcf, &z);
+
+    if (ngx_http_farm_agent_remove(&z, id, len) == NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
-                      "farm: agent \"%s\" at %s:%ud %s upstream \"%V\"%s",
-                      rec->id, rec->address, rec->port,
-                      rc == NGX_OK ? "joined" : "updated in",
-                      &fcf->uscf->host, full ? " (full sync)" : "");
+                      "farm: agent \"%*s\" left upstream \"%V\" (%s)",
+                      len, id, &fcf->uscf->host, why);
 
         ngx_http_farm_sync_changed(fcf);
     }
-
-    return NGX_OK;
 }
 
 

@@ -27,6 +27,10 @@ void ngx_http_farm_sync_reject(ngx_http_farm_srv_conf_t *fcf, u_char *key,
     const char *reason);
 ngx_int_t ngx_http_farm_sync_parsed(ngx_http_farm_srv_conf_t *fcf,
     u_char *label, size_t label_len, farm_record_t *rec, ngx_uint_t full);
+ngx_int_t ngx_http_farm_sync_push(ngx_http_farm_srv_conf_t *fcf,
+    farm_record_t *rec, ngx_str_t *why);
+void ngx_http_farm_sync_drop(ngx_http_farm_srv_conf_t *fcf, u_char *id,
+    size_t len, const char *why);
 void ngx_http_farm_sync_delete(ngx_http_farm_srv_conf_t *fcf, u_char *id,
     size_t len);
 void ngx_http_farm_sync_unhealthy(ngx_http_farm_srv_conf_t *fcf, u_char *id,

@@ -184,6 +184,9 @@ typedef struct ngx_http_farm_queue_sh_s  ngx_http_farm_queue_sh_t;
 /* the concurrent requests of one client (ngx_http_farm_client.c) */
 typedef struct ngx_http_farm_client_s    ngx_http_farm_client_t;
 
+/* the built-in registry's leases (ngx_http_farm_lease.c) */
+typedef struct ngx_http_farm_leases_s    ngx_http_farm_leases_t;
+
 
 /*
  * A worker process using the zone (ngx_http_farm_zone.c): what it holds is
@@ -312,6 +315,8 @@ typedef struct {
     /* tries that ended, for farm_status's summary (balancer) */
     uint64_t                       completed;
     uint64_t                       failed;
+    /* farm_registry builtin: its leases (ngx_http_farm_lease.c), or NULL */
+    ngx_http_farm_leases_t        *leases;
 } ngx_http_farm_shctx_t;
 
 

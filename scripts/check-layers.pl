@@ -57,6 +57,8 @@ my %layer = (
     'ngx_http_farm_zone_owner.c'       => ['2.2', 'farm'],
     'ngx_http_farm_subset.c'           => ['2.2', 'farm'],
     'ngx_http_farm_override.c'         => ['2.2', 'farm'],
+    'ngx_http_farm_lease.h'            => ['2.3', 'farm'],
+    'ngx_http_farm_lease.c'            => ['2.3', 'farm'],
 
     # 3  selection
     'ngx_http_farm_request.h'          => ['3', 'farm'],
@@ -91,6 +93,9 @@ my %layer = (
     'ngx_http_farm_consul.h'           => ['5.2', 'farm'],
     'ngx_http_farm_consul.c'           => ['5.2', 'farm'],
     'ngx_http_farm_consul_warm.c'      => ['5.2', 'farm'],
+    'ngx_http_farm_builtin.h'          => ['5.2', 'farm'],
+    'ngx_http_farm_builtin.c'          => ['5.2', 'farm'],
+    'ngx_http_farm_builtin_conf.c'     => ['5.2', 'farm'],
 
     # 6  the request path
     'ngx_http_farm_balancer.h'         => ['6', 'farm'],
@@ -108,6 +113,7 @@ my %layer = (
     'ngx_http_farm_admin.h'            => ['7', 'farm'],
     'ngx_http_farm_admin.c'            => ['7', 'farm'],
     'ngx_http_farm_logvar.c'           => ['7', 'farm'],
+    'ngx_http_farm_registry_api.c'     => ['7', 'farm'],
 
     # farm_kong: kong-compat/'s nginx glue, its own family
     'ngx_http_farm_kong.h'             => ['6', 'kong'],

@@ -1,13 +1,19 @@
 # Agents come and go through Redis; the gateway routes to exactly the agents
 # the registry lists.  Real redis-server, real farm-agent processes.
+# t/51-builtin-registry.t runs this file against the gateway's built-in
+# registry (FARM_TEST_REGISTRY=builtin): the blocks that write Redis
+# directly are Redis's only.
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
 
-our $Redis = start_redis();
+our $Redis = FarmTest::start_registry();
 our %Agent;
+our $Skip_redis_only = FarmTest::registry_kind() ne 'redis';
 
 $ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
+$ENV{TEST_NGINX_REGISTRY} = FarmTest::registry_directive($Redis, 'resync=300ms');
+$ENV{TEST_NGINX_REGISTRY_API} = FarmTest::registry_location($Redis);
 
 sub agents {
     ensure_agents($Redis, \%Agent, @_);
@@ -18,8 +24,7 @@ add_block_preprocessor(sub {
 
     $block->set_value('http_config', <<'_EOC_') unless defined $block->http_config;
     upstream agents {
-        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
-                      resync=300ms;
+        $TEST_NGINX_REGISTRY
     }
 _EOC_
 
@@ -31,6 +36,7 @@ _EOC_
     location = /farm {
         farm_status;
     }
+    $TEST_NGINX_REGISTRY_API
 _EOC_
 });
 
@@ -83,6 +89,7 @@ FarmTest::wait_until(sub { !FarmTest::farm_agents()->{b} }, 5, "b to leave");
 
 
 === TEST 4: malformed records are skipped with one line naming the key; good agents stay
+--- skip_eval: 1: $main::Skip_redis_only
 --- init
 main::agents(a => {});
 my %bad = (
@@ -133,6 +140,7 @@ skipping registry record "farm:agents:agent:port0"
 
 
 === TEST 5: the master's startup read skips the bad records too; deleting them clears the count
+--- skip_eval: 1: $main::Skip_redis_only
 --- init
 main::agents(a => {});
 for my $id (qw(badjson port0 noport strport bigport hostname other huge notobj alist mismatch)) {
@@ -168,6 +176,7 @@ FarmTest::wait_until(sub { !FarmTest::farm_agents()->{k} }, 5, "k to expire");
 
 
 === TEST 7: a changed record (new weight, region, caps, meta) is applied
+--- skip_eval: 1: $main::Skip_redis_only
 --- init
 main::agents(a => {});
 my $rec = '{"id":"a","service":"agents","address":"127.0.0.1","port":'
@@ -193,7 +202,7 @@ GET /farm?upstream=agents
 --- response_headers
 Content-Type: application/json
 Cache-Control: no-store
---- response_body_like: ^\{"version":"[\d.]+","time":\d+,"farms":\[\{"upstream":"agents","service":"agents","registry":"redis://127\.0\.0\.1:\d+/0","balance":"round_robin","agents":\[\{"id":"a".*"requests":3,.*"totals":\{"agents":1,"available":1,"active":0,"requests":3,"no_agent":0,"reclaimed":0\},"zone":\{"pages":\d+,"free_pages":\d+\},"sync":\{"registry_up":true,"last_full_sync":\d+,"full_syncs":\d+,"errors":0,"bad_records":0\}\}\],"total":1,"summary":\{"workers":\{"total":1,
+--- response_body_like: ^\{"version":"[\d.]+","time":\d+,"farms":\[\{"upstream":"agents","service":"agents","registry":"(?:redis://127\.0\.0\.1:\d+/0|builtin)","balance":"round_robin","agents":\[\{"id":"a".*"requests":3,.*"totals":\{"agents":1,"available":1,"active":0,"requests":3,"no_agent":0,"reclaimed":0\},"zone":\{"pages":\d+,"free_pages":\d+\},"sync":\{"registry_up":true,"last_full_sync":\d+,"full_syncs":\d+,"errors":0,"bad_records":0\}\}\],"total":1,"summary":\{"workers":\{"total":1,
 --- no_error_log
 [error]
 

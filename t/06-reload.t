@@ -1,13 +1,16 @@
 # nginx -s reload: agents and counters live on in shared memory, no request
-# fails during the reload, and the shared memory is not leaked.
+# fails during the reload, and the shared memory is not leaked.  Redis, or
+# the built-in registry (t/54-builtin-reload.t: FARM_TEST_REGISTRY=builtin).
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
 
-our $Redis = start_redis();
+our $Redis = FarmTest::start_registry();
 our %Agent;
 
 $ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
+$ENV{TEST_NGINX_REGISTRY_URL} = FarmTest::registry_url($Redis);
+$ENV{TEST_NGINX_REGISTRY_API} = FarmTest::registry_location($Redis);
 
 sub agents {
     ensure_agents($Redis, \%Agent, @_);
@@ -72,7 +75,7 @@ add_block_preprocessor(sub {
 
     $block->set_value('http_config', <<'_EOC_') unless defined $block->http_config;
     upstream agents {
-        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+        farm_registry $TEST_NGINX_REGISTRY_URL service=agents
                       resync=300ms;
         farm_balance least_conn;
         keepalive 8;
@@ -88,6 +91,7 @@ _EOC_
     location = /farm {
         farm_status;
     }
+    $TEST_NGINX_REGISTRY_API
 _EOC_
 });
 
@@ -157,7 +161,7 @@ GET /farm
 === TEST 4: a reload that adds farm_queue to an upstream with zone= (the zone lives on) completes, and the new workers queue
 --- http_config
     upstream agents {
-        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+        farm_registry $TEST_NGINX_REGISTRY_URL service=agents
                       resync=300ms zone=8m;
         farm_balance least_conn;
         keepalive 8;
@@ -184,7 +188,7 @@ GET /farm
 === TEST 5: a reload that changes farm_queue max= in a live zone is refused with a reason, and the old configuration keeps serving
 --- http_config
     upstream agents {
-        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+        farm_registry $TEST_NGINX_REGISTRY_URL service=agents
                       resync=300ms zone=4m;
         farm_balance least_conn;
         farm_queue max=100 timeout=5s;
@@ -221,7 +225,7 @@ qr/\[emerg\].*farm_queue max= cannot change from 100 to 200 in a live zone/
 === TEST 6: every farm directive added, changed and removed across reloads (with and without zone=): each reload completes or is refused with a reason, never a hang or a crash, and requests keep working
 --- http_config
     upstream agents {
-        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+        farm_registry $TEST_NGINX_REGISTRY_URL service=agents
                       resync=300ms zone=8m;
         keepalive 8;
     }

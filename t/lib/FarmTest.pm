@@ -42,6 +42,8 @@ our @EXPORT = qw(
     worker_pids process_peer proc_status_kb
     http_conn http_on nginx_workers
     http_request temp_file
+    registry_kind start_registry builtin_registry registry_directive
+    registry_url registry_location registry_call
 );
 
 our $HttpTimeout = 5;    # seconds, for http_get
@@ -743,6 +745,9 @@ sub start_agent {
 sub stop_agent {
     my ($h, %opt) = @_;
     my $timeout = $opt{timeout} // ((_seconds($h->{grace}) // 30) + 5);
+    # registered in a built-in registry on its behalf: it leaves as a
+    # farm-agent leaves on SIGTERM, deregistered first
+    deregister($h->{builtin}, $h->{id}, $h->{service}) if $h->{builtin};
     my $code = _stop_pid($h->{pid}, 'TERM', $timeout);
     $h->{exit} = $code;
     return $code;
@@ -835,11 +840,20 @@ sub ensure_agents {
         stop_agent(delete $running->{$id});
     }
     for my $id (sort keys %want) {
+        # a gateway started anew (a new block) lost the built-in
+        # registry's agents: registered again, as the agent would on the
+        # 404 of its next heartbeat
+        _builtin_register($redis, $running->{$id}, $want{$id})
+            if $running->{$id} && $running->{$id}{builtin};
         next if $running->{$id};
-        $running->{$id} = start_agent(id => $id, registry => $redis->{url},
-                                      ttl => '5s',
-                                      %{ $redis->{agent_opts} || {} },
-                                      %{ $want{$id} });
+        if (($redis->{kind} // '') eq 'builtin') {
+            $running->{$id} = _builtin_agent($redis, $id, %{ $want{$id} });
+        } else {
+            $running->{$id} = start_agent(id => $id, registry => $redis->{url},
+                                          ttl => '5s',
+                                          %{ $redis->{agent_opts} || {} },
+                                          %{ $want{$id} });
+        }
         $running->{$id}{want} = $json->encode($want{$id});
     }
     wait_until(sub {
@@ -851,14 +865,23 @@ sub ensure_agents {
 }
 
 # Registers a record in Redis the way an agent would (SET, SADD, PUBLISH),
-# for agents that serve but do not register themselves.  %rec: id, port,
-# and any other record field; service defaults to "agents".
+# or in a built-in registry (PUT; -ttl => '10s', else the upstream's), for agents
+# that serve but do not register themselves.  %rec: id, port, and any
+# other record field; service defaults to "agents".
 sub put_record {
     my ($redis, %rec) = @_;
+    my $ttl = delete $rec{-ttl};
     my $service = $rec{service} //= 'agents';
     $rec{address} //= '127.0.0.1';
     $rec{port} += 0;
     my $json = JSON::PP->new->canonical->encode(\%rec);
+    if (($redis->{kind} // '') eq 'builtin') {
+        my ($code, $body) = registry_call($redis, 'PUT',
+            "$service/agents/$rec{id}" . (defined $ttl ? "?ttl=$ttl" : ''), $json);
+        die "FarmTest: put_record: PUT $rec{id} answered $code: $body\n"
+            unless $code == 200 || $code == 201;
+        return;
+    }
     redis_cmd($redis, 'SET', "farm:$service:agent:$rec{id}", $json, 'PX', 600000);
     redis_cmd($redis, 'SADD', "farm:$service:agents", $rec{id});
     redis_cmd($redis, 'PUBLISH', "farm:$service:events", "register $rec{id}");
@@ -869,6 +892,10 @@ sub put_record {
 sub deregister {
     my ($redis, $id, $service) = @_;
     $service //= 'agents';
+    if (($redis->{kind} // '') eq 'builtin') {
+        registry_call($redis, 'DELETE', "$service/agents/$id");
+        return;
+    }
     redis_cmd($redis, 'DEL', "farm:$service:agent:$id");
     redis_cmd($redis, 'SREM', "farm:$service:agents", $id);
     redis_cmd($redis, 'PUBLISH', "farm:$service:events", "deregister $id");
@@ -1192,6 +1219,106 @@ sub proc_status_kb {
         return $1 if $line =~ /^\Q$field\E:\s+(\d+) kB/;
     }
     return undef;
+}
+
+# ---------------------------------------------------------------------------
+# the registry under test: Redis, or the gateway's built-in registry
+# ---------------------------------------------------------------------------
+
+# "redis" (the default) or "builtin", from FARM_TEST_REGISTRY: a suite
+# written with the helpers below runs against either (t/51-builtin-*.t run
+# the Redis suites with FARM_TEST_REGISTRY=builtin).
+sub registry_kind { $ENV{FARM_TEST_REGISTRY} // 'redis' }
+
+our $BuiltinToken = 'f3c9a1d7e5b24c8e9a6d0b1c2e3f4a5b';
+
+# The suite's registry: start_redis(), or builtin_registry().
+sub start_registry {
+    return registry_kind() eq 'builtin' ? builtin_registry() : start_redis();
+}
+
+# A handle on the built-in registry of a gateway: its port (the Test::Nginx
+# gateway's by default), the API's prefix (/farm/registry), the token and
+# the token file farm_registry reads (written here).
+sub builtin_registry {
+    my (%opt) = @_;
+    my $token = $opt{token} // $BuiltinToken;
+    my $file = File::Spec->catfile(_tmpdir(), "registry-$$-" . length($token) . '.token');
+    open my $fh, '>', $file or die "FarmTest: $file: $!\n";
+    print {$fh} "$token\n";
+    close $fh;
+    my $port = $opt{port} // gateway_port();
+    my $path = $opt{path} // '/farm/registry';
+    return { kind => 'builtin', port => $port, path => $path, token => $token,
+             token_file => $file, url => "http://127.0.0.1:$port$path" };
+}
+
+# The farm_registry directive of upstream "agents" for $reg, with $extra
+# parameters (Redis ones are dropped for the built-in registry).
+sub registry_directive {
+    my ($reg, $extra) = @_;
+    $extra //= '';
+    if (($reg->{kind} // '') eq 'builtin') {
+        $extra =~ s/\b(?:resync|timeout|prefix|hold)=\S+//g;
+        return "farm_registry builtin service=agents token_file=$reg->{token_file} $extra;";
+    }
+    return "farm_registry redis://127.0.0.1:$reg->{port} service=agents $extra;";
+}
+
+# What follows "farm_registry" for $reg, before service=: the Redis URL, or
+# "builtin token_file=..." (which takes the Redis parameters resync=,
+# timeout= and hold= and ignores them).
+sub registry_url {
+    my ($reg) = @_;
+    return "builtin token_file=$reg->{token_file}"
+        if ($reg->{kind} // '') eq 'builtin';
+    return "redis://127.0.0.1:$reg->{port}";
+}
+
+# The location serving the built-in registry's API, or nothing for Redis.
+sub registry_location {
+    my ($reg, $params) = @_;
+    return '' unless ($reg->{kind} // '') eq 'builtin';
+    return "location $reg->{path}/ { farm_registry_api " . ($params // '') . "; }";
+}
+
+# A call of the built-in registry's API: registry_call($reg, 'PUT',
+# 'agents/agents/a1?ttl=10s', $json, %headers) -> ($status, $body,
+# \%headers).  The token goes along unless Authorization is given; a body
+# goes as application/json unless Content-Type is given.
+sub registry_call {
+    my ($reg, $method, $path, $body, %h) = @_;
+    $h{Authorization} //= "Bearer $reg->{token}";
+    delete $h{Authorization} if $h{Authorization} eq '';
+    $h{'Content-Type'} //= 'application/json' if defined $body;
+    my $res = HTTP::Tiny->new(timeout => $HttpTimeout)->request(
+        $method, "http://127.0.0.1:$reg->{port}$reg->{path}/$path",
+        { headers => \%h, (defined $body ? (content => $body) : ()) });
+    return ($res->{status}, $res->{content}, $res->{headers});
+}
+
+# A farm-agent that serves, registered in a built-in registry on its
+# behalf (as it registers itself in Redis); stop_agent() deregisters it.
+sub _builtin_agent {
+    my ($reg, $id, %opt) = @_;
+    my $ttl = delete $opt{ttl};
+    my $h = start_agent(id => $id, %opt);
+    $h->{builtin} = $reg;
+    _builtin_register($reg, $h, { %opt, ttl => $ttl });
+    return $h;
+}
+
+sub _builtin_register {
+    my ($reg, $h, $opt) = @_;
+    my %opt = %$opt;
+    my $ttl = $opt{ttl};
+    my %rec = (id => $h->{id}, port => $h->{port}, service => $h->{service});
+    $rec{region} = $opt{region} if defined $opt{region};
+    $rec{caps} = ref $opt{cap} ? $opt{cap} : [split /,/, $opt{cap}] if defined $opt{cap};
+    $rec{weight} = $opt{weight} + 0 if defined $opt{weight};
+    $rec{max_conns} = $opt{max_conns} + 0 if defined $opt{max_conns};
+    $rec{backup} = JSON::PP::true if $opt{backup};
+    put_record($reg, %rec, -ttl => $ttl);
 }
 
 1;
