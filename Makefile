@@ -131,7 +131,7 @@ FUZZ_FLAGS    := -std=gnu99 -g -O1 -fno-omit-frame-pointer \
                  -fsanitize=fuzzer,address,undefined \
                  -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 FUZZ_TARGETS  := record consul url events consumers limit options check \
-                 hide_args credis jwt cors
+                 hide_args credis jwt cors xform
 FUZZ_BINS     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 FUZZ_SRCS_record    = $(REGISTRY_SRCS)
@@ -148,6 +148,8 @@ FUZZ_SRCS_credis    = ngx_farm_module/ngx_http_farm_consumers_reply.c
 # kong-compat's plugin engines
 FUZZ_SRCS_jwt       = kong-compat/kong_jwt.c
 FUZZ_SRCS_cors      = kong-compat/kong_cors.c
+FUZZ_SRCS_xform     = kong-compat/kong_xform.c kong-compat/kong_xform_conf.c \
+                      kong-compat/kong_xform_body.c
 
 fuzz-build: $(FUZZ_BINS)
 

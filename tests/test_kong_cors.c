@@ -272,7 +272,8 @@ origins(void **state)
     c = make(&conf);
     origin_is(c, "http://my-site.test", "http://my-site.test");
     origin_is(c, "http://my-site.test:80", "http://my-site.test");
-    origin_is(c, "http://user@my-other-site.test/x?y", "http://my-other-site.test");
+    origin_is(c, "http://user@my-other-site.test/x?y",
+              "http://my-other-site.test");
     origin_is(c, "http://my-site.test:8000", NULL);
     origin_is(c, "https://my-site.test", NULL);
     origin_is(c, "https://secure.test:8443", "https://secure.test:8443");
