@@ -146,10 +146,10 @@ FUZZ_SRCS_check     = ngx_farm_module/ngx_http_farm_check_parse.c
 FUZZ_SRCS_hide_args = ngx_farm_module/ngx_http_farm_hide_args.c
 FUZZ_SRCS_credis    = ngx_farm_module/ngx_http_farm_consumers_reply.c
 # kong-compat's plugin engines
-FUZZ_SRCS_jwt       = kong-compat/kong_jwt.c
+FUZZ_SRCS_jwt       = kong-compat/kong_jwt.c kong-compat/kong_json.c
 FUZZ_SRCS_cors      = kong-compat/kong_cors.c
 FUZZ_SRCS_xform     = kong-compat/kong_xform.c kong-compat/kong_xform_conf.c \
-                      kong-compat/kong_xform_body.c
+                      kong-compat/kong_xform_body.c kong-compat/kong_json.c
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -21,6 +21,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
 
+#include "kong_json.h"
 #include "kong_jwt.h"
 
 
@@ -48,8 +49,6 @@ static int jwt_verify_pkey(const jwt_alg_t *alg, EVP_PKEY *pkey,
     const char *data, size_t data_len, const unsigned char *sig,
     size_t sig_len);
 static json_t *jwt_decode_json(const char *b64, size_t len);
-static size_t jwt_json_str(char *out, size_t size, const char *s,
-    size_t len);
 static void jwt_fail(kong_jwt_result_t *res, const kong_jwt_conf_t *conf,
     int with_error, const char *fmt, ...);
 static void jwt_fail_claims(kong_jwt_result_t *res,
@@ -626,56 +625,6 @@ jwt_verify_pkey(const jwt_alg_t *alg, EVP_PKEY *pkey, const char *data,
 
 /* ---- answers --------------------------------------------------------- */
 
-/* s as the contents of a JSON string, escaped as lua-cjson does. */
-static size_t
-jwt_json_str(char *out, size_t size, const char *s, size_t len)
-{
-    size_t       i, n;
-    int          c;
-    char         esc[8];
-    const char  *add;
-
-    n = 0;
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) s[i];
-        add = NULL;
-
-        switch (c) {
-        case '"':  add = "\\\""; break;
-        case '\\': add = "\\\\"; break;
-        case '/':  add = "\\/"; break;
-        case '\b': add = "\\b"; break;
-        case '\f': add = "\\f"; break;
-        case '\n': add = "\\n"; break;
-        case '\r': add = "\\r"; break;
-        case '\t': add = "\\t"; break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                snprintf(esc, sizeof(esc), "\\u%04x", c);
-                add = esc;
-            }
-        }
-
-        if (add != NULL) {
-            if (n + strlen(add) >= size) {
-                break;
-            }
-            memcpy(out + n, add, strlen(add));
-            n += strlen(add);
-
-        } else {
-            if (n + 1 >= size) {
-                break;
-            }
-            out[n++] = (char) c;
-        }
-    }
-
-    out[n] = '\0';
-    return n;
-}
-
-
 static void
 jwt_www(kong_jwt_result_t *res, const kong_jwt_conf_t *conf, int with_error)
 {
@@ -712,8 +661,8 @@ jwt_fail(kong_jwt_result_t *res, const kong_jwt_conf_t *conf,
 
     res->status = 401;
     memcpy(res->body, "{\"message\":\"", 12);
-    n = 12 + jwt_json_str(res->body + 12, sizeof(res->body) - 14, msg,
-                          strlen(msg));
+    n = 12 + kong_json_escape(msg, strlen(msg), res->body + 12,
+                              sizeof(res->body) - 14);
     memcpy(res->body + n, "\"}", 3);
     res->body_len = n + 2;
     jwt_www(res, conf, with_error);

@@ -894,7 +894,7 @@ int
 kong_xform_response_headers(const kong_xform_t *x,
     const kong_header_t *headers, size_t nheaders, kong_xform_out_t *out)
 {
-    int                   rc;
+    int                   rc, op;
     size_t                i, vl;
     const char           *v;
     xf_env_t              env;
@@ -956,33 +956,25 @@ kong_xform_response_headers(const kong_xform_t *x,
         }
     }
 
-    for (i = 0; i < x->ops[KONG_XFORM_REPLACE][KONG_XFORM_HEADERS].n; i++) {
-        it = &x->ops[KONG_XFORM_REPLACE][KONG_XFORM_HEADERS].items[i];
-        rc = xf_render(a, &env, it, &v, &vl);
-        if (rc <= 0 || xf_find(&snap, it->name, it->name_len) == NULL) {
-            continue;
-        }
-        e = xf_find(&h, it->name, it->name_len);
-        if (e == NULL && (e = xf_add(&h, it->name, it->name_len)) == NULL) {
-            goto nomem;
-        }
-        if (xf_set(&h, e, v, vl, XF_STR) != 0) {
-            goto nomem;
-        }
-    }
-
-    for (i = 0; i < x->ops[KONG_XFORM_ADD][KONG_XFORM_HEADERS].n; i++) {
-        it = &x->ops[KONG_XFORM_ADD][KONG_XFORM_HEADERS].items[i];
-        rc = xf_render(a, &env, it, &v, &vl);
-        if (rc <= 0 || xf_find(&snap, it->name, it->name_len) != NULL) {
-            continue;
-        }
-        e = xf_find(&h, it->name, it->name_len);
-        if (e == NULL && (e = xf_add(&h, it->name, it->name_len)) == NULL) {
-            goto nomem;
-        }
-        if (xf_set(&h, e, v, vl, XF_STR) != 0) {
-            goto nomem;
+    /* replace what was there, add what was not */
+    for (op = KONG_XFORM_REPLACE; op <= KONG_XFORM_ADD; op++) {
+        for (i = 0; i < x->ops[op][KONG_XFORM_HEADERS].n; i++) {
+            it = &x->ops[op][KONG_XFORM_HEADERS].items[i];
+            rc = xf_render(a, &env, it, &v, &vl);
+            if (rc <= 0 || (xf_find(&snap, it->name, it->name_len) != NULL)
+                           != (op == KONG_XFORM_REPLACE))
+            {
+                continue;
+            }
+            e = xf_find(&h, it->name, it->name_len);
+            if (e == NULL
+                && (e = xf_add(&h, it->name, it->name_len)) == NULL)
+            {
+                goto nomem;
+            }
+            if (xf_set(&h, e, v, vl, XF_STR) != 0) {
+                goto nomem;
+            }
         }
     }
 

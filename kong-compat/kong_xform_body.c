@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kong_json.h"
 #include "kong_xform_int.h"
 
 
@@ -256,38 +257,12 @@ char *
 xf_json_escape(kong_xform_arena_t *a, const char *s, size_t len,
     size_t *out_len)
 {
-    size_t  i, n;
-    char   *out;
-    int     c;
+    char  *out;
 
     out = xf_alloc(a, len * 6 + 1);
-    if (out == NULL) {
-        return NULL;
+    if (out != NULL) {
+        *out_len = kong_json_escape(s, len, out, len * 6 + 1);
     }
-
-    n = 0;
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) s[i];
-        switch (c) {
-        case '"':  out[n++] = '\\'; out[n++] = '"'; break;
-        case '\\': out[n++] = '\\'; out[n++] = '\\'; break;
-        case '/':  out[n++] = '\\'; out[n++] = '/'; break;
-        case '\b': out[n++] = '\\'; out[n++] = 'b'; break;
-        case '\f': out[n++] = '\\'; out[n++] = 'f'; break;
-        case '\n': out[n++] = '\\'; out[n++] = 'n'; break;
-        case '\r': out[n++] = '\\'; out[n++] = 'r'; break;
-        case '\t': out[n++] = '\\'; out[n++] = 't'; break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                n += (size_t) snprintf(out + n, 7, "\\u%04x", c);
-            } else {
-                out[n++] = (char) c;
-            }
-        }
-    }
-
-    out[n] = '\0';
-    *out_len = n;
     return out;
 }
 
@@ -709,8 +684,7 @@ xf_resp_value(kong_xform_arena_t *a, const xf_item_t *it, xf_val_t *v)
     }
 
     esc = xf_json_escape(a, it->segs[0].text, it->segs[0].len, &n);
-    out = xf_alloc(a, n + 1);
-    if (esc == NULL || out == NULL) {
+    if (esc == NULL || (out = xf_alloc(a, n + 1)) == NULL) {
         return -1;
     }
     for (i = 0, k = 0; i < n; i++) {
