@@ -224,7 +224,8 @@ jwt_tokens_add(jwt_tokens_t *t, const char *s, size_t len)
 
 /*
  * The first value of cookie name in one Cookie line, as nginx's
- * $cookie_NAME finds it: "a=1; b=2", names compared without case.
+ * $cookie_NAME finds it: "a=1; b=2" (";" separates), names compared
+ * without case.
  */
 static int
 jwt_cookie(const char *s, size_t len, const char *name, const char **val,
@@ -236,14 +237,12 @@ jwt_cookie(const char *s, size_t len, const char *name, const char **val,
     i = 0;
 
     while (i < len) {
-        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == ';'
-                           || s[i] == ','))
-        {
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == ';')) {
             i++;
         }
 
         start = i;
-        while (i < len && s[i] != ';' && s[i] != ',') {
+        while (i < len && s[i] != ';') {
             i++;
         }
         end = i;

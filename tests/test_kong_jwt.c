@@ -526,6 +526,7 @@ token_lookup(void **state)
                                        H("X-Token", "Bearer tok2") };
     kong_header_t             h9[] = { H("Authorization", "Bearer"),
                                        H("Authorization", "Bearer tok1") };
+    kong_header_t             h10[] = { H("Cookie", "a=1, session=tok3") };
 
     (void) state;
     kong_jwt_conf_default(&conf);
@@ -553,6 +554,9 @@ token_lookup(void **state)
     conf.cookie_names = cookies;
     conf.n_cookie_names = 2;
     found(&conf, NULL, 0, h7, 1, "tok1");
+    /* "," does not separate cookies */
+    assert_int_equal(found(&conf, NULL, 0, h10, 1, NULL),
+                     KONG_JWT_TOKEN_NONE);
 
     /* header_names: "x_token" is X-Token */
     conf.header_names = hnames;
