@@ -120,8 +120,8 @@ kong_jwt_conf_check(const kong_jwt_conf_t *conf, char *err, size_t err_size)
     }
 
     if (conf->maximum_expiration > 0 && !exp) {
-        snprintf(err, err_size, "config.claims_to_verify: "
-                 "must contain 'exp' when maximum_expiration is set");
+        snprintf(err, err_size,
+                 "config.claims_to_verify: expected to contain: exp");
         return -1;
     }
 

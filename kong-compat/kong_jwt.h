@@ -119,7 +119,8 @@ void kong_jwt_conf_default(kong_jwt_conf_t *conf);
 /*
  * Kong's schema checks on a filled configuration: claims_to_verify
  * elements ("expected one of: exp, nbf"), maximum_expiration between 0 and
- * 31536000, maximum_expiration > 0 requires "exp" among claims_to_verify;
+ * 31536000, maximum_expiration > 0 requires "exp" among claims_to_verify
+ * ("expected to contain: exp");
  * and this engine's bounds on key_claim_name and realm lengths.  Returns 0,
  * or -1 with the message in err.
  */

@@ -658,6 +658,8 @@ config_checks(void **state)
     conf.claims_to_verify = nbf;
     conf.maximum_expiration = 10;
     assert_int_equal(kong_jwt_conf_check(&conf, err, sizeof(err)), -1);
+    assert_string_equal(err,
+                        "config.claims_to_verify: expected to contain: exp");
 
     conf.n_claims_to_verify = 0;
     conf.maximum_expiration = 31536001;
