@@ -93,6 +93,18 @@ xf_dup(kong_xform_arena_t *a, const char *s, size_t len)
 }
 
 
+kong_xform_arena_t *
+xf_out_init(const kong_xform_t *x, kong_xform_out_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->arena = xf_arena_new(x->max_mem);
+    if (out->arena == NULL) {
+        out->error = "out of memory";
+    }
+    return out->arena;
+}
+
+
 void
 kong_xform_out_free(kong_xform_out_t *out)
 {
@@ -433,14 +445,6 @@ xf_lower(kong_xform_arena_t *a, const char *s, size_t len)
 }
 
 
-#define XF_RENDER(it)                                                       \
-    do {                                                                    \
-        rc = xf_render(a, env, (it), &v, &vl);                              \
-        if (rc < 0) {                                                       \
-            return -1;                                                      \
-        }                                                                   \
-    } while (0)
-
 
 /* transform_headers: remove, rename, replace, add, append */
 static int
@@ -722,13 +726,10 @@ kong_xform_request(const kong_xform_t *x, const kong_xform_request_t *req,
     kong_xform_arena_t   *a;
     const kong_header_t  *ct;
 
-    memset(out, 0, sizeof(*out));
-    a = xf_arena_new(x->max_mem);
+    a = xf_out_init(x, out);
     if (a == NULL) {
-        out->error = "out of memory";
         return -1;
     }
-    out->arena = a;
 
     /* the template environment: the request as it arrived */
     memset(&hin, 0, sizeof(hin));
@@ -904,13 +905,10 @@ kong_xform_response_headers(const kong_xform_t *x,
     const xf_item_t      *it;
     const kong_header_t  *ct;
 
-    memset(out, 0, sizeof(*out));
-    a = xf_arena_new(x->max_mem);
+    a = xf_out_init(x, out);
     if (a == NULL) {
-        out->error = "out of memory";
         return -1;
     }
-    out->arena = a;
     memset(&env, 0, sizeof(env));
 
     /* existence is tested on the headers as they came (Kong's snapshot) */

@@ -494,14 +494,6 @@ xf_json_encode(xf_table_t *t, size_t *len)
 
 /* ---- request bodies -------------------------------------------------- */
 
-#define XF_RENDER(it)                                                       \
-    do {                                                                    \
-        rc = xf_render(a, env, (it), &v, &vl);                              \
-        if (rc < 0) {                                                       \
-            return -1;                                                      \
-        }                                                                   \
-    } while (0)
-
 #define XF_ITEMS(op)  x->ops[op][KONG_XFORM_BODY]
 
 
@@ -743,13 +735,10 @@ kong_xform_response_body(const kong_xform_t *x, const char *body,
     const xf_item_t     *it;
     kong_xform_arena_t  *a;
 
-    memset(out, 0, sizeof(*out));
-    a = xf_arena_new(x->max_mem);
+    a = xf_out_init(x, out);
     if (a == NULL) {
-        out->error = "out of memory";
         return -1;
     }
-    out->arena = a;
 
     memset(&t, 0, sizeof(t));
     t.a = a;

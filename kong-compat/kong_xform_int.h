@@ -16,6 +16,9 @@
 /* ---- arena: every allocation of one call, freed at once, bounded ---- */
 
 kong_xform_arena_t *xf_arena_new(size_t limit);
+
+/* Clears out and gives it a new arena; NULL with out->error on failure. */
+kong_xform_arena_t *xf_out_init(const kong_xform_t *x, kong_xform_out_t *out);
 void *xf_alloc(kong_xform_arena_t *a, size_t size);
 char *xf_dup(kong_xform_arena_t *a, const char *s, size_t len);
 
@@ -121,6 +124,16 @@ typedef struct {
  * has no value (Kong's nil), -1 on allocation failure. */
 int xf_render(kong_xform_arena_t *a, const xf_env_t *env,
     const xf_item_t *item, const char **s, size_t *len);
+
+/* Renders it into v / vl, setting rc; returns -1 from the caller on an
+ * allocation failure (the caller declares a, env, rc, v and vl). */
+#define XF_RENDER(it)                                                       \
+    do {                                                                    \
+        rc = xf_render(a, env, (it), &v, &vl);                              \
+        if (rc < 0) {                                                       \
+            return -1;                                                      \
+        }                                                                   \
+    } while (0)
 
 /* Parses an x-www-form-urlencoded string into t (decoded, in order). */
 int xf_args_parse(xf_table_t *t, const char *s, size_t len);
