@@ -131,7 +131,7 @@ FUZZ_FLAGS    := -std=gnu99 -g -O1 -fno-omit-frame-pointer \
                  -fsanitize=fuzzer,address,undefined \
                  -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 FUZZ_TARGETS  := record consul url events consumers limit options check \
-                 hide_args credis
+                 hide_args credis jwt cors xform
 FUZZ_BINS     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 FUZZ_SRCS_record    = $(REGISTRY_SRCS)
@@ -145,6 +145,11 @@ FUZZ_SRCS_options   = agent/options.c agent/options_values.c agent/log.c \
 FUZZ_SRCS_check     = ngx_farm_module/ngx_http_farm_check_parse.c
 FUZZ_SRCS_hide_args = ngx_farm_module/ngx_http_farm_hide_args.c
 FUZZ_SRCS_credis    = ngx_farm_module/ngx_http_farm_consumers_reply.c
+# kong-compat's plugin engines
+FUZZ_SRCS_jwt       = kong-compat/kong_jwt.c kong-compat/kong_json.c
+FUZZ_SRCS_cors      = kong-compat/kong_cors.c
+FUZZ_SRCS_xform     = kong-compat/kong_xform.c kong-compat/kong_xform_conf.c \
+                      kong-compat/kong_xform_body.c kong-compat/kong_json.c
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -186,7 +191,7 @@ clean:
 # runs the loader's libFuzzer harness for KONG_FUZZ_TIME seconds.
 KONG_SRCS     := $(filter-out kong-compat/farm_kong.c,$(wildcard kong-compat/*.c))
 KONG_HDRS     := $(wildcard kong-compat/*.h)
-KONG_LIBS     := -lyaml -lpcre2-8 -lm
+KONG_LIBS     := -lyaml -lpcre2-8 -lm -ljansson -lcrypto
 KONG_FUZZ_TIME ?= 60
 
 .PHONY: kong fuzz-kong
@@ -223,7 +228,7 @@ fuzz-kong: $(BUILD)/fuzz/fuzz_kong
 .SECONDEXPANSION:
 
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard fuzz/*.h) \
-        $(REGISTRY_HDRS) $(UNIT_HDRS) $(AGENT_HDRS)
+        $(REGISTRY_HDRS) $(UNIT_HDRS) $(AGENT_HDRS) $(KONG_HDRS)
 	@mkdir -p $(BUILD)/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Iregistry -Ingx_farm_module -Iagent -Ifuzz \
-	    -o $@ $< $(FUZZ_SRCS_$*) -ljansson
+	    -Ikong-compat -o $@ $< $(FUZZ_SRCS_$*) -ljansson -lcrypto -lpcre2-8

@@ -23,7 +23,8 @@ for t in "$@"; do
     # shellcheck disable=SC2086
     clang -std=gnu99 -g -O0 -fsanitize=fuzzer -fprofile-instr-generate \
         -fcoverage-mapping -Iregistry -Ingx_farm_module -Iagent -Ifuzz \
-        -o "$out/fuzz_$t" "fuzz/fuzz_$t.c" $srcs -ljansson
+        -Ikong-compat -o "$out/fuzz_$t" "fuzz/fuzz_$t.c" $srcs -ljansson \
+        -lcrypto -lpcre2-8
 
     mkdir -p "$top/build/fuzz/corpus/$t"
     rm -f "$out/$t.profraw"
