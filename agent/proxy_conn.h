@@ -68,6 +68,8 @@ struct farm_pconn_s {
     struct evbuffer      *url;          /* request URL, response reason */
     struct evbuffer      *field;
     struct evbuffer      *value;
+    struct evbuffer      *to_client;    /* staged for the client */
+    struct evbuffer      *to_app;       /* staged for the app */
     size_t                head_bytes;
     farm_pc_state_e       state;
     farm_local_e          local;
@@ -121,6 +123,9 @@ void farm_pc_reply_error(farm_pconn_t *pc, int code, const char *message,
     const char *extra);
 void farm_pc_reply_local(farm_pconn_t *pc);
 void farm_pc_input(farm_pconn_t *pc);
+int farm_send(struct bufferevent *bev, struct evbuffer *stage);
+void farm_pc_send_client(farm_pconn_t *pc);
+void farm_pc_send_app(farm_pconn_t *pc);
 void farm_pc_free(farm_pconn_t *pc);
 
 /* proxy_parse.c */

@@ -297,7 +297,7 @@ farm_req_body_cb(http_parser *hp, const char *at, size_t n)
         return 0;
     }
 
-    out = bufferevent_get_output(pc->up);
+    out = pc->to_app;
 
     if (pc->req_chunked) {
         evbuffer_add_printf(out, "%zx\r\n", n);
@@ -328,7 +328,7 @@ farm_req_complete_cb(http_parser *hp)
     }
 
     if (pc->req_chunked && pc->up) {
-        evbuffer_add(bufferevent_get_output(pc->up), "0\r\n\r\n", 5);
+        evbuffer_add(pc->to_app, "0\r\n\r\n", 5);
     }
 
     /* the next request waits until this one is answered */
@@ -386,7 +386,7 @@ farm_resp_headers_cb(http_parser *hp)
 
     s = pc->p->s;
     code = hp->status_code;
-    out = bufferevent_get_output(pc->cl);
+    out = pc->to_client;
 
     if (pc->in_value) {
         farm_pc_flush_header(pc, 0);
@@ -465,7 +465,7 @@ farm_resp_body_cb(http_parser *hp, const char *at, size_t n)
     farm_pconn_t     *pc = hp->data;
     struct evbuffer  *out;
 
-    out = bufferevent_get_output(pc->cl);
+    out = pc->to_client;
 
     if (pc->resp_chunked) {
         evbuffer_add_printf(out, "%zx\r\n", n);
@@ -487,7 +487,7 @@ farm_resp_complete_cb(http_parser *hp)
     }
 
     if (pc->resp_chunked) {
-        evbuffer_add(bufferevent_get_output(pc->cl), "0\r\n\r\n", 5);
+        evbuffer_add(pc->to_client, "0\r\n\r\n", 5);
     }
 
     pc->resp_done = 1;
