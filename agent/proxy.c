@@ -549,11 +549,11 @@ farm_pc_free(farm_pconn_t *pc)
     p->nconns--;
 
     bufferevent_free(pc->cl);
-    evbuffer_free(pc->hdrs);
-    evbuffer_free(pc->head);
-    evbuffer_free(pc->url);
-    evbuffer_free(pc->field);
-    evbuffer_free(pc->value);
+    farm_sb_free(&pc->hdrs);
+    farm_sb_free(&pc->head);
+    farm_sb_free(&pc->url);
+    farm_sb_free(&pc->field);
+    farm_sb_free(&pc->value);
     evbuffer_free(pc->to_client);
     evbuffer_free(pc->to_app);
     free(pc);
@@ -590,20 +590,12 @@ farm_proxy_accept(struct evconnlistener *l, evutil_socket_t fd,
     }
 
     pc->p = p;
-    pc->hdrs = evbuffer_new();
-    pc->head = evbuffer_new();
-    pc->url = evbuffer_new();
-    pc->field = evbuffer_new();
-    pc->value = evbuffer_new();
     pc->to_client = evbuffer_new();
     pc->to_app = evbuffer_new();
     farm_nodelay(fd);
     pc->cl = bufferevent_socket_new(p->base, fd, BEV_OPT_CLOSE_ON_FREE);
 
-    if (pc->hdrs == NULL || pc->head == NULL || pc->url == NULL
-        || pc->field == NULL || pc->value == NULL || pc->to_client == NULL
-        || pc->to_app == NULL || pc->cl == NULL)
-    {
+    if (pc->to_client == NULL || pc->to_app == NULL || pc->cl == NULL) {
         farm_log_error("out of memory for a connection");
 
         if (pc->cl) {
@@ -613,11 +605,6 @@ farm_proxy_accept(struct evconnlistener *l, evutil_socket_t fd,
             evutil_closesocket(fd);
         }
 
-        if (pc->hdrs) evbuffer_free(pc->hdrs);
-        if (pc->head) evbuffer_free(pc->head);
-        if (pc->url) evbuffer_free(pc->url);
-        if (pc->field) evbuffer_free(pc->field);
-        if (pc->value) evbuffer_free(pc->value);
         if (pc->to_client) evbuffer_free(pc->to_client);
         if (pc->to_app) evbuffer_free(pc->to_app);
         free(pc);

@@ -142,8 +142,7 @@ farm_pc_send_head_on(farm_pconn_t *pc, int fresh)
     farm_pc_up_attach(pc, up);
 
     /* staged: sent with any body bytes that follow (farm_pc_send_app) */
-    evbuffer_add(pc->to_app, evbuffer_pullup(pc->head, -1),
-                 evbuffer_get_length(pc->head));
+    evbuffer_add(pc->to_app, pc->head.data, pc->head.len);
 
     return 0;
 }

@@ -53,6 +53,13 @@ typedef enum {
     FARM_LOCAL_STOPPED      /* shutting down */
 } farm_local_e;
 
+/* A growing byte string, for heads: cheaper than an evbuffer per header. */
+typedef struct {
+    char                 *data;
+    size_t                len;
+    size_t                cap;
+} farm_sb_t;
+
 typedef struct farm_pconn_s  farm_pconn_t;
 
 struct farm_pconn_s {
@@ -63,11 +70,11 @@ struct farm_pconn_s {
     struct bufferevent   *up;           /* the app, while forwarding */
     http_parser           req;
     http_parser           resp;
-    struct evbuffer      *hdrs;         /* headers being rewritten */
-    struct evbuffer      *head;         /* request head kept for a retry */
-    struct evbuffer      *url;          /* request URL, response reason */
-    struct evbuffer      *field;
-    struct evbuffer      *value;
+    farm_sb_t             hdrs;         /* headers being rewritten */
+    farm_sb_t             head;         /* request head kept for a retry */
+    farm_sb_t             url;          /* request URL, response reason */
+    farm_sb_t             field;
+    farm_sb_t             value;
     struct evbuffer      *to_client;    /* staged for the client */
     struct evbuffer      *to_app;       /* staged for the app */
     size_t                head_bytes;
@@ -129,6 +136,8 @@ void farm_pc_send_app(farm_pconn_t *pc);
 void farm_pc_free(farm_pconn_t *pc);
 
 /* proxy_parse.c */
+int farm_sb_add(farm_sb_t *sb, const void *p, size_t n);
+void farm_sb_free(farm_sb_t *sb);
 int farm_on_value(http_parser *hp, const char *at, size_t n);
 int farm_req_begin_cb(http_parser *hp);
 int farm_req_url_cb(http_parser *hp, const char *at, size_t n);
