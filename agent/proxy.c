@@ -42,6 +42,7 @@
 #include "server.h"
 
 
+static void farm_read_set(struct bufferevent *bev, int on);
 static void farm_pc_client_read(struct bufferevent *bev, void *data);
 static void farm_pc_client_write(struct bufferevent *bev, void *data);
 static void farm_pc_client_event(struct bufferevent *bev, short what,
@@ -162,6 +163,26 @@ farm_pc_send_app(farm_pconn_t *pc)
 
 
 /*
+ * Reading on or off, touching bev only on a change: enabling an enabled
+ * bufferevent re-adds its read event and its timer on every call.
+ */
+static void
+farm_read_set(struct bufferevent *bev, int on)
+{
+    int  reading;
+
+    reading = (bufferevent_get_enabled(bev) & EV_READ) != 0;
+
+    if (on && !reading) {
+        bufferevent_enable(bev, EV_READ);
+
+    } else if (!on && reading) {
+        bufferevent_disable(bev, EV_READ);
+    }
+}
+
+
+/*
  * Back-pressure: a side is read only while the other side's output is
  * under FARM_PROXY_HIGH, and the client also only while its unparsed
  * input is (a paused parser leaves pipelined bytes there).
@@ -178,20 +199,10 @@ farm_pc_flow(farm_pconn_t *pc)
 
     read_up = pc->up && farm_len(pc->cl, 1) <= FARM_PROXY_HIGH;
 
-    if (read_cl) {
-        bufferevent_enable(pc->cl, EV_READ);
-
-    } else {
-        bufferevent_disable(pc->cl, EV_READ);
-    }
+    farm_read_set(pc->cl, read_cl);
 
     if (pc->up) {
-        if (read_up) {
-            bufferevent_enable(pc->up, EV_READ);
-
-        } else {
-            bufferevent_disable(pc->up, EV_READ);
-        }
+        farm_read_set(pc->up, read_up);
     }
 }
 
