@@ -42,6 +42,7 @@
 #include "server.h"
 
 
+static void farm_read_set(struct bufferevent *bev, int on);
 static void farm_pc_client_read(struct bufferevent *bev, void *data);
 static void farm_pc_client_write(struct bufferevent *bev, void *data);
 static void farm_pc_client_event(struct bufferevent *bev, short what,
@@ -84,6 +85,104 @@ farm_timeouts(struct bufferevent *bev, int64_t read_ms, int64_t write_ms)
 
 
 /*
+ * Sends what stage holds on bev's socket, and leaves stage empty.  When
+ * nothing is queued on bev the bytes are written at once, so the common
+ * small answer costs one writev and no arming and disarming of bev's
+ * write event (two epoll_ctl and a turn of the loop).  What the socket
+ * does not take, or all of it when bev has output queued, is queued on
+ * bev behind that output; a failed write is left to bev, which finds the
+ * error on its own write and reports it.  bev must be connected.  Returns
+ * 1 when bytes went straight out, else 0.
+ */
+int
+farm_send(struct bufferevent *bev, struct evbuffer *stage)
+{
+    int               sent;
+    struct evbuffer  *out;
+
+    if (evbuffer_get_length(stage) == 0) {
+        return 0;
+    }
+
+    sent = 0;
+    out = bufferevent_get_output(bev);
+
+    if (evbuffer_get_length(out) == 0) {
+        sent = evbuffer_write(stage, bufferevent_getfd(bev)) > 0;
+    }
+
+    if (evbuffer_get_length(stage)) {
+        if (!(bufferevent_get_enabled(bev) & EV_WRITE)) {
+            bufferevent_enable(bev, EV_WRITE);
+        }
+
+        evbuffer_add_buffer(out, stage);
+    }
+
+    return sent;
+}
+
+
+/* What is staged for the client goes out (see farm_send). */
+void
+farm_pc_send_client(farm_pconn_t *pc)
+{
+    (void) farm_send(pc->cl, pc->to_client);
+}
+
+
+/*
+ * What is staged for the app goes out: queued while the connection is
+ * still being made.  A body written straight out restarts the app's
+ * clock, as bev's write callback does for a queued one.
+ */
+void
+farm_pc_send_app(farm_pconn_t *pc)
+{
+    int64_t  t;
+
+    if (evbuffer_get_length(pc->to_app) == 0) {
+        return;
+    }
+
+    if (pc->up == NULL) {
+        evbuffer_drain(pc->to_app, evbuffer_get_length(pc->to_app));
+        return;
+    }
+
+    if (!pc->connected) {
+        evbuffer_add_buffer(bufferevent_get_output(pc->up), pc->to_app);
+        return;
+    }
+
+    if (farm_send(pc->up, pc->to_app) && pc->req_body) {
+        t = pc->p->conf.timeout_ms;
+        farm_timeouts(pc->up, t, t);
+    }
+}
+
+
+/*
+ * Reading on or off, touching bev only on a change: enabling an enabled
+ * bufferevent re-adds its read event and its timer on every call.
+ */
+static void
+farm_read_set(struct bufferevent *bev, int on)
+{
+    int  reading;
+
+    reading = (bufferevent_get_enabled(bev) & EV_READ) != 0;
+
+    if (on && !reading) {
+        bufferevent_enable(bev, EV_READ);
+
+    } else if (!on && reading) {
+        bufferevent_disable(bev, EV_READ);
+    }
+}
+
+
+/*
  * Back-pressure: a side is read only while the other side's output is
  * under FARM_PROXY_HIGH, and the client also only while its unparsed
  * input is (a paused parser leaves pipelined bytes there).
@@ -100,20 +199,10 @@ farm_pc_flow(farm_pconn_t *pc)
 
     read_up = pc->up && farm_len(pc->cl, 1) <= FARM_PROXY_HIGH;
 
-    if (read_cl) {
-        bufferevent_enable(pc->cl, EV_READ);
-
-    } else {
-        bufferevent_disable(pc->cl, EV_READ);
-    }
+    farm_read_set(pc->cl, read_cl);
 
     if (pc->up) {
-        if (read_up) {
-            bufferevent_enable(pc->up, EV_READ);
-
-        } else {
-            bufferevent_disable(pc->up, EV_READ);
-        }
+        farm_read_set(pc->up, read_up);
     }
 }
 
@@ -179,7 +268,7 @@ farm_pc_reply(farm_pconn_t *pc, int code, const char *type,
     farm_server_t    *s = pc->p->s;
     struct evbuffer  *out;
 
-    out = bufferevent_get_output(pc->cl);
+    out = pc->to_client;
     len = body ? evbuffer_get_length(body) : 0;
 
     if (s->draining || pc->p->stopped) {
@@ -201,6 +290,8 @@ farm_pc_reply(farm_pconn_t *pc, int code, const char *type,
     if (code >= 100 && code < 600) {
         s->codes[code]++;
     }
+
+    farm_pc_send_client(pc);
 }
 
 
@@ -318,6 +409,9 @@ farm_pc_input(farm_pconn_t *pc)
         parsed = http_parser_execute(&pc->req, &farm_req_settings,
                                      v.iov_base, v.iov_len);
         evbuffer_drain(in, parsed);
+
+        farm_pc_send_app(pc);
+        farm_pc_send_client(pc);
 
         e = HTTP_PARSER_ERRNO(&pc->req);
 
@@ -466,11 +560,13 @@ farm_pc_free(farm_pconn_t *pc)
     p->nconns--;
 
     bufferevent_free(pc->cl);
-    evbuffer_free(pc->hdrs);
-    evbuffer_free(pc->head);
-    evbuffer_free(pc->url);
-    evbuffer_free(pc->field);
-    evbuffer_free(pc->value);
+    farm_sb_free(&pc->hdrs);
+    farm_sb_free(&pc->head);
+    farm_sb_free(&pc->url);
+    farm_sb_free(&pc->field);
+    farm_sb_free(&pc->value);
+    evbuffer_free(pc->to_client);
+    evbuffer_free(pc->to_app);
     free(pc);
 
     if (p->s->idle) {
@@ -505,17 +601,12 @@ farm_proxy_accept(struct evconnlistener *l, evutil_socket_t fd,
     }
 
     pc->p = p;
-    pc->hdrs = evbuffer_new();
-    pc->head = evbuffer_new();
-    pc->url = evbuffer_new();
-    pc->field = evbuffer_new();
-    pc->value = evbuffer_new();
+    pc->to_client = evbuffer_new();
+    pc->to_app = evbuffer_new();
     farm_nodelay(fd);
     pc->cl = bufferevent_socket_new(p->base, fd, BEV_OPT_CLOSE_ON_FREE);
 
-    if (pc->hdrs == NULL || pc->head == NULL || pc->url == NULL
-        || pc->field == NULL || pc->value == NULL || pc->cl == NULL)
-    {
+    if (pc->to_client == NULL || pc->to_app == NULL || pc->cl == NULL) {
         farm_log_error("out of memory for a connection");
 
         if (pc->cl) {
@@ -525,11 +616,8 @@ farm_proxy_accept(struct evconnlistener *l, evutil_socket_t fd,
             evutil_closesocket(fd);
         }
 
-        if (pc->hdrs) evbuffer_free(pc->hdrs);
-        if (pc->head) evbuffer_free(pc->head);
-        if (pc->url) evbuffer_free(pc->url);
-        if (pc->field) evbuffer_free(pc->field);
-        if (pc->value) evbuffer_free(pc->value);
+        if (pc->to_client) evbuffer_free(pc->to_client);
+        if (pc->to_app) evbuffer_free(pc->to_app);
         free(pc);
         return;
     }
@@ -557,7 +645,10 @@ farm_proxy_accept(struct evconnlistener *l, evutil_socket_t fd,
                       farm_pc_client_event, pc);
     bufferevent_setwatermark(pc->cl, EV_WRITE, FARM_PROXY_LOW, 0);
     farm_timeouts(pc->cl, p->conf.idle_ms, p->conf.timeout_ms);
-    bufferevent_enable(pc->cl, EV_READ | EV_WRITE);
+
+    /* writing is enabled when output is queued (farm_send): enabling it
+     * arms the write event at once */
+    bufferevent_enable(pc->cl, EV_READ);
 }
 
 

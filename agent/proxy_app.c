@@ -90,7 +90,10 @@ farm_pc_up_attach(farm_pconn_t *pc, struct bufferevent *up)
     farm_timeouts(up, p->conf.timeout_ms,
                   pc->connected ? p->conf.timeout_ms
                                 : p->conf.connect_timeout_ms);
-    bufferevent_enable(up, EV_READ | EV_WRITE);
+
+    /* a pooled connection is writable: its write event is armed only
+     * when output is queued (farm_send) */
+    bufferevent_enable(up, pc->connected ? EV_READ : EV_READ | EV_WRITE);
 
     http_parser_init(&pc->resp, HTTP_RESPONSE);
     pc->resp.data = pc;
@@ -138,9 +141,8 @@ farm_pc_send_head_on(farm_pconn_t *pc, int fresh)
 
     farm_pc_up_attach(pc, up);
 
-    evbuffer_add(bufferevent_get_output(up),
-                 evbuffer_pullup(pc->head, -1),
-                 evbuffer_get_length(pc->head));
+    /* staged: sent with any body bytes that follow (farm_pc_send_app) */
+    evbuffer_add(pc->to_app, pc->head.data, pc->head.len);
 
     return 0;
 }
@@ -164,6 +166,7 @@ farm_pc_up_release(farm_pconn_t *pc, int keep)
     }
 
     pc->up = NULL;
+    evbuffer_drain(pc->to_app, evbuffer_get_length(pc->to_app));
 
     if (keep && farm_len(up, 0) == 0 && farm_len(up, 1) == 0) {
         farm_pool_put(pc->p, up);
@@ -196,6 +199,7 @@ farm_pc_close_soon(farm_pconn_t *pc)
 
     pc->state = FARM_PC_CLOSING;
     bufferevent_disable(pc->cl, EV_READ);
+    farm_pc_send_client(pc);
 
     if (farm_len(pc->cl, 1) == 0) {
         farm_pc_free(pc);
@@ -229,6 +233,13 @@ farm_pc_tunnel(farm_pconn_t *pc)
 
     pc->state = FARM_PC_TUNNEL;
     p->ntunnels++;
+
+    /* what is staged goes first (the 101's head) */
+    farm_pc_send_client(pc);
+    farm_pc_send_app(pc);
+
+    bufferevent_enable(pc->cl, EV_WRITE);
+    bufferevent_enable(pc->up, EV_WRITE);
 
     /* bytes that came behind the heads belong to the new protocol */
     evbuffer_add_buffer(bufferevent_get_output(pc->up),
@@ -287,6 +298,7 @@ farm_pc_up_parse(farm_pconn_t *pc, int eof)
     while (!pc->resp_done) {
         if (eof && evbuffer_get_length(in) == 0) {
             http_parser_execute(&pc->resp, &farm_resp_settings, NULL, 0);
+            farm_pc_send_client(pc);
 
             if (!pc->resp_done) {
                 farm_log_warn("app closed the connection before the end "
@@ -308,6 +320,7 @@ farm_pc_up_parse(farm_pconn_t *pc, int eof)
         parsed = http_parser_execute(&pc->resp, &farm_resp_settings,
                                      v.iov_base, v.iov_len);
         evbuffer_drain(in, parsed);
+        farm_pc_send_client(pc);
 
         if (HTTP_PARSER_ERRNO(&pc->resp) != HPE_OK
             && HTTP_PARSER_ERRNO(&pc->resp) != HPE_PAUSED)
@@ -413,6 +426,7 @@ farm_pc_up_event(struct bufferevent *bev, short what, void *data)
         farm_pc_up_release(pc, 0);
 
         if (farm_pc_send_head_on(pc, 1) == 0) {
+            farm_pc_send_app(pc);
             return;
         }
     }

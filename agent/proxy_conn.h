@@ -53,6 +53,13 @@ typedef enum {
     FARM_LOCAL_STOPPED      /* shutting down */
 } farm_local_e;
 
+/* A growing byte string, for heads: cheaper than an evbuffer per header. */
+typedef struct {
+    char                 *data;
+    size_t                len;
+    size_t                cap;
+} farm_sb_t;
+
 typedef struct farm_pconn_s  farm_pconn_t;
 
 struct farm_pconn_s {
@@ -63,11 +70,13 @@ struct farm_pconn_s {
     struct bufferevent   *up;           /* the app, while forwarding */
     http_parser           req;
     http_parser           resp;
-    struct evbuffer      *hdrs;         /* headers being rewritten */
-    struct evbuffer      *head;         /* request head kept for a retry */
-    struct evbuffer      *url;          /* request URL, response reason */
-    struct evbuffer      *field;
-    struct evbuffer      *value;
+    farm_sb_t             hdrs;         /* headers being rewritten */
+    farm_sb_t             head;         /* request head kept for a retry */
+    farm_sb_t             url;          /* request URL, response reason */
+    farm_sb_t             field;
+    farm_sb_t             value;
+    struct evbuffer      *to_client;    /* staged for the client */
+    struct evbuffer      *to_app;       /* staged for the app */
     size_t                head_bytes;
     farm_pc_state_e       state;
     farm_local_e          local;
@@ -121,9 +130,14 @@ void farm_pc_reply_error(farm_pconn_t *pc, int code, const char *message,
     const char *extra);
 void farm_pc_reply_local(farm_pconn_t *pc);
 void farm_pc_input(farm_pconn_t *pc);
+int farm_send(struct bufferevent *bev, struct evbuffer *stage);
+void farm_pc_send_client(farm_pconn_t *pc);
+void farm_pc_send_app(farm_pconn_t *pc);
 void farm_pc_free(farm_pconn_t *pc);
 
 /* proxy_parse.c */
+int farm_sb_add(farm_sb_t *sb, const void *p, size_t n);
+void farm_sb_free(farm_sb_t *sb);
 int farm_on_value(http_parser *hp, const char *at, size_t n);
 int farm_req_begin_cb(http_parser *hp);
 int farm_req_url_cb(http_parser *hp, const char *at, size_t n);

@@ -23,6 +23,59 @@
 
 
 /* ------------------------------------------------------------------ */
+/* byte strings                                                          */
+
+
+/* Appends n bytes; the string grows by doubling.  Returns 0 or -1. */
+int
+farm_sb_add(farm_sb_t *sb, const void *p, size_t n)
+{
+    char    *d;
+    size_t   cap;
+
+    if (sb->len + n > sb->cap) {
+        cap = sb->cap ? sb->cap : 256;
+
+        while (cap < sb->len + n) {
+            cap *= 2;
+        }
+
+        d = realloc(sb->data, cap);
+        if (d == NULL) {
+            return -1;
+        }
+
+        sb->data = d;
+        sb->cap = cap;
+    }
+
+    if (n) {
+        memcpy(sb->data + sb->len, p, n);
+        sb->len += n;
+    }
+
+    return 0;
+}
+
+
+static int
+farm_sb_str(farm_sb_t *sb, const char *s)
+{
+    return farm_sb_add(sb, s, strlen(s));
+}
+
+
+void
+farm_sb_free(farm_sb_t *sb)
+{
+    free(sb->data);
+    sb->data = NULL;
+    sb->len = 0;
+    sb->cap = 0;
+}
+
+
+/* ------------------------------------------------------------------ */
 /* header rewriting, shared by both parsers                             */
 
 
@@ -37,19 +90,25 @@ farm_hdr_is(const char *name, size_t n, const char *want)
 static int
 farm_pc_flush_header(farm_pconn_t *pc, int request)
 {
+    int          rc;
     size_t       fn, vn;
+    farm_sb_t   *h;
     const char  *f, *v;
 
-    fn = evbuffer_get_length(pc->field);
-    vn = evbuffer_get_length(pc->value);
-    f = (const char *) evbuffer_pullup(pc->field, -1);
-    v = (const char *) evbuffer_pullup(pc->value, -1);
+    f = pc->field.data;
+    fn = pc->field.len;
+    v = pc->value.data;
+    vn = pc->value.len;
+    h = &pc->hdrs;
 
     pc->in_value = 0;
 
-    if (f == NULL) {
+    if (fn == 0) {
+        pc->value.len = 0;
         return 0;
     }
+
+    rc = 0;
 
     if (farm_hdr_is(f, fn, "connection") || farm_hdr_is(f, fn, "keep-alive")
         || farm_hdr_is(f, fn, "proxy-connection")
@@ -60,26 +119,23 @@ farm_pc_flush_header(farm_pconn_t *pc, int request)
 
     } else if (request && farm_hdr_is(f, fn, "x-forwarded-for")) {
         pc->had_xff = 1;
-        evbuffer_add_printf(pc->hdrs, "X-Forwarded-For: %.*s, %s\r\n",
-                            (int) vn, v ? v : "", pc->peer);
+        rc = farm_sb_str(h, "X-Forwarded-For: ") | farm_sb_add(h, v, vn)
+             | farm_sb_add(h, ", ", 2) | farm_sb_str(h, pc->peer)
+             | farm_sb_add(h, "\r\n", 2);
 
     } else {
         if (request && farm_hdr_is(f, fn, "x-forwarded-proto")) {
             pc->had_xfp = 1;
         }
 
-        evbuffer_add(pc->hdrs, f, fn);
-        evbuffer_add(pc->hdrs, ": ", 2);
-        if (vn) {
-            evbuffer_add(pc->hdrs, v, vn);
-        }
-        evbuffer_add(pc->hdrs, "\r\n", 2);
+        rc = farm_sb_add(h, f, fn) | farm_sb_add(h, ": ", 2)
+             | farm_sb_add(h, v, vn) | farm_sb_add(h, "\r\n", 2);
     }
 
-    evbuffer_drain(pc->field, fn);
-    evbuffer_drain(pc->value, vn);
+    pc->field.len = 0;
+    pc->value.len = 0;
 
-    return 0;
+    return rc;
 }
 
 
@@ -106,11 +162,11 @@ farm_on_field(http_parser *hp, const char *at, size_t n, int request)
         return -1;
     }
 
-    if (pc->in_value) {
-        farm_pc_flush_header(pc, request);
+    if (pc->in_value && farm_pc_flush_header(pc, request) != 0) {
+        return -1;
     }
 
-    return evbuffer_add(pc->field, at, n);
+    return farm_sb_add(&pc->field, at, n);
 }
 
 
@@ -125,17 +181,17 @@ farm_on_value(http_parser *hp, const char *at, size_t n)
 
     pc->in_value = 1;
 
-    return evbuffer_add(pc->value, at, n);
+    return farm_sb_add(&pc->value, at, n);
 }
 
 
 static void
 farm_pc_reset_head(farm_pconn_t *pc)
 {
-    evbuffer_drain(pc->hdrs, evbuffer_get_length(pc->hdrs));
-    evbuffer_drain(pc->url, evbuffer_get_length(pc->url));
-    evbuffer_drain(pc->field, evbuffer_get_length(pc->field));
-    evbuffer_drain(pc->value, evbuffer_get_length(pc->value));
+    pc->hdrs.len = 0;
+    pc->url.len = 0;
+    pc->field.len = 0;
+    pc->value.len = 0;
     pc->head_bytes = 0;
     pc->in_value = 0;
 }
@@ -151,7 +207,7 @@ farm_req_begin_cb(http_parser *hp)
     farm_pconn_t  *pc = hp->data;
 
     farm_pc_reset_head(pc);
-    evbuffer_drain(pc->head, evbuffer_get_length(pc->head));
+    pc->head.len = 0;
 
     pc->local = FARM_LOCAL_NONE;
     pc->req_body = 0;
@@ -181,7 +237,7 @@ farm_req_url_cb(http_parser *hp, const char *at, size_t n)
         return -1;
     }
 
-    return evbuffer_add(pc->url, at, n);
+    return farm_sb_add(&pc->url, at, n);
 }
 
 
@@ -195,19 +251,21 @@ farm_req_field_cb(http_parser *hp, const char *at, size_t n)
 int
 farm_req_headers_cb(http_parser *hp)
 {
+    int             rc;
     size_t          n, plen;
+    farm_sb_t      *h;
     const char     *url;
     farm_server_t  *s;
     farm_pconn_t   *pc = hp->data;
 
     s = pc->p->s;
 
-    if (pc->in_value) {
-        farm_pc_flush_header(pc, 1);
+    if (pc->in_value && farm_pc_flush_header(pc, 1) != 0) {
+        return -1;
     }
 
-    n = evbuffer_get_length(pc->url);
-    url = (const char *) evbuffer_pullup(pc->url, -1);
+    n = pc->url.len;
+    url = n ? pc->url.data : NULL;
     plen = sizeof(FARM_PROXY_PREFIX) - 1;
 
     pc->head_req = hp->method == HTTP_HEAD;
@@ -247,29 +305,38 @@ farm_req_headers_cb(http_parser *hp)
 
     pc->upgrade = hp->upgrade;
 
-    evbuffer_add_printf(pc->head, "%s %.*s HTTP/1.1\r\n",
-                        http_method_str((enum http_method) hp->method),
-                        (int) n, url ? url : "/");
-    evbuffer_add_buffer(pc->head, pc->hdrs);
+    h = &pc->head;
+
+    rc = farm_sb_str(h, http_method_str((enum http_method) hp->method))
+         | farm_sb_add(h, " ", 1)
+         | (url ? farm_sb_add(h, url, n) : farm_sb_add(h, "/", 1))
+         | farm_sb_str(h, " HTTP/1.1\r\n")
+         | farm_sb_add(h, pc->hdrs.data, pc->hdrs.len);
 
     if (!pc->had_xff) {
-        evbuffer_add_printf(pc->head, "X-Forwarded-For: %s\r\n", pc->peer);
+        rc |= farm_sb_str(h, "X-Forwarded-For: ") | farm_sb_str(h, pc->peer)
+              | farm_sb_add(h, "\r\n", 2);
     }
 
     if (!pc->had_xfp) {
-        evbuffer_add_printf(pc->head, "X-Forwarded-Proto: http\r\n");
+        rc |= farm_sb_str(h, "X-Forwarded-Proto: http\r\n");
     }
 
     if (pc->upgrade) {
-        evbuffer_add_printf(pc->head, "Connection: upgrade\r\n");
+        rc |= farm_sb_str(h, "Connection: upgrade\r\n");
     }
 
     if (pc->req_chunked) {
-        evbuffer_add_printf(pc->head, "Transfer-Encoding: chunked\r\n");
+        rc |= farm_sb_str(h, "Transfer-Encoding: chunked\r\n");
     }
 
-    evbuffer_add(pc->head, "\r\n", 2);
-    evbuffer_drain(pc->url, n);
+    rc |= farm_sb_add(h, "\r\n", 2);
+    pc->url.len = 0;
+    pc->hdrs.len = 0;
+
+    if (rc != 0) {
+        return -1;
+    }
 
     farm_pc_count(pc);
     pc->state = FARM_PC_FORWARD;
@@ -297,7 +364,7 @@ farm_req_body_cb(http_parser *hp, const char *at, size_t n)
         return 0;
     }
 
-    out = bufferevent_get_output(pc->up);
+    out = pc->to_app;
 
     if (pc->req_chunked) {
         evbuffer_add_printf(out, "%zx\r\n", n);
@@ -328,7 +395,7 @@ farm_req_complete_cb(http_parser *hp)
     }
 
     if (pc->req_chunked && pc->up) {
-        evbuffer_add(bufferevent_get_output(pc->up), "0\r\n\r\n", 5);
+        evbuffer_add(pc->to_app, "0\r\n\r\n", 5);
     }
 
     /* the next request waits until this one is answered */
@@ -362,7 +429,7 @@ farm_resp_status_cb(http_parser *hp, const char *at, size_t n)
         return -1;
     }
 
-    return evbuffer_add(pc->url, at, n);
+    return farm_sb_add(&pc->url, at, n);
 }
 
 
@@ -376,86 +443,97 @@ farm_resp_field_cb(http_parser *hp, const char *at, size_t n)
 int
 farm_resp_headers_cb(http_parser *hp)
 {
-    int               rc;
-    size_t            n;
+    int               rc, end;
+    char              line[16];
     unsigned          code;
-    const char       *reason;
+    farm_sb_t        *h;
     farm_server_t    *s;
     farm_pconn_t     *pc = hp->data;
     struct evbuffer  *out;
 
     s = pc->p->s;
     code = hp->status_code;
-    out = bufferevent_get_output(pc->cl);
+    out = pc->to_client;
+    h = &pc->hdrs;
 
-    if (pc->in_value) {
-        farm_pc_flush_header(pc, 0);
+    if (pc->in_value && farm_pc_flush_header(pc, 0) != 0) {
+        return -1;
     }
 
-    n = evbuffer_get_length(pc->url);
-    reason = (const char *) evbuffer_pullup(pc->url, -1);
+    /* the status line, then the rewritten headers with the agent's own
+     * appended to them: a few copies, no formatting */
 
-    evbuffer_add_printf(out, "HTTP/1.1 %u %.*s\r\n", code, (int) n,
-                        reason ? reason : "");
-    evbuffer_add_buffer(out, pc->hdrs);
-    evbuffer_add_printf(out, "X-Farm-Agent: %s\r\n", s->record->id);
+    memcpy(line, "HTTP/1.1 ", 9);
+    line[9] = (char) ('0' + code / 100 % 10);
+    line[10] = (char) ('0' + code / 10 % 10);
+    line[11] = (char) ('0' + code % 10);
+    line[12] = ' ';
+
+    evbuffer_add(out, line, 13);
+    evbuffer_add(out, pc->url.data ? pc->url.data : "", pc->url.len);
+    evbuffer_add(out, "\r\n", 2);
+
+    rc = farm_sb_str(h, "X-Farm-Agent: ") | farm_sb_str(h, s->record->id)
+         | farm_sb_add(h, "\r\n", 2);
 
     pc->status = code;
     pc->resp_begun = 1;
-    rc = 0;
+    end = 0;
 
     if (code == 101 && pc->upgrade) {
-        evbuffer_add_printf(out, "Connection: upgrade\r\n\r\n");
+        rc |= farm_sb_str(h, "Connection: upgrade\r\n\r\n");
         s->codes[code]++;
-        return 2;                   /* no body, no further answers */
-    }
+        end = 2;                    /* no body, no further answers */
 
-    if (code / 100 == 1) {
-        evbuffer_add(out, "\r\n", 2);   /* 100 Continue and the like */
-        return 0;
-    }
+    } else if (code / 100 == 1) {
+        rc |= farm_sb_add(h, "\r\n", 2);     /* 100 Continue and the like */
 
-    if (code >= 100 && code < 600) {
-        s->codes[code]++;
-    }
+    } else {
+        if (code >= 100 && code < 600) {
+            s->codes[code]++;
+        }
 
-    if (pc->upgrade || !pc->req_done) {
-        pc->close = 1;      /* refused upgrade, or answered before the body */
-    }
+        if (pc->upgrade || !pc->req_done) {
+            pc->close = 1;  /* refused upgrade, or answered before the body */
+        }
 
-    if (pc->head_req || code == 204 || code == 304) {
-        rc = pc->head_req ? 1 : 0;
+        if (pc->head_req || code == 204 || code == 304) {
+            end = pc->head_req ? 1 : 0;
 
-    } else if (hp->flags & F_CHUNKED) {
-        pc->resp_chunked = 1;
-        evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
-
-    } else if (!(hp->flags & F_CONTENTLENGTH)) {
-        pc->resp_eof = 1;
-
-        if (pc->req.http_major == 1 && pc->req.http_minor >= 1) {
+        } else if (hp->flags & F_CHUNKED) {
             pc->resp_chunked = 1;
-            evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+            rc |= farm_sb_str(h, "Transfer-Encoding: chunked\r\n");
 
-        } else {
+        } else if (!(hp->flags & F_CONTENTLENGTH)) {
+            pc->resp_eof = 1;
+
+            if (pc->req.http_major == 1 && pc->req.http_minor >= 1) {
+                pc->resp_chunked = 1;
+                rc |= farm_sb_str(h, "Transfer-Encoding: chunked\r\n");
+
+            } else {
+                pc->close = 1;
+            }
+        }
+
+        if (s->draining || pc->p->stopped) {
             pc->close = 1;
         }
+
+        if (pc->close) {
+            rc |= farm_sb_str(h, "Connection: close\r\n");
+
+        } else if (pc->req.http_major == 1 && pc->req.http_minor == 0) {
+            rc |= farm_sb_str(h, "Connection: keep-alive\r\n");
+        }
+
+        rc |= farm_sb_add(h, "\r\n", 2);
     }
 
-    if (s->draining || pc->p->stopped) {
-        pc->close = 1;
-    }
+    evbuffer_add(out, h->data, h->len);
+    h->len = 0;
 
-    if (pc->close) {
-        evbuffer_add_printf(out, "Connection: close\r\n");
-
-    } else if (pc->req.http_major == 1 && pc->req.http_minor == 0) {
-        evbuffer_add_printf(out, "Connection: keep-alive\r\n");
-    }
-
-    evbuffer_add(out, "\r\n", 2);
-
-    return rc;
+    return rc != 0 ? -1 : end;
 }
 
 
@@ -465,7 +543,7 @@ farm_resp_body_cb(http_parser *hp, const char *at, size_t n)
     farm_pconn_t     *pc = hp->data;
     struct evbuffer  *out;
 
-    out = bufferevent_get_output(pc->cl);
+    out = pc->to_client;
 
     if (pc->resp_chunked) {
         evbuffer_add_printf(out, "%zx\r\n", n);
@@ -487,7 +565,7 @@ farm_resp_complete_cb(http_parser *hp)
     }
 
     if (pc->resp_chunked) {
-        evbuffer_add(bufferevent_get_output(pc->cl), "0\r\n\r\n", 5);
+        evbuffer_add(pc->to_client, "0\r\n\r\n", 5);
     }
 
     pc->resp_done = 1;

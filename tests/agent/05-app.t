@@ -111,6 +111,18 @@ sub read_until {
     my ($p2) = (http_get($a, '/pid'))[2];
     is($p2, $p1, 'two client connections, one kept-alive app connection');
 
+    # the app closes its kept-alive connection as the next request
+    # arrives: the agent sends that request once more, on a new connection
+    my $seen = app_log_count(qr/^request GET \/pid\?stale$/);
+    my ($once) = (http_get($a, '/once'))[2];
+    ($st, $h, $body) = http_get($a, '/pid?stale');
+    is($st, 200, 'a request on a kept-alive app connection the app closes: '
+                 . 'retried, 200');
+    ok(defined $body && $body ne $once,
+       '... answered on a new app connection');
+    is(app_log_count(qr/^request GET \/pid\?stale$/) - $seen, 2,
+       '... the app saw it twice (dropped once, then answered)');
+
     # pipelined requests on one client connection are answered in order
     my $s = raw_request($a, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
                             . "GET /slow?ms=10 HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -1,6 +1,7 @@
 # farm-agent -- COMMAND: the agent starts the worker (tests/agent/lib/
 # app.pl), reports it down and restarts it with a growing delay when it
-# dies, and stops it after draining on SIGTERM.
+# dies, and stops it after draining on SIGTERM (SIGKILL when it ignores
+# that).
 
 use strict;
 use warnings;
@@ -65,6 +66,35 @@ ok(log_has($a, qr/info: stopping the worker \(pid $pid3\): SIGTERM/),
    'log: the worker is stopped after the drain');
 ok(!kill(0, $pid3), 'the worker is gone');
 check_agent_log($a);
+
+# a worker that ignores SIGTERM is killed (SIGKILL, 10 s after the
+# SIGTERM) and the agent still exits 0
+
+my $port2 = free_port();
+my $b = start_agent(id => 'sv2', env => { APP_IGNORE_TERM => 1 },
+                    extra => ['--app', "http://127.0.0.1:$port2",
+                              '--app-health', '/health',
+                              '--app-health-interval', '100ms',
+                              '--', $^X, "$FindBin::Bin/lib/app.pl", $port2]);
+wait_until(sub { ((http_get($b, '/_farm/health'))[0] // 0) == 200 }, 10,
+           'the stubborn worker to be up');
+my $stubborn = 0;
+{
+    open my $f, '<', $b->{log} or die "$b->{log}: $!";
+    while (<$f>) {
+        $stubborn = $1 if /info: worker started: \S+ \(pid (\d+)\)/;
+    }
+}
+ok($stubborn > 1, "the agent started a worker that ignores SIGTERM "
+                  . "(pid $stubborn)");
+is(stop_agent($b), 0, 'SIGTERM: exit 0, though the worker ignored SIGTERM');
+ok(log_has($b, qr/warn: worker \(pid $stubborn\) still running after SIGTERM: SIGKILL/),
+   'log: still running after SIGTERM, SIGKILL');
+ok(log_has($b, qr/info: worker \S+ \(pid $stubborn\) killed by signal 9/),
+   'log: the worker was killed by signal 9');
+ok($stubborn > 1 && !kill(0, $stubborn), 'the worker is gone');
+kill 'KILL', $stubborn if $stubborn > 1 && kill(0, $stubborn);
+check_agent_log($b);
 
 # bad use
 

@@ -16,9 +16,15 @@
 #   GET  /health             200, or 503 while DOWN_FILE exists
 #   GET  /ws with Upgrade    101, then echoes every byte back; closes
 #                            after echoing "bye"
+#   GET  /once               200, the pid serving this connection; the
+#                            next request on this connection is read and
+#                            logged, then the connection is closed
+#                            unanswered (a keep-alive timeout that fires
+#                            as a request arrives)
 #
 # Logs "request METHOD URI" on stderr for each request.  SIGTERM stops the
-# children too.
+# children too, unless APP_IGNORE_TERM is set in the environment: then the
+# app and its children ignore SIGTERM (a worker that will not stop).
 
 use strict;
 use warnings;
@@ -34,7 +40,8 @@ my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
 STDERR->autoflush(1);
 
 my %kids;
-$SIG{TERM} = sub { kill 'KILL', keys %kids; exit 0 };
+$SIG{TERM} = $ENV{APP_IGNORE_TERM} ? 'IGNORE'
+                                   : sub { kill 'KILL', keys %kids; exit 0 };
 $SIG{CHLD} = sub { while ((my $k = waitpid(-1, POSIX::WNOHANG())) > 0) { delete $kids{$k} } };
 
 $| = 1;
@@ -44,7 +51,7 @@ while (1) {
     my $pid = fork;
     if (!defined $pid) { close $c; next }
     if ($pid) { $kids{$pid} = 1; close $c; next }
-    $SIG{TERM} = 'DEFAULT';
+    $SIG{TERM} = 'DEFAULT' unless $ENV{APP_IGNORE_TERM};
     close $srv;
     serve($c);
     POSIX::_exit(0);
@@ -96,6 +103,7 @@ sub reply {
 sub serve {
     my ($c) = @_;
     my $buf = '';
+    my $drop_next = 0;
 
     while (1) {
         my $line = read_line($c, \$buf) // return;
@@ -109,6 +117,7 @@ sub serve {
             $h{lc $1} = $2 if $l =~ /^([^:]+):\s*(.*)$/;
         }
         print STDERR "request $method $uri\n";
+        return if $drop_next;
         my ($path, $query) = split /\?/, $uri, 2;
         my %q = map { split /=/, $_, 2 } split /&/, $query // '';
 
@@ -126,6 +135,9 @@ sub serve {
 
         if ($path eq '/pid') {
             reply($c, 200, "$$\n");
+        } elsif ($path eq '/once') {
+            reply($c, 200, "$$\n");
+            $drop_next = 1;
         } elsif ($path eq '/ppid') {
             reply($c, 200, getppid() . "\n");
         } elsif ($path eq '/hello') {
