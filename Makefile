@@ -141,6 +141,7 @@ FUZZ_SRCS_events    = $(REGISTRY_SRCS)
 FUZZ_SRCS_consumers = ngx_farm_module/ngx_http_farm_consumers.c
 FUZZ_SRCS_limit     = ngx_farm_module/ngx_http_farm_limit_window.c
 FUZZ_SRCS_options   = agent/options.c agent/options_values.c agent/log.c \
+                      agent/token.c \
                       $(REGISTRY_SRCS)
 FUZZ_SRCS_check     = ngx_farm_module/ngx_http_farm_check_parse.c
 FUZZ_SRCS_hide_args = ngx_farm_module/ngx_http_farm_hide_args.c

@@ -144,6 +144,15 @@ farm_url_path(farm_url_t *u, const char *s, size_t len, char *err)
         len--;
     }
 
+    if (len == 1) {
+        if (err) {
+            snprintf(err, FARM_ERR_MAX, "registry URL: a gateway URL's path "
+                     "names its farm_registry_api location, not \"/\"");
+        }
+
+        return -1;
+    }
+
     if (len > FARM_URL_PATH_MAX) {
         if (err) {
             snprintf(err, FARM_ERR_MAX, "registry URL: path longer than %d "
