@@ -334,7 +334,7 @@ farm_registrar_failed(farm_registrar_t *reg, farm_reg_retry_t *rt,
         farm_log_warn("cannot register in %s: %s; %s, retrying",
                       reg->display, reason,
                       reg->state == FARM_REG_REGISTERED
-                      ? "still serving" : "serving unregistered there");
+                      ? "still serving" : "serving unregistered");
 
     } else if (strcmp(reason, rt->last) != 0
                || now - rt->logged >= FARM_RETRY_QUIET_MS)

@@ -17,12 +17,12 @@
  * passing its check exactly as it stops renewing its Redis TTL, and the
  * heartbeat is what notices a Consul that lost the registration.
  *
- * libcurl's multi interface on the agent's libevent loop: libcurl's sockets
- * get libevent events, its timer a libevent timer.  One request at a time;
- * a deregister or a new start supersedes the request in flight.  Failures
- * never stop the agent: it retries with a jittered backoff (100 ms doubling
- * to 5 s, and never longer than a heartbeat) and registers again.  The ACL
- * token goes only into the X-Consul-Token header, never into a log line.
+ * libcurl's multi interface on the agent's libevent loop (curl_loop.c).
+ * One request at a time; a deregister or a new start supersedes the
+ * request in flight.  Failures never stop the agent: it retries with a
+ * jittered backoff (100 ms doubling to 5 s, and never longer than a
+ * heartbeat) and registers again.  The ACL token goes only into the
+ * X-Consul-Token header, never into a log line.
  */
 
 #include <stdint.h>
@@ -33,6 +33,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "curl_loop.h"
 #include "farm_consul.h"
 #include "log.h"
 #include "registrar.h"
@@ -40,9 +41,7 @@
 
 #define FARM_CONSUL_REQ_MS       2000    /* one request's deadline */
 #define FARM_CONSUL_DEREG_MS     1000    /* longest wait to deregister */
-#define FARM_CONSUL_BACKOFF_MIN  100
 #define FARM_CONSUL_BACKOFF_MAX  5000
-#define FARM_CONSUL_QUIET_MS     30000   /* repeat a failure at most this */
 #define FARM_CONSUL_REAP_MIN     60000   /* Consul's own minimum */
 #define FARM_CONSUL_URL_MAX      (FARM_HOST_MAX + FARM_ID_MAX + 128)
 
@@ -55,15 +54,6 @@ enum {
 
 
 typedef struct farm_consul_s       farm_consul_t;
-typedef struct farm_consul_sock_s  farm_consul_sock_t;
-
-/* One of libcurl's sockets and its libevent event. */
-struct farm_consul_sock_s {
-    farm_consul_sock_t      *next;
-    farm_consul_t           *cr;
-    curl_socket_t            fd;
-    struct event            *ev;
-};
 
 struct farm_consul_s {
     farm_registrar_t         reg;           /* first: the generic part */
@@ -79,32 +69,24 @@ struct farm_consul_s {
     int64_t                  heartbeat_ms;
     char                    *json;          /* registration body, owned */
 
-    CURLM                   *multi;
+    farm_curl_loop_t        *loop;
     CURL                    *easy;
     struct curl_slist       *headers;       /* token, content type */
-    farm_consul_sock_t      *socks;
     int                      kind;          /* request in flight */
     char                     resp[256];     /* its body's start */
     size_t                   resp_len;
     char                     error[CURL_ERROR_SIZE];
 
     unsigned                 want:1;        /* 1: be registered */
-    unsigned                 down:1;        /* failing since down_since */
-    unsigned                 curl_ready:1;  /* curl_global_init done */
 
     farm_registrar_done_pt   done;          /* deregister in progress */
     void                    *done_data;
 
-    struct event            *timer_ev;      /* libcurl's timeout */
     struct event            *retry_ev;      /* try again after backoff */
     struct event            *beat_ev;       /* heartbeat, persistent */
     struct event            *dereg_ev;      /* deregister deadline */
 
-    int64_t                  backoff_ms;
-    int64_t                  down_since;
-    int64_t                  down_logged;
-    unsigned long            failures;
-    char                     last_err[CURL_ERROR_SIZE + 64];
+    farm_reg_retry_t         retry;
 };
 
 
@@ -141,58 +123,6 @@ farm_consul_timer(struct event *ev, int64_t ms)
 }
 
 
-/*
- * Logs a failure to reach or use Consul without flooding the log: the
- * first failure, a change of reason, then at most every
- * FARM_CONSUL_QUIET_MS.
- */
-static void
-farm_consul_failed(farm_consul_t *cr, const char *reason)
-{
-    int64_t  now;
-
-    now = farm_clock_ms();
-    cr->failures++;
-
-    if (!cr->down) {
-        cr->down = 1;
-        cr->down_since = now;
-        cr->failures = 1;
-        cr->down_logged = now;
-
-        farm_log_warn("cannot register in %s: %s; %s, retrying",
-                      cr->reg.display, reason,
-                      cr->reg.state == FARM_REG_REGISTERED
-                      ? "still serving" : "serving unregistered");
-
-    } else if (strcmp(reason, cr->last_err) != 0
-               || now - cr->down_logged >= FARM_CONSUL_QUIET_MS)
-    {
-        cr->down_logged = now;
-        farm_log_warn("still cannot register in %s after %lu attempts in "
-                      "%.1f s: %s; retrying", cr->reg.display, cr->failures,
-                      (now - cr->down_since) / 1000.0, reason);
-    }
-
-    snprintf(cr->last_err, sizeof(cr->last_err), "%s", reason);
-}
-
-
-/* A request succeeded: Consul works again. */
-static void
-farm_consul_recovered(farm_consul_t *cr)
-{
-    if (cr->down) {
-        farm_log_info("reached %s again after %.1f s", cr->reg.display,
-                      (farm_clock_ms() - cr->down_since) / 1000.0);
-    }
-
-    cr->down = 0;
-    cr->last_err[0] = '\0';
-    cr->backoff_ms = FARM_CONSUL_BACKOFF_MIN;
-}
-
-
 /* Calls and forgets the pending deregister callback, if any. */
 static void
 farm_consul_finish(farm_consul_t *cr, int ok)
@@ -213,13 +143,17 @@ farm_consul_finish(farm_consul_t *cr, int ok)
 }
 
 
-/* Schedules the next attempt after a failure. */
+/* Logs a failure and schedules the next attempt. */
 static void
-farm_consul_retry(farm_consul_t *cr)
+farm_consul_retry(farm_consul_t *cr, const char *reason)
 {
     int64_t  delay, max;
 
-    delay = cr->backoff_ms / 2 + random() % (cr->backoff_ms / 2 + 1);
+    farm_registrar_failed(&cr->reg, &cr->retry, reason);
+
+    if (!cr->want && cr->done == NULL) {
+        return;
+    }
 
     /* a restarted Consul has us back within a heartbeat */
 
@@ -228,14 +162,7 @@ farm_consul_retry(farm_consul_t *cr)
         max = cr->heartbeat_ms;
     }
 
-    cr->backoff_ms *= 2;
-    if (cr->backoff_ms > max) {
-        cr->backoff_ms = max;
-    }
-
-    if (delay > max) {
-        delay = max;
-    }
+    delay = farm_registrar_backoff(&cr->retry, max);
 
     farm_log_debug("trying %s again in %lld ms", cr->reg.display,
                    (long long) delay);
@@ -306,7 +233,7 @@ static void
 farm_consul_cancel(farm_consul_t *cr)
 {
     if (cr->kind != FARM_CONSUL_NONE) {
-        curl_multi_remove_handle(cr->multi, cr->easy);
+        farm_curl_loop_remove(cr->loop, cr->easy);
         cr->kind = FARM_CONSUL_NONE;
     }
 }
@@ -329,8 +256,7 @@ farm_consul_send(farm_consul_t *cr, int kind)
         cr->json = farm_consul_registration(cr->record, &cr->form,
                                             cr->error);
         if (cr->json == NULL) {
-            farm_consul_failed(cr, cr->error);
-            farm_consul_retry(cr);
+            farm_consul_retry(cr, cr->error);
             return;
         }
     }
@@ -363,11 +289,8 @@ farm_consul_send(farm_consul_t *cr, int kind)
     rc |= curl_easy_setopt(cr->easy, CURLOPT_POSTFIELDS,
                            kind == FARM_CONSUL_REGISTER ? cr->json : "");
 
-    if (rc != CURLE_OK
-        || curl_multi_add_handle(cr->multi, cr->easy) != CURLM_OK)
-    {
-        farm_consul_failed(cr, "cannot start a libcurl request");
-        farm_consul_retry(cr);
+    if (rc != CURLE_OK || farm_curl_loop_add(cr->loop, cr->easy) != 0) {
+        farm_consul_retry(cr, "cannot start a libcurl request");
         return;
     }
 
@@ -380,7 +303,7 @@ static void
 farm_consul_done(farm_consul_t *cr, int kind, CURLcode result)
 {
     long  status;
-    char  reason[sizeof(cr->last_err)];
+    char  reason[sizeof(cr->retry.last)];
 
     status = 0;
 
@@ -416,20 +339,18 @@ farm_consul_done(farm_consul_t *cr, int kind, CURLcode result)
                                      "must allow service:write)" : "");
         }
 
-        farm_consul_failed(cr, reason);
+        /* logged while the state still says whether we were registered */
+
+        farm_consul_retry(cr, reason);
 
         if (kind == FARM_CONSUL_REGISTER || kind == FARM_CONSUL_BEAT) {
             cr->reg.state = FARM_REG_CONNECTING;
         }
 
-        if (cr->want || cr->done) {
-            farm_consul_retry(cr);
-        }
-
         return;
     }
 
-    farm_consul_recovered(cr);
+    farm_registrar_recovered(&cr->reg, &cr->retry);
 
     switch (kind) {
 
@@ -460,149 +381,21 @@ farm_consul_done(farm_consul_t *cr, int kind, CURLcode result)
 }
 
 
-/* Reads what libcurl finished, after it ran. */
+/* farm_curl_loop_t: our one transfer finished. */
 static void
-farm_consul_check(farm_consul_t *cr)
+farm_consul_transfer_done(void *data, CURL *easy, CURLcode result)
 {
-    int       left, kind;
-    CURLMsg  *msg;
-
-    while ((msg = curl_multi_info_read(cr->multi, &left)) != NULL) {
-        if (msg->msg != CURLMSG_DONE || msg->easy_handle != cr->easy
-            || cr->kind == FARM_CONSUL_NONE)
-        {
-            continue;
-        }
-
-        kind = cr->kind;
-        farm_consul_cancel(cr);
-        farm_consul_done(cr, kind, msg->data.result);
-    }
-}
-
-
-static void
-farm_consul_event_cb(evutil_socket_t fd, short what, void *data)
-{
-    int                  running, flags;
-    farm_consul_t       *cr;
-    farm_consul_sock_t  *s = data;
-
-    cr = s->cr;
-
-    flags = ((what & EV_READ) ? CURL_CSELECT_IN : 0)
-            | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-
-    /* may free s: nothing touches it after this */
-    curl_multi_socket_action(cr->multi, fd, flags, &running);
-
-    farm_consul_check(cr);
-}
-
-
-static void
-farm_consul_timer_handler(evutil_socket_t fd, short what, void *data)
-{
-    int             running;
+    int             kind;
     farm_consul_t  *cr = data;
 
-    (void) fd;
-    (void) what;
-
-    curl_multi_socket_action(cr->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-
-    farm_consul_check(cr);
-}
-
-
-static void
-farm_consul_sock_free(farm_consul_t *cr, farm_consul_sock_t *s)
-{
-    farm_consul_sock_t  **p;
-
-    for (p = &cr->socks; *p; p = &(*p)->next) {
-        if (*p == s) {
-            *p = s->next;
-            break;
-        }
+    if (easy != cr->easy || cr->kind == FARM_CONSUL_NONE) {
+        return;
     }
 
-    event_free(s->ev);
-    free(s);
-}
+    kind = cr->kind;
+    cr->kind = FARM_CONSUL_NONE;
 
-
-/* libcurl says which events it wants on one of its sockets. */
-static int
-farm_consul_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
-    void *socketp)
-{
-    short                flags;
-    farm_consul_t       *cr = userp;
-    farm_consul_sock_t  *s = socketp;
-
-    (void) easy;
-
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            curl_multi_assign(cr->multi, fd, NULL);
-            farm_consul_sock_free(cr, s);
-        }
-
-        return 0;
-    }
-
-    if (s == NULL) {
-        s = calloc(1, sizeof(farm_consul_sock_t));
-        if (s == NULL) {
-            return -1;
-        }
-
-        s->cr = cr;
-        s->fd = fd;
-        s->ev = event_new(cr->base, fd, 0, farm_consul_event_cb, s);
-
-        if (s->ev == NULL) {
-            free(s);
-            return -1;
-        }
-
-        s->next = cr->socks;
-        cr->socks = s;
-        curl_multi_assign(cr->multi, fd, s);
-    }
-
-    flags = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0)
-            | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-
-    event_del(s->ev);
-
-    if (event_assign(s->ev, cr->base, fd, flags, farm_consul_event_cb, s) != 0
-        || event_add(s->ev, NULL) != 0)
-    {
-        return -1;
-    }
-
-    return 0;
-}
-
-
-static int
-farm_consul_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    farm_consul_t  *cr = userp;
-
-    (void) multi;
-
-    if (timeout_ms < 0) {
-        evtimer_del(cr->timer_ev);
-
-    } else {
-        /* even 0 runs from the loop, never from inside libcurl */
-        farm_consul_timer(cr->timer_ev, timeout_ms);
-    }
-
-    return 0;
+    farm_consul_done(cr, kind, result);
 }
 
 
@@ -722,7 +515,7 @@ farm_consul_deregister(farm_registrar_t *reg, farm_registrar_done_pt done,
     cr->want = 0;
     cr->done = done;
     cr->done_data = data;
-    cr->backoff_ms = FARM_CONSUL_BACKOFF_MIN;
+    farm_reg_retry_init(&cr->retry);
 
     evtimer_del(cr->beat_ev);
     farm_consul_timer(cr->dereg_ev, FARM_CONSUL_DEREG_MS);
@@ -742,16 +535,8 @@ farm_consul_stop(farm_registrar_t *reg)
         curl_easy_cleanup(cr->easy);
     }
 
-    if (cr->multi) {
-        curl_multi_cleanup(cr->multi);     /* may report sockets removed */
-    }
-
-    while (cr->socks) {
-        farm_consul_sock_free(cr, cr->socks);
-    }
-
-    if (cr->timer_ev) {
-        event_free(cr->timer_ev);
+    if (cr->loop) {
+        farm_curl_loop_free(cr->loop);
     }
 
     if (cr->retry_ev) {
@@ -767,10 +552,6 @@ farm_consul_stop(farm_registrar_t *reg)
     }
 
     curl_slist_free_all(cr->headers);
-
-    if (cr->curl_ready) {
-        curl_global_cleanup();
-    }
 
     free(cr->json);
     free(cr->ca);
@@ -855,7 +636,7 @@ farm_registrar_consul_create(const farm_registrar_conf_t *conf, char *err)
     cr->url = *conf->url;
     cr->record = conf->record;
     cr->heartbeat_ms = conf->heartbeat_ms;
-    cr->backoff_ms = FARM_CONSUL_BACKOFF_MIN;
+    farm_reg_retry_init(&cr->retry);
 
     cr->form.ttl_ms = conf->ttl_ms;
     cr->form.deregister_after_ms = 3 * conf->ttl_ms > FARM_CONSUL_REAP_MIN
@@ -876,36 +657,21 @@ farm_registrar_consul_create(const farm_registrar_conf_t *conf, char *err)
         }
     }
 
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(err, FARM_ERR_MAX, "cannot initialize libcurl");
-        farm_consul_stop(&cr->reg);
-        return NULL;
-    }
-
-    cr->curl_ready = 1;
-
-    cr->multi = curl_multi_init();
-    cr->timer_ev = evtimer_new(conf->base, farm_consul_timer_handler, cr);
+    cr->loop = farm_curl_loop_create(conf->base, farm_consul_transfer_done,
+                                     cr);
     cr->retry_ev = evtimer_new(conf->base, farm_consul_retry_handler, cr);
     cr->beat_ev = event_new(conf->base, -1, EV_PERSIST,
                             farm_consul_beat_handler, cr);
     cr->dereg_ev = evtimer_new(conf->base, farm_consul_dereg_handler, cr);
 
-    if (cr->multi == NULL || cr->timer_ev == NULL || cr->retry_ev == NULL
-        || cr->beat_ev == NULL || cr->dereg_ev == NULL
-        || farm_consul_easy(cr, conf) != 0)
+    if (cr->loop == NULL || cr->retry_ev == NULL || cr->beat_ev == NULL
+        || cr->dereg_ev == NULL || farm_consul_easy(cr, conf) != 0)
     {
-        snprintf(err, FARM_ERR_MAX, "out of memory");
+        snprintf(err, FARM_ERR_MAX, "out of memory, or libcurl cannot "
+                 "start");
         farm_consul_stop(&cr->reg);
         return NULL;
     }
-
-    curl_multi_setopt(cr->multi, CURLMOPT_SOCKETFUNCTION,
-                      farm_consul_socket_cb);
-    curl_multi_setopt(cr->multi, CURLMOPT_SOCKETDATA, cr);
-    curl_multi_setopt(cr->multi, CURLMOPT_TIMERFUNCTION,
-                      farm_consul_timer_cb);
-    curl_multi_setopt(cr->multi, CURLMOPT_TIMERDATA, cr);
 
     return &cr->reg;
 }

@@ -400,11 +400,14 @@ farm_gw_done(farm_gw_t *gw, int kind, CURLcode result)
 
         farm_gw_reason(gw, result, status, reason, sizeof(reason));
 
+        /* logged while the state still says whether we were registered */
+
+        farm_gw_failed(gw, reason);
+
         if (kind != FARM_GW_DELETE) {
             gw->reg.state = FARM_REG_CONNECTING;
         }
 
-        farm_gw_failed(gw, reason);
         return;
     }
 
