@@ -10,8 +10,10 @@
 #   make fuzz       every libFuzzer target for FUZZ_TIME seconds (60);
 #                   make fuzz-short: 15 s each (CI); make fuzz-cov: the
 #                   source coverage they reached; docs/testing.md
-#   make demo       a gateway, Redis and three agents on 127.0.0.1
-#                   (REGISTRY=consul: the same on a Consul dev agent)
+#   make demo       the gateway with its built-in registry and three agents
+#                   on 127.0.0.1, traffic and a failover (REGISTRY=redis or
+#                   REGISTRY=consul: the same with Redis or a Consul dev
+#                   agent as the registry)
 #   make demo-stop  stop what the demo started
 #   make bench      throughput and scale against stock nginx, rate limits
 #
@@ -165,9 +167,12 @@ fuzz-cov:
 fuzz-srcs:
 	@echo $(FUZZ_SRCS_$(FUZZ_TARGET))
 
-REGISTRY ?= redis
+REGISTRY ?= builtin
 
-demo: deps
+# only the packages the demo needs (scripts/deps.sh demo): no test tools,
+# no Consul build unless REGISTRY=consul
+demo:
+	./scripts/deps.sh demo $(REGISTRY)
 	$(MAKE) all
 	REGISTRY=$(REGISTRY) ./scripts/demo.sh start
 

@@ -1,22 +1,58 @@
 #!/bin/sh
-# Installs every Debian package the build, the tests, the demo and the
-# benchmark need, then builds the Consul binary the tests and the Consul
-# demo use (scripts/consul.sh: the first run takes minutes, later runs find
-# it in the cache).  Idempotent: does nothing when all are there.
+# Installs the Debian packages a part of the project needs; idempotent:
+# does nothing when they are all there.
+#
+#   scripts/deps.sh              everything: the build, every test, the
+#                                benchmarks and the demos, and the Consul
+#                                binary the tests use (scripts/consul.sh:
+#                                the first run takes minutes, later runs
+#                                find it in the cache)
+#   scripts/deps.sh demo         only what "make demo" needs: the build and
+#                                nginx (the gateway's built-in registry)
+#   scripts/deps.sh demo redis   ... and redis-server (make demo REGISTRY=redis)
+#   scripts/deps.sh demo consul  ... and the Consul binary (REGISTRY=consul)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+what=${1:-all}
+registry=${2:-builtin}
 
-packages="
-    gcc make pkg-config perl curl procps openssl
-    clang llvm llvm-14 libclang-rt-14-dev
+# the module (against Debian's nginx-dev) and farm-agent
+build="
+    gcc make pkg-config curl
     nginx nginx-dev
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
-    libhttp-parser-dev
-    libyaml-dev libcmocka-dev
+    libhttp-parser-dev libyaml-dev
+"
+
+# the tests, the sanitizer and fuzzer builds, the benchmarks
+tests="
+    perl procps openssl
+    clang llvm llvm-14 libclang-rt-14-dev
+    libcmocka-dev
     redis-server wrk haproxy
 "
+
+case "$what" in
+    all)
+        packages="$build $tests"
+        consul=1 ;;
+    demo)
+        packages=$build
+        consul=
+        case "$registry" in
+            builtin) ;;
+            redis)   packages="$packages redis-server" ;;
+            consul)  consul=1 ;;
+            *)       echo "deps: REGISTRY must be builtin, redis or consul," \
+                         "not \"$registry\"" >&2
+                     exit 2 ;;
+        esac ;;
+    *)
+        echo "usage: $0 [all | demo [builtin|redis|consul]]" >&2
+        exit 2 ;;
+esac
 
 missing=
 for p in $packages; do
@@ -27,7 +63,9 @@ for p in $packages; do
 done
 
 consul() {
-    "$top/scripts/consul.sh" > /dev/null
+    if [ -n "$consul" ]; then
+        "$top/scripts/consul.sh" > /dev/null
+    fi
 }
 
 if [ -z "$missing" ]; then
