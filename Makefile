@@ -25,6 +25,15 @@ STRICT    := -std=gnu99 -Wall -Wextra -Werror -O2 -g
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer
 ASAN      := $(BUILD)/asan
 
+# without the nginx-dev package, the tree "make demo" unpacked from it
+# (scripts/deps.sh demo)
+NGINX_DEV_TREE := build/nginx-dev/usr/share/nginx/src
+ifeq ($(wildcard /usr/share/nginx/src/configure),)
+ifneq ($(wildcard $(NGINX_DEV_TREE)/configure),)
+export NGINX_SRC ?= $(CURDIR)/$(NGINX_DEV_TREE)
+endif
+endif
+
 REGISTRY_SRCS := $(wildcard registry/*.c)
 REGISTRY_HDRS := $(wildcard registry/*.h)
 AGENT_SRCS    := $(wildcard agent/*.c)
