@@ -10,8 +10,10 @@
 #   make fuzz       every libFuzzer target for FUZZ_TIME seconds (60);
 #                   make fuzz-short: 15 s each (CI); make fuzz-cov: the
 #                   source coverage they reached; docs/testing.md
-#   make demo       a gateway, Redis and three agents on 127.0.0.1
-#                   (REGISTRY=consul: the same on a Consul dev agent)
+#   make demo       the gateway with its built-in registry and three agents
+#                   on 127.0.0.1, traffic and a failover (REGISTRY=redis or
+#                   REGISTRY=consul: the same with Redis or a Consul dev
+#                   agent as the registry)
 #   make demo-stop  stop what the demo started
 #   make bench      throughput and scale against stock nginx, rate limits
 #
@@ -22,6 +24,15 @@ BUILD     := build
 STRICT    := -std=gnu99 -Wall -Wextra -Werror -O2 -g
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer
 ASAN      := $(BUILD)/asan
+
+# without the nginx-dev package, the tree "make demo" unpacked from it
+# (scripts/deps.sh demo)
+NGINX_DEV_TREE := build/nginx-dev/usr/share/nginx/src
+ifeq ($(wildcard /usr/share/nginx/src/configure),)
+ifneq ($(wildcard $(NGINX_DEV_TREE)/configure),)
+export NGINX_SRC ?= $(CURDIR)/$(NGINX_DEV_TREE)
+endif
+endif
 
 REGISTRY_SRCS := $(wildcard registry/*.c)
 REGISTRY_HDRS := $(wildcard registry/*.h)
@@ -141,6 +152,7 @@ FUZZ_SRCS_events    = $(REGISTRY_SRCS)
 FUZZ_SRCS_consumers = ngx_farm_module/ngx_http_farm_consumers.c
 FUZZ_SRCS_limit     = ngx_farm_module/ngx_http_farm_limit_window.c
 FUZZ_SRCS_options   = agent/options.c agent/options_values.c agent/log.c \
+                      agent/token.c \
                       $(REGISTRY_SRCS)
 FUZZ_SRCS_check     = ngx_farm_module/ngx_http_farm_check_parse.c
 FUZZ_SRCS_hide_args = ngx_farm_module/ngx_http_farm_hide_args.c
@@ -169,9 +181,12 @@ fuzz-cov:
 fuzz-srcs:
 	@echo $(FUZZ_SRCS_$(FUZZ_TARGET))
 
-REGISTRY ?= redis
+REGISTRY ?= builtin
 
-demo: deps
+# only the packages the demo needs (scripts/deps.sh demo): no test tools,
+# no Consul build unless REGISTRY=consul
+demo:
+	./scripts/deps.sh demo $(REGISTRY)
 	$(MAKE) all
 	REGISTRY=$(REGISTRY) ./scripts/demo.sh start
 

@@ -321,7 +321,7 @@ farm_metrics_text(farm_server_t *s, struct evbuffer *b)
                       farm_registered(s));
     rc |= farm_metric(b, "farm_agent_registrations_total", "counter",
                       "Registrations confirmed by the registry.",
-                      s->registrar ? s->registrar->registrations : 0);
+                      farm_registrar_registrations(s->registrar));
     rc |= farm_metric(b, "farm_agent_draining", "gauge",
                       "1 while the agent drains (SIGTERM or SIGUSR1).",
                       s->draining);

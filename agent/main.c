@@ -816,17 +816,22 @@ main(int argc, char **argv)
     }
 
     if (a.opts.registry_set) {
+        memset(&rconf, 0, sizeof(farm_registrar_conf_t));
         rconf.base = a.base;
-        rconf.url = &a.opts.registry;
         rconf.record = &a.opts.record;
         rconf.prefix = a.opts.prefix;
         rconf.ttl_ms = a.opts.ttl_ms;
         rconf.heartbeat_ms = a.opts.heartbeat_ms;
         rconf.consul_token = a.opts.consul_token;
-        rconf.consul_ca = a.opts.consul_ca;
+        rconf.consul_ca = a.opts.consul_ca ? a.opts.consul_ca
+                                           : a.opts.registry_ca;
         rconf.version = FARM_AGENT_VERSION;
+        rconf.token = a.opts.token;
+        rconf.token_file = a.opts.token_file;
+        rconf.ca = a.opts.registry_ca;
 
-        a.registrar = farm_registrar_create(&rconf, err);
+        a.registrar = farm_registrar_create_all(&rconf, a.opts.registries,
+                                                a.opts.nregistries, err);
 
         if (a.registrar == NULL) {
             fprintf(stderr, "farm-agent: --registry: %s\n", err);

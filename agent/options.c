@@ -23,6 +23,7 @@
 #include "log.h"
 #include "options.h"
 #include "options_values.h"
+#include "token.h"
 
 
 /* A setter takes the value and returns 0, or -1 with the reason in err. */
@@ -54,9 +55,23 @@ static const farm_opt_t  farm_opts[] = {
       "service (farm) to join", farm_opt_service },
 
     { "registry", "FARM_REGISTRY", "URL", "none: serve unregistered",
-      "redis://[[user]:password@]host[:port][/db], consul://host[:port] or "
-      "https://host[:port] (Consul over TLS) to register in",
+      "where to register: http(s)://gateway[:port]/path (a gateway's "
+      "built-in registry, its farm_registry_api location; needs "
+      "--token-file), redis://[[user]:password@]host[:port][/db], "
+      "consul://host[:port] or https://host[:port] (Consul over TLS); "
+      "repeatable, each registry is kept up independently (FARM_REGISTRY: "
+      "URLs apart by spaces or commas)",
       farm_opt_registry },
+
+    { "token-file", "FARM_TOKEN_FILE", "FILE", "none",
+      "file holding the token of the service's upstream, sent to http(s):// "
+      "gateway registries as \"Authorization: Bearer\"; never logged",
+      farm_opt_token_file },
+
+    { "registry-ca", "FARM_REGISTRY_CA", "FILE",
+      "the system's CA certificates",
+      "CA certificates that verify https:// registries (gateways, and Consul "
+      "unless --consul-ca is given)", farm_opt_registry_ca },
 
     { "id", "FARM_ID", "ID", "<hostname>-<port>",
       "agent id, 1-128 of A-Z a-z 0-9 . _ - : @", farm_opt_id },
@@ -384,11 +399,15 @@ farm_is_wildcard(const char *host)
 static int
 farm_options_check(farm_opt_ctx_t *ctx)
 {
+    int               api, tls, consul, consul_tls;
     char             *text;
     char              err[FARM_ERR_MAX];
+    unsigned          i;
+    farm_url_t       *u;
     farm_options_t   *o;
 
     o = ctx->o;
+    api = tls = consul = consul_tls = 0;
 
     if (o->heartbeat_ms == 0) {
         o->heartbeat_ms = o->ttl_ms / 3;
@@ -418,12 +437,44 @@ farm_options_check(farm_opt_ctx_t *ctx)
         }
     }
 
-    if (o->consul_ca
-        && !(o->registry_set && o->registry.type == FARM_URL_CONSUL
-             && o->registry.tls))
-    {
+    for (i = 0; i < o->nregistries; i++) {
+        u = &o->registries[i];
+        api |= (u->type == FARM_URL_API);
+        tls |= u->tls;
+        consul |= (u->type == FARM_URL_CONSUL);
+        consul_tls |= (u->type == FARM_URL_CONSUL && u->tls);
+    }
+
+    if (o->consul_ca && !consul_tls) {
         fprintf(stderr, "farm-agent: --consul-ca: needs an https:// Consul "
                 "--registry\n");
+        return -1;
+    }
+
+    if (o->registry_ca && !tls) {
+        fprintf(stderr, "farm-agent: --registry-ca: needs an https:// "
+                "--registry\n");
+        return -1;
+    }
+
+    if (api && o->token_file == NULL) {
+        fprintf(stderr, "farm-agent: --token-file: required with an "
+                "http(s):// gateway --registry: the gateway refuses "
+                "registrations without its token\n");
+        return -1;
+    }
+
+    if (o->token_file && !api) {
+        fprintf(stderr, "farm-agent: --token-file: needs an http(s):// "
+                "gateway --registry (a URL with a path)\n");
+        return -1;
+    }
+
+    if (o->token_file
+        && farm_token_read(o->token_file, o->token, sizeof(o->token), err)
+           != 0)
+    {
+        fprintf(stderr, "farm-agent: --token-file: %s\n", err);
         return -1;
     }
 
@@ -458,8 +509,7 @@ farm_options_check(farm_opt_ctx_t *ctx)
 
     /* Consul Meta has rules of its own: refuse now, not at registration */
 
-    if (o->registry_set && o->registry.type == FARM_URL_CONSUL
-        && farm_consul_check_meta(o->record.meta, err) != 0)
+    if (consul && farm_consul_check_meta(o->record.meta, err) != 0)
     {
         fprintf(stderr, "farm-agent: --meta: %s\n",
                 strncmp(err, "meta: ", 6) == 0 ? err + 6 : err);
@@ -527,5 +577,6 @@ farm_options_parse(farm_options_t *o, int argc, char **argv)
 void
 farm_options_free(farm_options_t *o)
 {
+    memset(o->token, 0, sizeof(o->token));
     farm_record_free(&o->record);
 }

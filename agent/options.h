@@ -22,6 +22,8 @@
 #define FARM_GRACE_DEFAULT   30000       /* ms */
 #define FARM_DURATION_MAX    86400000    /* ms, one day */
 #define FARM_APP_PATH_LEN    1024
+#define FARM_REGISTRIES_MAX  8           /* --registry, given several times */
+#define FARM_TOKEN_MAX       1024        /* --token-file's content */
 
 
 typedef struct {
@@ -29,12 +31,18 @@ typedef struct {
     unsigned       listen_port;             /* 0: the kernel picks one */
     char           advertise_host[FARM_ADDRESS_MAX + 1];   /* "" = unset */
     unsigned       advertise_port;          /* 0 = the listen port */
-    int            registry_set;
-    farm_url_t     registry;
+    int            registry_set;            /* nregistries > 0 */
+    unsigned       nregistries;
+    farm_url_t     registries[FARM_REGISTRIES_MAX];
     char           prefix[FARM_PREFIX_MAX + 1];
     int            id_set;
     char           consul_token[FARM_SECRET_MAX + 1];   /* "" = none */
     const char    *consul_ca;               /* NULL: the system's CAs */
+    const char    *registry_ca;             /* NULL: the system's CAs */
+
+    /* --token-file: a gateway's registry API token (never logged) */
+    const char    *token_file;              /* NULL: none */
+    char           token[FARM_TOKEN_MAX + 1];
 
     /*
      * The record being built: id (when --id is given), service, region,

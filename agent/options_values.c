@@ -273,19 +273,74 @@ farm_opt_service(farm_opt_ctx_t *ctx, const char *val, char *err)
 }
 
 
-int
-farm_opt_registry(farm_opt_ctx_t *ctx, const char *val, char *err)
+/* Adds one registry URL, s[0..len), to the list; 0 or -1. */
+static int
+farm_opt_registry_add(farm_options_t *o, const char *s, size_t len,
+    char *err)
 {
-    if (val[0] == '\0') {
-        ctx->o->registry_set = 0;
-        return 0;
-    }
+    unsigned     i;
+    char         a[FARM_HOST_MAX + FARM_URL_PATH_MAX + 32];
+    char         b[FARM_HOST_MAX + FARM_URL_PATH_MAX + 32];
+    farm_url_t  *u;
 
-    if (farm_url_parse(&ctx->o->registry, val, strlen(val), err) != 0) {
+    if (o->nregistries == FARM_REGISTRIES_MAX) {
+        farm_opt_err(err, "at most %d registries", FARM_REGISTRIES_MAX);
         return -1;
     }
 
-    ctx->o->registry_set = 1;
+    u = &o->registries[o->nregistries];
+
+    if (farm_url_parse(u, s, len, err) != 0) {
+        return -1;
+    }
+
+    farm_url_display(u, a, sizeof(a));
+
+    for (i = 0; i < o->nregistries; i++) {
+        if (strcmp(a, farm_url_display(&o->registries[i], b, sizeof(b)))
+            == 0)
+        {
+            farm_opt_err(err, "%s given twice", a);
+            return -1;
+        }
+    }
+
+    o->nregistries++;
+    o->registry_set = 1;
+
+    return 0;
+}
+
+
+/*
+ * --registry URL, repeatable; FARM_REGISTRY holds one or more URLs apart
+ * by spaces or commas.  Flags replace FARM_REGISTRY; "" empties the list.
+ */
+int
+farm_opt_registry(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    size_t       n;
+    const char  *p;
+
+    if (ctx->from_env || !ctx->registry_flag || val[0] == '\0') {
+        ctx->o->nregistries = 0;
+        ctx->o->registry_set = 0;
+    }
+
+    if (!ctx->from_env) {
+        ctx->registry_flag = 1;
+        return val[0] ? farm_opt_registry_add(ctx->o, val, strlen(val), err)
+                      : 0;
+    }
+
+    for (p = val; *p; p += n) {
+        p += strspn(p, " ,\t");
+        n = strcspn(p, " ,\t");
+
+        if (n && farm_opt_registry_add(ctx->o, p, n, err) != 0) {
+            return -1;
+        }
+    }
 
     return 0;
 }
@@ -611,6 +666,32 @@ farm_opt_consul_ca(farm_opt_ctx_t *ctx, const char *val, char *err)
     }
 
     ctx->o->consul_ca = val;
+
+    return 0;
+}
+
+
+int
+farm_opt_registry_ca(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    if (val[0] == '\0') {
+        farm_opt_err(err, "must not be empty");
+        return -1;
+    }
+
+    ctx->o->registry_ca = val;
+
+    return 0;
+}
+
+
+/* Only the path here: the file is read once every option is known. */
+int
+farm_opt_token_file(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    ctx->o->token_file = val[0] ? val : NULL;   /* "" unsets it */
+
+    (void) err;
 
     return 0;
 }

@@ -22,6 +22,7 @@ typedef struct {
     int              from_env;
     int              caps_flag;     /* a --cap flag was seen */
     int              meta_flag;     /* a --meta flag was seen */
+    int              registry_flag; /* a --registry flag was seen */
 } farm_opt_ctx_t;
 
 
@@ -51,6 +52,10 @@ int farm_opt_pid_file(farm_opt_ctx_t *ctx, const char *val,
 int farm_opt_consul_token(farm_opt_ctx_t *ctx, const char *val,
     char *err);
 int farm_opt_consul_ca(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+int farm_opt_registry_ca(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
+int farm_opt_token_file(farm_opt_ctx_t *ctx, const char *val,
     char *err);
 int farm_opt_app(farm_opt_ctx_t *ctx, const char *val, char *err);
 int farm_opt_app_timeout(farm_opt_ctx_t *ctx, const char *val,

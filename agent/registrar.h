@@ -21,7 +21,7 @@
 #include "farm_url.h"
 
 
-#define FARM_DISPLAY_MAX  (FARM_HOST_MAX + 32)
+#define FARM_DISPLAY_MAX  (FARM_HOST_MAX + FARM_URL_PATH_MAX + 32)
 
 
 typedef enum {
@@ -68,7 +68,27 @@ struct farm_registrar_s {
     farm_reg_state_e             state;
     unsigned long                registrations;   /* confirmed, in total */
     char                         display[FARM_DISPLAY_MAX];   /* URL */
+
+    /* several registries (farm_registrar_create_all): each, else NULL */
+    farm_registrar_t           **each;
+    unsigned                     neach;
 };
+
+/*
+ * Failures in a row of one registrar, for its log lines and its backoff:
+ * farm_registrar_failed logs the first failure, a change of reason, then
+ * at most every 30 s; farm_registrar_recovered logs the end of an outage;
+ * farm_registrar_backoff gives the next jittered delay, from 100 ms
+ * doubling to max.
+ */
+typedef struct {
+    int64_t                      backoff_ms;
+    int64_t                      since;         /* first failure */
+    int64_t                      logged;
+    unsigned long                failures;
+    int                          down;
+    char                         last[320];
+} farm_reg_retry_t;
 
 typedef struct {
     struct event_base    *base;
@@ -86,6 +106,11 @@ typedef struct {
     const char           *consul_token;     /* Consul: "" or NULL = none */
     const char           *consul_ca;        /* NULL: the system's CAs */
     const char           *version;          /* Meta.version */
+
+    /* a gateway's registry API (http(s):// with a path) */
+    const char           *token;            /* Authorization: Bearer */
+    const char           *token_file;       /* read again after a 401 */
+    const char           *ca;               /* NULL: the system's CAs */
 } farm_registrar_conf_t;
 
 
@@ -101,6 +126,30 @@ farm_registrar_t *farm_registrar_redis_create(
     const farm_registrar_conf_t *conf, char *err);
 farm_registrar_t *farm_registrar_consul_create(
     const farm_registrar_conf_t *conf, char *err);
+farm_registrar_t *farm_registrar_gateway_create(
+    const farm_registrar_conf_t *conf, char *err);
+
+/*
+ * One registrar per entry of confs[0..n) (each a copy of the first but for
+ * url), behind one: start, deregister, stop and refresh reach each, and
+ * each is kept up on its own, so a registry that is down delays no other.
+ * The deregister callback runs once every one has answered or given up;
+ * ok is 1 when all confirmed.  n == 1 gives that one registrar itself.
+ */
+farm_registrar_t *farm_registrar_create_all(
+    const farm_registrar_conf_t *conf, const farm_url_t *urls, unsigned n,
+    char *err);
+
+/* For the /metrics endpoint: registries that hold the record now, and
+ * registrations confirmed in total, over every registry of reg. */
+unsigned farm_registrar_registered(const farm_registrar_t *reg);
+unsigned long farm_registrar_registrations(const farm_registrar_t *reg);
+
+void farm_reg_retry_init(farm_reg_retry_t *rt);
+void farm_registrar_failed(farm_registrar_t *reg, farm_reg_retry_t *rt,
+    const char *reason);
+void farm_registrar_recovered(farm_registrar_t *reg, farm_reg_retry_t *rt);
+int64_t farm_registrar_backoff(farm_reg_retry_t *rt, int64_t max);
 
 #define farm_registrar_start(reg)  (reg)->ops->start(reg)
 #define farm_registrar_deregister(reg, done, data)                            \

@@ -17,773 +17,117 @@
  * passing its check exactly as it stops renewing its Redis TTL, and the
  * heartbeat is what notices a Consul that lost the registration.
  *
- * libcurl's multi interface on the agent's libevent loop: libcurl's sockets
- * get libevent events, its timer a libevent timer.  One request at a time;
- * a deregister or a new start supersedes the request in flight.  Failures
- * never stop the agent: it retries with a jittered backoff (100 ms doubling
- * to 5 s, and never longer than a heartbeat) and registers again.  The ACL
- * token goes only into the X-Consul-Token header, never into a log line.
+ * The cycle (one request at a time, deadlines, the jittered backoff and a
+ * full registration after a failure) is registrar_http.c's.  The ACL token
+ * goes only into the X-Consul-Token header, never into a log line.
  */
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-#include <event2/event.h>
-
 #include "farm_consul.h"
-#include "log.h"
-#include "registrar.h"
+#include "registrar_http.h"
 
 
-#define FARM_CONSUL_REQ_MS       2000    /* one request's deadline */
-#define FARM_CONSUL_DEREG_MS     1000    /* longest wait to deregister */
-#define FARM_CONSUL_BACKOFF_MIN  100
-#define FARM_CONSUL_BACKOFF_MAX  5000
-#define FARM_CONSUL_QUIET_MS     30000   /* repeat a failure at most this */
 #define FARM_CONSUL_REAP_MIN     60000   /* Consul's own minimum */
-#define FARM_CONSUL_URL_MAX      (FARM_HOST_MAX + FARM_ID_MAX + 128)
-
-enum {
-    FARM_CONSUL_NONE = 0,
-    FARM_CONSUL_REGISTER,
-    FARM_CONSUL_BEAT,
-    FARM_CONSUL_DEREGISTER
-};
 
 
-typedef struct farm_consul_s       farm_consul_t;
-typedef struct farm_consul_sock_s  farm_consul_sock_t;
+typedef struct {
+    farm_http_reg_t          http;          /* first: the HTTP cycle */
 
-/* One of libcurl's sockets and its libevent event. */
-struct farm_consul_sock_s {
-    farm_consul_sock_t      *next;
-    farm_consul_t           *cr;
-    curl_socket_t            fd;
-    struct event            *ev;
-};
-
-struct farm_consul_s {
-    farm_registrar_t         reg;           /* first: the generic part */
-
-    struct event_base       *base;
-    farm_url_t               url;
-    const farm_record_t     *record;
     farm_consul_reg_t        form;          /* TTL, reaping, version */
     char                     base_url[FARM_HOST_MAX + 32];
     char                     check_id[FARM_CONSUL_CHECK_MAX];
-    char                     addr[FARM_ADDRESS_MAX + 16];   /* for logs */
-    char                    *ca;            /* --consul-ca, owned */
-    int64_t                  heartbeat_ms;
-    char                    *json;          /* registration body, owned */
-
-    CURLM                   *multi;
-    CURL                    *easy;
     struct curl_slist       *headers;       /* token, content type */
-    farm_consul_sock_t      *socks;
-    int                      kind;          /* request in flight */
-    char                     resp[256];     /* its body's start */
-    size_t                   resp_len;
-    char                     error[CURL_ERROR_SIZE];
+} farm_consul_t;
 
-    unsigned                 want:1;        /* 1: be registered */
-    unsigned                 down:1;        /* failing since down_since */
-    unsigned                 curl_ready:1;  /* curl_global_init done */
 
-    farm_registrar_done_pt   done;          /* deregister in progress */
-    void                    *done_data;
+static int farm_consul_request(farm_http_reg_t *hr, int kind, char *url,
+    size_t size, const char **method, const char **body, char *err);
+static const char *farm_consul_hint(farm_http_reg_t *hr, long status);
+static void farm_consul_free(farm_http_reg_t *hr);
 
-    struct event            *timer_ev;      /* libcurl's timeout */
-    struct event            *retry_ev;      /* try again after backoff */
-    struct event            *beat_ev;       /* heartbeat, persistent */
-    struct event            *dereg_ev;      /* deregister deadline */
-
-    int64_t                  backoff_ms;
-    int64_t                  down_since;
-    int64_t                  down_logged;
-    unsigned long            failures;
-    char                     last_err[CURL_ERROR_SIZE + 64];
+static const farm_http_dialect_t  farm_consul_dialect = {
+    farm_consul_request,
+    farm_consul_hint,
+    NULL,
+    farm_consul_free,
+    "Consul restarted or lost it",
+    "Consul sees its check fail after the TTL"
 };
 
 
-static void farm_consul_start(farm_registrar_t *reg);
-static void farm_consul_deregister(farm_registrar_t *reg,
-    farm_registrar_done_pt done, void *data);
-static void farm_consul_stop(farm_registrar_t *reg);
-static void farm_consul_send(farm_consul_t *cr, int kind);
-
-
-static void farm_consul_refresh(farm_registrar_t *reg);
-
-static const farm_registrar_ops_t  farm_consul_ops = {
-    farm_consul_start,
-    farm_consul_deregister,
-    farm_consul_stop,
-    farm_consul_refresh
-};
-
-
-static void
-farm_consul_timer(struct event *ev, int64_t ms)
-{
-    struct timeval  tv;
-
-    if (ms < 0) {
-        ms = 0;
-    }
-
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-
-    evtimer_add(ev, &tv);
-}
-
-
-/*
- * Logs a failure to reach or use Consul without flooding the log: the
- * first failure, a change of reason, then at most every
- * FARM_CONSUL_QUIET_MS.
- */
-static void
-farm_consul_failed(farm_consul_t *cr, const char *reason)
-{
-    int64_t  now;
-
-    now = farm_clock_ms();
-    cr->failures++;
-
-    if (!cr->down) {
-        cr->down = 1;
-        cr->down_since = now;
-        cr->failures = 1;
-        cr->down_logged = now;
-
-        farm_log_warn("cannot register in %s: %s; %s, retrying",
-                      cr->reg.display, reason,
-                      cr->reg.state == FARM_REG_REGISTERED
-                      ? "still serving" : "serving unregistered");
-
-    } else if (strcmp(reason, cr->last_err) != 0
-               || now - cr->down_logged >= FARM_CONSUL_QUIET_MS)
-    {
-        cr->down_logged = now;
-        farm_log_warn("still cannot register in %s after %lu attempts in "
-                      "%.1f s: %s; retrying", cr->reg.display, cr->failures,
-                      (now - cr->down_since) / 1000.0, reason);
-    }
-
-    snprintf(cr->last_err, sizeof(cr->last_err), "%s", reason);
-}
-
-
-/* A request succeeded: Consul works again. */
-static void
-farm_consul_recovered(farm_consul_t *cr)
-{
-    if (cr->down) {
-        farm_log_info("reached %s again after %.1f s", cr->reg.display,
-                      (farm_clock_ms() - cr->down_since) / 1000.0);
-    }
-
-    cr->down = 0;
-    cr->last_err[0] = '\0';
-    cr->backoff_ms = FARM_CONSUL_BACKOFF_MIN;
-}
-
-
-/* Calls and forgets the pending deregister callback, if any. */
-static void
-farm_consul_finish(farm_consul_t *cr, int ok)
-{
-    void                    *data;
-    farm_registrar_done_pt   done;
-
-    done = cr->done;
-    data = cr->done_data;
-
-    cr->done = NULL;
-    cr->done_data = NULL;
-    evtimer_del(cr->dereg_ev);
-
-    if (done) {
-        done(ok, data);
-    }
-}
-
-
-/* Schedules the next attempt after a failure. */
-static void
-farm_consul_retry(farm_consul_t *cr)
-{
-    int64_t  delay, max;
-
-    delay = cr->backoff_ms / 2 + random() % (cr->backoff_ms / 2 + 1);
-
-    /* a restarted Consul has us back within a heartbeat */
-
-    max = FARM_CONSUL_BACKOFF_MAX;
-    if (cr->want && cr->heartbeat_ms < max) {
-        max = cr->heartbeat_ms;
-    }
-
-    cr->backoff_ms *= 2;
-    if (cr->backoff_ms > max) {
-        cr->backoff_ms = max;
-    }
-
-    if (delay > max) {
-        delay = max;
-    }
-
-    farm_log_debug("trying %s again in %lld ms", cr->reg.display,
-                   (long long) delay);
-
-    farm_consul_timer(cr->retry_ev, delay);
-}
-
-
-/* Sends what the wanted state needs. */
-static void
-farm_consul_sync(farm_consul_t *cr)
-{
-    if (cr->want) {
-        farm_consul_send(cr, FARM_CONSUL_REGISTER);
-
-    } else if (cr->done) {
-        farm_consul_send(cr, FARM_CONSUL_DEREGISTER);
-    }
-}
-
-
-static size_t
-farm_consul_write_cb(char *ptr, size_t size, size_t nmemb, void *data)
-{
-    size_t          n, room;
-    farm_consul_t  *cr = data;
-
-    n = size * nmemb;
-    room = sizeof(cr->resp) - 1 - cr->resp_len;
-
-    /* only the start is kept, for log lines */
-
-    if (room) {
-        memcpy(cr->resp + cr->resp_len, ptr, n < room ? n : room);
-        cr->resp_len += n < room ? n : room;
-        cr->resp[cr->resp_len] = '\0';
-    }
-
-    return n;
-}
-
-
-/* The first line of the answer, printable, for log lines. */
-static const char *
-farm_consul_resp_text(farm_consul_t *cr)
-{
-    size_t  i;
-
-    for (i = 0; i < cr->resp_len; i++) {
-        if (cr->resp[i] == '\n' || cr->resp[i] == '\r') {
-            cr->resp[i] = '\0';
-            break;
-        }
-
-        if ((unsigned char) cr->resp[i] < 0x20
-            || (unsigned char) cr->resp[i] >= 0x7f)
-        {
-            cr->resp[i] = '?';
-        }
-    }
-
-    return cr->resp;
-}
-
-
-/* Takes the request in flight out of libcurl, if any. */
-static void
-farm_consul_cancel(farm_consul_t *cr)
-{
-    if (cr->kind != FARM_CONSUL_NONE) {
-        curl_multi_remove_handle(cr->multi, cr->easy);
-        cr->kind = FARM_CONSUL_NONE;
-    }
-}
-
-
-/*
- * Starts one request, superseding the one in flight.  Its answer goes to
- * farm_consul_done.
- */
-static void
-farm_consul_send(farm_consul_t *cr, int kind)
-{
-    char      url[FARM_CONSUL_URL_MAX];
-    CURLcode  rc;
-
-    farm_consul_cancel(cr);
-    evtimer_del(cr->retry_ev);
-
-    if (kind == FARM_CONSUL_REGISTER && cr->json == NULL) {
-        cr->json = farm_consul_registration(cr->record, &cr->form,
-                                            cr->error);
-        if (cr->json == NULL) {
-            farm_consul_failed(cr, cr->error);
-            farm_consul_retry(cr);
-            return;
-        }
-    }
-
-    switch (kind) {
-
-    case FARM_CONSUL_REGISTER:
-        snprintf(url, sizeof(url), "%s/v1/agent/service/register"
-                 "?replace-existing-checks=true", cr->base_url);
-        cr->reg.state = FARM_REG_REGISTERING;
-        break;
-
-    case FARM_CONSUL_BEAT:
-        snprintf(url, sizeof(url), "%s/v1/agent/check/pass/%s",
-                 cr->base_url, cr->check_id);
-        break;
-
-    default:
-        snprintf(url, sizeof(url), "%s/v1/agent/service/deregister/%s",
-                 cr->base_url, cr->record->id);
-        cr->reg.state = FARM_REG_DEREGISTERING;
-        break;
-    }
-
-    cr->resp_len = 0;
-    cr->resp[0] = '\0';
-    cr->error[0] = '\0';
-
-    rc = curl_easy_setopt(cr->easy, CURLOPT_URL, url);
-    rc |= curl_easy_setopt(cr->easy, CURLOPT_POSTFIELDS,
-                           kind == FARM_CONSUL_REGISTER ? cr->json : "");
-
-    if (rc != CURLE_OK
-        || curl_multi_add_handle(cr->multi, cr->easy) != CURLM_OK)
-    {
-        farm_consul_failed(cr, "cannot start a libcurl request");
-        farm_consul_retry(cr);
-        return;
-    }
-
-    cr->kind = kind;
-}
-
-
-/* The answer to the request of this kind (result: libcurl's verdict). */
-static void
-farm_consul_done(farm_consul_t *cr, int kind, CURLcode result)
-{
-    long  status;
-    char  reason[sizeof(cr->last_err)];
-
-    status = 0;
-
-    if (result == CURLE_OK) {
-        curl_easy_getinfo(cr->easy, CURLINFO_RESPONSE_CODE, &status);
-    }
-
-    if (kind == FARM_CONSUL_BEAT && status == 404) {
-        if (cr->want) {
-            farm_log_warn("%s is gone from %s (Consul restarted or lost it); "
-                          "registering again", cr->record->id,
-                          cr->reg.display);
-            cr->reg.state = FARM_REG_CONNECTING;
-            farm_consul_send(cr, FARM_CONSUL_REGISTER);
-        }
-
-        return;
-    }
-
-    if (kind == FARM_CONSUL_DEREGISTER && status == 404) {
-        status = 200;       /* already gone: as good as removed */
-    }
-
-    if (status != 200) {
-        if (result != CURLE_OK) {
-            snprintf(reason, sizeof(reason), "%s",
-                     cr->error[0] ? cr->error : curl_easy_strerror(result));
-
-        } else {
-            snprintf(reason, sizeof(reason), "HTTP %ld %.120s%s", status,
-                     farm_consul_resp_text(cr),
-                     status == 403 ? " (--consul-token or CONSUL_HTTP_TOKEN "
-                                     "must allow service:write)" : "");
-        }
-
-        farm_consul_failed(cr, reason);
-
-        if (kind == FARM_CONSUL_REGISTER || kind == FARM_CONSUL_BEAT) {
-            cr->reg.state = FARM_REG_CONNECTING;
-        }
-
-        if (cr->want || cr->done) {
-            farm_consul_retry(cr);
-        }
-
-        return;
-    }
-
-    farm_consul_recovered(cr);
-
-    switch (kind) {
-
-    case FARM_CONSUL_REGISTER:
-        if (cr->want) {
-            cr->reg.state = FARM_REG_REGISTERED;
-            cr->reg.registrations++;
-            farm_log_info("registered %s as %s in %s", cr->record->id,
-                          cr->addr, cr->reg.display);
-        }
-
-        break;
-
-    case FARM_CONSUL_BEAT:
-        farm_log_debug("heartbeat: check %s passes", cr->check_id);
-        break;
-
-    default:
-        if (!cr->want) {
-            cr->reg.state = FARM_REG_IDLE;
-            farm_log_info("deregistered %s from %s", cr->record->id,
-                          cr->reg.display);
-            farm_consul_finish(cr, 1);
-        }
-
-        break;
-    }
-}
-
-
-/* Reads what libcurl finished, after it ran. */
-static void
-farm_consul_check(farm_consul_t *cr)
-{
-    int       left, kind;
-    CURLMsg  *msg;
-
-    while ((msg = curl_multi_info_read(cr->multi, &left)) != NULL) {
-        if (msg->msg != CURLMSG_DONE || msg->easy_handle != cr->easy
-            || cr->kind == FARM_CONSUL_NONE)
-        {
-            continue;
-        }
-
-        kind = cr->kind;
-        farm_consul_cancel(cr);
-        farm_consul_done(cr, kind, msg->data.result);
-    }
-}
-
-
-static void
-farm_consul_event_cb(evutil_socket_t fd, short what, void *data)
-{
-    int                  running, flags;
-    farm_consul_t       *cr;
-    farm_consul_sock_t  *s = data;
-
-    cr = s->cr;
-
-    flags = ((what & EV_READ) ? CURL_CSELECT_IN : 0)
-            | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-
-    /* may free s: nothing touches it after this */
-    curl_multi_socket_action(cr->multi, fd, flags, &running);
-
-    farm_consul_check(cr);
-}
-
-
-static void
-farm_consul_timer_handler(evutil_socket_t fd, short what, void *data)
-{
-    int             running;
-    farm_consul_t  *cr = data;
-
-    (void) fd;
-    (void) what;
-
-    curl_multi_socket_action(cr->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-
-    farm_consul_check(cr);
-}
-
-
-static void
-farm_consul_sock_free(farm_consul_t *cr, farm_consul_sock_t *s)
-{
-    farm_consul_sock_t  **p;
-
-    for (p = &cr->socks; *p; p = &(*p)->next) {
-        if (*p == s) {
-            *p = s->next;
-            break;
-        }
-    }
-
-    event_free(s->ev);
-    free(s);
-}
-
-
-/* libcurl says which events it wants on one of its sockets. */
 static int
-farm_consul_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
-    void *socketp)
+farm_consul_request(farm_http_reg_t *hr, int kind, char *url, size_t size,
+    const char **method, const char **body, char *err)
 {
-    short                flags;
-    farm_consul_t       *cr = userp;
-    farm_consul_sock_t  *s = socketp;
+    farm_consul_t  *cr = (farm_consul_t *) hr;
 
-    (void) easy;
-
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            curl_multi_assign(cr->multi, fd, NULL);
-            farm_consul_sock_free(cr, s);
-        }
-
-        return 0;
-    }
-
-    if (s == NULL) {
-        s = calloc(1, sizeof(farm_consul_sock_t));
-        if (s == NULL) {
-            return -1;
-        }
-
-        s->cr = cr;
-        s->fd = fd;
-        s->ev = event_new(cr->base, fd, 0, farm_consul_event_cb, s);
-
-        if (s->ev == NULL) {
-            free(s);
-            return -1;
-        }
-
-        s->next = cr->socks;
-        cr->socks = s;
-        curl_multi_assign(cr->multi, fd, s);
-    }
-
-    flags = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0)
-            | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-
-    event_del(s->ev);
-
-    if (event_assign(s->ev, cr->base, fd, flags, farm_consul_event_cb, s) != 0
-        || event_add(s->ev, NULL) != 0)
-    {
-        return -1;
-    }
-
-    return 0;
-}
-
-
-static int
-farm_consul_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    farm_consul_t  *cr = userp;
-
-    (void) multi;
-
-    if (timeout_ms < 0) {
-        evtimer_del(cr->timer_ev);
-
-    } else {
-        /* even 0 runs from the loop, never from inside libcurl */
-        farm_consul_timer(cr->timer_ev, timeout_ms);
-    }
-
-    return 0;
-}
-
-
-static void
-farm_consul_retry_handler(evutil_socket_t fd, short what, void *data)
-{
-    farm_consul_t  *cr = data;
-
-    (void) fd;
-    (void) what;
-
-    if (cr->kind == FARM_CONSUL_NONE) {
-        farm_consul_sync(cr);
-    }
-}
-
-
-static void
-farm_consul_beat_handler(evutil_socket_t fd, short what, void *data)
-{
-    farm_consul_t  *cr = data;
-
-    (void) fd;
-    (void) what;
-
-    /* a request in flight (or a retry pending) decides for itself */
-
-    if (!cr->want || cr->kind != FARM_CONSUL_NONE
-        || cr->reg.state != FARM_REG_REGISTERED)
-    {
-        return;
-    }
-
-    farm_consul_send(cr, FARM_CONSUL_BEAT);
-}
-
-
-static void
-farm_consul_dereg_handler(evutil_socket_t fd, short what, void *data)
-{
-    farm_consul_t  *cr = data;
-
-    (void) fd;
-    (void) what;
-
-    if (cr->done == NULL) {
-        return;
-    }
-
-    farm_log_warn("could not deregister %s from %s within %d ms; Consul "
-                  "sees its check fail after the TTL", cr->record->id,
-                  cr->reg.display, FARM_CONSUL_DEREG_MS);
-
-    farm_consul_cancel(cr);
-    evtimer_del(cr->retry_ev);
-
-    if (cr->reg.state == FARM_REG_DEREGISTERING) {
-        cr->reg.state = FARM_REG_IDLE;
-    }
-
-    farm_consul_finish(cr, 0);
-}
-
-
-static void
-farm_consul_start(farm_registrar_t *reg)
-{
-    struct timeval   tv;
-    farm_consul_t   *cr = (farm_consul_t *) reg;
+    /* the record is complete by the first request */
 
     if (cr->check_id[0] == '\0') {
-        /* the record is complete by the first start() */
         farm_consul_check_id(cr->check_id, sizeof(cr->check_id),
-                             cr->record->id);
-        snprintf(cr->addr, sizeof(cr->addr),
-                 strchr(cr->record->address, ':') ? "[%s]:%u" : "%s:%u",
-                 cr->record->address, cr->record->port);
+                             hr->record->id);
     }
 
-    cr->want = 1;
+    *method = "PUT";
 
-    farm_consul_finish(cr, 0);  /* a pending deregister is superseded */
+    switch (kind) {
 
-    tv.tv_sec = cr->heartbeat_ms / 1000;
-    tv.tv_usec = (cr->heartbeat_ms % 1000) * 1000;
-    evtimer_add(cr->beat_ev, &tv);
+    case FARM_HTTP_REGISTER:
+        if (hr->body == NULL) {
+            hr->body = farm_consul_registration(hr->record, &cr->form, err);
 
-    cr->reg.state = FARM_REG_CONNECTING;
-    farm_consul_send(cr, FARM_CONSUL_REGISTER);
+            if (hr->body == NULL) {
+                return -1;
+            }
+        }
+
+        *body = hr->body;
+        snprintf(url, size, "%s/v1/agent/service/register"
+                 "?replace-existing-checks=true", cr->base_url);
+        break;
+
+    case FARM_HTTP_BEAT:
+        snprintf(url, size, "%s/v1/agent/check/pass/%s", cr->base_url,
+                 cr->check_id);
+        break;
+
+    default:
+        snprintf(url, size, "%s/v1/agent/service/deregister/%s",
+                 cr->base_url, hr->record->id);
+        break;
+    }
+
+    return 0;
+}
+
+
+static const char *
+farm_consul_hint(farm_http_reg_t *hr, long status)
+{
+    (void) hr;
+
+    return status == 403 ? " (--consul-token or CONSUL_HTTP_TOKEN must "
+                           "allow service:write)" : "";
 }
 
 
 static void
-farm_consul_refresh(farm_registrar_t *reg)
+farm_consul_free(farm_http_reg_t *hr)
 {
-    farm_consul_t  *cr = (farm_consul_t *) reg;
-
-    free(cr->json);
-    cr->json = NULL;
-
-    if (cr->want && cr->reg.state == FARM_REG_REGISTERED
-        && cr->kind == FARM_CONSUL_NONE)
-    {
-        farm_consul_send(cr, FARM_CONSUL_REGISTER);
-    }
-}
-
-
-static void
-farm_consul_deregister(farm_registrar_t *reg, farm_registrar_done_pt done,
-    void *data)
-{
-    farm_consul_t  *cr = (farm_consul_t *) reg;
-
-    farm_consul_finish(cr, 0);  /* an earlier deregister is superseded */
-
-    cr->want = 0;
-    cr->done = done;
-    cr->done_data = data;
-    cr->backoff_ms = FARM_CONSUL_BACKOFF_MIN;
-
-    evtimer_del(cr->beat_ev);
-    farm_consul_timer(cr->dereg_ev, FARM_CONSUL_DEREG_MS);
-
-    farm_consul_send(cr, FARM_CONSUL_DEREGISTER);
-}
-
-
-static void
-farm_consul_stop(farm_registrar_t *reg)
-{
-    farm_consul_t  *cr = (farm_consul_t *) reg;
-
-    farm_consul_cancel(cr);
-
-    if (cr->easy) {
-        curl_easy_cleanup(cr->easy);
-    }
-
-    if (cr->multi) {
-        curl_multi_cleanup(cr->multi);     /* may report sockets removed */
-    }
-
-    while (cr->socks) {
-        farm_consul_sock_free(cr, cr->socks);
-    }
-
-    if (cr->timer_ev) {
-        event_free(cr->timer_ev);
-    }
-
-    if (cr->retry_ev) {
-        event_free(cr->retry_ev);
-    }
-
-    if (cr->beat_ev) {
-        event_free(cr->beat_ev);
-    }
-
-    if (cr->dereg_ev) {
-        event_free(cr->dereg_ev);
-    }
+    farm_consul_t  *cr = (farm_consul_t *) hr;
 
     curl_slist_free_all(cr->headers);
-
-    if (cr->curl_ready) {
-        curl_global_cleanup();
-    }
-
-    free(cr->json);
-    free(cr->ca);
-    free(cr);
 }
 
 
-/* The easy handle every request reuses; 0 or -1. */
+/* Content type and ACL token; 0 or -1.  The token's line is wiped. */
 static int
-farm_consul_easy(farm_consul_t *cr, const farm_registrar_conf_t *conf)
+farm_consul_headers(farm_consul_t *cr, const char *token)
 {
     char                line[FARM_SECRET_MAX + 32];
-    CURLcode            rc;
     struct curl_slist  *h;
 
     cr->headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -791,9 +135,8 @@ farm_consul_easy(farm_consul_t *cr, const farm_registrar_conf_t *conf)
         return -1;
     }
 
-    if (conf->consul_token && conf->consul_token[0]) {
-        snprintf(line, sizeof(line), "X-Consul-Token: %s",
-                 conf->consul_token);
+    if (token && token[0]) {
+        snprintf(line, sizeof(line), "X-Consul-Token: %s", token);
 
         h = curl_slist_append(cr->headers, line);
         memset(line, 0, sizeof(line));
@@ -805,41 +148,16 @@ farm_consul_easy(farm_consul_t *cr, const farm_registrar_conf_t *conf)
         cr->headers = h;
     }
 
-    cr->easy = curl_easy_init();
-    if (cr->easy == NULL) {
-        return -1;
-    }
-
-    rc = curl_easy_setopt(cr->easy, CURLOPT_NOSIGNAL, 1L);
-    rc |= curl_easy_setopt(cr->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    rc |= curl_easy_setopt(cr->easy, CURLOPT_CUSTOMREQUEST, "PUT");
-    rc |= curl_easy_setopt(cr->easy, CURLOPT_HTTPHEADER, cr->headers);
-    rc |= curl_easy_setopt(cr->easy, CURLOPT_TIMEOUT_MS,
-                           (long) FARM_CONSUL_REQ_MS);
-    rc |= curl_easy_setopt(cr->easy, CURLOPT_WRITEFUNCTION,
-                           farm_consul_write_cb);
-    rc |= curl_easy_setopt(cr->easy, CURLOPT_WRITEDATA, cr);
-    rc |= curl_easy_setopt(cr->easy, CURLOPT_ERRORBUFFER, cr->error);
-    rc |= curl_easy_setopt(cr->easy, CURLOPT_USERAGENT,
-                           "farm-agent");
-
-    if (cr->url.tls) {
-        rc |= curl_easy_setopt(cr->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-        rc |= curl_easy_setopt(cr->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-
-        if (cr->ca) {
-            rc |= curl_easy_setopt(cr->easy, CURLOPT_CAINFO, cr->ca);
-        }
-    }
-
-    return rc == CURLE_OK ? 0 : -1;
+    return curl_easy_setopt(cr->http.easy, CURLOPT_HTTPHEADER, cr->headers)
+           == CURLE_OK ? 0 : -1;
 }
 
 
 farm_registrar_t *
 farm_registrar_consul_create(const farm_registrar_conf_t *conf, char *err)
 {
-    farm_consul_t  *cr;
+    farm_consul_t     *cr;
+    const farm_url_t  *u;
 
     cr = calloc(1, sizeof(farm_consul_t));
     if (cr == NULL) {
@@ -847,15 +165,15 @@ farm_registrar_consul_create(const farm_registrar_conf_t *conf, char *err)
         return NULL;
     }
 
-    cr->reg.ops = &farm_consul_ops;
-    cr->reg.state = FARM_REG_IDLE;
-    farm_url_display(conf->url, cr->reg.display, sizeof(cr->reg.display));
+    u = conf->url;
 
-    cr->base = conf->base;
-    cr->url = *conf->url;
-    cr->record = conf->record;
-    cr->heartbeat_ms = conf->heartbeat_ms;
-    cr->backoff_ms = FARM_CONSUL_BACKOFF_MIN;
+    if (farm_http_reg_init(&cr->http, &farm_consul_dialect, conf, u->tls,
+                           conf->consul_ca, err)
+        != 0)
+    {
+        farm_registrar_stop(&cr->http.reg);
+        return NULL;
+    }
 
     cr->form.ttl_ms = conf->ttl_ms;
     cr->form.deregister_after_ms = 3 * conf->ttl_ms > FARM_CONSUL_REAP_MIN
@@ -863,49 +181,14 @@ farm_registrar_consul_create(const farm_registrar_conf_t *conf, char *err)
     cr->form.version = conf->version;
 
     snprintf(cr->base_url, sizeof(cr->base_url),
-             strchr(cr->url.host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
-             cr->url.tls ? "https" : "http", cr->url.host, cr->url.port);
+             strchr(u->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+             u->tls ? "https" : "http", u->host, u->port);
 
-    if (conf->consul_ca) {
-        cr->ca = strdup(conf->consul_ca);
-
-        if (cr->ca == NULL) {
-            snprintf(err, FARM_ERR_MAX, "out of memory");
-            farm_consul_stop(&cr->reg);
-            return NULL;
-        }
-    }
-
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(err, FARM_ERR_MAX, "cannot initialize libcurl");
-        farm_consul_stop(&cr->reg);
-        return NULL;
-    }
-
-    cr->curl_ready = 1;
-
-    cr->multi = curl_multi_init();
-    cr->timer_ev = evtimer_new(conf->base, farm_consul_timer_handler, cr);
-    cr->retry_ev = evtimer_new(conf->base, farm_consul_retry_handler, cr);
-    cr->beat_ev = event_new(conf->base, -1, EV_PERSIST,
-                            farm_consul_beat_handler, cr);
-    cr->dereg_ev = evtimer_new(conf->base, farm_consul_dereg_handler, cr);
-
-    if (cr->multi == NULL || cr->timer_ev == NULL || cr->retry_ev == NULL
-        || cr->beat_ev == NULL || cr->dereg_ev == NULL
-        || farm_consul_easy(cr, conf) != 0)
-    {
+    if (farm_consul_headers(cr, conf->consul_token) != 0) {
         snprintf(err, FARM_ERR_MAX, "out of memory");
-        farm_consul_stop(&cr->reg);
+        farm_registrar_stop(&cr->http.reg);
         return NULL;
     }
 
-    curl_multi_setopt(cr->multi, CURLMOPT_SOCKETFUNCTION,
-                      farm_consul_socket_cb);
-    curl_multi_setopt(cr->multi, CURLMOPT_SOCKETDATA, cr);
-    curl_multi_setopt(cr->multi, CURLMOPT_TIMERFUNCTION,
-                      farm_consul_timer_cb);
-    curl_multi_setopt(cr->multi, CURLMOPT_TIMERDATA, cr);
-
-    return &cr->reg;
+    return &cr->http.reg;
 }

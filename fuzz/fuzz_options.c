@@ -126,8 +126,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_CHECK(0);
         }
 
-        if (o.registry_set && o.registry.type == FARM_URL_CONSUL) {
-            FZ_CHECK(farm_consul_check_meta(o.record.meta, err) == 0);
+        for (i = 0; i < (int) o.nregistries; i++) {
+            if (o.registries[i].type == FARM_URL_CONSUL) {
+                FZ_CHECK(farm_consul_check_meta(o.record.meta, err) == 0);
+            }
         }
     }
 

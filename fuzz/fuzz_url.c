@@ -21,12 +21,15 @@ static void
 check_ok(const farm_url_t *u)
 {
     size_t      i, n;
-    char        buf[FARM_HOST_MAX + 64], small[8], err[FARM_ERR_MAX];
+    char        buf[FARM_HOST_MAX + FARM_URL_PATH_MAX + 64], small[8];
+    char        err[FARM_ERR_MAX];
     farm_url_t  v;
 
-    FZ_CHECK(u->type == FARM_URL_REDIS || u->type == FARM_URL_CONSUL);
+    FZ_CHECK(u->type == FARM_URL_REDIS || u->type == FARM_URL_CONSUL
+             || u->type == FARM_URL_API);
     FZ_CHECK(u->port >= 1 && u->port <= 65535);
-    FZ_CHECK(u->tls == 0 || u->type == FARM_URL_CONSUL);
+    FZ_CHECK(u->tls == 0 || u->type != FARM_URL_REDIS);
+    FZ_CHECK((u->path[0] == '/') == (u->type == FARM_URL_API));
     FZ_CHECK(u->db == 0 || u->type == FARM_URL_REDIS);
     FZ_CHECK(u->db <= 65535);
 
@@ -63,6 +66,7 @@ check_ok(const farm_url_t *u)
     FZ_CHECK(strcmp(v.host, u->host) == 0);
     FZ_CHECK(v.port == u->port);
     FZ_CHECK(v.db == u->db);
+    FZ_CHECK(strcmp(v.path, u->path) == 0);
     FZ_CHECK(v.user[0] == '\0' && v.password[0] == '\0');
 }
 

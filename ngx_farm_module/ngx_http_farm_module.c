@@ -307,6 +307,16 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (fcf->url.type == FARM_URL_API) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"farm_registry\": an http(s):// URL with a path "
+                           "is a gateway's registry API, for farm-agent's "
+                           "--registry; a gateway watches Redis or Consul, "
+                           "or keeps its own registry: \"farm_registry "
+                           "builtin\"");
+        return NGX_CONF_ERROR;
+    }
+
     fcf->registry = (fcf->url.type == FARM_URL_CONSUL)
                     ? &ngx_http_farm_consul_registry
                     : &ngx_http_farm_redis_registry;

@@ -128,16 +128,108 @@ farm_parse_uint(const char *s, size_t len, unsigned max, unsigned *out)
 }
 
 
+/*
+ * The path of a gateway's registry API, s[0..len) from its first "/":
+ * segments of RFC 3986 path characters and percent-escapes, no query, no
+ * fragment, no "." or ".." segment.  Trailing slashes are dropped.
+ * Returns 0 with u->path set, or -1 with the reason in err.
+ */
+static int
+farm_url_path(farm_url_t *u, const char *s, size_t len, char *err)
+{
+    size_t  i, seg;
+    int     c;
+
+    while (len > 1 && s[len - 1] == '/') {
+        len--;
+    }
+
+    if (len == 1) {
+        if (err) {
+            snprintf(err, FARM_ERR_MAX, "registry URL: a gateway URL's path "
+                     "names its farm_registry_api location, not \"/\"");
+        }
+
+        return -1;
+    }
+
+    if (len > FARM_URL_PATH_MAX) {
+        if (err) {
+            snprintf(err, FARM_ERR_MAX, "registry URL: path longer than %d "
+                     "bytes", FARM_URL_PATH_MAX);
+        }
+
+        return -1;
+    }
+
+    seg = 0;
+
+    for (i = 0; i <= len; i++) {
+        c = i < len ? (unsigned char) s[i] : '/';
+
+        if (c == '/') {
+            if (i > 0 && ((i - seg == 2 && s[seg + 1] == '.')
+                          || (i - seg == 3 && s[seg + 1] == '.'
+                              && s[seg + 2] == '.')))
+            {
+                if (err) {
+                    snprintf(err, FARM_ERR_MAX, "registry URL: no \".\" or "
+                             "\"..\" segment in the path");
+                }
+
+                return -1;
+            }
+
+            seg = i;
+            continue;
+        }
+
+        if (c == '%' && i + 2 < len && farm_hex((unsigned char) s[i + 1]) >= 0
+            && farm_hex((unsigned char) s[i + 2]) >= 0)
+        {
+            i += 2;
+            continue;
+        }
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9')
+            || (c != 0 && strchr("-._~!$&'()*+,;=:@", c)))
+        {
+            continue;
+        }
+
+        if (err) {
+            if (c == '?' || c == '#') {
+                snprintf(err, FARM_ERR_MAX, "registry URL: a gateway URL "
+                         "takes no query or fragment");
+
+            } else {
+                snprintf(err, FARM_ERR_MAX, "registry URL: invalid character "
+                         "in the path");
+            }
+        }
+
+        return -1;
+    }
+
+    memcpy(u->path, s, len);
+    u->path[len] = '\0';
+
+    return 0;
+}
+
+
 int
 farm_url_parse(farm_url_t *u, const char *s, size_t len, char *err)
 {
     const char     *p, *end, *at, *colon, *host, *host_end, *slash;
-    int             bracketed;
+    int             bracketed, web;
     size_t          n, i;
     unsigned char   c, addr[16];
 
     memset(u, 0, sizeof(farm_url_t));
     end = s + len;
+    web = 0;
 
 #define FARM_URL_ERR(...)                                                     \
     do {                                                                      \
@@ -162,12 +254,14 @@ farm_url_parse(farm_url_t *u, const char *s, size_t len, char *err)
         u->type = FARM_URL_CONSUL;
         u->port = 8500;
         p = s + sizeof("http://") - 1;
+        web = 1;
 
     } else if (FARM_URL_SCHEME("https://")) {
         u->type = FARM_URL_CONSUL;
         u->tls = 1;
         u->port = 8501;
         p = s + sizeof("https://") - 1;
+        web = 1;
 
     } else if (FARM_URL_SCHEME("consuls://")) {
         u->type = FARM_URL_CONSUL;
@@ -193,6 +287,13 @@ farm_url_parse(farm_url_t *u, const char *s, size_t len, char *err)
         slash = end;
     }
 
+    /* http(s):// with a path: a gateway's registry API, not Consul */
+
+    if (web && slash < end && slash + 1 < end) {
+        u->type = FARM_URL_API;
+        u->port = u->tls ? 443 : 80;
+    }
+
     /* userinfo: the last '@' before the path */
 
     at = NULL;
@@ -203,6 +304,11 @@ farm_url_parse(farm_url_t *u, const char *s, size_t len, char *err)
     }
 
     if (at) {
+        if (u->type == FARM_URL_API) {
+            FARM_URL_ERR("registry URL: credentials in a gateway URL are "
+                         "not supported, use --token-file");
+        }
+
         if (u->type != FARM_URL_REDIS) {
             FARM_URL_ERR("registry URL: credentials in a Consul URL are not "
                          "supported, use token=");
@@ -295,7 +401,11 @@ farm_url_parse(farm_url_t *u, const char *s, size_t len, char *err)
         }
     }
 
-    /* path: the Redis database number; Consul takes none */
+    /* path: the API's location; the Redis database number; Consul none */
+
+    if (u->type == FARM_URL_API) {
+        return farm_url_path(u, slash, end - slash, err);
+    }
 
     if (slash < end && slash + 1 < end) {
         if (u->type != FARM_URL_REDIS) {
@@ -323,6 +433,9 @@ farm_url_display(const farm_url_t *u, char *buf, size_t size)
     if (u->type == FARM_URL_REDIS) {
         scheme = "redis";
 
+    } else if (u->type == FARM_URL_API) {
+        scheme = u->tls ? "https" : "http";
+
     } else {
         scheme = u->tls ? "https" : "consul";
     }
@@ -333,6 +446,10 @@ farm_url_display(const farm_url_t *u, char *buf, size_t size)
     if (u->type == FARM_URL_REDIS) {
         snprintf(buf, size, "%s://%s%s%s:%u/%u", scheme, lb, u->host, rb,
                  u->port, u->db);
+
+    } else if (u->type == FARM_URL_API) {
+        snprintf(buf, size, "%s://%s%s%s:%u%s", scheme, lb, u->host, rb,
+                 u->port, u->path);
 
     } else {
         snprintf(buf, size, "%s://%s%s%s:%u", scheme, lb, u->host, rb,

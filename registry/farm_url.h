@@ -8,6 +8,9 @@
  *   redis://[[user]:password@]host[:port][/db]     port 6379, db 0
  *   consul://host[:port]   http://host[:port]        port 8500
  *   https://host[:port]    consuls://host[:port]     port 8501, TLS
+ *   http://host[:port]/path    https://host[:port]/path   port 80, 443:
+ *                          a gateway's built-in registry API (farm-agent
+ *                          only): the path is its farm_registry_api location
  *
  * host is a name, an IPv4 address or a bracketed IPv6 address (brackets
  * hold an IPv6 literal and nothing else).  A host never holds a control
@@ -22,19 +25,22 @@
 
 #define FARM_URL_REDIS    1
 #define FARM_URL_CONSUL   2
+#define FARM_URL_API      3         /* a gateway's farm_registry_api */
 
 #define FARM_HOST_MAX     255
 #define FARM_SECRET_MAX   255
+#define FARM_URL_PATH_MAX 255
 
 
 typedef struct {
-    int         type;                       /* FARM_URL_REDIS, _CONSUL */
+    int         type;                       /* FARM_URL_REDIS, _CONSUL, _API */
     int         tls;                        /* 1 for https:// */
     char        host[FARM_HOST_MAX + 1];    /* without IPv6 brackets */
     unsigned    port;
     char        user[FARM_SECRET_MAX + 1];
     char        password[FARM_SECRET_MAX + 1];
     unsigned    db;                         /* Redis database */
+    char        path[FARM_URL_PATH_MAX + 1];  /* API: "/farm/registry" */
 } farm_url_t;
 
 

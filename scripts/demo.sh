@@ -1,14 +1,21 @@
 #!/bin/sh
-# make demo [REGISTRY=consul] / make demo-stop
+# make demo [REGISTRY=redis|consul] / make demo-stop
 #
-# Starts, on 127.0.0.1 only: a registry (Redis, or with REGISTRY=consul a
-# Consul dev agent built by scripts/consul.sh), three farm-agents in
-# different regions with different capabilities, and the gateway (Debian's
-# nginx with ngx_http_farm_module) on port 8080; sends traffic through it
-# and shows which agent answered; then leaves everything running, with a
-# light stream of background traffic, until "make demo-stop".
+# Starts, on 127.0.0.1 only: the gateway (Debian's nginx with
+# ngx_http_farm_module) on port 8080 and three farm-agents in different
+# regions with different capabilities, which register themselves; sends
+# traffic through the gateway and shows which agent answered; kills one
+# agent to show its traffic moving to the others, and brings it back; then
+# leaves everything running, with a light stream of background traffic,
+# until "make demo-stop".
 #
-#   REGISTRY (redis)  GATEWAY_PORT (8080)  REDIS_PORT (6390)
+# The registry: by default the gateway's own (farm_registry builtin: the
+# agents register over HTTP, at the farm_registry_api location, with a
+# token), so nothing else runs.  REGISTRY=redis: a Redis server;
+# REGISTRY=consul: a Consul dev agent built by scripts/consul.sh (the first
+# time takes minutes).
+#
+#   REGISTRY (builtin)  GATEWAY_PORT (8080)  REDIS_PORT (6390)
 #   CONSUL_PORT (8590; Consul also takes the next two ports)
 #   AGENT_PORT (9101, 9102, 9103)
 set -eu
@@ -25,19 +32,20 @@ gw_port=${GATEWAY_PORT:-8080}
 redis_port=${REDIS_PORT:-6390}
 consul_port=${CONSUL_PORT:-8590}
 agent_port=${AGENT_PORT:-9101}
-registry=${REGISTRY:-redis}
+registry=${REGISTRY:-builtin}
+token_file=$dir/conf/agents.token
 
 case "$registry" in
-    redis)  registry_url=redis://127.0.0.1:$redis_port
-            registry_ports=$redis_port ;;
-    consul) registry_url=consul://127.0.0.1:$consul_port
-            registry_ports="$consul_port $((consul_port + 1)) $((consul_port + 2))" ;;
-    *)      printf 'demo: REGISTRY must be redis or consul, not "%s"\n' \
-                "$registry" >&2
-            exit 2 ;;
+    builtin) registry_url=http://127.0.0.1:$gw_port/farm/registry
+             registry_ports= ;;
+    redis)   registry_url=redis://127.0.0.1:$redis_port
+             registry_ports=$redis_port ;;
+    consul)  registry_url=consul://127.0.0.1:$consul_port
+             registry_ports="$consul_port $((consul_port + 1)) $((consul_port + 2))" ;;
+    *)       printf 'demo: REGISTRY must be builtin, redis or consul, not "%s"\n' \
+                 "$registry" >&2
+             exit 2 ;;
 esac
-
-
 
 
 stop_pid() {    # stop_pid file signal
@@ -58,41 +66,55 @@ stop_pid() {    # stop_pid file signal
 stop() {
     [ -d "$dir" ] || return 0
     stop_pid "$dir/traffic.pid" TERM
-    stop_pid "$dir/logs/nginx.pid" QUIT
     for f in "$dir"/agent-*.pid; do
         [ -e "$f" ] && stop_pid "$f" TERM
     done
+    stop_pid "$dir/logs/nginx.pid" QUIT
     stop_pid "$dir/redis.pid" TERM
     stop_pid "$dir/consul.pid" TERM
     say "demo: stopped"
 }
 
 start_agent() {   # start_agent id port region caps weight
-    "$agent" --listen "127.0.0.1:$2" --id "$1" --service agents \
-        --registry "$registry_url" --region "$3" \
-        --cap "$4" --weight "$5" --ttl 6s \
-        > "$dir/logs/agent-$1.log" 2>&1 &
-    echo $! > "$dir/agent-$1.pid"
-    wait_for "agent $1 to register" registered "$1"
+    id=$1 port=$2
+    set -- --listen "127.0.0.1:$port" --id "$id" --service agents \
+        --registry "$registry_url" --region "$3" --cap "$4" --weight "$5" \
+        --ttl 6s
+    if [ "$registry" = builtin ]; then
+        set -- "$@" --token-file "$token_file"
+    fi
+    "$agent" "$@" > "$dir/logs/agent-$id.log" 2>&1 &
+    echo $! > "$dir/agent-$id.pid"
+    wait_for "agent $id to register (see $dir/logs/agent-$id.log)" \
+        registered "$port"
 }
 
+# The agent's own word: its /metrics says the registry holds its record.
 registered() {
-    if [ "$registry" = consul ]; then
-        curl -sf -o /dev/null \
-            "http://127.0.0.1:$consul_port/v1/agent/service/$1"
-    else
-        [ "$(redis-cli -p "$redis_port" --raw EXISTS "farm:agents:agent:$1")" = 1 ]
-    fi
+    curl -sf "http://127.0.0.1:$1/metrics" \
+        | grep -q '^farm_agent_registered 1'
+}
+
+# The gateway's status shows agent $1 up (healthy, routable).
+routable() {
+    curl -sf "http://127.0.0.1:$gw_port/farm" | tr -d ' \n' \
+        | grep -q "\"id\":\"$1\"[^}]*\"state\":\"up\""
 }
 
 list_agents() {
-    if [ "$registry" = consul ]; then
+    case "$registry" in
+    builtin)
+        curl -s -H "Authorization: Bearer $(cat "$token_file")" \
+            "http://127.0.0.1:$gw_port/farm/registry/agents/agents" \
+            | grep -o '"id":"[^"]*","ttl_ms_left"' \
+            | sed 's/^"id":"\([^"]*\)".*/\1/' | sort ;;
+    consul)
         curl -s "http://127.0.0.1:$consul_port/v1/health/service/agents?passing" \
             | grep -o '"ServiceID": *"[^"][^"]*"' | sort -u \
-            | sed 's/.*"\([^"]*\)"$/\1/'
-    else
-        redis-cli -p "$redis_port" --raw SMEMBERS farm:agents:agents
-    fi
+            | sed 's/.*"\([^"]*\)"$/\1/' ;;
+    redis)
+        redis-cli -p "$redis_port" --raw SMEMBERS farm:agents:agents | sort ;;
+    esac
 }
 
 start_registry() {
@@ -120,7 +142,7 @@ consul_leader() {
     curl -sf "http://127.0.0.1:$consul_port/v1/status/leader" | grep -q ':'
 }
 
-request() {      # request path -> prints "agent region status"
+request() {      # request path -> prints "agent status"
     curl -s -o /dev/null -D - "http://127.0.0.1:$gw_port$1" \
         | tr -d '\r' | awk -F': ' '
             /^HTTP/        { code = $0; sub(/^[^ ]* /, "", code) }
@@ -140,6 +162,91 @@ show_traffic() {   # show_traffic n path
     done
     say "  share: $(sort "$dir/round.txt" | uniq -c \
         | awk '{printf "%s=%s ", $2, $1}')"
+}
+
+# nginx.conf; with $1 = 1 also /farm/metrics and /farm/dashboard.
+write_conf() {
+    if [ "$registry" = builtin ]; then
+        upstream_registry="farm_registry builtin service=agents token_file=$token_file ttl=6s;"
+        api_location="location /farm/registry/ { farm_registry_api; }"
+    else
+        upstream_registry="farm_registry $registry_url service=agents resync=2s;"
+        api_location=
+    fi
+
+    extras=
+    if [ "$1" = 1 ]; then
+        extras="location = /farm/metrics { farm_metrics; }
+        location = /farm/dashboard { farm_dashboard; }"
+    fi
+
+    cat > "$dir/conf/nginx.conf" <<EOF
+load_module $module;
+worker_processes 2;
+error_log logs/error.log notice;
+pid logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log logs/access.log;
+    client_body_temp_path tmp/body;
+    proxy_temp_path tmp/proxy;
+    fastcgi_temp_path tmp/fastcgi;
+    uwsgi_temp_path tmp/uwsgi;
+    scgi_temp_path tmp/scgi;
+
+    upstream agents {
+        $upstream_registry
+        farm_balance least_conn;
+        farm_health_check uri=/health interval=1s timeout=1s rise=1 fall=1;
+        keepalive 32;
+    }
+
+    server {
+        listen 127.0.0.1:$gw_port;
+
+        location / {
+            proxy_pass http://agents;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_next_upstream error timeout http_502 http_503;
+        }
+
+        $api_location
+
+        location = /farm {
+            farm_status;
+        }
+
+        $extras
+    }
+}
+EOF
+}
+
+# The gateway, with the metrics and dashboard pages when this build of the
+# module has them (else nginx -t says "unknown directive": then without).
+start_gateway() {
+    if [ "$registry" = builtin ]; then
+        say "== gateway on 127.0.0.1:$gw_port, its registry built in" \
+            "(farm_registry builtin)"
+    else
+        say "== gateway on 127.0.0.1:$gw_port"
+    fi
+
+    write_conf 1
+    if ! "$nginx" -p "$dir" -c conf/nginx.conf -t -q \
+        > "$dir/logs/nginx-t.log" 2>&1; then
+        write_conf 0
+        if ! "$nginx" -p "$dir" -c conf/nginx.conf -t -q \
+            > "$dir/logs/nginx-t.log" 2>&1; then
+            cat "$dir/logs/nginx-t.log" >&2
+            say "demo: nginx refuses $dir/conf/nginx.conf (above)" >&2
+            exit 1
+        fi
+    fi
+
+    "$nginx" -p "$dir" -c conf/nginx.conf
+    wait_for "gateway" curl -sf "http://127.0.0.1:$gw_port/farm"
 }
 
 start() {
@@ -164,64 +271,42 @@ start() {
     rm -rf "$dir"
     mkdir -p "$dir/logs" "$dir/conf" "$dir/tmp"
 
-    start_registry
+    # the service's token: the gateway and the agents read it, nobody else
+    (umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' \
+        > "$token_file")
 
-    say "== three agents register themselves"
+    if [ "$registry" = builtin ]; then
+        start_gateway
+    else
+        start_registry
+    fi
+
+    say "== three agents register themselves in $registry_url"
     start_agent eu-1 "$agent_port"         eu-central gpu,browser 2
     start_agent us-1 $((agent_port + 1))   us-east    browser     1
     start_agent ap-1 $((agent_port + 2))   ap-south   pdf         1
     list_agents | sed 's/^/  registered: /'
 
-    say "== gateway on 127.0.0.1:$gw_port"
-    cat > "$dir/conf/nginx.conf" <<EOF
-load_module $module;
-worker_processes 2;
-error_log logs/error.log notice;
-pid logs/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log logs/access.log;
-    client_body_temp_path tmp/body;
-    proxy_temp_path tmp/proxy;
-    fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi;
-    scgi_temp_path tmp/scgi;
+    if [ "$registry" != builtin ]; then
+        start_gateway
+    fi
 
-    upstream agents {
-        farm_registry $registry_url service=agents resync=2s;
-        farm_balance least_conn;
-        keepalive 32;
-    }
-
-    server {
-        listen 127.0.0.1:$gw_port;
-
-        location / {
-            proxy_pass http://agents;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_next_upstream error timeout http_502 http_503;
-        }
-
-        location = /farm {
-            farm_status;
-        }
-    }
-}
-EOF
-    "$nginx" -p "$dir" -c conf/nginx.conf
-    wait_for "gateway" curl -sf "http://127.0.0.1:$gw_port/farm"
+    for id in eu-1 us-1 ap-1; do
+        wait_for "$id to be routable" routable "$id"
+    done
 
     say "== 12 requests through the gateway (least_conn, eu-1 has weight 2)"
     show_traffic 12 "/work?ms=20"
 
-    say "== us-1 leaves gracefully (SIGTERM: deregisters, then drains)"
-    stop_pid "$dir/agent-us-1.pid" TERM
-    show_traffic 6 "/work?ms=20"
+    say "== failover: us-1 is killed (SIGKILL, no goodbye); the gateway" \
+        "retries its requests on the others and its health check takes it out"
+    stop_pid "$dir/agent-us-1.pid" KILL
+    show_traffic 8 "/work?ms=20"
 
     say "== us-1 comes back and registers again"
     start_agent us-1 $((agent_port + 1)) us-east browser 1
-    show_traffic 8 "/work?ms=20"
+    wait_for "us-1 to be routable again" routable us-1
+    show_traffic 9 "/work?ms=20"
 
     # a light stream of traffic so the status page keeps moving
     (
@@ -235,11 +320,23 @@ EOF
     echo $! > "$dir/traffic.pid"
 
     say ""
-    say "The demo keeps running, with background traffic:"
-    say "  status:   curl -s http://127.0.0.1:$gw_port/farm"
-    say "  traffic:  curl -si 'http://127.0.0.1:$gw_port/work?ms=100'"
-    say "  logs:     $dir/logs/"
-    say "  stop:     make demo-stop"
+    say "The demo keeps running, with background traffic.  Where to look:"
+    say "  status:     curl -s http://127.0.0.1:$gw_port/farm"
+    if curl -sf -o /dev/null "http://127.0.0.1:$gw_port/farm/metrics"; then
+        say "  metrics:    curl -s http://127.0.0.1:$gw_port/farm/metrics"
+    fi
+    if curl -sf -o /dev/null "http://127.0.0.1:$gw_port/farm/dashboard"; then
+        say "  dashboard:  http://127.0.0.1:$gw_port/farm/dashboard" \
+            "(in a browser)"
+    fi
+    say "  traffic:    curl -si 'http://127.0.0.1:$gw_port/work?ms=100'"
+    if [ "$registry" = builtin ]; then
+        say "  registry:   curl -s -H \"Authorization: Bearer \$(cat" \
+            "$token_file)\" http://127.0.0.1:$gw_port/farm/registry/agents/agents"
+    fi
+    say "  an agent:   curl -s http://127.0.0.1:$agent_port/metrics"
+    say "  logs:       $dir/logs/"
+    say "  stop:       make demo-stop"
 }
 
 case "${1:-start}" in

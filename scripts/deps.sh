@@ -1,22 +1,64 @@
 #!/bin/sh
-# Installs every Debian package the build, the tests, the demo and the
-# benchmark need, then builds the Consul binary the tests and the Consul
-# demo use (scripts/consul.sh: the first run takes minutes, later runs find
-# it in the cache).  Idempotent: does nothing when all are there.
+# Installs the Debian packages a part of the project needs; idempotent:
+# does nothing when they are all there.
+#
+#   scripts/deps.sh              everything: the build, every test, the
+#                                benchmarks and the demos, and the Consul
+#                                binary the tests use (scripts/consul.sh:
+#                                the first run takes minutes, later runs
+#                                find it in the cache)
+#   scripts/deps.sh demo         only what "make demo" needs: the build and
+#                                nginx (the gateway's built-in registry).
+#                                Not the nginx-dev package, whose
+#                                dependencies (debhelper, libgd-dev, ...) are
+#                                for building Debian's own modules: its files
+#                                (nginx's source tree with Debian's configure
+#                                flags) are unpacked into build/nginx-dev,
+#                                unless it is installed
+#   scripts/deps.sh demo redis   ... and redis-server (make demo REGISTRY=redis)
+#   scripts/deps.sh demo consul  ... and the Consul binary (REGISTRY=consul)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+what=${1:-all}
+registry=${2:-builtin}
 
-packages="
-    gcc make pkg-config perl curl procps openssl
-    clang llvm llvm-14 libclang-rt-14-dev
-    nginx nginx-dev
+# the module (against nginx's tree: nginx-dev) and farm-agent
+build="
+    gcc make pkg-config curl
+    nginx
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
-    libhttp-parser-dev
-    libyaml-dev libcmocka-dev
+    libhttp-parser-dev libyaml-dev
+"
+
+# the tests, the sanitizer and fuzzer builds, the benchmarks
+tests="
+    perl procps openssl
+    clang llvm llvm-14 libclang-rt-14-dev
+    libcmocka-dev
     redis-server wrk haproxy
 "
+
+case "$what" in
+    all)
+        packages="$build nginx-dev $tests"
+        consul=1 ;;
+    demo)
+        packages=$build
+        consul=
+        case "$registry" in
+            builtin) ;;
+            redis)   packages="$packages redis-server" ;;
+            consul)  consul=1 ;;
+            *)       echo "deps: REGISTRY must be builtin, redis or consul," \
+                         "not \"$registry\"" >&2
+                     exit 2 ;;
+        esac ;;
+    *)
+        echo "usage: $0 [all | demo [builtin|redis|consul]]" >&2
+        exit 2 ;;
+esac
 
 missing=
 for p in $packages; do
@@ -26,19 +68,44 @@ for p in $packages; do
     fi
 done
 
-consul() {
-    "$top/scripts/consul.sh" > /dev/null
-}
-
-if [ -z "$missing" ]; then
-    consul
-    exit 0
-fi
-
 if [ "$(id -u)" -ne 0 ]; then
     sudo=sudo
 else
     sudo=
+fi
+
+consul() {
+    if [ -n "$consul" ]; then
+        "$top/scripts/consul.sh" > /dev/null
+    fi
+}
+
+# The demo: nginx's tree from the nginx-dev package of the installed
+# nginx's version, unpacked without its dependencies, where the Makefile
+# looks for it when /usr/share/nginx/src is absent.
+nginx_tree() {
+    [ "$what" = demo ] || return 0
+    [ -f /usr/share/nginx/src/configure ] && return 0
+    dest=$top/build/nginx-dev
+    [ -f "$dest/usr/share/nginx/src/configure" ] && return 0
+
+    version=$(dpkg-query -W -f='${Version}' nginx)
+    tmp=$(mktemp -d)
+    echo "deps: unpacking nginx-dev $version into build/nginx-dev"
+    if ! (cd "$tmp" && apt-get download -q "nginx-dev=$version") \
+        > "$tmp/log" 2>&1; then
+        $sudo apt-get update -q
+        (cd "$tmp" && apt-get download -q "nginx-dev=$version")
+    fi
+    mkdir -p "$dest"
+    dpkg-deb -x "$tmp"/nginx-dev_*.deb "$dest"
+    rm -rf "$tmp"
+}
+
+if [ -z "$missing" ]; then
+    nginx_tree
+    consul
+    exit 0
 fi
 
 echo "deps: installing$missing"
@@ -65,4 +132,5 @@ $sudo apt-get update -q
 # shellcheck disable=SC2086
 $sudo apt-get install -y -q --no-install-recommends $missing
 
+nginx_tree
 consul

@@ -332,3 +332,18 @@ GET /a
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*invalid "farm_health_check" parameter "concurrency=0": expected a number from 1 to 10000 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 22: an agent's gateway URL is not a registry for the gateway
+--- http_config
+    upstream agents {
+        farm_registry http://127.0.0.1:8080/farm/registry service=agents;
+    }
+--- config
+    location /a { proxy_pass http://agents; }
+--- request
+GET /a
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"farm_registry": an http\(s\):\/\/ URL with a path is a gateway's registry API, for farm-agent's --registry; .*"farm_registry builtin" in \S+nginx\.conf:\d+/

@@ -466,6 +466,8 @@ brackets_hold_an_ipv6_address(void **state)
 static void
 consul_takes_no_credentials_or_path(void **state)
 {
+    farm_url_t  u;
+
     (void) state;
 
     parse_error("consul://user:pw@c", "registry URL: credentials in a Consul "
@@ -474,7 +476,76 @@ consul_takes_no_credentials_or_path(void **state)
                 "URL are not supported, use token=");
     parse_error("consul://c:8500/v1/agent", "registry URL: a Consul URL "
                 "takes no path");
-    parse_error("http://c/0", "registry URL: a Consul URL takes no path");
+    parse_error("consuls://c/0", "registry URL: a Consul URL takes no "
+                "path");
+
+    /* http(s):// and "/" alone: still Consul */
+
+    parse_ok(&u, "http://c:8500/");
+    assert_int_equal(u.type, FARM_URL_CONSUL);
+}
+
+
+static void
+http_with_a_path_is_a_gateway_api(void **state)
+{
+    farm_url_t  u;
+    char        buf[FARM_HOST_MAX + FARM_URL_PATH_MAX + 32];
+
+    (void) state;
+
+    parse_ok(&u, "http://gw.example.org/farm/registry");
+    assert_int_equal(u.type, FARM_URL_API);
+    assert_int_equal(u.tls, 0);
+    assert_string_equal(u.host, "gw.example.org");
+    assert_int_equal(u.port, 80);
+    assert_string_equal(u.path, "/farm/registry");
+    assert_string_equal(farm_url_display(&u, buf, sizeof(buf)),
+                        "http://gw.example.org:80/farm/registry");
+
+    parse_ok(&u, "https://[::1]/r/");
+    assert_int_equal(u.type, FARM_URL_API);
+    assert_int_equal(u.tls, 1);
+    assert_int_equal(u.port, 443);
+    assert_string_equal(u.path, "/r");
+    assert_string_equal(farm_url_display(&u, buf, sizeof(buf)),
+                        "https://[::1]:443/r");
+
+    parse_ok(&u, "http://127.0.0.1:8080/a-b_c.d~e/%41:@");
+    assert_int_equal(u.port, 8080);
+    assert_string_equal(u.path, "/a-b_c.d~e/%41:@");
+
+    parse_error("http://u:p@gw/r", "registry URL: credentials in a gateway "
+                "URL are not supported, use --token-file");
+    parse_error("http://gw/r?token=x", "registry URL: a gateway URL takes "
+                "no query or fragment");
+    parse_error("http://gw/r#x", "registry URL: a gateway URL takes no "
+                "query or fragment");
+    parse_error("http://gw/a b", "registry URL: invalid character in the "
+                "path");
+    parse_error("http://gw/a%4", "registry URL: invalid character in the "
+                "path");
+    parse_error("http://gw/a/../b", "registry URL: no \".\" or \"..\" "
+                "segment in the path");
+    parse_error("http://gw//", "registry URL: a gateway URL's path names "
+                "its farm_registry_api location, not \"/\"");
+    parse_error("http://gw/./b", "registry URL: no \".\" or \"..\" "
+                "segment in the path");
+    parse_error("redis://h/x", "registry URL: database must be a number, "
+                "as in redis://host:6379/0");
+}
+
+
+static void
+gateway_path_is_checked_over_its_whole_length(void **state)
+{
+    farm_url_t  u;
+    char        err[FARM_ERR_MAX];
+
+    (void) state;
+
+    assert_int_equal(farm_url_parse(&u, "http://gw/a\0b", 13, err), -1);
+    assert_string_equal(err, "registry URL: invalid character in the path");
 }
 
 
@@ -557,6 +628,8 @@ main(void)
         cmocka_unit_test(host_is_checked_over_its_whole_length),
         cmocka_unit_test(brackets_hold_an_ipv6_address),
         cmocka_unit_test(consul_takes_no_credentials_or_path),
+        cmocka_unit_test(http_with_a_path_is_a_gateway_api),
+        cmocka_unit_test(gateway_path_is_checked_over_its_whole_length),
         cmocka_unit_test(parse_reads_only_len_bytes),
         cmocka_unit_test(display_never_shows_the_password),
     };

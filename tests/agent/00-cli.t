@@ -21,7 +21,8 @@ my @flags = qw(listen advertise service registry id region cap weight
                pid-file app app-timeout app-connect-timeout app-health
                app-health-status app-health-interval app-health-timeout
                app-health-rise app-health-fall app-down-grace register-only
-               max-clients client-timeout auto-weight load-meta);
+               max-clients client-timeout auto-weight load-meta token-file
+               registry-ca);
 
 # --help
 
@@ -71,6 +72,24 @@ my @bad = (
       qr/--meta: key "a\.b" cannot be a Consul Meta key/ ],
     [ ['--meta', 'region=x', '--registry', 'consul://127.0.0.1:1'],
       qr/--meta: key "region" is reserved for the record's own field in Consul Meta/ ],
+    [ ['--registry', 'http://127.0.0.1:1/farm/registry'],
+      qr/--token-file: required with an http\(s\):\/\/ gateway --registry/ ],
+    [ ['--token-file', '/dev/null', '--registry', 'redis://127.0.0.1:1'],
+      qr/--token-file: needs an http\(s\):\/\/ gateway --registry/ ],
+    [ ['--token-file', '/dev/null', '--registry', 'http://127.0.0.1:1/r'],
+      qr/--token-file: \/dev\/null is empty/ ],
+    [ ['--token-file', '/no/such/file', '--registry', 'http://127.0.0.1:1/r'],
+      qr/--token-file: cannot read \/no\/such\/file: No such file/ ],
+    [ ['--registry', 'http://u:p\@127.0.0.1:1/r'],
+      qr/--registry: .*credentials in a gateway URL are not supported, use --token-file/ ],
+    [ ['--registry', 'http://127.0.0.1:1/r?x=1'],
+      qr/--registry: .*a gateway URL takes no query or fragment/ ],
+    [ ['--registry', 'http://127.0.0.1:1/a/../b'],
+      qr/--registry: .*no "\." or "\.\." segment/ ],
+    [ ['--registry', 'redis://127.0.0.1:1', '--registry', 'redis://127.0.0.1:1/0'],
+      qr/--registry: redis:\/\/127\.0\.0\.1:1\/0 given twice/ ],
+    [ ['--registry-ca', '/etc/ssl/ca.pem', '--registry', 'redis://127.0.0.1:1'],
+      qr/--registry-ca: needs an https:\/\/ --registry/ ],
     [ ['--listen', '0.0.0.0:9001', '--registry', 'redis://127.0.0.1:1'],
       qr/--advertise: required when listening on 0\.0\.0\.0/ ],
     [ ['--app', '127.0.0.1:3000'], qr/--app: must be http:\/\/HOST:PORT/ ],
@@ -108,6 +127,8 @@ my @bad_env = (
     [ { FARM_META => '[1,2]' },    qr/^farm-agent: FARM_META: must be a JSON object/ ],
     [ { FARM_META => '{bad' },     qr/^farm-agent: FARM_META: invalid JSON/ ],
     [ { FARM_APP => 'ftp://x:1' }, qr/^farm-agent: FARM_APP: must be http/ ],
+    [ { FARM_REGISTRY => 'redis://127.0.0.1:1, mysql://x' },
+      qr/^farm-agent: FARM_REGISTRY: .*unknown scheme "mysql:\/\/"/ ],
     [ { FARM_REGISTER_ONLY => 'sometimes' },
       qr/^farm-agent: FARM_REGISTER_ONLY: must be 1 or 0/ ],
 );
