@@ -25,6 +25,7 @@
 
 
 #include "ngx_http_farm_conf.h"
+#include "ngx_http_farm_stats.h"
 
 #include <farm_record.h>
 
@@ -271,6 +272,9 @@ typedef struct {
     ngx_http_farm_owner_t          owners[NGX_HTTP_FARM_OWNERS];
     uint32_t                      *held;
     uint64_t                       reclaimed;   /* given back, in all */
+
+    /* what farm_metrics exposes, each written by its owner (stats.h) */
+    ngx_http_farm_stats_t          stats;
 } ngx_http_farm_shctx_t;
 
 

@@ -51,6 +51,7 @@ my %layer = (
 
     # 2  the zone model: configuration, shared memory, subsets
     'ngx_http_farm_conf.h'             => ['2', 'farm'],
+    'ngx_http_farm_stats.h'            => ['2', 'farm'],
     'ngx_http_farm_zone.h'             => ['2.1', 'farm'],
     'ngx_http_farm_subset.h'           => ['2.2', 'farm'],
     'ngx_http_farm_zone.c'             => ['2.2', 'farm'],
@@ -103,6 +104,7 @@ my %layer = (
     'ngx_http_farm_module.h'           => ['7', 'farm'],
     'ngx_http_farm_module.c'           => ['7', 'farm'],
     'ngx_http_farm_status.c'           => ['7', 'farm'],
+    'ngx_http_farm_metrics.c'          => ['7', 'farm'],
 
     # farm_kong: kong-compat/'s nginx glue, its own family
     'ngx_http_farm_kong.h'             => ['6', 'kong'],

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs every Debian package the build, the tests, the demo and the
-# benchmark need, then builds the Consul binary the tests and the Consul
+# benchmark need (prometheus for its promtool, which checks farm_metrics), then builds the Consul binary the tests and the Consul
 # demo use (scripts/consul.sh: the first run takes minutes, later runs find
 # it in the cache).  Idempotent: does nothing when all are there.
 set -eu
@@ -16,6 +16,7 @@ packages="
     libhttp-parser-dev
     libyaml-dev libcmocka-dev
     redis-server wrk haproxy
+    prometheus
 "
 
 missing=
