@@ -1,0 +1,241 @@
+#!/bin/sh
+# Metrics benchmark (called by scripts/bench.sh, or alone): what does a
+# Prometheus scrape of farm_metrics cost?
+#
+#   One gateway, 1 worker, two farm upstreams: "agents" over 4 farm-agents
+#   (the traffic) and "many" with 10,000 registered records (each pointing
+#   at one of the 4), so every scrape walks 10,004 agents.
+#   1. Throughput: wrk -t1 -c32 GET /work?ms=0 for BENCH_SECONDS, without
+#      a scraper, then with one that scrapes /metrics (agents=all: 10 series
+#      per agent, the largest output) every second; rounds interleaved,
+#      medians, and the median of the rounds' ratios (target >= 0.97).
+#   2. Scrape time at 10,000 agents, idle gateway: SCRAPES scrapes at each
+#      level (agents=none, state, all); the median time, the size and the
+#      number of series; promtool check metrics on the largest.
+#
+# Ports 8391 (gateway), 9381-9384 (agents) and Redis on 6398, 127.0.0.1
+# only: it never meets the other benches or the demo.
+#
+#   BENCH_SECONDS (5)  BENCH_ROUNDS (3)  SCRAPES (9)  MANY (10000)
+#   FARM_MODULE (build/ngx_http_farm_module.so): the module to measure
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+me=bench-metrics
+. "$top/scripts/common.sh"
+dir=$top/.bench-metrics
+nginx=${NGINX:-/usr/sbin/nginx}
+agent=$top/build/farm-agent
+module=${FARM_MODULE:-$top/build/ngx_http_farm_module.so}
+
+seconds=${BENCH_SECONDS:-5}
+rounds=${BENCH_ROUNDS:-3}
+scrapes=${SCRAPES:-9}
+many=${MANY:-10000}
+
+redis_port=6398
+port=8391
+agent_base=9380
+
+
+cleanup() {
+    for f in "$dir"/run/*.pid "$dir"/gw/logs/nginx.pid; do
+        [ -e "$f" ] || continue
+        kill -TERM "$(cat "$f")" 2>/dev/null || true
+    done
+    sleep 0.3
+    for f in "$dir"/run/*.pid "$dir"/gw/logs/nginx.pid; do
+        [ -e "$f" ] || continue
+        kill -KILL "$(cat "$f")" 2>/dev/null || true
+        rm -f "$f"
+    done
+}
+trap cleanup EXIT INT TERM
+
+median() {
+    sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+throughput() {   # -> requests/s of one wrk run
+    wrk -t1 -c32 -d"${seconds}s" "http://127.0.0.1:$port/work?ms=0" \
+        > "$dir/wrk.out" 2>&1
+    if grep -q 'Non-2xx' "$dir/wrk.out"; then
+        say "$me: non-2xx responses:" >&2
+        cat "$dir/wrk.out" >&2
+        exit 1
+    fi
+    awk '/^Requests\/sec/ { printf "%d\n", $2 }' "$dir/wrk.out"
+}
+
+scraper_start() {    # a scrape of /metrics every second, in the background
+    spawn scraper sh -c "while :; do
+        curl -s -o /dev/null -w '%{http_code} %{time_total} %{size_download}\n' \
+            'http://127.0.0.1:$port/metrics'
+        sleep 1
+    done"
+}
+
+scraper_stop() {
+    kill -TERM "$(cat "$dir/run/scraper.pid")" 2>/dev/null || true
+    rm -f "$dir/run/scraper.pid"
+}
+
+# --- set up -----------------------------------------------------------------
+
+for f in "$nginx" "$agent" "$module"; do
+    [ -e "$f" ] || { say "$me: $f is missing (run make)" >&2; exit 1; }
+done
+command -v wrk > /dev/null || { say "$me: wrk is missing (make deps)" >&2; exit 1; }
+
+for p in $redis_port $port $((agent_base + 1)) $((agent_base + 2)) \
+    $((agent_base + 3)) $((agent_base + 4))
+do
+    if port_busy "$p"; then
+        say "$me: 127.0.0.1:$p is in use (a bench still running?)" >&2
+        exit 1
+    fi
+done
+
+rm -rf "$dir"
+mkdir -p "$dir/logs" "$dir/run" "$dir/gw/logs" "$dir/gw/conf" "$dir/gw/tmp"
+
+spawn redis redis-server --bind 127.0.0.1 --port $redis_port --save '' \
+    --appendonly no
+wait_for redis redis-cli -p $redis_port PING
+
+i=1
+while [ $i -le 4 ]; do
+    spawn "agent-$i" "$agent" --listen "127.0.0.1:$((agent_base + i))" \
+        --id "bm-$i" --service bm --registry "redis://127.0.0.1:$redis_port" \
+        --ttl 600s
+    i=$((i + 1))
+done
+
+# MANY records of service bm-many, each pointing at one of the 4 agents
+awk -v n="$many" -v base=$agent_base 'BEGIN {
+    for (i = 0; i < n; i++) {
+        id = sprintf("many-%05d", i)
+        rec = sprintf("{\"id\":\"%s\",\"service\":\"bm-many\",\"address\":\"127.0.0.1\",\"port\":%d,\"region\":\"r%d\"}", id, base + 1 + i % 4, i % 10)
+        key = "farm:bm-many:agent:" id
+        printf "*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nPX\r\n$7\r\n3600000\r\n", length(key), key, length(rec), rec
+        printf "*3\r\n$4\r\nSADD\r\n$19\r\nfarm:bm-many:agents\r\n$%d\r\n%s\r\n", length(id), id
+    }
+}' | redis-cli -p $redis_port --pipe > "$dir/logs/pipe.log"
+
+cat > "$dir/gw/conf/nginx.conf" <<EOF
+load_module $module;
+worker_processes 1;
+error_log logs/error.log warn;
+pid logs/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path tmp/body;
+    proxy_temp_path tmp/proxy;
+    fastcgi_temp_path tmp/fastcgi;
+    uwsgi_temp_path tmp/uwsgi;
+    scgi_temp_path tmp/scgi;
+    upstream agents {
+        farm_registry redis://127.0.0.1:$redis_port service=bm;
+        farm_balance least_conn;
+        keepalive 64;
+    }
+    upstream many {
+        farm_registry redis://127.0.0.1:$redis_port service=bm-many
+                      max_agents=16384;
+        farm_balance least_conn;
+    }
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            proxy_pass http://agents;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location = /farm {
+            farm_status;
+        }
+        location = /metrics {
+            farm_metrics agents=all max_agent_series=200000;
+        }
+    }
+}
+EOF
+"$nginx" -p "$dir/gw" -c conf/nginx.conf
+wait_for "the gateway" curl -sf -o /dev/null "http://127.0.0.1:$port/farm"
+
+known() {
+    curl -s "http://127.0.0.1:$port/metrics?agents=none" \
+        | awk -v want="$1" -v pool="$2" '
+            index($0, "farm_agents{pool=\"" pool "\",state=\"up\"} ") == 1 {
+                ok = ($2 == want) } END { exit !ok }'
+}
+wait_for "the 4 agents" known 4 agents
+tries=0
+while ! known "$many" many; do
+    tries=$((tries + 1))
+    if [ $tries -gt 600 ]; then
+        say "$me: the gateway does not know the $many records" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+
+# --- 1. throughput with and without a scrape every second --------------------
+
+say "$me: proxy req/s without and with a scrape of /metrics (agents=all," \
+    "$((many + 4)) agents) every second (wrk -t1 -c32, ${seconds}s," \
+    "$rounds rounds, 1 worker)"
+
+: > "$dir/without"
+: > "$dir/with"
+: > "$dir/ratio"
+r=1
+while [ "$r" -le "$rounds" ]; do
+    a=$(throughput)
+    scraper_start
+    b=$(throughput)
+    scraper_stop
+    echo "$a" >> "$dir/without"
+    echo "$b" >> "$dir/with"
+    awk -v a="$b" -v b="$a" 'BEGIN { printf "%.3f\n", a / b }' >> "$dir/ratio"
+    say "  round $r: no scrape $a req/s, scraping every second $b req/s"
+    r=$((r + 1))
+done
+
+bad=$(awk '$1 != 200' "$dir/logs/scraper.log" | wc -l)
+say "$me: medians: no scrape $(median < "$dir/without") req/s, scraping" \
+    "$(median < "$dir/with") req/s; $(wc -l < "$dir/logs/scraper.log")" \
+    "scrapes, $bad not 200"
+say "$me: with / without scrapes, median of the rounds' ratios:" \
+    "$(median < "$dir/ratio") (target >= 0.97)"
+
+# --- 2. scrape time at 10,000 agents ------------------------------------------
+
+say "$me: scrape time of /metrics at $((many + 4)) agents, idle gateway" \
+    "(median of $scrapes)"
+
+for level in none state all; do
+    : > "$dir/time-$level"
+    n=1
+    while [ "$n" -le "$scrapes" ]; do
+        curl -s -o "$dir/scrape-$level.txt" -w '%{time_total}\n' \
+            "http://127.0.0.1:$port/metrics?agents=$level" >> "$dir/time-$level"
+        n=$((n + 1))
+    done
+    series=$(grep -vc '^#' "$dir/scrape-$level.txt")
+    bytes=$(wc -c < "$dir/scrape-$level.txt")
+    ms=$(median < "$dir/time-$level" | awk '{ printf "%.1f", $1 * 1000 }')
+    say "  agents=$level: $ms ms, $series series, $bytes bytes"
+done
+
+if command -v promtool > /dev/null; then
+    if promtool check metrics < "$dir/scrape-all.txt" > "$dir/promtool.out" 2>&1
+    then
+        say "$me: promtool check metrics: the agents=all scrape passes"
+    else
+        say "$me: promtool check metrics FAILED on the agents=all scrape:" >&2
+        head -20 "$dir/promtool.out" >&2
+        exit 1
+    fi
+fi
