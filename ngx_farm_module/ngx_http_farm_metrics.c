@@ -21,10 +21,13 @@
 
 #include "ngx_http_farm_module.h"
 #include "ngx_http_farm_request.h"
+#include "ngx_http_farm_counters.h"
+#include "ngx_http_farm_limit_window.h"
 
 
 #define NGX_HTTP_FARM_METRICS_BUF     (32 * 1024)
 #define NGX_HTTP_FARM_METRICS_PAGE    64        /* agents copied per lock */
+#define NGX_HTTP_FARM_METRICS_BURST   8         /* buffers per event */
 
 #define NGX_HTTP_FARM_AGENTS_NONE     0
 #define NGX_HTTP_FARM_AGENTS_STATE    1
@@ -39,12 +42,13 @@
 typedef struct {
     ngx_uint_t                     agents;      /* NGX_HTTP_FARM_AGENTS_* */
     ngx_uint_t                     max_series;
+    ngx_shm_zone_t                *counters;    /* "farm_counters" */
 } ngx_http_farm_metrics_loc_conf_t;
 
 
-/* one agent, copied under the lock */
+/* one agent, copied under the lock; its id escaped for a label value */
 typedef struct {
-    u_char                         id[FARM_ID_MAX];
+    u_char                         id[2 * FARM_ID_MAX];
     size_t                         id_len;
     u_char                         name[NGX_SOCKADDR_STRLEN];
     size_t                         name_len;
@@ -64,6 +68,7 @@ typedef struct {
 /* one pool: what the first walk over its agents counted */
 typedef struct {
     ngx_http_farm_srv_conf_t      *fcf;
+    ngx_str_t                      label;       /* pool="NAME", escaped */
     ngx_uint_t                     states[NGX_HTTP_FARM_STATES];
     ngx_uint_t                     breakers[3];
     uint64_t                       active;
@@ -80,6 +85,8 @@ typedef u_char *(*ngx_http_farm_metrics_pool_pt)(
 typedef u_char *(*ngx_http_farm_metrics_agent_pt)(
     ngx_http_farm_metrics_ctx_t *mc, u_char *p,
     ngx_http_farm_metrics_pool_t *pool, ngx_http_farm_metrics_agent_t *a);
+typedef u_char *(*ngx_http_farm_metrics_global_pt)(
+    ngx_http_farm_metrics_ctx_t *mc, u_char *p);
 
 
 typedef struct {
@@ -89,11 +96,13 @@ typedef struct {
     ngx_uint_t                     level;       /* per agent: from this on */
     ngx_http_farm_metrics_pool_pt  pool;
     ngx_http_farm_metrics_agent_pt agent;
+    ngx_http_farm_metrics_global_pt global;     /* once, not per pool */
 } ngx_http_farm_metrics_family_t;
 
 
 struct ngx_http_farm_metrics_ctx_s {
     ngx_http_request_t            *request;
+    ngx_http_farm_counters_t      *counters;
     ngx_http_farm_metrics_pool_t  *pools;
     ngx_uint_t                     npools;
     ngx_uint_t                     level;
@@ -144,8 +153,9 @@ static u_char *ngx_http_farm_metrics_sample(u_char *p, const char *name,
 static u_char *ngx_http_farm_metrics_sample2(u_char *p, const char *name,
     ngx_http_farm_metrics_pool_t *pool, const char *label, const char *lv,
     uint64_t value);
-static u_char *ngx_http_farm_metrics_hist(u_char *p, const char *name,
-    ngx_str_t *labels, ngx_http_farm_hist_t *h);
+static u_char *ngx_http_farm_metrics_labels(u_char *p, const char *name,
+    const char *suffix, ngx_http_farm_metrics_pool_t *pool,
+    ngx_uint_t registry);
 static u_char *ngx_http_farm_metrics_pool_hist(u_char *p, const char *name,
     ngx_http_farm_metrics_pool_t *pool, ngx_http_farm_hist_t *h,
     ngx_uint_t registry);
@@ -223,6 +233,10 @@ static u_char *ngx_http_farm_metrics_shm_used(ngx_http_farm_metrics_ctx_t *mc,
     u_char *p, ngx_http_farm_metrics_pool_t *pool);
 static u_char *ngx_http_farm_metrics_omitted(ngx_http_farm_metrics_ctx_t *mc,
     u_char *p, ngx_http_farm_metrics_pool_t *pool);
+static u_char *ngx_http_farm_metrics_limit_rejected(
+    ngx_http_farm_metrics_ctx_t *mc, u_char *p);
+static u_char *ngx_http_farm_metrics_limit_failed(
+    ngx_http_farm_metrics_ctx_t *mc, u_char *p);
 
 static u_char *ngx_http_farm_metrics_agent_up(ngx_http_farm_metrics_ctx_t *mc,
     u_char *p, ngx_http_farm_metrics_pool_t *pool,
@@ -320,148 +334,168 @@ static ngx_http_farm_metrics_family_t  ngx_http_farm_metrics_families[] = {
 
     { "farm_agents", "gauge",
       "Registered agents by state (up, half_open, full, open, draining, "
-      "down, checking, other).", 0, ngx_http_farm_metrics_agents, NULL },
+      "down, checking, other).", 0, ngx_http_farm_metrics_agents, NULL,
+      NULL },
 
     { "farm_active_requests", "gauge",
       "Requests in flight to the pool's agents.", 0,
-      ngx_http_farm_metrics_active, NULL },
+      ngx_http_farm_metrics_active, NULL, NULL },
 
     { "farm_requests_total", "counter",
       "Requests the balancer took for the pool (retries not counted).", 0,
-      ngx_http_farm_metrics_requests, NULL },
+      ngx_http_farm_metrics_requests, NULL, NULL },
 
     { "farm_responses_total", "counter",
       "Responses to the pool's requests, by status class.", 0,
-      ngx_http_farm_metrics_responses, NULL },
+      ngx_http_farm_metrics_responses, NULL, NULL },
 
     { "farm_retries_total", "counter",
       "Tries on another agent after a failed try.", 0,
-      ngx_http_farm_metrics_retries, NULL },
+      ngx_http_farm_metrics_retries, NULL, NULL },
 
     { "farm_refusals_total", "counter",
       "Requests refused with a JSON 503, 429 or 400, by reason.", 0,
-      ngx_http_farm_metrics_refusals, NULL },
+      ngx_http_farm_metrics_refusals, NULL, NULL },
 
     { "farm_request_duration_seconds", "histogram",
       "Time from the request's first byte to its log phase.", 0,
-      ngx_http_farm_metrics_request_time, NULL },
+      ngx_http_farm_metrics_request_time, NULL, NULL },
 
     { "farm_upstream_header_duration_seconds", "histogram",
       "Time until the answering agent's response header.", 0,
-      ngx_http_farm_metrics_header_time, NULL },
+      ngx_http_farm_metrics_header_time, NULL, NULL },
 
     { "farm_health_checks_total", "counter",
       "Active health checks, by result.", 0,
-      ngx_http_farm_metrics_checks, NULL },
+      ngx_http_farm_metrics_checks, NULL, NULL },
 
     { "farm_health_check_duration_seconds", "histogram",
       "Duration of active health checks.", 0,
-      ngx_http_farm_metrics_check_time, NULL },
+      ngx_http_farm_metrics_check_time, NULL, NULL },
 
     { "farm_breakers", "gauge",
       "Circuit breakers by state.", 0,
-      ngx_http_farm_metrics_breakers, NULL },
+      ngx_http_farm_metrics_breakers, NULL, NULL },
 
     { "farm_breaker_transitions_total", "counter",
       "Circuit breaker state changes.", 0,
-      ngx_http_farm_metrics_transitions, NULL },
+      ngx_http_farm_metrics_transitions, NULL, NULL },
 
     { "farm_ejections_total", "counter",
       "Agents taken out by their breaker opening.", 0,
-      ngx_http_farm_metrics_ejections, NULL },
+      ngx_http_farm_metrics_ejections, NULL, NULL },
 
     { "farm_registry_up", "gauge",
       "1 when the registry answers the gateway's sync owner.", 0,
-      ngx_http_farm_metrics_registry_up, NULL },
+      ngx_http_farm_metrics_registry_up, NULL, NULL },
 
     { "farm_registry_syncs_total", "counter",
       "Full syncs with the registry.", 0,
-      ngx_http_farm_metrics_syncs, NULL },
+      ngx_http_farm_metrics_syncs, NULL, NULL },
 
     { "farm_registry_sync_failures_total", "counter",
       "Times the registry failed or could not be reached.", 0,
-      ngx_http_farm_metrics_sync_errors, NULL },
+      ngx_http_farm_metrics_sync_errors, NULL, NULL },
 
     { "farm_registry_last_sync_timestamp_seconds", "gauge",
       "Unix time of the last full sync; 0 before the first.", 0,
-      ngx_http_farm_metrics_last_sync, NULL },
+      ngx_http_farm_metrics_last_sync, NULL, NULL },
 
     { "farm_registry_sync_duration_seconds", "histogram",
       "Time from the start of a full sync to its records in shared memory.",
-      0, ngx_http_farm_metrics_sync_time, NULL },
+      0, ngx_http_farm_metrics_sync_time, NULL, NULL },
 
     { "farm_registry_records_rejected_total", "counter",
       "Registry records skipped as malformed or not allowed.", 0,
-      ngx_http_farm_metrics_rejected, NULL },
+      ngx_http_farm_metrics_rejected, NULL, NULL },
 
     { "farm_queue_depth", "gauge",
       "Requests waiting in the queue for an agent.", 0,
-      ngx_http_farm_metrics_queue_depth, NULL },
+      ngx_http_farm_metrics_queue_depth, NULL, NULL },
 
     { "farm_queue_wait_seconds", "histogram",
       "Time a queued request waited until it got an agent.", 0,
-      ngx_http_farm_metrics_queue_wait, NULL },
+      ngx_http_farm_metrics_queue_wait, NULL, NULL },
 
     { "farm_queue_rejections_total", "counter",
       "Requests the queue refused, by reason (full, timeout).", 0,
-      ngx_http_farm_metrics_queue_rejected, NULL },
+      ngx_http_farm_metrics_queue_rejected, NULL, NULL },
 
     { "farm_client_limit_rejections_total", "counter",
       "Requests refused because their client held too many agents.", 0,
-      ngx_http_farm_metrics_client_rejected, NULL },
+      ngx_http_farm_metrics_client_rejected, NULL, NULL },
 
     { "farm_shm_size_bytes", "gauge",
       "Size of the pool's shared memory zone.", 0,
-      ngx_http_farm_metrics_shm_size, NULL },
+      ngx_http_farm_metrics_shm_size, NULL, NULL },
 
     { "farm_shm_used_bytes", "gauge",
       "Pages of the pool's shared memory zone in use, in bytes.", 0,
-      ngx_http_farm_metrics_shm_used, NULL },
+      ngx_http_farm_metrics_shm_used, NULL, NULL },
 
     { "farm_metrics_agents_omitted", "gauge",
       "Agents this scrape left without per-agent series "
-      "(max_agent_series).", 0, ngx_http_farm_metrics_omitted, NULL },
+      "(max_agent_series).", 0, ngx_http_farm_metrics_omitted, NULL, NULL },
+
+    { "farm_ratelimit_rejections_total", "counter",
+      "Requests farm_limit refused, by the window whose limit was reached.",
+      0, NULL, NULL, ngx_http_farm_metrics_limit_rejected },
+
+    { "farm_ratelimit_backend_failures_total", "counter",
+      "Requests whose rate-limit backend (Redis) failed, by what became of "
+      "them (passed: fault_tolerant; refused: a 503).", 0, NULL, NULL,
+      ngx_http_farm_metrics_limit_failed },
 
     { "farm_agent_up", "gauge",
       "1 when the agent takes new requests (state up or half_open).",
-      NGX_HTTP_FARM_AGENTS_STATE, NULL, ngx_http_farm_metrics_agent_up },
+      NGX_HTTP_FARM_AGENTS_STATE, NULL, ngx_http_farm_metrics_agent_up,
+      NULL },
 
     { "farm_agent_healthy", "gauge",
       "1 when the agent's active health check passes (or is off).",
-      NGX_HTTP_FARM_AGENTS_STATE, NULL, ngx_http_farm_metrics_agent_healthy },
+      NGX_HTTP_FARM_AGENTS_STATE, NULL, ngx_http_farm_metrics_agent_healthy,
+      NULL },
 
     { "farm_agent_breaker_open", "gauge",
       "1 when the agent's circuit breaker is open.",
-      NGX_HTTP_FARM_AGENTS_STATE, NULL, ngx_http_farm_metrics_agent_open },
+      NGX_HTTP_FARM_AGENTS_STATE, NULL, ngx_http_farm_metrics_agent_open,
+      NULL },
 
     { "farm_agent_info", "gauge",
       "Always 1: the agent's address and region, to join on.",
-      NGX_HTTP_FARM_AGENTS_ALL, NULL, ngx_http_farm_metrics_agent_info },
+      NGX_HTTP_FARM_AGENTS_ALL, NULL, ngx_http_farm_metrics_agent_info,
+      NULL },
 
     { "farm_agent_active_requests", "gauge",
       "Requests in flight to the agent.",
-      NGX_HTTP_FARM_AGENTS_ALL, NULL, ngx_http_farm_metrics_agent_active },
+      NGX_HTTP_FARM_AGENTS_ALL, NULL, ngx_http_farm_metrics_agent_active,
+      NULL },
 
     { "farm_agent_weight", "gauge",
       "The agent's effective weight.",
-      NGX_HTTP_FARM_AGENTS_ALL, NULL, ngx_http_farm_metrics_agent_weight },
+      NGX_HTTP_FARM_AGENTS_ALL, NULL, ngx_http_farm_metrics_agent_weight,
+      NULL },
 
     { "farm_agent_requests_total", "counter",
       "Tries sent to the agent since it registered.",
-      NGX_HTTP_FARM_AGENTS_ALL, NULL, ngx_http_farm_metrics_agent_requests },
+      NGX_HTTP_FARM_AGENTS_ALL, NULL, ngx_http_farm_metrics_agent_requests,
+      NULL },
 
     { "farm_agent_failures_total", "counter",
       "Tries to the agent that failed.",
-      NGX_HTTP_FARM_AGENTS_ALL, NULL, ngx_http_farm_metrics_agent_failures },
+      NGX_HTTP_FARM_AGENTS_ALL, NULL, ngx_http_farm_metrics_agent_failures,
+      NULL },
 
     { "farm_agent_health_checks_total", "counter",
       "Active health checks of the agent.",
-      NGX_HTTP_FARM_AGENTS_ALL, NULL, ngx_http_farm_metrics_agent_checks },
+      NGX_HTTP_FARM_AGENTS_ALL, NULL, ngx_http_farm_metrics_agent_checks,
+      NULL },
 
     { "farm_agent_health_check_failures_total", "counter",
       "Active health checks of the agent that failed.",
       NGX_HTTP_FARM_AGENTS_ALL, NULL,
-      ngx_http_farm_metrics_agent_check_fails },
+      ngx_http_farm_metrics_agent_check_fails,
+      NULL },
 };
 
 #define NGX_HTTP_FARM_FAMILIES                                               \
@@ -481,6 +515,12 @@ ngx_http_farm_metrics_create_loc_conf(ngx_conf_t *cf)
 
     mlcf->agents = NGX_HTTP_FARM_AGENTS_STATE;
     mlcf->max_series = NGX_HTTP_FARM_METRICS_SERIES;
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mlcf->counters = NULL;
+     */
 
     return mlcf;
 }
@@ -535,6 +575,11 @@ ngx_http_farm_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "invalid parameter \"%V\" of \"farm_metrics\": "
                            "expected agents=none|state|all or "
                            "max_agent_series=N", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->counters = ngx_http_farm_counters_zone(cf);
+    if (mlcf->counters == NULL) {
         return NGX_CONF_ERROR;
     }
 
@@ -642,6 +687,7 @@ ngx_http_farm_metrics_handler(ngx_http_request_t *r)
     }
 
     mc->request = r;
+    mc->counters = ngx_http_farm_counters(mlcf->counters);
 
     rc = ngx_http_farm_metrics_args(r, mc, mlcf);
     if (rc != NGX_OK) {
@@ -710,11 +756,13 @@ static ngx_int_t
 ngx_http_farm_metrics_args(ngx_http_request_t *r,
     ngx_http_farm_metrics_ctx_t *mc, ngx_http_farm_metrics_loc_conf_t *mlcf)
 {
-    size_t                      len;
-    ngx_str_t                   want, arg;
-    ngx_uint_t                  i, n, per;
-    ngx_http_farm_srv_conf_t  **farm;
-    ngx_http_farm_main_conf_t  *fmcf;
+    u_char                        *p;
+    size_t                         len;
+    ngx_str_t                      want, arg;
+    ngx_uint_t                     i, n, per;
+    ngx_http_farm_srv_conf_t     **farm;
+    ngx_http_farm_main_conf_t     *fmcf;
+    ngx_http_farm_metrics_pool_t  *pool;
 
     mc->level = mlcf->agents;
 
@@ -775,8 +823,21 @@ ngx_http_farm_metrics_args(ngx_http_request_t *r,
             continue;
         }
 
-        mc->pools[mc->npools++].fcf = farm[i];
+        pool = &mc->pools[mc->npools++];
+        pool->fcf = farm[i];
         len = ngx_max(len, farm[i]->uscf->host.len);
+
+        pool->label.data = ngx_pnalloc(r->pool,
+                                       2 * farm[i]->uscf->host.len + 8);
+        if (pool->label.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = ngx_cpymem(pool->label.data, "pool=\"", 6);
+        p = ngx_http_farm_metrics_escape(p, farm[i]->uscf->host.data,
+                                         farm[i]->uscf->host.len);
+        *p++ = '"';
+        pool->label.len = p - pool->label.data;
     }
 
     /* an item: a histogram of 15 lines with two escaped labels at most */
@@ -850,11 +911,33 @@ ngx_http_farm_metrics_count(ngx_http_farm_metrics_ctx_t *mc,
 
             state = ngx_http_farm_agent_state_locked(a);
 
-            for (s = 0; s < NGX_HTTP_FARM_STATES - 1; s++) {
-                if (ngx_strcmp(state, ngx_http_farm_metrics_states[s]) == 0)
-                {
-                    break;
-                }
+            /* the candidate by its first letters, then checked */
+
+            switch (state[0]) {
+            case 'u':
+                s = 0;
+                break;
+            case 'h':
+                s = 1;
+                break;
+            case 'f':
+                s = 2;
+                break;
+            case 'o':
+                s = 3;
+                break;
+            case 'd':
+                s = (state[1] == 'r') ? 4 : 5;
+                break;
+            case 'c':
+                s = 6;
+                break;
+            default:
+                s = NGX_HTTP_FARM_STATES - 1;
+            }
+
+            if (ngx_strcmp(state, ngx_http_farm_metrics_states[s]) != 0) {
+                s = NGX_HTTP_FARM_STATES - 1;
             }
 
             pool->states[s]++;
@@ -916,9 +999,11 @@ ngx_http_farm_metrics_write(ngx_http_request_t *r)
 
 
 /*
- * Writes and sends buffers until the output is complete (the filters'
- * return) or the connection holds unsent data (NGX_AGAIN: call again when
- * the socket can take more).
+ * Writes and sends buffers until the output is complete (NGX_OK: the rest
+ * of it, if the socket has not taken it all yet, is for
+ * ngx_http_finalize_request() to send), or the connection holds unsent
+ * data (NGX_AGAIN: call again when the socket can take more), or
+ * NGX_ERROR.
  */
 
 static ngx_int_t
@@ -927,12 +1012,14 @@ ngx_http_farm_metrics_send(ngx_http_farm_metrics_ctx_t *mc)
     u_char              *p;
     ngx_int_t            rc;
     ngx_buf_t           *b;
+    ngx_uint_t           sent;
     ngx_chain_t         *cl;
     ngx_http_request_t  *r;
 
     r = mc->request;
+    sent = 0;
 
-    if (mc->busy) {
+    if (mc->busy || mc->done) {
         rc = ngx_http_output_filter(r, NULL);
 
         cl = NULL;
@@ -943,8 +1030,10 @@ ngx_http_farm_metrics_send(ngx_http_farm_metrics_ctx_t *mc)
             return NGX_ERROR;
         }
 
+        /* finished: what is left to send is ngx_http_finalize_request()'s */
+
         if (mc->done) {
-            return r->connection->buffered ? NGX_AGAIN : NGX_OK;
+            return NGX_OK;
         }
 
         if (rc == NGX_AGAIN || r->connection->buffered) {
@@ -1002,10 +1091,17 @@ ngx_http_farm_metrics_send(ngx_http_farm_metrics_ctx_t *mc)
         }
 
         if (mc->done) {
-            return r->connection->buffered ? NGX_AGAIN : NGX_OK;
+            return NGX_OK;
         }
 
         if (rc == NGX_AGAIN || r->connection->buffered) {
+            return NGX_AGAIN;
+        }
+
+        /* the other connections of this worker get their turn */
+
+        if (++sent == NGX_HTTP_FARM_METRICS_BURST) {
+            ngx_post_event(r->connection->write, &ngx_posted_events);
             return NGX_AGAIN;
         }
     }
@@ -1043,6 +1139,17 @@ ngx_http_farm_metrics_item(ngx_http_farm_metrics_ctx_t *mc, u_char *p)
 
             return ngx_sprintf(p, "# HELP %s %s\n# TYPE %s %s\n",
                                f->name, f->help, f->name, f->type);
+        }
+
+        if (f->global) {
+            mc->family++;
+            mc->started = 0;
+
+            if (mc->counters == NULL) {
+                continue;
+            }
+
+            return f->global(mc, p);
         }
 
         if (mc->pool == mc->npools) {
@@ -1123,8 +1230,9 @@ ngx_http_farm_metrics_page(ngx_http_farm_metrics_ctx_t *mc,
         m = &mc->page[mc->npage++];
         mc->shown++;
 
-        m->id_len = a->sn.str.len;
-        ngx_memcpy(m->id, a->sn.str.data, m->id_len);
+        m->id_len = ngx_http_farm_metrics_escape(m->id, a->sn.str.data,
+                                                 a->sn.str.len)
+                    - m->id;
         m->name_len = a->name_len;
         ngx_memcpy(m->name, a->name, a->name_len);
 
@@ -1180,12 +1288,7 @@ ngx_http_farm_metrics_escape(u_char *p, u_char *s, size_t n)
 static u_char *
 ngx_http_farm_metrics_pool_label(u_char *p, ngx_http_farm_metrics_pool_t *pool)
 {
-    p = ngx_cpymem(p, "pool=\"", 6);
-    p = ngx_http_farm_metrics_escape(p, pool->fcf->uscf->host.data,
-                                     pool->fcf->uscf->host.len);
-    *p++ = '"';
-
-    return p;
+    return ngx_cpymem(p, pool->label.data, pool->label.len);
 }
 
 
@@ -1216,14 +1319,34 @@ ngx_http_farm_metrics_sample2(u_char *p, const char *name,
 }
 
 
+/* name_suffix{pool="NAME"[,registry="..."] */
+
+static u_char *
+ngx_http_farm_metrics_labels(u_char *p, const char *name, const char *suffix,
+    ngx_http_farm_metrics_pool_t *pool, ngx_uint_t registry)
+{
+    p = ngx_sprintf(p, "%s%s{", name, suffix);
+    p = ngx_http_farm_metrics_pool_label(p, pool);
+
+    if (registry) {
+        p = ngx_sprintf(p, ",registry=\"%s\"",
+                        pool->fcf->url.type == FARM_URL_CONSUL ? "consul"
+                                                               : "redis");
+    }
+
+    return p;
+}
+
+
 /*
  * A histogram: cumulative buckets with "le" in seconds, +Inf, sum and
- * count; labels is the text inside the braces, before "le".
+ * count, each line with the pool's labels (and the registry's).
  */
 
 static u_char *
-ngx_http_farm_metrics_hist(u_char *p, const char *name, ngx_str_t *labels,
-    ngx_http_farm_hist_t *h)
+ngx_http_farm_metrics_pool_hist(u_char *p, const char *name,
+    ngx_http_farm_metrics_pool_t *pool, ngx_http_farm_hist_t *h,
+    ngx_uint_t registry)
 {
     uint64_t    count, sum;
     ngx_uint_t  i;
@@ -1235,45 +1358,26 @@ ngx_http_farm_metrics_hist(u_char *p, const char *name, ngx_str_t *labels,
         count += h->bucket[i];
         bound = ngx_http_farm_hist_bound(i);
 
+        p = ngx_http_farm_metrics_labels(p, name, "_bucket", pool, registry);
+
         if (bound) {
-            p = ngx_sprintf(p, "%s_bucket{%V,le=\"%ui.%03ui\"} %uL\n",
-                            name, labels, (ngx_uint_t) (bound / 1000),
+            p = ngx_sprintf(p, ",le=\"%ui.%03ui\"} %uL\n",
+                            (ngx_uint_t) (bound / 1000),
                             (ngx_uint_t) (bound % 1000), count);
 
         } else {
-            p = ngx_sprintf(p, "%s_bucket{%V,le=\"+Inf\"} %uL\n",
-                            name, labels, count);
+            p = ngx_sprintf(p, ",le=\"+Inf\"} %uL\n", count);
         }
     }
 
     sum = h->sum;
 
-    return ngx_sprintf(p, "%s_sum{%V} %uL.%03uL\n%s_count{%V} %uL\n",
-                       name, labels, sum / 1000, sum % 1000,
-                       name, labels, count);
-}
+    p = ngx_http_farm_metrics_labels(p, name, "_sum", pool, registry);
+    p = ngx_sprintf(p, "} %uL.%03uL\n", sum / 1000, sum % 1000);
 
+    p = ngx_http_farm_metrics_labels(p, name, "_count", pool, registry);
 
-static u_char *
-ngx_http_farm_metrics_pool_hist(u_char *p, const char *name,
-    ngx_http_farm_metrics_pool_t *pool, ngx_http_farm_hist_t *h,
-    ngx_uint_t registry)
-{
-    u_char     text[512 + 2 * 64], *t;
-    ngx_str_t  labels;
-
-    t = ngx_http_farm_metrics_pool_label(text, pool);
-
-    if (registry) {
-        t = ngx_sprintf(t, ",registry=\"%s\"",
-                        pool->fcf->url.type == FARM_URL_CONSUL ? "consul"
-                                                               : "redis");
-    }
-
-    labels.data = text;
-    labels.len = t - text;
-
-    return ngx_http_farm_metrics_hist(p, name, &labels, h);
+    return ngx_sprintf(p, "} %uL\n", count);
 }
 
 
@@ -1654,12 +1758,31 @@ ngx_http_farm_metrics_agent(u_char *p, const char *name,
     ngx_http_farm_metrics_pool_t *pool, ngx_http_farm_metrics_agent_t *a,
     uint64_t value)
 {
-    p = ngx_sprintf(p, "%s{", name);
-    p = ngx_http_farm_metrics_pool_label(p, pool);
-    p = ngx_cpymem(p, ",agent=\"", 8);
-    p = ngx_http_farm_metrics_escape(p, a->id, a->id_len);
+    u_char   digits[NGX_INT64_LEN], *d;
 
-    return ngx_sprintf(p, "\"} %uL\n", value);
+    /* ngx_sprintf() aside: these lines are most of a large scrape */
+
+    while (*name) {
+        *p++ = *name++;
+    }
+
+    *p++ = '{';
+    p = ngx_cpymem(p, pool->label.data, pool->label.len);
+    p = ngx_cpymem(p, ",agent=\"", 8);
+    p = ngx_cpymem(p, a->id, a->id_len);
+    p = ngx_cpymem(p, "\"} ", 3);
+
+    d = digits + NGX_INT64_LEN;
+
+    do {
+        *--d = (u_char) ('0' + value % 10);
+        value /= 10;
+    } while (value);
+
+    p = ngx_cpymem(p, d, digits + NGX_INT64_LEN - d);
+    *p++ = '\n';
+
+    return p;
 }
 
 
@@ -1701,7 +1824,7 @@ ngx_http_farm_metrics_agent_info(ngx_http_farm_metrics_ctx_t *mc, u_char *p,
     p = ngx_cpymem(p, "farm_agent_info{", 16);
     p = ngx_http_farm_metrics_pool_label(p, pool);
     p = ngx_cpymem(p, ",agent=\"", 8);
-    p = ngx_http_farm_metrics_escape(p, a->id, a->id_len);
+    p = ngx_cpymem(p, a->id, a->id_len);
     p = ngx_cpymem(p, "\",address=\"", 11);
     p = ngx_http_farm_metrics_escape(p, a->name, a->name_len);
     p = ngx_cpymem(p, "\",region=\"", 10);
@@ -1769,4 +1892,34 @@ ngx_http_farm_metrics_agent_check_fails(ngx_http_farm_metrics_ctx_t *mc,
     return ngx_http_farm_metrics_agent(p,
                                       "farm_agent_health_check_failures_total",
                                       pool, a, a->checks_failed);
+}
+
+
+static u_char *
+ngx_http_farm_metrics_limit_rejected(ngx_http_farm_metrics_ctx_t *mc,
+    u_char *p)
+{
+    ngx_uint_t  w;
+
+    for (w = 0; w < NGX_HTTP_FARM_COUNTER_WINDOWS; w++) {
+        p = ngx_sprintf(p, "farm_ratelimit_rejections_total{window=\"%s\"} "
+                        "%uL\n",
+                        w < FARM_WIN_N ? farm_window_name(w) : "other",
+                        (uint64_t) mc->counters->limit_rejected[w]);
+    }
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_farm_metrics_limit_failed(ngx_http_farm_metrics_ctx_t *mc,
+    u_char *p)
+{
+    return ngx_sprintf(p, "farm_ratelimit_backend_failures_total"
+                       "{result=\"passed\"} %uL\n"
+                       "farm_ratelimit_backend_failures_total"
+                       "{result=\"refused\"} %uL\n",
+                       (uint64_t) mc->counters->limit_fail_open,
+                       (uint64_t) mc->counters->limit_unavailable);
 }

@@ -6,17 +6,19 @@
 #   (the traffic) and "many" with 10,000 registered records (each pointing
 #   at one of the 4), so every scrape walks 10,004 agents.
 #   1. Throughput: wrk -t1 -c32 GET /work?ms=0 for BENCH_SECONDS, without
-#      a scraper, then with one that scrapes /metrics (agents=all: 10 series
-#      per agent, the largest output) every second; rounds interleaved,
-#      medians, and the median of the rounds' ratios (target >= 0.97).
+#      a scraper, then with one that scrapes /metrics every second at the
+#      default level (agents=state: 3 series per agent; METRICS_LEVEL=all
+#      for 10); rounds interleaved, medians, and the median of the rounds'
+#      ratios (target >= 0.97).
 #   2. Scrape time at 10,000 agents, idle gateway: SCRAPES scrapes at each
 #      level (agents=none, state, all); the median time, the size and the
 #      number of series; promtool check metrics on the largest.
 #
-# Ports 8391 (gateway), 9381-9384 (agents) and Redis on 6398, 127.0.0.1
+# Ports 8521 (gateway), 9521-9524 (agents) and Redis on 6521, 127.0.0.1
 # only: it never meets the other benches or the demo.
 #
 #   BENCH_SECONDS (5)  BENCH_ROUNDS (3)  SCRAPES (9)  MANY (10000)
+#   METRICS_LEVEL (state)
 #   FARM_MODULE (build/ngx_http_farm_module.so): the module to measure
 set -eu
 
@@ -32,10 +34,11 @@ seconds=${BENCH_SECONDS:-5}
 rounds=${BENCH_ROUNDS:-3}
 scrapes=${SCRAPES:-9}
 many=${MANY:-10000}
+level=${METRICS_LEVEL:-state}
 
-redis_port=6398
-port=8391
-agent_base=9380
+redis_port=6521
+port=8521
+agent_base=9520
 
 
 cleanup() {
@@ -56,21 +59,36 @@ median() {
     sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-throughput() {   # -> requests/s of one wrk run
+worker_ticks() {    # CPU time of the gateway's worker(s) so far, in ticks
+    master=$(cat "$dir/gw/logs/nginx.pid")
+    for s in /proc/[0-9]*/stat; do
+        cat "$s" 2>/dev/null || true
+    done | awk -v m="$master" '{
+        # the command may hold spaces: fields counted after its ")"
+        sub(/^.*\) /, ""); if ($2 == m) t += $12 + $13 } END { print t + 0 }'
+}
+
+throughput() {   # -> "requests/s, the worker's CPU us per request"
+    t0=$(worker_ticks)
     wrk -t1 -c32 -d"${seconds}s" "http://127.0.0.1:$port/work?ms=0" \
         > "$dir/wrk.out" 2>&1
+    t1=$(worker_ticks)
     if grep -q 'Non-2xx' "$dir/wrk.out"; then
         say "$me: non-2xx responses:" >&2
         cat "$dir/wrk.out" >&2
         exit 1
     fi
-    awk '/^Requests\/sec/ { printf "%d\n", $2 }' "$dir/wrk.out"
+    awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" '
+        /^Requests\/sec/ { rps = $2 }
+        / requests in / { n = $1 }
+        END { printf "%d %d\n", rps, n ? t * 1000000 / hz / n : 0 }' \
+        "$dir/wrk.out"
 }
 
 scraper_start() {    # a scrape of /metrics every second, in the background
     spawn scraper sh -c "while :; do
         curl -s -o /dev/null -w '%{http_code} %{time_total} %{size_download}\n' \
-            'http://127.0.0.1:$port/metrics'
+            'http://127.0.0.1:$port/metrics?agents=$level'
         sleep 1
     done"
 }
@@ -183,23 +201,30 @@ done
 
 # --- 1. throughput with and without a scrape every second --------------------
 
-say "$me: proxy req/s without and with a scrape of /metrics (agents=all," \
+say "$me: proxy req/s without and with a scrape of /metrics (agents=$level," \
     "$((many + 4)) agents) every second (wrk -t1 -c32, ${seconds}s," \
     "$rounds rounds, 1 worker)"
 
 : > "$dir/without"
 : > "$dir/with"
 : > "$dir/ratio"
+: > "$dir/cpu_without"
+: > "$dir/cpu_with"
 r=1
 while [ "$r" -le "$rounds" ]; do
-    a=$(throughput)
+    set -- $(throughput)
+    a=$1 ca=$2
     scraper_start
-    b=$(throughput)
+    set -- $(throughput)
+    b=$1 cb=$2
     scraper_stop
     echo "$a" >> "$dir/without"
     echo "$b" >> "$dir/with"
+    echo "$ca" >> "$dir/cpu_without"
+    echo "$cb" >> "$dir/cpu_with"
     awk -v a="$b" -v b="$a" 'BEGIN { printf "%.3f\n", a / b }' >> "$dir/ratio"
-    say "  round $r: no scrape $a req/s, scraping every second $b req/s"
+    say "  round $r: no scrape $a req/s ($ca us CPU/request)," \
+        "scraping every second $b req/s ($cb us CPU/request)"
     r=$((r + 1))
 done
 
@@ -208,25 +233,32 @@ say "$me: medians: no scrape $(median < "$dir/without") req/s, scraping" \
     "$(median < "$dir/with") req/s; $(wc -l < "$dir/logs/scraper.log")" \
     "scrapes, $bad not 200"
 say "$me: with / without scrapes, median of the rounds' ratios:" \
-    "$(median < "$dir/ratio") (target >= 0.97)"
+    "$(median < "$dir/ratio") (target >= 0.97); the worker's CPU per request" \
+    "(scrapes included) $(median < "$dir/cpu_without") us without," \
+    "$(median < "$dir/cpu_with") us with"
 
 # --- 2. scrape time at 10,000 agents ------------------------------------------
 
 say "$me: scrape time of /metrics at $((many + 4)) agents, idle gateway" \
     "(median of $scrapes)"
 
-for level in none state all; do
-    : > "$dir/time-$level"
+for l in none state all; do
+    : > "$dir/time-$l"
+    t0=$(worker_ticks)
     n=1
     while [ "$n" -le "$scrapes" ]; do
-        curl -s -o "$dir/scrape-$level.txt" -w '%{time_total}\n' \
-            "http://127.0.0.1:$port/metrics?agents=$level" >> "$dir/time-$level"
+        curl -s -o "$dir/scrape-$l.txt" -w '%{time_total}\n' \
+            "http://127.0.0.1:$port/metrics?agents=$l" >> "$dir/time-$l"
         n=$((n + 1))
     done
-    series=$(grep -vc '^#' "$dir/scrape-$level.txt")
-    bytes=$(wc -c < "$dir/scrape-$level.txt")
-    ms=$(median < "$dir/time-$level" | awk '{ printf "%.1f", $1 * 1000 }')
-    say "  agents=$level: $ms ms, $series series, $bytes bytes"
+    t1=$(worker_ticks)
+    series=$(grep -vc '^#' "$dir/scrape-$l.txt")
+    bytes=$(wc -c < "$dir/scrape-$l.txt")
+    ms=$(median < "$dir/time-$l" | awk '{ printf "%.1f", $1 * 1000 }')
+    cpu=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$scrapes" \
+        'BEGIN { printf "%.1f", t * 1000 / hz / n }')
+    say "  agents=$l: $ms ms (the worker's CPU: $cpu ms), $series series," \
+        "$bytes bytes"
 done
 
 if command -v promtool > /dev/null; then

@@ -439,7 +439,7 @@ say "bench: the queue (scripts/bench-queue.sh)"
 # --- metrics --------------------------------------------------------------------
 #
 # Throughput while farm_metrics is scraped every second, and the scrape time at
-# 10,000 agents, on its own ports (8391, 9381-9384, Redis 6398).  Alone:
+# 10,000 agents, on its own ports (8521, 9521-9524, Redis 6521).  Alone:
 # scripts/bench-metrics.sh.
 
 say ""

@@ -47,6 +47,8 @@ my %layer = (
     # 1  nginx utilities
     'ngx_http_farm_util.h'             => ['1', 'pure'],
     'ngx_http_farm_util.c'             => ['1', 'pure'],
+    'ngx_http_farm_counters.h'         => ['1', 'pure'],
+    'ngx_http_farm_counters.c'         => ['1', 'pure'],
     'ngx_http_farm_hiredis.c'          => ['1', 'pure'],
 
     # 2  the zone model: configuration, shared memory, subsets

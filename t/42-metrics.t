@@ -372,3 +372,30 @@ GET /metrics?agents=none
 --- error_code: 200
 --- no_error_log
 [error]
+
+
+=== TEST 7: rate-limit refusals, by the window that refused
+--- config
+    location = /t {
+        farm_limit zone=w:1m key=$remote_addr minute=2;
+        empty_gif;
+    }
+    location = /metrics {
+        farm_metrics agents=none;
+    }
+--- init
+my (undef, $s0) = main::scrape();
+my @codes = map { (FarmTest::http_get(FarmTest::gateway_port(), '/t'))[0] } 1 .. 3;
+Test::More::is("@codes", '200 200 429', 'two pass, the third is refused');
+my ($text, $s) = main::scrape();
+my $d = sub { my $k = shift; ($s->{$k} // 0) - ($s0->{$k} // 0) };
+Test::More::is($d->('farm_ratelimit_rejections_total{window="minute"}'), 1, 'one refusal, minute window');
+Test::More::is($d->('farm_ratelimit_rejections_total{window="second"}'), 0, 'none in the second window');
+Test::More::is($s->{'farm_ratelimit_backend_failures_total{result="refused"}'}, 0, 'no backend failure');
+my ($rc, $out) = main::promtool($text);
+Test::More::is($rc, 0, "promtool check metrics exits 0") or Test::More::diag($out);
+--- request
+GET /metrics
+--- response_body_like: # TYPE farm_ratelimit_rejections_total counter\nfarm_ratelimit_rejections_total\{window="second"\} \d+\n
+--- no_error_log
+[error]
