@@ -36,6 +36,8 @@ static ngx_uint_t ngx_http_farm_metrics_match(ngx_http_farm_metrics_ctx_t *mc,
     const char *state);
 static void ngx_http_farm_metrics_write(ngx_http_request_t *r);
 static ngx_int_t ngx_http_farm_metrics_send(ngx_http_farm_metrics_ctx_t *mc);
+static ngx_chain_t *ngx_http_farm_metrics_fill(
+    ngx_http_farm_metrics_ctx_t *mc);
 static u_char *ngx_http_farm_metrics_item(ngx_http_farm_metrics_ctx_t *mc,
     u_char *p);
 static void ngx_http_farm_metrics_page(ngx_http_farm_metrics_ctx_t *mc,
@@ -593,20 +595,31 @@ ngx_http_farm_metrics_write(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_farm_metrics_send(ngx_http_farm_metrics_ctx_t *mc)
 {
-    u_char              *p;
     ngx_int_t            rc;
-    ngx_buf_t           *b;
-    ngx_uint_t           sent;
+    ngx_uint_t           sent, flush;
     ngx_chain_t         *cl;
     ngx_http_request_t  *r;
 
     r = mc->request;
-    sent = 0;
 
-    if (mc->busy || mc->done) {
-        rc = ngx_http_output_filter(r, NULL);
+    /* what the filters hold goes first */
 
+    flush = (mc->busy != NULL || mc->done);
+
+    for (sent = 0; /* void */ ; sent++) {
         cl = NULL;
+
+        if (!flush) {
+            cl = ngx_http_farm_metrics_fill(mc);
+            if (cl == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        flush = 0;
+
+        rc = ngx_http_output_filter(r, cl);
+
         ngx_chain_update_chains(r->pool, &mc->free, &mc->busy, &cl,
                                 (ngx_buf_tag_t) &ngx_http_farm_metrics_module);
 
@@ -623,72 +636,69 @@ ngx_http_farm_metrics_send(ngx_http_farm_metrics_ctx_t *mc)
         if (rc == NGX_AGAIN || r->connection->buffered) {
             return NGX_AGAIN;
         }
-    }
-
-    for ( ;; ) {
-        if (mc->free) {
-            cl = mc->free;
-            mc->free = cl->next;
-            cl->next = NULL;
-            b = cl->buf;
-            b->pos = b->start;
-            b->last = b->start;
-
-        } else {
-            b = ngx_create_temp_buf(r->pool, ngx_max(mc->room * 2,
-                                                NGX_HTTP_FARM_METRICS_BUF));
-            if (b == NULL) {
-                return NGX_ERROR;
-            }
-
-            b->tag = (ngx_buf_tag_t) &ngx_http_farm_metrics_module;
-
-            cl = ngx_alloc_chain_link(r->pool);
-            if (cl == NULL) {
-                return NGX_ERROR;
-            }
-
-            cl->buf = b;
-            cl->next = NULL;
-        }
-
-        p = b->last;
-
-        while (!mc->done && (size_t) (b->end - p) >= mc->room) {
-            p = ngx_http_farm_metrics_item(mc, p);
-        }
-
-        b->last = p;
-
-        if (mc->done) {
-            b->last_buf = (r == r->main) ? 1 : 0;
-            b->last_in_chain = 1;
-        }
-
-        rc = ngx_http_output_filter(r, cl);
-
-        ngx_chain_update_chains(r->pool, &mc->free, &mc->busy, &cl,
-                                (ngx_buf_tag_t) &ngx_http_farm_metrics_module);
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (mc->done) {
-            return NGX_OK;
-        }
-
-        if (rc == NGX_AGAIN || r->connection->buffered) {
-            return NGX_AGAIN;
-        }
 
         /* the other connections of this worker get their turn */
 
-        if (++sent == NGX_HTTP_FARM_METRICS_BURST) {
+        if (sent == NGX_HTTP_FARM_METRICS_BURST) {
             ngx_post_event(r->connection->write, &ngx_posted_events);
             return NGX_AGAIN;
         }
     }
+}
+
+
+/* A buffer (one sent before, or a new one) filled with items; NULL on error */
+
+static ngx_chain_t *
+ngx_http_farm_metrics_fill(ngx_http_farm_metrics_ctx_t *mc)
+{
+    u_char              *p;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl;
+    ngx_http_request_t  *r;
+
+    r = mc->request;
+
+    if (mc->free) {
+        cl = mc->free;
+        mc->free = cl->next;
+        cl->next = NULL;
+        b = cl->buf;
+        b->pos = b->start;
+        b->last = b->start;
+
+    } else {
+        b = ngx_create_temp_buf(r->pool, ngx_max(mc->room * 2,
+                                                 NGX_HTTP_FARM_METRICS_BUF));
+        if (b == NULL) {
+            return NULL;
+        }
+
+        b->tag = (ngx_buf_tag_t) &ngx_http_farm_metrics_module;
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NULL;
+        }
+
+        cl->buf = b;
+        cl->next = NULL;
+    }
+
+    p = b->last;
+
+    while (!mc->done && (size_t) (b->end - p) >= mc->room) {
+        p = ngx_http_farm_metrics_item(mc, p);
+    }
+
+    b->last = p;
+
+    if (mc->done) {
+        b->last_buf = (r == r->main) ? 1 : 0;
+        b->last_in_chain = 1;
+    }
+
+    return cl;
 }
 
 

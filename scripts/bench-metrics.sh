@@ -41,17 +41,15 @@ port=8521
 agent_base=9520
 
 
-cleanup() {
-    for f in "$dir"/run/*.pid "$dir"/gw/logs/nginx.pid; do
-        [ -e "$f" ] || continue
-        kill -TERM "$(cat "$f")" 2>/dev/null || true
-    done
+cleanup() {      # what spawn started and the gateway: TERM, then KILL
+    pids=$(cat "$dir"/run/*.pid "$dir"/gw/logs/nginx.pid 2>/dev/null || true)
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086
+    kill -TERM $pids 2>/dev/null || true
     sleep 0.3
-    for f in "$dir"/run/*.pid "$dir"/gw/logs/nginx.pid; do
-        [ -e "$f" ] || continue
-        kill -KILL "$(cat "$f")" 2>/dev/null || true
-        rm -f "$f"
-    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    rm -f "$dir"/run/*.pid
 }
 trap cleanup EXIT INT TERM
 
@@ -129,15 +127,13 @@ while [ $i -le 4 ]; do
     i=$((i + 1))
 done
 
-# MANY records of service bm-many, each pointing at one of the 4 agents
-awk -v n="$many" -v base=$agent_base 'BEGIN {
-    for (i = 0; i < n; i++) {
-        id = sprintf("many-%05d", i)
-        rec = sprintf("{\"id\":\"%s\",\"service\":\"bm-many\",\"address\":\"127.0.0.1\",\"port\":%d,\"region\":\"r%d\"}", id, base + 1 + i % 4, i % 10)
-        key = "farm:bm-many:agent:" id
-        printf "*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nPX\r\n$7\r\n3600000\r\n", length(key), key, length(rec), rec
-        printf "*3\r\n$4\r\nSADD\r\n$19\r\nfarm:bm-many:agents\r\n$%d\r\n%s\r\n", length(id), id
-    }
+# MANY records of service bm-many in 10 regions, each pointing at one of the
+# 4 agents: Redis' inline commands (the JSON in single quotes)
+seq 0 $((many - 1)) | awk -v base=$agent_base '{
+    id = sprintf("many-%05d", $1)
+    printf "SET farm:bm-many:agent:%s '"'"'{\"id\":\"%s\",\"service\":\"bm-many\",", id, id
+    printf "\"address\":\"127.0.0.1\",\"port\":%d,\"region\":\"r%d\"}'"'"' PX 3600000\r\n", base + 1 + $1 % 4, $1 % 10
+    printf "SADD farm:bm-many:agents %s\r\n", id
 }' | redis-cli -p $redis_port --pipe > "$dir/logs/pipe.log"
 
 cat > "$dir/gw/conf/nginx.conf" <<EOF
@@ -205,37 +201,32 @@ say "$me: proxy req/s without and with a scrape of /metrics (agents=$level," \
     "$((many + 4)) agents) every second (wrk -t1 -c32, ${seconds}s," \
     "$rounds rounds, 1 worker)"
 
-: > "$dir/without"
-: > "$dir/with"
-: > "$dir/ratio"
-: > "$dir/cpu_without"
-: > "$dir/cpu_with"
+: > "$dir/rounds"    # a line per round: req/s, CPU us/request; without, with
 r=1
 while [ "$r" -le "$rounds" ]; do
-    set -- $(throughput)
-    a=$1 ca=$2
+    without=$(throughput)
     scraper_start
-    set -- $(throughput)
-    b=$1 cb=$2
+    with=$(throughput)
     scraper_stop
-    echo "$a" >> "$dir/without"
-    echo "$b" >> "$dir/with"
-    echo "$ca" >> "$dir/cpu_without"
-    echo "$cb" >> "$dir/cpu_with"
-    awk -v a="$b" -v b="$a" 'BEGIN { printf "%.3f\n", a / b }' >> "$dir/ratio"
-    say "  round $r: no scrape $a req/s ($ca us CPU/request)," \
-        "scraping every second $b req/s ($cb us CPU/request)"
+    echo "$without $with" >> "$dir/rounds"
+    # shellcheck disable=SC2086
+    set -- $without $with
+    say "  round $r: no scrape $1 req/s ($2 us CPU/request)," \
+        "scraping every second $3 req/s ($4 us CPU/request)"
     r=$((r + 1))
 done
 
+column() {       # the median of column $1 of the rounds
+    awk -v c="$1" '{ print $c }' "$dir/rounds" | median
+}
+
 bad=$(awk '$1 != 200' "$dir/logs/scraper.log" | wc -l)
-say "$me: medians: no scrape $(median < "$dir/without") req/s, scraping" \
-    "$(median < "$dir/with") req/s; $(wc -l < "$dir/logs/scraper.log")" \
-    "scrapes, $bad not 200"
+say "$me: medians: no scrape $(column 1) req/s, scraping $(column 3) req/s;" \
+    "$(wc -l < "$dir/logs/scraper.log") scrapes, $bad not 200"
 say "$me: with / without scrapes, median of the rounds' ratios:" \
-    "$(median < "$dir/ratio") (target >= 0.97); the worker's CPU per request" \
-    "(scrapes included) $(median < "$dir/cpu_without") us without," \
-    "$(median < "$dir/cpu_with") us with"
+    "$(awk '{ printf "%.3f\n", $3 / $1 }' "$dir/rounds" | median)" \
+    "(target >= 0.97); the worker's CPU per request (scrapes included)" \
+    "$(column 2) us without, $(column 4) us with"
 
 # --- 2. scrape time at 10,000 agents ------------------------------------------
 
