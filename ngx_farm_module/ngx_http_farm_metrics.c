@@ -696,6 +696,17 @@ ngx_http_farm_metrics_fill(ngx_http_farm_metrics_ctx_t *mc)
     if (mc->done) {
         b->last_buf = (r == r->main) ? 1 : 0;
         b->last_in_chain = 1;
+
+        /*
+         * The output ended just where the buffer before stopped: an empty
+         * buffer in memory is an error to the writer ("zero size buf");
+         * not in memory, it only marks the end, like ngx_http_send_special()
+         */
+
+        if (p == b->pos) {
+            b->temporary = 0;
+            b->sync = 1;
+        }
     }
 
     return cl;

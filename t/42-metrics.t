@@ -399,3 +399,35 @@ GET /metrics
 --- response_body_like: # TYPE farm_ratelimit_rejections_total counter\nfarm_ratelimit_rejections_total\{window="second"\} \d+\n
 --- no_error_log
 [error]
+
+
+=== TEST 8: every output size is sent whole, whichever buffer the output ends in
+--- metrics
+agents=all
+--- init
+main::agents();
+# From 0 to 60 agents the output grows from about 16 KB to 60 KB, one
+# agent's ten lines at a time: it ends at every place of the first two
+# 32 KB buffers, including just after a full one.
+for my $n (1 .. 60) {
+    FarmTest::put_record($main::Redis, id => sprintf('s%02d', $n), port => 30000 + $n);
+    FarmTest::wait_until(sub {
+        main::metric('farm_agents{pool="agents",state="up"}', '/metrics?agents=none') == $n
+    }, 10, "$n agents known");
+    my ($code, undef, $body) = main::get('/metrics');
+    $body //= '';
+    my $last = () = $body =~ /^farm_agent_health_check_failures_total\{/mg;
+    if ($code != 200 || $last != $n || $body !~ /\} \d+\n\z/) {
+        Test::More::fail("$n agents: the scrape is cut short ("
+                         . length($body) . " bytes, $last of the last family's lines)");
+        last;
+    }
+}
+Test::More::pass('60 scrapes of growing size, each complete');
+FarmTest::deregister($main::Redis, sprintf('s%02d', $_)) for 1 .. 60;
+--- request
+GET /metrics?agents=none
+--- response_body_like: farm_agents\{pool="agents",state="up"\} \d+
+--- no_error_log
+[alert]
+[error]
