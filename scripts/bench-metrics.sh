@@ -84,7 +84,7 @@ throughput() {   # -> "requests/s, the worker's CPU us per request"
 }
 
 scraper_start() {    # a scrape of /metrics every second, in the background
-    spawn scraper sh -c "while :; do
+    spawn "scraper-$r" sh -c "while :; do
         curl -s -o /dev/null -w '%{http_code} %{time_total} %{size_download}\n' \
             'http://127.0.0.1:$port/metrics?agents=$level'
         sleep 1
@@ -92,8 +92,8 @@ scraper_start() {    # a scrape of /metrics every second, in the background
 }
 
 scraper_stop() {
-    kill -TERM "$(cat "$dir/run/scraper.pid")" 2>/dev/null || true
-    rm -f "$dir/run/scraper.pid"
+    kill -TERM "$(cat "$dir/run/scraper-$r.pid")" 2>/dev/null || true
+    rm -f "$dir/run/scraper-$r.pid"
 }
 
 # --- set up -----------------------------------------------------------------
@@ -220,9 +220,9 @@ column() {       # the median of column $1 of the rounds
     awk -v c="$1" '{ print $c }' "$dir/rounds" | median
 }
 
-bad=$(awk '$1 != 200' "$dir/logs/scraper.log" | wc -l)
+bad=$(cat "$dir"/logs/scraper-*.log | awk '$1 != 200' | wc -l)
 say "$me: medians: no scrape $(column 1) req/s, scraping $(column 3) req/s;" \
-    "$(wc -l < "$dir/logs/scraper.log") scrapes, $bad not 200"
+    "$(cat "$dir"/logs/scraper-*.log | wc -l) scrapes, $bad not 200"
 say "$me: with / without scrapes, median of the rounds' ratios:" \
     "$(awk '{ printf "%.3f\n", $3 / $1 }' "$dir/rounds" | median)" \
     "(target >= 0.97); the worker's CPU per request (scrapes included)" \
