@@ -67,7 +67,7 @@ sub promtool {
 # $n records for agents that serve nothing (no health check: they count as
 # up), written to Redis over one connection
 sub many_records {
-    my ($n, $prefix, $drop) = @_;
+    my ($n, $prefix, $drop, $publish) = @_;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                      PeerPort => $Redis->{port},
                                      Proto => 'tcp', Timeout => 5)
@@ -80,7 +80,10 @@ sub many_records {
         for my $c ($drop ? (['DEL', "farm:agents:agent:$id"],
                             ['SREM', 'farm:agents:agents', $id])
                          : (['SET', "farm:agents:agent:$id", $rec, 'PX', '600000'],
-                            ['SADD', 'farm:agents:agents', $id]))
+                            ['SADD', 'farm:agents:agents', $id]),
+                   $publish ? (['PUBLISH', 'farm:agents:events',
+                                ($drop ? 'deregister' : 'register') . " $id"])
+                            : ())
         {
             $cmds .= '*' . @$c . "\r\n";
             $cmds .= '$' . length($_) . "\r\n$_\r\n" for @$c;
@@ -88,7 +91,7 @@ sub many_records {
     }
     print {$sock} $cmds;
     my ($buf, $lines) = ('', 0);
-    while ($lines < 2 * $n) {
+    while ($lines < ($publish ? 3 : 2) * $n) {
         sysread($sock, $buf, 65536, length $buf) or die "redis: $!\n";
         $lines = () = $buf =~ /\r\n/g;
     }
@@ -96,9 +99,10 @@ sub many_records {
 }
 
 # A scrape read slowly: nothing read for a second after the request, then
-# 4 KB at a time; returns the body (chunked transfer decoded)
+# 4 KB at a time; returns the body (chunked transfer decoded), and whether
+# the response ended with the last chunk (a scrape cut short does not)
 sub slow_scrape {
-    my ($path) = @_;
+    my ($path, $quick) = @_;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                      PeerPort => FarmTest::gateway_port(),
                                      Proto => 'tcp', Timeout => 5)
@@ -106,7 +110,7 @@ sub slow_scrape {
     setsockopt($sock, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 4096);
     print {$sock} "GET $path HTTP/1.1\r\nHost: localhost\r\n"
                 . "Connection: close\r\n\r\n";
-    select(undef, undef, undef, 1);
+    select(undef, undef, undef, 1) unless $quick;
     my ($raw, $sel) = ('', IO::Select->new($sock));
     while ($sel->can_read(30)) {
         my $n = sysread($sock, $raw, 4096, length $raw);
@@ -115,6 +119,7 @@ sub slow_scrape {
     close $sock;
     my ($head, $body) = $raw =~ /\A(.*?)\r\n\r\n(.*)\z/s or return undef;
     return undef unless $head =~ /transfer-encoding: chunked/i;
+    my $whole = $body =~ /(?:\A|\r\n)0\r\n\r\n\z/ ? 1 : 0;
     my $decoded = '';
     while ($body =~ s/^([0-9a-fA-F]+)\r\n//) {
         my $len = hex $1;
@@ -122,7 +127,7 @@ sub slow_scrape {
         $decoded .= substr($body, 0, $len, '');
         $body =~ s/^\r\n//;
     }
-    return $decoded;
+    return wantarray ? ($decoded, $whole) : $decoded;
 }
 
 
@@ -403,28 +408,37 @@ GET /metrics
 
 === TEST 8: every output size is sent whole, whichever buffer the output ends in
 --- metrics
-agents=all
+agents=state
 --- init
 main::agents();
-# From 0 to 60 agents the output grows from about 16 KB to 60 KB, one
-# agent's ten lines at a time: it ends at every place of the first two
-# 32 KB buffers, including just after a full one.
-for my $n (1 .. 60) {
-    FarmTest::put_record($main::Redis, id => sprintf('s%02d', $n), port => 30000 + $n);
+# 25 agents with ids of L characters: the output grows by 75 bytes a step
+# from about 22 KB (L = 40) to 31 KB (L = 128), less than its last line's
+# length, so one of the steps ends the output just where the first 32 KB
+# buffer stops taking lines (32 KB less the room for the largest line).
+my ($prev, $ok) = (undef, 1);
+for my $len (40 .. 128) {
+    my $prefix = 'x' x ($len - 5);
+    main::many_records(25, $prefix, 0, 1);
+    main::many_records(25, $prev, 'drop', 1) if defined $prev;
+    $prev = $prefix;
     FarmTest::wait_until(sub {
-        main::metric('farm_agents{pool="agents",state="up"}', '/metrics?agents=none') == $n
-    }, 10, "$n agents known");
-    my ($code, undef, $body) = main::get('/metrics');
+        my (undef, $s) = main::scrape('/metrics?agents=state&state=up');
+        my @ids = grep { /^farm_agent_up\{/ } keys %$s;
+        @ids == 25 && !grep { !/agent="$prefix\d{5}"/ } @ids;
+    }, 10, "the 25 agents with ids of $len characters");
+    my ($body, $whole) = main::slow_scrape('/metrics', 'quick');
     $body //= '';
-    my $last = () = $body =~ /^farm_agent_health_check_failures_total\{/mg;
-    if ($code != 200 || $last != $n || $body !~ /\} \d+\n\z/) {
-        Test::More::fail("$n agents: the scrape is cut short ("
-                         . length($body) . " bytes, $last of the last family's lines)");
+    my $last = () = $body =~ /^farm_agent_breaker_open\{/mg;
+    if (!$whole || $last != 25 || $body !~ /\} \d+\n\z/) {
+        Test::More::fail("ids of $len characters: the scrape is cut short ("
+                         . length($body) . " bytes, $last of the last family's 25 "
+                         . "lines, " . ($whole ? '' : 'no ') . "last chunk)");
+        $ok = 0;
         last;
     }
 }
-Test::More::pass('60 scrapes of growing size, each complete');
-FarmTest::deregister($main::Redis, sprintf('s%02d', $_)) for 1 .. 60;
+Test::More::pass('89 output sizes, each scrape complete') if $ok;
+main::many_records(25, $prev, 'drop', 1);
 --- request
 GET /metrics?agents=none
 --- response_body_like: farm_agents\{pool="agents",state="up"\} \d+
