@@ -184,6 +184,9 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
 
     if (fp->ntried == 0) {
         z.sh->requests++;
+
+    } else {
+        ngx_http_farm_stats_inc(z.sh->stats.retries);
     }
 
     /* an agent taken for this request at admission (farm_queue) */

@@ -250,6 +250,8 @@ ngx_http_farm_breaker_outcome_locked(ngx_http_farm_zone_t *z,
         if (a->breaker == NGX_HTTP_FARM_BREAKER_HALF) {
             a->breaker = NGX_HTTP_FARM_BREAKER_CLOSED;
             a->closed_at = ngx_current_msec;
+            ngx_http_farm_stats_inc(
+                z->sh->stats.transitions[NGX_HTTP_FARM_TO_CLOSED]);
             changed = ngx_http_farm_agent_refresh_locked(z, a);
 
             ngx_http_farm_note(note, NGX_LOG_NOTICE,
@@ -326,6 +328,11 @@ ngx_http_farm_breaker_open_locked(ngx_http_farm_zone_t *z,
 
     shift = ngx_min(a->ejections, 20);
     cooldown = ngx_min(bcf->cooldown << shift, bcf->max_cooldown);
+
+    ngx_http_farm_stats_inc(z->sh->stats.ejections);
+    ngx_http_farm_stats_inc(z->sh->stats.transitions[
+        a->breaker == NGX_HTTP_FARM_BREAKER_HALF ? NGX_HTTP_FARM_TO_REOPEN
+                                                 : NGX_HTTP_FARM_TO_OPEN]);
 
     a->ejections++;
     a->breaker = NGX_HTTP_FARM_BREAKER_OPEN;
@@ -422,6 +429,8 @@ ngx_http_farm_breaker_tick(ngx_event_t *ev)
 
             a->breaker = NGX_HTTP_FARM_BREAKER_HALF;
             a->bfails = 0;
+            ngx_http_farm_stats_inc(
+                z.sh->stats.transitions[NGX_HTTP_FARM_TO_HALF]);
             z.sh->ejected--;
             changed = ngx_http_farm_agent_refresh_locked(&z, a);
 

@@ -34,9 +34,18 @@ static void ngx_http_farm_check_write(ngx_event_t *wev);
 static void ngx_http_farm_check_read(ngx_event_t *rev);
 static void ngx_http_farm_check_timeout(ngx_event_t *ev);
 static void ngx_http_farm_check_evaluate(ngx_http_farm_check_t *ck);
+static ngx_uint_t ngx_http_farm_check_result(ngx_uint_t pass,
+    const char *error);
 static void ngx_http_farm_check_done(ngx_http_farm_check_t *ck,
     ngx_uint_t pass, ngx_http_farm_report_t *rep, const char *error);
 static void ngx_http_farm_check_release(ngx_http_farm_check_t *ck);
+
+
+/* the failures farm_metrics tells apart (ngx_http_farm_check_result()) */
+static const char  ngx_http_farm_check_timed_out[] = "timed out";
+static const char  ngx_http_farm_check_bad_status[] = "status not in status=";
+static const char  ngx_http_farm_check_bad_body[] =
+    "body does not match body=";
 
 
 /*
@@ -129,6 +138,7 @@ ngx_http_farm_check_begin(ngx_http_farm_health_t *hc, ngx_http_farm_zone_t *z,
 
     ck->hc = hc;
     ck->c = NULL;
+    ck->started = now;
 
     ck->out = (u_char *) ck + sizeof(ngx_http_farm_check_t);
     ck->out_len = ngx_sprintf(ck->out, "GET %V HTTP/1.0\r\nHost: %*s\r\n"
@@ -360,7 +370,8 @@ ngx_http_farm_check_read(ngx_event_t *rev)
 static void
 ngx_http_farm_check_timeout(ngx_event_t *ev)
 {
-    ngx_http_farm_check_done(ev->data, 0, NULL, "timed out");
+    ngx_http_farm_check_done(ev->data, 0, NULL,
+                             ngx_http_farm_check_timed_out);
 }
 
 
@@ -392,7 +403,7 @@ ngx_http_farm_check_evaluate(ngx_http_farm_check_t *ck)
         || !ngx_http_farm_status_in(hcf->status, ans.status))
     {
         pass = 0;
-        error = "status not in status=";
+        error = ngx_http_farm_check_bad_status;
     }
 
     if (pass && hcf->body) {
@@ -401,7 +412,7 @@ ngx_http_farm_check_evaluate(ngx_http_farm_check_t *ck)
 
         if (ngx_regex_exec(hcf->body, &subject, NULL, 0) < 0) {
             pass = 0;
-            error = "body does not match body=";
+            error = ngx_http_farm_check_bad_body;
         }
     }
 
@@ -412,6 +423,31 @@ ngx_http_farm_check_evaluate(ngx_http_farm_check_t *ck)
     }
 
     ngx_http_farm_check_done(ck, pass, &rep, error);
+}
+
+
+/* what farm_metrics counts a check as, from its outcome */
+
+static ngx_uint_t
+ngx_http_farm_check_result(ngx_uint_t pass, const char *error)
+{
+    if (pass) {
+        return NGX_HTTP_FARM_CHECK_SUCCESS;
+    }
+
+    if (error == ngx_http_farm_check_timed_out) {
+        return NGX_HTTP_FARM_CHECK_TIMEOUT;
+    }
+
+    if (error == ngx_http_farm_check_bad_status) {
+        return NGX_HTTP_FARM_CHECK_STATUS;
+    }
+
+    if (error == ngx_http_farm_check_bad_body) {
+        return NGX_HTTP_FARM_CHECK_BODY;
+    }
+
+    return NGX_HTTP_FARM_CHECK_NETWORK;
 }
 
 
@@ -431,6 +467,11 @@ ngx_http_farm_check_done(ngx_http_farm_check_t *ck, ngx_uint_t pass,
     note.level = 0;
 
     ngx_http_farm_zone_get(fcf, &z);
+
+    ngx_http_farm_stats_inc(z.sh->stats.checks[
+                                ngx_http_farm_check_result(pass, error)]);
+    ngx_http_farm_hist_observe(&z.sh->stats.check_time,
+                               ngx_current_msec - ck->started);
 
     ngx_shmtx_lock(&z.shpool->mutex);
 

@@ -71,6 +71,8 @@ struct ngx_http_farm_check_s {
 
     u_char                        *in;
     size_t                         in_len;
+
+    ngx_msec_t                     started;     /* for its duration */
 };
 
 

@@ -258,6 +258,8 @@ ngx_http_farm_limit_finish(ngx_http_request_t *r,
             ngx_http_farm_limit_redis_fault(limit->zone->backend,
                                             ctx->redis_err,
                                             limit->fault_tolerant);
+            ngx_http_farm_counters_failed(ngx_http_farm_limit_counters(r),
+                                          limit->fault_tolerant);
 
             if (!limit->fault_tolerant) {
                 return ngx_http_farm_limit_unavailable(r, ctx);
@@ -301,6 +303,9 @@ ngx_http_farm_limit_reject(ngx_http_request_t *r,
     farm_limit_view_done(&full);
 
     retry = full.retry_after > 0 ? full.retry_after : 1;
+
+    ngx_http_farm_counters_rejected(ngx_http_farm_limit_counters(r),
+                                    full.window);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "farm_limit: zone \"%V\" rejected the request: "
@@ -697,6 +702,15 @@ ngx_http_farm_limit_init_main_conf(ngx_conf_t *cf, void *conf)
                           "another size) where it is first used",
                           &zone[i]->name, zone[i]->file, zone[i]->line,
                           &zone[i]->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* the refusals farm_metrics shows */
+
+    if (mcf->used) {
+        mcf->counters = ngx_http_farm_counters_zone(cf);
+        if (mcf->counters == NULL) {
             return NGX_CONF_ERROR;
         }
     }

@@ -29,6 +29,7 @@
 #include <ngx_sha1.h>
 
 #include "ngx_http_farm_util.h"
+#include "ngx_http_farm_counters.h"
 #include "ngx_http_farm_limit_window.h"
 
 #include <farm_record.h>
@@ -135,7 +136,14 @@ typedef struct {
     ngx_array_t                     zones;      /* of zone pointers */
     ngx_array_t                     backends;   /* of backend pointers */
     ngx_flag_t                      used;       /* any farm_limit at all */
+    ngx_shm_zone_t                 *counters;   /* farm_metrics reads */
 } ngx_http_farm_limit_main_conf_t;
+
+
+/* the "farm_counters" zone of a request's configuration, or NULL */
+#define ngx_http_farm_limit_counters(r)                                      \
+    ((ngx_http_farm_limit_main_conf_t *)                                     \
+     ngx_http_get_module_main_conf(r, ngx_http_farm_limit_module))->counters
 
 
 typedef struct {

@@ -1119,6 +1119,7 @@ ngx_http_farm_queue_grant_locked(ngx_http_farm_zone_t *z, uint32_t i,
     waited = ngx_current_msec - w->since;
     sh->dispatched++;
     sh->wait_total += waited;
+    ngx_http_farm_hist_observe(&sh->stats.queue_wait, waited);
 
     if (waited > sh->wait_max) {
         sh->wait_max = waited;

@@ -54,6 +54,9 @@ ngx_http_farm_reject_body(ngx_http_request_t *r, ngx_http_farm_ctx_t *ctx,
     ngx_http_farm_zone_get(ctx->fcf, &z);
     nagents = z.sh->nagents;
 
+    ngx_http_farm_stats_inc(z.sh->stats.refusals[ctx->reject
+                                               % NGX_HTTP_FARM_REFUSALS]);
+
     /* when breakers keep agents out, retry when the first one half-opens */
 
     wait = 1;

@@ -145,6 +145,7 @@ ngx_http_farm_sync_begin(ngx_http_farm_srv_conf_t *fcf)
     ngx_shmtx_lock(&z.shpool->mutex);
     z.sh->sync_epoch++;
     z.sh->bad_now = 0;
+    z.sh->stats.sync_started = ngx_current_msec;
     z.sh->seen_now = 0;
     ngx_shmtx_unlock(&z.shpool->mutex);
 
@@ -584,6 +585,8 @@ ngx_http_farm_sync_reject(ngx_http_farm_srv_conf_t *fcf, u_char *key,
         return;
     }
 
+    ngx_http_farm_stats_inc(z.sh->stats.records_rejected);
+
     if (full) {
         ngx_shmtx_lock(&z.shpool->mutex);
         z.sh->bad_now++;
@@ -700,6 +703,8 @@ ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
 
     z.sh->last_sync = ngx_time();
     z.sh->syncs++;
+    ngx_http_farm_hist_observe(&z.sh->stats.sync_time,
+                               ngx_current_msec - z.sh->stats.sync_started);
     z.sh->bad_records = z.sh->bad_now;
     empty = (z.sh->seen_now == 0 && z.sh->nagents > 0 && fcf->listed == 0
              && fcf->url.type == FARM_URL_REDIS);

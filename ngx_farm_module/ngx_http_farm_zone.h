@@ -25,6 +25,7 @@
 
 
 #include "ngx_http_farm_conf.h"
+#include "ngx_http_farm_stats.h"
 
 #include <farm_record.h>
 
@@ -317,6 +318,8 @@ typedef struct {
     uint64_t                       failed;
     /* farm_registry builtin: its leases (ngx_http_farm_lease.c), or NULL */
     ngx_http_farm_leases_t        *leases;
+    /* what farm_metrics exposes, each written by its owner (stats.h) */
+    ngx_http_farm_stats_t          stats;
 } ngx_http_farm_shctx_t;
 
 

@@ -27,9 +27,12 @@
 #                     hangs, under checks, on its own ports.
 #  10. core:          scripts/bench-core.sh, 100 reloads under load and a
 #                     million register/deregister operations of new names.
-#  11. the queue:     scripts/bench-queue.sh, last, on its own ports: an idle
+#  11. the queue:     scripts/bench-queue.sh, on its own ports: an idle
 #                     region's throughput with 9,000 requests waiting for a
 #                     saturated one.
+#  12. metrics:       scripts/bench-metrics.sh, last, on its own ports: proxy
+#                     throughput while /metrics is scraped every second, and
+#                     the scrape time at 10,000 agents.
 #
 # Every proxy runs one worker (one thread for HAProxy); wrk runs one thread;
 # each configuration is measured ROUNDS times, interleaved, and the median is
@@ -432,3 +435,13 @@ say "bench: reloads and name churn (scripts/bench-core.sh)"
 say ""
 say "bench: the queue (scripts/bench-queue.sh)"
 "$top/scripts/bench-queue.sh"
+
+# --- metrics --------------------------------------------------------------------
+#
+# Throughput while farm_metrics is scraped every second, and the scrape time at
+# 10,000 agents, on its own ports (8521, 9521-9524, Redis 6521).  Alone:
+# scripts/bench-metrics.sh.
+
+say ""
+say "bench: metrics (scripts/bench-metrics.sh)"
+"$top/scripts/bench-metrics.sh"

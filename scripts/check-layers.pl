@@ -47,10 +47,13 @@ my %layer = (
     # 1  nginx utilities
     'ngx_http_farm_util.h'             => ['1', 'pure'],
     'ngx_http_farm_util.c'             => ['1', 'pure'],
+    'ngx_http_farm_counters.h'         => ['1', 'pure'],
+    'ngx_http_farm_counters.c'         => ['1', 'pure'],
     'ngx_http_farm_hiredis.c'          => ['1', 'pure'],
 
     # 2  the zone model: configuration, shared memory, subsets
     'ngx_http_farm_conf.h'             => ['2', 'farm'],
+    'ngx_http_farm_stats.h'            => ['2', 'farm'],
     'ngx_http_farm_zone.h'             => ['2.1', 'farm'],
     'ngx_http_farm_subset.h'           => ['2.2', 'farm'],
     'ngx_http_farm_zone.c'             => ['2.2', 'farm'],
@@ -114,6 +117,9 @@ my %layer = (
     'ngx_http_farm_admin.c'            => ['7', 'farm'],
     'ngx_http_farm_logvar.c'           => ['7', 'farm'],
     'ngx_http_farm_registry_api.c'     => ['7', 'farm'],
+    'ngx_http_farm_metrics.h'          => ['7', 'farm'],
+    'ngx_http_farm_metrics.c'          => ['7', 'farm'],
+    'ngx_http_farm_metrics_families.c' => ['7', 'farm'],
 
     # farm_kong: kong-compat/'s nginx glue, its own family
     'ngx_http_farm_kong.h'             => ['6', 'kong'],

@@ -2,8 +2,9 @@
 # Installs the Debian packages a part of the project needs; idempotent:
 # does nothing when they are all there.
 #
-#   scripts/deps.sh              everything: the build, every test, the
-#                                benchmarks and the demos, and the Consul
+#   scripts/deps.sh              everything: the build, every test (prometheus
+#                                for its promtool, which checks farm_metrics),
+#                                the benchmarks and the demos, and the Consul
 #                                binary the tests use (scripts/consul.sh:
 #                                the first run takes minutes, later runs
 #                                find it in the cache)
@@ -38,6 +39,7 @@ tests="
     clang llvm llvm-14 libclang-rt-14-dev
     libcmocka-dev
     redis-server wrk haproxy
+    prometheus
 "
 
 case "$what" in

@@ -196,6 +196,17 @@ my @odd = grep { !/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? \S+)$/ }
           split /\n/, $body;
 is_deeply(\@odd, [], '/metrics: only HELP, TYPE and sample lines');
 
+# what Prometheus' own linter says of it (promtool: scripts/deps.sh)
+SKIP: {
+    skip 'promtool not installed (scripts/deps.sh installs it)', 1
+        unless grep { -x "$_/promtool" } split /:/, $ENV{PATH};
+    open(my $pt, '|-', 'promtool check metrics >/dev/null 2>&1')
+        or die "promtool: $!\n";
+    print {$pt} $body;
+    close $pt;
+    is($? >> 8, 0, '/metrics: promtool check metrics exits 0');
+}
+
 is(stop_agent($a), 0, 'exit status 0 after SIGTERM');
 check_agent_log($a);
 
