@@ -111,6 +111,7 @@ my %layer = (
     # 7  module glue
     'ngx_http_farm_module.h'           => ['7', 'farm'],
     'ngx_http_farm_module.c'           => ['7', 'farm'],
+    'ngx_http_farm_registry_conf.c'    => ['7', 'farm'],
     'ngx_http_farm_status.h'           => ['7', 'farm'],
     'ngx_http_farm_status.c'           => ['7', 'farm'],
     'ngx_http_farm_admin.h'            => ['7', 'farm'],
