@@ -186,7 +186,7 @@ clean:
 # runs the loader's libFuzzer harness for KONG_FUZZ_TIME seconds.
 KONG_SRCS     := $(filter-out kong-compat/farm_kong.c,$(wildcard kong-compat/*.c))
 KONG_HDRS     := $(wildcard kong-compat/*.h)
-KONG_LIBS     := -lyaml -lpcre2-8 -lm
+KONG_LIBS     := -lyaml -lpcre2-8 -lcrypto -lm
 KONG_FUZZ_TIME ?= 60
 
 .PHONY: kong fuzz-kong
