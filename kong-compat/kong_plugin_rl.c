@@ -191,7 +191,7 @@ kong_conf_rate_limiting(kong_ctx_t *ctx, const kong_node_t *m)
     policy = 0;
     v = kong_node_get(m, "policy");
 
-    if (kong_is_str(v) && strcmp(v->str, "cluster") == 0) {
+    if (v != NULL && kong_is_str(v) && strcmp(v->str, "cluster") == 0) {
         kong_ferr(ctx, v, "policy", "expected one of: local, redis");
 
     } else {

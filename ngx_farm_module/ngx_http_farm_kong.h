@@ -26,6 +26,9 @@
 #include <ngx_http.h>
 
 #include <kong.h>
+#include <kong_plugin.h>
+
+#include "ngx_http_farm_limit.h"
 
 
 /* the implicit upstream a farm_kong proxy_pass names */
@@ -58,7 +61,18 @@ typedef struct {
     ngx_http_farm_kong_health_t  *health; /* per target, per worker */
     u_char                    *farm;      /* per service: host names an
                                              nginx upstream {} block */
+    ngx_http_farm_key_table_t  keys;      /* keyauth_credentials, by the
+                                             SHA-256 of the key */
+    ngx_http_farm_limit_zone_t *rl_zone;  /* rate-limiting, policy local */
+    time_t                     loaded;    /* for keyauth ttl */
 } ngx_http_farm_kong_conf_t;
+
+
+/* a keyauth credential in conf->keys (farm_key_auth's table) */
+typedef struct {
+    ngx_http_farm_consumer_t   consumer;  /* name: the username */
+    const kong_credential_t   *cred;
+} ngx_http_farm_kong_key_t;
 
 
 typedef struct {
@@ -115,6 +129,13 @@ typedef struct {
     ngx_uint_t                  start;    /* first peer tried */
     ngx_uint_t                  tried;
 
+    /* plugins (ngx_http_farm_kong_plugins.c, _auth.c) */
+    const kong_consumer_t      *consumer;
+    const kong_credential_t    *credential;
+    farm_limit_view_t          *rl_view;  /* headers to send, or NULL */
+
+    unsigned                    anonymous:1;
+    unsigned                    rl_reported:1;
     unsigned                    pending:1;
     unsigned                    sync:1;
     unsigned                    resolved:1;
@@ -142,6 +163,27 @@ ngx_int_t ngx_http_farm_kong_error(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, ngx_uint_t status, const char *message);
 ngx_int_t ngx_http_farm_kong_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
+
+/* ngx_http_farm_kong_plugins.c: the plugins, in Kong's order */
+ngx_int_t ngx_http_farm_kong_plugins(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx);
+ngx_int_t ngx_http_farm_kong_plugins_headers(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx);
+ngx_int_t ngx_http_farm_kong_plugins_conf(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc, ngx_uint_t skip);
+ngx_int_t ngx_http_farm_kong_exit(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, ngx_uint_t status, ngx_str_t *type,
+    ngx_str_t *body);
+ngx_int_t ngx_http_farm_kong_set_upstream(ngx_http_request_t *r,
+    ngx_str_t *names, ngx_str_t *values, ngx_uint_t n);
+
+/* ngx_http_farm_kong_auth.c: key-auth, basic-auth, the consumer */
+ngx_int_t ngx_http_farm_kong_keys(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc);
+ngx_int_t ngx_http_farm_kong_key_auth(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_key_auth_conf_t *conf);
+ngx_int_t ngx_http_farm_kong_basic_auth(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_basic_auth_conf_t *conf);
 
 /* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
 ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,

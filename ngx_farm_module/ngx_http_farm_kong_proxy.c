@@ -108,6 +108,7 @@ ngx_http_farm_kong_route(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
     u_char                *buf, *p;
     size_t                 size;
     uint32_t               id[4];
+    ngx_int_t              rc;
     ngx_str_t              location;
     ngx_uint_t             i;
     ngx_time_t            *tp;
@@ -164,6 +165,12 @@ ngx_http_farm_kong_route(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
     switch (ctx->match.status) {
 
     case 0:
+        rc = ngx_http_farm_kong_plugins(r, ctx);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
         return ngx_http_farm_kong_proxy(r, ctx, &kr);
 
     case NGX_HTTP_NOT_FOUND:
