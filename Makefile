@@ -178,7 +178,7 @@ bench: deps
 	./scripts/bench.sh
 
 clean:
-	rm -rf $(BUILD) t/servroot* .bench-limit .bench-core .bench-agent .bench-health .bench-queue
+	rm -rf $(BUILD) t/servroot* .bench-limit .bench-core .bench-agent .bench-health .bench-queue .bench-kong-plugins
 
 # kong-compat/: the Kong declarative configuration engine (plain C, no
 # nginx).  Its unit tests (tests/test_kong_*.c) link it instead of the
