@@ -64,8 +64,17 @@ typedef struct {
     ngx_http_farm_key_table_t  keys;      /* keyauth_credentials, by the
                                              SHA-256 of the key */
     ngx_http_farm_limit_zone_t *rl_zone;  /* rate-limiting, policy local */
+    ngx_array_t                rl_redis;  /* ngx_http_farm_kong_rl_redis_t:
+                                             policy redis, per plugin */
     time_t                     loaded;    /* for keyauth ttl */
 } ngx_http_farm_kong_conf_t;
+
+
+/* a rate-limiting plugin with policy redis, and its farm_limit zone */
+typedef struct {
+    const kong_plugin_t       *plugin;
+    ngx_http_farm_limit_zone_t *zone;     /* policy=redis, its backend */
+} ngx_http_farm_kong_rl_redis_t;
 
 
 /* a keyauth credential in conf->keys (farm_key_auth's table) */
@@ -133,8 +142,12 @@ typedef struct {
     const kong_consumer_t      *consumer;
     const kong_credential_t    *credential;
     farm_limit_view_t          *rl_view;  /* headers to send, or NULL */
+    ngx_http_farm_limit_ctx_t  *rl_ctx;   /* Redis has answered for it */
+    const kong_plugin_t        *rl_plugin;
+    ngx_uint_t                  plugin_next;  /* the plugin type waiting */
 
     unsigned                    anonymous:1;
+    unsigned                    rl_waiting:1;  /* for Redis */
     unsigned                    rl_reported:1;
     unsigned                    pending:1;
     unsigned                    sync:1;
@@ -176,6 +189,17 @@ ngx_int_t ngx_http_farm_kong_exit(ngx_http_request_t *r,
     ngx_str_t *body);
 ngx_int_t ngx_http_farm_kong_set_upstream(ngx_http_request_t *r,
     ngx_str_t *names, ngx_str_t *values, ngx_uint_t n);
+
+/* ngx_http_farm_kong_rl_redis.c: rate-limiting with policy redis */
+ngx_int_t ngx_http_farm_kong_rl_redis_conf(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc, const kong_plugin_t *p);
+ngx_int_t ngx_http_farm_kong_rl_redis(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p,
+    ngx_http_farm_limit_t *limit, ngx_str_t *key);
+ngx_int_t ngx_http_farm_kong_rl_decide(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p,
+    ngx_http_farm_limit_t *limit, uint32_t *count, ngx_uint_t outcome,
+    const char *err);
 
 /* ngx_http_farm_kong_auth.c: key-auth, basic-auth, the consumer */
 ngx_int_t ngx_http_farm_kong_keys(ngx_conf_t *cf,

@@ -56,10 +56,11 @@ ngx_int_t
 ngx_http_farm_kong_plugins(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx)
 {
-    int                   t;
-    ngx_int_t             rc;
-    kong_config_t        *kong;
-    const kong_plugin_t  *p;
+    int                         t, t0;
+    ngx_int_t                   rc;
+    kong_config_t              *kong;
+    const kong_plugin_t        *p;
+    ngx_http_farm_limit_ctx_t  *lctx;
 
     kong = ctx->conf->kong;
 
@@ -67,7 +68,27 @@ ngx_http_farm_kong_plugins(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    for (t = 0; t < KONG_PLUGIN_N; t++) {
+    t0 = 0;
+
+    if (ctx->rl_ctx) {
+        /* Redis has answered (or failed) for rate-limiting: decide, then
+         * go on with the next plugin */
+
+        lctx = ctx->rl_ctx;
+        ctx->rl_ctx = NULL;
+
+        rc = ngx_http_farm_kong_rl_decide(r, ctx, ctx->rl_plugin,
+                                          lctx->lcf->limits->elts,
+                                          lctx->counts, lctx->redis_rc,
+                                          lctx->redis_err);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        t0 = ctx->plugin_next + 1;
+    }
+
+    for (t = t0; t < KONG_PLUGIN_N; t++) {
 
         if (!(kong->used & (1u << t))) {
             continue;
@@ -125,6 +146,12 @@ ngx_http_farm_kong_plugins(ngx_http_request_t *r,
 
         default:
             rc = NGX_DECLINED;
+        }
+
+        if (rc == NGX_AGAIN) {
+            /* waiting for Redis: the rewrite phase resumes here */
+            ctx->plugin_next = t;
+            return NGX_DONE;
         }
 
         if (rc != NGX_DECLINED) {
@@ -238,18 +265,10 @@ ngx_http_farm_kong_plugins_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
 
         if (p->enabled && p->type == KONG_PLUGIN_RATE_LIMITING
             && ((kong_rate_limiting_conf_t *) p->conf)->policy
-               == KONG_POLICY_REDIS)
+               == KONG_POLICY_REDIS
+            && ngx_http_farm_kong_rl_redis_conf(cf, kc, p) != NGX_OK)
         {
-            ngx_conf_log_error(skip ? NGX_LOG_WARN : NGX_LOG_EMERG, cf, 0,
-                               "farm_kong: %s:%ud:%ud: %s.config.policy: "
-                               "\"redis\" is not implemented by this "
-                               "gateway yet%s", kong->file, p->pos.line,
-                               p->pos.col, p->path,
-                               skip ? "; counted locally" : "");
-
-            if (!skip) {
-                return NGX_ERROR;
-            }
+            return NGX_ERROR;
         }
     }
 
@@ -468,13 +487,12 @@ static ngx_int_t
 ngx_http_farm_kong_rate_limiting(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p)
 {
-    u_char                           *msg;
     time_t                            now;
     uint32_t                          count[FARM_WIN_N], start[FARM_WIN_N];
     ngx_int_t                         rc;
     ngx_str_t                         key;
     ngx_uint_t                        w;
-    ngx_http_farm_limit_t             limit;
+    ngx_http_farm_limit_t            *limit;
     const kong_rate_limiting_conf_t  *conf;
 
     conf = p->conf;
@@ -483,52 +501,90 @@ ngx_http_farm_kong_rate_limiting(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memzero(&limit, sizeof(ngx_http_farm_limit_t));
-    limit.zone = ctx->conf->rl_zone;
+    limit = ngx_pcalloc(r->pool, sizeof(ngx_http_farm_limit_t));
+    if (limit == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     for (w = 0; w < FARM_WIN_N; w++) {
         if (conf->limits[w] > 0) {
-            limit.limit[w] = conf->limits[w] >= FARM_LIMIT_MAX
-                             ? FARM_LIMIT_MAX
-                             : (uint32_t) ceil(conf->limits[w]);
-            limit.nwindows++;
+            limit->limit[w] = conf->limits[w] >= FARM_LIMIT_MAX
+                              ? FARM_LIMIT_MAX
+                              : (uint32_t) ceil(conf->limits[w]);
+            limit->nwindows++;
         }
     }
+
+    if (conf->policy == KONG_POLICY_REDIS && ctx->conf->rl_redis.nelts) {
+        return ngx_http_farm_kong_rl_redis(r, ctx, p, limit, &key);
+    }
+
+    limit->zone = ctx->conf->rl_zone;
 
     now = ngx_time();
 
     ngx_memzero(count, sizeof(count));
 
-    rc = ngx_http_farm_limit_take(r, &limit, &key, now, count, start);
+    rc = ngx_http_farm_limit_take(r, limit, &key, now, count, start);
 
-    if (rc == NGX_DECLINED) {
-        /* the zone is full: Kong's fault_tolerant */
+    return ngx_http_farm_kong_rl_decide(r, ctx, p, limit, count,
+                                        rc == NGX_OK
+                                        ? NGX_HTTP_FARM_LIMIT_ADMITTED
+                                        : rc == NGX_BUSY
+                                        ? NGX_HTTP_FARM_LIMIT_REJECTED
+                                        : NGX_HTTP_FARM_LIMIT_FAILED,
+                                        "the counters' zone is full");
+}
+
+
+/*
+ * The outcome of a count (NGX_HTTP_FARM_LIMIT_*; count[] the windows'
+ * counts after it): the headers, and Kong's answer past the limit, or
+ * fault_tolerant's choice when the store failed.
+ */
+
+ngx_int_t
+ngx_http_farm_kong_rl_decide(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p,
+    ngx_http_farm_limit_t *limit, uint32_t *count, ngx_uint_t outcome,
+    const char *err)
+{
+    time_t                            now;
+    const kong_rate_limiting_conf_t  *conf;
+
+    conf = p->conf;
+
+    if (outcome == NGX_HTTP_FARM_LIMIT_FAILED || count == NULL) {
 
         if (conf->fault_tolerant) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "farm_kong: rate-limiting: failed to get usage: "
-                          "the counters' zone is full");
+                          "%s", err ? err : "unknown error");
             return NGX_DECLINED;
         }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "farm_kong: rate-limiting: failed to get usage: %s "
+                      "(fault_tolerant is off)", err ? err : "unknown error");
 
         return ngx_http_farm_kong_error(r, ctx,
                                         NGX_HTTP_INTERNAL_SERVER_ERROR,
                                         "An unexpected error occurred");
     }
 
-    if (!conf->hide_client_headers || rc == NGX_BUSY) {
-        ctx->rl_view = ngx_palloc(r->pool, sizeof(farm_limit_view_t));
-        if (ctx->rl_view == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    now = ngx_time();
 
-        farm_limit_view_init(ctx->rl_view);
-        farm_limit_view_add(ctx->rl_view, limit.limit, count, now,
-                            rc == NGX_OK);
-        farm_limit_view_done(ctx->rl_view);
+    ctx->rl_view = ngx_palloc(r->pool, sizeof(farm_limit_view_t));
+    if (ctx->rl_view == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (rc == NGX_OK) {
+    farm_limit_view_init(ctx->rl_view);
+    farm_limit_view_add(ctx->rl_view, limit->limit, count, now,
+                        outcome == NGX_HTTP_FARM_LIMIT_ADMITTED);
+    farm_limit_view_done(ctx->rl_view);
+
+    if (outcome == NGX_HTTP_FARM_LIMIT_ADMITTED) {
         if (conf->hide_client_headers) {
             ctx->rl_view = NULL;
         }
@@ -553,10 +609,8 @@ ngx_http_farm_kong_rate_limiting(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    msg = (u_char *) conf->error_message;
-
     return ngx_http_farm_kong_error(r, ctx, conf->error_code,
-                                    (const char *) msg);
+                                    conf->error_message);
 }
 
 
