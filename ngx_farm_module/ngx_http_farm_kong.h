@@ -148,6 +148,9 @@ typedef struct {
 
     unsigned                    anonymous:1;
     unsigned                    rl_waiting:1;  /* for Redis */
+    unsigned                    body_waiting:1;    /* for the body */
+    unsigned                    body_read:1;
+    unsigned                    resume_plugins:1;  /* at plugin_next */
     unsigned                    rl_reported:1;
     unsigned                    pending:1;
     unsigned                    sync:1;
@@ -180,6 +183,8 @@ ngx_int_t ngx_http_farm_kong_header(ngx_http_request_t *r, const char *name,
 /* ngx_http_farm_kong_plugins.c: the plugins, in Kong's order */
 ngx_int_t ngx_http_farm_kong_plugins(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx);
+ngx_int_t ngx_http_farm_kong_read_body(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, ngx_uint_t t);
 ngx_int_t ngx_http_farm_kong_plugins_headers(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx);
 ngx_int_t ngx_http_farm_kong_plugins_conf(ngx_conf_t *cf,

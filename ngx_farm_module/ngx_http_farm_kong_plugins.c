@@ -86,6 +86,11 @@ ngx_http_farm_kong_plugins(ngx_http_request_t *r,
         }
 
         t0 = ctx->plugin_next + 1;
+
+    } else if (ctx->resume_plugins) {
+        /* the body is read: the plugin that asked for it runs again */
+        ctx->resume_plugins = 0;
+        t0 = ctx->plugin_next;
     }
 
     for (t = t0; t < KONG_PLUGIN_N; t++) {
@@ -372,21 +377,39 @@ static ngx_int_t
 ngx_http_farm_kong_request_size(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_request_size_conf_t *conf)
 {
-    ngx_uint_t  status;
+    off_t         size;
+    ngx_uint_t    status;
+    ngx_chain_t  *cl;
 
-    if (r->headers_in.content_length_n < 0) {
-        if (conf->require_content_length && !r->headers_in.chunked) {
-            return ngx_http_farm_kong_error(r, ctx, NGX_HTTP_LENGTH_REQUIRED,
-                                            "A valid Content-Length header "
-                                            "is required");
-        }
+    if (r->headers_in.content_length_n >= 0) {
+        size = r->headers_in.content_length_n;
 
-        /* a chunked body is not measured (docs/kong.md) */
+    } else if (conf->require_content_length && !r->headers_in.chunked) {
+        return ngx_http_farm_kong_error(r, ctx, NGX_HTTP_LENGTH_REQUIRED,
+                                        "A valid Content-Length header is "
+                                        "required");
 
+    } else if (!r->headers_in.chunked) {
         return NGX_DECLINED;
+
+    } else if (!ctx->body_read) {
+        /* a chunked body: read it (to memory or a temporary file, as
+         * client_body_buffer_size says), then measure it */
+        return ngx_http_farm_kong_read_body(r, ctx,
+                                            KONG_PLUGIN_REQUEST_SIZE_LIMITING);
+
+    } else {
+        size = 0;
+
+        for (cl = r->request_body ? r->request_body->bufs : NULL;
+             cl;
+             cl = cl->next)
+        {
+            size += ngx_buf_size(cl->buf);
+        }
     }
 
-    if ((uint64_t) r->headers_in.content_length_n <= conf->limit) {
+    if ((uint64_t) size <= conf->limit) {
         return NGX_DECLINED;
     }
 
@@ -957,6 +980,53 @@ ngx_http_farm_kong_request_termination(ngx_http_request_t *r,
 
 
 /* ---- helpers ------------------------------------------------------------- */
+
+static void ngx_http_farm_kong_body_read(ngx_http_request_t *r);
+
+
+/*
+ * A plugin (t) needs the request body: read it, then the rewrite phase
+ * runs again and the plugins go on from t.  The body stays for the
+ * proxying.
+ */
+
+ngx_int_t
+ngx_http_farm_kong_read_body(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, ngx_uint_t t)
+{
+    ngx_int_t  rc;
+
+    ctx->plugin_next = t;
+    ctx->body_waiting = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_farm_kong_body_read);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ctx->body_waiting = 0;
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_farm_kong_body_read(ngx_http_request_t *r)
+{
+    ngx_http_farm_kong_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_farm_kong_module);
+
+    ctx->body_waiting = 0;
+    ctx->body_read = 1;
+    ctx->resume_plugins = 1;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
 
 /* kong.response.exit: status, a body as given, no request_id in it */
 

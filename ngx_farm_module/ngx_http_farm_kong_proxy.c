@@ -67,12 +67,13 @@ ngx_http_farm_kong_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_farm_kong_module);
 
     if (ctx != NULL) {
-        if (ctx->pending || ctx->rl_waiting) {
+        if (ctx->pending || ctx->rl_waiting || ctx->body_waiting) {
             return NGX_DONE;
         }
 
-        if (ctx->rl_ctx) {
-            /* Redis answered for rate-limiting: the plugins go on */
+        if (ctx->rl_ctx || ctx->resume_plugins) {
+            /* Redis answered for rate-limiting, or the body is read: the
+             * plugins go on */
 
             rc = ngx_http_farm_kong_plugins(r, ctx);
 

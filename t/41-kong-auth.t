@@ -457,3 +457,71 @@ GET /
 --- error_log eval
 [qr/\[emerg\] .*farm_kong: \S*kong\.yml:5:5: plugins\[0\]\.config\.key_name: unknown field/,
  qr/\[emerg\] .*farm_kong: \S*kong\.yml:6:9: plugins\[1\]\.name: plugin 'no-such-plugin' not enabled; add it to the 'plugins' configuration property/]
+
+
+
+=== TEST 15: request-size-limiting measures a chunked body: over the limit 413
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s
+  url: http://127.0.0.1:$main::A/echo
+  routes:
+  - paths: [/small]
+    plugins:
+    - name: request-size-limiting
+      config: {allowed_payload_size: 10, size_unit: bytes}
+"
+--- raw_request eval
+"POST /small HTTP/1.1\r
+Host: localhost\r
+Accept: application/json\r
+Transfer-Encoding: chunked\r
+Connection: close\r
+\r
+6\r
+hello \r
+5\r
+world\r
+0\r
+\r
+"
+--- error_code: 413
+--- response_body_like: "message":\s*"Request size limit exceeded"
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: request-size-limiting: a chunked body within the limit is proxied whole
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s
+  url: http://127.0.0.1:$main::A/echo
+  routes:
+  - paths: [/small]
+    plugins:
+    - name: request-size-limiting
+      config: {allowed_payload_size: 10, size_unit: bytes}
+"
+--- raw_request eval
+"POST /small HTTP/1.1\r
+Host: localhost\r
+Transfer-Encoding: chunked\r
+Connection: close\r
+\r
+3\r
+abc\r
+2\r
+de\r
+0\r
+\r
+"
+--- error_code: 200
+--- response_body_like eval
+qr{^POST /echo HTTP/1\.0\n(?:.*\n)*Content-Length: 5\n}i
+--- no_error_log
+[error]
