@@ -212,12 +212,6 @@ kong_conf_key_auth(kong_ctx_t *ctx, const kong_node_t *m)
     kong_get_bool(ctx, m, "run_on_preflight", &c->run_on_preflight);
     kong_get_str(ctx, m, "realm", 0, &c->realm);
 
-    if (c->key_in_body) {
-        kong_ferr(ctx, kong_node_get(m, "key_in_body"), "key_in_body",
-                  "not supported by this gateway: keys are read from "
-                  "headers and the query string only");
-    }
-
     return c;
 }
 

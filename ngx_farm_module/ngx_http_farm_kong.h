@@ -195,6 +195,10 @@ ngx_int_t ngx_http_farm_kong_exit(ngx_http_request_t *r,
 ngx_int_t ngx_http_farm_kong_set_upstream(ngx_http_request_t *r,
     ngx_str_t *names, ngx_str_t *values, ngx_uint_t n);
 
+/* ngx_http_farm_kong_body.c: a parameter of the request body */
+ngx_int_t ngx_http_farm_kong_body_param(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value, ngx_uint_t hide);
+
 /* ngx_http_farm_kong_rl_redis.c: rate-limiting with policy redis */
 ngx_int_t ngx_http_farm_kong_rl_redis_conf(ngx_conf_t *cf,
     ngx_http_farm_kong_conf_t *kc, const kong_plugin_t *p);

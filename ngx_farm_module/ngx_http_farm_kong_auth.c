@@ -22,8 +22,8 @@
 
 
 static ngx_int_t ngx_http_farm_kong_find_key(ngx_http_request_t *r,
-    const kong_key_auth_conf_t *conf, ngx_str_t *key, ngx_str_t *name,
-    ngx_uint_t *in_query);
+    ngx_http_farm_kong_ctx_t *ctx, const kong_key_auth_conf_t *conf,
+    ngx_str_t *key, ngx_str_t *name, ngx_uint_t *in_query);
 static ngx_int_t ngx_http_farm_kong_hide_query(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *name);
 static ngx_int_t ngx_http_farm_kong_deny(ngx_http_request_t *r,
@@ -136,10 +136,15 @@ ngx_http_farm_kong_key_auth(ngx_http_request_t *r,
         ngx_str_set(&challenge, "Key");
     }
 
-    rc = ngx_http_farm_kong_find_key(r, conf, &key, &name, &in_query);
+    rc = ngx_http_farm_kong_find_key(r, ctx, conf, &key, &name, &in_query);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_AGAIN) {
+        /* key_in_body: read the body, then this plugin runs again */
+        return ngx_http_farm_kong_read_body(r, ctx, KONG_PLUGIN_KEY_AUTH);
     }
 
     if (rc == NGX_BUSY) {
@@ -186,14 +191,15 @@ ngx_http_farm_kong_key_auth(ngx_http_request_t *r,
     ctx->credential = cr;
     ctx->anonymous = 0;
 
-    if (conf->hide_credentials && in_query) {
+    if (conf->hide_credentials && in_query == 1) {
         if (ngx_http_farm_kong_hide_query(r, ctx, &name) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
     if (ngx_http_farm_kong_consumer_headers(r, ctx,
-                                            conf->hide_credentials && !in_query
+                                            conf->hide_credentials
+                                            && in_query == 0
                                             ? &name : NULL)
         != NGX_OK)
     {
@@ -205,15 +211,17 @@ ngx_http_farm_kong_key_auth(ngx_http_request_t *r,
 
 
 /*
- * For each key name, in order: the header, then the query argument.  The
- * first found wins; a header or argument given twice is NGX_BUSY (Kong's
- * "Duplicate API key found").  An empty key->len: none.
+ * For each key name, in order: the header, the query argument, the body
+ * parameter.  The first found wins; one given twice is NGX_BUSY (Kong's
+ * "Duplicate API key found").  An empty key->len: none.  *in_query: 0 the
+ * header, 1 the query, 2 the body.  NGX_AGAIN: the body must be read
+ * first.
  */
 
 static ngx_int_t
 ngx_http_farm_kong_find_key(ngx_http_request_t *r,
-    const kong_key_auth_conf_t *conf, ngx_str_t *key, ngx_str_t *name,
-    ngx_uint_t *in_query)
+    ngx_http_farm_kong_ctx_t *ctx, const kong_key_auth_conf_t *conf,
+    ngx_str_t *key, ngx_str_t *name, ngx_uint_t *in_query)
 {
     u_char           *dst, *src, *p, *end, *eq;
     size_t            i;
@@ -243,7 +251,7 @@ ngx_http_farm_kong_find_key(ngx_http_request_t *r,
         }
 
         if (!conf->key_in_query || r->args.len == 0) {
-            continue;
+            goto body;
         }
 
         /* count the arguments of that name: a repeated one is a table */
@@ -276,7 +284,7 @@ ngx_http_farm_kong_find_key(ngx_http_request_t *r,
         }
 
         if (count == 0 || value.len == 0) {
-            continue;
+            goto body;
         }
 
         dst = ngx_pnalloc(r->pool, value.len);
@@ -292,6 +300,36 @@ ngx_http_farm_kong_find_key(ngx_http_request_t *r,
 
         if (key->len) {
             return NGX_OK;
+        }
+
+    body:
+
+        if (!conf->key_in_body
+            || (r->headers_in.content_length_n <= 0
+                && !r->headers_in.chunked))
+        {
+            continue;
+        }
+
+        if (!ctx->body_read) {
+            return NGX_AGAIN;
+        }
+
+        switch (ngx_http_farm_kong_body_param(r, &n, &value,
+                                              conf->hide_credentials))
+        {
+        case NGX_ERROR:
+            return NGX_ERROR;
+
+        case NGX_BUSY:
+            return NGX_BUSY;
+
+        case NGX_OK:
+            if (value.len) {
+                *key = value;
+                *in_query = 2;
+                return NGX_OK;
+            }
         }
     }
 

@@ -525,3 +525,61 @@ de\r
 qr{^POST /echo HTTP/1\.0\n(?:.*\n)*Content-Length: 5\n}i
 --- no_error_log
 [error]
+
+
+
+=== TEST 17: key-auth key_in_body: a form field, hidden from the upstream with hide_credentials
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s
+  url: http://127.0.0.1:$main::A/echo
+  routes:
+  - paths: [/form]
+    plugins:
+    - name: key-auth
+      config: {key_in_body: true, hide_credentials: true}
+$main::Consumers"
+--- request
+POST /form
+a=1&apikey=alice-key&b=2
+--- more_headers
+Content-Type: application/x-www-form-urlencoded
+--- error_code: 200
+--- response_body_like eval
+qr{^POST /echo HTTP/1\.0\n(?:.*\n)*Content-Length: 7\n(?:.*\n)*X-Consumer-Username: alice\n}i
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: key-auth key_in_body: JSON and multipart bodies; a key given twice is "Duplicate API key found"; no body is "No API key found"
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s
+  url: http://127.0.0.1:$main::A/echo
+  routes:
+  - paths: [/body]
+    plugins:
+    - name: key-auth
+      config: {key_in_body: true}
+$main::Consumers"
+--- request eval
+["POST /body\n{\"apikey\":\"bob-key\",\"x\":1}",
+ "POST /body\n--XyZ\r\nContent-Disposition: form-data; name=\"apikey\"\r\n\r\nalice-key\r\n--XyZ--\r\n",
+ "POST /body\n{\"apikey\":[\"a\",\"b\"]}",
+ "GET /body"]
+--- more_headers eval
+["Content-Type: application/json",
+ "Content-Type: multipart/form-data; boundary=XyZ",
+ "Content-Type: application/json\nAccept: application/json",
+ "Accept: application/json"]
+--- error_code eval
+[200, 200, 401, 401]
+--- response_body_like eval
+[qr{X-Consumer-Username: bob\n}, qr{X-Consumer-Username: alice\n}, qr{"message":\s*"Duplicate API key found"}, qr{"message":\s*"No API key found in request"}]
+--- no_error_log
+[error]
