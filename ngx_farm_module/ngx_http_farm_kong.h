@@ -217,6 +217,8 @@ ngx_int_t ngx_http_farm_kong_key_auth(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_key_auth_conf_t *conf);
 ngx_int_t ngx_http_farm_kong_basic_auth(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_basic_auth_conf_t *conf);
+ngx_table_elt_t *ngx_http_farm_kong_in_header(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_uint_t *count);
 
 /* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
 ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,

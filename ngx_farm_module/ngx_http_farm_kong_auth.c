@@ -26,14 +26,16 @@ static ngx_int_t ngx_http_farm_kong_find_key(ngx_http_request_t *r,
     ngx_str_t *key, ngx_str_t *name, ngx_uint_t *in_query);
 static ngx_int_t ngx_http_farm_kong_hide_query(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *name);
+static ngx_int_t ngx_http_farm_kong_authenticated(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_credential_t *cr,
+    const char *anonymous, ngx_str_t *challenge, ngx_str_t *hide,
+    const char *refused);
 static ngx_int_t ngx_http_farm_kong_deny(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *challenge, const char *msg);
 static ngx_int_t ngx_http_farm_kong_anonymous(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const char *anonymous);
 static ngx_int_t ngx_http_farm_kong_consumer_headers(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *hide);
-static ngx_table_elt_t *ngx_http_farm_kong_in_header(ngx_http_request_t *r,
-    ngx_str_t *name, ngx_uint_t *count);
 
 
 /* Builds conf->keys from the file's keyauth_credentials. */
@@ -176,37 +178,18 @@ ngx_http_farm_kong_key_auth(ngx_http_request_t *r,
         }
     }
 
-    if (cr == NULL) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "farm_kong: key-auth: unknown API key");
-
-        if (conf->anonymous) {
-            return ngx_http_farm_kong_anonymous(r, ctx, conf->anonymous);
-        }
-
-        return ngx_http_farm_kong_deny(r, ctx, &challenge, "Unauthorized");
-    }
-
-    ctx->consumer = cr->consumer;
-    ctx->credential = cr;
-    ctx->anonymous = 0;
-
-    if (conf->hide_credentials && in_query == 1) {
+    if (cr && conf->hide_credentials && in_query == 1) {
         if (ngx_http_farm_kong_hide_query(r, ctx, &name) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
-    if (ngx_http_farm_kong_consumer_headers(r, ctx,
+    return ngx_http_farm_kong_authenticated(r, ctx, cr, conf->anonymous,
+                                            &challenge,
                                             conf->hide_credentials
                                             && in_query == 0
-                                            ? &name : NULL)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_DECLINED;
+                                            ? &name : NULL,
+                                            "key-auth: unknown API key");
 }
 
 
@@ -491,33 +474,52 @@ ngx_http_farm_kong_basic_auth(ngx_http_request_t *r,
         }
     }
 
-    if (!ok) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "farm_kong: basic-auth: invalid credentials");
+    return ngx_http_farm_kong_authenticated(r, ctx, ok ? cr : NULL,
+                                            conf->anonymous, &challenge,
+                                            conf->hide_credentials
+                                            ? &hide : NULL,
+                                            "basic-auth: invalid "
+                                            "credentials");
+}
 
-        if (conf->anonymous) {
-            return ngx_http_farm_kong_anonymous(r, ctx, conf->anonymous);
+
+/* ---- the consumer -------------------------------------------------------- */
+
+/*
+ * An auth plugin's verdict: cr, or NULL (refused: the anonymous consumer
+ * if configured, else 401 with the challenge).  hide: a credential header
+ * to remove from the request sent upstream.
+ */
+
+static ngx_int_t
+ngx_http_farm_kong_authenticated(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_credential_t *cr,
+    const char *anonymous, ngx_str_t *challenge, ngx_str_t *hide,
+    const char *refused)
+{
+    if (cr == NULL) {
+        /* never the key or the password itself */
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "farm_kong: %s",
+                      refused);
+
+        if (anonymous) {
+            return ngx_http_farm_kong_anonymous(r, ctx, anonymous);
         }
 
-        return ngx_http_farm_kong_deny(r, ctx, &challenge, "Unauthorized");
+        return ngx_http_farm_kong_deny(r, ctx, challenge, "Unauthorized");
     }
 
     ctx->consumer = cr->consumer;
     ctx->credential = cr;
     ctx->anonymous = 0;
 
-    if (ngx_http_farm_kong_consumer_headers(r, ctx, conf->hide_credentials
-                                                    ? &hide : NULL)
-        != NGX_OK)
-    {
+    if (ngx_http_farm_kong_consumer_headers(r, ctx, hide) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return NGX_DECLINED;
 }
 
-
-/* ---- the consumer -------------------------------------------------------- */
 
 static ngx_int_t
 ngx_http_farm_kong_deny(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
@@ -637,7 +639,7 @@ ngx_http_farm_kong_consumer_headers(ngx_http_request_t *r,
 
 /* the request header name (case-insensitive), its count */
 
-static ngx_table_elt_t *
+ngx_table_elt_t *
 ngx_http_farm_kong_in_header(ngx_http_request_t *r, ngx_str_t *name,
     ngx_uint_t *count)
 {

@@ -650,8 +650,7 @@ ngx_http_farm_kong_rl_key(ngx_http_request_t *r,
     u_char                           *k;
     size_t                            len;
     ngx_str_t                         id, hn;
-    ngx_uint_t                        count, i;
-    ngx_list_part_t                  *part;
+    ngx_uint_t                        count;
     ngx_table_elt_t                  *h;
     const char                       *route, *service;
     const kong_rate_limiting_conf_t  *conf;
@@ -704,30 +703,10 @@ ngx_http_farm_kong_rl_key(ngx_http_request_t *r,
     case KONG_LIMIT_BY_HEADER:
         hn.data = (u_char *) conf->header_name;
         hn.len = ngx_strlen(conf->header_name);
-        count = 0;
 
-        part = &r->headers_in.headers.part;
-        h = part->elts;
-
-        for (i = 0; /* void */; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].key.len == hn.len
-                && ngx_strncasecmp(h[i].key.data, hn.data, hn.len) == 0)
-            {
-                if (count++ == 0) {
-                    id = h[i].value;
-                }
-            }
+        h = ngx_http_farm_kong_in_header(r, &hn, &count);
+        if (h) {
+            id = h->value;
         }
 
         break;
@@ -885,10 +864,8 @@ ngx_http_farm_kong_request_termination(ngx_http_request_t *r,
 {
     u_char            *p;
     ngx_str_t          body, type, trigger, value;
-    ngx_uint_t         i;
+    ngx_uint_t         count;
     const char        *msg;
-    ngx_list_part_t   *part;
-    ngx_table_elt_t   *h;
 
     static ngx_str_t  json = ngx_string("application/json; charset=utf-8");
 
@@ -896,34 +873,9 @@ ngx_http_farm_kong_request_termination(ngx_http_request_t *r,
         trigger.data = (u_char *) conf->trigger;
         trigger.len = ngx_strlen(conf->trigger);
 
-        i = (ngx_http_arg(r, trigger.data, trigger.len, &value) == NGX_OK);
-
-        part = &r->headers_in.headers.part;
-        h = part->elts;
-
-        for (/* void */; !i; /* void */) {
-            ngx_uint_t  k;
-
-            for (k = 0; k < part->nelts; k++) {
-                if (h[k].key.len == trigger.len
-                    && ngx_strncasecmp(h[k].key.data, trigger.data,
-                                       trigger.len)
-                       == 0)
-                {
-                    i = 1;
-                    break;
-                }
-            }
-
-            if (i || part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-        }
-
-        if (!i) {
+        if (ngx_http_arg(r, trigger.data, trigger.len, &value) != NGX_OK
+            && ngx_http_farm_kong_in_header(r, &trigger, &count) == NULL)
+        {
             return NGX_DECLINED;
         }
     }

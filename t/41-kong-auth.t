@@ -583,3 +583,29 @@ $main::Consumers"
 [qr{X-Consumer-Username: bob\n}, qr{X-Consumer-Username: alice\n}, qr{"message":\s*"Duplicate API key found"}, qr{"message":\s*"No API key found in request"}]
 --- no_error_log
 [error]
+
+
+
+=== TEST 19: protocols: a plugin for https only does not run on an http request
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s
+  url: http://127.0.0.1:$main::A/echo
+  routes:
+  - paths: [/tls-only]
+    plugins:
+    - name: request-termination
+      protocols: [https]
+  - paths: [/any]
+    plugins:
+    - name: request-termination
+      protocols: [http, https]
+"
+--- request eval
+["GET /tls-only", "GET /any"]
+--- error_code eval
+[200, 503]
+--- no_error_log
+[error]
