@@ -825,34 +825,22 @@ static ngx_int_t
 ngx_http_farm_kong_add_num(ngx_http_request_t *r, const char *prefix,
     const char *suffix, int64_t n)
 {
-    u_char           *p;
-    size_t            len;
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
+    u_char     *key;
+    size_t      len;
+    ngx_str_t   value;
 
     len = ngx_strlen(prefix) + ngx_strlen(suffix);
 
-    p = ngx_pnalloc(r->pool, len + NGX_INT64_LEN);
-    if (p == NULL) {
+    key = ngx_pnalloc(r->pool, len + 1 + NGX_INT64_LEN);
+    if (key == NULL) {
         return NGX_ERROR;
     }
 
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    h->key.data = p;
-    h->key.len = len;
-    p = ngx_sprintf(p, "%s%s", prefix, suffix);
+    value.data = ngx_sprintf(key, "%s%s%Z", prefix, suffix);
+    value.len = ngx_sprintf(value.data, "%L", n) - value.data;
 
-    h->value.data = p;
-    h->value.len = ngx_sprintf(p, "%L", n) - p;
-
-    return NGX_OK;
+    return ngx_http_farm_add_header(r, (char *) key, &value) ? NGX_OK
+                                                             : NGX_ERROR;
 }
 
 
