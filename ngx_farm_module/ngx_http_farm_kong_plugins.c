@@ -1026,8 +1026,7 @@ ngx_http_farm_kong_exit(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
 /*
  * Sets request headers for the upstream, as kong.service.request.set_header
  * does: every header of those names the client sent is removed, then each
- * name with a non-empty value is added.  The list is rebuilt, so that
- * pointers other modules keep to the old elements stay valid.
+ * name with a non-empty value is added.
  */
 
 ngx_int_t
@@ -1035,80 +1034,11 @@ ngx_http_farm_kong_set_upstream(ngx_http_request_t *r, ngx_str_t *names,
     ngx_str_t *values, ngx_uint_t n)
 {
     u_char           *low;
-    ngx_uint_t        i, j, drop, total;
-    ngx_list_t        old;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *copy;
+    ngx_uint_t        j;
+    ngx_table_elt_t  *h;
 
-    drop = 0;
-    total = 0;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        total++;
-
-        for (j = 0; j < n; j++) {
-            if (h[i].key.len == names[j].len
-                && ngx_strncasecmp(h[i].key.data, names[j].data,
-                                   names[j].len)
-                   == 0)
-            {
-                drop++;
-                h[i].hash = 0;
-                break;
-            }
-        }
-    }
-
-    if (drop) {
-        old = r->headers_in.headers;
-
-        if (ngx_list_init(&r->headers_in.headers, r->pool,
-                          total - drop + n, sizeof(ngx_table_elt_t))
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        part = &old.part;
-        h = part->elts;
-
-        for (i = 0; /* void */; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].hash == 0) {
-                continue;
-            }
-
-            copy = ngx_list_push(&r->headers_in.headers);
-            if (copy == NULL) {
-                return NGX_ERROR;
-            }
-
-            *copy = h[i];
-        }
+    if (ngx_http_farm_headers_in_remove(r, names, n, n) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     for (j = 0; j < n; j++) {
