@@ -62,6 +62,26 @@
 #define KONG_HOST_WILD_LEFT         1   /* "*.example.com" */
 #define KONG_HOST_WILD_RIGHT        2   /* "example.*" */
 
+/*
+ * The plugins this gateway knows, numbered in Kong's execution order
+ * (handler PRIORITY, highest first): running them by increasing number is
+ * running them as Kong does.  kong_plugin.h has their configurations.
+ */
+#define KONG_PLUGIN_CORRELATION_ID         0    /* 100001 */
+#define KONG_PLUGIN_CORS                   1    /* 2000 */
+#define KONG_PLUGIN_JWT                    2    /* 1450 */
+#define KONG_PLUGIN_KEY_AUTH               3    /* 1250 */
+#define KONG_PLUGIN_BASIC_AUTH             4    /* 1100 */
+#define KONG_PLUGIN_IP_RESTRICTION         5    /* 990 */
+#define KONG_PLUGIN_REQUEST_SIZE_LIMITING  6    /* 951 */
+#define KONG_PLUGIN_ACL                    7    /* 950 */
+#define KONG_PLUGIN_RATE_LIMITING          8    /* 910 */
+#define KONG_PLUGIN_REQUEST_TRANSFORMER    9    /* 801 */
+#define KONG_PLUGIN_RESPONSE_TRANSFORMER   10   /* 800 */
+#define KONG_PLUGIN_PROMETHEUS             11   /* 13 */
+#define KONG_PLUGIN_REQUEST_TERMINATION    12   /* 2 */
+#define KONG_PLUGIN_N                      13
+
 /* kong_load flags */
 #define KONG_LOAD_SKIP_INVALID      0x01   /* drop invalid entities, keep
                                               the rest; errors still listed */
@@ -89,6 +109,9 @@ typedef struct {
 typedef struct kong_plugin_s {
     const char             *id;              /* NULL when not given */
     const char             *name;
+    int                     type;            /* KONG_PLUGIN_* */
+    const void             *conf;            /* kong_<name>_conf_t, with
+                                                Kong's defaults */
     const char             *instance_name;   /* NULL when not given */
     int                     enabled;
     unsigned                protocols;        /* KONG_PROTO_* set */
@@ -189,6 +212,9 @@ struct kong_route_s {
     unsigned                https_redirect_status_code;
     kong_service_t         *service;          /* NULL: service-less */
     kong_plugins_t          plugins;
+    /* per KONG_PLUGIN_*: the configuration that applies to a request of
+     * no consumer (Kong's precedence), or NULL; kong_plugin_for() */
+    const struct kong_plugin_s  *run[KONG_PLUGIN_N];
     kong_pos_t              pos;
     const char             *path_in_file;     /* "services[0].routes[1]" */
     size_t                  index;
@@ -278,19 +304,41 @@ struct kong_upstream_s {
  * Kept for the plugin layer: consumers with their nested plugins, and every
  * credential entity (keyauth_credentials, acls, ...) as written.
  */
+#define KONG_CRED_KEYAUTH    0
+#define KONG_CRED_BASICAUTH  1
+#define KONG_CRED_ACL        2
+#define KONG_CRED_JWT        3
+
 typedef struct {
     const char             *entity;   /* "keyauth_credentials", ... */
+    int                     type;     /* KONG_CRED_* */
     const kong_node_t      *node;     /* the mapping as written */
     kong_consumer_t        *consumer;
     kong_pos_t              pos;
+    const char             *id;       /* NULL when not given */
+    /* keyauth_credentials, jwt_secrets: key; basicauth_credentials:
+     * username; acls: group */
+    const char             *key;
+    size_t                  key_len;
+    /* basicauth_credentials: sha1(password .. consumer id), 40 hex digits
+     * (hashed at load when _transform is true, else as written) */
+    const char             *password;
+    int64_t                 ttl;      /* keyauth: seconds from load, -1 */
+    /* jwt_secrets */
+    const char             *secret;
+    const char             *rsa_public_key;
+    const char             *algorithm;    /* default "HS256" */
 } kong_credential_t;
 
 
 struct kong_consumer_s {
-    const char             *id;
+    const char             *id;       /* as given, else generated */
     const char             *username;
     const char             *custom_id;
     kong_plugins_t          plugins;
+    kong_plugins_t          scoped;   /* every plugin naming it */
+    const char            **groups;   /* its acls, in file order */
+    size_t                  ngroups;
     kong_pos_t              pos;
     size_t                  index;
 };
@@ -315,6 +363,14 @@ typedef struct {
 
     kong_plugins_t          plugins;          /* every plugin, any scope */
     kong_plugins_t          global_plugins;   /* no route/service/consumer */
+    /* per KONG_PLUGIN_*: the global configuration, or NULL */
+    const struct kong_plugin_s  *global_run[KONG_PLUGIN_N];
+    void                   *consumer_index;   /* by id and username */
+    void                   *basic_index;      /* basicauth by username */
+    unsigned                used;             /* 1 << KONG_PLUGIN_*: some
+                                                 enabled configuration */
+    int                     consumer_plugins; /* some plugin names a
+                                                 consumer */
 
     kong_router_t          *router;
     size_t                  max_service_path; /* for KONG_MATCH_BUF */
@@ -451,5 +507,26 @@ size_t kong_path_join(const char *base, const char *req, size_t len,
 
 /* Kong's name for a protocol bit, "http", ... */
 const char *kong_protocol_name(int proto);
+
+/*
+ * The configuration of plugin type (KONG_PLUGIN_*) that applies to a
+ * request routed to route (NULL: none matched; global plugins only) once
+ * consumer (or NULL) is known, by Kong's precedence: route+service+consumer,
+ * route+consumer, service+consumer, route+service, consumer, route,
+ * service, global.  Disabled plugins are not candidates.  NULL if none.
+ */
+const struct kong_plugin_s *kong_plugin_for(const kong_config_t *cfg,
+    int type, const kong_route_t *route, const kong_consumer_t *consumer);
+
+/* A consumer by id or username (Kong's "anonymous"), or NULL. */
+const kong_consumer_t *kong_consumer_find(const kong_config_t *cfg,
+    const char *s, size_t len);
+
+/* A basicauth_credentials entity by username, or NULL. */
+const kong_credential_t *kong_basic_find(const kong_config_t *cfg,
+    const char *user, size_t len);
+
+/* The plugin type of a name, or -1. */
+int kong_plugin_type(const char *name);
 
 #endif /* KONG_H */

@@ -670,6 +670,10 @@ kong_load_string(const char *name, const char *text, size_t len,
     kong_map_init(&ctx->plugin_keys, pool);
     kong_map_init(&ctx->by_ptr, pool);
 
+    for (i = 0; i < 4; i++) {
+        kong_map_init(&ctx->cred_keys[i], pool);
+    }
+
     kong_top(ctx, root);
 
     if (ctx->oom) {
@@ -714,7 +718,9 @@ kong_load_string(const char *name, const char *text, size_t len,
         } while (changed);
     }
 
-    if (kong_collect(ctx) != 0) {
+    if (kong_collect(ctx) != 0 || kong_creds_finish(ctx) != 0
+        || kong_scope_build(ctx) != 0)
+    {
         goto oom;
     }
 

@@ -97,6 +97,8 @@ kong_plugin(kong_ctx_t *ctx, const kong_node_t *map, int scope,
     kong_foreign(ctx, map, "consumer", scope != 0, 0,
                  KONG_REF_PLUGIN_CONSUMER, p);
 
+    kong_plugin_config(ctx, p, map);
+
     /* uniqueness of (name, scope) is checked once references resolve */
 }
 
@@ -155,6 +157,8 @@ kong_credential(kong_ctx_t *ctx, const kong_node_t *map, const char *entity,
 
     kong_foreign(ctx, map, "consumer", c != NULL, 1, KONG_REF_CRED_CONSUMER,
                  cr);
+
+    kong_credential_fields(ctx, map, cr);
 }
 
 

@@ -88,6 +88,7 @@ typedef struct {
     kong_map_t          plugin_keys;  /* "name route service consumer" */
 
     kong_map_t          by_ptr;       /* entity pointer -> kong_ent_t */
+    kong_map_t          cred_keys[4]; /* by KONG_CRED_*: unique keys */
 } kong_ctx_t;
 
 
@@ -196,6 +197,16 @@ void kong_plugin(kong_ctx_t *ctx, const kong_node_t *map, int scope,
     void *owner);
 void kong_credential(kong_ctx_t *ctx, const kong_node_t *map,
     const char *entity, kong_consumer_t *c);
+
+/* kong_plugin_conf.c: a plugin's name and config; kong_creds.c: a
+ * credential's fields, and what needs resolved references; kong_scope.c:
+ * which configuration applies where */
+void kong_plugin_config(kong_ctx_t *ctx, kong_plugin_t *p,
+    const kong_node_t *map);
+void kong_credential_fields(kong_ctx_t *ctx, const kong_node_t *map,
+    kong_credential_t *cr);
+int kong_creds_finish(kong_ctx_t *ctx);
+int kong_scope_build(kong_ctx_t *ctx);
 
 /* shared between the schema files */
 void kong_nested_plugins(kong_ctx_t *ctx, const kong_node_t *map, int scope,

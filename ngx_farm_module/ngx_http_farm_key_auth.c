@@ -68,8 +68,6 @@ static void ngx_http_farm_key_auth_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_farm_key_auth_upstream_headers(
     ngx_http_request_t *r, ngx_http_farm_key_auth_loc_conf_t *lcf,
     ngx_http_farm_consumer_t *consumer);
-static ngx_uint_t ngx_http_farm_key_auth_drop(
-    ngx_http_farm_key_auth_loc_conf_t *lcf, ngx_table_elt_t *h);
 static ngx_int_t ngx_http_farm_key_auth_hide_args(ngx_http_request_t *r,
     ngx_http_farm_key_auth_loc_conf_t *lcf);
 static ngx_int_t ngx_http_farm_key_auth_deny(ngx_http_request_t *r,
@@ -385,69 +383,26 @@ static ngx_int_t
 ngx_http_farm_key_auth_upstream_headers(ngx_http_request_t *r,
     ngx_http_farm_key_auth_loc_conf_t *lcf, ngx_http_farm_consumer_t *consumer)
 {
-    ngx_uint_t        i, n, drop;
-    ngx_list_t        old;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *copy;
+    ngx_str_t        *names;
+    ngx_uint_t        n;
+    ngx_table_elt_t  *h;
 
-    n = 0;
-    drop = 0;
+    n = 1 + (lcf->hide ? lcf->headers->nelts : 0);
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        n++;
-        drop += ngx_http_farm_key_auth_drop(lcf, &h[i]);
+    names = ngx_palloc(r->pool, n * sizeof(ngx_str_t));
+    if (names == NULL) {
+        return NGX_ERROR;
     }
 
-    if (drop) {
-        old = r->headers_in.headers;
+    names[0] = ngx_http_farm_consumer_header;
 
-        if (ngx_list_init(&r->headers_in.headers, r->pool, n - drop + 2,
-                          sizeof(ngx_table_elt_t))
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+    if (lcf->hide) {
+        ngx_memcpy(&names[1], lcf->headers->elts,
+                   lcf->headers->nelts * sizeof(ngx_str_t));
+    }
 
-        part = &old.part;
-        h = part->elts;
-
-        for (i = 0; /* void */; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (ngx_http_farm_key_auth_drop(lcf, &h[i])) {
-                continue;
-            }
-
-            copy = ngx_list_push(&r->headers_in.headers);
-            if (copy == NULL) {
-                return NGX_ERROR;
-            }
-
-            *copy = h[i];
-        }
+    if (ngx_http_farm_headers_in_remove(r, names, n, 2) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     h = ngx_list_push(&r->headers_in.headers);
@@ -464,40 +419,6 @@ ngx_http_farm_key_auth_upstream_headers(ngx_http_request_t *r,
 #endif
 
     return NGX_OK;
-}
-
-
-static ngx_uint_t
-ngx_http_farm_key_auth_drop(ngx_http_farm_key_auth_loc_conf_t *lcf,
-    ngx_table_elt_t *h)
-{
-    ngx_str_t   *names;
-    ngx_uint_t   k;
-
-    if (h->key.len == ngx_http_farm_consumer_header.len
-        && ngx_strncasecmp(h->key.data, ngx_http_farm_consumer_header.data,
-                           h->key.len)
-           == 0)
-    {
-        return 1;
-    }
-
-    if (!lcf->hide) {
-        return 0;
-    }
-
-    names = lcf->headers->elts;
-
-    for (k = 0; k < lcf->headers->nelts; k++) {
-        if (h->key.len == names[k].len
-            && ngx_strncasecmp(h->key.data, names[k].data, names[k].len)
-               == 0)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
 }
 
 

@@ -372,6 +372,12 @@ ngx_http_farm_kong(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         kc->cw_off[i] = kc->cw_off[i - 1] + kong->upstreams[i - 1]->ntargets;
     }
 
+    if (ngx_http_farm_kong_plugins_conf(cf, kc, flags & KONG_LOAD_SKIP_INVALID)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_kong_module);
 
     kcp = ngx_array_push(&kmcf->confs);

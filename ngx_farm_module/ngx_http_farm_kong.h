@@ -26,6 +26,9 @@
 #include <ngx_http.h>
 
 #include <kong.h>
+#include <kong_plugin.h>
+
+#include "ngx_http_farm_limit.h"
 
 
 /* the implicit upstream a farm_kong proxy_pass names */
@@ -58,7 +61,27 @@ typedef struct {
     ngx_http_farm_kong_health_t  *health; /* per target, per worker */
     u_char                    *farm;      /* per service: host names an
                                              nginx upstream {} block */
+    ngx_http_farm_key_table_t  keys;      /* keyauth_credentials, by the
+                                             SHA-256 of the key */
+    ngx_http_farm_limit_zone_t *rl_zone;  /* rate-limiting, policy local */
+    ngx_array_t                rl_redis;  /* ngx_http_farm_kong_rl_redis_t:
+                                             policy redis, per plugin */
+    time_t                     loaded;    /* for keyauth ttl */
 } ngx_http_farm_kong_conf_t;
+
+
+/* a rate-limiting plugin with policy redis, and its farm_limit zone */
+typedef struct {
+    const kong_plugin_t       *plugin;
+    ngx_http_farm_limit_zone_t *zone;     /* policy=redis, its backend */
+} ngx_http_farm_kong_rl_redis_t;
+
+
+/* a keyauth credential in conf->keys (farm_key_auth's table) */
+typedef struct {
+    ngx_http_farm_consumer_t   consumer;  /* name: the username */
+    const kong_credential_t   *cred;
+} ngx_http_farm_kong_key_t;
 
 
 typedef struct {
@@ -115,6 +138,20 @@ typedef struct {
     ngx_uint_t                  start;    /* first peer tried */
     ngx_uint_t                  tried;
 
+    /* plugins (ngx_http_farm_kong_plugins.c, _auth.c) */
+    const kong_consumer_t      *consumer;
+    const kong_credential_t    *credential;
+    farm_limit_view_t          *rl_view;  /* headers to send, or NULL */
+    ngx_http_farm_limit_ctx_t  *rl_ctx;   /* Redis has answered for it */
+    const kong_plugin_t        *rl_plugin;
+    ngx_uint_t                  plugin_next;  /* the plugin type waiting */
+
+    unsigned                    anonymous:1;
+    unsigned                    rl_waiting:1;  /* for Redis */
+    unsigned                    body_waiting:1;    /* for the body */
+    unsigned                    body_read:1;
+    unsigned                    resume_plugins:1;  /* at plugin_next */
+    unsigned                    rl_reported:1;
     unsigned                    pending:1;
     unsigned                    sync:1;
     unsigned                    resolved:1;
@@ -142,6 +179,46 @@ ngx_int_t ngx_http_farm_kong_error(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, ngx_uint_t status, const char *message);
 ngx_int_t ngx_http_farm_kong_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
+
+/* ngx_http_farm_kong_plugins.c: the plugins, in Kong's order */
+ngx_int_t ngx_http_farm_kong_plugins(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx);
+ngx_int_t ngx_http_farm_kong_read_body(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, ngx_uint_t t);
+ngx_int_t ngx_http_farm_kong_plugins_headers(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx);
+ngx_int_t ngx_http_farm_kong_plugins_conf(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc, ngx_uint_t skip);
+ngx_int_t ngx_http_farm_kong_exit(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, ngx_uint_t status, ngx_str_t *type,
+    ngx_str_t *body);
+ngx_int_t ngx_http_farm_kong_set_upstream(ngx_http_request_t *r,
+    ngx_str_t *names, ngx_str_t *values, ngx_uint_t n);
+
+/* ngx_http_farm_kong_body.c: a parameter of the request body */
+ngx_int_t ngx_http_farm_kong_body_param(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value, ngx_uint_t hide);
+
+/* ngx_http_farm_kong_rl_redis.c: rate-limiting with policy redis */
+ngx_int_t ngx_http_farm_kong_rl_redis_conf(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc, const kong_plugin_t *p);
+ngx_int_t ngx_http_farm_kong_rl_redis(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p,
+    ngx_http_farm_limit_t *limit, ngx_str_t *key);
+ngx_int_t ngx_http_farm_kong_rl_decide(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p,
+    ngx_http_farm_limit_t *limit, uint32_t *count, ngx_uint_t outcome,
+    const char *err);
+
+/* ngx_http_farm_kong_auth.c: key-auth, basic-auth, the consumer */
+ngx_int_t ngx_http_farm_kong_keys(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc);
+ngx_int_t ngx_http_farm_kong_key_auth(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_key_auth_conf_t *conf);
+ngx_int_t ngx_http_farm_kong_basic_auth(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_basic_auth_conf_t *conf);
+ngx_table_elt_t *ngx_http_farm_kong_in_header(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_uint_t *count);
 
 /* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
 ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,

@@ -340,7 +340,8 @@ ngx_http_farm_kong_header_filter(ngx_http_request_t *r)
     }
 
     if (ngx_http_farm_kong_header(r, "X-Kong-Request-Id", &ctx->request_id)
-        != NGX_OK)
+        != NGX_OK
+        || ngx_http_farm_kong_plugins_headers(r, ctx) != NGX_OK)
     {
         return NGX_ERROR;
     }

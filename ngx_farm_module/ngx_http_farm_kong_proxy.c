@@ -50,6 +50,7 @@ ngx_int_t
 ngx_http_farm_kong_handler(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
+    kong_request_t                  kr;
     ngx_http_farm_kong_ctx_t       *ctx;
     ngx_http_farm_kong_loc_conf_t  *klcf;
 
@@ -66,8 +67,30 @@ ngx_http_farm_kong_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_farm_kong_module);
 
     if (ctx != NULL) {
-        if (ctx->pending) {
+        if (ctx->pending || ctx->rl_waiting || ctx->body_waiting) {
             return NGX_DONE;
+        }
+
+        if (ctx->rl_ctx || ctx->resume_plugins) {
+            /* Redis answered for rate-limiting, or the body is read: the
+             * plugins go on */
+
+            rc = ngx_http_farm_kong_plugins(r, ctx);
+
+            if (rc == NGX_DECLINED) {
+                rc = (ngx_http_farm_kong_request(r, &kr) == NGX_OK)
+                     ? ngx_http_farm_kong_proxy(r, ctx, &kr)
+                     : NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            if (rc == NGX_AGAIN) {
+                r->main->count++;
+                return NGX_DONE;
+            }
+
+            if (rc != NGX_OK || ctx->answered) {
+                return rc;
+            }
         }
 
         return ngx_http_farm_kong_finish(r, ctx);
@@ -108,6 +131,7 @@ ngx_http_farm_kong_route(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
     u_char                *buf, *p;
     size_t                 size;
     uint32_t               id[4];
+    ngx_int_t              rc;
     ngx_str_t              location;
     ngx_uint_t             i;
     ngx_time_t            *tp;
@@ -164,6 +188,12 @@ ngx_http_farm_kong_route(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
     switch (ctx->match.status) {
 
     case 0:
+        rc = ngx_http_farm_kong_plugins(r, ctx);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
         return ngx_http_farm_kong_proxy(r, ctx, &kr);
 
     case NGX_HTTP_NOT_FOUND:

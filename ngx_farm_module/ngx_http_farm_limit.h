@@ -218,6 +218,8 @@ ngx_int_t ngx_http_farm_limit_key(ngx_http_request_t *r,
 
 /* ngx_http_farm_limit_conf.c */
 char *ngx_http_farm_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_http_farm_limit_backend_t *ngx_http_farm_limit_backend(ngx_conf_t *cf,
+    ngx_str_t *text);
 
 /* ngx_http_farm_limit_zone.c */
 ngx_int_t ngx_http_farm_limit_init_zone(ngx_shm_zone_t *shm_zone,

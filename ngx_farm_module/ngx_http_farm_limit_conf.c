@@ -22,8 +22,6 @@ static char *ngx_http_farm_limit_param(ngx_conf_t *cf,
 static char *ngx_http_farm_limit_zone(ngx_conf_t *cf,
     ngx_http_farm_limit_t *limit, ngx_str_t *name, ngx_str_t *size,
     ngx_uint_t policy, ngx_str_t *redis);
-static ngx_http_farm_limit_backend_t *ngx_http_farm_limit_backend(
-    ngx_conf_t *cf, ngx_str_t *text);
 
 
 char *
@@ -498,7 +496,10 @@ ngx_http_farm_limit_zone(ngx_conf_t *cf, ngx_http_farm_limit_t *limit,
 }
 
 
-static ngx_http_farm_limit_backend_t *
+/* The backend of a redis:// URL, shared by every user of the same text
+ * (farm_limit, and farm_kong's rate-limiting with policy redis). */
+
+ngx_http_farm_limit_backend_t *
 ngx_http_farm_limit_backend(ngx_conf_t *cf, ngx_str_t *text)
 {
     u_char                            err[FARM_ERR_MAX];

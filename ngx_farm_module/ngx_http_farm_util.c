@@ -205,3 +205,105 @@ ngx_http_farm_variables_add(ngx_conf_t *cf, ngx_http_variable_t *vars)
 
     return NGX_OK;
 }
+
+
+/*
+ * Removes every request header named in names[0..n) (ASCII case-
+ * insensitive), with room for extra headers to be pushed after.  A new
+ * list is built, so that pointers other modules keep to the old elements
+ * stay valid.  Used by farm_key_auth and farm_kong's auth plugins.
+ */
+
+ngx_int_t
+ngx_http_farm_headers_in_remove(ngx_http_request_t *r, ngx_str_t *names,
+    ngx_uint_t n, ngx_uint_t extra)
+{
+    ngx_uint_t        i, j, drop, total;
+    ngx_list_t        old;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *copy;
+
+    drop = 0;
+    total = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        total++;
+
+        for (j = 0; j < n; j++) {
+            if (h[i].key.len == names[j].len
+                && ngx_strncasecmp(h[i].key.data, names[j].data,
+                                   names[j].len)
+                   == 0)
+            {
+                drop++;
+                break;
+            }
+        }
+    }
+
+    if (drop == 0) {
+        return NGX_OK;
+    }
+
+    old = r->headers_in.headers;
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, total - drop + extra,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    part = &old.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        for (j = 0; j < n; j++) {
+            if (h[i].key.len == names[j].len
+                && ngx_strncasecmp(h[i].key.data, names[j].data,
+                                   names[j].len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (j < n) {
+            continue;
+        }
+
+        copy = ngx_list_push(&r->headers_in.headers);
+        if (copy == NULL) {
+            return NGX_ERROR;
+        }
+
+        *copy = h[i];
+    }
+
+    return NGX_OK;
+}

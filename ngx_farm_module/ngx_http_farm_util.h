@@ -47,6 +47,8 @@ ngx_table_elt_t *ngx_http_farm_add_header(ngx_http_request_t *r, char *key,
     ngx_str_t *value);
 ngx_int_t ngx_http_farm_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body);
+ngx_int_t ngx_http_farm_headers_in_remove(ngx_http_request_t *r,
+    ngx_str_t *names, ngx_uint_t n, ngx_uint_t extra);
 ngx_int_t ngx_http_farm_conf_msec(ngx_str_t *value, size_t skip,
     ngx_msec_t min, ngx_msec_t *ms);
 char *ngx_http_farm_parse_statuses(ngx_conf_t *cf, ngx_str_t *value,

@@ -19,6 +19,9 @@
 #                     scripts/consul.sh) and a gateway watching it with
 #                     blocking queries.
 #   6. rate limits:   scripts/bench-limit.sh, at the end, on its own ports.
+#   6b. Kong plugins: scripts/bench-kong-plugins.sh, farm_kong's
+#                     rate-limiting + key-auth route vs the same route
+#                     without plugins (and each alone), on its own ports.
 #   7. farm-agent --app: scripts/bench-agent.sh, latency and throughput
 #                     added by the agent in front of an app.
 #   8. registry:      scripts/bench-registry.sh: churn (no ghosts) and the
@@ -396,6 +399,10 @@ cleanup
 say ""
 say "bench: rate limits (scripts/bench-limit.sh)"
 "$top/scripts/bench-limit.sh"
+
+say "bench: Kong plugins, rate-limiting + key-auth vs no plugins" \
+    "(scripts/bench-kong-plugins.sh)"
+"$top/scripts/bench-kong-plugins.sh"
 
 say "bench: farm-agent --app (scripts/bench-agent.sh)"
 "$top/scripts/bench-agent.sh"

@@ -5,7 +5,10 @@
 # the table below (docs/design.md, "Layers").  A file may include headers of
 # its own layer or of the layers below, never of a layer above; the
 # rate-limit and key-auth family (farm_limit, farm_key_auth) may include
-# only layers 0 and 1 of the balancer; layer 0 is free of nginx; and the
+# only layers 0 and 1 of the balancer; the farm_kong family may also
+# include the rate-limit and key-auth family (Kong's rate-limiting and
+# key-auth plugins run on farm_limit's zone and farm_key_auth's key table,
+# one implementation of each, issue 11); layer 0 is free of nginx; and the
 # includes between the module's files have no cycle.  A file missing from
 # the table is an error too, so a new file gets its layer when it is added.
 #
@@ -127,6 +130,10 @@ my %layer = (
     'ngx_http_farm_kong_proxy.c'       => ['6', 'kong'],
     'ngx_http_farm_kong_answer.c'      => ['6', 'kong'],
     'ngx_http_farm_kong_balancer.c'    => ['6', 'kong'],
+    'ngx_http_farm_kong_plugins.c'     => ['6', 'kong'],
+    'ngx_http_farm_kong_auth.c'        => ['6', 'kong'],
+    'ngx_http_farm_kong_rl_redis.c'    => ['6', 'kong'],
+    'ngx_http_farm_kong_body.c'        => ['6', 'kong'],
     'ngx_http_farm_kong.c'             => ['7', 'kong'],
 
     # the rate-limit and key-auth modules: layers 0 and 1 only below them
@@ -207,7 +214,9 @@ for my $name (sort keys %files) {
                           . "(layer $theirs->[0]): a layer above its own";
         }
 
-        if ($mine->[1] ne $theirs->[1] && $theirs->[1] ne 'pure') {
+        if ($mine->[1] ne $theirs->[1] && $theirs->[1] ne 'pure'
+            && !($mine->[1] eq 'kong' && $theirs->[1] eq 'limit'))
+        {
             push @errors, "$name ($mine->[1] family, layer $mine->[0]) "
                           . "includes $inc ($theirs->[1] family, layer "
                           . "$theirs->[0]): only layers 0 and 1 are shared";

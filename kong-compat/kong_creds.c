@@ -1,0 +1,365 @@
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * Credentials (keyauth_credentials, basicauth_credentials, acls,
+ * jwt_secrets): their fields and uniqueness, then, once references are
+ * resolved, consumer ids, basic-auth password hashes (Kong's
+ * sha1(password .. consumer_id) when _transform is true), each consumer's
+ * ACL groups, and the index the plugins look consumers up in.  Error
+ * messages never quote a key, a secret or a password.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "kong_schema.h"
+#include "kong_plugin.h"
+
+
+static const char *const  kong_jwt_algorithms[] = {
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384",
+    "ES512", "PS256", "PS384", "PS512", "EdDSA", NULL
+};
+
+
+/* the key a credential is unique by, or NULL */
+static void
+kong_cred_unique(kong_ctx_t *ctx, const kong_node_t *map,
+    kong_credential_t *cr, const char *field, int quote)
+{
+    kong_map_t         *m;
+    kong_credential_t  *other;
+
+    m = &ctx->cred_keys[cr->type];
+
+    switch (kong_map_put(m, cr->key, cr->key_len, cr)) {
+    case 1:
+        other = kong_map_get(m, cr->key, cr->key_len);
+
+        if (quote) {
+            kong_err(ctx, map, "uniqueness violation: '%s' entity with %s "
+                     "set to '%s' already declared", cr->entity, field,
+                     cr->key);
+
+        } else {
+            kong_err(ctx, map, "uniqueness violation: '%s' entity with the "
+                     "same %s already declared at line %u", cr->entity,
+                     field, other->pos.line);
+        }
+
+        break;
+
+    case -1:
+        kong_oom(ctx);
+    }
+}
+
+
+/* The fields of a credential of cr->entity; ctx->path is the entity's. */
+void
+kong_credential_fields(kong_ctx_t *ctx, const kong_node_t *map,
+    kong_credential_t *cr)
+{
+    static const char *const  keyauth[] = {
+        "id", "consumer", "key", "tags", "ttl", "created_at", NULL
+    };
+    static const char *const  basicauth[] = {
+        "id", "consumer", "username", "password", "tags", "created_at", NULL
+    };
+    static const char *const  acl[] = {
+        "id", "consumer", "group", "tags", "created_at", NULL
+    };
+    static const char *const  jwt[] = {
+        "id", "consumer", "key", "secret", "rsa_public_key", "algorithm",
+        "tags", "created_at", NULL
+    };
+
+    double       ttl;
+    const char  *s;
+    char         buf[64];
+
+    cr->type = -1;
+    cr->ttl = -1;
+    kong_get_str(ctx, map, "id", 0, &cr->id);
+
+    if (cr->id && !kong_is_uuid(cr->id)) {
+        kong_ferr(ctx, kong_node_get(map, "id"), "id",
+                  "expected a valid UUID");
+    }
+
+    kong_check_tags(ctx, map);
+
+    if (strcmp(cr->entity, "keyauth_credentials") == 0) {
+        cr->type = KONG_CRED_KEYAUTH;
+        kong_check_fields(ctx, map, keyauth);
+
+        if (kong_get_num(ctx, map, "ttl", 1, 0, 100000000, &ttl) == 1) {
+            cr->ttl = (int64_t) ttl;
+        }
+
+        if (kong_get_str(ctx, map, "key", 0, &cr->key) == 1) {
+            cr->key_len = strlen(cr->key);
+            kong_cred_unique(ctx, map, cr, "key", 0);
+        }
+
+        /* Kong generates a key nobody knows: such a credential matches
+         * no request */
+
+    } else if (strcmp(cr->entity, "basicauth_credentials") == 0) {
+        cr->type = KONG_CRED_BASICAUTH;
+        kong_check_fields(ctx, map, basicauth);
+
+        if (kong_get_str(ctx, map, "username", 1, &cr->key) == 1) {
+            cr->key_len = strlen(cr->key);
+            kong_cred_unique(ctx, map, cr, "username", 1);
+        }
+
+        kong_get_str(ctx, map, "password", 1, &cr->password);
+
+    } else if (strcmp(cr->entity, "acls") == 0) {
+        cr->type = KONG_CRED_ACL;
+        kong_check_fields(ctx, map, acl);
+
+        if (kong_get_str(ctx, map, "group", 1, &cr->key) == 1) {
+            cr->key_len = strlen(cr->key);
+        }
+
+    } else if (strcmp(cr->entity, "jwt_secrets") == 0) {
+        cr->type = KONG_CRED_JWT;
+        kong_check_fields(ctx, map, jwt);
+        cr->algorithm = "HS256";
+
+        if (kong_get_str(ctx, map, "key", 0, &cr->key) == 1) {
+            cr->key_len = strlen(cr->key);
+            kong_cred_unique(ctx, map, cr, "key", 1);
+        }
+
+        kong_get_str(ctx, map, "secret", 0, &cr->secret);
+        kong_get_str(ctx, map, "rsa_public_key", 0, &cr->rsa_public_key);
+
+        if (kong_get_str(ctx, map, "algorithm", 0, &s) == 1) {
+            if (kong_in_list(s, strlen(s), kong_jwt_algorithms) < 0) {
+                kong_ferr(ctx, kong_node_get(map, "algorithm"), "algorithm",
+                          "expected one of: %s",
+                          kong_join(buf, sizeof(buf), kong_jwt_algorithms));
+            }
+
+            cr->algorithm = s;
+        }
+
+        if (cr->algorithm[0] != 'H' && cr->rsa_public_key == NULL) {
+            kong_err(ctx, map, "no mandatory 'rsa_public_key'");
+        }
+
+    } else {
+        kong_err(ctx, map, "'%s' are not supported by this gateway: the "
+                 "%s plugin is not implemented", cr->entity,
+                 cr->entity[0] == 'h' ? "hmac-auth" : "oauth2");
+    }
+}
+
+
+/* ---- once every reference is resolved ------------------------------------- */
+
+static void
+kong_hex(const unsigned char *d, size_t n, char *out)
+{
+    static const char  hex[] = "0123456789abcdef";
+    size_t             i;
+
+    for (i = 0; i < n; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 0xf];
+    }
+
+    out[2 * n] = '\0';
+}
+
+
+static int
+kong_sha1(const char *a, const char *b, unsigned char *md)
+{
+    int           ok;
+    unsigned int  len;
+    EVP_MD_CTX   *c;
+
+    c = EVP_MD_CTX_new();
+    if (c == NULL) {
+        return -1;
+    }
+
+    ok = EVP_DigestInit_ex(c, EVP_sha1(), NULL)
+         && EVP_DigestUpdate(c, a, strlen(a))
+         && EVP_DigestUpdate(c, b, strlen(b))
+         && EVP_DigestFinal_ex(c, md, &len);
+
+    EVP_MD_CTX_free(c);
+
+    return ok ? 0 : -1;
+}
+
+
+/*
+ * A consumer without an id gets one derived from its username (or
+ * custom_id): stable across loads, in UUID form, for X-Consumer-ID and the
+ * password hashes.  (Kong's generated ids differ; see docs/kong.md.)
+ */
+static const char *
+kong_consumer_gen_id(kong_ctx_t *ctx, kong_consumer_t *c)
+{
+    char           *id, hex[41];
+    unsigned char   md[20];
+
+    if (kong_sha1("consumers:", c->username ? c->username : c->custom_id,
+                  md) != 0)
+    {
+        return NULL;
+    }
+
+    md[6] = (md[6] & 0x0f) | 0x50;
+    md[8] = (md[8] & 0x3f) | 0x80;
+    kong_hex(md, 16, hex);
+
+    id = kong_palloc(ctx->pool, 37);
+    if (id == NULL) {
+        return NULL;
+    }
+
+    snprintf(id, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+
+    return id;
+}
+
+
+/*
+ * Fills consumer ids, hashes basic-auth passwords, lists each consumer's
+ * groups and builds the consumer index.  0, or -1 when out of memory.
+ */
+int
+kong_creds_finish(kong_ctx_t *ctx)
+{
+    char               *h;
+    size_t              i;
+    kong_map_t         *index, *basic;
+    unsigned char       md[20];
+    kong_config_t      *cfg;
+    kong_consumer_t    *c;
+    kong_credential_t  *cr;
+
+    cfg = ctx->cfg;
+
+    index = kong_palloc(ctx->pool, sizeof(kong_map_t));
+    if (index == NULL) {
+        return -1;
+    }
+
+    kong_map_init(index, ctx->pool);
+    cfg->consumer_index = index;
+
+    basic = kong_palloc(ctx->pool, sizeof(kong_map_t));
+    if (basic == NULL) {
+        return -1;
+    }
+
+    kong_map_init(basic, ctx->pool);
+    cfg->basic_index = basic;
+
+    for (i = 0; i < cfg->nconsumers; i++) {
+        c = cfg->consumers[i];
+
+        if (c->id == NULL) {
+            c->id = kong_consumer_gen_id(ctx, c);
+            if (c->id == NULL) {
+                return -1;
+            }
+        }
+
+        /* by id, then username: Kong's anonymous takes either */
+        if (kong_map_put(index, c->id, strlen(c->id), c) < 0
+            || (c->username
+                && kong_map_put(index, c->username, strlen(c->username), c)
+                   < 0))
+        {
+            return -1;
+        }
+    }
+
+    for (i = 0; i < cfg->ncredentials; i++) {
+        cr = cfg->credentials[i];
+
+        if (cr->type == KONG_CRED_ACL) {
+            cr->consumer->ngroups++;
+
+        } else if (cr->type == KONG_CRED_BASICAUTH) {
+            if (kong_map_put(basic, cr->key, cr->key_len, cr) < 0) {
+                return -1;
+            }
+
+            if (!cfg->transform) {
+                continue;
+            }
+
+            if (kong_sha1(cr->password, cr->consumer->id, md) != 0) {
+                return -1;
+            }
+
+            h = kong_palloc(ctx->pool, 41);
+            if (h == NULL) {
+                return -1;
+            }
+
+            kong_hex(md, 20, h);
+            cr->password = h;
+        }
+    }
+
+    for (i = 0; i < cfg->nconsumers; i++) {
+        c = cfg->consumers[i];
+
+        if (c->ngroups) {
+            c->groups = kong_palloc(ctx->pool, c->ngroups * sizeof(char *));
+            if (c->groups == NULL) {
+                return -1;
+            }
+
+            c->ngroups = 0;
+        }
+    }
+
+    for (i = 0; i < cfg->ncredentials; i++) {
+        cr = cfg->credentials[i];
+
+        if (cr->type == KONG_CRED_ACL) {
+            cr->consumer->groups[cr->consumer->ngroups++] = cr->key;
+        }
+    }
+
+    return 0;
+}
+
+
+const kong_consumer_t *
+kong_consumer_find(const kong_config_t *cfg, const char *s, size_t len)
+{
+    if (cfg->consumer_index == NULL) {
+        return NULL;
+    }
+
+    return kong_map_get(cfg->consumer_index, s, len);
+}
+
+
+const kong_credential_t *
+kong_basic_find(const kong_config_t *cfg, const char *user, size_t len)
+{
+    if (cfg->basic_index == NULL) {
+        return NULL;
+    }
+
+    return kong_map_get(cfg->basic_index, user, len);
+}
