@@ -125,6 +125,13 @@ then
 fi
 
 cd "$work"
+
+# the dashboard's page as C (config did it at configure time; an edited page
+# must reach this build too); rewritten only when it changed
+mkdir -p objs/addon/farm
+perl "$top/scripts/dashboard-html.pl" "$top/html/farm-dashboard.html" \
+    objs/addon/farm/ngx_http_farm_dashboard_html.h
+
 if [ "$mode" = --add-module ]; then
     target=
     result=objs/nginx

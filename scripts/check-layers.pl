@@ -103,6 +103,7 @@ my %layer = (
     'ngx_http_farm_module.h'           => ['7', 'farm'],
     'ngx_http_farm_module.c'           => ['7', 'farm'],
     'ngx_http_farm_status.c'           => ['7', 'farm'],
+    'ngx_http_farm_dashboard.c'        => ['7', 'farm'],
 
     # farm_kong: kong-compat/'s nginx glue, its own family
     'ngx_http_farm_kong.h'             => ['6', 'kong'],

@@ -16,6 +16,7 @@ packages="
     libhttp-parser-dev
     libyaml-dev libcmocka-dev
     redis-server wrk haproxy
+    chromium
 "
 
 missing=
