@@ -16,7 +16,7 @@ package FarmBrowser;
 # on 127.0.0.1 only.  It is started through FarmTest::background, so
 # FarmTest stops it by pid even when the test dies; stop() does it at once:
 # SIGTERM, then SIGKILL, then SIGKILL to any of its own helper processes
-# left behind (found by the unique --user-data-dir in their command line).
+# left behind (found by its unique temp dir in their command line).
 #
 # CHROMIUM (environment) names another binary.  FarmBrowser::binary()
 # returns the binary or undef, for a skip.
@@ -50,7 +50,11 @@ sub start {
         or die "FarmBrowser: no chromium (make deps installs Debian's chromium)\n";
     my $dir = File::Temp::tempdir('farm-chromium-XXXXXX', TMPDIR => 1,
                                   CLEANUP => 1);
-    my @cmd = ($bin, '--headless', '--no-sandbox', '--disable-gpu',
+    # HOME too: what chromium writes outside the profile (crash reports)
+    # stays in the temp dir, and its helpers carry the dir in their
+    # command line, which is how stop() finds any left behind
+    my @cmd = ('/usr/bin/env', "HOME=$dir", "XDG_CONFIG_HOME=$dir/.config",
+               "XDG_CACHE_HOME=$dir/.cache", $bin, '--headless', '--no-sandbox', '--disable-gpu',
                '--no-first-run', '--disable-background-networking',
                '--disable-component-update', '--disable-sync',
                '--disable-crash-reporter', '--disable-breakpad',
@@ -355,12 +359,12 @@ sub stop {
         waitpid($pid, 0);
     }
     FarmTest::finished($pid);    # forget it in FarmTest's list of children
-    # its zygote and renderers normally go with it; any left are killed by
-    # pid, found by this browser's own user data dir
+    # its zygote, renderers and crash handlers normally go with it; any
+    # left are killed by pid, found by this browser's own temp dir
     for my $cmdline (glob '/proc/[0-9]*/cmdline') {
         my ($p) = $cmdline =~ m{^/proc/(\d+)/} or next;
         my $c = _slurp($cmdline);
-        kill 'KILL', $p if index($c, "--user-data-dir=$self->{dir}\0") >= 0;
+        kill 'KILL', $p if index($c, $self->{dir}) >= 0;
     }
 }
 
