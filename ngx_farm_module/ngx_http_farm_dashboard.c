@@ -118,8 +118,8 @@ ngx_http_farm_dashboard(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     u_char                    *p;
     size_t                     len;
     uintptr_t                  esc_status, esc_admin;
-    ngx_str_t                 *value, status, admin, name;
-    ngx_uint_t                 i;
+    ngx_str_t                 *value, status, admin, name[2], *uri[2];
+    ngx_uint_t                 i, k;
     ngx_http_core_loc_conf_t  *clcf;
 
     if (dlcf->config.data) {
@@ -129,36 +129,36 @@ ngx_http_farm_dashboard(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_set(&status, "/farm");
     ngx_str_null(&admin);
 
+    ngx_str_set(&name[0], "status");
+    uri[0] = &status;
+    ngx_str_set(&name[1], "admin");
+    uri[1] = &admin;
+
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "status=", 7) == 0) {
-            ngx_str_set(&name, "status");
-            if (ngx_http_farm_dashboard_uri(cf, &name, &value[i], &status)
-                != NGX_CONF_OK)
+        for (k = 0; k < 2; k++) {
+            if (value[i].len > name[k].len
+                && value[i].data[name[k].len] == '='
+                && ngx_strncmp(value[i].data, name[k].data, name[k].len) == 0)
             {
-                return NGX_CONF_ERROR;
+                break;
             }
-
-            continue;
         }
 
-        if (ngx_strncmp(value[i].data, "admin=", 6) == 0) {
-            ngx_str_set(&name, "admin");
-            if (ngx_http_farm_dashboard_uri(cf, &name, &value[i], &admin)
-                != NGX_CONF_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
+        if (k == 2) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "farm_dashboard: invalid parameter \"%V\" "
+                               "(takes status=URI and admin=URI)", &value[i]);
+            return NGX_CONF_ERROR;
         }
 
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "farm_dashboard: invalid parameter \"%V\" "
-                           "(takes status=URI and admin=URI)", &value[i]);
-        return NGX_CONF_ERROR;
+        if (ngx_http_farm_dashboard_uri(cf, &name[k], &value[i], uri[k])
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
     }
 
     esc_status = ngx_escape_html(NULL, status.data, status.len);
@@ -294,8 +294,8 @@ ngx_http_farm_dashboard_handler(ngx_http_request_t *r)
         out[i].next = (i < 2) ? &out[i + 1] : NULL;
     }
 
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
+    out[2].buf->last_buf = (r == r->main) ? 1 : 0;
+    out[2].buf->last_in_chain = 1;
 
     return ngx_http_output_filter(r, &out[0]);
 }
