@@ -346,6 +346,10 @@ ngx_http_farm_admit_resume(ngx_http_request_t *r, ngx_uint_t reject)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_farm_module);
 
+    /* $farm_queue_wait_ms */
+    ctx->waited = ngx_current_msec - ctx->queued_at;
+    ctx->was_queued = 1;
+
     if (reject != NGX_HTTP_FARM_REJECT_NONE) {
         ngx_http_finalize_request(r, ngx_http_farm_refuse(r, ctx, reject));
         return;

@@ -24,6 +24,7 @@ typedef struct {
     uint32_t                       gen;
     uint32_t                       ntried;
     uint32_t                       tried[NGX_HTTP_FARM_MAX_TRIES];
+    ngx_msec_t                     started;     /* this try's */
     ngx_http_farm_filter_t         filter;
 } ngx_http_farm_peer_data_t;
 
@@ -251,6 +252,7 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
 
     fp->current = slot;
     fp->gen = a->gen;
+    fp->started = ngx_current_msec;
 
     ngx_shmtx_unlock(&z.shpool->mutex);
 
@@ -260,6 +262,8 @@ ngx_http_farm_get_peer(ngx_peer_connection_t *pc, void *data)
     if (fp->ntried < NGX_HTTP_FARM_MAX_TRIES) {
         fp->tried[fp->ntried++] = slot;
     }
+
+    fp->ctx->tries = fp->ntried;            /* $farm_tries */
 
     pc->sockaddr = &try->sockaddr.sockaddr;
     pc->name = &try->name;
@@ -382,8 +386,9 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_farm_peer_data_t  *fp = data;
 
+    uint32_t                ms;
     ngx_int_t               failed;
-    ngx_uint_t              changed;
+    ngx_uint_t              changed, error;
     farm_peers_t            peers;
     ngx_http_farm_zone_t    z;
     ngx_http_farm_note_t    note;
@@ -392,6 +397,12 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
     if (fp->current != FARM_SLOT_NONE) {
         failed = ngx_http_farm_breaker_failed(fp->fcf, fp->request, state);
         note.level = 0;
+
+        /* for farm_status: 5xx answers and failed connections */
+        error = (state & NGX_PEER_FAILED)
+                || (fp->request->upstream
+                    && fp->request->upstream->headers_in.status_n >= 500);
+        ms = (uint32_t) ngx_min(ngx_current_msec - fp->started, 3600000);
 
         ngx_http_farm_zone_get(fp->fcf, &z);
         ngx_http_farm_zone_peers(z.sh, &peers);
@@ -413,6 +424,10 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
                 a->failures++;
             }
 
+            a->errors += error;
+            a->latency = a->latency ? a->latency - a->latency / 8 + ms * 2
+                                    : ms * 16;
+
             if (fp->fcf->breaker.enabled && failed != -1) {
                 changed = ngx_http_farm_breaker_outcome_locked(&z, a, !failed,
                                                                &note);
@@ -421,6 +436,13 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
                     ngx_http_farm_queue_dispatch_locked(&z, a);
                 }
             }
+        }
+
+        if (error) {
+            z.sh->failed++;
+
+        } else {
+            z.sh->completed++;
         }
 
         ngx_shmtx_unlock(&z.shpool->mutex);
@@ -473,19 +495,7 @@ ngx_http_farm_save_session(ngx_peer_connection_t *pc, void *data)
 ngx_int_t
 ngx_http_farm_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_farm_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    return ngx_http_farm_variables_add(cf, ngx_http_farm_vars);
 }
 
 

@@ -109,6 +109,15 @@ ngx_http_farm_check_begin(ngx_http_farm_health_t *hc, ngx_http_farm_zone_t *z,
                                      % (hcf->jitter + 1)
                                    : 0);
 
+    /* in maintenance (farm_admin): not checked until it leaves it */
+
+    if (a->mode == NGX_HTTP_FARM_MODE_MAINTENANCE) {
+        ngx_shmtx_unlock(&z->shpool->mutex);
+        ngx_queue_insert_head(&hc->idle, &ck->queue);
+        ngx_http_farm_health_schedule(hc, z->sh, i);
+        return NGX_OK;
+    }
+
     ck->slot = slot;
     ck->gen = a->gen;
     ngx_memcpy(&ck->sockaddr, &a->sockaddr, a->socklen);

@@ -197,6 +197,11 @@ ngx_http_farm_reject_header_filter(ngx_http_request_t *r)
                             : NGX_HTTP_SERVICE_UNAVAILABLE;
     r->headers_out.status_line.len = 0;
 
+    /* $status in the access log: what the client got, not nginx's 502 */
+    if (r->err_status) {
+        r->err_status = r->headers_out.status;
+    }
+
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;

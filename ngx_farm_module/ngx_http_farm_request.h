@@ -76,11 +76,13 @@ typedef struct {
     ngx_http_farm_resume_pt        resume;      /* when the wait ends */
     ngx_http_farm_client_t        *client;
     ngx_msec_t                     queued_at;
+    ngx_msec_t                     waited;      /* in the queue, once out */
 
     unsigned                       admitted:1;
     unsigned                       waiting:1;
     unsigned                       replacing:1;
     unsigned                       body_sent:1;
+    unsigned                       was_queued:1;
 } ngx_http_farm_ctx_t;
 
 

@@ -184,3 +184,24 @@ ngx_http_farm_log_escape(u_char *dst, u_char *last, u_char *src, size_t len)
 
     return dst;
 }
+
+
+/* Adds a module's variables, a list ended by ngx_http_null_variable. */
+
+ngx_int_t
+ngx_http_farm_variables_add(ngx_conf_t *cf, ngx_http_variable_t *vars)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}

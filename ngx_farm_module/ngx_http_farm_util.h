@@ -53,6 +53,8 @@ char *ngx_http_farm_parse_statuses(ngx_conf_t *cf, ngx_str_t *value,
     u_char *bits);
 void ngx_http_farm_note(ngx_http_farm_note_t *note, ngx_uint_t level,
     const char *fmt, ...);
+ngx_int_t ngx_http_farm_variables_add(ngx_conf_t *cf,
+    ngx_http_variable_t *vars);
 
 /* ngx_http_farm_hiredis.c */
 struct redisAsyncContext;

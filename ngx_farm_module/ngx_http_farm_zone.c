@@ -50,6 +50,8 @@ ngx_http_farm_zone_size(ngx_http_farm_srv_conf_t *fcf)
 
     size += fcf->max_agents * (NGX_HTTP_FARM_OWNERS + 1) * sizeof(uint32_t);
 
+    size += NGX_HTTP_FARM_MAX_OVERRIDES * sizeof(ngx_http_farm_override_t);
+
     /* subsets: their table, and their trees for the agents they hold */
 
     size += NGX_HTTP_FARM_MAX_SUBSETS * (sizeof(ngx_http_farm_subset_t) + 64)
@@ -140,6 +142,7 @@ ngx_http_farm_zone_init(ngx_shm_zone_t *shm_zone,
         sh->agents[i].pick = &sh->picks[i];
         sh->agents[i].slot = i;
         sh->agents[i].reopen_pos = NGX_HTTP_FARM_NONE32;
+        sh->agents[i].override = NGX_HTTP_FARM_NONE32;
         sh->agents[i].next_free = (i + 1 < sh->capacity) ? i + 1
                                                          : FARM_SLOT_NONE;
     }
@@ -178,6 +181,12 @@ ngx_http_farm_zone_init(ngx_shm_zone_t *shm_zone,
                                        * NGX_HTTP_FARM_OWNERS
                                        * sizeof(uint32_t));
     if (sh->held == NULL) {
+        goto nomem;
+    }
+
+    sh->overrides = ngx_slab_calloc(shpool, NGX_HTTP_FARM_MAX_OVERRIDES
+                                    * sizeof(ngx_http_farm_override_t));
+    if (sh->overrides == NULL) {
         goto nomem;
     }
 
@@ -504,6 +513,7 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
 
     if (a && a->rec_hash == rec_hash) {
         a->seen = sh->sync_epoch;
+        a->heard = ngx_current_msec;
         ngx_shmtx_unlock(&z->shpool->mutex);
         return NGX_DONE;
     }
@@ -542,6 +552,8 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         a->since = ngx_time();
         a->requests = 0;
         a->failures = 0;
+        a->errors = 0;
+        a->latency = 0;
 
         a->pick->active = 0;
         a->nsubs = 0;
@@ -594,6 +606,9 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
 
         ngx_rbtree_insert(&sh->ids, &a->sn.node);
 
+        /* what an operator set for this id before it left, if anything */
+        ngx_http_farm_override_link_locked(z, a);
+
         sh->nagents++;
 
         if (slot >= sh->nslots) {
@@ -603,6 +618,7 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
 
     a->rec_hash = rec_hash;
     a->seen = sh->sync_epoch;
+    a->heard = ngx_current_msec;
 
     a->sockaddr = sa;
     a->socklen = socklen;
@@ -665,16 +681,26 @@ ngx_http_farm_agent_refresh_locked(ngx_http_farm_zone_t *z,
     uint32_t                   cap;
     ngx_uint_t                 was, eligible;
     farm_peers_t               peers;
+    ngx_http_farm_override_t  *ov;
     ngx_http_farm_breaker_conf_t  *bcf;
 
     bcf = &z->fcf->breaker;
+
+    ov = (a->override != NGX_HTTP_FARM_NONE32)
+         ? &z->sh->overrides[a->override] : NULL;
+
+    a->mode = ov ? ov->mode : NGX_HTTP_FARM_MODE_ACTIVE;
+    a->ejected = (ov && ov->ejected_until);
 
     was = a->pick->flags & FARM_PEER_ELIGIBLE;
 
     eligible = a->state == NGX_HTTP_FARM_SLOT_UP
                && a->health == NGX_HTTP_FARM_HEALTH_UP
                && !a->draining
-               && a->breaker != NGX_HTTP_FARM_BREAKER_OPEN;
+               && a->breaker != NGX_HTTP_FARM_BREAKER_OPEN
+               && (ov == NULL
+                   || (ov->mode == NGX_HTTP_FARM_MODE_ACTIVE
+                       && ov->ejected_until == 0));
 
     a->pick->flags = (eligible ? FARM_PEER_ELIGIBLE : 0)
                     | (a->rec_backup ? FARM_PEER_BACKUP : 0);
@@ -686,7 +712,8 @@ ngx_http_farm_agent_refresh_locked(ngx_http_farm_zone_t *z,
         z->sh->eligible--;
     }
 
-    a->pick->weight = a->rep_weight ? a->rep_weight : a->rec_weight;
+    a->pick->weight = (ov && ov->weight) ? ov->weight
+                      : a->rep_weight ? a->rep_weight : a->rec_weight;
 
     cap = a->rec_max_conns;
 
@@ -719,6 +746,10 @@ ngx_http_farm_agent_refresh_locked(ngx_http_farm_zone_t *z,
 const char *
 ngx_http_farm_agent_state_locked(ngx_http_farm_agent_t *a)
 {
+    if (a->mode == NGX_HTTP_FARM_MODE_MAINTENANCE) {
+        return "maintenance";
+    }
+
     if (a->health == NGX_HTTP_FARM_HEALTH_CHECKING) {
         return "checking";
     }
@@ -727,8 +758,12 @@ ngx_http_farm_agent_state_locked(ngx_http_farm_agent_t *a)
         return "down";
     }
 
-    if (a->draining) {
+    if (a->draining || a->mode == NGX_HTTP_FARM_MODE_DRAINING) {
         return "draining";
+    }
+
+    if (a->ejected) {
+        return "ejected";
     }
 
     if (a->breaker == NGX_HTTP_FARM_BREAKER_OPEN) {
@@ -764,6 +799,16 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
     }
 
     ngx_rbtree_delete(&sh->ids, &a->sn.node);
+
+    /* the override stays, by id, for when the agent comes back */
+
+    if (a->override != NGX_HTTP_FARM_NONE32) {
+        sh->overrides[a->override].slot = NGX_HTTP_FARM_NONE32;
+        a->override = NGX_HTTP_FARM_NONE32;
+    }
+
+    a->mode = NGX_HTTP_FARM_MODE_ACTIVE;
+    a->ejected = 0;
     ngx_http_farm_agent_free_meta_locked(z, a);
     ngx_http_farm_dict_use_locked(sh, a->caps, a->region, -1);
 
@@ -858,7 +903,10 @@ ngx_http_farm_zone_rebuild_hash(ngx_http_farm_zone_t *z)
         }
 
         in[n].slot = i;
-        in[n].weight = a->rec_weight;
+        /* an operator's weight, read unlocked: a word, at worst stale */
+        in[n].weight = (a->override != NGX_HTTP_FARM_NONE32
+                        && sh->overrides[a->override].weight)
+                       ? sh->overrides[a->override].weight : a->rec_weight;
         in[n].id = (const char *) a->id;
         in[n].id_len = a->sn.str.len;
         n++;

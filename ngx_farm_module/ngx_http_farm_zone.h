@@ -56,6 +56,12 @@
 #define NGX_HTTP_FARM_BREAKER_OPEN     1
 #define NGX_HTTP_FARM_BREAKER_HALF     2
 
+/* operator overrides (ngx_http_farm_override.c, farm_admin) */
+#define NGX_HTTP_FARM_MODE_ACTIVE      0
+#define NGX_HTTP_FARM_MODE_DRAINING    1    /* no new requests */
+#define NGX_HTTP_FARM_MODE_MAINTENANCE 2    /* out, and not checked */
+#define NGX_HTTP_FARM_MAX_OVERRIDES    1024 /* agents with one, per farm */
+
 /*
  * What a mutator changed, for its caller to act on (the zone model never
  * calls up): CAPACITY, an agent may take requests it could not take before,
@@ -109,6 +115,12 @@ typedef struct {
 
     uint64_t                       requests;
     uint64_t                       failures;
+    uint64_t                       errors;      /* 5xx, connect failures */
+    uint32_t                       latency;     /* moving average, ms * 16 */
+    uint32_t                       override;    /* in sh->overrides, or NONE */
+    uint8_t                        mode;        /* the override's, mirrored */
+    uint8_t                        ejected;     /* by an operator, likewise */
+    ngx_msec_t                     heard;       /* the registry showed it */
 
     /* active health checks */
     uint8_t                        health;      /* NGX_HTTP_FARM_HEALTH_* */
@@ -146,6 +158,22 @@ typedef struct {
     uint32_t                       nmembers;
     farm_tree_t                    tree;
 } ngx_http_farm_subset_t;
+
+
+/*
+ * What an operator set for one agent id (farm_admin): kept by id, so that
+ * an agent that leaves the registry and comes back finds it again.  Owned
+ * by ngx_http_farm_override.c; an agent points at its entry (O(1) on the
+ * request path).  An entry back at the defaults is freed.
+ */
+typedef struct {
+    u_char                         id[FARM_ID_MAX];
+    uint16_t                       id_len;      /* 0: free */
+    uint8_t                        mode;        /* NGX_HTTP_FARM_MODE_* */
+    uint32_t                       weight;      /* 0: the agent's own */
+    ngx_msec_t                     ejected_until; /* 0: not ejected */
+    uint32_t                       slot;        /* its agent, or NONE */
+} ngx_http_farm_override_t;
 
 
 /* the queue's shared part (ngx_http_farm_queue.c) */
@@ -271,6 +299,15 @@ typedef struct {
     ngx_http_farm_owner_t          owners[NGX_HTTP_FARM_OWNERS];
     uint32_t                      *held;
     uint64_t                       reclaimed;   /* given back, in all */
+
+    /* operator overrides (ngx_http_farm_override.c) */
+    ngx_http_farm_override_t      *overrides;   /* MAX_OVERRIDES */
+    uint32_t                       noverrides;  /* entries in use */
+    ngx_msec_t                     next_expire; /* earliest ejection end */
+
+    /* tries that ended, for farm_status's summary (balancer) */
+    uint64_t                       completed;
+    uint64_t                       failed;
 } ngx_http_farm_shctx_t;
 
 
@@ -329,6 +366,20 @@ void ngx_http_farm_owner_detach(ngx_http_farm_zone_t *z, ngx_uint_t owner,
     ngx_http_farm_owner_gone_pt gone, void *data);
 void ngx_http_farm_owner_hold_locked(ngx_http_farm_zone_t *z, uint32_t slot,
     ngx_uint_t owner, ngx_int_t delta);
+
+
+/* ngx_http_farm_override.c */
+ngx_http_farm_override_t *ngx_http_farm_override_find_locked(
+    ngx_http_farm_zone_t *z, u_char *id, size_t len);
+ngx_http_farm_override_t *ngx_http_farm_override_get_locked(
+    ngx_http_farm_zone_t *z, u_char *id, size_t len);
+ngx_uint_t ngx_http_farm_override_set_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_override_t *ov, ngx_uint_t old_mode, uint32_t old_weight);
+void ngx_http_farm_override_link_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a);
+ngx_uint_t ngx_http_farm_override_expire_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t **changed, ngx_uint_t max);
+const char *ngx_http_farm_mode_name(ngx_uint_t mode);
 
 
 void ngx_http_farm_reopen_add_locked(ngx_http_farm_zone_t *z,

@@ -56,6 +56,7 @@ my %layer = (
     'ngx_http_farm_zone.c'             => ['2.2', 'farm'],
     'ngx_http_farm_zone_owner.c'       => ['2.2', 'farm'],
     'ngx_http_farm_subset.c'           => ['2.2', 'farm'],
+    'ngx_http_farm_override.c'         => ['2.2', 'farm'],
 
     # 3  selection
     'ngx_http_farm_request.h'          => ['3', 'farm'],
@@ -102,7 +103,11 @@ my %layer = (
     # 7  module glue
     'ngx_http_farm_module.h'           => ['7', 'farm'],
     'ngx_http_farm_module.c'           => ['7', 'farm'],
+    'ngx_http_farm_status.h'           => ['7', 'farm'],
     'ngx_http_farm_status.c'           => ['7', 'farm'],
+    'ngx_http_farm_admin.h'            => ['7', 'farm'],
+    'ngx_http_farm_admin.c'            => ['7', 'farm'],
+    'ngx_http_farm_logvar.c'           => ['7', 'farm'],
     'ngx_http_farm_dashboard.c'        => ['7', 'farm'],
 
     # farm_kong: kong-compat/'s nginx glue, its own family

@@ -41,6 +41,7 @@ our @EXPORT = qw(
     spread spread_text agent_state put_record
     worker_pids process_peer proc_status_kb
     http_conn http_on nginx_workers
+    http_request temp_file
 );
 
 our $HttpTimeout = 5;    # seconds, for http_get
@@ -65,6 +66,17 @@ sub _tmpdir {
     $TmpDir //= File::Temp::tempdir('farmtest-XXXXXX', TMPDIR => 1,
                                     CLEANUP => !$ENV{FARM_TEST_KEEP});
     return $TmpDir;
+}
+
+# temp_file('admin.token', "text\n"): writes a file in the test's temp dir
+# (removed with it) and returns its path.
+sub temp_file {
+    my ($name, $content) = @_;
+    my $path = File::Spec->catfile(_tmpdir(), $name);
+    open my $fh, '>', $path or die "FarmTest: temp_file: $path: $!\n";
+    print {$fh} $content;
+    close $fh or die "FarmTest: temp_file: $path: $!\n";
+    return $path;
 }
 
 # ---------------------------------------------------------------------------
@@ -568,6 +580,18 @@ sub http_get {
         $body = substr $body, 0, $h{'content-length'};
     }
     return ($status, \%h, $body);
+}
+
+# http_request($port, 'PATCH', '/path', $body, %headers): any method, an
+# optional body (a string; undef: none).  Returns ($status, \%headers,
+# $body) like http_get; (undef, {}, undef) on connection failure.
+sub http_request {
+    my ($port, $method, $path, $body, %headers) = @_;
+    my $res = HTTP::Tiny->new(timeout => $HttpTimeout)->request(
+        $method, "http://127.0.0.1:$port$path",
+        { headers => \%headers, (defined $body ? (content => $body) : ()) });
+    return (undef, {}, undef) if $res->{status} == 599;
+    return ($res->{status}, $res->{headers}, $res->{content});
 }
 
 # A kept-alive connection to 127.0.0.1:$port (for requests that must go to
@@ -1274,6 +1298,17 @@ $target: port, "host:port", "http://host:port[/path]" or a handle with
 lower-cased, repeated headers joined with ", ", chunked bodies decoded.
 On connection failure or timeout ($FarmTest::HttpTimeout, default 5 s)
 returns (undef, {}, undef) and sets $FarmTest::HttpError.
+
+=item temp_file($name, $content)
+
+Writes $content to $name in the test's temp dir (removed at the end unless
+FARM_TEST_KEEP=1) and returns the path: token files, small configs.
+
+=item http_request($port, $method, $path, $body, %headers)
+
+Any method to 127.0.0.1:$port, with an optional body (undef: none) and
+headers.  Returns ($status, \%headers, $body), header names lower-cased;
+(undef, {}, undef) when the connection fails.
 
 =item http_conn($port) / http_on($sock, $path, %headers)
 

@@ -1,0 +1,324 @@
+
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * Operator overrides of the zone model (farm_admin sets them): an agent's
+ * mode (active, draining, maintenance), its weight, and an ejection until
+ * a given time.  They are kept by agent id in a table of the zone, apart
+ * from the agent slots, so that they survive "nginx -s reload" (the zone
+ * does) and an agent that leaves the registry and registers again (its new
+ * slot finds the entry by id).  An agent points at its entry, so the
+ * request path reads an override in O(1); only the selection tree's flags
+ * are read there, which ngx_http_farm_agent_refresh_locked() computes.
+ *
+ * This file is the only writer of the table (docs/design.md, "Layers and
+ * ownership"), always under the zone's slab mutex.
+ */
+
+
+#include "ngx_http_farm_zone.h"
+
+
+static ngx_http_farm_override_t *ngx_http_farm_override_next_locked(
+    ngx_http_farm_shctx_t *sh, uint32_t *i);
+static void ngx_http_farm_override_free_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_override_t *ov);
+static void ngx_http_farm_override_next_expire_locked(
+    ngx_http_farm_zone_t *z);
+
+
+const char *
+ngx_http_farm_mode_name(ngx_uint_t mode)
+{
+    switch (mode) {
+    case NGX_HTTP_FARM_MODE_DRAINING:
+        return "draining";
+    case NGX_HTTP_FARM_MODE_MAINTENANCE:
+        return "maintenance";
+    default:
+        return "active";
+    }
+}
+
+
+/*
+ * The walk of the entries in use: the one at or after *i, *i moved past
+ * it; NULL at the end.  A walk costs NGX_HTTP_FARM_MAX_OVERRIDES steps and
+ * happens only when an agent joins (and some entry is in use), when an
+ * operator changes something and when an ejection is due, never per
+ * request.
+ */
+
+static ngx_http_farm_override_t *
+ngx_http_farm_override_next_locked(ngx_http_farm_shctx_t *sh, uint32_t *i)
+{
+    ngx_http_farm_override_t  *ov;
+
+    while (*i < NGX_HTTP_FARM_MAX_OVERRIDES) {
+        ov = &sh->overrides[(*i)++];
+
+        if (ov->id_len) {
+            return ov;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* The entry of an agent id, or NULL. */
+
+ngx_http_farm_override_t *
+ngx_http_farm_override_find_locked(ngx_http_farm_zone_t *z, u_char *id,
+    size_t len)
+{
+    uint32_t                   i;
+    ngx_http_farm_override_t  *ov;
+
+    if (z->sh->overrides == NULL || z->sh->noverrides == 0) {
+        return NULL;
+    }
+
+    i = 0;
+
+    while ((ov = ngx_http_farm_override_next_locked(z->sh, &i)) != NULL) {
+        if (ov->id_len == len && ngx_memcmp(ov->id, id, len) == 0) {
+            return ov;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* The entry of an agent id, made at the defaults if there is none. */
+
+ngx_http_farm_override_t *
+ngx_http_farm_override_get_locked(ngx_http_farm_zone_t *z, u_char *id,
+    size_t len)
+{
+    uint32_t                   i;
+    ngx_http_farm_agent_t     *a;
+    ngx_http_farm_shctx_t     *sh;
+    ngx_http_farm_override_t  *ov;
+
+    sh = z->sh;
+
+    if (len == 0 || len > FARM_ID_MAX || sh->overrides == NULL) {
+        return NULL;
+    }
+
+    ov = ngx_http_farm_override_find_locked(z, id, len);
+    if (ov) {
+        return ov;
+    }
+
+    for (i = 0; i < NGX_HTTP_FARM_MAX_OVERRIDES; i++) {
+        ov = &sh->overrides[i];
+
+        if (ov->id_len) {
+            continue;
+        }
+
+        ngx_memcpy(ov->id, id, len);
+        ov->id_len = (uint16_t) len;
+        ov->mode = NGX_HTTP_FARM_MODE_ACTIVE;
+        ov->weight = 0;
+        ov->ejected_until = 0;
+        ov->slot = NGX_HTTP_FARM_NONE32;
+        sh->noverrides++;
+
+        a = ngx_http_farm_agent_lookup_locked(z, id, len);
+
+        if (a) {
+            ov->slot = a->slot;
+            a->override = i;
+        }
+
+        return ov;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Makes what the caller changed in an entry count: the agent's place in
+ * the selection tree, its health checks when it leaves maintenance (it
+ * comes back like a new agent: no requests before a check passes, when
+ * checks are mandatory), and the hash tables when its weight changed.  old_mode
+ * and old_weight are the entry's values before the change.  An entry back
+ * at the defaults is freed.  Returns what
+ * ngx_http_farm_agent_refresh_locked() returns (0 with no agent).
+ */
+
+ngx_uint_t
+ngx_http_farm_override_set_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_override_t *ov, ngx_uint_t old_mode, uint32_t old_weight)
+{
+    ngx_http_farm_agent_t  *a;
+
+    ngx_http_farm_override_next_expire_locked(z);
+
+    a = (ov->slot != NGX_HTTP_FARM_NONE32) ? &z->sh->agents[ov->slot] : NULL;
+
+    if (a && old_mode == NGX_HTTP_FARM_MODE_MAINTENANCE
+        && ov->mode != NGX_HTTP_FARM_MODE_MAINTENANCE
+        && z->fcf->health.enabled && z->fcf->health.mandatory)
+    {
+        if (a->health != NGX_HTTP_FARM_HEALTH_CHECKING) {
+            a->health = NGX_HTTP_FARM_HEALTH_CHECKING;
+            z->sh->unchecked++;
+        }
+
+        a->passes = 0;
+        a->fails = 0;
+        a->next_check = ngx_current_msec;
+    }
+
+    if (ov->weight != old_weight) {
+        z->sh->hash_dirty = 1;
+    }
+
+    if (ov->mode == NGX_HTTP_FARM_MODE_ACTIVE && ov->weight == 0
+        && ov->ejected_until == 0)
+    {
+        ngx_http_farm_override_free_locked(z, ov);
+    }
+
+    if (a == NULL) {
+        return 0;
+    }
+
+    return ngx_http_farm_agent_refresh_locked(z, a);
+}
+
+
+static void
+ngx_http_farm_override_free_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_override_t *ov)
+{
+    if (ov->slot != NGX_HTTP_FARM_NONE32) {
+        z->sh->agents[ov->slot].override = NGX_HTTP_FARM_NONE32;
+    }
+
+    ov->id_len = 0;
+    ov->slot = NGX_HTTP_FARM_NONE32;
+    z->sh->noverrides--;
+}
+
+
+/* A new agent finds the entry of its id, if there is one. */
+
+void
+ngx_http_farm_override_link_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t *a)
+{
+    ngx_http_farm_override_t  *ov;
+
+    ov = ngx_http_farm_override_find_locked(z, a->id, a->sn.str.len);
+
+    if (ov == NULL) {
+        a->override = NGX_HTTP_FARM_NONE32;
+        return;
+    }
+
+    ov->slot = a->slot;
+    a->override = ov - z->sh->overrides;
+}
+
+
+static void
+ngx_http_farm_override_next_expire_locked(ngx_http_farm_zone_t *z)
+{
+    uint32_t                   i;
+    ngx_msec_t                 next;
+    ngx_http_farm_shctx_t     *sh;
+    ngx_http_farm_override_t  *ov;
+
+    sh = z->sh;
+    next = 0;
+    i = 0;
+
+    while ((ov = ngx_http_farm_override_next_locked(sh, &i)) != NULL) {
+
+        if (ov->ejected_until
+            && (next == 0 || (ngx_msec_int_t) (ov->ejected_until - next) < 0))
+        {
+            next = ov->ejected_until;
+        }
+    }
+
+    sh->next_expire = next;
+}
+
+
+/*
+ * Ends the ejections that are due.  O(1) when none is (the common case,
+ * checked on sh->next_expire); else a walk of the table.  The agents whose
+ * ejection ended and that can take requests again go to changed[] (at most
+ * max of them), for the caller to serve waiters; returns how many ended.
+ */
+
+ngx_uint_t
+ngx_http_farm_override_expire_locked(ngx_http_farm_zone_t *z,
+    ngx_http_farm_agent_t **changed, ngx_uint_t max)
+{
+    uint32_t                   i, n;
+    ngx_uint_t                 nchanged, rc;
+    ngx_msec_t                 now;
+    ngx_http_farm_agent_t     *a;
+    ngx_http_farm_shctx_t     *sh;
+    ngx_http_farm_override_t  *ov;
+
+    sh = z->sh;
+    now = ngx_current_msec;
+
+    if (sh->next_expire == 0
+        || (ngx_msec_int_t) (sh->next_expire - now) > 0)
+    {
+        return 0;
+    }
+
+    n = 0;
+    nchanged = 0;
+    i = 0;
+
+    while ((ov = ngx_http_farm_override_next_locked(sh, &i)) != NULL) {
+
+        if (ov->ejected_until == 0
+            || (ngx_msec_int_t) (ov->ejected_until - now) > 0)
+        {
+            continue;
+        }
+
+        ov->ejected_until = 0;
+        n++;
+
+        a = (ov->slot != NGX_HTTP_FARM_NONE32) ? &sh->agents[ov->slot]
+                                               : NULL;
+
+        if (ov->mode == NGX_HTTP_FARM_MODE_ACTIVE && ov->weight == 0) {
+            ngx_http_farm_override_free_locked(z, ov);
+        }
+
+        if (a == NULL) {
+            continue;
+        }
+
+        rc = ngx_http_farm_agent_refresh_locked(z, a);
+
+        if ((rc & NGX_HTTP_FARM_CHANGED_CAPACITY) && nchanged < max) {
+            changed[nchanged++] = a;
+        }
+    }
+
+    ngx_http_farm_override_next_expire_locked(z);
+
+    while (nchanged < max) {
+        changed[nchanged++] = NULL;
+    }
+
+    return n;
+}
