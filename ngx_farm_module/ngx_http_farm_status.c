@@ -462,18 +462,18 @@ ngx_http_farm_status_farm(ngx_http_farm_status_out_t *out,
 
     rc = ngx_http_farm_status_types_locked(types, sh);
 
-    p = ngx_sprintf(p, "],\"total\":%ui,"
+    p = ngx_sprintf(p, "],\"total\":%ui,\"overrides\":%uD,"
+                    "\"tasks\":{\"completed\":%uL,\"failed\":%uL},"
                     "\"totals\":{\"agents\":%uD,\"available\":%uL,"
                     "\"active\":%uL,\"requests\":%uL,\"no_agent\":%uL,"
-                    "\"reclaimed\":%uL,\"completed\":%uL,\"failed\":%uL,"
-                    "\"overrides\":%uD},"
+                    "\"reclaimed\":%uL},"
                     "\"zone\":{\"pages\":%ui,\"free_pages\":%ui},"
                     "\"sync\":{\"registry_up\":%s,\"last_full_sync\":%T,"
                     "\"full_syncs\":%uL,\"errors\":%uL,"
                     "\"bad_records\":%ui}}",
-                    mine.seen, sh->nagents, mine.available, mine.active,
+                    mine.seen, sh->noverrides, sh->completed, sh->failed,
+                    sh->nagents, mine.available, mine.active,
                     sh->requests, sh->no_agent, sh->reclaimed,
-                    sh->completed, sh->failed, sh->noverrides,
                     (ngx_uint_t) (z.shpool->end - z.shpool->start)
                     / ngx_pagesize, z.shpool->pfree,
                     sh->registry_up ? "true" : "false", sh->last_sync,

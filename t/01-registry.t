@@ -193,7 +193,7 @@ GET /farm?upstream=agents
 --- response_headers
 Content-Type: application/json
 Cache-Control: no-store
---- response_body_like: ^\{"version":"[\d.]+","time":\d+,"farms":\[\{"upstream":"agents","service":"agents","registry":"redis://127\.0\.0\.1:\d+/0","balance":"round_robin","agents":\[\{"id":"a".*"requests":3,.*"totals":\{"agents":1,"available":1,"active":0,"requests":3,"no_agent":0,"reclaimed":0\},"zone":\{"pages":\d+,"free_pages":\d+\},"sync":\{"registry_up":true,"last_full_sync":\d+,"full_syncs":\d+,"errors":0,"bad_records":0\}\}\]\}
+--- response_body_like: ^\{"version":"[\d.]+","time":\d+,"farms":\[\{"upstream":"agents","service":"agents","registry":"redis://127\.0\.0\.1:\d+/0","balance":"round_robin","agents":\[\{"id":"a".*"requests":3,.*"totals":\{"agents":1,"available":1,"active":0,"requests":3,"no_agent":0,"reclaimed":0\},"zone":\{"pages":\d+,"free_pages":\d+\},"sync":\{"registry_up":true,"last_full_sync":\d+,"full_syncs":\d+,"errors":0,"bad_records":0\}\}\],"total":1,"summary":\{"workers":\{"total":1,
 --- no_error_log
 [error]
 

@@ -215,7 +215,7 @@ Test::More::cmp_ok(abs($c->{w2} - 10), '<=', 1, "w2 served $c->{w2} of 40 (weigh
 Test::More::is($a->{weight}, 1, 'weight null: the registered weight again');
 --- request
 GET /farm
---- response_body_like: "overrides":0\}
+--- response_body_like: "total":2,"overrides":0,
 --- error_log
 set agent "w1" of pool "agents": mode active -> active, weight 0 -> 3
 --- no_error_log
@@ -246,7 +246,7 @@ my $c = FarmTest::spread(6);
 Test::More::ok(($c->{e1} // 0) > 0, 'e1 takes requests again');
 --- request
 GET /farm
---- response_body_like: "overrides":0\}
+--- response_body_like: "total":2,"overrides":0,
 --- error_log eval
 [qr/farm admin: client 127\.0\.0\.1 ejected agent "e1" of pool "agents" for 1 s/,
  qr/ejection\(s\) in pool "agents" ended/,

@@ -181,3 +181,43 @@ GET /farm
 --- response_body_like: "id":"l1"
 --- error_log
 no live upstreams
+
+
+=== TEST 5: $farm_queue_wait_ms: the time a request waited in farm_queue
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms;
+        farm_queue max=5 timeout=20s;
+    }
+    upstream others {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=others
+                      resync=300ms;
+    }
+    log_format farm '$remote_addr "$request" $status agent=$farm_agent '
+                    'region=$farm_region tries=$farm_tries '
+                    'queue_wait_ms=$farm_queue_wait_ms refusal=$farm_refusal';
+--- init
+main::agents(q1 => { max_conns => 1 });
+my $bg = FarmTest::background('a slow request', 'curl', '-s', '-o', '/dev/null',
+                              '--max-time', '60',
+                              'http://127.0.0.1:' . FarmTest::gateway_port()
+                              . '/work?ms=1000');
+FarmTest::wait_until(sub { FarmTest::farm_agents()->{q1}{active} == 1 }, 10,
+                     'q1 busy');
+my ($code) = FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0&log=queued');
+Test::More::is($code, 200, 'the queued request was served');
+FarmTest::finish($bg, 30);
+my $log = '';
+FarmTest::wait_until(sub {
+    open my $fh, '<', $ENV{TEST_NGINX_ACCESS_LOG} or return 0;
+    $log = do { local $/; <$fh> };
+    return $log =~ m{log=queued};
+}, 10, 'the queued request in the access log');
+my ($ms) = $log =~ m{"GET /work\?ms=0&log=queued HTTP/1\.1" 200 agent=q1 region=- tries=1 queue_wait_ms=(\d+) refusal=-};
+Test::More::ok(defined $ms && $ms > 0, 'it waited in the queue: queue_wait_ms=' . ($ms // 'none'));
+--- request
+GET /farm
+--- response_body_like: "queue":\{"waiting":0,
+--- no_error_log
+[error]
