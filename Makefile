@@ -42,7 +42,8 @@ AGENT_LIBS    := -levent -lhiredis -ljansson -lcurl -lhttp_parser
 
 MODULE_SRCS   := $(wildcard ngx_farm_module/*.c ngx_farm_module/*.h) \
                  $(wildcard kong-compat/kong*.c kong-compat/kong*.h) \
-                 $(REGISTRY_SRCS) $(REGISTRY_HDRS) config
+                 $(REGISTRY_SRCS) $(REGISTRY_HDRS) config \
+                 html/farm-dashboard.html scripts/dashboard-html.pl
 
 UNIT_TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 UNIT_SRCS     := $(REGISTRY_SRCS) ngx_farm_module/ngx_http_farm_pick.c \

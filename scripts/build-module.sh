@@ -125,6 +125,18 @@ then
 fi
 
 cd "$work"
+
+# the dashboard's page as C (config did it at configure time; an edited page
+# must reach this build too); rewritten only when it changed, and then only
+# the one object that includes it is rebuilt
+page=objs/addon/farm/ngx_http_farm_dashboard_html.h
+mkdir -p objs/addon/farm
+was=$(cksum < "$page" 2>/dev/null || true)
+perl "$top/scripts/dashboard-html.pl" "$top/html/farm-dashboard.html" "$page"
+if [ "$was" != "$(cksum < "$page")" ]; then
+    rm -f objs/addon/ngx_farm_module/ngx_http_farm_dashboard.o
+fi
+
 if [ "$mode" = --add-module ]; then
     target=
     result=objs/nginx

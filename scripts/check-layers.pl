@@ -124,6 +124,7 @@ my %layer = (
     'ngx_http_farm_metrics.h'          => ['7', 'farm'],
     'ngx_http_farm_metrics.c'          => ['7', 'farm'],
     'ngx_http_farm_metrics_families.c' => ['7', 'farm'],
+    'ngx_http_farm_dashboard.c'        => ['7', 'farm'],
 
     # farm_kong: kong-compat/'s nginx glue, its own family
     'ngx_http_farm_kong.h'             => ['6', 'kong'],

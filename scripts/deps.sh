@@ -3,7 +3,8 @@
 # does nothing when they are all there.
 #
 #   scripts/deps.sh              everything: the build, every test (prometheus
-#                                for its promtool, which checks farm_metrics),
+#                                for its promtool, which checks farm_metrics;
+#                                chromium, which loads the dashboard),
 #                                the benchmarks and the demos, and the Consul
 #                                binary the tests use (scripts/consul.sh:
 #                                the first run takes minutes, later runs
@@ -24,9 +25,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:-all}
 registry=${2:-builtin}
 
-# the module (against nginx's tree: nginx-dev) and farm-agent
+# the module (against nginx's tree: nginx-dev; perl makes the dashboard's C
+# header from its page) and farm-agent
 build="
     gcc make pkg-config curl
+    perl
     nginx
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
@@ -35,11 +38,12 @@ build="
 
 # the tests, the sanitizer and fuzzer builds, the benchmarks
 tests="
-    perl procps openssl
+    procps openssl
     clang llvm llvm-14 libclang-rt-14-dev
     libcmocka-dev
     redis-server wrk haproxy
     prometheus
+    chromium
 "
 
 case "$what" in
