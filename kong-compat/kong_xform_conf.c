@@ -93,7 +93,7 @@ xf_skip_space(const char *s, size_t i, size_t len)
 static size_t
 xf_term(const char *s, size_t len, xf_term_t *t)
 {
-    size_t       i, k, n, nl;
+    size_t       i, k, n, nl = 0;
     const char  *tables[] = { "headers", "query_params", "uri_captures" };
     int          kinds[] = { XF_T_HEADER, XF_T_QUERY, XF_T_CAP_NAME };
     char        *end;
