@@ -138,9 +138,23 @@ $ENV{TEST_NGINX_BINARY} //= '/usr/sbin/nginx' if -x '/usr/sbin/nginx';
 $ENV{TEST_NGINX_LOAD_MODULES} //= "$ROOT/build/ngx_http_farm_module.so"
     if -f "$ROOT/build/ngx_http_farm_module.so";
 if (!$ENV{TEST_NGINX_PORT} && !$ENV{TEST_NGINX_SERVER_PORT}) {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1);
-    $ENV{TEST_NGINX_PORT} = $s ? $s->sockport : 1984;
+    # below the kernel's ephemeral range (as FarmTest::free_port): nginx
+    # stops and starts between blocks, and in between an outgoing
+    # connection could take a port the kernel handed out
+    my ($lo, $hi) = (10000, 32767);
+    if (open my $f, '<', '/proc/sys/net/ipv4/ip_local_port_range') {
+        my ($eph) = split ' ', scalar <$f>;
+        $hi = $eph - 1 if $eph && $eph - 1 > $lo + 1000;
+    }
+    for (1 .. 500) {
+        my $port = $lo + int rand($hi - $lo + 1);
+        IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                              Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+            or next;
+        $ENV{TEST_NGINX_PORT} = $port;
+        last;
+    }
+    $ENV{TEST_NGINX_PORT} //= 1984;
 }
 
 my @perl5lib = grep { length && $_ ne "$ROOT/t/harness" && $_ ne 't/harness' }

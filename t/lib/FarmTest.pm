@@ -198,14 +198,25 @@ for my $sig (qw(INT TERM)) {
 # ports, polling
 # ---------------------------------------------------------------------------
 
+# A port nothing listens on, taken below the kernel's ephemeral range: a
+# port the kernel hands out (LocalPort 0) can be taken again, between this
+# check and the server's bind, by any outgoing connection of the test
+# (nginx to an agent, a client to nginx), and the server then fails to
+# start with "address already in use".
 sub free_port {
-    for (1 .. 200) {
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+    my ($lo, $hi) = (10000, 32767);
+    if (open my $f, '<', '/proc/sys/net/ipv4/ip_local_port_range') {
+        my ($eph) = split ' ', scalar <$f>;
+        $hi = $eph - 1 if $eph && $eph - 1 > $lo + 1000;
+    }
+    for (1 .. 500) {
+        my $port = $lo + int rand($hi - $lo + 1);
+        next if $UsedPorts{$port};
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
                                       Proto => 'tcp', Listen => 1, ReuseAddr => 1)
             or next;
-        my $port = $s->sockport;
         close $s;
-        next if $UsedPorts{$port}++;
+        $UsedPorts{$port} = 1;
         return $port;
     }
     die "FarmTest: cannot find a free TCP port\n";

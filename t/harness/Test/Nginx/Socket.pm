@@ -1293,11 +1293,20 @@ for my $sig (qw(INT TERM)) {
 sub pick_free_port {
     my ($taken) = @_;
     my %used = map { $_ => 1 } grep { defined } $ServerPort, values %{ $taken || {} };
-    for (1 .. 100) {
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                      Proto => 'tcp', Listen => 1) or next;
-        my $port = $s->sockport;
-        return $port unless $used{$port};
+    # below the kernel's ephemeral range, where no outgoing connection
+    # takes the port before the server binds it
+    my ($lo, $hi) = (10000, 32767);
+    if (open my $f, '<', '/proc/sys/net/ipv4/ip_local_port_range') {
+        my ($eph) = split ' ', scalar <$f>;
+        $hi = $eph - 1 if $eph && $eph - 1 > $lo + 1000;
+    }
+    for (1 .. 500) {
+        my $port = $lo + int rand($hi - $lo + 1);
+        next if $used{$port};
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                                      Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+            or next;
+        return $port;
     }
     bail_out("Cannot find an available listening port number");
 }
