@@ -159,7 +159,7 @@ typedef struct {
     const char             *anonymous;
     int                     run_on_preflight;   /* true */
     const char             *realm;
-} kong_jwt_conf_t;
+} kong_jwt_plugin_conf_t;    /* the engine's is kong_jwt.h's */
 
 
 /* request-transformer, response-transformer: "name:value" lists */

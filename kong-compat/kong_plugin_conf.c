@@ -625,11 +625,11 @@ kong_conf_jwt(kong_ctx_t *ctx, const kong_node_t *m)
     static const char *const  uri_dflt[] = { "jwt", NULL };
     static const char *const  header_dflt[] = { "authorization", NULL };
 
-    size_t            i;
-    kong_strs_t       claims;
-    kong_jwt_conf_t  *c;
+    size_t                   i;
+    kong_strs_t              claims;
+    kong_jwt_plugin_conf_t  *c;
 
-    c = kong_palloc(ctx->pool, sizeof(kong_jwt_conf_t));
+    c = kong_palloc(ctx->pool, sizeof(kong_jwt_plugin_conf_t));
     if (c == NULL) {
         kong_oom(ctx);
         return NULL;

@@ -67,6 +67,8 @@ typedef struct {
     ngx_array_t                rl_redis;  /* ngx_http_farm_kong_rl_redis_t:
                                              policy redis, per plugin */
     time_t                     loaded;    /* for keyauth ttl */
+    ngx_array_t                jwt_secrets;   /* kong_jwt_secret_t, sorted
+                                                 by key */
 } ngx_http_farm_kong_conf_t;
 
 
@@ -158,6 +160,11 @@ typedef struct {
     unsigned                    farm:1;   /* to an nginx upstream {} */
     unsigned                    answered:1;
     unsigned                    error_sent:1;
+    unsigned                    corrid_echo:1;    /* on the response */
+
+    /* correlation-id (ngx_http_farm_kong_corrid.c) */
+    ngx_str_t                   corrid_name;
+    ngx_str_t                   corrid_value;
 } ngx_http_farm_kong_ctx_t;
 
 
@@ -219,6 +226,22 @@ ngx_int_t ngx_http_farm_kong_basic_auth(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_basic_auth_conf_t *conf);
 ngx_table_elt_t *ngx_http_farm_kong_in_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_uint_t *count);
+ngx_int_t ngx_http_farm_kong_anonymous(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const char *anonymous);
+ngx_int_t ngx_http_farm_kong_consumer_headers(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *hide);
+
+/* ngx_http_farm_kong_jwt.c: the jwt plugin */
+ngx_int_t ngx_http_farm_kong_jwt_conf(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc, ngx_uint_t skip);
+ngx_int_t ngx_http_farm_kong_jwt(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_jwt_plugin_conf_t *conf);
+
+/* ngx_http_farm_kong_corrid.c: the correlation-id plugin */
+ngx_int_t ngx_http_farm_kong_corrid(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_correlation_id_conf_t *conf);
+ngx_int_t ngx_http_farm_kong_corrid_echo(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx);
 
 /* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
 ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,

@@ -335,6 +335,12 @@ ngx_http_farm_kong_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_farm_kong_module);
 
+    if (ctx && r == r->main
+        && ngx_http_farm_kong_corrid_echo(r, ctx) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (ctx == NULL || ctx->answered || r != r->main) {
         return ngx_http_farm_kong_next_header_filter(r);
     }

@@ -32,10 +32,6 @@ static ngx_int_t ngx_http_farm_kong_authenticated(ngx_http_request_t *r,
     const char *refused);
 static ngx_int_t ngx_http_farm_kong_deny(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *challenge, const char *msg);
-static ngx_int_t ngx_http_farm_kong_anonymous(ngx_http_request_t *r,
-    ngx_http_farm_kong_ctx_t *ctx, const char *anonymous);
-static ngx_int_t ngx_http_farm_kong_consumer_headers(ngx_http_request_t *r,
-    ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *hide);
 
 
 /* Builds conf->keys from the file's keyauth_credentials. */
@@ -535,7 +531,7 @@ ngx_http_farm_kong_deny(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_farm_kong_anonymous(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const char *anonymous)
 {
@@ -576,12 +572,13 @@ ngx_http_farm_kong_anonymous(ngx_http_request_t *r,
 
 /*
  * X-Consumer-ID, X-Consumer-Custom-ID, X-Consumer-Username,
- * X-Credential-Identifier and X-Anonymous-Consumer as Kong sets them
+ * X-Credential-Identifier (the credential's id; a jwt_secrets' key) and
+ * X-Anonymous-Consumer as Kong sets them
  * (a header the client sent under one of these names never reaches the
  * upstream once a consumer is set); hide: a credential header to remove.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_farm_kong_consumer_headers(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *hide)
 {
@@ -616,7 +613,12 @@ ngx_http_farm_kong_consumer_headers(ngx_http_request_t *r,
         values[2].len = ngx_strlen(c->username);
     }
 
-    if (ctx->credential && ctx->credential->id) {
+    if (ctx->credential && ctx->credential->type == KONG_CRED_JWT) {
+        /* Kong's jwt names the credential by its key */
+        values[3].data = (u_char *) ctx->credential->key;
+        values[3].len = ctx->credential->key_len;
+
+    } else if (ctx->credential && ctx->credential->id) {
         values[3].data = (u_char *) ctx->credential->id;
         values[3].len = ngx_strlen(ctx->credential->id);
     }

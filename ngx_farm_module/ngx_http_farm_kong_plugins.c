@@ -9,9 +9,10 @@
  * far (kong_plugin_for).  Here: ip-restriction, request-size-limiting,
  * acl, rate-limiting (policy local, counted in farm_limit's shared zone
  * and windows) and request-termination; key-auth and basic-auth are in
- * ngx_http_farm_kong_auth.c.  The plugins whose engines live elsewhere
- * (cors, jwt, the transformers, correlation-id, prometheus) are refused
- * at load until they are wired in here (see ngx_http_farm_kong_done).
+ * ngx_http_farm_kong_auth.c, jwt in _jwt.c, correlation-id in _corrid.c.
+ * The plugins whose engines live elsewhere (cors, the transformers,
+ * prometheus) are refused at load until they are wired in here (see
+ * ngx_http_farm_kong_done).
  */
 
 
@@ -22,7 +23,9 @@
 
 /* the plugin types this glue runs */
 static const ngx_uint_t  ngx_http_farm_kong_done =
-      (1u << KONG_PLUGIN_KEY_AUTH)
+      (1u << KONG_PLUGIN_CORRELATION_ID)
+    | (1u << KONG_PLUGIN_JWT)
+    | (1u << KONG_PLUGIN_KEY_AUTH)
     | (1u << KONG_PLUGIN_BASIC_AUTH)
     | (1u << KONG_PLUGIN_IP_RESTRICTION)
     | (1u << KONG_PLUGIN_REQUEST_SIZE_LIMITING)
@@ -114,6 +117,14 @@ ngx_http_farm_kong_plugins(ngx_http_request_t *r,
         }
 
         switch (t) {
+
+        case KONG_PLUGIN_CORRELATION_ID:
+            rc = ngx_http_farm_kong_corrid(r, ctx, p->conf);
+            break;
+
+        case KONG_PLUGIN_JWT:
+            rc = ngx_http_farm_kong_jwt(r, ctx, p->conf);
+            break;
 
         case KONG_PLUGIN_KEY_AUTH:
             rc = ngx_http_farm_kong_key_auth(r, ctx, p->conf);
@@ -226,7 +237,9 @@ ngx_http_farm_kong_plugins_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
 
     kc->loaded = ngx_time();
 
-    if (ngx_http_farm_kong_keys(cf, kc) != NGX_OK) {
+    if (ngx_http_farm_kong_keys(cf, kc) != NGX_OK
+        || ngx_http_farm_kong_jwt_conf(cf, kc, skip) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

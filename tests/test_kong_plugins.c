@@ -32,7 +32,7 @@ defaults_are_kongs(void **state)
     const kong_request_size_conf_t   *rs;
     const kong_request_termination_conf_t  *rt;
     const kong_cors_conf_t           *co;
-    const kong_jwt_conf_t            *jw;
+    const kong_jwt_plugin_conf_t     *jw;
     const kong_correlation_id_conf_t *ci;
 
     (void) state;

@@ -1,0 +1,142 @@
+# JSON Web Tokens for the farm_kong jwt tests, made at test time: key pairs
+# from the openssl command line, HMAC with Digest::SHA, RSA and ECDSA
+# signatures from `openssl dgst -sign` (ECDSA's DER converted to JWS's raw
+# r||s).  Nothing is hard-coded: a key or a signature that cannot be made
+# dies, so the test fails instead of passing on a stale token.
+#
+#   my $k = jwt_keypair('rsa');            # {private => path, public => PEM}
+#   my $t = jwt_token('RS256', $k->{private}, {iss => 'k1', exp => time + 60});
+#   my $h = jwt_token('HS256', 'secret', {iss => 'k2'}, {kid => 'x'});
+
+package FarmJwt;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use Digest::SHA ();
+use File::Temp ();
+use JSON::PP ();
+use MIME::Base64 ();
+
+our @EXPORT = qw(jwt_keypair jwt_token jwt_b64 yaml_block);
+
+my $Dir = File::Temp::tempdir('farmjwt-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $Seq = 0;
+
+sub jwt_b64 {
+    my ($bytes) = @_;
+    my $s = MIME::Base64::encode_base64($bytes, '');
+    $s =~ tr{+/}{-_};
+    $s =~ s/=+\z//;
+    return $s;
+}
+
+sub _slurp {
+    my ($path) = @_;
+    open my $fh, '<:raw', $path or die "FarmJwt: $path: $!\n";
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+    return $s;
+}
+
+sub _openssl {
+    my (@args) = @_;
+    system('openssl', @args) == 0
+        or die "FarmJwt: openssl @args: exit " . ($? >> 8) . "\n";
+}
+
+# jwt_keypair('rsa' | 'ec256' | 'ec384'): a new private key file and its
+# public key in PEM
+sub jwt_keypair {
+    my ($type) = @_;
+    my $priv = "$Dir/key" . ++$Seq . '.pem';
+    my $pub = "$priv.pub";
+
+    if ($type eq 'rsa') {
+        _openssl('genpkey', '-quiet', '-algorithm', 'RSA', '-pkeyopt',
+                 'rsa_keygen_bits:2048', '-out', $priv);
+    } elsif ($type =~ /\Aec(256|384)\z/) {
+        _openssl('genpkey', '-quiet', '-algorithm', 'EC', '-pkeyopt',
+                 'ec_paramgen_curve:' . ($1 == 256 ? 'P-256' : 'P-384'),
+                 '-out', $priv);
+    } else {
+        die "FarmJwt: unknown key type $type\n";
+    }
+
+    _openssl('pkey', '-in', $priv, '-pubout', '-out', $pub);
+
+    return { private => $priv, public => _slurp($pub) };
+}
+
+# DER ECDSA-Sig-Value (SEQUENCE { INTEGER r, INTEGER s }) -> r||s, each
+# left-padded to $n bytes
+sub _ecdsa_raw {
+    my ($der, $n) = @_;
+    my @b = unpack('C*', $der);
+    my $i = 0;
+    my $len = sub {
+        my $l = $b[$i++];
+        return $l if $l < 0x80;
+        my $k = $l & 0x7f;
+        $l = 0;
+        $l = ($l << 8) | $b[$i++] for 1 .. $k;
+        return $l;
+    };
+
+    die "FarmJwt: not a DER signature\n" unless $b[$i++] == 0x30;
+    $len->();
+
+    my $out = '';
+    for (1 .. 2) {
+        die "FarmJwt: not a DER integer\n" unless $b[$i++] == 0x02;
+        my $l = $len->();
+        my $int = pack('C*', @b[$i .. $i + $l - 1]);
+        $i += $l;
+        $int =~ s/\A\x00+//;
+        die "FarmJwt: integer too long\n" if length($int) > $n;
+        $out .= ("\x00" x ($n - length $int)) . $int;
+    }
+
+    return $out;
+}
+
+# jwt_token(alg, secret or private key path, claims, extra header fields)
+sub jwt_token {
+    my ($alg, $key, $claims, $header) = @_;
+    my $json = JSON::PP->new->canonical;
+    my $head = { typ => 'JWT', alg => $alg, %{ $header // {} } };
+    my $input = jwt_b64($json->encode($head)) . '.'
+                . jwt_b64($json->encode($claims));
+    my ($kind, $bits) = $alg =~ /\A(HS|RS|ES)(256|384|512)\z/
+        or die "FarmJwt: unsupported alg $alg\n";
+    my $sig;
+
+    if ($kind eq 'HS') {
+        no strict 'refs';
+        $sig = &{"Digest::SHA::hmac_sha$bits"}($input, $key);
+    } else {
+        my $in = "$Dir/in" . ++$Seq;
+        my $out = "$in.sig";
+        open my $fh, '>:raw', $in or die "FarmJwt: $in: $!\n";
+        print {$fh} $input;
+        close $fh;
+        _openssl('dgst', "-sha$bits", '-sign', $key, '-out', $out, $in);
+        $sig = _slurp($out);
+        $sig = _ecdsa_raw($sig, $bits == 256 ? 32 : $bits == 384 ? 48 : 66)
+            if $kind eq 'ES';
+    }
+
+    return "$input." . jwt_b64($sig);
+}
+
+# a multi-line string as a YAML literal block at the given indentation
+sub yaml_block {
+    my ($text, $indent) = @_;
+    my $pad = ' ' x $indent;
+    $text =~ s/\n\z//;
+    return "|\n" . join("\n", map { "$pad$_" } split /\n/, $text);
+}
+
+1;
