@@ -231,7 +231,7 @@ ngx_http_farm_kong_jwt_args(ngx_http_request_t *r, kong_jwt_input_t *in)
 
         a->name = (const char *) dst;
         src = p;
-        ngx_unescape_uri(&dst, &src, (eq ? eq : amp) - p, NGX_UNESCAPE_URI);
+        ngx_unescape_uri(&dst, &src, (eq ? eq : amp) - p, 0);
         a->name_len = dst - (u_char *) a->name;
         *dst++ = '\0';
 
@@ -242,7 +242,7 @@ ngx_http_farm_kong_jwt_args(ngx_http_request_t *r, kong_jwt_input_t *in)
         } else {
             a->value = (const char *) dst;
             src = eq + 1;
-            ngx_unescape_uri(&dst, &src, amp - (eq + 1), NGX_UNESCAPE_URI);
+            ngx_unescape_uri(&dst, &src, amp - (eq + 1), 0);
             a->value_len = dst - (u_char *) a->value;
             *dst++ = '\0';
         }

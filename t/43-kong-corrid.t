@@ -7,22 +7,12 @@
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
+use FarmKong;
 
 our %Agent = (a => start_agent(id => 'a'));
 our $A = $Agent{a}{port};
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value('config', <<'_EOC_') unless defined $block->config;
-    farm_kong ../html/kong.yml;
-
-    location / {
-        proxy_pass $farm_kong_url;
-        proxy_set_header Host $farm_kong_host;
-    }
-_EOC_
-});
+kong_server();
 
 our $Uuid = '[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}';
 

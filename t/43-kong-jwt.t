@@ -1,6 +1,6 @@
 # farm_kong's jwt plugin as Kong 3.7+ answers it: HS256, RS256 and ES256
-# tokens made by this test (openssl and Digest::SHA, keys generated here),
-# the consumer and credential headers upstream, exp / nbf /
+# tokens made by this test (keys generated here with openssl:
+# t/lib/FarmKong.pm), the consumer and credential headers upstream, exp / nbf /
 # maximum_expiration, a bad signature, an unknown key, several tokens, the
 # token in a header, the query or a cookie, anonymous, the realm,
 # secret_is_base64, run_on_preflight, and a route's configuration winning
@@ -8,23 +8,12 @@
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
-use FarmJwt;
+use FarmKong;
 
 our %Agent = (a => start_agent(id => 'a'));
 our $A = $Agent{a}{port};
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value('config', <<'_EOC_') unless defined $block->config;
-    farm_kong ../html/kong.yml;
-
-    location / {
-        proxy_pass $farm_kong_url;
-        proxy_set_header Host $farm_kong_host;
-    }
-_EOC_
-});
+kong_server();
 
 # keys and tokens, made now: valid from a minute ago to an hour ahead
 # unless a block says otherwise
@@ -434,5 +423,20 @@ consumers:
 [qr/X-Consumer-Username: alice\nX-Credential-Identifier: alice-iss\n/,
  qr/X-Consumer-Username: alice\n(?!(?:.*\n)*X-Anonymous)/,
  qr/X-Consumer-Username: guest\n(?:.*\n)*X-Anonymous-Consumer: true\n/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 18: a percent-encoded token in the query is decoded; the query goes to the service as the client sent it
+--- user_files eval
+">>> kong.yml
+$main::Kong"
+--- request eval
+(my $t = $main::Tok{hs}) =~ s/\./%2E/g;
+"GET /where?x=a+b&token=$t"
+--- error_code: 200
+--- response_body_like eval
+qr{^GET /echo\?x=a\+b&token=[^ ]*%2E[^ ]* HTTP/1\.[01]\n(?:.*\n)*X-Consumer-Username: alice\n}
 --- no_error_log
 [error]

@@ -1,14 +1,19 @@
-# JSON Web Tokens for the farm_kong jwt tests, made at test time: key pairs
-# from the openssl command line, HMAC with Digest::SHA, RSA and ECDSA
-# signatures from `openssl dgst -sign` (ECDSA's DER converted to JWS's raw
-# r||s).  Nothing is hard-coded: a key or a signature that cannot be made
-# dies, so the test fails instead of passing on a stale token.
+# Helpers for the farm_kong suites (t/4x-kong-*.t).
+#
+# kong_server(): blocks without "--- config" get a server that routes every
+# request by ../html/kong.yml (the block's user file) with farm_kong.
+#
+# JSON Web Tokens for the jwt tests, made at test time: key pairs from the
+# openssl command line, HMAC with Digest::SHA, RSA and ECDSA signatures from
+# `openssl dgst -sign` (ECDSA's DER converted to JWS's raw r||s).  Nothing
+# is hard-coded: a key or a signature that cannot be made dies, so the test
+# fails instead of passing on a stale token.
 #
 #   my $k = jwt_keypair('rsa');            # {private => path, public => PEM}
 #   my $t = jwt_token('RS256', $k->{private}, {iss => 'k1', exp => time + 60});
 #   my $h = jwt_token('HS256', 'secret', {iss => 'k2'}, {kid => 'x'});
 
-package FarmJwt;
+package FarmKong;
 
 use strict;
 use warnings;
@@ -19,10 +24,27 @@ use File::Temp ();
 use JSON::PP ();
 use MIME::Base64 ();
 
-our @EXPORT = qw(jwt_keypair jwt_token jwt_b64 yaml_block);
+our @EXPORT = qw(kong_server jwt_keypair jwt_token jwt_b64 yaml_block);
 
-my $Dir = File::Temp::tempdir('farmjwt-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $Dir = File::Temp::tempdir('farmkong-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $Seq = 0;
+
+my $KongServer = <<'_EOC_';
+    farm_kong ../html/kong.yml;
+
+    location / {
+        proxy_pass $farm_kong_url;
+        proxy_set_header Host $farm_kong_host;
+    }
+_EOC_
+
+sub kong_server {
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my $block = shift;
+        $block->set_value('config', $KongServer)
+            unless defined $block->config;
+    });
+}
 
 sub jwt_b64 {
     my ($bytes) = @_;
@@ -34,7 +56,7 @@ sub jwt_b64 {
 
 sub _slurp {
     my ($path) = @_;
-    open my $fh, '<:raw', $path or die "FarmJwt: $path: $!\n";
+    open my $fh, '<:raw', $path or die "FarmKong: $path: $!\n";
     local $/;
     my $s = <$fh>;
     close $fh;
@@ -44,7 +66,7 @@ sub _slurp {
 sub _openssl {
     my (@args) = @_;
     system('openssl', @args) == 0
-        or die "FarmJwt: openssl @args: exit " . ($? >> 8) . "\n";
+        or die "FarmKong: openssl @args: exit " . ($? >> 8) . "\n";
 }
 
 # jwt_keypair('rsa' | 'ec256' | 'ec384'): a new private key file and its
@@ -62,7 +84,7 @@ sub jwt_keypair {
                  'ec_paramgen_curve:' . ($1 == 256 ? 'P-256' : 'P-384'),
                  '-out', $priv);
     } else {
-        die "FarmJwt: unknown key type $type\n";
+        die "FarmKong: unknown key type $type\n";
     }
 
     _openssl('pkey', '-in', $priv, '-pubout', '-out', $pub);
@@ -85,17 +107,17 @@ sub _ecdsa_raw {
         return $l;
     };
 
-    die "FarmJwt: not a DER signature\n" unless $b[$i++] == 0x30;
+    die "FarmKong: not a DER signature\n" unless $b[$i++] == 0x30;
     $len->();
 
     my $out = '';
     for (1 .. 2) {
-        die "FarmJwt: not a DER integer\n" unless $b[$i++] == 0x02;
+        die "FarmKong: not a DER integer\n" unless $b[$i++] == 0x02;
         my $l = $len->();
         my $int = pack('C*', @b[$i .. $i + $l - 1]);
         $i += $l;
         $int =~ s/\A\x00+//;
-        die "FarmJwt: integer too long\n" if length($int) > $n;
+        die "FarmKong: integer too long\n" if length($int) > $n;
         $out .= ("\x00" x ($n - length $int)) . $int;
     }
 
@@ -110,7 +132,7 @@ sub jwt_token {
     my $input = jwt_b64($json->encode($head)) . '.'
                 . jwt_b64($json->encode($claims));
     my ($kind, $bits) = $alg =~ /\A(HS|RS|ES)(256|384|512)\z/
-        or die "FarmJwt: unsupported alg $alg\n";
+        or die "FarmKong: unsupported alg $alg\n";
     my $sig;
 
     if ($kind eq 'HS') {
@@ -119,7 +141,7 @@ sub jwt_token {
     } else {
         my $in = "$Dir/in" . ++$Seq;
         my $out = "$in.sig";
-        open my $fh, '>:raw', $in or die "FarmJwt: $in: $!\n";
+        open my $fh, '>:raw', $in or die "FarmKong: $in: $!\n";
         print {$fh} $input;
         close $fh;
         _openssl('dgst', "-sha$bits", '-sign', $key, '-out', $out, $in);
