@@ -7,7 +7,8 @@
 #
 # One gateway, one worker; the service is a server of the same nginx
 # answering 204, so that the gateway's own work dominates; wrk -t1 with an
-# apikey header on every route; each configuration measured BENCH_ROUNDS
+# apikey header and a jwt (HS256, made here with openssl) on every route;
+# each configuration measured BENCH_ROUNDS
 # times, interleaved; the medians, and the median of each round's ratio to
 # the route without plugins.
 #
@@ -77,11 +78,32 @@ services:
     plugins:
     - name: rate-limiting
       config: {year: 4000000000}
+  - name: jwt
+    paths: [/jwt]
+    plugins:
+    - name: jwt
+      config: {claims_to_verify: [exp]}
+  - name: correlation-id
+    paths: [/correlation-id]
+    plugins:
+    - name: correlation-id
 consumers:
 - username: bench
   keyauth_credentials:
   - key: bench-key
+  jwt_secrets:
+  - key: bench-iss
+    secret: bench-jwt-secret
 _YML_
+
+b64url() {
+    openssl base64 -A | tr '+/' '-_' | tr -d '='
+}
+
+jwt_in=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url).$(printf \
+    '{"iss":"bench-iss","exp":%s}' $(($(date +%s) + 86400)) | b64url)
+jwt=$jwt_in.$(printf '%s' "$jwt_in" \
+    | openssl dgst -sha256 -hmac bench-jwt-secret -binary | b64url)
 
 cat > "$dir/conf/nginx.conf" <<_CONF_
 load_module $module;
@@ -117,6 +139,7 @@ wait_for gateway curl -sf -o /dev/null -H 'apikey: bench-key' \
 
 measure() {      # measure PATH -> requests/s (integer)
     wrk -t1 -c"$conns" -d"${seconds}s" -H 'apikey: bench-key' \
+        -H "Authorization: Bearer $jwt" \
         "http://127.0.0.1:$port$1" > "$dir/wrk.out" 2>&1
     if grep -q 'Non-2xx' "$dir/wrk.out"; then
         say "$me: non-2xx responses from $1:" >&2
@@ -134,7 +157,7 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'
 }
 
-cases="none both key-auth rate-limiting"
+cases="none both key-auth rate-limiting jwt correlation-id"
 
 say "$me: one worker, a 204 service, $rounds rounds x ${seconds}s," \
     "wrk -t1 -c$conns"
