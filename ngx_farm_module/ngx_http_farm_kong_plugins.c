@@ -9,25 +9,30 @@
  * far (kong_plugin_for).  Here: ip-restriction, request-size-limiting,
  * acl, rate-limiting (policy local, counted in farm_limit's shared zone
  * and windows) and request-termination; key-auth and basic-auth are in
- * ngx_http_farm_kong_auth.c.  The plugins whose engines live elsewhere
- * (cors, jwt, the transformers, correlation-id, prometheus) are refused
- * at load until they are wired in here (see ngx_http_farm_kong_done).
+ * ngx_http_farm_kong_auth.c, cors and request-transformer in
+ * ngx_http_farm_kong_cors.c and ngx_http_farm_kong_xform.c.  The plugins
+ * whose engines live elsewhere (jwt, response-transformer, correlation-id,
+ * prometheus) are refused at load until they are wired in here (see
+ * ngx_http_farm_kong_done).
  */
 
 
 #include "ngx_http_farm_kong.h"
+#include "ngx_http_farm_kong_engine.h"
 
 #include <math.h>
 
 
 /* the plugin types this glue runs */
 static const ngx_uint_t  ngx_http_farm_kong_done =
-      (1u << KONG_PLUGIN_KEY_AUTH)
+      (1u << KONG_PLUGIN_CORS)
+    | (1u << KONG_PLUGIN_KEY_AUTH)
     | (1u << KONG_PLUGIN_BASIC_AUTH)
     | (1u << KONG_PLUGIN_IP_RESTRICTION)
     | (1u << KONG_PLUGIN_REQUEST_SIZE_LIMITING)
     | (1u << KONG_PLUGIN_ACL)
     | (1u << KONG_PLUGIN_RATE_LIMITING)
+    | (1u << KONG_PLUGIN_REQUEST_TRANSFORMER)
     | (1u << KONG_PLUGIN_REQUEST_TERMINATION);
 
 /* the shared zone of rate-limiting's local counters */
@@ -115,6 +120,10 @@ ngx_http_farm_kong_plugins(ngx_http_request_t *r,
 
         switch (t) {
 
+        case KONG_PLUGIN_CORS:
+            rc = ngx_http_farm_kong_cors(r, ctx, p);
+            break;
+
         case KONG_PLUGIN_KEY_AUTH:
             rc = ngx_http_farm_kong_key_auth(r, ctx, p->conf);
             break;
@@ -137,6 +146,10 @@ ngx_http_farm_kong_plugins(ngx_http_request_t *r,
 
         case KONG_PLUGIN_RATE_LIMITING:
             rc = ngx_http_farm_kong_rate_limiting(r, ctx, p);
+            break;
+
+        case KONG_PLUGIN_REQUEST_TRANSFORMER:
+            rc = ngx_http_farm_kong_request_transformer(r, ctx, p);
             break;
 
         case KONG_PLUGIN_REQUEST_TERMINATION:
@@ -226,7 +239,9 @@ ngx_http_farm_kong_plugins_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
 
     kc->loaded = ngx_time();
 
-    if (ngx_http_farm_kong_keys(cf, kc) != NGX_OK) {
+    if (ngx_http_farm_kong_keys(cf, kc) != NGX_OK
+        || ngx_http_farm_kong_engines_conf(cf, kc, skip) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
