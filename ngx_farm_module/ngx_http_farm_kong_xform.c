@@ -62,6 +62,7 @@ ngx_int_t
 ngx_http_farm_kong_request_transformer(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p)
 {
+    u_char                *uri, *q;
     ngx_int_t              rc;
     ngx_str_t              body;
     kong_xform_t          *x;
@@ -83,8 +84,17 @@ ngx_http_farm_kong_request_transformer(ngx_http_request_t *r,
 
     req.method = (const char *) r->method_name.data;
     req.method_len = r->method_name.len;
-    req.args = (const char *) r->args.data;
-    req.args_len = r->args.len;
+
+    /* the arguments as they go upstream: key-auth's hide_credentials may
+     * have taken one out */
+
+    uri = (u_char *) ctx->match.upstream_uri;
+    q = ngx_strlchr(uri, uri + ctx->match.upstream_uri_len, '?');
+
+    if (q != NULL) {
+        req.args = (const char *) q + 1;
+        req.args_len = uri + ctx->match.upstream_uri_len - (q + 1);
+    }
 
     req.headers = ngx_http_farm_kong_engine_headers(r, &req.nheaders);
     if (req.headers == NULL) {

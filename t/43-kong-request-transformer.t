@@ -360,3 +360,34 @@ services:
 --- must_die
 --- error_log eval
 qr/kong\.yml:\d+:\d+: services\[0\]\.routes\[0\]\.plugins\[0\]: value '\$\(os\.exit\(\)\)' is not in supported format/
+
+
+
+=== TEST 12: key-auth's hide_credentials took the key out of the query string: the query the transformer re-encodes does not bring it back
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s
+  url: http://127.0.0.1:$main::E
+  routes:
+  - paths: [/api]
+    strip_path: false
+    plugins:
+    - name: request-transformer
+      config:
+        add: {querystring: [\"added:1\"]}
+    - name: key-auth
+      config: {hide_credentials: true}
+consumers:
+- username: alice
+  keyauth_credentials:
+  - key: alice-key"
+--- request
+GET /api?a=1&apikey=alice-key
+--- error_code: 200
+--- response_body_like eval
+qr{^GET /api\?a=1&added=1 HTTP/1\.[01]\n}
+--- response_body_unlike: alice-key
+--- no_error_log
+[error]
