@@ -34,6 +34,9 @@ static ngx_int_t ngx_http_farm_kong_xform_uri(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, kong_xform_out_t *out);
 static ngx_int_t ngx_http_farm_kong_xform_headers(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, kong_xform_out_t *out);
+#if (NGX_HTTP_X_FORWARDED_FOR)
+static ngx_int_t ngx_http_farm_kong_xform_xff(ngx_http_request_t *r);
+#endif
 static ngx_int_t ngx_http_farm_kong_xform_set_body(ngx_http_request_t *r,
     kong_xform_out_t *out);
 static ngx_int_t ngx_http_farm_kong_xform_copy(ngx_http_request_t *r,
@@ -525,8 +528,72 @@ ngx_http_farm_kong_xform_headers(ngx_http_request_t *r,
     r->headers_in.content_type = ct;
     r->headers_in.content_length = cl;
 
+#if (NGX_HTTP_X_FORWARDED_FOR)
+    if (ngx_http_farm_kong_xform_xff(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+#endif
+
     return NGX_OK;
 }
+
+
+#if (NGX_HTTP_X_FORWARDED_FOR)
+
+/* $proxy_add_x_forwarded_for reads the X-Forwarded-For of the new list */
+
+static ngx_int_t
+ngx_http_farm_kong_xform_xff(ngx_http_request_t *r)
+{
+    ngx_uint_t         i;
+    ngx_list_part_t   *part;
+    ngx_table_elt_t   *h;
+#if (nginx_version >= 1023000)
+    ngx_table_elt_t  **next;
+
+    r->headers_in.x_forwarded_for = NULL;
+    next = &r->headers_in.x_forwarded_for;
+#else
+    ngx_table_elt_t  **ph;
+
+    if (ngx_array_init(&r->headers_in.x_forwarded_for, r->pool, 1,
+                       sizeof(ngx_table_elt_t *))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+#endif
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.len != sizeof("x-forwarded-for") - 1
+                || ngx_strncmp(h[i].lowcase_key, "x-forwarded-for",
+                               sizeof("x-forwarded-for") - 1)
+                   != 0)
+            {
+                continue;
+            }
+
+#if (nginx_version >= 1023000)
+            *next = &h[i];
+            next = &h[i].next;
+#else
+            ph = ngx_array_push(&r->headers_in.x_forwarded_for);
+            if (ph == NULL) {
+                return NGX_ERROR;
+            }
+
+            *ph = &h[i];
+#endif
+        }
+    }
+
+    return NGX_OK;
+}
+
+#endif
 
 
 /* the new body, in memory, and its length for the proxy's Content-Length */

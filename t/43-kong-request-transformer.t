@@ -391,3 +391,38 @@ qr{^GET /api\?a=1&added=1 HTTP/1\.[01]\n}
 --- response_body_unlike: alice-key
 --- no_error_log
 [error]
+
+
+
+=== TEST 13: a replaced X-Forwarded-For is what $proxy_add_x_forwarded_for extends
+--- config
+    farm_kong ../html/kong.yml;
+
+    location / {
+        proxy_pass $farm_kong_url;
+        proxy_set_header Host $farm_kong_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s
+  url: http://127.0.0.1:$main::E
+  routes:
+  - paths: [/api]
+    strip_path: false
+    plugins:
+    - name: request-transformer
+      config:
+        replace: {headers: [\"x-forwarded-for:10.9.8.7\"]}"
+--- request
+GET /api
+--- more_headers
+X-Forwarded-For: 192.0.2.1
+--- error_code: 200
+--- response_body_like eval
+qr{\nX-Forwarded-For: 10\.9\.8\.7, 127\.0\.0\.1\n}
+--- response_body_unlike: 192\.0\.2\.1
+--- no_error_log
+[error]
