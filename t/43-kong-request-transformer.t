@@ -426,3 +426,36 @@ qr{\nX-Forwarded-For: 10\.9\.8\.7, 127\.0\.0\.1\n}
 --- response_body_unlike: 192\.0\.2\.1
 --- no_error_log
 [error]
+
+
+
+=== TEST 14: with skip_invalid, a template the engine refuses is a warning and that plugin does not run; the rest of the file serves
+--- config
+    farm_kong ../html/kong.yml skip_invalid;
+
+    location / {
+        proxy_pass $farm_kong_url;
+        proxy_set_header Host $farm_kong_host;
+    }
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s
+  url: http://127.0.0.1:$main::E
+  routes:
+  - paths: [/api]
+    strip_path: false
+    plugins:
+    - name: request-transformer
+      config:
+        add: {headers: [\"x-a:\$(os.exit())\"]}"
+--- request
+GET /api
+--- error_code: 200
+--- response_body_like: ^GET /api HTTP
+--- response_body_unlike: (?i)x-a:
+--- error_log eval
+qr/\[warn\].*services\[0\]\.routes\[0\]\.plugins\[0\]: value '\$\(os\.exit\(\)\)' is not in supported format.*; skipped/
+--- no_error_log
+[error]
