@@ -29,11 +29,15 @@ static ngx_int_t ngx_http_farm_kong_xform_body(ngx_http_request_t *r,
 static ngx_int_t ngx_http_farm_kong_xform_captures(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, kong_xform_request_t *req);
 static ngx_int_t ngx_http_farm_kong_xform_apply(ngx_http_request_t *r,
-    ngx_http_farm_kong_ctx_t *ctx, kong_xform_out_t *out);
+    ngx_http_farm_kong_ctx_t *ctx, const kong_xform_conf_t *conf,
+    kong_xform_out_t *out);
 static ngx_int_t ngx_http_farm_kong_xform_uri(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, kong_xform_out_t *out);
 static ngx_int_t ngx_http_farm_kong_xform_headers(ngx_http_request_t *r,
-    ngx_http_farm_kong_ctx_t *ctx, kong_xform_out_t *out);
+    ngx_http_farm_kong_ctx_t *ctx, const kong_xform_conf_t *conf,
+    kong_xform_out_t *out);
+static ngx_uint_t ngx_http_farm_kong_xform_replaces_host(
+    const kong_xform_conf_t *conf);
 #if (NGX_HTTP_X_FORWARDED_FOR)
 static ngx_int_t ngx_http_farm_kong_xform_xff(ngx_http_request_t *r);
 #endif
@@ -129,7 +133,7 @@ ngx_http_farm_kong_request_transformer(ngx_http_request_t *r,
                                         "An unexpected error occurred");
     }
 
-    rc = ngx_http_farm_kong_xform_apply(r, ctx, &out);
+    rc = ngx_http_farm_kong_xform_apply(r, ctx, p->conf, &out);
 
     kong_xform_out_free(&out);
 
@@ -313,7 +317,8 @@ ngx_http_farm_kong_xform_captures(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_farm_kong_xform_apply(ngx_http_request_t *r,
-    ngx_http_farm_kong_ctx_t *ctx, kong_xform_out_t *out)
+    ngx_http_farm_kong_ctx_t *ctx, const kong_xform_conf_t *conf,
+    kong_xform_out_t *out)
 {
     size_t      len;
     ngx_str_t   method;
@@ -348,7 +353,7 @@ ngx_http_farm_kong_xform_apply(ngx_http_request_t *r,
     }
 
     if (out->headers_changed
-        && ngx_http_farm_kong_xform_headers(r, ctx, out) != NGX_OK)
+        && ngx_http_farm_kong_xform_headers(r, ctx, conf, out) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -437,12 +442,14 @@ ngx_http_farm_kong_xform_uri(ngx_http_request_t *r,
 
 /*
  * The complete new header list replaces the request's.  A Host that
- * differs from the client's goes upstream through $farm_kong_host.
+ * replace.headers set, or that differs from the client's, goes upstream
+ * through $farm_kong_host.
  */
 
 static ngx_int_t
 ngx_http_farm_kong_xform_headers(ngx_http_request_t *r,
-    ngx_http_farm_kong_ctx_t *ctx, kong_xform_out_t *out)
+    ngx_http_farm_kong_ctx_t *ctx, const kong_xform_conf_t *conf,
+    kong_xform_out_t *out)
 {
     size_t            i;
     ngx_str_t         host;
@@ -515,7 +522,8 @@ ngx_http_farm_kong_xform_headers(ngx_http_request_t *r,
     }
 
     if (host.data != NULL
-        && (r->headers_in.host == NULL
+        && (ngx_http_farm_kong_xform_replaces_host(conf)
+            || r->headers_in.host == NULL
             || host.len != r->headers_in.host->value.len
             || ngx_strncmp(host.data, r->headers_in.host->value.data,
                            host.len)
@@ -535,6 +543,26 @@ ngx_http_farm_kong_xform_headers(ngx_http_request_t *r,
 #endif
 
     return NGX_OK;
+}
+
+
+/* whether replace.headers has an item "host:..." (any case) */
+
+static ngx_uint_t
+ngx_http_farm_kong_xform_replaces_host(const kong_xform_conf_t *conf)
+{
+    size_t  i;
+
+    for (i = 0; i < conf->replace.headers.n; i++) {
+        if (ngx_strncasecmp((u_char *) conf->replace.headers.items[i],
+                            (u_char *) "host:", 5)
+            == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -459,3 +459,29 @@ GET /api
 qr/\[warn\].*services\[0\]\.routes\[0\]\.plugins\[0\]: value '\$\(os\.exit\(\)\)' is not in supported format.*; skipped/
 --- no_error_log
 [error]
+
+
+
+=== TEST 15: replace.headers host with the value the client sent: the service still gets that Host, not the service's
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s
+  url: http://127.0.0.1:$main::E
+  routes:
+  - paths: [/api]
+    strip_path: false
+    plugins:
+    - name: request-transformer
+      config:
+        replace: {headers: [\"host:same.example\"]}"
+--- request
+GET /api
+--- more_headers
+Host: same.example
+--- error_code: 200
+--- response_body_like eval
+qr{^GET /api HTTP/1\.[01]\nHost: same\.example\n}
+--- no_error_log
+[error]
