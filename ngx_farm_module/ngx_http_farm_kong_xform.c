@@ -196,6 +196,11 @@ ngx_http_farm_kong_xform_body(ngx_http_request_t *r, ngx_str_t *body)
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
 
+        if (ngx_buf_size(cl->buf) == 0) {
+            /* the end of a chunked body: a buffer with no memory */
+            continue;
+        }
+
         if (!cl->buf->in_file) {
             p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
             continue;
@@ -233,8 +238,8 @@ ngx_http_farm_kong_xform_captures(ngx_http_request_t *r,
     PCRE2_SIZE            *ov;
     PCRE2_SPTR             table;
     ngx_uint_t             group;
-    const pcre2_code      *re;
     pcre2_match_data      *md;
+    const pcre2_code      *re;
     kong_xform_capture_t  *c;
 
     re = ctx->match.regex;
@@ -454,8 +459,8 @@ ngx_http_farm_kong_xform_headers(ngx_http_request_t *r,
     size_t            i;
     ngx_str_t         host;
     ngx_list_t        list;
-    ngx_table_elt_t  *h, *ct, *cl;
     kong_header_t    *kh;
+    ngx_table_elt_t  *h, *ct, *cl;
 
     if (ngx_list_init(&list, r->pool, out->nheaders ? out->nheaders : 1,
                       sizeof(ngx_table_elt_t))
