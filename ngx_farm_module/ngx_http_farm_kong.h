@@ -69,6 +69,10 @@ typedef struct {
     time_t                     loaded;    /* for keyauth ttl */
     ngx_array_t                jwt_secrets;   /* kong_jwt_secret_t, sorted
                                                  by key */
+    ngx_array_t                engines;   /* ngx_http_farm_kong_engine_t:
+                                             the engines of cors and
+                                             request-transformer plugins,
+                                             by plugin address */
 } ngx_http_farm_kong_conf_t;
 
 
@@ -147,6 +151,10 @@ typedef struct {
     ngx_http_farm_limit_ctx_t  *rl_ctx;   /* Redis has answered for it */
     const kong_plugin_t        *rl_plugin;
     ngx_uint_t                  plugin_next;  /* the plugin type waiting */
+    void                       *cors;     /* kong_cors_t: the header
+                                             filter adds its headers */
+    ngx_str_t                   xform_host;   /* Host set by
+                                                 request-transformer */
 
     unsigned                    anonymous:1;
     unsigned                    rl_waiting:1;  /* for Redis */

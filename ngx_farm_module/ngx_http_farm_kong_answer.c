@@ -14,6 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_farm_kong.h"
+#include "ngx_http_farm_kong_engine.h"
 
 
 /* the bodies of Kong's own answers, by negotiated type */
@@ -335,13 +336,21 @@ ngx_http_farm_kong_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_farm_kong_module);
 
-    if (ctx && r == r->main
-        && ngx_http_farm_kong_corrid_echo(r, ctx) != NGX_OK)
-    {
+    if (ctx == NULL || r != r->main) {
+        return ngx_http_farm_kong_next_header_filter(r);
+    }
+
+    if (ngx_http_farm_kong_corrid_echo(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (ctx == NULL || ctx->answered || r != r->main) {
+    /* cors: also on the gateway's own answers */
+
+    if (ngx_http_farm_kong_cors_filter(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->answered) {
         return ngx_http_farm_kong_next_header_filter(r);
     }
 

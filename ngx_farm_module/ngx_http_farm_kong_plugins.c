@@ -9,14 +9,16 @@
  * far (kong_plugin_for).  Here: ip-restriction, request-size-limiting,
  * acl, rate-limiting (policy local, counted in farm_limit's shared zone
  * and windows) and request-termination; key-auth and basic-auth are in
- * ngx_http_farm_kong_auth.c, jwt in _jwt.c, correlation-id in _corrid.c.
- * The plugins whose engines live elsewhere (cors, the transformers,
+ * ngx_http_farm_kong_auth.c, jwt in _jwt.c, correlation-id in _corrid.c,
+ * cors and request-transformer in _cors.c and _xform.c.
+ * The plugins whose engines live elsewhere (response-transformer,
  * prometheus) are refused at load until they are wired in here (see
  * ngx_http_farm_kong_done).
  */
 
 
 #include "ngx_http_farm_kong.h"
+#include "ngx_http_farm_kong_engine.h"
 
 #include <math.h>
 
@@ -25,12 +27,14 @@
 static const ngx_uint_t  ngx_http_farm_kong_done =
       (1u << KONG_PLUGIN_CORRELATION_ID)
     | (1u << KONG_PLUGIN_JWT)
+    | (1u << KONG_PLUGIN_CORS)
     | (1u << KONG_PLUGIN_KEY_AUTH)
     | (1u << KONG_PLUGIN_BASIC_AUTH)
     | (1u << KONG_PLUGIN_IP_RESTRICTION)
     | (1u << KONG_PLUGIN_REQUEST_SIZE_LIMITING)
     | (1u << KONG_PLUGIN_ACL)
     | (1u << KONG_PLUGIN_RATE_LIMITING)
+    | (1u << KONG_PLUGIN_REQUEST_TRANSFORMER)
     | (1u << KONG_PLUGIN_REQUEST_TERMINATION);
 
 /* the shared zone of rate-limiting's local counters */
@@ -126,6 +130,10 @@ ngx_http_farm_kong_plugins(ngx_http_request_t *r,
             rc = ngx_http_farm_kong_jwt(r, ctx, p->conf);
             break;
 
+        case KONG_PLUGIN_CORS:
+            rc = ngx_http_farm_kong_cors(r, ctx, p);
+            break;
+
         case KONG_PLUGIN_KEY_AUTH:
             rc = ngx_http_farm_kong_key_auth(r, ctx, p->conf);
             break;
@@ -148,6 +156,10 @@ ngx_http_farm_kong_plugins(ngx_http_request_t *r,
 
         case KONG_PLUGIN_RATE_LIMITING:
             rc = ngx_http_farm_kong_rate_limiting(r, ctx, p);
+            break;
+
+        case KONG_PLUGIN_REQUEST_TRANSFORMER:
+            rc = ngx_http_farm_kong_request_transformer(r, ctx, p);
             break;
 
         case KONG_PLUGIN_REQUEST_TERMINATION:
@@ -238,7 +250,8 @@ ngx_http_farm_kong_plugins_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
     kc->loaded = ngx_time();
 
     if (ngx_http_farm_kong_keys(cf, kc) != NGX_OK
-        || ngx_http_farm_kong_jwt_conf(cf, kc, skip) != NGX_OK)
+        || ngx_http_farm_kong_jwt_conf(cf, kc, skip) != NGX_OK
+        || ngx_http_farm_kong_engines_conf(cf, kc, skip) != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -479,7 +479,13 @@ ngx_http_farm_kong_proxy(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
         }
     }
 
-    /* Host: the client's, or the upstream's host_header, or the service's */
+    /* Host: request-transformer's, the client's, or the upstream's
+     * host_header, or the service's */
+
+    if (ctx->xform_host.len) {
+        ctx->host = ctx->xform_host;
+        return ngx_http_farm_kong_resolve_next(r, ctx);
+    }
 
     if (ctx->match.route->preserve_host && r->headers_in.host != NULL) {
         ctx->host = r->headers_in.host->value;

@@ -137,6 +137,10 @@ my %layer = (
     'ngx_http_farm_kong_body.c'        => ['6', 'kong'],
     'ngx_http_farm_kong_jwt.c'         => ['6', 'kong'],
     'ngx_http_farm_kong_corrid.c'      => ['6', 'kong'],
+    'ngx_http_farm_kong_engine.h'      => ['6', 'kong'],
+    'ngx_http_farm_kong_engine.c'      => ['6', 'kong'],
+    'ngx_http_farm_kong_cors.c'        => ['6', 'kong'],
+    'ngx_http_farm_kong_xform.c'       => ['6', 'kong'],
     'ngx_http_farm_kong.c'             => ['7', 'kong'],
 
     # the rate-limit and key-auth modules: layers 0 and 1 only below them

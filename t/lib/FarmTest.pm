@@ -989,6 +989,31 @@ sub stop_listener {
     return _stop_pid($h->{pid}, 'KILL', 5);
 }
 
+# start_echo(port => P): an HTTP server that answers what it received
+# (t/lib/echo_server.pl: request line, headers, empty line, body), for
+# tests of what the gateway sends upstream.  Handle: {pid, port, log}.
+sub start_echo {
+    my (%opt) = @_;
+    my $port = $opt{port} // free_port();
+    my $log = File::Spec->catfile(_tmpdir(), "echo-$port.log");
+    my $pid = _spawn("echo-$port", $log, {}, $^X,
+                     "$RepoRoot/t/lib/echo_server.pl", $port);
+    wait_until(sub {
+        die "FarmTest: start_echo: exited:\n" . _log_tail($log, 10)
+            if _reaped($pid, \my $status);
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                      Proto => 'tcp', Timeout => 1) or return 0;
+        close $s;
+        return 1;
+    }, 10, "echo server on $port");
+    return { pid => $pid, port => $port, log => $log };
+}
+
+sub stop_echo {
+    my ($h) = @_;
+    return _stop_pid($h->{pid}, 'TERM', 5);
+}
+
 sub listener_peak {
     my ($h) = @_;
     open my $fh, '<', $h->{peak} or return 0;
@@ -1493,6 +1518,13 @@ every connection with C<HTTP/1.0 200> and C<{"status":"up"}> S seconds after
 accepting it, or never (C<delay> undef), holding the connection until the
 peer closes it.  listener_peak: the most connections it held at once.
 stop_listener sends SIGKILL.  Not exported: call them as FarmTest::...
+
+=item start_echo(port =E<gt> P) / stop_echo($h)
+
+An HTTP server on 127.0.0.1 (t/lib/echo_server.pl) answering every request
+200 with what it received: the request line, the header lines in order, an
+empty line, the body.  A request header C<X-Echo-Set-NAME: VALUE> adds
+C<NAME: VALUE> to its answer.  Not exported: call them as FarmTest::...
 
 =item nginx_workers($master) / nginx_reload() / pids_connected_to($port, @pids)
 
