@@ -26,9 +26,9 @@ what=${1:-all}
 registry=${2:-builtin}
 
 # the module (against nginx's tree: nginx-dev; perl makes the dashboard's C
-# header from its page) and farm-agent
+# header from its page) and farm-agent; curl for the demo's calls
 build="
-    gcc make pkg-config curl
+    gcc make curl
     perl
     nginx
     libpcre2-dev libssl-dev zlib1g-dev
@@ -134,9 +134,21 @@ cleanup() {
 trap cleanup EXIT
 
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
+# Package lists fetched in the last hour (a newcomer's "apt-get update"
+# before "apt-get install make") are used as they are: the directory's
+# time is that of the last update that changed a list.  Older or absent
+# lists, or an install that fails on them, are updated first.
 # shellcheck disable=SC2086
-$sudo apt-get install -y -q --no-install-recommends $missing
+if [ -n "$(find /var/lib/apt/lists -maxdepth 0 -mmin -60 2>/dev/null)" ] \
+    && ls /var/lib/apt/lists/*_Packages > /dev/null 2>&1 \
+    && $sudo apt-get install -y -q --no-install-recommends $missing
+then
+    :
+else
+    $sudo apt-get update -q
+    # shellcheck disable=SC2086
+    $sudo apt-get install -y -q --no-install-recommends $missing
+fi
 
 nginx_tree
 consul
