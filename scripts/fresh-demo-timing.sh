@@ -148,6 +148,12 @@ chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
     " 2>&1 | perl -MTime::HiRes=time -ne '
         BEGIN { $| = 1; $t0 = time }
         printf "%6.1f %s", time - $t0, $_' > "$log" || true
+# the CPU time of the commands and everything they waited for (not of the
+# demo's processes, which keep running), to read the wall time on a busy
+# machine against
+times > "$dir/times"
+cpu=$(sed -n 2p "$dir/times" | tr ms '  ' \
+      | awk '{ printf "%.1f", $1 * 60 + $2 + $3 * 60 + $4 }')
 
 if ! grep -q '== timing: done' "$log"; then
     tail -30 "$log" >&2
@@ -158,7 +164,7 @@ fi
 # The phases, from the stamps: apt (both installs: make, then
 # scripts/deps.sh demo with the nginx-dev tree) until the build's first
 # line; the build until the demo's first line; the demo until it returned.
-perl -ne '
+CPU=$cpu LOAD=$(cut -d' ' -f1-3 /proc/loadavg) perl -ne '
     ($t, $line) = /^\s*([\d.]+) (.*)/ or next;
     $build //= $t if !defined $demo && $seen_deps
         && $line =~ m{^(?:\S*make\b.* all|\./scripts/build-module|cc )};
@@ -172,6 +178,8 @@ perl -ne '
         printf "build (module, farm-agent):     %5.1f s\n", $demo - $build;
         printf "demo (up, routing, failover):   %5.1f s\n", $done - $demo;
         printf "total:                          %5.1f s\n", $done;
+        printf "cpu (user+sys of the commands): %5.1f s, load then %s\n",
+            $ENV{CPU}, $ENV{LOAD};
     }' "$log"
 echo "fresh-demo-timing: whole output in $log"
 
