@@ -25,11 +25,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:-all}
 registry=${2:-builtin}
 
-# the module (against nginx's tree: nginx-dev; perl makes the dashboard's C
-# header from its page) and farm-agent; curl for the demo's calls
+# the module (against nginx's tree: nginx-dev; the dashboard's C header is
+# made from its page by perl-base, there on every Debian) and farm-agent;
+# curl for the demo's calls
 build="
     gcc make curl
-    perl
     nginx
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
@@ -38,7 +38,7 @@ build="
 
 # the tests, the sanitizer and fuzzer builds, the benchmarks
 tests="
-    procps openssl
+    perl procps openssl
     clang llvm llvm-14 libclang-rt-14-dev
     libcmocka-dev
     redis-server wrk haproxy
