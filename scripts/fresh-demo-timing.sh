@@ -90,7 +90,8 @@ cleanup() {
         echo "fresh-demo-timing: $pid still ran in the root, stopped" >&2
         kill -TERM "$pid" 2>/dev/null
         sleep 1
-        kill -KILL "$pid" 2>/dev/null
+        [ "$(readlink "$proc/root" 2>/dev/null)" = "$root" ] \
+            && kill -KILL "$pid" 2>/dev/null
     done
     for m in $mounted; do
         umount "$root$m"
@@ -133,6 +134,7 @@ echo "fresh-demo-timing: $branch at $commit on a fresh bookworm root," \
 
 # The newcomer's commands, as root in the clone; every line stamped with
 # the seconds since the start.
+times > "$dir/times"
 chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     /bin/sh -c "
@@ -151,9 +153,10 @@ chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
 # the CPU time of the commands and everything they waited for (not of the
 # demo's processes, which keep running), to read the wall time on a busy
 # machine against
-times > "$dir/times"
-cpu=$(sed -n 2p "$dir/times" | tr ms '  ' \
-      | awk '{ printf "%.1f", $1 * 60 + $2 + $3 * 60 + $4 }')
+times >> "$dir/times"
+cpu=$(sed -n '2p; 4p' "$dir/times" | tr ms '  ' \
+      | awk '{ s = $1 * 60 + $2 + $3 * 60 + $4 }
+             NR == 1 { before = s } END { printf "%.1f", s - before }')
 
 if ! grep -q '== timing: done' "$log"; then
     tail -30 "$log" >&2
