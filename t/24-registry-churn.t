@@ -92,7 +92,10 @@ FarmTest::ensure_agents($main::Redis, \%main::Agent, a => { ttl => '60s' }, b =>
 my $r = main::churn(4, 0, $main::Agent{a}{port});
 Test::More::is($r->{churn_code}, 0, "churn: $r->{churn}");
 my ($reg) = $r->{churn} =~ /registered (\d+)/;
-Test::More::cmp_ok($reg, '>', 2000, "at least 2,000 registrations ($reg)");
+# the built-in registry's calls are served by nginx itself, 2-5x slower
+# under the sanitizers (about 1,200/s seen there on a busy machine)
+my $least = FarmTest::registry_kind() eq 'builtin' ? 500 : 2000;
+Test::More::cmp_ok($reg, '>', $least, "at least $least registrations ($reg)");
 # every deregistration was published before churn.pl exited; the last ones
 # take the gateway a moment to read
 my $same = eval {
