@@ -186,7 +186,7 @@ REGISTRY ?= builtin
 
 # only the packages the demo needs (scripts/deps.sh demo): no test tools,
 # no Consul build unless REGISTRY=consul
-# the module and farm-agent built side by side (a newcomer's first minute)
+# (the module and farm-agent are built side by side)
 demo:
 	./scripts/deps.sh demo $(REGISTRY)
 	$(MAKE) -j2 all

@@ -137,7 +137,8 @@ export DEBIAN_FRONTEND=noninteractive
 # Package lists fetched in the last hour (a newcomer's "apt-get update"
 # before "apt-get install make") are used as they are: the directory's
 # time is that of the last update that changed a list.  Older or absent
-# lists, or an install that fails on them, are updated first.
+# lists are updated first; an install that fails on recent ones is tried
+# again after an update.
 # shellcheck disable=SC2086
 if [ -n "$(find /var/lib/apt/lists -maxdepth 0 -mmin -60 2>/dev/null)" ] \
     && ls /var/lib/apt/lists/*_Packages > /dev/null 2>&1 \
