@@ -186,9 +186,10 @@ REGISTRY ?= builtin
 
 # only the packages the demo needs (scripts/deps.sh demo): no test tools,
 # no Consul build unless REGISTRY=consul
+# (the module and farm-agent are built side by side)
 demo:
 	./scripts/deps.sh demo $(REGISTRY)
-	$(MAKE) all
+	$(MAKE) -j2 all
 	REGISTRY=$(REGISTRY) ./scripts/demo.sh start
 
 demo-stop:

@@ -27,8 +27,6 @@
 use strict;
 use warnings;
 
-use Digest::SHA qw(sha256);
-use MIME::Base64 qw(encode_base64);
 
 my ($in, $out) = @ARGV;
 die "usage: $0 IN.html OUT.h\n" unless defined $out;
@@ -67,9 +65,42 @@ my $n = () = $html =~ /\Q$marker\E/g;
 fail("needs the line <!--farm_dashboard config--> exactly once") if $n != 1;
 my ($head, $tail) = split /\Q$marker\E/, $html, 2;
 
+# base64 of a byte string, padded
+sub base64 {
+    my ($bytes) = @_;
+    my @digit = ('A' .. 'Z', 'a' .. 'z', '0' .. '9', '+', '/');
+    my $b64 = '';
+    for (my $i = 0; $i < length $bytes; $i += 3) {
+        my $group = substr $bytes, $i, 3;
+        my $n = length $group;
+        my $bits = unpack 'N', $group . "\0" x (4 - $n);
+        $b64 .= $digit[($bits >> (26 - 6 * $_)) & 63] for 0 .. $n;
+        $b64 .= '=' x (3 - $n);
+    }
+    return $b64;
+}
+
+# SHA-256 of a byte string: Digest::SHA when perl has it (Debian's perl
+# package); with perl-base alone (a fresh machine, where "make demo"
+# installs no more) coreutils' sha256sum over a file beside OUT.h
+sub sha256 {
+    my ($bytes) = @_;
+    return Digest::SHA::sha256($bytes) if eval { require Digest::SHA; 1 };
+    my $tmp = "$out.sha256-$$";
+    open my $t, '>:raw', $tmp or die "$0: $tmp: $!\n";
+    print {$t} $bytes;
+    close $t or die "$0: $tmp: $!\n";
+    open my $sum, '-|', 'sha256sum', $tmp or die "$0: sha256sum: $!\n";
+    my $line = <$sum> // '';
+    close $sum;
+    unlink $tmp;
+    my ($hex) = $line =~ /^([0-9a-f]{64})\b/
+        or die "$0: sha256sum gave no digest\n";
+    return pack 'H*', $hex;
+}
+
 sub hash {
-    my $b64 = encode_base64(sha256($_[0]), '');
-    return "'sha256-$b64'";
+    return "'sha256-" . base64(sha256($_[0])) . "'";
 }
 
 my $csp = "default-src 'none'; script-src " . hash($script)

@@ -25,11 +25,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:-all}
 registry=${2:-builtin}
 
-# the module (against nginx's tree: nginx-dev; perl makes the dashboard's C
-# header from its page) and farm-agent
+# the module (against nginx's tree: nginx-dev; the dashboard's C header is
+# made from its page by perl-base, there on every Debian) and farm-agent;
+# curl for the demo's calls
 build="
-    gcc make pkg-config curl
-    perl
+    gcc make curl
     nginx
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
@@ -38,7 +38,7 @@ build="
 
 # the tests, the sanitizer and fuzzer builds, the benchmarks
 tests="
-    procps openssl
+    perl procps openssl
     clang llvm llvm-14 libclang-rt-14-dev
     libcmocka-dev
     redis-server wrk haproxy
@@ -134,9 +134,22 @@ cleanup() {
 trap cleanup EXIT
 
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
+# Package lists fetched in the last hour (a newcomer's "apt-get update"
+# before "apt-get install make") are used as they are: the directory's
+# time is that of the last update that changed a list.  Older or absent
+# lists are updated first; an install that fails on recent ones is tried
+# again after an update.
 # shellcheck disable=SC2086
-$sudo apt-get install -y -q --no-install-recommends $missing
+if [ -n "$(find /var/lib/apt/lists -maxdepth 0 -mmin -60 2>/dev/null)" ] \
+    && ls /var/lib/apt/lists/*_Packages > /dev/null 2>&1 \
+    && $sudo apt-get install -y -q --no-install-recommends $missing
+then
+    :
+else
+    $sudo apt-get update -q
+    # shellcheck disable=SC2086
+    $sudo apt-get install -y -q --no-install-recommends $missing
+fi
 
 nginx_tree
 consul

@@ -3,22 +3,33 @@
 # to the fetch of "register X" read after "deregister X" was applied).
 # Afterwards the zone holds exactly what Redis holds, without waiting for a
 # full sync, and no request failed meanwhile.
+# t/55-builtin-churn.t runs this file against the gateway's built-in
+# registry (FARM_TEST_REGISTRY=builtin): the same churn through
+# farm_registry_api's PUT and DELETE, and the zone must hold exactly what
+# the registry lists.
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
 
-our $Redis = start_redis();
+our $Redis = FarmTest::start_registry();
 our %Agent;
 
 $ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
+# resync=1h (Redis): only change notifications, no full sync that would
+# hide a ghost; the built-in registry has no sync and takes the churn's
+# thousands of calls a second from one address
+$ENV{TEST_NGINX_REGISTRY} = FarmTest::registry_directive($Redis,
+    'resync=1h max_agents=4096');
+$ENV{TEST_NGINX_REGISTRY_API} = FarmTest::registry_location($Redis,
+    'rate=100000r/s');
 
-# the ids the gateway knows, and the ids the Redis index holds
+# the ids the gateway knows, and the ids the registry holds
 sub zone_ids {
     return join ',', sort keys %{ farm_agents() };
 }
 
 sub redis_ids {
-    return join ',', sort @{ redis_cmd($Redis, 'SMEMBERS', 'farm:agents:agents') };
+    return join ',', FarmTest::registry_ids($Redis);
 }
 
 # churn.pl for $seconds at $rate registrations/s (0: as fast as it goes),
@@ -29,9 +40,12 @@ sub churn {
                          'http://127.0.0.1:' . gateway_port() . '/work?ms=1');
     wait_until(sub { farm_status()->{farms}[0]{totals}{requests} > 20 }, 5,
                'the load to start');
+    # churn.pl reads the built-in registry's token from FARM_TOKEN_FILE
+    local $ENV{FARM_TOKEN_FILE} = $Redis->{token_file} // '';
     my $churn = background('churn', repo_root() . '/scripts/churn.pl',
-                           $Redis->{port}, 'agents', $seconds, $rate, 8,
-                           "p$port-", $port);
+                           $Redis->{url} =~ /^http/ ? $Redis->{url}
+                                                    : $Redis->{port},
+                           'agents', $seconds, $rate, 8, "p$port-", $port);
     my ($ccode, $cout) = finish($churn, $seconds + 60);
     my ($code, $out) = finish($wrk, $seconds + 30);
     my ($total) = $out =~ /(\d+) requests in/;
@@ -44,12 +58,9 @@ sub churn {
 add_block_preprocessor(sub {
     my $block = shift;
 
-    # resync=1h: only change notifications, no full sync that would hide
-    # a ghost
     $block->set_value('http_config', <<'_EOC_') unless defined $block->http_config;
     upstream agents {
-        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
-                      resync=1h max_agents=4096;
+        $TEST_NGINX_REGISTRY
         farm_balance least_conn;
     }
 _EOC_
@@ -62,6 +73,7 @@ _EOC_
     location = /farm {
         farm_status;
     }
+    $TEST_NGINX_REGISTRY_API
 _EOC_
 });
 
@@ -80,17 +92,20 @@ FarmTest::ensure_agents($main::Redis, \%main::Agent, a => { ttl => '60s' }, b =>
 my $r = main::churn(4, 0, $main::Agent{a}{port});
 Test::More::is($r->{churn_code}, 0, "churn: $r->{churn}");
 my ($reg) = $r->{churn} =~ /registered (\d+)/;
-Test::More::cmp_ok($reg, '>', 2000, "at least 2,000 registrations ($reg)");
+# the built-in registry's calls are served by nginx itself, 2-5x slower
+# under the sanitizers (about 1,200/s seen there on a busy machine)
+my $least = FarmTest::registry_kind() eq 'builtin' ? 500 : 2000;
+Test::More::cmp_ok($reg, '>', $least, "at least $least registrations ($reg)");
 # every deregistration was published before churn.pl exited; the last ones
 # take the gateway a moment to read
 my $same = eval {
     FarmTest::wait_until(sub { main::zone_ids() eq main::redis_ids() }, 5,
-                         'the zone to hold what Redis holds');
+                         'the zone to hold what the registry holds');
     1;
 };
-Test::More::ok($same, 'the zone holds what Redis holds')
+Test::More::ok($same, 'the zone holds what the registry holds')
     or Test::More::diag('zone: ' . scalar(keys %{ FarmTest::farm_agents() })
-                        . ' agents, Redis: ' . main::redis_ids());
+                        . ' agents, registry: ' . main::redis_ids());
 my @left = sort keys %{ FarmTest::farm_agents() };
 Test::More::is(scalar(@left), 2, 'only the two real agents are left')
     or Test::More::diag("the zone holds @left[0 .. 9] ...");
@@ -112,12 +127,12 @@ my $r = main::churn(4, 3000, 0);
 Test::More::is($r->{churn_code}, 0, "churn: $r->{churn}");
 my $same = eval {
     FarmTest::wait_until(sub { main::zone_ids() eq main::redis_ids() }, 5,
-                         'the zone to hold what Redis holds');
+                         'the zone to hold what the registry holds');
     1;
 };
-Test::More::ok($same, 'the zone holds what Redis holds')
+Test::More::ok($same, 'the zone holds what the registry holds')
     or Test::More::diag('zone: ' . scalar(keys %{ FarmTest::farm_agents() })
-                        . ' agents, Redis: ' . main::redis_ids());
+                        . ' agents, registry: ' . main::redis_ids());
 my @left = sort keys %{ FarmTest::farm_agents() };
 Test::More::is(scalar(@left), 2, 'only the two real agents are left')
     or Test::More::diag("the zone holds @left[0 .. 9] ...");

@@ -43,6 +43,7 @@ our @EXPORT = qw(
     http_conn http_on nginx_workers
     http_request temp_file
     registry_kind start_registry builtin_registry registry_directive
+    registry_ids
     registry_url registry_location registry_call
 );
 
@@ -1331,6 +1332,20 @@ sub registry_call {
         $method, "http://127.0.0.1:$reg->{port}$reg->{path}/$path",
         { headers => \%h, (defined $body ? (content => $body) : ()) });
     return ($res->{status}, $res->{content}, $res->{headers});
+}
+
+# The ids registry $reg holds for $service (default "agents"), sorted: the
+# Redis index's members, or the ids the built-in registry's API lists.
+sub registry_ids {
+    my ($reg, $service) = @_;
+    $service //= 'agents';
+    if (($reg->{kind} // '') eq 'builtin') {
+        my ($code, $body) = registry_call($reg, 'GET', "$service/agents");
+        die "FarmTest: registry_ids: GET answered $code: $body\n"
+            unless $code == 200;
+        return sort map { $_->{id} } @{ JSON::PP::decode_json($body)->{agents} };
+    }
+    return sort @{ redis_cmd($reg, 'SMEMBERS', "farm:$service:agents") };
 }
 
 # A farm-agent that serves, registered in a built-in registry on its
