@@ -194,18 +194,7 @@ main::agents(w => { cap => 'base', region => 'eu-central' });
 my $port = $main::Agent{w}{port};
 my $put = sub { my ($id, @caps) = @_;
     FarmTest::put_record($main::Redis, id => $id, port => $port, caps => [@caps]) };
-my $chosen = sub {
-    my %seen;
-    for (1 .. 16) {
-        my ($code, $h) = FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0',
-                                            'X-Farm-Capability' => $_[0]);
-        $seen{ $code == 200 ? $h->{'x-chosen'} : "status-$code" } = 1;
-    }
-    return join ',', sort keys %seen;
-};
-my $settled = sub { my ($cap, $want) = @_;
-    FarmTest::wait_until(sub { $chosen->($cap) eq $want }, 10, "$cap: $want");
-    Test::More::is($chosen->($cap), $want, "$cap: $want") };
+my $settled = sub { FarmTest::settle_chosen($_[1], 'X-Farm-Capability' => $_[0]) };
 $put->($_, 'gpu') for qw(a b c d);
 $settled->('gpu', 'a,b,c,d');
 $put->('b', 'cpu');                                 # the middle of {gpu}'s list moves
