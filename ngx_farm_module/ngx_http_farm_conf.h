@@ -167,6 +167,10 @@ struct ngx_http_farm_srv_conf_s {
     ngx_event_t                    rebuild_ev;
     ngx_msec_t                     rebuilt;     /* last hash rebuild */
     ngx_msec_t                     hold_until;  /* no sweeps before */
+    ngx_event_t                    sweep_ev;    /* the sweep's next step */
+    ngx_uint_t                     sweep_epoch; /* remove the unseen in it */
+    uint32_t                       sweep_next;  /* 1 + slot; 0: no sweep */
+    uint32_t                       sweep_left;  /* slots it has to look at */
     time_t                         down_logged;
     uint64_t                      *reported;    /* NGX_HTTP_FARM_REPORTED */
     ngx_event_t                    breaker_ev;  /* half-opens breakers */

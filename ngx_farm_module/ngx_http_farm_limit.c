@@ -814,9 +814,17 @@ ngx_http_farm_limit_init_process(ngx_cycle_t *cycle)
 
     b = mcf->backends.elts;
 
+    /*
+     * A worker that fails init_process exits with code 2 and is never
+     * respawned (review finding A25): a backend that cannot start is
+     * logged, and the worker serves on without its connection.
+     */
+
     for (i = 0; i < mcf->backends.nelts; i++) {
         if (ngx_http_farm_limit_redis_start(cycle, b[i]) != NGX_OK) {
-            return NGX_ERROR;
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                          "farm_limit: a Redis backend failed to start in "
+                          "this worker");
         }
     }
 

@@ -6,7 +6,8 @@
  * Subsets: for each combination of (region or any, required capabilities)
  * that requests ask for, a selection tree over exactly the agents that
  * qualify, so a filtered request is answered in O(log n) like an unfiltered
- * one.  A subset is made on its first use (one scan of the agents), kept
+ * one.  A subset is made on its first use (from the lists of the agents of
+ * its region or of its capability sets, ngx_http_farm_lists.c), kept
  * current as agents start and end requests (their paths in the subsets they
  * belong to), rebuilt by the sync owner when the registry changes who
  * belongs, found by a hash of (region, capabilities), and evicted least
@@ -15,6 +16,7 @@
 
 
 #include "ngx_http_farm_subset.h"
+#include "ngx_http_farm_lists.h"
 
 
 static int ngx_http_farm_subset_cmp(const void *one, const void *two);
@@ -109,7 +111,7 @@ ngx_http_farm_subset_fill_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_t *s)
 {
     uint16_t                id;
-    uint32_t                i, n, next, size, *members, *node;
+    uint32_t                i, k, n, next, size, *members, *node;
     farm_peers_t            peers;
     ngx_http_farm_agent_t  *a;
     ngx_http_farm_shctx_t  *sh;
@@ -117,19 +119,16 @@ ngx_http_farm_subset_fill_locked(ngx_http_farm_zone_t *z,
     sh = z->sh;
 
     /*
-     * A subset of one region walks that region's agents only; one of any
-     * region (capabilities alone) walks every slot.
+     * A subset of one region walks that region's agents; one of any region
+     * the agents of the capability sets that contain its capabilities
+     * (ngx_http_farm_lists.c).  n: how many there may be.
      */
 
     if (s->region) {
         n = sh->region_refs[s->region - 1];
 
     } else {
-        n = 0;
-
-        for (i = 0; i < sh->nslots; i++) {
-            n += ngx_http_farm_subset_matches_locked(s, &sh->agents[i]);
-        }
+        n = ngx_http_farm_capset_count_locked(sh, s->caps);
     }
 
     size = farm_tree_size(n ? n : 1);
@@ -156,37 +155,35 @@ ngx_http_farm_subset_fill_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_subset_release_locked(z, s);
 
     id = (uint16_t) (s - sh->subsets);
-    n = 0;
+
+    /* k: the agents that may qualify, of which n do */
 
     if (s->region) {
-        next = sh->region_first[s->region - 1];
-        i = 0;
+        k = 0;
 
-    } else {
-        next = 0;
-        i = sh->nslots ? 1 : 0;
-    }
-
-    /* next and i: 1 + the slot to look at, 0 at the end */
-
-    while (next || i) {
-        if (s->region) {
+        for (next = sh->region_first[s->region - 1];
+             next && k < n;
+             next = a->region_next)
+        {
             a = &sh->agents[next - 1];
-            next = a->region_next;
-
-        } else {
-            a = &sh->agents[i - 1];
-            i = (i < sh->nslots) ? i + 1 : 0;
+            members[k++] = a->slot;
         }
 
-        if (ngx_http_farm_subset_matches_locked(s, a)) {
-            members[n++] = a->slot;
+    } else {
+        k = ngx_http_farm_capset_collect_locked(sh, s->caps, members, n);
+    }
+
+    n = 0;
+
+    for (i = 0; i < k; i++) {
+        if (ngx_http_farm_subset_matches_locked(s, &sh->agents[members[i]])) {
+            members[n++] = members[i];
         }
     }
 
     /* members are in slot order: farm_members_find() searches them */
 
-    if (s->region && n > 1) {
+    if (n > 1) {
         qsort(members, n, sizeof(uint32_t), ngx_http_farm_subset_cmp);
     }
 

@@ -33,6 +33,8 @@
 
 #define NGX_HTTP_FARM_REBUILD_DELAY   20      /* ms between hash rebuilds */
 #define NGX_HTTP_FARM_DOWN_LOG_EVERY  10      /* s, "registry down" lines */
+#define NGX_HTTP_FARM_SWEEP_SLOTS     1024    /* slots looked at per step */
+#define NGX_HTTP_FARM_SWEEP_REMOVALS  64      /* agents removed per step */
 
 
 static ngx_int_t ngx_http_farm_sync_current(ngx_http_farm_srv_conf_t *fcf,
@@ -50,6 +52,10 @@ static const char *ngx_http_farm_sync_allowed(ngx_http_farm_srv_conf_t *fcf,
     farm_record_t *rec);
 static void ngx_http_farm_sync_changed(ngx_http_farm_srv_conf_t *fcf);
 static void ngx_http_farm_sync_rebuild_handler(ngx_event_t *ev);
+static void ngx_http_farm_sync_sweep_handler(ngx_event_t *ev);
+static ngx_uint_t ngx_http_farm_sync_sweep_step(
+    ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_zone_t *z, uint32_t slots,
+    uint32_t removals);
 
 
 ngx_int_t
@@ -688,12 +694,9 @@ ngx_http_farm_sync_unhealthy(ngx_http_farm_srv_conf_t *fcf, u_char *id,
 void
 ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
 {
-    u_char                  id[FARM_ID_MAX];
-    size_t                  len;
-    uint32_t                i;
-    ngx_uint_t              empty;
-    ngx_http_farm_zone_t    z;
-    ngx_http_farm_agent_t  *a;
+    ngx_uint_t             empty;
+    ngx_event_t           *ev;
+    ngx_http_farm_zone_t   z;
 
     if (!ngx_http_farm_sync_current(fcf, &z)) {
         return;
@@ -716,43 +719,139 @@ ngx_http_farm_sync_end(ngx_http_farm_srv_conf_t *fcf)
     }
 
     if (fcf->hold_until && ngx_current_msec < fcf->hold_until) {
+        fcf->sweep_next = 0;
         ngx_http_farm_state_sync_end(fcf);
         return;
     }
 
     fcf->hold_until = 0;
 
-    for (i = 0; i < z.sh->nslots; i++) {
-        a = &z.sh->agents[i];
+    /*
+     * The sweep: agents not seen since this sync began go.  The master's
+     * startup read sweeps at once; the sync owner in steps, one per event
+     * loop iteration, so that a worker with many agents never stops
+     * serving for the whole pass.  A full sync that ends during a sweep
+     * gives it its own epoch and a whole pass from where it is (around
+     * the end to there), so that syncs ending faster than a pass (Consul)
+     * still let each pass end.
+     */
 
-        ngx_shmtx_lock(&z.shpool->mutex);
+    fcf->sweep_epoch = z.sh->sync_epoch;
+    fcf->sweep_left = z.sh->nslots;
+
+    if (fcf->sweep_next == 0) {
+        fcf->sweep_next = 1;
+    }
+
+    if (fcf->warming) {
+        (void) ngx_http_farm_sync_sweep_step(fcf, &z, NGX_HTTP_FARM_NONE32,
+                                             NGX_HTTP_FARM_NONE32);
+        return;
+    }
+
+    ev = &fcf->sweep_ev;
+    ev->handler = ngx_http_farm_sync_sweep_handler;
+    ev->data = fcf;
+    ev->log = ngx_cycle->log;
+
+    ngx_http_farm_sync_sweep_handler(ev);
+}
+
+
+/* One step of the sweep; the next one on the next loop iteration. */
+
+static void
+ngx_http_farm_sync_sweep_handler(ngx_event_t *ev)
+{
+    ngx_http_farm_srv_conf_t  *fcf = ev->data;
+
+    ngx_http_farm_zone_t  z;
+
+    if (fcf->sweep_next == 0
+        || ngx_exiting || !ngx_http_farm_sync_current(fcf, &z))
+    {
+        return;
+    }
+
+    if (!ngx_http_farm_sync_sweep_step(fcf, &z, NGX_HTTP_FARM_SWEEP_SLOTS,
+                                       NGX_HTTP_FARM_SWEEP_REMOVALS)
+        && !ev->posted)
+    {
+        ngx_post_event(ev, &ngx_posted_next_events);
+    }
+}
+
+
+/*
+ * Looks at up to slots of the fcf->sweep_left slots from fcf->sweep_next
+ * (1 + the slot, around the end of the slots), and removes up to removals
+ * agents the registry did not list in the sweep's sync: seen before its
+ * epoch (an agent seen by a later sync or a change since stays).  The zone
+ * is locked one slot at a time.  Returns 1 when the pass is over; the hash
+ * tables, the subsets and the state file follow then.
+ */
+
+static ngx_uint_t
+ngx_http_farm_sync_sweep_step(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_farm_zone_t *z, uint32_t slots, uint32_t removals)
+{
+    u_char                  id[FARM_ID_MAX];
+    size_t                  len;
+    uint32_t                i, looked, removed;
+    ngx_http_farm_agent_t  *a;
+
+    looked = 0;
+    removed = 0;
+    i = fcf->sweep_next - 1;
+
+    while (fcf->sweep_left && looked < slots && removed < removals) {
+
+        if (i >= z->sh->nslots) {
+            i = 0;
+        }
+
+        a = &z->sh->agents[i++];
+        fcf->sweep_left--;
+        looked++;
+
+        ngx_shmtx_lock(&z->shpool->mutex);
 
         if (a->state != NGX_HTTP_FARM_SLOT_UP
-            || a->seen == z.sh->sync_epoch)
+            || a->seen >= fcf->sweep_epoch)
         {
-            ngx_shmtx_unlock(&z.shpool->mutex);
+            ngx_shmtx_unlock(&z->shpool->mutex);
             continue;
         }
 
         len = a->sn.str.len;
         ngx_memcpy(id, a->id, len);
 
-        ngx_shmtx_unlock(&z.shpool->mutex);
+        ngx_shmtx_unlock(&z->shpool->mutex);
 
-        if (ngx_http_farm_agent_remove(&z, id, len) == NGX_OK) {
+        if (ngx_http_farm_agent_remove(z, id, len) == NGX_OK) {
             ngx_log_error(NGX_LOG_INFO, fcf->log, 0,
                           "farm: agent \"%*s\" left upstream \"%V\" "
                           "(no longer in the registry)",
                           len, id, &fcf->uscf->host);
 
             fcf->state_dirty = 1;
+            removed++;
         }
     }
 
-    (void) ngx_http_farm_zone_rebuild_hash(&z);
-    ngx_http_farm_subsets_rebuild(&z);
+    if (fcf->sweep_left) {
+        fcf->sweep_next = i + 1;
+        return 0;
+    }
+
+    fcf->sweep_next = 0;
+
+    (void) ngx_http_farm_zone_rebuild_hash(z);
+    ngx_http_farm_subsets_rebuild(z);
 
     ngx_http_farm_state_sync_end(fcf);
+
+    return 1;
 }
 
 
@@ -778,6 +877,7 @@ ngx_http_farm_sync_hold(ngx_http_farm_srv_conf_t *fcf, const char *why)
     ngx_http_farm_zone_get(fcf, &z);
 
     fcf->hold_until = ngx_current_msec + fcf->hold;
+    fcf->sweep_next = 0;                        /* a sweep running stops */
 
     ngx_log_error(NGX_LOG_WARN, fcf->log, 0,
                   "farm: registry %V of upstream \"%V\" %s; keeping the "

@@ -11,6 +11,7 @@
 
 #include "ngx_http_farm_zone.h"
 #include "ngx_http_farm_subset.h"
+#include "ngx_http_farm_lists.h"
 
 
 static void ngx_http_farm_zone_source(ngx_http_farm_srv_conf_t *fcf,
@@ -51,6 +52,8 @@ ngx_http_farm_zone_size(ngx_http_farm_srv_conf_t *fcf)
     size += fcf->max_agents * (NGX_HTTP_FARM_OWNERS + 1) * sizeof(uint32_t);
 
     size += NGX_HTTP_FARM_MAX_OVERRIDES * sizeof(ngx_http_farm_override_t);
+
+    size += ngx_http_farm_capsets_size(fcf->max_agents);
 
     /* subsets: their table, and their trees for the agents they hold */
 
@@ -170,6 +173,11 @@ ngx_http_farm_zone_init(ngx_shm_zone_t *shm_zone,
 
     for (i = 0; i < NGX_HTTP_FARM_MAX_SUBSETS; i++) {
         ngx_queue_insert_tail(&sh->subset_lru, &sh->subsets[i].lru);
+    }
+
+    sh->capsets = ngx_http_farm_capsets_init(shpool, sh->capacity);
+    if (sh->capsets == NULL) {
+        goto nomem;
     }
 
     sh->reopen = ngx_slab_alloc(shpool, sh->capacity * sizeof(uint32_t));
@@ -464,58 +472,6 @@ ngx_http_farm_dict_use_locked(ngx_http_farm_shctx_t *sh, uint64_t caps,
 }
 
 
-/*
- * The agents of each region are linked in a list, so that a subset of one
- * region is filled by walking that region's agents, not every slot.
- */
-
-static void
-ngx_http_farm_region_link_locked(ngx_http_farm_shctx_t *sh,
-    ngx_http_farm_agent_t *a)
-{
-    uint32_t  first;
-
-    if (a->region == 0) {
-        return;
-    }
-
-    first = sh->region_first[a->region - 1];
-
-    a->region_prev = 0;
-    a->region_next = first;
-
-    if (first) {
-        sh->agents[first - 1].region_prev = a->slot + 1;
-    }
-
-    sh->region_first[a->region - 1] = a->slot + 1;
-}
-
-
-static void
-ngx_http_farm_region_unlink_locked(ngx_http_farm_shctx_t *sh,
-    ngx_http_farm_agent_t *a)
-{
-    if (a->region == 0) {
-        return;
-    }
-
-    if (a->region_prev) {
-        sh->agents[a->region_prev - 1].region_next = a->region_next;
-
-    } else {
-        sh->region_first[a->region - 1] = a->region_next;
-    }
-
-    if (a->region_next) {
-        sh->agents[a->region_next - 1].region_prev = a->region_prev;
-    }
-
-    a->region_next = 0;
-    a->region_prev = 0;
-}
-
-
 static void
 ngx_http_farm_agent_free_meta_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a)
@@ -693,7 +649,14 @@ ngx_http_farm_agent_apply(ngx_http_farm_zone_t *z, farm_record_t *rec,
         ngx_http_farm_region_link_locked(sh, a);
     }
 
-    a->caps = caps;
+    if (fresh || a->caps != caps) {
+        if (!fresh) {
+            ngx_http_farm_capset_unlink_locked(sh, a);
+        }
+
+        a->caps = caps;
+        ngx_http_farm_capset_link_locked(sh, a);
+    }
 
     a->rec_weight = rec->weight;
     a->rec_max_conns = rec->max_conns;
@@ -873,6 +836,7 @@ ngx_http_farm_agent_remove(ngx_http_farm_zone_t *z, u_char *id, size_t len)
     ngx_http_farm_dict_use_locked(sh, a->caps, a->region, -1);
     ngx_http_farm_region_unlink_locked(sh, a);
     a->region = 0;
+    ngx_http_farm_capset_unlink_locked(sh, a);
 
     a->state = NGX_HTTP_FARM_SLOT_FREE;
 

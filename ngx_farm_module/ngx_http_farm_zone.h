@@ -101,6 +101,9 @@ typedef struct {
     ngx_uint_t                     region;      /* 1 + index in sh->regions */
     uint32_t                       region_next; /* 1 + slot, in the list */
     uint32_t                       region_prev; /* of its region; 0: none */
+    uint32_t                       capset;      /* its caps' set, or NONE */
+    uint32_t                       list_next;   /* 1 + slot, in the list */
+    uint32_t                       list_prev;   /* of its caps' set */
 
     u_char                        *meta;        /* slab, JSON object */
     size_t                         meta_len;
@@ -188,6 +191,9 @@ typedef struct ngx_http_farm_client_s    ngx_http_farm_client_t;
 /* the built-in registry's leases (ngx_http_farm_lease.c) */
 typedef struct ngx_http_farm_leases_s    ngx_http_farm_leases_t;
 
+/* the agents of each capability set (ngx_http_farm_lists.c) */
+typedef struct ngx_http_farm_capsets_s   ngx_http_farm_capsets_t;
+
 
 /*
  * A worker process using the zone (ngx_http_farm_zone.c): what it holds is
@@ -242,6 +248,7 @@ typedef struct {
                                        [FARM_CAP_MAX + 1];
     uint32_t                       cap_refs[NGX_HTTP_FARM_MAX_CAPS];
     ngx_uint_t                     ncaps;       /* entries ever used */
+    ngx_http_farm_capsets_t       *capsets;     /* agents by set, listed */
 
     /* sync */
     u_char                         source[FARM_HOST_MAX + 2 * FARM_ID_MAX];

@@ -205,17 +205,7 @@ zz
 main::agents(w => { region => 'eu-central' });
 my $port = $main::Agent{w}{port};
 my $put = sub { FarmTest::put_record($main::Redis, id => $_[0], port => $port, region => $_[1]) };
-my $chosen = sub {
-    my %seen;
-    for (1 .. 16) {
-        my ($code, $h) = FarmTest::http_get(FarmTest::gateway_port(), '/work?ms=0', 'X-Region' => $_[0]);
-        $seen{ $code == 200 ? $h->{'x-chosen'} : "status-$code" } = 1;
-    }
-    return join ',', sort keys %seen;
-};
-my $settled = sub { my ($region, $want) = @_;
-    FarmTest::wait_until(sub { $chosen->($region) eq $want }, 10, "$region: $want");
-    Test::More::is($chosen->($region), $want, "$region: $want") };
+my $settled = sub { FarmTest::settle_chosen($_[1], 'X-Region' => $_[0]) };
 $put->($_, 'r1') for qw(a b c d);
 $settled->('r1', 'a,b,c,d');
 $put->('b', 'r2');                                  # the middle of r1's list moves

@@ -176,3 +176,52 @@ X-Region: eu-central
 [("X-Farm-Agent: (?:gpu1|cpu2)") x 4]
 --- no_error_log
 [error]
+
+
+=== TEST 10: agents that change capabilities, leave and come back: each capability's requests go to exactly the agents that have it now
+--- config
+    set $need $http_x_farm_capability;
+
+    location / {
+        proxy_pass http://agents;
+        add_header X-Chosen $farm_agent always;
+    }
+    location = /farm {
+        farm_status;
+    }
+--- init
+main::agents(w => { cap => 'base', region => 'eu-central' });
+my $port = $main::Agent{w}{port};
+my $put = sub { my ($id, @caps) = @_;
+    FarmTest::put_record($main::Redis, id => $id, port => $port, caps => [@caps]) };
+my $settled = sub { FarmTest::settle_chosen($_[1], 'X-Farm-Capability' => $_[0]) };
+$put->($_, 'gpu') for qw(a b c d);
+$settled->('gpu', 'a,b,c,d');
+$put->('b', 'cpu');                                 # the middle of {gpu}'s list moves
+$put->('d', 'cpu');                                 # and its head
+$settled->('gpu', 'a,c');
+$settled->('cpu', 'b,d');
+$put->('c', 'gpu', 'pdf');                          # to a larger set, still gpu
+$settled->('pdf', 'c');
+$settled->('gpu', 'a,c');
+FarmTest::deregister($main::Redis, 'c');            # {gpu,pdf} empties
+$settled->('gpu', 'a');
+$settled->('pdf', 'status-503');
+$put->('c', 'cpu');
+$put->('a', 'cpu', 'gpu');                          # {gpu} empties
+$settled->('cpu', 'a,b,c,d');
+$settled->('gpu', 'a');
+$put->('a', 'cpu');
+$settled->('gpu', 'status-503');
+$put->('e', 'gpu');                                 # a set used again
+$settled->('gpu', 'e');
+$settled->('base', 'w');
+FarmTest::deregister($main::Redis, $_) for qw(a b c d e);
+--- request
+GET /farm
+--- response_body_like: "registry_up":true
+--- error_log
+no live upstreams
+--- no_error_log
+[alert]
+[crit]

@@ -828,6 +828,28 @@ sub spread_text {
     return join ',', map { "$_=$count->{$_}" } sort keys %$count;
 }
 
+# The agents that 16 GETs of /work?ms=0 with %headers reached, by the
+# X-Chosen header (add_header X-Chosen $farm_agent, for records that share
+# one farm-agent), or "status-NNN", as "a,b,status-503" sorted.
+sub chosen {
+    my (%headers) = @_;
+    my %seen;
+    for (1 .. 16) {
+        my ($code, $h) = http_get(gateway_port(), '/work?ms=0', %headers);
+        $seen{ defined $code && $code == 200 ? $h->{'x-chosen'}
+                                             : 'status-' . ($code // 'none') } = 1;
+    }
+    return join ',', sort keys %seen;
+}
+
+# Waits (10 s at most) until chosen(%headers) is $want, then checks it.
+sub settle_chosen {
+    my ($want, %headers) = @_;
+    my $what = join(' ', map { "$_=$headers{$_}" } sort keys %headers) . ": $want";
+    wait_until(sub { chosen(%headers) eq $want }, 10, $what);
+    Test::More::is(chosen(%headers), $want, $what);
+}
+
 # An agent's state in farm_status ("up", "down", ...), or "absent".
 sub agent_state {
     my ($id) = @_;
