@@ -1,0 +1,1166 @@
+
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * farm_kong, the targets' health: one shared zone per loaded file holding
+ * each target's counters and verdict (healthchecks.passive reports from
+ * the proxied traffic, healthchecks.active probes), found again by
+ * upstream name, host and port after a reload; and the active checks
+ * (type http, https or tcp) on nginx's event loop, each target probed by
+ * one worker only.  Kong's rules: a healthy answer counts a success and
+ * clears the failures, a failure of one kind counts it and clears the
+ * successes, a count reaching its threshold (0 = off) changes the verdict;
+ * healthy.interval probes healthy targets, unhealthy.interval unhealthy
+ * ones, 0 = not probed.  threshold: the upstream fails when the weight of
+ * its healthy targets is below that share of the weight of all of them.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_farm_kong.h"
+
+
+#define NGX_HTTP_FARM_KONG_HC_BUCKETS  256
+#define NGX_HTTP_FARM_KONG_HC_IN       1024   /* answer bytes looked at */
+#define NGX_HTTP_FARM_KONG_HC_IGNORE   ((ngx_uint_t) -1)
+#define NGX_HTTP_FARM_KONG_HC_KEY      600    /* name, host (<= 253), port */
+#define NGX_HTTP_FARM_KONG_HC_UA       "User-Agent: ngx_farm healthcheck\r\n"
+
+
+/* the zone's header */
+typedef struct {
+    ngx_http_farm_kong_health_t  *bucket[NGX_HTTP_FARM_KONG_HC_BUCKETS];
+    ngx_uint_t                    gen;
+} ngx_http_farm_kong_hc_sh_t;
+
+
+/* one target this worker probes */
+typedef struct {
+    ngx_http_farm_kong_conf_t    *kc;
+    const kong_upstream_t        *u;
+    ngx_uint_t                    target;
+    ngx_queue_t                   queue;      /* in the worker's list */
+    ngx_event_t                   due;
+    ngx_event_t                   timeout;
+    ngx_peer_connection_t         pc;
+    ngx_log_t                     log;        /* the cycle's, quieter */
+    ngx_addr_t                    addr;
+    ngx_str_t                     out;        /* the request */
+    size_t                        sent;
+    u_char                       *in;
+    size_t                        in_len;
+    unsigned                      busy:1;
+    unsigned                      connected:1;
+} ngx_http_farm_kong_hc_t;
+
+
+static ngx_int_t ngx_http_farm_kong_hc_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_http_farm_kong_health_t *ngx_http_farm_kong_hc_record(
+    ngx_slab_pool_t *shpool, ngx_http_farm_kong_hc_sh_t *sh, ngx_str_t *key);
+static void ngx_http_farm_kong_hc_key(const kong_upstream_t *u,
+    const kong_target_t *t, ngx_str_t *key);
+static ngx_uint_t ngx_http_farm_kong_hc_active(const kong_upstream_t *u);
+static ngx_int_t ngx_http_farm_kong_hc_add(ngx_cycle_t *cycle,
+    ngx_http_farm_kong_conf_t *kc, const kong_upstream_t *u,
+    ngx_uint_t target);
+static ngx_msec_t ngx_http_farm_kong_hc_interval(ngx_http_farm_kong_hc_t *hc);
+static void ngx_http_farm_kong_hc_tick(ngx_event_t *ev);
+static void ngx_http_farm_kong_hc_write(ngx_event_t *wev);
+static void ngx_http_farm_kong_hc_read(ngx_event_t *rev);
+static ngx_int_t ngx_http_farm_kong_hc_connected(ngx_http_farm_kong_hc_t *hc,
+    ngx_connection_t *c);
+#if (NGX_HTTP_SSL)
+static void ngx_http_farm_kong_hc_handshake(ngx_connection_t *c);
+#endif
+static void ngx_http_farm_kong_hc_timeout(ngx_event_t *ev);
+static void ngx_http_farm_kong_hc_judge(ngx_http_farm_kong_hc_t *hc);
+static void ngx_http_farm_kong_hc_done(ngx_http_farm_kong_hc_t *hc,
+    ngx_uint_t what);
+static ngx_uint_t ngx_http_farm_kong_hc_in(const kong_statuses_t *st,
+    ngx_uint_t status);
+
+
+/*
+ * At the farm_kong directive: the file's health zone (the n-th file of
+ * the configuration; sized in powers of two so that a reload adding a few
+ * targets finds the same zone), and the TLS context of https checks.
+ */
+
+ngx_int_t
+ngx_http_farm_kong_health_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
+    ngx_uint_t n)
+{
+    size_t                  size, need;
+    ngx_str_t               name;
+    ngx_uint_t              i, https;
+#if (NGX_HTTP_SSL)
+    ngx_pool_cleanup_t     *cln;
+#endif
+    const kong_config_t    *kong;
+    const kong_upstream_t  *u;
+
+    kong = kc->kong;
+    https = 0;
+
+    for (i = 0; i < kong->nupstreams; i++) {
+        u = kong->upstreams[i];
+
+        if (!ngx_http_farm_kong_hc_active(u)) {
+            continue;
+        }
+
+        if (u->healthchecks.active.type & (KONG_PROTO_GRPC|KONG_PROTO_GRPCS))
+        {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "farm_kong: %V: upstream \"%s\": active "
+                               "health checks of type grpc or grpcs are not "
+                               "run by this gateway", &kc->file, u->name);
+        }
+
+        if (u->healthchecks.active.type == KONG_PROTO_HTTPS) {
+            https = 1;
+        }
+    }
+
+    ngx_queue_init(&kc->hc_queue);
+
+    kc->health = ngx_pcalloc(cf->pool, (kong->ntargets + 1)
+                                       * sizeof(ngx_http_farm_kong_health_t *));
+    kc->hc_busy = ngx_pcalloc(cf->pool, (kong->nupstreams + 1)
+                                        * sizeof(ngx_uint_t));
+    if (kc->health == NULL || kc->hc_busy == NULL) {
+        return NGX_ERROR;
+    }
+
+#if (NGX_HTTP_SSL)
+    if (https) {
+        kc->hc_ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+        if (kc->hc_ssl == NULL) {
+            return NGX_ERROR;
+        }
+
+        kc->hc_ssl->log = cf->log;
+
+        if (ngx_ssl_create(kc->hc_ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            ngx_ssl_cleanup_ctx(kc->hc_ssl);
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_ssl_cleanup_ctx;
+        cln->data = kc->hc_ssl;
+
+        if (SSL_CTX_set_default_verify_paths(kc->hc_ssl->ctx) != 1) {
+            ngx_ssl_error(NGX_LOG_WARN, cf->log, 0,
+                          "farm_kong: no default CA paths for the https "
+                          "health checks");
+        }
+    }
+#else
+    if (https) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "farm_kong: %V: active health checks of type "
+                           "https need nginx built with SSL", &kc->file);
+        return NGX_ERROR;
+    }
+#endif
+
+    need = 8 * ngx_pagesize + kong->ntargets
+                              * (sizeof(ngx_http_farm_kong_health_t) + 320);
+
+    for (size = 128 * 1024; size < need; size *= 2) { /* void */ }
+
+    name.len = sizeof("farm_kong_health:#") - 1 + kc->file.len + NGX_INT_T_LEN;
+    name.data = ngx_pnalloc(cf->pool, name.len);
+    if (name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    name.len = ngx_sprintf(name.data, "farm_kong_health:%V#%ui", &kc->file, n)
+               - name.data;
+
+    kc->hc_zone = ngx_shared_memory_add(cf, &name, size,
+                                        &ngx_http_farm_kong_module);
+    if (kc->hc_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (kc->hc_zone->data != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "farm_kong: \"%V\" is loaded twice", &kc->file);
+        return NGX_ERROR;
+    }
+
+    kc->hc_zone->init = ngx_http_farm_kong_hc_init_zone;
+    kc->hc_zone->data = kc;
+
+    return NGX_OK;
+}
+
+
+/*
+ * In the master, at each configuration: the zone's records of this
+ * file's targets, found again (an unchanged target keeps its health) or
+ * made.  A target of an upstream without active checks starts healthy:
+ * nothing else could bring it back.  Records no configuration has used
+ * for two reloads are reused when the zone is full.
+ */
+
+static ngx_int_t
+ngx_http_farm_kong_hc_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    size_t                        len;
+    u_char                        buf[NGX_HTTP_FARM_KONG_HC_KEY];
+    ngx_str_t                     key;
+    ngx_uint_t                    i, j, k, active;
+    ngx_slab_pool_t              *shpool;
+    const kong_upstream_t        *u;
+    ngx_http_farm_kong_conf_t    *kc;
+    ngx_http_farm_kong_hc_sh_t   *sh;
+    ngx_http_farm_kong_health_t  *h;
+
+    kc = shm_zone->data;
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    sh = (data != NULL || shm_zone->shm.exists) ? shpool->data : NULL;
+
+    if (sh == NULL) {
+        sh = ngx_slab_alloc(shpool, sizeof(ngx_http_farm_kong_hc_sh_t));
+        if (sh == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(sh, sizeof(ngx_http_farm_kong_hc_sh_t));
+        shpool->data = sh;
+
+        len = sizeof(" in farm_kong health zone \"\"") + shm_zone->shm.name.len;
+
+        shpool->log_ctx = ngx_slab_alloc(shpool, len);
+        if (shpool->log_ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(shpool->log_ctx, " in farm_kong health zone \"%V\"%Z",
+                    &shm_zone->shm.name);
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    sh->gen++;
+
+    for (i = 0, k = 0; i < kc->kong->nupstreams; i++) {
+        u = kc->kong->upstreams[i];
+        active = ngx_http_farm_kong_hc_active(u);
+
+        for (j = 0; j < u->ntargets; j++, k++) {
+            key.data = buf;
+            ngx_http_farm_kong_hc_key(u, u->targets[j], &key);
+
+            h = ngx_http_farm_kong_hc_record(shpool, sh, &key);
+
+            if (h == NULL) {
+                ngx_shmtx_unlock(&shpool->mutex);
+                ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                              "farm_kong: no room for the health of target "
+                              "\"%s\" of upstream \"%s\"",
+                              u->targets[j]->target, u->name);
+                return NGX_ERROR;
+            }
+
+            if (!active || h->gen + 1 < sh->gen) {
+                h->tcp_failures = 0;
+                h->timeouts = 0;
+                h->http_failures = 0;
+                h->successes = 0;
+                h->down = 0;
+            }
+
+            h->gen = sh->gen;
+            kc->health[k] = h;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/* the record of key, found or made; under the lock */
+
+static ngx_http_farm_kong_health_t *
+ngx_http_farm_kong_hc_record(ngx_slab_pool_t *shpool,
+    ngx_http_farm_kong_hc_sh_t *sh, ngx_str_t *key)
+{
+    uint32_t                       hash;
+    ngx_uint_t                     b, i;
+    ngx_http_farm_kong_health_t   *h, **hp;
+
+    hash = ngx_crc32_short(key->data, key->len);
+    b = hash % NGX_HTTP_FARM_KONG_HC_BUCKETS;
+
+    for (h = sh->bucket[b]; h; h = h->next) {
+        if (h->hash == hash && h->len == key->len
+            && ngx_memcmp(h->key, key->data, key->len) == 0)
+        {
+            return h;
+        }
+    }
+
+    h = ngx_slab_alloc_locked(shpool, sizeof(ngx_http_farm_kong_health_t)
+                                      + key->len);
+
+    /* full: free the records of targets gone for two reloads, then retry */
+
+    for (i = 0; h == NULL && i < NGX_HTTP_FARM_KONG_HC_BUCKETS; i++) {
+        for (hp = &sh->bucket[i]; *hp; /* void */) {
+            if ((*hp)->gen + 2 <= sh->gen) {
+                h = *hp;
+                *hp = h->next;
+                ngx_slab_free_locked(shpool, h);
+                continue;
+            }
+
+            hp = &(*hp)->next;
+        }
+
+        if (i == NGX_HTTP_FARM_KONG_HC_BUCKETS - 1) {
+            h = ngx_slab_alloc_locked(shpool,
+                                      sizeof(ngx_http_farm_kong_health_t)
+                                      + key->len);
+            break;
+        }
+
+        h = NULL;
+    }
+
+    if (h == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(h, sizeof(ngx_http_farm_kong_health_t));
+    h->hash = hash;
+    h->len = key->len;
+    ngx_memcpy(h->key, key->data, key->len);
+
+    h->next = sh->bucket[b];
+    sh->bucket[b] = h;
+
+    return h;
+}
+
+
+/* "upstream\nhost:port", a target's identity over reloads */
+
+static void
+ngx_http_farm_kong_hc_key(const kong_upstream_t *u, const kong_target_t *t,
+    ngx_str_t *key)
+{
+    key->len = ngx_snprintf(key->data, NGX_HTTP_FARM_KONG_HC_KEY,
+                            "%s\n%s:%ui", u->name, t->host,
+                            (ngx_uint_t) t->port)
+               - key->data;
+}
+
+
+/* does u probe its targets (an interval set, of a type run here)? */
+
+static ngx_uint_t
+ngx_http_farm_kong_hc_active(const kong_upstream_t *u)
+{
+    const kong_active_check_t  *ac;
+
+    ac = &u->healthchecks.active;
+
+    if (ac->healthy_interval <= 0 && ac->unhealthy_interval <= 0) {
+        return 0;
+    }
+
+    return (ac->type & (KONG_PROTO_HTTP|KONG_PROTO_HTTPS|KONG_PROTO_TCP))
+           ? 1 : 0;
+}
+
+
+/*
+ * What a check (active) or a proxied request (passive) said of target
+ * number target of u: counted by Kong's rules, and the verdict changed
+ * (with a log line) when a count reaches its threshold.  A passive
+ * success only clears the failures: passive checks never bring a target
+ * back, as in Kong.
+ */
+
+void
+ngx_http_farm_kong_health_report(ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u, ngx_uint_t target, ngx_uint_t what,
+    ngx_uint_t active, ngx_log_t *log)
+{
+    ngx_uint_t                    *count, limit, changed;
+    const char                    *kind;
+    ngx_slab_pool_t               *shpool;
+    const kong_active_check_t     *ac;
+    const kong_passive_check_t    *pc;
+    ngx_http_farm_kong_health_t   *h;
+
+    h = kc->health[kc->cw_off[u->index] + target];
+    shpool = (ngx_slab_pool_t *) kc->hc_zone->shm.addr;
+    ac = &u->healthchecks.active;
+    pc = &u->healthchecks.passive;
+    changed = 0;
+    limit = 0;
+    count = NULL;
+    kind = NULL;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (active) {
+        h->checks++;
+    }
+
+    switch (what) {
+
+    case NGX_HTTP_FARM_KONG_HC_SUCCESS:
+        h->tcp_failures = 0;
+        h->timeouts = 0;
+        h->http_failures = 0;
+
+        if (!active) {
+            break;
+        }
+
+        h->successes++;
+
+        if (h->down && ac->healthy_successes
+            && h->successes >= ac->healthy_successes)
+        {
+            h->down = 0;
+            changed = 1;
+        }
+
+        break;
+
+    case NGX_HTTP_FARM_KONG_HC_TCP:
+        count = &h->tcp_failures;
+        limit = active ? ac->unhealthy_tcp_failures
+                       : pc->unhealthy_tcp_failures;
+        kind = "TCP failures";
+        break;
+
+    case NGX_HTTP_FARM_KONG_HC_TIMEOUT:
+        count = &h->timeouts;
+        limit = active ? ac->unhealthy_timeouts : pc->unhealthy_timeouts;
+        kind = "timeouts";
+        break;
+
+    default: /* NGX_HTTP_FARM_KONG_HC_HTTP */
+        count = &h->http_failures;
+        limit = active ? ac->unhealthy_http_failures
+                       : pc->unhealthy_http_failures;
+        kind = "HTTP failures";
+        break;
+    }
+
+    if (count != NULL) {
+        (*count)++;
+        h->successes = 0;
+
+        if (!h->down && limit && *count >= limit) {
+            h->down = 1;
+            changed = 1;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (!changed) {
+        return;
+    }
+
+    if (count == NULL) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "farm_kong: upstream \"%s\" target \"%s\" is healthy "
+                      "after %ui successes (active health check)",
+                      u->name, u->targets[target]->target,
+                      (ngx_uint_t) ac->healthy_successes);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "farm_kong: upstream \"%s\" target \"%s\" is unhealthy "
+                  "after %ui %s (%s health check)",
+                  u->name, u->targets[target]->target, limit, kind,
+                  active ? "active" : "passive");
+}
+
+
+/*
+ * healthchecks.threshold: is the weight of u's healthy targets below
+ * threshold % of the weight of all of them (weight 0 not counted)?
+ */
+
+ngx_uint_t
+ngx_http_farm_kong_health_below(ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u)
+{
+    ngx_uint_t                     i, total, healthy;
+    ngx_http_farm_kong_health_t  **h;
+
+    if (u->healthchecks.threshold <= 0) {
+        return 0;
+    }
+
+    h = kc->health + kc->cw_off[u->index];
+    total = 0;
+    healthy = 0;
+
+    for (i = 0; i < u->ntargets; i++) {
+        total += u->targets[i]->weight;
+
+        if (!h[i]->down) {
+            healthy += u->targets[i]->weight;
+        }
+    }
+
+    return (double) healthy * 100 < u->healthchecks.threshold * total;
+}
+
+
+/* ---- active checks ------------------------------------------------------ */
+
+/*
+ * In each worker: the targets of upstreams with active checks that this
+ * worker probes (a target's record hash picks one worker of the
+ * gateway), those written as an address.  A target named by a host name
+ * is not probed (it is resolved per request).
+ */
+
+ngx_int_t
+ngx_http_farm_kong_health_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                       i, j, k, workers;
+    ngx_core_conf_t                 *ccf;
+    const kong_upstream_t           *u;
+    ngx_http_farm_kong_conf_t      **kcp, *kc;
+    ngx_http_farm_kong_main_conf_t  *kmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    kmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_farm_kong_module);
+    if (kmcf == NULL) {
+        return NGX_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+    workers = (ngx_process == NGX_PROCESS_WORKER && ccf->worker_processes > 0)
+              ? (ngx_uint_t) ccf->worker_processes : 1;
+
+    kcp = kmcf->confs.elts;
+
+    for (i = 0; i < kmcf->confs.nelts; i++) {
+        kc = kcp[i];
+
+        for (j = 0; j < kc->kong->nupstreams; j++) {
+            u = kc->kong->upstreams[j];
+
+            if (!ngx_http_farm_kong_hc_active(u)) {
+                continue;
+            }
+
+            for (k = 0; k < u->ntargets; k++) {
+                if (u->targets[k]->weight == 0
+                    || kc->health[kc->cw_off[j] + k]->hash % workers
+                       != (workers == 1 ? 0 : ngx_worker))
+                {
+                    continue;
+                }
+
+                if (ngx_http_farm_kong_hc_add(cycle, kc, u, k) != NGX_OK) {
+                    return NGX_ERROR;
+                }
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_farm_kong_hc_add(ngx_cycle_t *cycle, ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u, ngx_uint_t target)
+{
+    u_char                      *p;
+    size_t                       len;
+    ngx_str_t                    host, path;
+    ngx_uint_t                   i, j, port;
+    const char                  *name, *value;
+    const kong_target_t         *t;
+    ngx_http_farm_kong_hc_t     *hc;
+    const kong_active_check_t   *ac;
+
+    t = u->targets[target];
+    ac = &u->healthchecks.active;
+
+    hc = ngx_pcalloc(cycle->pool, sizeof(ngx_http_farm_kong_hc_t));
+    if (hc == NULL) {
+        return NGX_ERROR;
+    }
+
+    host.data = (u_char *) t->host;
+    host.len = ngx_strlen(t->host);
+
+    if (ngx_parse_addr(cycle->pool, &hc->addr, host.data, host.len) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "farm_kong: upstream \"%s\" target \"%s\" is named by "
+                      "a host name: no active health checks for it",
+                      u->name, t->target);
+        return NGX_OK;
+    }
+
+    ngx_inet_set_port(hc->addr.sockaddr, (in_port_t) t->port);
+
+    hc->addr.name.data = ngx_pnalloc(cycle->pool, NGX_SOCKADDR_STRLEN);
+    if (hc->addr.name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    hc->addr.name.len = ngx_sock_ntop(hc->addr.sockaddr, hc->addr.socklen,
+                                      hc->addr.name.data, NGX_SOCKADDR_STRLEN,
+                                      1);
+
+    hc->kc = kc;
+    hc->u = u;
+    hc->target = target;
+
+    /* a refused connection is a check's usual failure: no error line */
+
+    hc->log = *cycle->log;
+    hc->log.log_level = ngx_min(hc->log.log_level, NGX_LOG_CRIT);
+
+    /* the request: GET http_path, Host the target's, then headers */
+
+    path.data = (u_char *) (ac->http_path ? ac->http_path : "/");
+    path.len = ngx_strlen(path.data);
+    port = t->port;
+
+    len = sizeof("GET  HTTP/1.0\r\nHost: []:\r\n" NGX_HTTP_FARM_KONG_HC_UA
+                 "Connection: close\r\n\r\n")
+          + path.len + host.len + NGX_INT_T_LEN + 2;
+
+    for (i = 0; /* void */; i++) {
+        if (kong_check_header(ac->headers, i, 0, &name, &value) < 0) {
+            break;
+        }
+
+        for (j = 0; kong_check_header(ac->headers, i, j, &name, &value) == 1;
+             j++)
+        {
+            len += ngx_strlen(name) + ngx_strlen(value) + sizeof(": \r\n");
+        }
+    }
+
+    hc->out.data = ngx_pnalloc(cycle->pool, len);
+    hc->in = ngx_pnalloc(cycle->pool, NGX_HTTP_FARM_KONG_HC_IN);
+    if (hc->out.data == NULL || hc->in == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(hc->out.data, "GET %V HTTP/1.0\r\nHost: ", &path);
+
+    if (ngx_strlchr(host.data, host.data + host.len, ':') != NULL) {
+        p = ngx_sprintf(p, "[%V]", &host);
+
+    } else {
+        p = ngx_cpymem(p, host.data, host.len);
+    }
+
+    if (port != (ac->type == KONG_PROTO_HTTPS ? 443 : 80)) {
+        p = ngx_sprintf(p, ":%ui", port);
+    }
+
+    p = ngx_cpymem(p, "\r\n" NGX_HTTP_FARM_KONG_HC_UA,
+                   sizeof("\r\n" NGX_HTTP_FARM_KONG_HC_UA) - 1);
+
+    for (i = 0; kong_check_header(ac->headers, i, 0, &name, &value) >= 0;
+         i++)
+    {
+        for (j = 0; kong_check_header(ac->headers, i, j, &name, &value) == 1;
+             j++)
+        {
+            p = ngx_sprintf(p, "%s: %s\r\n", name, value);
+        }
+    }
+
+    p = ngx_cpymem(p, "Connection: close\r\n\r\n",
+                   sizeof("Connection: close\r\n\r\n") - 1);
+
+    hc->out.len = p - hc->out.data;
+
+    hc->due.handler = ngx_http_farm_kong_hc_tick;
+    hc->due.data = hc;
+    hc->due.log = cycle->log;
+    hc->due.cancelable = 1;
+
+    hc->timeout.handler = ngx_http_farm_kong_hc_timeout;
+    hc->timeout.data = hc;
+    hc->timeout.log = cycle->log;
+    hc->timeout.cancelable = 1;
+
+    ngx_queue_insert_tail(&kc->hc_queue, &hc->queue);
+
+    /* the first check soon, spread over a few milliseconds */
+
+    ngx_add_timer(&hc->due, 1 + ngx_random() % 50);
+
+    return NGX_OK;
+}
+
+
+/*
+ * exit_process: the checks in flight end here, uncounted, so that no
+ * socket is left open when the worker exits.
+ */
+
+void
+ngx_http_farm_kong_health_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                       i;
+    ngx_queue_t                     *q;
+    ngx_http_farm_kong_hc_t         *hc;
+    ngx_http_farm_kong_conf_t      **kcp;
+    ngx_http_farm_kong_main_conf_t  *kmcf;
+
+    kmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_farm_kong_module);
+    if (kmcf == NULL) {
+        return;
+    }
+
+    kcp = kmcf->confs.elts;
+
+    for (i = 0; i < kmcf->confs.nelts; i++) {
+        for (q = ngx_queue_head(&kcp[i]->hc_queue);
+             q != ngx_queue_sentinel(&kcp[i]->hc_queue);
+             q = ngx_queue_next(q))
+        {
+            hc = ngx_queue_data(q, ngx_http_farm_kong_hc_t, queue);
+
+            if (hc->due.timer_set) {
+                ngx_del_timer(&hc->due);
+            }
+
+            if (hc->busy) {
+                ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_IGNORE);
+            }
+        }
+    }
+}
+
+
+/* the interval of the target's state; the other one when that is 0 */
+
+static ngx_msec_t
+ngx_http_farm_kong_hc_interval(ngx_http_farm_kong_hc_t *hc)
+{
+    double                      s;
+    const kong_active_check_t  *ac;
+
+    ac = &hc->u->healthchecks.active;
+
+    s = hc->kc->health[hc->kc->cw_off[hc->u->index] + hc->target]->down
+        ? ac->unhealthy_interval : ac->healthy_interval;
+
+    return (s > 0) ? (ngx_msec_t) (s * 1000) : 0;
+}
+
+
+static void
+ngx_http_farm_kong_hc_tick(ngx_event_t *ev)
+{
+    ngx_int_t                   rc;
+    ngx_msec_t                  interval, timeout;
+    ngx_connection_t           *c;
+    ngx_http_farm_kong_hc_t    *hc;
+    const kong_active_check_t  *ac;
+
+    hc = ev->data;
+    ac = &hc->u->healthchecks.active;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    interval = ngx_http_farm_kong_hc_interval(hc);
+
+    if (interval == 0) {
+
+        /* not probed in this state: look again in the other's interval */
+
+        interval = (ngx_msec_t) (1000 * (ac->healthy_interval > 0
+                                         ? ac->healthy_interval
+                                         : ac->unhealthy_interval));
+        ngx_add_timer(&hc->due, interval ? interval : 1000);
+        return;
+    }
+
+    if (hc->busy || hc->kc->hc_busy[hc->u->index] >= ac->concurrency) {
+        ngx_add_timer(&hc->due, ngx_min(interval, 100));
+        return;
+    }
+
+    ngx_add_timer(&hc->due, interval);
+
+    ngx_memzero(&hc->pc, sizeof(ngx_peer_connection_t));
+    hc->pc.sockaddr = hc->addr.sockaddr;
+    hc->pc.socklen = hc->addr.socklen;
+    hc->pc.name = &hc->addr.name;
+    hc->pc.get = ngx_event_get_peer;
+    hc->pc.log = &hc->log;
+    hc->pc.log_error = NGX_ERROR_INFO;
+
+    rc = ngx_event_connect_peer(&hc->pc);
+
+    if (rc == NGX_ERROR || rc == NGX_BUSY) {
+        return;                     /* not the target's failure */
+    }
+
+    hc->busy = 1;
+    hc->connected = 0;
+    hc->sent = 0;
+    hc->in_len = 0;
+    hc->kc->hc_busy[hc->u->index]++;
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+        return;
+    }
+
+    c = hc->pc.connection;
+    c->data = hc;
+    c->log = &hc->log;
+    c->read->log = c->log;
+    c->write->log = c->log;
+    c->read->handler = ngx_http_farm_kong_hc_read;
+    c->write->handler = ngx_http_farm_kong_hc_write;
+
+    timeout = (ngx_msec_t) (ac->timeout * 1000);
+    ngx_add_timer(&hc->timeout, timeout ? timeout : 1);
+
+    if (rc == NGX_OK) {
+        ngx_post_event(c->write, &ngx_posted_events);
+    }
+}
+
+
+/* the connection is up (or failed): tcp succeeds, https shakes hands */
+
+static ngx_int_t
+ngx_http_farm_kong_hc_connected(ngx_http_farm_kong_hc_t *hc,
+    ngx_connection_t *c)
+{
+    int        err;
+    socklen_t  len;
+
+    if (hc->connected) {
+        return NGX_OK;
+    }
+
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    if (err) {
+        ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+        return NGX_ERROR;
+    }
+
+    hc->connected = 1;
+
+    if (hc->u->healthchecks.active.type == KONG_PROTO_TCP) {
+        ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_SUCCESS);
+        return NGX_ERROR;
+    }
+
+#if (NGX_HTTP_SSL)
+    if (hc->u->healthchecks.active.type == KONG_PROTO_HTTPS) {
+        if (ngx_ssl_create_connection(hc->kc->hc_ssl, c, NGX_SSL_CLIENT)
+            != NGX_OK)
+        {
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_IGNORE);
+            return NGX_ERROR;
+        }
+
+        if (hc->u->healthchecks.active.https_sni != NULL
+            && SSL_set_tlsext_host_name(c->ssl->connection,
+                           (char *) hc->u->healthchecks.active.https_sni)
+               != 1)
+        {
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_IGNORE);
+            return NGX_ERROR;
+        }
+
+        if (ngx_ssl_handshake(c) == NGX_AGAIN) {
+            c->ssl->handler = ngx_http_farm_kong_hc_handshake;
+            return NGX_AGAIN;
+        }
+
+        ngx_http_farm_kong_hc_handshake(c);
+        return NGX_AGAIN;
+    }
+#endif
+
+    return NGX_OK;
+}
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * The TLS handshake's end: a failed one, or a certificate that does not
+ * verify when https_verify_certificate is on (the CA of the system; the
+ * name https_sni, else the target's host), is a TCP failure, as in Kong.
+ */
+
+static void
+ngx_http_farm_kong_hc_handshake(ngx_connection_t *c)
+{
+    long                        rc;
+    ngx_str_t                   name;
+    ngx_http_farm_kong_hc_t    *hc;
+    const kong_active_check_t  *ac;
+
+    hc = c->data;
+    ac = &hc->u->healthchecks.active;
+
+    if (!c->ssl->handshaked) {
+        ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+        return;
+    }
+
+    if (ac->https_verify_certificate) {
+        rc = SSL_get_verify_result(c->ssl->connection);
+
+        name.data = (u_char *) (ac->https_sni ? ac->https_sni
+                                              : hc->u->targets[hc->target]->host);
+        name.len = ngx_strlen(name.data);
+
+        if (rc != X509_V_OK || ngx_ssl_check_host(c, &name) != NGX_OK) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "farm_kong: upstream \"%s\" target \"%s\": the "
+                          "certificate does not verify (%l)", hc->u->name,
+                          hc->u->targets[hc->target]->target, rc);
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+            return;
+        }
+    }
+
+    c->read->handler = ngx_http_farm_kong_hc_read;
+    c->write->handler = ngx_http_farm_kong_hc_write;
+
+    ngx_http_farm_kong_hc_write(c->write);
+}
+
+#endif
+
+
+static void
+ngx_http_farm_kong_hc_write(ngx_event_t *wev)
+{
+    ssize_t                   n;
+    ngx_connection_t         *c;
+    ngx_http_farm_kong_hc_t  *hc;
+
+    c = wev->data;
+    hc = c->data;
+
+    if (ngx_http_farm_kong_hc_connected(hc, c) != NGX_OK) {
+        return;
+    }
+
+    while (hc->sent < hc->out.len) {
+        n = c->send(c, hc->out.data + hc->sent, hc->out.len - hc->sent);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+                ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+            return;
+        }
+
+        hc->sent += n;
+    }
+
+    if (c->read->ready) {
+        ngx_http_farm_kong_hc_read(c->read);
+    }
+}
+
+
+/* the answer's status line is all a check looks at */
+
+static void
+ngx_http_farm_kong_hc_read(ngx_event_t *rev)
+{
+    ssize_t                   n;
+    ngx_connection_t         *c;
+    ngx_http_farm_kong_hc_t  *hc;
+
+    c = rev->data;
+    hc = c->data;
+
+    if (ngx_http_farm_kong_hc_connected(hc, c) != NGX_OK) {
+        return;
+    }
+
+    if (hc->sent < hc->out.len) {
+        return;
+    }
+
+    for ( ;; ) {
+        n = c->recv(c, hc->in + hc->in_len,
+                    NGX_HTTP_FARM_KONG_HC_IN - hc->in_len);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+                ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+            return;
+        }
+
+        hc->in_len += n;
+
+        if (n == 0 || hc->in_len == NGX_HTTP_FARM_KONG_HC_IN
+            || ngx_strlchr(hc->in, hc->in + hc->in_len, '\n') != NULL)
+        {
+            ngx_http_farm_kong_hc_judge(hc);
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_farm_kong_hc_timeout(ngx_event_t *ev)
+{
+    ngx_http_farm_kong_hc_done(ev->data, NGX_HTTP_FARM_KONG_HC_TIMEOUT);
+}
+
+
+/*
+ * "HTTP/1.x NNN": a status in healthy.http_statuses is a success, one in
+ * unhealthy.http_statuses an HTTP failure, any other is not counted; no
+ * status line is an HTTP failure.
+ */
+
+static void
+ngx_http_farm_kong_hc_judge(ngx_http_farm_kong_hc_t *hc)
+{
+    u_char                     *p;
+    ngx_uint_t                  status;
+    const kong_active_check_t  *ac;
+
+    ac = &hc->u->healthchecks.active;
+    p = hc->in;
+
+    if (hc->in_len < sizeof("HTTP/1.x NNN") - 1
+        || ngx_strncmp(p, "HTTP/1.", 7) != 0 || p[8] != ' '
+        || p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9'
+        || p[11] < '0' || p[11] > '9')
+    {
+        ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_HTTP);
+        return;
+    }
+
+    status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+
+    if (ngx_http_farm_kong_hc_in(&ac->healthy_http_statuses, status)) {
+        ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_SUCCESS);
+
+    } else if (ngx_http_farm_kong_hc_in(&ac->unhealthy_http_statuses, status))
+    {
+        ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_HTTP);
+
+    } else {
+        ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_IGNORE);
+    }
+}
+
+
+/* the check's end: the connection closed, the outcome counted */
+
+static void
+ngx_http_farm_kong_hc_done(ngx_http_farm_kong_hc_t *hc, ngx_uint_t what)
+{
+    ngx_connection_t  *c;
+
+    if (hc->timeout.timer_set) {
+        ngx_del_timer(&hc->timeout);
+    }
+
+    c = hc->pc.connection;
+
+    if (c != NULL) {
+#if (NGX_HTTP_SSL)
+        if (c->ssl) {
+            c->ssl->no_wait_shutdown = 1;
+            c->ssl->no_send_shutdown = 1;
+            (void) ngx_ssl_shutdown(c);
+        }
+#endif
+        ngx_close_connection(c);
+        hc->pc.connection = NULL;
+    }
+
+    hc->busy = 0;
+    hc->kc->hc_busy[hc->u->index]--;
+
+    if (what != NGX_HTTP_FARM_KONG_HC_IGNORE) {
+        ngx_http_farm_kong_health_report(hc->kc, hc->u, hc->target, what, 1,
+                                         ngx_cycle->log);
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_farm_kong_hc_in(const kong_statuses_t *st, ngx_uint_t status)
+{
+    size_t  i;
+
+    for (i = 0; i < st->n; i++) {
+        if (st->items[i] == status) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
