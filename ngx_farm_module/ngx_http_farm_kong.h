@@ -64,6 +64,8 @@ struct ngx_http_farm_kong_health_s {
     ngx_uint_t                 successes;
     ngx_uint_t                 checks;         /* active checks done */
     ngx_uint_t                 down;
+    double                     ewma;           /* ms, algorithm: latency */
+    ngx_msec_t                 ewma_at;        /* its last update, or 0 */
     size_t                     len;
     u_char                     key[1];         /* "upstream\nhost:port" */
 };
@@ -261,6 +263,10 @@ void ngx_http_farm_kong_health_report(ngx_http_farm_kong_conf_t *kc,
     ngx_uint_t active, ngx_log_t *log);
 ngx_uint_t ngx_http_farm_kong_health_below(ngx_http_farm_kong_conf_t *kc,
     const kong_upstream_t *u);
+void ngx_http_farm_kong_latency_observe(ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u, ngx_uint_t target, ngx_msec_t ms);
+double ngx_http_farm_kong_latency_score(ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u, ngx_uint_t target);
 
 /* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
 ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,

@@ -24,6 +24,7 @@ typedef struct {
     ngx_uint_t                   *active;    /* the count this try holds */
     const kong_upstream_t        *upstream;  /* this try's target's */
     ngx_uint_t                    target;    /* NGX_CONF_UNSET_UINT: none */
+    ngx_msec_t                    started;   /* this try's */
 } ngx_http_farm_kong_peer_data_t;
 
 
@@ -53,18 +54,20 @@ static ngx_uint_t ngx_http_farm_kong_in(const kong_statuses_t *st,
 
 /*
  * The first target and address of a request to a Kong upstream.  The
- * targets passive health took out leave the request's list first.  Then:
+ * targets health checks took out leave the request's list first.  Then:
  * consistent-hashing by its key (when the request has one); else smooth
  * weighted round robin over the targets (nginx's), each target's weight
  * kept per worker, least-connections first keeping the targets with the
  * fewest connections of this worker per weight.  Then the chosen target's
- * addresses in turn.  Returns the peer, or NGX_CONF_UNSET_UINT when no
- * target is left.
+ * addresses in turn.  latency keeps the targets of the lowest latency
+ * score (ngx_http_farm_kong_health.c) before round robin.  Returns the
+ * peer, or NGX_CONF_UNSET_UINT when no target is left.
  */
 
 ngx_uint_t
 ngx_http_farm_kong_pick(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
 {
+    double                         low, score;
     ngx_int_t                     *cw, total;
     ngx_uint_t                     i, n, best, least, *active;
     const kong_upstream_t         *u;
@@ -116,11 +119,33 @@ ngx_http_farm_kong_pick(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
         }
     }
 
+    /* latency: the targets of the lowest latency score */
+
+    low = 0;
+
+    if (u->algorithm == KONG_ALG_LATENCY) {
+        for (i = 0; i < ctx->peers.nelts; i++) {
+            score = ngx_http_farm_kong_latency_score(ctx->conf, u,
+                                                     peer[i].target);
+
+            if (i == 0 || score < low) {
+                low = score;
+            }
+        }
+    }
+
     best = NGX_CONF_UNSET_UINT;
     total = 0;
 
     for (i = 0; i < ctx->peers.nelts; i++) {
         if (i > 0 && peer[i - 1].target == peer[i].target) {
+            continue;
+        }
+
+        if (u->algorithm == KONG_ALG_LATENCY
+            && ngx_http_farm_kong_latency_score(ctx->conf, u, peer[i].target)
+               > low)
+        {
             continue;
         }
 
@@ -459,6 +484,7 @@ ngx_http_farm_kong_get_peer(ngx_peer_connection_t *pc, void *data)
                      + peer[i].target;
         pd->upstream = u;
         pd->target = peer[i].target;
+        pd->started = ngx_current_msec;
         (*pd->active)++;
 
         if (ctx->tried > 0 && !ctx->match.route->preserve_host
@@ -577,6 +603,14 @@ ngx_http_farm_kong_free_peer(ngx_peer_connection_t *pc, void *data,
     }
 
     if (pd->target != NGX_CONF_UNSET_UINT) {
+        if (pd->upstream->algorithm == KONG_ALG_LATENCY
+            && !(state & NGX_PEER_FAILED))
+        {
+            ngx_http_farm_kong_latency_observe(pd->ctx->conf, pd->upstream,
+                                               pd->target,
+                                               ngx_current_msec - pd->started);
+        }
+
         ngx_http_farm_kong_passive(pd, pc, state);
         pd->target = NGX_CONF_UNSET_UINT;
     }

@@ -14,6 +14,7 @@
  * healthy.interval probes healthy targets, unhealthy.interval unhealthy
  * ones, 0 = not probed.  threshold: the upstream fails when the weight of
  * its healthy targets is below that share of the weight of all of them.
+ * Also each target's latency, for algorithm: latency.
  */
 
 
@@ -21,10 +22,13 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <math.h>
+
 #include "ngx_http_farm_kong.h"
 
 
 #define NGX_HTTP_FARM_KONG_HC_BUCKETS  256
+#define NGX_HTTP_FARM_KONG_DECAY       10000.0    /* ms, latency's EWMA */
 #define NGX_HTTP_FARM_KONG_HC_IN       1024   /* answer bytes looked at */
 #define NGX_HTTP_FARM_KONG_HC_IGNORE   ((ngx_uint_t) -1)
 #define NGX_HTTP_FARM_KONG_HC_KEY      600    /* name, host (<= 253), port */
@@ -97,7 +101,7 @@ ngx_http_farm_kong_health_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
 {
     size_t                  size, need;
     ngx_str_t               name;
-    ngx_uint_t              i, https;
+    ngx_uint_t              i, k, https;
 #if (NGX_HTTP_SSL)
     ngx_pool_cleanup_t     *cln;
 #endif
@@ -176,8 +180,19 @@ ngx_http_farm_kong_health_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
     }
 #endif
 
-    need = 8 * ngx_pagesize + kong->ntargets
-                              * (sizeof(ngx_http_farm_kong_health_t) + 320);
+    /* a record is rounded up to a power of two; room for twice them all */
+
+    need = 8 * ngx_pagesize;
+
+    for (i = 0; i < kong->nupstreams; i++) {
+        u = kong->upstreams[i];
+
+        for (k = 0; k < u->ntargets; k++) {
+            need += 4 * (sizeof(ngx_http_farm_kong_health_t)
+                         + ngx_strlen(u->name)
+                         + ngx_strlen(u->targets[k]->host) + NGX_INT_T_LEN);
+        }
+    }
 
     for (size = 128 * 1024; size < need; size *= 2) { /* void */ }
 
@@ -532,6 +547,55 @@ ngx_http_farm_kong_health_below(ngx_http_farm_kong_conf_t *kc,
     }
 
     return (double) healthy * 100 < u->healthchecks.threshold * total;
+}
+
+
+/*
+ * algorithm: latency.  Each target's latency is an exponentially weighted
+ * moving average over time (the weight of the past decays with the time
+ * since the last update, NGX_HTTP_FARM_KONG_DECAY ms), shared by the
+ * workers; an unmeasured target scores 0, and a score decays the same way
+ * while the target gets no traffic, so a slow target is tried again later.
+ * Written without the lock: a lost update only delays the average.
+ */
+
+void
+ngx_http_farm_kong_latency_observe(ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u, ngx_uint_t target, ngx_msec_t ms)
+{
+    double                        w;
+    ngx_msec_t                    now;
+    ngx_http_farm_kong_health_t  *h;
+
+    h = kc->health[kc->cw_off[u->index] + target];
+    now = ngx_current_msec;
+
+    if (h->ewma_at == 0) {
+        h->ewma = (double) ms;
+
+    } else {
+        w = exp(-(double) (now - h->ewma_at) / NGX_HTTP_FARM_KONG_DECAY);
+        h->ewma = h->ewma * w + (double) ms * (1 - w);
+    }
+
+    h->ewma_at = now ? now : 1;
+}
+
+
+double
+ngx_http_farm_kong_latency_score(ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u, ngx_uint_t target)
+{
+    ngx_http_farm_kong_health_t  *h;
+
+    h = kc->health[kc->cw_off[u->index] + target];
+
+    if (h->ewma_at == 0) {
+        return 0;
+    }
+
+    return h->ewma * exp(-(double) (ngx_current_msec - h->ewma_at)
+                         / NGX_HTTP_FARM_KONG_DECAY);
 }
 
 

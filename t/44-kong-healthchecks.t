@@ -3,8 +3,8 @@
 # after healthy.successes; threshold turns a weakened upstream into Kong's
 # 503; the health of unchanged targets survives a reload; passive checks
 # are shared by the workers.  Also: hash_on consumer and uri_capture keep a
-# key on one target, and a retry to another target carries that target's
-# Host.  Two workers; the requests that must reach both go to a reuseport
+# key on one target, a retry to another target carries that target's Host,
+# and algorithm latency prefers the faster target.  Two workers; the requests that must reach both go to a reuseport
 # listener, which spreads connections over the workers.
 
 use Test::Nginx::Socket 'no_plan';
@@ -526,3 +526,42 @@ Test::More::is_deeply([keys %hosts], ["200 a host=127.0.0.1:$main::A\n"],
 GET /t
 --- error_code: 200
 --- response_body_like: ^a host=127\.0\.0\.1:\d+$
+
+
+
+=== TEST 10: algorithm latency: the target that answers faster gets the traffic, for both workers
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+upstreams:
+- name: pool
+  algorithm: latency
+  targets:
+  - target: 127.0.0.1:$main::A
+  - target: 127.0.0.1:$main::Dead
+services:
+- name: s
+  host: pool
+  path: /work
+  routes:
+  - paths: [/t]
+"
+--- init
+my $slow = FarmTest::start_agent(id => 'slow', listen => "127.0.0.1:$main::Dead");
+my @who;
+for (1 .. 12) {
+    my ($code, $h) = FarmTest::http_get(FarmTest::gateway_port(), '/t?ms=300');
+    push @who, ($h->{'x-target'} // $h->{'x-farm-agent'} // "status $code");
+}
+my $to_slow = grep { $_ eq 'slow' } @who;
+Test::More::cmp_ok($to_slow, '<=', 2, "the slow target was tried at most once per worker (@who)");
+Test::More::is_deeply([@who[-8 .. -1]], [('a') x 8], 'then everything goes to the fast one');
+my $by = main::spread_workers('/t', 20);
+Test::More::is_deeply([keys %$by], ['a'], 'both workers send to the fast one');
+FarmTest::stop_agent($slow);
+--- request
+GET /t
+--- error_code: 200
+--- no_error_log
+[error]
+[alert]
