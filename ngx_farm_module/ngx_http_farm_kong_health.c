@@ -915,6 +915,15 @@ ngx_http_farm_kong_hc_tick(ngx_event_t *ev)
     }
 
     c = hc->pc.connection;
+
+    if (ac->type == KONG_PROTO_HTTPS) {
+        c->pool = ngx_create_pool(1024, &hc->log);     /* TLS allocates */
+        if (c->pool == NULL) {
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_IGNORE);
+            return;
+        }
+    }
+
     c->data = hc;
     c->log = &hc->log;
     c->read->log = c->log;
@@ -1027,7 +1036,7 @@ ngx_http_farm_kong_hc_handshake(ngx_connection_t *c)
         name.len = ngx_strlen(name.data);
 
         if (rc != X509_V_OK || ngx_ssl_check_host(c, &name) != NGX_OK) {
-            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+            ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                           "farm_kong: upstream \"%s\" target \"%s\": the "
                           "certificate does not verify (%l)", hc->u->name,
                           hc->u->targets[hc->target]->target, rc);
@@ -1185,6 +1194,7 @@ ngx_http_farm_kong_hc_judge(ngx_http_farm_kong_hc_t *hc)
 static void
 ngx_http_farm_kong_hc_done(ngx_http_farm_kong_hc_t *hc, ngx_uint_t what)
 {
+    ngx_pool_t        *pool;
     ngx_connection_t  *c;
 
     if (hc->timeout.timer_set) {
@@ -1194,6 +1204,8 @@ ngx_http_farm_kong_hc_done(ngx_http_farm_kong_hc_t *hc, ngx_uint_t what)
     c = hc->pc.connection;
 
     if (c != NULL) {
+        pool = c->pool;
+
 #if (NGX_HTTP_SSL)
         if (c->ssl) {
             c->ssl->no_wait_shutdown = 1;
@@ -1203,6 +1215,10 @@ ngx_http_farm_kong_hc_done(ngx_http_farm_kong_hc_t *hc, ngx_uint_t what)
 #endif
         ngx_close_connection(c);
         hc->pc.connection = NULL;
+
+        if (pool != NULL) {
+            ngx_destroy_pool(pool);
+        }
     }
 
     hc->busy = 0;

@@ -4,7 +4,8 @@
 # 503; the health of unchanged targets survives a reload; passive checks
 # are shared by the workers.  Also: hash_on consumer and uri_capture keep a
 # key on one target, a retry to another target carries that target's Host,
-# and algorithm latency prefers the faster target.  Two workers; the requests that must reach both go to a reuseport
+# and algorithm latency prefers the faster target; https checks verify the
+# certificate when asked to.  Two workers; the requests that must reach both go to a reuseport
 # listener, which spreads connections over the workers.
 
 use Test::Nginx::Socket 'no_plan';
@@ -21,6 +22,13 @@ $ENV{TEST_NGINX_T_A} = $A;
 $ENV{TEST_NGINX_T_B} = $B;
 $ENV{TEST_NGINX_SPREAD_PORT} = $Spread;
 $ENV{TEST_NGINX_FLAGS} = $Flags;
+$ENV{TEST_NGINX_TLS_PORT} = free_port();
+
+# a throw-away self-signed certificate for a TLS target
+system('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+       '-subj', '/CN=hc.farm.test', '-keyout', "$Flags/key.pem",
+       '-out', "$Flags/cert.pem") == 0
+    or die "openssl req failed\n";
 
 # A target is down (its /hc answers 500) while $Flags/<name>-down exists.
 sub set_down {
@@ -559,6 +567,86 @@ Test::More::is_deeply([@who[-8 .. -1]], [('a') x 8], 'then everything goes to th
 my $by = main::spread_workers('/t', 20);
 Test::More::is_deeply([keys %$by], ['a'], 'both workers send to the fast one');
 FarmTest::stop_agent($slow);
+--- request
+GET /t
+--- error_code: 200
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 11: https checks: a self-signed target passes without https_verify_certificate and fails with it
+--- http_config
+    log_format tls '$uri sni=$ssl_server_name probe=$http_x_probe';
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_TLS_PORT ssl;
+        ssl_certificate     $TEST_NGINX_FLAGS/cert.pem;
+        ssl_certificate_key $TEST_NGINX_FLAGS/key.pem;
+        access_log $TEST_NGINX_FLAGS/probe-tls.log tls;
+        location / {
+            return 200;
+        }
+    }
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+upstreams:
+- name: trusting
+  healthchecks:
+    active:
+      type: https
+      http_path: /trusting
+      https_sni: hc.farm.test
+      https_verify_certificate: false
+      timeout: 2
+      healthy:
+        interval: 0.2
+        successes: 1
+      unhealthy:
+        interval: 0.2
+        tcp_failures: 1
+        http_failures: 1
+  targets:
+  - target: 127.0.0.1:$ENV{TEST_NGINX_TLS_PORT}
+- name: verifying
+  healthchecks:
+    active:
+      type: https
+      http_path: /verifying
+      https_sni: hc.farm.test
+      timeout: 2
+      healthy:
+        interval: 0.2
+        successes: 1
+      unhealthy:
+        interval: 0.2
+        tcp_failures: 1
+  targets:
+  - target: 127.0.0.1:$ENV{TEST_NGINX_TLS_PORT}
+services:
+- name: s
+  host: trusting
+  protocol: https
+  routes:
+  - paths: [/t]
+"
+--- init
+main::wait_log(qr/upstream "verifying" target "127\.0\.0\.1:$ENV{TEST_NGINX_TLS_PORT}" is unhealthy after 1 TCP failures \(active health check\)/,
+               'the unverifiable certificate fails its check');
+Test::More::ok(main::log_count(qr/upstream "verifying" target "[^"]+": the certificate does not verify \(18\)/),
+               'the reason is logged: a self-signed certificate (X509 error 18)');
+my $checks = sub {
+    open my $fh, '<', "$main::Flags/probe-tls.log" or return ();
+    return grep { m{^/trusting } } <$fh>;
+};
+FarmTest::wait_until(sub { my @l = $checks->(); @l >= 3 }, 30, 'three checks over TLS');
+my @l = $checks->();
+Test::More::is(scalar(grep { m{^/trusting sni=hc\.farm\.test } } @l), scalar @l,
+               'every check sent https_sni');
+Test::More::is(main::log_count(qr/upstream "trusting" .* is unhealthy/), 0,
+               'without verification the target stays healthy');
 --- request
 GET /t
 --- error_code: 200
