@@ -13,7 +13,8 @@
  * directive), ngx_http_farm_kong_proxy.c (the rewrite phase, resolver,
  * variables), ngx_http_farm_kong_answer.c (Kong's answers and response
  * headers), ngx_http_farm_kong_balancer.c (targets, the upstream),
- * ngx_http_farm_kong_health.c (the targets' shared health, active checks).
+ * ngx_http_farm_kong_health.c (the targets' shared health),
+ * ngx_http_farm_kong_check.c (active health checks).
  * docs/kong.md.
  */
 
@@ -253,20 +254,25 @@ ngx_int_t ngx_http_farm_kong_basic_auth(ngx_http_request_t *r,
 ngx_table_elt_t *ngx_http_farm_kong_in_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_uint_t *count);
 
-/* ngx_http_farm_kong_health.c: targets' health, active checks */
+/* ngx_http_farm_kong_health.c: targets' shared health, latency */
 ngx_int_t ngx_http_farm_kong_health_conf(ngx_conf_t *cf,
     ngx_http_farm_kong_conf_t *kc, ngx_uint_t n);
-ngx_int_t ngx_http_farm_kong_health_init_process(ngx_cycle_t *cycle);
-void ngx_http_farm_kong_health_exit_process(ngx_cycle_t *cycle);
 void ngx_http_farm_kong_health_report(ngx_http_farm_kong_conf_t *kc,
     const kong_upstream_t *u, ngx_uint_t target, ngx_uint_t what,
     ngx_uint_t active, ngx_log_t *log);
 ngx_uint_t ngx_http_farm_kong_health_below(ngx_http_farm_kong_conf_t *kc,
     const kong_upstream_t *u);
+ngx_uint_t ngx_http_farm_kong_health_active(const kong_upstream_t *u);
+ngx_uint_t ngx_http_farm_kong_status_in(const kong_statuses_t *st,
+    ngx_uint_t status);
 void ngx_http_farm_kong_latency_observe(ngx_http_farm_kong_conf_t *kc,
     const kong_upstream_t *u, ngx_uint_t target, ngx_msec_t ms);
 double ngx_http_farm_kong_latency_score(ngx_http_farm_kong_conf_t *kc,
     const kong_upstream_t *u, ngx_uint_t target);
+
+/* ngx_http_farm_kong_check.c: active health checks */
+ngx_int_t ngx_http_farm_kong_health_init_process(ngx_cycle_t *cycle);
+void ngx_http_farm_kong_health_exit_process(ngx_cycle_t *cycle);
 
 /* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
 ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,

@@ -48,8 +48,6 @@ static void ngx_http_farm_kong_save_session(ngx_peer_connection_t *pc,
 #endif
 static void ngx_http_farm_kong_passive(ngx_http_farm_kong_peer_data_t *pd,
     ngx_peer_connection_t *pc, ngx_uint_t state);
-static ngx_uint_t ngx_http_farm_kong_in(const kong_statuses_t *st,
-    ngx_uint_t status);
 
 
 /*
@@ -674,10 +672,10 @@ ngx_http_farm_kong_passive(ngx_http_farm_kong_peer_data_t *pd,
             return;
         }
 
-        if (ngx_http_farm_kong_in(&pc_->unhealthy_http_statuses, status)) {
+        if (ngx_http_farm_kong_status_in(&pc_->unhealthy_http_statuses, status)) {
             what = NGX_HTTP_FARM_KONG_HC_HTTP;
 
-        } else if (ngx_http_farm_kong_in(&pc_->healthy_http_statuses,
+        } else if (ngx_http_farm_kong_status_in(&pc_->healthy_http_statuses,
                                          status))
         {
             what = NGX_HTTP_FARM_KONG_HC_SUCCESS;
@@ -698,19 +696,4 @@ ngx_http_farm_kong_passive(ngx_http_farm_kong_peer_data_t *pd,
 
     ngx_http_farm_kong_health_report(pd->ctx->conf, pd->upstream, pd->target,
                                      what, 0, pd->request->connection->log);
-}
-
-
-static ngx_uint_t
-ngx_http_farm_kong_in(const kong_statuses_t *st, ngx_uint_t status)
-{
-    size_t  i;
-
-    for (i = 0; i < st->n; i++) {
-        if (st->items[i] == status) {
-            return 1;
-        }
-    }
-
-    return 0;
 }

@@ -132,6 +132,7 @@ my %layer = (
     'ngx_http_farm_kong_answer.c'      => ['6', 'kong'],
     'ngx_http_farm_kong_balancer.c'    => ['6', 'kong'],
     'ngx_http_farm_kong_health.c'      => ['6', 'kong'],
+    'ngx_http_farm_kong_check.c'       => ['6', 'kong'],
     'ngx_http_farm_kong_plugins.c'     => ['6', 'kong'],
     'ngx_http_farm_kong_auth.c'        => ['6', 'kong'],
     'ngx_http_farm_kong_rl_redis.c'    => ['6', 'kong'],

@@ -88,53 +88,36 @@ sub reload_gateway {
 add_block_preprocessor(sub {
     my $block = shift;
 
-    $block->set_value('http_config', <<'_EOC_') unless defined $block->http_config;
-    log_format probe '$uri host=$http_host probe=$http_x_probe';
-
+    # two targets, a and b: /hc fails while $Flags/<name>-down exists,
+    # /hc-probe unless the check sends X-Probe: yes; both log the checks
+    my $targets = "    log_format probe '\$uri host=\$http_host probe=\$http_x_probe';\n";
+    for my $t (['a', $A], ['b', $B]) {
+        my ($name, $port) = @$t;
+        $targets .= <<_EOC_;
     server {
-        listen 127.0.0.1:$TEST_NGINX_T_A;
+        listen 127.0.0.1:$port;
+        access_log $Flags/probe-$name.log probe;
         location = /hc {
-            access_log $TEST_NGINX_FLAGS/probe-a.log probe;
-            if (-f $TEST_NGINX_FLAGS/a-down) {
+            if (-f $Flags/$name-down) {
                 return 500;
             }
             return 200;
         }
         location = /hc-probe {
-            access_log $TEST_NGINX_FLAGS/probe-a.log probe;
-            if ($http_x_probe != "yes") {
+            if (\$http_x_probe != "yes") {
                 return 500;
             }
             return 200;
         }
         location / {
-            add_header X-Target a always;
-            return 200 "a host=$http_host\n";
-        }
-    }
-
-    server {
-        listen 127.0.0.1:$TEST_NGINX_T_B;
-        location = /hc {
-            access_log $TEST_NGINX_FLAGS/probe-b.log probe;
-            if (-f $TEST_NGINX_FLAGS/b-down) {
-                return 500;
-            }
-            return 200;
-        }
-        location = /hc-probe {
-            access_log $TEST_NGINX_FLAGS/probe-b.log probe;
-            if ($http_x_probe != "yes") {
-                return 500;
-            }
-            return 200;
-        }
-        location / {
-            add_header X-Target b always;
-            return 200 "b host=$http_host\n";
+            access_log off;
+            add_header X-Target $name always;
+            return 200 "$name host=\$http_host\\n";
         }
     }
 _EOC_
+    }
+    $block->set_value('http_config', $targets) unless defined $block->http_config;
 
     $block->set_value('config', <<'_EOC_') unless defined $block->config;
     listen 127.0.0.1:$TEST_NGINX_SPREAD_PORT reuseport;
