@@ -672,11 +672,13 @@ ngx_http_farm_kong_passive(ngx_http_farm_kong_peer_data_t *pd,
             return;
         }
 
-        if (ngx_http_farm_kong_status_in(&pc_->unhealthy_http_statuses, status)) {
+        if (ngx_http_farm_kong_status_in(&pc_->unhealthy_http_statuses,
+                                         status))
+        {
             what = NGX_HTTP_FARM_KONG_HC_HTTP;
 
         } else if (ngx_http_farm_kong_status_in(&pc_->healthy_http_statuses,
-                                         status))
+                                                status))
         {
             what = NGX_HTTP_FARM_KONG_HC_SUCCESS;
 

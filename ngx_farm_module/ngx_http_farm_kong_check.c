@@ -492,8 +492,9 @@ ngx_http_farm_kong_hc_handshake(ngx_connection_t *c)
     if (ac->https_verify_certificate) {
         rc = SSL_get_verify_result(c->ssl->connection);
 
-        name.data = (u_char *) (ac->https_sni ? ac->https_sni
-                                              : hc->u->targets[hc->target]->host);
+        name.data = (u_char *) (ac->https_sni
+                                ? ac->https_sni
+                                : hc->u->targets[hc->target]->host);
         name.len = ngx_strlen(name.data);
 
         if (rc != X509_V_OK || ngx_ssl_check_host(c, &name) != NGX_OK) {
@@ -640,7 +641,8 @@ ngx_http_farm_kong_hc_judge(ngx_http_farm_kong_hc_t *hc)
     if (ngx_http_farm_kong_status_in(&ac->healthy_http_statuses, status)) {
         ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_SUCCESS);
 
-    } else if (ngx_http_farm_kong_status_in(&ac->unhealthy_http_statuses, status))
+    } else if (ngx_http_farm_kong_status_in(&ac->unhealthy_http_statuses,
+                                            status))
     {
         ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_HTTP);
 

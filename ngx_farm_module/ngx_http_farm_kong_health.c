@@ -7,12 +7,12 @@
  * each target's counters and verdict (healthchecks.passive reports from
  * the proxied traffic, healthchecks.active probes), found again by
  * upstream name, host and port after a reload (the active checks that
- * report here: ngx_http_farm_kong_check.c).  Kong's rules: a healthy answer counts a success and
- * clears the failures, a failure of one kind counts it and clears the
- * successes, a count reaching its threshold (0 = off) changes the verdict;
- * threshold: the upstream fails when the weight of
- * its healthy targets is below that share of the weight of all of them.
- * Also each target's latency, for algorithm: latency.
+ * report here: ngx_http_farm_kong_check.c).  Kong's rules: a healthy
+ * answer counts a success and clears the failures, a failure of one kind
+ * counts it and clears the successes, a count reaching its threshold (0 =
+ * off) changes the verdict.  threshold: the upstream fails when the weight
+ * of its healthy targets is below that share of the weight of all of
+ * them.  Also each target's latency, for algorithm: latency.
  */
 
 
@@ -57,34 +57,35 @@ ngx_int_t
 ngx_http_farm_kong_health_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
     ngx_uint_t n)
 {
-    size_t                  size, need;
-    ngx_str_t               name;
-    ngx_uint_t              i, k, https;
+    size_t                      size, need;
+    ngx_str_t                   name;
+    ngx_uint_t                  i, k, https;
 #if (NGX_HTTP_SSL)
-    ngx_pool_cleanup_t     *cln;
+    ngx_pool_cleanup_t         *cln;
 #endif
-    const kong_config_t    *kong;
-    const kong_upstream_t  *u;
+    const kong_config_t        *kong;
+    const kong_upstream_t      *u;
+    const kong_active_check_t  *ac;
 
     kong = kc->kong;
     https = 0;
 
     for (i = 0; i < kong->nupstreams; i++) {
         u = kong->upstreams[i];
+        ac = &u->healthchecks.active;
 
-        if (!ngx_http_farm_kong_health_active(u)) {
+        if (ac->healthy_interval <= 0 && ac->unhealthy_interval <= 0) {
             continue;
         }
 
-        if (u->healthchecks.active.type & (KONG_PROTO_GRPC|KONG_PROTO_GRPCS))
-        {
+        if (ac->type & (KONG_PROTO_GRPC|KONG_PROTO_GRPCS)) {
             ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                                "farm_kong: %V: upstream \"%s\": active "
                                "health checks of type grpc or grpcs are not "
                                "run by this gateway", &kc->file, u->name);
         }
 
-        if (u->healthchecks.active.type == KONG_PROTO_HTTPS) {
+        if (ac->type == KONG_PROTO_HTTPS) {
             https = 1;
         }
     }
