@@ -529,4 +529,23 @@ const kong_credential_t *kong_basic_find(const kong_config_t *cfg,
 /* The plugin type of a name, or -1. */
 int kong_plugin_type(const char *name);
 
+/*
+ * Capture name (a group name, or a group number written in digits) of the
+ * regex path a request matched, run again on m->path.  Returns 1 with
+ * *value (in m->path, not NUL-terminated) and *len, 0 when the match was
+ * not by a regex, the group does not exist or did not take part, -1
+ * without memory.
+ */
+int kong_match_capture(const kong_match_t *m, const char *name,
+    const char **value, size_t *len);
+
+/*
+ * Value j of header i of an active health check's headers map (header ->
+ * list of values; a value written as a single scalar is value 0).
+ * Returns 1 with *name and *value (NUL-terminated) set, 0 when header i
+ * has no value j (or it is not a scalar), -1 when there is no header i.
+ */
+int kong_check_header(const kong_node_t *headers, size_t i, size_t j,
+    const char **name, const char **value);
+
 #endif /* KONG_H */

@@ -1096,3 +1096,58 @@ kong_match(const kong_config_t *cfg, const kong_request_t *r,
 
     return 0;
 }
+
+
+int
+kong_match_capture(const kong_match_t *m, const char *name,
+    const char **value, size_t *len)
+{
+    int                  rc, n;
+    const char          *p;
+    PCRE2_SIZE          *ov;
+    pcre2_match_data    *md;
+
+    if (m->regex == NULL || m->path == NULL || *name == '\0') {
+        return 0;
+    }
+
+    for (p = name; *p >= '0' && *p <= '9'; p++) { /* void */ }
+
+    if (*p == '\0') {
+        n = atoi(name);
+
+    } else {
+        n = pcre2_substring_number_from_name(m->regex, (PCRE2_SPTR) name);
+
+        if (n < 0) {
+            return 0;
+        }
+    }
+
+    md = pcre2_match_data_create_from_pattern(m->regex, NULL);
+    if (md == NULL) {
+        return -1;
+    }
+
+    rc = pcre2_match(m->regex, (PCRE2_SPTR) m->path, m->path_len, 0,
+                     PCRE2_ANCHORED, md, NULL);
+
+    if (rc < 0 || (uint32_t) n >= pcre2_get_ovector_count(md)) {
+        pcre2_match_data_free(md);
+        return 0;
+    }
+
+    ov = pcre2_get_ovector_pointer(md);
+
+    if (ov[2 * n] == PCRE2_UNSET) {
+        pcre2_match_data_free(md);
+        return 0;
+    }
+
+    *value = m->path + ov[2 * n];
+    *len = ov[2 * n + 1] - ov[2 * n];
+
+    pcre2_match_data_free(md);
+
+    return 1;
+}

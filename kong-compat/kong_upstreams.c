@@ -577,3 +577,38 @@ kong_upstream(kong_ctx_t *ctx, const kong_node_t *map)
     kong_pop(ctx, mark);
     ctx->cur = 0;
 }
+
+
+int
+kong_check_header(const kong_node_t *headers, size_t i, size_t j,
+    const char **name, const char **value)
+{
+    const kong_node_t  *v;
+
+    if (headers == NULL || headers->type != KONG_NODE_MAP || i >= headers->n)
+    {
+        return -1;
+    }
+
+    *name = headers->keys[i]->str;
+    v = headers->items[i];
+
+    if (v->type == KONG_NODE_SEQ) {
+        if (j >= v->n) {
+            return 0;
+        }
+
+        v = v->items[j];
+
+    } else if (j > 0) {
+        return 0;
+    }
+
+    if (v->type != KONG_NODE_SCALAR || kong_node_is_null(v)) {
+        return 0;
+    }
+
+    *value = v->str;
+
+    return 1;
+}

@@ -70,10 +70,10 @@ ngx_module_t  ngx_http_farm_kong_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_farm_kong_health_init_process, /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_farm_kong_health_exit_process, /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -360,10 +360,8 @@ ngx_http_farm_kong(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     kc->cw = ngx_pcalloc(cf->pool, (kong->ntargets + 1) * sizeof(ngx_int_t));
     kc->active = ngx_pcalloc(cf->pool, (kong->ntargets + 1)
                                        * sizeof(ngx_uint_t));
-    kc->health = ngx_pcalloc(cf->pool, (kong->ntargets + 1)
-                                       * sizeof(ngx_http_farm_kong_health_t));
     if (kc->rr == NULL || kc->farm == NULL || kc->cw_off == NULL
-        || kc->cw == NULL || kc->active == NULL || kc->health == NULL)
+        || kc->cw == NULL || kc->active == NULL)
     {
         return NGX_CONF_ERROR;
     }
@@ -379,6 +377,10 @@ ngx_http_farm_kong(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_kong_module);
+
+    if (ngx_http_farm_kong_health_conf(cf, kc, kmcf->confs.nelts) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     kcp = ngx_array_push(&kmcf->confs);
     if (kcp == NULL) {

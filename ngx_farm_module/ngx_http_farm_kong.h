@@ -12,7 +12,9 @@
  * the addresses found for the request.  Files: ngx_http_farm_kong.c (the
  * directive), ngx_http_farm_kong_proxy.c (the rewrite phase, resolver,
  * variables), ngx_http_farm_kong_answer.c (Kong's answers and response
- * headers), ngx_http_farm_kong_balancer.c (targets, the upstream).
+ * headers), ngx_http_farm_kong_balancer.c (targets, the upstream),
+ * ngx_http_farm_kong_health.c (the targets' shared health),
+ * ngx_http_farm_kong_check.c (active health checks).
  * docs/kong.md.
  */
 
@@ -38,13 +40,36 @@
 #define NGX_HTTP_FARM_KONG_VIA       "1.1 ngx_farm"
 
 
-/* a target's passive health, per worker (healthchecks.passive) */
-typedef struct {
+/* what a health check or a proxied request said of a target */
+#define NGX_HTTP_FARM_KONG_HC_SUCCESS   0
+#define NGX_HTTP_FARM_KONG_HC_TCP       1
+#define NGX_HTTP_FARM_KONG_HC_TIMEOUT   2
+#define NGX_HTTP_FARM_KONG_HC_HTTP      3
+
+
+typedef struct ngx_http_farm_kong_health_s  ngx_http_farm_kong_health_t;
+
+/*
+ * A target's health (healthchecks.active and .passive), in the file's
+ * shared zone: every worker sees it, and an unchanged target (same
+ * upstream name, host and port) keeps it over a reload.  Fields are
+ * written under the zone's mutex; the balancer reads down unlocked.
+ */
+struct ngx_http_farm_kong_health_s {
+    ngx_http_farm_kong_health_t  *next;        /* in its hash bucket */
+    uint32_t                   hash;
+    ngx_uint_t                 gen;            /* last configuration */
     ngx_uint_t                 tcp_failures;   /* consecutive */
     ngx_uint_t                 timeouts;
     ngx_uint_t                 http_failures;
-    ngx_uint_t                 down;           /* until the next reload */
-} ngx_http_farm_kong_health_t;
+    ngx_uint_t                 successes;
+    ngx_uint_t                 checks;         /* active checks done */
+    ngx_uint_t                 down;
+    double                     ewma;           /* ms, algorithm: latency */
+    ngx_msec_t                 ewma_at;        /* its last update, or 0 */
+    size_t                     len;
+    u_char                     key[1];         /* "upstream\nhost:port" */
+};
 
 
 /* one loaded file; shared by the locations that inherit it */
@@ -58,7 +83,14 @@ typedef struct {
                                              smooth round robin's weight */
     ngx_uint_t                *active;    /* per target, per worker:
                                              connections, least-connections */
-    ngx_http_farm_kong_health_t  *health; /* per target, per worker */
+    ngx_http_farm_kong_health_t **health; /* per target, in hc_zone */
+    ngx_shm_zone_t            *hc_zone;   /* the targets' health */
+    ngx_queue_t                hc_queue;  /* this worker's checks */
+    ngx_uint_t                *hc_busy;   /* per Kong upstream, per worker:
+                                             active checks in flight */
+#if (NGX_HTTP_SSL)
+    ngx_ssl_t                 *hc_ssl;    /* active checks of type https */
+#endif
     u_char                    *farm;      /* per service: host names an
                                              nginx upstream {} block */
     ngx_http_farm_key_table_t  keys;      /* keyauth_credentials, by the
@@ -185,6 +217,8 @@ extern ngx_http_output_body_filter_pt    ngx_http_farm_kong_next_body_filter;
 ngx_int_t ngx_http_farm_kong_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_farm_kong_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+ngx_int_t ngx_http_farm_kong_set_host(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *host, in_port_t port);
 
 /* ngx_http_farm_kong_answer.c: Kong's answers and response headers */
 ngx_int_t ngx_http_farm_kong_header_filter(ngx_http_request_t *r);
@@ -250,6 +284,26 @@ ngx_int_t ngx_http_farm_kong_corrid(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_correlation_id_conf_t *conf);
 ngx_int_t ngx_http_farm_kong_corrid_echo(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx);
+
+/* ngx_http_farm_kong_health.c: targets' shared health, latency */
+ngx_int_t ngx_http_farm_kong_health_conf(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc, ngx_uint_t n);
+void ngx_http_farm_kong_health_report(ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u, ngx_uint_t target, ngx_uint_t what,
+    ngx_uint_t active, ngx_log_t *log);
+ngx_uint_t ngx_http_farm_kong_health_below(ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u);
+ngx_uint_t ngx_http_farm_kong_health_active(const kong_upstream_t *u);
+ngx_uint_t ngx_http_farm_kong_status_in(const kong_statuses_t *st,
+    ngx_uint_t status);
+void ngx_http_farm_kong_latency_observe(ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u, ngx_uint_t target, ngx_msec_t ms);
+double ngx_http_farm_kong_latency_score(ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u, ngx_uint_t target);
+
+/* ngx_http_farm_kong_check.c: active health checks */
+ngx_int_t ngx_http_farm_kong_health_init_process(ngx_cycle_t *cycle);
+void ngx_http_farm_kong_health_exit_process(ngx_cycle_t *cycle);
 
 /* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
 ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,

@@ -22,8 +22,9 @@ typedef struct {
     ngx_http_farm_kong_ctx_t     *ctx;
     ngx_http_request_t           *request;
     ngx_uint_t                   *active;    /* the count this try holds */
-    ngx_http_farm_kong_health_t  *health;    /* this try's target */
-    const kong_target_t          *target;
+    const kong_upstream_t        *upstream;  /* this try's target's */
+    ngx_uint_t                    target;    /* NGX_CONF_UNSET_UINT: none */
+    ngx_msec_t                    started;   /* this try's */
 } ngx_http_farm_kong_peer_data_t;
 
 
@@ -37,6 +38,8 @@ static ngx_int_t ngx_http_farm_kong_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_farm_kong_free_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
+static ngx_int_t ngx_http_farm_kong_retry_host(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, ngx_http_farm_kong_peer_t *peer);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_farm_kong_set_session(ngx_peer_connection_t *pc,
     void *data);
@@ -45,37 +48,42 @@ static void ngx_http_farm_kong_save_session(ngx_peer_connection_t *pc,
 #endif
 static void ngx_http_farm_kong_passive(ngx_http_farm_kong_peer_data_t *pd,
     ngx_peer_connection_t *pc, ngx_uint_t state);
-static ngx_uint_t ngx_http_farm_kong_in(const kong_statuses_t *st,
-    ngx_uint_t status);
 
 
 /*
  * The first target and address of a request to a Kong upstream.  The
- * targets passive health took out leave the request's list first.  Then:
+ * targets health checks took out leave the request's list first.  Then:
  * consistent-hashing by its key (when the request has one); else smooth
  * weighted round robin over the targets (nginx's), each target's weight
  * kept per worker, least-connections first keeping the targets with the
  * fewest connections of this worker per weight.  Then the chosen target's
- * addresses in turn.  Returns the peer, or NGX_CONF_UNSET_UINT when no
- * target is left.
+ * addresses in turn.  latency keeps the targets of the lowest latency
+ * score (ngx_http_farm_kong_health.c) before round robin.  Returns the
+ * peer, or NGX_CONF_UNSET_UINT when no target is left.
  */
 
 ngx_uint_t
 ngx_http_farm_kong_pick(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
 {
-    ngx_int_t                    *cw, total;
-    ngx_uint_t                    i, n, best, least, *active;
-    const kong_upstream_t        *u;
-    ngx_http_farm_kong_peer_t    *peer;
-    ngx_http_farm_kong_health_t  *health;
+    double                         low, score;
+    ngx_int_t                     *cw, total;
+    ngx_uint_t                     i, n, best, least, *active;
+    const kong_upstream_t         *u;
+    ngx_http_farm_kong_peer_t     *peer;
+    ngx_http_farm_kong_health_t  **health;
 
     u = ctx->match.service->upstream;
     peer = ctx->peers.elts;
 
+    if (ngx_http_farm_kong_health_below(ctx->conf, u)) {
+        ctx->peers.nelts = 0;
+        return NGX_CONF_UNSET_UINT;
+    }
+
     health = ctx->conf->health + ctx->conf->cw_off[u->index];
 
     for (i = 0, n = 0; i < ctx->peers.nelts; i++) {
-        if (!health[peer[i].target].down) {
+        if (!health[peer[i].target]->down) {
             peer[n++] = peer[i];
         }
     }
@@ -109,11 +117,33 @@ ngx_http_farm_kong_pick(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
         }
     }
 
+    /* latency: the targets of the lowest latency score */
+
+    low = 0;
+
+    if (u->algorithm == KONG_ALG_LATENCY) {
+        for (i = 0; i < ctx->peers.nelts; i++) {
+            score = ngx_http_farm_kong_latency_score(ctx->conf, u,
+                                                     peer[i].target);
+
+            if (i == 0 || score < low) {
+                low = score;
+            }
+        }
+    }
+
     best = NGX_CONF_UNSET_UINT;
     total = 0;
 
     for (i = 0; i < ctx->peers.nelts; i++) {
         if (i > 0 && peer[i - 1].target == peer[i].target) {
+            continue;
+        }
+
+        if (u->algorithm == KONG_ALG_LATENCY
+            && ngx_http_farm_kong_latency_score(ctx->conf, u, peer[i].target)
+               > low)
+        {
             continue;
         }
 
@@ -216,10 +246,11 @@ ngx_http_farm_kong_pick_hash(ngx_http_request_t *r,
 
 
 /*
- * The hash key of a hash_on or hash_fallback choice: the client address,
- * a header, a cookie, a query argument, or the normalized path.  A
- * consumer or a URI capture is not available yet.  NGX_DECLINED when
- * the request has no such value.
+ * The hash key of a hash_on or hash_fallback choice: the consumer the
+ * auth plugins found (its id, else the credential's), the client address,
+ * a header, a cookie, a query argument, the normalized path, or a capture
+ * of the route's regex path.  NGX_DECLINED when the request has no such
+ * value.
  */
 
 static ngx_int_t
@@ -227,9 +258,10 @@ ngx_http_farm_kong_hash_key(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, int on, const char *fallback,
     ngx_str_t *key)
 {
+    size_t                  len;
     ngx_str_t               name;
     ngx_uint_t              i;
-    const char             *field;
+    const char             *field, *value;
     ngx_list_part_t        *part;
     ngx_table_elt_t        *h;
     const kong_upstream_t  *u;
@@ -238,6 +270,31 @@ ngx_http_farm_kong_hash_key(ngx_http_request_t *r,
     key->len = 0;
 
     switch (on) {
+
+    case KONG_HASH_CONSUMER:
+        value = (ctx->consumer != NULL) ? ctx->consumer->id
+                : (ctx->credential != NULL) ? ctx->credential->id : NULL;
+
+        if (value != NULL) {
+            key->data = (u_char *) value;
+            key->len = ngx_strlen(value);
+        }
+
+        break;
+
+    case KONG_HASH_URI_CAPTURE:
+        field = fallback ? u->hash_fallback_uri_capture
+                         : u->hash_on_uri_capture;
+
+        if (field == NULL
+            || kong_match_capture(&ctx->match, field, &value, &len) != 1)
+        {
+            return NGX_DECLINED;
+        }
+
+        key->data = (u_char *) value;
+        key->len = len;
+        break;
 
     case KONG_HASH_IP:
         *key = r->connection->addr_text;
@@ -379,8 +436,8 @@ ngx_http_farm_kong_init_peer(ngx_http_request_t *r,
     pd->ctx = ctx;
     pd->request = r;
     pd->active = NULL;
-    pd->health = NULL;
-    pd->target = NULL;
+    pd->upstream = NULL;
+    pd->target = NGX_CONF_UNSET_UINT;
 
     u->peer.data = pd;
     u->peer.get = ngx_http_farm_kong_get_peer;
@@ -423,11 +480,110 @@ ngx_http_farm_kong_get_peer(ngx_peer_connection_t *pc, void *data)
     if (u != NULL) {
         pd->active = ctx->conf->active + ctx->conf->cw_off[u->index]
                      + peer[i].target;
-        pd->health = ctx->conf->health + ctx->conf->cw_off[u->index]
-                     + peer[i].target;
-        pd->target = u->targets[peer[i].target];
+        pd->upstream = u;
+        pd->target = peer[i].target;
+        pd->started = ngx_current_msec;
         (*pd->active)++;
+
+        if (ctx->tried > 0 && !ctx->match.route->preserve_host
+            && u->host_header == NULL
+            && ngx_http_farm_kong_retry_host(pd->request, ctx, &peer[i])
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A retry to another target: the Host it gets is its own, as Kong sets it
+ * at each try.  The request is already written (proxy_set_header Host
+ * $farm_kong_host), so its "Host: " line, when it holds the previous
+ * try's host, is rewritten into a new first buffer; nginx sends that one
+ * again from its start.
+ */
+
+static ngx_int_t
+ngx_http_farm_kong_retry_host(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, ngx_http_farm_kong_peer_t *peer)
+{
+    u_char     *p, *end, *v;
+    size_t      size;
+    ngx_buf_t  *b, *nb;
+    ngx_str_t   old;
+
+    if (r->upstream == NULL || r->upstream->request_bufs == NULL) {
+        return NGX_OK;
+    }
+
+    old = ctx->host;
+
+    if (ngx_http_farm_kong_set_host(r, ctx, &peer->host,
+                                    ngx_inet_get_port(peer->sockaddr))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    b = r->upstream->request_bufs->buf;
+
+    if (b->in_file || !ngx_buf_in_memory(b)
+        || (old.len == ctx->host.len
+            && ngx_strncmp(old.data, ctx->host.data, old.len) == 0))
+    {
+        return NGX_OK;
+    }
+
+    /* the header line, before the blank line that ends the headers */
+
+    end = ngx_strlcasestrn(b->start, b->last, (u_char *) "\r\n\r\n", 4 - 1);
+    if (end == NULL) {
+        return NGX_OK;
+    }
+
+    for (p = b->start; /* void */; p = v) {
+        p = ngx_strlcasestrn(p, end, (u_char *) "\nhost: ", 7 - 1);
+        if (p == NULL) {
+            return NGX_OK;
+        }
+
+        v = p + 7;
+
+        if ((size_t) (end - v) >= old.len
+            && ngx_strncmp(v, old.data, old.len) == 0
+            && v[old.len] == CR)
+        {
+            break;
+        }
+    }
+
+    size = (b->last - b->start) - old.len + ctx->host.len;
+
+    nb = ngx_alloc_buf(r->pool);
+    p = ngx_pnalloc(r->pool, size);
+    if (nb == NULL || p == NULL) {
+        return NGX_ERROR;
+    }
+
+    *nb = *b;
+    nb->start = p;
+    nb->pos = p;
+
+    p = ngx_cpymem(p, b->start, v - b->start);
+    p = ngx_cpymem(p, ctx->host.data, ctx->host.len);
+    p = ngx_cpymem(p, v + old.len, b->last - (v + old.len));
+
+    nb->last = p;
+    nb->end = p;
+    nb->temporary = 1;
+    nb->memory = 0;
+    nb->mmap = 0;
+    nb->shadow = NULL;
+
+    r->upstream->request_bufs->buf = nb;
 
     return NGX_OK;
 }
@@ -444,9 +600,17 @@ ngx_http_farm_kong_free_peer(ngx_peer_connection_t *pc, void *data,
         pd->active = NULL;
     }
 
-    if (pd->health != NULL) {
+    if (pd->target != NGX_CONF_UNSET_UINT) {
+        if (pd->upstream->algorithm == KONG_ALG_LATENCY
+            && !(state & NGX_PEER_FAILED))
+        {
+            ngx_http_farm_kong_latency_observe(pd->ctx->conf, pd->upstream,
+                                               pd->target,
+                                               ngx_current_msec - pd->started);
+        }
+
         ngx_http_farm_kong_passive(pd, pc, state);
-        pd->health = NULL;
+        pd->target = NGX_CONF_UNSET_UINT;
     }
 
     pd->ctx->tried++;
@@ -482,28 +646,23 @@ ngx_http_farm_kong_save_session(ngx_peer_connection_t *pc, void *data)
 
 
 /*
- * healthchecks.passive, per worker: consecutive TCP failures, timeouts
- * and unhealthy statuses of the proxied traffic mark a target down once a
- * threshold (0 = off) is reached; a healthy status resets the counts.  As
- * in Kong without active checks, a down target stays down (here: until the
- * next reload).
+ * healthchecks.passive: TCP failures, timeouts and unhealthy statuses of
+ * the proxied traffic are counted in the targets' shared health
+ * (ngx_http_farm_kong_health.c), a healthy status clears them.  As in
+ * Kong, passive checks never bring a target back: active checks do, or
+ * (without them) the next reload.
  */
 
 static void
 ngx_http_farm_kong_passive(ngx_http_farm_kong_peer_data_t *pd,
     ngx_peer_connection_t *pc, ngx_uint_t state)
 {
-    ngx_uint_t                    status, *count, limit;
-    const char                   *what;
-    ngx_connection_t             *c;
-    ngx_http_upstream_t          *u;
-    const kong_upstream_t        *ku;
-    const kong_passive_check_t   *pc_;
-    ngx_http_farm_kong_health_t  *hp;
+    ngx_uint_t                   status, what;
+    ngx_connection_t            *c;
+    ngx_http_upstream_t         *u;
+    const kong_passive_check_t  *pc_;
 
-    ku = pd->ctx->match.service->upstream;
-    pc_ = &ku->healthchecks.passive;
-    hp = pd->health;
+    pc_ = &pd->upstream->healthchecks.passive;
     u = pd->request->upstream;
 
     status = (u != NULL) ? u->headers_in.status_n : 0;
@@ -513,64 +672,30 @@ ngx_http_farm_kong_passive(ngx_http_farm_kong_peer_data_t *pd,
             return;
         }
 
-        if (ngx_http_farm_kong_in(&pc_->unhealthy_http_statuses, status)) {
-            count = &hp->http_failures;
-            limit = pc_->unhealthy_http_failures;
-            what = "HTTP failures";
+        if (ngx_http_farm_kong_status_in(&pc_->unhealthy_http_statuses,
+                                         status))
+        {
+            what = NGX_HTTP_FARM_KONG_HC_HTTP;
+
+        } else if (ngx_http_farm_kong_status_in(&pc_->healthy_http_statuses,
+                                                status))
+        {
+            what = NGX_HTTP_FARM_KONG_HC_SUCCESS;
 
         } else {
-            if (ngx_http_farm_kong_in(&pc_->healthy_http_statuses, status)) {
-                hp->tcp_failures = 0;
-                hp->timeouts = 0;
-                hp->http_failures = 0;
-            }
-
             return;
         }
 
     } else if (state & NGX_PEER_FAILED) {
         c = pc->connection;
 
-        if (c != NULL && (c->read->timedout || c->write->timedout)) {
-            count = &hp->timeouts;
-            limit = pc_->unhealthy_timeouts;
-            what = "timeouts";
-
-        } else {
-            count = &hp->tcp_failures;
-            limit = pc_->unhealthy_tcp_failures;
-            what = "TCP failures";
-        }
+        what = (c != NULL && (c->read->timedout || c->write->timedout))
+               ? NGX_HTTP_FARM_KONG_HC_TIMEOUT : NGX_HTTP_FARM_KONG_HC_TCP;
 
     } else {
         return;
     }
 
-    (*count)++;
-
-    if (limit == 0 || *count < limit || hp->down) {
-        return;
-    }
-
-    hp->down = 1;
-
-    ngx_log_error(NGX_LOG_WARN, pd->request->connection->log, 0,
-                  "farm_kong: upstream \"%s\" target \"%s\" is unhealthy "
-                  "after %ui %s (passive health check)",
-                  ku->name, pd->target->target, *count, what);
-}
-
-
-static ngx_uint_t
-ngx_http_farm_kong_in(const kong_statuses_t *st, ngx_uint_t status)
-{
-    size_t  i;
-
-    for (i = 0; i < st->n; i++) {
-        if (st->items[i] == status) {
-            return 1;
-        }
-    }
-
-    return 0;
+    ngx_http_farm_kong_health_report(pd->ctx->conf, pd->upstream, pd->target,
+                                     what, 0, pd->request->connection->log);
 }

@@ -26,8 +26,6 @@ static ngx_int_t ngx_http_farm_kong_request(ngx_http_request_t *r,
     kong_request_t *kr);
 static ngx_int_t ngx_http_farm_kong_proxy(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, kong_request_t *kr);
-static ngx_int_t ngx_http_farm_kong_set_host(ngx_http_request_t *r,
-    ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *host, in_port_t port);
 static ngx_int_t ngx_http_farm_kong_add_addr(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, struct sockaddr *sa, socklen_t len,
     in_port_t port, ngx_str_t *host, ngx_uint_t weight, ngx_uint_t target);
@@ -513,7 +511,7 @@ ngx_http_farm_kong_proxy(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
 
 /* Host: the name, with ":port" when the port is not the scheme's default */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_farm_kong_set_host(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *host, in_port_t port)
 {
