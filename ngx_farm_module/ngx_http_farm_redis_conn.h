@@ -62,6 +62,7 @@ struct ngx_http_farm_redis_s {
     ngx_queue_t                    gone_order;  /* oldest first */
 
     time_t                         index_logged;
+    time_t                         overrides_logged;
     uint64_t                       members[NGX_HTTP_FARM_REDIS_MEMBERS];
 };
 
