@@ -73,8 +73,8 @@ ngx_http_farm_admin_apply(ngx_http_request_t *r,
 
     rc = ngx_http_farm_override_put_locked(&z, path->id.data, path->id.len,
                                            path->mode, path->weight,
-                                           path->until, origin, &changed,
-                                           &a);
+                                           path->until, origin, 0,
+                                           &changed, &a);
 
     if (a && (changed & NGX_HTTP_FARM_CHANGED_CAPACITY)) {
         ngx_http_farm_queue_dispatch_locked(&z, a);

@@ -24,6 +24,8 @@ static void ngx_http_farm_override_free_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_override_t *ov);
 static void ngx_http_farm_override_next_expire_locked(
     ngx_http_farm_zone_t *z);
+static ngx_uint_t ngx_http_farm_override_fresh(ngx_http_farm_override_t *ov,
+    ngx_msec_t read_at);
 
 
 const char *
@@ -125,6 +127,7 @@ ngx_http_farm_override_get_locked(ngx_http_farm_zone_t *z, u_char *id,
         ov->weight = 0;
         ov->ejected_until = 0;
         ov->origin = NGX_HTTP_FARM_OV_LOCAL;
+        ov->stamp = 0;
         ov->slot = NGX_HTTP_FARM_NONE32;
         sh->noverrides++;
 
@@ -330,12 +333,18 @@ ngx_http_farm_override_expire_locked(ngx_http_farm_zone_t *z,
  * defaults free the entry (none is made for them).  *changed gets what
  * ngx_http_farm_override_set_locked() returns (0 when nothing changed),
  * *agent the agent with that id or NULL.  NGX_DECLINED: the table is full.
+ *
+ * read_at is 0 for a change made here (farm_admin), which stamps the
+ * entry; for values read from the registry, when the read was sent: an
+ * entry changed here since then is left alone (the read may predate the
+ * change; the next read has it).
  */
 
 ngx_int_t
 ngx_http_farm_override_put_locked(ngx_http_farm_zone_t *z, u_char *id,
     size_t len, ngx_uint_t mode, uint32_t weight, ngx_msec_t until,
-    ngx_uint_t origin, ngx_uint_t *changed, ngx_http_farm_agent_t **agent)
+    ngx_uint_t origin, ngx_msec_t read_at, ngx_uint_t *changed,
+    ngx_http_farm_agent_t **agent)
 {
     uint32_t                   old_weight;
     ngx_uint_t                 old_mode;
@@ -364,6 +373,16 @@ ngx_http_farm_override_put_locked(ngx_http_farm_zone_t *z, u_char *id,
     }
 
     ov->origin = (uint8_t) origin;
+
+    if (read_at == 0) {
+        ov->stamp = (uint32_t) ngx_current_msec | 1;
+
+    } else if (ngx_http_farm_override_fresh(ov, read_at)) {
+        return NGX_OK;
+
+    } else {
+        ov->stamp = 0;
+    }
 
     if (ov->mode == mode && ov->weight == weight
         && ov->ejected_until == until)
@@ -415,7 +434,7 @@ ngx_http_farm_override_sweep_begin_locked(ngx_http_farm_zone_t *z)
 
 ngx_uint_t
 ngx_http_farm_override_sweep_end_locked(ngx_http_farm_zone_t *z,
-    ngx_http_farm_agent_t **changed, ngx_uint_t max)
+    ngx_msec_t read_at, ngx_http_farm_agent_t **changed, ngx_uint_t max)
 {
     uint32_t                   i, old_weight;
     ngx_uint_t                 n, nchanged, old_mode, rc;
@@ -432,6 +451,12 @@ ngx_http_farm_override_sweep_end_locked(ngx_http_farm_zone_t *z,
 
             if (ov->origin != NGX_HTTP_FARM_OV_SWEEP) {
                 continue;
+            }
+
+            ov->origin = NGX_HTTP_FARM_OV_REGISTRY;
+
+            if (ngx_http_farm_override_fresh(ov, read_at)) {
+                continue;               /* set here after the read */
             }
 
             a = (ov->slot != NGX_HTTP_FARM_NONE32)
@@ -460,4 +485,14 @@ ngx_http_farm_override_sweep_end_locked(ngx_http_farm_zone_t *z,
     }
 
     return n;
+}
+
+
+/* Was the entry changed here (farm_admin) at or after read_at? */
+
+static ngx_uint_t
+ngx_http_farm_override_fresh(ngx_http_farm_override_t *ov, ngx_msec_t read_at)
+{
+    return ov->stamp != 0
+           && (int32_t) (ov->stamp - (uint32_t) read_at) >= 0;
 }

@@ -202,7 +202,7 @@ ngx_http_farm_override_apply(ngx_http_farm_srv_conf_t *fcf,
                                            rec->mode, rec->weight,
                                            ngx_http_farm_override_msec(
                                                                 rec->until),
-                                           origin, &changed, &a);
+                                           origin, 0, &changed, &a);
 
     if (a && (changed & NGX_HTTP_FARM_CHANGED_CAPACITY)) {
         ngx_http_farm_queue_dispatch_locked(&z, a);
@@ -215,14 +215,15 @@ ngx_http_farm_override_apply(ngx_http_farm_srv_conf_t *fcf,
 
 
 /*
- * The registry's overrides, all of them (a full read): each is put in the
- * zone, the registry's entries not among them go.  Logs what changed;
+ * The registry's overrides, all of them (a full read sent at read_at, not
+ * 0): each is put in the zone, the registry's entries not among them go,
+ * except those farm_admin changed here since read_at.  Logs what changed;
  * returns how many entries changed.
  */
 
 ngx_uint_t
 ngx_http_farm_override_sync(ngx_http_farm_srv_conf_t *fcf,
-    ngx_http_farm_override_rec_t *recs, ngx_uint_t n)
+    ngx_http_farm_override_rec_t *recs, ngx_uint_t n, ngx_msec_t read_at)
 {
     ngx_int_t               rc;
     ngx_str_t               id;
@@ -244,7 +245,8 @@ ngx_http_farm_override_sync(ngx_http_farm_srv_conf_t *fcf,
                                    recs[i].id_len, recs[i].mode,
                                    recs[i].weight,
                                    ngx_http_farm_override_msec(recs[i].until),
-                                   NGX_HTTP_FARM_OV_REGISTRY, &changed, &a);
+                                   NGX_HTTP_FARM_OV_REGISTRY, read_at,
+                                   &changed, &a);
 
         if (rc == NGX_DECLINED) {
             full++;
@@ -272,7 +274,7 @@ ngx_http_farm_override_sync(ngx_http_farm_srv_conf_t *fcf,
         }
     }
 
-    i = ngx_http_farm_override_sweep_end_locked(&z, freed, 16);
+    i = ngx_http_farm_override_sweep_end_locked(&z, read_at, freed, 16);
 
     ngx_http_farm_override_dispatch_locked(&z, freed, 16);
 

@@ -39,7 +39,7 @@ uint64_t ngx_http_farm_override_unix(ngx_msec_t until);
 ngx_msec_t ngx_http_farm_override_msec(uint64_t until);
 
 ngx_uint_t ngx_http_farm_override_sync(ngx_http_farm_srv_conf_t *fcf,
-    ngx_http_farm_override_rec_t *recs, ngx_uint_t n);
+    ngx_http_farm_override_rec_t *recs, ngx_uint_t n, ngx_msec_t read_at);
 ngx_int_t ngx_http_farm_override_apply(ngx_http_farm_srv_conf_t *fcf,
     ngx_http_farm_override_rec_t *rec, ngx_uint_t origin);
 

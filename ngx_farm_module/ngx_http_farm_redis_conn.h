@@ -63,6 +63,7 @@ struct ngx_http_farm_redis_s {
 
     time_t                         index_logged;
     time_t                         overrides_logged;
+    ngx_msec_t                     overrides_read_at; /* HGETALL sent */
     uint64_t                       members[NGX_HTTP_FARM_REDIS_MEMBERS];
 };
 

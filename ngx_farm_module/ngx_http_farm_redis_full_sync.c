@@ -81,6 +81,8 @@ ngx_http_farm_redis_full_sync(ngx_http_farm_redis_t *r)
         return;
     }
 
+    r->overrides_read_at = ngx_current_msec ? ngx_current_msec : 1;
+
     if (ngx_http_farm_redis_scan(r, "0", 1) != NGX_OK) {
         ngx_http_farm_redis_drop(r, "cannot send SSCAN");
         return;
@@ -646,7 +648,7 @@ ngx_http_farm_redis_overrides_cb(redisAsyncContext *ac, void *reply,
         n++;
     }
 
-    (void) ngx_http_farm_override_sync(r->fcf, recs, n);
+    (void) ngx_http_farm_override_sync(r->fcf, recs, n, r->overrides_read_at);
 
     if (recs) {
         ngx_free(recs);

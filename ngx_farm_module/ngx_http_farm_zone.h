@@ -183,6 +183,7 @@ typedef struct {
     uint32_t                       weight;      /* 0: the agent's own */
     ngx_msec_t                     ejected_until; /* 0: not ejected */
     uint32_t                       slot;        /* its agent, or NONE */
+    uint32_t                       stamp;       /* set here (ms), 0: read */
 } ngx_http_farm_override_t;
 
 
@@ -400,11 +401,11 @@ ngx_uint_t ngx_http_farm_override_expire_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t **changed, ngx_uint_t max);
 ngx_int_t ngx_http_farm_override_put_locked(ngx_http_farm_zone_t *z,
     u_char *id, size_t len, ngx_uint_t mode, uint32_t weight,
-    ngx_msec_t until, ngx_uint_t origin, ngx_uint_t *changed,
-    ngx_http_farm_agent_t **agent);
+    ngx_msec_t until, ngx_uint_t origin, ngx_msec_t read_at,
+    ngx_uint_t *changed, ngx_http_farm_agent_t **agent);
 void ngx_http_farm_override_sweep_begin_locked(ngx_http_farm_zone_t *z);
 ngx_uint_t ngx_http_farm_override_sweep_end_locked(ngx_http_farm_zone_t *z,
-    ngx_http_farm_agent_t **changed, ngx_uint_t max);
+    ngx_msec_t read_at, ngx_http_farm_agent_t **changed, ngx_uint_t max);
 ngx_http_farm_override_t *ngx_http_farm_override_next_locked(
     ngx_http_farm_shctx_t *sh, uint32_t *i);
 const char *ngx_http_farm_mode_name(ngx_uint_t mode);
