@@ -2,7 +2,8 @@
 # every gateway in front of it within one full sync, survives a restart of
 # nginx, and a write that fails is a 502 that changes nothing.  Redis (a
 # hash beside the agent records) with two gateways; the built-in registry
-# (the overrides file beside its state file) across a restart.
+# (the overrides file beside its state file) across a restart; Consul,
+# not implemented yet, answers 501.
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
@@ -10,10 +11,12 @@ use File::Temp ();
 use JSON::PP ();
 
 our $Redis = start_redis();
+our $Consul = start_consul();
 our (%Agent, $B);
 our $Dir = File::Temp::tempdir('farm-admin-reg-XXXX', TMPDIR => 1, CLEANUP => 1);
 
 $ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
+$ENV{TEST_NGINX_CONSUL_PORT} = $Consul->{port};
 $ENV{TEST_NGINX_ADMIN_TOKEN} = temp_file('admin.token', "s3cret-token\n");
 
 sub agents {
@@ -65,6 +68,14 @@ sub gateway_b {
     }
 _EOC_
     return $main::B;
+}
+
+# the ids in a state file
+sub saved_ids {
+    my ($file) = @_;
+    open my $f, '<', $file or return '';
+    my $list = eval { JSON::PP::decode_json(do { local $/; <$f> }) } or return '';
+    return join ',', sort map { $_->{id} } @$list;
 }
 
 sub stored {
@@ -267,7 +278,8 @@ open my $f, '<', "$state.overrides" or die "$state.overrides: $!\n";
 my $saved = JSON::PP::decode_json(do { local $/; <$f> });
 close $f;
 Test::More::is($saved->{e1}{mode}, 'draining', 'the overrides file holds it');
-FarmTest::wait_until(sub { -s $state }, 30, 'the state file');
+FarmTest::wait_until(sub { main::saved_ids($state) eq 'e1,e2' }, 30,
+                     'e1 and e2 in the state file');
 FarmTest::stop_nginx($g);
 $g = FarmTest::start_nginx(name => 'gw-builtin', port => $port, http => $conf);
 Test::More::is(main::agent_on($port, 'e1')->{mode}, 'draining',
@@ -284,5 +296,37 @@ FarmTest::stop_nginx($g);
 --- request
 GET /farm
 --- error_code: 200
+--- no_error_log
+[error]
+
+
+=== TEST 6: a pool whose registry cannot take overrides yet (Consul): 501 through write=registry, and nothing changes
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms;
+    }
+    upstream cpool {
+        farm_registry consul://127.0.0.1:$TEST_NGINX_CONSUL_PORT service=cagents
+                      resync=1s;
+    }
+--- init
+my ($st, $body) = FarmTest::consul_api($main::Consul, 'PUT', '/v1/agent/service/register',
+    '{"ID":"c1","Name":"cagents","Address":"127.0.0.1","Port":9}');
+die "register: $st $body\n" unless $st == 200;
+FarmTest::wait_until(sub { main::agent_on(FarmTest::gateway_port(), 'c1')->{id} }, 30,
+                     'the gateway knows c1');
+my ($code, $e) = main::admin('PATCH', '/pools/cpool/agents/c1', { mode => 'draining' });
+Test::More::is($code, 501, 'write=registry on a Consul pool: 501');
+Test::More::like($e->{error}, qr/^registry: write=registry is not implemented/,
+                 'the error says so');
+Test::More::is(main::agent_on(FarmTest::gateway_port(), 'c1')->{mode}, 'active',
+               'c1 is still active');
+($code, $e) = main::admin_on(FarmTest::gateway_port(), 'PATCH',
+                             '/farm/local/pools/cpool/agents/c1', { mode => 'draining' });
+Test::More::is($code, 200, 'without write=registry: 200');
+--- request
+GET /farm
+--- response_body_like: "id":"c1".*"mode":"draining"
 --- no_error_log
 [error]
