@@ -573,13 +573,9 @@ static void
 ngx_http_farm_redis_overrides_cb(redisAsyncContext *ac, void *reply,
     void *data)
 {
-    size_t                         i;
-    time_t                         now;
-    ngx_uint_t                     n;
-    redisReply                    *rr = reply, *k, *v;
-    const char                    *err;
-    ngx_http_farm_redis_t         *r;
-    ngx_http_farm_override_rec_t  *recs;
+    time_t                  now;
+    redisReply             *rr = reply;
+    ngx_http_farm_redis_t  *r;
 
     if (rr == NULL || !ngx_http_farm_redis_current(ac, data, &r)) {
         return;
@@ -604,13 +600,34 @@ ngx_http_farm_redis_overrides_cb(redisAsyncContext *ac, void *reply,
 
     r->overrides_logged = 0;
 
+    ngx_http_farm_redis_overrides(r->fcf, rr, r->overrides_read_at);
+}
+
+
+/*
+ * The array of an HGETALL of the overrides, read at read_at (the async
+ * full sync, or the master's startup read): each field that is an agent id
+ * with a valid override goes to ngx_http_farm_override_sync(), the others
+ * are skipped with a line.
+ */
+
+void
+ngx_http_farm_redis_overrides(ngx_http_farm_srv_conf_t *fcf, redisReply *rr,
+    ngx_msec_t read_at)
+{
+    size_t                         i;
+    ngx_uint_t                     n;
+    redisReply                    *k, *v;
+    const char                    *err;
+    ngx_http_farm_override_rec_t  *recs;
+
     recs = NULL;
     n = 0;
 
     if (rr->elements) {
         recs = ngx_alloc(rr->elements / 2
                          * sizeof(ngx_http_farm_override_rec_t),
-                         r->fcf->log);
+                         fcf->log);
         if (recs == NULL) {
             return;
         }
@@ -623,11 +640,11 @@ ngx_http_farm_redis_overrides_cb(redisAsyncContext *ac, void *reply,
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING
             || !farm_valid_id(k->str, k->len))
         {
-            ngx_log_error(NGX_LOG_ERR, r->fcf->log, 0,
+            ngx_log_error(NGX_LOG_ERR, fcf->log, 0,
                           "farm: registry %V: skipping a field of "
                           "%V:%V:overrides: not an agent id and a string",
-                          &r->fcf->url_display, &r->fcf->prefix,
-                          &r->fcf->service);
+                          &fcf->url_display, &fcf->prefix,
+                          &fcf->service);
             continue;
         }
 
@@ -638,9 +655,9 @@ ngx_http_farm_redis_overrides_cb(redisAsyncContext *ac, void *reply,
                                          v->len, &err)
             != NGX_OK)
         {
-            ngx_log_error(NGX_LOG_ERR, r->fcf->log, 0,
+            ngx_log_error(NGX_LOG_ERR, fcf->log, 0,
                           "farm: registry %V: skipping the override of "
-                          "agent \"%*s\": %s", &r->fcf->url_display,
+                          "agent \"%*s\": %s", &fcf->url_display,
                           k->len, k->str, err);
             continue;
         }
@@ -648,7 +665,7 @@ ngx_http_farm_redis_overrides_cb(redisAsyncContext *ac, void *reply,
         n++;
     }
 
-    (void) ngx_http_farm_override_sync(r->fcf, recs, n, r->overrides_read_at);
+    (void) ngx_http_farm_override_sync(fcf, recs, n, read_at);
 
     if (recs) {
         ngx_free(recs);
