@@ -23,6 +23,7 @@
 #include "ngx_http_farm_status.h"
 #include "ngx_http_farm_queue.h"
 #include "ngx_http_farm_sync.h"
+#include "ngx_http_farm_override_sync.h"
 #include "ngx_http_farm_admin.h"
 
 #include <jansson.h>
@@ -33,25 +34,12 @@
 #define NGX_HTTP_FARM_ADMIN_TICK       500      /* ms, ejection ends */
 #define NGX_HTTP_FARM_ADMIN_MAX_EJECT  86400    /* seconds */
 
-/* what a path names */
-#define NGX_HTTP_FARM_ADMIN_POOLS      1
-#define NGX_HTTP_FARM_ADMIN_AGENTS     2
-#define NGX_HTTP_FARM_ADMIN_AGENT      3
-#define NGX_HTTP_FARM_ADMIN_EJECT      4
-
 
 typedef struct {
     ngx_flag_t                     enabled;
+    ngx_flag_t                     write_registry;
     ngx_str_t                      token;
 } ngx_http_farm_admin_loc_conf_t;
-
-
-typedef struct {
-    ngx_uint_t                     what;        /* NGX_HTTP_FARM_ADMIN_* */
-    ngx_str_t                      pool;
-    ngx_str_t                      id;
-    ngx_http_farm_srv_conf_t      *fcf;
-} ngx_http_farm_admin_path_t;
 
 
 static void *ngx_http_farm_admin_create_loc_conf(ngx_conf_t *cf);
@@ -72,8 +60,6 @@ static ngx_int_t ngx_http_farm_admin_mutate(ngx_http_request_t *r,
 static ngx_int_t ngx_http_farm_admin_pools(ngx_http_request_t *r);
 static ngx_int_t ngx_http_farm_admin_agents(ngx_http_request_t *r,
     ngx_http_farm_admin_path_t *path);
-static ngx_int_t ngx_http_farm_admin_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *text);
 static ngx_int_t ngx_http_farm_admin_not_allowed(ngx_http_request_t *r,
     char *allow);
 
@@ -184,11 +170,8 @@ ngx_http_farm_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strcmp(value[i].data, "write=registry") == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"write=registry\" of \"farm_admin\" is not "
-                               "implemented yet: overrides are kept by this "
-                               "gateway only (docs/observability.md)");
-            return NGX_CONF_ERROR;
+            alcf->write_registry = 1;
+            continue;
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -699,18 +682,14 @@ static ngx_int_t
 ngx_http_farm_admin_mutate(ngx_http_request_t *r,
     ngx_http_farm_admin_path_t *path, json_t *body)
 {
-    u_char                      *p, *id;
-    json_t                      *v;
-    uint32_t                     old_weight;
-    ngx_int_t                    mode, old_mode, weight, seconds;
-    ngx_str_t                    addr;
-    ngx_uint_t                   changed;
-    ngx_msec_t                   old_until;
-    const char                  *key;
-    ngx_http_farm_zone_t         z;
-    ngx_http_farm_agent_t       *a;
-    ngx_http_farm_override_t    *ov;
-    ngx_http_farm_status_out_t   out;
+    json_t                          *v;
+    ngx_int_t                        mode, weight, seconds, rc;
+    ngx_uint_t                       full;
+    const char                      *key;
+    ngx_http_farm_zone_t             z;
+    ngx_http_farm_agent_t           *a;
+    ngx_http_farm_override_t        *ov;
+    ngx_http_farm_admin_loc_conf_t  *alcf;
 
     mode = -1;
     weight = -1;
@@ -787,24 +766,11 @@ ngx_http_farm_admin_mutate(ngx_http_request_t *r,
         seconds = 0;
     }
 
-    id = path->id.data;
-
     ngx_http_farm_zone_get(path->fcf, &z);
-
-    out.request = r;
-    out.first = NULL;
-    out.last = NULL;
-    out.total = 0;
-
-    p = ngx_http_farm_status_reserve(&out, NGX_HTTP_FARM_AGENT_JSON
-                                           + FARM_META_MAX + 2);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     ngx_shmtx_lock(&z.shpool->mutex);
 
-    a = ngx_http_farm_agent_lookup_locked(&z, id, path->id.len);
+    a = ngx_http_farm_agent_lookup_locked(&z, path->id.data, path->id.len);
 
     if (a == NULL) {
         ngx_shmtx_unlock(&z.shpool->mutex);
@@ -812,87 +778,89 @@ ngx_http_farm_admin_mutate(ngx_http_request_t *r,
                                          "agent: not registered in this pool");
     }
 
-    if (seconds == 0 && a->override == NGX_HTTP_FARM_NONE32) {
-        ov = NULL;                      /* nothing to end */
+    ov = (a->override != NGX_HTTP_FARM_NONE32)
+         ? &z.sh->overrides[a->override] : NULL;
 
-    } else {
-        ov = ngx_http_farm_override_get_locked(&z, id, path->id.len);
+    full = (ov == NULL && z.sh->noverrides >= NGX_HTTP_FARM_MAX_OVERRIDES);
 
-        if (ov == NULL) {
-            ngx_shmtx_unlock(&z.shpool->mutex);
-            return ngx_http_farm_admin_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                             "the pool's table of overrides "
-                                             "is full (1024 agents)");
-        }
-    }
-
-    old_mode = ov ? ov->mode : NGX_HTTP_FARM_MODE_ACTIVE;
-    old_weight = ov ? ov->weight : 0;
-    old_until = ov ? ov->ejected_until : 0;
-    changed = 0;
-
-    if (ov) {
-        if (mode != -1) {
-            ov->mode = (uint8_t) mode;
-        }
-
-        if (weight != -1) {
-            ov->weight = (uint32_t) weight;
-        }
-
-        if (seconds > 0) {
-            ov->ejected_until = ngx_current_msec + (ngx_msec_t) seconds * 1000;
-
-            if (ov->ejected_until == 0) {
-                ov->ejected_until = 1;
-            }
-
-        } else if (seconds == 0) {
-            ov->ejected_until = 0;
-        }
-
-        changed = ngx_http_farm_override_set_locked(&z, ov, old_mode,
-                                                    old_weight);
-
-        if (changed & NGX_HTTP_FARM_CHANGED_CAPACITY) {
-            ngx_http_farm_queue_dispatch_locked(&z, a);
-        }
-    }
-
-    p = ngx_http_farm_status_agent_locked(p, path->fcf, z.sh, a);
-    *p++ = '\n';
+    path->old_mode = ov ? ov->mode : NGX_HTTP_FARM_MODE_ACTIVE;
+    path->old_weight = ov ? ov->weight : 0;
+    path->old_until = ov ? ov->ejected_until : 0;
 
     ngx_shmtx_unlock(&z.shpool->mutex);
 
-    ngx_http_farm_status_commit(&out, p);
+    path->mode = (mode == -1) ? path->old_mode : (ngx_uint_t) mode;
+    path->weight = (weight == -1) ? path->old_weight : (uint32_t) weight;
+    path->seconds = seconds;
 
-    addr = r->connection->addr_text;
+    if (seconds > 0) {
+        path->until = ngx_current_msec + (ngx_msec_t) seconds * 1000;
 
-    if (path->what == NGX_HTTP_FARM_ADMIN_AGENT) {
-        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                      "farm admin: client %V set agent \"%V\" of pool \"%V\":"
-                      " mode %s -> %s, weight %uD -> %uD",
-                      &addr, &path->id, &path->pool,
-                      ngx_http_farm_mode_name(old_mode),
-                      ngx_http_farm_mode_name(mode == -1 ? old_mode : mode),
-                      old_weight,
-                      weight == -1 ? old_weight : (uint32_t) weight);
-
-    } else if (seconds > 0) {
-        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                      "farm admin: client %V ejected agent \"%V\" of pool "
-                      "\"%V\" for %i s (was %s)", &addr, &path->id,
-                      &path->pool, seconds,
-                      old_until ? "ejected" : "not ejected");
+        if (path->until == 0) {
+            path->until = 1;
+        }
 
     } else {
-        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                      "farm admin: client %V ended the ejection of agent "
-                      "\"%V\" of pool \"%V\" (was %s)", &addr, &path->id,
-                      &path->pool, old_until ? "ejected" : "not ejected");
+        path->until = (seconds == 0) ? 0 : path->old_until;
     }
 
-    return ngx_http_farm_status_send(r, &out, NGX_HTTP_OK);
+    if (full && (path->mode != NGX_HTTP_FARM_MODE_ACTIVE || path->weight
+                 || path->until))
+    {
+        return ngx_http_farm_admin_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "the pool's table of overrides "
+                                         "is full (1024 agents)");
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_farm_admin_module);
+    path->registry = alcf->write_registry;
+
+    if (!alcf->write_registry) {
+        return ngx_http_farm_admin_commit(r, path, NGX_HTTP_FARM_OV_LOCAL);
+    }
+
+    if (path->fcf->url.type == FARM_URL_REDIS) {
+        rc = ngx_http_farm_admin_write_redis(r, path);
+
+        if (rc == NGX_DONE) {
+            r->main->count++;
+            return NGX_DONE;
+        }
+
+        return ngx_http_farm_admin_failed(r, path, "cannot connect");
+    }
+
+    if (path->fcf->builtin == NULL) {
+        return ngx_http_farm_admin_error(r, NGX_HTTP_NOT_IMPLEMENTED,
+                                         "registry: write=registry is not "
+                                         "implemented for this pool's "
+                                         "registry (Consul)");
+    }
+
+    /* the built-in registry: this gateway, and its overrides file */
+
+    rc = ngx_http_farm_admin_apply(r, path, NGX_HTTP_FARM_OV_REGISTRY);
+
+    if (rc != NGX_OK || path->fcf->state.len == 0) {
+        return ngx_http_farm_admin_answer(r, path, rc);
+    }
+
+    if (ngx_http_farm_override_file_save(path->fcf, r->connection->log)
+        != NGX_OK)
+    {
+        /* undone: the file and the zone keep agreeing */
+
+        path->mode = path->old_mode;
+        path->weight = path->old_weight;
+        path->until = path->old_until;
+
+        (void) ngx_http_farm_admin_apply(r, path, NGX_HTTP_FARM_OV_REGISTRY);
+
+        return ngx_http_farm_admin_failed(r, path,
+                                          "cannot write the overrides file");
+    }
+
+    return ngx_http_farm_admin_answer(r, path, rc);
 
 bad_mode:
 
@@ -1014,7 +982,7 @@ ngx_http_farm_admin_agents(ngx_http_request_t *r,
 
 /* {"error":"<text>"}: our own fixed texts, without quotes or backslashes */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_farm_admin_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *text)
 {

@@ -637,10 +637,20 @@ ngx_http_farm_metrics_send(ngx_http_farm_metrics_ctx_t *mc)
             return NGX_AGAIN;
         }
 
-        /* the other connections of this worker get their turn */
+        /*
+         * the other connections of this worker get their turn: posted to
+         * the events of the next cycle, so the worker first asks epoll for
+         * what is ready (a write event posted to ngx_posted_events would
+         * run again in this cycle's walk of the posted events, and the
+         * whole scrape would hold the worker at once)
+         */
 
         if (sent == NGX_HTTP_FARM_METRICS_BURST) {
+#if (nginx_version >= 1017005)
+            ngx_post_event(r->connection->write, &ngx_posted_next_events);
+#else
             ngx_post_event(r->connection->write, &ngx_posted_events);
+#endif
             return NGX_AGAIN;
         }
     }
@@ -794,7 +804,11 @@ ngx_http_farm_metrics_item(ngx_http_farm_metrics_ctx_t *mc, u_char *p)
 /*
  * Copies the next page of the pool's agents that ?state= selects, from
  * mc->slot on, as long as the pool's budget lasts: under the lock for one
- * page at most.
+ * page at most.  For a family of level "state" only the id, state, health,
+ * breaker, active and weight are copied (the fields these families and
+ * the state itself read); address, region and counters only for a family
+ * of level "all": each field is another cache line of every agent's slot
+ * to read, and the copy is most of a scrape's cost.
  */
 
 static void
@@ -802,6 +816,7 @@ ngx_http_farm_metrics_page(ngx_http_farm_metrics_ctx_t *mc,
     ngx_http_farm_metrics_pool_t *pool)
 {
     uint32_t                        end;
+    ngx_uint_t                      all;
     const char                     *state;
     ngx_http_farm_zone_t            z;
     ngx_http_farm_agent_t          *a;
@@ -809,6 +824,9 @@ ngx_http_farm_metrics_page(ngx_http_farm_metrics_ctx_t *mc,
 
     mc->npage = 0;
     mc->ipage = 0;
+
+    all = (ngx_http_farm_metrics_families[mc->family].level
+           >= NGX_HTTP_FARM_AGENTS_ALL);
 
     ngx_http_farm_zone_get(pool->fcf, &z);
 
@@ -838,6 +856,16 @@ ngx_http_farm_metrics_page(ngx_http_farm_metrics_ctx_t *mc,
         m->id_len = ngx_http_farm_metrics_escape(m->id, a->sn.str.data,
                                                  a->sn.str.len)
                     - m->id;
+        m->state = state;
+        m->active = a->pick->active;
+        m->weight = a->pick->weight;
+        m->health = a->health;
+        m->breaker = a->breaker;
+
+        if (!all) {
+            continue;
+        }
+
         m->name_len = a->name_len;
         ngx_memcpy(m->name, a->name, a->name_len);
 
@@ -849,15 +877,10 @@ ngx_http_farm_metrics_page(ngx_http_farm_metrics_ctx_t *mc,
             m->region[0] = '\0';
         }
 
-        m->state = state;
-        m->active = a->pick->active;
-        m->weight = a->pick->weight;
         m->requests = a->requests;
         m->failures = a->failures;
         m->checks = a->checks;
         m->checks_failed = a->checks_failed;
-        m->health = a->health;
-        m->breaker = a->breaker;
     }
 
     ngx_shmtx_unlock(&z.shpool->mutex);

@@ -20,7 +20,7 @@
 
 #define NGX_HTTP_FARM_METRICS_BUF     (32 * 1024)
 #define NGX_HTTP_FARM_METRICS_PAGE    64        /* agents copied per lock */
-#define NGX_HTTP_FARM_METRICS_BURST   8         /* buffers per event */
+#define NGX_HTTP_FARM_METRICS_BURST   4         /* buffers per event */
 
 #define NGX_HTTP_FARM_AGENTS_NONE     0
 #define NGX_HTTP_FARM_AGENTS_STATE    1

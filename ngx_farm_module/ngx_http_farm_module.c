@@ -23,6 +23,7 @@
 #include "ngx_http_farm_breaker.h"
 #include "ngx_http_farm_sync.h"
 #include "ngx_http_farm_state.h"
+#include "ngx_http_farm_override_sync.h"
 #include "ngx_http_farm_redis.h"
 #include "ngx_http_farm_consul.h"
 #include "ngx_http_farm_builtin.h"
@@ -653,6 +654,10 @@ ngx_http_farm_registry_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
     }
 
     ngx_http_farm_builtin_statics(fcf);    /* after the file's full sync */
+
+    if (fcf->builtin && fcf->state.len) {
+        ngx_http_farm_override_file_load(fcf, log);     /* write=registry */
+    }
 
     fcf->warming = 0;
 

@@ -20,12 +20,12 @@
 #include "ngx_http_farm_zone.h"
 
 
-static ngx_http_farm_override_t *ngx_http_farm_override_next_locked(
-    ngx_http_farm_shctx_t *sh, uint32_t *i);
 static void ngx_http_farm_override_free_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_override_t *ov);
 static void ngx_http_farm_override_next_expire_locked(
     ngx_http_farm_zone_t *z);
+static ngx_uint_t ngx_http_farm_override_fresh(ngx_http_farm_override_t *ov,
+    ngx_msec_t read_at);
 
 
 const char *
@@ -50,7 +50,7 @@ ngx_http_farm_mode_name(ngx_uint_t mode)
  * request.
  */
 
-static ngx_http_farm_override_t *
+ngx_http_farm_override_t *
 ngx_http_farm_override_next_locked(ngx_http_farm_shctx_t *sh, uint32_t *i)
 {
     ngx_http_farm_override_t  *ov;
@@ -126,6 +126,8 @@ ngx_http_farm_override_get_locked(ngx_http_farm_zone_t *z, u_char *id,
         ov->mode = NGX_HTTP_FARM_MODE_ACTIVE;
         ov->weight = 0;
         ov->ejected_until = 0;
+        ov->origin = NGX_HTTP_FARM_OV_LOCAL;
+        ov->stamp = 0;
         ov->slot = NGX_HTTP_FARM_NONE32;
         sh->noverrides++;
 
@@ -321,4 +323,176 @@ ngx_http_farm_override_expire_locked(ngx_http_farm_zone_t *z,
     }
 
     return n;
+}
+
+
+/*
+ * Sets the entry of an agent id to mode, weight and until (on
+ * ngx_current_msec's clock, 0: not ejected), as farm_admin write=registry
+ * and the registry's overrides do; origin says whose it is.  Values at the
+ * defaults free the entry (none is made for them).  *changed gets what
+ * ngx_http_farm_override_set_locked() returns (0 when nothing changed),
+ * *agent the agent with that id or NULL.  NGX_DECLINED: the table is full.
+ *
+ * read_at is 0 for a change made here (farm_admin), which stamps the
+ * entry; for values read from the registry, when the read was sent: an
+ * entry changed here since then is left alone (the read may predate the
+ * change; the next read has it).
+ */
+
+ngx_int_t
+ngx_http_farm_override_put_locked(ngx_http_farm_zone_t *z, u_char *id,
+    size_t len, ngx_uint_t mode, uint32_t weight, ngx_msec_t until,
+    ngx_uint_t origin, ngx_msec_t read_at, ngx_uint_t *changed,
+    ngx_http_farm_agent_t **agent)
+{
+    uint32_t                   old_weight;
+    ngx_uint_t                 old_mode;
+    ngx_http_farm_override_t  *ov;
+
+    *changed = 0;
+    *agent = ngx_http_farm_agent_lookup_locked(z, id, len);
+
+    if (z->sh->overrides == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (mode == NGX_HTTP_FARM_MODE_ACTIVE && weight == 0 && until == 0) {
+        ov = ngx_http_farm_override_find_locked(z, id, len);
+
+        if (ov == NULL) {
+            return NGX_OK;
+        }
+
+    } else {
+        ov = ngx_http_farm_override_get_locked(z, id, len);
+
+        if (ov == NULL) {
+            return NGX_DECLINED;
+        }
+    }
+
+    ov->origin = (uint8_t) origin;
+
+    if (read_at == 0) {
+        ov->stamp = (uint32_t) ngx_current_msec | 1;
+
+    } else if (ngx_http_farm_override_fresh(ov, read_at)) {
+        return NGX_OK;
+
+    } else {
+        ov->stamp = 0;
+    }
+
+    if (ov->mode == mode && ov->weight == weight
+        && ov->ejected_until == until)
+    {
+        return NGX_OK;
+    }
+
+    old_mode = ov->mode;
+    old_weight = ov->weight;
+
+    ov->mode = (uint8_t) mode;
+    ov->weight = weight;
+    ov->ejected_until = until;
+
+    *changed = ngx_http_farm_override_set_locked(z, ov, old_mode, old_weight)
+               | NGX_HTTP_FARM_CHANGED_OVERRIDE;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A full read of the registry's overrides is put between these two: the
+ * entries that came from the registry and were not put again meanwhile
+ * (an operator removed them through another gateway) go back to the
+ * defaults.  The agents that can take requests again go to changed[] (at
+ * most max); returns how many entries went.
+ */
+
+void
+ngx_http_farm_override_sweep_begin_locked(ngx_http_farm_zone_t *z)
+{
+    uint32_t                   i;
+    ngx_http_farm_override_t  *ov;
+
+    if (z->sh->overrides == NULL) {
+        return;
+    }
+
+    i = 0;
+
+    while ((ov = ngx_http_farm_override_next_locked(z->sh, &i)) != NULL) {
+        if (ov->origin == NGX_HTTP_FARM_OV_REGISTRY) {
+            ov->origin = NGX_HTTP_FARM_OV_SWEEP;
+        }
+    }
+}
+
+
+ngx_uint_t
+ngx_http_farm_override_sweep_end_locked(ngx_http_farm_zone_t *z,
+    ngx_msec_t read_at, ngx_http_farm_agent_t **changed, ngx_uint_t max)
+{
+    uint32_t                   i, old_weight;
+    ngx_uint_t                 n, nchanged, old_mode, rc;
+    ngx_http_farm_agent_t     *a;
+    ngx_http_farm_override_t  *ov;
+
+    n = 0;
+    nchanged = 0;
+
+    if (z->sh->overrides != NULL) {
+        i = 0;
+
+        while ((ov = ngx_http_farm_override_next_locked(z->sh, &i)) != NULL) {
+
+            if (ov->origin != NGX_HTTP_FARM_OV_SWEEP) {
+                continue;
+            }
+
+            ov->origin = NGX_HTTP_FARM_OV_REGISTRY;
+
+            if (ngx_http_farm_override_fresh(ov, read_at)) {
+                continue;               /* set here after the read */
+            }
+
+            a = (ov->slot != NGX_HTTP_FARM_NONE32)
+                ? &z->sh->agents[ov->slot] : NULL;
+
+            old_mode = ov->mode;
+            old_weight = ov->weight;
+
+            ov->mode = NGX_HTTP_FARM_MODE_ACTIVE;
+            ov->weight = 0;
+            ov->ejected_until = 0;
+
+            rc = ngx_http_farm_override_set_locked(z, ov, old_mode,
+                                                   old_weight);
+            n++;
+
+            if (a && (rc & NGX_HTTP_FARM_CHANGED_CAPACITY) && nchanged < max)
+            {
+                changed[nchanged++] = a;
+            }
+        }
+    }
+
+    while (nchanged < max) {
+        changed[nchanged++] = NULL;
+    }
+
+    return n;
+}
+
+
+/* Was the entry changed here (farm_admin) at or after read_at? */
+
+static ngx_uint_t
+ngx_http_farm_override_fresh(ngx_http_farm_override_t *ov, ngx_msec_t read_at)
+{
+    return ov->stamp != 0
+           && (int32_t) (ov->stamp - (uint32_t) read_at) >= 0;
 }

@@ -7,7 +7,8 @@
  * its two connections, and what the files of that side share
  * (ngx_http_farm_redis.c, the connections, subscriptions, change
  * notifications and fetches; ngx_http_farm_redis_full_sync.c, the full
- * sync).  Not for the rest of the module: ngx_http_farm_redis.h is.
+ * sync; ngx_http_farm_redis_warm.c reads the overrides as it does).  Not
+ * for the rest of the module: ngx_http_farm_redis.h is.
  */
 
 
@@ -62,6 +63,8 @@ struct ngx_http_farm_redis_s {
     ngx_queue_t                    gone_order;  /* oldest first */
 
     time_t                         index_logged;
+    time_t                         overrides_logged;
+    ngx_msec_t                     overrides_read_at; /* HGETALL sent */
     uint64_t                       members[NGX_HTTP_FARM_REDIS_MEMBERS];
 };
 
@@ -95,8 +98,10 @@ ngx_int_t ngx_http_farm_redis_getrange(ngx_http_farm_redis_t *r,
 ngx_int_t ngx_http_farm_redis_current(redisAsyncContext *ac,
     void *data, ngx_http_farm_redis_t **rp);
 
-/* ngx_http_farm_redis_full_sync.c */
+/* ngx_http_farm_redis_full_sync.c (the overrides: also the master's read) */
 void ngx_http_farm_redis_full_sync(ngx_http_farm_redis_t *r);
+void ngx_http_farm_redis_overrides(ngx_http_farm_srv_conf_t *fcf,
+    redisReply *rr, ngx_msec_t read_at);
 
 
 #endif /* _NGX_HTTP_FARM_REDIS_CONN_H_INCLUDED_ */

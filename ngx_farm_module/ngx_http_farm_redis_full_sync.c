@@ -23,6 +23,7 @@
 
 
 #include "ngx_http_farm_redis_conn.h"
+#include "ngx_http_farm_override_sync.h"
 
 
 #define NGX_HTTP_FARM_REDIS_SCAN         1000    /* SSCAN COUNT */
@@ -49,6 +50,8 @@ static void ngx_http_farm_redis_sync_failed(ngx_http_farm_redis_t *r,
     const char *what, const char *why);
 static void ngx_http_farm_redis_sync_step(ngx_http_farm_redis_t *r);
 static void ngx_http_farm_redis_sync_done(ngx_http_farm_redis_t *r);
+static void ngx_http_farm_redis_overrides_cb(redisAsyncContext *ac,
+    void *reply, void *data);
 
 
 void
@@ -62,6 +65,23 @@ ngx_http_farm_redis_full_sync(ngx_http_farm_redis_t *r)
     r->begun = 0;
     r->scanned = 0;
     r->pending = 0;
+
+    /*
+     * the operators' overrides (farm_admin write=registry) first: one
+     * HGETALL, answered before the first page, so under the same watchdog
+     */
+
+    if (redisAsyncCommand(r->cmd, ngx_http_farm_redis_overrides_cb,
+                          (void *) r->generation, "HGETALL %b:%b:overrides",
+                          r->fcf->prefix.data, r->fcf->prefix.len,
+                          r->fcf->service.data, r->fcf->service.len)
+        != REDIS_OK)
+    {
+        ngx_http_farm_redis_drop(r, "cannot send HGETALL");
+        return;
+    }
+
+    r->overrides_read_at = ngx_current_msec ? ngx_current_msec : 1;
 
     if (ngx_http_farm_redis_scan(r, "0", 1) != NGX_OK) {
         ngx_http_farm_redis_drop(r, "cannot send SSCAN");
@@ -539,4 +559,115 @@ ngx_http_farm_redis_sync_done(ngx_http_farm_redis_t *r)
     }
 
     ngx_add_timer(&r->resync, r->fcf->resync);
+}
+
+
+/*
+ * HGETALL <prefix>:<service>:overrides: agent id -> its override's JSON
+ * (ngx_http_farm_override_sync.c).  A field that is not a valid id or a
+ * valid override is skipped with a line; an error reply (WRONGTYPE,
+ * NOPERM) changes nothing, logged at most once a minute.
+ */
+
+static void
+ngx_http_farm_redis_overrides_cb(redisAsyncContext *ac, void *reply,
+    void *data)
+{
+    time_t                  now;
+    redisReply             *rr = reply;
+    ngx_http_farm_redis_t  *r;
+
+    if (rr == NULL || !ngx_http_farm_redis_current(ac, data, &r)) {
+        return;
+    }
+
+    if (rr->type != REDIS_REPLY_ARRAY) {
+        now = ngx_time();
+
+        if (now - r->overrides_logged >= NGX_HTTP_FARM_REDIS_LOG_EVERY) {
+            r->overrides_logged = now;
+            ngx_log_error(NGX_LOG_ERR, r->fcf->log, 0,
+                          "farm: registry %V: cannot read the overrides "
+                          "(HGETALL %V:%V:overrides): %s",
+                          &r->fcf->url_display, &r->fcf->prefix,
+                          &r->fcf->service,
+                          rr->type == REDIS_REPLY_ERROR ? rr->str
+                                                        : "not a hash");
+        }
+
+        return;
+    }
+
+    r->overrides_logged = 0;
+
+    ngx_http_farm_redis_overrides(r->fcf, rr, r->overrides_read_at);
+}
+
+
+/*
+ * The array of an HGETALL of the overrides, read at read_at (the async
+ * full sync, or the master's startup read): each field that is an agent id
+ * with a valid override goes to ngx_http_farm_override_sync(), the others
+ * are skipped with a line.
+ */
+
+void
+ngx_http_farm_redis_overrides(ngx_http_farm_srv_conf_t *fcf, redisReply *rr,
+    ngx_msec_t read_at)
+{
+    size_t                         i;
+    ngx_uint_t                     n;
+    redisReply                    *k, *v;
+    const char                    *err;
+    ngx_http_farm_override_rec_t  *recs;
+
+    recs = NULL;
+    n = 0;
+
+    if (rr->elements) {
+        recs = ngx_alloc(rr->elements / 2
+                         * sizeof(ngx_http_farm_override_rec_t),
+                         fcf->log);
+        if (recs == NULL) {
+            return;
+        }
+    }
+
+    for (i = 0; i + 1 < rr->elements; i += 2) {
+        k = rr->element[i];
+        v = rr->element[i + 1];
+
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING
+            || !farm_valid_id(k->str, k->len))
+        {
+            ngx_log_error(NGX_LOG_ERR, fcf->log, 0,
+                          "farm: registry %V: skipping a field of "
+                          "%V:%V:overrides: not an agent id and a string",
+                          &fcf->url_display, &fcf->prefix,
+                          &fcf->service);
+            continue;
+        }
+
+        recs[n].id = (u_char *) k->str;
+        recs[n].id_len = k->len;
+
+        if (ngx_http_farm_override_parse(&recs[n], (u_char *) v->str,
+                                         v->len, &err)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, fcf->log, 0,
+                          "farm: registry %V: skipping the override of "
+                          "agent \"%*s\": %s", &fcf->url_display,
+                          k->len, k->str, err);
+            continue;
+        }
+
+        n++;
+    }
+
+    (void) ngx_http_farm_override_sync(fcf, recs, n, read_at);
+
+    if (recs) {
+        ngx_free(recs);
+    }
 }

@@ -12,7 +12,7 @@
  */
 
 
-#include "ngx_http_farm_redis.h"
+#include "ngx_http_farm_redis_conn.h"
 
 #include <farm_keys.h>
 
@@ -154,6 +154,27 @@ ngx_http_farm_redis_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
 
     ngx_http_farm_sync_end(fcf);
     ngx_http_farm_sync_registry_state(fcf, 1, NULL);
+
+    /*
+     * the operators' overrides (farm_admin write=registry), so that a
+     * restarted gateway routes by them from its first request; within
+     * what is left of the deadline, else the first full sync has them
+     */
+
+    if (ngx_http_farm_redis_sync_timeout(c, deadline) == NGX_OK) {
+        values = redisCommand(c, "HGETALL %b:%b:overrides",
+                              fcf->prefix.data, fcf->prefix.len,
+                              fcf->service.data, fcf->service.len);
+
+        if (values && values->type == REDIS_REPLY_ARRAY) {
+            ngx_http_farm_redis_overrides(fcf, values,
+                                          ngx_current_msec | 1);
+        }
+
+        if (values) {
+            freeReplyObject(values);
+        }
+    }
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "farm: upstream \"%V\" starts with %uD agents from %V",

@@ -61,6 +61,11 @@
 #define NGX_HTTP_FARM_MODE_ACTIVE      0
 #define NGX_HTTP_FARM_MODE_DRAINING    1    /* no new requests */
 #define NGX_HTTP_FARM_MODE_MAINTENANCE 2    /* out, and not checked */
+
+/* where an override came from (farm_admin write=registry) */
+#define NGX_HTTP_FARM_OV_LOCAL         0    /* this gateway's only */
+#define NGX_HTTP_FARM_OV_REGISTRY      1    /* the registry's */
+#define NGX_HTTP_FARM_OV_SWEEP         2    /* the registry's, not seen yet */
 #define NGX_HTTP_FARM_MAX_OVERRIDES    1024 /* agents with one, per farm */
 
 /*
@@ -70,6 +75,7 @@
  */
 #define NGX_HTTP_FARM_CHANGED_CAPACITY    0x01
 #define NGX_HTTP_FARM_CHANGED_ELIGIBLE    0x02
+#define NGX_HTTP_FARM_CHANGED_OVERRIDE    0x80 /* put_locked: a new value */
 
 
 /*
@@ -176,9 +182,11 @@ typedef struct {
     u_char                         id[FARM_ID_MAX];
     uint16_t                       id_len;      /* 0: free */
     uint8_t                        mode;        /* NGX_HTTP_FARM_MODE_* */
+    uint8_t                        origin;      /* NGX_HTTP_FARM_OV_* */
     uint32_t                       weight;      /* 0: the agent's own */
     ngx_msec_t                     ejected_until; /* 0: not ejected */
     uint32_t                       slot;        /* its agent, or NONE */
+    uint32_t                       stamp;       /* set here (ms), 0: read */
 } ngx_http_farm_override_t;
 
 
@@ -398,6 +406,15 @@ void ngx_http_farm_override_link_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t *a);
 ngx_uint_t ngx_http_farm_override_expire_locked(ngx_http_farm_zone_t *z,
     ngx_http_farm_agent_t **changed, ngx_uint_t max);
+ngx_int_t ngx_http_farm_override_put_locked(ngx_http_farm_zone_t *z,
+    u_char *id, size_t len, ngx_uint_t mode, uint32_t weight,
+    ngx_msec_t until, ngx_uint_t origin, ngx_msec_t read_at,
+    ngx_uint_t *changed, ngx_http_farm_agent_t **agent);
+void ngx_http_farm_override_sweep_begin_locked(ngx_http_farm_zone_t *z);
+ngx_uint_t ngx_http_farm_override_sweep_end_locked(ngx_http_farm_zone_t *z,
+    ngx_msec_t read_at, ngx_http_farm_agent_t **changed, ngx_uint_t max);
+ngx_http_farm_override_t *ngx_http_farm_override_next_locked(
+    ngx_http_farm_shctx_t *sh, uint32_t *i);
 const char *ngx_http_farm_mode_name(ngx_uint_t mode);
 
 

@@ -1,0 +1,333 @@
+# farm_admin write=registry: an override written to the registry reaches
+# every gateway in front of it within one full sync, survives a restart of
+# nginx, and a write that fails is a 502 that changes nothing.  Redis (a
+# hash beside the agent records) with two gateways; the built-in registry
+# (the overrides file beside its state file) across a restart; Consul,
+# not implemented yet, answers 501.
+
+use Test::Nginx::Socket 'no_plan';
+use FarmTest;
+use File::Temp ();
+use JSON::PP ();
+
+our $Redis = start_redis();
+our $Consul = start_consul();
+our (%Agent, $B);
+our $Dir = File::Temp::tempdir('farm-admin-reg-XXXX', TMPDIR => 1, CLEANUP => 1);
+
+$ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
+$ENV{TEST_NGINX_CONSUL_PORT} = $Consul->{port};
+$ENV{TEST_NGINX_ADMIN_TOKEN} = temp_file('admin.token', "s3cret-token\n");
+
+sub agents {
+    ensure_agents($Redis, \%Agent, @_);
+}
+
+# an admin call to the gateway at $port; returns ($status, $decoded)
+sub admin_on {
+    my ($port, $method, $path, $body) = @_;
+    my %headers = (Authorization => 'Bearer s3cret-token');
+    $headers{'Content-Type'} = 'application/json' if defined $body;
+    my ($code, undef, $text) = http_request($port, $method, $path,
+                                            defined $body
+                                            ? JSON::PP::encode_json($body)
+                                            : undef, %headers);
+    return ($code, eval { JSON::PP::decode_json($text // '') });
+}
+
+sub admin {
+    my ($method, $path, $body) = @_;
+    return admin_on(gateway_port(), $method, "/farm/admin$path", $body);
+}
+
+# agent $id as the farm_status of the gateway at $port shows it ({} if absent)
+sub agent_on {
+    my ($port, $id) = @_;
+    my ($code, undef, $body) = http_get($port, '/farm');
+    return {} unless defined $code && $code == 200;
+    for my $farm (@{ JSON::PP::decode_json($body)->{farms} }) {
+        for my $a (@{ $farm->{agents} }) {
+            return $a if $a->{id} eq $id;
+        }
+    }
+    return {};
+}
+
+# the second gateway: the same Redis, nothing else shared
+sub gateway_b {
+    $main::B = start_nginx(name => 'gw-b', workers => 2, port => $main::B
+                           ? $main::B->{port} : undef, http => <<"_EOC_");
+    upstream agents {
+        farm_registry redis://127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT}
+                      service=agents resync=300ms;
+    }
+    server {
+        listen 127.0.0.1:\$PORT;
+        location / { proxy_pass http://agents; }
+        location = /farm { farm_status; }
+    }
+_EOC_
+    return $main::B;
+}
+
+# the ids in a state file
+sub saved_ids {
+    my ($file) = @_;
+    open my $f, '<', $file or return '';
+    my $list = eval { JSON::PP::decode_json(do { local $/; <$f> }) } or return '';
+    return join ',', sort map { $_->{id} } @$list;
+}
+
+sub stored {
+    my ($id) = @_;
+    return redis_cmd($Redis, 'HGET', 'farm:agents:overrides', $id) // '';
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value('http_config', <<'_EOC_') unless defined $block->http_config;
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms;
+    }
+_EOC_
+
+    $block->set_value('config', <<'_EOC_') unless defined $block->config;
+    location / {
+        proxy_pass http://agents;
+    }
+    location = /farm {
+        farm_status;
+    }
+    location /farm/admin/ {
+        farm_admin token_file=$TEST_NGINX_ADMIN_TOKEN write=registry;
+    }
+    location /farm/local/ {
+        farm_admin token_file=$TEST_NGINX_ADMIN_TOKEN;
+    }
+_EOC_
+});
+
+master_on();
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: two gateways, one Redis: a drain, a weight and an ejection set on A reach B within a sync, and their ends too
+--- init
+main::agents(a1 => {}, a2 => {});
+main::gateway_b() unless $main::B;
+my $b = $main::B->{port};
+FarmTest::wait_until(sub { main::agent_on($b, 'a2')->{state} eq 'up' }, 30,
+                     'B knows a1 and a2');
+my ($code, $a) = main::admin('PATCH', '/pools/agents/agents/a1',
+                             { mode => 'draining', weight => 7 });
+Test::More::is($code, 200, 'PATCH on A: 200');
+Test::More::is($a->{mode}, 'draining', 'A answers with a1 draining');
+Test::More::like(main::stored('a1'), qr/"mode":"draining","weight":7,/,
+                 'the override is in Redis');
+FarmTest::wait_until(sub { main::agent_on($b, 'a1')->{mode} eq 'draining' }, 30,
+                     'B shows a1 draining');
+Test::More::is(main::agent_on($b, 'a1')->{weight_override}, 7, 'and its weight 7');
+my %to;
+for (1 .. 4) {
+    my ($c, $h) = FarmTest::http_get($b, '/work?ms=0');
+    $to{$h->{'x-farm-agent'} // "status-$c"}++;
+}
+Test::More::is(join(',', map { "$_=$to{$_}" } sort keys %to), 'a2=4',
+               'B sends a1 nothing');
+($code, $a) = main::admin('POST', '/pools/agents/agents/a2/eject', { seconds => 600 });
+Test::More::is($a->{state}, 'ejected', 'A ejects a2');
+FarmTest::wait_until(sub { main::agent_on($b, 'a2')->{state} eq 'ejected' }, 30,
+                     'B shows a2 ejected');
+Test::More::cmp_ok(abs(main::agent_on($b, 'a2')->{ejected_until_ms}
+                       - $a->{ejected_until_ms}), '<', 2000,
+                   'until the same time');
+($code) = main::admin('DELETE', '/pools/agents/agents/a2/eject');
+Test::More::is($code, 200, 'DELETE eject on A: 200');
+($code) = main::admin('PATCH', '/pools/agents/agents/a1',
+                      { mode => 'active', weight => 0 });
+Test::More::is($code, 200, 'a1 active again on A');
+Test::More::is(main::stored('a1') . main::stored('a2'), '',
+               'both entries left Redis');
+FarmTest::wait_until(sub { main::agent_on($b, 'a1')->{mode} eq 'active'
+                           && main::agent_on($b, 'a2')->{state} eq 'up' }, 30,
+                     'B shows a1 active and a2 up');
+--- request
+GET /farm
+--- response_body_like: "total":2,"overrides":0,
+--- error_log eval
+[qr/farm admin: client 127\.0\.0\.1 set agent "a1" of pool "agents": mode active -> draining, weight 0 -> 7, written to the registry/]
+--- no_error_log
+[error]
+
+
+=== TEST 2: B restarted (a new zone) has the registry's overrides from its first request; A's local overrides stay A's
+--- init
+main::agents(a1 => {}, a2 => {});
+main::gateway_b() unless $main::B;
+my ($code, $a) = main::admin('PATCH', '/pools/agents/agents/a1',
+                             { mode => 'maintenance' });
+Test::More::is($code, 200, 'a1 in maintenance, through the registry');
+($code) = main::admin_on(FarmTest::gateway_port(), 'PATCH',
+                         '/farm/local/pools/agents/agents/a2', { mode => 'draining' });
+Test::More::is($code, 200, 'a2 draining on A only');
+FarmTest::stop_nginx($main::B);
+main::gateway_b();
+my $b = $main::B->{port};
+Test::More::is(main::agent_on($b, 'a1')->{state}, 'maintenance',
+               'the new B shows a1 in maintenance from its first request '
+               . '(the master read the overrides with the agents)');
+Test::More::is(main::agent_on($b, 'a2')->{mode}, 'active',
+               'a2, drained on A without write=registry, is active on B');
+Test::More::is(FarmTest::agent_state('a2'), 'draining', 'and still draining on A');
+($code) = main::admin('PATCH', '/pools/agents/agents/a1', { mode => 'active' });
+($code) = main::admin_on(FarmTest::gateway_port(), 'PATCH',
+                         '/farm/local/pools/agents/agents/a2', { mode => 'active' });
+Test::More::is($code, 200, 'a2 active again');
+--- request
+GET /farm
+--- response_body_like: "total":2,"overrides":0,
+--- no_error_log
+[error]
+
+
+=== TEST 3: an override removed from Redis (another gateway, an operator) ends on A within a sync; a bad one is skipped with a line
+--- init
+main::agents(a1 => {}, a2 => {});
+my ($code) = main::admin('PATCH', '/pools/agents/agents/a1', { mode => 'draining' });
+Test::More::is($code, 200, 'a1 draining');
+FarmTest::redis_cmd($main::Redis, 'HDEL', 'farm:agents:overrides', 'a1');
+FarmTest::redis_cmd($main::Redis, 'HSET', 'farm:agents:overrides', 'a2',
+                    '{"mode":"asleep"}');
+FarmTest::wait_until(sub { FarmTest::agent_state('a1') eq 'up' }, 30,
+                     'a1 active again on A');
+Test::More::is(FarmTest::agent_state('a2'), 'up', 'a2 untouched');
+FarmTest::redis_cmd($main::Redis, 'HDEL', 'farm:agents:overrides', 'a2');
+--- request
+GET /farm
+--- response_body_like: "total":2,"overrides":0,
+--- error_log eval
+[qr/override of agent "a2": mode: must be active, draining or maintenance/,
+ qr/1 override\(s\) removed from registry redis:\/\/127\.0\.0\.1:\d+\S* ended/]
+
+
+=== TEST 4: a write Redis does not take in time, or cannot take, is a 502 and changes nothing
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms timeout=1s;
+    }
+--- init
+main::agents(a1 => {}, a2 => {});
+FarmTest::redis_cmd($main::Redis, 'CLIENT', 'PAUSE', '4000', 'WRITE');
+my ($code, $e) = main::admin('PATCH', '/pools/agents/agents/a1', { mode => 'draining' });
+Test::More::is($code, 502, 'Redis paused: 502');
+Test::More::is($e->{error}, 'registry: timed out; nothing changed', 'the error says why');
+Test::More::is(FarmTest::agent_state('a1'), 'up', 'a1 is still up');
+FarmTest::redis_cmd($main::Redis, 'CLIENT', 'UNPAUSE');
+FarmTest::redis_cmd($main::Redis, 'ACL', 'SETUSER', 'default', '-hset');
+($code, $e) = main::admin('PATCH', '/pools/agents/agents/a1', { mode => 'draining' });
+FarmTest::redis_cmd($main::Redis, 'ACL', 'SETUSER', 'default', '+@all');
+Test::More::is($code, 502, 'HSET refused: 502');
+Test::More::is($e->{error}, 'registry: the registry refused the write; nothing changed',
+               'the error says so');
+Test::More::is(FarmTest::agent_state('a1'), 'up', 'a1 is still up');
+Test::More::is(main::stored('a1'), '', 'and not in Redis');
+--- request
+GET /farm
+--- response_body_like: "total":2,"overrides":0,
+--- error_log eval
+[qr/farm admin: registry redis:\/\/127\.0\.0\.1:\d+\S*: timed out/,
+ qr/farm admin: registry redis:\/\/127\.0\.0\.1:\d+\S*: the registry refused the write: NOPERM/,
+ qr/the change of agent "a1" of pool "agents" was not written to registry .*: nothing changed/]
+
+
+=== TEST 5: the built-in registry: an override with write=registry goes to <state>.overrides and survives a restart of nginx
+--- init
+main::agents(a1 => {}, a2 => {});
+FarmTest::stop_nginx($main::B) if $main::B;
+$main::B = undef;
+my $port = FarmTest::free_port();
+my $reg = FarmTest::builtin_registry(port => $port, token => 'agents-t0ken-41');
+my $state = "$main::Dir/agents.state";
+my $conf = <<"_EOC_";
+    upstream agents {
+        farm_registry builtin service=agents token_file=$reg->{token_file}
+                      state=$state;
+    }
+    server {
+        listen 127.0.0.1:\$PORT;
+        location / { proxy_pass http://agents; }
+        location = /farm { farm_status; }
+        location /farm/registry/ { farm_registry_api; }
+        location /farm/admin/ {
+            farm_admin token_file=$ENV{TEST_NGINX_ADMIN_TOKEN} write=registry;
+        }
+    }
+_EOC_
+my $g = FarmTest::start_nginx(name => 'gw-builtin', port => $port, http => $conf);
+FarmTest::put_record($reg, id => 'e1', port => $main::Agent{a1}{port}, -ttl => '60s');
+FarmTest::put_record($reg, id => 'e2', port => $main::Agent{a2}{port}, -ttl => '60s');
+my ($code, $a) = main::admin_on($port, 'PATCH', '/farm/admin/pools/agents/agents/e1',
+                                { mode => 'draining' });
+Test::More::is($code, 200, 'e1 draining');
+open my $f, '<', "$state.overrides" or die "$state.overrides: $!\n";
+my $saved = JSON::PP::decode_json(do { local $/; <$f> });
+close $f;
+Test::More::is($saved->{e1}{mode}, 'draining', 'the overrides file holds it');
+FarmTest::wait_until(sub { main::saved_ids($state) eq 'e1,e2' }, 30,
+                     'e1 and e2 in the state file');
+FarmTest::stop_nginx($g);
+$g = FarmTest::start_nginx(name => 'gw-builtin', port => $port, http => $conf);
+Test::More::is(main::agent_on($port, 'e1')->{mode}, 'draining',
+               'after a restart e1 is still draining');
+Test::More::is(main::agent_on($port, 'e2')->{mode}, 'active', 'e2 active');
+($code) = main::admin_on($port, 'PATCH', '/farm/admin/pools/agents/agents/e1',
+                         { mode => 'active' });
+Test::More::is($code, 200, 'e1 active again');
+FarmTest::stop_nginx($g);
+$g = FarmTest::start_nginx(name => 'gw-builtin', port => $port, http => $conf);
+Test::More::is(main::agent_on($port, 'e1')->{mode}, 'active',
+               'and so after the next restart');
+FarmTest::stop_nginx($g);
+--- request
+GET /farm
+--- error_code: 200
+--- no_error_log
+[error]
+
+
+=== TEST 6: a pool whose registry cannot take overrides yet (Consul): 501 through write=registry, and nothing changes
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms;
+    }
+    upstream cpool {
+        farm_registry consul://127.0.0.1:$TEST_NGINX_CONSUL_PORT service=cagents
+                      resync=1s;
+    }
+--- init
+my ($st, $body) = FarmTest::consul_api($main::Consul, 'PUT', '/v1/agent/service/register',
+    '{"ID":"c1","Name":"cagents","Address":"127.0.0.1","Port":9}');
+die "register: $st $body\n" unless $st == 200;
+FarmTest::wait_until(sub { main::agent_on(FarmTest::gateway_port(), 'c1')->{id} }, 30,
+                     'the gateway knows c1');
+my ($code, $e) = main::admin('PATCH', '/pools/cpool/agents/c1', { mode => 'draining' });
+Test::More::is($code, 501, 'write=registry on a Consul pool: 501');
+Test::More::like($e->{error}, qr/^registry: write=registry is not implemented/,
+                 'the error says so');
+Test::More::is(main::agent_on(FarmTest::gateway_port(), 'c1')->{mode}, 'active',
+               'c1 is still active');
+($code, $e) = main::admin_on(FarmTest::gateway_port(), 'PATCH',
+                             '/farm/local/pools/cpool/agents/c1', { mode => 'draining' });
+Test::More::is($code, 200, 'without write=registry: 200');
+--- request
+GET /farm
+--- response_body_like: "id":"c1".*"mode":"draining"
+--- no_error_log
+[error]
