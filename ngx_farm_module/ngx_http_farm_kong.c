@@ -174,6 +174,12 @@ ngx_http_farm_kong_init(ngx_conf_t *cf)
 
     *h = ngx_http_farm_kong_handler;
 
+    /* response-transformer's filters run after farm_kong's own */
+
+    if (ngx_http_farm_kong_resp_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_http_farm_kong_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_farm_kong_header_filter;
 

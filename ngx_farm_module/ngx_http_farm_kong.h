@@ -38,6 +38,12 @@
 #define NGX_HTTP_FARM_KONG_VIA       "1.1 ngx_farm"
 
 
+/* ngx_http_farm_kong_resp.c: response-transformer's engines, per file,
+ * and one request's state */
+typedef struct ngx_http_farm_kong_xforms_s  ngx_http_farm_kong_xforms_t;
+typedef struct ngx_http_farm_kong_resp_s    ngx_http_farm_kong_resp_t;
+
+
 /* a target's passive health, per worker (healthchecks.passive) */
 typedef struct {
     ngx_uint_t                 tcp_failures;   /* consecutive */
@@ -67,6 +73,7 @@ typedef struct {
     ngx_array_t                rl_redis;  /* ngx_http_farm_kong_rl_redis_t:
                                              policy redis, per plugin */
     time_t                     loaded;    /* for keyauth ttl */
+    ngx_http_farm_kong_xforms_t *xforms;  /* response-transformer */
 } ngx_http_farm_kong_conf_t;
 
 
@@ -145,6 +152,7 @@ typedef struct {
     ngx_http_farm_limit_ctx_t  *rl_ctx;   /* Redis has answered for it */
     const kong_plugin_t        *rl_plugin;
     ngx_uint_t                  plugin_next;  /* the plugin type waiting */
+    ngx_http_farm_kong_resp_t  *resp;     /* response-transformer's */
 
     unsigned                    anonymous:1;
     unsigned                    rl_waiting:1;  /* for Redis */
@@ -219,6 +227,13 @@ ngx_int_t ngx_http_farm_kong_basic_auth(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_basic_auth_conf_t *conf);
 ngx_table_elt_t *ngx_http_farm_kong_in_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_uint_t *count);
+
+/* ngx_http_farm_kong_resp.c: response-transformer */
+ngx_int_t ngx_http_farm_kong_resp_conf(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc);
+ngx_int_t ngx_http_farm_kong_resp_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_farm_kong_response_transformer(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p);
 
 /* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
 ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,

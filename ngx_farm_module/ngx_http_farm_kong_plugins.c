@@ -28,6 +28,7 @@ static const ngx_uint_t  ngx_http_farm_kong_done =
     | (1u << KONG_PLUGIN_REQUEST_SIZE_LIMITING)
     | (1u << KONG_PLUGIN_ACL)
     | (1u << KONG_PLUGIN_RATE_LIMITING)
+    | (1u << KONG_PLUGIN_RESPONSE_TRANSFORMER)
     | (1u << KONG_PLUGIN_REQUEST_TERMINATION);
 
 /* the shared zone of rate-limiting's local counters */
@@ -139,6 +140,10 @@ ngx_http_farm_kong_plugins(ngx_http_request_t *r,
             rc = ngx_http_farm_kong_rate_limiting(r, ctx, p);
             break;
 
+        case KONG_PLUGIN_RESPONSE_TRANSFORMER:
+            rc = ngx_http_farm_kong_response_transformer(r, ctx, p);
+            break;
+
         case KONG_PLUGIN_REQUEST_TERMINATION:
             rc = ngx_http_farm_kong_request_termination(r, ctx, p->conf);
             break;
@@ -227,6 +232,10 @@ ngx_http_farm_kong_plugins_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
     kc->loaded = ngx_time();
 
     if (ngx_http_farm_kong_keys(cf, kc) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_farm_kong_resp_conf(cf, kc) != NGX_OK) {
         return NGX_ERROR;
     }
 
