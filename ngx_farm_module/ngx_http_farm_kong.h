@@ -43,6 +43,9 @@
 typedef struct ngx_http_farm_kong_xforms_s  ngx_http_farm_kong_xforms_t;
 typedef struct ngx_http_farm_kong_resp_s    ngx_http_farm_kong_resp_t;
 
+/* ngx_http_farm_kong_prom.c: the prometheus plugin's part of a file */
+typedef struct ngx_http_farm_kong_prom_s    ngx_http_farm_kong_prom_t;
+
 
 /* a target's passive health, per worker (healthchecks.passive) */
 typedef struct {
@@ -74,6 +77,7 @@ typedef struct {
                                              policy redis, per plugin */
     time_t                     loaded;    /* for keyauth ttl */
     ngx_http_farm_kong_xforms_t *xforms;  /* response-transformer */
+    ngx_http_farm_kong_prom_t  *prom;     /* prometheus, or NULL */
 } ngx_http_farm_kong_conf_t;
 
 
@@ -93,6 +97,8 @@ typedef struct {
 
 typedef struct {
     ngx_http_farm_kong_conf_t  *conf;     /* NULL: farm_kong off */
+    ngx_uint_t                  prom_names;   /* farm_kong_metrics
+                                                 names=prometheus */
 } ngx_http_farm_kong_loc_conf_t;
 
 
@@ -234,6 +240,13 @@ ngx_int_t ngx_http_farm_kong_resp_conf(ngx_conf_t *cf,
 ngx_int_t ngx_http_farm_kong_resp_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_farm_kong_response_transformer(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p);
+
+/* ngx_http_farm_kong_prom.c: prometheus, farm_kong_metrics */
+ngx_int_t ngx_http_farm_kong_prom_conf(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc);
+ngx_int_t ngx_http_farm_kong_prom_init(ngx_conf_t *cf);
+char *ngx_http_farm_kong_prom_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
 ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,

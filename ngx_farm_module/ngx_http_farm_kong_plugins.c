@@ -29,6 +29,7 @@ static const ngx_uint_t  ngx_http_farm_kong_done =
     | (1u << KONG_PLUGIN_ACL)
     | (1u << KONG_PLUGIN_RATE_LIMITING)
     | (1u << KONG_PLUGIN_RESPONSE_TRANSFORMER)
+    | (1u << KONG_PLUGIN_PROMETHEUS)
     | (1u << KONG_PLUGIN_REQUEST_TERMINATION);
 
 /* the shared zone of rate-limiting's local counters */
@@ -148,6 +149,9 @@ ngx_http_farm_kong_plugins(ngx_http_request_t *r,
             rc = ngx_http_farm_kong_request_termination(r, ctx, p->conf);
             break;
 
+        /* prometheus counts in the log phase (ngx_http_farm_kong_prom.c),
+         * with the configuration for the consumer known by then */
+
         /*
          * Integration points for the engines of kong_cors.c, kong_jwt.c,
          * kong_xform.c and kong_corrid.c (and prometheus): add the case,
@@ -235,7 +239,9 @@ ngx_http_farm_kong_plugins_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
         return NGX_ERROR;
     }
 
-    if (ngx_http_farm_kong_resp_conf(cf, kc) != NGX_OK) {
+    if (ngx_http_farm_kong_resp_conf(cf, kc) != NGX_OK
+        || ngx_http_farm_kong_prom_conf(cf, kc) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

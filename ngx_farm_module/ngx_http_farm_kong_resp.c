@@ -103,8 +103,8 @@ ngx_http_farm_kong_resp_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc)
     size_t                         i;
     kong_plugin_t                 *p;
     kong_config_t                 *kong;
-    ngx_pool_cleanup_t            *cln;
     kong_xform_ops_t              *ops;
+    ngx_pool_cleanup_t            *cln;
     const kong_xform_conf_t       *pc;
     ngx_http_farm_kong_xform_t    *xf;
     ngx_http_farm_kong_xforms_t   *xfs;
@@ -728,8 +728,8 @@ static ngx_int_t
 ngx_http_farm_kong_resp_body(ngx_http_request_t *r,
     ngx_http_farm_kong_resp_t *rctx)
 {
-    u_char            *body, *p;
     size_t             len;
+    u_char            *body, *p;
     ngx_int_t          rc;
     ngx_buf_t         *b;
     ngx_chain_t        out, *cl;
