@@ -312,3 +312,38 @@ GET /
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*farm_kong: \S*kong\.yml:5:\d+: plugins\[0\]\.config\.add\.json_types\[0\]: expected one of: boolean, number, string/
+
+
+
+=== TEST 10: a request-termination answer (later in Kong's order) is transformed; a key-auth refusal (earlier) is not
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: up
+  url: http://127.0.0.1:$main::U
+  routes:
+  - paths: [/closed]
+    plugins:
+    - name: request-termination
+      config: {status_code: 403, message: closed}
+    - name: response-transformer
+      config:
+        add: {headers: ['X-T:yes'], json: ['extra:1']}
+  - paths: [/keyed]
+    plugins:
+    - name: key-auth
+    - name: response-transformer
+      config:
+        add: {headers: ['X-T:yes']}
+"
+--- pipelined_requests eval
+["GET /closed", "GET /keyed"]
+--- error_code eval
+[403, 401]
+--- response_headers eval
+["X-T: yes", "X-T:"]
+--- response_body_like eval
+['^\{"message":"closed","extra":"1"\}$', '"message":"No API key found in request"']
+--- no_error_log
+[error]
