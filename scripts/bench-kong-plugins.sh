@@ -77,6 +77,17 @@ services:
     plugins:
     - name: rate-limiting
       config: {year: 4000000000}
+  - name: prometheus
+    paths: [/prometheus]
+    plugins:
+    - name: prometheus
+      config: {status_code_metrics: true, latency_metrics: true,
+               bandwidth_metrics: true, upstream_health_metrics: true}
+  - name: response-transformer
+    paths: [/response-transformer]
+    plugins:
+    - name: response-transformer
+      config: {remove: {headers: [Server]}, add: {headers: ['X-A:1']}}
 consumers:
 - username: bench
   keyauth_credentials:
@@ -134,7 +145,7 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'
 }
 
-cases="none both key-auth rate-limiting"
+cases="none both key-auth rate-limiting prometheus response-transformer"
 
 say "$me: one worker, a 204 service, $rounds rounds x ${seconds}s," \
     "wrk -t1 -c$conns"
