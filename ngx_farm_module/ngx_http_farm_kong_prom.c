@@ -6,8 +6,8 @@
  * farm_kong's prometheus plugin: the log phase counts each request of a
  * route (or of no route) whose prometheus configuration (Kong's
  * precedence, at the end of the request) asks for it, and the
- * "farm_kong_metrics" location answers Kong's families in Prometheus'
- * text format.
+ * "farm_kong_metrics" location (ngx_http_farm_kong_prom_out.c) answers
+ * Kong's families in Prometheus' text format.
  *
  * The counts live in one shared zone, "farm_kong_prometheus", of
  * NGX_HTTP_FARM_KONG_PROM_ENTRIES fixed entries: one per label set
