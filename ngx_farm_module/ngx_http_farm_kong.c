@@ -44,6 +44,13 @@ static ngx_command_t  ngx_http_farm_kong_commands[] = {
       0,
       NULL },
 
+    { ngx_string("farm_kong_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_farm_kong_prom_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -173,6 +180,14 @@ ngx_http_farm_kong_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_farm_kong_handler;
+
+    /* response-transformer's filters run after farm_kong's own */
+
+    if (ngx_http_farm_kong_resp_init(cf) != NGX_OK
+        || ngx_http_farm_kong_prom_init(cf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     ngx_http_farm_kong_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_farm_kong_header_filter;

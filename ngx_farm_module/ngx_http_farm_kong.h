@@ -40,6 +40,15 @@
 #define NGX_HTTP_FARM_KONG_VIA       "1.1 ngx_farm"
 
 
+/* ngx_http_farm_kong_resp.c: response-transformer's engines, per file,
+ * and one request's state */
+typedef struct ngx_http_farm_kong_xforms_s  ngx_http_farm_kong_xforms_t;
+typedef struct ngx_http_farm_kong_resp_s    ngx_http_farm_kong_resp_t;
+
+/* ngx_http_farm_kong_prom.c: the prometheus plugin's part of a file */
+typedef struct ngx_http_farm_kong_prom_s    ngx_http_farm_kong_prom_t;
+
+
 /* what a health check or a proxied request said of a target */
 #define NGX_HTTP_FARM_KONG_HC_SUCCESS   0
 #define NGX_HTTP_FARM_KONG_HC_TCP       1
@@ -105,6 +114,8 @@ typedef struct {
                                              the engines of cors and
                                              request-transformer plugins,
                                              by plugin address */
+    ngx_http_farm_kong_xforms_t *xforms;  /* response-transformer */
+    ngx_http_farm_kong_prom_t  *prom;     /* prometheus, or NULL */
 } ngx_http_farm_kong_conf_t;
 
 
@@ -124,6 +135,8 @@ typedef struct {
 
 typedef struct {
     ngx_http_farm_kong_conf_t  *conf;     /* NULL: farm_kong off */
+    ngx_uint_t                  prom_names;   /* farm_kong_metrics
+                                                 names=prometheus */
 } ngx_http_farm_kong_loc_conf_t;
 
 
@@ -187,6 +200,7 @@ typedef struct {
                                              filter adds its headers */
     ngx_str_t                   xform_host;   /* Host set by
                                                  request-transformer */
+    ngx_http_farm_kong_resp_t  *resp;     /* response-transformer's */
 
     unsigned                    anonymous:1;
     unsigned                    rl_waiting:1;  /* for Redis */
@@ -304,6 +318,20 @@ double ngx_http_farm_kong_latency_score(ngx_http_farm_kong_conf_t *kc,
 /* ngx_http_farm_kong_check.c: active health checks */
 ngx_int_t ngx_http_farm_kong_health_init_process(ngx_cycle_t *cycle);
 void ngx_http_farm_kong_health_exit_process(ngx_cycle_t *cycle);
+
+/* ngx_http_farm_kong_resp.c: response-transformer */
+ngx_int_t ngx_http_farm_kong_resp_conf(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc);
+ngx_int_t ngx_http_farm_kong_resp_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_farm_kong_response_transformer(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p);
+
+/* ngx_http_farm_kong_prom.c: prometheus, farm_kong_metrics */
+ngx_int_t ngx_http_farm_kong_prom_conf(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc);
+ngx_int_t ngx_http_farm_kong_prom_init(ngx_conf_t *cf);
+char *ngx_http_farm_kong_prom_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
 ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,

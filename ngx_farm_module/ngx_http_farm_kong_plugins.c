@@ -35,6 +35,8 @@ static const ngx_uint_t  ngx_http_farm_kong_done =
     | (1u << KONG_PLUGIN_ACL)
     | (1u << KONG_PLUGIN_RATE_LIMITING)
     | (1u << KONG_PLUGIN_REQUEST_TRANSFORMER)
+    | (1u << KONG_PLUGIN_RESPONSE_TRANSFORMER)
+    | (1u << KONG_PLUGIN_PROMETHEUS)
     | (1u << KONG_PLUGIN_REQUEST_TERMINATION);
 
 /* the shared zone of rate-limiting's local counters */
@@ -162,9 +164,16 @@ ngx_http_farm_kong_plugins(ngx_http_request_t *r,
             rc = ngx_http_farm_kong_request_transformer(r, ctx, p);
             break;
 
+        case KONG_PLUGIN_RESPONSE_TRANSFORMER:
+            rc = ngx_http_farm_kong_response_transformer(r, ctx, p);
+            break;
+
         case KONG_PLUGIN_REQUEST_TERMINATION:
             rc = ngx_http_farm_kong_request_termination(r, ctx, p->conf);
             break;
+
+        /* prometheus counts in the log phase (ngx_http_farm_kong_prom.c),
+         * with the configuration for the consumer known by then */
 
         /*
          * Integration points for the engines of kong_cors.c, kong_jwt.c,
@@ -252,6 +261,12 @@ ngx_http_farm_kong_plugins_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
     if (ngx_http_farm_kong_keys(cf, kc) != NGX_OK
         || ngx_http_farm_kong_jwt_conf(cf, kc, skip) != NGX_OK
         || ngx_http_farm_kong_engines_conf(cf, kc, skip) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_farm_kong_resp_conf(cf, kc) != NGX_OK
+        || ngx_http_farm_kong_prom_conf(cf, kc) != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -87,6 +87,17 @@ services:
     paths: [/correlation-id]
     plugins:
     - name: correlation-id
+  - name: prometheus
+    paths: [/prometheus]
+    plugins:
+    - name: prometheus
+      config: {status_code_metrics: true, latency_metrics: true,
+               bandwidth_metrics: true, upstream_health_metrics: true}
+  - name: response-transformer
+    paths: [/response-transformer]
+    plugins:
+    - name: response-transformer
+      config: {remove: {headers: [Server]}, add: {headers: ['X-A:1']}}
 consumers:
 - username: bench
   keyauth_credentials:
@@ -157,7 +168,7 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'
 }
 
-cases="none both key-auth rate-limiting jwt correlation-id"
+cases="none both key-auth rate-limiting jwt correlation-id prometheus response-transformer"
 
 say "$me: one worker, a 204 service, $rounds rounds x ${seconds}s," \
     "wrk -t1 -c$conns"

@@ -148,6 +148,10 @@ my %layer = (
     'ngx_http_farm_kong_engine.c'      => ['6', 'kong'],
     'ngx_http_farm_kong_cors.c'        => ['6', 'kong'],
     'ngx_http_farm_kong_xform.c'       => ['6', 'kong'],
+    'ngx_http_farm_kong_resp.c'        => ['6', 'kong'],
+    'ngx_http_farm_kong_prom.h'        => ['6', 'kong'],
+    'ngx_http_farm_kong_prom.c'        => ['6', 'kong'],
+    'ngx_http_farm_kong_prom_out.c'    => ['6', 'kong'],
     'ngx_http_farm_kong.c'             => ['7', 'kong'],
 
     # the rate-limit and key-auth modules: layers 0 and 1 only below them
