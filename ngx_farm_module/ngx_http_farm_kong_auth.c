@@ -572,7 +572,8 @@ ngx_http_farm_kong_anonymous(ngx_http_request_t *r,
 
 /*
  * X-Consumer-ID, X-Consumer-Custom-ID, X-Consumer-Username,
- * X-Credential-Identifier (the credential's id; a jwt_secrets' key) and
+ * X-Credential-Identifier (the credential's id; a jwt_secrets' key, a
+ * basicauth_credentials' username) and
  * X-Anonymous-Consumer as Kong sets them
  * (a header the client sent under one of these names never reaches the
  * upstream once a consumer is set); hide: a credential header to remove.
@@ -613,8 +614,12 @@ ngx_http_farm_kong_consumer_headers(ngx_http_request_t *r,
         values[2].len = ngx_strlen(c->username);
     }
 
-    if (ctx->credential && ctx->credential->type == KONG_CRED_JWT) {
-        /* Kong's jwt names the credential by its key */
+    if (ctx->credential
+        && (ctx->credential->type == KONG_CRED_JWT
+            || ctx->credential->type == KONG_CRED_BASICAUTH))
+    {
+        /* Kong's jwt names the credential by its key, basic-auth by its
+         * username; key-auth by its id */
         values[3].data = (u_char *) ctx->credential->key;
         values[3].len = ctx->credential->key_len;
 

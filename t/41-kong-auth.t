@@ -207,7 +207,7 @@ anonymous consumer nobody is configured but doesn't exist
 
 
 
-=== TEST 7: basic-auth: the right password passes (hashed as Kong does), a wrong one is 401 with Basic realm="service"
+=== TEST 7: basic-auth: the right password passes (hashed as Kong does; X-Credential-Identifier is the username, as Kong 3.x sends), a wrong one is 401 with Basic realm="service"
 --- user_files eval
 ">>> kong.yml
 _format_version: \"3.0\"
@@ -230,7 +230,7 @@ $main::Consumers"
 --- response_headers eval
 ["!WWW-Authenticate", "WWW-Authenticate: Basic realm=\"service\""]
 --- response_body_like eval
-[qr{X-Consumer-Username: alice\n}, qr{"message":\s*"Unauthorized"}]
+[qr{X-Consumer-Username: alice\nX-Credential-Identifier: alice\n}, qr{"message":\s*"Unauthorized"}]
 --- no_error_log
 [error]
 
