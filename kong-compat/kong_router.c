@@ -26,14 +26,20 @@
  * the bucket of its exact host, the wildcard buckets of each of its label
  * boundaries (one hash lookup per dot), and the host-less bucket.  In a
  * bucket, prefix matchers sit in a radix tree walked once along the request
- * path; regex matchers and path-less matchers are lists in rank order,
- * tried only while their rank could still beat the best match so far.
+ * path; regex matchers sit in a second radix tree keyed by the literal
+ * bytes their regexes start with ("~/users/\d+" under "/users/"), walked
+ * the same way, so a regex runs only for a path that has its literal
+ * prefix; path-less matchers are a list in rank order, tried only while
+ * their rank could still beat the best match so far.
  *
  * Cost per request: O(L + D) hash lookups and tree steps (L = path length,
  * D = dots in the host), plus a full check of each prefix matcher whose
- * path is a prefix of the request path in a visited bucket, plus the regex
- * and path-less matchers of the visited buckets ranked above the best
- * match.  It does not grow with the number of prefix or host routes.
+ * path is a prefix of the request path in a visited bucket, plus a run of
+ * each regex whose literal prefix the path has (every regex that starts
+ * with a group, a class or an escape, or has an alternation, is in this
+ * set for every path), plus the path-less matchers ranked above the best
+ * match.  It does not grow with the number of prefix or host routes, nor
+ * with regex routes whose literal prefixes differ.
  */
 
 #include <stdlib.h>
@@ -60,6 +66,10 @@ typedef struct {
     unsigned                nheaders;
     int64_t                 regex_priority;
     size_t                  rank;      /* 0 is tried first */
+    /* regex groups: bytes every match of every path of the group starts
+     * with (kong_regex_literal), their key in the bucket's retrie */
+    const char             *lit;
+    size_t                  lit_len;
 } kong_matcher_t;
 
 
@@ -84,6 +94,7 @@ typedef struct {
 
 typedef struct {
     kong_trie_t            *trie;
+    kong_trie_t            *retrie;    /* regex groups by literal prefix */
     kong_matcher_t        **regex;     /* rank order */
     size_t                  nregex;
     kong_matcher_t        **other;     /* no paths, rank order */
@@ -355,6 +366,9 @@ kong_rank_cmp(const void *a, const void *b)
 static int
 kong_bucket_finish(kong_router_t *rt, kong_bucket_t *b)
 {
+    size_t         i;
+    kong_entry_t  *e;
+
     if (b->nentries) {
         qsort(b->entries, b->nentries, sizeof(kong_entry_t), kong_entry_cmp);
 
@@ -366,6 +380,26 @@ kong_bucket_finish(kong_router_t *rt, kong_bucket_t *b)
 
     if (b->nregex) {
         qsort(b->regex, b->nregex, sizeof(void *), kong_rank_cmp);
+
+        /* the regex groups in a tree of their literal prefixes: a request
+         * tries only those whose prefix its path starts with */
+        e = kong_palloc(rt->pool, b->nregex * sizeof(kong_entry_t));
+        if (e == NULL) {
+            return -1;
+        }
+
+        for (i = 0; i < b->nregex; i++) {
+            e[i].path = b->regex[i]->lit;
+            e[i].len = b->regex[i]->lit_len;
+            e[i].m = b->regex[i];
+        }
+
+        qsort(e, b->nregex, sizeof(kong_entry_t), kong_entry_cmp);
+
+        b->retrie = kong_trie_build(rt, e, 0, b->nregex, 0);
+        if (b->retrie == NULL) {
+            return -1;
+        }
     }
 
     if (b->nother) {
@@ -393,12 +427,46 @@ kong_map_finish(kong_router_t *rt, kong_map_t *map)
 }
 
 
+/*
+ * The length of the literal bytes every match of the anchored regex re
+ * starts with: its leading run of plain ASCII characters, less the last
+ * one when a quantifier follows it ("/ab?c" -> "/a").  0 when the pattern
+ * has an alternation anywhere (a top-level "|" would make any prefix
+ * optional; telling the levels apart is not worth a parser here).  Used
+ * only to skip regexes that cannot match; the regex itself decides.
+ */
+static size_t
+kong_regex_literal(const char *re, size_t len)
+{
+    size_t         i;
+    unsigned char  c;
+
+    if (memchr(re, '|', len) != NULL) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) re[i];
+
+        if (c >= 0x80 || strchr("\\^$.?*+()[]{}#", c) != NULL) {
+            break;
+        }
+    }
+
+    if (i < len && i > 0 && strchr("?*+{", re[i]) != NULL) {
+        i--;
+    }
+
+    return i;
+}
+
+
 /* Splits a route into Kong's path groups and appends their matchers. */
 static int
 kong_route_matchers(kong_router_t *rt, const kong_route_t *r,
     size_t *n)
 {
-    size_t             i, j, k;
+    size_t             i, j, k, len;
     unsigned           weight, plain;
     kong_matcher_t    *m;
     const kong_path_t **ps;
@@ -444,6 +512,21 @@ kong_route_matchers(kong_router_t *rt, const kong_route_t *r,
         m->regex = 1;
         m->paths = ps;
         m->npaths = k;
+        m->lit = ps[0]->path;
+        m->lit_len = kong_regex_literal(ps[0]->path, ps[0]->len);
+
+        for (i = 1; i < k; i++) {
+            len = kong_regex_literal(ps[i]->path, ps[i]->len);
+
+            for (j = 0; j < len && j < m->lit_len
+                        && ps[i]->path[j] == m->lit[j]; j++)
+            {
+                /* void */
+            }
+
+            m->lit_len = j;
+        }
+
         ps += k;
     }
 
@@ -846,15 +929,16 @@ kong_consider_regex(kong_req_t *q, const kong_matcher_t *m)
 }
 
 
+/*
+ * Walks the request path down a tree: every group whose prefix (regex: 0,
+ * its literal prefix) the path starts with is considered.
+ */
 static void
-kong_search_bucket(kong_req_t *q, const kong_bucket_t *b)
+kong_walk(kong_req_t *q, const kong_trie_t *t, int regex)
 {
-    size_t              i, pos, lo, hi, mid;
-    const kong_trie_t  *t;
-    unsigned char       c;
+    size_t         i, pos, lo, hi, mid;
+    unsigned char  c;
 
-    /* prefix matchers along the request path */
-    t = b->trie;
     pos = 0;
 
     while (t) {
@@ -869,7 +953,12 @@ kong_search_bucket(kong_req_t *q, const kong_bucket_t *b)
         }
 
         for (i = 0; i < t->nhere; i++) {
-            kong_consider(q, t->here[i], pos);
+            if (regex) {
+                kong_consider_regex(q, t->here[i]);
+
+            } else {
+                kong_consider(q, t->here[i], pos);
+            }
         }
 
         if (pos == q->path_len || t->nkids == 0) {
@@ -892,10 +981,20 @@ kong_search_bucket(kong_req_t *q, const kong_bucket_t *b)
 
         t = (lo < t->nkids && t->kbytes[lo] == c) ? t->kids[lo] : NULL;
     }
+}
 
-    for (i = 0; i < b->nregex && b->regex[i]->rank < q->best_rank; i++) {
-        kong_consider_regex(q, b->regex[i]);
-    }
+
+static void
+kong_search_bucket(kong_req_t *q, const kong_bucket_t *b)
+{
+    size_t  i;
+
+    /* prefix matchers along the request path */
+    kong_walk(q, b->trie, 0);
+
+    /* regex matchers whose literal prefix the path has; whatever the
+     * order, the best ranked match wins (kong_consider_regex) */
+    kong_walk(q, b->retrie, 1);
 
     for (i = 0; i < b->nother && b->other[i]->rank < q->best_rank; i++) {
         kong_consider(q, b->other[i], 0);

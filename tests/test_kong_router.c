@@ -351,6 +351,70 @@ header_values(void **state)
 }
 
 
+/*
+ * The router skips a regex whose literal prefix the request path lacks;
+ * a quantifier, an alternation, a group or an escape must not make it
+ * skip one that matches.
+ */
+static void
+regex_literal_prefixes_never_hide_a_match(void **state)
+{
+    kong_config_t  *cfg;
+
+    (void) state;
+
+    cfg = cfg_of("_format_version: \"3.0\"\n"
+                 "routes:\n"
+                 "- name: optional-char\n"
+                 "  paths: [\"~/ab?c/x$\"]\n"
+                 "- name: star\n"
+                 "  paths: [\"~/qr*s$\"]\n"
+                 "- name: brace\n"
+                 "  paths: [\"~/mn{0,2}o$\"]\n"
+                 "- name: alternation\n"
+                 "  paths: [\"~/alt1|/other\"]\n"
+                 "- name: group\n"
+                 "  paths: [\"~/g(roup)?/z$\"]\n"
+                 "- name: escape\n"
+                 "  paths: [\"~/e\\\\.x$\"]\n"
+                 "- name: caseless\n"
+                 "  paths: [\"~/(?i)case$\"]\n"
+                 "- name: two-paths\n"
+                 "  paths: [\"~/two/a$\", \"~/tw/b$\"]\n"
+                 "- name: fallback\n"
+                 "  paths: [/]\n");
+
+    assert_string_equal(route_of(cfg, "GET", "h", "/ac/x", NULL),
+                        "optional-char");
+    assert_string_equal(route_of(cfg, "GET", "h", "/abc/x", NULL),
+                        "optional-char");
+    assert_string_equal(route_of(cfg, "GET", "h", "/qs", NULL), "star");
+    assert_string_equal(route_of(cfg, "GET", "h", "/qrrs", NULL), "star");
+    assert_string_equal(route_of(cfg, "GET", "h", "/mo", NULL), "brace");
+    assert_string_equal(route_of(cfg, "GET", "h", "/other", NULL),
+                        "alternation");
+    assert_string_equal(route_of(cfg, "GET", "h", "/alt1", NULL),
+                        "alternation");
+    assert_string_equal(route_of(cfg, "GET", "h", "/g/z", NULL), "group");
+    assert_string_equal(route_of(cfg, "GET", "h", "/group/z", NULL),
+                        "group");
+    assert_string_equal(route_of(cfg, "GET", "h", "/e.x", NULL), "escape");
+    assert_string_equal(route_of(cfg, "GET", "h", "/eXx", NULL),
+                        "fallback");
+    assert_string_equal(route_of(cfg, "GET", "h", "/CASE", NULL),
+                        "caseless");
+    assert_string_equal(route_of(cfg, "GET", "h", "/two/a", NULL),
+                        "two-paths");
+    assert_string_equal(route_of(cfg, "GET", "h", "/tw/b", NULL),
+                        "two-paths");
+    assert_string_equal(route_of(cfg, "GET", "h", "/tw/a", NULL),
+                        "fallback");
+    assert_string_equal(route_of(cfg, "GET", "h", "/a", NULL), "fallback");
+
+    kong_config_free(cfg);
+}
+
+
 static void
 regex_beats_prefix_then_regex_priority(void **state)
 {
@@ -938,6 +1002,7 @@ main(void)
         cmocka_unit_test(more_headers_win),
         cmocka_unit_test(header_values),
         cmocka_unit_test(regex_beats_prefix_then_regex_priority),
+        cmocka_unit_test(regex_literal_prefixes_never_hide_a_match),
         cmocka_unit_test(longest_prefix_and_byte_prefixes),
         cmocka_unit_test(path_groups_of_one_route),
         cmocka_unit_test(ties_go_to_the_first_declared),
