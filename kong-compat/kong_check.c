@@ -217,6 +217,11 @@ kong_path_dup(kong_ctx_t *ctx)
 
 /* ---- entity bookkeeping -------------------------------------------------- */
 
+/*
+ * The entities and references are the load's working state (ctx->work),
+ * freed with it; they keep positions, not nodes, since a streamed item's
+ * nodes are gone once it is checked.
+ */
 size_t
 kong_ent_add(kong_ctx_t *ctx, int type, void *ptr, size_t parent,
     const kong_node_t *node)
@@ -226,14 +231,10 @@ kong_ent_add(kong_ctx_t *ctx, int type, void *ptr, size_t parent,
 
     if (ctx->nents == ctx->cents) {
         cap = ctx->cents ? ctx->cents * 2 : 64;
-        e = kong_palloc(ctx->pool, cap * sizeof(kong_ent_t));
+        e = realloc(ctx->ents, cap * sizeof(kong_ent_t));
         if (e == NULL) {
             kong_oom(ctx);
             return 0;
-        }
-
-        if (ctx->nents) {
-            memcpy(e, ctx->ents, ctx->nents * sizeof(kong_ent_t));
         }
 
         ctx->ents = e;
@@ -244,9 +245,14 @@ kong_ent_add(kong_ctx_t *ctx, int type, void *ptr, size_t parent,
     e->type = type;
     e->ptr = ptr;
     e->parent = parent;
-    e->path = kong_path_dup(ctx);
-    e->node = node;
+    e->path = kong_pstrndup(ctx->work, ctx->path, ctx->plen);
+    e->pos.line = node->line;
+    e->pos.col = node->col;
     e->bad = 0;
+
+    if (e->path == NULL) {
+        kong_oom(ctx);
+    }
 
     return ctx->nents;
 }
@@ -261,14 +267,10 @@ kong_ref_add(kong_ctx_t *ctx, const kong_node_t *node, const char *field,
 
     if (ctx->nrefs == ctx->crefs) {
         cap = ctx->crefs ? ctx->crefs * 2 : 64;
-        r = kong_palloc(ctx->pool, cap * sizeof(kong_ref_t));
+        r = realloc(ctx->refs, cap * sizeof(kong_ref_t));
         if (r == NULL) {
             kong_oom(ctx);
             return;
-        }
-
-        if (ctx->nrefs) {
-            memcpy(r, ctx->refs, ctx->nrefs * sizeof(kong_ref_t));
         }
 
         ctx->refs = r;
@@ -276,13 +278,19 @@ kong_ref_add(kong_ctx_t *ctx, const kong_node_t *node, const char *field,
     }
 
     r = &ctx->refs[ctx->nrefs++];
-    r->node = node;
+    r->str = node->str;
+    r->pos.line = node->line;
+    r->pos.col = node->col;
     mark = kong_push(ctx, field);
-    r->path = kong_path_dup(ctx);
+    r->path = kong_pstrndup(ctx->work, ctx->path, ctx->plen);
     kong_pop(ctx, mark);
     r->kind = kind;
     r->from = from;
     r->entity = ctx->cur;
+
+    if (r->path == NULL) {
+        kong_oom(ctx);
+    }
 }
 
 

@@ -244,7 +244,7 @@ int
 kong_creds_finish(kong_ctx_t *ctx)
 {
     char               *h;
-    size_t              i;
+    size_t              i, n;
     kong_map_t         *index, *basic;
     unsigned char       md[20];
     kong_config_t      *cfg;
@@ -268,6 +268,19 @@ kong_creds_finish(kong_ctx_t *ctx)
 
     kong_map_init(basic, ctx->pool);
     cfg->basic_index = basic;
+
+    /* sized once: a map that grows leaves its old arrays in the pool */
+    if (kong_map_reserve(index, 2 * cfg->nconsumers) != 0) {
+        return -1;
+    }
+
+    for (i = 0, n = 0; i < cfg->ncredentials; i++) {
+        n += cfg->credentials[i]->type == KONG_CRED_BASICAUTH;
+    }
+
+    if (kong_map_reserve(basic, n) != 0) {
+        return -1;
+    }
 
     for (i = 0; i < cfg->nconsumers; i++) {
         c = cfg->consumers[i];

@@ -25,7 +25,8 @@
 
 /* a reference to resolve once every entity is known */
 typedef struct {
-    const kong_node_t  *node;       /* the string */
+    const char         *str;        /* the name or id */
+    kong_pos_t          pos;        /* of the string */
     const char         *path;       /* "routes[0].service" */
     int                 kind;       /* KONG_REF_* */
     void               *from;       /* the referencing entity */
@@ -46,7 +47,7 @@ typedef struct {
     void               *ptr;
     size_t              parent;     /* index + 1 of the enclosing entity */
     const char         *path;       /* "services[0].routes[1]" */
-    const kong_node_t  *node;
+    kong_pos_t          pos;        /* of its mapping */
     int                 bad;
 } kong_ent_t;
 
@@ -60,13 +61,17 @@ typedef struct {
 
 
 typedef struct {
-    kong_pool_t        *pool;
+    kong_pool_t        *pool;         /* the configuration's */
+    kong_pool_t        *work;         /* freed once loaded */
     kong_config_t      *cfg;
     kong_errors_t      *errs;
     unsigned            flags;
     int                 oom;
     int                 legacy;      /* format 1.1 or 2.1 */
     int                 fatal;       /* nothing can be loaded */
+    int                 keep;        /* the entity at work keeps a node */
+    int                 stream_off;  /* entities are checked after the
+                                        parse (kong_load.c) */
     size_t              seq;
 
     char                path[KONG_PATH_MAX];
