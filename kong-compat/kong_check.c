@@ -241,17 +241,26 @@ kong_ent_add(kong_ctx_t *ctx, int type, void *ptr, size_t parent,
         ctx->cents = cap;
     }
 
+    if (ctx->nents >= UINT32_MAX - 1) {
+        kong_oom(ctx);
+        return 0;
+    }
+
     e = &ctx->ents[ctx->nents++];
-    e->type = type;
+    e->type = (uint16_t) type;
     e->ptr = ptr;
-    e->parent = parent;
-    e->path = kong_pstrndup(ctx->work, ctx->path, ctx->plen);
+    e->parent = (uint32_t) parent;
     e->pos.line = node->line;
     e->pos.col = node->col;
     e->bad = 0;
+    e->path = NULL;
 
-    if (e->path == NULL) {
-        kong_oom(ctx);
+    /* only these have errors once the entity is checked */
+    if (type == KONG_ENT_PLUGIN || type == KONG_ENT_TARGET) {
+        e->path = kong_pstrndup(ctx->work, ctx->path, ctx->plen);
+        if (e->path == NULL) {
+            kong_oom(ctx);
+        }
     }
 
     return ctx->nents;

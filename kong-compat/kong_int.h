@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "kong.h"
 
@@ -121,14 +122,15 @@ typedef struct {
 } kong_yaml_stream_t;
 
 /*
- * Parses YAML text into a tree allocated from pool, the scalars' text
- * from strs (or pool when NULL).  Aliases share the anchored node; merge
+ * Parses YAML text (or, when text is NULL, the file f, read a piece at a
+ * time) into a tree allocated from pool, the scalars' text from strs (or
+ * pool when NULL).  Aliases share the anchored node; merge
  * keys ("<<") are expanded.  stream may be NULL.  Returns the root node
  * (NULL for an empty document: *root = NULL and 0), or -1 with a message
  * and its position in err / *line / *col.
  */
 int kong_yaml_parse(kong_pool_t *pool, kong_pool_t *strs,
-    const kong_yaml_stream_t *stream, const char *text, size_t len,
+    const kong_yaml_stream_t *stream, const char *text, size_t len, FILE *f,
     kong_node_t **root, char *err, size_t err_size, unsigned *line,
     unsigned *col);
 

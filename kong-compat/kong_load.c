@@ -731,8 +731,9 @@ kong_ctx_free(kong_ctx_t *ctx)
 }
 
 
-kong_config_t *
-kong_load_string(const char *name, const char *text, size_t len,
+/* text[0..len), or when text is NULL the file f, read as it is parsed */
+static kong_config_t *
+kong_load(const char *name, const char *text, size_t len, FILE *f,
     unsigned flags, kong_errors_t *errs)
 {
     int             changed;
@@ -795,7 +796,7 @@ kong_load_string(const char *name, const char *text, size_t len,
     stream.item = kong_stream_item;
     stream.data = ctx;
 
-    if (kong_yaml_parse(pool, pool, &stream, text, len, &root, msg,
+    if (kong_yaml_parse(pool, pool, &stream, text, len, f, &root, msg,
                         sizeof(msg), &line, &col) != 0)
     {
         /* a file that is not YAML gets that error alone, as before
@@ -855,6 +856,24 @@ kong_load_string(const char *name, const char *text, size_t len,
         } while (changed);
     }
 
+    /* the maps that checked uniqueness and references are done with:
+     * their room goes to the consumer index */
+    for (i = 0; i < 8; i++) {
+        if (i != KONG_ENT_UPSTREAM) {
+            kong_map_free(&ctx->names[i]);
+        }
+
+        kong_map_free(&ctx->ids[i]);
+    }
+
+    for (i = 0; i < 4; i++) {
+        kong_map_free(&ctx->cred_keys[i]);
+    }
+
+    kong_map_free(&ctx->custom_ids);
+    kong_map_free(&ctx->targets);
+    kong_map_free(&ctx->plugin_keys);
+
     if (kong_collect(ctx) != 0 || kong_creds_finish(ctx) != 0
         || kong_scope_build(ctx) != 0)
     {
@@ -891,12 +910,19 @@ failed:
 
 
 kong_config_t *
+kong_load_string(const char *name, const char *text, size_t len,
+    unsigned flags, kong_errors_t *errs)
+{
+    return kong_load(name, text ? text : "", len, NULL, flags, errs);
+}
+
+
+kong_config_t *
 kong_load_file(const char *file, unsigned flags, kong_errors_t *errs)
 {
     FILE           *f;
-    char           *text, msg[512];
+    char            msg[512];
     long            size;
-    size_t          n;
     kong_config_t  *cfg;
 
     f = fopen(file, "rb");
@@ -924,19 +950,9 @@ kong_load_file(const char *file, unsigned flags, kong_errors_t *errs)
         return NULL;
     }
 
-    text = malloc((size_t) size + 1);
-    if (text == NULL) {
-        kong_errors_init(errs, file);
-        kong_errors_add_plain(errs, 0, 0, "out of memory");
-        fclose(f);
-        return NULL;
-    }
-
-    n = fread(text, 1, (size_t) size, f);
+    /* parsed as it is read: a big file is never in memory whole */
+    cfg = kong_load(file, NULL, 0, f, flags, errs);
     fclose(f);
-
-    cfg = kong_load_string(file, text, n, flags, errs);
-    free(text);
 
     return cfg;
 }

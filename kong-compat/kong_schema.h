@@ -43,12 +43,13 @@ typedef struct {
 
 /* every entity in file order, with what it depends on (skip mode) */
 typedef struct {
-    int                 type;       /* KONG_ENT_* */
     void               *ptr;
-    size_t              parent;     /* index + 1 of the enclosing entity */
-    const char         *path;       /* "services[0].routes[1]" */
+    const char         *path;       /* "plugins[1]": plugins and targets
+                                       only (kong_unique_late) */
     kong_pos_t          pos;        /* of its mapping */
-    int                 bad;
+    uint32_t            parent;     /* index + 1 of the enclosing entity */
+    uint16_t            type;       /* KONG_ENT_* */
+    uint16_t            bad;
 } kong_ent_t;
 
 #define KONG_ENT_SERVICE    1

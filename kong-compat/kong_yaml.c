@@ -860,7 +860,7 @@ kong_yaml_node(kong_yaml_ctx_t *ctx, yaml_event_t *ev, kong_yaml_built_t *out,
 
 int
 kong_yaml_parse(kong_pool_t *pool, kong_pool_t *strs,
-    const kong_yaml_stream_t *stream, const char *text, size_t len,
+    const kong_yaml_stream_t *stream, const char *text, size_t len, FILE *f,
     kong_node_t **root, char *err, size_t err_size, unsigned *line,
     unsigned *col)
 {
@@ -889,8 +889,13 @@ kong_yaml_parse(kong_pool_t *pool, kong_pool_t *strs,
         return -1;
     }
 
-    yaml_parser_set_input_string(&ctx.parser, (const unsigned char *) text,
-                                 len);
+    if (text) {
+        yaml_parser_set_input_string(&ctx.parser,
+                                     (const unsigned char *) text, len);
+
+    } else {
+        yaml_parser_set_input_file(&ctx.parser, f);
+    }
 
     rc = -1;
 
