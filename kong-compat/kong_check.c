@@ -149,23 +149,37 @@ kong_ferr(kong_ctx_t *ctx, const kong_node_t *at, const char *field,
 }
 
 
+/* Appends s[0..len) to the path, cut at its end (no printf: this runs
+ * for every entity of a million-consumer file). */
+static void
+kong_path_append(kong_ctx_t *ctx, const char *s, size_t len)
+{
+    size_t  room;
+
+    room = sizeof(ctx->path) - 1 - ctx->plen;
+
+    if (len > room) {
+        len = room;
+    }
+
+    memcpy(ctx->path + ctx->plen, s, len);
+    ctx->plen += len;
+    ctx->path[ctx->plen] = '\0';
+}
+
+
 size_t
 kong_push(kong_ctx_t *ctx, const char *key)
 {
     size_t  mark;
-    int     n;
 
     mark = ctx->plen;
 
-    n = snprintf(ctx->path + ctx->plen, sizeof(ctx->path) - ctx->plen,
-                 "%s%s", ctx->plen ? "." : "", key);
-
-    if (n > 0) {
-        ctx->plen += (size_t) n;
-        if (ctx->plen >= sizeof(ctx->path)) {
-            ctx->plen = sizeof(ctx->path) - 1;
-        }
+    if (ctx->plen) {
+        kong_path_append(ctx, ".", 1);
     }
+
+    kong_path_append(ctx, key, strlen(key));
 
     return mark;
 }
@@ -174,20 +188,22 @@ kong_push(kong_ctx_t *ctx, const char *key)
 size_t
 kong_push_index(kong_ctx_t *ctx, size_t i)
 {
+    char    buf[32], *p;
     size_t  mark;
-    int     n;
 
     mark = ctx->plen;
 
-    n = snprintf(ctx->path + ctx->plen, sizeof(ctx->path) - ctx->plen,
-                 "[%zu]", i);
+    p = buf + sizeof(buf);
+    *--p = ']';
 
-    if (n > 0) {
-        ctx->plen += (size_t) n;
-        if (ctx->plen >= sizeof(ctx->path)) {
-            ctx->plen = sizeof(ctx->path) - 1;
-        }
-    }
+    do {
+        *--p = (char) ('0' + i % 10);
+        i /= 10;
+    } while (i);
+
+    *--p = '[';
+
+    kong_path_append(ctx, p, (size_t) (buf + sizeof(buf) - p));
 
     return mark;
 }

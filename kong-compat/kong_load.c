@@ -705,13 +705,18 @@ kong_errors_add_plain(kong_errors_t *errs, unsigned line, unsigned col,
 }
 
 
+/* The maps that checked uniqueness and resolved references; kong_collect()
+ * still needs the upstreams by name and, in skip mode, by_ptr. */
 static void
-kong_ctx_free(kong_ctx_t *ctx)
+kong_ctx_maps_free(kong_ctx_t *ctx)
 {
     size_t  i;
 
     for (i = 0; i < 8; i++) {
-        kong_map_free(&ctx->names[i]);
+        if (i != KONG_ENT_UPSTREAM) {
+            kong_map_free(&ctx->names[i]);
+        }
+
         kong_map_free(&ctx->ids[i]);
     }
 
@@ -722,6 +727,14 @@ kong_ctx_free(kong_ctx_t *ctx)
     kong_map_free(&ctx->custom_ids);
     kong_map_free(&ctx->targets);
     kong_map_free(&ctx->plugin_keys);
+}
+
+
+static void
+kong_ctx_free(kong_ctx_t *ctx)
+{
+    kong_ctx_maps_free(ctx);
+    kong_map_free(&ctx->names[KONG_ENT_UPSTREAM]);
     kong_map_free(&ctx->by_ptr);
 
     free(ctx->ents);
@@ -856,23 +869,8 @@ kong_load(const char *name, const char *text, size_t len, FILE *f,
         } while (changed);
     }
 
-    /* the maps that checked uniqueness and references are done with:
-     * their room goes to the consumer index */
-    for (i = 0; i < 8; i++) {
-        if (i != KONG_ENT_UPSTREAM) {
-            kong_map_free(&ctx->names[i]);
-        }
-
-        kong_map_free(&ctx->ids[i]);
-    }
-
-    for (i = 0; i < 4; i++) {
-        kong_map_free(&ctx->cred_keys[i]);
-    }
-
-    kong_map_free(&ctx->custom_ids);
-    kong_map_free(&ctx->targets);
-    kong_map_free(&ctx->plugin_keys);
+    /* their room goes to the consumer index */
+    kong_ctx_maps_free(ctx);
 
     if (kong_collect(ctx) != 0 || kong_creds_finish(ctx) != 0
         || kong_scope_build(ctx) != 0)

@@ -22,6 +22,10 @@
 #   6b. Kong plugins: scripts/bench-kong-plugins.sh, farm_kong's
 #                     rate-limiting + key-auth route vs the same route
 #                     without plugins (and each alone), on its own ports.
+#   6c. Kong loading: scripts/bench-kong-creds.sh, a kong.yml of 10k, 100k
+#                     and 1M consumers with credentials, and one of 10,000
+#                     routes: load time and memory (farm-kong check, nginx -t,
+#                     a running worker), on its own ports.
 #   7. farm-agent --app: scripts/bench-agent.sh, latency and throughput
 #                     added by the agent in front of an app.
 #   8. registry:      scripts/bench-registry.sh: churn (no ghosts) and the
@@ -403,6 +407,10 @@ say "bench: rate limits (scripts/bench-limit.sh)"
 say "bench: Kong plugins, rate-limiting + key-auth vs no plugins" \
     "(scripts/bench-kong-plugins.sh)"
 "$top/scripts/bench-kong-plugins.sh"
+
+say "bench: Kong loading, credentials and routes" \
+    "(scripts/bench-kong-creds.sh)"
+"$top/scripts/bench-kong-creds.sh"
 
 say "bench: farm-agent --app (scripts/bench-agent.sh)"
 "$top/scripts/bench-agent.sh"
