@@ -196,12 +196,12 @@ demo-stop:
 	./scripts/demo.sh stop
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all kong
 	./scripts/bench.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot* .bench-limit .bench-core .bench-agent .bench-health .bench-queue \
-	    .bench-metrics .bench-kong-plugins .bench-kong-routes
+	    .bench-metrics .bench-kong-plugins .bench-kong-routes .bench-kong-creds
 
 # kong-compat/: the Kong declarative configuration engine (plain C, no
 # nginx).  Its unit tests (tests/test_kong_*.c) link it instead of the

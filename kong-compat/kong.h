@@ -312,7 +312,6 @@ struct kong_upstream_s {
 typedef struct {
     const char             *entity;   /* "keyauth_credentials", ... */
     int                     type;     /* KONG_CRED_* */
-    const kong_node_t      *node;     /* the mapping as written */
     kong_consumer_t        *consumer;
     kong_pos_t              pos;
     const char             *id;       /* NULL when not given */

@@ -149,23 +149,37 @@ kong_ferr(kong_ctx_t *ctx, const kong_node_t *at, const char *field,
 }
 
 
+/* Appends s[0..len) to the path, cut at its end (no printf: this runs
+ * for every entity of a million-consumer file). */
+static void
+kong_path_append(kong_ctx_t *ctx, const char *s, size_t len)
+{
+    size_t  room;
+
+    room = sizeof(ctx->path) - 1 - ctx->plen;
+
+    if (len > room) {
+        len = room;
+    }
+
+    memcpy(ctx->path + ctx->plen, s, len);
+    ctx->plen += len;
+    ctx->path[ctx->plen] = '\0';
+}
+
+
 size_t
 kong_push(kong_ctx_t *ctx, const char *key)
 {
     size_t  mark;
-    int     n;
 
     mark = ctx->plen;
 
-    n = snprintf(ctx->path + ctx->plen, sizeof(ctx->path) - ctx->plen,
-                 "%s%s", ctx->plen ? "." : "", key);
-
-    if (n > 0) {
-        ctx->plen += (size_t) n;
-        if (ctx->plen >= sizeof(ctx->path)) {
-            ctx->plen = sizeof(ctx->path) - 1;
-        }
+    if (ctx->plen) {
+        kong_path_append(ctx, ".", 1);
     }
+
+    kong_path_append(ctx, key, strlen(key));
 
     return mark;
 }
@@ -174,20 +188,22 @@ kong_push(kong_ctx_t *ctx, const char *key)
 size_t
 kong_push_index(kong_ctx_t *ctx, size_t i)
 {
+    char    buf[32], *p;
     size_t  mark;
-    int     n;
 
     mark = ctx->plen;
 
-    n = snprintf(ctx->path + ctx->plen, sizeof(ctx->path) - ctx->plen,
-                 "[%zu]", i);
+    p = buf + sizeof(buf);
+    *--p = ']';
 
-    if (n > 0) {
-        ctx->plen += (size_t) n;
-        if (ctx->plen >= sizeof(ctx->path)) {
-            ctx->plen = sizeof(ctx->path) - 1;
-        }
-    }
+    do {
+        *--p = (char) ('0' + i % 10);
+        i /= 10;
+    } while (i);
+
+    *--p = '[';
+
+    kong_path_append(ctx, p, (size_t) (buf + sizeof(buf) - p));
 
     return mark;
 }
@@ -217,6 +233,11 @@ kong_path_dup(kong_ctx_t *ctx)
 
 /* ---- entity bookkeeping -------------------------------------------------- */
 
+/*
+ * The entities and references are the load's working state (ctx->work),
+ * freed with it; they keep positions, not nodes, since a streamed item's
+ * nodes are gone once it is checked.
+ */
 size_t
 kong_ent_add(kong_ctx_t *ctx, int type, void *ptr, size_t parent,
     const kong_node_t *node)
@@ -226,27 +247,37 @@ kong_ent_add(kong_ctx_t *ctx, int type, void *ptr, size_t parent,
 
     if (ctx->nents == ctx->cents) {
         cap = ctx->cents ? ctx->cents * 2 : 64;
-        e = kong_palloc(ctx->pool, cap * sizeof(kong_ent_t));
+        e = realloc(ctx->ents, cap * sizeof(kong_ent_t));
         if (e == NULL) {
             kong_oom(ctx);
             return 0;
-        }
-
-        if (ctx->nents) {
-            memcpy(e, ctx->ents, ctx->nents * sizeof(kong_ent_t));
         }
 
         ctx->ents = e;
         ctx->cents = cap;
     }
 
+    if (ctx->nents >= UINT32_MAX - 1) {
+        kong_oom(ctx);
+        return 0;
+    }
+
     e = &ctx->ents[ctx->nents++];
-    e->type = type;
+    e->type = (uint16_t) type;
     e->ptr = ptr;
-    e->parent = parent;
-    e->path = kong_path_dup(ctx);
-    e->node = node;
+    e->parent = (uint32_t) parent;
+    e->pos.line = node->line;
+    e->pos.col = node->col;
     e->bad = 0;
+    e->path = NULL;
+
+    /* only these have errors once the entity is checked */
+    if (type == KONG_ENT_PLUGIN || type == KONG_ENT_TARGET) {
+        e->path = kong_pstrndup(ctx->work, ctx->path, ctx->plen);
+        if (e->path == NULL) {
+            kong_oom(ctx);
+        }
+    }
 
     return ctx->nents;
 }
@@ -261,14 +292,10 @@ kong_ref_add(kong_ctx_t *ctx, const kong_node_t *node, const char *field,
 
     if (ctx->nrefs == ctx->crefs) {
         cap = ctx->crefs ? ctx->crefs * 2 : 64;
-        r = kong_palloc(ctx->pool, cap * sizeof(kong_ref_t));
+        r = realloc(ctx->refs, cap * sizeof(kong_ref_t));
         if (r == NULL) {
             kong_oom(ctx);
             return;
-        }
-
-        if (ctx->nrefs) {
-            memcpy(r, ctx->refs, ctx->nrefs * sizeof(kong_ref_t));
         }
 
         ctx->refs = r;
@@ -276,13 +303,19 @@ kong_ref_add(kong_ctx_t *ctx, const kong_node_t *node, const char *field,
     }
 
     r = &ctx->refs[ctx->nrefs++];
-    r->node = node;
+    r->str = node->str;
+    r->pos.line = node->line;
+    r->pos.col = node->col;
     mark = kong_push(ctx, field);
-    r->path = kong_path_dup(ctx);
+    r->path = kong_pstrndup(ctx->work, ctx->path, ctx->plen);
     kong_pop(ctx, mark);
     r->kind = kind;
     r->from = from;
     r->entity = ctx->cur;
+
+    if (r->path == NULL) {
+        kong_oom(ctx);
+    }
 }
 
 

@@ -180,24 +180,17 @@ kong_hex(const unsigned char *d, size_t n, char *out)
 }
 
 
+/* c: one digest context for all the hashes of a load */
 static int
-kong_sha1(const char *a, const char *b, unsigned char *md)
+kong_sha1(EVP_MD_CTX *c, const char *a, const char *b, unsigned char *md)
 {
     int           ok;
     unsigned int  len;
-    EVP_MD_CTX   *c;
-
-    c = EVP_MD_CTX_new();
-    if (c == NULL) {
-        return -1;
-    }
 
     ok = EVP_DigestInit_ex(c, EVP_sha1(), NULL)
          && EVP_DigestUpdate(c, a, strlen(a))
          && EVP_DigestUpdate(c, b, strlen(b))
          && EVP_DigestFinal_ex(c, md, &len);
-
-    EVP_MD_CTX_free(c);
 
     return ok ? 0 : -1;
 }
@@ -209,13 +202,13 @@ kong_sha1(const char *a, const char *b, unsigned char *md)
  * password hashes.  (Kong's generated ids differ; see docs/kong.md.)
  */
 static const char *
-kong_consumer_gen_id(kong_ctx_t *ctx, kong_consumer_t *c)
+kong_consumer_gen_id(kong_ctx_t *ctx, EVP_MD_CTX *mdc, kong_consumer_t *c)
 {
-    char           *id, hex[41];
+    char            id[37], hex[41];
     unsigned char   md[20];
 
-    if (kong_sha1("consumers:", c->username ? c->username : c->custom_id,
-                  md) != 0)
+    if (kong_sha1(mdc, "consumers:",
+                  c->username ? c->username : c->custom_id, md) != 0)
     {
         return NULL;
     }
@@ -224,15 +217,10 @@ kong_consumer_gen_id(kong_ctx_t *ctx, kong_consumer_t *c)
     md[8] = (md[8] & 0x3f) | 0x80;
     kong_hex(md, 16, hex);
 
-    id = kong_palloc(ctx->pool, 37);
-    if (id == NULL) {
-        return NULL;
-    }
+    snprintf(id, sizeof(id), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8,
+             hex + 12, hex + 16, hex + 20);
 
-    snprintf(id, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-             hex + 16, hex + 20);
-
-    return id;
+    return kong_pstrndup(ctx->pool, id, 36);
 }
 
 
@@ -240,26 +228,149 @@ kong_consumer_gen_id(kong_ctx_t *ctx, kong_consumer_t *c)
  * Fills consumer ids, hashes basic-auth passwords, lists each consumer's
  * groups and builds the consumer index.  0, or -1 when out of memory.
  */
+/*
+ * The consumers by id and by username: open addressing over 32-bit slots,
+ * each 1 + (the consumer's index << 1 | 1 for its username), so that a
+ * million consumers take 16 MB, not the 100 MB of a kong_map_t.  Each name
+ * is in once: the first consumer to claim it (ids before usernames, in file
+ * order) keeps it.
+ */
+typedef struct {
+    uint32_t               *slots;
+    size_t                  mask;
+    kong_consumer_t       **consumers;
+} kong_consumer_index_t;
+
+
+static const char *
+kong_cindex_name(const kong_consumer_index_t *x, uint32_t slot)
+{
+    const kong_consumer_t  *c;
+
+    c = x->consumers[(slot - 1) >> 1];
+
+    return ((slot - 1) & 1) ? c->username : c->id;
+}
+
+
+/* The slot of name, or the empty one where it would go. */
+static uint32_t *
+kong_cindex_find(const kong_consumer_index_t *x, const char *s, size_t len)
+{
+    size_t       i;
+    const char  *name;
+
+    i = (size_t) kong_hash(s, len) & x->mask;
+
+    for ( ;; ) {
+        if (x->slots[i] == 0) {
+            return &x->slots[i];
+        }
+
+        name = kong_cindex_name(x, x->slots[i]);
+
+        if (strncmp(name, s, len) == 0 && name[len] == '\0') {
+            return &x->slots[i];
+        }
+
+        i = (i + 1) & x->mask;
+    }
+}
+
+
+static void
+kong_cindex_add(kong_consumer_index_t *x, const char *s, uint32_t slot)
+{
+    uint32_t  *p;
+
+    p = kong_cindex_find(x, s, strlen(s));
+
+    if (*p == 0) {
+        *p = slot;
+    }
+}
+
+
+static int
+kong_cindex_build(kong_ctx_t *ctx)
+{
+    size_t                  i, size;
+    kong_config_t          *cfg;
+    kong_consumer_t        *c;
+    kong_consumer_index_t  *x;
+
+    cfg = ctx->cfg;
+
+    if (cfg->nconsumers >= UINT32_MAX / 2) {
+        return -1;
+    }
+
+    /* at most half full */
+    for (size = 16; size < 4 * cfg->nconsumers; size *= 2) {
+        /* void */
+    }
+
+    x = kong_palloc(ctx->pool, sizeof(kong_consumer_index_t));
+    if (x == NULL) {
+        return -1;
+    }
+
+    x->slots = kong_palloc(ctx->pool, size * sizeof(uint32_t));
+    if (x->slots == NULL) {
+        return -1;
+    }
+
+    x->mask = size - 1;
+    x->consumers = cfg->consumers;
+
+    for (i = 0; i < cfg->nconsumers; i++) {
+        c = cfg->consumers[i];
+        kong_cindex_add(x, c->id, (uint32_t) (i << 1) + 1);
+
+        if (c->username) {
+            kong_cindex_add(x, c->username, (uint32_t) (i << 1 | 1) + 1);
+        }
+    }
+
+    cfg->consumer_index = x;
+
+    return 0;
+}
+
+
+static int kong_creds_index(kong_ctx_t *ctx, EVP_MD_CTX *mdc);
+
+
 int
 kong_creds_finish(kong_ctx_t *ctx)
 {
-    char               *h;
-    size_t              i;
-    kong_map_t         *index, *basic;
+    int          rc;
+    EVP_MD_CTX  *mdc;
+
+    mdc = EVP_MD_CTX_new();
+    if (mdc == NULL) {
+        return -1;
+    }
+
+    rc = kong_creds_index(ctx, mdc);
+    EVP_MD_CTX_free(mdc);
+
+    return rc;
+}
+
+
+static int
+kong_creds_index(kong_ctx_t *ctx, EVP_MD_CTX *mdc)
+{
+    char                hex[41];
+    size_t              i, n;
+    kong_map_t         *basic;
     unsigned char       md[20];
     kong_config_t      *cfg;
     kong_consumer_t    *c;
     kong_credential_t  *cr;
 
     cfg = ctx->cfg;
-
-    index = kong_palloc(ctx->pool, sizeof(kong_map_t));
-    if (index == NULL) {
-        return -1;
-    }
-
-    kong_map_init(index, ctx->pool);
-    cfg->consumer_index = index;
 
     basic = kong_palloc(ctx->pool, sizeof(kong_map_t));
     if (basic == NULL) {
@@ -269,24 +380,29 @@ kong_creds_finish(kong_ctx_t *ctx)
     kong_map_init(basic, ctx->pool);
     cfg->basic_index = basic;
 
+    /* sized once: a map that grows leaves its old arrays in the pool */
+    for (i = 0, n = 0; i < cfg->ncredentials; i++) {
+        n += cfg->credentials[i]->type == KONG_CRED_BASICAUTH;
+    }
+
+    if (kong_map_reserve(basic, n) != 0) {
+        return -1;
+    }
+
     for (i = 0; i < cfg->nconsumers; i++) {
         c = cfg->consumers[i];
 
         if (c->id == NULL) {
-            c->id = kong_consumer_gen_id(ctx, c);
+            c->id = kong_consumer_gen_id(ctx, mdc, c);
             if (c->id == NULL) {
                 return -1;
             }
         }
+    }
 
-        /* by id, then username: Kong's anonymous takes either */
-        if (kong_map_put(index, c->id, strlen(c->id), c) < 0
-            || (c->username
-                && kong_map_put(index, c->username, strlen(c->username), c)
-                   < 0))
-        {
-            return -1;
-        }
+    /* by id, then username: Kong's anonymous takes either */
+    if (kong_cindex_build(ctx) != 0) {
+        return -1;
     }
 
     for (i = 0; i < cfg->ncredentials; i++) {
@@ -304,17 +420,16 @@ kong_creds_finish(kong_ctx_t *ctx)
                 continue;
             }
 
-            if (kong_sha1(cr->password, cr->consumer->id, md) != 0) {
+            if (kong_sha1(mdc, cr->password, cr->consumer->id, md) != 0) {
                 return -1;
             }
 
-            h = kong_palloc(ctx->pool, 41);
-            if (h == NULL) {
+            kong_hex(md, 20, hex);
+
+            cr->password = kong_pstrndup(ctx->pool, hex, 40);
+            if (cr->password == NULL) {
                 return -1;
             }
-
-            kong_hex(md, 20, h);
-            cr->password = h;
         }
     }
 
@@ -346,11 +461,18 @@ kong_creds_finish(kong_ctx_t *ctx)
 const kong_consumer_t *
 kong_consumer_find(const kong_config_t *cfg, const char *s, size_t len)
 {
-    if (cfg->consumer_index == NULL) {
+    uint32_t                      *p;
+    const kong_consumer_index_t   *x;
+
+    x = cfg->consumer_index;
+
+    if (x == NULL || memchr(s, '\0', len) != NULL) {
         return NULL;
     }
 
-    return kong_map_get(cfg->consumer_index, s, len);
+    p = kong_cindex_find(x, s, len);
+
+    return *p ? x->consumers[(*p - 1) >> 1] : NULL;
 }
 
 

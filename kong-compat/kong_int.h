@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "kong.h"
 
@@ -30,8 +31,11 @@ void *kong_palloc(kong_pool_t *pool, size_t size);
 int kong_pool_cleanup(kong_pool_t *pool, void (*handler)(void *data),
     void *data);
 
-/* A NUL-terminated copy of s[0..len). */
+/* A NUL-terminated copy of s[0..len), not aligned. */
 char *kong_pstrndup(kong_pool_t *pool, const char *s, size_t len);
+
+/* Frees all but the first chunk; for a pool without cleanups. */
+void kong_pool_reset(kong_pool_t *pool);
 
 /* Bytes allocated so far (for memory reports). */
 size_t kong_pool_size(const kong_pool_t *pool);
@@ -41,7 +45,8 @@ size_t kong_pool_size(const kong_pool_t *pool);
 
 typedef struct {
     const char     *key;
-    size_t          len;
+    uint32_t        len;
+    uint32_t        hash;       /* the low bits of kong_hash() */
     void           *value;
 } kong_map_slot_t;
 
@@ -52,12 +57,18 @@ typedef struct {
     kong_pool_t        *pool;
 } kong_map_t;
 
+/* With pool NULL, the map's array is malloc()ed: kong_map_free() frees
+ * it, and growing frees the old one. */
 void kong_map_init(kong_map_t *m, kong_pool_t *pool);
+void kong_map_free(kong_map_t *m);
 void *kong_map_get(const kong_map_t *m, const char *key, size_t len);
 
 /* Returns 0, 1 if the key was already there (value untouched), -1 on
  * allocation failure. */
 int kong_map_put(kong_map_t *m, const char *key, size_t len, void *value);
+
+/* Room for n keys without growing; -1 on allocation failure. */
+int kong_map_reserve(kong_map_t *m, size_t n);
 
 uint64_t kong_hash(const char *s, size_t len);
 
@@ -89,15 +100,37 @@ struct kong_node_s {
     kong_node_t   **keys;
     kong_node_t   **items;
     size_t          n;
+    int             streamed;   /* a sequence whose items went to the
+                                   stream (n is 0) */
 };
 
 /*
- * Parses YAML text into a tree allocated from pool.  Aliases share the
- * anchored node; merge keys ("<<") are expanded.  Returns the root node
+ * Streaming: the items of a sequence under a key of the root mapping can be
+ * handed over one by one as soon as each is parsed, and freed after, so
+ * that a file of a million consumers never exists whole as a tree.
+ * want() is asked when such a sequence starts (root: the mapping so far;
+ * streamable: 0 when the sequence has an anchor, since an alias may use it
+ * whole later) and says 1 to stream it.  item() returns 0 to free the item, 1 to
+ * keep its nodes as long as the tree's pool, -1 when out of memory.
+ */
+typedef struct {
+    int           (*want)(void *data, const kong_node_t *root,
+                          const kong_node_t *key, int streamable);
+    int           (*item)(void *data, const kong_node_t *key, size_t index,
+                          const kong_node_t *item);
+    void           *data;
+} kong_yaml_stream_t;
+
+/*
+ * Parses YAML text (or, when text is NULL, the file f, read a piece at a
+ * time) into a tree allocated from pool, the scalars' text from strs (or
+ * pool when NULL).  Aliases share the anchored node; merge
+ * keys ("<<") are expanded.  stream may be NULL.  Returns the root node
  * (NULL for an empty document: *root = NULL and 0), or -1 with a message
  * and its position in err / *line / *col.
  */
-int kong_yaml_parse(kong_pool_t *pool, const char *text, size_t len,
+int kong_yaml_parse(kong_pool_t *pool, kong_pool_t *strs,
+    const kong_yaml_stream_t *stream, const char *text, size_t len, FILE *f,
     kong_node_t **root, char *err, size_t err_size, unsigned *line,
     unsigned *col);
 

@@ -22,6 +22,18 @@
 
 /* ---- references, uniqueness of plugins ----------------------------------- */
 
+/* A node that only says where, for an error about what was kept. */
+static const kong_node_t *
+kong_at(kong_node_t *n, kong_pos_t pos)
+{
+    memset(n, 0, sizeof(kong_node_t));
+    n->line = pos.line;
+    n->col = pos.col;
+
+    return n;
+}
+
+
 static void *
 kong_lookup(kong_ctx_t *ctx, int type, const char *key)
 {
@@ -53,11 +65,12 @@ kong_resolve(kong_ctx_t *ctx)
     size_t           i, plen;
     void            *ent;
     kong_ref_t      *r;
+    kong_node_t      at;
     const char      *key;
 
     for (i = 0; i < ctx->nrefs; i++) {
         r = &ctx->refs[i];
-        key = r->node->str;
+        key = r->str;
         ent = kong_lookup(ctx, target_type[r->kind], key);
 
         if (ent == NULL) {
@@ -65,7 +78,7 @@ kong_resolve(kong_ctx_t *ctx)
             ctx->cur = r->entity;
             snprintf(ctx->path, sizeof(ctx->path), "%s", r->path);
             ctx->plen = strlen(ctx->path);
-            kong_err(ctx, r->node, "invalid reference '%s: %s' (no such "
+            kong_err(ctx, kong_at(&at, r->pos), "invalid reference '%s: %s' (no such "
                      "entry in '%s')", what[r->kind], key,
                      kong_entity_names[target_type[r->kind]]);
             kong_pop(ctx, plen);
@@ -117,6 +130,44 @@ static const char *const  kong_rejected[][2] = {
 };
 
 
+/* The i-th entity of the top-level key, at ctx->path "key[i]". */
+static void
+kong_entity(kong_ctx_t *ctx, const char *key, const kong_node_t *item)
+{
+    ctx->cur = 0;
+
+    if (kong_record(ctx, item) == 0) {
+        if (strcmp(key, "services") == 0) {
+            kong_service(ctx, item);
+
+        } else if (strcmp(key, "routes") == 0) {
+            kong_route(ctx, item, NULL);
+
+        } else if (strcmp(key, "upstreams") == 0) {
+            kong_upstream(ctx, item);
+
+        } else if (strcmp(key, "targets") == 0) {
+            kong_target(ctx, item, NULL);
+
+        } else if (strcmp(key, "consumers") == 0) {
+            kong_consumer(ctx, item);
+
+        } else if (strcmp(key, "plugins") == 0) {
+            kong_plugin(ctx, item, 0, NULL);
+
+        } else {
+            kong_credential(ctx, item,
+                            kong_credential_entities[
+                                kong_in_list(key, strlen(key),
+                                             kong_credential_entities)],
+                            NULL);
+        }
+    }
+
+    ctx->cur = 0;
+}
+
+
 static void
 kong_entities(kong_ctx_t *ctx, const kong_node_t *v, const char *key)
 {
@@ -127,39 +178,81 @@ kong_entities(kong_ctx_t *ctx, const kong_node_t *v, const char *key)
 
     for (i = 0; a && i < a->n && !ctx->oom; i++) {
         mark = kong_push_index(ctx, i);
-        ctx->cur = 0;
-
-        if (kong_record(ctx, a->items[i]) == 0) {
-            if (strcmp(key, "services") == 0) {
-                kong_service(ctx, a->items[i]);
-
-            } else if (strcmp(key, "routes") == 0) {
-                kong_route(ctx, a->items[i], NULL);
-
-            } else if (strcmp(key, "upstreams") == 0) {
-                kong_upstream(ctx, a->items[i]);
-
-            } else if (strcmp(key, "targets") == 0) {
-                kong_target(ctx, a->items[i], NULL);
-
-            } else if (strcmp(key, "consumers") == 0) {
-                kong_consumer(ctx, a->items[i]);
-
-            } else if (strcmp(key, "plugins") == 0) {
-                kong_plugin(ctx, a->items[i], 0, NULL);
-
-            } else {
-                kong_credential(ctx, a->items[i],
-                                kong_credential_entities[
-                                    kong_in_list(key, strlen(key),
-                                                 kong_credential_entities)],
-                                NULL);
-            }
-        }
-
-        ctx->cur = 0;
+        kong_entity(ctx, key, a->items[i]);
         kong_pop(ctx, mark);
     }
+}
+
+
+static int
+kong_is_entities(const kong_node_t *key)
+{
+    static const char *const  entities[] = {
+        "services", "routes", "upstreams", "targets", "consumers", "plugins",
+        NULL
+    };
+
+    return kong_in_list(key->str, key->len, entities) >= 0
+           || kong_in_list(key->str, key->len, kong_credential_entities) >= 0;
+}
+
+
+/*
+ * The parser asks, when a top-level list starts, whether to hand its items
+ * over one by one: yes for a list of entities once "_format_version" is
+ * known and valid (the schemas depend on it), for as long as every list
+ * of entities so far could be, so that entities are recorded in file order.
+ */
+static int
+kong_stream_want(void *data, const kong_node_t *root, const kong_node_t *key,
+    int streamable)
+{
+    static const char *const  versions[] = { "1.1", "2.1", "3.0", NULL };
+
+    int                 k;
+    kong_ctx_t         *ctx;
+    const kong_node_t  *v;
+
+    ctx = data;
+
+    if (!kong_is_entities(key) || ctx->stream_off) {
+        return 0;
+    }
+
+    v = kong_node_get(root, "_format_version");
+
+    if (!streamable || v == NULL || !kong_is_str(v)
+        || (k = kong_in_list(v->str, v->len, versions)) < 0)
+    {
+        ctx->stream_off = 1;
+        return 0;
+    }
+
+    ctx->legacy = k < 2;
+
+    return 1;
+}
+
+
+static int
+kong_stream_item(void *data, const kong_node_t *key, size_t index,
+    const kong_node_t *item)
+{
+    int          keep;
+    size_t       mark;
+    kong_ctx_t  *ctx;
+
+    ctx = data;
+
+    mark = kong_push(ctx, key->str);
+    kong_push_index(ctx, index);
+    kong_entity(ctx, key->str, item);
+    kong_pop(ctx, mark);
+
+    keep = ctx->keep;
+    ctx->keep = 0;
+
+    return ctx->oom ? -1 : keep;
 }
 
 
@@ -167,10 +260,6 @@ static void
 kong_top(kong_ctx_t *ctx, const kong_node_t *root)
 {
     static const char *const  versions[] = { "1.1", "2.1", "3.0", NULL };
-    static const char *const  entities[] = {
-        "services", "routes", "upstreams", "targets", "consumers", "plugins",
-        NULL
-    };
 
     int           k;
     size_t        i, j, mark;
@@ -238,12 +327,13 @@ kong_top(kong_ctx_t *ctx, const kong_node_t *root)
             continue;
         }
 
+        if (v->streamed) {
+            continue;       /* checked while parsing */
+        }
+
         mark = kong_push(ctx, key->str);
 
-        if (kong_in_list(key->str, key->len, entities) >= 0
-            || kong_in_list(key->str, key->len, kong_credential_entities)
-               >= 0)
-        {
+        if (kong_is_entities(key)) {
             kong_entities(ctx, v, key->str);
             kong_pop(ctx, mark);
             continue;
@@ -327,8 +417,9 @@ kong_ent_error(kong_ctx_t *ctx, size_t i, const char *fmt, ...)
 static void
 kong_ent_error(kong_ctx_t *ctx, size_t i, const char *fmt, ...)
 {
-    va_list      ap;
-    kong_ent_t  *e;
+    va_list       ap;
+    kong_ent_t   *e;
+    kong_node_t   at;
 
     e = &ctx->ents[i];
     ctx->cur = i + 1;
@@ -336,7 +427,7 @@ kong_ent_error(kong_ctx_t *ctx, size_t i, const char *fmt, ...)
     ctx->plen = strlen(ctx->path);
 
     va_start(ap, fmt);
-    kong_errv(ctx, e->node, NULL, fmt, ap);
+    kong_errv(ctx, kong_at(&at, e->pos), NULL, fmt, ap);
     va_end(ap);
 
     kong_pop(ctx, 0);
@@ -369,7 +460,7 @@ kong_unique_late(kong_ctx_t *ctx)
             n = snprintf(key, sizeof(key), "%p %p %p %s", (void *) p->route,
                          (void *) p->service, (void *) p->consumer, p->name);
 
-            k = kong_pstrndup(ctx->pool, key, (size_t) n);
+            k = kong_pstrndup(ctx->work, key, (size_t) n);
             if (k == NULL) {
                 kong_oom(ctx);
                 return;
@@ -391,7 +482,7 @@ kong_unique_late(kong_ctx_t *ctx)
             n = snprintf(key, sizeof(key), "%p %s %u", (void *) t->upstream,
                          t->host, t->port);
 
-            k = kong_pstrndup(ctx->pool, key, (size_t) n);
+            k = kong_pstrndup(ctx->work, key, (size_t) n);
             if (k == NULL) {
                 kong_oom(ctx);
                 return;
@@ -614,30 +705,75 @@ kong_errors_add_plain(kong_errors_t *errs, unsigned line, unsigned col,
 }
 
 
-kong_config_t *
-kong_load_string(const char *name, const char *text, size_t len,
+/* The maps that checked uniqueness and resolved references; kong_collect()
+ * still needs the upstreams by name and, in skip mode, by_ptr. */
+static void
+kong_ctx_maps_free(kong_ctx_t *ctx)
+{
+    size_t  i;
+
+    for (i = 0; i < 8; i++) {
+        if (i != KONG_ENT_UPSTREAM) {
+            kong_map_free(&ctx->names[i]);
+        }
+
+        kong_map_free(&ctx->ids[i]);
+    }
+
+    for (i = 0; i < 4; i++) {
+        kong_map_free(&ctx->cred_keys[i]);
+    }
+
+    kong_map_free(&ctx->custom_ids);
+    kong_map_free(&ctx->targets);
+    kong_map_free(&ctx->plugin_keys);
+}
+
+
+static void
+kong_ctx_free(kong_ctx_t *ctx)
+{
+    kong_ctx_maps_free(ctx);
+    kong_map_free(&ctx->names[KONG_ENT_UPSTREAM]);
+    kong_map_free(&ctx->by_ptr);
+
+    free(ctx->ents);
+    free(ctx->refs);
+    kong_pool_destroy(ctx->work);
+    free(ctx);
+}
+
+
+/* text[0..len), or when text is NULL the file f, read as it is parsed */
+static kong_config_t *
+kong_load(const char *name, const char *text, size_t len, FILE *f,
     unsigned flags, kong_errors_t *errs)
 {
     int             changed;
     char            msg[512];
     size_t          i;
-    unsigned        line, col;
-    kong_ctx_t     *ctx;
-    kong_pool_t    *pool;
-    kong_node_t    *root;
-    kong_config_t  *cfg;
+    unsigned             line, col;
+    kong_ctx_t          *ctx;
+    kong_pool_t         *pool, *work;
+    kong_node_t         *root;
+    kong_config_t       *cfg;
+    kong_yaml_stream_t   stream;
 
     kong_errors_init(errs, name);
 
     pool = kong_pool_create();
+    work = kong_pool_create();
     ctx = calloc(1, sizeof(kong_ctx_t));
 
-    if (pool == NULL || ctx == NULL) {
+    if (pool == NULL || work == NULL || ctx == NULL) {
         kong_pool_destroy(pool);
+        kong_pool_destroy(work);
         free(ctx);
         kong_errors_add_plain(errs, 0, 0, "out of memory");
         return NULL;
     }
+
+    ctx->work = work;
 
     cfg = kong_palloc(pool, sizeof(kong_config_t));
     if (cfg == NULL) {
@@ -648,30 +784,44 @@ kong_load_string(const char *name, const char *text, size_t len,
     cfg->file = kong_pstrndup(pool, errs->file ? errs->file : "kong.yml",
                               strlen(errs->file ? errs->file : "kong.yml"));
 
-    if (kong_yaml_parse(pool, text, len, &root, msg, sizeof(msg), &line,
-                        &col) != 0)
-    {
-        kong_errors_add_plain(errs, line, col, msg);
-        goto failed;
-    }
-
     ctx->pool = pool;
     ctx->cfg = cfg;
     ctx->errs = errs;
     ctx->flags = flags;
 
+    /* what only the load needs is freed with ctx (kong_ctx_free) */
     for (i = 0; i < 8; i++) {
-        kong_map_init(&ctx->names[i], pool);
-        kong_map_init(&ctx->ids[i], pool);
+        kong_map_init(&ctx->names[i], NULL);
+        kong_map_init(&ctx->ids[i], NULL);
     }
 
-    kong_map_init(&ctx->custom_ids, pool);
-    kong_map_init(&ctx->targets, pool);
-    kong_map_init(&ctx->plugin_keys, pool);
-    kong_map_init(&ctx->by_ptr, pool);
+    kong_map_init(&ctx->custom_ids, NULL);
+    kong_map_init(&ctx->targets, NULL);
+    kong_map_init(&ctx->plugin_keys, NULL);
+    kong_map_init(&ctx->by_ptr, NULL);
 
     for (i = 0; i < 4; i++) {
-        kong_map_init(&ctx->cred_keys[i], pool);
+        kong_map_init(&ctx->cred_keys[i], NULL);
+    }
+
+    /* entities are checked as the parser finishes each (kong_stream_*) */
+    stream.want = kong_stream_want;
+    stream.item = kong_stream_item;
+    stream.data = ctx;
+
+    if (kong_yaml_parse(pool, pool, &stream, text, len, f, &root, msg,
+                        sizeof(msg), &line, &col) != 0)
+    {
+        /* a file that is not YAML gets that error alone, as before
+         * streaming: drop what the entities parsed so far said */
+        kong_errors_free(errs);
+        kong_errors_init(errs, name);
+        kong_errors_add_plain(errs, line, col, msg);
+        goto failed;
+    }
+
+    if (ctx->oom) {
+        goto oom;
     }
 
     kong_top(ctx, root);
@@ -684,15 +834,6 @@ kong_load_string(const char *name, const char *text, size_t len,
         goto failed;
     }
 
-    for (i = 0; i < ctx->nents; i++) {
-        if (kong_map_put(&ctx->by_ptr, (const char *) &ctx->ents[i].ptr,
-                         sizeof(void *), &ctx->ents[i]) < 0)
-        {
-            goto oom;
-        }
-
-    }
-
     kong_resolve(ctx);
     kong_unique_late(ctx);
 
@@ -703,6 +844,16 @@ kong_load_string(const char *name, const char *text, size_t len,
     if (errs->n || errs->dropped) {
         if (!(flags & KONG_LOAD_SKIP_INVALID)) {
             goto failed;
+        }
+
+        /* which entity a pointer is, for the cascade (without errors,
+         * none is bad, and kong_ent_bad() needs no map) */
+        for (i = 0; i < ctx->nents; i++) {
+            if (kong_map_put(&ctx->by_ptr, (const char *) &ctx->ents[i].ptr,
+                             sizeof(void *), &ctx->ents[i]) < 0)
+            {
+                goto oom;
+            }
         }
 
         do {
@@ -718,6 +869,9 @@ kong_load_string(const char *name, const char *text, size_t len,
         } while (changed);
     }
 
+    /* their room goes to the consumer index */
+    kong_ctx_maps_free(ctx);
+
     if (kong_collect(ctx) != 0 || kong_creds_finish(ctx) != 0
         || kong_scope_build(ctx) != 0)
     {
@@ -729,7 +883,7 @@ kong_load_string(const char *name, const char *text, size_t len,
     }
 
     kong_errors_sort(errs);
-    free(ctx);
+    kong_ctx_free(ctx);
 
     return cfg;
 
@@ -740,7 +894,7 @@ oom:
 failed:
 
     kong_errors_sort(errs);
-    free(ctx);
+    kong_ctx_free(ctx);
 
     if (cfg) {
         kong_config_free(cfg);
@@ -754,12 +908,19 @@ failed:
 
 
 kong_config_t *
+kong_load_string(const char *name, const char *text, size_t len,
+    unsigned flags, kong_errors_t *errs)
+{
+    return kong_load(name, text ? text : "", len, NULL, flags, errs);
+}
+
+
+kong_config_t *
 kong_load_file(const char *file, unsigned flags, kong_errors_t *errs)
 {
     FILE           *f;
-    char           *text, msg[512];
+    char            msg[512];
     long            size;
-    size_t          n;
     kong_config_t  *cfg;
 
     f = fopen(file, "rb");
@@ -787,19 +948,9 @@ kong_load_file(const char *file, unsigned flags, kong_errors_t *errs)
         return NULL;
     }
 
-    text = malloc((size_t) size + 1);
-    if (text == NULL) {
-        kong_errors_init(errs, file);
-        kong_errors_add_plain(errs, 0, 0, "out of memory");
-        fclose(f);
-        return NULL;
-    }
-
-    n = fread(text, 1, (size_t) size, f);
+    /* parsed as it is read: a big file is never in memory whole */
+    cfg = kong_load(file, NULL, 0, f, flags, errs);
     fclose(f);
-
-    cfg = kong_load_string(file, text, n, flags, errs);
-    free(text);
 
     return cfg;
 }

@@ -54,7 +54,7 @@ kong_plugin_type(const char *name)
 /* ---- field readers for configs ------------------------------------------ */
 
 static const kong_node_t  kong_empty_map = { KONG_NODE_MAP, 0, 0, NULL, 0,
-                                             0, 0, 0, NULL, NULL, 0 };
+                                             0, 0, 0, NULL, NULL, 0, 0 };
 
 
 /*

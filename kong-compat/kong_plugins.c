@@ -76,6 +76,7 @@ kong_plugin(kong_ctx_t *ctx, const kong_node_t *map, int scope,
 
         } else {
             p->config = v;
+            ctx->keep = 1;      /* the node outlives the load */
         }
     }
 
@@ -150,7 +151,6 @@ kong_credential(kong_ctx_t *ctx, const kong_node_t *map, const char *entity,
     }
 
     cr->entity = entity;
-    cr->node = map;
     cr->consumer = c;
     cr->pos.line = map->line;
     cr->pos.col = map->col;

@@ -25,7 +25,8 @@
 
 /* a reference to resolve once every entity is known */
 typedef struct {
-    const kong_node_t  *node;       /* the string */
+    const char         *str;        /* the name or id */
+    kong_pos_t          pos;        /* of the string */
     const char         *path;       /* "routes[0].service" */
     int                 kind;       /* KONG_REF_* */
     void               *from;       /* the referencing entity */
@@ -42,12 +43,13 @@ typedef struct {
 
 /* every entity in file order, with what it depends on (skip mode) */
 typedef struct {
-    int                 type;       /* KONG_ENT_* */
     void               *ptr;
-    size_t              parent;     /* index + 1 of the enclosing entity */
-    const char         *path;       /* "services[0].routes[1]" */
-    const kong_node_t  *node;
-    int                 bad;
+    const char         *path;       /* "plugins[1]": plugins and targets
+                                       only (kong_unique_late) */
+    kong_pos_t          pos;        /* of its mapping */
+    uint32_t            parent;     /* index + 1 of the enclosing entity */
+    uint16_t            type;       /* KONG_ENT_* */
+    uint16_t            bad;
 } kong_ent_t;
 
 #define KONG_ENT_SERVICE    1
@@ -60,13 +62,17 @@ typedef struct {
 
 
 typedef struct {
-    kong_pool_t        *pool;
+    kong_pool_t        *pool;         /* the configuration's */
+    kong_pool_t        *work;         /* freed once loaded */
     kong_config_t      *cfg;
     kong_errors_t      *errs;
     unsigned            flags;
     int                 oom;
     int                 legacy;      /* format 1.1 or 2.1 */
     int                 fatal;       /* nothing can be loaded */
+    int                 keep;        /* the entity at work keeps a node */
+    int                 stream_off;  /* entities are checked after the
+                                        parse (kong_load.c) */
     size_t              seq;
 
     char                path[KONG_PATH_MAX];

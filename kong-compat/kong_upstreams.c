@@ -224,6 +224,7 @@ kong_healthchecks(kong_ctx_t *ctx, const kong_node_t *map,
 
             } else {
                 ac->headers = v;
+                ctx->keep = 1;  /* the node outlives the load */
             }
         }
 

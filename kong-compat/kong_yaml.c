@@ -28,9 +28,15 @@
 
 
 typedef struct {
-    kong_pool_t    *pool;
+    kong_pool_t    *pool;       /* nodes: the tree's, or an item's */
+    kong_pool_t    *tree;       /* the tree's nodes */
+    kong_pool_t    *text;       /* every scalar's text */
+    kong_pool_t    *item;       /* a streamed item's nodes, or NULL */
+    const kong_yaml_stream_t  *stream;
     yaml_parser_t   parser;
     kong_map_t      anchors;
+    size_t          nanchors;   /* anchors defined so far */
+    kong_map_t      keys;       /* mapping keys' text, shared */
     char           *err;
     size_t          err_size;
     unsigned        line;
@@ -47,7 +53,9 @@ typedef struct {
 
 
 static int kong_yaml_node(kong_yaml_ctx_t *ctx, yaml_event_t *ev,
-    kong_yaml_built_t *out);
+    kong_yaml_built_t *out, int key);
+static int kong_yaml_stream(kong_yaml_ctx_t *ctx, yaml_event_t *start,
+    const kong_node_t *key, kong_yaml_built_t *out);
 
 
 static void
@@ -262,6 +270,33 @@ kong_yaml_resolve(kong_node_t *n)
 }
 
 
+/* A scalar's text; mapping keys are shared (a file repeats them). */
+static const char *
+kong_yaml_text(kong_yaml_ctx_t *ctx, const char *s, size_t len, int key)
+{
+    char  *p;
+
+    key = key && len <= 32;
+
+    if (key) {
+        p = kong_map_get(&ctx->keys, s, len);
+        if (p) {
+            return p;
+        }
+    }
+
+    p = kong_pstrndup(ctx->text, s, len);
+
+    if (p && key && ctx->keys.n < 4096
+        && kong_map_put(&ctx->keys, p, len, p) < 0)
+    {
+        return NULL;
+    }
+
+    return p;
+}
+
+
 static kong_node_t *
 kong_yaml_new(kong_yaml_ctx_t *ctx, int type, yaml_mark_t *mark)
 {
@@ -303,6 +338,7 @@ kong_yaml_anchor(kong_yaml_ctx_t *ctx, yaml_char_t *anchor,
     }
 
     *saved = *b;
+    ctx->nanchors++;
 
     /* a redefined anchor replaces the earlier one, as YAML says */
     if (kong_map_put(&ctx->anchors, name, len, saved) == 1) {
@@ -474,7 +510,7 @@ static int
 kong_yaml_collection(kong_yaml_ctx_t *ctx, yaml_event_t *start,
     kong_yaml_built_t *out)
 {
-    int                 map, merge;
+    int                 map, merge, rc;
     size_t              cap, i;
     uint64_t            weight;
     kong_map_t          seen;
@@ -517,7 +553,7 @@ kong_yaml_collection(kong_yaml_ctx_t *ctx, yaml_event_t *start,
         key = NULL;
 
         if (map) {
-            if (kong_yaml_node(ctx, &ev, &child) != 0) {
+            if (kong_yaml_node(ctx, &ev, &child, 1) != 0) {
                 return -1;
             }
 
@@ -566,7 +602,25 @@ kong_yaml_collection(kong_yaml_ctx_t *ctx, yaml_event_t *start,
             }
         }
 
-        if (kong_yaml_node(ctx, &ev, &child) != 0) {
+        if (map && ctx->depth == 1 && ctx->stream
+            && ev.type == YAML_SEQUENCE_START_EVENT)
+        {
+            rc = ctx->stream->want(ctx->stream->data, n, key,
+                                   ev.data.sequence_start.anchor == NULL);
+
+        } else {
+            rc = 0;
+        }
+
+        if (rc == 1) {
+            rc = kong_yaml_stream(ctx, &ev, key, &child);
+            yaml_event_delete(&ev);
+
+        } else {
+            rc = kong_yaml_node(ctx, &ev, &child, 0);
+        }
+
+        if (rc != 0) {
             return -1;
         }
 
@@ -604,12 +658,116 @@ kong_yaml_collection(kong_yaml_ctx_t *ctx, yaml_event_t *start,
 }
 
 
+static void
+kong_yaml_pool_free(void *data)
+{
+    kong_pool_destroy(data);
+}
+
+
+/*
+ * A sequence under a key of the root mapping whose items go to the stream
+ * one by one, each as soon as it is complete, and are then freed unless
+ * the stream keeps them (or they define anchors, which later aliases may
+ * use).  The tree holds the sequence without its items.
+ */
+static int
+kong_yaml_stream(kong_yaml_ctx_t *ctx, yaml_event_t *start,
+    const kong_node_t *key, kong_yaml_built_t *out)
+{
+    int                 rc;
+    size_t              index, nanchors;
+    uint64_t            weight;
+    kong_node_t        *n;
+    yaml_event_t        ev;
+    kong_yaml_built_t   child;
+
+    n = kong_yaml_new(ctx, KONG_NODE_SEQ, &start->start_mark);
+    if (n == NULL) {
+        return -1;
+    }
+
+    n->streamed = 1;
+    ctx->depth++;
+    weight = 1;
+
+    for (index = 0; /* void */; index++) {
+        if (kong_yaml_next(ctx, &ev) != 0) {
+            return -1;
+        }
+
+        if (ev.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&ev);
+            break;
+        }
+
+        if (ctx->item == NULL) {
+            ctx->item = kong_pool_create();
+            if (ctx->item == NULL) {
+                yaml_event_delete(&ev);
+                kong_yaml_error(ctx, 0, 0, "out of memory");
+                return -1;
+            }
+        }
+
+        nanchors = ctx->nanchors;
+
+        ctx->pool = ctx->item;
+        rc = kong_yaml_node(ctx, &ev, &child, 0);
+        ctx->pool = ctx->tree;
+
+        if (rc != 0) {
+            return -1;
+        }
+
+        weight = kong_yaml_add(weight, child.weight);
+
+        if (weight > KONG_YAML_MAX_NODES) {
+            kong_yaml_error(ctx, child.node->line, child.node->col,
+                            "invalid YAML: the document expands to more "
+                            "than %d nodes (aliases)", KONG_YAML_MAX_NODES);
+            return -1;
+        }
+
+        rc = ctx->stream->item(ctx->stream->data, key, index, child.node);
+
+        if (rc < 0) {
+            kong_yaml_error(ctx, 0, 0, "out of memory");
+            return -1;
+        }
+
+        if (rc == 1 || ctx->nanchors != nanchors) {
+            /* the item's nodes stay as long as the tree's */
+            if (kong_pool_cleanup(ctx->tree, kong_yaml_pool_free, ctx->item)
+                != 0)
+            {
+                kong_yaml_error(ctx, 0, 0, "out of memory");
+                return -1;
+            }
+
+            ctx->item = NULL;
+
+        } else {
+            kong_pool_reset(ctx->item);
+        }
+    }
+
+    ctx->depth--;
+
+    out->node = n;
+    out->weight = weight;
+
+    return 0;
+}
+
+
 /*
  * Builds the node that starts with event ev (which it consumes) and
  * everything under it.
  */
 static int
-kong_yaml_node(kong_yaml_ctx_t *ctx, yaml_event_t *ev, kong_yaml_built_t *out)
+kong_yaml_node(kong_yaml_ctx_t *ctx, yaml_event_t *ev, kong_yaml_built_t *out,
+    int key)
 {
     int                 rc;
     size_t              len;
@@ -636,8 +794,8 @@ kong_yaml_node(kong_yaml_ctx_t *ctx, yaml_event_t *ev, kong_yaml_built_t *out)
             return -1;
         }
 
-        n->str = kong_pstrndup(ctx->pool, (char *) ev->data.scalar.value,
-                               len);
+        n->str = kong_yaml_text(ctx, (char *) ev->data.scalar.value, len,
+                                key);
         n->len = len;
 
         if (n->str == NULL) {
@@ -701,7 +859,8 @@ kong_yaml_node(kong_yaml_ctx_t *ctx, yaml_event_t *ev, kong_yaml_built_t *out)
 
 
 int
-kong_yaml_parse(kong_pool_t *pool, const char *text, size_t len,
+kong_yaml_parse(kong_pool_t *pool, kong_pool_t *strs,
+    const kong_yaml_stream_t *stream, const char *text, size_t len, FILE *f,
     kong_node_t **root, char *err, size_t err_size, unsigned *line,
     unsigned *col)
 {
@@ -712,9 +871,13 @@ kong_yaml_parse(kong_pool_t *pool, const char *text, size_t len,
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.pool = pool;
+    ctx.tree = pool;
+    ctx.text = strs ? strs : pool;
+    ctx.stream = stream;
     ctx.err = err;
     ctx.err_size = err_size;
     kong_map_init(&ctx.anchors, pool);
+    kong_map_init(&ctx.keys, pool);
 
     *root = NULL;
     err[0] = '\0';
@@ -726,8 +889,13 @@ kong_yaml_parse(kong_pool_t *pool, const char *text, size_t len,
         return -1;
     }
 
-    yaml_parser_set_input_string(&ctx.parser, (const unsigned char *) text,
-                                 len);
+    if (text) {
+        yaml_parser_set_input_string(&ctx.parser,
+                                     (const unsigned char *) text, len);
+
+    } else {
+        yaml_parser_set_input_file(&ctx.parser, f);
+    }
 
     rc = -1;
 
@@ -754,7 +922,7 @@ kong_yaml_parse(kong_pool_t *pool, const char *text, size_t len,
         goto done;
     }
 
-    if (kong_yaml_node(&ctx, &ev, &b) != 0) {
+    if (kong_yaml_node(&ctx, &ev, &b, 0) != 0) {
         goto done;
     }
 
@@ -785,6 +953,7 @@ kong_yaml_parse(kong_pool_t *pool, const char *text, size_t len,
 done:
 
     yaml_parser_delete(&ctx.parser);
+    kong_pool_destroy(ctx.item);
 
     *line = ctx.line;
     *col = ctx.col;

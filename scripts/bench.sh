@@ -26,6 +26,10 @@
 #                     routes over 1,000 services vs a plain proxy_pass
 #                     location, every request to another route; load time
 #                     and memory per route.
+#   6d. Kong loading: scripts/bench-kong-creds.sh, a kong.yml of 10k, 100k
+#                     and 1M consumers with credentials, and one of 10,000
+#                     routes: load time and memory (farm-kong check, nginx -t,
+#                     a running worker), on its own ports.
 #   7. farm-agent --app: scripts/bench-agent.sh, latency and throughput
 #                     added by the agent in front of an app.
 #   8. registry:      scripts/bench-registry.sh: churn (no ghosts) and the
@@ -411,6 +415,10 @@ say "bench: Kong plugins, rate-limiting + key-auth vs no plugins" \
 say "bench: Kong routing, 10,000 routes vs a plain proxy_pass location" \
     "(scripts/bench-kong-routes.sh)"
 "$top/scripts/bench-kong-routes.sh"
+
+say "bench: Kong loading, credentials and routes" \
+    "(scripts/bench-kong-creds.sh)"
+"$top/scripts/bench-kong-creds.sh"
 
 say "bench: farm-agent --app (scripts/bench-agent.sh)"
 "$top/scripts/bench-agent.sh"
