@@ -9,7 +9,8 @@
 # Every batch of commands a client sends that reads values (GET, GETRANGE,
 # MGET) is answered DELAY_MS after it arrived; everything else at once:
 # PING, AUTH, SELECT, INFO (a fixed run_id), SMEMBERS, SSCAN (pages of
-# COUNT, the cursor being an offset), TYPE, SREM,
+# COUNT, the cursor being an offset), TYPE, SREM, HGETALL (empty: no
+# farm_admin overrides hash),
 # SUBSCRIBE and PSUBSCRIBE (confirmed, nothing is ever published).  Core
 # Perl only; exits when its parent goes.
 
@@ -63,6 +64,7 @@ sub answer {
         shift @a;
         return ('*' . @a . "\r\n" . join('', map { bulk(record($_)) } @a), 1);
     }
+    return ("*0\r\n", 0) if $cmd eq 'HGETALL';    # no overrides hash
     return ("+string\r\n", 0) if $cmd eq 'TYPE';
     return (":0\r\n", 0) if $cmd eq 'SREM';
     if ($cmd eq 'SUBSCRIBE' || $cmd eq 'PSUBSCRIBE') {
