@@ -149,4 +149,8 @@ const char *kong_node_kind(const kong_node_t *n);
 int kong_router_build(kong_config_t *cfg, kong_pool_t *pool);
 void kong_router_free(kong_router_t *router);
 
+/* ---- regex paths (kong_regex.c) ------------------------------------- */
+
+size_t kong_regex_literal(const char *re, size_t len);
+
 #endif /* KONG_INT_H */
