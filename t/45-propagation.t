@@ -7,7 +7,7 @@
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
-use File::Temp qw(tempfile tempdir);
+use File::Temp qw(tempdir);
 use Time::HiRes ();
 
 our $Redis = start_redis();
@@ -47,16 +47,6 @@ sub prop {
 }
 
 sub now_ms { int(Time::HiRes::time() * 1000) }
-
-# promtool check metrics on $text: (exit status, its output)
-sub promtool {
-    my ($text) = @_;
-    my ($fh, $file) = tempfile(UNLINK => 1);
-    print {$fh} $text;
-    close $fh;
-    my $out = `promtool check metrics < $file 2>&1`;
-    return ($? >> 8, $out);
-}
 
 # the first full sync done: what it finds was there before the gateway
 sub synced {
@@ -120,7 +110,7 @@ my $rec = FarmTest::redis_cmd($main::Redis, 'GET', 'farm:agents:agent:real');
 Test::More::like($rec, qr/"ts":\d{13}\b/, 'farm-agent writes ts in its record');
 
 my ($text) = main::scrape();
-my ($rc, $out) = main::promtool($text);
+my ($rc, $out) = FarmTest::promtool_metrics($text);
 Test::More::is($rc, 0, 'promtool check metrics exits 0') or Test::More::diag($out);
 --- request
 GET /metrics
