@@ -66,13 +66,14 @@ farm_gw_request(farm_http_reg_t *hr, int kind, char *url, size_t size,
     switch (kind) {
 
     case FARM_HTTP_REGISTER:
-        if (hr->body == NULL) {
-            hr->body = farm_record_to_json(hr->record);
+        /* each write carries its own "ts": the gateway measures propagation */
 
-            if (hr->body == NULL) {
-                snprintf(err, CURL_ERROR_SIZE, "out of memory");
-                return -1;
-            }
+        free(hr->body);
+        hr->body = farm_record_to_json_now(hr->record);
+
+        if (hr->body == NULL) {
+            snprintf(err, CURL_ERROR_SIZE, "out of memory");
+            return -1;
         }
 
         *method = "PUT";

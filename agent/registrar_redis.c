@@ -382,13 +382,14 @@ farm_redis_register(farm_redis_t *rr)
 {
     char  msg[FARM_ID_MAX + 16];
 
-    if (rr->json == NULL) {
-        rr->json = farm_record_to_json(rr->record);
+    /* each write carries its own "ts": the gateway measures propagation */
 
-        if (rr->json == NULL) {
-            farm_redis_drop_soon(rr, "out of memory");
-            return;
-        }
+    free(rr->json);
+    rr->json = farm_record_to_json_now(rr->record);
+
+    if (rr->json == NULL) {
+        farm_redis_drop_soon(rr, "out of memory");
+        return;
     }
 
     farm_event_format(msg, sizeof(msg), FARM_EVENT_REGISTER, rr->record->id);

@@ -78,6 +78,9 @@ static u_char *ngx_http_farm_metrics_last_sync(
 static u_char *ngx_http_farm_metrics_sync_time(
     ngx_http_farm_metrics_ctx_t *mc, u_char *p,
     ngx_http_farm_metrics_pool_t *pool);
+static u_char *ngx_http_farm_metrics_propagation(
+    ngx_http_farm_metrics_ctx_t *mc, u_char *p,
+    ngx_http_farm_metrics_pool_t *pool);
 static u_char *ngx_http_farm_metrics_rejected(ngx_http_farm_metrics_ctx_t *mc,
     u_char *p, ngx_http_farm_metrics_pool_t *pool);
 static u_char *ngx_http_farm_metrics_queue_depth(
@@ -225,6 +228,11 @@ ngx_http_farm_metrics_family_t  ngx_http_farm_metrics_families[] = {
     { "farm_registry_sync_duration_seconds", "histogram",
       "Time from the start of a full sync to its records in shared memory.",
       0, ngx_http_farm_metrics_sync_time, NULL, NULL },
+
+    { "farm_registry_propagation_seconds", "histogram",
+      "Time from the ts an agent wrote in its record to the record in "
+      "shared memory.", 0,
+      ngx_http_farm_metrics_propagation, NULL, NULL },
 
     { "farm_registry_records_rejected_total", "counter",
       "Registry records skipped as malformed or not allowed.", 0,
@@ -714,6 +722,17 @@ ngx_http_farm_metrics_sync_time(ngx_http_farm_metrics_ctx_t *mc, u_char *p,
                                         "farm_registry_sync_duration_seconds",
                                         pool, &ngx_http_farm_metrics_sh(pool)
                                               ->stats.sync_time, 1);
+}
+
+
+static u_char *
+ngx_http_farm_metrics_propagation(ngx_http_farm_metrics_ctx_t *mc, u_char *p,
+    ngx_http_farm_metrics_pool_t *pool)
+{
+    return ngx_http_farm_metrics_pool_hist(p,
+                                        "farm_registry_propagation_seconds",
+                                        pool, &ngx_http_farm_metrics_sh(pool)
+                                              ->stats.propagation, 1);
 }
 
 

@@ -72,6 +72,7 @@ typedef struct {
     ngx_atomic_t                   records_rejected;
     ngx_atomic_t                   sync_started;  /* ms, of the one running */
     ngx_http_farm_hist_t           sync_time;
+    ngx_http_farm_hist_t           propagation; /* record "ts" to zone */
 
     /* queue.c */
     ngx_http_farm_hist_t           queue_wait;

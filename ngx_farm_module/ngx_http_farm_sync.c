@@ -47,6 +47,9 @@ static ngx_int_t ngx_http_farm_sync_apply(ngx_http_farm_srv_conf_t *fcf,
 static void ngx_http_farm_sync_applied(ngx_http_farm_srv_conf_t *fcf,
     ngx_http_farm_zone_t *z, farm_record_t *rec, ngx_int_t rc,
     const char *how);
+static void ngx_http_farm_sync_propagated(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_farm_zone_t *z, farm_record_t *rec, ngx_int_t rc,
+    ngx_uint_t full);
 static uint32_t ngx_http_farm_record_hash(farm_record_t *rec);
 static const char *ngx_http_farm_sync_allowed(ngx_http_farm_srv_conf_t *fcf,
     farm_record_t *rec);
@@ -317,6 +320,7 @@ ngx_http_farm_sync_apply(ngx_http_farm_srv_conf_t *fcf,
 
     z->sh->seen_now += full;
 
+    ngx_http_farm_sync_propagated(fcf, z, rec, rc, full);
     ngx_http_farm_sync_applied(fcf, z, rec, rc, full ? " (full sync)" : "");
 
     return NGX_OK;
@@ -345,6 +349,58 @@ ngx_http_farm_sync_applied(ngx_http_farm_srv_conf_t *fcf,
                   &fcf->uscf->host, how);
 
     ngx_http_farm_sync_changed(fcf);
+}
+
+
+/*
+ * farm_registry_propagation_seconds: for a record the agent wrote anew (a
+ * new agent, or a new "ts": a registration or re-registration, not a
+ * heartbeat), the time from its "ts" to its agent in the zone.  Not for
+ * the master's startup read nor the first full sync of a new zone: those
+ * find agents that registered before this nginx started.  The gateway's
+ * clock against the agent's: skew shows up here, clamped at 0.
+ */
+
+static void
+ngx_http_farm_sync_propagated(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_farm_zone_t *z, farm_record_t *rec, ngx_int_t rc,
+    ngx_uint_t full)
+{
+    int64_t                 now;
+    ngx_uint_t              fresh;
+    ngx_time_t             *tp;
+    ngx_http_farm_agent_t  *a;
+
+    if (rc != NGX_OK && rc != NGX_AGAIN) {
+        return;
+    }
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    a = ngx_http_farm_agent_lookup_locked(z, (u_char *) rec->id,
+                                          ngx_strlen(rec->id));
+    if (a == NULL) {
+        ngx_shmtx_unlock(&z->shpool->mutex);
+        return;
+    }
+
+    fresh = (rc == NGX_OK || a->ts != rec->ts);
+    a->ts = rec->ts;
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    if (!fresh || rec->ts == 0 || fcf->warming
+        || (full && z->sh->last_sync == 0))
+    {
+        return;
+    }
+
+    tp = ngx_timeofday();
+    now = (int64_t) tp->sec * 1000 + tp->msec;
+
+    ngx_http_farm_hist_observe(&z->sh->stats.propagation,
+                               now > rec->ts ? (ngx_msec_t) (now - rec->ts)
+                                             : 0);
 }
 
 
@@ -389,6 +445,7 @@ ngx_http_farm_sync_push(ngx_http_farm_srv_conf_t *fcf, farm_record_t *rec,
         return NGX_DECLINED;
     }
 
+    ngx_http_farm_sync_propagated(fcf, &z, rec, rc, 0);
     ngx_http_farm_sync_applied(fcf, &z, rec, rc, " (built-in registry)");
 
     return NGX_OK;
@@ -556,6 +613,13 @@ ngx_http_farm_record_hash(farm_record_t *rec)
 
     p = ngx_sprintf(buf, "%ud %ud %ud %ud %ui", rec->port, rec->weight,
                     rec->max_conns, rec->backup ? 1 : 0, rec->ncaps);
+
+    /* a new "ts" is a new registration (and no ts, the hash of before) */
+
+    if (rec->ts) {
+        p = ngx_sprintf(p, " %L", (int64_t) rec->ts);
+    }
+
     ngx_crc32_update(&crc, buf, p - buf);
 
     if (rec->meta) {

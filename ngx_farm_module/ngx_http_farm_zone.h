@@ -97,6 +97,7 @@ typedef struct {
     uint32_t                       rec_hash;    /* of the record's JSON */
     ngx_uint_t                     seen;        /* full sync epoch */
     time_t                         since;       /* registered at */
+    int64_t                        ts;          /* record's "ts", sync.c */
 
     ngx_sockaddr_t                 sockaddr;
     socklen_t                      socklen;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -423,6 +424,17 @@ farm_record_from_json(farm_record_t *r, json_t *root, char *err)
         }
     }
 
+    v = json_object_get(root, "ts");
+    if (v != NULL && !json_is_null(v)) {
+        r->ts = json_is_integer(v) ? json_integer_value(v) : 0;
+
+        if (r->ts < 1 || r->ts > FARM_TS_MAX) {
+            farm_err(err, "ts: must be an integer from 1 to %lld "
+                     "(Unix time in milliseconds)", (long long) FARM_TS_MAX);
+            return -1;
+        }
+    }
+
     v = json_object_get(root, "meta");
     if (v != NULL && !json_is_null(v)) {
         if (farm_meta_from_json(r, v, err) != 0) {
@@ -519,6 +531,12 @@ farm_record_validate(const farm_record_t *r, char *err)
         return -1;
     }
 
+    if (r->ts < 0 || r->ts > FARM_TS_MAX) {
+        farm_err(err, "ts: must be an integer from 1 to %lld "
+                 "(Unix time in milliseconds)", (long long) FARM_TS_MAX);
+        return -1;
+    }
+
     if (r->ncaps > FARM_CAPS_MAX) {
         farm_err(err, "caps: more than %d capabilities", FARM_CAPS_MAX);
         return -1;
@@ -571,6 +589,10 @@ farm_record_to_json(const farm_record_t *r)
     rc |= json_object_set_new(root, "max_conns", json_integer(r->max_conns));
     rc |= json_object_set_new(root, "backup", json_boolean(r->backup));
 
+    if (r->ts > 0) {
+        rc |= json_object_set_new(root, "ts", json_integer(r->ts));
+    }
+
     if (r->meta) {
         meta = json_loads(r->meta, 0, NULL);
         rc |= (meta == NULL) | json_object_set_new(root, "meta", meta);
@@ -580,4 +602,23 @@ farm_record_to_json(const farm_record_t *r)
     json_decref(root);
 
     return text;
+}
+
+
+char *
+farm_record_to_json_now(const farm_record_t *r)
+{
+    farm_record_t    stamped;
+    struct timespec  now;
+
+    if (clock_gettime(CLOCK_REALTIME, &now) != 0) {
+        return farm_record_to_json(r);
+    }
+
+    /* a shallow copy: farm_record_to_json only reads meta */
+
+    stamped = *r;
+    stamped.ts = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+
+    return farm_record_to_json(&stamped);
 }

@@ -11,6 +11,7 @@
 #define FARM_RECORD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 
 #define FARM_ID_MAX          128     /* agent id, bytes */
@@ -23,6 +24,7 @@
 #define FARM_RECORD_MAX      65536   /* whole record, serialized */
 #define FARM_WEIGHT_MAX      1000
 #define FARM_MAX_CONNS_MAX   1000000
+#define FARM_TS_MAX          9007199254740991LL    /* 2^53 - 1, ms */
 
 #define FARM_ERR_MAX         256     /* size of an error message buffer */
 
@@ -39,6 +41,7 @@ typedef struct {
     unsigned    max_conns;                  /* 0 = unlimited */
     int         backup;                     /* 0 or 1 */
     char       *meta;    /* compact JSON object text, malloc'd, or NULL */
+    int64_t     ts;      /* Unix ms the agent wrote it at; 0 = not given */
 } farm_record_t;
 
 
@@ -78,6 +81,12 @@ int farm_record_validate(const farm_record_t *r, char *err);
  * failure.
  */
 char *farm_record_to_json(const farm_record_t *r);
+
+/*
+ * Like farm_record_to_json, with "ts" set to the current Unix time in
+ * milliseconds: what an agent writes each time it registers.
+ */
+char *farm_record_to_json_now(const farm_record_t *r);
 
 /*
  * Adds capabilities from a comma-separated list ("gpu,browser") to r.

@@ -338,6 +338,83 @@ port_limits_are_accepted(void **state)
 
 
 static void
+ts_is_read_and_written_back(void **state)
+{
+    char           *json;
+    farm_record_t   r;
+
+    (void) state;
+
+    expect_ok(&r, "{" MINIMAL ",\"ts\":1764657000123}");
+    assert_true(r.ts == 1764657000123LL);
+
+    json = farm_record_to_json(&r);
+    assert_non_null(json);
+    assert_non_null(strstr(json, ",\"ts\":1764657000123"));
+    free(json);
+    farm_record_free(&r);
+
+    /* the largest integer a double holds exactly */
+    expect_ok(&r, "{" MINIMAL ",\"ts\":9007199254740991}");
+    assert_true(r.ts == 9007199254740991LL);
+    farm_record_free(&r);
+
+    /* absent or null: 0, and not written */
+    expect_ok(&r, "{" MINIMAL ",\"ts\":null}");
+    assert_true(r.ts == 0);
+
+    json = farm_record_to_json(&r);
+    assert_non_null(json);
+    assert_null(strstr(json, "\"ts\""));
+    free(json);
+    farm_record_free(&r);
+}
+
+
+static void
+bad_ts_is_rejected(void **state)
+{
+    static const char  *bad[] = { "0", "-1", "9007199254740992", "1.5",
+                                  "1764657000123.0", "\"1764657000123\"",
+                                  "true", "[1]", "{}" };
+    char                json[256];
+    size_t              i;
+
+    (void) state;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(json, sizeof(json), "{" MINIMAL ",\"ts\":%s}", bad[i]);
+        expect_error(json, "ts: must be an integer from 1 to "
+                     "9007199254740991 (Unix time in milliseconds)");
+    }
+}
+
+
+static void
+to_json_now_stamps_the_current_time(void **state)
+{
+    char           *json;
+    farm_record_t   r, back;
+
+    (void) state;
+
+    expect_ok(&r, "{" MINIMAL "}");
+    json = farm_record_to_json_now(&r);
+    assert_non_null(json);
+
+    expect_ok(&back, json);
+
+    /* after 2026-01-01, and the original record left alone */
+    assert_true(back.ts > 1767225600000LL);
+    assert_true(r.ts == 0);
+
+    free(json);
+    farm_record_free(&back);
+    farm_record_free(&r);
+}
+
+
+static void
 weight_out_of_range_is_rejected(void **state)
 {
     farm_record_t  r;
@@ -940,6 +1017,9 @@ main(void)
         cmocka_unit_test(missing_required_field_is_named),
         cmocka_unit_test(port_out_of_range_or_not_integer_is_rejected),
         cmocka_unit_test(port_limits_are_accepted),
+        cmocka_unit_test(ts_is_read_and_written_back),
+        cmocka_unit_test(bad_ts_is_rejected),
+        cmocka_unit_test(to_json_now_stamps_the_current_time),
         cmocka_unit_test(weight_out_of_range_is_rejected),
         cmocka_unit_test(max_conns_and_backup_types_are_checked),
         cmocka_unit_test(address_must_be_an_ip_literal),

@@ -1394,6 +1394,17 @@ sub _builtin_register {
     put_record($reg, %rec, -ttl => $ttl);
 }
 
+# Prometheus' own verdict on a scrape: runs `promtool check metrics` on
+# $text; returns (its exit status, what it printed).
+sub promtool_metrics {
+    my ($text) = @_;
+    my ($fh, $file) = File::Temp::tempfile(UNLINK => 1);
+    print {$fh} $text;
+    close $fh;
+    my $out = `promtool check metrics < $file 2>&1`;
+    return ($? >> 8, $out);
+}
+
 1;
 
 __END__
