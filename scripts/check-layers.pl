@@ -163,6 +163,8 @@ my %layer = (
     'ngx_http_farm_key_auth.c'         => ['2', 'limit'],
     'ngx_http_farm_key_table.c'        => ['2', 'limit'],
     'ngx_http_farm_consumers_redis.c'  => ['2', 'limit'],
+    'ngx_http_farm_consumers_shm.h'    => ['2', 'limit'],
+    'ngx_http_farm_consumers_shm.c'    => ['2', 'limit'],
 );
 
 my @errors;
