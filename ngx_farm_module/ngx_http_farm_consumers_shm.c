@@ -43,8 +43,8 @@ struct ngx_http_farm_consumers_sh_s {
 
 static ngx_int_t ngx_http_farm_consumers_shm_init(ngx_shm_zone_t *shm_zone,
     void *data);
-static void ngx_http_farm_consumers_shm_publish_warm(
-    ngx_http_farm_consumers_shm_t *cs);
+static ngx_int_t ngx_http_farm_consumers_shm_publish_warm(
+    ngx_http_farm_consumers_shm_t *cs, size_t size);
 
 
 /*
@@ -131,10 +131,15 @@ warm:
     cs->cycle = ++cs->sh->cycles;
     ngx_shmtx_unlock(&cs->shpool->mutex);
 
-    /* the master's read at start is fresher than what the zone holds */
+    /*
+     * The master's read at start is fresher than what the zone holds.  When
+     * it does not fit, the start or the reload fails (the running
+     * configuration keeps serving): refusing every key would be worse.
+     */
 
     if (cs->warm) {
-        ngx_http_farm_consumers_shm_publish_warm(cs);
+        return ngx_http_farm_consumers_shm_publish_warm(cs,
+                                                        shm_zone->shm.size);
     }
 
     return NGX_OK;
@@ -143,8 +148,9 @@ warm:
 
 /* The master's read (a table in the configuration's pool), published. */
 
-static void
-ngx_http_farm_consumers_shm_publish_warm(ngx_http_farm_consumers_shm_t *cs)
+static ngx_int_t
+ngx_http_farm_consumers_shm_publish_warm(ngx_http_farm_consumers_shm_t *cs,
+    size_t size)
 {
     size_t                            strings;
     ngx_uint_t                        i, epoch;
@@ -168,11 +174,11 @@ ngx_http_farm_consumers_shm_publish_warm(ngx_http_farm_consumers_shm_t *cs)
                                           epoch)
         != NGX_OK)
     {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+        ngx_log_error(NGX_LOG_EMERG, ngx_cycle->log, 0,
                       "farm_consumers: %ui keys of %ui consumers do not fit "
-                      "in the zone; raise size=", cs->warm->nkeys,
-                      cs->warm_nconsumers);
-        return;
+                      "in size=%uz; raise size=", cs->warm->nkeys,
+                      cs->warm_nconsumers, size);
+        return NGX_ERROR;
     }
 
     for (i = 0; i < cs->warm_nconsumers; i++) {
@@ -190,6 +196,8 @@ ngx_http_farm_consumers_shm_publish_warm(ngx_http_farm_consumers_shm_t *cs)
 
     (void) ngx_http_farm_consumers_shm_publish(cs, &b, epoch,
                                                cs->warm_digest);
+
+    return NGX_OK;
 }
 
 

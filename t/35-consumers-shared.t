@@ -3,7 +3,8 @@
 # refresh= and publishes the table in shared memory for all of them, so
 # four workers cost one HGETALL of each hash per refresh=, not four, and a
 # change is seen by every worker at the same moment.  The owner's role
-# survives a reload and a SIGKILL.
+# survives a reload and a SIGKILL.  More keys than size= holds at start
+# stop nginx with a message.
 #
 # Reads are counted with Redis' own INFO commandstats.  The count is only
 # ever compared with an upper bound (at most one read per refresh=, plus
@@ -64,10 +65,14 @@ sub readers {
 add_key('alice-key', 'alice');
 redis_cmd($Redis, 'HSET', 'farm:consumer-tiers', 'alice', 'gold');
 
+# more keys than a 64k zone holds, under another prefix
+redis_cmd($Redis, 'HSET', 'big:consumer-keys',
+          map { (sha256_hex("big-$_"), "user$_") } 1 .. 2000);
+
 add_block_preprocessor(sub {
     my $block = shift;
 
-    $block->set_value('http_config', <<'_EOC_');
+    $block->set_value('http_config', <<'_EOC_') unless defined $block->http_config;
     farm_consumers redis://127.0.0.1:$TEST_NGINX_REDIS_PORT refresh=200ms;
     server {
         listen 127.0.0.1:$TEST_NGINX_RP_PORT reuseport;
@@ -80,7 +85,7 @@ add_block_preprocessor(sub {
     }
 _EOC_
 
-    $block->set_value('config', <<'_EOC_');
+    $block->set_value('config', <<'_EOC_') unless defined $block->config;
     location = /t {
         farm_key_auth;
         add_header X-Consumer $farm_consumer always;
@@ -98,7 +103,18 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: four workers: one reads Redis, once per refresh; a key added is known to every worker as soon as to one
+=== TEST 1: more keys at start than size= holds: nginx does not start, and says why
+--- http_config
+    farm_consumers redis://127.0.0.1:$TEST_NGINX_REDIS_PORT prefix=big size=64k;
+--- config
+    location /a { empty_gif; }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*farm_consumers: 2000 keys of 2000 consumers do not fit in size=65536; raise size=/
+
+
+
+=== TEST 2: four workers: one reads Redis, once per refresh; a key added is known to every worker as soon as to one
 --- init
 FarmTest::wait_until(sub { main::code_of('alice-key') eq '200' }, 10, 'alice known');
 main::one_read_per_refresh(10, 'steady');
@@ -123,7 +139,7 @@ X-Tier: [gold]
 
 
 
-=== TEST 2: a reload keeps the table (Redis down meanwhile) and the new worker 0 takes over the reads
+=== TEST 3: a reload keeps the table (Redis down meanwhile) and the new worker 0 takes over the reads
 --- init
 FarmTest::wait_until(sub { main::code_of('alice-key') eq '200' }, 10, 'alice known');
 FarmTest::wait_until(sub { main::readers() == 1 }, 10, 'worker 0 to read the consumers');
@@ -151,7 +167,7 @@ farm_consumers: this worker reads
 
 
 
-=== TEST 3: the reading worker killed with SIGKILL: its replacement reads, once per refresh
+=== TEST 4: the reading worker killed with SIGKILL: its replacement reads, once per refresh
 --- init
 FarmTest::wait_until(sub { main::code_of('alice-key') eq '200' }, 10, 'alice known');
 FarmTest::wait_until(sub { main::readers() == 1 }, 10, 'worker 0 to read the consumers');
