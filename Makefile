@@ -143,7 +143,7 @@ FUZZ_FLAGS    := -std=gnu99 -g -O1 -fno-omit-frame-pointer \
                  -fsanitize=fuzzer,address,undefined \
                  -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 FUZZ_TARGETS  := record consul url events consumers limit options check \
-                 hide_args credis jwt cors xform
+                 hide_args credis jwt cors xform multipart
 FUZZ_BINS     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 FUZZ_SRCS_record    = $(REGISTRY_SRCS)
@@ -162,7 +162,9 @@ FUZZ_SRCS_credis    = ngx_farm_module/ngx_http_farm_consumers_reply.c
 FUZZ_SRCS_jwt       = kong-compat/kong_jwt.c kong-compat/kong_json.c
 FUZZ_SRCS_cors      = kong-compat/kong_cors.c
 FUZZ_SRCS_xform     = kong-compat/kong_xform.c kong-compat/kong_xform_conf.c \
-                      kong-compat/kong_xform_body.c kong-compat/kong_json.c
+                      kong-compat/kong_xform_body.c kong-compat/kong_json.c \
+                      kong-compat/kong_multipart.c
+FUZZ_SRCS_multipart = kong-compat/kong_multipart.c
 
 fuzz-build: $(FUZZ_BINS)
 
