@@ -461,10 +461,16 @@ kong_mp_count(const kong_mp_t *mp, const char *name, size_t len)
 void
 kong_mp_delete(kong_mp_t *mp, const char *name, size_t len)
 {
-    long  i;
+    size_t      i;
+    mp_part_t  *p;
 
-    while ((i = kong_mp_find(mp, name, len)) >= 0) {
-        mp->parts[i].dead = 1;
+    for (i = 0; i < mp->n; i++) {
+        p = &mp->parts[i];
+        if (p->name.len == len
+            && (len == 0 || memcmp(p->name.s, name, len) == 0))
+        {
+            p->dead = 1;
+        }
     }
 }
 
