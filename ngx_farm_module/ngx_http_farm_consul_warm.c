@@ -101,6 +101,10 @@ ngx_http_farm_consul_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
 
     ngx_http_farm_sync_registry_state(fcf, 1, NULL);
 
+    /* the operators' overrides (farm_admin write=registry), in the KV store */
+
+    ngx_http_farm_consul_kv_warm(fcf, log, ms);
+
     ngx_http_farm_zone_get(fcf, &z);
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,

@@ -2,8 +2,9 @@
 # every gateway in front of it within one full sync, survives a restart of
 # nginx, and a write that fails is a 502 that changes nothing.  Redis (a
 # hash beside the agent records) with two gateways; the built-in registry
-# (the overrides file beside its state file) across a restart; Consul,
-# not implemented yet, answers 501.
+# (the overrides file beside its state file) across a restart; Consul (one
+# KV key per agent under <prefix>/<service>/overrides/) with two gateways,
+# across a restart, and down.
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
@@ -21,6 +22,43 @@ $ENV{TEST_NGINX_ADMIN_TOKEN} = temp_file('admin.token', "s3cret-token\n");
 
 sub agents {
     ensure_agents($Redis, \%Agent, @_);
+}
+
+# the Consul pool, beside the Redis one: on A (blocks that name it) and B
+our $ConsulPool = <<"_EOC_";
+    upstream cpool {
+        farm_registry consul://127.0.0.1:$ENV{TEST_NGINX_CONSUL_PORT} service=cagents
+                      prefix=ops resync=1s timeout=1s;
+    }
+_EOC_
+
+our $ConsulConf = <<"_EOC_";
+    upstream agents {
+        farm_registry redis://127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT} service=agents
+                      resync=300ms;
+    }
+$ConsulPool
+_EOC_
+
+# registers the ids in Consul (a port nothing listens on: no traffic
+# goes to them here) and waits until gateway A knows them
+sub consul_agents {
+    for my $id (@_) {
+        my ($st, $body) = consul_api($Consul, 'PUT', '/v1/agent/service/register',
+            qq({"ID":"$id","Name":"cagents","Address":"127.0.0.1","Port":9}));
+        die "register $id: $st $body\n" unless $st == 200;
+    }
+    for my $id (@_) {
+        wait_until(sub { agent_on(gateway_port(), $id)->{id} }, 30,
+                   "the gateway knows $id");
+    }
+}
+
+# the value of agent $id's key in Consul's KV store ('' when absent)
+sub kv {
+    my ($id) = @_;
+    my ($st, $body) = consul_api($Consul, 'GET', "/v1/kv/ops/cagents/overrides/$id?raw");
+    return $st == 200 ? $body : '';
 }
 
 # an admin call to the gateway at $port; returns ($status, $decoded)
@@ -53,7 +91,7 @@ sub agent_on {
     return {};
 }
 
-# the second gateway: the same Redis, nothing else shared
+# the second gateway: the same Redis and Consul, nothing else shared
 sub gateway_b {
     $main::B = start_nginx(name => 'gw-b', workers => 2, port => $main::B
                            ? $main::B->{port} : undef, http => <<"_EOC_");
@@ -61,6 +99,7 @@ sub gateway_b {
         farm_registry redis://127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT}
                       service=agents resync=300ms;
     }
+$main::ConsulPool
     server {
         listen 127.0.0.1:\$PORT;
         location / { proxy_pass http://agents; }
@@ -301,33 +340,125 @@ GET /farm
 [error]
 
 
-=== TEST 6: a pool whose registry cannot take overrides yet (Consul): 501 through write=registry, and nothing changes
---- http_config
-    upstream agents {
-        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
-                      resync=300ms;
-    }
-    upstream cpool {
-        farm_registry consul://127.0.0.1:$TEST_NGINX_CONSUL_PORT service=cagents
-                      resync=1s;
-    }
+=== TEST 6: two gateways, one Consul: a drain and an ejection set on A go to the KV store and reach B, and their ends too (this was a 501)
+--- http_config eval
+$::ConsulConf
 --- init
-my ($st, $body) = FarmTest::consul_api($main::Consul, 'PUT', '/v1/agent/service/register',
-    '{"ID":"c1","Name":"cagents","Address":"127.0.0.1","Port":9}');
-die "register: $st $body\n" unless $st == 200;
-FarmTest::wait_until(sub { main::agent_on(FarmTest::gateway_port(), 'c1')->{id} }, 30,
-                     'the gateway knows c1');
-my ($code, $e) = main::admin('PATCH', '/pools/cpool/agents/c1', { mode => 'draining' });
-Test::More::is($code, 501, 'write=registry on a Consul pool: 501');
-Test::More::like($e->{error}, qr/^registry: write=registry is not implemented/,
-                 'the error says so');
-Test::More::is(main::agent_on(FarmTest::gateway_port(), 'c1')->{mode}, 'active',
-               'c1 is still active');
-($code, $e) = main::admin_on(FarmTest::gateway_port(), 'PATCH',
-                             '/farm/local/pools/cpool/agents/c1', { mode => 'draining' });
-Test::More::is($code, 200, 'without write=registry: 200');
+main::consul_agents('c1', 'c2');
+main::gateway_b() unless $main::B;
+my $b = $main::B->{port};
+FarmTest::wait_until(sub { main::agent_on($b, 'c2')->{state} eq 'up' }, 30,
+                     'B knows c1 and c2');
+my ($code, $a) = main::admin('PATCH', '/pools/cpool/agents/c1',
+                             { mode => 'draining', weight => 5 });
+Test::More::is($code, 200, 'PATCH on A: 200');
+Test::More::is($a->{mode}, 'draining', 'A answers with c1 draining');
+Test::More::like(main::kv('c1'), qr/^\{"mode":"draining","weight":5,"ejected_until_ms":0\}$/,
+                 'the override is in the KV store, under prefix=');
+FarmTest::wait_until(sub { main::agent_on($b, 'c1')->{mode} eq 'draining' }, 30,
+                     'B shows c1 draining');
+Test::More::is(main::agent_on($b, 'c1')->{weight_override}, 5, 'and its weight 5');
+($code, $a) = main::admin('POST', '/pools/cpool/agents/c2/eject', { seconds => 600 });
+Test::More::is($a->{state}, 'ejected', 'A ejects c2');
+FarmTest::wait_until(sub { main::agent_on($b, 'c2')->{state} eq 'ejected' }, 30,
+                     'B shows c2 ejected');
+Test::More::cmp_ok(abs(main::agent_on($b, 'c2')->{ejected_until_ms}
+                       - $a->{ejected_until_ms}), '<', 2000,
+                   'until the same time');
+($code) = main::admin('DELETE', '/pools/cpool/agents/c2/eject');
+Test::More::is($code, 200, 'DELETE eject on A: 200');
+($code) = main::admin('PATCH', '/pools/cpool/agents/c1',
+                      { mode => 'active', weight => 0 });
+Test::More::is($code, 200, 'c1 active again on A');
+Test::More::is(main::kv('c1') . main::kv('c2'), '', 'both keys left the KV store');
+FarmTest::wait_until(sub { main::agent_on($b, 'c1')->{mode} eq 'active'
+                           && main::agent_on($b, 'c2')->{state} eq 'up' }, 30,
+                     'B shows c1 active and c2 up');
 --- request
 GET /farm
---- response_body_like: "id":"c1".*"mode":"draining"
+--- response_body_like: "id":"c1".*"mode":"active"
+--- error_log eval
+[qr/farm admin: client 127\.0\.0\.1 set agent "c1" of pool "cpool": mode active -> draining, weight 0 -> 5, written to the registry/,
+ qr/farm admin: client 127\.0\.0\.1 ejected agent "c2" of pool "cpool" for 600 s \(was not ejected\), written to the registry/]
 --- no_error_log
 [error]
+
+
+=== TEST 7: Consul: B restarted (a new zone) has the KV store's overrides from its first request; A's local overrides stay A's
+--- http_config eval
+$::ConsulConf
+--- init
+main::consul_agents('c1', 'c2');
+main::gateway_b() unless $main::B;
+my ($code) = main::admin('PATCH', '/pools/cpool/agents/c1', { mode => 'maintenance' });
+Test::More::is($code, 200, 'c1 in maintenance, through the KV store');
+($code) = main::admin_on(FarmTest::gateway_port(), 'PATCH',
+                         '/farm/local/pools/cpool/agents/c2', { mode => 'draining' });
+Test::More::is($code, 200, 'c2 draining on A only');
+Test::More::is(main::kv('c2'), '', 'which is not in the KV store');
+FarmTest::stop_nginx($main::B);
+main::gateway_b();
+my $b = $main::B->{port};
+Test::More::is(main::agent_on($b, 'c1')->{state}, 'maintenance',
+               'the new B shows c1 in maintenance from its first request '
+               . '(the master read the overrides with the agents)');
+Test::More::is(main::agent_on($b, 'c2')->{mode}, 'active',
+               'c2, drained on A without write=registry, is active on B');
+Test::More::is(main::agent_on(FarmTest::gateway_port(), 'c2')->{mode}, 'draining',
+               'and still draining on A');
+($code) = main::admin('PATCH', '/pools/cpool/agents/c1', { mode => 'active' });
+Test::More::is($code, 200, 'c1 active again');
+($code) = main::admin_on(FarmTest::gateway_port(), 'PATCH',
+                         '/farm/local/pools/cpool/agents/c2', { mode => 'active' });
+Test::More::is($code, 200, 'c2 active again');
+FarmTest::wait_until(sub { main::agent_on($b, 'c1')->{mode} eq 'active' }, 30,
+                     'B shows c1 active');
+--- request
+GET /farm
+--- response_body_like: "id":"c1".*"mode":"active"
+--- no_error_log
+[error]
+
+
+=== TEST 8: Consul: an override removed from the KV store (another gateway, an operator) ends on A within a blocking query; a bad one is skipped with a line
+--- http_config eval
+$::ConsulConf
+--- init
+main::consul_agents('c1', 'c2');
+my ($code) = main::admin('PATCH', '/pools/cpool/agents/c1', { mode => 'draining' });
+Test::More::is($code, 200, 'c1 draining');
+FarmTest::consul_api($main::Consul, 'DELETE', '/v1/kv/ops/cagents/overrides/c1');
+FarmTest::consul_api($main::Consul, 'PUT', '/v1/kv/ops/cagents/overrides/c2',
+                     '{"mode":"asleep"}');
+FarmTest::wait_until(sub { main::agent_on(FarmTest::gateway_port(), 'c1')->{mode}
+                           eq 'active' }, 30, 'c1 active again on A');
+Test::More::is(main::agent_on(FarmTest::gateway_port(), 'c2')->{mode}, 'active',
+               'c2 untouched');
+FarmTest::consul_api($main::Consul, 'DELETE', '/v1/kv/ops/cagents/overrides/c2');
+--- request
+GET /farm
+--- response_body_like: "id":"c1".*"mode":"active"
+--- error_log eval
+[qr/override of agent "c2": mode: must be active, draining or maintenance/,
+ qr/1 override\(s\) removed from registry consul:\/\/127\.0\.0\.1:\d+ ended/]
+
+
+=== TEST 9: Consul down: a write=registry change is a 502 naming it, and nothing changes on A
+--- http_config eval
+$::ConsulConf
+--- init
+main::consul_agents('c1');
+FarmTest::stop_consul($main::Consul);
+my ($code, $e) = main::admin('PATCH', '/pools/cpool/agents/c1', { mode => 'draining' });
+Test::More::is($code, 502, 'Consul down: 502');
+Test::More::is($e->{error}, 'registry: cannot connect; nothing changed', 'the error says why');
+Test::More::is(main::agent_on(FarmTest::gateway_port(), 'c1')->{mode}, 'active',
+               'c1 is still active on A');
+FarmTest::restart_consul($main::Consul);
+Test::More::is(main::kv('c1'), '', 'and nothing is in the KV store');
+--- request
+GET /farm
+--- response_body_like: "id":"c1".*"mode":"active"
+--- error_log eval
+[qr/farm admin: registry consul:\/\/127\.0\.0\.1:\d+: cannot connect: /,
+ qr/the change of agent "c1" of pool "cpool" was not written to registry consul:\S+ \(cannot connect\): nothing changed/]
