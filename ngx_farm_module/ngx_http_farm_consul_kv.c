@@ -227,6 +227,12 @@ ngx_http_farm_consul_kv_apply(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log,
         v = json_object_get(e, "Value");
         key = json_string_value(k);
 
+        /* the folder's own key, as Consul's UI makes one: no override */
+
+        if (key && json_string_length(k) == skip && key[skip - 1] == '/') {
+            continue;
+        }
+
         if (key == NULL || json_string_length(k) <= skip
             || !farm_valid_id(key + skip, json_string_length(k) - skip))
         {

@@ -13,11 +13,13 @@ use JSON::PP ();
 
 our $Redis = start_redis();
 our $Consul = start_consul();
+our $AclConsul = start_consul(acl => 1);
 our (%Agent, $B);
 our $Dir = File::Temp::tempdir('farm-admin-reg-XXXX', TMPDIR => 1, CLEANUP => 1);
 
 $ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
 $ENV{TEST_NGINX_CONSUL_PORT} = $Consul->{port};
+$ENV{TEST_NGINX_ACL_CONSUL_PORT} = $AclConsul->{port};
 $ENV{TEST_NGINX_ADMIN_TOKEN} = temp_file('admin.token', "s3cret-token\n");
 
 sub agents {
@@ -28,7 +30,7 @@ sub agents {
 our $ConsulPool = <<"_EOC_";
     upstream cpool {
         farm_registry consul://127.0.0.1:$ENV{TEST_NGINX_CONSUL_PORT} service=cagents
-                      prefix=ops resync=1s timeout=1s;
+                      prefix=ops resync=1s timeout=3s;
     }
 _EOC_
 
@@ -56,10 +58,29 @@ sub consul_agents {
 
 # the value of agent $id's key in Consul's KV store ('' when absent)
 sub kv {
-    my ($id) = @_;
-    my ($st, $body) = consul_api($Consul, 'GET', "/v1/kv/ops/cagents/overrides/$id?raw");
+    my ($id, $consul) = @_;
+    my ($st, $body) = consul_api($consul // $Consul, 'GET',
+                                 "/v1/kv/ops/cagents/overrides/$id?raw");
     return $st == 200 ? $body : '';
 }
+
+# an ACL token of $AclConsul with the secret $secret and these rules
+sub acl_token {
+    my ($name, $secret, $rules) = @_;
+    my ($st, $body) = consul_api($AclConsul, 'PUT', '/v1/acl/policy',
+        JSON::PP::encode_json({ Name => $name, Rules => $rules }));
+    die "policy $name: $st $body\n" unless $st == 200;
+    ($st, $body) = consul_api($AclConsul, 'PUT', '/v1/acl/token',
+        JSON::PP::encode_json({ SecretID => $secret, Policies => [{ Name => $name }] }));
+    die "token $name: $st $body\n" unless $st == 200;
+    return $secret;
+}
+
+my $reads = qq(service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }\n);
+$ENV{TEST_NGINX_READ_TOKEN} = acl_token('gw-read', '0b7e4c1a-2f3d-4e5a-9b6c-7d8e9f0a1b2c',
+    $reads . qq(key_prefix "ops/cagents/overrides/" { policy = "read" }\n));
+$ENV{TEST_NGINX_WRITE_TOKEN} = acl_token('gw-write', '1c8f5d2b-3a4e-4f6b-8c7d-8e9f0a1b2c3d',
+    $reads . qq(key_prefix "ops/cagents/overrides/" { policy = "write" }\n));
 
 # an admin call to the gateway at $port; returns ($status, $decoded)
 sub admin_on {
@@ -462,3 +483,57 @@ GET /farm
 --- error_log eval
 [qr/farm admin: registry consul:\/\/127\.0\.0\.1:\d+: cannot connect: /,
  qr/the change of agent "c1" of pool "cpool" was not written to registry consul:\S+ \(cannot connect\): nothing changed/]
+
+
+
+=== TEST 10: Consul with ACLs: a token without key:write is refused (502 naming it, nothing changed); one with it writes, and the reader sees the change
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms;
+    }
+    upstream cread {
+        farm_registry consul://127.0.0.1:$TEST_NGINX_ACL_CONSUL_PORT service=cagents
+                      prefix=ops token=$TEST_NGINX_READ_TOKEN resync=1s timeout=3s;
+    }
+    upstream cwrite {
+        farm_registry consul://127.0.0.1:$TEST_NGINX_ACL_CONSUL_PORT service=cagents
+                      prefix=ops token=$TEST_NGINX_WRITE_TOKEN resync=1s timeout=3s;
+    }
+--- init
+my ($st, $body) = FarmTest::consul_api($main::AclConsul, 'PUT', '/v1/agent/service/register',
+    '{"ID":"c1","Name":"cagents","Address":"127.0.0.1","Port":9}');
+die "register: $st $body\n" unless $st == 200;
+my $farm = sub {
+    my ($pool) = @_;
+    my (undef, undef, $text) = FarmTest::http_get(FarmTest::gateway_port(), '/farm');
+    my ($f) = grep { $_->{upstream} eq $pool }
+              @{ JSON::PP::decode_json($text)->{farms} };
+    my ($a) = grep { $_->{id} eq 'c1' } @{ $f->{agents} };
+    return $a || {};
+};
+FarmTest::wait_until(sub { $farm->('cread')->{id} && $farm->('cwrite')->{id} }, 30,
+                     'both pools know c1');
+my ($code, $e) = main::admin('PATCH', '/pools/cread/agents/c1', { mode => 'draining' });
+Test::More::is($code, 502, 'a token with key:read only: 502');
+Test::More::is($e->{error}, 'registry: the registry refused the write; nothing changed',
+               'the error says so');
+Test::More::is($farm->('cread')->{mode}, 'active', 'c1 is still active in that pool');
+Test::More::is(main::kv('c1', $main::AclConsul), '', 'and not in the KV store');
+($code) = main::admin('PATCH', '/pools/cwrite/agents/c1', { mode => 'draining' });
+Test::More::is($code, 200, 'a token with key:write: 200');
+Test::More::like(main::kv('c1', $main::AclConsul), qr/"mode":"draining"/, 'in the KV store');
+FarmTest::wait_until(sub { $farm->('cread')->{mode} eq 'draining' }, 30,
+                     'the reading pool sees c1 draining');
+($code) = main::admin('PATCH', '/pools/cwrite/agents/c1', { mode => 'active' });
+Test::More::is($code, 200, 'c1 active again');
+FarmTest::wait_until(sub { $farm->('cread')->{mode} eq 'active' }, 30,
+                     'and so in the reading pool');
+--- request
+GET /farm
+--- response_body_like: "upstream":"cread"
+--- error_log eval
+[qr/farm admin: registry consul:\/\/127\.0\.0\.1:\d+: the registry refused the write: HTTP 403 /,
+ qr/the change of agent "c1" of pool "cread" was not written to registry consul:\S+ \(the registry refused the write\): nothing changed/]
+--- no_error_log
+cannot read the overrides
