@@ -56,7 +56,7 @@ ngx_int_t ngx_http_farm_admin_commit(ngx_http_request_t *r,
 ngx_int_t ngx_http_farm_admin_failed(ngx_http_request_t *r,
     ngx_http_farm_admin_path_t *path, const char *what);
 void ngx_http_farm_admin_written(ngx_http_request_t *r,
-    ngx_http_farm_admin_path_t *path, const char *error);
+    ngx_http_farm_admin_path_t *path, const char *error, const char *detail);
 ngx_int_t ngx_http_farm_admin_write_redis(ngx_http_request_t *r,
     ngx_http_farm_admin_path_t *path);
 

@@ -80,17 +80,5 @@ ngx_http_farm_admin_consul_done(void *data, const char *error,
 {
     ngx_http_farm_admin_consul_t  *w = data;
 
-    u_char  text[256], *p;
-
-    if (error) {
-        p = ngx_http_farm_log_escape(text, text + sizeof(text) - 1,
-                                     (u_char *) detail, ngx_strlen(detail));
-        *p = '\0';
-
-        ngx_log_error(NGX_LOG_ERR, w->request->connection->log, 0,
-                      "farm admin: registry %V: %s: %s",
-                      &w->path->fcf->url_display, error, text);
-    }
-
-    ngx_http_farm_admin_written(w->request, w->path, error);
+    ngx_http_farm_admin_written(w->request, w->path, error, detail);
 }

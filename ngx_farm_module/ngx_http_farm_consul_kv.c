@@ -51,17 +51,23 @@
                                               + 512)
 
 
+/* one transfer: its handle, header lists, answer and error text */
+typedef struct {
+    CURL                          *easy;
+    struct curl_slist             *headers;
+    struct curl_slist             *resolve;
+    ngx_http_farm_consul_body_t    body;
+    char                           error[CURL_ERROR_SIZE];
+} ngx_http_farm_consul_kv_req_t;
+
+
 /* the sync owner's watch of the folder */
 struct ngx_http_farm_consul_kv_s {
     ngx_http_farm_srv_conf_t      *fcf;
     ngx_http_farm_consul_t        *cs;
     ngx_log_t                     *log;
 
-    CURL                          *easy;
-    struct curl_slist             *headers;
-    struct curl_slist             *resolve;
-    ngx_http_farm_consul_body_t    body;
-    char                           error[CURL_ERROR_SIZE];
+    ngx_http_farm_consul_kv_req_t  req;
     ngx_http_farm_consul_xfer_t    xfer;
 
     ngx_event_t                    next;        /* the next query */
@@ -82,11 +88,7 @@ typedef struct {
     ngx_http_farm_consul_t        *cs;          /* one-shot */
     ngx_log_t                     *log;
 
-    CURL                          *easy;
-    struct curl_slist             *headers;
-    struct curl_slist             *resolve;
-    ngx_http_farm_consul_body_t    body;
-    char                           error[CURL_ERROR_SIZE];
+    ngx_http_farm_consul_kv_req_t  req;
     ngx_http_farm_consul_xfer_t    xfer;
 
     ngx_event_t                    end;         /* posted: the answer */
@@ -101,6 +103,10 @@ typedef struct {
 } ngx_http_farm_consul_kv_write_t;
 
 
+static ngx_int_t ngx_http_farm_consul_kv_open(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_farm_consul_kv_req_t *req, size_t max, ngx_msec_t timeout,
+    ngx_msec_t connect_timeout);
+static void ngx_http_farm_consul_kv_close(ngx_http_farm_consul_kv_req_t *req);
 static u_char *ngx_http_farm_consul_kv_url(ngx_http_farm_srv_conf_t *fcf,
     u_char *buf, size_t size, ngx_str_t *id, uint64_t index, ngx_msec_t wait);
 static ngx_int_t ngx_http_farm_consul_kv_apply(ngx_http_farm_srv_conf_t *fcf,
@@ -117,6 +123,43 @@ static void ngx_http_farm_consul_kv_next(ngx_event_t *ev);
 static void ngx_http_farm_consul_kv_written(ngx_http_farm_consul_xfer_t *x,
     ngx_int_t result);
 static void ngx_http_farm_consul_kv_write_end(ngx_event_t *ev);
+
+
+/* Sets up req's handle for fcf's Consul, answers up to max bytes. */
+
+static ngx_int_t
+ngx_http_farm_consul_kv_open(ngx_http_farm_srv_conf_t *fcf,
+    ngx_http_farm_consul_kv_req_t *req, size_t max, ngx_msec_t timeout,
+    ngx_msec_t connect_timeout)
+{
+    req->body.max = max;
+
+    req->easy = curl_easy_init();
+    if (req->easy == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_farm_consul_easy(fcf, req->easy, &req->body, timeout,
+                                     connect_timeout, (void **) &req->headers,
+                                     (void **) &req->resolve, req->error);
+}
+
+
+/* Frees what req holds (its handle off any multi handle first). */
+
+static void
+ngx_http_farm_consul_kv_close(ngx_http_farm_consul_kv_req_t *req)
+{
+    if (req->easy) {
+        curl_easy_cleanup(req->easy);
+    }
+
+    curl_slist_free_all(req->headers);
+    curl_slist_free_all(req->resolve);
+    free(req->body.data);
+
+    ngx_memzero(req, sizeof(ngx_http_farm_consul_kv_req_t));
+}
 
 
 /*
@@ -311,7 +354,6 @@ ngx_http_farm_consul_kv_start(ngx_http_farm_srv_conf_t *fcf,
     kv->cs = cs;
     kv->log = log;
     kv->backoff = NGX_HTTP_FARM_CONSUL_KV_BACKOFF_MIN;
-    kv->body.max = NGX_HTTP_FARM_CONSUL_KV_BODY_MAX;
 
     kv->xfer.handler = ngx_http_farm_consul_kv_answer;
     kv->xfer.data = kv;
@@ -321,13 +363,10 @@ ngx_http_farm_consul_kv_start(ngx_http_farm_srv_conf_t *fcf,
     kv->next.log = log;
     kv->next.cancelable = 1;
 
-    kv->easy = curl_easy_init();
-
-    if (kv->easy == NULL
-        || ngx_http_farm_consul_easy(fcf, kv->easy, &kv->body, 0,
-                                     fcf->timeout, (void **) &kv->headers,
-                                     (void **) &kv->resolve, kv->error)
-           != NGX_OK)
+    if (ngx_http_farm_consul_kv_open(fcf, &kv->req,
+                                     NGX_HTTP_FARM_CONSUL_KV_BODY_MAX, 0,
+                                     fcf->timeout)
+        != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "farm: registry %V of upstream \"%V\": cannot set up "
@@ -353,22 +392,11 @@ ngx_http_farm_consul_kv_stop(ngx_http_farm_consul_kv_t *kv)
     kv->stopped = 1;
 
     if (kv->running) {
-        ngx_http_farm_consul_remove(kv->cs, kv->easy);
+        ngx_http_farm_consul_remove(kv->cs, kv->req.easy);
         kv->running = 0;
     }
 
-    if (kv->easy) {
-        curl_easy_cleanup(kv->easy);
-        kv->easy = NULL;
-    }
-
-    curl_slist_free_all(kv->headers);
-    curl_slist_free_all(kv->resolve);
-    kv->headers = NULL;
-    kv->resolve = NULL;
-
-    free(kv->body.data);
-    kv->body.data = NULL;
+    ngx_http_farm_consul_kv_close(&kv->req);
 
     if (kv->next.timer_set) {
         ngx_del_timer(&kv->next);
@@ -391,16 +419,16 @@ ngx_http_farm_consul_kv_query(ngx_http_farm_consul_kv_t *kv)
 
     ngx_http_farm_consul_kv_url(fcf, url, sizeof(url), NULL, kv->index, wait);
 
-    curl_easy_setopt(kv->easy, CURLOPT_URL, (char *) url);
-    curl_easy_setopt(kv->easy, CURLOPT_TIMEOUT_MS,
+    curl_easy_setopt(kv->req.easy, CURLOPT_URL, (char *) url);
+    curl_easy_setopt(kv->req.easy, CURLOPT_TIMEOUT_MS,
                      (long) (wait + wait / 16 + fcf->timeout));
 
-    kv->body.len = 0;
-    kv->body.too_big = 0;
-    kv->error[0] = '\0';
+    kv->req.body.len = 0;
+    kv->req.body.too_big = 0;
+    kv->req.error[0] = '\0';
     kv->started = ngx_current_msec ? ngx_current_msec : 1;
 
-    if (ngx_http_farm_consul_add(kv->cs, kv->easy, &kv->xfer) != NGX_OK) {
+    if (ngx_http_farm_consul_add(kv->cs, kv->req.easy, &kv->xfer) != NGX_OK) {
         ngx_http_farm_consul_kv_failed(kv, "cannot start a libcurl transfer",
                                        0);
         return;
@@ -432,13 +460,13 @@ ngx_http_farm_consul_kv_answer(ngx_http_farm_consul_xfer_t *x,
     }
 
     if (result != CURLE_OK) {
-        if (kv->body.too_big) {
+        if (kv->req.body.too_big) {
             ngx_snprintf(reason, sizeof(reason), "the answer is larger "
-                         "than %uzk%Z", kv->body.max / 1024);
+                         "than %uzk%Z", kv->req.body.max / 1024);
 
         } else {
             ngx_snprintf(reason, sizeof(reason), "%s%Z",
-                         kv->error[0] ? kv->error
+                         kv->req.error[0] ? kv->req.error
                                       : curl_easy_strerror((CURLcode) result));
         }
 
@@ -447,10 +475,10 @@ ngx_http_farm_consul_kv_answer(ngx_http_farm_consul_xfer_t *x,
     }
 
     status = 0;
-    curl_easy_getinfo(kv->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(kv->req.easy, CURLINFO_RESPONSE_CODE, &status);
 
     if (status != 200 && status != 404) {
-        ngx_http_farm_consul_body_text(&kv->body, text, sizeof(text));
+        ngx_http_farm_consul_body_text(&kv->req.body, text, sizeof(text));
         ngx_snprintf(reason, sizeof(reason), "HTTP %l%s%s%Z", status,
                      text[0] ? " " : "", text);
         ngx_http_farm_consul_kv_failed(kv, (char *) reason, status);
@@ -459,7 +487,7 @@ ngx_http_farm_consul_kv_answer(ngx_http_farm_consul_xfer_t *x,
 
     index = 0;
 
-    if (curl_easy_header(kv->easy, "X-Consul-Index", 0, CURLH_HEADER, -1,
+    if (curl_easy_header(kv->req.easy, "X-Consul-Index", 0, CURLH_HEADER, -1,
                          &h)
         == CURLHE_OK)
     {
@@ -475,8 +503,8 @@ ngx_http_farm_consul_kv_answer(ngx_http_farm_consul_xfer_t *x,
     old = kv->index;
 
     if (ngx_http_farm_consul_kv_apply(kv->fcf, kv->log,
-                                      status == 200 ? kv->body.data : NULL,
-                                      kv->body.len, kv->started,
+                                      status == 200 ? kv->req.body.data : NULL,
+                                      kv->req.body.len, kv->started,
                                       index != 0 && index == old, &err)
         != NGX_OK)
     {
@@ -579,46 +607,35 @@ void
 ngx_http_farm_consul_kv_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log,
     ngx_msec_t ms)
 {
-    long                          status;
-    CURL                         *easy;
-    char                          error[CURL_ERROR_SIZE];
-    u_char                        url[NGX_HTTP_FARM_CONSUL_KV_URL];
-    CURLcode                      rc;
-    const char                   *err;
-    struct curl_slist            *headers, *resolve;
-    ngx_http_farm_consul_body_t   body;
+    long                            status;
+    u_char                          url[NGX_HTTP_FARM_CONSUL_KV_URL];
+    CURLcode                        rc;
+    const char                     *err;
+    ngx_http_farm_consul_kv_req_t   req;
 
-    ngx_memzero(&body, sizeof(ngx_http_farm_consul_body_t));
-    body.max = NGX_HTTP_FARM_CONSUL_KV_BODY_MAX;
+    ngx_memzero(&req, sizeof(ngx_http_farm_consul_kv_req_t));
 
-    headers = NULL;
-    resolve = NULL;
-    error[0] = '\0';
     err = "out of memory";
 
-    easy = curl_easy_init();
-
-    if (easy == NULL
-        || ngx_http_farm_consul_easy(fcf, easy, &body, ms, ms,
-                                     (void **) &headers, (void **) &resolve,
-                                     error)
-           != NGX_OK)
+    if (ngx_http_farm_consul_kv_open(fcf, &req,
+                                     NGX_HTTP_FARM_CONSUL_KV_BODY_MAX, ms, ms)
+        != NGX_OK)
     {
         goto failed;
     }
 
     ngx_http_farm_consul_kv_url(fcf, url, sizeof(url), NULL, 0, 0);
-    curl_easy_setopt(easy, CURLOPT_URL, (char *) url);
+    curl_easy_setopt(req.easy, CURLOPT_URL, (char *) url);
 
-    rc = curl_easy_perform(easy);
+    rc = curl_easy_perform(req.easy);
 
     if (rc != CURLE_OK) {
-        err = error[0] ? error : curl_easy_strerror(rc);
+        err = req.error[0] ? req.error : curl_easy_strerror(rc);
         goto failed;
     }
 
     status = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(req.easy, CURLINFO_RESPONSE_CODE, &status);
 
     if (status != 200 && status != 404) {
         err = "refused";
@@ -626,18 +643,15 @@ ngx_http_farm_consul_kv_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log,
     }
 
     if (ngx_http_farm_consul_kv_apply(fcf, log,
-                                      status == 200 ? body.data : NULL,
-                                      body.len, ngx_current_msec | 1, 0,
+                                      status == 200 ? req.body.data : NULL,
+                                      req.body.len, ngx_current_msec | 1, 0,
                                       &err)
         != NGX_OK)
     {
         goto failed;
     }
 
-    curl_easy_cleanup(easy);
-    curl_slist_free_all(headers);
-    curl_slist_free_all(resolve);
-    free(body.data);
+    ngx_http_farm_consul_kv_close(&req);
 
     return;
 
@@ -648,13 +662,7 @@ failed:
                   "overrides at start (%s); the workers will",
                   &fcf->url_display, &fcf->uscf->host, err);
 
-    if (easy) {
-        curl_easy_cleanup(easy);
-    }
-
-    curl_slist_free_all(headers);
-    curl_slist_free_all(resolve);
-    free(body.data);
+    ngx_http_farm_consul_kv_close(&req);
 }
 
 
@@ -683,7 +691,6 @@ ngx_http_farm_consul_kv_write(ngx_http_farm_srv_conf_t *fcf, ngx_pool_t *pool,
     w->log = log;
     w->done = done;
     w->data = data;
-    w->body.max = 4096;
 
     w->xfer.handler = ngx_http_farm_consul_kv_written;
     w->xfer.data = w;
@@ -697,36 +704,33 @@ ngx_http_farm_consul_kv_write(ngx_http_farm_srv_conf_t *fcf, ngx_pool_t *pool,
         goto failed;
     }
 
-    w->easy = curl_easy_init();
-
-    if (w->easy == NULL
-        || ngx_http_farm_consul_easy(fcf, w->easy, &w->body, fcf->timeout,
-                                     fcf->timeout, (void **) &w->headers,
-                                     (void **) &w->resolve, w->error)
-           != NGX_OK)
+    if (ngx_http_farm_consul_kv_open(fcf, &w->req, 4096, fcf->timeout,
+                                     fcf->timeout)
+        != NGX_OK)
     {
         goto failed;
     }
 
     ngx_http_farm_consul_kv_url(fcf, url, sizeof(url), id, 0, 0);
 
-    rc = curl_easy_setopt(w->easy, CURLOPT_URL, (char *) url);
+    rc = curl_easy_setopt(w->req.easy, CURLOPT_URL, (char *) url);
 
     if (rec) {
         p = ngx_http_farm_override_json(w->json, rec);
         w->json_len = p - w->json;
 
-        rc |= curl_easy_setopt(w->easy, CURLOPT_CUSTOMREQUEST, "PUT");
-        rc |= curl_easy_setopt(w->easy, CURLOPT_POSTFIELDSIZE,
+        rc |= curl_easy_setopt(w->req.easy, CURLOPT_CUSTOMREQUEST, "PUT");
+        rc |= curl_easy_setopt(w->req.easy, CURLOPT_POSTFIELDSIZE,
                                (long) w->json_len);
-        rc |= curl_easy_setopt(w->easy, CURLOPT_POSTFIELDS, (char *) w->json);
+        rc |= curl_easy_setopt(w->req.easy, CURLOPT_POSTFIELDS,
+                               (char *) w->json);
 
     } else {
-        rc |= curl_easy_setopt(w->easy, CURLOPT_CUSTOMREQUEST, "DELETE");
+        rc |= curl_easy_setopt(w->req.easy, CURLOPT_CUSTOMREQUEST, "DELETE");
     }
 
     if (rc != CURLE_OK
-        || ngx_http_farm_consul_add(w->cs, w->easy, &w->xfer) != NGX_OK)
+        || ngx_http_farm_consul_add(w->cs, w->req.easy, &w->xfer) != NGX_OK)
     {
         goto failed;
     }
@@ -743,12 +747,7 @@ failed:
         ngx_http_farm_consul_close(w->cs);
     }
 
-    if (w->easy) {
-        curl_easy_cleanup(w->easy);
-    }
-
-    curl_slist_free_all(w->headers);
-    curl_slist_free_all(w->resolve);
+    ngx_http_farm_consul_kv_close(&w->req);
 
     return NGX_ERROR;
 }
@@ -770,12 +769,12 @@ ngx_http_farm_consul_kv_written(ngx_http_farm_consul_xfer_t *x,
 
     if (result == CURLE_OK) {
         status = 0;
-        curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(w->req.easy, CURLINFO_RESPONSE_CODE, &status);
 
         /* PUT and DELETE answer "true"; "false" would be a lost ?cas= */
 
-        if (status == 200 && w->body.len >= 4
-            && ngx_strncmp(w->body.data, "true", 4) == 0)
+        if (status == 200 && w->req.body.len >= 4
+            && ngx_strncmp(w->req.body.data, "true", 4) == 0)
         {
             w->failed = NULL;
 
@@ -784,7 +783,7 @@ ngx_http_farm_consul_kv_written(ngx_http_farm_consul_xfer_t *x,
 
             p = ngx_snprintf(w->detail, sizeof(w->detail) - 1, "HTTP %l ",
                              status);
-            ngx_http_farm_consul_body_text(&w->body, p,
+            ngx_http_farm_consul_body_text(&w->req.body, p,
                                            w->detail + sizeof(w->detail)
                                            - p);
         }
@@ -807,7 +806,7 @@ ngx_http_farm_consul_kv_written(ngx_http_farm_consul_xfer_t *x,
         }
 
         p = ngx_snprintf(w->detail, sizeof(w->detail) - 1, "%s",
-                         w->error[0] ? w->error
+                         w->req.error[0] ? w->req.error
                                      : curl_easy_strerror((CURLcode) result));
         *p = '\0';
     }
@@ -822,16 +821,7 @@ ngx_http_farm_consul_kv_write_end(ngx_event_t *ev)
     ngx_http_farm_consul_kv_write_t  *w = ev->data;
 
     ngx_http_farm_consul_close(w->cs);
-
-    curl_easy_cleanup(w->easy);
-    curl_slist_free_all(w->headers);
-    curl_slist_free_all(w->resolve);
-    free(w->body.data);
-
-    w->easy = NULL;
-    w->headers = NULL;
-    w->resolve = NULL;
-    w->body.data = NULL;
+    ngx_http_farm_consul_kv_close(&w->req);
 
     w->done(w->data, w->failed, (const char *) w->detail);
 }
