@@ -678,8 +678,9 @@ ngx_http_farm_consul_kv_write(ngx_http_farm_srv_conf_t *fcf, ngx_pool_t *pool,
     ngx_log_t *log, ngx_str_t *id, ngx_http_farm_override_rec_t *rec,
     ngx_http_farm_consul_kv_done_pt done, void *data)
 {
-    u_char                           url[NGX_HTTP_FARM_CONSUL_KV_URL], *p;
-    CURLcode                         rc;
+    u_char                           *p;
+    u_char                            url[NGX_HTTP_FARM_CONSUL_KV_URL];
+    CURLcode                          rc;
     ngx_http_farm_consul_kv_write_t  *w;
 
     w = ngx_pcalloc(pool, sizeof(ngx_http_farm_consul_kv_write_t));
