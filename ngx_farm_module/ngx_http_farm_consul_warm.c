@@ -7,7 +7,9 @@
  * GET /v1/health/service/<service> with libcurl's easy interface when a
  * zone is created, before any worker exists, so a fresh nginx routes from
  * its first request.  Bounded by timeout= and NGX_HTTP_FARM_CONSUL_WARM_MAX,
- * and never made by a worker, "nginx -t" or "nginx -s".
+ * and never made by a worker, "nginx -t" or "nginx -s".  Then, bounded the
+ * same way, the operators' overrides in the KV store
+ * (ngx_http_farm_consul_kv.c).
  */
 
 
