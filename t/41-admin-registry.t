@@ -130,6 +130,75 @@ _EOC_
     return $main::B;
 }
 
+# Two gateways in front of one registry: a drain with weight $w of $x and
+# an ejection of $y, set on A through write=registry in pool $pool, reach
+# B, and so do their ends.  $stored->($id): the agent's entry in the
+# registry ('' when absent), which is $where; $drained->($b) runs while B
+# shows $x draining.
+sub through_two_gateways {
+    my ($pool, $x, $y, $w, $stored, $where, $drained) = @_;
+    gateway_b() unless $main::B;
+    my $b = $main::B->{port};
+    wait_until(sub { agent_on($b, $x)->{state} eq 'up'
+                     && agent_on($b, $y)->{state} eq 'up' }, 30,
+               "B knows $x and $y");
+    my ($code, $a) = admin('PATCH', "/pools/$pool/agents/$x",
+                           { mode => 'draining', weight => $w });
+    Test::More::is($code, 200, 'PATCH on A: 200');
+    Test::More::is($a->{mode}, 'draining', "A answers with $x draining");
+    Test::More::like($stored->($x), qr/"mode":"draining","weight":$w,/,
+                     "the override is in $where");
+    wait_until(sub { agent_on($b, $x)->{mode} eq 'draining' }, 30,
+               "B shows $x draining");
+    Test::More::is(agent_on($b, $x)->{weight_override}, $w, "and its weight $w");
+    $drained->($b) if $drained;
+    ($code, $a) = admin('POST', "/pools/$pool/agents/$y/eject", { seconds => 600 });
+    Test::More::is($a->{state}, 'ejected', "A ejects $y");
+    wait_until(sub { agent_on($b, $y)->{state} eq 'ejected' }, 30,
+               "B shows $y ejected");
+    Test::More::cmp_ok(abs(agent_on($b, $y)->{ejected_until_ms}
+                           - $a->{ejected_until_ms}), '<', 2000,
+                       'until the same time');
+    ($code) = admin('DELETE', "/pools/$pool/agents/$y/eject");
+    Test::More::is($code, 200, 'DELETE eject on A: 200');
+    ($code) = admin('PATCH', "/pools/$pool/agents/$x", { mode => 'active', weight => 0 });
+    Test::More::is($code, 200, "$x active again on A");
+    Test::More::is($stored->($x) . $stored->($y), '', "both entries left $where");
+    wait_until(sub { agent_on($b, $x)->{mode} eq 'active'
+                     && agent_on($b, $y)->{state} eq 'up' }, 30,
+               "B shows $x active and $y up");
+}
+
+# B restarted (a new zone) has the registry's override of $x (maintenance,
+# through write=registry) from its first request; $y, drained on A through
+# the location without write=registry, stays A's
+sub across_restart {
+    my ($pool, $x, $y, $stored) = @_;
+    gateway_b() unless $main::B;
+    my ($code) = admin('PATCH', "/pools/$pool/agents/$x", { mode => 'maintenance' });
+    Test::More::is($code, 200, "$x in maintenance, through the registry");
+    ($code) = admin_on(gateway_port(), 'PATCH', "/farm/local/pools/$pool/agents/$y",
+                       { mode => 'draining' });
+    Test::More::is($code, 200, "$y draining on A only");
+    Test::More::is($stored->($y), '', 'which is not in the registry');
+    stop_nginx($main::B);
+    gateway_b();
+    my $b = $main::B->{port};
+    Test::More::is(agent_on($b, $x)->{state}, 'maintenance',
+                   "the new B shows $x in maintenance from its first request "
+                   . '(the master read the overrides with the agents)');
+    Test::More::is(agent_on($b, $y)->{mode}, 'active',
+                   "$y, drained on A without write=registry, is active on B");
+    Test::More::is(agent_on(gateway_port(), $y)->{mode}, 'draining',
+                   'and still draining on A');
+    ($code) = admin('PATCH', "/pools/$pool/agents/$x", { mode => 'active' });
+    Test::More::is($code, 200, "$x active again");
+    ($code) = admin_on(gateway_port(), 'PATCH', "/farm/local/pools/$pool/agents/$y",
+                       { mode => 'active' });
+    Test::More::is($code, 200, "$y active again");
+    wait_until(sub { agent_on($b, $x)->{mode} eq 'active' }, 30, "B shows $x active");
+}
+
 # the ids in a state file
 sub saved_ids {
     my ($file) = @_;
@@ -179,43 +248,16 @@ __DATA__
 === TEST 1: two gateways, one Redis: a drain, a weight and an ejection set on A reach B within a sync, and their ends too
 --- init
 main::agents(a1 => {}, a2 => {});
-main::gateway_b() unless $main::B;
-my $b = $main::B->{port};
-FarmTest::wait_until(sub { main::agent_on($b, 'a2')->{state} eq 'up' }, 30,
-                     'B knows a1 and a2');
-my ($code, $a) = main::admin('PATCH', '/pools/agents/agents/a1',
-                             { mode => 'draining', weight => 7 });
-Test::More::is($code, 200, 'PATCH on A: 200');
-Test::More::is($a->{mode}, 'draining', 'A answers with a1 draining');
-Test::More::like(main::stored('a1'), qr/"mode":"draining","weight":7,/,
-                 'the override is in Redis');
-FarmTest::wait_until(sub { main::agent_on($b, 'a1')->{mode} eq 'draining' }, 30,
-                     'B shows a1 draining');
-Test::More::is(main::agent_on($b, 'a1')->{weight_override}, 7, 'and its weight 7');
-my %to;
-for (1 .. 4) {
-    my ($c, $h) = FarmTest::http_get($b, '/work?ms=0');
-    $to{$h->{'x-farm-agent'} // "status-$c"}++;
-}
-Test::More::is(join(',', map { "$_=$to{$_}" } sort keys %to), 'a2=4',
-               'B sends a1 nothing');
-($code, $a) = main::admin('POST', '/pools/agents/agents/a2/eject', { seconds => 600 });
-Test::More::is($a->{state}, 'ejected', 'A ejects a2');
-FarmTest::wait_until(sub { main::agent_on($b, 'a2')->{state} eq 'ejected' }, 30,
-                     'B shows a2 ejected');
-Test::More::cmp_ok(abs(main::agent_on($b, 'a2')->{ejected_until_ms}
-                       - $a->{ejected_until_ms}), '<', 2000,
-                   'until the same time');
-($code) = main::admin('DELETE', '/pools/agents/agents/a2/eject');
-Test::More::is($code, 200, 'DELETE eject on A: 200');
-($code) = main::admin('PATCH', '/pools/agents/agents/a1',
-                      { mode => 'active', weight => 0 });
-Test::More::is($code, 200, 'a1 active again on A');
-Test::More::is(main::stored('a1') . main::stored('a2'), '',
-               'both entries left Redis');
-FarmTest::wait_until(sub { main::agent_on($b, 'a1')->{mode} eq 'active'
-                           && main::agent_on($b, 'a2')->{state} eq 'up' }, 30,
-                     'B shows a1 active and a2 up');
+main::through_two_gateways('agents', 'a1', 'a2', 7, \&main::stored, 'Redis', sub {
+    my ($b) = @_;
+    my %to;
+    for (1 .. 4) {
+        my ($c, $h) = FarmTest::http_get($b, '/work?ms=0');
+        $to{$h->{'x-farm-agent'} // "status-$c"}++;
+    }
+    Test::More::is(join(',', map { "$_=$to{$_}" } sort keys %to), 'a2=4',
+                   'B sends a1 nothing');
+});
 --- request
 GET /farm
 --- response_body_like: "total":2,"overrides":0,
@@ -228,26 +270,7 @@ GET /farm
 === TEST 2: B restarted (a new zone) has the registry's overrides from its first request; A's local overrides stay A's
 --- init
 main::agents(a1 => {}, a2 => {});
-main::gateway_b() unless $main::B;
-my ($code, $a) = main::admin('PATCH', '/pools/agents/agents/a1',
-                             { mode => 'maintenance' });
-Test::More::is($code, 200, 'a1 in maintenance, through the registry');
-($code) = main::admin_on(FarmTest::gateway_port(), 'PATCH',
-                         '/farm/local/pools/agents/agents/a2', { mode => 'draining' });
-Test::More::is($code, 200, 'a2 draining on A only');
-FarmTest::stop_nginx($main::B);
-main::gateway_b();
-my $b = $main::B->{port};
-Test::More::is(main::agent_on($b, 'a1')->{state}, 'maintenance',
-               'the new B shows a1 in maintenance from its first request '
-               . '(the master read the overrides with the agents)');
-Test::More::is(main::agent_on($b, 'a2')->{mode}, 'active',
-               'a2, drained on A without write=registry, is active on B');
-Test::More::is(FarmTest::agent_state('a2'), 'draining', 'and still draining on A');
-($code) = main::admin('PATCH', '/pools/agents/agents/a1', { mode => 'active' });
-($code) = main::admin_on(FarmTest::gateway_port(), 'PATCH',
-                         '/farm/local/pools/agents/agents/a2', { mode => 'active' });
-Test::More::is($code, 200, 'a2 active again');
+main::across_restart('agents', 'a1', 'a2', \&main::stored);
 --- request
 GET /farm
 --- response_body_like: "total":2,"overrides":0,
@@ -366,35 +389,7 @@ GET /farm
 $::ConsulConf
 --- init
 main::consul_agents('c1', 'c2');
-main::gateway_b() unless $main::B;
-my $b = $main::B->{port};
-FarmTest::wait_until(sub { main::agent_on($b, 'c2')->{state} eq 'up' }, 30,
-                     'B knows c1 and c2');
-my ($code, $a) = main::admin('PATCH', '/pools/cpool/agents/c1',
-                             { mode => 'draining', weight => 5 });
-Test::More::is($code, 200, 'PATCH on A: 200');
-Test::More::is($a->{mode}, 'draining', 'A answers with c1 draining');
-Test::More::like(main::kv('c1'), qr/^\{"mode":"draining","weight":5,"ejected_until_ms":0\}$/,
-                 'the override is in the KV store, under prefix=');
-FarmTest::wait_until(sub { main::agent_on($b, 'c1')->{mode} eq 'draining' }, 30,
-                     'B shows c1 draining');
-Test::More::is(main::agent_on($b, 'c1')->{weight_override}, 5, 'and its weight 5');
-($code, $a) = main::admin('POST', '/pools/cpool/agents/c2/eject', { seconds => 600 });
-Test::More::is($a->{state}, 'ejected', 'A ejects c2');
-FarmTest::wait_until(sub { main::agent_on($b, 'c2')->{state} eq 'ejected' }, 30,
-                     'B shows c2 ejected');
-Test::More::cmp_ok(abs(main::agent_on($b, 'c2')->{ejected_until_ms}
-                       - $a->{ejected_until_ms}), '<', 2000,
-                   'until the same time');
-($code) = main::admin('DELETE', '/pools/cpool/agents/c2/eject');
-Test::More::is($code, 200, 'DELETE eject on A: 200');
-($code) = main::admin('PATCH', '/pools/cpool/agents/c1',
-                      { mode => 'active', weight => 0 });
-Test::More::is($code, 200, 'c1 active again on A');
-Test::More::is(main::kv('c1') . main::kv('c2'), '', 'both keys left the KV store');
-FarmTest::wait_until(sub { main::agent_on($b, 'c1')->{mode} eq 'active'
-                           && main::agent_on($b, 'c2')->{state} eq 'up' }, 30,
-                     'B shows c1 active and c2 up');
+main::through_two_gateways('cpool', 'c1', 'c2', 5, \&main::kv, 'the KV store');
 --- request
 GET /farm
 --- response_body_like: "id":"c1".*"mode":"active"
@@ -410,30 +405,7 @@ GET /farm
 $::ConsulConf
 --- init
 main::consul_agents('c1', 'c2');
-main::gateway_b() unless $main::B;
-my ($code) = main::admin('PATCH', '/pools/cpool/agents/c1', { mode => 'maintenance' });
-Test::More::is($code, 200, 'c1 in maintenance, through the KV store');
-($code) = main::admin_on(FarmTest::gateway_port(), 'PATCH',
-                         '/farm/local/pools/cpool/agents/c2', { mode => 'draining' });
-Test::More::is($code, 200, 'c2 draining on A only');
-Test::More::is(main::kv('c2'), '', 'which is not in the KV store');
-FarmTest::stop_nginx($main::B);
-main::gateway_b();
-my $b = $main::B->{port};
-Test::More::is(main::agent_on($b, 'c1')->{state}, 'maintenance',
-               'the new B shows c1 in maintenance from its first request '
-               . '(the master read the overrides with the agents)');
-Test::More::is(main::agent_on($b, 'c2')->{mode}, 'active',
-               'c2, drained on A without write=registry, is active on B');
-Test::More::is(main::agent_on(FarmTest::gateway_port(), 'c2')->{mode}, 'draining',
-               'and still draining on A');
-($code) = main::admin('PATCH', '/pools/cpool/agents/c1', { mode => 'active' });
-Test::More::is($code, 200, 'c1 active again');
-($code) = main::admin_on(FarmTest::gateway_port(), 'PATCH',
-                         '/farm/local/pools/cpool/agents/c2', { mode => 'active' });
-Test::More::is($code, 200, 'c2 active again');
-FarmTest::wait_until(sub { main::agent_on($b, 'c1')->{mode} eq 'active' }, 30,
-                     'B shows c1 active');
+main::across_restart('cpool', 'c1', 'c2', \&main::kv);
 --- request
 GET /farm
 --- response_body_like: "id":"c1".*"mode":"active"
