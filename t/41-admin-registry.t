@@ -10,16 +10,21 @@ use Test::Nginx::Socket 'no_plan';
 use FarmTest;
 use File::Temp ();
 use JSON::PP ();
+use POSIX ();
 
 our $Redis = start_redis();
 our $Consul = start_consul();
 our $AclConsul = start_consul(acl => 1);
+our $Hung = FarmTest::start_listener();       # a "Consul" that accepts and never answers
 our (%Agent, $B);
 our $Dir = File::Temp::tempdir('farm-admin-reg-XXXX', TMPDIR => 1, CLEANUP => 1);
 
 $ENV{TEST_NGINX_REDIS_PORT} = $Redis->{port};
 $ENV{TEST_NGINX_CONSUL_PORT} = $Consul->{port};
 $ENV{TEST_NGINX_ACL_CONSUL_PORT} = $AclConsul->{port};
+$ENV{TEST_NGINX_HUNG_PORT} = $Hung->{port};
+$ENV{TEST_NGINX_HUNG_STATE} = temp_file('hung.state',
+    '[{"id":"h1","service":"cagents","address":"127.0.0.1","port":9}]' . "\n");
 $ENV{TEST_NGINX_ADMIN_TOKEN} = temp_file('admin.token', "s3cret-token\n");
 
 sub agents {
@@ -509,3 +514,55 @@ GET /farm
  qr/the change of agent "c1" of pool "cread" was not written to registry consul:\S+ \(the registry refused the write\): nothing changed/]
 --- no_error_log
 cannot read the overrides
+
+
+
+=== TEST 11: a Consul that never answers: the write is a 502 after timeout=, nothing changes, and the worker serves other requests meanwhile
+--- http_config
+    upstream agents {
+        farm_registry redis://127.0.0.1:$TEST_NGINX_REDIS_PORT service=agents
+                      resync=300ms;
+    }
+    upstream chung {
+        farm_registry consul://127.0.0.1:$TEST_NGINX_HUNG_PORT service=cagents
+                      state=$TEST_NGINX_HUNG_STATE resync=1s timeout=6s;
+    }
+--- init
+FarmTest::wait_until(sub { main::agent_on(FarmTest::gateway_port(), 'h1')->{id} }, 30,
+                     'the gateway knows h1 from its state file');
+my $out = "$main::Dir/hung-patch.out";
+unlink $out;
+# the write, from a child: its answer waits for timeout=
+my $pid = fork // die "fork: $!\n";
+if ($pid == 0) {
+    local $FarmTest::HttpTimeout = 60;
+    my ($code, $e) = main::admin('PATCH', '/pools/chung/agents/h1', { mode => 'draining' });
+    open my $f, '>', "$out.tmp" or POSIX::_exit(1);
+    print {$f} ($code // 'none'), ' ', (($e || {})->{error} // ''), "\n";
+    close $f;
+    rename "$out.tmp", $out;
+    POSIX::_exit(0);
+}
+my ($farm, $held);
+eval {
+    # the catalog's and the overrides' queries hold two; the write a third
+    FarmTest::wait_until(sub { FarmTest::listener_peak($main::Hung) >= 3 }, 30,
+                         'the write to hold a connection to the silent Consul');
+    $farm = main::agent_on(FarmTest::gateway_port(), 'h1');
+    $held = !-e $out;
+    1;
+} or do { kill 'KILL', $pid; waitpid $pid, 0; die $@ };
+Test::More::ok($held, 'the worker answered farm_status while the write waited');
+Test::More::is($farm->{mode}, 'active', 'h1 is active meanwhile');
+waitpid $pid, 0;
+open my $f, '<', $out or die "$out: $!\n";
+Test::More::is(scalar <$f>, "502 registry: timed out; nothing changed\n",
+               'the write: 502, timed out');
+Test::More::is(main::agent_on(FarmTest::gateway_port(), 'h1')->{mode}, 'active',
+               'h1 is still active');
+--- request
+GET /farm
+--- response_body_like: "id":"h1"
+--- error_log eval
+[qr/farm admin: registry consul:\/\/127\.0\.0\.1:\d+: timed out: /,
+ qr/the change of agent "h1" of pool "chung" was not written to registry consul:\S+ \(timed out\): nothing changed/]
