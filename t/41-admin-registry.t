@@ -4,7 +4,8 @@
 # hash beside the agent records) with two gateways; the built-in registry
 # (the overrides file beside its state file) across a restart; Consul (one
 # KV key per agent under <prefix>/<service>/overrides/) with two gateways,
-# across a restart, and down.
+# across a restart, down, with ACLs, and silent (the worker keeps serving
+# while the write waits).
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
