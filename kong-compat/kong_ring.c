@@ -232,49 +232,29 @@ kong_ring_point(const kong_upstream_t *u, const char *key, size_t len)
 /*
  * The target (its index in u->targets) of the first point from `point`
  * towards lower points, wrapping around, whose target can(data, index)
- * accepts; -1 when none does.  Each target is offered at most once.
+ * accepts; -1 when none does.  Allocates nothing: it runs per request.
  */
 
 long
 kong_ring_pick(const kong_upstream_t *u, size_t point,
     int (*can)(void *data, size_t target), void *data)
 {
-    size_t          n, seen;
-    uint32_t        t;
-    unsigned char  *asked;
-    long            found;
+    size_t    n;
+    uint32_t  t;
 
-    if (u->ring == NULL || u->ring_size == 0 || u->ntargets == 0) {
+    if (u->ring == NULL || u->ring_size == 0 || point >= u->ring_size) {
         return -1;
     }
 
-    asked = calloc(u->ntargets, 1);
-    if (asked == NULL) {
-        return -1;
-    }
-
-    found = -1;
-    seen = 0;
-
-    for (n = 0; n < u->ring_size && seen < u->ntargets; n++) {
+    for (n = 0; n < u->ring_size; n++) {
         t = u->ring[point];
 
+        if (t != 0 && can(data, t - 1)) {
+            return (long) (t - 1);
+        }
+
         point = (point == 0) ? u->ring_size - 1 : point - 1;
-
-        if (t == 0 || asked[t - 1]) {
-            continue;
-        }
-
-        asked[t - 1] = 1;
-        seen++;
-
-        if (can(data, t - 1)) {
-            found = (long) (t - 1);
-            break;
-        }
     }
 
-    free(asked);
-
-    return found;
+    return -1;
 }
