@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "loop.h"
 #include "options.h"
 #include "registrar.h"
 #include "server.h"
@@ -908,7 +909,7 @@ main(int argc, char **argv)
 
     farm_agent_register(&a);
 
-    if (event_base_dispatch(a.base) < 0) {
+    if (farm_loop_run(a.base, &a.server->inflight, a.opts.busy_poll_us) < 0) {
         farm_log_error("event loop failed");
         a.exit_code = 1;
     }

@@ -16,6 +16,9 @@
 #
 #   BENCH_SECONDS (5)  BENCH_ROUNDS (3)  BENCH_CONNS (32)
 #   BENCH_APPS ("c node python")
+#   BENCH_AGENT_FLAGS ("")   more flags for the agent in front (e.g.
+#                            "--busy-poll 200")
+#   FARM_AGENT_BINARY        the farm-agent to use (build/farm-agent)
 #
 # Alone: scripts/bench-agent.sh (after make).  Loopback only; ports
 # 9281-9286.
@@ -26,7 +29,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 me=bench-agent
 . "$top/scripts/common.sh"
 dir=$top/.bench-agent
-agent=$top/build/farm-agent
+agent=${FARM_AGENT_BINARY:-$top/build/farm-agent}
+flags=${BENCH_AGENT_FLAGS:-}
 
 seconds=${BENCH_SECONDS:-5}
 rounds=${BENCH_ROUNDS:-3}
@@ -76,7 +80,7 @@ bench() {
     proxy_port=$3
 
     "$agent" --listen 127.0.0.1:$proxy_port --id proxy --log-level warn \
-        --app http://127.0.0.1:$app_port --app-health /health \
+        --app http://127.0.0.1:$app_port --app-health /health $flags \
         > "$dir/proxy-$name.log" 2>&1 &
     echo $! > "$dir/proxy-$name.pid"
 
