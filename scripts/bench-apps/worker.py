@@ -49,5 +49,14 @@ class Worker(BaseHTTPRequestHandler):
         pass
 
 
-ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Worker).serve_forever()
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # a client that leaves mid-answer (wrk at the end of a run) is no
+        # error worth a traceback
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+Server(("127.0.0.1", int(sys.argv[1])), Worker).serve_forever()

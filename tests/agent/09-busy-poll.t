@@ -23,24 +23,19 @@ plan skip_all => 'farm-agent not built (' . agent_binary() . ')'
 my $app = start_app();
 my $app_url = "http://127.0.0.1:$app->{port}";
 
-sub busy_agent {
-    my (%opt) = @_;
-    return start_agent(%opt, extra => ['--app', $app_url,
-                                       '--app-health', '/health',
-                                       '--app-health-interval', '100ms',
-                                       '--busy-poll', '200']);
-}
+my @flags = ('--app', $app_url, '--app-health', '/health',
+             '--app-health-interval', '100ms', '--busy-poll', '200');
 
+# (status of /_farm/health, its JSON)
 sub health {
-    my ($a) = @_;
-    my ($st, undef, $body) = http_get($a, '/_farm/health');
+    my ($st, undef, $body) = http_get($_[0], '/_farm/health');
     return ($st // 0, json_of($body) // {});
 }
 
 # forwarding, many requests on one kept-alive client connection
 
 {
-    my $a = busy_agent(id => 'busy1');
+    my $a = start_agent(id => 'busy1', extra => \@flags);
     wait_until(sub { (health($a))[0] == 200 }, 10, 'the app to be up');
 
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
@@ -72,7 +67,7 @@ sub health {
 # SIGTERM while a request is in flight (the loop is polling then)
 
 {
-    my $a = busy_agent(id => 'busy2');
+    my $a = start_agent(id => 'busy2', extra => \@flags);
     wait_until(sub { (health($a))[0] == 200 }, 10, 'the app to be up');
 
     my $slow = http_start($a, '/slow?ms=1000');
