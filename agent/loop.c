@@ -26,21 +26,26 @@ farm_loop_now_us(void)
 
 
 int
-farm_loop_run(struct event_base *base, const unsigned *busy, int64_t spin_us)
+farm_loop_run(struct event_base *base, int64_t spin_us,
+    farm_loop_activity_pt activity, void *data)
 {
-    int      rc, spin;
-    int64_t  now, last;
+    int            rc, spin;
+    int64_t        now, last;
+    unsigned long  n, seen;
 
-    if (spin_us <= 0) {
+    if (spin_us <= 0 || activity == NULL) {
         return event_base_dispatch(base);
     }
 
     last = farm_loop_now_us();
+    seen = activity(data);
 
     for ( ;; ) {
         now = farm_loop_now_us();
+        n = activity(data);
 
-        if (*busy) {
+        if (n != seen) {
+            seen = n;
             last = now;
         }
 

@@ -181,8 +181,8 @@ static const farm_opt_t  farm_opts[] = {
       "record's meta and write the record again", farm_opt_load_meta },
 
     { "busy-poll", "FARM_BUSY_POLL", "USEC", "0 (off)",
-      "poll without sleeping while requests are in flight and for USEC "
-      "microseconds after: less latency through --app, more CPU time",
+      "with --app, poll without sleeping until USEC microseconds pass "
+      "with nothing read: less latency, more CPU time",
       farm_opt_busy_poll },
 };
 

@@ -136,6 +136,7 @@ struct farm_proxy_s {
     struct bufferevent      *pool[FARM_PROXY_POOL];
     unsigned                 npool;
     int                      stopped;
+    unsigned long            activity;      /* reads and accepts */
 };
 
 

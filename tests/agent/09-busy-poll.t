@@ -1,5 +1,5 @@
-# farm-agent --busy-poll: the event loop polls without sleeping while
-# requests are in flight (agent/loop.c).  What a user notices must not
+# farm-agent --busy-poll: the event loop polls without sleeping for a while
+# after the proxy last read something (agent/loop.c).  What a user notices must not
 # change: requests through --app are answered, keep-alive holds, the
 # agent's own endpoints answer, and SIGTERM with a request in flight
 # finishes it and exits 0 (the loop must see the exit it is told of).
