@@ -36,12 +36,14 @@ build="
     libhttp-parser-dev libyaml-dev
 "
 
-# the tests, the sanitizer and fuzzer builds, the benchmarks
+# the tests, the sanitizer and fuzzer builds, the benchmarks (nodejs and
+# python3 run the workers of scripts/bench-agent.sh)
 tests="
     perl procps openssl
     clang llvm llvm-14 libclang-rt-14-dev
     libcmocka-dev
     redis-server wrk haproxy
+    nodejs python3
     prometheus
     chromium
 "
