@@ -212,7 +212,7 @@ clean:
 # runs the loader's libFuzzer harness for KONG_FUZZ_TIME seconds.
 KONG_SRCS     := $(filter-out kong-compat/farm_kong.c,$(wildcard kong-compat/*.c))
 KONG_HDRS     := $(wildcard kong-compat/*.h)
-KONG_LIBS     := -lyaml -lpcre2-8 -lm -ljansson -lcrypto -lz
+KONG_LIBS     := -lyaml -lpcre2-8 -lm -ljansson -lcrypto -lz -lxxhash
 KONG_FUZZ_TIME ?= 60
 
 .PHONY: kong fuzz-kong
@@ -252,4 +252,4 @@ $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard fuzz/*.h) \
         $(REGISTRY_HDRS) $(UNIT_HDRS) $(AGENT_HDRS) $(KONG_HDRS)
 	@mkdir -p $(BUILD)/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Iregistry -Ingx_farm_module -Iagent -Ifuzz \
-	    -Ikong-compat -o $@ $< $(FUZZ_SRCS_$*) -ljansson -lcrypto -lpcre2-8 -lz
+	    -Ikong-compat -o $@ $< $(FUZZ_SRCS_$*) -ljansson -lcrypto -lpcre2-8 -lz -lxxhash

@@ -23,90 +23,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "kong_int.h"
 
 
 #define KONG_RING_MIN_SIZE      1000
 #define KONG_RING_POINTS        160    /* per target when weights are equal */
 
-#define KONG_XXH_P1             2654435761U
-#define KONG_XXH_P2             2246822519U
-#define KONG_XXH_P3             3266489917U
-#define KONG_XXH_P4             668265263U
-#define KONG_XXH_P5             374761393U
 
-
-static uint32_t kong_xxh_rotl(uint32_t v, unsigned n);
-static uint32_t kong_xxh_lane(const unsigned char *p);
 static int kong_ring_order(const void *a, const void *b);
 
 
-static uint32_t
-kong_xxh_rotl(uint32_t v, unsigned n)
-{
-    return (v << n) | (v >> (32 - n));
-}
-
-
-static uint32_t
-kong_xxh_lane(const unsigned char *p)
-{
-    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16
-           | (uint32_t) p[3] << 24;
-}
-
-
-/* XXH32 (Yann Collet's xxHash, 32-bit variant), little-endian lanes */
+/*
+ * XXH32, the hash of Kong's ring, from Debian's libxxhash (the reference
+ * implementation) rather than a copy of our own
+ */
 
 uint32_t
 kong_xxhash32(const void *data, size_t len, uint32_t seed)
 {
-    uint32_t              h, v[4];
-    unsigned              k;
-    const unsigned char  *p, *end;
-
-    p = data;
-    end = p + len;
-
-    if (len >= 16) {
-        v[0] = seed + KONG_XXH_P1 + KONG_XXH_P2;
-        v[1] = seed + KONG_XXH_P2;
-        v[2] = seed;
-        v[3] = seed - KONG_XXH_P1;
-
-        while (end - p >= 16) {
-            for (k = 0; k < 4; k++, p += 4) {
-                v[k] += kong_xxh_lane(p) * KONG_XXH_P2;
-                v[k] = kong_xxh_rotl(v[k], 13) * KONG_XXH_P1;
-            }
-        }
-
-        h = kong_xxh_rotl(v[0], 1) + kong_xxh_rotl(v[1], 7)
-            + kong_xxh_rotl(v[2], 12) + kong_xxh_rotl(v[3], 18);
-
-    } else {
-        h = seed + KONG_XXH_P5;
-    }
-
-    h += (uint32_t) len;
-
-    for ( /* void */ ; end - p >= 4; p += 4) {
-        h += kong_xxh_lane(p) * KONG_XXH_P3;
-        h = kong_xxh_rotl(h, 17) * KONG_XXH_P4;
-    }
-
-    for ( /* void */ ; p < end; p++) {
-        h += *p * KONG_XXH_P5;
-        h = kong_xxh_rotl(h, 11) * KONG_XXH_P1;
-    }
-
-    h ^= h >> 15;
-    h *= KONG_XXH_P2;
-    h ^= h >> 13;
-    h *= KONG_XXH_P3;
-    h ^= h >> 16;
-
-    return h;
+    return XXH32(data, len, seed);
 }
 
 

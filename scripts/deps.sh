@@ -33,7 +33,7 @@ build="
     nginx
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
-    libhttp-parser-dev libyaml-dev
+    libhttp-parser-dev libyaml-dev libxxhash-dev
 "
 
 # the tests, the sanitizer and fuzzer builds, the benchmarks (nodejs and
