@@ -483,6 +483,7 @@ services:
   routes:
   - paths: [/v1]
 _YML_
+my %old = map { $_ => 1 } FarmTest::worker_pids();
 main::reload_nginx();
 my ($now, @bad) = ('');
 my $deadline = Time::HiRes::time() + 10;
@@ -493,6 +494,8 @@ while (Time::HiRes::time() < $deadline) {    # until the new workers answer
 }
 Test::More::is($now, 'b', 'after the reload: agent b');
 Test::More::is("@bad", '', 'every request during the switch answered by a or b');
+FarmTest::wait_until(sub { !grep { $old{$_} } FarmTest::worker_pids() }, 60,
+                     'the workers of the first file have exited');
 main::write_kong("services:\n- name: c\n  host: 127.0.0.1\n  port: 99999\n");
 main::reload_nginx();
 FarmTest::wait_until(sub { main::error_log_has(qr/farm_kong: \S*kong\.yml:5:9: services\[0\]\.port: value should be between 0 and 65535/) },
