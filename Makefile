@@ -73,9 +73,23 @@ agent: $(BUILD)/farm-agent
 
 unit: $(UNIT_TESTS)
 
-$(BUILD)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh
+# the compiler's name, rewritten when it changes: a module and farm-agent
+# that "make demo" built with tcc are built again by the next "make" with cc
+$(BUILD)/cc-name: FORCE
 	@mkdir -p $(BUILD)
-	./scripts/build-module.sh
+	@echo '$(CC)' | cmp -s - $@ || echo '$(CC)' > $@
+
+FORCE:
+
+# scripts/tcc-compat.h first in every file of a tcc build (make demo)
+ifeq ($(notdir $(CC)),tcc)
+STRICT    += -include scripts/tcc-compat.h
+endif
+
+$(BUILD)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh \
+        $(BUILD)/cc-name
+	@mkdir -p $(BUILD)
+	CC='$(CC)' ./scripts/build-module.sh
 
 # the module with clang, ASan and UBSan, and its positive control
 $(ASAN)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh \
@@ -83,7 +97,8 @@ $(ASAN)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh \
 	@mkdir -p $(ASAN)
 	FARM_ASAN=1 ./scripts/build-module.sh
 
-$(BUILD)/farm-agent: $(AGENT_SRCS) $(AGENT_HDRS) $(REGISTRY_SRCS) $(REGISTRY_HDRS)
+$(BUILD)/farm-agent: $(AGENT_SRCS) $(AGENT_HDRS) $(REGISTRY_SRCS) $(REGISTRY_HDRS) \
+        $(BUILD)/cc-name
 	@mkdir -p $(BUILD)
 	$(CC) $(STRICT) -Iregistry -o $@ $(AGENT_SRCS) $(REGISTRY_SRCS) $(AGENT_LIBS)
 
@@ -186,10 +201,12 @@ REGISTRY ?= builtin
 
 # only the packages the demo needs (scripts/deps.sh demo): no test tools,
 # no Consul build unless REGISTRY=consul
-# (the module and farm-agent are built side by side)
+# (the module and farm-agent are built side by side; with tcc when there is
+# no $(CC), as scripts/deps.sh demo installed it then)
 demo:
 	./scripts/deps.sh demo $(REGISTRY)
-	$(MAKE) -j2 all
+	if command -v '$(CC)' > /dev/null; then cc='$(CC)'; else cc=tcc; fi; \
+	    $(MAKE) -j2 all CC="$$cc"
 	REGISTRY=$(REGISTRY) ./scripts/demo.sh start
 
 demo-stop:
