@@ -73,18 +73,21 @@ agent: $(BUILD)/farm-agent
 
 unit: $(UNIT_TESTS)
 
-# the compiler's name, rewritten when it changes: a module and farm-agent
-# that "make demo" built with tcc are built again by the next "make" with cc
-$(BUILD)/cc-name: FORCE
-	@mkdir -p $(BUILD)
-	@echo '$(CC)' | cmp -s - $@ || echo '$(CC)' > $@
-
-FORCE:
-
-# scripts/tcc-compat.h first in every file of a tcc build (make demo)
-ifeq ($(notdir $(CC)),tcc)
+# The compiler $(CC) is: tcc when scripts/deps.sh demo installed it on a
+# machine without one (Debian's tcc package makes itself cc until gcc is
+# installed); then scripts/tcc-compat.h comes first in every file.  Its
+# name and path are kept in build/cc-name, rewritten when they change, so a
+# module and farm-agent built with tcc are built again once cc is gcc.
+CC_PATH   := $(realpath $(shell command -v $(CC) 2>/dev/null))
+ifeq ($(notdir $(CC_PATH)),tcc)
 STRICT    += -include scripts/tcc-compat.h
 endif
+
+$(BUILD)/cc-name: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CC_PATH)' | cmp -s - $@ || echo '$(CC) $(CC_PATH)' > $@
+
+FORCE:
 
 $(BUILD)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh \
         $(BUILD)/cc-name
@@ -201,12 +204,10 @@ REGISTRY ?= builtin
 
 # only the packages the demo needs (scripts/deps.sh demo): no test tools,
 # no Consul build unless REGISTRY=consul
-# (the module and farm-agent are built side by side; with tcc when there is
-# no $(CC), as scripts/deps.sh demo installed it then)
+# (the module and farm-agent are built side by side)
 demo:
 	./scripts/deps.sh demo $(REGISTRY)
-	if command -v '$(CC)' > /dev/null; then cc='$(CC)'; else cc=tcc; fi; \
-	    $(MAKE) -j2 all CC="$$cc"
+	$(MAKE) -j2 all
 	REGISTRY=$(REGISTRY) ./scripts/demo.sh start
 
 demo-stop:

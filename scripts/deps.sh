@@ -14,9 +14,9 @@
 #                                On an amd64 machine without a C compiler
 #                                (no cc), tcc and libc6-dev instead of gcc:
 #                                the Tiny C Compiler, 1 package where gcc
-#                                is 25, builds the demo in seconds (make
-#                                demo builds with it when there is no cc;
-#                                docs/benchmarks.md).
+#                                is 25, builds the demo in seconds; its
+#                                package makes it cc until gcc is installed
+#                                (docs/benchmarks.md).
 #                                Not the nginx-dev package, whose
 #                                dependencies (debhelper, libgd-dev, ...) are
 #                                for building Debian's own modules: its files
