@@ -13,8 +13,9 @@
 #                                nginx (the gateway's built-in registry).
 #                                On an amd64 machine without a C compiler
 #                                (no cc), tcc and libc6-dev instead of gcc:
-#                                the Tiny C Compiler, 1 package where gcc
-#                                is 25, builds the demo in seconds; its
+#                                the Tiny C Compiler, 1 package (0.8 MB)
+#                                where gcc is 24 (176 MB), builds the demo
+#                                in seconds where gcc takes a minute; its
 #                                package makes it cc until gcc is installed
 #                                (docs/benchmarks.md).
 #                                Not the nginx-dev package, whose
