@@ -169,8 +169,8 @@ fi
 # line; the build until the demo's first line; the demo until it returned.
 CPU=$cpu LOAD=$(cut -d' ' -f1-3 /proc/loadavg) perl -ne '
     ($t, $line) = /^\s*([\d.]+) (.*)/ or next;
-    $build //= $t if !defined $demo && $seen_deps
-        && $line =~ m{^(?:\S*make\b.* all|(?:CC=\S+ )?\./scripts/build-module|cc )};
+    $build //= $t if !defined $demo && $seen_deps && $line =~
+        m{^(?:\S*make\b.* all|(?:CC=\S+ )?\./scripts/build-module|cc )};
     $seen_deps = 1 if $line =~ /^deps: |Setting up /;
     $demo //= $t if $line =~ /^== (?:gateway|Redis|Consul)/;
     $done = $t if $line =~ /^== timing: done/;
