@@ -15,7 +15,7 @@
 #                                (no cc), tcc and libc6-dev instead of gcc:
 #                                the Tiny C Compiler, 1 package (0.8 MB)
 #                                where gcc is 24 (176 MB), builds the demo
-#                                in seconds where gcc takes a minute; its
+#                                in about 10 s where gcc takes 35-40; its
 #                                package makes it cc until gcc is installed
 #                                (docs/benchmarks.md).
 #                                Not the nginx-dev package, whose
