@@ -161,7 +161,7 @@ FUZZ_FLAGS    := -std=gnu99 -g -O1 -fno-omit-frame-pointer \
                  -fsanitize=fuzzer,address,undefined \
                  -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 FUZZ_TARGETS  := record consul url events consumers limit options check \
-                 hide_args credis jwt cors xform
+                 hide_args credis jwt cors xform multipart gzip
 FUZZ_BINS     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 FUZZ_SRCS_record    = $(REGISTRY_SRCS)
@@ -180,7 +180,10 @@ FUZZ_SRCS_credis    = ngx_farm_module/ngx_http_farm_consumers_reply.c
 FUZZ_SRCS_jwt       = kong-compat/kong_jwt.c kong-compat/kong_json.c
 FUZZ_SRCS_cors      = kong-compat/kong_cors.c
 FUZZ_SRCS_xform     = kong-compat/kong_xform.c kong-compat/kong_xform_conf.c \
-                      kong-compat/kong_xform_body.c kong-compat/kong_json.c
+                      kong-compat/kong_xform_body.c kong-compat/kong_json.c \
+                      kong-compat/kong_multipart.c
+FUZZ_SRCS_multipart = kong-compat/kong_multipart.c
+FUZZ_SRCS_gzip      = kong-compat/kong_gzip.c
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -227,7 +230,7 @@ clean:
 # runs the loader's libFuzzer harness for KONG_FUZZ_TIME seconds.
 KONG_SRCS     := $(filter-out kong-compat/farm_kong.c,$(wildcard kong-compat/*.c))
 KONG_HDRS     := $(wildcard kong-compat/*.h)
-KONG_LIBS     := -lyaml -lpcre2-8 -lm -ljansson -lcrypto
+KONG_LIBS     := -lyaml -lpcre2-8 -lm -ljansson -lcrypto -lz -lxxhash
 KONG_FUZZ_TIME ?= 60
 
 .PHONY: kong fuzz-kong
@@ -267,4 +270,4 @@ $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard fuzz/*.h) \
         $(REGISTRY_HDRS) $(UNIT_HDRS) $(AGENT_HDRS) $(KONG_HDRS)
 	@mkdir -p $(BUILD)/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Iregistry -Ingx_farm_module -Iagent -Ifuzz \
-	    -Ikong-compat -o $@ $< $(FUZZ_SRCS_$*) -ljansson -lcrypto -lpcre2-8
+	    -Ikong-compat -o $@ $< $(FUZZ_SRCS_$*) -ljansson -lcrypto -lpcre2-8 -lz -lxxhash

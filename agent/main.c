@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "loop.h"
 #include "options.h"
 #include "registrar.h"
 #include "server.h"
@@ -786,6 +787,16 @@ farm_agent_app(farm_agent_t *a, farm_proxy_conf_t *pc)
 }
 
 
+/* What --busy-poll watches: the proxy's reads and accepts (--app). */
+static unsigned long
+farm_agent_activity(void *data)
+{
+    farm_agent_t  *a = data;
+
+    return a->server->proxy ? farm_proxy_activity(a->server->proxy) : 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -908,7 +919,9 @@ main(int argc, char **argv)
 
     farm_agent_register(&a);
 
-    if (event_base_dispatch(a.base) < 0) {
+    if (farm_loop_run(a.base, a.opts.busy_poll_us, farm_agent_activity, &a)
+        < 0)
+    {
         farm_log_error("event loop failed");
         a.exit_code = 1;
     }

@@ -179,6 +179,11 @@ static const farm_opt_t  farm_opts[] = {
     { "load-meta", "FARM_LOAD_META", "DURATION", "0 (off)",
       "every DURATION, put load1, cpus and mem_available_mb in the "
       "record's meta and write the record again", farm_opt_load_meta },
+
+    { "busy-poll", "FARM_BUSY_POLL", "USEC", "0 (off)",
+      "with --app, poll without sleeping until USEC microseconds pass "
+      "with nothing read: less latency, more CPU time",
+      farm_opt_busy_poll },
 };
 
 #define FARM_NOPTS  (sizeof(farm_opts) / sizeof(farm_opts[0]))

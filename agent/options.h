@@ -78,6 +78,7 @@ typedef struct {
     char         **command;                 /* after "--": the worker */
     int            auto_weight;             /* weight follows spare room */
     int64_t        load_meta_ms;            /* 0: no load in the meta */
+    int64_t        busy_poll_us;            /* 0: the loop sleeps */
     int            app_flag_seen;           /* some --app-* without --app */
 } farm_options_t;
 

@@ -988,3 +988,20 @@ farm_opt_auto_weight(farm_opt_ctx_t *ctx, const char *val, char *err)
 {
     return farm_opt_switch(ctx, val, &ctx->o->auto_weight, err);
 }
+
+
+int
+farm_opt_busy_poll(farm_opt_ctx_t *ctx, const char *val, char *err)
+{
+    unsigned long  n;
+
+    if (farm_opt_number(val, 1000000, &n) != 0) {
+        farm_opt_err(err, "must be a number of microseconds from 0 to "
+                     "1000000, not \"%.32s\"", val);
+        return -1;
+    }
+
+    ctx->o->busy_poll_us = (int64_t) n;
+
+    return 0;
+}

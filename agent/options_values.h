@@ -86,5 +86,7 @@ int farm_opt_client_timeout(farm_opt_ctx_t *ctx, const char *val,
     char *err);
 int farm_opt_load_meta(farm_opt_ctx_t *ctx, const char *val,
     char *err);
+int farm_opt_busy_poll(farm_opt_ctx_t *ctx, const char *val,
+    char *err);
 
 #endif /* FARM_OPTIONS_VALUES_H */

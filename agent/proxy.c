@@ -478,6 +478,8 @@ farm_pc_client_read(struct bufferevent *bev, void *data)
 {
     farm_pconn_t  *pc = data;
 
+    pc->p->activity++;
+
     if (pc->state == FARM_PC_TUNNEL) {
         evbuffer_add_buffer(bufferevent_get_output(pc->up),
                             bufferevent_get_input(bev));
@@ -585,6 +587,7 @@ farm_proxy_accept(struct evconnlistener *l, evutil_socket_t fd,
     (void) l;
     (void) salen;
 
+    p->activity++;
     p->s->connections++;
 
     if (p->conf.max_clients && p->nconns >= p->conf.max_clients) {
@@ -784,6 +787,13 @@ unsigned
 farm_proxy_tunnels(farm_proxy_t *p)
 {
     return p->ntunnels;
+}
+
+
+unsigned long
+farm_proxy_activity(farm_proxy_t *p)
+{
+    return p->activity;
 }
 
 

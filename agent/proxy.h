@@ -59,6 +59,9 @@ void farm_proxy_stop_accepting(farm_proxy_t *p);
 unsigned farm_proxy_clients(farm_proxy_t *p);
 unsigned farm_proxy_tunnels(farm_proxy_t *p);
 
+/* Grows by one for every read or accept the proxy handles (--busy-poll). */
+unsigned long farm_proxy_activity(farm_proxy_t *p);
+
 /* Closes everything, cutting off what is in progress, and frees p. */
 void farm_proxy_free(farm_proxy_t *p);
 

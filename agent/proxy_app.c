@@ -361,6 +361,7 @@ farm_pc_up_read(struct bufferevent *bev, void *data)
     farm_pconn_t  *pc = data;
 
     (void) bev;
+    pc->p->activity++;
 
     if (pc->state == FARM_PC_TUNNEL) {
         evbuffer_add_buffer(bufferevent_get_output(pc->cl),

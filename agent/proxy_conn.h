@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <netinet/in.h>
 
 #include <event2/bufferevent.h>
@@ -59,6 +60,28 @@ typedef struct {
     size_t                len;
     size_t                cap;
 } farm_sb_t;
+
+int farm_sb_grow(farm_sb_t *sb, size_t n);
+
+/*
+ * Appends n bytes to sb; it grows by doubling (farm_sb_grow).  Inline: a
+ * head is put together from many small pieces, and a call per piece cost
+ * more than the copies.  Returns 0 or -1.
+ */
+static inline int
+farm_sb_add(farm_sb_t *sb, const void *p, size_t n)
+{
+    if (n > sb->cap - sb->len && farm_sb_grow(sb, n) != 0) {
+        return -1;
+    }
+
+    if (n) {
+        memcpy(sb->data + sb->len, p, n);
+        sb->len += n;
+    }
+
+    return 0;
+}
 
 typedef struct farm_pconn_s  farm_pconn_t;
 
@@ -113,6 +136,7 @@ struct farm_proxy_s {
     struct bufferevent      *pool[FARM_PROXY_POOL];
     unsigned                 npool;
     int                      stopped;
+    unsigned long            activity;      /* reads and accepts */
 };
 
 
@@ -135,8 +159,7 @@ void farm_pc_send_client(farm_pconn_t *pc);
 void farm_pc_send_app(farm_pconn_t *pc);
 void farm_pc_free(farm_pconn_t *pc);
 
-/* proxy_parse.c */
-int farm_sb_add(farm_sb_t *sb, const void *p, size_t n);
+/* proxy_parse.c (and farm_sb_grow above) */
 void farm_sb_free(farm_sb_t *sb);
 int farm_on_value(http_parser *hp, const char *at, size_t n);
 int farm_req_begin_cb(http_parser *hp);

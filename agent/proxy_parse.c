@@ -26,33 +26,26 @@
 /* byte strings                                                          */
 
 
-/* Appends n bytes; the string grows by doubling.  Returns 0 or -1. */
+/* Makes room for n more bytes in sb, doubling it.  Returns 0 or -1. */
 int
-farm_sb_add(farm_sb_t *sb, const void *p, size_t n)
+farm_sb_grow(farm_sb_t *sb, size_t n)
 {
     char    *d;
     size_t   cap;
 
-    if (sb->len + n > sb->cap) {
-        cap = sb->cap ? sb->cap : 256;
+    cap = sb->cap ? sb->cap : 256;
 
-        while (cap < sb->len + n) {
-            cap *= 2;
-        }
-
-        d = realloc(sb->data, cap);
-        if (d == NULL) {
-            return -1;
-        }
-
-        sb->data = d;
-        sb->cap = cap;
+    while (cap < sb->len + n) {
+        cap *= 2;
     }
 
-    if (n) {
-        memcpy(sb->data + sb->len, p, n);
-        sb->len += n;
+    d = realloc(sb->data, cap);
+    if (d == NULL) {
+        return -1;
     }
+
+    sb->data = d;
+    sb->cap = cap;
 
     return 0;
 }
@@ -79,11 +72,9 @@ farm_sb_free(farm_sb_t *sb)
 /* header rewriting, shared by both parsers                             */
 
 
-static int
-farm_hdr_is(const char *name, size_t n, const char *want)
-{
-    return n == strlen(want) && strncasecmp(name, want, n) == 0;
-}
+/* name (n bytes) is the header want, a string literal, in any case */
+#define farm_hdr_is(name, n, want)                                           \
+    ((n) == sizeof(want) - 1 && strncasecmp(name, want, n) == 0)
 
 
 /* The header collected in field/value goes into hdrs, rewritten. */

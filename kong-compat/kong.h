@@ -290,6 +290,9 @@ struct kong_upstream_s {
     const char             *hash_on_uri_capture;
     const char             *hash_fallback_uri_capture;
     unsigned                slots;             /* default 10000 */
+    uint32_t               *ring;     /* consistent-hashing: per point, a
+                                         target's index + 1, or 0 */
+    size_t                  ring_size;         /* points (kong_ring.c) */
     const char             *host_header;
     int                     use_srv_name;
     kong_healthchecks_t     healthchecks;
@@ -546,5 +549,17 @@ int kong_match_capture(const kong_match_t *m, const char *name,
  */
 int kong_check_header(const kong_node_t *headers, size_t i, size_t j,
     const char **name, const char **value);
+
+/*
+ * consistent-hashing (kong_ring.c): the ring of a consistent-hashing
+ * upstream as Kong lays it out.  kong_ring_point() is the point a key
+ * hashes to; kong_ring_pick() walks from it to the first target (index in
+ * u->targets) that can(data, index) accepts, -1 when none does.
+ */
+uint32_t kong_xxhash32(const void *data, size_t len, uint32_t seed);
+size_t kong_ring_point(const kong_upstream_t *u, const char *key,
+    size_t len);
+long kong_ring_pick(const kong_upstream_t *u, size_t point,
+    int (*can)(void *data, size_t target), void *data);
 
 #endif /* KONG_H */

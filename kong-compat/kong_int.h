@@ -153,4 +153,7 @@ void kong_router_free(kong_router_t *router);
 
 size_t kong_regex_literal(const char *re, size_t len);
 
+/* kong_ring.c: lays out a consistent-hashing upstream's ring; 0, or -1 */
+int kong_ring_build(kong_pool_t *pool, kong_upstream_t *u);
+
 #endif /* KONG_INT_H */

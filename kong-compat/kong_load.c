@@ -631,6 +631,16 @@ kong_collect(kong_ctx_t *ctx)
         tl[t->upstream->ntargets++] = t;
     }
 
+    for (i = 0; i < cfg->nupstreams; i++) {
+        u = cfg->upstreams[i];
+
+        if (u->algorithm == KONG_ALG_CONSISTENT_HASHING
+            && kong_ring_build(ctx->pool, u) != 0)
+        {
+            return -1;
+        }
+    }
+
     /* a service whose host names an upstream goes through it */
     for (i = 0; i < cfg->nservices; i++) {
         s = cfg->services[i];

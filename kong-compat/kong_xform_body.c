@@ -5,7 +5,7 @@
  * request-transformer and response-transformer: JSON and form bodies
  * (kong_xform.h).  A JSON object is edited member by member: what no op
  * touches is kept byte for byte; duplicate keys keep the last, as
- * lua-cjson does.
+ * lua-cjson does.  multipart/form-data goes through kong_multipart.c.
  */
 
 #include <ctype.h>
@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "kong_json.h"
+#include "kong_multipart.h"
 #include "kong_xform_int.h"
 
 
@@ -598,6 +599,119 @@ xf_body_ops(const kong_xform_t *x, const xf_env_t *env,
 }
 
 
+/*
+ * transform_multipart_body: rename, remove and replace (when the body is not
+ * empty), then add; append does not apply.  A renamed, replaced or added
+ * field is a plain part (lua-multipart's set_simple); a replaced one moves
+ * to the end.  The body is rewritten whenever a remove item is configured,
+ * as Kong does, even if no part had that name.
+ */
+static int
+xf_multipart_body(const kong_xform_t *x, const xf_env_t *env,
+    kong_xform_arena_t *a, const char *ctype, size_t ctype_len,
+    const char *body, size_t len, const char **out, size_t *out_len)
+{
+    int               rc, changed;
+    char             *enc;
+    long              k;
+    size_t            i, vl, blen, size, olen;
+    kong_mp_t        *mp;
+    const char       *v, *b, *n, *ov;
+    const xf_item_t  *it;
+
+    if (!kong_mp_boundary(ctype, ctype_len, &b, &blen)) {
+        b = NULL;
+        blen = 0;
+    }
+
+    mp = kong_mp_parse(body != NULL ? body : "", len, b, blen);
+    if (mp == NULL) {
+        return -1;
+    }
+
+    changed = 0;
+    rc = 0;
+
+    for (i = 0; len > 0 && i < XF_ITEMS(KONG_XFORM_RENAME).n; i++) {
+        it = &XF_ITEMS(KONG_XFORM_RENAME).items[i];
+        rc = xf_render(a, env, it, &v, &vl);
+        if (rc < 0) {
+            goto failed;
+        }
+        k = kong_mp_find(mp, it->name, it->name_len);
+        if (rc == 0 || k < 0) {
+            continue;
+        }
+        (void) kong_mp_part(mp, (size_t) k, &n, &size, &ov, &olen);
+        if (kong_mp_set(mp, v, vl, ov, olen) != 0) {
+            goto failed;
+        }
+        kong_mp_delete(mp, it->name, it->name_len);
+        changed = 1;
+    }
+
+    for (i = 0; len > 0 && i < XF_ITEMS(KONG_XFORM_REMOVE).n; i++) {
+        it = &XF_ITEMS(KONG_XFORM_REMOVE).items[i];
+        kong_mp_delete(mp, it->name, it->name_len);
+        changed = 1;
+    }
+
+    for (i = 0; len > 0 && i < XF_ITEMS(KONG_XFORM_REPLACE).n; i++) {
+        it = &XF_ITEMS(KONG_XFORM_REPLACE).items[i];
+        rc = xf_render(a, env, it, &v, &vl);
+        if (rc < 0) {
+            goto failed;
+        }
+        if (rc == 0 || kong_mp_find(mp, it->name, it->name_len) < 0) {
+            continue;
+        }
+        kong_mp_delete(mp, it->name, it->name_len);
+        if (kong_mp_set(mp, it->name, it->name_len, v, vl) != 0) {
+            goto failed;
+        }
+        changed = 1;
+    }
+
+    for (i = 0; i < XF_ITEMS(KONG_XFORM_ADD).n; i++) {
+        it = &XF_ITEMS(KONG_XFORM_ADD).items[i];
+        rc = xf_render(a, env, it, &v, &vl);
+        if (rc < 0) {
+            goto failed;
+        }
+        if (rc == 0 || kong_mp_find(mp, it->name, it->name_len) >= 0) {
+            continue;
+        }
+        if (kong_mp_set(mp, it->name, it->name_len, v, vl) != 0) {
+            goto failed;
+        }
+        changed = 1;
+    }
+
+    if (!changed) {
+        kong_mp_free(mp);
+        return 0;
+    }
+
+    size = kong_mp_encoded_size(mp);
+    enc = xf_alloc(a, size + 1);
+    if (enc == NULL) {
+        goto failed;
+    }
+    kong_mp_encode(mp, enc);
+    enc[size] = '\0';
+    kong_mp_free(mp);
+
+    *out = enc;
+    *out_len = size;
+    return 1;
+
+failed:
+
+    kong_mp_free(mp);
+    return -1;
+}
+
+
 int
 xf_request_body(const kong_xform_t *x, const xf_env_t *env,
     kong_xform_arena_t *a, const char *ctype, size_t ctype_len,
@@ -619,7 +733,8 @@ xf_request_body(const kong_xform_t *x, const xf_env_t *env,
     if (strstr(ct, "application/json") != NULL) {
         json = 1;
     } else if (strstr(ct, "multipart/form-data") != NULL) {
-        return 0;                       /* not transformed (docs/kong.md) */
+        return xf_multipart_body(x, env, a, ctype, ctype_len, body, len, out,
+                                 out_len);
     } else if (strstr(ct, "application/x-www-form-urlencoded") != NULL) {
         json = 0;
     } else {

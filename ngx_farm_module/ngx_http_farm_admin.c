@@ -819,8 +819,12 @@ ngx_http_farm_admin_mutate(ngx_http_request_t *r,
         return ngx_http_farm_admin_commit(r, path, NGX_HTTP_FARM_OV_LOCAL);
     }
 
-    if (path->fcf->url.type == FARM_URL_REDIS) {
-        rc = ngx_http_farm_admin_write_redis(r, path);
+    if (path->fcf->url.type == FARM_URL_REDIS
+        || path->fcf->url.type == FARM_URL_CONSUL)
+    {
+        rc = (path->fcf->url.type == FARM_URL_REDIS)
+             ? ngx_http_farm_admin_write_redis(r, path)
+             : ngx_http_farm_admin_write_consul(r, path);
 
         if (rc == NGX_DONE) {
             r->main->count++;
@@ -832,9 +836,8 @@ ngx_http_farm_admin_mutate(ngx_http_request_t *r,
 
     if (path->fcf->builtin == NULL) {
         return ngx_http_farm_admin_error(r, NGX_HTTP_NOT_IMPLEMENTED,
-                                         "registry: write=registry is not "
-                                         "implemented for this pool's "
-                                         "registry (Consul)");
+                                         "registry: write=registry needs a "
+                                         "pool with a registry");
     }
 
     /* the built-in registry: this gateway, and its overrides file */

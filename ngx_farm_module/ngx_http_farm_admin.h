@@ -56,8 +56,12 @@ ngx_int_t ngx_http_farm_admin_commit(ngx_http_request_t *r,
 ngx_int_t ngx_http_farm_admin_failed(ngx_http_request_t *r,
     ngx_http_farm_admin_path_t *path, const char *what);
 void ngx_http_farm_admin_written(ngx_http_request_t *r,
-    ngx_http_farm_admin_path_t *path, const char *error);
+    ngx_http_farm_admin_path_t *path, const char *error, const char *detail);
 ngx_int_t ngx_http_farm_admin_write_redis(ngx_http_request_t *r,
+    ngx_http_farm_admin_path_t *path);
+
+/* ngx_http_farm_admin_consul.c: the change in Consul's KV store */
+ngx_int_t ngx_http_farm_admin_write_consul(ngx_http_request_t *r,
     ngx_http_farm_admin_path_t *path);
 
 /* ngx_http_farm_logvar.c: $farm_tries, $farm_queue_wait_ms, $farm_refusal */

@@ -211,21 +211,32 @@ ngx_http_farm_admin_failed(ngx_http_request_t *r,
 
 
 /*
- * The end of a registry write (ngx_http_farm_admin_write.c), from the
- * event loop: error is NULL when the registry took it, else what failed
- * (a short fixed text).  Applies the change here and answers.
+ * The end of a registry write (Redis here, Consul in
+ * ngx_http_farm_admin_consul.c), from the event loop: error is NULL when
+ * the registry took it, else what failed (a short fixed text), and detail
+ * the registry's or the library's own words, logged.  Applies the change
+ * here and answers.
  */
 
 void
 ngx_http_farm_admin_written(ngx_http_request_t *r,
-    ngx_http_farm_admin_path_t *path, const char *error)
+    ngx_http_farm_admin_path_t *path, const char *error, const char *detail)
 {
+    u_char             text[256], *p;
     ngx_int_t          rc;
     ngx_connection_t  *c;
 
     c = r->connection;
 
     if (error) {
+        p = ngx_http_farm_log_escape(text, text + sizeof(text) - 1,
+                                     (u_char *) detail, ngx_strlen(detail));
+        *p = '\0';
+
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "farm admin: registry %V: %s: %s",
+                      &path->fcf->url_display, error, text);
+
         rc = ngx_http_farm_admin_failed(r, path, error);
 
     } else {
@@ -439,7 +450,6 @@ static void
 ngx_http_farm_admin_redis_end(ngx_http_farm_admin_redis_t *w,
     const char *error, const char *detail)
 {
-    u_char              text[256], *p;
     redisAsyncContext  *ac;
 
     if (w->done) {
@@ -460,15 +470,5 @@ ngx_http_farm_admin_redis_end(ngx_http_farm_admin_redis_t *w,
         redisAsyncFree(ac);
     }
 
-    if (error) {
-        p = ngx_http_farm_log_escape(text, text + sizeof(text) - 1,
-                                     (u_char *) detail, ngx_strlen(detail));
-        *p = '\0';
-
-        ngx_log_error(NGX_LOG_ERR, w->request->connection->log, 0,
-                      "farm admin: registry %V: %s: %s",
-                      &w->path->fcf->url_display, error, text);
-    }
-
-    ngx_http_farm_admin_written(w->request, w->path, error);
+    ngx_http_farm_admin_written(w->request, w->path, error, detail);
 }

@@ -25,6 +25,13 @@
  * misbehaving server cannot make us spin; errors back off from 100 ms to
  * 5 s with jitter, while the zone keeps the last known agents.
  *
+ * The same multi handle drives the watch of the operators' overrides in
+ * Consul's KV store (ngx_http_farm_consul_kv.c), and a one-shot multi
+ * handle of the same kind carries a farm_admin write=registry change from
+ * whichever worker took it: a transfer other than the query carries an
+ * ngx_http_farm_consul_xfer_t (CURLOPT_PRIVATE) whose handler its end
+ * calls.
+ *
  * The master's startup read is in ngx_http_farm_consul_warm.c.
  */
 
@@ -75,9 +82,12 @@ struct ngx_http_farm_consul_s {
     ngx_uint_t                     status;      /* last HTTP error logged */
     time_t                         status_logged;
 
+    ngx_http_farm_consul_kv_t     *kv;          /* the overrides' watch */
+
     unsigned                       stopped:1;
     unsigned                       acl_warned:1;
     unsigned                       failing:1;   /* since the last answer */
+    unsigned                       oneshot:1;   /* a write's: no query */
 };
 
 
@@ -407,32 +417,69 @@ ngx_http_farm_consul_start(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
 {
     ngx_http_farm_consul_t  *cs;
 
-    ngx_http_farm_consul_global_init(cycle->log);
-
-    cs = ngx_pcalloc(cycle->pool, sizeof(ngx_http_farm_consul_t));
+    cs = ngx_http_farm_consul_create(fcf, cycle->pool, cycle->log);
     if (cs == NULL) {
         return NGX_ERROR;
     }
 
+    cs->oneshot = 0;
+
+    fcf->consul = cs;
+
+    ngx_http_farm_consul_query(cs);
+
+    if (!cs->stopped) {
+        cs->kv = ngx_http_farm_consul_kv_start(fcf, cs, cycle->pool,
+                                               cycle->log);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A multi handle on nginx's event loop, in pool, with no transfer yet: the
+ * sync owner's (ngx_http_farm_consul_start()), or a one-shot one that
+ * ngx_http_farm_consul_close() ends (a write).  NULL on failure.
+ */
+
+ngx_http_farm_consul_t *
+ngx_http_farm_consul_create(ngx_http_farm_srv_conf_t *fcf, ngx_pool_t *pool,
+    ngx_log_t *log)
+{
+    ngx_http_farm_consul_t  *cs;
+
+    ngx_http_farm_consul_global_init(log);
+
+    if (!ngx_http_farm_curl_ready) {
+        return NULL;
+    }
+
+    cs = ngx_pcalloc(pool, sizeof(ngx_http_farm_consul_t));
+    if (cs == NULL) {
+        return NULL;
+    }
+
     cs->fcf = fcf;
-    cs->log = cycle->log;
+    cs->log = log;
+    cs->oneshot = 1;
     cs->backoff = NGX_HTTP_FARM_CONSUL_BACKOFF_MIN;
 
     cs->body.max = ngx_http_farm_consul_body_max(fcf);
 
     cs->timer.handler = ngx_http_farm_consul_timer_handler;
     cs->timer.data = cs;
-    cs->timer.log = cycle->log;
+    cs->timer.log = log;
     cs->timer.cancelable = 1;
 
     cs->next.handler = ngx_http_farm_consul_next_handler;
     cs->next.data = cs;
-    cs->next.log = cycle->log;
+    cs->next.log = log;
     cs->next.cancelable = 1;
 
     cs->multi = curl_multi_init();
     if (cs->multi == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     curl_multi_setopt(cs->multi, CURLMOPT_SOCKETFUNCTION,
@@ -442,24 +489,66 @@ ngx_http_farm_consul_start(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
                       ngx_http_farm_consul_timer_cb);
     curl_multi_setopt(cs->multi, CURLMOPT_TIMERDATA, cs);
 
-    fcf->consul = cs;
+    return cs;
+}
 
-    ngx_http_farm_consul_query(cs);
+
+/*
+ * Adds a transfer set up by the caller to cs's multi handle; its end calls
+ * x->handler (from the event loop, after libcurl let go of it: the
+ * handler owns easy again).
+ */
+
+ngx_int_t
+ngx_http_farm_consul_add(ngx_http_farm_consul_t *cs, void *easy,
+    ngx_http_farm_consul_xfer_t *x)
+{
+    if (cs->stopped
+        || curl_easy_setopt((CURL *) easy, CURLOPT_PRIVATE, (void *) x)
+           != CURLE_OK
+        || curl_multi_add_handle(cs->multi, (CURL *) easy) != CURLM_OK)
+    {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
+}
+
+
+/* Takes a transfer still running off cs's multi handle. */
+
+void
+ngx_http_farm_consul_remove(ngx_http_farm_consul_t *cs, void *easy)
+{
+    if (!cs->stopped) {
+        (void) curl_multi_remove_handle(cs->multi, (CURL *) easy);
+    }
 }
 
 
 void
 ngx_http_farm_consul_stop(ngx_http_farm_srv_conf_t *fcf)
 {
-    ngx_uint_t               i;
-    ngx_http_farm_consul_t  *cs;
+    if (fcf->consul) {
+        ngx_http_farm_consul_close(fcf->consul);
+    }
+}
 
-    cs = fcf->consul;
 
-    if (cs == NULL || cs->stopped) {
+/* Ends cs: its transfers, sockets and timers (not its memory, a pool's). */
+
+void
+ngx_http_farm_consul_close(ngx_http_farm_consul_t *cs)
+{
+    ngx_uint_t  i;
+
+    if (cs->stopped) {
         return;
+    }
+
+    if (cs->kv) {
+        ngx_http_farm_consul_kv_stop(cs->kv);
+        cs->kv = NULL;
     }
 
     cs->stopped = 1;
@@ -719,27 +808,46 @@ static void
 ngx_http_farm_consul_action(ngx_http_farm_consul_t *cs, curl_socket_t fd,
     int flags)
 {
-    int       running, left;
-    CURLMsg  *msg;
+    int                           running, left;
+    CURL                         *easy;
+    CURLMsg                      *msg;
+    CURLcode                      result;
+    ngx_http_farm_consul_xfer_t  *x;
 
     if (cs->stopped) {
         return;
     }
 
-    if (ngx_exiting || ngx_terminate || ngx_quit) {
-        ngx_http_farm_consul_stop(cs->fcf);
+    /* a write runs to its end (timeout= bounds it) */
+
+    if ((ngx_exiting || ngx_terminate || ngx_quit) && !cs->oneshot) {
+        ngx_http_farm_consul_close(cs);
         return;
     }
 
     (void) curl_multi_socket_action(cs->multi, fd, flags, &running);
 
     while ((msg = curl_multi_info_read(cs->multi, &left)) != NULL) {
-        if (msg->msg != CURLMSG_DONE || msg->easy_handle != cs->easy) {
+        if (msg->msg != CURLMSG_DONE) {
             continue;
         }
 
-        curl_multi_remove_handle(cs->multi, cs->easy);
-        ngx_http_farm_consul_done(cs, msg->data.result);
+        easy = msg->easy_handle;
+        result = msg->data.result;
+
+        curl_multi_remove_handle(cs->multi, easy);
+
+        if (easy == cs->easy) {
+            ngx_http_farm_consul_done(cs, result);
+
+        } else {
+            x = NULL;
+            (void) curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &x);
+
+            if (x) {
+                x->handler(x, (ngx_int_t) result);
+            }
+        }
 
         if (cs->stopped) {
             return;

@@ -5,7 +5,9 @@
  *
  * Layer 5, registry backend: Consul (ngx_http_farm_consul.c, the sync
  * owner's blocking queries through libcurl's multi interface on nginx's
- * event loop; ngx_http_farm_consul_warm.c, the master's startup read).
+ * event loop; ngx_http_farm_consul_warm.c, the master's startup read;
+ * ngx_http_farm_consul_kv.c, the operators' overrides in Consul's KV
+ * store: their watch, their startup read and farm_admin's writes).
  */
 
 
@@ -13,7 +15,7 @@
 #define _NGX_HTTP_FARM_CONSUL_H_INCLUDED_
 
 
-#include "ngx_http_farm_sync.h"
+#include "ngx_http_farm_override_sync.h"
 
 
 /* a libcurl answer's body, in process memory */
@@ -24,6 +26,21 @@ typedef struct {
     size_t                         max;
     unsigned                       too_big:1;
 } ngx_http_farm_consul_body_t;
+
+
+typedef struct ngx_http_farm_consul_kv_s    ngx_http_farm_consul_kv_t;
+typedef struct ngx_http_farm_consul_xfer_s  ngx_http_farm_consul_xfer_t;
+
+/* a transfer on a multi handle other than the query; result: CURLcode */
+struct ngx_http_farm_consul_xfer_s {
+    void                         (*handler)(ngx_http_farm_consul_xfer_t *x,
+                                            ngx_int_t result);
+    void                          *data;
+};
+
+/* the end of a write to the KV store: error NULL, or what failed */
+typedef void (*ngx_http_farm_consul_kv_done_pt)(void *data,
+    const char *error, const char *detail);
 
 
 /* ngx_http_farm_consul.c */
@@ -41,6 +58,24 @@ ngx_int_t ngx_http_farm_consul_easy(ngx_http_farm_srv_conf_t *fcf,
 void ngx_http_farm_consul_body_text(ngx_http_farm_consul_body_t *b,
     u_char *buf, size_t size);
 size_t ngx_http_farm_consul_body_max(ngx_http_farm_srv_conf_t *fcf);
+ngx_http_farm_consul_t *ngx_http_farm_consul_create(
+    ngx_http_farm_srv_conf_t *fcf, ngx_pool_t *pool, ngx_log_t *log);
+void ngx_http_farm_consul_close(ngx_http_farm_consul_t *cs);
+ngx_int_t ngx_http_farm_consul_add(ngx_http_farm_consul_t *cs, void *easy,
+    ngx_http_farm_consul_xfer_t *x);
+void ngx_http_farm_consul_remove(ngx_http_farm_consul_t *cs, void *easy);
+
+/* ngx_http_farm_consul_kv.c */
+ngx_http_farm_consul_kv_t *ngx_http_farm_consul_kv_start(
+    ngx_http_farm_srv_conf_t *fcf, ngx_http_farm_consul_t *cs,
+    ngx_pool_t *pool, ngx_log_t *log);
+void ngx_http_farm_consul_kv_stop(ngx_http_farm_consul_kv_t *kv);
+void ngx_http_farm_consul_kv_warm(ngx_http_farm_srv_conf_t *fcf,
+    ngx_log_t *log, ngx_msec_t ms);
+ngx_int_t ngx_http_farm_consul_kv_write(ngx_http_farm_srv_conf_t *fcf,
+    ngx_pool_t *pool, ngx_log_t *log, ngx_str_t *id,
+    ngx_http_farm_override_rec_t *rec, ngx_http_farm_consul_kv_done_pt done,
+    void *data);
 
 /* ngx_http_farm_consul_warm.c */
 ngx_int_t ngx_http_farm_consul_warm(ngx_http_farm_srv_conf_t *fcf,

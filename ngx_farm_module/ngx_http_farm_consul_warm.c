@@ -7,7 +7,9 @@
  * GET /v1/health/service/<service> with libcurl's easy interface when a
  * zone is created, before any worker exists, so a fresh nginx routes from
  * its first request.  Bounded by timeout= and NGX_HTTP_FARM_CONSUL_WARM_MAX,
- * and never made by a worker, "nginx -t" or "nginx -s".
+ * and never made by a worker, "nginx -t" or "nginx -s".  Then, bounded the
+ * same way, the operators' overrides in the KV store
+ * (ngx_http_farm_consul_kv.c).
  */
 
 
@@ -100,6 +102,10 @@ ngx_http_farm_consul_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
     }
 
     ngx_http_farm_sync_registry_state(fcf, 1, NULL);
+
+    /* the operators' overrides (farm_admin write=registry), in the KV store */
+
+    ngx_http_farm_consul_kv_warm(fcf, log, ms);
 
     ngx_http_farm_zone_get(fcf, &z);
 

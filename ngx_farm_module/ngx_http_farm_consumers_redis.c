@@ -16,19 +16,27 @@
  *
  * The master reads both when the configuration is loaded (bounded by
  * timeout=, at most NGX_HTTP_FARM_CONSUMERS_WARM_MAX; never for "nginx -t"
- * or "nginx -s"), so the first request after a start or a reload finds the
- * consumers.  Then every worker reads them again every refresh= on nginx's
- * event loop (hiredis async, one connection per refresh), builds a new
- * table in a pool of its own and swaps it in; the previous one is freed
- * (requests copy the consumer they matched).  While Redis cannot be read
- * the last table stays in use.
+ * or "nginx -s"), so the first request after a start finds the consumers;
+ * a reload that keeps the zone keeps its table and reads nothing.  The
+ * table is in shared memory (ngx_http_farm_consumers_shm.c), one for
+ * every worker.  One worker, the consumers' sync owner (worker 0, which
+ * also syncs the first farm upstream), reads Redis again every refresh= on
+ * nginx's event loop (hiredis async, one connection per refresh) and, when
+ * what it read differs from the table in use, builds the next table and
+ * switches the workers to it: one read per refresh= for the gateway,
+ * whatever the number of workers.  A respawned worker 0 (after a crash)
+ * or a reload's new one takes over.  While Redis cannot be read the last
+ * table stays in use.
  */
 
 
 #include "ngx_http_farm_limit.h"
 #include "ngx_http_farm_consumers_reply.h"
+#include "ngx_http_farm_consumers_shm.h"
 
 #include <farm_keys.h>
+
+#include <openssl/evp.h>
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
@@ -49,11 +57,10 @@ struct ngx_http_farm_consumers_redis_s {
     ngx_msec_t                      refresh;
     ngx_msec_t                      timeout;
 
-    ngx_http_farm_key_table_t      *table;      /* NULL: none read yet */
-    ngx_pool_t                     *pool;       /* of table, if ours */
-    ngx_uint_t                      nconsumers; /* in table */
+    ngx_http_farm_consumers_shm_t   shm;        /* the table in use */
 
-    /* per worker */
+    /* the sync owner's */
+    ngx_uint_t                      epoch;      /* its claim on the zone */
     void                           *ac;         /* redisAsyncContext */
     uintptr_t                       generation;
     ngx_event_t                     refresh_ev;
@@ -73,9 +80,18 @@ static ngx_int_t ngx_http_farm_consumers_redis_warm(ngx_conf_t *cf,
     ngx_http_farm_consumers_redis_t *cr);
 static ngx_array_t *ngx_http_farm_consumers_redis_tiers(ngx_pool_t *pool,
     redisReply *rr, ngx_uint_t *skipped);
+static ngx_int_t ngx_http_farm_consumers_redis_read(redisReply *rr,
+    ngx_array_t *tiers, farm_reply_keys_t *out, u_char *digest,
+    ngx_uint_t *skipped);
 static ngx_http_farm_key_table_t *ngx_http_farm_consumers_redis_build(
-    ngx_pool_t *pool, redisReply *rr, ngx_array_t *tiers,
-    ngx_uint_t *nconsumers, ngx_uint_t *skipped);
+    ngx_pool_t *pool, farm_reply_keys_t *out,
+    ngx_http_farm_consumer_t **consumers);
+static ngx_int_t ngx_http_farm_consumers_redis_publish(
+    ngx_http_farm_consumers_redis_t *cr, farm_reply_keys_t *out,
+    u_char *digest);
+static ngx_uint_t ngx_http_farm_consumers_redis_is_owner(void);
+static ngx_uint_t ngx_http_farm_consumers_redis_nkeys(
+    ngx_http_farm_consumers_redis_t *cr);
 static farm_reply_elt_t *ngx_http_farm_consumers_redis_elts(
     redisReply *rr);
 static void ngx_http_farm_consumers_redis_refresh(ngx_event_t *ev);
@@ -99,8 +115,8 @@ static void ngx_http_farm_consumers_redis_report_skipped(
 
 
 /*
- * farm_consumers redis://... [prefix=P] [refresh=TIME] [timeout=TIME]:
- * value[0] is the URL, n the number of arguments.
+ * farm_consumers redis://... [prefix=P] [refresh=TIME] [timeout=TIME]
+ * [size=SIZE]: value[0] is the URL, n the number of arguments.
  */
 
 char *
@@ -108,8 +124,9 @@ ngx_http_farm_consumers_redis(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t n,
     ngx_http_farm_consumers_redis_t **crp)
 {
     u_char                           *p, err[FARM_ERR_MAX];
-    size_t                            len;
-    ngx_str_t                         prefix;
+    size_t                            len, size;
+    ssize_t                           n_size;
+    ngx_str_t                         prefix, s;
     ngx_url_t                         u;
     ngx_uint_t                        i;
     const char                       *why;
@@ -143,6 +160,7 @@ ngx_http_farm_consumers_redis(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t n,
     ngx_str_set(&prefix, FARM_PREFIX_DEFAULT);
     cr->refresh = NGX_HTTP_FARM_CONSUMERS_REFRESH;
     cr->timeout = NGX_HTTP_FARM_CONSUMERS_TIMEOUT;
+    size = NGX_HTTP_FARM_CONSUMERS_SHM_SIZE;
 
     for (i = 1; i < n; i++) {
 
@@ -180,9 +198,24 @@ ngx_http_farm_consumers_redis(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t n,
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+            why = "a size of at least 64k";
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            n_size = ngx_parse_size(&s);
+            if (n_size == NGX_ERROR || n_size < 64 * 1024) {
+                goto invalid;
+            }
+
+            size = (size_t) n_size;
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "unknown \"farm_consumers\" parameter \"%V\": "
-                           "use prefix=, refresh= or timeout=", &value[i]);
+                           "use prefix=, refresh=, timeout= or size=",
+                           &value[i]);
         return NGX_CONF_ERROR;
     }
 
@@ -227,9 +260,26 @@ ngx_http_farm_consumers_redis(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t n,
                         NGX_SOCKADDR_STRLEN, 0);
     cr->addr[len] = '\0';
 
+    s.len = sizeof("farm_consumers  ") - 1 + cr->display.len
+            + ngx_strlen(cr->key_keys);
+    s.data = ngx_pnalloc(cf->pool, s.len);
+    if (s.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(s.data, "farm_consumers %V %s", &cr->display, cr->key_keys);
+
+    if (ngx_http_farm_consumers_shm_add(cf, &cr->shm, &s, size) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     *crp = cr;
 
-    if (!ngx_test_config && ngx_process != NGX_PROCESS_SIGNALLER) {
+    /* a reload that keeps the zone keeps its table: no read here */
+
+    if (!ngx_test_config && ngx_process != NGX_PROCESS_SIGNALLER
+        && !ngx_http_farm_consumers_shm_kept(&s, size))
+    {
         (void) ngx_http_farm_consumers_redis_warm(cf, cr);
     }
 
@@ -245,29 +295,38 @@ invalid:
 }
 
 
-ngx_http_farm_key_table_t *
-ngx_http_farm_consumers_redis_table(ngx_http_farm_consumers_redis_t *cr)
+/*
+ * A key's digest looked up in the table in use; the consumer found is
+ * copied into pool.  NGX_OK, NGX_DECLINED (unknown) or NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_farm_consumers_redis_lookup(ngx_http_farm_consumers_redis_t *cr,
+    u_char *digest, ngx_pool_t *pool, ngx_http_farm_consumer_t *out)
 {
-    return cr->table;
+    return ngx_http_farm_consumers_shm_lookup(&cr->shm, digest, pool, out);
 }
 
 
 /*
  * The master's read when the configuration is loaded: synchronous, before
  * any worker of this configuration exists.  The table goes in the
- * configuration's pool and the workers inherit it.
+ * configuration's pool; the zone's init publishes it.
  */
 
 static ngx_int_t
 ngx_http_farm_consumers_redis_warm(ngx_conf_t *cf,
     ngx_http_farm_consumers_redis_t *cr)
 {
+    u_char                      digest[32];
     ngx_uint_t                  skipped;
     const char                 *reason;
     ngx_msec_t                  ms, deadline;
     redisReply                 *tiers, *keys;
     ngx_array_t                *t;
     redisContext               *c;
+    farm_reply_keys_t           out;
+    ngx_http_farm_consumer_t   *consumers;
     ngx_http_farm_key_table_t  *table;
 
     tiers = NULL;
@@ -309,17 +368,29 @@ ngx_http_farm_consumers_redis_warm(ngx_conf_t *cf,
         goto failed;
     }
 
-    table = ngx_http_farm_consumers_redis_build(cf->pool, keys, t,
-                                                &cr->nconsumers, &skipped);
-    if (table == NULL) {
+    if (ngx_http_farm_consumers_redis_read(keys, t, &out, digest, &skipped)
+        != NGX_OK)
+    {
         goto failed;
     }
 
-    cr->table = table;
+    table = ngx_http_farm_consumers_redis_build(cf->pool, &out, &consumers);
+
+    if (table == NULL) {
+        farm_reply_keys_free(&out);
+        goto failed;
+    }
+
+    cr->shm.warm = table;
+    cr->shm.warm_consumers = consumers;
+    cr->shm.warm_nconsumers = out.nconsumers;
+    ngx_memcpy(cr->shm.warm_digest, digest, sizeof(digest));
+
+    farm_reply_keys_free(&out);
 
     ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
                   "farm_consumers: %ui keys of %ui consumers from %V",
-                  table->nkeys, cr->nconsumers, &cr->display);
+                  table->nkeys, cr->shm.warm_nconsumers, &cr->display);
 
     ngx_http_farm_consumers_redis_report_skipped(cr, skipped, cf->log);
 
@@ -417,81 +488,181 @@ failed:
 }
 
 
-/* The table of the keys hash, with each consumer's tier, in pool. */
+/*
+ * The keys hash's reply, valid entries only, with each consumer's tier:
+ * out (release it with farm_reply_keys_free()) and the SHA-256 of what it
+ * holds in digest (32 bytes), by which an unchanged read is recognized.
+ */
 
-static ngx_http_farm_key_table_t *
-ngx_http_farm_consumers_redis_build(ngx_pool_t *pool, redisReply *rr,
-    ngx_array_t *tiers, ngx_uint_t *nconsumers, ngx_uint_t *skipped)
+static ngx_int_t
+ngx_http_farm_consumers_redis_read(redisReply *rr, ngx_array_t *tiers,
+    farm_reply_keys_t *out, u_char *digest, ngx_uint_t *skipped)
 {
-    size_t                      i, bad;
-    farm_consumer_t            *fc;
-    farm_reply_elt_t           *elts;
-    farm_reply_keys_t           out;
-    ngx_http_farm_consumer_t   *consumers, *c;
-    ngx_http_farm_key_table_t  *table;
+    size_t             i, bad;
+    uint32_t           n;
+    EVP_MD_CTX        *md;
+    farm_consumer_t   *fc;
+    farm_reply_elt_t  *elts;
 
     elts = ngx_http_farm_consumers_redis_elts(rr);
     if (elts == NULL) {
-        return NULL;
+        return NGX_ERROR;
     }
 
     bad = 0;
 
-    if (farm_reply_keys(elts, rr->elements, tiers->elts, tiers->nelts, &out,
+    if (farm_reply_keys(elts, rr->elements, tiers->elts, tiers->nelts, out,
                         &bad)
         != 0)
     {
         ngx_free(elts);
-        return NULL;
+        return NGX_ERROR;
     }
 
     ngx_free(elts);
     *skipped += bad;
 
-    table = ngx_pcalloc(pool, sizeof(ngx_http_farm_key_table_t));
-    consumers = ngx_pcalloc(pool, (out.nconsumers + 1)
-                                  * sizeof(ngx_http_farm_consumer_t));
+    md = EVP_MD_CTX_new();
 
-    if (table == NULL || consumers == NULL
-        || ngx_http_farm_key_table_init(table, pool, out.nkeys) != NGX_OK)
-    {
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
         goto failed;
     }
 
-    for (i = 0; i < out.nconsumers; i++) {
-        fc = &out.consumers[i];
-        c = &consumers[i];
+    for (i = 0; i < out->nconsumers; i++) {
+        fc = &out->consumers[i];
 
-        c->name.len = fc->name_len;
-        c->name.data = ngx_pnalloc(pool, fc->name_len);
-        if (c->name.data == NULL) {
-            goto failed;
-        }
+        n = (uint32_t) fc->name_len;
+        EVP_DigestUpdate(md, &n, sizeof(uint32_t));
+        EVP_DigestUpdate(md, fc->name, fc->name_len);
 
-        ngx_memcpy(c->name.data, fc->name, fc->name_len);
-
-        /* in pool already (the tiers array), or "" */
-
-        c->tier.len = fc->tier_len;
-        c->tier.data = (u_char *) fc->tier;
+        n = (uint32_t) fc->tier_len;
+        EVP_DigestUpdate(md, &n, sizeof(uint32_t));
+        EVP_DigestUpdate(md, fc->tier, fc->tier_len);
     }
 
-    for (i = 0; i < out.nkeys; i++) {
-        ngx_http_farm_key_table_add(table, out.keys[i].digest,
-                                    &consumers[out.keys[i].consumer]);
+    for (i = 0; i < out->nkeys; i++) {
+        EVP_DigestUpdate(md, out->keys[i].digest, FARM_DIGEST_LEN);
+        EVP_DigestUpdate(md, &out->keys[i].consumer, sizeof(uint32_t));
     }
 
-    *nconsumers = out.nconsumers;
+    if (EVP_DigestFinal_ex(md, digest, NULL) != 1) {
+        goto failed;
+    }
 
-    farm_reply_keys_free(&out);
+    EVP_MD_CTX_free(md);
 
-    return table;
+    return NGX_OK;
 
 failed:
 
-    farm_reply_keys_free(&out);
+    if (md) {
+        EVP_MD_CTX_free(md);
+    }
 
-    return NULL;
+    farm_reply_keys_free(out);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * The master's table of what was read, in pool; *consumers receives the
+ * array its keys point into.
+ */
+
+static ngx_http_farm_key_table_t *
+ngx_http_farm_consumers_redis_build(ngx_pool_t *pool, farm_reply_keys_t *out,
+    ngx_http_farm_consumer_t **consumers)
+{
+    size_t                      i;
+    farm_consumer_t            *fc;
+    ngx_http_farm_consumer_t   *cs, *c;
+    ngx_http_farm_key_table_t  *table;
+
+    table = ngx_pcalloc(pool, sizeof(ngx_http_farm_key_table_t));
+    cs = ngx_pcalloc(pool, (out->nconsumers + 1)
+                           * sizeof(ngx_http_farm_consumer_t));
+
+    if (table == NULL || cs == NULL
+        || ngx_http_farm_key_table_init(table, pool, out->nkeys) != NGX_OK)
+    {
+        return NULL;
+    }
+
+    for (i = 0; i < out->nconsumers; i++) {
+        fc = &out->consumers[i];
+        c = &cs[i];
+
+        c->name.len = fc->name_len;
+        c->name.data = ngx_pnalloc(pool, fc->name_len);
+
+        c->tier.len = fc->tier_len;
+        c->tier.data = ngx_pnalloc(pool, fc->tier_len + 1);
+
+        if (c->name.data == NULL || c->tier.data == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(c->name.data, fc->name, fc->name_len);
+        ngx_memcpy(c->tier.data, fc->tier, fc->tier_len);
+        c->tier.data[fc->tier_len] = '\0';
+    }
+
+    for (i = 0; i < out->nkeys; i++) {
+        ngx_http_farm_key_table_add(table, out->keys[i].digest,
+                                    &cs[out->keys[i].consumer]);
+    }
+
+    *consumers = cs;
+
+    return table;
+}
+
+
+/*
+ * The sync owner's read becomes every worker's table: built in the zone,
+ * then switched to.  NGX_OK, NGX_DECLINED (a newer owner took over) or
+ * NGX_ERROR (the zone has no room: the table in use stays).
+ */
+
+static ngx_int_t
+ngx_http_farm_consumers_redis_publish(ngx_http_farm_consumers_redis_t *cr,
+    farm_reply_keys_t *out, u_char *digest)
+{
+    size_t                            i, strings;
+    ngx_int_t                         rc;
+    farm_consumer_t                  *fc;
+    ngx_http_farm_consumers_build_t   b;
+
+    strings = 0;
+
+    for (i = 0; i < out->nconsumers; i++) {
+        strings += out->consumers[i].name_len + out->consumers[i].tier_len
+                   + 1;
+    }
+
+    rc = ngx_http_farm_consumers_shm_build(&cr->shm, &b, out->nkeys,
+                                           out->nconsumers, strings,
+                                           cr->epoch);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    for (i = 0; i < out->nconsumers; i++) {
+        fc = &out->consumers[i];
+        ngx_http_farm_consumers_shm_consumer(&b, i, (u_char *) fc->name,
+                                             fc->name_len,
+                                             (u_char *) fc->tier,
+                                             fc->tier_len);
+    }
+
+    for (i = 0; i < out->nkeys; i++) {
+        ngx_http_farm_key_table_add(b.table, out->keys[i].digest,
+                                    &b.consumers[out->keys[i].consumer]);
+    }
+
+    return ngx_http_farm_consumers_shm_publish(&cr->shm, &b, cr->epoch,
+                                               digest);
 }
 
 
@@ -527,12 +698,58 @@ ngx_http_farm_consumers_redis_elts(redisReply *rr)
 }
 
 
+/*
+ * The consumers' sync owner: worker 0 (the process that also syncs the
+ * first farm upstream), or nginx's only process without a master.  A
+ * worker killed is respawned as worker 0 again.
+ */
+
+static ngx_uint_t
+ngx_http_farm_consumers_redis_is_owner(void)
+{
+    if (ngx_process == NGX_PROCESS_SINGLE) {
+        return 1;
+    }
+
+    return ngx_process == NGX_PROCESS_WORKER && ngx_worker == 0;
+}
+
+
+static ngx_uint_t
+ngx_http_farm_consumers_redis_nkeys(ngx_http_farm_consumers_redis_t *cr)
+{
+    u_char      digest[32];
+    ngx_uint_t  nkeys, nconsumers;
+
+    (void) ngx_http_farm_consumers_shm_current(&cr->shm, &nkeys, &nconsumers,
+                                               digest);
+
+    return nkeys;
+}
+
+
 ngx_int_t
 ngx_http_farm_consumers_redis_start(ngx_cycle_t *cycle,
     ngx_http_farm_consumers_redis_t *cr)
 {
     cr->log = cycle->log;
     cr->generation = 1;
+
+    if (!ngx_http_farm_consumers_redis_is_owner()) {
+        cr->stopped = 1;        /* the other workers only read the zone */
+        return NGX_OK;
+    }
+
+    cr->epoch = ngx_http_farm_consumers_shm_claim(&cr->shm);
+
+    if (cr->epoch == 0) {
+        cr->stopped = 1;        /* this configuration is already replaced */
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "farm_consumers: this worker reads %V every %M ms for "
+                  "all workers", &cr->display, cr->refresh);
 
     cr->refresh_ev.handler = ngx_http_farm_consumers_redis_refresh;
     cr->refresh_ev.data = cr;
@@ -544,9 +761,13 @@ ngx_http_farm_consumers_redis_start(ngx_cycle_t *cycle,
     cr->timeout_ev.log = cycle->log;
     cr->timeout_ev.cancelable = 1;
 
-    /* the master has just read them, unless Redis was down */
+    /*
+     * The master has just read them, unless Redis was down or the zone
+     * came through a reload (or this worker replaces one that died):
+     * then at once.
+     */
 
-    ngx_add_timer(&cr->refresh_ev, cr->table ? cr->refresh : 100);
+    ngx_add_timer(&cr->refresh_ev, cr->shm.warm ? cr->refresh : 100);
 
     return NGX_OK;
 }
@@ -581,14 +802,7 @@ ngx_http_farm_consumers_redis_stop(ngx_http_farm_consumers_redis_t *cr)
         cr->building = NULL;
     }
 
-    /* the table in use: no request can look a key up any more */
-
-    if (cr->pool) {
-        ngx_destroy_pool(cr->pool);
-        cr->pool = NULL;
-        cr->table = NULL;
-        cr->nconsumers = 0;
-    }
+    /* the table in use stays in the zone, for the others and the next */
 }
 
 
@@ -600,6 +814,13 @@ ngx_http_farm_consumers_redis_refresh(ngx_event_t *ev)
     redisAsyncContext  *ac;
 
     if (cr->stopped || cr->ac) {
+        return;
+    }
+
+    if (ngx_exiting || ngx_quit || ngx_terminate
+        || ngx_http_farm_consumers_shm_superseded(&cr->shm, cr->epoch))
+    {
+        cr->stopped = 1;        /* a newer process reads them now */
         return;
     }
 
@@ -776,8 +997,10 @@ ngx_http_farm_consumers_redis_keys_cb(redisAsyncContext *ac, void *reply,
     void *data)
 {
     redisReply                       *rr = reply;
-    ngx_uint_t                        skipped, nconsumers;
-    ngx_http_farm_key_table_t        *table;
+    u_char                            digest[32], current[32];
+    ngx_int_t                         rc;
+    ngx_uint_t                        skipped, nkeys, nconsumers, found;
+    farm_reply_keys_t                 out;
     ngx_http_farm_consumers_redis_t  *cr;
 
     cr = ac->data;
@@ -803,32 +1026,49 @@ ngx_http_farm_consumers_redis_keys_cb(redisAsyncContext *ac, void *reply,
 
     skipped = cr->skipped;
 
-    table = ngx_http_farm_consumers_redis_build(cr->building, rr, cr->tiers,
-                                                &nconsumers, &skipped);
-    if (table == NULL) {
+    if (ngx_http_farm_consumers_redis_read(rr, cr->tiers, &out, digest,
+                                           &skipped)
+        != NGX_OK)
+    {
         ngx_http_farm_consumers_redis_failed(cr, "out of memory");
         return;
     }
 
-    if (cr->table == NULL || cr->table->nkeys != table->nkeys
-        || cr->nconsumers != nconsumers)
-    {
-        ngx_log_error(NGX_LOG_INFO, cr->log, 0,
-                      "farm_consumers: %ui keys of %ui consumers from %V",
-                      table->nkeys, nconsumers, &cr->display);
+    found = ngx_http_farm_consumers_shm_current(&cr->shm, &nkeys,
+                                                &nconsumers, current);
+
+    /* unchanged: the table in use stays, nothing is built */
+
+    rc = NGX_OK;
+
+    if (!found || ngx_memcmp(digest, current, sizeof(digest)) != 0) {
+
+        if (!found || nkeys != out.nkeys || nconsumers != out.nconsumers) {
+            ngx_log_error(NGX_LOG_INFO, cr->log, 0,
+                          "farm_consumers: %uz keys of %uz consumers from %V",
+                          out.nkeys, out.nconsumers, &cr->display);
+        }
+
+        rc = ngx_http_farm_consumers_redis_publish(cr, &out, digest);
     }
 
-    /* swap; nothing points into the old table between requests */
+    farm_reply_keys_free(&out);
 
-    if (cr->pool) {
-        ngx_destroy_pool(cr->pool);
+    if (rc == NGX_ERROR) {
+        ngx_http_farm_consumers_redis_failed(cr, "the keys do not fit in "
+                                                 "the zone, raise size=");
+        return;
     }
 
-    cr->pool = cr->building;
+    ngx_destroy_pool(cr->building);
     cr->building = NULL;
-    cr->table = table;
-    cr->nconsumers = nconsumers;
     cr->tiers = NULL;
+
+    if (rc == NGX_DECLINED) {
+        cr->stopped = 1;        /* a newer process reads them now */
+        ngx_http_farm_consumers_redis_done(cr);
+        return;
+    }
 
     ngx_http_farm_consumers_redis_report_skipped(cr, skipped, cr->log);
 
@@ -860,7 +1100,7 @@ ngx_http_farm_consumers_redis_failed(ngx_http_farm_consumers_redis_t *cr,
         ngx_log_error(NGX_LOG_ERR, cr->log, 0,
                       "farm_consumers: %V is unavailable (%s); keeping the "
                       "%ui keys last read", &cr->display, reason,
-                      cr->table ? cr->table->nkeys : 0);
+                      ngx_http_farm_consumers_redis_nkeys(cr));
         cr->reported = now;
     }
 

@@ -62,7 +62,8 @@ static ngx_int_t ngx_http_farm_key_auth_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_farm_key_auth_find(ngx_http_request_t *r,
     ngx_http_farm_key_auth_loc_conf_t *lcf, ngx_str_t *key);
 static ngx_http_farm_consumer_t *ngx_http_farm_key_auth_lookup(
-    ngx_http_farm_key_auth_main_conf_t *mcf, ngx_str_t *key);
+    ngx_http_request_t *r, ngx_http_farm_key_auth_main_conf_t *mcf,
+    ngx_str_t *key);
 static ngx_int_t ngx_http_farm_key_auth_init_process(ngx_cycle_t *cycle);
 static void ngx_http_farm_key_auth_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_farm_key_auth_upstream_headers(
@@ -221,7 +222,7 @@ ngx_http_farm_key_auth_handler(ngx_http_request_t *r)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_farm_key_auth_module);
 
-    consumer = ngx_http_farm_key_auth_lookup(mcf, &key);
+    consumer = ngx_http_farm_key_auth_lookup(r, mcf, &key);
 
     if (consumer == NULL) {
         /* never log the key itself */
@@ -349,24 +350,35 @@ ngx_http_farm_key_auth_find(ngx_http_request_t *r,
 }
 
 
+/*
+ * The file's table first, then the one from Redis (shared memory; the
+ * consumer found there is copied into the request's pool).
+ */
+
 static ngx_http_farm_consumer_t *
-ngx_http_farm_key_auth_lookup(ngx_http_farm_key_auth_main_conf_t *mcf,
-    ngx_str_t *key)
+ngx_http_farm_key_auth_lookup(ngx_http_request_t *r,
+    ngx_http_farm_key_auth_main_conf_t *mcf, ngx_str_t *key)
 {
-    u_char                      digest[SHA256_DIGEST_LENGTH];
-    ngx_http_farm_consumer_t   *c;
-    ngx_http_farm_key_table_t  *t;
+    u_char                     digest[SHA256_DIGEST_LENGTH];
+    ngx_http_farm_consumer_t  *c;
 
     SHA256(key->data, key->len, digest);
 
     c = ngx_http_farm_key_table_lookup(&mcf->keys, digest);
 
-    if (c == NULL && mcf->redis) {
-        t = ngx_http_farm_consumers_redis_table(mcf->redis);
+    if (c || mcf->redis == NULL) {
+        return c;
+    }
 
-        if (t) {
-            c = ngx_http_farm_key_table_lookup(t, digest);
-        }
+    c = ngx_palloc(r->pool, sizeof(ngx_http_farm_consumer_t));
+    if (c == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_farm_consumers_redis_lookup(mcf->redis, digest, r->pool, c)
+        != NGX_OK)
+    {
+        return NULL;
     }
 
     return c;

@@ -44,6 +44,13 @@ static ngx_command_t  ngx_http_farm_kong_commands[] = {
       0,
       NULL },
 
+    { ngx_string("farm_kong_upstream"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS,
+      ngx_http_farm_kong_upstream,
+      0,
+      0,
+      NULL },
+
     { ngx_string("farm_kong_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_farm_kong_prom_directive,

@@ -219,6 +219,9 @@ typedef struct {
     /* correlation-id (ngx_http_farm_kong_corrid.c) */
     ngx_str_t                   corrid_name;
     ngx_str_t                   corrid_value;
+
+    /* hash_on cookie: the new cookie's value (ngx_http_farm_kong_cookie.c) */
+    ngx_str_t                   hash_cookie;
 } ngx_http_farm_kong_ctx_t;
 
 
@@ -297,6 +300,18 @@ ngx_int_t ngx_http_farm_kong_jwt(ngx_http_request_t *r,
 ngx_int_t ngx_http_farm_kong_corrid(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_correlation_id_conf_t *conf);
 ngx_int_t ngx_http_farm_kong_corrid_echo(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx);
+void ngx_http_farm_kong_uuid(u_char *out);
+
+/* ngx_http_farm_kong_keepalive.c: the farm_kong_upstream directive */
+char *ngx_http_farm_kong_upstream(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_farm_kong_cookie.c: hash_on cookie's new cookie */
+#define NGX_HTTP_FARM_KONG_UUID_LEN  36
+ngx_int_t ngx_http_farm_kong_cookie_new(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *key);
+ngx_int_t ngx_http_farm_kong_cookie_set(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx);
 
 /* ngx_http_farm_kong_health.c: targets' shared health, latency */

@@ -344,6 +344,12 @@ ngx_http_farm_kong_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
+    /* hash_on cookie's new cookie, also on the gateway's own answers */
+
+    if (ngx_http_farm_kong_cookie_set(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* cors: also on the gateway's own answers */
 
     if (ngx_http_farm_kong_cors_filter(r, ctx) != NGX_OK) {

@@ -13,8 +13,6 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <math.h>
-
 #include "ngx_http_farm_kong.h"
 
 
@@ -30,6 +28,7 @@ typedef struct {
 
 static ngx_uint_t ngx_http_farm_kong_pick_hash(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx);
+static int ngx_http_farm_kong_ring_can(void *data, size_t target);
 static ngx_int_t ngx_http_farm_kong_hash_key(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, int on, const char *name, ngx_str_t *key);
 static ngx_int_t ngx_http_farm_kong_init_peer(ngx_http_request_t *r,
@@ -177,61 +176,68 @@ ngx_http_farm_kong_pick(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
 
 
 /*
- * consistent-hashing: the key from hash_on, else from hash_fallback; then
- * the target by weighted rendezvous hashing (each target scores
- * -ln(hash(key, target)) / weight, the lowest wins), so a key keeps its
- * target while the targets stay, and a removed target's keys spread over
- * the others.  Kong uses a ring of slots instead: the same stickiness, a
- * different mapping.  Returns the peer, or NGX_CONF_UNSET_UINT when there
- * is no key (the caller balances by round robin).
+ * consistent-hashing: the key from hash_on, else from hash_fallback (a
+ * request without the hash_on cookie gets a new one instead); then the
+ * target on the upstream's ring of `slots` points, laid out as Kong lays
+ * it out (kong-compat/kong_ring.c), so a key goes where Kong sends it: the
+ * first point at or below the key's whose target is still in the
+ * request's list (not down, resolved).  Then one of that target's
+ * addresses by the key.  Returns the peer, or NGX_CONF_UNSET_UINT when
+ * there is no key (the caller balances by round robin).
  */
 
 static ngx_uint_t
 ngx_http_farm_kong_pick_hash(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx)
 {
-    double                      score, low;
-    uint32_t                    crc, h;
+    long                        t;
+    uint32_t                    h;
     ngx_str_t                   key;
-    ngx_uint_t                  i, n, best;
-    const kong_target_t        *t;
+    ngx_uint_t                  i, n, best, *first;
     const kong_upstream_t      *u;
     ngx_http_farm_kong_peer_t  *peer;
 
     u = ctx->match.service->upstream;
 
-    if (ngx_http_farm_kong_hash_key(r, ctx, u->hash_on, NULL, &key) != NGX_OK
-        && ngx_http_farm_kong_hash_key(r, ctx, u->hash_fallback, "fallback",
-                                       &key)
-           != NGX_OK)
+    if (ngx_http_farm_kong_hash_key(r, ctx, u->hash_on, NULL, &key) != NGX_OK)
     {
+        if (u->hash_on == KONG_HASH_COOKIE) {
+            if (ngx_http_farm_kong_cookie_new(r, ctx, &key) != NGX_OK) {
+                return NGX_CONF_UNSET_UINT;
+            }
+
+        } else if (ngx_http_farm_kong_hash_key(r, ctx, u->hash_fallback,
+                                               "fallback", &key)
+                   != NGX_OK)
+        {
+            return NGX_CONF_UNSET_UINT;
+        }
+    }
+
+    /* each target's first address in the request's list */
+
+    first = ngx_palloc(r->pool, (u->ntargets + 1) * sizeof(ngx_uint_t));
+    if (first == NULL) {
         return NGX_CONF_UNSET_UINT;
     }
 
-    peer = ctx->peers.elts;
-    best = NGX_CONF_UNSET_UINT;
-    low = 0;
-
-    for (i = 0; i < ctx->peers.nelts; i++) {
-        if (i > 0 && peer[i - 1].target == peer[i].target) {
-            continue;
-        }
-
-        t = u->targets[peer[i].target];
-
-        ngx_crc32_init(crc);
-        ngx_crc32_update(&crc, key.data, key.len);
-        ngx_crc32_update(&crc, (u_char *) "\n", 1);
-        ngx_crc32_update(&crc, (u_char *) t->target, ngx_strlen(t->target));
-        ngx_crc32_final(crc);
-
-        score = -log((crc + 1.0) / 4294967297.0) / (double) peer[i].weight;
-
-        if (best == NGX_CONF_UNSET_UINT || score < low) {
-            best = i;
-            low = score;
-        }
+    for (i = 0; i < u->ntargets; i++) {
+        first[i] = NGX_CONF_UNSET_UINT;
     }
+
+    peer = ctx->peers.elts;
+
+    for (i = ctx->peers.nelts; i > 0; i--) {
+        first[peer[i - 1].target] = i - 1;
+    }
+
+    t = kong_ring_pick(u, kong_ring_point(u, (char *) key.data, key.len),
+                       ngx_http_farm_kong_ring_can, first);
+    if (t < 0) {
+        return NGX_CONF_UNSET_UINT;
+    }
+
+    best = first[t];
 
     for (n = 1; best + n < ctx->peers.nelts; n++) {
         if (peer[best + n].target != peer[best].target) {
@@ -242,6 +248,17 @@ ngx_http_farm_kong_pick_hash(ngx_http_request_t *r,
     h = ngx_crc32_short(key.data, key.len);
 
     return best + h % n;
+}
+
+
+/* kong_ring_pick's question: is the target in the request's list */
+
+static int
+ngx_http_farm_kong_ring_can(void *data, size_t target)
+{
+    ngx_uint_t  *first = data;
+
+    return first[target] != NGX_CONF_UNSET_UINT;
 }
 
 

@@ -6,13 +6,14 @@
  * A parameter of the request body, as Kong's kong.request.get_body() sees
  * it, for key-auth's key_in_body: application/x-www-form-urlencoded,
  * application/json (a top-level member) and multipart/form-data (a part's
- * name).  With hide, the parameter leaves the body sent upstream (form and
- * JSON bodies; Content-Length follows).
+ * name).  With hide, the parameter leaves the body sent upstream
+ * (Content-Length follows).
  */
 
 
 #include "ngx_http_farm_kong.h"
 #include "ngx_http_farm_hide_args.h"
+#include "kong_multipart.h"
 
 #include <jansson.h>
 
@@ -29,7 +30,7 @@ static ngx_int_t ngx_http_farm_kong_body_form(ngx_http_request_t *r,
 static ngx_int_t ngx_http_farm_kong_body_json(ngx_http_request_t *r,
     ngx_str_t *body, ngx_str_t *name, ngx_str_t *value, ngx_uint_t hide);
 static ngx_int_t ngx_http_farm_kong_body_multipart(ngx_http_request_t *r,
-    ngx_str_t *body, ngx_str_t *name, ngx_str_t *value);
+    ngx_str_t *body, ngx_str_t *name, ngx_str_t *value, ngx_uint_t hide);
 static ngx_int_t ngx_http_farm_kong_body_replace(ngx_http_request_t *r,
     u_char *data, size_t len);
 
@@ -95,7 +96,8 @@ ngx_http_farm_kong_body_param(ngx_http_request_t *r, ngx_str_t *name,
         return ngx_http_farm_kong_body_json(r, &body, name, value, hide);
 
     default:
-        return ngx_http_farm_kong_body_multipart(r, &body, name, value);
+        return ngx_http_farm_kong_body_multipart(r, &body, name, value,
+                                                 hide);
     }
 }
 
@@ -317,100 +319,86 @@ ngx_http_farm_kong_body_json(ngx_http_request_t *r, ngx_str_t *body,
 }
 
 
-/* multipart/form-data: the part whose Content-Disposition names it */
+/*
+ * multipart/form-data, read as Kong reads it (kong_multipart.c): the part
+ * whose Content-Disposition names it; two parts of that name are Kong's
+ * table.  With hide, every part of that name leaves the body and the
+ * others go upstream as they came (Kong rebuilds the body from the field
+ * values instead, which loses file names: docs/kong.md).
+ */
 
 static ngx_int_t
 ngx_http_farm_kong_body_multipart(ngx_http_request_t *r, ngx_str_t *body,
-    ngx_str_t *name, ngx_str_t *value)
+    ngx_str_t *name, ngx_str_t *value, ngx_uint_t hide)
 {
-    u_char      *p, *end, *b, *part, *next, *hdr_end, *disp, *q;
-    size_t       blen;
+    long         i;
+    size_t       blen, nlen, vlen, size;
+    u_char      *out;
+    ngx_int_t    rc;
     ngx_str_t   *ct;
-    ngx_uint_t   count;
-    u_char       boundary[80];
+    kong_mp_t   *mp;
+    const char  *b, *n, *v;
 
     ct = &r->headers_in.content_type->value;
 
-    b = ngx_strlcasestrn(ct->data, ct->data + ct->len,
-                         (u_char *) "boundary=", sizeof("boundary=") - 2);
-    if (b == NULL) {
+    if (!kong_mp_boundary((const char *) ct->data, ct->len, &b, &blen)) {
         return NGX_DECLINED;
     }
 
-    b += sizeof("boundary=") - 1;
-
-    if (b < ct->data + ct->len && *b == '"') {
-        b++;
+    mp = kong_mp_parse((const char *) body->data, body->len, b, blen);
+    if (mp == NULL) {
+        return NGX_ERROR;
     }
 
-    for (q = b; q < ct->data + ct->len && *q != '"' && *q != ';'; q++) {
-        /* void */
+    switch (kong_mp_count(mp, (const char *) name->data, name->len)) {
+
+    case 0:
+        rc = NGX_DECLINED;
+        goto done;
+
+    case 1:
+        break;
+
+    default:
+        rc = NGX_BUSY;
+        goto done;
     }
 
-    if (q == b || (size_t) (q - b) > sizeof(boundary) - 3) {
-        return NGX_DECLINED;
+    i = kong_mp_find(mp, (const char *) name->data, name->len);
+    (void) kong_mp_part(mp, (size_t) i, &n, &nlen, &v, &vlen);
+
+    value->len = vlen;
+    value->data = ngx_pnalloc(r->pool, vlen + 1);
+    if (value->data == NULL) {
+        rc = NGX_ERROR;
+        goto done;
     }
 
-    boundary[0] = '-';
-    boundary[1] = '-';
-    ngx_memcpy(boundary + 2, b, q - b);
-    blen = q - b + 2;
+    ngx_memcpy(value->data, v, vlen);
+    rc = NGX_OK;
 
-    count = 0;
-    p = body->data;
-    end = p + body->len;
+    if (hide && vlen) {
+        kong_mp_delete(mp, (const char *) name->data, name->len);
 
-    part = ngx_strlcasestrn(p, end, boundary, blen - 1);
-
-    while (part) {
-        part += blen;
-
-        if (end - part < 2 || (part[0] == '-' && part[1] == '-')) {
-            break;
+        size = kong_mp_encoded_size(mp);
+        out = ngx_pnalloc(r->pool, size + 1);
+        if (out == NULL) {
+            rc = NGX_ERROR;
+            goto done;
         }
 
-        next = ngx_strlcasestrn(part, end, boundary, blen - 1);
-        if (next == NULL) {
-            break;
+        kong_mp_encode(mp, (char *) out);
+
+        if (ngx_http_farm_kong_body_replace(r, out, size) != NGX_OK) {
+            rc = NGX_ERROR;
         }
-
-        hdr_end = ngx_strlcasestrn(part, next, (u_char *) "\r\n\r\n", 3);
-
-        if (hdr_end) {
-            disp = ngx_strlcasestrn(part, hdr_end, (u_char *) "name=\"",
-                                    sizeof("name=\"") - 2);
-
-            if (disp) {
-                disp += sizeof("name=\"") - 1;
-
-                if ((size_t) (hdr_end - disp) > name->len
-                    && ngx_strncmp(disp, name->data, name->len) == 0
-                    && disp[name->len] == '"')
-                {
-                    count++;
-
-                    value->data = hdr_end + 4;
-                    value->len = next - value->data;
-
-                    /* the CRLF before the next boundary */
-                    if (value->len >= 2
-                        && value->data[value->len - 2] == '\r'
-                        && value->data[value->len - 1] == '\n')
-                    {
-                        value->len -= 2;
-                    }
-                }
-            }
-        }
-
-        part = next;
     }
 
-    if (count == 0) {
-        return NGX_DECLINED;
-    }
+done:
 
-    return count > 1 ? NGX_BUSY : NGX_OK;
+    kong_mp_free(mp);
+
+    return rc;
 }
 
 

@@ -151,6 +151,15 @@ ngx_http_farm_kong_corrid_worker(void)
 }
 
 
+/* a random version-4 uuid from this worker's generator: 36 bytes + NUL */
+
+void
+ngx_http_farm_kong_uuid(u_char *out)
+{
+    kong_corrid_uuid(ngx_http_farm_kong_corrid_worker(), (char *) out);
+}
+
+
 /* what the tracker generator reads: nginx's variables of the same names */
 
 static ngx_int_t

@@ -12,12 +12,14 @@
  * order), and for a JSON response with json operations holds the header
  * back, buffers the body (in memory, at most NGX_HTTP_FARM_KONG_RESP_MAX
  * bytes), transforms it and sends the header with the new Content-Length
- * and the new body.  A body over the bound, compressed, or not a JSON
- * object passes unchanged.
+ * and the new body.  A gzip body is inflated first and compressed again
+ * (kong-compat/kong_gzip.c), as Kong does.  A body over the bound, in
+ * another encoding, or not a JSON object passes unchanged.
  */
 
 
 #include "ngx_http_farm_kong.h"
+#include "kong_gzip.h"
 
 /*
  * kong_plugin.h (through ngx_http_farm_kong.h) names the plugin's parsed
@@ -54,6 +56,7 @@ struct ngx_http_farm_kong_resp_s {
     ngx_chain_t              **last;
     size_t                     size;
     unsigned                   buffering:1;
+    unsigned                   gzip:1;    /* Content-Encoding: gzip */
 };
 
 
@@ -299,6 +302,13 @@ ngx_http_farm_kong_resp_header_filter(ngx_http_request_t *r)
     }
 
     ce = r->headers_out.content_encoding;
+
+    if (ce && ce->hash && ce->value.len == 4
+        && ngx_strncasecmp(ce->value.data, (u_char *) "gzip", 4) == 0)
+    {
+        rctx->gzip = 1;
+        ce = NULL;
+    }
 
     if (r->header_only || r->headers_out.status == NGX_HTTP_NO_CONTENT
         || r->headers_out.status == NGX_HTTP_NOT_MODIFIED
@@ -728,8 +738,9 @@ static ngx_int_t
 ngx_http_farm_kong_resp_body(ngx_http_request_t *r,
     ngx_http_farm_kong_resp_t *rctx)
 {
-    size_t             len;
-    u_char            *body, *p;
+    int                rc2;
+    size_t             len, plen;
+    u_char            *body, *p, *plain;
     ngx_int_t          rc;
     ngx_buf_t         *b;
     ngx_chain_t        out, *cl;
@@ -747,13 +758,56 @@ ngx_http_farm_kong_resp_body(ngx_http_request_t *r,
     }
 
     len = p - body;
+    plain = body;
+    plen = len;
 
-    if (kong_xform_response_body(rctx->engine, (char *) body, len, &xo)
-        != 0)
-    {
+    if (rctx->gzip) {
+        rc2 = kong_gunzip(body, len, NGX_HTTP_FARM_KONG_RESP_MAX, &plain,
+                          &plen);
+
+        if (rc2 == KONG_GZIP_NOMEM) {
+            return NGX_ERROR;
+        }
+
+        if (rc2 != KONG_GZIP_OK) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "farm_kong: response-transformer: the gzip body "
+                          "%s; sent unchanged",
+                          rc2 == KONG_GZIP_TOO_BIG
+                          ? "inflates to over 4194304 bytes"
+                          : "is not valid gzip");
+            goto send;
+        }
+    }
+
+    rc2 = kong_xform_response_body(rctx->engine, (char *) plain, plen, &xo);
+
+    if (plain != body) {
+        free(plain);
+    }
+
+    if (rc2 != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "farm_kong: response-transformer: %s; the response "
                       "body is sent unchanged", xo.error);
+
+    } else if (xo.body && rctx->gzip) {
+        if (kong_gzip((u_char *) xo.body, xo.body_len, &plain, &plen)
+            != KONG_GZIP_OK)
+        {
+            kong_xform_out_free(&xo);
+            return NGX_ERROR;
+        }
+
+        body = ngx_pnalloc(r->pool, plen + 1);
+        if (body == NULL) {
+            free(plain);
+            kong_xform_out_free(&xo);
+            return NGX_ERROR;
+        }
+
+        len = ngx_cpymem(body, plain, plen) - body;
+        free(plain);
 
     } else if (xo.body) {
         body = ngx_pnalloc(r->pool, xo.body_len + 1);
@@ -766,6 +820,8 @@ ngx_http_farm_kong_resp_body(ngx_http_request_t *r,
     }
 
     kong_xform_out_free(&xo);
+
+send:
 
     r->headers_out.content_length_n = len;
 

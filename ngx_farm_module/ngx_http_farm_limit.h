@@ -19,6 +19,7 @@
  *   ngx_http_farm_key_table.c      keys' digests, the consumers file
  *   ngx_http_farm_consumers.c      the consumers file, free of nginx
  *   ngx_http_farm_consumers_redis.c  consumers kept in Redis
+ *   ngx_http_farm_consumers_shm.c    their table, shared by the workers
  */
 
 
@@ -243,8 +244,9 @@ ngx_http_farm_consumer_t *ngx_http_farm_key_table_lookup(
 /* ngx_http_farm_consumers_redis.c */
 char *ngx_http_farm_consumers_redis(ngx_conf_t *cf, ngx_str_t *value,
     ngx_uint_t n, ngx_http_farm_consumers_redis_t **crp);
-ngx_http_farm_key_table_t *ngx_http_farm_consumers_redis_table(
-    ngx_http_farm_consumers_redis_t *cr);
+ngx_int_t ngx_http_farm_consumers_redis_lookup(
+    ngx_http_farm_consumers_redis_t *cr, u_char *digest, ngx_pool_t *pool,
+    ngx_http_farm_consumer_t *out);
 ngx_int_t ngx_http_farm_consumers_redis_start(ngx_cycle_t *cycle,
     ngx_http_farm_consumers_redis_t *cr);
 void ngx_http_farm_consumers_redis_stop(ngx_http_farm_consumers_redis_t *cr);

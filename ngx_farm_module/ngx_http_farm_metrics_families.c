@@ -28,6 +28,8 @@ static u_char *ngx_http_farm_metrics_pool_hist(u_char *p, const char *name,
     ngx_uint_t registry);
 static u_char *ngx_http_farm_metrics_registry(u_char *p, const char *name,
     ngx_http_farm_metrics_pool_t *pool, uint64_t value);
+static const char *ngx_http_farm_metrics_registry_name(
+    ngx_http_farm_srv_conf_t *fcf);
 static u_char *ngx_http_farm_metrics_agent(u_char *p, const char *name,
     ngx_http_farm_metrics_pool_t *pool, ngx_http_farm_metrics_agent_t *a,
     uint64_t value);
@@ -403,8 +405,7 @@ ngx_http_farm_metrics_labels(u_char *p, const char *name, const char *suffix,
 
     if (registry) {
         p = ngx_sprintf(p, ",registry=\"%s\"",
-                        pool->fcf->url.type == FARM_URL_CONSUL ? "consul"
-                                                               : "redis");
+                        ngx_http_farm_metrics_registry_name(pool->fcf));
     }
 
     return p;
@@ -657,17 +658,28 @@ ngx_http_farm_metrics_ejections(ngx_http_farm_metrics_ctx_t *mc, u_char *p,
 }
 
 
-/* name{pool="NAME",registry="redis|consul"} value */
+/* name{pool="NAME",registry="redis|consul|builtin"} value */
 
 static u_char *
 ngx_http_farm_metrics_registry(u_char *p, const char *name,
     ngx_http_farm_metrics_pool_t *pool, uint64_t value)
 {
     return ngx_http_farm_metrics_sample2(p, name, pool, "registry",
-                                         pool->fcf->url.type
-                                         == FARM_URL_CONSUL ? "consul"
-                                                            : "redis",
-                                         value);
+                              ngx_http_farm_metrics_registry_name(pool->fcf),
+                              value);
+}
+
+
+/* the registry label: the built-in one also for farm_agent lines alone */
+
+static const char *
+ngx_http_farm_metrics_registry_name(ngx_http_farm_srv_conf_t *fcf)
+{
+    if (fcf->builtin) {
+        return "builtin";
+    }
+
+    return (fcf->url.type == FARM_URL_CONSUL) ? "consul" : "redis";
 }
 
 

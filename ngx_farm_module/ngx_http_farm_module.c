@@ -352,13 +352,6 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (fcf->url.type == FARM_URL_CONSUL && fcf->prefix.len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"farm_registry\" parameter prefix= is for Redis "
-                           "registries, not %V", &fcf->url_display);
-        return NGX_CONF_ERROR;
-    }
-
     if (fcf->ca.len && !fcf->url.tls) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"farm_registry\" parameter ca= needs an "

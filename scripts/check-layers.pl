@@ -103,6 +103,7 @@ my %layer = (
     'ngx_http_farm_consul.h'           => ['5.2', 'farm'],
     'ngx_http_farm_consul.c'           => ['5.2', 'farm'],
     'ngx_http_farm_consul_warm.c'      => ['5.2', 'farm'],
+    'ngx_http_farm_consul_kv.c'        => ['5.2', 'farm'],
     'ngx_http_farm_builtin.h'          => ['5.2', 'farm'],
     'ngx_http_farm_builtin.c'          => ['5.2', 'farm'],
     'ngx_http_farm_builtin_conf.c'     => ['5.2', 'farm'],
@@ -124,6 +125,7 @@ my %layer = (
     'ngx_http_farm_admin.h'            => ['7', 'farm'],
     'ngx_http_farm_admin.c'            => ['7', 'farm'],
     'ngx_http_farm_admin_write.c'      => ['7', 'farm'],
+    'ngx_http_farm_admin_consul.c'     => ['7', 'farm'],
     'ngx_http_farm_logvar.c'           => ['7', 'farm'],
     'ngx_http_farm_registry_api.c'     => ['7', 'farm'],
     'ngx_http_farm_metrics.h'          => ['7', 'farm'],
@@ -136,6 +138,8 @@ my %layer = (
     'ngx_http_farm_kong_proxy.c'       => ['6', 'kong'],
     'ngx_http_farm_kong_answer.c'      => ['6', 'kong'],
     'ngx_http_farm_kong_balancer.c'    => ['6', 'kong'],
+    'ngx_http_farm_kong_cookie.c'      => ['6', 'kong'],
+    'ngx_http_farm_kong_keepalive.c'   => ['6', 'kong'],
     'ngx_http_farm_kong_health.c'      => ['6', 'kong'],
     'ngx_http_farm_kong_check.c'       => ['6', 'kong'],
     'ngx_http_farm_kong_plugins.c'     => ['6', 'kong'],
@@ -163,6 +167,8 @@ my %layer = (
     'ngx_http_farm_key_auth.c'         => ['2', 'limit'],
     'ngx_http_farm_key_table.c'        => ['2', 'limit'],
     'ngx_http_farm_consumers_redis.c'  => ['2', 'limit'],
+    'ngx_http_farm_consumers_shm.h'    => ['2', 'limit'],
+    'ngx_http_farm_consumers_shm.c'    => ['2', 'limit'],
 );
 
 my @errors;

@@ -40,15 +40,17 @@ build="
     nginx
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
-    libhttp-parser-dev libyaml-dev
+    libhttp-parser-dev libyaml-dev libxxhash-dev
 "
 
-# the tests, the sanitizer and fuzzer builds, the benchmarks
+# the tests, the sanitizer and fuzzer builds, the benchmarks (nodejs and
+# python3 run the workers of scripts/bench-agent.sh)
 tests="
     perl procps openssl
     clang llvm llvm-14 libclang-rt-14-dev
     libcmocka-dev
     redis-server wrk haproxy
+    nodejs python3
     prometheus
     chromium
 "

@@ -255,18 +255,19 @@ qr/\[emerg\] .*"farm_registry" parameter ca= needs an https:\/\/ registry URL in
 
 
 
-=== TEST 17: prefix= on a Consul registry
+=== TEST 17: prefix= on a Consul registry names the KV folder of its overrides (it used to be refused)
 --- http_config
     upstream agents {
-        farm_registry consul://127.0.0.1:8500 service=agents prefix=x;
+        farm_registry consul://127.0.0.1:1 service=agents prefix=x timeout=100ms;
     }
 --- config
     location /a { proxy_pass http://agents; }
+    location = /farm { farm_status; }
 --- request
-GET /a
---- must_die
---- error_log eval
-qr/\[emerg\] .*"farm_registry" parameter prefix= is for Redis registries, not consul:\/\/127\.0\.0\.1:8500 in \S+nginx\.conf:\d+/
+GET /farm
+--- response_body_like: "farms":
+--- no_error_log
+[emerg]
 
 
 

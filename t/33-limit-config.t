@@ -322,7 +322,18 @@ qr/\[emerg\] .*invalid "farm_consumers" parameter "refresh=10ms": expected a tim
     location /a { empty_gif; }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*unknown "farm_consumers" parameter "refrsh=1s": use prefix=, refresh= or timeout= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*unknown "farm_consumers" parameter "refrsh=1s": use prefix=, refresh=, timeout= or size= in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 29b: consumers in Redis: a zone too small
+--- http_config
+    farm_consumers redis://127.0.0.1:6379 size=4k;
+--- config
+    location /a { empty_gif; }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid "farm_consumers" parameter "size=4k": expected a size of at least 64k in \S+nginx\.conf:\d+/
 
 
 

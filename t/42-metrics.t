@@ -445,3 +445,34 @@ GET /metrics?agents=none
 --- no_error_log
 [alert]
 [error]
+
+
+
+=== TEST 9: a pool of the built-in registry: its registry series say registry="builtin" (they said "redis")
+--- http_config eval
+"    upstream agents {
+        farm_registry redis://127.0.0.1:$ENV{TEST_NGINX_REDIS_PORT} service=agents
+                      resync=300ms;
+    }
+    upstream local {
+        farm_registry builtin service=local token_file="
+. FarmTest::temp_file('local-42.token', "t0ken-42\n") . ";
+    }
+"
+--- init
+my ($text, $s) = main::scrape();
+Test::More::ok(exists $s->{'farm_registry_up{pool="local",registry="builtin"}'},
+               'farm_registry_up of the built-in pool says registry="builtin"');
+Test::More::ok(exists $s->{'farm_registry_sync_duration_seconds_count{pool="local",registry="builtin"}'},
+               'and so does a histogram');
+Test::More::is(scalar(grep { /pool="local",registry="(?!builtin")/ } keys %$s), 0,
+               'no series of it names another registry');
+Test::More::ok(exists $s->{'farm_registry_up{pool="agents",registry="redis"}'},
+               'the Redis pool still says registry="redis"');
+my ($rc, $out) = main::promtool($text);
+Test::More::is($rc, 0, "promtool check metrics exits 0") or Test::More::diag($out);
+--- request
+GET /metrics
+--- response_body_like: farm_registry_up\{pool="local",registry="builtin"\} \d
+--- no_error_log
+[error]

@@ -471,3 +471,73 @@ Access-Control-Allow-Origin: http://app.example
 Vary: Origin
 --- error_log
 connect() failed
+
+
+
+=== TEST 15: rate-limiting's 429 (the gateway's own answer, later in Kong's order) carries the CORS headers
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s
+  url: http://127.0.0.1:$main::E
+  routes:
+  - paths: [/api]
+    plugins:
+    - name: cors
+      config: {origins: [\"http://app.example\"], credentials: true}
+    - name: rate-limiting
+      config: {day: 1, policy: local}"
+--- pipelined_requests eval
+["GET /api", "GET /api"]
+--- more_headers
+Origin: http://app.example
+Accept: application/json
+--- error_code eval
+[200, 429]
+--- response_headers eval
+["Access-Control-Allow-Origin: http://app.example\nAccess-Control-Allow-Credentials: true",
+ "Access-Control-Allow-Origin: http://app.example\nAccess-Control-Allow-Credentials: true\nVary: Origin"]
+--- response_body_like eval
+["^GET / HTTP", "API rate limit exceeded"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: the other plugins' refusals carry the CORS headers: ip-restriction 403, request-size-limiting 413, request-termination
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s
+  url: http://127.0.0.1:$main::E
+  plugins:
+  - name: cors
+    config: {origins: [\"http://app.example\"]}
+  routes:
+  - paths: [/ip]
+    plugins:
+    - name: ip-restriction
+      config: {deny: [127.0.0.1]}
+  - paths: [/size]
+    plugins:
+    - name: request-size-limiting
+      config: {allowed_payload_size: 1, size_unit: bytes}
+  - paths: [/closed]
+    plugins:
+    - name: request-termination
+      config: {status_code: 418, message: closed}"
+--- pipelined_requests eval
+["GET /ip", "POST /size\nmore than a byte", "GET /closed"]
+--- more_headers
+Origin: http://app.example
+Accept: application/json
+--- error_code eval
+[403, 413, 418]
+--- response_headers eval
+["Access-Control-Allow-Origin: http://app.example",
+ "Access-Control-Allow-Origin: http://app.example",
+ "Access-Control-Allow-Origin: http://app.example"]
+--- no_error_log
+[error]

@@ -46,6 +46,15 @@ our %Tok = (
                           claims(iss => 'alice-iss', exp => $now + 30 * 86400)),
     b64      => jwt_token('HS256', $raw_secret,
                           claims(iss => 'dave-b64')),
+    # several claims failing at once
+    both     => jwt_token('HS256', 'alice-secret-0123',
+                          claims(iss => 'alice-iss', nbf => $now + 3600,
+                                 exp => $now - 120)),
+    early_far => jwt_token('HS256', 'alice-secret-0123',
+                          claims(iss => 'alice-iss', nbf => $now + 3600,
+                                 exp => $now + 30 * 86400)),
+    bad_expired => jwt_token('HS256', 'not-the-secret',
+                          claims(iss => 'alice-iss', exp => $now - 120)),
 );
 
 # the signature part of a refused token: it must never reach the log
@@ -70,6 +79,7 @@ services:
     - name: jwt
       config: {uri_param_names: [token], cookie_names: [jwt_cookie], header_names: [x-auth]}
   - {name: max, paths: [/max], plugins: [{name: jwt, config: {claims_to_verify: [exp], maximum_expiration: 7200}}]}
+  - {name: maxnbf, paths: [/maxnbf], plugins: [{name: jwt, config: {claims_to_verify: [nbf, exp], maximum_expiration: 7200}}]}
   - {name: realm, paths: [/realm], plugins: [{name: jwt, config: {realm: api}}]}
   - {name: b64, paths: [/b64], plugins: [{name: jwt, config: {secret_is_base64: true}}]}
   - {name: pre, paths: [/pre], plugins: [{name: jwt, config: {run_on_preflight: false}}]}
@@ -438,5 +448,26 @@ $main::Kong"
 --- error_code: 200
 --- response_body_like eval
 qr{^GET /echo\?x=a\+b&token=[^ ]*%2E[^ ]* HTTP/1\.[01]\n(?:.*\n)*X-Consumer-Username: alice\n}
+--- no_error_log
+[error]
+
+
+
+=== TEST 19: several failures at once, as Kong orders them: every failing claim in one 401 body (exp listed first); a failing claim answers before maximum_expiration is looked at; a bad signature answers before the claims
+--- user_files eval
+">>> kong.yml
+$main::Kong"
+--- request eval
+["GET /jwt", "GET /maxnbf", "GET /jwt"]
+--- more_headers eval
+["Authorization: Bearer $main::Tok{both}",
+ "Authorization: Bearer $main::Tok{early_far}",
+ "Authorization: Bearer $main::Tok{bad_expired}"]
+--- error_code eval
+[401, 401, 401]
+--- response_body_like eval
+[qr/^\{"exp":"token expired","nbf":"token not valid yet"\}$/,
+ qr/^\{"nbf":"token not valid yet"\}$/,
+ qr/^\{"message":"Invalid signature"\}$/]
 --- no_error_log
 [error]

@@ -7,8 +7,17 @@
 
 use Test::Nginx::Socket 'no_plan';
 use FarmTest;
+use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 
 our $U = $ENV{TEST_NGINX_UP_PORT} = free_port();
+
+# the body a gzip response inflates to (a response_body_filters step)
+sub inflated {
+    my ($in) = @_;
+    my $out;
+    gunzip(\$in => \$out) or return "not gzip: $GunzipError";
+    return $out;
+}
 
 # a JSON body over the bound (4 MiB)
 our $Big = '{"big":"' . ('x' x (5 * 1024 * 1024)) . '"}';
@@ -42,6 +51,23 @@ add_block_preprocessor(sub {
         location /big {
             root html;
             default_type application/json;
+        }
+
+        # compressed by this nginx's gzip filter when the client asks
+        location /gz {
+            gzip on;
+            gzip_types application/json;
+            gzip_min_length 1;
+            gzip_http_version 1.0;
+            default_type application/json;
+            return 200 '{"key":"value","debug":"this should be removed"}';
+        }
+
+        # says gzip, is not
+        location /fake-gz {
+            default_type application/json;
+            add_header Content-Encoding gzip;
+            return 200 '{"key":"value"}';
         }
     }
 _EOC_
@@ -345,5 +371,66 @@ services:
 ["X-T: yes", "X-T:"]
 --- response_body_like eval
 ['^\{"message":"closed","extra":"1"\}$', '"message":"No API key found in request"']
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: a gzip-encoded JSON response is inflated, transformed and compressed again (Kong 3.x); Content-Length is the new compressed body's
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: up
+  url: http://127.0.0.1:$main::U
+  routes:
+  - paths: [/gz]
+    strip_path: false
+    plugins:
+    - name: response-transformer
+      config:
+        remove: {json: [debug]}
+        add: {json: ['addedkey:yes']}
+"
+--- request
+GET /gz
+--- more_headers
+Accept-Encoding: gzip
+--- error_code: 200
+--- response_headers
+Content-Encoding: gzip
+--- response_body_filters eval
+\&main::inflated
+--- response_body: {"key":"value","addedkey":"yes"}
+--- no_error_log
+[error]
+[warn]
+
+
+
+=== TEST 12: a body that says gzip but is not passes unchanged, with a warning
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: up
+  url: http://127.0.0.1:$main::U
+  routes:
+  - paths: [/fake-gz]
+    strip_path: false
+    plugins:
+    - name: response-transformer
+      config:
+        add: {json: ['addedkey:yes']}
+"
+--- request
+GET /fake-gz
+--- error_code: 200
+--- response_headers
+Content-Encoding: gzip
+Content-Length: 15
+--- response_body: {"key":"value"}
+--- error_log
+response-transformer: the gzip body is not valid gzip; sent unchanged
 --- no_error_log
 [error]

@@ -12,6 +12,18 @@
 #   my $k = jwt_keypair('rsa');            # {private => path, public => PEM}
 #   my $t = jwt_token('RS256', $k->{private}, {iss => 'k1', exp => time + 60});
 #   my $h = jwt_token('HS256', 'secret', {iss => 'k2'}, {kid => 'x'});
+#
+# Reloads with a changed file, from an --- init or a test's own code:
+#
+#   kong_write("upstreams:\n- name: ...\n");  # ../html/kong.yml, 3.0 format
+#   kong_reload();      # SIGHUP, then waits until every worker is a new one
+#
+# Targets for a Kong upstream, as servers of the test's own nginx (for
+# --- http_config), each answering 200 "<name>\n" with X-Target: <name>:
+#
+#   kong_targets([a => $A, b => $B], server => "access_log /tmp/NAME.log;",
+#                location => 'add_header X-Conn $connection always;');
+#   (NAME in the extra lines stands for each target's name)
 
 package FarmKong;
 
@@ -24,7 +36,8 @@ use File::Temp ();
 use JSON::PP ();
 use MIME::Base64 ();
 
-our @EXPORT = qw(kong_server jwt_keypair jwt_token jwt_b64 yaml_block);
+our @EXPORT = qw(kong_server jwt_keypair jwt_token jwt_b64 yaml_block
+                 kong_write kong_reload kong_targets);
 
 my $Dir = File::Temp::tempdir('farmkong-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $Seq = 0;
@@ -159,6 +172,50 @@ sub yaml_block {
     my $pad = ' ' x $indent;
     $text =~ s/\n\z//;
     return "|\n" . join("\n", map { "$pad$_" } split /\n/, $text);
+}
+
+# Replaces the running test's kong.yml (the block's ../html/kong.yml) with
+# $text after a `_format_version: "3.0"` line.
+sub kong_write {
+    my ($text) = @_;
+    my $file = FarmTest::servroot() . '/html/kong.yml';
+    my $tmp = "$file.new";
+    open my $fh, '>', $tmp or die "FarmKong: $tmp: $!\n";
+    print {$fh} "_format_version: \"3.0\"\n$text";
+    close $fh or die "FarmKong: $tmp: $!\n";
+    rename $tmp, $file or die "FarmKong: rename to $file: $!\n";
+}
+
+# nginx -s reload, then waits (up to 60 s) until none of the workers that
+# ran before is left running the new requests: the new configuration is
+# the one that answers.
+sub kong_reload {
+    my @old = FarmTest::worker_pids();
+    my $master = FarmTest::nginx_pid() or die "FarmKong: no nginx pid\n";
+    kill 'HUP', $master or die "FarmKong: HUP $master: $!\n";
+    my %was = map { $_ => 1 } @old;
+    FarmTest::wait_until(sub {
+        my @now = FarmTest::worker_pids();
+        return @now >= @old && !grep { $was{$_} } @now;
+    }, 60, 'new workers after the reload');
+}
+
+sub kong_targets {
+    my ($targets, %opt) = @_;
+    my @t = @$targets;
+    my $conf = '';
+    while (my ($name, $port) = splice @t, 0, 2) {
+        my ($server, $location) = map { (my $x = $_ // '') =~ s/NAME/$name/g; $x }
+                                  @opt{qw(server location)};
+        $conf .= "    server {\n        listen 127.0.0.1:$port;\n"
+               . ($server ? "        $server\n" : '')
+               . "        location / {\n"
+               . "            add_header X-Target $name always;\n"
+               . ($location ? "            $location\n" : '')
+               . "            return 200 \"$name\\n\";\n"
+               . "        }\n    }\n";
+    }
+    return $conf;
 }
 
 1;

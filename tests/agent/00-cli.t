@@ -22,7 +22,7 @@ my @flags = qw(listen advertise service registry id region cap weight
                app-health-status app-health-interval app-health-timeout
                app-health-rise app-health-fall app-down-grace register-only
                max-clients client-timeout auto-weight load-meta token-file
-               registry-ca);
+               registry-ca busy-poll);
 
 # --help
 
@@ -105,6 +105,7 @@ my @bad = (
     [ ['--app-timeout', '5s'],     qr/--app: required by --register-only and the --app-\* options/ ],
     [ ['--register-only'],         qr/--app: required by --register-only/ ],
     [ ['--max-clients', 'x'],      qr/--max-clients: must be an integer/ ],
+    [ ['--busy-poll', '2000000'],  qr/--busy-poll: must be a number of microseconds from 0 to 1000000/ ],
     [ ['--no-such-flag'],          qr/unknown option "--no-such-flag"/ ],
     [ ['--weight'],                qr/--weight: missing value/ ],
     [ ['stray'],                   qr/unexpected argument "stray"/ ],
