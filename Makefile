@@ -73,9 +73,26 @@ agent: $(BUILD)/farm-agent
 
 unit: $(UNIT_TESTS)
 
-$(BUILD)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh
+# The compiler $(CC) is: tcc when scripts/deps.sh demo installed it on a
+# machine without one (Debian's tcc package makes itself cc until gcc is
+# installed); then scripts/tcc-compat.h comes first in every file.  Its
+# name and path are kept in build/cc-name, rewritten when they change, so a
+# module and farm-agent built with tcc are built again once cc is gcc.
+CC_PATH   := $(realpath $(shell command -v $(CC) 2>/dev/null))
+ifeq ($(notdir $(CC_PATH)),tcc)
+STRICT    += -include scripts/tcc-compat.h
+endif
+
+$(BUILD)/cc-name: FORCE
 	@mkdir -p $(BUILD)
-	./scripts/build-module.sh
+	@echo '$(CC) $(CC_PATH)' | cmp -s - $@ || echo '$(CC) $(CC_PATH)' > $@
+
+FORCE:
+
+$(BUILD)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh \
+        $(BUILD)/cc-name
+	@mkdir -p $(BUILD)
+	CC='$(CC)' ./scripts/build-module.sh
 
 # the module with clang, ASan and UBSan, and its positive control
 $(ASAN)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh \
@@ -83,7 +100,8 @@ $(ASAN)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh \
 	@mkdir -p $(ASAN)
 	FARM_ASAN=1 ./scripts/build-module.sh
 
-$(BUILD)/farm-agent: $(AGENT_SRCS) $(AGENT_HDRS) $(REGISTRY_SRCS) $(REGISTRY_HDRS)
+$(BUILD)/farm-agent: $(AGENT_SRCS) $(AGENT_HDRS) $(REGISTRY_SRCS) $(REGISTRY_HDRS) \
+        $(BUILD)/cc-name
 	@mkdir -p $(BUILD)
 	$(CC) $(STRICT) -Iregistry -o $@ $(AGENT_SRCS) $(REGISTRY_SRCS) $(AGENT_LIBS)
 

@@ -16,6 +16,11 @@
 #                             build/asan/ngx_http_farm_asan_control_module.so
 #                             (tests/asan/control).  Its own tree and objects
 #                             in build/asan/: the normal build is untouched.
+#   CC (cc)                   the compiler, for nginx's configure.  When it
+#                             is tcc, the Tiny C Compiler (scripts/deps.sh
+#                             demo installs it as cc on a machine without a
+#                             C compiler): no optimiser, no hardening flags,
+#                             scripts/tcc-compat.h first in every file
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,6 +68,13 @@ fi
 
 cc_opt="-g -O2 -fstack-protector-strong -Wformat -Werror=format-security -fPIC -D_FORTIFY_SOURCE=2"
 ld_opt="-Wl,-z,relro -Wl,-z,now -fPIC"
+cc=${CC:-cc}
+cc_path=$(command -v "$cc" 2>/dev/null || true)
+cc_path=$(readlink -f "$cc_path" 2>/dev/null || true)
+if [ "${cc_path##*/}" = tcc ]; then
+    cc_opt="-g -fPIC -include $top/scripts/tcc-compat.h"
+    ld_opt="-fPIC"
+fi
 
 if [ "${FARM_STATIC:-0}" = 1 ]; then
     mode=--add-module
@@ -94,9 +106,10 @@ if [ "$asan" = 1 ]; then
     confs="$confs $top/tests/asan/control/config"
 fi
 
-# Reconfigure only when our addon scripts, the flags or the mode changed.
+# Reconfigure only when our addon scripts, the flags, the mode or the
+# compiler (nginx's configure takes CC from the environment) changed.
 # shellcheck disable=SC2086
-want="$addons $flags $cc_opt $ld_opt $(cat $confs | cksum)"
+want="$addons $flags $cc_opt $ld_opt cc=$cc $cc_path $(cat $confs | cksum)"
 if [ ! -f "$work/objs/Makefile" ] || [ "$(cat "$work/.farm-conf" 2>/dev/null)" != "$want" ]
 then
     cd "$work"

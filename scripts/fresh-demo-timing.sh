@@ -20,7 +20,8 @@
 #
 #   FRESH_DIR (/var/tmp/ngx-farm-fresh)  where the roots go: base/ (the
 #       debootstrap, made once and kept: KEEP_BASE=0 removes it), run/
-#       (a copy of base/ for one measurement), last-run.log (the output)
+#       (a copy of base/ for one measurement), last-run.log (the output),
+#       demo-logs/ (the demo's logs, when it did not finish)
 #   MIRROR (http://deb.debian.org/debian)  SECURITY_MIRROR
 #       (http://deb.debian.org/debian-security): what the root's apt uses,
 #       bookworm, bookworm-updates and bookworm-security as an installed
@@ -161,6 +162,12 @@ cpu=$(sed -n '2p; 4p' "$dir/times" | tr ms '  ' \
 if ! grep -q '== timing: done' "$log"; then
     tail -30 "$log" >&2
     echo "fresh-demo-timing: the demo did not finish; output in $log" >&2
+    # the demo's logs (gateway, agents), before the root goes
+    rm -rf "$dir/demo-logs"
+    if [ -d "$root/root/ngx_farm/.demo/logs" ]; then
+        cp -r "$root/root/ngx_farm/.demo/logs" "$dir/demo-logs"
+        echo "fresh-demo-timing: the demo's logs in $dir/demo-logs" >&2
+    fi
     exit 1
 fi
 
@@ -169,8 +176,8 @@ fi
 # line; the build until the demo's first line; the demo until it returned.
 CPU=$cpu LOAD=$(cut -d' ' -f1-3 /proc/loadavg) perl -ne '
     ($t, $line) = /^\s*([\d.]+) (.*)/ or next;
-    $build //= $t if !defined $demo && $seen_deps
-        && $line =~ m{^(?:\S*make\b.* all|\./scripts/build-module|cc )};
+    $build //= $t if !defined $demo && $seen_deps && $line =~
+        m{^(?:\S*make\b.* all|(?:CC=\S+ )?\./scripts/build-module|cc )};
     $seen_deps = 1 if $line =~ /^deps: |Setting up /;
     $demo //= $t if $line =~ /^== (?:gateway|Redis|Consul)/;
     $done = $t if $line =~ /^== timing: done/;
