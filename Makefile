@@ -61,7 +61,7 @@ UNIT_HDRS     := $(REGISTRY_HDRS) ngx_farm_module/ngx_http_farm_pick.h \
 UNIT_FLAGS    := -Iregistry -Ingx_farm_module
 UNIT_LIBS     := -lcmocka -ljansson
 
-.PHONY: all module agent unit deps test test-unit test-agent test-nginx \
+.PHONY: all module agent unit deps test test-unit test-agent test-nginx test-tcc \
         test-asan check-layers fuzz fuzz-build fuzz-short fuzz-cov \
         fuzz-srcs demo demo-stop bench clean
 
@@ -92,7 +92,7 @@ FORCE:
 $(BUILD)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh \
         $(BUILD)/cc-name
 	@mkdir -p $(BUILD)
-	CC='$(CC)' ./scripts/build-module.sh
+	CC='$(CC)' FARM_OUT='$(abspath $(BUILD))' ./scripts/build-module.sh
 
 # the module with clang, ASan and UBSan, and its positive control
 $(ASAN)/ngx_http_farm_module.so: $(MODULE_SRCS) scripts/build-module.sh \
@@ -151,6 +151,21 @@ test-asan: deps
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(ASAN)/ngx_http_farm_module.so \
 	    ./tests/run.pl --sanitizer-dir $(ASAN)/reports \
 	        $(or $(T),$(BUILD)/tests-asan tests/agent t tests/asan)
+
+# The module and farm-agent built with tcc, as `make demo` builds them on a
+# machine without gcc (scripts/deps.sh demo), in build/tcc/, through the
+# suites of the demo's path: the built-in registry, farm-agent registering
+# with it, failover.  CI runs it so that code tcc cannot build is caught
+# before a newcomer meets it.
+TCC_SUITES := t/13-failover.t t/51-builtin-registry.t t/52-builtin-api.t \
+              t/53-agent-builtin.t t/54-builtin-reload.t tests/agent/05-app.t
+
+test-tcc: deps
+	$(MAKE) CC=tcc BUILD=$(BUILD)/tcc $(BUILD)/tcc/ngx_http_farm_module.so \
+	    $(BUILD)/tcc/farm-agent
+	FARM_AGENT_BINARY=$(CURDIR)/$(BUILD)/tcc/farm-agent \
+	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(BUILD)/tcc/ngx_http_farm_module.so \
+	    ./tests/run.pl $(or $(T),$(TCC_SUITES))
 
 # libFuzzer targets (fuzz/): clang with ASan and UBSan; each links only
 # the code it drives.

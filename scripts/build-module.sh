@@ -16,6 +16,8 @@
 #                             build/asan/ngx_http_farm_asan_control_module.so
 #                             (tests/asan/control).  Its own tree and objects
 #                             in build/asan/: the normal build is untouched.
+#   FARM_OUT (build)          the directory the module and nginx's private
+#                             tree go to (make test-tcc: build/tcc)
 #   CC (cc)                   the compiler, for nginx's configure.  When it
 #                             is tcc, the Tiny C Compiler (scripts/deps.sh
 #                             demo installs it as cc on a machine without a
@@ -25,7 +27,7 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=${NGINX_SRC:-/usr/share/nginx/src}
-out=$top/build
+out=${FARM_OUT:-$top/build}
 asan=${FARM_ASAN:-0}
 
 if [ "$asan" = 1 ]; then

@@ -48,7 +48,7 @@ build="
 tests="
     perl procps openssl
     clang llvm llvm-14 libclang-rt-14-dev
-    libcmocka-dev
+    libcmocka-dev tcc
     redis-server wrk haproxy
     nodejs python3
     prometheus
