@@ -13,6 +13,7 @@
 #include "ngx_http_farm_breaker.h"
 #include "ngx_http_farm_queue.h"
 #include "ngx_http_farm_route.h"
+#include "ngx_http_farm_ssl_session.h"
 
 
 typedef struct {
@@ -480,16 +481,16 @@ ngx_http_farm_free_peer(ngx_peer_connection_t *pc, void *data,
 static ngx_int_t
 ngx_http_farm_set_session(ngx_peer_connection_t *pc, void *data)
 {
-    /* TLS sessions to agents are not cached: every connection handshakes */
+    /* kept per worker by the agent's address and the server name */
 
-    return NGX_OK;
+    return ngx_http_farm_ssl_session_set(pc);
 }
 
 
 static void
 ngx_http_farm_save_session(ngx_peer_connection_t *pc, void *data)
 {
-    return;
+    ngx_http_farm_ssl_session_save(pc);
 }
 
 #endif

@@ -14,6 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_farm_kong.h"
+#include "ngx_http_farm_ssl_session.h"
 
 
 typedef struct {
@@ -641,22 +642,22 @@ ngx_http_farm_kong_free_peer(ngx_peer_connection_t *pc, void *data,
 #if (NGX_HTTP_SSL)
 
 /*
- * TLS to a service: nginx asks the balancer for a session to reuse and
- * hands it the new one; the addresses are per request, so there is none
- * to keep (each connection makes a full handshake).
+ * TLS to a service: the sessions are kept per worker by address and
+ * server name (ngx_http_farm_ssl_session.c), the request's addresses
+ * being its own.
  */
 
 static ngx_int_t
 ngx_http_farm_kong_set_session(ngx_peer_connection_t *pc, void *data)
 {
-    return NGX_OK;
+    return ngx_http_farm_ssl_session_set(pc);
 }
 
 
 static void
 ngx_http_farm_kong_save_session(ngx_peer_connection_t *pc, void *data)
 {
-    return;
+    ngx_http_farm_ssl_session_save(pc);
 }
 
 #endif
