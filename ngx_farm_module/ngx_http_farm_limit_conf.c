@@ -617,7 +617,8 @@ ngx_http_farm_limit_backend(ngx_conf_t *cf, ngx_str_t *text)
 
     /* "redis://..." becomes "rediss://..." */
 
-    q = ngx_cpymem(b->display.data, "rediss://", b->tls ? 9 : 8);
+    q = b->tls ? ngx_cpymem(b->display.data, "rediss://", 9)
+               : ngx_cpymem(b->display.data, "redis://", 8);
     (void) ngx_cpystrn(q, disp + 8, FARM_HOST_MAX + 64 - 9);
 
     b->display.len = ngx_strlen(b->display.data);

@@ -486,9 +486,8 @@ ngx_http_farm_rconn_verify(ngx_http_farm_rconn_t *rc, ngx_connection_t *c)
 
     if (v != X509_V_OK) {
         X509_free(cert);
-        ngx_http_farm_rconn_fail(rc, "TLS certificate verify failed: %s "
-                                     "(%l)", X509_verify_cert_error_string(v),
-                                 v);
+        ngx_http_farm_rconn_fail(rc, "TLS certificate verify failed: %s",
+                                 X509_verify_cert_error_string(v));
         return NGX_ERROR;
     }
 

@@ -30,6 +30,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(
     free_port
     start_redis stop_redis restart_redis redis_cmd
+    start_redis_tls redis_cli
     start_consul stop_consul restart_consul consul_api consul_binary
     start_agent stop_agent kill_agent stop_signal
     http_get wait_until
@@ -313,6 +314,7 @@ sub redis_cmd {
 
 sub _redis_up {
     my ($h) = @_;
+    return (redis_cli($h, 'PING') // '') eq 'PONG' if ref $h && $h->{tls};
     my $r = eval { redis_cmd($h, 'PING') };
     return defined $r && $r eq 'PONG';
 }
@@ -355,6 +357,56 @@ sub start_redis {
         timeout => $opt{timeout},
     };
     return _launch_redis($h);
+}
+
+# A Redis that speaks TLS only (--port 0, --tls-port): a throw-away CA and
+# a server certificate for 127.0.0.1 and localhost (as for a TLS Consul),
+# clients not asked for certificates.  The handle's tls->{ca} is the CA
+# file; talk to it with redis_cli (redis_cmd speaks plain TCP only).
+sub start_redis_tls {
+    my (%opt) = @_;
+    my $port = $opt{port} // free_port();
+    my $dir = File::Temp::tempdir("redis-tls-$port-XXXX", DIR => _tmpdir());
+    my $ca = _consul_certs($dir);
+    my $h = {
+        host    => '127.0.0.1',
+        port    => $port,
+        dir     => $dir,
+        log     => "$dir/redis.log",
+        url     => "rediss://127.0.0.1:$port",
+        binary  => $opt{binary} // $ENV{REDIS_SERVER} // 'redis-server',
+        tls     => { ca => $ca, cert => "$dir/server.pem",
+                     key => "$dir/server-key.pem" },
+        timeout => $opt{timeout},
+    };
+    # the later --port wins over _launch_redis' own
+    $h->{extra} = [ '--port', 0, '--tls-port', $port,
+                    '--tls-cert-file', $h->{tls}{cert},
+                    '--tls-key-file', $h->{tls}{key},
+                    '--tls-ca-cert-file', $ca, '--tls-auth-clients', 'no',
+                    @{ $opt{extra} || [] } ];
+    return _launch_redis($h);
+}
+
+# One command through redis-cli (over TLS for a start_redis_tls handle);
+# returns its output (--raw) without the last newline, undef if it failed.
+sub redis_cli {
+    my ($h, @args) = @_;
+    my ($host, $port) = _redis_addr($h);
+    my @tls = ref $h && $h->{tls} ? ('--tls', '--cacert', $h->{tls}{ca}) : ();
+    # its complaints while the server starts are not the test's output
+    open my $stderr, '>&', \*STDERR or die "FarmTest: dup stderr: $!\n";
+    open STDERR, '>', '/dev/null' or die "FarmTest: /dev/null: $!\n";
+    my $ok = open my $cli, '-|', 'redis-cli', @tls, '-h', $host, '-p', $port,
+                  '--raw', @args;
+    open STDERR, '>&', $stderr or die "FarmTest: restore stderr: $!\n";
+    die "FarmTest: redis-cli: $!\n" unless $ok;
+    local $/;
+    my $out = <$cli>;
+    close $cli;
+    return undef if $? || !defined $out;
+    $out =~ s/\n\z//;
+    return $out;
 }
 
 sub stop_redis {
