@@ -618,7 +618,7 @@ ngx_http_farm_rconn_read(ngx_event_t *ev)
             reply = NULL;
 
             if (redisReaderGetReply(r, &reply) != REDIS_OK) {
-                ngx_http_farm_rconn_fail(rc, "a bad reply (%s)", r->errstr);
+                ngx_http_farm_rconn_fail(rc, "a bad reply: %s", r->errstr);
                 return;
             }
 

@@ -13,10 +13,14 @@ our %Agent = (a => start_agent(id => 'a'));
 our $A = $Agent{a}{port};
 our $RedisPort = $Redis->{port};
 our $Gw = free_port();      # a reuseport listener: both workers accept
+our $HugeBulk = FarmTest::start_huge_redis(kind => 'bulk');
+our $HugeArray = FarmTest::start_huge_redis(kind => 'array');
 
 $ENV{TEST_NGINX_TLS_REDIS_PORT} = $RedisPort;
 $ENV{TEST_NGINX_TLS_CA} = $Redis->{tls}{ca};
 $ENV{TEST_NGINX_TLS_GW_PORT} = $Gw;
+$ENV{TEST_NGINX_HUGE_BULK_PORT} = $HugeBulk->{port};
+$ENV{TEST_NGINX_HUGE_ARRAY_PORT} = $HugeArray->{port};
 
 sub day_key {
     my ($zone, $key) = @_;
@@ -196,7 +200,34 @@ FarmTest::redis_cli($main::Redis, 'FLUSHALL');
 
 
 
-=== TEST 4: ssl_verify with a name the certificate does not hold: the handshake is refused, fault_tolerant proxies, the log names the error
+=== TEST 4: the flat redis_ssl alone, with Kong's default redis_ssl_verify false: loads (was refused: "Redis over TLS is not implemented") and counts over TLS
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s
+  url: http://127.0.0.1:$main::A
+  routes:
+  - paths: [/echo]
+    strip_path: false
+    plugins:
+    - name: rate-limiting
+      config: {day: 1, policy: redis, redis_host: 127.0.0.1, redis_port: $main::RedisPort, redis_ssl: true}
+"
+--- init
+FarmTest::redis_cli($main::Redis, 'FLUSHALL');
+--- request eval
+["GET /echo", "GET /echo"]
+--- error_code eval
+[200, 429]
+--- response_headers eval
+["X-RateLimit-Remaining-Day: 0", "RateLimit-Remaining: 0"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: ssl_verify with a name the certificate does not hold: the handshake is refused, fault_tolerant proxies, the log names the error
 --- http_config
     farm_limit_redis_trusted_certificate $TEST_NGINX_TLS_CA;
 --- user_files eval
@@ -228,7 +259,7 @@ farm_kong: rate-limiting: failed to get usage
 
 
 
-=== TEST 5: a CA the gateway does not trust (no CA file: the system's CAs): refused, the request passes (fault_tolerant=on), the log names the error
+=== TEST 6: a CA the gateway does not trust (no CA file: the system's CAs): refused, the request passes (fault_tolerant=on), the log names the error
 --- config
     location = /t {
         farm_limit zone=untrusted key=$remote_addr day=1 policy=redis
@@ -247,7 +278,7 @@ main::logged(qr/farm_limit: redis rediss:\/\/127\.0\.0\.1:\d+\/0 is unavailable 
 
 
 
-=== TEST 6: ?ssl_verify=off: the same untrusted server counts
+=== TEST 7: ?ssl_verify=off: the same untrusted server counts
 --- config
     location = /t {
         farm_limit zone=noverify key=$remote_addr day=1 policy=redis
@@ -268,7 +299,7 @@ FarmTest::redis_cli($main::Redis, 'FLUSHALL');
 
 
 
-=== TEST 7: a plain redis:// URL to the TLS port: the connection fails, the request passes (the plain path is the same code, t/31-limit-redis.t)
+=== TEST 8: a plain redis:// URL to the TLS port: the connection fails, the request passes (the plain path is the same code, t/31-limit-redis.t)
 --- config
     location = /t {
         farm_limit zone=plain key=$remote_addr day=1 policy=redis
@@ -286,7 +317,7 @@ GET /t
 
 
 
-=== TEST 8: an unknown rediss:// option fails the configuration, naming it
+=== TEST 9: an unknown rediss:// option fails the configuration, naming it
 --- config
     location = /t {
         farm_limit zone=bad key=$remote_addr day=1 policy=redis
@@ -299,7 +330,7 @@ qr/\[emerg\] .*invalid "farm_limit" parameter "redis=": the rediss:\/\/ option "
 
 
 
-=== TEST 9: the registry's Redis stays plain: farm_registry refuses rediss:// with a clear message
+=== TEST 10: the registry's Redis stays plain: farm_registry refuses rediss:// with a clear message
 --- http_config
     upstream agents {
         farm_registry rediss://127.0.0.1:6380 service=agents;
@@ -309,3 +340,41 @@ qr/\[emerg\] .*invalid "farm_limit" parameter "redis=": the rediss:\/\/ option "
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*registry URL: rediss:\/\/ \(Redis over TLS\) is not supported for a registry or consumers \(only by farm_limit's redis= and Kong rate-limiting\)/
+
+
+
+=== TEST 11: the reply bounds hold on the new connection: a 6 MB bulk reply ends the connection at 4 MB, the request passes
+--- config
+    location = /t {
+        farm_limit zone=hugebulk key=$remote_addr day=1 policy=redis
+                   timeout=5s
+                   redis=redis://127.0.0.1:$TEST_NGINX_HUGE_BULK_PORT;
+        empty_gif;
+    }
+--- init
+main::logged(qr/\[error\] .*farm: a Redis reply is larger than 4194304 bytes: closing the connection/);
+main::logged(qr/farm_limit: redis redis:\/\/127\.0\.0\.1:\d+\/0 is unavailable \(reply too large\)/);
+--- request
+GET /t
+--- error_code: 200
+--- response_headers
+!X-RateLimit-Remaining-Day
+
+
+
+=== TEST 12: ... and an array of 5000000 elements is refused when its header arrives
+--- config
+    location = /t {
+        farm_limit zone=hugearray key=$remote_addr day=1 policy=redis
+                   timeout=5s
+                   redis=redis://127.0.0.1:$TEST_NGINX_HUGE_ARRAY_PORT;
+        empty_gif;
+    }
+--- init
+main::logged(qr/\[error\] .*farm: a Redis reply has 5000000 elements, more than 4194304: closing the connection/);
+main::logged(qr/farm_limit: redis redis:\/\/127\.0\.0\.1:\d+\/0 is unavailable \(a bad reply: Out of memory\)/);
+--- request
+GET /t
+--- error_code: 200
+--- response_headers
+!X-RateLimit-Remaining-Day

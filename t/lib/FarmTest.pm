@@ -1084,6 +1084,27 @@ sub start_echo {
     return { pid => $pid, port => $port, log => $log };
 }
 
+# start_huge_redis(kind => 'bulk'|'array'): a fake Redis whose first reply
+# on each connection passes the module's reply bounds (a 6 MB bulk string,
+# or an array of 5000000 elements; t/lib/huge_redis.pl).  Handle: {pid,
+# port, log}; stop it with stop_echo.
+sub start_huge_redis {
+    my (%opt) = @_;
+    my $port = $opt{port} // free_port();
+    my $log = File::Spec->catfile(_tmpdir(), "huge-redis-$port.log");
+    my $pid = _spawn("huge-redis-$port", $log, {}, $^X,
+                     "$RepoRoot/t/lib/huge_redis.pl", $port, $opt{kind} // 'bulk');
+    wait_until(sub {
+        die "FarmTest: start_huge_redis: exited:\n" . _log_tail($log, 10)
+            if _reaped($pid, \my $status);
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                      Proto => 'tcp', Timeout => 1) or return 0;
+        close $s;
+        return 1;
+    }, 10, "fake redis on $port");
+    return { pid => $pid, port => $port, log => $log };
+}
+
 sub stop_echo {
     my ($h) = @_;
     return _stop_pid($h->{pid}, 'TERM', 5);
