@@ -673,6 +673,10 @@ ngx_http_farm_limit_tls_options(ngx_conf_t *cf,
     u_char     *p, *last, *amp, *eq;
     ngx_str_t   name, value;
 
+    if (opts->len == 0) {
+        return NGX_OK;
+    }
+
     p = opts->data;
     last = p + opts->len;
 
