@@ -186,9 +186,9 @@ ngx_http_farm_limit_redis_stop(ngx_http_farm_limit_backend_t *b)
 static void
 ngx_http_farm_limit_redis_connect(ngx_http_farm_limit_backend_t *b)
 {
-    const char  *argv[3];
-    size_t       argvlen[3];
     u_char       db[NGX_INT_T_LEN];
+    size_t       argvlen[3];
+    const char  *argv[3];
 
     if (ngx_http_farm_rconn_open(&b->conn) != NGX_OK) {
         ngx_http_farm_limit_redis_drop(b, b->conn.err);
