@@ -68,11 +68,6 @@ kong_conf_redis(kong_ctx_t *ctx, const kong_node_t *m, kong_redis_conf_t *r)
         }
     }
 
-    if (r->ssl) {
-        kong_ferr(ctx, kong_node_get(m, "ssl"), "ssl", "not supported by "
-                  "this gateway: Redis over TLS is not implemented");
-    }
-
     kong_pop(ctx, mark);
 }
 
@@ -91,12 +86,6 @@ kong_conf_redis_flat(kong_ctx_t *ctx, const kong_node_t *m,
     kong_get_bool(ctx, m, "redis_ssl", &r->ssl);
     kong_get_bool(ctx, m, "redis_ssl_verify", &r->ssl_verify);
     kong_get_str(ctx, m, "redis_server_name", 0, &r->server_name);
-
-    if (r->ssl) {
-        kong_ferr(ctx, kong_node_get(m, "redis_ssl"), "redis_ssl",
-                  "not supported by this gateway: Redis over TLS is not "
-                  "implemented");
-    }
 }
 
 

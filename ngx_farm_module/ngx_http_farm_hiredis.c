@@ -93,19 +93,30 @@ ngx_http_farm_hiredis_attach(redisAsyncContext *ac, ngx_log_t *log)
 void
 ngx_http_farm_hiredis_bound(struct redisContext *rc)
 {
-    if (rc->reader == NULL || rc->reader->fn == NULL) {
+    ngx_http_farm_hiredis_reader_bound(rc->reader);
+}
+
+
+/* the same for a bare reader (ngx_http_farm_rconn.c) */
+
+void
+ngx_http_farm_hiredis_reader_bound(void *reader)
+{
+    redisReader  *r = reader;
+
+    if (r == NULL || r->fn == NULL) {
         return;
     }
 
     if (ngx_http_farm_hiredis_array == NULL) {
-        ngx_http_farm_hiredis_fn = *rc->reader->fn;
+        ngx_http_farm_hiredis_fn = *r->fn;
         ngx_http_farm_hiredis_array = ngx_http_farm_hiredis_fn.createArray;
         ngx_http_farm_hiredis_fn.createArray =
                                       ngx_http_farm_hiredis_create_array;
     }
 
-    if (rc->reader->fn->createArray == ngx_http_farm_hiredis_array) {
-        rc->reader->fn = &ngx_http_farm_hiredis_fn;
+    if (r->fn->createArray == ngx_http_farm_hiredis_array) {
+        r->fn = &ngx_http_farm_hiredis_fn;
     }
 }
 

@@ -45,19 +45,27 @@ ngx_http_farm_kong_rl_redis_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
         return NGX_ERROR;
     }
 
-    /* redis://[user:password@]host:port/db, farm_limit's form */
+    /*
+     * redis://[user:password@]host:port/db, farm_limit's form; with ssl,
+     * rediss://...?ssl_verify=on|off[&server_name=NAME] (Kong verifies
+     * only when ssl_verify is true; the CA file is
+     * farm_limit_redis_trusted_certificate, else the system's)
+     */
 
-    text.len = sizeof("redis://:@:65535/4294967295") - 1
+    text.len = sizeof("rediss://:@:65535/4294967295?ssl_verify=off"
+                      "&server_name=") - 1
                + ngx_strlen(rc->host)
                + (rc->username ? ngx_strlen(rc->username) : 0)
-               + (rc->password ? ngx_strlen(rc->password) : 0);
+               + (rc->password ? ngx_strlen(rc->password) : 0)
+               + (rc->server_name ? ngx_strlen(rc->server_name) : 0);
 
     text.data = ngx_pnalloc(cf->pool, text.len);
     if (text.data == NULL) {
         return NGX_ERROR;
     }
 
-    u = ngx_cpymem(text.data, "redis://", sizeof("redis://") - 1);
+    u = rc->ssl ? ngx_cpymem(text.data, "rediss://", sizeof("rediss://") - 1)
+                : ngx_cpymem(text.data, "redis://", sizeof("redis://") - 1);
 
     if (rc->username || rc->password) {
         u = ngx_sprintf(u, "%s:%s@", rc->username ? rc->username : "",
@@ -65,6 +73,15 @@ ngx_http_farm_kong_rl_redis_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
     }
 
     u = ngx_sprintf(u, "%s:%ud/%ud", rc->host, rc->port, rc->database);
+
+    if (rc->ssl) {
+        u = ngx_sprintf(u, "?ssl_verify=%s", rc->ssl_verify ? "on" : "off");
+
+        if (rc->server_name) {
+            u = ngx_sprintf(u, "&server_name=%s", rc->server_name);
+        }
+    }
+
     text.len = u - text.data;
 
     zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_farm_limit_zone_t));
@@ -80,6 +97,10 @@ ngx_http_farm_kong_rl_redis_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
     zone->backend = ngx_http_farm_limit_backend(cf, &text);
     if (zone->backend == NULL) {
         return NGX_ERROR;
+    }
+
+    if (zone->backend->timeout < rc->timeout) {
+        zone->backend->timeout = rc->timeout;
     }
 
     rr = ngx_array_push(&kc->rl_redis);

@@ -68,6 +68,13 @@ static ngx_command_t  ngx_http_farm_limit_commands[] = {
       0,
       NULL },
 
+    { ngx_string("farm_limit_redis_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_farm_limit_main_conf_t, redis_trusted),
+      NULL },
+
       ngx_null_command
 };
 
@@ -765,6 +772,12 @@ ngx_http_farm_limit_postconfiguration(ngx_conf_t *cf)
     ngx_http_farm_limit_main_conf_t  *mcf;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_limit_module);
+
+    /* rediss:// backends, farm_limit's and farm_kong's */
+
+    if (ngx_http_farm_limit_redis_tls(cf, mcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (!mcf->used) {
         return NGX_OK;

@@ -30,6 +30,7 @@
 #include <ngx_sha1.h>
 
 #include "ngx_http_farm_util.h"
+#include "ngx_http_farm_rconn.h"
 #include "ngx_http_farm_counters.h"
 #include "ngx_http_farm_limit_window.h"
 
@@ -117,9 +118,18 @@ struct ngx_http_farm_limit_backend_s {
     farm_url_t                      url;
     u_char                          addr[NGX_SOCKADDR_STRLEN + 1];
     u_char                          sha[41];    /* of the Lua script */
+    struct sockaddr                *sockaddr;
+    socklen_t                       socklen;
+    ngx_str_t                       name;       /* "addr:port" */
+    ngx_uint_t                      tls;        /* rediss:// */
+    ngx_flag_t                      ssl_verify;
+    u_char                         *server_name;    /* SNI, verified */
+    ngx_str_t                       trusted;    /* CA file, "": default */
+    void                           *ssl;        /* ngx_ssl_t */
+    ngx_msec_t                      timeout;    /* the longest wait */
 
     /* per worker */
-    void                           *ac;         /* redisAsyncContext */
+    ngx_http_farm_rconn_t           conn;
     ngx_uint_t                      up;         /* a reply came back */
     ngx_uint_t                      stopped;
     ngx_event_t                     retry;
@@ -136,6 +146,7 @@ struct ngx_http_farm_limit_backend_s {
 typedef struct {
     ngx_array_t                     zones;      /* of zone pointers */
     ngx_array_t                     backends;   /* of backend pointers */
+    ngx_str_t                       redis_trusted;  /* CA file for TLS */
     ngx_flag_t                      used;       /* any farm_limit at all */
     ngx_shm_zone_t                 *counters;   /* farm_metrics reads */
 } ngx_http_farm_limit_main_conf_t;
@@ -251,7 +262,17 @@ ngx_int_t ngx_http_farm_consumers_redis_start(ngx_cycle_t *cycle,
     ngx_http_farm_consumers_redis_t *cr);
 void ngx_http_farm_consumers_redis_stop(ngx_http_farm_consumers_redis_t *cr);
 
+/* ngx_http_farm_limit_conf.c */
+ngx_int_t ngx_http_farm_limit_redis_tls(ngx_conf_t *cf,
+    ngx_http_farm_limit_main_conf_t *mcf);
+
 /* ngx_http_farm_limit_redis.c */
+
+/* reply is the parsed reply (a hiredis redisReply *, read-only, valid only
+   during the call) or NULL when the command failed (no connection,
+   dropped, timed out) */
+typedef void (*ngx_http_farm_limit_redis_cb_pt)(void *data, void *reply);
+
 void ngx_http_farm_limit_redis_sha(u_char *sha);
 ngx_int_t ngx_http_farm_limit_redis_start(ngx_cycle_t *cycle,
     ngx_http_farm_limit_backend_t *b);
@@ -263,6 +284,11 @@ void ngx_http_farm_limit_redis_cancel(ngx_http_farm_limit_ctx_t *ctx,
     ngx_uint_t timed_out);
 void ngx_http_farm_limit_redis_fault(ngx_http_farm_limit_backend_t *b,
     const char *reason, ngx_flag_t tolerant);
+ngx_int_t ngx_http_farm_limit_redis_command(ngx_http_farm_limit_backend_t *b,
+    int argc, const char **argv, const size_t *argvlen,
+    ngx_http_farm_limit_redis_cb_pt cb, void *data);
+/* NGX_OK: sent, cb will be called exactly once; NGX_DECLINED: no connection
+   now, cb will not be called; NGX_ERROR.  argv is copied before return. */
 
 
 #endif /* _NGX_HTTP_FARM_LIMIT_H_INCLUDED_ */

@@ -22,6 +22,8 @@ static char *ngx_http_farm_limit_param(ngx_conf_t *cf,
 static char *ngx_http_farm_limit_zone(ngx_conf_t *cf,
     ngx_http_farm_limit_t *limit, ngx_str_t *name, ngx_str_t *size,
     ngx_uint_t policy, ngx_str_t *redis);
+static ngx_int_t ngx_http_farm_limit_tls_options(ngx_conf_t *cf,
+    ngx_http_farm_limit_backend_t *b, ngx_str_t *opts);
 
 
 char *
@@ -159,6 +161,10 @@ ngx_http_farm_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         lcf->redis = lcf->limits->nelts + 1;
+
+        if (one.zone->backend->timeout < one.timeout) {
+            one.zone->backend->timeout = one.timeout;
+        }
     }
 
     limit = ngx_array_push(lcf->limits);
@@ -282,7 +288,8 @@ ngx_http_farm_limit_param(ngx_conf_t *cf, ngx_http_farm_limit_t *limit,
     }
 
     if (name.len == 5 && ngx_strncmp(name.data, "redis", 5) == 0) {
-        why = "a URL, redis://[[user]:password@]host[:port][/db]";
+        why = "a URL, redis://[[user]:password@]host[:port][/db] or "
+              "rediss://...";
 
         if (arg.len == 0) {
             goto invalid;
@@ -496,15 +503,22 @@ ngx_http_farm_limit_zone(ngx_conf_t *cf, ngx_http_farm_limit_t *limit,
 }
 
 
-/* The backend of a redis:// URL, shared by every user of the same text
- * (farm_limit, and farm_kong's rate-limiting with policy redis). */
+/*
+ * The backend of a redis:// or rediss:// URL, shared by every user of the
+ * same text (farm_limit, and farm_kong's rate-limiting with policy redis).
+ * A rediss:// URL may end in options: ?ssl_verify=on|off (default on),
+ * server_name=NAME (default the host), ssl_trusted_certificate=FILE
+ * (default farm_limit_redis_trusted_certificate, else the system's CAs).
+ */
 
 ngx_http_farm_limit_backend_t *
 ngx_http_farm_limit_backend(ngx_conf_t *cf, ngx_str_t *text)
 {
-    u_char                            err[FARM_ERR_MAX];
+    u_char                            err[FARM_ERR_MAX], *q, *at, *scheme;
+    u_char                            disp[FARM_HOST_MAX + 64];
     size_t                            len;
     ngx_url_t                         u;
+    ngx_str_t                         url, opts;
     ngx_uint_t                        i;
     ngx_http_farm_limit_backend_t    *b, **bp;
     ngx_http_farm_limit_main_conf_t  *mcf;
@@ -526,10 +540,51 @@ ngx_http_farm_limit_backend(ngx_conf_t *cf, ngx_str_t *text)
         return NULL;
     }
 
+    /* rediss:// is parsed as redis://, its options after the host */
+
+    url = *text;
+    ngx_str_null(&opts);
+
+    if (url.len > sizeof("rediss://") - 1
+        && ngx_strncasecmp(url.data, (u_char *) "rediss://",
+                           sizeof("rediss://") - 1)
+           == 0)
+    {
+        b->tls = 1;
+        b->ssl_verify = 1;
+
+        url.data = ngx_pnalloc(cf->pool, text->len);
+        if (url.data == NULL) {
+            return NULL;
+        }
+
+        url.len = text->len - 1;
+        scheme = ngx_cpymem(url.data, "redis://", sizeof("redis://") - 1);
+        ngx_memcpy(scheme, text->data + sizeof("rediss://") - 1,
+                   text->len - (sizeof("rediss://") - 1));
+
+        /* the options start at the first "?" after the credentials */
+
+        at = NULL;
+
+        for (q = url.data; q < url.data + url.len; q++) {
+            if (*q == '@') {
+                at = q;
+            }
+        }
+
+        q = ngx_strlchr(at ? at : url.data, url.data + url.len, '?');
+
+        if (q) {
+            opts.data = q + 1;
+            opts.len = url.data + url.len - opts.data;
+            url.len = q - url.data;
+        }
+    }
+
     /* the URL may hold a password: error lines never quote it whole */
 
-    if (farm_url_parse(&b->url, (char *) text->data, text->len,
-                       (char *) err)
+    if (farm_url_parse(&b->url, (char *) url.data, url.len, (char *) err)
         != 0)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -543,7 +598,11 @@ ngx_http_farm_limit_backend(ngx_conf_t *cf, ngx_str_t *text)
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid \"farm_limit\" parameter \"redis=%s\": "
-                           "expected a redis:// URL", err);
+                           "expected a redis:// or rediss:// URL", err);
+        return NULL;
+    }
+
+    if (b->tls && ngx_http_farm_limit_tls_options(cf, b, &opts) != NGX_OK) {
         return NULL;
     }
 
@@ -554,10 +613,17 @@ ngx_http_farm_limit_backend(ngx_conf_t *cf, ngx_str_t *text)
         return NULL;
     }
 
-    farm_url_display(&b->url, (char *) b->display.data, FARM_HOST_MAX + 64);
+    farm_url_display(&b->url, (char *) disp, sizeof(disp));
+
+    /* "redis://..." becomes "rediss://..." */
+
+    q = b->tls ? ngx_cpymem(b->display.data, "rediss://", 9)
+               : ngx_cpymem(b->display.data, "redis://", 8);
+    (void) ngx_cpystrn(q, disp + 8, FARM_HOST_MAX + 64 - 9);
+
     b->display.len = ngx_strlen(b->display.data);
 
-    /* resolved now, as upstream servers are: hiredis never waits on DNS */
+    /* resolved now, as upstream servers are: a worker never waits on DNS */
 
     ngx_memzero(&u, sizeof(ngx_url_t));
 
@@ -577,6 +643,14 @@ ngx_http_farm_limit_backend(ngx_conf_t *cf, ngx_str_t *text)
                         NGX_SOCKADDR_STRLEN, 0);
     b->addr[len] = '\0';
 
+    b->sockaddr = u.addrs[0].sockaddr;
+    b->socklen = u.addrs[0].socklen;
+    b->name = u.addrs[0].name;
+
+    if (b->tls && b->server_name == NULL) {
+        b->server_name = (u_char *) b->url.host;
+    }
+
     ngx_http_farm_limit_redis_sha(b->sha);
 
     bp = ngx_array_push(&mcf->backends);
@@ -587,4 +661,126 @@ ngx_http_farm_limit_backend(ngx_conf_t *cf, ngx_str_t *text)
     *bp = b;
 
     return b;
+}
+
+
+/* the options of a rediss:// URL: name=value pairs joined by "&" */
+
+static ngx_int_t
+ngx_http_farm_limit_tls_options(ngx_conf_t *cf,
+    ngx_http_farm_limit_backend_t *b, ngx_str_t *opts)
+{
+    u_char     *p, *last, *amp, *eq;
+    ngx_str_t   name, value;
+
+    if (opts->len == 0) {
+        return NGX_OK;
+    }
+
+    p = opts->data;
+    last = p + opts->len;
+
+    while (p < last) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+
+        name.data = p;
+        name.len = (eq ? eq : amp) - p;
+        value.data = eq ? eq + 1 : amp;
+        value.len = amp - value.data;
+
+        p = amp + 1;
+
+        if (name.len == 10 && ngx_strncmp(name.data, "ssl_verify", 10) == 0) {
+
+            if (value.len == 2 && ngx_strncmp(value.data, "on", 2) == 0) {
+                b->ssl_verify = 1;
+                continue;
+            }
+
+            if (value.len == 3 && ngx_strncmp(value.data, "off", 3) == 0) {
+                b->ssl_verify = 0;
+                continue;
+            }
+
+            goto invalid;
+        }
+
+        if (name.len == 11 && ngx_strncmp(name.data, "server_name", 11) == 0
+            && value.len && value.len <= FARM_HOST_MAX)
+        {
+            b->server_name = ngx_pnalloc(cf->pool, value.len + 1);
+            if (b->server_name == NULL) {
+                return NGX_ERROR;
+            }
+
+            (void) ngx_cpystrn(b->server_name, value.data, value.len + 1);
+
+            if (ngx_strlen(b->server_name) != value.len) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (name.len == 23
+            && ngx_strncmp(name.data, "ssl_trusted_certificate", 23) == 0
+            && value.len)
+        {
+            b->trusted = value;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"farm_limit\" parameter \"redis=\": the "
+                       "rediss:// option \"%V\" is not one of "
+                       "ssl_verify=on|off, server_name=NAME, "
+                       "ssl_trusted_certificate=FILE", &name);
+    return NGX_ERROR;
+}
+
+
+/*
+ * After the http block (farm_limit_redis_trusted_certificate may come
+ * after the lines that use it): the TLS context of each rediss:// backend.
+ */
+
+ngx_int_t
+ngx_http_farm_limit_redis_tls(ngx_conf_t *cf,
+    ngx_http_farm_limit_main_conf_t *mcf)
+{
+    ngx_uint_t                       i;
+    ngx_http_farm_limit_backend_t  **b;
+
+    b = mcf->backends.elts;
+
+    for (i = 0; i < mcf->backends.nelts; i++) {
+        if (!b[i]->tls || b[i]->ssl) {
+            continue;
+        }
+
+        b[i]->ssl = ngx_http_farm_rconn_ssl(cf, b[i]->trusted.len
+                                                ? &b[i]->trusted
+                                                : &mcf->redis_trusted,
+                                            b[i]->ssl_verify);
+        if (b[i]->ssl == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "farm_limit: cannot set up TLS for redis %V",
+                          &b[i]->display);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }

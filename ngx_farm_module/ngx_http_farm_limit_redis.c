@@ -4,10 +4,11 @@
  * BSD-2-Clause, see LICENSE.
  *
  * policy=redis: farm_limit counters in Redis, shared by every gateway that
- * points at the same server, on nginx's event loop (hiredis' async API
- * through ngx_http_farm_hiredis.c).  Each worker keeps one connection per
- * Redis server, opened in init_process and reopened with jittered
- * exponential backoff when it fails.
+ * points at the same server, on nginx's event loop: an nginx connection of
+ * its own, plain (redis://) or TLS (rediss://), ngx_http_farm_rconn.c;
+ * hiredis only encodes the commands and parses the replies.  Each worker
+ * keeps one connection per Redis server, opened in init_process and
+ * reopened with jittered exponential backoff when it fails.
  *
  * One round trip per request: a Lua script (EVALSHA, and EVAL once when
  * the server answers NOSCRIPT) reads every window's counter, and only if
@@ -31,12 +32,12 @@
 #include "ngx_http_farm_limit.h"
 
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 
 
 #define NGX_HTTP_FARM_LIMIT_BACKOFF_MIN   100     /* ms */
 #define NGX_HTTP_FARM_LIMIT_BACKOFF_MAX   5000    /* ms */
 #define NGX_HTTP_FARM_LIMIT_FAULT_REPORT  10      /* s */
+#define NGX_HTTP_FARM_LIMIT_CONNECT       2000    /* ms, and TLS */
 
 /* a counter outlives its window by this much, for gateways' clock skew */
 #define NGX_HTTP_FARM_LIMIT_TTL_SLACK     60      /* s */
@@ -57,14 +58,12 @@ static void ngx_http_farm_limit_redis_connect(
 static void ngx_http_farm_limit_redis_drop(ngx_http_farm_limit_backend_t *b,
     const char *reason);
 static void ngx_http_farm_limit_redis_retry(ngx_event_t *ev);
-static void ngx_http_farm_limit_redis_on_connect(const redisAsyncContext *ac,
-    int status);
-static void ngx_http_farm_limit_redis_on_disconnect(
-    const redisAsyncContext *ac, int status);
-static void ngx_http_farm_limit_redis_setup_cb(redisAsyncContext *ac,
-    void *reply, void *data);
-static void ngx_http_farm_limit_redis_reply(redisAsyncContext *ac,
-    void *reply, void *data);
+static void ngx_http_farm_limit_redis_closed(ngx_http_farm_rconn_t *rc,
+    const char *reason);
+static void ngx_http_farm_limit_redis_setup(ngx_http_farm_limit_backend_t *b,
+    int argc, const char **argv, const size_t *argvlen);
+static void ngx_http_farm_limit_redis_setup_cb(void *data, void *reply);
+static void ngx_http_farm_limit_redis_reply(void *data, void *reply);
 static ngx_int_t ngx_http_farm_limit_redis_parse(
     ngx_http_farm_limit_pending_t *p, redisReply *reply);
 static void ngx_http_farm_limit_redis_failed(ngx_http_farm_limit_pending_t *p,
@@ -124,6 +123,8 @@ ngx_int_t
 ngx_http_farm_limit_redis_start(ngx_cycle_t *cycle,
     ngx_http_farm_limit_backend_t *b)
 {
+    ngx_http_farm_rconn_t  *rc;
+
     b->log = cycle->log;
     b->backoff = NGX_HTTP_FARM_LIMIT_BACKOFF_MIN;
 
@@ -134,6 +135,20 @@ ngx_http_farm_limit_redis_start(ngx_cycle_t *cycle,
     /* an exiting worker does not wait for a reconnection */
     b->retry.cancelable = 1;
 
+    rc = &b->conn;
+
+    rc->sockaddr = b->sockaddr;
+    rc->socklen = b->socklen;
+    rc->name = b->name;
+    rc->ssl = b->ssl;
+    rc->server_name = b->server_name;
+    rc->verify = b->ssl_verify;
+    rc->connect_timeout = NGX_HTTP_FARM_LIMIT_CONNECT;
+    rc->reply_timeout = b->timeout ? b->timeout : NGX_HTTP_FARM_LIMIT_CONNECT;
+    rc->log = cycle->log;
+    rc->closed = ngx_http_farm_limit_redis_closed;
+    rc->data = b;
+
     ngx_http_farm_limit_redis_connect(b);
 
     return NGX_OK;
@@ -143,7 +158,6 @@ ngx_http_farm_limit_redis_start(ngx_cycle_t *cycle,
 void
 ngx_http_farm_limit_redis_stop(ngx_http_farm_limit_backend_t *b)
 {
-    redisAsyncContext              *ac;
     ngx_http_farm_limit_pending_t  *p;
 
     b->stopped = 1;
@@ -152,13 +166,9 @@ ngx_http_farm_limit_redis_stop(ngx_http_farm_limit_backend_t *b)
         ngx_del_timer(&b->retry);
     }
 
-    ac = b->ac;
+    /* the pending commands' callbacks free their slots */
 
-    if (ac) {
-        b->ac = NULL;
-        ac->data = NULL;
-        redisAsyncFree(ac);
-    }
+    ngx_http_farm_rconn_free(&b->conn);
 
     while (b->free) {
         p = b->free;
@@ -168,57 +178,77 @@ ngx_http_farm_limit_redis_stop(ngx_http_farm_limit_backend_t *b)
 }
 
 
+/*
+ * Opens the connection and queues its setup, sent once connected, ahead
+ * of any request: AUTH and SELECT as the URL says, and SCRIPT LOAD.
+ */
+
 static void
 ngx_http_farm_limit_redis_connect(ngx_http_farm_limit_backend_t *b)
 {
-    redisAsyncContext  *ac;
+    u_char       db[NGX_INT_T_LEN];
+    size_t       argvlen[3];
+    const char  *argv[3];
 
-    ac = redisAsyncConnect((char *) b->addr, (int) b->url.port);
-
-    if (ac == NULL) {
-        ngx_http_farm_limit_redis_drop(b, "out of memory");
+    if (ngx_http_farm_rconn_open(&b->conn) != NGX_OK) {
+        ngx_http_farm_limit_redis_drop(b, b->conn.err);
         return;
     }
 
-    if (ac->err) {
-        ngx_http_farm_limit_redis_report(b, ac->errstr);
-        redisAsyncFree(ac);
-        ngx_http_farm_limit_redis_drop(b, NULL);
-        return;
-    }
+    if (b->url.password[0]) {
+        argv[0] = "AUTH";
+        argvlen[0] = sizeof("AUTH") - 1;
 
-    if (ngx_http_farm_hiredis_attach(ac, b->log) != NGX_OK) {
-        redisAsyncFree(ac);
-        ngx_http_farm_limit_redis_drop(b, "no free connection "
-                                          "(worker_connections)");
-        return;
-    }
+        if (b->url.user[0]) {
+            argv[1] = b->url.user;
+            argvlen[1] = ngx_strlen(b->url.user);
+            argv[2] = b->url.password;
+            argvlen[2] = ngx_strlen(b->url.password);
 
-    ac->data = b;
-    b->ac = ac;
+            ngx_http_farm_limit_redis_setup(b, 3, argv, argvlen);
 
-    redisAsyncSetConnectCallback(ac, ngx_http_farm_limit_redis_on_connect);
-    redisAsyncSetDisconnectCallback(ac,
-                                    ngx_http_farm_limit_redis_on_disconnect);
+        } else {
+            argv[1] = b->url.password;
+            argvlen[1] = ngx_strlen(b->url.password);
 
-    /* queued now, sent once connected, ahead of any request */
-
-    if (b->url.password[0] && b->url.user[0]) {
-        redisAsyncCommand(ac, ngx_http_farm_limit_redis_setup_cb, b,
-                          "AUTH %s %s", b->url.user, b->url.password);
-
-    } else if (b->url.password[0]) {
-        redisAsyncCommand(ac, ngx_http_farm_limit_redis_setup_cb, b,
-                          "AUTH %s", b->url.password);
+            ngx_http_farm_limit_redis_setup(b, 2, argv, argvlen);
+        }
     }
 
     if (b->url.db) {
-        redisAsyncCommand(ac, ngx_http_farm_limit_redis_setup_cb, b,
-                          "SELECT %u", b->url.db);
+        argv[0] = "SELECT";
+        argvlen[0] = sizeof("SELECT") - 1;
+        argv[1] = (char *) db;
+        argvlen[1] = ngx_sprintf(db, "%ui", (ngx_uint_t) b->url.db) - db;
+
+        ngx_http_farm_limit_redis_setup(b, 2, argv, argvlen);
     }
 
-    redisAsyncCommand(ac, ngx_http_farm_limit_redis_setup_cb, b,
-                      "SCRIPT LOAD %s", ngx_http_farm_limit_script);
+    argv[0] = "SCRIPT";
+    argvlen[0] = sizeof("SCRIPT") - 1;
+    argv[1] = "LOAD";
+    argvlen[1] = sizeof("LOAD") - 1;
+    argv[2] = ngx_http_farm_limit_script;
+    argvlen[2] = sizeof(ngx_http_farm_limit_script) - 1;
+
+    ngx_http_farm_limit_redis_setup(b, 3, argv, argvlen);
+}
+
+
+static void
+ngx_http_farm_limit_redis_setup(ngx_http_farm_limit_backend_t *b, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    if (b->conn.connection == NULL) {
+        return;
+    }
+
+    if (ngx_http_farm_rconn_command(&b->conn, argc, argv, argvlen,
+                                    ngx_http_farm_limit_redis_setup_cb, b)
+        != NGX_OK)
+    {
+        ngx_http_farm_limit_redis_drop(b, "out of memory");
+    }
 }
 
 
@@ -231,15 +261,7 @@ static void
 ngx_http_farm_limit_redis_drop(ngx_http_farm_limit_backend_t *b,
     const char *reason)
 {
-    redisAsyncContext  *ac;
-
-    ac = b->ac;
-
-    if (ac) {
-        b->ac = NULL;
-        ac->data = NULL;
-        redisAsyncFree(ac);
-    }
+    ngx_http_farm_rconn_close(&b->conn, reason);
 
     if (reason) {
         ngx_http_farm_limit_redis_report(b, reason);
@@ -263,7 +285,7 @@ ngx_http_farm_limit_redis_retry(ngx_event_t *ev)
 {
     ngx_http_farm_limit_backend_t  *b = ev->data;
 
-    if (b->stopped || b->ac) {
+    if (b->stopped || b->conn.connection) {
         return;
     }
 
@@ -271,62 +293,30 @@ ngx_http_farm_limit_redis_retry(ngx_event_t *ev)
 }
 
 
+/* the connection failed by itself: connect, TLS, a read, a write, a reply
+ * too large or overdue */
+
 static void
-ngx_http_farm_limit_redis_on_connect(const redisAsyncContext *cac,
-    int status)
+ngx_http_farm_limit_redis_closed(ngx_http_farm_rconn_t *rc,
+    const char *reason)
 {
-    redisAsyncContext              *ac = (redisAsyncContext *) cac;
-    ngx_http_farm_limit_backend_t  *b;
+    ngx_http_farm_limit_backend_t  *b = rc->data;
 
-    b = ac->data;
-
-    if (b == NULL || status == REDIS_OK) {
+    if (b->stopped) {
         return;
     }
 
-    /* hiredis frees a context that failed to connect by itself */
-
-    b->ac = NULL;
-    ac->data = NULL;
-
-    ngx_http_farm_limit_redis_drop(b, ac->errstr[0] ? ac->errstr
-                                                    : "connection refused");
+    ngx_http_farm_limit_redis_drop(b, reason);
 }
 
 
 static void
-ngx_http_farm_limit_redis_on_disconnect(const redisAsyncContext *cac,
-    int status)
-{
-    redisAsyncContext              *ac = (redisAsyncContext *) cac;
-    ngx_http_farm_limit_backend_t  *b;
-
-    b = ac->data;
-
-    /* NULL: we closed it */
-
-    if (b == NULL) {
-        return;
-    }
-
-    b->ac = NULL;
-    ac->data = NULL;
-
-    ngx_http_farm_limit_redis_drop(b, ac->errstr[0] ? ac->errstr
-                                                    : "connection closed");
-}
-
-
-static void
-ngx_http_farm_limit_redis_setup_cb(redisAsyncContext *ac, void *reply,
-    void *data)
+ngx_http_farm_limit_redis_setup_cb(void *data, void *reply)
 {
     redisReply                     *rr = reply;
-    ngx_http_farm_limit_backend_t  *b;
+    ngx_http_farm_limit_backend_t  *b = data;
 
-    b = ac->data;
-
-    if (b == NULL || rr == NULL) {
+    if (rr == NULL || b->stopped) {
         return;
     }
 
@@ -377,7 +367,7 @@ ngx_http_farm_limit_redis_send(ngx_http_request_t *r,
     zone = limit->zone;
     b = zone->backend;
 
-    if (b->ac == NULL) {
+    if (b->conn.connection == NULL) {
         ctx->redis_err = "no connection";
         return NGX_DECLINED;
     }
@@ -454,9 +444,9 @@ ngx_http_farm_limit_redis_send(ngx_http_request_t *r,
     pending->next = NULL;
     pending->eval = 0;
 
-    if (redisAsyncCommandArgv(b->ac, ngx_http_farm_limit_redis_reply,
-                              pending, argc, argv, argvlen)
-        != REDIS_OK)
+    if (ngx_http_farm_rconn_command(&b->conn, argc, argv, argvlen,
+                                    ngx_http_farm_limit_redis_reply, pending)
+        != NGX_OK)
     {
         pending->ctx = NULL;
         ngx_http_farm_limit_redis_release(pending);
@@ -496,15 +486,14 @@ ngx_http_farm_limit_redis_cancel(ngx_http_farm_limit_ctx_t *ctx,
 
     b = p->backend;
 
-    if (timed_out && b->ac) {
+    if (timed_out && b->conn.connection) {
         ngx_http_farm_limit_redis_drop(b, "a reply timed out");
     }
 }
 
 
 static void
-ngx_http_farm_limit_redis_reply(redisAsyncContext *ac, void *reply,
-    void *data)
+ngx_http_farm_limit_redis_reply(void *data, void *reply)
 {
     ngx_http_farm_limit_pending_t  *p = data;
 
@@ -512,19 +501,21 @@ ngx_http_farm_limit_redis_reply(redisAsyncContext *ac, void *reply,
     size_t                          len;
     redisReply                     *rr;
     ngx_http_farm_limit_ctx_t      *ctx;
+    ngx_http_farm_limit_backend_t  *b;
 
     rr = reply;
     ctx = p->ctx;
+    b = p->backend;
 
-    if (ctx == NULL || p->backend->stopped) {
+    if (ctx == NULL || b->stopped) {
         ngx_http_farm_limit_redis_release(p);
         return;
     }
 
     if (rr == NULL) {
-        ngx_http_farm_limit_redis_failed(p, ac->errstr[0] ? ac->errstr
-                                                          : "connection "
-                                                            "lost");
+        ngx_http_farm_limit_redis_failed(p, b->conn.err[0] ? b->conn.err
+                                                           : "connection "
+                                                             "lost");
         return;
     }
 
@@ -542,9 +533,11 @@ ngx_http_farm_limit_redis_reply(redisAsyncContext *ac, void *reply,
             ctx->argv[1] = ngx_http_farm_limit_script;
             ctx->argvlen[1] = sizeof(ngx_http_farm_limit_script) - 1;
 
-            if (redisAsyncCommandArgv(ac, ngx_http_farm_limit_redis_reply, p,
-                                      ctx->argc, ctx->argv, ctx->argvlen)
-                == REDIS_OK)
+            if (ngx_http_farm_rconn_command(&b->conn, ctx->argc, ctx->argv,
+                                            ctx->argvlen,
+                                            ngx_http_farm_limit_redis_reply,
+                                            p)
+                == NGX_OK)
             {
                 return;
             }
@@ -735,4 +728,24 @@ ngx_http_farm_limit_redis_healthy(ngx_http_farm_limit_backend_t *b)
 
     ngx_log_error(NGX_LOG_NOTICE, b->log, 0,
                   "farm_limit: redis %V is reachable again", &b->display);
+}
+
+
+/*
+ * A command of another user of this backend's connection (CONTRACTS.md
+ * 5): NGX_OK, cb will be called exactly once, with the reply or NULL;
+ * NGX_DECLINED, no connection now; NGX_ERROR.  argv is copied.
+ */
+
+ngx_int_t
+ngx_http_farm_limit_redis_command(ngx_http_farm_limit_backend_t *b,
+    int argc, const char **argv, const size_t *argvlen,
+    ngx_http_farm_limit_redis_cb_pt cb, void *data)
+{
+    if (b->stopped) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_farm_rconn_command(&b->conn, argc, argv, argvlen, cb,
+                                       data);
 }

@@ -9,6 +9,8 @@
  *
  *   ngx_http_farm_util.c      headers, JSON replies, directive parameters,
  *                             status lists, notes
+ *   ngx_http_farm_rconn.c     a Redis connection of nginx's own, plain or
+ *                             TLS, hiredis only encoding and parsing
  *   ngx_http_farm_hiredis.c   hiredis on nginx's event loop, and the
  *                             master's blocking Redis connection
  */
@@ -69,6 +71,7 @@ struct redisContext;
 ngx_int_t ngx_http_farm_hiredis_attach(struct redisAsyncContext *ac,
     ngx_log_t *log);
 void ngx_http_farm_hiredis_bound(struct redisContext *rc);
+void ngx_http_farm_hiredis_reader_bound(void *reader);
 void *ngx_http_farm_redis_connect_sync(farm_url_t *url, u_char *addr,
     ngx_msec_t ms, const char **reason);
 ngx_msec_t ngx_http_farm_redis_clock(void);

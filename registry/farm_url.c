@@ -240,6 +240,14 @@ farm_url_parse(farm_url_t *u, const char *s, size_t len, char *err)
 #define FARM_URL_SCHEME(name)                                                 \
     (len >= sizeof(name) - 1 && memcmp(s, name, sizeof(name) - 1) == 0)
 
+    if (FARM_URL_SCHEME("rediss://")) {
+        /* TLS to Redis is farm_limit's and Kong rate-limiting's only */
+        FARM_URL_ERR("registry URL: rediss:// (Redis over TLS) is not "
+                     "supported for a registry or consumers (only by "
+                     "farm_limit's redis= and Kong rate-limiting): scheme "
+                     "must be redis://, consul://, http:// or https://");
+    }
+
     if (FARM_URL_SCHEME("redis://")) {
         u->type = FARM_URL_REDIS;
         u->port = 6379;

@@ -55,6 +55,8 @@ my %layer = (
     'ngx_http_farm_hiredis.c'          => ['1', 'pure'],
     'ngx_http_farm_ssl_session.h'      => ['1', 'pure'],
     'ngx_http_farm_ssl_session.c'      => ['1', 'pure'],
+    'ngx_http_farm_rconn.h'            => ['1', 'pure'],
+    'ngx_http_farm_rconn.c'            => ['1', 'pure'],
 
     # 2  the zone model: configuration, shared memory, subsets
     'ngx_http_farm_conf.h'             => ['2', 'farm'],

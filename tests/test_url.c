@@ -315,8 +315,10 @@ unknown_scheme_error_hides_the_password(void **state)
     }
 
     parse_error("rediss://:secret@h",
-                "registry URL: unknown scheme \"rediss://\": scheme must "
-                "be redis://, consul://, http:// or https://");
+                "registry URL: rediss:// (Redis over TLS) is not supported "
+                "for a registry or consumers (only by farm_limit's redis= "
+                "and Kong rate-limiting): scheme must be redis://, "
+                "consul://, http:// or https://");
 }
 
 

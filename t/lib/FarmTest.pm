@@ -30,6 +30,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(
     free_port
     start_redis stop_redis restart_redis redis_cmd
+    start_redis_tls redis_cli
     start_consul stop_consul restart_consul consul_api consul_binary
     start_agent stop_agent kill_agent stop_signal
     http_get wait_until
@@ -313,6 +314,7 @@ sub redis_cmd {
 
 sub _redis_up {
     my ($h) = @_;
+    return (redis_cli($h, 'PING') // '') eq 'PONG' if ref $h && $h->{tls};
     my $r = eval { redis_cmd($h, 'PING') };
     return defined $r && $r eq 'PONG';
 }
@@ -355,6 +357,56 @@ sub start_redis {
         timeout => $opt{timeout},
     };
     return _launch_redis($h);
+}
+
+# A Redis that speaks TLS only (--port 0, --tls-port): a throw-away CA and
+# a server certificate for 127.0.0.1 and localhost (as for a TLS Consul),
+# clients not asked for certificates.  The handle's tls->{ca} is the CA
+# file; talk to it with redis_cli (redis_cmd speaks plain TCP only).
+sub start_redis_tls {
+    my (%opt) = @_;
+    my $port = $opt{port} // free_port();
+    my $dir = File::Temp::tempdir("redis-tls-$port-XXXX", DIR => _tmpdir());
+    my $ca = _consul_certs($dir);
+    my $h = {
+        host    => '127.0.0.1',
+        port    => $port,
+        dir     => $dir,
+        log     => "$dir/redis.log",
+        url     => "rediss://127.0.0.1:$port",
+        binary  => $opt{binary} // $ENV{REDIS_SERVER} // 'redis-server',
+        tls     => { ca => $ca, cert => "$dir/server.pem",
+                     key => "$dir/server-key.pem" },
+        timeout => $opt{timeout},
+    };
+    # the later --port wins over _launch_redis' own
+    $h->{extra} = [ '--port', 0, '--tls-port', $port,
+                    '--tls-cert-file', $h->{tls}{cert},
+                    '--tls-key-file', $h->{tls}{key},
+                    '--tls-ca-cert-file', $ca, '--tls-auth-clients', 'no',
+                    @{ $opt{extra} || [] } ];
+    return _launch_redis($h);
+}
+
+# One command through redis-cli (over TLS for a start_redis_tls handle);
+# returns its output (--raw) without the last newline, undef if it failed.
+sub redis_cli {
+    my ($h, @args) = @_;
+    my ($host, $port) = _redis_addr($h);
+    my @tls = ref $h && $h->{tls} ? ('--tls', '--cacert', $h->{tls}{ca}) : ();
+    # its complaints while the server starts are not the test's output
+    open my $stderr, '>&', \*STDERR or die "FarmTest: dup stderr: $!\n";
+    open STDERR, '>', '/dev/null' or die "FarmTest: /dev/null: $!\n";
+    my $ok = open my $cli, '-|', 'redis-cli', @tls, '-h', $host, '-p', $port,
+                  '--raw', @args;
+    open STDERR, '>&', $stderr or die "FarmTest: restore stderr: $!\n";
+    die "FarmTest: redis-cli: $!\n" unless $ok;
+    local $/;
+    my $out = <$cli>;
+    close $cli;
+    return undef if $? || !defined $out;
+    $out =~ s/\n\z//;
+    return $out;
 }
 
 sub stop_redis {
@@ -1029,6 +1081,27 @@ sub start_echo {
         close $s;
         return 1;
     }, 10, "echo server on $port");
+    return { pid => $pid, port => $port, log => $log };
+}
+
+# start_huge_redis(kind => 'bulk'|'array'): a fake Redis whose first reply
+# on each connection passes the module's reply bounds (a 6 MB bulk string,
+# or an array of 5000000 elements; t/lib/huge_redis.pl).  Handle: {pid,
+# port, log}; stop it with stop_echo.
+sub start_huge_redis {
+    my (%opt) = @_;
+    my $port = $opt{port} // free_port();
+    my $log = File::Spec->catfile(_tmpdir(), "huge-redis-$port.log");
+    my $pid = _spawn("huge-redis-$port", $log, {}, $^X,
+                     "$RepoRoot/t/lib/huge_redis.pl", $port, $opt{kind} // 'bulk');
+    wait_until(sub {
+        die "FarmTest: start_huge_redis: exited:\n" . _log_tail($log, 10)
+            if _reaped($pid, \my $status);
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                      Proto => 'tcp', Timeout => 1) or return 0;
+        close $s;
+        return 1;
+    }, 10, "fake redis on $port");
     return { pid => $pid, port => $port, log => $log };
 }
 
