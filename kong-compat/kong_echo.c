@@ -46,6 +46,8 @@ static json_t *ke_captures(const kong_echo_request_t *req);
 static json_t *ke_strings(const char *const *s, size_t n);
 static json_t *ke_id(const char *id, const char *prefix, const char *key);
 static json_t *ke_service_id(const kong_service_t *s);
+static int ke_head(json_t *o, const kong_echo_request_t *req, json_t *id,
+    int64_t created, int64_t updated, const char *name);
 static json_t *ke_route(const kong_echo_request_t *req,
     const kong_route_t *r);
 static json_t *ke_service(const kong_echo_request_t *req,
@@ -636,6 +638,32 @@ ke_id(const char *id, const char *prefix, const char *key)
 }
 
 
+/*
+ * An entity's first members: id (taken), created_at and updated_at (the
+ * load's time when the file gives none; updated_at defaults to created_at)
+ * and the name when it has one.  1 on failure.
+ */
+static int
+ke_head(json_t *o, const kong_echo_request_t *req, json_t *id,
+    int64_t created, int64_t updated, const char *name)
+{
+    int  bad;
+
+    created = created ? created : req->loaded;
+    updated = updated ? updated : created;
+
+    bad = ke_put(o, "id", id);
+    bad |= ke_put(o, "created_at", json_integer(created));
+    bad |= ke_put(o, "updated_at", json_integer(updated));
+
+    if (name != NULL) {
+        bad |= ke_put(o, "name", ke_str(name, strlen(name)));
+    }
+
+    return bad;
+}
+
+
 /* a service's id; one without id or name is known by its position */
 static json_t *
 ke_service_id(const kong_service_t *s)
@@ -667,18 +695,9 @@ ke_route(const kong_echo_request_t *req, const kong_route_t *r)
         return NULL;
     }
 
-    bad = ke_put(o, "id", ke_id(r->id, "routes:",
-                                r->name ? r->name : r->path_in_file));
-    bad |= ke_put(o, "created_at",
-                  json_integer(r->created_at ? r->created_at : req->loaded));
-    bad |= ke_put(o, "updated_at",
-                  json_integer(r->updated_at ? r->updated_at
-                               : (r->created_at ? r->created_at
-                                                : req->loaded)));
-
-    if (r->name != NULL) {
-        bad |= ke_put(o, "name", ke_str(r->name, strlen(r->name)));
-    }
+    bad = ke_head(o, req, ke_id(r->id, "routes:",
+                                r->name ? r->name : r->path_in_file),
+                  r->created_at, r->updated_at, r->name);
 
     a = json_array();
     for (i = 0; a != NULL && i < 8; i++) {
@@ -816,17 +835,8 @@ ke_service(const kong_echo_request_t *req, const kong_service_t *s)
         return NULL;
     }
 
-    bad = ke_put(o, "id", ke_service_id(s));
-    bad |= ke_put(o, "created_at",
-                  json_integer(s->created_at ? s->created_at : req->loaded));
-    bad |= ke_put(o, "updated_at",
-                  json_integer(s->updated_at ? s->updated_at
-                               : (s->created_at ? s->created_at
-                                                : req->loaded)));
-
-    if (s->name != NULL) {
-        bad |= ke_put(o, "name", ke_str(s->name, strlen(s->name)));
-    }
+    bad = ke_head(o, req, ke_service_id(s), s->created_at, s->updated_at,
+                  s->name);
 
     bad |= ke_put(o, "retries", json_integer(s->retries));
     bad |= ke_put(o, "protocol",

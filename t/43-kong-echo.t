@@ -36,14 +36,19 @@ sub uuid_sha1 {
 our $Node = uuid_sha1(pack('H*', '6ba7b8109dad11d180b400c04fd430c8'), $Host);
 our $Ws = uuid_sha1('workspaces:', 'default');
 
-# the exact body: <KONG> is the kong member, <PORT> the listener's port,
-# <WS> the workspace id; <PID> and <TS> any digits
+# the exact body: <KONG> is the kong member, <REQ> the request member's
+# start for Host: localhost, <NOCAPS> no uri_captures, <MATCHED> the route
+# and service of yml(), <PORT> the listener's port, <WS> the workspace id;
+# <PID> and <TS> any digits
 sub echo_json {
     my ($t) = @_;
     my $kong = qq("kong":{"node_id":"$Node","worker_pid":<PID>,)
              . qq("hostname":"$Host"});
-    $t =~ s/\s*\n\s*//g;
     $t =~ s/<KONG>/$kong/g;
+    $t =~ s/<REQ>/"request":{"scheme":"http","host":"localhost","port":<PORT>,/g;
+    $t =~ s/<NOCAPS>/"uri_captures":{"named":{},"unnamed":[]}/g;
+    $t =~ s/<MATCHED>/"matched_route":$main::Route,"matched_service":$main::Service/g;
+    $t =~ s/\s*\n\s*//g;
     $t =~ s/<PORT>/server_port()/ge;
     $t =~ s/<WS>/$Ws/g;
     my $re = quotemeta $t;
@@ -84,6 +89,13 @@ our $Service = q({"id":"11111111-1111-4111-8111-111111111111",
     "connect_timeout":60000,"write_timeout":60000,"read_timeout":60000,
     "enabled":true,"ws_id":"<WS>"});
 
+# a POST /echo of body as ct, by itself on its connection
+sub post {
+    my ($ct, $b) = @_;
+    return "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: $ct\r\n"
+         . "Content-Length: " . length($b) . "\r\nConnection: close\r\n\r\n$b";
+}
+
 our $Form = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\none\r\n"
     . "--XyZ\r\nContent-Disposition: form-data; name=\"up\"; "
     . "filename=\"f.txt\"\r\nContent-Type: text/plain\r\n\r\nl1\r\nl2\r\n"
@@ -121,9 +133,8 @@ main::echo_json(q({"message":"Service unavailable",<KONG>,
 "accept":"*\/*","connection":"close"},
 "query":{"a":["1","2"],"flag":true,"empty":"","sp":"x y z","\/":"slash"},
 "raw_body":"","method":"GET","path":"\/echo\/x",
-"uri_captures":{"named":{},"unnamed":[]}},
-"matched_route":) . $main::Route . q(,"matched_service":) . $main::Service
-. '}')
+<NOCAPS>},
+<MATCHED>}))
 --- no_error_log
 [error]
 
@@ -135,17 +146,11 @@ main::echo_json(q({"message":"Service unavailable",<KONG>,
 --- raw_request eval
 my $b = '{"s":"x/y","n":1,"f":2.5,"big":12345678901234567890,"e":1e2,'
       . '"nul":null,"t":false,"arr":[1,"z",[]],"obj":{}}';
-"POST /echo HTTP/1.1\r
-Host: localhost\r
-Content-Type: application/json\r
-Content-Length: " . length($b) . "\r
-Connection: close\r
-\r
-$b"
+main::post('application/json', $b)
 --- error_code: 200
 --- response_body_like eval
 main::echo_json(q({"message":"a\/b",<KONG>,
-"request":{"scheme":"http","host":"localhost","port":<PORT>,
+<REQ>
 "headers":{"host":"localhost","content-type":"application\/json",
 "content-length":"107","connection":"close"},"query":{},
 "body":{"s":"x\/y","n":1,"f":2.5,"big":1.234567890123457e+19,"e":100,
@@ -153,9 +158,8 @@ main::echo_json(q({"message":"a\/b",<KONG>,
 "raw_body":"{\"s\":\"x\/y\",\"n\":1,\"f\":2.5,\"big\":12345678901234567890,
 \"e\":1e2,\"nul\":null,\"t\":false,\"arr\":[1,\"z\",[]],\"obj\":{}}",
 "method":"POST","path":"\/echo",
-"uri_captures":{"named":{},"unnamed":[]}},
-"matched_route":) . $main::Route . q(,"matched_service":) . $main::Service
-. '}')
+<NOCAPS>},
+<MATCHED>}))
 --- no_error_log
 [error]
 
@@ -166,26 +170,19 @@ main::echo_json(q({"message":"a\/b",<KONG>,
 ">>> kong.yml\n" . main::yml('{echo: true, status_code: 200}')
 --- raw_request eval
 my $b = 'a=1&a=2&b&c=x%2Fy+z&=skip';
-"POST /echo HTTP/1.1\r
-Host: localhost\r
-Content-Type: application/x-www-form-urlencoded; charset=utf-8\r
-Content-Length: " . length($b) . "\r
-Connection: close\r
-\r
-$b"
+main::post('application/x-www-form-urlencoded; charset=utf-8', $b)
 --- error_code: 200
 --- response_body_like eval
 main::echo_json(q({<KONG>,
-"request":{"scheme":"http","host":"localhost","port":<PORT>,
+<REQ>
 "headers":{"host":"localhost",
 "content-type":"application\/x-www-form-urlencoded; charset=utf-8",
 "content-length":"25","connection":"close"},"query":{},
 "body":{"a":["1","2"],"b":true,"c":"x\/y z"},
 "raw_body":"a=1&a=2&b&c=x%2Fy+z&=skip",
 "method":"POST","path":"\/echo",
-"uri_captures":{"named":{},"unnamed":[]}},
-"matched_route":) . $main::Route . q(,"matched_service":) . $main::Service
-. '}')
+<NOCAPS>},
+<MATCHED>}))
 --- no_error_log
 [error]
 
@@ -195,29 +192,22 @@ main::echo_json(q({<KONG>,
 --- user_files eval
 ">>> kong.yml\n" . main::yml('{echo: true, status_code: 200}')
 --- raw_request eval
-"POST /echo HTTP/1.1\r
-Host: localhost\r
-Content-Type: multipart/form-data; boundary=XyZ\r
-Content-Length: " . length($main::Form) . "\r
-Connection: close\r
-\r
-$main::Form"
+main::post('multipart/form-data; boundary=XyZ', $main::Form)
 --- error_code: 200
 --- response_body_like eval
 (my $raw = $main::Form) =~ s/\r\n/\\r\\n/g;
 $raw =~ s{"}{\\"}g;
 $raw =~ s{/}{\\/}g;
 main::echo_json(q({<KONG>,
-"request":{"scheme":"http","host":"localhost","port":<PORT>,
+<REQ>
 "headers":{"host":"localhost",
 "content-type":"multipart\/form-data; boundary=XyZ",
 "content-length":") . length($main::Form) . q(","connection":"close"},
 "query":{},"body":{"a":["one","two"],"up":"l1\r\nl2"},
 "raw_body":") . $raw . q(",
 "method":"POST","path":"\/echo",
-"uri_captures":{"named":{},"unnamed":[]}},
-"matched_route":) . $main::Route . q(,"matched_service":) . $main::Service
-. '}')
+<NOCAPS>},
+<MATCHED>}))
 --- no_error_log
 [error]
 
@@ -242,7 +232,7 @@ Connection: close\r
 --- error_code: 418
 --- response_body_like eval
 main::echo_json(q({<KONG>,
-"request":{"scheme":"http","host":"localhost","port":<PORT>,
+<REQ>
 "headers":{"host":"localhost","connection":"close"},"query":{},
 "raw_body":"","method":"GET","path":"\/items\/42\/ab",
 "uri_captures":{"named":{"id":"42"},"unnamed":["42",null,"ab"]}},
@@ -282,12 +272,11 @@ Connection: close\r
 --- error_code: 200
 --- response_body_like eval
 main::echo_json(q({<KONG>,
-"request":{"scheme":"http","host":"localhost","port":<PORT>,
+<REQ>
 "headers":{"host":"localhost","x-debug":"1","connection":"close"},
 "query":{},"raw_body":"","method":"GET","path":"\/echo",
-"uri_captures":{"named":{},"unnamed":[]}},
-"matched_route":) . $main::Route . q(,"matched_service":) . $main::Service
-. '}')
+<NOCAPS>},
+<MATCHED>}))
 --- no_error_log
 [error]
 
@@ -343,7 +332,7 @@ my $t = q({<KONG>,
 "request":{"scheme":"http","host":"a.example.com","port":<PORT>,
 "headers":{"host":"a.example.com","x-env":"prod","connection":"close"},
 "query":{},"raw_body":"","method":"GET","path":"\/full",
-"uri_captures":{"named":{},"unnamed":[]}},
+<NOCAPS>},
 "matched_route":{"id":"33333333-3333-4333-8333-333333333333",
 "created_at":1600000000,"updated_at":1650000000,"name":"full",
 "protocols":["http","https"],"methods":["GET","POST"],
@@ -379,13 +368,12 @@ a=b&c"
 --- error_code: 200
 --- response_body_like eval
 main::echo_json(q({<KONG>,
-"request":{"scheme":"http","host":"localhost","port":<PORT>,
+<REQ>
 "headers":{"host":"localhost","content-type":"text\/plain",
 "content-length":"5","connection":"close"},
 "query":{},"raw_body":"a=b&c","method":"POST","path":"\/echo",
-"uri_captures":{"named":{},"unnamed":[]}},
-"matched_route":) . $main::Route . q(,"matched_service":) . $main::Service
-. '}')
+<NOCAPS>},
+<MATCHED>}))
 --- no_error_log
 [error]
 
@@ -420,23 +408,16 @@ Content-Type: application/json
     }
 --- raw_request eval
 my $b = '{"k":"' . ('v' x 5000) . '"}';
-"POST /echo HTTP/1.1\r
-Host: localhost\r
-Content-Type: application/json\r
-Content-Length: " . length($b) . "\r
-Connection: close\r
-\r
-$b"
+main::post('application/json', $b)
 --- error_code: 200
 --- response_body_like eval
 main::echo_json(q({<KONG>,
-"request":{"scheme":"http","host":"localhost","port":<PORT>,
+<REQ>
 "headers":{"host":"localhost","content-type":"application\/json",
 "content-length":"5008","connection":"close"},
 "query":{},"method":"POST","path":"\/echo",
-"uri_captures":{"named":{},"unnamed":[]}},
-"matched_route":) . $main::Route . q(,"matched_service":) . $main::Service
-. '}')
+<NOCAPS>},
+<MATCHED>}))
 --- no_error_log
 [error]
 
