@@ -21,12 +21,13 @@ ngx_int_t
 ngx_http_farm_kong_echo(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
     const kong_request_termination_conf_t *conf)
 {
-    char                  node_id[37], *out;
-    u_char               *host, *q;
-    size_t                len;
-    ngx_str_t             type, body, raw;
-    kong_echo_request_t   req;
-    kong_xform_request_t  caps;
+    char                       node_id[37], *out;
+    u_char                    *host, *q;
+    size_t                     len;
+    ngx_str_t                  type, body, raw;
+    kong_echo_request_t        req;
+    kong_xform_request_t       caps;
+    ngx_http_core_srv_conf_t  *cscf;
 
     if (!ctx->body_read) {
         return ngx_http_farm_kong_read_body(r, ctx,
@@ -69,7 +70,9 @@ ngx_http_farm_kong_echo(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
         req.host_len = r->headers_in.server.len;
 
     } else {
-        req.host = "";
+        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+        req.host = (const char *) cscf->server_name.data;
+        req.host_len = cscf->server_name.len;
     }
 
     if (ngx_connection_local_sockaddr(r->connection, NULL, 0) != NGX_OK) {

@@ -429,3 +429,17 @@ main::echo_json(q({<KONG>,
 --- must_die
 --- error_log eval
 qr/kong\.yml:\d+:\d+: .*echo cannot be used with content_type and body/
+
+
+
+=== TEST 13: an HTTP/1.0 request without Host: the host is the server's name ($host), no header at all
+--- user_files eval
+">>> kong.yml\n" . main::yml('{echo: true, status_code: 200}')
+--- raw_request eval
+"GET /echo HTTP/1.0\r\n\r\n"
+--- error_code: 200
+--- response_body_like eval
+main::echo_json(q({<KONG>,<REQ>"headers":{},"query":{},"raw_body":"",
+"method":"GET","path":"\/echo",<NOCAPS>},<MATCHED>}))
+--- no_error_log
+[error]
