@@ -580,7 +580,9 @@ ke_captures(const kong_echo_request_t *req)
         }
     }
 
-    if (ke_put(o, "named", named) || ke_put(o, "unnamed", unnamed)) {
+    /* ke_put takes the value, failing or not */
+
+    if (ke_put(o, "named", named) | ke_put(o, "unnamed", unnamed)) {
         json_decref(o);
         return NULL;
     }
