@@ -176,7 +176,7 @@ FUZZ_FLAGS    := -std=gnu99 -g -O1 -fno-omit-frame-pointer \
                  -fsanitize=fuzzer,address,undefined \
                  -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 FUZZ_TARGETS  := record consul url events consumers limit options check \
-                 hide_args credis jwt cors xform multipart gzip
+                 hide_args credis jwt cors xform multipart gzip echo
 FUZZ_BINS     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 FUZZ_SRCS_record    = $(REGISTRY_SRCS)
@@ -199,6 +199,10 @@ FUZZ_SRCS_xform     = kong-compat/kong_xform.c kong-compat/kong_xform_conf.c \
                       kong-compat/kong_multipart.c
 FUZZ_SRCS_multipart = kong-compat/kong_multipart.c
 FUZZ_SRCS_gzip      = kong-compat/kong_gzip.c
+FUZZ_SRCS_echo      = kong-compat/kong_echo.c kong-compat/kong_uuid.c \
+                      kong-compat/kong_json.c kong-compat/kong_multipart.c \
+                      kong-compat/kong_xform.c kong-compat/kong_xform_conf.c \
+                      kong-compat/kong_xform_body.c kong-compat/kong_path.c
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -155,6 +155,10 @@ struct kong_service_s {
     kong_plugins_t          plugins;
     kong_pos_t              pos;
     size_t                  index;             /* declaration order */
+    const char            **tags;              /* as written, for echo */
+    size_t                  ntags;
+    int64_t                 created_at;        /* 0 = not given */
+    int64_t                 updated_at;
 };
 
 
@@ -163,6 +167,7 @@ typedef struct {
     size_t                  len;
     int                     wildcard; /* KONG_HOST_* */
     unsigned                port;     /* 0 = any */
+    const char             *written;  /* as in the file */
 } kong_host_t;
 
 
@@ -218,6 +223,10 @@ struct kong_route_s {
     kong_pos_t              pos;
     const char             *path_in_file;     /* "services[0].routes[1]" */
     size_t                  index;
+    const char            **tags;             /* as written, for echo */
+    size_t                  ntags;
+    int64_t                 created_at;       /* 0 = not given */
+    int64_t                 updated_at;
 };
 
 

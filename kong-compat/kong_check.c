@@ -878,6 +878,54 @@ kong_check_tags(kong_ctx_t *ctx, const kong_node_t *map)
 }
 
 
+const char **
+kong_tags(kong_ctx_t *ctx, const kong_node_t *map, size_t *n)
+{
+    size_t        i;
+    const char  **out;
+    kong_node_t  *a;
+
+    *n = 0;
+
+    a = kong_node_get(map, "tags");
+    if (a == NULL || a->type != KONG_NODE_SEQ || a->n == 0) {
+        return NULL;
+    }
+
+    out = kong_palloc(ctx->pool, a->n * sizeof(char *));
+    if (out == NULL) {
+        kong_oom(ctx);
+        return NULL;
+    }
+
+    for (i = 0; i < a->n; i++) {
+        if (kong_is_str(a->items[i])) {
+            out[(*n)++] = a->items[i]->str;
+        }
+    }
+
+    return out;
+}
+
+
+int64_t
+kong_timestamp(const kong_node_t *map, const char *key)
+{
+    kong_node_t  *v;
+
+    v = kong_node_get(map, key);
+
+    if (v == NULL || v->type != KONG_NODE_SCALAR
+        || v->scalar != KONG_SCALAR_INT || v->number < 0
+        || v->number > 9.0e15)
+    {
+        return 0;
+    }
+
+    return (int64_t) v->number;
+}
+
+
 /*
  * id and name (each unique within the entity type; the maps lead from
  * them to ent, for references), and tags.

@@ -165,21 +165,6 @@ kong_credential_fields(kong_ctx_t *ctx, const kong_node_t *map,
 
 /* ---- once every reference is resolved ------------------------------------- */
 
-static void
-kong_hex(const unsigned char *d, size_t n, char *out)
-{
-    static const char  hex[] = "0123456789abcdef";
-    size_t             i;
-
-    for (i = 0; i < n; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 0xf];
-    }
-
-    out[2 * n] = '\0';
-}
-
-
 /* c: one digest context for all the hashes of a load */
 static int
 kong_sha1(EVP_MD_CTX *c, const char *a, const char *b, unsigned char *md)
@@ -204,21 +189,16 @@ kong_sha1(EVP_MD_CTX *c, const char *a, const char *b, unsigned char *md)
 static const char *
 kong_consumer_gen_id(kong_ctx_t *ctx, EVP_MD_CTX *mdc, kong_consumer_t *c)
 {
-    char            id[37], hex[41];
-    unsigned char   md[20];
+    char         id[37];
+    const char  *key;
 
-    if (kong_sha1(mdc, "consumers:",
-                  c->username ? c->username : c->custom_id, md) != 0)
+    key = c->username ? c->username : c->custom_id;
+
+    if (kong_uuid_sha1(mdc, "consumers:", sizeof("consumers:") - 1, key,
+                       strlen(key), id) != 0)
     {
         return NULL;
     }
-
-    md[6] = (md[6] & 0x0f) | 0x50;
-    md[8] = (md[8] & 0x3f) | 0x80;
-    kong_hex(md, 16, hex);
-
-    snprintf(id, sizeof(id), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8,
-             hex + 12, hex + 16, hex + 20);
 
     return kong_pstrndup(ctx->pool, id, 36);
 }

@@ -72,6 +72,18 @@ int kong_map_reserve(kong_map_t *m, size_t n);
 
 uint64_t kong_hash(const char *s, size_t len);
 
+/* d[0..n) as 2n lower-case hex digits and a NUL into out (kong_uuid.c) */
+void kong_hex(const unsigned char *d, size_t n, char *out);
+
+/*
+ * A uuid in version-5 form (lower case, 36 bytes + NUL into out) from
+ * sha1(a[0..alen) b[0..blen)): with a = a namespace uuid's 16 bytes, RFC
+ * 4122's name-based uuid.  mdc: an EVP_MD_CTX * to reuse, or NULL.  0, or
+ * -1 when OpenSSL fails (kong_uuid.c).
+ */
+int kong_uuid_sha1(void *mdc, const void *a, size_t alen, const char *b,
+    size_t blen, char out[37]);
+
 
 /* ---- YAML tree (kong_yaml.c) ----------------------------------------- */
 

@@ -465,14 +465,9 @@ kong_conf_request_termination(kong_ctx_t *ctx, const kong_node_t *m)
     } else if (c->content_type && c->body == NULL) {
         kong_err(ctx, m, "content_type requires a body");
 
-    } else if (c->echo && (c->content_type || c->body || c->message)) {
-        kong_err(ctx, m, "echo cannot be used with content_type, body or "
-                 "message");
-
-    } else if (c->echo) {
-        kong_ferr(ctx, kong_node_get(m, "echo"), "echo",
-                  "not supported by this gateway: echoing the request is "
-                  "not implemented");
+    } else if (c->echo && (c->content_type || c->body)) {
+        /* a message goes into the echoed body (kong_echo.h) */
+        kong_err(ctx, m, "echo cannot be used with content_type and body");
     }
 
     return c;

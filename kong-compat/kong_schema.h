@@ -174,6 +174,10 @@ int kong_check_host(kong_ctx_t *ctx, const kong_node_t *at, const char *field,
     const char *s);
 void kong_check_name(kong_ctx_t *ctx, const kong_node_t *at, const char *s);
 void kong_check_tags(kong_ctx_t *ctx, const kong_node_t *map);
+/* The string tags of map (kong_check_tags reports the others), or NULL. */
+const char **kong_tags(kong_ctx_t *ctx, const kong_node_t *map, size_t *n);
+/* An integer field (created_at, updated_at) as written, else 0. */
+int64_t kong_timestamp(const kong_node_t *map, const char *key);
 void kong_check_id_name(kong_ctx_t *ctx, const kong_node_t *map, int type,
     void *ent, const char *name_field, const char **id, const char **name,
     int check_name);

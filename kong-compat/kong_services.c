@@ -199,6 +199,9 @@ kong_service(kong_ctx_t *ctx, const kong_node_t *map)
     kong_check_fields(ctx, map, fields);
     kong_check_id_name(ctx, map, KONG_ENT_SERVICE, s, "name", &s->id,
                        &s->name, 1);
+    s->tags = kong_tags(ctx, map, &s->ntags);
+    s->created_at = kong_timestamp(map, "created_at");
+    s->updated_at = kong_timestamp(map, "updated_at");
 
     kong_get_uint(ctx, map, "retries", 0, 32767, &s->retries);
     kong_get_uint(ctx, map, "connect_timeout", 1, KONG_TIMEOUT_MAX,
@@ -623,6 +626,7 @@ kong_route_hosts(kong_ctx_t *ctx, const kong_node_t *map, kong_route_t *r)
         kh = &r->hosts[r->nhosts];
         kh->wildcard = wild;
         kh->port = port;
+        kh->written = s;
 
         /* keep "*.example.com" as ".example.com", "example.*" as
          * "example." (what the request host must end / start with) */
@@ -945,6 +949,9 @@ kong_route(kong_ctx_t *ctx, const kong_node_t *map, kong_service_t *service)
     kong_check_fields(ctx, map, fields);
     kong_check_id_name(ctx, map, KONG_ENT_ROUTE, r, "name", &r->id,
                        &r->name, 1);
+    r->tags = kong_tags(ctx, map, &r->ntags);
+    r->created_at = kong_timestamp(map, "created_at");
+    r->updated_at = kong_timestamp(map, "updated_at");
 
     r->protocols = kong_get_protocols(ctx, map,
                                       KONG_PROTO_HTTP | KONG_PROTO_HTTPS,

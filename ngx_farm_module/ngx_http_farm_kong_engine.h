@@ -56,6 +56,15 @@ ngx_int_t ngx_http_farm_kong_cors_filter(ngx_http_request_t *r,
 /* ngx_http_farm_kong_xform.c */
 ngx_int_t ngx_http_farm_kong_request_transformer(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p);
+/* the request body as one string; the route's regex captures into req */
+ngx_int_t ngx_http_farm_kong_xform_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+ngx_int_t ngx_http_farm_kong_xform_captures(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, kong_xform_request_t *req);
+
+/* ngx_http_farm_kong_echo.c: request-termination's echo */
+ngx_int_t ngx_http_farm_kong_echo(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_request_termination_conf_t *conf);
 
 
 #endif /* _NGX_HTTP_FARM_KONG_ENGINE_H_INCLUDED_ */

@@ -19,6 +19,7 @@
 
 #include "ngx_http_farm_kong.h"
 #include "ngx_http_farm_kong_engine.h"
+#include "kong_echo.h"
 
 #include <math.h>
 
@@ -909,6 +910,10 @@ ngx_http_farm_kong_request_termination(ngx_http_request_t *r,
         }
     }
 
+    if (conf->echo) {
+        return ngx_http_farm_kong_echo(r, ctx, conf);
+    }
+
     if (conf->body) {
         body.data = (u_char *) conf->body;
         body.len = ngx_strlen(conf->body);
@@ -925,18 +930,8 @@ ngx_http_farm_kong_request_termination(ngx_http_request_t *r,
                                        &body);
     }
 
-    msg = conf->message;
-
-    if (msg == NULL) {
-        switch (conf->status_code) {
-        case 401: msg = "Unauthorized"; break;
-        case 404: msg = "Not found"; break;
-        case 405: msg = "Method not allowed"; break;
-        case 500: msg = "An unexpected error occurred"; break;
-        case 502: msg = "Bad Gateway"; break;
-        case 503: msg = "Service unavailable"; break;
-        }
-    }
+    msg = conf->message ? conf->message
+                        : kong_echo_default_message(conf->status_code);
 
     if (msg == NULL) {
         ngx_str_set(&body, "{}");

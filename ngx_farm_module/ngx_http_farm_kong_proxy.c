@@ -199,6 +199,14 @@ ngx_http_farm_kong_route(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
                                         "no Route matched with those values");
 
     case NGX_HTTP_SERVICE_UNAVAILABLE:
+        /* as in Kong, the plugins run first: request-termination answers
+         * on a route without a service */
+        rc = ngx_http_farm_kong_plugins(r, ctx);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
         return ngx_http_farm_kong_error(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         "no Service found with those values");
 

@@ -24,10 +24,6 @@
 
 static ngx_uint_t ngx_http_farm_kong_xform_wants_body(ngx_http_request_t *r,
     const kong_xform_conf_t *conf);
-static ngx_int_t ngx_http_farm_kong_xform_body(ngx_http_request_t *r,
-    ngx_str_t *body);
-static ngx_int_t ngx_http_farm_kong_xform_captures(ngx_http_request_t *r,
-    ngx_http_farm_kong_ctx_t *ctx, kong_xform_request_t *req);
 static ngx_int_t ngx_http_farm_kong_xform_apply(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_xform_conf_t *conf,
     kong_xform_out_t *out);
@@ -173,7 +169,7 @@ ngx_http_farm_kong_xform_wants_body(ngx_http_request_t *r,
 
 /* the body read, as one string: memory buffers or the temporary file */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_farm_kong_xform_body(ngx_http_request_t *r, ngx_str_t *body)
 {
     off_t         size;
@@ -228,7 +224,7 @@ ngx_http_farm_kong_xform_body(ngx_http_request_t *r, ngx_str_t *body)
  * the numbered groups (0: the whole match) then the named ones.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_farm_kong_xform_captures(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, kong_xform_request_t *req)
 {

@@ -156,6 +156,7 @@ my %layer = (
     'ngx_http_farm_kong_engine.c'      => ['6', 'kong'],
     'ngx_http_farm_kong_cors.c'        => ['6', 'kong'],
     'ngx_http_farm_kong_xform.c'       => ['6', 'kong'],
+    'ngx_http_farm_kong_echo.c'        => ['6', 'kong'],
     'ngx_http_farm_kong_resp.c'        => ['6', 'kong'],
     'ngx_http_farm_kong_prom.h'        => ['6', 'kong'],
     'ngx_http_farm_kong_prom.c'        => ['6', 'kong'],
