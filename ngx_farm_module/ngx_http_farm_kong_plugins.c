@@ -55,6 +55,8 @@ static ngx_int_t ngx_http_farm_kong_rate_limiting(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p);
 static ngx_int_t ngx_http_farm_kong_rl_key(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p, ngx_str_t *key);
+static ngx_int_t ngx_http_farm_kong_query_has(ngx_http_request_t *r,
+    ngx_str_t *name);
 static ngx_int_t ngx_http_farm_kong_request_termination(
     ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
     const kong_request_termination_conf_t *conf);
@@ -888,12 +890,68 @@ ngx_http_farm_kong_add_num(ngx_http_request_t *r, const char *prefix,
 
 /* ---- request-termination -------------------------------------------------- */
 
+/*
+ * Whether the query string has an argument of this name, as Kong's
+ * kong.request.get_query() sees it: names percent-decoded ("+" a space)
+ * and compared exactly (case matters), with or without a value, among
+ * the first 100 arguments.
+ */
+
+static ngx_int_t
+ngx_http_farm_kong_query_has(ngx_http_request_t *r, ngx_str_t *name)
+{
+    u_char      *p, *last, *end, *eq;
+    size_t       len;
+    ngx_uint_t   n;
+    u_char       key[256];
+
+    p = r->args.data;
+    last = p + r->args.len;
+
+    for (n = 0; p < last && n < 100; n++, p = end + 1) {
+
+        end = ngx_strlchr(p, last, '&');
+        if (end == NULL) {
+            end = last;
+        }
+
+        eq = ngx_strlchr(p, end, '=');
+        if (eq == NULL) {
+            eq = end;
+        }
+
+        if (eq == p) {
+            if (end == p) {
+                n--;                /* "&&": no argument */
+            }
+
+            continue;
+        }
+
+        /* a name decodes to at most its own length */
+
+        if ((size_t) (eq - p) > sizeof(key) || (size_t) (eq - p) < name->len)
+        {
+            continue;
+        }
+
+        len = kong_xform_unescape((char *) p, eq - p, (char *) key, 1);
+
+        if (len == name->len && ngx_memcmp(key, name->data, len) == 0) {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
 static ngx_int_t
 ngx_http_farm_kong_request_termination(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_request_termination_conf_t *conf)
 {
     u_char            *p;
-    ngx_str_t          body, type, trigger, value;
+    ngx_str_t          body, type, trigger;
     ngx_uint_t         count;
     const char        *msg;
 
@@ -903,8 +961,8 @@ ngx_http_farm_kong_request_termination(ngx_http_request_t *r,
         trigger.data = (u_char *) conf->trigger;
         trigger.len = ngx_strlen(conf->trigger);
 
-        if (ngx_http_arg(r, trigger.data, trigger.len, &value) != NGX_OK
-            && ngx_http_farm_kong_in_header(r, &trigger, &count) == NULL)
+        if (ngx_http_farm_kong_in_header(r, &trigger, &count) == NULL
+            && ngx_http_farm_kong_query_has(r, &trigger) != NGX_OK)
         {
             return NGX_DECLINED;
         }

@@ -347,6 +347,28 @@ services:
 
 
 
+=== TEST 10b: request-termination: a trigger in the query string is matched as Kong's get_query() names it: decoded, case-sensitive, with or without a value
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s2
+  url: http://127.0.0.1:$main::A/echo
+  routes:
+  - paths: [/trigger]
+    plugins:
+    - name: request-termination
+      config: {status_code: 403, message: stop, trigger: Stop}
+"
+--- request eval
+["GET /trigger?stop=1", "GET /trigger?STOP", "GET /trigger?St%6Fp=1", "GET /trigger?a=1&Stop", "GET /trigger?Stop=", "GET /trigger?xStop=1"]
+--- error_code eval
+[200, 200, 403, 403, 403, 200]
+--- no_error_log
+[error]
+
+
+
 === TEST 11: request-size-limiting: over the limit 413, with Expect: 100-continue 417, require_content_length 411
 --- user_files eval
 ">>> kong.yml
