@@ -1405,7 +1405,64 @@ sub promtool_metrics {
     return ($? >> 8, $out);
 }
 
+
+# FarmTest::start_dns($file) (not exported): a tiny DNS server on 127.0.0.1 (UDP) for nginx's
+# resolver, answering from $file, read at each query: lines
+# "name addr addr ..." (IPv4).  A name in the file gets its addresses as A
+# records (TTL 1), any other NXDOMAIN; edit the file to change the answers.
+# Returns its port; stopped by pid when the test ends.
+sub start_dns {
+    my ($file) = @_;
+    require IO::Socket::INET;
+    require IO::Select;
+    my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                     Proto => 'udp')
+        or die "FarmTest: start_dns: $!\n";
+    my $port = $sock->sockport;
+    my $pid = fork // die "FarmTest: fork failed: $!\n";
+    if ($pid) {
+        $Children{$pid} = "dns on $port";
+        close $sock;
+        return $port;
+    }
+    syscall($PrctlNr, 1, 9, 0, 0, 0) if $PrctlNr && $^O eq 'linux';
+    $SIG{$_} = 'DEFAULT' for qw(TERM INT HUP);
+    my $sel = IO::Select->new($sock);
+    for (;;) {
+        next unless $sel->can_read(1);
+        my $peer = $sock->recv(my $q, 512) // next;
+        next if length $q < 17;
+        my ($id) = unpack 'n', $q;
+        my ($pos, @labels) = (12);
+        while ((my $n = ord substr($q, $pos, 1)) > 0) {
+            push @labels, substr($q, $pos + 1, $n);
+            $pos += $n + 1;
+        }
+        my $question = substr($q, 12, $pos + 5 - 12);
+        my $qtype = unpack 'n', substr($q, $pos + 1, 2);
+        my $name = lc join '.', @labels;
+        my $addrs;
+        if (open my $fh, '<', $file) {
+            while (<$fh>) {
+                my ($n, @a) = split;
+                $addrs = \@a if defined $n && lc $n eq $name;
+            }
+        }
+        my $answer = '';
+        my $count = 0;
+        if ($addrs && $qtype == 1) {
+            for my $a (@$addrs) {
+                $answer .= pack('n n n N n C4', 0xc00c, 1, 1, 1, 4, split /\./, $a);
+                $count++;
+            }
+        }
+        $sock->send(pack('n n n n n n', $id, $addrs ? 0x8180 : 0x8183, 1, $count,
+                         0, 0) . $question . $answer, 0, $peer);
+    }
+}
+
 1;
+
 
 __END__
 
