@@ -366,6 +366,18 @@ void *ngx_http_farm_kong_hc_probe(ngx_cycle_t *cycle,
     ngx_uint_t target, ngx_addr_t *addr);
 void ngx_http_farm_kong_hc_probe_stop(void *probe);
 
+/* ngx_http_farm_kong_check_grpc.c: checks of type grpc and grpcs */
+typedef struct ngx_http_farm_kong_grpc_s  ngx_http_farm_kong_grpc_t;
+
+ngx_http_farm_kong_grpc_t *ngx_http_farm_kong_grpc_start(ngx_pool_t *pool,
+    const kong_upstream_t *u, ngx_str_t *authority, ngx_uint_t tls,
+    ngx_log_t *log);
+void ngx_http_farm_kong_grpc_free(ngx_http_farm_kong_grpc_t *g);
+ngx_int_t ngx_http_farm_kong_grpc_output(ngx_http_farm_kong_grpc_t *g,
+    ngx_str_t *out);
+ngx_int_t ngx_http_farm_kong_grpc_input(ngx_http_farm_kong_grpc_t *g,
+    u_char *data, size_t len);
+
 /* ngx_http_farm_kong_check_name.c: checks of host-name targets */
 ngx_int_t ngx_http_farm_kong_name_add(ngx_cycle_t *cycle,
     ngx_http_farm_kong_conf_t *kc, const kong_upstream_t *u,

@@ -10,7 +10,9 @@
  * while unhealthy (0 = not probed in that state), and the outcome is
  * counted in the shared health (ngx_http_farm_kong_health.c).  A target
  * named by a host name is probed at each address its name resolves to
- * (ngx_http_farm_kong_check_name.c), each counted on its own.
+ * (ngx_http_farm_kong_check_name.c), each counted on its own.  Types
+ * grpc and grpcs speak the gRPC health checking protocol over HTTP/2
+ * (ngx_http_farm_kong_check_grpc.c).
  */
 
 
@@ -24,6 +26,8 @@
 #define NGX_HTTP_FARM_KONG_HC_IN       1024   /* answer bytes looked at */
 #define NGX_HTTP_FARM_KONG_HC_IGNORE   ((ngx_uint_t) -1)
 #define NGX_HTTP_FARM_KONG_HC_UA       "User-Agent: ngx_farm healthcheck\r\n"
+#define NGX_HTTP_FARM_KONG_HC_TLS      (KONG_PROTO_HTTPS|KONG_PROTO_GRPCS)
+#define NGX_HTTP_FARM_KONG_HC_GRPC     (KONG_PROTO_GRPC|KONG_PROTO_GRPCS)
 
 
 /* one target this worker probes */
@@ -38,7 +42,10 @@ typedef struct {
     ngx_peer_connection_t         pc;
     ngx_log_t                     log;        /* the cycle's, quieter */
     ngx_addr_t                    addr;
-    ngx_str_t                     out;        /* the request */
+    ngx_str_t                     request;    /* http, https */
+    ngx_str_t                     authority;  /* grpc, grpcs */
+    ngx_http_farm_kong_grpc_t    *grpc;       /* this check's session */
+    ngx_str_t                     out;        /* the bytes to send */
     size_t                        sent;
     u_char                       *in;
     size_t                        in_len;
@@ -59,7 +66,11 @@ static ngx_uint_t ngx_http_farm_kong_hc_down(ngx_http_farm_kong_hc_t *hc);
 static ngx_msec_t ngx_http_farm_kong_hc_interval(ngx_http_farm_kong_hc_t *hc);
 static void ngx_http_farm_kong_hc_tick(ngx_event_t *ev);
 static void ngx_http_farm_kong_hc_write(ngx_event_t *wev);
+static ngx_int_t ngx_http_farm_kong_hc_send(ngx_http_farm_kong_hc_t *hc,
+    ngx_connection_t *c);
 static void ngx_http_farm_kong_hc_read(ngx_event_t *rev);
+static void ngx_http_farm_kong_hc_read_grpc(ngx_http_farm_kong_hc_t *hc,
+    ngx_connection_t *c);
 static ngx_int_t ngx_http_farm_kong_hc_connected(ngx_http_farm_kong_hc_t *hc,
     ngx_connection_t *c);
 #if (NGX_HTTP_SSL)
@@ -289,13 +300,17 @@ ngx_http_farm_kong_hc_new(ngx_pool_t *pool, ngx_log_t *log,
         }
     }
 
-    hc->out.data = ngx_pnalloc(pool, len);
+    hc->request.data = ngx_pnalloc(pool, len);
     hc->in = ngx_pnalloc(pool, NGX_HTTP_FARM_KONG_HC_IN);
-    if (hc->out.data == NULL || hc->in == NULL) {
+    if (hc->request.data == NULL || hc->in == NULL) {
         return NULL;
     }
 
-    p = ngx_sprintf(hc->out.data, "GET %V HTTP/1.0\r\nHost: ", &path);
+    /* Host (and :authority): the target's host, its port if not the
+     * scheme's */
+
+    p = ngx_sprintf(hc->request.data, "GET %V HTTP/1.0\r\nHost: ", &path);
+    hc->authority.data = p;
 
     if (ngx_strlchr(host.data, host.data + host.len, ':') != NULL) {
         p = ngx_sprintf(p, "[%V]", &host);
@@ -304,9 +319,11 @@ ngx_http_farm_kong_hc_new(ngx_pool_t *pool, ngx_log_t *log,
         p = ngx_cpymem(p, host.data, host.len);
     }
 
-    if (port != (ac->type == KONG_PROTO_HTTPS ? 443 : 80)) {
+    if (port != ((ac->type & NGX_HTTP_FARM_KONG_HC_TLS) ? 443 : 80)) {
         p = ngx_sprintf(p, ":%ui", port);
     }
+
+    hc->authority.len = p - hc->authority.data;
 
     p = ngx_cpymem(p, "\r\n" NGX_HTTP_FARM_KONG_HC_UA,
                    sizeof("\r\n" NGX_HTTP_FARM_KONG_HC_UA) - 1);
@@ -324,7 +341,7 @@ ngx_http_farm_kong_hc_new(ngx_pool_t *pool, ngx_log_t *log,
     p = ngx_cpymem(p, "Connection: close\r\n\r\n",
                    sizeof("Connection: close\r\n\r\n") - 1);
 
-    hc->out.len = p - hc->out.data;
+    hc->request.len = p - hc->request.data;
 
     hc->due.handler = ngx_http_farm_kong_hc_tick;
     hc->due.data = hc;
@@ -477,6 +494,7 @@ ngx_http_farm_kong_hc_tick(ngx_event_t *ev)
 
     hc->busy = 1;
     hc->connected = 0;
+    hc->out = hc->request;
     hc->sent = 0;
     hc->in_len = 0;
     hc->kc->hc_busy[hc->u->index]++;
@@ -488,9 +506,21 @@ ngx_http_farm_kong_hc_tick(ngx_event_t *ev)
 
     c = hc->pc.connection;
 
-    if (ac->type == KONG_PROTO_HTTPS) {
+    if (ac->type & (NGX_HTTP_FARM_KONG_HC_TLS|NGX_HTTP_FARM_KONG_HC_GRPC)) {
         c->pool = ngx_create_pool(1024, &hc->log);     /* TLS allocates */
         if (c->pool == NULL) {
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_IGNORE);
+            return;
+        }
+    }
+
+    if (ac->type & NGX_HTTP_FARM_KONG_HC_GRPC) {
+        hc->out.len = 0;
+        hc->grpc = ngx_http_farm_kong_grpc_start(c->pool, hc->u,
+                                                 &hc->authority,
+                                                 ac->type == KONG_PROTO_GRPCS,
+                                                 &hc->log);
+        if (hc->grpc == NULL) {
             ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_IGNORE);
             return;
         }
@@ -548,9 +578,20 @@ ngx_http_farm_kong_hc_connected(ngx_http_farm_kong_hc_t *hc,
     }
 
 #if (NGX_HTTP_SSL)
-    if (hc->u->healthchecks.active.type == KONG_PROTO_HTTPS) {
+    if (hc->u->healthchecks.active.type & NGX_HTTP_FARM_KONG_HC_TLS) {
         if (ngx_ssl_create_connection(hc->kc->hc_ssl, c, NGX_SSL_CLIENT)
             != NGX_OK)
+        {
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_IGNORE);
+            return NGX_ERROR;
+        }
+
+        /* grpcs: HTTP/2, chosen by ALPN */
+
+        if (hc->grpc != NULL
+            && SSL_set_alpn_protos(c->ssl->connection,
+                                   (u_char *) "\x02h2", 3)
+               != 0)
         {
             ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_IGNORE);
             return NGX_ERROR;
@@ -638,7 +679,6 @@ ngx_http_farm_kong_hc_handshake(ngx_connection_t *c)
 static void
 ngx_http_farm_kong_hc_write(ngx_event_t *wev)
 {
-    ssize_t                   n;
     ngx_connection_t         *c;
     ngx_http_farm_kong_hc_t  *hc;
 
@@ -649,27 +689,63 @@ ngx_http_farm_kong_hc_write(ngx_event_t *wev)
         return;
     }
 
-    while (hc->sent < hc->out.len) {
-        n = c->send(c, hc->out.data + hc->sent, hc->out.len - hc->sent);
-
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-                ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
-            }
-
-            return;
-        }
-
-        if (n == NGX_ERROR || n == 0) {
-            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
-            return;
-        }
-
-        hc->sent += n;
+    if (ngx_http_farm_kong_hc_send(hc, c) != NGX_OK) {
+        return;
     }
 
     if (c->read->ready) {
         ngx_http_farm_kong_hc_read(c->read);
+    }
+}
+
+
+/*
+ * Sends what is left of the request (grpc: and what the HTTP/2 session
+ * has to send).  NGX_OK: all sent; NGX_AGAIN: the rest at the next write
+ * event; NGX_ERROR: the check is done.
+ */
+
+static ngx_int_t
+ngx_http_farm_kong_hc_send(ngx_http_farm_kong_hc_t *hc, ngx_connection_t *c)
+{
+    ssize_t  n;
+
+    for ( ;; ) {
+        if (hc->sent == hc->out.len) {
+            if (hc->grpc == NULL) {
+                return NGX_OK;
+            }
+
+            if (ngx_http_farm_kong_grpc_output(hc->grpc, &hc->out) != NGX_OK)
+            {
+                ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_HTTP);
+                return NGX_ERROR;
+            }
+
+            hc->sent = 0;
+
+            if (hc->out.len == 0) {
+                return NGX_OK;
+            }
+        }
+
+        n = c->send(c, hc->out.data + hc->sent, hc->out.len - hc->sent);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+                ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+                return NGX_ERROR;
+            }
+
+            return NGX_AGAIN;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+            return NGX_ERROR;
+        }
+
+        hc->sent += n;
     }
 }
 
@@ -687,6 +763,11 @@ ngx_http_farm_kong_hc_read(ngx_event_t *rev)
     hc = c->data;
 
     if (ngx_http_farm_kong_hc_connected(hc, c) != NGX_OK) {
+        return;
+    }
+
+    if (hc->grpc != NULL) {
+        ngx_http_farm_kong_hc_read_grpc(hc, c);
         return;
     }
 
@@ -720,6 +801,49 @@ ngx_http_farm_kong_hc_read(ngx_event_t *rev)
             return;
         }
     }
+}
+
+
+/*
+ * grpc: what arrives goes to the HTTP/2 session until the answer is
+ * complete; what the session then has to send (acknowledgements, window
+ * updates) is sent.  A connection closed before the answer is a TCP
+ * failure, as a missing status line is in Kong.
+ */
+
+static void
+ngx_http_farm_kong_hc_read_grpc(ngx_http_farm_kong_hc_t *hc,
+    ngx_connection_t *c)
+{
+    ssize_t    n;
+    ngx_int_t  rc;
+
+    for ( ;; ) {
+        n = c->recv(c, hc->in, NGX_HTTP_FARM_KONG_HC_IN);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+                ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+                return;
+            }
+
+            break;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+            return;
+        }
+
+        rc = ngx_http_farm_kong_grpc_input(hc->grpc, hc->in, n);
+
+        if (rc != NGX_AGAIN) {
+            ngx_http_farm_kong_hc_done(hc, (ngx_uint_t) rc);
+            return;
+        }
+    }
+
+    (void) ngx_http_farm_kong_hc_send(hc, c);
 }
 
 
@@ -801,6 +925,11 @@ ngx_http_farm_kong_hc_done(ngx_http_farm_kong_hc_t *hc, ngx_uint_t what)
         if (pool != NULL) {
             ngx_destroy_pool(pool);
         }
+    }
+
+    if (hc->grpc != NULL) {
+        ngx_http_farm_kong_grpc_free(hc->grpc);
+        hc->grpc = NULL;
     }
 
     hc->busy = 0;

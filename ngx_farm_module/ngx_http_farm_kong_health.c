@@ -80,14 +80,7 @@ ngx_http_farm_kong_health_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
             continue;
         }
 
-        if (ac->type & (KONG_PROTO_GRPC|KONG_PROTO_GRPCS)) {
-            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                               "farm_kong: %V: upstream \"%s\": active "
-                               "health checks of type grpc or grpcs are not "
-                               "run by this gateway", &kc->file, u->name);
-        }
-
-        if (ac->type == KONG_PROTO_HTTPS) {
+        if (ac->type & (KONG_PROTO_HTTPS|KONG_PROTO_GRPCS)) {
             https = 1;
         }
     }
@@ -138,7 +131,8 @@ ngx_http_farm_kong_health_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
     if (https) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "farm_kong: %V: active health checks of type "
-                           "https need nginx built with SSL", &kc->file);
+                           "https or grpcs need nginx built with SSL",
+                           &kc->file);
         return NGX_ERROR;
     }
 #endif
@@ -374,7 +368,8 @@ ngx_http_farm_kong_health_active(const kong_upstream_t *u)
         return 0;
     }
 
-    return (ac->type & (KONG_PROTO_HTTP|KONG_PROTO_HTTPS|KONG_PROTO_TCP))
+    return (ac->type & (KONG_PROTO_HTTP|KONG_PROTO_HTTPS|KONG_PROTO_TCP
+                        |KONG_PROTO_GRPC|KONG_PROTO_GRPCS))
            ? 1 : 0;
 }
 

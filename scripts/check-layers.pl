@@ -143,6 +143,7 @@ my %layer = (
     'ngx_http_farm_kong_health.c'      => ['6', 'kong'],
     'ngx_http_farm_kong_check.c'       => ['6', 'kong'],
     'ngx_http_farm_kong_check_name.c'  => ['6', 'kong'],
+    'ngx_http_farm_kong_check_grpc.c'  => ['6', 'kong'],
     'ngx_http_farm_kong_health_addr.c' => ['6', 'kong'],
     'ngx_http_farm_kong_plugins.c'     => ['6', 'kong'],
     'ngx_http_farm_kong_auth.c'        => ['6', 'kong'],

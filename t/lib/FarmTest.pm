@@ -1032,6 +1032,29 @@ sub start_echo {
     return { pid => $pid, port => $port, log => $log };
 }
 
+# FarmTest::start_grpc_health(state => FILE, tls => [CERT, KEY]) (not
+# exported): a gRPC health server (t/lib/grpc_health_server.py, python3-h2)
+# answering grpc.health.v1.Health/Check with the state written in FILE
+# (SERVING, NOT_SERVING, UNIMPLEMENTED, CLOSE, ...); its log lists the
+# calls.  Handle: {pid, port, log}; stopped by pid when the test ends.
+sub start_grpc_health {
+    my (%opt) = @_;
+    my $port = $opt{port} // free_port();
+    my $log = File::Spec->catfile(_tmpdir(), "grpc-$port.log");
+    my $pid = _spawn("grpc-health-$port", $log, {}, '/usr/bin/python3',
+                     "$RepoRoot/t/lib/grpc_health_server.py", $port,
+                     $opt{state}, @{ $opt{tls} // [] });
+    wait_until(sub {
+        die "FarmTest: start_grpc_health: exited:\n" . _log_tail($log, 10)
+            if _reaped($pid, \my $status);
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                      Proto => 'tcp', Timeout => 1) or return 0;
+        close $s;
+        return 1;
+    }, 20, "gRPC health server on $port");
+    return { pid => $pid, port => $port, log => $log };
+}
+
 sub stop_echo {
     my ($h) = @_;
     return _stop_pid($h->{pid}, 'TERM', 5);
