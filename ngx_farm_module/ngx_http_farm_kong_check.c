@@ -365,7 +365,8 @@ ngx_http_farm_kong_hc_new(ngx_pool_t *pool, ngx_log_t *log,
 
 /*
  * exit_process: the checks in flight end here, uncounted, so that no
- * socket is left open when the worker exits.
+ * socket is left open when the worker exits; the probes of host-name
+ * targets' addresses are freed.
  */
 
 void

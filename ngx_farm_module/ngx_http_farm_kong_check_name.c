@@ -78,11 +78,15 @@ ngx_http_farm_kong_name_add(ngx_cycle_t *cycle, ngx_http_farm_kong_conf_t *kc,
 }
 
 
-/* exit_process: no lookup left in flight (the probes end elsewhere) */
+/*
+ * exit_process: no lookup left in flight, and the probes' pools freed
+ * (a probe whose check is in flight is freed when the caller ends it).
+ */
 
 void
 ngx_http_farm_kong_names_exit(ngx_http_farm_kong_conf_t *kc)
 {
+    ngx_uint_t                     i;
     ngx_queue_t                   *q;
     ngx_http_farm_kong_hc_name_t  *nm;
 
@@ -100,6 +104,12 @@ ngx_http_farm_kong_names_exit(ngx_http_farm_kong_conf_t *kc)
             ngx_resolve_name_done(nm->rctx);
             nm->rctx = NULL;
         }
+
+        for (i = 0; i < nm->n; i++) {
+            ngx_http_farm_kong_hc_probe_stop(nm->probe[i]);
+        }
+
+        nm->n = 0;
     }
 }
 

@@ -37,19 +37,6 @@ sub set_down {
     }
 }
 
-sub log_count {
-    my ($re) = @_;
-    open my $fh, '<', FarmTest::nginx_error_log() or return 0;
-    my $n = 0;
-    while (<$fh>) { $n++ if $_ =~ $re }
-    return $n;
-}
-
-sub wait_log {
-    my ($re, $what, $n) = @_;
-    FarmTest::wait_until(sub { log_count($re) >= ($n // 1) }, 60, $what);
-}
-
 sub probes {    # the checks address $addr has answered
     my ($addr) = @_;
     open my $fh, '<', "$Flags/probe-$addr.log" or return 0;
@@ -161,19 +148,19 @@ __DATA__
 --- init
 main::set_dns('127.0.0.2', '127.0.0.3');
 main::set_down($_, 0) for qw(127.0.0.2 127.0.0.3 127.0.0.4);
-main::wait_log(qr/target "pool\.farm\.test:$main::P": address 127\.0\.0\.3:$main::P is checked/,
+FarmTest::wait_error_log(qr/target "pool\.farm\.test:$main::P": address 127\.0\.0\.3:$main::P is checked/,
                '127.0.0.3 checked');
 FarmTest::wait_until(sub { main::probes('127.0.0.2') >= 2 && main::probes('127.0.0.3') >= 2 },
                      60, 'both addresses probed');
 my $by = main::spread(20);
 Test::More::ok($by->{'127.0.0.2'} && $by->{'127.0.0.3'}, 'both addresses serve while healthy');
 main::set_down('127.0.0.3', 1);
-main::wait_log(qr/upstream "pool" target "pool\.farm\.test:$main::P" address 127\.0\.0\.3:$main::P is unhealthy after 2 HTTP failures \(active health check\)/,
+FarmTest::wait_error_log(qr/upstream "pool" target "pool\.farm\.test:$main::P" address 127\.0\.0\.3:$main::P is unhealthy after 2 HTTP failures \(active health check\)/,
                '127.0.0.3 taken out');
 $by = main::spread(20);
 Test::More::is_deeply([keys %$by], ['127.0.0.2'], 'everything goes to 127.0.0.2');
 main::set_down('127.0.0.3', 0);
-main::wait_log(qr/upstream "pool" target "pool\.farm\.test:$main::P" address 127\.0\.0\.3:$main::P is healthy after 2 successes \(active health check\)/,
+FarmTest::wait_error_log(qr/upstream "pool" target "pool\.farm\.test:$main::P" address 127\.0\.0\.3:$main::P is healthy after 2 successes \(active health check\)/,
                '127.0.0.3 back');
 $by = main::spread(20);
 Test::More::ok($by->{'127.0.0.2'} && $by->{'127.0.0.3'}, 'both addresses serve again');
@@ -196,23 +183,24 @@ GET /t
 --- init
 main::set_dns('127.0.0.2', '127.0.0.3');
 main::set_down($_, 0) for qw(127.0.0.2 127.0.0.3 127.0.0.4);
-main::wait_log(qr/address 127\.0\.0\.3:$main::P is checked/, '127.0.0.3 checked');
+FarmTest::wait_error_log(qr/address 127\.0\.0\.3:$main::P is checked/, '127.0.0.3 checked');
 main::set_dns('127.0.0.2', '127.0.0.4');
-main::wait_log(qr/target "pool\.farm\.test:$main::P": address 127\.0\.0\.3:$main::P is no longer checked/,
+FarmTest::wait_error_log(qr/target "pool\.farm\.test:$main::P": address 127\.0\.0\.3:$main::P is no longer checked/,
                '127.0.0.3 no longer checked');
-main::wait_log(qr/target "pool\.farm\.test:$main::P": address 127\.0\.0\.4:$main::P is checked/,
+FarmTest::wait_error_log(qr/target "pool\.farm\.test:$main::P": address 127\.0\.0\.4:$main::P is checked/,
                '127.0.0.4 checked');
 FarmTest::wait_until(sub { main::probes('127.0.0.4') >= 2 }, 60, '127.0.0.4 probed');
 my $was = main::probes('127.0.0.3');
 main::set_down('127.0.0.4', 1);
-main::wait_log(qr/address 127\.0\.0\.4:$main::P is unhealthy after 2 HTTP failures/,
+FarmTest::wait_error_log(qr/address 127\.0\.0\.4:$main::P is unhealthy after 2 HTTP failures/,
                'the new address is taken out when its checks fail');
 Test::More::is(main::probes('127.0.0.3'), $was, 'the address gone got no check meanwhile');
-FarmTest::wait_until(sub { main::spread(1)->{'127.0.0.2'} }, 60, 'the resolver follows');
+FarmTest::wait_until(sub { my $b = main::spread(10); keys %$b == 1 && $b->{'127.0.0.2'} },
+                     60, 'the requests follow the name (127.0.0.3 gone, 127.0.0.4 out)');
 my $by = main::spread(20);
 Test::More::is_deeply([keys %$by], ['127.0.0.2'], 'everything goes to 127.0.0.2');
 main::set_down('127.0.0.4', 0);
-main::wait_log(qr/address 127\.0\.0\.4:$main::P is healthy after 2 successes/, '127.0.0.4 back');
+FarmTest::wait_error_log(qr/address 127\.0\.0\.4:$main::P is healthy after 2 successes/, '127.0.0.4 back');
 FarmTest::wait_until(sub { main::spread(10)->{'127.0.0.4'} }, 60, '127.0.0.4 serves');
 --- request
 GET /t
@@ -230,7 +218,7 @@ GET /t
 main::set_dns('127.0.0.2', '127.0.0.3');
 main::set_down($_, 0) for qw(127.0.0.2 127.0.0.3 127.0.0.4);
 main::set_down('127.0.0.2', 1);
-main::wait_log(qr/address 127\.0\.0\.2:$main::P is unhealthy after 2 HTTP failures/,
+FarmTest::wait_error_log(qr/address 127\.0\.0\.2:$main::P is unhealthy after 2 HTTP failures/,
                '127.0.0.2 taken out');
 main::set_down('127.0.0.2', 0);
 my $by = main::spread(20);
@@ -240,7 +228,7 @@ open my $fh, '>', $file or die "$file: $!\n";
 print $fh main::kong_yml(0, "- name: other\n  url: http://127.0.0.1:1/\n  routes:\n  - paths: [/other]\n");
 close $fh or die "$file: $!\n";
 main::reload_gateway();
-main::wait_log(qr/address 127\.0\.0\.3:$main::P is checked/, 'the new worker checks the name', 2);
+FarmTest::wait_error_log(qr/address 127\.0\.0\.3:$main::P is checked/, 'the new worker checks the name', 2);
 $by = main::spread(20);
 Test::More::is_deeply([keys %$by], ['127.0.0.3'], 'after the reload, 127.0.0.2 is still out');
 --- request

@@ -32,19 +32,6 @@ our $Tls = FarmTest::start_grpc_health(state => "$Flags/tls.state",
                                        tls => ["$Flags/cert.pem", "$Flags/key.pem"]);
 our ($P1, $P2, $PT) = map { $_->{port} } $G1, $G2, $Tls;
 
-sub log_count {
-    my ($re) = @_;
-    open my $fh, '<', FarmTest::nginx_error_log() or return 0;
-    my $n = 0;
-    while (<$fh>) { $n++ if $_ =~ $re }
-    return $n;
-}
-
-sub wait_log {
-    my ($re, $what) = @_;
-    FarmTest::wait_until(sub { log_count($re) > 0 }, 60, $what);
-}
-
 sub calls {    # the health checks a server has answered
     my ($h) = @_;
     open my $fh, '<', $h->{log} or return ();
@@ -93,7 +80,7 @@ upstreams:
       type: grpc
       timeout: 2
       headers:
-        X-Probe: [yes]
+        X-Probe: [\"yes\"]
       healthy:
         interval: 0.2
         successes: 2
@@ -114,20 +101,20 @@ main::set_state($_, 'SERVING') for qw(g1 g2);
 FarmTest::wait_until(sub { main::calls($main::G2) >= 2 }, 60, 'g2 checked');
 my $by = main::spread(20);
 Test::More::ok($by->{$main::P1} && $by->{$main::P2}, 'both targets serve while SERVING');
-Test::More::is(main::log_count(qr/is unhealthy/), 0, 'SERVING counts as healthy');
+Test::More::is(FarmTest::error_log_count(qr/is unhealthy/), 0, 'SERVING counts as healthy');
 main::set_state('g2', 'NOT_SERVING');
-main::wait_log(qr/upstream "pool" target "127\.0\.0\.1:$main::P2" is unhealthy after 2 HTTP failures \(active health check\)/,
+FarmTest::wait_error_log(qr/upstream "pool" target "127\.0\.0\.1:$main::P2" is unhealthy after 2 HTTP failures \(active health check\)/,
                'g2 taken out');
 $by = main::spread(20);
 Test::More::is_deeply([keys %$by], [$main::P1], 'everything goes to g1');
 main::set_state('g2', 'SERVING');
-main::wait_log(qr/upstream "pool" target "127\.0\.0\.1:$main::P2" is healthy after 2 successes \(active health check\)/,
+FarmTest::wait_error_log(qr/upstream "pool" target "127\.0\.0\.1:$main::P2" is healthy after 2 successes \(active health check\)/,
                'g2 back');
 $by = main::spread(20);
 Test::More::ok($by->{$main::P1} && $by->{$main::P2}, 'both targets serve again');
 my ($call) = main::calls($main::G2);
-Test::More::like($call, qr{^/grpc\.health\.v1\.Health/Check authority=127\.0\.0\.1:$main::P2 service= te=trailers content-type=application/grpc$},
-                 'a unary Health/Check call for the whole server');
+Test::More::like($call, qr{^/grpc\.health\.v1\.Health/Check authority=127\.0\.0\.1:$main::P2 service= te=trailers content-type=application/grpc x-probe=yes$},
+                 'a unary Health/Check call for the whole server, with the headers of the check');
 --- request
 GET /t
 --- error_code: 200
@@ -165,12 +152,12 @@ services:
 "
 --- init
 main::set_state('g1', 'UNIMPLEMENTED');
-main::wait_log(qr/target "127\.0\.0\.1:$main::P1" is unhealthy after 2 HTTP failures \(active health check\)/,
+FarmTest::wait_error_log(qr/target "127\.0\.0\.1:$main::P1" is unhealthy after 2 HTTP failures \(active health check\)/,
                'UNIMPLEMENTED takes it out');
 main::set_state('g1', 'SERVING');
-main::wait_log(qr/target "127\.0\.0\.1:$main::P1" is healthy after 1 successes/, 'back');
+FarmTest::wait_error_log(qr/target "127\.0\.0\.1:$main::P1" is healthy after 1 successes/, 'back');
 main::set_state('g1', 'CLOSE');
-main::wait_log(qr/target "127\.0\.0\.1:$main::P1" is unhealthy after 2 TCP failures \(active health check\)/,
+FarmTest::wait_error_log(qr/target "127\.0\.0\.1:$main::P1" is unhealthy after 2 TCP failures \(active health check\)/,
                'a connection closed unanswered takes it out');
 my @calls = main::calls($main::G1);
 Test::More::like($calls[-1], qr{ service=farm\.Agent }, 'the service is http_path without its slash');
@@ -212,9 +199,9 @@ services:
 --- init
 main::set_state('tls', 'SERVING');
 FarmTest::wait_until(sub { main::calls($main::Tls) >= 2 }, 60, 'checked over TLS');
-Test::More::is(main::log_count(qr/is unhealthy/), 0, 'SERVING over TLS is healthy');
+Test::More::is(FarmTest::error_log_count(qr/is unhealthy/), 0, 'SERVING over TLS is healthy');
 main::set_state('tls', 'NOT_SERVING');
-main::wait_log(qr/target "127\.0\.0\.1:$main::PT" is unhealthy after 1 HTTP failures \(active health check\)/,
+FarmTest::wait_error_log(qr/target "127\.0\.0\.1:$main::PT" is unhealthy after 1 HTTP failures \(active health check\)/,
                'NOT_SERVING over TLS takes it out');
 --- request
 GET /t

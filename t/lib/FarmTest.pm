@@ -1240,6 +1240,23 @@ sub _keep_sanitizer_context {
 # nginx under test (same rules as the Test::Nginx harness)
 # ---------------------------------------------------------------------------
 
+# FarmTest::error_log_count($re) (not exported): how many lines of the
+# gateway's error.log (nginx_error_log()) match $re.
+sub error_log_count {
+    my ($re) = @_;
+    open my $fh, '<', nginx_error_log() or return 0;
+    my $n = 0;
+    while (<$fh>) { $n++ if $_ =~ $re }
+    return $n;
+}
+
+# FarmTest::wait_error_log($re, $what, $n) (not exported): waits, 60 s at
+# the most, until $n lines (1) of the gateway's error.log match $re.
+sub wait_error_log {
+    my ($re, $what, $n) = @_;
+    wait_until(sub { error_log_count($re) >= ($n // 1) }, 60, $what);
+}
+
 sub servroot {
     my $dir = $ENV{TEST_NGINX_SERVROOT} || File::Spec->rel2abs('t/servroot');
     $dir =~ s{/+$}{};

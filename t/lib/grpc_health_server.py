@@ -6,7 +6,7 @@
 # SERVICE_UNKNOWN or UNKNOWN (a HealthCheckResponse with that status),
 # UNIMPLEMENTED (grpc-status 12, no message), or CLOSE (the connection is
 # closed unanswered).  Each call is logged to stdout: path, authority,
-# service, te, content-type.  In cleartext, a connection that does not
+# service, te, content-type, x-probe.  In cleartext, a connection that does not
 # start with HTTP/2's preface gets an HTTP/1.1 200 with "X-Target: PORT",
 # so that a test can see where the gateway proxies.  Uses python3-h2
 # (Debian's package).
@@ -112,9 +112,10 @@ class Handler(socketserver.BaseRequestHandler):
 
     def answer(self, sock, conn, stream, hdr, body):
         what = state()
-        print('%s authority=%s service=%s te=%s content-type=%s' % (
-            hdr.get(':path'), hdr.get(':authority'), service_of(body),
-            hdr.get('te'), hdr.get('content-type')), flush=True)
+        print('%s authority=%s service=%s te=%s content-type=%s x-probe=%s'
+              % (hdr.get(':path'), hdr.get(':authority'), service_of(body),
+                 hdr.get('te'), hdr.get('content-type'), hdr.get('x-probe')),
+              flush=True)
         if what == 'CLOSE':
             return False
         if what == 'UNIMPLEMENTED':
