@@ -1449,7 +1449,8 @@ sub promtool_metrics {
 # FarmTest::start_dns($file) (not exported): a tiny DNS server on 127.0.0.1 (UDP) for nginx's
 # resolver, answering from $file, read at each query: lines
 # "name addr addr ..." (IPv4).  A name in the file gets its addresses as A
-# records (TTL 1), any other NXDOMAIN; edit the file to change the answers.
+# records (TTL 1); "*" stands for any other name not under .invalid; any
+# other name gets NXDOMAIN.  Edit the file to change the answers.
 # Returns its port; stopped by pid when the test ends.
 sub start_dns {
     my ($file) = @_;
@@ -1481,13 +1482,14 @@ sub start_dns {
         my $question = substr($q, 12, $pos + 5 - 12);
         my $qtype = unpack 'n', substr($q, $pos + 1, 2);
         my $name = lc join '.', @labels;
-        my $addrs;
+        my (%in, $addrs);
         if (open my $fh, '<', $file) {
             while (<$fh>) {
                 my ($n, @a) = split;
-                $addrs = \@a if defined $n && lc $n eq $name;
+                $in{ lc $n } = \@a if defined $n;
             }
         }
+        $addrs = $in{$name} // ($name =~ /(^|\.)invalid$/ ? undef : $in{'*'});
         my $answer = '';
         my $count = 0;
         if ($addrs && $qtype == 1) {
