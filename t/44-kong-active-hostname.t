@@ -237,3 +237,37 @@ GET /t
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 4: prometheus: a host-name target is unhealthy when all its addresses are
+--- config
+    farm_kong ../html/kong.yml;
+
+    location = /metrics {
+        farm_kong off;
+        farm_kong_metrics;
+    }
+
+    location / {
+        proxy_pass $farm_kong_url;
+        proxy_set_header Host $farm_kong_host;
+    }
+--- user_files eval
+">>> kong.yml\n" . main::kong_yml(0.2, "plugins:\n- name: prometheus\n  config: {upstream_health_metrics: true}\n")
+--- init
+main::set_dns('127.0.0.2', '127.0.0.3');
+main::set_down($_, 0) for qw(127.0.0.2 127.0.0.3 127.0.0.4);
+main::set_down('127.0.0.2', 1);
+FarmTest::wait_error_log(qr/address 127\.0\.0\.2:$main::P is unhealthy/, '127.0.0.2 taken out');
+my (undef, undef, $body) = FarmTest::http_get(FarmTest::gateway_port(), '/metrics');
+Test::More::like($body, qr/^kong_upstream_target_health\{upstream="pool",target="pool\.farm\.test:$main::P",address="",state="healthy",subsystem="http"\} 1$/m,
+                 'one address up: the target is healthy');
+main::set_down('127.0.0.3', 1);
+FarmTest::wait_error_log(qr/address 127\.0\.0\.3:$main::P is unhealthy/, '127.0.0.3 taken out');
+--- request
+GET /metrics
+--- response_body_like: kong_upstream_target_health\{upstream="pool",target="pool\.farm\.test:\d+",address="",state="unhealthy",subsystem="http"\} 1
+--- no_error_log
+[error]
+[alert]
