@@ -3,7 +3,8 @@
 # resolver, here a tiny DNS server the test controls) is checked and taken
 # out on its own, and comes back after healthy.successes; when the name's
 # addresses change, an address that went away is no longer checked and a
-# new one is; the health of an unchanged address survives a reload.  Three
+# new one is; the health of an unchanged address survives a reload; the
+# prometheus plugin shows the target unhealthy once all its addresses are.  Three
 # loopback addresses (127.0.0.2-4) serve on one port: /hc fails while
 # $Flags/<address>-down exists.
 
