@@ -76,6 +76,13 @@ struct ngx_http_farm_kong_health_s {
     ngx_uint_t                 down;
     double                     ewma;           /* ms, algorithm: latency */
     ngx_msec_t                 ewma_at;        /* its last update, or 0 */
+    ngx_uint_t                 named;          /* a host name, checked per
+                                                  address */
+    ngx_http_farm_kong_health_t  *addrs;       /* named: the records of its
+                                                  addresses (next links them,
+                                                  key is the sockaddr) */
+    ngx_uint_t                 gone;           /* an address no longer
+                                                  resolved */
     size_t                     len;
     u_char                     key[1];         /* "upstream\nhost:port" */
 };
@@ -95,6 +102,9 @@ typedef struct {
     ngx_http_farm_kong_health_t **health; /* per target, in hc_zone */
     ngx_shm_zone_t            *hc_zone;   /* the targets' health */
     ngx_queue_t                hc_queue;  /* this worker's checks */
+    ngx_queue_t                hc_names;  /* this worker's host-name
+                                             targets (_check_name.c) */
+    ngx_http_core_loc_conf_t  *hc_clcf;   /* its resolver resolves them */
     ngx_uint_t                *hc_busy;   /* per Kong upstream, per worker:
                                              active checks in flight */
 #if (NGX_HTTP_SSL)
@@ -323,6 +333,9 @@ void ngx_http_farm_kong_health_report(ngx_http_farm_kong_conf_t *kc,
 ngx_uint_t ngx_http_farm_kong_health_below(ngx_http_farm_kong_conf_t *kc,
     const kong_upstream_t *u);
 ngx_uint_t ngx_http_farm_kong_health_active(const kong_upstream_t *u);
+ngx_uint_t ngx_http_farm_kong_health_count_locked(const kong_upstream_t *u,
+    ngx_http_farm_kong_health_t *h, ngx_uint_t what, ngx_uint_t active,
+    ngx_uint_t *limit, const char **kind);
 ngx_uint_t ngx_http_farm_kong_status_in(const kong_statuses_t *st,
     ngx_uint_t status);
 void ngx_http_farm_kong_latency_observe(ngx_http_farm_kong_conf_t *kc,
@@ -330,9 +343,46 @@ void ngx_http_farm_kong_latency_observe(ngx_http_farm_kong_conf_t *kc,
 double ngx_http_farm_kong_latency_score(ngx_http_farm_kong_conf_t *kc,
     const kong_upstream_t *u, ngx_uint_t target);
 
+/* ngx_http_farm_kong_health_addr.c: a host-name target's addresses */
+ngx_int_t ngx_http_farm_kong_health_addrs_sync(ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u, ngx_uint_t target, ngx_addr_t *addrs,
+    ngx_uint_t n);
+void ngx_http_farm_kong_health_addrs_reset_locked(
+    ngx_http_farm_kong_health_t *h);
+void ngx_http_farm_kong_health_addrs_free_locked(ngx_slab_pool_t *shpool,
+    ngx_http_farm_kong_health_t *h);
+ngx_uint_t ngx_http_farm_kong_health_addr_down(ngx_http_farm_kong_health_t *h,
+    struct sockaddr *sockaddr, socklen_t socklen);
+ngx_uint_t ngx_http_farm_kong_health_addrs_up(ngx_http_farm_kong_health_t *h);
+void ngx_http_farm_kong_health_report_addr(ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u, ngx_uint_t target, struct sockaddr *sockaddr,
+    socklen_t socklen, ngx_uint_t what, ngx_uint_t active, ngx_log_t *log);
+
 /* ngx_http_farm_kong_check.c: active health checks */
 ngx_int_t ngx_http_farm_kong_health_init_process(ngx_cycle_t *cycle);
 void ngx_http_farm_kong_health_exit_process(ngx_cycle_t *cycle);
+void *ngx_http_farm_kong_hc_probe(ngx_cycle_t *cycle,
+    ngx_http_farm_kong_conf_t *kc, const kong_upstream_t *u,
+    ngx_uint_t target, ngx_addr_t *addr);
+void ngx_http_farm_kong_hc_probe_stop(void *probe);
+
+/* ngx_http_farm_kong_check_grpc.c: checks of type grpc and grpcs */
+typedef struct ngx_http_farm_kong_grpc_s  ngx_http_farm_kong_grpc_t;
+
+ngx_http_farm_kong_grpc_t *ngx_http_farm_kong_grpc_start(ngx_pool_t *pool,
+    const kong_upstream_t *u, ngx_str_t *authority, ngx_uint_t tls,
+    ngx_log_t *log);
+void ngx_http_farm_kong_grpc_free(ngx_http_farm_kong_grpc_t *g);
+ngx_int_t ngx_http_farm_kong_grpc_output(ngx_http_farm_kong_grpc_t *g,
+    ngx_str_t *out);
+ngx_int_t ngx_http_farm_kong_grpc_input(ngx_http_farm_kong_grpc_t *g,
+    u_char *data, size_t len);
+
+/* ngx_http_farm_kong_check_name.c: checks of host-name targets */
+ngx_int_t ngx_http_farm_kong_name_add(ngx_cycle_t *cycle,
+    ngx_http_farm_kong_conf_t *kc, const kong_upstream_t *u,
+    ngx_uint_t target);
+void ngx_http_farm_kong_names_exit(ngx_http_farm_kong_conf_t *kc);
 
 /* ngx_http_farm_kong_resp.c: response-transformer */
 ngx_int_t ngx_http_farm_kong_resp_conf(ngx_conf_t *cf,

@@ -52,7 +52,8 @@ static void ngx_http_farm_kong_passive(ngx_http_farm_kong_peer_data_t *pd,
 
 /*
  * The first target and address of a request to a Kong upstream.  The
- * targets health checks took out leave the request's list first.  Then:
+ * targets (and the addresses of host-name targets) health checks took out
+ * leave the request's list first.  Then:
  * consistent-hashing by its key (when the request has one); else smooth
  * weighted round robin over the targets (nginx's), each target's weight
  * kept per worker, least-connections first keeping the targets with the
@@ -83,7 +84,12 @@ ngx_http_farm_kong_pick(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
     health = ctx->conf->health + ctx->conf->cw_off[u->index];
 
     for (i = 0, n = 0; i < ctx->peers.nelts; i++) {
-        if (!health[peer[i].target]->down) {
+        if (!health[peer[i].target]->down
+            && !(health[peer[i].target]->named
+                 && ngx_http_farm_kong_health_addr_down(
+                        health[peer[i].target], peer[i].sockaddr,
+                        peer[i].socklen)))
+        {
             peer[n++] = peer[i];
         }
     }
@@ -711,6 +717,18 @@ ngx_http_farm_kong_passive(ngx_http_farm_kong_peer_data_t *pd,
                ? NGX_HTTP_FARM_KONG_HC_TIMEOUT : NGX_HTTP_FARM_KONG_HC_TCP;
 
     } else {
+        return;
+    }
+
+    /* a host-name target checked per address: that address's health */
+
+    if (pd->ctx->conf->health[pd->ctx->conf->cw_off[pd->upstream->index]
+                              + pd->target]->named)
+    {
+        ngx_http_farm_kong_health_report_addr(pd->ctx->conf, pd->upstream,
+                                              pd->target, pc->sockaddr,
+                                              pc->socklen, what, 0,
+                                              pd->request->connection->log);
         return;
     }
 

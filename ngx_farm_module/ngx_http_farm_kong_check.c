@@ -8,7 +8,11 @@
  * each target is probed by one worker of the gateway, every
  * healthy.interval seconds while healthy and every unhealthy.interval
  * while unhealthy (0 = not probed in that state), and the outcome is
- * counted in the shared health (ngx_http_farm_kong_health.c).
+ * counted in the shared health (ngx_http_farm_kong_health.c).  A target
+ * named by a host name is probed at each address its name resolves to
+ * (ngx_http_farm_kong_check_name.c), each counted on its own.  Types
+ * grpc and grpcs speak the gRPC health checking protocol over HTTP/2
+ * (ngx_http_farm_kong_check_grpc.c).
  */
 
 
@@ -22,6 +26,8 @@
 #define NGX_HTTP_FARM_KONG_HC_IN       1024   /* answer bytes looked at */
 #define NGX_HTTP_FARM_KONG_HC_IGNORE   ((ngx_uint_t) -1)
 #define NGX_HTTP_FARM_KONG_HC_UA       "User-Agent: ngx_farm healthcheck\r\n"
+#define NGX_HTTP_FARM_KONG_HC_TLS      (KONG_PROTO_HTTPS|KONG_PROTO_GRPCS)
+#define NGX_HTTP_FARM_KONG_HC_GRPC     (KONG_PROTO_GRPC|KONG_PROTO_GRPCS)
 
 
 /* one target this worker probes */
@@ -29,28 +35,42 @@ typedef struct {
     ngx_http_farm_kong_conf_t    *kc;
     const kong_upstream_t        *u;
     ngx_uint_t                    target;
+    ngx_pool_t                   *pool;       /* its own, or NULL */
     ngx_queue_t                   queue;      /* in the worker's list */
     ngx_event_t                   due;
     ngx_event_t                   timeout;
     ngx_peer_connection_t         pc;
     ngx_log_t                     log;        /* the cycle's, quieter */
     ngx_addr_t                    addr;
-    ngx_str_t                     out;        /* the request */
+    ngx_str_t                     request;    /* http, https */
+    ngx_str_t                     authority;  /* grpc, grpcs */
+    ngx_http_farm_kong_grpc_t    *grpc;       /* this check's session */
+    ngx_str_t                     out;        /* the bytes to send */
     size_t                        sent;
     u_char                       *in;
     size_t                        in_len;
     unsigned                      busy:1;
     unsigned                      connected:1;
+    unsigned                      named:1;    /* one address of a name */
+    unsigned                      stop:1;     /* freed when done */
 } ngx_http_farm_kong_hc_t;
 
 
 static ngx_int_t ngx_http_farm_kong_hc_add(ngx_cycle_t *cycle,
     ngx_http_farm_kong_conf_t *kc, const kong_upstream_t *u,
     ngx_uint_t target);
+static ngx_http_farm_kong_hc_t *ngx_http_farm_kong_hc_new(ngx_pool_t *pool,
+    ngx_log_t *log, ngx_http_farm_kong_conf_t *kc, const kong_upstream_t *u,
+    ngx_uint_t target, ngx_addr_t *addr);
+static ngx_uint_t ngx_http_farm_kong_hc_down(ngx_http_farm_kong_hc_t *hc);
 static ngx_msec_t ngx_http_farm_kong_hc_interval(ngx_http_farm_kong_hc_t *hc);
 static void ngx_http_farm_kong_hc_tick(ngx_event_t *ev);
 static void ngx_http_farm_kong_hc_write(ngx_event_t *wev);
+static ngx_int_t ngx_http_farm_kong_hc_send(ngx_http_farm_kong_hc_t *hc,
+    ngx_connection_t *c);
 static void ngx_http_farm_kong_hc_read(ngx_event_t *rev);
+static void ngx_http_farm_kong_hc_read_grpc(ngx_http_farm_kong_hc_t *hc,
+    ngx_connection_t *c);
 static ngx_int_t ngx_http_farm_kong_hc_connected(ngx_http_farm_kong_hc_t *hc,
     ngx_connection_t *c);
 #if (NGX_HTTP_SSL)
@@ -65,8 +85,7 @@ static void ngx_http_farm_kong_hc_done(ngx_http_farm_kong_hc_t *hc,
 /*
  * In each worker: the targets of upstreams with active checks that this
  * worker probes (a target's record hash picks one worker of the
- * gateway), those written as an address.  A target named by a host name
- * is not probed (it is resolved per request).
+ * gateway).
  */
 
 ngx_int_t
@@ -128,6 +147,95 @@ static ngx_int_t
 ngx_http_farm_kong_hc_add(ngx_cycle_t *cycle, ngx_http_farm_kong_conf_t *kc,
     const kong_upstream_t *u, ngx_uint_t target)
 {
+    ngx_addr_t                addr;
+    const kong_target_t      *t;
+    ngx_http_farm_kong_hc_t  *hc;
+
+    t = u->targets[target];
+
+    if (kc->health[kc->cw_off[u->index] + target]->named) {
+        return ngx_http_farm_kong_name_add(cycle, kc, u, target);
+    }
+
+    if (ngx_parse_addr(cycle->pool, &addr, (u_char *) t->host,
+                       ngx_strlen(t->host))
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "farm_kong: upstream \"%s\" target \"%s\": no "
+                      "active health checks for this address", u->name,
+                      t->target);
+        return NGX_OK;
+    }
+
+    ngx_inet_set_port(addr.sockaddr, (in_port_t) t->port);
+
+    hc = ngx_http_farm_kong_hc_new(cycle->pool, cycle->log, kc, u, target,
+                                   &addr);
+
+    return (hc != NULL) ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * One address of a host-name target (ngx_http_farm_kong_check_name.c):
+ * probed from now on, in a pool of its own that
+ * ngx_http_farm_kong_hc_probe_stop() frees.  NULL on error.
+ */
+
+void *
+ngx_http_farm_kong_hc_probe(ngx_cycle_t *cycle, ngx_http_farm_kong_conf_t *kc,
+    const kong_upstream_t *u, ngx_uint_t target, ngx_addr_t *addr)
+{
+    ngx_pool_t               *pool;
+    ngx_http_farm_kong_hc_t  *hc;
+
+    pool = ngx_create_pool(2048, cycle->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    hc = ngx_http_farm_kong_hc_new(pool, cycle->log, kc, u, target, addr);
+    if (hc == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    hc->pool = pool;
+    hc->named = 1;
+
+    return hc;
+}
+
+
+/* the address is gone: its probe ends now, or when its check ends */
+
+void
+ngx_http_farm_kong_hc_probe_stop(void *probe)
+{
+    ngx_http_farm_kong_hc_t  *hc = probe;
+
+    if (hc->due.timer_set) {
+        ngx_del_timer(&hc->due);
+    }
+
+    if (hc->busy) {
+        hc->stop = 1;
+        return;
+    }
+
+    ngx_queue_remove(&hc->queue);
+    ngx_destroy_pool(hc->pool);
+}
+
+
+/* the probe of addr (with its port) for target */
+
+static ngx_http_farm_kong_hc_t *
+ngx_http_farm_kong_hc_new(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_farm_kong_conf_t *kc, const kong_upstream_t *u,
+    ngx_uint_t target, ngx_addr_t *addr)
+{
     u_char                      *p;
     size_t                       len;
     ngx_str_t                    host, path;
@@ -140,29 +248,22 @@ ngx_http_farm_kong_hc_add(ngx_cycle_t *cycle, ngx_http_farm_kong_conf_t *kc,
     t = u->targets[target];
     ac = &u->healthchecks.active;
 
-    hc = ngx_pcalloc(cycle->pool, sizeof(ngx_http_farm_kong_hc_t));
+    hc = ngx_pcalloc(pool, sizeof(ngx_http_farm_kong_hc_t));
     if (hc == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     host.data = (u_char *) t->host;
     host.len = ngx_strlen(t->host);
 
-    if (ngx_parse_addr(cycle->pool, &hc->addr, host.data, host.len) != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                      "farm_kong: upstream \"%s\" target \"%s\" is named by "
-                      "a host name: no active health checks for it",
-                      u->name, t->target);
-        return NGX_OK;
+    hc->addr.sockaddr = ngx_palloc(pool, addr->socklen);
+    hc->addr.name.data = ngx_pnalloc(pool, NGX_SOCKADDR_STRLEN);
+    if (hc->addr.sockaddr == NULL || hc->addr.name.data == NULL) {
+        return NULL;
     }
 
-    ngx_inet_set_port(hc->addr.sockaddr, (in_port_t) t->port);
-
-    hc->addr.name.data = ngx_pnalloc(cycle->pool, NGX_SOCKADDR_STRLEN);
-    if (hc->addr.name.data == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_memcpy(hc->addr.sockaddr, addr->sockaddr, addr->socklen);
+    hc->addr.socklen = addr->socklen;
 
     hc->addr.name.len = ngx_sock_ntop(hc->addr.sockaddr, hc->addr.socklen,
                                       hc->addr.name.data, NGX_SOCKADDR_STRLEN,
@@ -174,7 +275,7 @@ ngx_http_farm_kong_hc_add(ngx_cycle_t *cycle, ngx_http_farm_kong_conf_t *kc,
 
     /* a refused connection is a check's usual failure: no error line */
 
-    hc->log = *cycle->log;
+    hc->log = *log;
     hc->log.log_level = ngx_min(hc->log.log_level, NGX_LOG_CRIT);
 
     /* the request: GET http_path, Host the target's, then headers */
@@ -199,13 +300,17 @@ ngx_http_farm_kong_hc_add(ngx_cycle_t *cycle, ngx_http_farm_kong_conf_t *kc,
         }
     }
 
-    hc->out.data = ngx_pnalloc(cycle->pool, len);
-    hc->in = ngx_pnalloc(cycle->pool, NGX_HTTP_FARM_KONG_HC_IN);
-    if (hc->out.data == NULL || hc->in == NULL) {
-        return NGX_ERROR;
+    hc->request.data = ngx_pnalloc(pool, len);
+    hc->in = ngx_pnalloc(pool, NGX_HTTP_FARM_KONG_HC_IN);
+    if (hc->request.data == NULL || hc->in == NULL) {
+        return NULL;
     }
 
-    p = ngx_sprintf(hc->out.data, "GET %V HTTP/1.0\r\nHost: ", &path);
+    /* Host (and :authority): the target's host, its port if not the
+     * scheme's */
+
+    p = ngx_sprintf(hc->request.data, "GET %V HTTP/1.0\r\nHost: ", &path);
+    hc->authority.data = p;
 
     if (ngx_strlchr(host.data, host.data + host.len, ':') != NULL) {
         p = ngx_sprintf(p, "[%V]", &host);
@@ -214,9 +319,11 @@ ngx_http_farm_kong_hc_add(ngx_cycle_t *cycle, ngx_http_farm_kong_conf_t *kc,
         p = ngx_cpymem(p, host.data, host.len);
     }
 
-    if (port != (ac->type == KONG_PROTO_HTTPS ? 443 : 80)) {
+    if (port != ((ac->type & NGX_HTTP_FARM_KONG_HC_TLS) ? 443 : 80)) {
         p = ngx_sprintf(p, ":%ui", port);
     }
+
+    hc->authority.len = p - hc->authority.data;
 
     p = ngx_cpymem(p, "\r\n" NGX_HTTP_FARM_KONG_HC_UA,
                    sizeof("\r\n" NGX_HTTP_FARM_KONG_HC_UA) - 1);
@@ -234,16 +341,16 @@ ngx_http_farm_kong_hc_add(ngx_cycle_t *cycle, ngx_http_farm_kong_conf_t *kc,
     p = ngx_cpymem(p, "Connection: close\r\n\r\n",
                    sizeof("Connection: close\r\n\r\n") - 1);
 
-    hc->out.len = p - hc->out.data;
+    hc->request.len = p - hc->request.data;
 
     hc->due.handler = ngx_http_farm_kong_hc_tick;
     hc->due.data = hc;
-    hc->due.log = cycle->log;
+    hc->due.log = log;
     hc->due.cancelable = 1;
 
     hc->timeout.handler = ngx_http_farm_kong_hc_timeout;
     hc->timeout.data = hc;
-    hc->timeout.log = cycle->log;
+    hc->timeout.log = log;
     hc->timeout.cancelable = 1;
 
     ngx_queue_insert_tail(&kc->hc_queue, &hc->queue);
@@ -252,20 +359,21 @@ ngx_http_farm_kong_hc_add(ngx_cycle_t *cycle, ngx_http_farm_kong_conf_t *kc,
 
     ngx_add_timer(&hc->due, 1 + ngx_random() % 50);
 
-    return NGX_OK;
+    return hc;
 }
 
 
 /*
  * exit_process: the checks in flight end here, uncounted, so that no
- * socket is left open when the worker exits.
+ * socket is left open when the worker exits; the probes of host-name
+ * targets' addresses are freed.
  */
 
 void
 ngx_http_farm_kong_health_exit_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                       i;
-    ngx_queue_t                     *q;
+    ngx_queue_t                     *q, *next;
     ngx_http_farm_kong_hc_t         *hc;
     ngx_http_farm_kong_conf_t      **kcp;
     ngx_http_farm_kong_main_conf_t  *kmcf;
@@ -279,10 +387,13 @@ ngx_http_farm_kong_health_exit_process(ngx_cycle_t *cycle)
     kcp = kmcf->confs.elts;
 
     for (i = 0; i < kmcf->confs.nelts; i++) {
+        ngx_http_farm_kong_names_exit(kcp[i]);
+
         for (q = ngx_queue_head(&kcp[i]->hc_queue);
              q != ngx_queue_sentinel(&kcp[i]->hc_queue);
-             q = ngx_queue_next(q))
+             q = next)
         {
+            next = ngx_queue_next(q);
             hc = ngx_queue_data(q, ngx_http_farm_kong_hc_t, queue);
 
             if (hc->due.timer_set) {
@@ -307,10 +418,28 @@ ngx_http_farm_kong_hc_interval(ngx_http_farm_kong_hc_t *hc)
 
     ac = &hc->u->healthchecks.active;
 
-    s = hc->kc->health[hc->kc->cw_off[hc->u->index] + hc->target]->down
-        ? ac->unhealthy_interval : ac->healthy_interval;
+    s = ngx_http_farm_kong_hc_down(hc) ? ac->unhealthy_interval
+                                       : ac->healthy_interval;
 
     return (s > 0) ? (ngx_msec_t) (s * 1000) : 0;
+}
+
+
+/* is the target (or the probed address of a host-name target) down? */
+
+static ngx_uint_t
+ngx_http_farm_kong_hc_down(ngx_http_farm_kong_hc_t *hc)
+{
+    ngx_http_farm_kong_health_t  *h;
+
+    h = hc->kc->health[hc->kc->cw_off[hc->u->index] + hc->target];
+
+    if (hc->named) {
+        return ngx_http_farm_kong_health_addr_down(h, hc->addr.sockaddr,
+                                                   hc->addr.socklen);
+    }
+
+    return h->down;
 }
 
 
@@ -366,6 +495,7 @@ ngx_http_farm_kong_hc_tick(ngx_event_t *ev)
 
     hc->busy = 1;
     hc->connected = 0;
+    hc->out = hc->request;
     hc->sent = 0;
     hc->in_len = 0;
     hc->kc->hc_busy[hc->u->index]++;
@@ -377,9 +507,21 @@ ngx_http_farm_kong_hc_tick(ngx_event_t *ev)
 
     c = hc->pc.connection;
 
-    if (ac->type == KONG_PROTO_HTTPS) {
+    if (ac->type & (NGX_HTTP_FARM_KONG_HC_TLS|NGX_HTTP_FARM_KONG_HC_GRPC)) {
         c->pool = ngx_create_pool(1024, &hc->log);     /* TLS allocates */
         if (c->pool == NULL) {
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_IGNORE);
+            return;
+        }
+    }
+
+    if (ac->type & NGX_HTTP_FARM_KONG_HC_GRPC) {
+        hc->out.len = 0;
+        hc->grpc = ngx_http_farm_kong_grpc_start(c->pool, hc->u,
+                                                 &hc->authority,
+                                                 ac->type == KONG_PROTO_GRPCS,
+                                                 &hc->log);
+        if (hc->grpc == NULL) {
             ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_IGNORE);
             return;
         }
@@ -407,8 +549,11 @@ static ngx_int_t
 ngx_http_farm_kong_hc_connected(ngx_http_farm_kong_hc_t *hc,
     ngx_connection_t *c)
 {
-    int        err;
-    socklen_t  len;
+    int          err;
+    socklen_t    len;
+#if (NGX_HTTP_SSL)
+    const char  *sni;
+#endif
 
     if (hc->connected) {
         return NGX_OK;
@@ -434,7 +579,7 @@ ngx_http_farm_kong_hc_connected(ngx_http_farm_kong_hc_t *hc,
     }
 
 #if (NGX_HTTP_SSL)
-    if (hc->u->healthchecks.active.type == KONG_PROTO_HTTPS) {
+    if (hc->u->healthchecks.active.type & NGX_HTTP_FARM_KONG_HC_TLS) {
         if (ngx_ssl_create_connection(hc->kc->hc_ssl, c, NGX_SSL_CLIENT)
             != NGX_OK)
         {
@@ -442,9 +587,25 @@ ngx_http_farm_kong_hc_connected(ngx_http_farm_kong_hc_t *hc,
             return NGX_ERROR;
         }
 
-        if (hc->u->healthchecks.active.https_sni != NULL
-            && SSL_set_tlsext_host_name(c->ssl->connection,
-                           (char *) hc->u->healthchecks.active.https_sni)
+        /* grpcs: HTTP/2, chosen by ALPN */
+
+        if (hc->grpc != NULL
+            && SSL_set_alpn_protos(c->ssl->connection,
+                                   (u_char *) "\x02h2", 3)
+               != 0)
+        {
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_IGNORE);
+            return NGX_ERROR;
+        }
+
+        sni = hc->u->healthchecks.active.https_sni;
+
+        if (sni == NULL && hc->named) {
+            sni = hc->u->targets[hc->target]->host;
+        }
+
+        if (sni != NULL
+            && SSL_set_tlsext_host_name(c->ssl->connection, (char *) sni)
                != 1)
         {
             ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_IGNORE);
@@ -519,7 +680,6 @@ ngx_http_farm_kong_hc_handshake(ngx_connection_t *c)
 static void
 ngx_http_farm_kong_hc_write(ngx_event_t *wev)
 {
-    ssize_t                   n;
     ngx_connection_t         *c;
     ngx_http_farm_kong_hc_t  *hc;
 
@@ -530,27 +690,63 @@ ngx_http_farm_kong_hc_write(ngx_event_t *wev)
         return;
     }
 
-    while (hc->sent < hc->out.len) {
-        n = c->send(c, hc->out.data + hc->sent, hc->out.len - hc->sent);
-
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-                ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
-            }
-
-            return;
-        }
-
-        if (n == NGX_ERROR || n == 0) {
-            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
-            return;
-        }
-
-        hc->sent += n;
+    if (ngx_http_farm_kong_hc_send(hc, c) != NGX_OK) {
+        return;
     }
 
     if (c->read->ready) {
         ngx_http_farm_kong_hc_read(c->read);
+    }
+}
+
+
+/*
+ * Sends what is left of the request (grpc: and what the HTTP/2 session
+ * has to send).  NGX_OK: all sent; NGX_AGAIN: the rest at the next write
+ * event; NGX_ERROR: the check is done.
+ */
+
+static ngx_int_t
+ngx_http_farm_kong_hc_send(ngx_http_farm_kong_hc_t *hc, ngx_connection_t *c)
+{
+    ssize_t  n;
+
+    for ( ;; ) {
+        if (hc->sent == hc->out.len) {
+            if (hc->grpc == NULL) {
+                return NGX_OK;
+            }
+
+            if (ngx_http_farm_kong_grpc_output(hc->grpc, &hc->out) != NGX_OK)
+            {
+                ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_HTTP);
+                return NGX_ERROR;
+            }
+
+            hc->sent = 0;
+
+            if (hc->out.len == 0) {
+                return NGX_OK;
+            }
+        }
+
+        n = c->send(c, hc->out.data + hc->sent, hc->out.len - hc->sent);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+                ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+                return NGX_ERROR;
+            }
+
+            return NGX_AGAIN;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+            return NGX_ERROR;
+        }
+
+        hc->sent += n;
     }
 }
 
@@ -568,6 +764,11 @@ ngx_http_farm_kong_hc_read(ngx_event_t *rev)
     hc = c->data;
 
     if (ngx_http_farm_kong_hc_connected(hc, c) != NGX_OK) {
+        return;
+    }
+
+    if (hc->grpc != NULL) {
+        ngx_http_farm_kong_hc_read_grpc(hc, c);
         return;
     }
 
@@ -601,6 +802,49 @@ ngx_http_farm_kong_hc_read(ngx_event_t *rev)
             return;
         }
     }
+}
+
+
+/*
+ * grpc: what arrives goes to the HTTP/2 session until the answer is
+ * complete; what the session then has to send (acknowledgements, window
+ * updates) is sent.  A connection closed before the answer is a TCP
+ * failure, as a missing status line is in Kong.
+ */
+
+static void
+ngx_http_farm_kong_hc_read_grpc(ngx_http_farm_kong_hc_t *hc,
+    ngx_connection_t *c)
+{
+    ssize_t    n;
+    ngx_int_t  rc;
+
+    for ( ;; ) {
+        n = c->recv(c, hc->in, NGX_HTTP_FARM_KONG_HC_IN);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+                ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+                return;
+            }
+
+            break;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            ngx_http_farm_kong_hc_done(hc, NGX_HTTP_FARM_KONG_HC_TCP);
+            return;
+        }
+
+        rc = ngx_http_farm_kong_grpc_input(hc->grpc, hc->in, n);
+
+        if (rc != NGX_AGAIN) {
+            ngx_http_farm_kong_hc_done(hc, (ngx_uint_t) rc);
+            return;
+        }
+    }
+
+    (void) ngx_http_farm_kong_hc_send(hc, c);
 }
 
 
@@ -684,11 +928,32 @@ ngx_http_farm_kong_hc_done(ngx_http_farm_kong_hc_t *hc, ngx_uint_t what)
         }
     }
 
+    if (hc->grpc != NULL) {
+        ngx_http_farm_kong_grpc_free(hc->grpc);
+        hc->grpc = NULL;
+    }
+
     hc->busy = 0;
     hc->kc->hc_busy[hc->u->index]--;
 
-    if (what != NGX_HTTP_FARM_KONG_HC_IGNORE) {
-        ngx_http_farm_kong_health_report(hc->kc, hc->u, hc->target, what, 1,
-                                         ngx_cycle->log);
+    if (hc->stop) {
+        ngx_queue_remove(&hc->queue);
+        ngx_destroy_pool(hc->pool);
+        return;
     }
+
+    if (what == NGX_HTTP_FARM_KONG_HC_IGNORE) {
+        return;
+    }
+
+    if (hc->named) {
+        ngx_http_farm_kong_health_report_addr(hc->kc, hc->u, hc->target,
+                                              hc->addr.sockaddr,
+                                              hc->addr.socklen, what, 1,
+                                              ngx_cycle->log);
+        return;
+    }
+
+    ngx_http_farm_kong_health_report(hc->kc, hc->u, hc->target, what, 1,
+                                     ngx_cycle->log);
 }

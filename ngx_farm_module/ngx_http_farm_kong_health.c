@@ -12,7 +12,9 @@
  * counts it and clears the successes, a count reaching its threshold (0 =
  * off) changes the verdict.  threshold: the upstream fails when the weight
  * of its healthy targets is below that share of the weight of all of
- * them.  Also each target's latency, for algorithm: latency.
+ * them.  A target named by a host name is checked per address: its
+ * addresses' records hang from its own (ngx_http_farm_kong_health_addr.c).
+ * Also each target's latency, for algorithm: latency.
  */
 
 
@@ -78,19 +80,14 @@ ngx_http_farm_kong_health_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
             continue;
         }
 
-        if (ac->type & (KONG_PROTO_GRPC|KONG_PROTO_GRPCS)) {
-            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                               "farm_kong: %V: upstream \"%s\": active "
-                               "health checks of type grpc or grpcs are not "
-                               "run by this gateway", &kc->file, u->name);
-        }
-
-        if (ac->type == KONG_PROTO_HTTPS) {
+        if (ac->type & (KONG_PROTO_HTTPS|KONG_PROTO_GRPCS)) {
             https = 1;
         }
     }
 
     ngx_queue_init(&kc->hc_queue);
+    ngx_queue_init(&kc->hc_names);
+    kc->hc_clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     kc->health = ngx_pcalloc(cf->pool, (kong->ntargets + 1)
                                        * sizeof(ngx_http_farm_kong_health_t *));
@@ -134,7 +131,8 @@ ngx_http_farm_kong_health_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
     if (https) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "farm_kong: %V: active health checks of type "
-                           "https need nginx built with SSL", &kc->file);
+                           "https or grpcs need nginx built with SSL",
+                           &kc->file);
         return NGX_ERROR;
     }
 #endif
@@ -258,8 +256,16 @@ ngx_http_farm_kong_hc_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                 h->http_failures = 0;
                 h->successes = 0;
                 h->down = 0;
+                ngx_http_farm_kong_health_addrs_reset_locked(h);
             }
 
+            /* a host name (an IPv6 address has a colon) */
+
+            h->named = active
+                       && ngx_inet_addr((u_char *) u->targets[j]->host,
+                                        ngx_strlen(u->targets[j]->host))
+                          == INADDR_NONE
+                       && ngx_strchr(u->targets[j]->host, ':') == NULL;
             h->gen = sh->gen;
             kc->health[k] = h;
         }
@@ -302,6 +308,7 @@ ngx_http_farm_kong_hc_record(ngx_slab_pool_t *shpool,
             if ((*hp)->gen + 2 <= sh->gen) {
                 h = *hp;
                 *hp = h->next;
+                ngx_http_farm_kong_health_addrs_free_locked(shpool, h);
                 ngx_slab_free_locked(shpool, h);
                 continue;
             }
@@ -361,7 +368,8 @@ ngx_http_farm_kong_health_active(const kong_upstream_t *u)
         return 0;
     }
 
-    return (ac->type & (KONG_PROTO_HTTP|KONG_PROTO_HTTPS|KONG_PROTO_TCP))
+    return (ac->type & (KONG_PROTO_HTTP|KONG_PROTO_HTTPS|KONG_PROTO_TCP
+                        |KONG_PROTO_GRPC|KONG_PROTO_GRPCS))
            ? 1 : 0;
 }
 
@@ -379,23 +387,63 @@ ngx_http_farm_kong_health_report(ngx_http_farm_kong_conf_t *kc,
     const kong_upstream_t *u, ngx_uint_t target, ngx_uint_t what,
     ngx_uint_t active, ngx_log_t *log)
 {
-    ngx_uint_t                    *count, limit, changed;
-    const char                    *kind;
-    ngx_slab_pool_t               *shpool;
-    const kong_active_check_t     *ac;
-    const kong_passive_check_t    *pc;
-    ngx_http_farm_kong_health_t   *h;
+    ngx_uint_t                    limit, changed;
+    const char                   *kind;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_farm_kong_health_t  *h;
 
     h = kc->health[kc->cw_off[u->index] + target];
     shpool = (ngx_slab_pool_t *) kc->hc_zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    changed = ngx_http_farm_kong_health_count_locked(u, h, what, active,
+                                                     &limit, &kind);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (!changed) {
+        return;
+    }
+
+    if (kind == NULL) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "farm_kong: upstream \"%s\" target \"%s\" is healthy "
+                      "after %ui successes (active health check)",
+                      u->name, u->targets[target]->target, limit);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "farm_kong: upstream \"%s\" target \"%s\" is unhealthy "
+                  "after %ui %s (%s health check)",
+                  u->name, u->targets[target]->target, limit, kind,
+                  active ? "active" : "passive");
+}
+
+
+/*
+ * Kong's counting on the record h (a target's, or one address's of a
+ * host-name target), under the lock.  Returns 1 when the verdict changed:
+ * *kind is then NULL (healthy again) or the kind of failure, *limit the
+ * threshold reached.
+ */
+
+ngx_uint_t
+ngx_http_farm_kong_health_count_locked(const kong_upstream_t *u,
+    ngx_http_farm_kong_health_t *h, ngx_uint_t what, ngx_uint_t active,
+    ngx_uint_t *limit, const char **kind)
+{
+    ngx_uint_t                    *count, changed;
+    const kong_active_check_t     *ac;
+    const kong_passive_check_t    *pc;
+
     ac = &u->healthchecks.active;
     pc = &u->healthchecks.passive;
     changed = 0;
-    limit = 0;
     count = NULL;
-    kind = NULL;
-
-    ngx_shmtx_lock(&shpool->mutex);
+    *limit = 0;
+    *kind = NULL;
 
     if (active) {
         h->checks++;
@@ -419,28 +467,29 @@ ngx_http_farm_kong_health_report(ngx_http_farm_kong_conf_t *kc,
         {
             h->down = 0;
             changed = 1;
+            *limit = ac->healthy_successes;
         }
 
         break;
 
     case NGX_HTTP_FARM_KONG_HC_TCP:
         count = &h->tcp_failures;
-        limit = active ? ac->unhealthy_tcp_failures
-                       : pc->unhealthy_tcp_failures;
-        kind = "TCP failures";
+        *limit = active ? ac->unhealthy_tcp_failures
+                        : pc->unhealthy_tcp_failures;
+        *kind = "TCP failures";
         break;
 
     case NGX_HTTP_FARM_KONG_HC_TIMEOUT:
         count = &h->timeouts;
-        limit = active ? ac->unhealthy_timeouts : pc->unhealthy_timeouts;
-        kind = "timeouts";
+        *limit = active ? ac->unhealthy_timeouts : pc->unhealthy_timeouts;
+        *kind = "timeouts";
         break;
 
     default: /* NGX_HTTP_FARM_KONG_HC_HTTP */
         count = &h->http_failures;
-        limit = active ? ac->unhealthy_http_failures
-                       : pc->unhealthy_http_failures;
-        kind = "HTTP failures";
+        *limit = active ? ac->unhealthy_http_failures
+                        : pc->unhealthy_http_failures;
+        *kind = "HTTP failures";
         break;
     }
 
@@ -448,32 +497,13 @@ ngx_http_farm_kong_health_report(ngx_http_farm_kong_conf_t *kc,
         (*count)++;
         h->successes = 0;
 
-        if (!h->down && limit && *count >= limit) {
+        if (!h->down && *limit && *count >= *limit) {
             h->down = 1;
             changed = 1;
         }
     }
 
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    if (!changed) {
-        return;
-    }
-
-    if (count == NULL) {
-        ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                      "farm_kong: upstream \"%s\" target \"%s\" is healthy "
-                      "after %ui successes (active health check)",
-                      u->name, u->targets[target]->target,
-                      (ngx_uint_t) ac->healthy_successes);
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_WARN, log, 0,
-                  "farm_kong: upstream \"%s\" target \"%s\" is unhealthy "
-                  "after %ui %s (%s health check)",
-                  u->name, u->targets[target]->target, limit, kind,
-                  active ? "active" : "passive");
+    return changed;
 }
 
 
@@ -500,7 +530,9 @@ ngx_http_farm_kong_health_below(ngx_http_farm_kong_conf_t *kc,
     for (i = 0; i < u->ntargets; i++) {
         total += u->targets[i]->weight;
 
-        if (!h[i]->down) {
+        if (!h[i]->down
+            && (!h[i]->named || ngx_http_farm_kong_health_addrs_up(h[i])))
+        {
             healthy += u->targets[i]->weight;
         }
     }

@@ -574,8 +574,12 @@ ngx_http_farm_kong_prom_health(ngx_http_farm_kong_prom_write_t *w,
                 {
                     state = 0;
 
-                } else if (kc[i]->health[kc[i]->cw_off[up->index] + t]->down)
+                } else if (kc[i]->health[kc[i]->cw_off[up->index] + t]->down
+                           || !ngx_http_farm_kong_health_addrs_up(
+                                  kc[i]->health[kc[i]->cw_off[up->index] + t]))
                 {
+                    /* a host-name target: down when all its addresses are */
+
                     state = 2;
 
                 } else {

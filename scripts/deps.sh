@@ -40,17 +40,18 @@ build="
     nginx
     libpcre2-dev libssl-dev zlib1g-dev
     libhiredis-dev libjansson-dev libevent-dev libcurl4-openssl-dev
-    libhttp-parser-dev libyaml-dev libxxhash-dev
+    libhttp-parser-dev libyaml-dev libxxhash-dev libnghttp2-dev
 "
 
 # the tests, the sanitizer and fuzzer builds, the benchmarks (nodejs and
-# python3 run the workers of scripts/bench-agent.sh)
+# python3 run the workers of scripts/bench-agent.sh; python3-h2 the gRPC
+# health server of t/44-kong-grpc-check.t)
 tests="
     perl procps openssl
     clang llvm llvm-14 libclang-rt-14-dev
     libcmocka-dev tcc
     redis-server wrk haproxy
-    nodejs python3
+    nodejs python3 python3-h2
     prometheus
     chromium
 "

@@ -31,54 +31,10 @@ our $A = $Agent{a}{port};
 our $B = $Agent{b}{port};
 $ENV{TEST_NGINX_AGENT_B} = $B;
 
-# A tiny DNS server on 127.0.0.1 for nginx's resolver: every A query gets
-# 127.0.0.1, except names under .invalid (NXDOMAIN).  A forked child,
-# stopped by pid when this file ends; it also leaves when its parent is gone.
-our $DnsPid;
-
+# A tiny DNS server on 127.0.0.1 for nginx's resolver (FarmTest::start_dns):
+# every A query gets 127.0.0.1, except names under .invalid (NXDOMAIN).
 sub start_dns {
-    require IO::Socket::INET;
-    require IO::Select;
-    my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                     Proto => 'udp')
-        or die "dns: $!\n";
-    my $port = $sock->sockport;
-    my $parent = $$;
-    my $pid = fork // die "fork: $!\n";
-    if ($pid) {
-        $DnsPid = $pid;
-        return $port;
-    }
-    $SIG{$_} = 'DEFAULT' for qw(TERM INT HUP);    # not the parent's cleanup
-    my $sel = IO::Select->new($sock);
-    while (getppid() == $parent) {
-        next unless $sel->can_read(0.5);
-        my $peer = $sock->recv(my $q, 512) // next;
-        next if length $q < 17;
-        my ($id) = unpack 'n', $q;
-        my ($pos, @labels) = (12);
-        while ((my $n = ord substr($q, $pos, 1)) > 0) {
-            push @labels, substr($q, $pos + 1, $n);
-            $pos += $n + 1;
-        }
-        my $question = substr($q, 12, $pos + 5 - 12);
-        my $qtype = unpack 'n', substr($q, $pos + 1, 2);
-        my $nx = lc($labels[-1] // '') eq 'invalid';
-        my $answer = !$nx && $qtype == 1
-            ? pack('n n n N n C4', 0xc00c, 1, 1, 30, 4, 127, 0, 0, 1) : '';
-        my $flags = $nx ? 0x8183 : 0x8180;
-        $sock->send(pack('n n n n n n', $id, $flags, 1, $answer ? 1 : 0, 0, 0)
-                    . $question . $answer, 0, $peer);
-    }
-    POSIX::_exit(0);
-}
-
-END {
-    local $?;    # waitpid must not change this file's exit status
-    if ($DnsPid && $$ != $DnsPid) {
-        kill 'TERM', $DnsPid;
-        waitpid $DnsPid, 0;
-    }
+    return FarmTest::start_dns(FarmTest::temp_file('kong-dns', "* 127.0.0.1\n"));
 }
 
 sub write_kong {

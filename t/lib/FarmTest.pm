@@ -1105,6 +1105,29 @@ sub start_huge_redis {
     return { pid => $pid, port => $port, log => $log };
 }
 
+# FarmTest::start_grpc_health(state => FILE, tls => [CERT, KEY]) (not
+# exported): a gRPC health server (t/lib/grpc_health_server.py, python3-h2)
+# answering grpc.health.v1.Health/Check with the state written in FILE
+# (SERVING, NOT_SERVING, UNIMPLEMENTED, CLOSE, ...); its log lists the
+# calls.  Handle: {pid, port, log}; stopped by pid when the test ends.
+sub start_grpc_health {
+    my (%opt) = @_;
+    my $port = $opt{port} // free_port();
+    my $log = File::Spec->catfile(_tmpdir(), "grpc-$port.log");
+    my $pid = _spawn("grpc-health-$port", $log, {}, '/usr/bin/python3',
+                     "$RepoRoot/t/lib/grpc_health_server.py", $port,
+                     $opt{state}, @{ $opt{tls} // [] });
+    wait_until(sub {
+        die "FarmTest: start_grpc_health: exited:\n" . _log_tail($log, 10)
+            if _reaped($pid, \my $status);
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                      Proto => 'tcp', Timeout => 1) or return 0;
+        close $s;
+        return 1;
+    }, 20, "gRPC health server on $port");
+    return { pid => $pid, port => $port, log => $log };
+}
+
 sub stop_echo {
     my ($h) = @_;
     return _stop_pid($h->{pid}, 'TERM', 5);
@@ -1289,6 +1312,23 @@ sub _keep_sanitizer_context {
 # ---------------------------------------------------------------------------
 # nginx under test (same rules as the Test::Nginx harness)
 # ---------------------------------------------------------------------------
+
+# FarmTest::error_log_count($re) (not exported): how many lines of the
+# gateway's error.log (nginx_error_log()) match $re.
+sub error_log_count {
+    my ($re) = @_;
+    open my $fh, '<', nginx_error_log() or return 0;
+    my $n = 0;
+    while (<$fh>) { $n++ if $_ =~ $re }
+    return $n;
+}
+
+# FarmTest::wait_error_log($re, $what, $n) (not exported): waits, 60 s at
+# the most, until $n lines (1) of the gateway's error.log match $re.
+sub wait_error_log {
+    my ($re, $what, $n) = @_;
+    wait_until(sub { error_log_count($re) >= ($n // 1) }, 60, $what);
+}
 
 sub servroot {
     my $dir = $ENV{TEST_NGINX_SERVROOT} || File::Spec->rel2abs('t/servroot');
@@ -1478,7 +1518,66 @@ sub promtool_metrics {
     return ($? >> 8, $out);
 }
 
+
+# FarmTest::start_dns($file) (not exported): a tiny DNS server on 127.0.0.1 (UDP) for nginx's
+# resolver, answering from $file, read at each query: lines
+# "name addr addr ..." (IPv4).  A name in the file gets its addresses as A
+# records (TTL 1); "*" stands for any other name not under .invalid; any
+# other name gets NXDOMAIN.  Edit the file to change the answers.
+# Returns its port; stopped by pid when the test ends.
+sub start_dns {
+    my ($file) = @_;
+    require IO::Socket::INET;
+    require IO::Select;
+    my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                     Proto => 'udp')
+        or die "FarmTest: start_dns: $!\n";
+    my $port = $sock->sockport;
+    my $pid = fork // die "FarmTest: fork failed: $!\n";
+    if ($pid) {
+        $Children{$pid} = "dns on $port";
+        close $sock;
+        return $port;
+    }
+    syscall($PrctlNr, 1, 9, 0, 0, 0) if $PrctlNr && $^O eq 'linux';
+    $SIG{$_} = 'DEFAULT' for qw(TERM INT HUP);
+    my $sel = IO::Select->new($sock);
+    for (;;) {
+        next unless $sel->can_read(1);
+        my $peer = $sock->recv(my $q, 512) // next;
+        next if length $q < 17;
+        my ($id) = unpack 'n', $q;
+        my ($pos, @labels) = (12);
+        while ((my $n = ord substr($q, $pos, 1)) > 0) {
+            push @labels, substr($q, $pos + 1, $n);
+            $pos += $n + 1;
+        }
+        my $question = substr($q, 12, $pos + 5 - 12);
+        my $qtype = unpack 'n', substr($q, $pos + 1, 2);
+        my $name = lc join '.', @labels;
+        my (%in, $addrs);
+        if (open my $fh, '<', $file) {
+            while (<$fh>) {
+                my ($n, @a) = split;
+                $in{ lc $n } = \@a if defined $n;
+            }
+        }
+        $addrs = $in{$name} // ($name =~ /(^|\.)invalid$/ ? undef : $in{'*'});
+        my $answer = '';
+        my $count = 0;
+        if ($addrs && $qtype == 1) {
+            for my $a (@$addrs) {
+                $answer .= pack('n n n N n C4', 0xc00c, 1, 1, 1, 4, split /\./, $a);
+                $count++;
+            }
+        }
+        $sock->send(pack('n n n n n n', $id, $addrs ? 0x8180 : 0x8183, 1, $count,
+                         0, 0) . $question . $answer, 0, $peer);
+    }
+}
+
 1;
+
 
 __END__
 
