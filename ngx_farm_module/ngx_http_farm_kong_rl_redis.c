@@ -89,6 +89,11 @@ ngx_http_farm_kong_rl_redis_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
 
     rr->plugin = p;
     rr->zone = zone;
+    rr->sync = NULL;
+
+    if (conf->sync_rate >= 0) {
+        return ngx_http_farm_kong_rl_sync_conf(cf, rr);
+    }
 
     return NGX_OK;
 }

@@ -736,3 +736,70 @@ ngx_http_farm_limit_redis_healthy(ngx_http_farm_limit_backend_t *b)
     ngx_log_error(NGX_LOG_NOTICE, b->log, 0,
                   "farm_limit: redis %V is reachable again", &b->display);
 }
+
+
+/*
+ * Any command on the backend's connection, for other users of the same
+ * Redis (Kong rate-limiting's sync_rate): the reply goes to cb through a
+ * small record freed before cb runs, so cb may send again.
+ */
+
+typedef struct {
+    ngx_http_farm_limit_redis_cb_pt  cb;
+    void                            *data;
+} ngx_http_farm_limit_redis_call_t;
+
+
+static void ngx_http_farm_limit_redis_call_reply(redisAsyncContext *ac,
+    void *reply, void *data);
+
+
+ngx_int_t
+ngx_http_farm_limit_redis_command(ngx_http_farm_limit_backend_t *b,
+    int argc, const char **argv, const size_t *argvlen,
+    ngx_http_farm_limit_redis_cb_pt cb, void *data)
+{
+    ngx_http_farm_limit_redis_call_t  *call;
+
+    if (b->ac == NULL || b->stopped) {
+        return NGX_DECLINED;
+    }
+
+    call = ngx_alloc(sizeof(ngx_http_farm_limit_redis_call_t), b->log);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->cb = cb;
+    call->data = data;
+
+    /* hiredis formats the command into its output buffer at once */
+
+    if (redisAsyncCommandArgv(b->ac, ngx_http_farm_limit_redis_call_reply,
+                              call, argc, argv, argvlen)
+        != REDIS_OK)
+    {
+        ngx_free(call);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_farm_limit_redis_call_reply(redisAsyncContext *ac, void *reply,
+    void *data)
+{
+    ngx_http_farm_limit_redis_call_t  *call = data;
+
+    void                             *cdata;
+    ngx_http_farm_limit_redis_cb_pt   cb;
+
+    cb = call->cb;
+    cdata = call->data;
+
+    ngx_free(call);
+
+    cb(cdata, reply);
+}
