@@ -907,7 +907,9 @@ ngx_http_farm_kong_rl_pass(ngx_event_t *ev)
         n++;
     }
 
-    more = !ngx_queue_empty(&sh->dirty);
+    /* a full batch with more behind it: the next one at once */
+    more = (n == NGX_HTTP_FARM_KONG_RL_SYNC_BATCH
+            && !ngx_queue_empty(&sh->dirty));
 
     ngx_shmtx_unlock(&sync->shpool->mutex);
 
@@ -918,9 +920,12 @@ ngx_http_farm_kong_rl_pass(ngx_event_t *ev)
 
     /* pipelined: hiredis writes them all when the socket is writable */
 
+    rc = NGX_OK;
+
     for (i = 0; i < n; i++) {
         p = ngx_pnalloc(pool, 2 * NGX_INT64_LEN);
         if (p == NULL) {
+            rc = NGX_ERROR;
             break;
         }
 
@@ -956,9 +961,11 @@ ngx_http_farm_kong_rl_pass(ngx_event_t *ev)
     }
 
     if (i < n) {
-        /* no connection: kept for the next sync */
+        /* kept for the next sync */
         ngx_http_farm_kong_rl_unsent(sync, &e[i], n - i);
-        ngx_http_farm_kong_rl_failing(sync, "no connection");
+        ngx_http_farm_kong_rl_failing(sync, rc == NGX_DECLINED
+                                            ? "no connection"
+                                            : "cannot send");
         more = 0;
     }
 
