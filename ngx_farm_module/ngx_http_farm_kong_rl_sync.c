@@ -59,10 +59,10 @@
 #define NGX_HTTP_FARM_KONG_RL_TTL_SLACK   60      /* s */
 
 
+/* sn: the key's CRC32 and the key (data), for nginx's string rbtree */
 typedef struct {
-    u_char                          color;
-    u_char                          dirty;      /* in sh->dirty */
-    u_short                         len;
+    ngx_str_node_t                  sn;
+    ngx_uint_t                      dirty;      /* in sh->dirty */
     ngx_queue_t                     lru;
     ngx_queue_t                     queue;      /* in sh->dirty */
     uint32_t                        usage;
@@ -127,8 +127,8 @@ static ngx_int_t ngx_http_farm_kong_rl_sync_init_zone(
 static ngx_int_t ngx_http_farm_kong_rl_sync_keys(ngx_http_request_t *r,
     ngx_http_farm_limit_t *limit, ngx_str_t *key, time_t now,
     ngx_str_t *keys, uint32_t *hashes);
-static ngx_http_farm_kong_rl_node_t *ngx_http_farm_kong_rl_lookup_locked(
-    ngx_http_farm_kong_rl_sh_t *sh, ngx_str_t *key, uint32_t hash);
+static ngx_http_farm_kong_rl_redis_t *ngx_http_farm_kong_rl_find(
+    ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p);
 static ngx_http_farm_kong_rl_node_t *ngx_http_farm_kong_rl_create_locked(
     ngx_http_farm_kong_rl_sync_t *sync, ngx_str_t *key, uint32_t hash,
     time_t now);
@@ -145,9 +145,6 @@ static void ngx_http_farm_kong_rl_expire_reply(void *data, void *reply);
 static void ngx_http_farm_kong_rl_pass_done(ngx_http_farm_kong_rl_pass_t *p);
 static void ngx_http_farm_kong_rl_failing(ngx_http_farm_kong_rl_sync_t *sync,
     const char *reason);
-static void ngx_http_farm_kong_rl_rbtree_insert_value(
-    ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel);
 static uint64_t ngx_http_farm_kong_rl_now_ms(void);
 
 
@@ -263,7 +260,7 @@ ngx_http_farm_kong_rl_sync_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sync->shpool->data = sh;
 
     ngx_rbtree_init(&sh->rbtree, &sh->sentinel,
-                    ngx_http_farm_kong_rl_rbtree_insert_value);
+                    ngx_str_rbtree_insert_value);
 
     ngx_queue_init(&sh->lru);
     ngx_queue_init(&sh->dirty);
@@ -300,27 +297,21 @@ ngx_http_farm_kong_rl_sync(ngx_http_request_t *r,
     uint32_t                         count[FARM_WIN_N], hashes[FARM_WIN_N];
     uint64_t                         ms;
     ngx_str_t                        keys[FARM_WIN_N];
-    ngx_uint_t                       i, w, n, admit;
+    ngx_uint_t                       w, n, admit;
     ngx_http_farm_kong_rl_sh_t      *sh;
     ngx_http_farm_kong_rl_node_t    *nodes[FARM_WIN_N];
     ngx_http_farm_kong_rl_sync_t    *sync;
     ngx_http_farm_kong_rl_redis_t   *rr;
 
-    rr = ctx->conf->rl_redis.elts;
+    rr = ngx_http_farm_kong_rl_find(ctx, p);
 
-    for (i = 0; i < ctx->conf->rl_redis.nelts; i++) {
-        if (rr[i].plugin == p) {
-            break;
-        }
-    }
-
-    if (i == ctx->conf->rl_redis.nelts || rr[i].sync == NULL) {
+    if (rr == NULL) {
         return NGX_BUSY;
     }
 
-    sync = rr[i].sync;
+    sync = rr->sync;
     sh = sync->sh;
-    limit->zone = rr[i].zone;
+    limit->zone = rr->zone;
 
     /* for _learn, if Redis is asked */
     ctx->rl_key = *key;
@@ -345,8 +336,9 @@ ngx_http_farm_kong_rl_sync(ngx_http_request_t *r,
             continue;
         }
 
-        nodes[n] = ngx_http_farm_kong_rl_lookup_locked(sh, &keys[w],
-                                                       hashes[w]);
+        nodes[n] = (ngx_http_farm_kong_rl_node_t *)
+                       ngx_str_rbtree_lookup(&sh->rbtree, &keys[w],
+                                             hashes[w]);
 
         /* unknown, or not refreshed by the last syncs (no count of this
          * gateway to send): read from Redis again, as Kong does after each
@@ -413,7 +405,7 @@ ngx_http_farm_kong_rl_sync_learn(ngx_http_request_t *r,
 {
     uint32_t                         hashes[FARM_WIN_N];
     ngx_str_t                        keys[FARM_WIN_N];
-    ngx_uint_t                       i, w;
+    ngx_uint_t                       w;
     ngx_http_farm_limit_t           *limit;
     ngx_http_farm_kong_rl_sh_t      *sh;
     ngx_http_farm_kong_rl_node_t    *node;
@@ -426,21 +418,13 @@ ngx_http_farm_kong_rl_sync_learn(ngx_http_request_t *r,
         return;
     }
 
-    rr = ctx->conf->rl_redis.elts;
+    rr = ngx_http_farm_kong_rl_find(ctx, p);
 
-    for (i = 0; i < ctx->conf->rl_redis.nelts; i++) {
-        if (rr[i].plugin == p) {
-            break;
-        }
-    }
-
-    if (i == ctx->conf->rl_redis.nelts || rr[i].sync == NULL
-        || ctx->rl_key.len == 0)
-    {
+    if (rr == NULL || ctx->rl_key.len == 0) {
         return;
     }
 
-    sync = rr[i].sync;
+    sync = rr->sync;
     sh = sync->sh;
     limit = lctx->lcf->limits->elts;
 
@@ -458,7 +442,8 @@ ngx_http_farm_kong_rl_sync_learn(ngx_http_request_t *r,
             continue;
         }
 
-        node = ngx_http_farm_kong_rl_lookup_locked(sh, &keys[w], hashes[w]);
+        node = (ngx_http_farm_kong_rl_node_t *)
+                   ngx_str_rbtree_lookup(&sh->rbtree, &keys[w], hashes[w]);
 
         if (node == NULL) {
             node = ngx_http_farm_kong_rl_create_locked(sync, &keys[w],
@@ -477,6 +462,27 @@ ngx_http_farm_kong_rl_sync_learn(ngx_http_request_t *r,
     }
 
     ngx_shmtx_unlock(&sync->shpool->mutex);
+}
+
+
+/* the plugin's entry, if it has sync_rate */
+
+static ngx_http_farm_kong_rl_redis_t *
+ngx_http_farm_kong_rl_find(ngx_http_farm_kong_ctx_t *ctx,
+    const kong_plugin_t *p)
+{
+    ngx_uint_t                      i;
+    ngx_http_farm_kong_rl_redis_t  *rr;
+
+    rr = ctx->conf->rl_redis.elts;
+
+    for (i = 0; i < ctx->conf->rl_redis.nelts; i++) {
+        if (rr[i].plugin == p) {
+            return rr[i].sync ? &rr[i] : NULL;
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -519,44 +525,6 @@ ngx_http_farm_kong_rl_sync_keys(ngx_http_request_t *r,
 }
 
 
-static ngx_http_farm_kong_rl_node_t *
-ngx_http_farm_kong_rl_lookup_locked(ngx_http_farm_kong_rl_sh_t *sh,
-    ngx_str_t *key, uint32_t hash)
-{
-    ngx_int_t                      rc;
-    ngx_rbtree_node_t             *node, *sentinel;
-    ngx_http_farm_kong_rl_node_t  *n;
-
-    node = sh->rbtree.root;
-    sentinel = sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        n = (ngx_http_farm_kong_rl_node_t *) &node->color;
-
-        rc = ngx_memn2cmp(key->data, n->data, key->len, (size_t) n->len);
-
-        if (rc == 0) {
-            return n;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
 /*
  * A new node, unknown (epoch 0).  When the zone is full, up to
  * NGX_HTTP_FARM_KONG_RL_SYNC_EVICT of the least recently used nodes that
@@ -571,18 +539,12 @@ ngx_http_farm_kong_rl_create_locked(ngx_http_farm_kong_rl_sync_t *sync,
     size_t                         size;
     ngx_uint_t                     tries;
     ngx_queue_t                   *q;
-    ngx_rbtree_node_t             *node;
     ngx_http_farm_kong_rl_sh_t    *sh;
-    ngx_http_farm_kong_rl_node_t  *n;
+    ngx_http_farm_kong_rl_node_t  *n, *node;
 
     sh = sync->sh;
 
-    if (key->len > 65535) {
-        return NULL;
-    }
-
-    size = offsetof(ngx_rbtree_node_t, color)
-           + offsetof(ngx_http_farm_kong_rl_node_t, data) + key->len;
+    size = offsetof(ngx_http_farm_kong_rl_node_t, data) + key->len;
 
     node = ngx_slab_alloc_locked(sync->shpool, size);
 
@@ -608,11 +570,8 @@ ngx_http_farm_kong_rl_create_locked(ngx_http_farm_kong_rl_sync_t *sync,
             ngx_queue_remove(&n->queue);
         }
 
-        node = (ngx_rbtree_node_t *)
-                   ((u_char *) n - offsetof(ngx_rbtree_node_t, color));
-
-        ngx_rbtree_delete(&sh->rbtree, node);
-        ngx_slab_free_locked(sync->shpool, node);
+        ngx_rbtree_delete(&sh->rbtree, &n->sn.node);
+        ngx_slab_free_locked(sync->shpool, n);
         sh->keys--;
 
         node = ngx_slab_alloc_locked(sync->shpool, size);
@@ -622,20 +581,18 @@ ngx_http_farm_kong_rl_create_locked(ngx_http_farm_kong_rl_sync_t *sync,
         return NULL;
     }
 
-    node->key = hash;
+    ngx_memzero(node, offsetof(ngx_http_farm_kong_rl_node_t, data));
 
-    n = (ngx_http_farm_kong_rl_node_t *) &node->color;
+    node->sn.node.key = hash;
+    node->sn.str.len = key->len;
+    node->sn.str.data = node->data;
+    ngx_memcpy(node->data, key->data, key->len);
 
-    ngx_memzero(n, offsetof(ngx_http_farm_kong_rl_node_t, data));
-
-    n->len = (u_short) key->len;
-    ngx_memcpy(n->data, key->data, key->len);
-
-    ngx_rbtree_insert(&sh->rbtree, node);
-    ngx_queue_insert_head(&sh->lru, &n->lru);
+    ngx_rbtree_insert(&sh->rbtree, &node->sn.node);
+    ngx_queue_insert_head(&sh->lru, &node->lru);
     sh->keys++;
 
-    return n;
+    return node;
 }
 
 
@@ -884,7 +841,7 @@ ngx_http_farm_kong_rl_pass(ngx_event_t *ev)
             continue;
         }
 
-        p = ngx_pnalloc(pool, node->len);
+        p = ngx_pnalloc(pool, node->sn.str.len);
         if (p == NULL) {
             ngx_http_farm_kong_rl_dirty_locked(sh, node);
             break;
@@ -895,9 +852,9 @@ ngx_http_farm_kong_rl_pass(ngx_event_t *ev)
         e[n].id = id;
         e[n].delta = node->delta;
         e[n].key.data = p;
-        e[n].key.len = node->len;
+        e[n].key.len = node->sn.str.len;
         e[n].ttl = node->end - now + NGX_HTTP_FARM_KONG_RL_TTL_SLACK;
-        ngx_memcpy(p, node->data, node->len);
+        ngx_memcpy(p, node->data, node->sn.str.len);
 
         node->inflight = node->delta;
         node->delta = 0;
@@ -1051,7 +1008,7 @@ ngx_http_farm_kong_rl_incrby_reply(void *data, void *reply)
 
     /* the node is still the one sent (not evicted and reused) */
 
-    if (node->pass == e->id && node->len == e->key.len
+    if (node->pass == e->id && node->sn.str.len == e->key.len
         && ngx_memcmp(node->data, e->key.data, e->key.len) == 0)
     {
         node->inflight = 0;
@@ -1117,44 +1074,6 @@ ngx_http_farm_kong_rl_failing(ngx_http_farm_kong_rl_sync_t *sync,
                   "farm_kong: rate-limiting: failed to sync the counts to "
                   "redis %V (%s); the next requests read them from redis",
                   &sync->backend->display, reason);
-}
-
-
-static void
-ngx_http_farm_kong_rl_rbtree_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t             **p;
-    ngx_http_farm_kong_rl_node_t   *n, *t;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            n = (ngx_http_farm_kong_rl_node_t *) &node->color;
-            t = (ngx_http_farm_kong_rl_node_t *) &temp->color;
-
-            p = (ngx_memn2cmp(n->data, t->data, n->len, t->len) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
 }
 
 
