@@ -339,7 +339,38 @@ X-RateLimit-Remaining-Day: 94
 
 
 
-=== TEST 8: sync_rate 0 is refused at load with Kong 3.4+'s message; sync_rate with policy local too
+=== TEST 8: nginx -s reload keeps the zone: no count is lost, the new worker 0 syncs
+--- user_files eval
+">>> kong.yml
+_format_version: \"3.0\"
+services:
+- name: s
+  url: http://127.0.0.1:$main::A
+  routes:
+  - name: r
+    paths: [/echo]
+    strip_path: false
+    plugins:
+    - name: rate-limiting
+      config: {day: 100, policy: redis, sync_rate: 2, redis: {host: 127.0.0.1, port: $main::RedisPort}}
+"
+--- init
+FarmTest::redis_cmd($main::Redis, 'FLUSHALL');
+my @codes = map { (main::get())[0] } 1 .. 3;
+Test::More::is("@codes", '200 200 200', 'three admitted');
+FarmTest::nginx_reload();
+main::wait_count(3, 'the three counted in Redis');
+--- request
+GET /echo
+--- error_code: 200
+--- response_headers
+X-RateLimit-Remaining-Day: 96
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: sync_rate 0 is refused at load with Kong 3.4+'s message; sync_rate with policy local too
 --- user_files
 >>> kong.yml
 _format_version: "3.0"
