@@ -787,6 +787,12 @@ ngx_http_farm_kong_rl_pass(ngx_event_t *ev)
     now = ngx_time();
     more = 0;
 
+    /* read without the lock: a node queued meanwhile waits for the next */
+
+    if (ngx_queue_empty(&sh->dirty)) {
+        goto next;
+    }
+
     pool = ngx_create_pool(4096, sync->log);
     if (pool == NULL) {
         goto next;
