@@ -345,8 +345,8 @@ ngx_http_farm_kong_rl_sync(ngx_http_request_t *r,
          * sync */
 
         if (nodes[n] == NULL || nodes[n]->epoch != sh->epoch
-            || ms - nodes[n]->fresh
-               > sync->interval + NGX_HTTP_FARM_KONG_RL_SYNC_GRACE)
+            || nodes[n]->fresh + sync->interval
+               + NGX_HTTP_FARM_KONG_RL_SYNC_GRACE < ms)
         {
             ngx_shmtx_unlock(&sync->shpool->mutex);
             return NGX_BUSY;
