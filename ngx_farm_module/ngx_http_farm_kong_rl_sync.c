@@ -100,6 +100,7 @@ struct ngx_http_farm_kong_rl_sync_s {
     ngx_event_t                     timer;
     ngx_uint_t                      started;
     ngx_uint_t                      failing;    /* logged */
+    time_t                          full;       /* "full" logged then */
     ngx_log_t                      *log;
 };
 
@@ -278,6 +279,9 @@ ngx_http_farm_kong_rl_sync_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_sprintf(sync->shpool->log_ctx,
                 " in farm_kong rate-limiting zone \"%V\"%Z", &sync->name);
 
+    /* a full zone evicts (or asks Redis), it is not an error */
+    sync->shpool->log_nomem = 0;
+
     return NGX_OK;
 }
 
@@ -405,7 +409,7 @@ ngx_http_farm_kong_rl_sync_learn(ngx_http_request_t *r,
 {
     uint32_t                         hashes[FARM_WIN_N];
     ngx_str_t                        keys[FARM_WIN_N];
-    ngx_uint_t                       w;
+    ngx_uint_t                       w, full;
     ngx_http_farm_limit_t           *limit;
     ngx_http_farm_kong_rl_sh_t      *sh;
     ngx_http_farm_kong_rl_node_t    *node;
@@ -435,6 +439,8 @@ ngx_http_farm_kong_rl_sync_learn(ngx_http_request_t *r,
         return;
     }
 
+    full = 0;
+
     ngx_shmtx_lock(&sync->shpool->mutex);
 
     for (w = 0; w < FARM_WIN_N; w++) {
@@ -449,6 +455,7 @@ ngx_http_farm_kong_rl_sync_learn(ngx_http_request_t *r,
             node = ngx_http_farm_kong_rl_create_locked(sync, &keys[w],
                                                        hashes[w], lctx->now);
             if (node == NULL) {
+                full = 1;
                 continue;
             }
 
@@ -462,6 +469,14 @@ ngx_http_farm_kong_rl_sync_learn(ngx_http_request_t *r,
     }
 
     ngx_shmtx_unlock(&sync->shpool->mutex);
+
+    if (full && lctx->now - sync->full >= 60) {
+        sync->full = lctx->now;
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "farm_kong: rate-limiting: the zone \"%V\" is full of "
+                      "counts still to be sent; new keys are counted in "
+                      "redis on every request meanwhile", &sync->name);
+    }
 }
 
 
