@@ -218,18 +218,18 @@ kong_conf_rate_limiting(kong_ctx_t *ctx, const kong_node_t *m)
         }
     }
 
-    if (kong_get_num(ctx, m, "sync_rate", 0, -1, 1e15, &c->sync_rate) == 1
+    /* Kong 3.4+: -1 (synchronous) or at least 0.02 s, policy redis only */
+    if (kong_get_num(ctx, m, "sync_rate", 0, -1e15, 1e15, &c->sync_rate) == 1
         && c->sync_rate != -1)
     {
         if (c->policy != KONG_POLICY_REDIS) {
             kong_ferr(ctx, kong_node_get(m, "sync_rate"), "sync_rate",
                       "sync_rate can only be used with the redis policy");
 
-        } else {
+        } else if (c->sync_rate < 0.02) {
             kong_ferr(ctx, kong_node_get(m, "sync_rate"), "sync_rate",
-                      "not supported by this gateway: counters are "
-                      "synchronised with Redis on every request "
-                      "(sync_rate -1)");
+                      "sync_rate must be greater than 0.02, or -1 to "
+                      "disable");
         }
     }
 

@@ -33,6 +33,8 @@ static char *ngx_http_farm_kong(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t ngx_http_farm_kong_add_upstream(ngx_conf_t *cf,
     ngx_http_farm_kong_main_conf_t *kmcf);
 static void ngx_http_farm_kong_cleanup(void *data);
+static ngx_int_t ngx_http_farm_kong_init_process(ngx_cycle_t *cycle);
+static void ngx_http_farm_kong_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_farm_kong_commands[] = {
@@ -84,10 +86,10 @@ ngx_module_t  ngx_http_farm_kong_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    ngx_http_farm_kong_health_init_process, /* init process */
+    ngx_http_farm_kong_init_process,       /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    ngx_http_farm_kong_health_exit_process, /* exit process */
+    ngx_http_farm_kong_exit_process,       /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -455,4 +457,25 @@ static void
 ngx_http_farm_kong_cleanup(void *data)
 {
     kong_config_free(data);
+}
+
+
+/* the active health checks, and rate-limiting's sync_rate */
+
+static ngx_int_t
+ngx_http_farm_kong_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_farm_kong_health_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_farm_kong_rl_sync_init_process(cycle);
+}
+
+
+static void
+ngx_http_farm_kong_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_farm_kong_health_exit_process(cycle);
+    ngx_http_farm_kong_rl_sync_exit_process(cycle);
 }

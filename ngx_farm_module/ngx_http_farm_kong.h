@@ -129,10 +129,14 @@ typedef struct {
 } ngx_http_farm_kong_conf_t;
 
 
+typedef struct ngx_http_farm_kong_rl_sync_s  ngx_http_farm_kong_rl_sync_t;
+
+
 /* a rate-limiting plugin with policy redis, and its farm_limit zone */
 typedef struct {
     const kong_plugin_t       *plugin;
     ngx_http_farm_limit_zone_t *zone;     /* policy=redis, its backend */
+    ngx_http_farm_kong_rl_sync_t *sync;   /* sync_rate >= 0, or NULL */
 } ngx_http_farm_kong_rl_redis_t;
 
 
@@ -205,6 +209,7 @@ typedef struct {
     farm_limit_view_t          *rl_view;  /* headers to send, or NULL */
     ngx_http_farm_limit_ctx_t  *rl_ctx;   /* Redis has answered for it */
     const kong_plugin_t        *rl_plugin;
+    ngx_str_t                   rl_key;   /* sync_rate: the key asked */
     ngx_uint_t                  plugin_next;  /* the plugin type waiting */
     void                       *cors;     /* kong_cors_t: the header
                                              filter adds its headers */
@@ -285,6 +290,18 @@ ngx_int_t ngx_http_farm_kong_rl_decide(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p,
     ngx_http_farm_limit_t *limit, uint32_t *count, ngx_uint_t outcome,
     const char *err);
+
+/* ngx_http_farm_kong_rl_sync.c: rate-limiting with sync_rate >= 0 */
+ngx_int_t ngx_http_farm_kong_rl_sync_conf(ngx_conf_t *cf,
+    ngx_http_farm_kong_rl_redis_t *rr);
+ngx_int_t ngx_http_farm_kong_rl_sync(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p,
+    ngx_http_farm_limit_t *limit, ngx_str_t *key);
+void ngx_http_farm_kong_rl_sync_learn(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, const kong_plugin_t *p,
+    ngx_http_farm_limit_ctx_t *lctx);
+ngx_int_t ngx_http_farm_kong_rl_sync_init_process(ngx_cycle_t *cycle);
+void ngx_http_farm_kong_rl_sync_exit_process(ngx_cycle_t *cycle);
 
 /* ngx_http_farm_kong_auth.c: key-auth, basic-auth, the consumer */
 ngx_int_t ngx_http_farm_kong_keys(ngx_conf_t *cf,

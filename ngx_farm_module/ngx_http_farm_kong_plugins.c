@@ -89,6 +89,12 @@ ngx_http_farm_kong_plugins(ngx_http_request_t *r,
         lctx = ctx->rl_ctx;
         ctx->rl_ctx = NULL;
 
+        if (((const kong_rate_limiting_conf_t *) ctx->rl_plugin->conf)
+                ->sync_rate >= 0)
+        {
+            ngx_http_farm_kong_rl_sync_learn(r, ctx, ctx->rl_plugin, lctx);
+        }
+
         rc = ngx_http_farm_kong_rl_decide(r, ctx, ctx->rl_plugin,
                                           lctx->lcf->limits->elts,
                                           lctx->counts, lctx->redis_rc,
@@ -583,6 +589,15 @@ ngx_http_farm_kong_rate_limiting(ngx_http_request_t *r,
     }
 
     if (conf->policy == KONG_POLICY_REDIS && ctx->conf->rl_redis.nelts) {
+
+        if (conf->sync_rate >= 0) {
+            /* the counts kept here, unless a window is not known yet */
+            rc = ngx_http_farm_kong_rl_sync(r, ctx, p, limit, &key);
+            if (rc != NGX_BUSY) {
+                return rc;
+            }
+        }
+
         return ngx_http_farm_kong_rl_redis(r, ctx, p, limit, &key);
     }
 

@@ -9,7 +9,8 @@
  * counts are shared by every worker and every gateway on that Redis.  The
  * rewrite phase waits for the reply (NGX_DONE) with redis.timeout as its
  * limit; a failure is Kong's fault_tolerant: proxied with a log line, or
- * 500.
+ * 500.  With sync_rate (ngx_http_farm_kong_rl_sync.c) a request comes here
+ * only for the windows the gateway does not know yet.
  */
 
 
@@ -110,6 +111,11 @@ ngx_http_farm_kong_rl_redis_conf(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
 
     rr->plugin = p;
     rr->zone = zone;
+    rr->sync = NULL;
+
+    if (conf->sync_rate >= 0) {
+        return ngx_http_farm_kong_rl_sync_conf(cf, rr);
+    }
 
     return NGX_OK;
 }

@@ -290,5 +290,19 @@ ngx_int_t ngx_http_farm_limit_redis_command(ngx_http_farm_limit_backend_t *b,
 /* NGX_OK: sent, cb will be called exactly once; NGX_DECLINED: no connection
    now, cb will not be called; NGX_ERROR.  argv is copied before return. */
 
+/*
+ * Any command on a backend's connection (CONTRACTS.md section 5): reply is
+ * the parsed reply (a hiredis redisReply *, read-only, valid only during
+ * the call) or NULL when the command failed (no connection, dropped, timed
+ * out).  Returns NGX_OK: sent, cb will be called exactly once;
+ * NGX_DECLINED: no connection now, cb will not be called; NGX_ERROR.
+ * argv is copied before return.
+ */
+typedef void (*ngx_http_farm_limit_redis_cb_pt)(void *data, void *reply);
+
+ngx_int_t ngx_http_farm_limit_redis_command(ngx_http_farm_limit_backend_t *b,
+    int argc, const char **argv, const size_t *argvlen,
+    ngx_http_farm_limit_redis_cb_pt cb, void *data);
+
 
 #endif /* _NGX_HTTP_FARM_LIMIT_H_INCLUDED_ */

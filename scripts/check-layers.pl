@@ -152,6 +152,7 @@ my %layer = (
     'ngx_http_farm_kong_plugins.c'     => ['6', 'kong'],
     'ngx_http_farm_kong_auth.c'        => ['6', 'kong'],
     'ngx_http_farm_kong_rl_redis.c'    => ['6', 'kong'],
+    'ngx_http_farm_kong_rl_sync.c'     => ['6', 'kong'],
     'ngx_http_farm_kong_body.c'        => ['6', 'kong'],
     'ngx_http_farm_kong_jwt.c'         => ['6', 'kong'],
     'ngx_http_farm_kong_corrid.c'      => ['6', 'kong'],

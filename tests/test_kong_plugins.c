@@ -90,6 +90,14 @@ defaults_are_kongs(void **state)
     assert_int_equal(ci->generator, KONG_CORRID_UUID_COUNTER);
 
     kong_config_free(cfg);
+
+    /* sync_rate with policy redis: Kong's periodic sync */
+    cfg = load_ok(HEAD "plugins:\n- name: rate-limiting\n"
+                  "  config: {minute: 5, policy: redis, redis: {host: r}, "
+                  "sync_rate: 10}\n");
+    rl = global(cfg, KONG_PLUGIN_RATE_LIMITING)->conf;
+    assert_true(rl->sync_rate == 10);
+    kong_config_free(cfg);
 }
 
 
@@ -120,6 +128,16 @@ schema_errors(void **state)
              "  config: {minute: 1, sync_rate: 5}\n",
              "kong.yml:4:34: plugins[0].config.sync_rate: sync_rate can only "
              "be used with the redis policy");
+    load_err(HEAD "plugins:\n- name: rate-limiting\n"
+             "  config: {minute: 1, policy: redis, redis: {host: r}, "
+             "sync_rate: 0}\n",
+             "kong.yml:4:67: plugins[0].config.sync_rate: sync_rate must be "
+             "greater than 0.02, or -1 to disable");
+    load_err(HEAD "plugins:\n- name: rate-limiting\n"
+             "  config: {minute: 1, policy: redis, redis: {host: r}, "
+             "sync_rate: -2}\n",
+             "kong.yml:4:67: plugins[0].config.sync_rate: sync_rate must be "
+             "greater than 0.02, or -1 to disable");
     load_err(HEAD "plugins:\n- name: acl\n",
              "kong.yml:3:3: plugins[0].config: at least one of these fields "
              "must be non-empty: 'config.allow', 'config.deny'");
