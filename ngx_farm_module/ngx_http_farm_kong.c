@@ -406,7 +406,9 @@ ngx_http_farm_kong(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_kong_module);
 
-    if (ngx_http_farm_kong_health_conf(cf, kc, kmcf->confs.nelts) != NGX_OK) {
+    if (ngx_http_farm_kong_health_conf(cf, kc, kmcf->confs.nelts) != NGX_OK
+        || ngx_http_farm_kong_tls_conf(cf, kc) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

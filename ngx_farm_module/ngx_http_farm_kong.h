@@ -99,6 +99,8 @@ typedef struct {
                                              active checks in flight */
 #if (NGX_HTTP_SSL)
     ngx_ssl_t                 *hc_ssl;    /* active checks of type https */
+    ngx_ssl_t                **tls;       /* per service: its tls_verify
+                                             context, or NULL */
 #endif
     u_char                    *farm;      /* per service: host names an
                                              nginx upstream {} block */
@@ -379,6 +381,14 @@ void ngx_http_farm_kong_forwarded_host(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *host);
 void ngx_http_farm_kong_forwarded(ngx_http_request_t *r,
     ngx_http_farm_kong_ctx_t *ctx);
+
+/* ngx_http_farm_kong_tls.c: services' tls_verify, ca_certificates */
+ngx_int_t ngx_http_farm_kong_tls_conf(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc);
+#if (NGX_HTTP_SSL)
+void ngx_http_farm_kong_tls_apply(ngx_http_farm_kong_conf_t *kc,
+    const kong_service_t *s, ngx_http_upstream_conf_t *conf);
+#endif
 
 /* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
 ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,

@@ -142,6 +142,7 @@ my %layer = (
     'ngx_http_farm_kong_keepalive.c'   => ['6', 'kong'],
     'ngx_http_farm_kong_buffering.c'   => ['6', 'kong'],
     'ngx_http_farm_kong_forwarded.c'   => ['6', 'kong'],
+    'ngx_http_farm_kong_tls.c'         => ['6', 'kong'],
     'ngx_http_farm_kong_health.c'      => ['6', 'kong'],
     'ngx_http_farm_kong_check.c'       => ['6', 'kong'],
     'ngx_http_farm_kong_plugins.c'     => ['6', 'kong'],

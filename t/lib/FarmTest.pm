@@ -1039,9 +1039,10 @@ sub stop_echo {
 
 # start_streamer(): t/lib/stream_server.pl on a free port, for tests of
 # streaming through the gateway: GET /stream sends "first\n", then "rest\n"
-# once streamer_go($h) is called; any other request has its body appended
-# piece by piece to the file $h->{body} as it arrives.  Handle: {pid, port,
-# log, dir, body}; stop_streamer($h) stops it and its children.
+# once streamer_go($h) is called (Content-Length 11); any other request has
+# its body appended piece by piece to the file $h->{body} as it arrives.
+# Handle: {pid, port, log, dir, body}; stop_streamer($h) stops it and its
+# children.
 sub start_streamer {
     my $port = free_port();
     my $dir = File::Temp::tempdir("streamer-$port-XXXXXX", DIR => _tmpdir(),

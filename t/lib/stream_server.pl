@@ -3,10 +3,12 @@
 # tests of streaming through a gateway (FarmTest::start_streamer).  Each
 # connection is served by a child process, closed after its answer.
 #
-#   GET /stream...  answers 200 chunked: "first\n" at once, then waits until
-#                   the file DIR/go exists (at most 60 s), then "rest\n" and
-#                   the end.  A client that reads "first" before it creates
-#                   DIR/go has seen the body before the service finished.
+#   GET /stream...  answers 200 with Content-Length 11: "first\n" at once,
+#                   then waits until the file DIR/go exists (at most 60 s),
+#                   then "rest\n" (a chunked answer would not show nginx's
+#                   buffering: its chunked parser passes pieces on).  A
+#                   client that reads "first" before it creates DIR/go has
+#                   seen the body before the service finished.
 #   anything else   reads the request body (Content-Length or chunked) and
 #                   appends each piece as it arrives to DIR/body, then
 #                   answers 200 with the decoded body.
@@ -66,11 +68,11 @@ sub serve {
 
     if ($reqline =~ m{^GET /stream}) {
         syswrite $c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                   . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                   . "6\r\nfirst\n\r\n";
+                   . "Content-Length: 11\r\nConnection: close\r\n\r\n"
+                   . "first\n";
         my $deadline = time + 60;
         Time::HiRes::sleep(0.02) until -e "$dir/go" || time > $deadline;
-        syswrite $c, "5\r\nrest\n\r\n0\r\n\r\n";
+        syswrite $c, "rest\n";
         return;
     }
 
