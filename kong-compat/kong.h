@@ -429,6 +429,9 @@ typedef struct {
     size_t                  uri_len;
     unsigned                port;     /* the listener's port */
     int                     https;    /* the request came over TLS */
+    int                     forwarded_https;  /* or a trusted proxy's
+                                                 X-Forwarded-Proto says
+                                                 https: no 426 */
     const char             *sni;      /* NULL = none */
     size_t                  sni_len;
     const kong_header_t    *headers;

@@ -92,7 +92,7 @@ ngx_http_farm_kong_forwarded_trust(ngx_http_request_t *r,
     if (proto.len == sizeof("https") - 1
         && ngx_strncasecmp(proto.data, (u_char *) "https", proto.len) == 0)
     {
-        kr->https = 1;
+        kr->forwarded_https = 1;
     }
 }
 
