@@ -137,6 +137,15 @@ typedef struct {
 } kong_plugins_t;
 
 
+/* a ca_certificates entity: a trusted CA for services' certificates */
+typedef struct {
+    const char             *id;
+    const char             *cert;             /* PEM, one CA certificate */
+    kong_pos_t              pos;
+    size_t                  index;            /* in cfg->ca_certificates */
+} kong_ca_certificate_t;
+
+
 struct kong_service_s {
     const char             *id;
     const char             *name;
@@ -151,6 +160,8 @@ struct kong_service_s {
     int                     enabled;
     int                     tls_verify;        /* -1 = unset */
     int                     tls_verify_depth;  /* -1 = unset */
+    kong_ca_certificate_t **ca_certificates;   /* NULL = unset */
+    size_t                  nca_certificates;
     kong_upstream_t        *upstream;  /* an upstream named by host, or NULL */
     kong_plugins_t          plugins;
     kong_pos_t              pos;
@@ -371,6 +382,8 @@ typedef struct {
     size_t                  nconsumers;
     kong_credential_t     **credentials;
     size_t                  ncredentials;
+    kong_ca_certificate_t **ca_certificates;
+    size_t                  nca_certificates;
 
     kong_plugins_t          plugins;          /* every plugin, any scope */
     kong_plugins_t          global_plugins;   /* no route/service/consumer */
@@ -425,6 +438,9 @@ typedef struct {
     size_t                  uri_len;
     unsigned                port;     /* the listener's port */
     int                     https;    /* the request came over TLS */
+    int                     forwarded_https;  /* or a trusted proxy's
+                                                 X-Forwarded-Proto says
+                                                 https: no 426 */
     const char             *sni;      /* NULL = none */
     size_t                  sni_len;
     const kong_header_t    *headers;

@@ -22,7 +22,7 @@
 
 const char *const  kong_entity_names[] = {
     "", "services", "routes", "upstreams", "targets", "consumers",
-    "plugins", "credentials"
+    "plugins", "credentials", "ca_certificates"
 };
 
 const char *const  kong_protocols[] = {

@@ -55,11 +55,12 @@ static void
 kong_resolve(kong_ctx_t *ctx)
 {
     static const char *const  what[] = {
-        "", "service", "upstream", "route", "service", "consumer", "consumer"
+        "", "service", "upstream", "route", "service", "consumer", "consumer",
+        "ca_certificates"
     };
     static const int  target_type[] = {
         0, KONG_ENT_SERVICE, KONG_ENT_UPSTREAM, KONG_ENT_ROUTE,
-        KONG_ENT_SERVICE, KONG_ENT_CONSUMER, KONG_ENT_CONSUMER
+        KONG_ENT_SERVICE, KONG_ENT_CONSUMER, KONG_ENT_CONSUMER, KONG_ENT_CA
     };
 
     size_t           i, plen;
@@ -105,6 +106,9 @@ kong_resolve(kong_ctx_t *ctx)
         case KONG_REF_CRED_CONSUMER:
             ((kong_credential_t *) r->from)->consumer = ent;
             break;
+        case KONG_REF_SERVICE_CA:
+            *(kong_ca_certificate_t **) r->from = ent;
+            break;
         }
     }
 }
@@ -117,8 +121,6 @@ static const char *const  kong_rejected[][2] = {
                       "(ssl_certificate)" },
     { "snis", "TLS certificates and keys are configured in nginx "
               "(ssl_certificate)" },
-    { "ca_certificates", "trusted CAs are configured in nginx "
-                         "(proxy_ssl_trusted_certificate)" },
     { "vaults", "secret references are not supported" },
     { "key_sets", "keys are not supported" },
     { "keys", "keys are not supported" },
@@ -155,6 +157,9 @@ kong_entity(kong_ctx_t *ctx, const char *key, const kong_node_t *item)
         } else if (strcmp(key, "plugins") == 0) {
             kong_plugin(ctx, item, 0, NULL);
 
+        } else if (strcmp(key, "ca_certificates") == 0) {
+            kong_ca_certificate(ctx, item);
+
         } else {
             kong_credential(ctx, item,
                             kong_credential_entities[
@@ -189,7 +194,7 @@ kong_is_entities(const kong_node_t *key)
 {
     static const char *const  entities[] = {
         "services", "routes", "upstreams", "targets", "consumers", "plugins",
-        NULL
+        "ca_certificates", NULL
     };
 
     return kong_in_list(key->str, key->len, entities) >= 0
@@ -380,6 +385,8 @@ kong_cascade(kong_ctx_t *ctx, size_t i)
     kong_target_t      *t;
     kong_plugin_t      *p;
     kong_credential_t  *c;
+    kong_service_t     *s;
+    size_t              k;
 
 #define BAD(ptr)  ((ptr) != NULL && kong_ent_bad(ctx, ptr))
 
@@ -390,6 +397,14 @@ kong_cascade(kong_ctx_t *ctx, size_t i)
     }
 
     switch (e->type) {
+    case KONG_ENT_SERVICE:
+        s = e->ptr;
+        for (k = 0; k < s->nca_certificates; k++) {
+            if (BAD(s->ca_certificates[k])) {
+                return 1;
+            }
+        }
+        return 0;
     case KONG_ENT_ROUTE:
         r = e->ptr;
         return BAD(r->service);
@@ -509,7 +524,7 @@ kong_unique_late(kong_ctx_t *ctx)
 static int
 kong_collect(kong_ctx_t *ctx)
 {
-    size_t            i, count[8];
+    size_t            i, count[KONG_ENT_N];
     kong_ent_t       *e;
     kong_config_t    *cfg;
     kong_plugin_t    *p;
@@ -538,10 +553,13 @@ kong_collect(kong_ctx_t *ctx)
                                             * sizeof(void *));
     cfg->credentials = kong_palloc(ctx->pool, (count[KONG_ENT_CRED] + 1)
                                               * sizeof(void *));
+    cfg->ca_certificates = kong_palloc(ctx->pool, (count[KONG_ENT_CA] + 1)
+                                                  * sizeof(void *));
 
     if (cfg->services == NULL || cfg->routes == NULL
         || cfg->upstreams == NULL || cfg->targets == NULL
-        || cfg->consumers == NULL || cfg->credentials == NULL)
+        || cfg->consumers == NULL || cfg->credentials == NULL
+        || cfg->ca_certificates == NULL)
     {
         return -1;
     }
@@ -582,6 +600,11 @@ kong_collect(kong_ctx_t *ctx)
 
         case KONG_ENT_CRED:
             KONG_PUSH(cfg->credentials, cfg->ncredentials, e->ptr);
+            break;
+
+        case KONG_ENT_CA:
+            ((kong_ca_certificate_t *) e->ptr)->index = cfg->nca_certificates;
+            KONG_PUSH(cfg->ca_certificates, cfg->nca_certificates, e->ptr);
             break;
 
         case KONG_ENT_PLUGIN:
@@ -722,7 +745,7 @@ kong_ctx_maps_free(kong_ctx_t *ctx)
 {
     size_t  i;
 
-    for (i = 0; i < 8; i++) {
+    for (i = 0; i < KONG_ENT_N; i++) {
         if (i != KONG_ENT_UPSTREAM) {
             kong_map_free(&ctx->names[i]);
         }

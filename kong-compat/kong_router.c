@@ -1115,7 +1115,9 @@ kong_match(const kong_config_t *cfg, const kong_request_t *r,
     m->service = route->service;
     m->regex = req.best_re;
 
-    if (!(route->protocols & KONG_PROTO_HTTP) && !r->https) {
+    if (!(route->protocols & KONG_PROTO_HTTP) && !r->https
+        && !r->forwarded_https)
+    {
         m->status = route->https_redirect_status_code;
         return 0;
     }

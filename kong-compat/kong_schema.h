@@ -39,6 +39,7 @@ typedef struct {
 #define KONG_REF_PLUGIN_SERVICE    4
 #define KONG_REF_PLUGIN_CONSUMER   5
 #define KONG_REF_CRED_CONSUMER     6
+#define KONG_REF_SERVICE_CA        7   /* from: the service's slot */
 
 
 /* every entity in file order, with what it depends on (skip mode) */
@@ -59,6 +60,8 @@ typedef struct {
 #define KONG_ENT_CONSUMER   5
 #define KONG_ENT_PLUGIN     6
 #define KONG_ENT_CRED       7
+#define KONG_ENT_CA         8
+#define KONG_ENT_N          9
 
 
 typedef struct {
@@ -87,8 +90,8 @@ typedef struct {
     size_t              nrefs;
     size_t              crefs;
 
-    kong_map_t          names[8];     /* by KONG_ENT_*: name/username */
-    kong_map_t          ids[8];       /* by KONG_ENT_*: id */
+    kong_map_t          names[KONG_ENT_N];    /* by KONG_ENT_*: name */
+    kong_map_t          ids[KONG_ENT_N];      /* by KONG_ENT_*: id */
     kong_map_t          custom_ids;
     kong_map_t          targets;      /* "upstream-index host:port" */
     kong_map_t          plugin_keys;  /* "name route service consumer" */
@@ -207,6 +210,11 @@ void kong_plugin(kong_ctx_t *ctx, const kong_node_t *map, int scope,
     void *owner);
 void kong_credential(kong_ctx_t *ctx, const kong_node_t *map,
     const char *entity, kong_consumer_t *c);
+
+/* kong_ca.c: ca_certificates entities, a service's ca_certificates */
+void kong_ca_certificate(kong_ctx_t *ctx, const kong_node_t *map);
+void kong_service_cas(kong_ctx_t *ctx, const kong_node_t *map,
+    kong_service_t *s, int https);
 
 /* kong_plugin_conf.c: a plugin's name and config; kong_creds.c: a
  * credential's fields, and what needs resolved references; kong_scope.c:

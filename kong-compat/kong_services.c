@@ -312,12 +312,8 @@ kong_service(kong_ctx_t *ctx, const kong_node_t *map)
                   "nginx's proxy_ssl_certificate)");
     }
 
-    v = kong_node_get(map, "ca_certificates");
-    if (!kong_node_is_null(v)) {
-        kong_ferr(ctx, v, "ca_certificates", "not supported by this "
-                  "gateway: ca_certificates entities are not loaded (use "
-                  "nginx's proxy_ssl_trusted_certificate)");
-    }
+    kong_service_cas(ctx, map, s,
+                     proto == KONG_PROTO_HTTPS || proto == KONG_PROTO_TLS);
 
     kong_nested_plugins(ctx, map, KONG_ENT_SERVICE, s);
 

@@ -181,6 +181,12 @@ ngx_http_farm_kong_init(ngx_conf_t *cf)
         return NGX_OK;
     }
 
+    if (ngx_http_farm_kong_buffering_init(cf, kmcf) != NGX_OK
+        || ngx_http_farm_kong_forwarded_init(cf, kmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
@@ -402,7 +408,9 @@ ngx_http_farm_kong(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_farm_kong_module);
 
-    if (ngx_http_farm_kong_health_conf(cf, kc, kmcf->confs.nelts) != NGX_OK) {
+    if (ngx_http_farm_kong_health_conf(cf, kc, kmcf->confs.nelts) != NGX_OK
+        || ngx_http_farm_kong_tls_conf(cf, kc) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

@@ -109,6 +109,8 @@ typedef struct {
                                              active checks in flight */
 #if (NGX_HTTP_SSL)
     ngx_ssl_t                 *hc_ssl;    /* active checks of type https */
+    ngx_ssl_t                **tls;       /* per service: its tls_verify
+                                             context, or NULL */
 #endif
     u_char                    *farm;      /* per service: host names an
                                              nginx upstream {} block */
@@ -155,8 +157,20 @@ typedef struct {
 
 
 typedef struct {
+    ngx_uint_t                  index;    /* ngx_http_proxy_module's
+                                             ctx_index, or UNSET */
+    ngx_uint_t                  version;  /* offsets in its loc conf:
+                                             proxy_http_version, */
+    ngx_uint_t                  body;     /* proxy_set_body, */
+    ngx_uint_t                  pass_body;    /* proxy_pass_request_body */
+} ngx_http_farm_kong_proxy_conf_t;
+
+
+typedef struct {
     ngx_array_t                 confs;    /* ngx_http_farm_kong_conf_t * */
     ngx_flag_t                  upstream_added;
+    ngx_http_farm_kong_proxy_conf_t  proxy;   /* request_buffering */
+    ngx_uint_t                  realip_index;     /* trusted_ips, or UNSET */
 } ngx_http_farm_kong_main_conf_t;
 
 
@@ -230,6 +244,8 @@ typedef struct {
     unsigned                    answered:1;
     unsigned                    error_sent:1;
     unsigned                    corrid_echo:1;    /* on the response */
+    unsigned                    trusted:1;    /* trusted_ips: the client's
+                                                 X-Forwarded-* pass */
 
     /* correlation-id (ngx_http_farm_kong_corrid.c) */
     ngx_str_t                   corrid_name;
@@ -414,6 +430,32 @@ ngx_int_t ngx_http_farm_kong_prom_conf(ngx_conf_t *cf,
 ngx_int_t ngx_http_farm_kong_prom_init(ngx_conf_t *cf);
 char *ngx_http_farm_kong_prom_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* ngx_http_farm_kong_buffering.c: request_buffering, response_buffering */
+ngx_int_t ngx_http_farm_kong_buffering_init(ngx_conf_t *cf,
+    ngx_http_farm_kong_main_conf_t *kmcf);
+void ngx_http_farm_kong_request_buffering(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx);
+void ngx_http_farm_kong_response_buffering(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx);
+
+/* ngx_http_farm_kong_forwarded.c: trusted_ips and X-Forwarded-* */
+ngx_int_t ngx_http_farm_kong_forwarded_init(ngx_conf_t *cf,
+    ngx_http_farm_kong_main_conf_t *kmcf);
+void ngx_http_farm_kong_forwarded_trust(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, kong_request_t *kr);
+void ngx_http_farm_kong_forwarded_host(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx, ngx_str_t *host);
+void ngx_http_farm_kong_forwarded(ngx_http_request_t *r,
+    ngx_http_farm_kong_ctx_t *ctx);
+
+/* ngx_http_farm_kong_tls.c: services' tls_verify, ca_certificates */
+ngx_int_t ngx_http_farm_kong_tls_conf(ngx_conf_t *cf,
+    ngx_http_farm_kong_conf_t *kc);
+#if (NGX_HTTP_SSL)
+void ngx_http_farm_kong_tls_apply(ngx_http_farm_kong_conf_t *kc,
+    const kong_service_t *s, ngx_http_upstream_conf_t *conf);
+#endif
 
 /* ngx_http_farm_kong_balancer.c: the target, the implicit upstream */
 ngx_uint_t ngx_http_farm_kong_pick(ngx_http_request_t *r,

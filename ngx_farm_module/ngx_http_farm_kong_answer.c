@@ -360,6 +360,8 @@ ngx_http_farm_kong_header_filter(ngx_http_request_t *r)
         return ngx_http_farm_kong_next_header_filter(r);
     }
 
+    ngx_http_farm_kong_response_buffering(r, ctx);
+
     if (ngx_http_farm_kong_header(r, "X-Kong-Request-Id", &ctx->request_id)
         != NGX_OK
         || ngx_http_farm_kong_plugins_headers(r, ctx) != NGX_OK)

@@ -455,6 +455,7 @@ ngx_http_farm_kong_init_peer(ngx_http_request_t *r,
 #if (NGX_HTTP_SSL)
     u->ssl_name.data = (u_char *) s->host;
     u->ssl_name.len = ngx_strlen(s->host);
+    ngx_http_farm_kong_tls_apply(ctx->conf, s, conf);
 #endif
 
     pd->ctx = ctx;

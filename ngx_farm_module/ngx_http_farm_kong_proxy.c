@@ -130,7 +130,7 @@ ngx_http_farm_kong_route(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
     size_t                 size;
     uint32_t               id[4];
     ngx_int_t              rc;
-    ngx_str_t              location;
+    ngx_str_t              host, location;
     ngx_uint_t             i;
     ngx_time_t            *tp;
     kong_config_t         *kong;
@@ -171,6 +171,8 @@ ngx_http_farm_kong_route(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
     if (ngx_http_farm_kong_request(r, &kr) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_http_farm_kong_forwarded_trust(r, ctx, &kr);
 
     size = KONG_MATCH_BUF(kong, kr.uri_len);
 
@@ -220,7 +222,10 @@ ngx_http_farm_kong_route(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
 
     default:
         /* 301, 302, 307, 308: to https on the same host and target */
-        location.len = sizeof("https://") - 1 + r->headers_in.server.len
+        host = r->headers_in.server;
+        ngx_http_farm_kong_forwarded_host(r, ctx, &host);
+
+        location.len = sizeof("https://") - 1 + host.len
                        + r->unparsed_uri.len;
         location.data = ngx_pnalloc(r->pool, location.len);
         if (location.data == NULL) {
@@ -228,8 +233,7 @@ ngx_http_farm_kong_route(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx)
         }
 
         p = ngx_cpymem(location.data, "https://", sizeof("https://") - 1);
-        p = ngx_cpymem(p, r->headers_in.server.data,
-                       r->headers_in.server.len);
+        p = ngx_cpymem(p, host.data, host.len);
         ngx_memcpy(p, r->unparsed_uri.data, r->unparsed_uri.len);
 
         if (ngx_http_farm_kong_header(r, "Location", &location) != NGX_OK) {
@@ -381,7 +385,7 @@ ngx_http_farm_kong_proxy(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
     p = ngx_cpymem(p, ctx->match.upstream_uri, ctx->match.upstream_uri_len);
     ctx->url.len = p - ctx->url.data;
 
-    /* X-Forwarded-*: this request's, as Kong does without trusted_ips */
+    /* X-Forwarded-*: this request's, or a trusted client's (trusted_ips) */
 
 #if (NGX_HTTP_SSL)
     if (r->connection->ssl != NULL) {
@@ -414,6 +418,8 @@ ngx_http_farm_kong_proxy(ngx_http_request_t *r, ngx_http_farm_kong_ctx_t *ctx,
         ctx->fwd_prefix.data = (u_char *) ctx->match.prefix;
         ctx->fwd_prefix.len = ctx->match.prefix_len;
     }
+
+    ngx_http_farm_kong_forwarded(r, ctx);
 
     if (ctx->farm) {
         ctx->resolved = 1;
@@ -739,6 +745,7 @@ ngx_http_farm_kong_finish(ngx_http_request_t *r,
     ngx_http_farm_kong_peer_t  *peer;
 
     if (ctx->farm) {
+        ngx_http_farm_kong_request_buffering(r, ctx);
         return NGX_DECLINED;
     }
 
@@ -751,6 +758,7 @@ ngx_http_farm_kong_finish(ngx_http_request_t *r,
 
     if (u == NULL && ctx->peers.nelts > 0) {
         ctx->start = 0;
+        ngx_http_farm_kong_request_buffering(r, ctx);
         return NGX_DECLINED;
     }
 
@@ -771,6 +779,8 @@ ngx_http_farm_kong_finish(ngx_http_request_t *r,
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_http_farm_kong_request_buffering(r, ctx);
 
     return NGX_DECLINED;
 }

@@ -3,8 +3,9 @@
  * BSD-2-Clause, see LICENSE.
  *
  * What the tests of kong-compat's loader share (test_kong_load.c,
- * test_kong_load_errors.c, test_kong_load_refs.c): loading a kong.yml that
- * must load or must fail with a given error, and finding an entity by name.
+ * test_kong_load_errors.c, test_kong_load_refs.c, test_kong_load_ca.c):
+ * loading a kong.yml that must load or must fail with a given error, and
+ * finding an entity by name.
  * Each of those files uses every helper here.
  */
 

@@ -931,6 +931,49 @@ small_buffer_is_refused(void **state)
 }
 
 
+/*
+ * A trusted proxy's X-Forwarded-Proto: https (the glue sets
+ * forwarded_https) satisfies an https-only route, as Kong's forwarded_proto
+ * does; the route's snis still need the connection's own TLS.
+ */
+static void
+forwarded_https_satisfies_an_https_only_route(void **state)
+{
+    char             buf[256];
+    kong_match_t     m;
+    kong_config_t   *cfg;
+    kong_request_t   r;
+
+    (void) state;
+
+    cfg = cfg_of("_format_version: \"3.0\"\n"
+                 "services:\n"
+                 "- name: s\n"
+                 "  host: s.test\n"
+                 "  routes:\n"
+                 "  - protocols: [https]\n"
+                 "    paths: [/secure]\n");
+
+    memset(&r, 0, sizeof(r));
+    r.method = "GET";
+    r.method_len = 3;
+    r.uri = "/secure/x";
+    r.uri_len = strlen(r.uri);
+    r.port = 80;
+
+    assert_int_equal(kong_match(cfg, &r, &m, buf, sizeof(buf)), 0);
+    assert_int_equal(m.status, 426);
+
+    r.forwarded_https = 1;
+
+    assert_int_equal(kong_match(cfg, &r, &m, buf, sizeof(buf)), 0);
+    assert_int_equal(m.status, 0);
+    assert_string_equal(m.upstream_uri, "/x");
+
+    kong_config_free(cfg);
+}
+
+
 /* ---- scale: the index, not a scan ---------------------------------------- */
 
 static void
@@ -1009,6 +1052,7 @@ main(void)
         cmocka_unit_test(methods_and_snis),
         cmocka_unit_test(request_path_is_normalized),
         cmocka_unit_test(answers_without_a_proxy),
+        cmocka_unit_test(forwarded_https_satisfies_an_https_only_route),
         cmocka_unit_test(upstream_uri_query_prefix_and_escaping),
         cmocka_unit_test(kongs_path_joining_table),
         cmocka_unit_test(the_beamline_kong_yml),

@@ -1133,6 +1133,42 @@ sub stop_echo {
     return _stop_pid($h->{pid}, 'TERM', 5);
 }
 
+# start_streamer(): t/lib/stream_server.pl on a free port, for tests of
+# streaming through the gateway: GET /stream sends "first\n", then "rest\n"
+# once streamer_go($h) is called (Content-Length 11); any other request has
+# its body appended piece by piece to the file $h->{body} as it arrives.
+# Handle: {pid, port, log, dir, body}; stop_streamer($h) stops it and its
+# children.
+sub start_streamer {
+    my $port = free_port();
+    my $dir = File::Temp::tempdir("streamer-$port-XXXXXX", DIR => _tmpdir(),
+                                  CLEANUP => 1);
+    my $log = File::Spec->catfile(_tmpdir(), "streamer-$port.log");
+    my $pid = _spawn("streamer-$port", $log, {}, $^X,
+                     "$RepoRoot/t/lib/stream_server.pl", $port, $dir);
+    wait_until(sub {
+        die "FarmTest: start_streamer: exited:\n" . _log_tail($log, 10)
+            if _reaped($pid, \my $status);
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                      Proto => 'tcp', Timeout => 1) or return 0;
+        close $s;
+        return 1;
+    }, 10, "stream server on $port");
+    return { pid => $pid, port => $port, log => $log, dir => $dir,
+             body => "$dir/body" };
+}
+
+sub stop_streamer {
+    my ($h) = @_;
+    return _stop_pid($h->{pid}, 'TERM', 5);
+}
+
+sub streamer_go {
+    my ($h) = @_;
+    open my $fh, '>', "$h->{dir}/go" or die "FarmTest: $h->{dir}/go: $!\n";
+    close $fh;
+}
+
 sub listener_peak {
     my ($h) = @_;
     open my $fh, '<', $h->{peak} or return 0;
