@@ -40,6 +40,10 @@
 #include <ngx_thread_pool.h>
 #endif
 
+#if (NGX_LINUX) && defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 
 #define NGX_HTTP_FARM_CONSUL_BATCH  256         /* entries per loop turn */
 #define NGX_HTTP_FARM_CONSUL_BAD    255         /* a malformed entry */
@@ -248,6 +252,19 @@ ngx_http_farm_consul_answer_parse(void *data, ngx_log_t *log)
 
     free(ans->body);
     ans->body = NULL;
+
+#if (NGX_LINUX) && defined(__GLIBC__)
+
+    /*
+     * glibc gives each thread of the pool a heap of its own, and keeps what
+     * a parse freed there (the tree, tens of MB at 100,000 entries) for
+     * that thread: give it back, or every thread of the pool that ever
+     * parsed an answer holds that much
+     */
+
+    (void) malloc_trim(0);
+
+#endif
 
     if (n < 0) {
         ans->rc = NGX_ERROR;
