@@ -22,7 +22,9 @@
  * ngx_http_farm_sync_end()) NGX_HTTP_FARM_CONSUL_BATCH entries per turn
  * of the loop (a posted event on ngx_posted_next_events), so requests run
  * between batches.  An unchanged entry costs a hash and one O(log n)
- * lookup under the zone lock; a changed one the usual apply.
+ * lookup under the zone lock; a changed one the usual apply.  An answer
+ * the same as the last one applied (its CRC32, taken on the thread) is
+ * not parsed at all, for a minute after that apply.
  *
  * A worker that dies during a parse or between batches leaves nothing in
  * the zone but a sync begun and not ended, which the respawned owner's
@@ -47,6 +49,7 @@
 
 #define NGX_HTTP_FARM_CONSUL_BATCH  256         /* entries per loop turn */
 #define NGX_HTTP_FARM_CONSUL_BAD    255         /* a malformed entry */
+#define NGX_HTTP_FARM_CONSUL_AGAIN  60000       /* ms, a same answer again */
 
 
 /* the header of one packed entry; its strings follow, NUL-terminated */
@@ -80,6 +83,11 @@ struct ngx_http_farm_consul_answer_s {
     ngx_uint_t                     entries;
     ngx_int_t                      rc;
     char                           err[FARM_ERR_MAX];
+    uint32_t                       crc;         /* of this body */
+    uint32_t                       last_crc;    /* of the last applied */
+    ngx_msec_t                     last_applied;
+    unsigned                       same:1;      /* the thread skipped it */
+    unsigned                       may_skip:1;
 
     size_t                         pos;         /* the next to apply */
     ngx_event_t                    apply;       /* the next batch */
@@ -181,7 +189,19 @@ ngx_http_farm_consul_answer_start(ngx_http_farm_consul_answer_t *ans,
     ans->pos = 0;
     ans->rc = NGX_OK;
     ans->err[0] = '\0';
+    ans->same = 0;
     ans->parsing = 1;
+
+    /*
+     * An answer the same as the last one applied, byte for byte (a blocking
+     * query that ran out of wait= without news), changes nothing: its parse
+     * is skipped, but not for NGX_HTTP_FARM_CONSUL_AGAIN after that apply,
+     * so that an entry the zone refused then (no room) is tried again.
+     */
+
+    ans->may_skip = (ans->last_crc != 0
+                     && ngx_current_msec - ans->last_applied
+                        < NGX_HTTP_FARM_CONSUL_AGAIN);
 
 #if (NGX_THREADS)
 
@@ -244,6 +264,15 @@ ngx_http_farm_consul_answer_parse(void *data, ngx_log_t *log)
     ngx_http_farm_consul_answer_t  *ans = data;
 
     int  n;
+
+    ans->crc = ngx_crc32_long(ans->body, ans->len) | 1;
+
+    if (ans->may_skip && ans->crc == ans->last_crc) {
+        free(ans->body);
+        ans->body = NULL;
+        ans->same = 1;
+        return;
+    }
 
     n = farm_consul_health_parse((char *) ans->body, ans->len,
                                  (char *) ans->fcf->service.data,
@@ -392,10 +421,23 @@ ngx_http_farm_consul_answer_parsed(ngx_event_t *ev)
     }
 
     if (ans->rc != NGX_OK) {
+        ans->last_crc = 0;
         ngx_http_farm_consul_answer_free(ans);
         ans->done(ans->data, NGX_ERROR, ans->err);
         return;
     }
+
+    if (ans->same) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ans->log, 0,
+                       "farm: consul answer unchanged, not applied again");
+
+        ans->done(ans->data, NGX_OK, NULL);
+        return;
+    }
+
+    /* until this apply ends, no answer is skipped as the same as it */
+
+    ans->last_crc = 0;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ans->log, 0,
                    "farm: consul answer parsed: %ui entries, %uz bytes",
@@ -446,6 +488,14 @@ ngx_http_farm_consul_answer_batch(ngx_event_t *ev)
     ngx_http_farm_sync_end(ans->fcf);
 
     ans->applying = 0;
+
+    /* a sync under hold= removed nothing: the same answer must come again */
+
+    if (ans->fcf->hold_until == 0) {
+        ans->last_crc = ans->crc;
+        ans->last_applied = ngx_current_msec;
+    }
+
     ngx_http_farm_consul_answer_free(ans);
 
     ans->done(ans->data, NGX_OK, NULL);

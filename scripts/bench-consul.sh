@@ -9,14 +9,17 @@
 # X-Consul-Index header.  It answers at once instead of blocking, with the
 # same index, so the gateway takes the whole list again once a second (its
 # rule for an answer without a newer index): a full sync per second, every
-# entry parsed and looked up.  Registering 100,000 services in a real
+# entry parsed and looked up.  Two saved answers, which differ in one
+# entry's weight, are served at random, so the gateway cannot skip an
+# answer as the same as the last one it applied.  Registering 100,000 services in a real
 # Consul takes longer than the bench; the tests (t/20-consul.t,
 # t/27-consul-limits.t) use the real one.
 #
 # One gateway with ONE worker (the sync owner serves the requests too, the
 # worst case), wrk -t1 -c8 --latency for BENCH_SECONDS:
 #   quiet: the fake answers 503, the gateway routes to the last known
-#          agents (no parse, no sync);
+#          agents (no parse, no sync; measured once the status page says
+#          the registry is down, so no parse is still running);
 #   syncs: the fake answers the list, a full sync every second.
 # Both with the module under test (FARM_MODULE, build/...) and, when
 # FARM_MODULE_BEFORE names another build (the module before the answer
@@ -90,6 +93,10 @@ http {
     fastcgi_temp_path tmp/fastcgi;
     uwsgi_temp_path tmp/uwsgi;
     scgi_temp_path tmp/scgi;
+    split_clients "\${msec}\${connection}" \$answer {
+        50%     answer.json;
+        *       answer-b.json;
+    }
     server {
         listen 127.0.0.1:$fake_port;
         root $dir/fake;
@@ -99,7 +106,7 @@ http {
             }
             default_type application/json;
             add_header X-Consul-Index 7;
-            try_files /answer.json =404;
+            try_files /\$answer =404;
         }
     }
 }
@@ -153,6 +160,27 @@ agents_known() {
 
 all_known() { [ "$(agents_known)" = "$many" ]; }
 
+# long_wait what command...: as wait_for, for up to 180 s (a parse of
+# 100,000 entries takes seconds of CPU on a busy machine)
+long_wait() {
+    what=$1
+    shift
+    tries=0
+    while ! "$@" >/dev/null 2>&1; do
+        tries=$((tries + 1))
+        if [ $tries -gt 360 ]; then
+            say "$me: timed out waiting for $what" >&2
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+registry_down() {
+    curl -s "http://127.0.0.1:$gw_port/farm?limit=1" \
+        | grep -q '"registry_up":false'
+}
+
 full_syncs() {
     curl -s "http://127.0.0.1:$gw_port/farm" \
         | grep -o '"full_syncs":[0-9]*' | grep -o '[0-9]*$'
@@ -160,8 +188,8 @@ full_syncs() {
 
 # wrk_latency seconds -> "requests non2xx p99 max" (latencies in ms)
 wrk_latency() {
-    wrk -t1 -c8 -d"$1s" --latency "http://127.0.0.1:$gw_port/work?ms=0" \
-        > "$dir/wrk.out" 2>&1
+    wrk -t1 -c8 -d"$1s" --timeout 60s --latency \
+        "http://127.0.0.1:$gw_port/work?ms=0" > "$dir/wrk.out" 2>&1
     awk '
         function ms(v) {
             if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
@@ -182,9 +210,9 @@ run() {
     touch "$dir/fake/down"
     rm -f "$dir/fake/down"
     gateway "$1" "$2"
-    wait_for "$many agents ($1)" all_known
+    long_wait "$many agents ($1)" all_known
     touch "$dir/fake/down"
-    sleep 2                     # the last answer applied, then 503s
+    long_wait "the registry down ($1)" registry_down
     set -- "$1" $(wrk_latency "$seconds")
     q="$2 $3 $4 $5"
     rm -f "$dir/fake/down"
@@ -228,6 +256,9 @@ awk -v n="$many" -v a=$agent_a -v b=$agent_b 'BEGIN {
     }
     printf "]"
 }' > "$dir/fake/answer.json"
+sed '0,/"Weights":{"Passing":1,/s//"Weights":{"Passing":2,/' \
+    "$dir/fake/answer.json" \
+    > "$dir/fake/answer-b.json"
 
 fake
 wait_for "fake registry" curl -sf -o /dev/null \
