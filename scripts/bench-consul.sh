@@ -220,7 +220,9 @@ run() {
     s0=$(full_syncs)
     set -- "$1" $(wrk_latency "$seconds")
     s1=$(full_syncs)
-    echo "$q $2 $3 $4 $5 $((s1 - s0))"
+    rss=$(ps -o rss= --ppid "$(cat "$dir/$1/logs/nginx.pid")" \
+          | awk '{ s += $1 } END { printf "%d", s / 1024 }')
+    echo "$q $2 $3 $4 $5 $((s1 - s0)) $rss"
     stop_nginx "$1"
 }
 
@@ -268,27 +270,27 @@ size=$(wc -c < "$dir/fake/answer.json")
 say "bench: Consul answers of $many agents ($size bytes, a fake registry: a saved answer served by nginx), one worker, wrk -t1 -c8 ${seconds}s"
 
 set -- $(run after "$module")
-a_q="$1 $2 $3 $4" a_s="$5 $6 $7 $8" a_n=$9
-say "  $module: quiet: $a_q; a full sync a second: $a_s ($a_n syncs)"
+a_q="$1 $2 $3 $4" a_s="$5 $6 $7 $8" a_n=$9 a_rss=${10}
+say "  $module: quiet: $a_q; a full sync a second: $a_s ($a_n syncs); worker RSS $a_rss MB"
 
 if [ -n "$before" ]; then
     set -- $(run before "$before")
-    b_q="$1 $2 $3 $4" b_s="$5 $6 $7 $8" b_n=$9
-    say "  $before: quiet: $b_q; a full sync a second: $b_s ($b_n syncs)"
+    b_q="$1 $2 $3 $4" b_s="$5 $6 $7 $8" b_n=$9 b_rss=${10}
+    say "  $before: quiet: $b_q; a full sync a second: $b_s ($b_n syncs); worker RSS $b_rss MB"
 fi
 
-row() {          # row label quiet(req bad p99 max) syncs(req bad p99 max) n
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" \
+row() {          # row label quiet(req bad p99 max) syncs(req bad p99 max) n rss
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" \
         "$2" "$4" "$5" "$6" "$8" "$9" "${10}" \
-        "$(awk -v a="$9" -v b="$5" 'BEGIN { printf "%.1f", a - b }')"
+        "$(awk -v a="$9" -v b="$5" 'BEGIN { printf "%.1f", a - b }')" "${11}"
 }
 
 {
     say ""
-    say "| module | quiet: requests | p99 ms | max ms | full syncs: requests | p99 ms | max ms | syncs | max added ms |"
-    say "|---|---|---|---|---|---|---|---|---|"
-    row "after" $a_q $a_s $a_n
+    say "| module | quiet: requests | p99 ms | max ms | full syncs: requests | p99 ms | max ms | syncs | max added ms | worker RSS MB |"
+    say "|---|---|---|---|---|---|---|---|---|---|"
+    row "after" $a_q $a_s $a_n $a_rss
     if [ -n "$before" ]; then
-        row "before" $b_q $b_s $b_n
+        row "before" $b_q $b_s $b_n $b_rss
     fi
 } | tee "$dir/results.md"
