@@ -48,23 +48,7 @@ gw_port=18496
 agent_a=19453
 agent_b=19454
 
-cleanup() {
-    for f in "$dir"/*/logs/nginx.pid; do
-        [ -e "$f" ] || continue
-        kill -QUIT "$(cat "$f")" 2>/dev/null || true
-    done
-    for f in "$dir"/run/*.pid; do
-        [ -e "$f" ] || continue
-        kill -TERM "$(cat "$f")" 2>/dev/null || true
-    done
-    sleep 0.5
-    for f in "$dir"/run/*.pid "$dir"/*/logs/nginx.pid; do
-        [ -e "$f" ] || continue
-        kill -KILL "$(cat "$f")" 2>/dev/null || true
-        rm -f "$f"
-    done
-}
-trap cleanup EXIT INT TERM
+trap stop_all EXIT INT TERM
 
 stop_nginx() {   # stop_nginx name
     f=$dir/$1/logs/nginx.pid
@@ -160,21 +144,6 @@ agents_known() {
 
 all_known() { [ "$(agents_known)" = "$many" ]; }
 
-# long_wait what command...: as wait_for, for up to 180 s (a parse of
-# 100,000 entries takes seconds of CPU on a busy machine)
-long_wait() {
-    what=$1
-    shift
-    tries=0
-    while ! "$@" >/dev/null 2>&1; do
-        tries=$((tries + 1))
-        if [ $tries -gt 360 ]; then
-            say "$me: timed out waiting for $what" >&2
-            return 1
-        fi
-        sleep 0.5
-    done
-}
 
 registry_down() {
     curl -s "http://127.0.0.1:$gw_port/farm?limit=1" \
@@ -190,19 +159,7 @@ full_syncs() {
 wrk_latency() {
     wrk -t1 -c8 -d"$1s" --timeout 60s --latency \
         "http://127.0.0.1:$gw_port/work?ms=0" > "$dir/wrk.out" 2>&1
-    awk '
-        function ms(v) {
-            if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
-            if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
-            if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
-            return v
-        }
-        /^ +Latency +[0-9]/ { max = ms($4) }
-        /^ +99%/      { p99 = ms($2) }
-        /requests in/ { req = $1 }
-        /Non-2xx/     { bad = $NF }
-        END { printf "%d %d %.2f %.2f\n", req, bad, p99, max }
-    ' "$dir/wrk.out"
+    wrk_summary "$dir/wrk.out"
 }
 
 # run name module: "quiet: req bad p99 max | syncs: req bad p99 max syncs"
@@ -210,9 +167,9 @@ run() {
     touch "$dir/fake/down"
     rm -f "$dir/fake/down"
     gateway "$1" "$2"
-    long_wait "$many agents ($1)" all_known
+    wait_long "$many agents ($1)" all_known
     touch "$dir/fake/down"
-    long_wait "the registry down ($1)" registry_down
+    wait_long "the registry down ($1)" registry_down
     set -- "$1" $(wrk_latency "$seconds")
     q="$2 $3 $4 $5"
     rm -f "$dir/fake/down"
