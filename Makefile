@@ -241,7 +241,7 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD) t/servroot* .bench-limit .bench-core .bench-agent .bench-health .bench-queue \
-	    .bench-metrics .bench-kong-plugins .bench-kong-routes .bench-kong-creds
+	    .bench-metrics .bench-kong-plugins .bench-kong-routes .bench-kong-creds .bench-consul
 
 # kong-compat/: the Kong declarative configuration engine (plain C, no
 # nginx).  Its unit tests (tests/test_kong_*.c) link it instead of the

@@ -123,6 +123,9 @@ struct ngx_http_farm_srv_conf_s {
     ngx_str_t                      tag;
     ngx_str_t                      token;
     ngx_str_t                      ca;
+    size_t                         max_answer;  /* max_answer=, 0: default */
+    ngx_str_t                      thread_pool; /* thread_pool=, the parse's */
+    void                          *parse_pool;  /* its ngx_thread_pool_t */
 
     ngx_http_farm_builtin_t       *builtin;     /* farm_registry builtin */
     ngx_array_t                   *statics;     /* farm_agent, records */

@@ -83,6 +83,9 @@ struct ngx_http_farm_consul_s {
     time_t                         status_logged;
 
     ngx_http_farm_consul_kv_t     *kv;          /* the overrides' watch */
+    ngx_http_farm_consul_answer_t *answer;      /* parsed and applied */
+    uint64_t                       answer_index;
+    uint64_t                       answer_old;
 
     unsigned                       stopped:1;
     unsigned                       acl_warned:1;
@@ -113,6 +116,8 @@ static void ngx_http_farm_consul_action(ngx_http_farm_consul_t *cs,
     curl_socket_t fd, int flags);
 static void ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs,
     CURLcode result);
+static void ngx_http_farm_consul_applied(void *data, ngx_int_t rc,
+    const char *err);
 static void ngx_http_farm_consul_acl_check(ngx_http_farm_consul_t *cs);
 static void ngx_http_farm_consul_failed(ngx_http_farm_consul_t *cs,
     const char *reason);
@@ -317,6 +322,10 @@ ngx_http_farm_consul_body_max(ngx_http_farm_srv_conf_t *fcf)
 {
     size_t  max;
 
+    if (fcf->max_answer) {
+        return fcf->max_answer;
+    }
+
     max = fcf->max_agents * NGX_HTTP_FARM_CONSUL_PER_AGENT;
     max = ngx_max(max, NGX_HTTP_FARM_CONSUL_BODY_MIN);
 
@@ -423,6 +432,13 @@ ngx_http_farm_consul_start(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
     }
 
     cs->oneshot = 0;
+
+    cs->answer = ngx_http_farm_consul_answer_create(fcf, cycle->pool,
+                                    cycle->log, ngx_http_farm_consul_applied,
+                                    cs);
+    if (cs->answer == NULL) {
+        return NGX_ERROR;
+    }
 
     fcf->consul = cs;
 
@@ -552,6 +568,10 @@ ngx_http_farm_consul_close(ngx_http_farm_consul_t *cs)
     }
 
     cs->stopped = 1;
+
+    if (cs->answer) {
+        ngx_http_farm_consul_answer_cancel(cs->answer);
+    }
 
     if (cs->easy) {
         curl_multi_remove_handle(cs->multi, cs->easy);
@@ -862,10 +882,10 @@ static void
 ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs, CURLcode result)
 {
     long                       status;
-    char                       err[FARM_ERR_MAX];
     u_char                     text[160], reason_buf[FARM_ERR_MAX + 64];
+    u_char                    *body;
+    size_t                     len;
     uint64_t                   index, old;
-    ngx_msec_t                 elapsed, gap;
     struct curl_header        *h;
     ngx_http_farm_srv_conf_t  *fcf;
 
@@ -873,9 +893,18 @@ ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs, CURLcode result)
 
     if (result != CURLE_OK) {
         if (cs->body.too_big) {
-            ngx_snprintf(reason_buf, sizeof(reason_buf),
-                         "the answer is larger than %uzk, 8k per "
-                         "max_agents=%Z", cs->body.max / 1024);
+            if (fcf->max_answer) {
+                ngx_snprintf(reason_buf, sizeof(reason_buf),
+                             "the answer is larger than max_answer=%uzk%Z",
+                             cs->body.max / 1024);
+
+            } else {
+                ngx_snprintf(reason_buf, sizeof(reason_buf),
+                             "the answer is larger than %uzk, the limit "
+                             "without max_answer= (8k per max_agents=, 128m "
+                             "at most); raise it with max_answer=%Z",
+                             cs->body.max / 1024);
+            }
 
         } else {
             ngx_snprintf(reason_buf, sizeof(reason_buf), "%s%Z",
@@ -964,9 +993,46 @@ ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs, CURLcode result)
 
     cs->failing = 0;
 
-    if (ngx_http_farm_consul_apply(fcf, cs->body.data, cs->body.len, err)
-        != NGX_OK)
-    {
+    /* the body is the answer's now; the next query makes a new one */
+
+    cs->answer_index = index;
+    cs->answer_old = old;
+
+    body = cs->body.data;
+    len = cs->body.len;
+
+    cs->body.data = NULL;
+    cs->body.len = 0;
+    cs->body.size = 0;
+
+    if (ngx_http_farm_consul_answer_start(cs->answer, body, len) != NGX_OK) {
+        free(body);
+        ngx_http_farm_consul_failed(cs, "an answer is still being applied");
+    }
+}
+
+
+/* The end of an answer's parse and apply (ngx_http_farm_consul_answer.c). */
+
+static void
+ngx_http_farm_consul_applied(void *data, ngx_int_t rc, const char *err)
+{
+    ngx_http_farm_consul_t  *cs = data;
+
+    u_char                     reason_buf[FARM_ERR_MAX + 64];
+    uint64_t                   index, old;
+    ngx_msec_t                 elapsed, gap;
+    ngx_http_farm_srv_conf_t  *fcf;
+
+    if (cs->stopped) {
+        return;
+    }
+
+    fcf = cs->fcf;
+    index = cs->answer_index;
+    old = cs->answer_old;
+
+    if (rc != NGX_OK) {
         ngx_snprintf(reason_buf, sizeof(reason_buf), "malformed answer: %s%Z",
                      err);
         ngx_http_farm_consul_failed(cs, (char *) reason_buf);

@@ -6,8 +6,10 @@
  * Layer 5, registry backend: Consul (ngx_http_farm_consul.c, the sync
  * owner's blocking queries through libcurl's multi interface on nginx's
  * event loop; ngx_http_farm_consul_warm.c, the master's startup read;
- * ngx_http_farm_consul_kv.c, the operators' overrides in Consul's KV
- * store: their watch, their startup read and farm_admin's writes).
+ * ngx_http_farm_consul_answer.c, an answer parsed on a thread and applied
+ * in batches; ngx_http_farm_consul_kv.c, the operators' overrides in
+ * Consul's KV store: their watch, their startup read and farm_admin's
+ * writes).
  */
 
 
@@ -29,6 +31,12 @@ typedef struct {
 
 
 typedef struct ngx_http_farm_consul_kv_s    ngx_http_farm_consul_kv_t;
+typedef struct ngx_http_farm_consul_answer_s
+    ngx_http_farm_consul_answer_t;
+
+/* an answer applied (rc NGX_OK), or not (NGX_ERROR, err: why) */
+typedef void (*ngx_http_farm_consul_answer_pt)(void *data, ngx_int_t rc,
+    const char *err);
 typedef struct ngx_http_farm_consul_xfer_s  ngx_http_farm_consul_xfer_t;
 
 /* a transfer on a multi handle other than the query; result: CURLcode */
@@ -64,6 +72,14 @@ void ngx_http_farm_consul_close(ngx_http_farm_consul_t *cs);
 ngx_int_t ngx_http_farm_consul_add(ngx_http_farm_consul_t *cs, void *easy,
     ngx_http_farm_consul_xfer_t *x);
 void ngx_http_farm_consul_remove(ngx_http_farm_consul_t *cs, void *easy);
+
+/* ngx_http_farm_consul_answer.c */
+ngx_http_farm_consul_answer_t *ngx_http_farm_consul_answer_create(
+    ngx_http_farm_srv_conf_t *fcf, ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_farm_consul_answer_pt done, void *data);
+ngx_int_t ngx_http_farm_consul_answer_start(
+    ngx_http_farm_consul_answer_t *ans, u_char *body, size_t len);
+void ngx_http_farm_consul_answer_cancel(ngx_http_farm_consul_answer_t *ans);
 
 /* ngx_http_farm_consul_kv.c */
 ngx_http_farm_consul_kv_t *ngx_http_farm_consul_kv_start(

@@ -352,6 +352,11 @@ ngx_http_farm_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    rv = ngx_http_farm_registry_consul_conf(cf, fcf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
     if (fcf->ca.len && !fcf->url.tls) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"farm_registry\" parameter ca= needs an "

@@ -37,6 +37,8 @@ ngx_int_t ngx_http_farm_init_upstream(ngx_conf_t *cf,
 /* ngx_http_farm_registry_conf.c */
 char *ngx_http_farm_registry_param(ngx_conf_t *cf,
     ngx_http_farm_srv_conf_t *fcf, ngx_str_t *value, ssize_t *size);
+char *ngx_http_farm_registry_consul_conf(ngx_conf_t *cf,
+    ngx_http_farm_srv_conf_t *fcf);
 
 /* ngx_http_farm_status.c */
 char *ngx_http_farm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -14,6 +14,10 @@
 
 #include <farm_keys.h>
 
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
+
 
 static char *ngx_http_farm_registry_allow(ngx_conf_t *cf,
     ngx_http_farm_srv_conf_t *fcf, ngx_str_t *value);
@@ -172,6 +176,33 @@ ngx_http_farm_registry_param(ngx_conf_t *cf, ngx_http_farm_srv_conf_t *fcf,
         return NGX_CONF_OK;
     }
 
+    if (ngx_strncmp(value->data, "max_answer=", 11) == 0) {
+        why = "a size from 64k to 1g";
+        s.data = value->data + 11;
+        s.len = value->len - 11;
+
+        n = ngx_parse_size(&s);
+        if (n == NGX_ERROR || n < 65536 || n > 1024 * 1024 * 1024) {
+            goto invalid;
+        }
+
+        fcf->max_answer = (size_t) n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "thread_pool=", 12) == 0) {
+        why = "the name of a thread pool";
+        s.data = value->data + 12;
+        s.len = value->len - 12;
+
+        if (s.len == 0) {
+            goto invalid;
+        }
+
+        fcf->thread_pool = s;
+        return NGX_CONF_OK;
+    }
+
     if (ngx_strncmp(value->data, "zone=", 5) == 0) {
         why = "a size of at least 8 memory pages";
         s.data = value->data + 5;
@@ -197,6 +228,53 @@ invalid:
                        "expected %s", value, why);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * After the parameters of a consul:// or redis:// registry: max_answer=
+ * and thread_pool= are Consul's.  A Consul answer is parsed on a thread of
+ * the pool thread_pool= names ("default" without it: nginx creates it
+ * with 32 threads unless a "thread_pool default" directive sizes it) when
+ * nginx has threads, on the event loop otherwise.
+ */
+
+char *
+ngx_http_farm_registry_consul_conf(ngx_conf_t *cf,
+    ngx_http_farm_srv_conf_t *fcf)
+{
+    if (fcf->url.type != FARM_URL_CONSUL) {
+        if (fcf->max_answer || fcf->thread_pool.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"farm_registry\" parameters max_answer= "
+                               "and thread_pool= are for Consul registries, "
+                               "not %V", &fcf->url_display);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+#if (NGX_THREADS)
+
+    fcf->parse_pool = ngx_thread_pool_add(cf, fcf->thread_pool.len
+                                              ? &fcf->thread_pool : NULL);
+    if (fcf->parse_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+#else
+
+    if (fcf->thread_pool.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"farm_registry\" parameter thread_pool= needs "
+                           "nginx built with threads (--with-threads)");
+        return NGX_CONF_ERROR;
+    }
+
+#endif
+
+    return NGX_CONF_OK;
 }
 
 

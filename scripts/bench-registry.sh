@@ -41,23 +41,7 @@ redis_port=16479
 agent_a=19451
 agent_b=19452
 
-cleanup() {
-    for f in "$dir"/*/logs/nginx.pid; do
-        [ -e "$f" ] || continue
-        kill -QUIT "$(cat "$f")" 2>/dev/null || true
-    done
-    for f in "$dir"/run/*.pid; do
-        [ -e "$f" ] || continue
-        kill -TERM "$(cat "$f")" 2>/dev/null || true
-    done
-    sleep 0.5
-    for f in "$dir"/run/*.pid "$dir"/*/logs/nginx.pid; do
-        [ -e "$f" ] || continue
-        kill -KILL "$(cat "$f")" 2>/dev/null || true
-        rm -f "$f"
-    done
-}
-trap cleanup EXIT INT TERM
+trap stop_all EXIT INT TERM
 
 gateway() {      # gateway name port workers "farm_registry parameters" [main]
     mkdir -p "$dir/$1/logs" "$dir/$1/conf" "$dir/$1/tmp"
@@ -120,19 +104,7 @@ agents_known() { # agents_known port -> the gateway's agent count
 wrk_latency() {
     wrk -t1 -c8 -d"$2s" --latency "http://127.0.0.1:$1/work?ms=0" \
         > "$dir/wrk.out" 2>&1
-    awk '
-        function ms(v) {
-            if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
-            if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
-            if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
-            return v
-        }
-        /^ +Latency +[0-9]/ { max = ms($4) }
-        /^ +99%/      { p99 = ms($2) }
-        /requests in/ { req = $1 }
-        /Non-2xx/     { bad = $NF }
-        END { printf "%d %d %.2f %.2f\n", req, bad, p99, max }
-    ' "$dir/wrk.out"
+    wrk_summary "$dir/wrk.out"
 }
 
 # --- set up -----------------------------------------------------------------

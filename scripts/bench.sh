@@ -33,7 +33,9 @@
 #   7. farm-agent --app: scripts/bench-agent.sh, latency and throughput
 #                     added by the agent in front of an app.
 #   8. registry:      scripts/bench-registry.sh: churn (no ghosts) and the
-#                     worst latency during full resyncs at 100,000 agents.
+#                     worst latency during full resyncs at 100,000 agents;
+#                     scripts/bench-consul.sh: the same for a Consul answer
+#                     of 100,000 entries once a second.
 #   9. health checks: scripts/bench-health.sh, 10,000 agents whose /health
 #                     hangs, under checks, on its own ports.
 #  10. core:          scripts/bench-core.sh, 100 reloads under load and a
@@ -431,6 +433,13 @@ say "bench: farm-agent --app (scripts/bench-agent.sh)"
 say ""
 say "bench: registry churn and full resyncs (scripts/bench-registry.sh)"
 "$top/scripts/bench-registry.sh"
+
+# A Consul answer of 100,000 entries once a second (ports 18495-18496,
+# agents 19453-19454).  Alone: scripts/bench-consul.sh.
+
+say ""
+say "bench: Consul answers of 100,000 agents (scripts/bench-consul.sh)"
+"$top/scripts/bench-consul.sh"
 
 # --- health checks at scale ---------------------------------------------------
 #

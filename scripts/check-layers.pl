@@ -107,6 +107,7 @@ my %layer = (
     'ngx_http_farm_consul.h'           => ['5.2', 'farm'],
     'ngx_http_farm_consul.c'           => ['5.2', 'farm'],
     'ngx_http_farm_consul_warm.c'      => ['5.2', 'farm'],
+    'ngx_http_farm_consul_answer.c'    => ['5.2', 'farm'],
     'ngx_http_farm_consul_kv.c'        => ['5.2', 'farm'],
     'ngx_http_farm_builtin.h'          => ['5.2', 'farm'],
     'ngx_http_farm_builtin.c'          => ['5.2', 'farm'],

@@ -1,5 +1,6 @@
 # Bounds on what the gateway reads from Consul: an answer larger than 8 KB
-# per max_agents= (at least 256 KB) is refused, named in the log, and the
+# per max_agents= (at least 256 KB, at most 128 MB) without max_answer= is
+# refused, named in the log with the parameter that raises it, and the
 # known agents keep serving; records pointing at a metadata address are
 # refused as with Redis.  A real Consul dev agent, real farm-agent processes.
 
@@ -69,7 +70,7 @@ GET /work?ms=0
 --- response_headers
 X-Farm-Agent: a
 --- error_log eval
-qr/\[error\] .*farm: registry consul:\/\/127\.0\.0\.1:\d+ of upstream "agents" is unreachable \(the answer is larger than 256k, 8k per max_agents=\); routing to the 1 last known agents/
+qr/\[error\] .*farm: registry consul:\/\/127\.0\.0\.1:\d+ of upstream "agents" is unreachable \(the answer is larger than 256k, the limit without max_answer= \(8k per max_agents=, 128m at most\); raise it with max_answer=\); routing to the 1 last known agents/
 
 
 
