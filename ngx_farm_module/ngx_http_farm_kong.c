@@ -169,6 +169,7 @@ ngx_http_farm_kong_init(ngx_conf_t *cf)
     ngx_uint_t                        i, j, k;
     kong_config_t                    *kong;
     ngx_http_handler_pt              *h;
+    const kong_service_t             *s;
     ngx_http_core_main_conf_t        *cmcf;
     ngx_http_farm_kong_conf_t       **kc;
     ngx_http_upstream_srv_conf_t    **uscf;
@@ -234,6 +235,23 @@ ngx_http_farm_kong_init(ngx_conf_t *cf)
                 }
 
                 kc[i]->farm[kong->services[j]->index] = 1;
+
+                s = kong->services[j];
+
+                if (s->protocol == KONG_PROTO_HTTPS
+                    && (s->tls_verify != -1 || s->tls_verify_depth != -1
+                        || s->nca_certificates))
+                {
+                    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                                       "farm_kong: %V:%ud:%ud: service "
+                                       "\"%s\": tls_verify, tls_verify_depth "
+                                       "and ca_certificates are not applied "
+                                       "to the nginx upstream \"%V\": the "
+                                       "location's proxy_ssl_* settings are",
+                                       &kc[i]->file, s->pos.line, s->pos.col,
+                                       s->name ? s->name : s->host,
+                                       &uscf[k]->host);
+                }
             }
         }
     }

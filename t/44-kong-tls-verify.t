@@ -210,3 +210,32 @@ GET /tls
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*farm_kong: \S*kong\.yml:\d+:\d+: services\[0\]\.ca_certificates: invalid reference 'ca_certificates: 0c0c0c0c-0000-4000-8000-00000000ffff' \(no such entry in 'ca_certificates'\)/
+
+
+
+=== TEST 9: a service whose host names an nginx upstream {} block: tls_verify is not applied there, and nginx -t says so with the service's position
+--- http_config eval
+"    server {
+        listen 127.0.0.1:$main::T ssl;
+        ssl_certificate $main::Dir/chain.crt;
+        ssl_certificate_key $main::Dir/server.key;
+        location / {
+            return 200 \"tls ok\\n\";
+        }
+    }
+
+    upstream tlsfarm {
+        server 127.0.0.1:$main::T;
+    }
+"
+--- user_files eval
+">>> kong.yml\n" . main::kong_yml("  tls_verify: true\n") =~ s{url: https://127\.0\.0\.1:\d+}{url: https://tlsfarm}r
+--- request
+GET /tls
+--- error_code: 200
+--- response_body
+tls ok
+--- error_log eval
+qr/\[warn\] .*farm_kong: \S*kong\.yml:\d+:\d+: service "s": tls_verify, tls_verify_depth and ca_certificates are not applied to the nginx upstream "tlsfarm": the location's proxy_ssl_\* settings are/
+--- no_error_log
+[error]
