@@ -160,7 +160,7 @@ s3cret-pw
 GET /a
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid "farm_limit" parameter "redis=[a-z]+:\/\/127\.0\.0\.1:8500": expected a redis:\/\/ URL/
+qr/\[emerg\] .*invalid "farm_limit" parameter "redis=[a-z]+:\/\/127\.0\.0\.1:8500": expected a redis:\/\/ or rediss:\/\/ URL/
 
 
 
