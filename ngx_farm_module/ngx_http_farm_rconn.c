@@ -22,7 +22,9 @@
  * deadlines come in the order they were sent, so the oldest is the first
  * one due.  nginx's own lines about the connection (connect() failed,
  * SSL_do_handshake() failed) are muted: the owner reports failures with
- * the reason this file gives, as often as it wishes.
+ * the reason this file gives, as often as it wishes.  nginx empties
+ * OpenSSL's error queue into those lines, so OpenSSL's reason is taken from
+ * them (the quiet log's writer) for the failure's text.
  */
 
 
@@ -60,6 +62,8 @@ static void ngx_http_farm_rconn_arm(ngx_http_farm_rconn_t *rc);
 static void ngx_http_farm_rconn_fail(ngx_http_farm_rconn_t *rc,
     const char *fmt, ...);
 static void ngx_http_farm_rconn_shut(ngx_http_farm_rconn_t *rc);
+static void ngx_http_farm_rconn_heard(ngx_log_t *log, ngx_uint_t level,
+    u_char *buf, size_t len);
 
 
 /*
@@ -165,7 +169,12 @@ ngx_http_farm_rconn_open(ngx_http_farm_rconn_t *rc)
     rc->count.log = NULL;
 
     rc->quiet = *rc->log;
-    rc->quiet.log_level = NGX_LOG_ALERT;
+    rc->quiet.log_level = NGX_LOG_INFO;
+    rc->quiet.writer = ngx_http_farm_rconn_heard;
+    rc->quiet.wdata = rc;
+    rc->quiet.next = NULL;
+
+    rc->why[0] = '\0';
 
     ngx_memzero(&peer, sizeof(ngx_peer_connection_t));
 
@@ -481,7 +490,8 @@ ngx_http_farm_rconn_handshaked(ngx_connection_t *c)
     rc = c->data;
 
     if (!c->ssl->handshaked) {
-        ngx_http_farm_rconn_fail(rc, "TLS handshake failed");
+        ngx_http_farm_rconn_fail(rc, "TLS handshake failed%s%s",
+                                 rc->why[0] ? ": " : "", rc->why);
         return;
     }
 
@@ -764,7 +774,8 @@ ngx_http_farm_rconn_flush(ngx_http_farm_rconn_t *rc)
         }
 
         if (n == NGX_ERROR || n == 0) {
-            ngx_http_farm_rconn_fail(rc, "cannot write");
+            ngx_http_farm_rconn_fail(rc, "cannot write%s%s",
+                                     rc->why[0] ? ": " : "", rc->why);
             return NGX_ERROR;
         }
 
@@ -916,4 +927,70 @@ ngx_http_farm_rconn_shut(ngx_http_farm_rconn_t *rc)
 
         cb(data, NULL);
     }
+}
+
+
+/*
+ * The quiet log's writer: nginx's lines about the connection are dropped,
+ * but for its alerts (written as before), and OpenSSL's reason in them,
+ * " (SSL: error:CODE:LIBRARY:FUNCTION:REASON)", is kept for the failure.
+ */
+
+static void
+ngx_http_farm_rconn_heard(ngx_log_t *log, ngx_uint_t level, u_char *buf,
+    size_t len)
+{
+    u_char                 *p, *last, *e, *r;
+    ngx_uint_t              n;
+    ngx_http_farm_rconn_t  *rc;
+
+    rc = log->wdata;
+
+    if (level <= NGX_LOG_ALERT && rc->log->file) {
+        (void) ngx_write_fd(rc->log->file->fd, buf, len);
+    }
+
+    last = buf + len;
+
+    p = ngx_strlcasestrn(buf, last, (u_char *) "(SSL: ", 6 - 1);
+    if (p == NULL) {
+        return;
+    }
+
+    /* the last error of the queue; its reason is after its fourth ':' */
+
+    e = NULL;
+
+    while (p < last) {
+        p = ngx_strlcasestrn(p, last, (u_char *) "error:", 6 - 1);
+        if (p == NULL) {
+            break;
+        }
+
+        e = p;
+        p += 6;
+    }
+
+    if (e == NULL) {
+        return;
+    }
+
+    r = NULL;
+    n = 0;
+
+    for (p = e; p < last && *p != ')' && *p != CR && *p != LF; p++) {
+        if (*p == ':' && ++n == 4) {
+            r = p + 1;
+        }
+    }
+
+    if (r == NULL) {
+        return;
+    }
+
+    for (n = 0; r + n < p && n < sizeof(rc->why) - 1; n++) {
+        rc->why[n] = r[n];
+    }
+
+    rc->why[n] = '\0';
 }

@@ -72,6 +72,7 @@ struct ngx_http_farm_rconn_s {
     ngx_http_farm_rconn_cmd_t      *free;
 
     char                            err[192];       /* the last failure */
+    char                            why[96];        /* OpenSSL's reason */
 };
 
 

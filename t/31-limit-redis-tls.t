@@ -396,3 +396,21 @@ GET /t
 --- error_code: 200
 --- response_headers
 !X-RateLimit-Remaining-Day
+
+
+
+=== TEST 14: a TLS handshake that fails names OpenSSL's reason (here a server that does not speak TLS)
+--- config
+    location = /t {
+        farm_limit zone=notls key=$remote_addr day=1 policy=redis
+                   timeout=5s
+                   redis=rediss://127.0.0.1:$TEST_NGINX_HUGE_ARRAY_PORT;
+        empty_gif;
+    }
+--- init
+main::logged(qr/farm_limit: redis rediss:\/\/127\.0\.0\.1:\d+\/0 is unavailable \(TLS handshake failed: [a-z][a-z ]+\)/);
+--- request
+GET /t
+--- error_code: 200
+--- response_headers
+!X-RateLimit-Remaining-Day
