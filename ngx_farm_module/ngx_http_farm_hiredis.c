@@ -14,8 +14,11 @@
  * Every reply is bounded (A21): hiredis keeps reading a bulk string until
  * all of it is buffered and builds arrays of any length, so a value or a
  * hash grown huge in Redis would grow the worker with it.  A reply whose
- * pending bytes pass NGX_HTTP_FARM_REDIS_MAX_PENDING, or an array of more
- * than NGX_HTTP_FARM_REDIS_MAX_ELEMENTS, ends the connection through
+ * pending bytes pass NGX_HTTP_FARM_REDIS_MAX_PENDING, or whose arrays
+ * together (nested ones too: an array of arrays of small integers is parsed
+ * a few bytes at a time, never pending much, yet costs a redisReply per
+ * element) have more than NGX_HTTP_FARM_REDIS_MAX_ELEMENTS elements, ends
+ * the connection through
  * hiredis' own error path: every pending callback gets a NULL reply and
  * the disconnect callback the error, as when the server hangs up.
  */
@@ -52,7 +55,8 @@ static void                    *(*ngx_http_farm_hiredis_array)(
 ngx_int_t
 ngx_http_farm_hiredis_attach(redisAsyncContext *ac, ngx_log_t *log)
 {
-    ngx_connection_t  *c;
+    ngx_connection_t               *c;
+    ngx_http_farm_hiredis_count_t  *count;
 
     if (ac->ev.data != NULL || ac->c.fd < 0) {
         return NGX_ERROR;
@@ -63,10 +67,20 @@ ngx_http_farm_hiredis_attach(redisAsyncContext *ac, ngx_log_t *log)
         return NGX_ERROR;
     }
 
+    count = ngx_alloc(sizeof(ngx_http_farm_hiredis_count_t), log);
+    if (count == NULL) {
+        ngx_free_connection(c);
+        return NGX_ERROR;
+    }
+
+    count->elements = 0;
+    count->max = NGX_HTTP_FARM_REDIS_MAX_ELEMENTS;
+    count->log = log;
+
     c->data = ac;
     c->log = log;
 
-    ngx_http_farm_hiredis_bound(&ac->c);
+    ngx_http_farm_hiredis_reader_bound(ac->c.reader, count);
 
     c->read->handler = ngx_http_farm_hiredis_read;
     c->read->log = log;
@@ -85,24 +99,36 @@ ngx_http_farm_hiredis_attach(redisAsyncContext *ac, ngx_log_t *log)
 
 
 /*
- * Gives a context's reader the array bound.  The reader's functions are
- * hiredis' defaults, the same for every context: they are copied once, and
- * only createArray is wrapped.
+ * Gives a blocking context's reader the element bound.  The master reads
+ * one blocking reply at a time: one count serves them all.
  */
 
 void
 ngx_http_farm_hiredis_bound(struct redisContext *rc)
 {
-    ngx_http_farm_hiredis_reader_bound(rc->reader);
+    static ngx_http_farm_hiredis_count_t  count;
+
+    count.max = NGX_HTTP_FARM_REDIS_MAX_ELEMENTS;
+    count.log = ngx_cycle->log;
+
+    ngx_http_farm_hiredis_reader_bound(rc->reader, &count);
 }
 
 
-/* the same for a bare reader (ngx_http_farm_rconn.c) */
+/*
+ * Gives a reader the element bound: count (kept by the caller as long as
+ * the reader) counts the elements of the reply being read.  The reader's
+ * functions are hiredis' defaults, the same for every reader: they are
+ * copied once, and only createArray is wrapped.
+ */
 
 void
-ngx_http_farm_hiredis_reader_bound(void *reader)
+ngx_http_farm_hiredis_reader_bound(void *reader,
+    ngx_http_farm_hiredis_count_t *count)
 {
-    redisReader  *r = reader;
+    redisReader  *r;
+
+    r = reader;
 
     if (r == NULL || r->fn == NULL) {
         return;
@@ -118,17 +144,40 @@ ngx_http_farm_hiredis_reader_bound(void *reader)
     if (r->fn->createArray == ngx_http_farm_hiredis_array) {
         r->fn = &ngx_http_farm_hiredis_fn;
     }
+
+    count->elements = 0;
+    r->privdata = count;
 }
 
+
+/*
+ * Every array of a reply adds its elements to the reader's count, which
+ * its top-level array (no parent) starts again.
+ */
 
 static void *
 ngx_http_farm_hiredis_create_array(const redisReadTask *task, int elements)
 {
-    if (elements > NGX_HTTP_FARM_REDIS_MAX_ELEMENTS) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "farm: a Redis reply has %d elements, more than %d: "
-                      "closing the connection", elements,
-                      NGX_HTTP_FARM_REDIS_MAX_ELEMENTS);
+    ngx_http_farm_hiredis_count_t  *count;
+
+    count = task->privdata;
+
+    if (count == NULL) {
+        return ngx_http_farm_hiredis_array(task, elements);
+    }
+
+    if (task->parent == NULL) {
+        count->elements = 0;
+    }
+
+    count->elements += elements;
+
+    if (count->elements > count->max) {
+        if (count->log) {
+            ngx_log_error(NGX_LOG_ERR, count->log, 0,
+                          "farm: a Redis reply has more than %ui elements: "
+                          "closing the connection", count->max);
+        }
 
         /* the reader fails the reply as out of memory */
 
@@ -264,6 +313,11 @@ ngx_http_farm_hiredis_cleanup(void *data)
 
     if (c->write->posted) {
         ngx_delete_posted_event(c->write);
+    }
+
+    if (ac->c.reader && ac->c.reader->privdata) {
+        ngx_free(ac->c.reader->privdata);
+        ac->c.reader->privdata = NULL;
     }
 
     c->fd = (ngx_socket_t) -1;

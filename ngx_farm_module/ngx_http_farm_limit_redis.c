@@ -269,7 +269,7 @@ ngx_http_farm_limit_redis_drop(ngx_http_farm_limit_backend_t *b,
 
     b->up = 0;
 
-    if (b->stopped || b->retry.timer_set) {
+    if (b->stopped || b->retry.timer_set || ngx_exiting) {
         return;
     }
 
@@ -283,9 +283,11 @@ ngx_http_farm_limit_redis_drop(ngx_http_farm_limit_backend_t *b,
 static void
 ngx_http_farm_limit_redis_retry(ngx_event_t *ev)
 {
-    ngx_http_farm_limit_backend_t  *b = ev->data;
+    ngx_http_farm_limit_backend_t  *b;
 
-    if (b->stopped || b->conn.connection) {
+    b = ev->data;
+
+    if (b->stopped || b->conn.connection || ngx_exiting) {
         return;
     }
 
@@ -293,14 +295,18 @@ ngx_http_farm_limit_redis_retry(ngx_event_t *ev)
 }
 
 
-/* the connection failed by itself: connect, TLS, a read, a write, a reply
- * too large or overdue */
+/*
+ * The connection failed by itself: connect, TLS, a read, a write, a reply
+ * too large or overdue.
+ */
 
 static void
 ngx_http_farm_limit_redis_closed(ngx_http_farm_rconn_t *rc,
     const char *reason)
 {
-    ngx_http_farm_limit_backend_t  *b = rc->data;
+    ngx_http_farm_limit_backend_t  *b;
+
+    b = rc->data;
 
     if (b->stopped) {
         return;
@@ -313,8 +319,11 @@ ngx_http_farm_limit_redis_closed(ngx_http_farm_rconn_t *rc,
 static void
 ngx_http_farm_limit_redis_setup_cb(void *data, void *reply)
 {
-    redisReply                     *rr = reply;
-    ngx_http_farm_limit_backend_t  *b = data;
+    redisReply                     *rr;
+    ngx_http_farm_limit_backend_t  *b;
+
+    rr = reply;
+    b = data;
 
     if (rr == NULL || b->stopped) {
         return;
@@ -330,6 +339,10 @@ ngx_http_farm_limit_redis_setup_cb(void *data, void *reply)
                                           "or SCRIPT LOAD)");
         return;
     }
+
+    /* the server answers: the next failure waits from the least again */
+
+    b->backoff = NGX_HTTP_FARM_LIMIT_BACKOFF_MIN;
 
     if (rr->type == REDIS_REPLY_STRING && rr->len == 40
         && ngx_strncmp(rr->str, b->sha, 40) != 0)
@@ -495,14 +508,14 @@ ngx_http_farm_limit_redis_cancel(ngx_http_farm_limit_ctx_t *ctx,
 static void
 ngx_http_farm_limit_redis_reply(void *data, void *reply)
 {
-    ngx_http_farm_limit_pending_t  *p = data;
-
     u_char                         *err;
     size_t                          len;
     redisReply                     *rr;
     ngx_http_farm_limit_ctx_t      *ctx;
+    ngx_http_farm_limit_pending_t  *p;
     ngx_http_farm_limit_backend_t  *b;
 
+    p = data;
     rr = reply;
     ctx = p->ctx;
     b = p->backend;
@@ -513,9 +526,22 @@ ngx_http_farm_limit_redis_reply(void *data, void *reply)
     }
 
     if (rr == NULL) {
-        ngx_http_farm_limit_redis_failed(p, b->conn.err[0] ? b->conn.err
-                                                           : "connection "
-                                                             "lost");
+
+        /* the request reads it later, after the next failure maybe */
+
+        err = NULL;
+
+        if (b->conn.err[0]) {
+            len = ngx_strlen(b->conn.err);
+
+            err = ngx_pnalloc(ctx->request->pool, len + 1);
+            if (err) {
+                *ngx_cpymem(err, b->conn.err, len) = '\0';
+            }
+        }
+
+        ngx_http_farm_limit_redis_failed(p, err ? (char *) err
+                                                : "connection lost");
         return;
     }
 

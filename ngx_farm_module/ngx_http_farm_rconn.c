@@ -12,15 +12,19 @@
  *
  * Every reply is bounded as ngx_http_farm_hiredis.c bounds hiredis' own
  * contexts: pending bytes (NGX_HTTP_FARM_REDIS_MAX_PENDING) and the
- * elements of an array (NGX_HTTP_FARM_REDIS_MAX_ELEMENTS, in the reader's
- * createArray); past either, the connection fails.
+ * elements of all its arrays together, nested ones too
+ * (NGX_HTTP_FARM_RCONN_MAX_ELEMENTS, counted in the reader's createArray:
+ * a rate limiter's replies are a few integers); past either, the
+ * connection fails.
  *
  * One timer per connection: while connecting (and shaking hands) the
  * connect timeout, then the oldest command's deadline; the commands'
  * deadlines come in the order they were sent, so the oldest is the first
  * one due.  nginx's own lines about the connection (connect() failed,
  * SSL_do_handshake() failed) are muted: the owner reports failures with
- * the reason this file gives, as often as it wishes.
+ * the reason this file gives, as often as it wishes.  nginx empties
+ * OpenSSL's error queue into those lines, so OpenSSL's reason is taken from
+ * them (the quiet log's writer) for the failure's text.
  */
 
 
@@ -29,7 +33,8 @@
 #include <hiredis/hiredis.h>
 
 
-#define NGX_HTTP_FARM_RCONN_READ  16384
+#define NGX_HTTP_FARM_RCONN_READ          16384
+#define NGX_HTTP_FARM_RCONN_MAX_ELEMENTS  (1024 * 1024)
 
 
 struct ngx_http_farm_rconn_cmd_s {
@@ -57,6 +62,8 @@ static void ngx_http_farm_rconn_arm(ngx_http_farm_rconn_t *rc);
 static void ngx_http_farm_rconn_fail(ngx_http_farm_rconn_t *rc,
     const char *fmt, ...);
 static void ngx_http_farm_rconn_shut(ngx_http_farm_rconn_t *rc);
+static void ngx_http_farm_rconn_heard(ngx_log_t *log, ngx_uint_t level,
+    u_char *buf, size_t len);
 
 
 /*
@@ -110,6 +117,10 @@ ngx_http_farm_rconn_ssl(ngx_conf_t *cf, ngx_str_t *trusted,
         return ssl;
     }
 
+    /* a chain as deep as with a CA file: leaf, intermediates, root */
+
+    SSL_CTX_set_verify_depth(ssl->ctx, 4);
+
     if (SSL_CTX_set_default_verify_paths(ssl->ctx) != 1) {
         ngx_ssl_error(NGX_LOG_WARN, cf->log, 0,
                       "farm: no default CA paths to verify Redis over TLS");
@@ -152,10 +163,18 @@ ngx_http_farm_rconn_open(ngx_http_farm_rconn_t *rc)
         return NGX_ERROR;
     }
 
-    ngx_http_farm_hiredis_reader_bound(rc->reader);
+    ngx_http_farm_hiredis_reader_bound(rc->reader, &rc->count);
+
+    rc->count.max = NGX_HTTP_FARM_RCONN_MAX_ELEMENTS;
+    rc->count.log = NULL;
 
     rc->quiet = *rc->log;
-    rc->quiet.log_level = NGX_LOG_ALERT;
+    rc->quiet.log_level = NGX_LOG_INFO;
+    rc->quiet.writer = ngx_http_farm_rconn_heard;
+    rc->quiet.wdata = rc;
+    rc->quiet.next = NULL;
+
+    rc->why[0] = '\0';
 
     ngx_memzero(&peer, sizeof(ngx_peer_connection_t));
 
@@ -262,7 +281,17 @@ ngx_http_farm_rconn_command(ngx_http_farm_rconn_t *rc, int argc,
 
     need = rc->out_len - rc->out_sent + len;
 
-    if (need > rc->out_size - rc->out_len) {
+    if (need <= rc->out_size && need > rc->out_size - rc->out_len) {
+
+        /* the unsent bytes go to the front: the buffer holds what waits */
+
+        ngx_memmove(rc->out, rc->out + rc->out_sent,
+                    rc->out_len - rc->out_sent);
+
+        rc->out_len -= rc->out_sent;
+        rc->out_sent = 0;
+
+    } else if (need > rc->out_size) {
         size = ngx_max(need, 2 * rc->out_size);
         size = ngx_max(size, 4096);
 
@@ -374,6 +403,11 @@ ngx_http_farm_rconn_connect_handler(ngx_event_t *ev)
     c = ev->data;
     rc = c->data;
 
+    if (c->close) {
+        ngx_http_farm_rconn_fail(rc, "shutting down");
+        return;
+    }
+
     err = 0;
     len = sizeof(int);
 
@@ -409,6 +443,14 @@ ngx_http_farm_rconn_connected(ngx_http_farm_rconn_t *rc)
             ngx_http_farm_rconn_fail(rc, "cannot start TLS");
             return;
         }
+
+        /*
+         * A write that would block is retried from the output buffer,
+         * which may have moved since (compacted or grown): the retry
+         * sends the same bytes from their new address.
+         */
+
+        SSL_set_mode(c->ssl->connection, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 
         /* no SNI for an address: RFC 6066 names hosts only */
 
@@ -448,7 +490,8 @@ ngx_http_farm_rconn_handshaked(ngx_connection_t *c)
     rc = c->data;
 
     if (!c->ssl->handshaked) {
-        ngx_http_farm_rconn_fail(rc, "TLS handshake failed");
+        ngx_http_farm_rconn_fail(rc, "TLS handshake failed%s%s",
+                                 rc->why[0] ? ": " : "", rc->why);
         return;
     }
 
@@ -493,7 +536,9 @@ ngx_http_farm_rconn_verify(ngx_http_farm_rconn_t *rc, ngx_connection_t *c)
 
     if (rc->server_name == NULL) {
         X509_free(cert);
-        return NGX_OK;
+        ngx_http_farm_rconn_fail(rc, "TLS certificate verify failed: no "
+                                     "name to verify");
+        return NGX_ERROR;
     }
 
     if (ngx_http_farm_rconn_is_ip(rc->server_name)) {
@@ -552,6 +597,11 @@ ngx_http_farm_rconn_ready(ngx_http_farm_rconn_t *rc)
 
     rc->ready = 1;
 
+    if (ngx_tcp_nodelay(c) != NGX_OK) {
+        ngx_http_farm_rconn_fail(rc, "cannot set TCP_NODELAY");
+        return;
+    }
+
     c->read->handler = ngx_http_farm_rconn_read;
     c->write->handler = ngx_http_farm_rconn_write;
 
@@ -590,6 +640,11 @@ ngx_http_farm_rconn_read(ngx_event_t *ev)
     rc = c->data;
     gen = rc->gen;
 
+    if (c->close) {
+        ngx_http_farm_rconn_fail(rc, "shutting down");
+        return;
+    }
+
     for ( ;; ) {
         n = c->recv(c, buf, sizeof(buf));
 
@@ -618,6 +673,13 @@ ngx_http_farm_rconn_read(ngx_event_t *ev)
             reply = NULL;
 
             if (redisReaderGetReply(r, &reply) != REDIS_OK) {
+                if (rc->count.elements > rc->count.max) {
+                    ngx_http_farm_rconn_fail(rc, "reply too large: more "
+                                             "than %ui elements",
+                                             rc->count.max);
+                    return;
+                }
+
                 ngx_http_farm_rconn_fail(rc, "a bad reply: %s", r->errstr);
                 return;
             }
@@ -660,12 +722,8 @@ ngx_http_farm_rconn_read(ngx_event_t *ev)
         }
 
         if (r->len - r->pos > NGX_HTTP_FARM_REDIS_MAX_PENDING) {
-            ngx_log_error(NGX_LOG_ERR, rc->log, 0,
-                          "farm: a Redis reply is larger than %d bytes: "
-                          "closing the connection",
-                          NGX_HTTP_FARM_REDIS_MAX_PENDING);
-
-            ngx_http_farm_rconn_fail(rc, "reply too large");
+            ngx_http_farm_rconn_fail(rc, "reply too large: more than %d "
+                                     "bytes", NGX_HTTP_FARM_REDIS_MAX_PENDING);
             return;
         }
     }
@@ -716,7 +774,8 @@ ngx_http_farm_rconn_flush(ngx_http_farm_rconn_t *rc)
         }
 
         if (n == NGX_ERROR || n == 0) {
-            ngx_http_farm_rconn_fail(rc, "cannot write");
+            ngx_http_farm_rconn_fail(rc, "cannot write%s%s",
+                                     rc->why[0] ? ": " : "", rc->why);
             return NGX_ERROR;
         }
 
@@ -733,7 +792,9 @@ ngx_http_farm_rconn_flush(ngx_http_farm_rconn_t *rc)
 static void
 ngx_http_farm_rconn_timeout(ngx_event_t *ev)
 {
-    ngx_http_farm_rconn_t  *rc = ev->data;
+    ngx_http_farm_rconn_t  *rc;
+
+    rc = ev->data;
 
     if (!rc->ready) {
         ngx_http_farm_rconn_fail(rc, rc->connection->ssl
@@ -866,4 +927,70 @@ ngx_http_farm_rconn_shut(ngx_http_farm_rconn_t *rc)
 
         cb(data, NULL);
     }
+}
+
+
+/*
+ * The quiet log's writer: nginx's lines about the connection are dropped,
+ * but for its alerts (written as before), and OpenSSL's reason in them,
+ * " (SSL: error:CODE:LIBRARY:FUNCTION:REASON)", is kept for the failure.
+ */
+
+static void
+ngx_http_farm_rconn_heard(ngx_log_t *log, ngx_uint_t level, u_char *buf,
+    size_t len)
+{
+    u_char                 *p, *last, *e, *r;
+    ngx_uint_t              n;
+    ngx_http_farm_rconn_t  *rc;
+
+    rc = log->wdata;
+
+    if (level <= NGX_LOG_ALERT && rc->log->file) {
+        (void) ngx_write_fd(rc->log->file->fd, buf, len);
+    }
+
+    last = buf + len;
+
+    p = ngx_strlcasestrn(buf, last, (u_char *) "(SSL: ", 6 - 1);
+    if (p == NULL) {
+        return;
+    }
+
+    /* the last error of the queue; its reason is after its fourth ':' */
+
+    e = NULL;
+
+    while (p < last) {
+        p = ngx_strlcasestrn(p, last, (u_char *) "error:", 6 - 1);
+        if (p == NULL) {
+            break;
+        }
+
+        e = p;
+        p += 6;
+    }
+
+    if (e == NULL) {
+        return;
+    }
+
+    r = NULL;
+    n = 0;
+
+    for (p = e; p < last && *p != ')' && *p != CR && *p != LF; p++) {
+        if (*p == ':' && ++n == 4) {
+            r = p + 1;
+        }
+    }
+
+    if (r == NULL) {
+        return;
+    }
+
+    for (n = 0; r + n < p && n < sizeof(rc->why) - 1; n++) {
+        rc->why[n] = r[n];
+    }
+
+    rc->why[n] = '\0';
 }

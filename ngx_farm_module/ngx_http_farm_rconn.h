@@ -56,6 +56,7 @@ struct ngx_http_farm_rconn_s {
     /* the connection's state */
     ngx_connection_t               *connection;     /* NULL: closed */
     void                           *reader;         /* redisReader */
+    ngx_http_farm_hiredis_count_t   count;          /* the reply's elements */
     ngx_uint_t                      ready;          /* may send */
     ngx_uint_t                      gen;            /* closes so far */
     ngx_event_t                     timer;
@@ -71,6 +72,7 @@ struct ngx_http_farm_rconn_s {
     ngx_http_farm_rconn_cmd_t      *free;
 
     char                            err[192];       /* the last failure */
+    char                            why[96];        /* OpenSSL's reason */
 };
 
 

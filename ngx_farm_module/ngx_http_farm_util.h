@@ -62,16 +62,27 @@ ngx_int_t ngx_http_farm_variables_add(ngx_conf_t *cf,
 
 /* ngx_http_farm_hiredis.c */
 
-/* the bound of one Redis reply: pending bytes, and elements of an array */
+/*
+ * The bound of one Redis reply: pending bytes, and elements of all its
+ * arrays together (nested ones too).
+ */
 #define NGX_HTTP_FARM_REDIS_MAX_PENDING   (4 * 1024 * 1024)
 #define NGX_HTTP_FARM_REDIS_MAX_ELEMENTS  (4 * 1024 * 1024)
+
+/* a reader's count of the elements of the reply it reads */
+typedef struct {
+    ngx_uint_t   elements;
+    ngx_uint_t   max;
+    ngx_log_t   *log;       /* where to say a reply passed max; NULL: not */
+} ngx_http_farm_hiredis_count_t;
 
 struct redisAsyncContext;
 struct redisContext;
 ngx_int_t ngx_http_farm_hiredis_attach(struct redisAsyncContext *ac,
     ngx_log_t *log);
 void ngx_http_farm_hiredis_bound(struct redisContext *rc);
-void ngx_http_farm_hiredis_reader_bound(void *reader);
+void ngx_http_farm_hiredis_reader_bound(void *reader,
+    ngx_http_farm_hiredis_count_t *count);
 void *ngx_http_farm_redis_connect_sync(farm_url_t *url, u_char *addr,
     ngx_msec_t ms, const char **reason);
 ngx_msec_t ngx_http_farm_redis_clock(void);

@@ -15,12 +15,14 @@ our $RedisPort = $Redis->{port};
 our $Gw = free_port();      # a reuseport listener: both workers accept
 our $HugeBulk = FarmTest::start_huge_redis(kind => 'bulk');
 our $HugeArray = FarmTest::start_huge_redis(kind => 'array');
+our $HugeNested = FarmTest::start_huge_redis(kind => 'nested');
 
 $ENV{TEST_NGINX_TLS_REDIS_PORT} = $RedisPort;
 $ENV{TEST_NGINX_TLS_CA} = $Redis->{tls}{ca};
 $ENV{TEST_NGINX_TLS_GW_PORT} = $Gw;
 $ENV{TEST_NGINX_HUGE_BULK_PORT} = $HugeBulk->{port};
 $ENV{TEST_NGINX_HUGE_ARRAY_PORT} = $HugeArray->{port};
+$ENV{TEST_NGINX_HUGE_NESTED_PORT} = $HugeNested->{port};
 
 sub day_key {
     my ($zone, $key) = @_;
@@ -352,8 +354,7 @@ qr/\[emerg\] .*registry URL: rediss:\/\/ \(Redis over TLS\) is not supported for
         empty_gif;
     }
 --- init
-main::logged(qr/\[error\] .*farm: a Redis reply is larger than 4194304 bytes: closing the connection/);
-main::logged(qr/farm_limit: redis redis:\/\/127\.0\.0\.1:\d+\/0 is unavailable \(reply too large\)/);
+main::logged(qr/farm_limit: redis redis:\/\/127\.0\.0\.1:\d+\/0 is unavailable \(reply too large: more than 4194304 bytes\)/);
 --- request
 GET /t
 --- error_code: 200
@@ -362,7 +363,7 @@ GET /t
 
 
 
-=== TEST 12: ... and an array of 5000000 elements is refused when its header arrives
+=== TEST 12: ... and an array of 5000000 elements is refused when its header arrives, with the reason
 --- config
     location = /t {
         farm_limit zone=hugearray key=$remote_addr day=1 policy=redis
@@ -371,8 +372,43 @@ GET /t
         empty_gif;
     }
 --- init
-main::logged(qr/\[error\] .*farm: a Redis reply has 5000000 elements, more than 4194304: closing the connection/);
-main::logged(qr/farm_limit: redis redis:\/\/127\.0\.0\.1:\d+\/0 is unavailable \(a bad reply: Out of memory\)/);
+main::logged(qr/farm_limit: redis redis:\/\/127\.0\.0\.1:\d+\/0 is unavailable \(reply too large: more than 1048576 elements\)/);
+--- request
+GET /t
+--- error_code: 200
+--- response_headers
+!X-RateLimit-Remaining-Day
+
+
+
+=== TEST 13: ... and so is a reply whose nested arrays pass 1048576 elements together, none of them alone
+--- config
+    location = /t {
+        farm_limit zone=hugenested key=$remote_addr day=1 policy=redis
+                   timeout=5s
+                   redis=redis://127.0.0.1:$TEST_NGINX_HUGE_NESTED_PORT;
+        empty_gif;
+    }
+--- init
+main::logged(qr/farm_limit: redis redis:\/\/127\.0\.0\.1:\d+\/0 is unavailable \(reply too large: more than 1048576 elements\)/);
+--- request
+GET /t
+--- error_code: 200
+--- response_headers
+!X-RateLimit-Remaining-Day
+
+
+
+=== TEST 14: a TLS handshake that fails names OpenSSL's reason (here a server that does not speak TLS)
+--- config
+    location = /t {
+        farm_limit zone=notls key=$remote_addr day=1 policy=redis
+                   timeout=5s
+                   redis=rediss://127.0.0.1:$TEST_NGINX_HUGE_ARRAY_PORT;
+        empty_gif;
+    }
+--- init
+main::logged(qr/farm_limit: redis rediss:\/\/127\.0\.0\.1:\d+\/0 is unavailable \(TLS handshake failed: [a-z][a-z ]+\)/);
 --- request
 GET /t
 --- error_code: 200
