@@ -121,6 +121,24 @@ ngx_http_farm_json_arena_leave(ngx_http_farm_json_arena_t *arena)
 }
 
 
+/*
+ * Makes arena (NULL: none) the calling thread's, for a while, and returns
+ * the one it had: a parse's callback that keeps what jansson gives it
+ * runs without the parse's arena, then switches it back.
+ */
+
+ngx_http_farm_json_arena_t *
+ngx_http_farm_json_arena_switch(ngx_http_farm_json_arena_t *arena)
+{
+    ngx_http_farm_json_arena_t  *was;
+
+    was = ngx_http_farm_json_current;
+    ngx_http_farm_json_current = arena;
+
+    return was;
+}
+
+
 static void *
 ngx_http_farm_json_malloc(size_t size)
 {
