@@ -20,8 +20,8 @@
  * (ngx_http_farm_json_arena.c), the packed entries into a mapping of
  * their own, kept from one answer to the next (unmapping some MB on the
  * loop costs it milliseconds), and the body (malloc'd on the loop) is
- * freed on the thread only when glibc mapped it on its own (a
- * munmap(), tens of ms at 70 MB: not on the loop), else on the loop.
+ * freed on the loop (freeing it on the thread measured worse: its
+ * munmap() there competes with the loop's for the address space's lock).
  * Without threads (or when the post fails) the same function runs on the
  * event loop.
  *
@@ -57,9 +57,6 @@
 #define NGX_HTTP_FARM_CONSUL_BATCH  256         /* entries per loop turn */
 #define NGX_HTTP_FARM_CONSUL_BAD    255         /* a malformed entry */
 #define NGX_HTTP_FARM_CONSUL_AGAIN  60000       /* ms, a same answer again */
-
-/* glibc maps every block this big on its own: its free() takes no lock */
-#define NGX_HTTP_FARM_CONSUL_MAPPED  (32 * 1024 * 1024)
 
 
 /* the header of one packed entry; its strings follow, NUL-terminated */
@@ -289,7 +286,7 @@ ngx_http_farm_consul_answer_parse(void *data, ngx_log_t *log)
 
     if (ans->may_skip && ans->crc == ans->last_crc) {
         ans->same = 1;
-        goto done;
+        return;
     }
 
     arena = ngx_http_farm_json_arena_enter();
@@ -307,13 +304,6 @@ ngx_http_farm_consul_answer_parse(void *data, ngx_log_t *log)
     } else if (ans->rc == NGX_ERROR) {
         snprintf(ans->err, sizeof(ans->err), "out of memory for %d entries",
                  n);
-    }
-
-done:
-
-    if (ans->len >= NGX_HTTP_FARM_CONSUL_MAPPED) {
-        free(ans->body);
-        ans->body = NULL;
     }
 }
 
@@ -438,7 +428,7 @@ ngx_http_farm_consul_answer_parsed(ngx_event_t *ev)
 
     ans->parsing = 0;
 
-    /* a body small enough to be in glibc's heap: freed on the loop */
+    /* malloc'd on the loop, freed on the loop */
 
     free(ans->body);
     ans->body = NULL;
