@@ -37,6 +37,7 @@
 
 
 #include "ngx_http_farm_consul.h"
+#include "ngx_http_farm_json_arena.h"
 
 #include <farm_consul.h>
 
@@ -98,6 +99,7 @@ struct ngx_http_farm_consul_s {
 typedef struct {
     ngx_http_farm_srv_conf_t      *fcf;
     ngx_uint_t                     entries;
+    ngx_http_farm_json_arena_t    *arena;       /* the parse's, or NULL */
 } ngx_http_farm_consul_ctx_t;
 
 
@@ -124,6 +126,8 @@ static void ngx_http_farm_consul_failed(ngx_http_farm_consul_t *cs,
 static void ngx_http_farm_consul_schedule(ngx_http_farm_consul_t *cs,
     ngx_msec_t delay);
 static void ngx_http_farm_consul_entry(void *data, const char *label,
+    uint64_t version, farm_record_t *r, int health, const char *err);
+static void ngx_http_farm_consul_arena_entry(void *data, const char *label,
     uint64_t version, farm_record_t *r, int health, const char *err);
 static size_t ngx_http_farm_consul_write_cb(char *ptr, size_t size,
     size_t nmemb, void *userdata);
@@ -366,17 +370,32 @@ ngx_int_t
 ngx_http_farm_consul_apply(ngx_http_farm_srv_conf_t *fcf, u_char *body,
     size_t len, char *err)
 {
-    int                         n;
-    ngx_http_farm_consul_ctx_t  ctx;
+    int                          n;
+    ngx_http_farm_json_arena_t  *arena;
+    ngx_http_farm_consul_ctx_t   ctx;
 
     ctx.fcf = fcf;
     ctx.entries = 0;
 
     ngx_http_farm_sync_begin(fcf);
 
+    /*
+     * jansson's tree in an arena, unmapped at once after the parse: in
+     * glibc's heap, its hundreds of MB at 100,000 entries would stay with
+     * the process (the master's, when warm, then each worker's)
+     */
+
+    ngx_http_farm_json_arena_init();
+    arena = ngx_http_farm_json_arena_enter();
+    ctx.arena = arena;
+
     n = farm_consul_health_parse((char *) body, len,
                                  (char *) fcf->service.data,
-                                 ngx_http_farm_consul_entry, &ctx, err);
+                                 arena ? ngx_http_farm_consul_arena_entry
+                                       : ngx_http_farm_consul_entry,
+                                 &ctx, err);
+
+    ngx_http_farm_json_arena_leave(arena);
 
     if (n < 0) {
         return NGX_ERROR;
@@ -385,6 +404,22 @@ ngx_http_farm_consul_apply(ngx_http_farm_srv_conf_t *fcf, u_char *body,
     ngx_http_farm_sync_end(fcf);
 
     return NGX_OK;
+}
+
+
+/* An entry applied outside the parse's arena: what it keeps outlives it. */
+
+static void
+ngx_http_farm_consul_arena_entry(void *data, const char *label,
+    uint64_t version, farm_record_t *r, int health, const char *err)
+{
+    ngx_http_farm_consul_ctx_t  *ctx = data;
+
+    (void) ngx_http_farm_json_arena_switch(NULL);
+
+    ngx_http_farm_consul_entry(data, label, version, r, health, err);
+
+    (void) ngx_http_farm_json_arena_switch(ctx->arena);
 }
 
 

@@ -13,9 +13,17 @@
  * that farm_registry's thread_pool= names ("default"), and writes each
  * entry, in order, into one packed buffer (about a hundred bytes an
  * entry, not a farm_record_t's 2.5k).  The thread touches neither the
- * zone nor nginx's pools, logs nothing and allocates with malloc() only;
- * the body is its own from the post to its end.  Without threads (or when
- * the post fails) the same function runs on the event loop.
+ * zone nor nginx's pools and logs nothing.  Nor does it take a lock of
+ * glibc's heaps that the event loop could be waiting for (a stall of a
+ * hundred ms or more per parse, caught in ngx_create_pool()): jansson's
+ * tree goes into an arena mapped for the parse and unmapped at its end
+ * (ngx_http_farm_json_arena.c), the packed entries into a mapping of
+ * their own, kept from one answer to the next (unmapping some MB on the
+ * loop costs it milliseconds), and the body (malloc'd on the loop) is
+ * freed on the loop (freeing it on the thread measured worse: its
+ * munmap() there competes with the loop's for the address space's lock).
+ * Without threads (or when the post fails) the same function runs on the
+ * event loop.
  *
  * Back on the event loop, the entries go into the zone as a full sync
  * (ngx_http_farm_sync_begin(), one ngx_http_farm_sync_parsed() per entry,
@@ -35,6 +43,7 @@
 
 #include "ngx_http_farm_consul.h"
 #include "ngx_http_farm_sync.h"
+#include "ngx_http_farm_json_arena.h"
 
 #include <farm_consul.h>
 
@@ -42,9 +51,7 @@
 #include <ngx_thread_pool.h>
 #endif
 
-#if (NGX_LINUX) && defined(__GLIBC__)
-#include <malloc.h>
-#endif
+#include <sys/mman.h>
 
 
 #define NGX_HTTP_FARM_CONSUL_BATCH  256         /* entries per loop turn */
@@ -77,7 +84,7 @@ struct ngx_http_farm_consul_answer_s {
     /* the thread's, from the post to the task's event */
     u_char                        *body;        /* malloc'd */
     size_t                         len;
-    u_char                        *out;         /* packed entries */
+    u_char                        *out;         /* packed, mmap'd */
     size_t                         out_len;
     size_t                         out_size;
     ngx_uint_t                     entries;
@@ -114,6 +121,8 @@ static void ngx_http_farm_consul_answer_entry(
 static const char *ngx_http_farm_consul_answer_get(const char **p);
 static void ngx_http_farm_consul_answer_free(
     ngx_http_farm_consul_answer_t *ans);
+static void ngx_http_farm_consul_answer_unmap(
+    ngx_http_farm_consul_answer_t *ans);
 
 
 /*
@@ -137,6 +146,8 @@ ngx_http_farm_consul_answer_create(ngx_http_farm_srv_conf_t *fcf,
     ans->log = log;
     ans->done = done;
     ans->data = data;
+
+    ngx_http_farm_json_arena_init();
 
     ans->apply.handler = ngx_http_farm_consul_answer_batch;
     ans->apply.data = ans;
@@ -244,18 +255,23 @@ ngx_http_farm_consul_answer_cancel(ngx_http_farm_consul_answer_t *ans)
             ngx_delete_posted_event(&ans->parsed);
             ans->parsing = 0;
             ngx_http_farm_consul_answer_free(ans);
+            ngx_http_farm_consul_answer_unmap(ans);
         }
 
         return;
     }
 
     ngx_http_farm_consul_answer_free(ans);
+    ngx_http_farm_consul_answer_unmap(ans);
 }
 
 
 /*
- * On a pool thread (or the loop): the body to packed entries, then the
- * body is freed.  malloc() only, no nginx call that is not thread-safe.
+ * On a pool thread (or the loop): the body to packed entries.  jansson's
+ * tree lives in an arena, unmapped at the end: glibc's heaps are not
+ * touched but for a record's meta (strdup()'d and freed at once, in the
+ * thread's own heap), and the body stays for the loop to free.  No nginx
+ * call that is not thread-safe.
  */
 
 static void
@@ -263,37 +279,24 @@ ngx_http_farm_consul_answer_parse(void *data, ngx_log_t *log)
 {
     ngx_http_farm_consul_answer_t  *ans = data;
 
-    int  n;
+    int                          n;
+    ngx_http_farm_json_arena_t  *arena;
 
     ans->crc = ngx_crc32_long(ans->body, ans->len) | 1;
 
     if (ans->may_skip && ans->crc == ans->last_crc) {
-        free(ans->body);
-        ans->body = NULL;
         ans->same = 1;
         return;
     }
+
+    arena = ngx_http_farm_json_arena_enter();
 
     n = farm_consul_health_parse((char *) ans->body, ans->len,
                                  (char *) ans->fcf->service.data,
                                  ngx_http_farm_consul_answer_pack, ans,
                                  ans->err);
 
-    free(ans->body);
-    ans->body = NULL;
-
-#if (NGX_LINUX) && defined(__GLIBC__)
-
-    /*
-     * glibc gives each thread of the pool a heap of its own, and keeps what
-     * a parse freed there (the tree, tens of MB at 100,000 entries) for
-     * that thread: give it back, or every thread of the pool that ever
-     * parsed an answer holds that much
-     */
-
-    (void) malloc_trim(0);
-
-#endif
+    ngx_http_farm_json_arena_leave(arena);
 
     if (n < 0) {
         ans->rc = NGX_ERROR;
@@ -342,10 +345,20 @@ ngx_http_farm_consul_answer_pack(void *data, const char *label,
         size = ngx_max(ans->out_size * 2, ans->out_len + need);
         size = ngx_max(size, 64 * 1024);
 
-        p = realloc(ans->out, size);
-        if (p == NULL) {
+        size = ngx_align(size, 4096);
+
+        /* a mapping, not malloc(): the loop unmaps it without a heap lock */
+
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
             ans->rc = NGX_ERROR;
             return;
+        }
+
+        if (ans->out) {
+            ngx_memcpy(p, ans->out, ans->out_len);
+            (void) munmap(ans->out, ans->out_size);
         }
 
         ans->out = p;
@@ -415,8 +428,14 @@ ngx_http_farm_consul_answer_parsed(ngx_event_t *ev)
 
     ans->parsing = 0;
 
+    /* malloc'd on the loop, freed on the loop */
+
+    free(ans->body);
+    ans->body = NULL;
+
     if (ans->cancelled) {
         ngx_http_farm_consul_answer_free(ans);
+        ngx_http_farm_consul_answer_unmap(ans);
         return;
     }
 
@@ -595,9 +614,21 @@ ngx_http_farm_consul_answer_free(ngx_http_farm_consul_answer_t *ans)
     free(ans->body);
     ans->body = NULL;
 
-    free(ans->out);
-    ans->out = NULL;
+    /* the packed entries' mapping stays for the next answer */
+
     ans->out_len = 0;
-    ans->out_size = 0;
     ans->pos = 0;
+}
+
+
+/* The watch stopped: the packed entries' mapping goes too. */
+
+static void
+ngx_http_farm_consul_answer_unmap(ngx_http_farm_consul_answer_t *ans)
+{
+    if (ans->out) {
+        (void) munmap(ans->out, ans->out_size);
+        ans->out = NULL;
+        ans->out_size = 0;
+    }
 }

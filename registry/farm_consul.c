@@ -457,7 +457,7 @@ farm_consul_meta_get(farm_record_t *r, json_t *meta, char *err)
 
         } else {
             rc = farm_record_set_meta(r, text, err);
-            free(text);
+            farm_json_free(text);
         }
     }
 

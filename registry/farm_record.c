@@ -49,6 +49,17 @@ farm_record_free(farm_record_t *r)
 }
 
 
+void
+farm_json_free(void *p)
+{
+    json_malloc_t  m;
+    json_free_t    f;
+
+    json_get_alloc_funcs(&m, &f);
+    f(p);
+}
+
+
 static int
 farm_name_char(int c, int first)
 {
@@ -194,7 +205,7 @@ farm_record_add_caps(farm_record_t *r, const char *list, char *err)
 static int
 farm_meta_from_json(farm_record_t *r, json_t *meta, char *err)
 {
-    char  *text;
+    char  *text, *copy;
 
     if (!json_is_object(meta)) {
         farm_err(err, "meta: must be an object");
@@ -217,12 +228,22 @@ farm_meta_from_json(farm_record_t *r, json_t *meta, char *err)
 
     if (strlen(text) > FARM_META_MAX) {
         farm_err(err, "meta: longer than %d bytes", FARM_META_MAX);
-        free(text);
+        farm_json_free(text);
+        return -1;
+    }
+
+    /* r->meta is malloc'd: text is jansson's, maybe from an arena */
+
+    copy = strdup(text);
+    farm_json_free(text);
+
+    if (copy == NULL) {
+        farm_err(err, "meta: out of memory");
         return -1;
     }
 
     free(r->meta);
-    r->meta = text;
+    r->meta = copy;
 
     return 0;
 }

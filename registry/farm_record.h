@@ -59,6 +59,13 @@ void farm_record_init(farm_record_t *r);
 void farm_record_free(farm_record_t *r);
 
 /*
+ * Frees what jansson allocated and handed over (json_dumps()' text) with
+ * jansson's own free function: the module may give jansson an allocator
+ * of its own (an arena for a big parse), so free() is not always right.
+ */
+void farm_json_free(void *p);
+
+/*
  * Parses a record from its JSON form.  Takes the text and its length (it
  * need not be NUL-terminated).  On success returns 0 and fills r (the caller
  * owns r->meta and releases it with farm_record_free).  On failure returns
