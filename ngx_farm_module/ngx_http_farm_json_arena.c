@@ -49,8 +49,17 @@ static void ngx_http_farm_json_free(void *p);
 static ngx_http_farm_json_chunk_t *ngx_http_farm_json_chunk(size_t size);
 
 
+static ngx_http_farm_json_arena_t *ngx_http_farm_json_get(void);
+static void ngx_http_farm_json_set(ngx_http_farm_json_arena_t *arena);
+
+
+/*
+ * The calling thread's arena: a pthread key rather than __thread, which
+ * tcc (make demo's compiler without gcc) does not have.
+ */
+
 #if (NGX_THREADS)
-static __thread ngx_http_farm_json_arena_t  *ngx_http_farm_json_current;
+static pthread_key_t                ngx_http_farm_json_key;
 #else
 static ngx_http_farm_json_arena_t  *ngx_http_farm_json_current;
 #endif
@@ -66,6 +75,12 @@ ngx_http_farm_json_arena_init(void)
     if (ngx_http_farm_json_hooked) {
         return;
     }
+
+#if (NGX_THREADS)
+    if (pthread_key_create(&ngx_http_farm_json_key, NULL) != 0) {
+        return;                     /* no arenas: jansson keeps malloc() */
+    }
+#endif
 
     json_set_alloc_funcs(ngx_http_farm_json_malloc, ngx_http_farm_json_free);
     ngx_http_farm_json_hooked = 1;
@@ -84,6 +99,10 @@ ngx_http_farm_json_arena_enter(void)
     ngx_http_farm_json_chunk_t  *c;
     ngx_http_farm_json_arena_t  *arena;
 
+    if (!ngx_http_farm_json_hooked) {
+        return NULL;
+    }
+
     c = ngx_http_farm_json_chunk(0);
     if (c == NULL) {
         return NULL;
@@ -95,7 +114,7 @@ ngx_http_farm_json_arena_enter(void)
     c->pos += ngx_align(sizeof(ngx_http_farm_json_arena_t), 16);
 
     arena->chunks = c;
-    ngx_http_farm_json_current = arena;
+    ngx_http_farm_json_set(arena);
 
     return arena;
 }
@@ -112,7 +131,7 @@ ngx_http_farm_json_arena_leave(ngx_http_farm_json_arena_t *arena)
         return;
     }
 
-    ngx_http_farm_json_current = NULL;
+    ngx_http_farm_json_set(NULL);
 
     for (c = arena->chunks; c; c = next) {
         next = c->next;
@@ -132,10 +151,38 @@ ngx_http_farm_json_arena_switch(ngx_http_farm_json_arena_t *arena)
 {
     ngx_http_farm_json_arena_t  *was;
 
-    was = ngx_http_farm_json_current;
-    ngx_http_farm_json_current = arena;
+    was = ngx_http_farm_json_get();
+    ngx_http_farm_json_set(arena);
 
     return was;
+}
+
+
+static ngx_http_farm_json_arena_t *
+ngx_http_farm_json_get(void)
+{
+#if (NGX_THREADS)
+    if (!ngx_http_farm_json_hooked) {
+        return NULL;
+    }
+
+    return pthread_getspecific(ngx_http_farm_json_key);
+#else
+    return ngx_http_farm_json_current;
+#endif
+}
+
+
+static void
+ngx_http_farm_json_set(ngx_http_farm_json_arena_t *arena)
+{
+#if (NGX_THREADS)
+    if (ngx_http_farm_json_hooked) {
+        (void) pthread_setspecific(ngx_http_farm_json_key, arena);
+    }
+#else
+    ngx_http_farm_json_current = arena;
+#endif
 }
 
 
@@ -146,7 +193,7 @@ ngx_http_farm_json_malloc(size_t size)
     ngx_http_farm_json_chunk_t  *c;
     ngx_http_farm_json_arena_t  *arena;
 
-    arena = ngx_http_farm_json_current;
+    arena = ngx_http_farm_json_get();
 
     if (arena == NULL) {
         return malloc(size);
@@ -187,7 +234,7 @@ ngx_http_farm_json_malloc(size_t size)
 static void
 ngx_http_farm_json_free(void *p)
 {
-    if (ngx_http_farm_json_current == NULL) {
+    if (ngx_http_farm_json_get() == NULL) {
         free(p);
     }
 }
