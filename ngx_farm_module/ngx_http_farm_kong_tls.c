@@ -21,6 +21,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_farm_kong.h"
+#include "ngx_http_farm_ssl_session.h"
 
 
 #if (NGX_HTTP_SSL)
@@ -127,31 +128,13 @@ static ngx_ssl_t *
 ngx_http_farm_kong_tls_ctx(ngx_conf_t *cf, ngx_http_farm_kong_conf_t *kc,
     const kong_service_t *s)
 {
-    size_t               i;
-    ngx_ssl_t           *ssl;
-    ngx_pool_cleanup_t  *cln;
+    size_t      i;
+    ngx_ssl_t  *ssl;
 
-    ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    ssl = ngx_http_farm_ssl_client(cf);
     if (ssl == NULL) {
         return NULL;
     }
-
-    ssl->log = cf->log;
-
-    if (ngx_ssl_create(ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        ngx_ssl_cleanup_ctx(ssl);
-        return NULL;
-    }
-
-    cln->handler = ngx_ssl_cleanup_ctx;
-    cln->data = ssl;
 
     SSL_CTX_set_verify_depth(ssl->ctx, s->tls_verify_depth >= 0
                                        ? s->tls_verify_depth : 1);

@@ -29,6 +29,7 @@
 
 
 #include "ngx_http_farm_rconn.h"
+#include "ngx_http_farm_ssl_session.h"
 
 #include <hiredis/hiredis.h>
 
@@ -77,31 +78,13 @@ ngx_http_farm_rconn_ssl(ngx_conf_t *cf, ngx_str_t *trusted,
     ngx_flag_t verify)
 {
 #if (NGX_SSL)
-    ngx_str_t            file;
-    ngx_ssl_t           *ssl;
-    ngx_pool_cleanup_t  *cln;
+    ngx_str_t   file;
+    ngx_ssl_t  *ssl;
 
-    ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    ssl = ngx_http_farm_ssl_client(cf);
     if (ssl == NULL) {
         return NULL;
     }
-
-    ssl->log = cf->log;
-
-    if (ngx_ssl_create(ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        ngx_ssl_cleanup_ctx(ssl);
-        return NULL;
-    }
-
-    cln->handler = ngx_ssl_cleanup_ctx;
-    cln->data = ssl;
 
     if (!verify) {
         return ssl;

@@ -3,8 +3,8 @@
  * Copyright (C) 2026 the ngx_farm authors.
  * BSD-2-Clause, see LICENSE.
  *
- * Layer 1, nginx utilities: TLS sessions to upstream peers, kept for
- * reuse (proxy_ssl_session_reuse, on by default).  nginx's round robin
+ * Layer 1, nginx utilities: the module's TLS client contexts, and TLS
+ * sessions to upstream peers, kept for reuse (proxy_ssl_session_reuse, on by default).  nginx's round robin
  * keeps one session in each peer of a configured upstream; the farm's
  * agents and Kong's targets are not such peers (they come and go, and a
  * Kong request carries its own addresses), so the two balancers keep
@@ -20,6 +20,49 @@
 
 
 #include "ngx_http_farm_ssl_session.h"
+
+
+#if (NGX_SSL)
+
+/*
+ * At configuration: a TLS client context (TLS 1.2 and 1.3) for connections
+ * the module makes itself or per service, freed with the configuration's
+ * pool; its trust store is the caller's to fill.  NULL on failure (logged
+ * by nginx).
+ */
+
+ngx_ssl_t *
+ngx_http_farm_ssl_client(ngx_conf_t *cf)
+{
+    ngx_ssl_t           *ssl;
+    ngx_pool_cleanup_t  *cln;
+
+    ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (ssl == NULL) {
+        return NULL;
+    }
+
+    ssl->log = cf->log;
+
+    if (ngx_ssl_create(ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(ssl);
+        return NULL;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = ssl;
+
+    return ssl;
+}
+
+#endif
 
 
 #if (NGX_HTTP_SSL)

@@ -3,9 +3,9 @@
  * Copyright (C) 2026 the ngx_farm authors.
  * BSD-2-Clause, see LICENSE.
  *
- * Layer 1, nginx utilities: TLS sessions to upstream peers kept for reuse,
- * per worker (ngx_http_farm_ssl_session.c).  For a balancer's
- * set_session and save_session hooks.
+ * Layer 1, nginx utilities: TLS client contexts, and TLS sessions to
+ * upstream peers kept for reuse per worker (ngx_http_farm_ssl_session.c),
+ * for a balancer's set_session and save_session hooks.
  */
 
 
@@ -19,6 +19,10 @@
 #include <ngx_event_connect.h>
 #include <ngx_http.h>
 
+
+#if (NGX_SSL)
+ngx_ssl_t *ngx_http_farm_ssl_client(ngx_conf_t *cf);
+#endif
 
 #if (NGX_HTTP_SSL)
 ngx_int_t ngx_http_farm_ssl_session_set(ngx_peer_connection_t *pc);
