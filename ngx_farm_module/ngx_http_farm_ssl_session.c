@@ -72,10 +72,9 @@ ngx_http_farm_ssl_client(ngx_conf_t *cf)
 
 
 typedef struct {
-    ngx_rbtree_node_t      node;        /* key: a hash of key[] */
+    ngx_str_node_t         sn;          /* a hash of key[], then key[] */
     ngx_queue_t            queue;       /* most recently used first */
     ngx_ssl_session_t     *session;
-    size_t                 len;
     u_char                 key[1];
 } ngx_http_farm_ssl_entry_t;
 
@@ -83,8 +82,6 @@ typedef struct {
 static size_t ngx_http_farm_ssl_key(ngx_peer_connection_t *pc, u_char *key);
 static ngx_http_farm_ssl_entry_t *ngx_http_farm_ssl_find(u_char *key,
     size_t len, uint32_t hash);
-static void ngx_http_farm_ssl_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static void ngx_http_farm_ssl_evict(void);
 
 
@@ -154,7 +151,7 @@ ngx_http_farm_ssl_session_save(ngx_peer_connection_t *pc)
 
     if (!ngx_http_farm_ssl_ready) {
         ngx_rbtree_init(&ngx_http_farm_ssl_tree, &ngx_http_farm_ssl_sentinel,
-                        ngx_http_farm_ssl_insert);
+                        ngx_str_rbtree_insert_value);
         ngx_queue_init(&ngx_http_farm_ssl_lru);
         ngx_http_farm_ssl_ready = 1;
     }
@@ -181,12 +178,13 @@ ngx_http_farm_ssl_session_save(ngx_peer_connection_t *pc)
             return;
         }
 
-        e->node.key = hash;
+        e->sn.node.key = hash;
+        e->sn.str.len = len;
+        e->sn.str.data = e->key;
         e->session = session;
-        e->len = len;
         ngx_memcpy(e->key, key, len);
 
-        ngx_rbtree_insert(&ngx_http_farm_ssl_tree, &e->node);
+        ngx_rbtree_insert(&ngx_http_farm_ssl_tree, &e->sn.node);
         ngx_queue_insert_head(&ngx_http_farm_ssl_lru, &e->queue);
         ngx_http_farm_ssl_count++;
 
@@ -245,70 +243,15 @@ ngx_http_farm_ssl_key(ngx_peer_connection_t *pc, u_char *key)
 static ngx_http_farm_ssl_entry_t *
 ngx_http_farm_ssl_find(u_char *key, size_t len, uint32_t hash)
 {
-    ngx_rbtree_node_t          *node, *sentinel;
-    ngx_http_farm_ssl_entry_t  *e;
+    ngx_str_t  name;
 
-    node = ngx_http_farm_ssl_tree.root;
-    sentinel = ngx_http_farm_ssl_tree.sentinel;
+    name.len = len;
+    name.data = key;
 
-    while (node != sentinel) {
+    /* the entry begins with its ngx_str_node_t */
 
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        /* equal hashes: the entries with this hash, in either subtree */
-
-        e = (ngx_http_farm_ssl_entry_t *) node;
-
-        if (e->len == len && ngx_memcmp(e->key, key, len) == 0) {
-            return e;
-        }
-
-        node = (ngx_memn2cmp(key, e->key, len, e->len) < 0) ? node->left
-                                                              : node->right;
-    }
-
-    return NULL;
-}
-
-
-/* Ordered by the hash, then by the key's bytes, as ngx_http_farm_ssl_find
- * walks. */
-
-static void
-ngx_http_farm_ssl_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t          **p;
-    ngx_http_farm_ssl_entry_t   *e, *t;
-
-    e = (ngx_http_farm_ssl_entry_t *) node;
-
-    for ( ;; ) {
-
-        if (node->key != temp->key) {
-            p = (node->key < temp->key) ? &temp->left : &temp->right;
-
-        } else {
-            t = (ngx_http_farm_ssl_entry_t *) temp;
-            p = (ngx_memn2cmp(e->key, t->key, e->len, t->len) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    return (ngx_http_farm_ssl_entry_t *)
+               ngx_str_rbtree_lookup(&ngx_http_farm_ssl_tree, &name, hash);
 }
 
 
@@ -328,7 +271,7 @@ ngx_http_farm_ssl_evict(void)
     e = ngx_queue_data(q, ngx_http_farm_ssl_entry_t, queue);
 
     ngx_queue_remove(q);
-    ngx_rbtree_delete(&ngx_http_farm_ssl_tree, &e->node);
+    ngx_rbtree_delete(&ngx_http_farm_ssl_tree, &e->sn.node);
     ngx_ssl_free_session(e->session);
     ngx_free(e);
 
