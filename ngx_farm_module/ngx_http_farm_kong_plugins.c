@@ -920,6 +920,10 @@ ngx_http_farm_kong_query_has(ngx_http_request_t *r, ngx_str_t *name)
     ngx_uint_t   n;
     u_char       key[256];
 
+    if (r->args.len == 0) {
+        return NGX_DECLINED;        /* args.data may be NULL */
+    }
+
     p = r->args.data;
     last = p + r->args.len;
 
