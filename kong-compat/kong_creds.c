@@ -156,8 +156,9 @@ kong_credential_fields(kong_ctx_t *ctx, const kong_node_t *map,
         }
 
     } else {
-        kong_err(ctx, map, "'%s' are not supported by this gateway: the "
-                 "%s plugin is not implemented", cr->entity,
+        kong_err(ctx, map, "'%s' are not supported by this gateway: this "
+                 "gateway has no %s plugin (not among Kong's common "
+                 "plugins it serves)", cr->entity,
                  cr->entity[0] == 'h' ? "hmac-auth" : "oauth2");
     }
 }

@@ -202,7 +202,7 @@ FarmTest::redis_cli($main::Redis, 'FLUSHALL');
 
 
 
-=== TEST 4: the flat redis_ssl alone, with Kong's default redis_ssl_verify false: loads (was refused: "Redis over TLS is not implemented") and counts over TLS
+=== TEST 4: the flat redis_ssl alone, with Kong's default redis_ssl_verify false: loads (refused at load before Redis over TLS landed) and counts over TLS
 --- user_files eval
 ">>> kong.yml
 _format_version: \"3.0\"

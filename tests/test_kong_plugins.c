@@ -214,8 +214,9 @@ credentials(void **state)
     load_err(HEAD "consumers:\n- username: a\n"
              "  hmacauth_credentials: [{username: k}]\n",
              "kong.yml:4:26: consumers[0].hmacauth_credentials[0]: "
-             "'hmacauth_credentials' are not supported by this gateway: the "
-             "hmac-auth plugin is not implemented");
+             "'hmacauth_credentials' are not supported by this gateway: this "
+             "gateway has no hmac-auth plugin (not among Kong's common "
+             "plugins it serves)");
 }
 
 
