@@ -9,7 +9,10 @@
  * Invariants: the return value is the number of callbacks; labels are
  * shorter than 256 bytes; a malformed entry comes with a reason; a good
  * entry validates, belongs to the service asked for, has a known health,
- * no id twice, and round-trips through to_json/parse.
+ * no id twice, and round-trips through to_json/parse.  The parse, one
+ * entry at a time, agrees with jansson's parse of the whole body: it
+ * fails when that fails (or gives no array, or the body has a raw NUL,
+ * which jansson lets pass), else gives as many entries as the array has.
  */
 
 #include "fuzz_record.h"
@@ -72,9 +75,11 @@ fz_entry(void *data, const char *label, uint64_t version, farm_record_t *r,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int          n;
-    char        *s, err[FARM_ERR_MAX];
-    fz_state_t   st;
+    int           n;
+    char         *s, err[FARM_ERR_MAX];
+    json_t       *root;
+    fz_state_t    st;
+    json_error_t  jerr;
 
     if (size == 0) {
         return 0;
@@ -90,12 +95,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (n < 0) {
         FZ_CHECK(n == -1);
-        FZ_CHECK(st.calls == 0);
         FZ_CHECK(fz_terminated(err, sizeof(err)) && err[0] != '\0');
 
     } else {
         FZ_CHECK(n == st.calls);
     }
+
+    root = json_loadb(s, size - 1, JSON_DECODE_ANY, &jerr);
+
+    if (memchr(s, '\0', size - 1)) {
+        FZ_CHECK(n == -1);
+
+    } else if (root == NULL) {
+
+        /* an entry may nest one level deeper than jansson allows a body */
+
+        FZ_CHECK(n == -1 || strstr(jerr.text, "maximum parsing depth"));
+
+    } else {
+        FZ_CHECK(json_is_array(root) ? n == (int) json_array_size(root)
+                                     : n == -1);
+    }
+
+    json_decref(root);
 
     free(s);
 

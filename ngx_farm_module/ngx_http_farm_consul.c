@@ -37,7 +37,6 @@
 
 
 #include "ngx_http_farm_consul.h"
-#include "ngx_http_farm_json_arena.h"
 
 #include <farm_consul.h>
 
@@ -49,6 +48,7 @@
 #define NGX_HTTP_FARM_CONSUL_NEWS_GAP     20      /* ms between queries */
 #define NGX_HTTP_FARM_CONSUL_IDLE_GAP     1000    /* ms, no newer index */
 #define NGX_HTTP_FARM_CONSUL_CONNS        8       /* sockets at once */
+#define NGX_HTTP_FARM_CONSUL_TURN   (256 * 1024)    /* answer bytes a turn */
 #define NGX_HTTP_FARM_CONSUL_ERR_LOG      10      /* s between error lines */
 
 /*
@@ -75,6 +75,8 @@ struct ngx_http_farm_consul_s {
 
     ngx_event_t                    timer;       /* libcurl's timeout */
     ngx_event_t                    next;        /* the next query */
+    ngx_event_t                    resume;      /* the body, paused */
+    ngx_uint_t                     turns;       /* the body was read in */
 
     uint64_t                       index;       /* X-Consul-Index */
     ngx_msec_t                     started;     /* this query's start */
@@ -95,14 +97,6 @@ struct ngx_http_farm_consul_s {
 };
 
 
-/* what the entries of one answer need to know */
-typedef struct {
-    ngx_http_farm_srv_conf_t      *fcf;
-    ngx_uint_t                     entries;
-    ngx_http_farm_json_arena_t    *arena;       /* the parse's, or NULL */
-} ngx_http_farm_consul_ctx_t;
-
-
 static void ngx_http_farm_consul_query(ngx_http_farm_consul_t *cs);
 static int ngx_http_farm_consul_socket_cb(CURL *easy, curl_socket_t fd,
     int what, void *userp, void *socketp);
@@ -114,6 +108,7 @@ static void ngx_http_farm_consul_read(ngx_event_t *ev);
 static void ngx_http_farm_consul_write(ngx_event_t *ev);
 static void ngx_http_farm_consul_timer_handler(ngx_event_t *ev);
 static void ngx_http_farm_consul_next_handler(ngx_event_t *ev);
+static void ngx_http_farm_consul_resume_handler(ngx_event_t *ev);
 static void ngx_http_farm_consul_action(ngx_http_farm_consul_t *cs,
     curl_socket_t fd, int flags);
 static void ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs,
@@ -125,10 +120,6 @@ static void ngx_http_farm_consul_failed(ngx_http_farm_consul_t *cs,
     const char *reason);
 static void ngx_http_farm_consul_schedule(ngx_http_farm_consul_t *cs,
     ngx_msec_t delay);
-static void ngx_http_farm_consul_entry(void *data, const char *label,
-    uint64_t version, farm_record_t *r, int health, const char *err);
-static void ngx_http_farm_consul_arena_entry(void *data, const char *label,
-    uint64_t version, farm_record_t *r, int health, const char *err);
 static size_t ngx_http_farm_consul_write_cb(char *ptr, size_t size,
     size_t nmemb, void *userdata);
 
@@ -293,6 +284,23 @@ ngx_http_farm_consul_write_cb(char *ptr, size_t size, size_t nmemb,
 
     n = size * nmemb;
 
+    /*
+     * The watch's answers come budget bytes a turn of the event loop: a
+     * 100 MB answer on a fast link would otherwise be read in runs of
+     * tens of ms (libcurl reads while the socket has data), and every
+     * request waits for each.  libcurl keeps what it paused on and gives
+     * it again when ngx_http_farm_consul_resume_handler() resumes it.
+     */
+
+    if (b->budget) {
+        if (b->turn >= b->budget) {
+            b->paused = 1;
+            return CURL_WRITEFUNC_PAUSE;
+        }
+
+        b->turn += n;
+    }
+
     if (b->len + n > b->max) {
         b->too_big = 1;
         return 0;               /* CURLE_WRITE_ERROR */
@@ -360,102 +368,6 @@ ngx_http_farm_consul_body_text(ngx_http_farm_consul_body_t *b, u_char *buf,
 }
 
 
-/*
- * Applies one answer of /v1/health/service as a full sync.  Returns NGX_OK,
- * or NGX_ERROR with the reason in err (FARM_ERR_MAX bytes) when the body is
- * not a list of entries.
- */
-
-ngx_int_t
-ngx_http_farm_consul_apply(ngx_http_farm_srv_conf_t *fcf, u_char *body,
-    size_t len, char *err)
-{
-    int                          n;
-    ngx_http_farm_json_arena_t  *arena;
-    ngx_http_farm_consul_ctx_t   ctx;
-
-    ctx.fcf = fcf;
-    ctx.entries = 0;
-
-    ngx_http_farm_sync_begin(fcf);
-
-    /*
-     * jansson's tree in an arena, unmapped at once after the parse: in
-     * glibc's heap, its hundreds of MB at 100,000 entries would stay with
-     * the process (the master's, when warm, then each worker's)
-     */
-
-    ngx_http_farm_json_arena_init();
-    arena = ngx_http_farm_json_arena_enter();
-    ctx.arena = arena;
-
-    n = farm_consul_health_parse((char *) body, len,
-                                 (char *) fcf->service.data,
-                                 arena ? ngx_http_farm_consul_arena_entry
-                                       : ngx_http_farm_consul_entry,
-                                 &ctx, err);
-
-    ngx_http_farm_json_arena_leave(arena);
-
-    if (n < 0) {
-        return NGX_ERROR;
-    }
-
-    ngx_http_farm_sync_end(fcf);
-
-    return NGX_OK;
-}
-
-
-/* An entry applied outside the parse's arena: what it keeps outlives it. */
-
-static void
-ngx_http_farm_consul_arena_entry(void *data, const char *label,
-    uint64_t version, farm_record_t *r, int health, const char *err)
-{
-    ngx_http_farm_consul_ctx_t  *ctx = data;
-
-    (void) ngx_http_farm_json_arena_switch(NULL);
-
-    ngx_http_farm_consul_entry(data, label, version, r, health, err);
-
-    (void) ngx_http_farm_json_arena_switch(ctx->arena);
-}
-
-
-static void
-ngx_http_farm_consul_entry(void *data, const char *label, uint64_t version,
-    farm_record_t *r, int health, const char *err)
-{
-    ngx_http_farm_consul_ctx_t  *ctx = data;
-
-    size_t    len;
-    uint32_t  h;
-
-    ctx->entries++;
-
-    len = ngx_strlen(label);
-
-    if (r == NULL) {
-        h = farm_hash32(err, ngx_strlen(err));
-        h = farm_hash_mix(h, (uint32_t) (version ^ (version >> 32))) | 1;
-
-        ngx_http_farm_sync_reject(ctx->fcf, (u_char *) label, len, h, 1, "%s",
-                                  err);
-        return;
-    }
-
-    if (health == FARM_CONSUL_CRITICAL) {
-        ngx_http_farm_sync_unhealthy(ctx->fcf, (u_char *) r->id,
-                                     ngx_strlen(r->id),
-                                     "its Consul checks are critical");
-        return;
-    }
-
-    (void) ngx_http_farm_sync_parsed(ctx->fcf, (u_char *) label, len, r, 1);
-}
-
-
 ngx_int_t
 ngx_http_farm_consul_start(ngx_http_farm_srv_conf_t *fcf, ngx_cycle_t *cycle)
 {
@@ -517,6 +429,11 @@ ngx_http_farm_consul_create(ngx_http_farm_srv_conf_t *fcf, ngx_pool_t *pool,
     cs->backoff = NGX_HTTP_FARM_CONSUL_BACKOFF_MIN;
 
     cs->body.max = ngx_http_farm_consul_body_max(fcf);
+    cs->body.budget = NGX_HTTP_FARM_CONSUL_TURN;
+
+    cs->resume.handler = ngx_http_farm_consul_resume_handler;
+    cs->resume.data = cs;
+    cs->resume.log = log;
 
     cs->timer.handler = ngx_http_farm_consul_timer_handler;
     cs->timer.data = cs;
@@ -633,6 +550,10 @@ ngx_http_farm_consul_close(ngx_http_farm_consul_t *cs)
     free(cs->body.data);
     cs->body.data = NULL;
 
+    if (cs->resume.posted) {
+        ngx_delete_posted_event(&cs->resume);
+    }
+
     if (cs->timer.timer_set) {
         ngx_del_timer(&cs->timer);
     }
@@ -682,8 +603,17 @@ ngx_http_farm_consul_query(ngx_http_farm_consul_t *cs)
     curl_easy_setopt(cs->easy, CURLOPT_TIMEOUT_MS,
                      (long) (wait + wait / 16 + fcf->timeout));
 
+    /* the last answer's buffer again, its pages already mapped */
+
+    if (cs->body.data == NULL && cs->answer) {
+        cs->body.data = ngx_http_farm_consul_answer_spare(cs->answer,
+                                                          &cs->body.size);
+    }
+
     cs->body.len = 0;
     cs->body.too_big = 0;
+    cs->body.paused = 0;
+    cs->turns = 1;
     cs->error[0] = '\0';
     cs->started = ngx_current_msec;
 
@@ -880,6 +810,8 @@ ngx_http_farm_consul_action(ngx_http_farm_consul_t *cs, curl_socket_t fd,
         return;
     }
 
+    cs->body.turn = 0;
+
     (void) curl_multi_socket_action(cs->multi, fd, flags, &running);
 
     while ((msg = curl_multi_info_read(cs->multi, &left)) != NULL) {
@@ -908,6 +840,33 @@ ngx_http_farm_consul_action(ngx_http_farm_consul_t *cs, curl_socket_t fd,
             return;
         }
     }
+
+    if (cs->body.paused && !cs->resume.posted) {
+        ngx_post_event(&cs->resume, &ngx_posted_next_events);
+    }
+}
+
+
+/* The next turn's share of a paused answer. */
+
+static void
+ngx_http_farm_consul_resume_handler(ngx_event_t *ev)
+{
+    ngx_http_farm_consul_t  *cs = ev->data;
+
+    if (cs->stopped || cs->easy == NULL || !cs->body.paused) {
+        return;
+    }
+
+    cs->body.paused = 0;
+    cs->body.turn = 0;
+    cs->turns++;
+
+    /* gives what the write callback paused on, maybe pausing again */
+
+    (void) curl_easy_pause(cs->easy, CURLPAUSE_CONT);
+
+    ngx_http_farm_consul_action(cs, CURL_SOCKET_TIMEOUT, 0);
 }
 
 
@@ -919,7 +878,7 @@ ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs, CURLcode result)
     long                       status;
     u_char                     text[160], reason_buf[FARM_ERR_MAX + 64];
     u_char                    *body;
-    size_t                     len;
+    size_t                     len, size;
     uint64_t                   index, old;
     struct curl_header        *h;
     ngx_http_farm_srv_conf_t  *fcf;
@@ -1028,6 +987,10 @@ ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs, CURLcode result)
 
     cs->failing = 0;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cs->log, 0,
+                   "farm: consul answer of %uz bytes read in %ui turns",
+                   cs->body.len, cs->turns);
+
     /* the body is the answer's now; the next query makes a new one */
 
     cs->answer_index = index;
@@ -1035,12 +998,15 @@ ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs, CURLcode result)
 
     body = cs->body.data;
     len = cs->body.len;
+    size = cs->body.size;
 
     cs->body.data = NULL;
     cs->body.len = 0;
     cs->body.size = 0;
 
-    if (ngx_http_farm_consul_answer_start(cs->answer, body, len) != NGX_OK) {
+    if (ngx_http_farm_consul_answer_start(cs->answer, body, len, size)
+        != NGX_OK)
+    {
         free(body);
         ngx_http_farm_consul_failed(cs, "an answer is still being applied");
     }

@@ -26,7 +26,10 @@ typedef struct {
     size_t                         len;
     size_t                         size;
     size_t                         max;
+    size_t                         budget;      /* bytes a turn, 0: all */
+    size_t                         turn;        /* taken this turn */
     unsigned                       too_big:1;
+    unsigned                       paused:1;    /* over budget this turn */
 } ngx_http_farm_consul_body_t;
 
 
@@ -55,8 +58,6 @@ typedef void (*ngx_http_farm_consul_kv_done_pt)(void *data,
 ngx_int_t ngx_http_farm_consul_start(ngx_http_farm_srv_conf_t *fcf,
     ngx_cycle_t *cycle);
 void ngx_http_farm_consul_stop(ngx_http_farm_srv_conf_t *fcf);
-ngx_int_t ngx_http_farm_consul_apply(ngx_http_farm_srv_conf_t *fcf,
-    u_char *body, size_t len, char *err);
 void ngx_http_farm_consul_global_init(ngx_log_t *log);
 u_char *ngx_http_farm_consul_url(ngx_http_farm_srv_conf_t *fcf, u_char *buf,
     size_t size, uint64_t index, ngx_msec_t wait);
@@ -78,8 +79,13 @@ ngx_http_farm_consul_answer_t *ngx_http_farm_consul_answer_create(
     ngx_http_farm_srv_conf_t *fcf, ngx_pool_t *pool, ngx_log_t *log,
     ngx_http_farm_consul_answer_pt done, void *data);
 ngx_int_t ngx_http_farm_consul_answer_start(
-    ngx_http_farm_consul_answer_t *ans, u_char *body, size_t len);
+    ngx_http_farm_consul_answer_t *ans, u_char *body, size_t len,
+    size_t size);
+u_char *ngx_http_farm_consul_answer_spare(ngx_http_farm_consul_answer_t *ans,
+    size_t *size);
 void ngx_http_farm_consul_answer_cancel(ngx_http_farm_consul_answer_t *ans);
+ngx_int_t ngx_http_farm_consul_answer_apply(ngx_http_farm_srv_conf_t *fcf,
+    u_char *body, size_t len, char *err);
 
 /* ngx_http_farm_consul_kv.c */
 ngx_http_farm_consul_kv_t *ngx_http_farm_consul_kv_start(

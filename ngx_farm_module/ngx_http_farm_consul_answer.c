@@ -7,23 +7,19 @@
  * without holding the sync owner's event loop (which serves requests too)
  * for long, whatever the number of entries.
  *
- * The parse (jansson's json_loadb() of the whole list, then each entry to
- * a record through registry/farm_consul.c) is the costly part, O(n) in
- * the answer's bytes: with nginx threads it runs on a thread of the pool
- * that farm_registry's thread_pool= names ("default"), and writes each
- * entry, in order, into one packed buffer (about a hundred bytes an
- * entry, not a farm_record_t's 2.5k).  The thread touches neither the
- * zone nor nginx's pools and logs nothing.  Nor does it take a lock of
- * glibc's heaps that the event loop could be waiting for (a stall of a
- * hundred ms or more per parse, caught in ngx_create_pool()): jansson's
- * tree goes into an arena mapped for the parse and unmapped at its end
- * (ngx_http_farm_json_arena.c), the packed entries into a mapping of
- * their own, kept from one answer to the next (unmapping some MB on the
- * loop costs it milliseconds), and the body (malloc'd on the loop) is
- * freed on the loop (freeing it on the thread measured worse: its
- * munmap() there competes with the loop's for the address space's lock).
- * Without threads (or when the post fails) the same function runs on the
- * event loop.
+ * The parse (registry/farm_consul.c: jansson's json_loadb() of one entry
+ * at a time, each to a record) is the costly part, O(n) in the answer's
+ * bytes: with nginx threads it runs on a thread of the pool that
+ * farm_registry's thread_pool= names ("default"), and writes each entry,
+ * in order, into one packed buffer (about a hundred bytes an entry, not a
+ * farm_record_t's 2.5k).  The thread touches neither the zone nor nginx's
+ * pools and logs nothing; jansson's blocks, one entry's tree at a time,
+ * are reused in the thread's own heap.  The packed entries are a mapping
+ * of their own and the body's buffer is kept for the next answer
+ * (ngx_http_farm_consul_answer_spare()), both from one answer to the next:
+ * mapping, faulting in and unmapping some 100 MB per answer cost the event
+ * loop tens of ms each time.  Without threads (or when the post fails)
+ * the same function runs on the event loop.
  *
  * Back on the event loop, the entries go into the zone as a full sync
  * (ngx_http_farm_sync_begin(), one ngx_http_farm_sync_parsed() per entry,
@@ -43,7 +39,6 @@
 
 #include "ngx_http_farm_consul.h"
 #include "ngx_http_farm_sync.h"
-#include "ngx_http_farm_json_arena.h"
 
 #include <farm_consul.h>
 
@@ -57,6 +52,7 @@
 #define NGX_HTTP_FARM_CONSUL_BATCH  256         /* entries per loop turn */
 #define NGX_HTTP_FARM_CONSUL_BAD    255         /* a malformed entry */
 #define NGX_HTTP_FARM_CONSUL_AGAIN  60000       /* ms, a same answer again */
+#define NGX_HTTP_FARM_CONSUL_SPARE  (1024 * 1024)   /* kept whatever its use */
 
 
 /* the header of one packed entry; its strings follow, NUL-terminated */
@@ -84,6 +80,11 @@ struct ngx_http_farm_consul_answer_s {
     /* the thread's, from the post to the task's event */
     u_char                        *body;        /* malloc'd */
     size_t                         len;
+    size_t                         size;        /* allocated */
+
+    u_char                        *spare;       /* the last body's buffer */
+    size_t                         spare_size;
+
     u_char                        *out;         /* packed, mmap'd */
     size_t                         out_len;
     size_t                         out_size;
@@ -147,8 +148,6 @@ ngx_http_farm_consul_answer_create(ngx_http_farm_srv_conf_t *fcf,
     ans->done = done;
     ans->data = data;
 
-    ngx_http_farm_json_arena_init();
-
     ans->apply.handler = ngx_http_farm_consul_answer_batch;
     ans->apply.data = ans;
     ans->apply.log = log;
@@ -186,7 +185,7 @@ ngx_http_farm_consul_answer_create(ngx_http_farm_srv_conf_t *fcf,
 
 ngx_int_t
 ngx_http_farm_consul_answer_start(ngx_http_farm_consul_answer_t *ans,
-    u_char *body, size_t len)
+    u_char *body, size_t len, size_t size)
 {
     if (ans->parsing || ans->applying) {
         return NGX_BUSY;
@@ -195,6 +194,7 @@ ngx_http_farm_consul_answer_start(ngx_http_farm_consul_answer_t *ans,
     ans->cancelled = 0;
     ans->body = body;
     ans->len = len;
+    ans->size = size;
     ans->out_len = 0;
     ans->entries = 0;
     ans->pos = 0;
@@ -234,6 +234,34 @@ ngx_http_farm_consul_answer_start(ngx_http_farm_consul_answer_t *ans,
 
 
 /*
+ * The buffer of the last answer parsed, for the next one to be read into
+ * (its pages are mapped already: reading 100 MB into new memory costs the
+ * event loop tens of ms of page faults, and freeing it as much again); NULL
+ * when there is none, or the thread still reads it.  The caller owns it.
+ */
+
+u_char *
+ngx_http_farm_consul_answer_spare(ngx_http_farm_consul_answer_t *ans,
+    size_t *size)
+{
+    u_char  *p;
+
+    p = ans->spare;
+
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *size = ans->spare_size;
+
+    ans->spare = NULL;
+    ans->spare_size = 0;
+
+    return p;
+}
+
+
+/*
  * Drops the answer on its way (the watch stops): what was applied stays,
  * done() is not called.  A thread still parsing finishes, and its event
  * frees what it made.
@@ -267,11 +295,10 @@ ngx_http_farm_consul_answer_cancel(ngx_http_farm_consul_answer_t *ans)
 
 
 /*
- * On a pool thread (or the loop): the body to packed entries.  jansson's
- * tree lives in an arena, unmapped at the end: glibc's heaps are not
- * touched but for a record's meta (strdup()'d and freed at once, in the
- * thread's own heap), and the body stays for the loop to free.  No nginx
- * call that is not thread-safe.
+ * On a pool thread (or the loop): the body to packed entries.  The parse
+ * reads one entry at a time, so jansson's blocks (one entry's tree) are
+ * freed and reused in the thread's own heap; the body stays for the loop
+ * to free.  No nginx call that is not thread-safe.
  */
 
 static void
@@ -279,8 +306,7 @@ ngx_http_farm_consul_answer_parse(void *data, ngx_log_t *log)
 {
     ngx_http_farm_consul_answer_t  *ans = data;
 
-    int                          n;
-    ngx_http_farm_json_arena_t  *arena;
+    int  n;
 
     ans->crc = ngx_crc32_long(ans->body, ans->len) | 1;
 
@@ -289,14 +315,10 @@ ngx_http_farm_consul_answer_parse(void *data, ngx_log_t *log)
         return;
     }
 
-    arena = ngx_http_farm_json_arena_enter();
-
     n = farm_consul_health_parse((char *) ans->body, ans->len,
                                  (char *) ans->fcf->service.data,
                                  ngx_http_farm_consul_answer_pack, ans,
                                  ans->err);
-
-    ngx_http_farm_json_arena_leave(arena);
 
     if (n < 0) {
         ans->rc = NGX_ERROR;
@@ -428,9 +450,23 @@ ngx_http_farm_consul_answer_parsed(ngx_event_t *ev)
 
     ans->parsing = 0;
 
-    /* malloc'd on the loop, freed on the loop */
+    /*
+     * the body's buffer stays for the next answer, unless it is much
+     * larger than this one (the farm shrank) or the watch stopped
+     */
 
-    free(ans->body);
+    if (!ans->cancelled
+        && (ans->size <= NGX_HTTP_FARM_CONSUL_SPARE
+            || ans->size / 4 <= ans->len))
+    {
+        free(ans->spare);
+        ans->spare = ans->body;
+        ans->spare_size = ans->size;
+
+    } else {
+        free(ans->body);
+    }
+
     ans->body = NULL;
 
     if (ans->cancelled) {
@@ -521,7 +557,51 @@ ngx_http_farm_consul_answer_batch(ngx_event_t *ev)
 }
 
 
-/* One packed entry to the zone, as ngx_http_farm_consul_apply() does. */
+/*
+ * The warm start's answer (in the master, before any worker): parsed and
+ * applied as a full sync at once, all of it or nothing.  The body stays
+ * the caller's.  NGX_OK, or NGX_ERROR with the reason in err (FARM_ERR_MAX
+ * bytes).
+ */
+
+ngx_int_t
+ngx_http_farm_consul_answer_apply(ngx_http_farm_srv_conf_t *fcf, u_char *body,
+    size_t len, char *err)
+{
+    size_t                          pos;
+    ngx_http_farm_consul_answer_t   ans;
+    ngx_http_farm_consul_packed_t  *e;
+
+    ngx_memzero(&ans, sizeof(ngx_http_farm_consul_answer_t));
+
+    ans.fcf = fcf;
+    ans.body = body;
+    ans.len = len;
+    ans.rc = NGX_OK;
+
+    ngx_http_farm_consul_answer_parse(&ans, NULL);
+
+    if (ans.rc == NGX_OK) {
+        ngx_http_farm_sync_begin(fcf);
+
+        for (pos = 0; pos < ans.out_len; pos += e->size) {
+            e = (ngx_http_farm_consul_packed_t *) (ans.out + pos);
+            ngx_http_farm_consul_answer_entry(&ans, e);
+        }
+
+        ngx_http_farm_sync_end(fcf);
+
+    } else {
+        ngx_cpystrn((u_char *) err, (u_char *) ans.err, FARM_ERR_MAX);
+    }
+
+    ngx_http_farm_consul_answer_unmap(&ans);
+
+    return ans.rc;
+}
+
+
+/* One packed entry to the zone. */
 
 static void
 ngx_http_farm_consul_answer_entry(ngx_http_farm_consul_answer_t *ans,
@@ -613,6 +693,12 @@ ngx_http_farm_consul_answer_free(ngx_http_farm_consul_answer_t *ans)
 {
     free(ans->body);
     ans->body = NULL;
+
+    if (ans->cancelled) {
+        free(ans->spare);
+        ans->spare = NULL;
+        ans->spare_size = 0;
+    }
 
     /* the packed entries' mapping stays for the next answer */
 

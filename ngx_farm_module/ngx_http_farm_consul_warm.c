@@ -93,7 +93,8 @@ ngx_http_farm_consul_warm(ngx_http_farm_srv_conf_t *fcf, ngx_log_t *log)
     }
 
     if (body.len == 0
-        || ngx_http_farm_consul_apply(fcf, body.data, body.len, err)
+        || ngx_http_farm_consul_answer_apply(fcf, body.data, body.len,
+                                             err)
            != NGX_OK)
     {
         ngx_snprintf(reason, sizeof(reason), "malformed answer: %s%Z",

@@ -628,44 +628,299 @@ farm_consul_entry(farm_record_t *r, json_t *entry, const char *service,
 }
 
 
+/*
+ * The ids already listed in one answer, with the node of each (for the
+ * message about a repeated one): open addressing over offsets into one
+ * buffer of "id\0node\0" pairs.  malloc()'d, not jansson's: it outlives
+ * every entry's tree.
+ */
+typedef struct {
+    uint32_t  *slot;        /* 0: empty, else 1 + the pair's offset */
+    size_t     mask;        /* slots - 1 */
+    size_t     used;
+    char      *str;
+    size_t     len;
+    size_t     size;
+} farm_consul_seen_t;
+
+
+static uint32_t
+farm_consul_seen_hash(const char *s)
+{
+    uint32_t  h;
+
+    h = 2166136261u;                        /* FNV-1a */
+
+    while (*s) {
+        h = (h ^ (unsigned char) *s++) * 16777619u;
+    }
+
+    return h;
+}
+
+
+/* The node an id was listed on, or NULL if it was not. */
+static const char *
+farm_consul_seen_get(farm_consul_seen_t *seen, const char *id)
+{
+    size_t       i;
+    const char  *s;
+
+    if (seen->slot == NULL) {
+        return NULL;
+    }
+
+    for (i = farm_consul_seen_hash(id) & seen->mask;
+         seen->slot[i];
+         i = (i + 1) & seen->mask)
+    {
+        s = seen->str + seen->slot[i] - 1;
+
+        if (strcmp(s, id) == 0) {
+            return s + strlen(s) + 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* Adds id (not listed yet) on node; 0, or -1 when out of memory. */
+static int
+farm_consul_seen_add(farm_consul_seen_t *seen, const char *id,
+    const char *node)
+{
+    char      *str;
+    size_t     i, j, n, need, size;
+    uint32_t  *slot;
+
+    if (seen->used * 2 >= seen->mask) {
+        n = seen->slot ? (seen->mask + 1) * 2 : 1024;
+
+        slot = calloc(n, sizeof(uint32_t));
+        if (slot == NULL) {
+            return -1;
+        }
+
+        for (i = 0; seen->slot && i <= seen->mask; i++) {
+            if (seen->slot[i] == 0) {
+                continue;
+            }
+
+            for (j = farm_consul_seen_hash(seen->str + seen->slot[i] - 1)
+                     & (n - 1);
+                 slot[j];
+                 j = (j + 1) & (n - 1))
+            { /* void */ }
+
+            slot[j] = seen->slot[i];
+        }
+
+        free(seen->slot);
+        seen->slot = slot;
+        seen->mask = n - 1;
+    }
+
+    need = strlen(id) + strlen(node) + 2;
+
+    if (seen->len + need >= UINT32_MAX) {
+        return -1;
+    }
+
+    if (seen->len + need > seen->size) {
+        size = seen->size ? seen->size * 2 : 64 * 1024;
+
+        while (size < seen->len + need) {
+            size *= 2;
+        }
+
+        str = realloc(seen->str, size);
+        if (str == NULL) {
+            return -1;
+        }
+
+        seen->str = str;
+        seen->size = size;
+    }
+
+    for (i = farm_consul_seen_hash(id) & seen->mask;
+         seen->slot[i];
+         i = (i + 1) & seen->mask)
+    { /* void */ }
+
+    seen->slot[i] = (uint32_t) seen->len + 1;
+    seen->used++;
+
+    str = seen->str + seen->len;
+    n = strlen(id) + 1;
+    memcpy(str, id, n);
+    memcpy(str + n, node, strlen(node) + 1);
+    seen->len += need;
+
+    return 0;
+}
+
+
+static const char *
+farm_consul_skip_space(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+        p++;
+    }
+
+    return p;
+}
+
+
+/*
+ * The end of a scalar element at p (a string, a number or a literal,
+ * whatever jansson then makes of it): after a string's closing quote, or
+ * at the first space, comma or bracket.
+ */
+static const char *
+farm_consul_scalar_end(const char *p, const char *end)
+{
+    if (p < end && *p == '"') {
+        for (p++; p < end; p++) {
+            if (*p == '\\') {
+                p++;
+
+            } else if (*p == '"') {
+                return p + 1;
+            }
+        }
+
+        return end;
+    }
+
+    while (p < end && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r'
+           && *p != ',' && *p != ']')
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
+/*
+ * "invalid JSON at line L column C: text" for an error at line, column of
+ * an element that starts at offset at of body (jansson's numbering: lines
+ * from 1, columns in characters from 1 of the error's line).
+ */
+static void
+farm_consul_json_err(char *err, const char *body, size_t at, int line,
+    int column, const char *text)
+{
+    int     l, c;
+    size_t  i;
+
+    l = 1;
+    c = 0;
+
+    for (i = 0; i < at; i++) {
+        if (body[i] == '\n') {
+            l++;
+            c = 0;
+
+        } else if (((unsigned char) body[i] & 0xc0) != 0x80) {
+            c++;
+        }
+    }
+
+    farm_err(err, "invalid JSON at line %d column %d: %s",
+             l + line - 1, line == 1 ? c + column : column, text);
+}
+
+
+/*
+ * The answer is read one element of its array at a time, each parsed by
+ * jansson on its own and freed before the next: memory is one entry's
+ * tree, not the whole answer's (hundreds of MB at 100,000 entries), and it
+ * stays in the CPU's caches.  The array's brackets, commas and spaces
+ * around the elements are read here, by JSON's rules; an element's own
+ * text is all jansson's.  A syntax error anywhere makes the whole answer
+ * invalid, after the entries before it were given to cb: the caller keeps
+ * or drops them.
+ */
 int
 farm_consul_health_parse(const char *body, size_t len, const char *service,
     farm_consul_entry_pt cb, void *data, char *err)
 {
-    int            health, rc;
-    char           label[FARM_SERVICE_MAX + FARM_ID_MAX + 32];
-    char           why[FARM_ERR_MAX];
-    size_t         i;
-    json_t        *root, *entry, *svc, *v, *seen, *node;
-    uint64_t       version;
-    const char    *id, *name;
-    json_error_t   jerr;
-    farm_record_t  r;
+    int                  health, rc, n;
+    char                 label[FARM_SERVICE_MAX + FARM_ID_MAX + 32];
+    char                 why[FARM_ERR_MAX];
+    size_t               i, size;
+    json_t              *entry, *svc, *v, *node;
+    uint64_t             version;
+    const char          *id, *name, *p, *end, *at, *was;
+    json_error_t         jerr;
+    farm_record_t        r;
+    farm_consul_seen_t   seen;
 
-    root = json_loadb(body, len, 0, &jerr);
+    end = body + len;
 
-    if (root == NULL) {
-        farm_err(err, "invalid JSON at line %d column %d: %s",
-                        jerr.line, jerr.column, jerr.text);
+    /*
+     * JSON has no raw NUL byte (a string escapes it); jansson skips one
+     * without counting it in a value's length, which would misplace the
+     * next entry
+     */
+
+    p = memchr(body, '\0', len);
+
+    if (p) {
+        farm_consul_json_err(err, body, p - body, 1, 1, "a NUL byte");
         return -1;
     }
 
-    if (!json_is_array(root)) {
-        json_decref(root);
+    p = farm_consul_skip_space(body, end);
+
+    if (p == end || *p != '[') {
+
+        /* not an array: jansson says what it is, or where it breaks */
+
+        entry = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+
+        if (entry == NULL) {
+            farm_err(err, "invalid JSON at line %d column %d: %s",
+                     jerr.line, jerr.column, jerr.text);
+            return -1;
+        }
+
+        json_decref(entry);
         farm_err(err, "not a JSON array");
         return -1;
     }
 
-    seen = json_object();
-    if (seen == NULL) {
-        json_decref(root);
-        farm_err(err, "out of memory");
-        return -1;
+    memset(&seen, 0, sizeof(seen));
+    name = service ? service : "service";
+    n = 0;
+
+    p = farm_consul_skip_space(p + 1, end);
+
+    if (p < end && *p == ']') {
+        p++;
+        goto last;
     }
 
-    name = service ? service : "service";
+    for (i = 0; /* void */; i++) {
+        at = p;
 
-    json_array_foreach(root, i, entry) {
+        if (p < end && (*p == '{' || *p == '[')) {
+            entry = json_loadb(p, end - p, JSON_DISABLE_EOF_CHECK, &jerr);
+            size = entry ? (size_t) jerr.position : 0;
+
+        } else {
+            size = farm_consul_scalar_end(p, end) - p;
+            entry = json_loadb(p, size, JSON_DECODE_ANY, &jerr);
+        }
+
+        if (entry == NULL) {
+            farm_consul_json_err(err, body, at - body, jerr.line, jerr.column,
+                                 jerr.text);
+            goto failed;
+        }
+
         svc = json_object_get(entry, "Service");
         v = json_object_get(svc, "ID");
         id = json_string_value(v);
@@ -689,18 +944,22 @@ farm_consul_health_parse(const char *body, size_t len, const char *service,
 
         if (rc == 0 && id) {
             node = json_object_get(json_object_get(entry, "Node"), "Node");
+            was = farm_consul_seen_get(&seen, id);
 
-            if (json_object_get(seen, id)) {
+            if (was) {
                 snprintf(why, sizeof(why), "ID: \"%s\" is listed twice (also "
-                         "on node \"%.64s\"); the first one counts", id,
-                         json_string_value(json_object_get(seen, id)));
+                         "on node \"%.64s\"); the first one counts", id, was);
                 rc = -1;
 
-            } else {
-                json_object_set_new(seen, id,
-                                    json_string(json_is_string(node)
-                                                ? json_string_value(node)
-                                                : ""));
+            } else if (farm_consul_seen_add(&seen, id,
+                                            json_is_string(node)
+                                            ? json_string_value(node) : "")
+                       != 0)
+            {
+                json_decref(entry);
+                farm_record_free(&r);
+                farm_err(err, "out of memory");
+                goto failed;
             }
         }
 
@@ -713,10 +972,44 @@ farm_consul_health_parse(const char *body, size_t len, const char *service,
         }
 
         farm_record_free(&r);
+        json_decref(entry);
+        n++;
+
+        p = farm_consul_skip_space(p + size, end);
+
+        if (p < end && *p == ']') {
+            p++;
+            break;
+        }
+
+        if (p == end || *p != ',') {
+            farm_consul_json_err(err, body, p - body, 1, p < end,
+                                 p == end ? "']' expected near end of file"
+                                          : "',' or ']' expected");
+            goto failed;
+        }
+
+        p = farm_consul_skip_space(p + 1, end);
     }
 
-    json_decref(seen);
-    json_decref(root);
+last:
 
-    return (int) i;
+    p = farm_consul_skip_space(p, end);
+
+    if (p != end) {
+        farm_consul_json_err(err, body, p - body, 1, 1, "end of file expected");
+        goto failed;
+    }
+
+    free(seen.slot);
+    free(seen.str);
+
+    return n;
+
+failed:
+
+    free(seen.slot);
+    free(seen.str);
+
+    return -1;
 }

@@ -86,7 +86,10 @@ typedef void (*farm_consul_entry_pt)(void *data, const char *label,
  * each entry, in order.  An entry is malformed when it breaks a record
  * rule, lists another service, or repeats an id already listed (the first
  * one counts).  Returns the number of entries, or -1 with the reason in
- * err when the body is not a JSON array.
+ * err when the body is not a JSON array.  The body is read one entry at a
+ * time (memory: one entry's tree), so a syntax error is found only when
+ * reached: cb may have been called for the entries before it, and the
+ * caller drops them on -1.
  */
 int farm_consul_health_parse(const char *body, size_t len,
     const char *service, farm_consul_entry_pt cb, void *data, char *err);

@@ -62,6 +62,17 @@ sub error_log_has {
     return <$fh> =~ $re;
 }
 
+# the size of the last answer read and the turns of the loop it took
+sub answer_read {
+    open my $fh, '<', nginx_error_log() or return;
+    my ($bytes, $turns);
+    while (<$fh>) {
+        ($bytes, $turns) = ($1, $2)
+            if /farm: consul answer of (\d+) bytes read in (\d+) turns/;
+    }
+    return ($bytes, $turns);
+}
+
 master_on();
 workers(1);
 
@@ -170,6 +181,45 @@ my $ok = eval {
     1;
 };
 Test::More::ok($ok, "all $want agents are known");
+--- request
+GET /work?ms=0
+--- error_code: 200
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: the sync owner reads a large answer a slice at a time: many turns of its event loop, not a few long reads
+--- log_level: debug
+--- http_config
+    upstream agents {
+        farm_registry consul://127.0.0.1:$TEST_NGINX_CONSUL_PORT service=agents
+                      resync=2s timeout=10s max_agents=20000;
+    }
+--- init
+my $want = $main::Many + 1;
+my $ok = eval {
+    FarmTest::wait_until(sub {
+        my ($st, undef, $body) = FarmTest::http_get(FarmTest::gateway_port(),
+                                                    '/farm?limit=1');
+        return defined $st && $body =~ /"totals":\{"agents":$want,/;
+    }, 120, "$want agents");
+    1;
+};
+Test::More::ok($ok, "all $want agents are known");
+# the master's warm start read the first; the sync owner's next query
+my ($bytes, $turns);
+eval {
+    FarmTest::wait_until(sub {
+        ($bytes, $turns) = main::answer_read();
+        return defined $bytes;
+    }, 30, 'an answer read by the sync owner');
+};
+Test::More::ok(defined $bytes && $bytes > 4 * 1024 * 1024,
+               'an answer of more than 4 MB was read (' . ($bytes // 'none') . ' bytes)');
+# 256 KB a turn; at least one turn per MB leaves room for a turn's extras
+Test::More::ok(defined $turns && $turns >= int(($bytes // 0) / (1024 * 1024)),
+               'read in ' . ($turns // 'no') . ' turns');
 --- request
 GET /work?ms=0
 --- error_code: 200

@@ -524,6 +524,290 @@ check_id_names_the_service(void **state)
 }
 
 
+/*
+ * The answer is read one entry at a time: it must agree with jansson's
+ * parse of the whole body on every body, valid or not.  Every body one
+ * edit away from a good answer (each byte removed, or replaced by each
+ * of a few characters that matter to JSON's syntax): the parse fails
+ * exactly when jansson's fails or gives no array, succeeds with as many
+ * entries as the array has, and places an error where jansson does.
+ */
+
+static int
+count_entries(void *data, const char *label, uint64_t version,
+    farm_record_t *r, int health, const char *err)
+{
+    (void) label;
+    (void) version;
+    (void) r;
+    (void) health;
+    (void) err;
+
+    (*(int *) data)++;
+
+    return 0;
+}
+
+
+static void
+count_cb(void *data, const char *label, uint64_t version, farm_record_t *r,
+    int health, const char *err)
+{
+    (void) count_entries(data, label, version, r, health, err);
+}
+
+
+static void
+agree_with_jansson(const char *body, size_t len)
+{
+    int           n, calls, line, column;
+    char          err[FARM_ERR_MAX];
+    json_t       *root;
+    json_error_t  jerr;
+
+    calls = 0;
+    n = farm_consul_health_parse(body, len, "agents", count_cb, &calls, err);
+
+    /* stricter than jansson, which lets a raw NUL pass outside strings */
+
+    if (memchr(body, '\0', len)) {
+        assert_int_equal(n, -1);
+        assert_non_null(strstr(err, ": a NUL byte"));
+        return;
+    }
+
+    root = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+
+    if (root == NULL) {
+
+        /* an entry may nest one level deeper than jansson allows a body */
+
+        if (n >= 0 && strstr(jerr.text, "maximum parsing depth")) {
+            return;
+        }
+
+        if (n != -1) {
+            fail_msg("body \"%.*s\": jansson fails (%s), the parse gives %d",
+                     (int) len, body, jerr.text, n);
+        }
+
+        if (sscanf(err, "invalid JSON at line %d column %d:", &line, &column)
+            != 2)
+        {
+            fail_msg("body \"%.*s\": no place in \"%s\"", (int) len, body,
+                     err);
+        }
+
+        /* jansson's place, or (for the array's own syntax) no later */
+
+        if (line != jerr.line || column > jerr.column) {
+            fail_msg("body \"%.*s\": \"%s\", jansson: line %d column %d: %s",
+                     (int) len, body, err, jerr.line, jerr.column,
+                     jerr.text);
+        }
+
+        return;
+    }
+
+    if (!json_is_array(root)) {
+        assert_int_equal(n, -1);
+        assert_string_equal(err, "not a JSON array");
+
+    } else {
+        if (n != (int) json_array_size(root) || calls != n) {
+            fail_msg("body \"%.*s\": %zu elements, the parse gives %d (%d "
+                     "calls)", (int) len, body, json_array_size(root), n,
+                     calls);
+        }
+    }
+
+    json_decref(root);
+}
+
+
+static void
+entries_one_at_a_time_agree_with_a_whole_parse(void **state)
+{
+    char         *b;
+    size_t        i, len, k;
+    const char   *bodies[] = {
+        " [ {\"Service\":{\"ID\":\"a\",\"Service\":\"agents\","
+        "\"Address\":\"10.0.0.1\",\"Port\":80,\"Tags\":[\"x\"]},"
+        "\"Checks\":[]} ,\n 7,\"s,]\\\"\" ,[1,{}], null,\n"
+        "{\"Service\":{\"ID\":\"b\"}} ]\n",
+        "[]",
+        "[\n]",
+        "[1]",
+        "[{\"a\":[[],{}]}]",
+    };
+    const char    edits[] = { ',', ']', '[', '{', '}', '"', ' ', '\n', '1',
+                              '\\', 'x', '\0' };
+
+    (void) state;
+
+    for (k = 0; k < sizeof(bodies) / sizeof(bodies[0]); k++) {
+        len = strlen(bodies[k]);
+        b = malloc(len + 2);
+        assert_non_null(b);
+
+        agree_with_jansson(bodies[k], len);
+
+        for (i = 0; i <= len; i++) {
+
+            /* byte i removed */
+
+            if (i < len) {
+                memcpy(b, bodies[k], i);
+                memcpy(b + i, bodies[k] + i + 1, len - i - 1);
+                agree_with_jansson(b, len - 1);
+            }
+
+            /* byte i replaced, or a byte inserted before it */
+
+            for (size_t e = 0; e < sizeof(edits); e++) {
+                if (i < len) {
+                    memcpy(b, bodies[k], len);
+                    b[i] = edits[e];
+                    agree_with_jansson(b, len);
+                }
+
+                memcpy(b, bodies[k], i);
+                b[i] = edits[e];
+                memcpy(b + i + 1, bodies[k] + i, len - i);
+                agree_with_jansson(b, len + 1);
+            }
+        }
+
+        free(b);
+    }
+}
+
+
+/*
+ * Memory: one entry's tree at a time, not the whole answer's (jansson's
+ * tree of a 100,000-entry answer took about 800 MB).  jansson's blocks are
+ * counted through its allocation hooks while 2,000 entries are parsed.
+ */
+
+static size_t  json_in_use, json_peak;
+
+
+static void *
+counting_malloc(size_t size)
+{
+    size_t  *p;
+
+    p = malloc(size + sizeof(size_t) * 2);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p[0] = size;
+    json_in_use += size;
+
+    if (json_in_use > json_peak) {
+        json_peak = json_in_use;
+    }
+
+    return p + 2;
+}
+
+
+static void
+counting_free(void *ptr)
+{
+    size_t  *p;
+
+    if (ptr == NULL) {
+        return;
+    }
+
+    p = (size_t *) ptr - 2;
+    json_in_use -= p[0];
+    free(p);
+}
+
+
+static void
+memory_is_one_entry_not_the_answer(void **state)
+{
+    int           i, calls;
+    char         *body, *p, err[FARM_ERR_MAX];
+    size_t        size;
+
+    (void) state;
+
+    size = 2000 * 400 + 16;
+    body = malloc(size);
+    assert_non_null(body);
+
+    p = body;
+    *p++ = '[';
+
+    for (i = 0; i < 2000; i++) {
+        p += sprintf(p, "%s{\"Node\":{\"Node\":\"n\",\"Address\":\"10.0.0.1\"},"
+                     "\"Service\":{\"ID\":\"a-%d\",\"Service\":\"agents\","
+                     "\"Port\":%d,\"Tags\":[\"gpu\",\"x\"],\"Meta\":"
+                     "{\"region\":\"eu\"}},\"Checks\":[{\"Status\":"
+                     "\"passing\"}]}", i ? "," : "", i, 1000 + i);
+    }
+
+    *p++ = ']';
+
+    json_set_alloc_funcs(counting_malloc, counting_free);
+    json_in_use = 0;
+    json_peak = 0;
+
+    calls = 0;
+    assert_int_equal(farm_consul_health_parse(body, p - body, "agents",
+                                              count_cb, &calls, err), 2000);
+    assert_int_equal(calls, 2000);
+
+    json_set_alloc_funcs(malloc, free);
+
+    assert_int_equal(json_in_use, 0);
+
+    /* the whole tree would be well over 1 MB; one entry is a few KB */
+
+    if (json_peak > 64 * 1024) {
+        fail_msg("jansson held %zu bytes at once for 2,000 entries",
+                 json_peak);
+    }
+
+    free(body);
+}
+
+
+/* A syntax error after good entries: -1, and where it is. */
+
+static void
+a_late_syntax_error_is_placed(void **state)
+{
+    int          calls;
+    char         err[FARM_ERR_MAX];
+    const char  *body = "[{\"a\":1},\n {\"b\":2}\n x]";
+
+    (void) state;
+
+    calls = 0;
+    assert_int_equal(farm_consul_health_parse(body, strlen(body), "agents",
+                                              count_cb, &calls, err), -1);
+    assert_string_equal(err, "invalid JSON at line 3 column 2: ',' or ']' "
+                        "expected");
+
+    body = "[{\"a\":1},\n {\"b\":}]";
+    assert_int_equal(farm_consul_health_parse(body, strlen(body), "agents",
+                                              count_cb, &calls, err), -1);
+    assert_true(strncmp(err, "invalid JSON at line 2 column 7: ", 33) == 0);
+
+    body = "[1] [";
+    assert_int_equal(farm_consul_health_parse(body, strlen(body), "agents",
+                                              count_cb, &calls, err), -1);
+    assert_string_equal(err, "invalid JSON at line 1 column 5: end of file "
+                        "expected");
+}
+
+
 int
 main(void)
 {
@@ -536,6 +820,9 @@ main(void)
         cmocka_unit_test(health_decides_routing_and_weight),
         cmocka_unit_test(malformed_entries_are_named),
         cmocka_unit_test(a_body_that_is_not_a_list_fails_whole),
+        cmocka_unit_test(entries_one_at_a_time_agree_with_a_whole_parse),
+        cmocka_unit_test(memory_is_one_entry_not_the_answer),
+        cmocka_unit_test(a_late_syntax_error_is_placed),
         cmocka_unit_test(meta_must_fit_consul),
         cmocka_unit_test(check_id_names_the_service),
     };
