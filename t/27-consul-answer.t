@@ -62,6 +62,20 @@ sub error_log_has {
     return <$fh> =~ $re;
 }
 
+# every service of ext and the agent's own, polled from the status page
+sub all_known {
+    my $want = $Many + 1;
+    my $ok = eval {
+        FarmTest::wait_until(sub {
+            my ($st, undef, $body) = FarmTest::http_get(
+                FarmTest::gateway_port(), '/farm?limit=1');
+            return defined $st && $body =~ /"totals":\{"agents":$want,/;
+        }, 120, "$want agents");
+        1;
+    };
+    Test::More::ok($ok, "all $want agents are known");
+}
+
 # the size of the last answer read and the turns of the loop it took
 sub answer_read {
     open my $fh, '<', nginx_error_log() or return;
@@ -171,16 +185,7 @@ GET /work?ms=0
                       resync=2s timeout=10s max_agents=20000 max_answer=16m;
     }
 --- init
-my $want = $main::Many + 1;
-my $ok = eval {
-    FarmTest::wait_until(sub {
-        my ($st, undef, $body) = FarmTest::http_get(FarmTest::gateway_port(),
-                                                    '/farm?limit=1');
-        return defined $st && $body =~ /"totals":\{"agents":$want,/;
-    }, 120, "$want agents");
-    1;
-};
-Test::More::ok($ok, "all $want agents are known");
+main::all_known();
 --- request
 GET /work?ms=0
 --- error_code: 200
@@ -197,16 +202,7 @@ GET /work?ms=0
                       resync=2s timeout=10s max_agents=20000;
     }
 --- init
-my $want = $main::Many + 1;
-my $ok = eval {
-    FarmTest::wait_until(sub {
-        my ($st, undef, $body) = FarmTest::http_get(FarmTest::gateway_port(),
-                                                    '/farm?limit=1');
-        return defined $st && $body =~ /"totals":\{"agents":$want,/;
-    }, 120, "$want agents");
-    1;
-};
-Test::More::ok($ok, "all $want agents are known");
+main::all_known();
 # the master's warm start read the first; the sync owner's next query
 my ($bytes, $turns);
 eval {
