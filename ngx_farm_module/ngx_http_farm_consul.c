@@ -886,6 +886,23 @@ ngx_http_farm_consul_done(ngx_http_farm_consul_t *cs, CURLcode result)
     fcf = cs->fcf;
 
     if (result != CURLE_OK) {
+
+        /*
+         * a transfer that ended while paused (it timed out) leaves what
+         * it paused on in its handle: a new handle for the next query
+         */
+
+        if (cs->body.paused) {
+            cs->body.paused = 0;
+
+            if (cs->resume.posted) {
+                ngx_delete_posted_event(&cs->resume);
+            }
+
+            curl_easy_cleanup(cs->easy);
+            cs->easy = NULL;
+        }
+
         if (cs->body.too_big) {
             if (fcf->max_answer) {
                 ngx_snprintf(reason_buf, sizeof(reason_buf),
