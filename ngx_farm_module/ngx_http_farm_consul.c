@@ -48,7 +48,7 @@
 #define NGX_HTTP_FARM_CONSUL_NEWS_GAP     20      /* ms between queries */
 #define NGX_HTTP_FARM_CONSUL_IDLE_GAP     1000    /* ms, no newer index */
 #define NGX_HTTP_FARM_CONSUL_CONNS        8       /* sockets at once */
-#define NGX_HTTP_FARM_CONSUL_TURN   (256 * 1024)    /* answer bytes a turn */
+#define NGX_HTTP_FARM_CONSUL_TURN         262144  /* answer bytes a turn */
 #define NGX_HTTP_FARM_CONSUL_ERR_LOG      10      /* s between error lines */
 
 /*
@@ -284,6 +284,11 @@ ngx_http_farm_consul_write_cb(char *ptr, size_t size, size_t nmemb,
 
     n = size * nmemb;
 
+    if (b->len + n > b->max) {
+        b->too_big = 1;
+        return 0;               /* CURLE_WRITE_ERROR */
+    }
+
     /*
      * The watch's answers come budget bytes a turn of the event loop: a
      * 100 MB answer on a fast link would otherwise be read in runs of
@@ -299,11 +304,6 @@ ngx_http_farm_consul_write_cb(char *ptr, size_t size, size_t nmemb,
         }
 
         b->turn += n;
-    }
-
-    if (b->len + n > b->max) {
-        b->too_big = 1;
-        return 0;               /* CURLE_WRITE_ERROR */
     }
 
     if (b->len + n + 1 > b->size) {
@@ -614,6 +614,11 @@ ngx_http_farm_consul_query(ngx_http_farm_consul_t *cs)
     cs->body.too_big = 0;
     cs->body.paused = 0;
     cs->turns = 1;
+
+    if (cs->resume.posted) {
+        ngx_delete_posted_event(&cs->resume);
+    }
+
     cs->error[0] = '\0';
     cs->started = ngx_current_msec;
 
@@ -767,9 +772,12 @@ ngx_http_farm_consul_read(ngx_event_t *ev)
 {
     ngx_connection_t  *c = ev->data;
 
+    ngx_http_farm_consul_t  *cs = c->data;
+
     /* libcurl may close the socket: nothing touches c after this */
 
-    ngx_http_farm_consul_action(c->data, c->fd, CURL_CSELECT_IN);
+    cs->body.turn = 0;
+    ngx_http_farm_consul_action(cs, c->fd, CURL_CSELECT_IN);
 }
 
 
@@ -778,14 +786,20 @@ ngx_http_farm_consul_write(ngx_event_t *ev)
 {
     ngx_connection_t  *c = ev->data;
 
-    ngx_http_farm_consul_action(c->data, c->fd, CURL_CSELECT_OUT);
+    ngx_http_farm_consul_t  *cs = c->data;
+
+    cs->body.turn = 0;
+    ngx_http_farm_consul_action(cs, c->fd, CURL_CSELECT_OUT);
 }
 
 
 static void
 ngx_http_farm_consul_timer_handler(ngx_event_t *ev)
 {
-    ngx_http_farm_consul_action(ev->data, CURL_SOCKET_TIMEOUT, 0);
+    ngx_http_farm_consul_t  *cs = ev->data;
+
+    cs->body.turn = 0;
+    ngx_http_farm_consul_action(cs, CURL_SOCKET_TIMEOUT, 0);
 }
 
 
@@ -809,8 +823,6 @@ ngx_http_farm_consul_action(ngx_http_farm_consul_t *cs, curl_socket_t fd,
         ngx_http_farm_consul_close(cs);
         return;
     }
-
-    cs->body.turn = 0;
 
     (void) curl_multi_socket_action(cs->multi, fd, flags, &running);
 
@@ -854,6 +866,8 @@ ngx_http_farm_consul_resume_handler(ngx_event_t *ev)
 {
     ngx_http_farm_consul_t  *cs = ev->data;
 
+    CURLcode  rc;
+
     if (cs->stopped || cs->easy == NULL || !cs->body.paused) {
         return;
     }
@@ -862,9 +876,22 @@ ngx_http_farm_consul_resume_handler(ngx_event_t *ev)
     cs->body.turn = 0;
     cs->turns++;
 
-    /* gives what the write callback paused on, maybe pausing again */
+    /*
+     * gives what the write callback paused on, maybe pausing again; when
+     * the callback refuses it (too big, no memory), libcurl drops it and
+     * neither fails the transfer nor runs it again: it ends here
+     */
 
-    (void) curl_easy_pause(cs->easy, CURLPAUSE_CONT);
+    rc = curl_easy_pause(cs->easy, CURLPAUSE_CONT);
+
+    if (rc != CURLE_OK) {
+        (void) curl_multi_remove_handle(cs->multi, cs->easy);
+        cs->body.paused = 1;            /* done() drops the handle */
+        ngx_http_farm_consul_done(cs, rc);
+        return;
+    }
+
+    /* what is left of the turn's share */
 
     ngx_http_farm_consul_action(cs, CURL_SOCKET_TIMEOUT, 0);
 }

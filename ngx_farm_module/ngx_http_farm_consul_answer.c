@@ -52,7 +52,7 @@
 #define NGX_HTTP_FARM_CONSUL_BATCH  256         /* entries per loop turn */
 #define NGX_HTTP_FARM_CONSUL_BAD    255         /* a malformed entry */
 #define NGX_HTTP_FARM_CONSUL_AGAIN  60000       /* ms, a same answer again */
-#define NGX_HTTP_FARM_CONSUL_SPARE  (1024 * 1024)   /* kept whatever its use */
+#define NGX_HTTP_FARM_CONSUL_SPARE  1048576     /* kept whatever its use */
 
 
 /* the header of one packed entry; its strings follow, NUL-terminated */

@@ -834,6 +834,84 @@ farm_consul_json_err(char *err, const char *body, size_t at, int line,
 
 
 /*
+ * Whether the bytes at s start a character jansson decodes (UTF-8, no
+ * overlong form, no surrogate, at most U+10FFFF).
+ */
+static int
+farm_consul_utf8(const unsigned char *s, const unsigned char *end)
+{
+    size_t    n, i;
+    uint32_t  c;
+
+    c = s[0];
+
+    if (c < 0x80) {
+        return 1;
+    }
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        c &= 0x1f;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        c &= 0x0f;
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        c &= 0x07;
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (end - s) < n) {
+        return 0;
+    }
+
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+
+    return !((n == 3 && c < 0x800) || (n == 4 && c < 0x10000)
+             || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff));
+}
+
+
+/*
+ * A syntax error of the array itself at p: text, or eof_text at the end,
+ * or jansson's words for a byte it cannot decode (not counted as a
+ * column, as jansson does not).
+ */
+static void
+farm_consul_syntax_err(char *err, const char *body, const char *p,
+    const char *end, const char *text, const char *eof_text)
+{
+    char  why[48];
+
+    if (p == end) {
+        farm_consul_json_err(err, body, p - body, 1, 0, eof_text);
+        return;
+    }
+
+    if (!farm_consul_utf8((const unsigned char *) p,
+                          (const unsigned char *) end))
+    {
+        snprintf(why, sizeof(why), "unable to decode byte 0x%02x",
+                 (unsigned char) *p);
+        farm_consul_json_err(err, body, p - body, 1, 0, why);
+        return;
+    }
+
+    farm_consul_json_err(err, body, p - body, 1, 1, text);
+}
+
+
+/*
  * The answer is read one element of its array at a time, each parsed by
  * jansson on its own and freed before the next: memory is one entry's
  * tree, not the whole answer's (hundreds of MB at 100,000 entries), and it
@@ -910,6 +988,13 @@ farm_consul_health_parse(const char *body, size_t len, const char *service,
             entry = json_loadb(p, end - p, JSON_DISABLE_EOF_CHECK, &jerr);
             size = entry ? (size_t) jerr.position : 0;
 
+            if (entry && (jerr.position <= 0 || size > (size_t) (end - p))) {
+                json_decref(entry);
+                farm_consul_json_err(err, body, at - body, 1, 1,
+                                     "an entry larger than 2 GB");
+                goto failed;
+            }
+
         } else {
             size = farm_consul_scalar_end(p, end) - p;
             entry = json_loadb(p, size, JSON_DECODE_ANY, &jerr);
@@ -983,9 +1068,8 @@ farm_consul_health_parse(const char *body, size_t len, const char *service,
         }
 
         if (p == end || *p != ',') {
-            farm_consul_json_err(err, body, p - body, 1, p < end,
-                                 p == end ? "']' expected near end of file"
-                                          : "',' or ']' expected");
+            farm_consul_syntax_err(err, body, p, end, "',' or ']' expected",
+                                   "']' expected near end of file");
             goto failed;
         }
 
@@ -997,7 +1081,8 @@ last:
     p = farm_consul_skip_space(p, end);
 
     if (p != end) {
-        farm_consul_json_err(err, body, p - body, 1, 1, "end of file expected");
+        farm_consul_syntax_err(err, body, p, end, "end of file expected",
+                               NULL);
         goto failed;
     }
 

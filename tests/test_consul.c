@@ -641,7 +641,7 @@ entries_one_at_a_time_agree_with_a_whole_parse(void **state)
         "[{\"a\":[[],{}]}]",
     };
     const char    edits[] = { ',', ']', '[', '{', '}', '"', ' ', '\n', '1',
-                              '\\', 'x', '\0' };
+                              '\\', 'x', '\0', (char) 0xff, (char) 0xc3 };
 
     (void) state;
 
