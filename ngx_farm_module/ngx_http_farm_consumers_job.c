@@ -1,0 +1,267 @@
+
+/*
+ * Copyright (C) 2026 the ngx_farm authors.
+ * BSD-2-Clause, see LICENSE.
+ *
+ * The O(consumers) part of a Redis consumers refresh, run by
+ * ngx_http_farm_consumers_redis.c on a thread of nginx's pool (or inline,
+ * for the master's read at start and without threads).  Only malloc/free,
+ * OpenSSL's digest and writes into the job and its reserved block: safe on
+ * any thread while the loop leaves the job alone.
+ */
+
+
+#include "ngx_http_farm_consumers_job.h"
+
+#include <openssl/evp.h>
+
+#include <hiredis/hiredis.h>
+
+
+static farm_reply_elt_t *ngx_http_farm_consumers_job_elts(void **replies,
+    size_t n);
+static ngx_int_t ngx_http_farm_consumers_job_digest(
+    ngx_http_farm_consumers_job_t *job);
+
+
+/*
+ * The replies to valid entries (job->out, each consumer with its tier),
+ * their SHA-256 (job->digest, by which an unchanged read is recognized)
+ * and the bytes their names and tiers take in a table (job->strings).
+ * Unchanged: everything is freed, job->unchanged is set.
+ */
+
+void
+ngx_http_farm_consumers_job_read(ngx_http_farm_consumers_job_t *job)
+{
+    size_t             i;
+    farm_reply_elt_t  *elts;
+
+    elts = ngx_http_farm_consumers_job_elts(job->tiers, job->ntiers);
+    if (elts == NULL) {
+        goto failed;
+    }
+
+    if (farm_reply_tiers(elts, job->ntiers, &job->tier_list,
+                         &job->ntier_list, &job->skipped)
+        != 0)
+    {
+        free(elts);
+        goto failed;
+    }
+
+    free(elts);
+
+    elts = ngx_http_farm_consumers_job_elts(job->keys, job->nkeys);
+    if (elts == NULL) {
+        goto failed;
+    }
+
+    if (farm_reply_keys(elts, job->nkeys, job->tier_list, job->ntier_list,
+                        &job->out, &job->skipped)
+        != 0)
+    {
+        free(elts);
+        goto failed;
+    }
+
+    free(elts);
+
+    if (ngx_http_farm_consumers_job_digest(job) != NGX_OK) {
+        goto failed;
+    }
+
+    job->strings = 0;
+
+    for (i = 0; i < job->out.nconsumers; i++) {
+        job->strings += job->out.consumers[i].name_len
+                        + job->out.consumers[i].tier_len + 1;
+    }
+
+    if (job->found
+        && ngx_memcmp(job->digest, job->current, sizeof(job->digest)) == 0)
+    {
+        job->unchanged = 1;
+        ngx_http_farm_consumers_job_free_work(job);
+    }
+
+    return;
+
+failed:
+
+    job->failed = 1;
+    ngx_http_farm_consumers_job_free_work(job);
+}
+
+
+/* The table read written into the block reserved. */
+
+void
+ngx_http_farm_consumers_job_fill(ngx_http_farm_consumers_job_t *job)
+{
+    size_t                            i;
+    farm_consumer_t                  *fc;
+    farm_reply_key_t                 *k;
+    ngx_http_farm_consumers_build_t  *b;
+
+    b = &job->b;
+
+    ngx_http_farm_consumers_shm_layout(b);
+
+    for (i = 0; i < job->out.nconsumers; i++) {
+        fc = &job->out.consumers[i];
+        ngx_http_farm_consumers_shm_consumer(b, i, (u_char *) fc->name,
+                                             fc->name_len,
+                                             (u_char *) fc->tier,
+                                             fc->tier_len);
+    }
+
+    for (i = 0; i < job->out.nkeys; i++) {
+        k = &job->out.keys[i];
+        ngx_http_farm_key_table_add(b->table, k->digest,
+                                    &b->consumers[k->consumer]);
+    }
+
+    ngx_http_farm_consumers_job_free_work(job);
+}
+
+
+/* What the steps allocated (in the thread's heap); again is harmless. */
+
+void
+ngx_http_farm_consumers_job_free_work(ngx_http_farm_consumers_job_t *job)
+{
+    free(job->tier_list);
+    job->tier_list = NULL;
+    job->ntier_list = 0;
+
+    farm_reply_keys_free(&job->out);
+}
+
+
+ngx_uint_t
+ngx_http_farm_consumers_job_free_replies(ngx_http_farm_consumers_job_t *job,
+    size_t n)
+{
+    size_t       i, end;
+    redisReply  *e;
+
+    end = job->ntiers + job->nkeys;
+
+    if (n < end - job->freed) {
+        end = job->freed + n;
+    }
+
+    for (i = job->freed; i < end; i++) {
+        e = (i < job->ntiers) ? job->tiers[i] : job->keys[i - job->ntiers];
+
+        if (e) {
+            freeReplyObject(e);
+        }
+    }
+
+    job->freed = end;
+
+    if (end < job->ntiers + job->nkeys) {
+        return 0;
+    }
+
+    free(job->tiers);
+    free(job->keys);
+
+    job->tiers = NULL;
+    job->ntiers = 0;
+    job->keys = NULL;
+    job->nkeys = 0;
+    job->freed = 0;
+
+    return 1;
+}
+
+
+void
+ngx_http_farm_consumers_job_free(ngx_http_farm_consumers_job_t *job)
+{
+    (void) ngx_http_farm_consumers_job_free_replies(job, (size_t) -1);
+    ngx_http_farm_consumers_job_free_work(job);
+}
+
+
+/* A reply's elements as the reply parser takes them: strings or not. */
+
+static farm_reply_elt_t *
+ngx_http_farm_consumers_job_elts(void **replies, size_t n)
+{
+    size_t             i;
+    redisReply        *e;
+    farm_reply_elt_t  *elts;
+
+    elts = malloc((n + 1) * sizeof(farm_reply_elt_t));
+    if (elts == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        e = replies[i];
+
+        if (e != NULL && e->type == REDIS_REPLY_STRING) {
+            elts[i].data = e->str;
+            elts[i].len = e->len;
+
+        } else {
+            elts[i].data = NULL;
+            elts[i].len = 0;
+        }
+    }
+
+    return elts;
+}
+
+
+static ngx_int_t
+ngx_http_farm_consumers_job_digest(ngx_http_farm_consumers_job_t *job)
+{
+    size_t            i;
+    uint32_t          n;
+    EVP_MD_CTX       *md;
+    farm_consumer_t  *fc;
+
+    md = EVP_MD_CTX_new();
+
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        goto failed;
+    }
+
+    for (i = 0; i < job->out.nconsumers; i++) {
+        fc = &job->out.consumers[i];
+
+        n = (uint32_t) fc->name_len;
+        EVP_DigestUpdate(md, &n, sizeof(uint32_t));
+        EVP_DigestUpdate(md, fc->name, fc->name_len);
+
+        n = (uint32_t) fc->tier_len;
+        EVP_DigestUpdate(md, &n, sizeof(uint32_t));
+        EVP_DigestUpdate(md, fc->tier, fc->tier_len);
+    }
+
+    for (i = 0; i < job->out.nkeys; i++) {
+        EVP_DigestUpdate(md, job->out.keys[i].digest, FARM_DIGEST_LEN);
+        EVP_DigestUpdate(md, &job->out.keys[i].consumer, sizeof(uint32_t));
+    }
+
+    if (EVP_DigestFinal_ex(md, job->digest, NULL) != 1) {
+        goto failed;
+    }
+
+    EVP_MD_CTX_free(md);
+
+    return NGX_OK;
+
+failed:
+
+    if (md) {
+        EVP_MD_CTX_free(md);
+    }
+
+    return NGX_ERROR;
+}
