@@ -22,13 +22,20 @@ static farm_reply_elt_t *ngx_http_farm_consumers_job_elts(void **replies,
     size_t n);
 static ngx_int_t ngx_http_farm_consumers_job_digest(
     ngx_http_farm_consumers_job_t *job);
+static ngx_int_t ngx_http_farm_consumers_job_raw(
+    ngx_http_farm_consumers_job_t *job);
+static void ngx_http_farm_consumers_job_raw_add(EVP_MD_CTX *md,
+    void **replies, size_t n);
 
 
 /*
  * The replies to valid entries (job->out, each consumer with its tier),
  * their SHA-256 (job->digest, by which an unchanged read is recognized)
  * and the bytes their names and tiers take in a table (job->strings).
- * Unchanged: everything is freed, job->unchanged is set.
+ * Unchanged: everything is freed, job->unchanged is set.  The replies
+ * byte for byte the same as the last read's (Redis sends an unchanged
+ * hash in the same order) while its table is still in use: unchanged at
+ * the cost of one SHA-256, job->same_raw is set too.
  */
 
 void
@@ -36,6 +43,21 @@ ngx_http_farm_consumers_job_read(ngx_http_farm_consumers_job_t *job)
 {
     size_t             i;
     farm_reply_elt_t  *elts;
+
+    if (ngx_http_farm_consumers_job_raw(job) != NGX_OK) {
+        goto failed;
+    }
+
+    if (job->have_last && job->found
+        && ngx_memcmp(job->raw, job->last_raw, sizeof(job->raw)) == 0
+        && ngx_memcmp(job->current, job->last_digest, sizeof(job->current))
+           == 0)
+    {
+        ngx_memcpy(job->digest, job->current, sizeof(job->digest));
+        job->unchanged = 1;
+        job->same_raw = 1;
+        return;
+    }
 
     elts = ngx_http_farm_consumers_job_elts(job->tiers, job->ntiers);
     if (elts == NULL) {
@@ -123,6 +145,60 @@ ngx_http_farm_consumers_job_fill(ngx_http_farm_consumers_job_t *job)
     }
 
     ngx_http_farm_consumers_job_free_work(job);
+}
+
+
+/*
+ * The master's table of what was read, in pool; *consumers receives the
+ * array its keys point into.
+ */
+
+ngx_http_farm_key_table_t *
+ngx_http_farm_consumers_job_table(ngx_pool_t *pool, farm_reply_keys_t *out,
+    ngx_http_farm_consumer_t **consumers)
+{
+    size_t                      i;
+    farm_consumer_t            *fc;
+    ngx_http_farm_consumer_t   *cs, *c;
+    ngx_http_farm_key_table_t  *table;
+
+    table = ngx_pcalloc(pool, sizeof(ngx_http_farm_key_table_t));
+    cs = ngx_pcalloc(pool, (out->nconsumers + 1)
+                           * sizeof(ngx_http_farm_consumer_t));
+
+    if (table == NULL || cs == NULL
+        || ngx_http_farm_key_table_init(table, pool, out->nkeys) != NGX_OK)
+    {
+        return NULL;
+    }
+
+    for (i = 0; i < out->nconsumers; i++) {
+        fc = &out->consumers[i];
+        c = &cs[i];
+
+        c->name.len = fc->name_len;
+        c->name.data = ngx_pnalloc(pool, fc->name_len);
+
+        c->tier.len = fc->tier_len;
+        c->tier.data = ngx_pnalloc(pool, fc->tier_len + 1);
+
+        if (c->name.data == NULL || c->tier.data == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(c->name.data, fc->name, fc->name_len);
+        ngx_memcpy(c->tier.data, fc->tier, fc->tier_len);
+        c->tier.data[fc->tier_len] = '\0';
+    }
+
+    for (i = 0; i < out->nkeys; i++) {
+        ngx_http_farm_key_table_add(table, out->keys[i].digest,
+                                    &cs[out->keys[i].consumer]);
+    }
+
+    *consumers = cs;
+
+    return table;
 }
 
 
@@ -264,4 +340,65 @@ failed:
     }
 
     return NGX_ERROR;
+}
+
+
+/* The replies as read: each element's kind, length and bytes, in order. */
+
+static ngx_int_t
+ngx_http_farm_consumers_job_raw(ngx_http_farm_consumers_job_t *job)
+{
+    EVP_MD_CTX  *md;
+
+    md = EVP_MD_CTX_new();
+
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        goto failed;
+    }
+
+    ngx_http_farm_consumers_job_raw_add(md, job->tiers, job->ntiers);
+    ngx_http_farm_consumers_job_raw_add(md, job->keys, job->nkeys);
+
+    if (EVP_DigestFinal_ex(md, job->raw, NULL) != 1) {
+        goto failed;
+    }
+
+    EVP_MD_CTX_free(md);
+
+    return NGX_OK;
+
+failed:
+
+    if (md) {
+        EVP_MD_CTX_free(md);
+    }
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_farm_consumers_job_raw_add(EVP_MD_CTX *md, void **replies,
+    size_t n)
+{
+    size_t       i;
+    uint64_t     len;
+    redisReply  *e;
+
+    len = n;
+    EVP_DigestUpdate(md, &len, sizeof(uint64_t));
+
+    for (i = 0; i < n; i++) {
+        e = replies[i];
+
+        if (e == NULL || e->type != REDIS_REPLY_STRING) {
+            len = (uint64_t) -1;    /* not a string: no length is that */
+            EVP_DigestUpdate(md, &len, sizeof(uint64_t));
+            continue;
+        }
+
+        len = e->len;
+        EVP_DigestUpdate(md, &len, sizeof(uint64_t));
+        EVP_DigestUpdate(md, e->str, e->len);
+    }
 }

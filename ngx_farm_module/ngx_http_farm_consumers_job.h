@@ -15,8 +15,11 @@
  * nginx's pool) in two steps, each followed by one O(1) step on the loop
  * (ngx_http_farm_consumers_redis.c):
  *
- *   read: the replies validated, sorted, digested; when the digest is the
- *         table's in use, everything is freed and nothing is built;
+ *   read: the replies as read digested first: the same as the last read's
+ *         that this process applied, with that table still in use, ends
+ *         it there; otherwise validated, sorted, digested again by what
+ *         they hold; when that digest is the table's in use, nothing is
+ *         built;
  *   (loop: a block of the zone reserved, under the lock)
  *   fill: the table written into the block (no reader sees it yet), the
  *         replies freed;
@@ -53,10 +56,16 @@ typedef struct {
     ngx_uint_t                        current_nconsumers;
     u_char                            current[32];
 
+    /* the last read this process applied or found unchanged */
+    ngx_uint_t                        have_last;
+    u_char                            last_raw[32];
+    u_char                            last_digest[32];
+
     /* what the read gives */
     farm_consumer_t                  *tier_list;
     size_t                            ntier_list;
     farm_reply_keys_t                 out;
+    u_char                            raw[32];  /* of the replies as read */
     u_char                            digest[32];
     size_t                            strings;
     size_t                            skipped;
@@ -65,6 +74,7 @@ typedef struct {
     ngx_uint_t                        step;
     unsigned                          failed:1;
     unsigned                          unchanged:1;
+    unsigned                          same_raw:1;   /* so not even checked */
 } ngx_http_farm_consumers_job_t;
 
 
@@ -80,6 +90,11 @@ ngx_uint_t ngx_http_farm_consumers_job_free_replies(
 
 /* Everything but b.block (both of the above, whole). */
 void ngx_http_farm_consumers_job_free(ngx_http_farm_consumers_job_t *job);
+
+/* The master's read at start: a table in pool, not in the zone. */
+ngx_http_farm_key_table_t *ngx_http_farm_consumers_job_table(
+    ngx_pool_t *pool, farm_reply_keys_t *out,
+    ngx_http_farm_consumer_t **consumers);
 
 
 #endif /* _NGX_HTTP_FARM_CONSUMERS_JOB_H_INCLUDED_ */

@@ -83,6 +83,9 @@ struct ngx_http_farm_consumers_redis_s {
     ngx_event_t                     free_ev;    /* a batch freed a turn */
     ngx_uint_t                      free_turns;
     ngx_uint_t                      busy;       /* the job is not over */
+    ngx_uint_t                      have_last;  /* a read applied: */
+    u_char                          last_raw[32];
+    u_char                          last_digest[32];
     ngx_uint_t                      skipped_reported;
     time_t                          reported;
     ngx_uint_t                      failing;
@@ -95,9 +98,6 @@ static ngx_int_t ngx_http_farm_consumers_redis_warm(ngx_conf_t *cf,
     ngx_http_farm_consumers_redis_t *cr);
 static void ngx_http_farm_consumers_redis_take(redisReply *rr,
     void ***elements, size_t *n);
-static ngx_http_farm_key_table_t *ngx_http_farm_consumers_redis_build(
-    ngx_pool_t *pool, farm_reply_keys_t *out,
-    ngx_http_farm_consumer_t **consumers);
 static void ngx_http_farm_consumers_redis_post(
     ngx_http_farm_consumers_redis_t *cr, ngx_uint_t step);
 static void ngx_http_farm_consumers_redis_work(void *data, ngx_log_t *log);
@@ -402,8 +402,8 @@ ngx_http_farm_consumers_redis_warm(ngx_conf_t *cf,
         goto failed;
     }
 
-    table = ngx_http_farm_consumers_redis_build(cf->pool, &job.out,
-                                                &consumers);
+    table = ngx_http_farm_consumers_job_table(cf->pool, &job.out,
+                                              &consumers);
 
     if (table == NULL) {
         ngx_http_farm_consumers_job_free(&job);
@@ -466,60 +466,6 @@ ngx_http_farm_consumers_redis_take(redisReply *rr, void ***elements,
 
     rr->element = NULL;
     rr->elements = 0;
-}
-
-
-/*
- * The master's table of what was read, in pool; *consumers receives the
- * array its keys point into.
- */
-
-static ngx_http_farm_key_table_t *
-ngx_http_farm_consumers_redis_build(ngx_pool_t *pool, farm_reply_keys_t *out,
-    ngx_http_farm_consumer_t **consumers)
-{
-    size_t                      i;
-    farm_consumer_t            *fc;
-    ngx_http_farm_consumer_t   *cs, *c;
-    ngx_http_farm_key_table_t  *table;
-
-    table = ngx_pcalloc(pool, sizeof(ngx_http_farm_key_table_t));
-    cs = ngx_pcalloc(pool, (out->nconsumers + 1)
-                           * sizeof(ngx_http_farm_consumer_t));
-
-    if (table == NULL || cs == NULL
-        || ngx_http_farm_key_table_init(table, pool, out->nkeys) != NGX_OK)
-    {
-        return NULL;
-    }
-
-    for (i = 0; i < out->nconsumers; i++) {
-        fc = &out->consumers[i];
-        c = &cs[i];
-
-        c->name.len = fc->name_len;
-        c->name.data = ngx_pnalloc(pool, fc->name_len);
-
-        c->tier.len = fc->tier_len;
-        c->tier.data = ngx_pnalloc(pool, fc->tier_len + 1);
-
-        if (c->name.data == NULL || c->tier.data == NULL) {
-            return NULL;
-        }
-
-        ngx_memcpy(c->name.data, fc->name, fc->name_len);
-        ngx_memcpy(c->tier.data, fc->tier, fc->tier_len);
-        c->tier.data[fc->tier_len] = '\0';
-    }
-
-    for (i = 0; i < out->nkeys; i++) {
-        ngx_http_farm_key_table_add(table, out->keys[i].digest,
-                                    &cs[out->keys[i].consumer]);
-    }
-
-    *consumers = cs;
-
-    return table;
 }
 
 
@@ -898,6 +844,10 @@ ngx_http_farm_consumers_redis_keys_cb(redisAsyncContext *ac, void *reply,
                                                      &job->current_nconsumers,
                                                      job->current);
 
+    job->have_last = cr->have_last;
+    ngx_memcpy(job->last_raw, cr->last_raw, sizeof(cr->last_raw));
+    ngx_memcpy(job->last_digest, cr->last_digest, sizeof(cr->last_digest));
+
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cr->log, 0,
                    "farm_consumers: %uz + %uz reply elements handed over",
                    job->ntiers, job->nkeys);
@@ -998,8 +948,10 @@ ngx_http_farm_consumers_redis_read_done(ngx_http_farm_consumers_redis_t *cr)
     /* unchanged: the table in use stays, nothing is built (all freed) */
 
     if (job->unchanged) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, cr->log, 0,
-                       "farm_consumers: unchanged, read off the loop");
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cr->log, 0,
+                       "farm_consumers: unchanged (%s), read off the loop",
+                       job->same_raw ? "the same replies" : "the same "
+                                                            "entries");
 
         ngx_http_farm_consumers_redis_succeeded(cr);
         return;
@@ -1067,8 +1019,16 @@ ngx_http_farm_consumers_redis_fill_done(ngx_http_farm_consumers_redis_t *cr)
 static void
 ngx_http_farm_consumers_redis_succeeded(ngx_http_farm_consumers_redis_t *cr)
 {
-    ngx_http_farm_consumers_redis_report_skipped(cr, cr->job.skipped,
-                                                 cr->log);
+    /* the next read the same byte for byte is unchanged without a check */
+
+    cr->have_last = 1;
+    ngx_memcpy(cr->last_raw, cr->job.raw, sizeof(cr->last_raw));
+    ngx_memcpy(cr->last_digest, cr->job.digest, sizeof(cr->last_digest));
+
+    if (!cr->job.same_raw) {
+        ngx_http_farm_consumers_redis_report_skipped(cr, cr->job.skipped,
+                                                     cr->log);
+    }
 
     if (cr->failing) {
         cr->failing = 0;
@@ -1118,8 +1078,8 @@ ngx_http_farm_consumers_redis_free(ngx_event_t *ev)
 
     cr->free_turns++;
 
-    if (!ngx_http_farm_consumers_job_free_replies(&cr->job,
-                                                  NGX_HTTP_FARM_CONSUMERS_BATCH))
+    if (!ngx_http_farm_consumers_job_free_replies(
+             &cr->job, NGX_HTTP_FARM_CONSUMERS_BATCH))
     {
         ngx_post_event(ev, &ngx_posted_next_events);
         return;
