@@ -20,10 +20,10 @@
 
 static farm_reply_elt_t *ngx_http_farm_consumers_job_elts(void **replies,
     size_t n);
-static ngx_int_t ngx_http_farm_consumers_job_digest(
-    ngx_http_farm_consumers_job_t *job);
-static ngx_int_t ngx_http_farm_consumers_job_raw(
-    ngx_http_farm_consumers_job_t *job);
+static ngx_int_t ngx_http_farm_consumers_job_sha256(
+    ngx_http_farm_consumers_job_t *job, ngx_uint_t raw, u_char *out);
+static void ngx_http_farm_consumers_job_entries_add(EVP_MD_CTX *md,
+    farm_reply_keys_t *out);
 static void ngx_http_farm_consumers_job_raw_add(EVP_MD_CTX *md,
     void **replies, size_t n);
 
@@ -44,7 +44,7 @@ ngx_http_farm_consumers_job_read(ngx_http_farm_consumers_job_t *job)
     size_t             i;
     farm_reply_elt_t  *elts;
 
-    if (ngx_http_farm_consumers_job_raw(job) != NGX_OK) {
+    if (ngx_http_farm_consumers_job_sha256(job, 1, job->raw) != NGX_OK) {
         goto failed;
     }
 
@@ -89,7 +89,7 @@ ngx_http_farm_consumers_job_read(ngx_http_farm_consumers_job_t *job)
 
     free(elts);
 
-    if (ngx_http_farm_consumers_job_digest(job) != NGX_OK) {
+    if (ngx_http_farm_consumers_job_sha256(job, 0, job->digest) != NGX_OK) {
         goto failed;
     }
 
@@ -294,22 +294,55 @@ ngx_http_farm_consumers_job_elts(void **replies, size_t n)
 }
 
 
+/*
+ * The SHA-256 of the replies as read (raw), or of the entries they hold
+ * once checked and sorted (job->out), into out (32 bytes).
+ */
+
 static ngx_int_t
-ngx_http_farm_consumers_job_digest(ngx_http_farm_consumers_job_t *job)
+ngx_http_farm_consumers_job_sha256(ngx_http_farm_consumers_job_t *job,
+    ngx_uint_t raw, u_char *out)
 {
-    size_t            i;
-    uint32_t          n;
-    EVP_MD_CTX       *md;
-    farm_consumer_t  *fc;
+    ngx_int_t    rc;
+    EVP_MD_CTX  *md;
 
     md = EVP_MD_CTX_new();
 
     if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        goto failed;
+        rc = NGX_ERROR;
+        goto done;
     }
 
-    for (i = 0; i < job->out.nconsumers; i++) {
-        fc = &job->out.consumers[i];
+    if (raw) {
+        ngx_http_farm_consumers_job_raw_add(md, job->tiers, job->ntiers);
+        ngx_http_farm_consumers_job_raw_add(md, job->keys, job->nkeys);
+
+    } else {
+        ngx_http_farm_consumers_job_entries_add(md, &job->out);
+    }
+
+    rc = (EVP_DigestFinal_ex(md, out, NULL) == 1) ? NGX_OK : NGX_ERROR;
+
+done:
+
+    if (md) {
+        EVP_MD_CTX_free(md);
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_http_farm_consumers_job_entries_add(EVP_MD_CTX *md,
+    farm_reply_keys_t *out)
+{
+    size_t            i;
+    uint32_t          n;
+    farm_consumer_t  *fc;
+
+    for (i = 0; i < out->nconsumers; i++) {
+        fc = &out->consumers[i];
 
         n = (uint32_t) fc->name_len;
         EVP_DigestUpdate(md, &n, sizeof(uint32_t));
@@ -320,60 +353,10 @@ ngx_http_farm_consumers_job_digest(ngx_http_farm_consumers_job_t *job)
         EVP_DigestUpdate(md, fc->tier, fc->tier_len);
     }
 
-    for (i = 0; i < job->out.nkeys; i++) {
-        EVP_DigestUpdate(md, job->out.keys[i].digest, FARM_DIGEST_LEN);
-        EVP_DigestUpdate(md, &job->out.keys[i].consumer, sizeof(uint32_t));
+    for (i = 0; i < out->nkeys; i++) {
+        EVP_DigestUpdate(md, out->keys[i].digest, FARM_DIGEST_LEN);
+        EVP_DigestUpdate(md, &out->keys[i].consumer, sizeof(uint32_t));
     }
-
-    if (EVP_DigestFinal_ex(md, job->digest, NULL) != 1) {
-        goto failed;
-    }
-
-    EVP_MD_CTX_free(md);
-
-    return NGX_OK;
-
-failed:
-
-    if (md) {
-        EVP_MD_CTX_free(md);
-    }
-
-    return NGX_ERROR;
-}
-
-
-/* The replies as read: each element's kind, length and bytes, in order. */
-
-static ngx_int_t
-ngx_http_farm_consumers_job_raw(ngx_http_farm_consumers_job_t *job)
-{
-    EVP_MD_CTX  *md;
-
-    md = EVP_MD_CTX_new();
-
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        goto failed;
-    }
-
-    ngx_http_farm_consumers_job_raw_add(md, job->tiers, job->ntiers);
-    ngx_http_farm_consumers_job_raw_add(md, job->keys, job->nkeys);
-
-    if (EVP_DigestFinal_ex(md, job->raw, NULL) != 1) {
-        goto failed;
-    }
-
-    EVP_MD_CTX_free(md);
-
-    return NGX_OK;
-
-failed:
-
-    if (md) {
-        EVP_MD_CTX_free(md);
-    }
-
-    return NGX_ERROR;
 }
 
 
