@@ -24,19 +24,27 @@
  * nginx's event loop (hiredis async, one connection per refresh) and, when
  * what it read differs from the table in use, builds the next table and
  * switches the workers to it: one read per refresh= for the gateway,
- * whatever the number of workers.  A respawned worker 0 (after a crash)
- * or a reload's new one takes over.  While Redis cannot be read the last
- * table stays in use.
+ * whatever the number of workers.  What is O(consumers) in that (checking
+ * the replies, their digest, writing the next table, freeing the replies)
+ * runs on a thread of nginx's "default" pool
+ * (ngx_http_farm_consumers_job.c): the loop only takes the replies'
+ * elements from hiredis, reserves the table's block and publishes it, each
+ * O(1); the next refresh waits until that is over.  A respawned worker 0
+ * (after a crash) or a reload's new one takes over.  While Redis cannot
+ * be read the last table stays in use.
  */
 
 
 #include "ngx_http_farm_limit.h"
 #include "ngx_http_farm_consumers_reply.h"
 #include "ngx_http_farm_consumers_shm.h"
+#include "ngx_http_farm_consumers_job.h"
 
 #include <farm_keys.h>
 
-#include <openssl/evp.h>
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
@@ -46,6 +54,7 @@
 #define NGX_HTTP_FARM_CONSUMERS_TIMEOUT    3000    /* ms */
 #define NGX_HTTP_FARM_CONSUMERS_WARM_MAX   2000    /* ms */
 #define NGX_HTTP_FARM_CONSUMERS_REPORT     60      /* s between errors */
+#define NGX_HTTP_FARM_CONSUMERS_BATCH      1000    /* elements freed a turn */
 
 
 struct ngx_http_farm_consumers_redis_s {
@@ -58,6 +67,10 @@ struct ngx_http_farm_consumers_redis_s {
     ngx_msec_t                      timeout;
 
     ngx_http_farm_consumers_shm_t   shm;        /* the table in use */
+#if (NGX_THREADS)
+    ngx_thread_pool_t              *thread_pool;
+    ngx_thread_task_t              *task;
+#endif
 
     /* the sync owner's */
     ngx_uint_t                      epoch;      /* its claim on the zone */
@@ -65,9 +78,14 @@ struct ngx_http_farm_consumers_redis_s {
     uintptr_t                       generation;
     ngx_event_t                     refresh_ev;
     ngx_event_t                     timeout_ev;
-    ngx_pool_t                     *building;   /* the next table's */
-    ngx_array_t                    *tiers;      /* of the read running */
-    ngx_uint_t                      skipped;    /* bad entries in it */
+    ngx_http_farm_consumers_job_t   job;        /* of the read running */
+    ngx_event_t                     job_ev;     /* a step's end */
+    ngx_event_t                     free_ev;    /* a batch freed a turn */
+    ngx_uint_t                      free_turns;
+    ngx_uint_t                      busy;       /* the job is not over */
+    ngx_uint_t                      have_last;  /* a read applied: */
+    u_char                          last_raw[32];
+    u_char                          last_digest[32];
     ngx_uint_t                      skipped_reported;
     time_t                          reported;
     ngx_uint_t                      failing;
@@ -78,22 +96,22 @@ struct ngx_http_farm_consumers_redis_s {
 
 static ngx_int_t ngx_http_farm_consumers_redis_warm(ngx_conf_t *cf,
     ngx_http_farm_consumers_redis_t *cr);
-static ngx_array_t *ngx_http_farm_consumers_redis_tiers(ngx_pool_t *pool,
-    redisReply *rr, ngx_uint_t *skipped);
-static ngx_int_t ngx_http_farm_consumers_redis_read(redisReply *rr,
-    ngx_array_t *tiers, farm_reply_keys_t *out, u_char *digest,
-    ngx_uint_t *skipped);
-static ngx_http_farm_key_table_t *ngx_http_farm_consumers_redis_build(
-    ngx_pool_t *pool, farm_reply_keys_t *out,
-    ngx_http_farm_consumer_t **consumers);
-static ngx_int_t ngx_http_farm_consumers_redis_publish(
-    ngx_http_farm_consumers_redis_t *cr, farm_reply_keys_t *out,
-    u_char *digest);
+static void ngx_http_farm_consumers_redis_take(redisReply *rr,
+    void ***elements, size_t *n);
+static void ngx_http_farm_consumers_redis_post(
+    ngx_http_farm_consumers_redis_t *cr, ngx_uint_t step);
+static void ngx_http_farm_consumers_redis_work(void *data, ngx_log_t *log);
+static void ngx_http_farm_consumers_redis_worked(ngx_event_t *ev);
+static void ngx_http_farm_consumers_redis_read_done(
+    ngx_http_farm_consumers_redis_t *cr);
+static void ngx_http_farm_consumers_redis_fill_done(
+    ngx_http_farm_consumers_redis_t *cr);
+static void ngx_http_farm_consumers_redis_release(
+    ngx_http_farm_consumers_redis_t *cr);
+static void ngx_http_farm_consumers_redis_free(ngx_event_t *ev);
 static ngx_uint_t ngx_http_farm_consumers_redis_is_owner(void);
 static ngx_uint_t ngx_http_farm_consumers_redis_nkeys(
     ngx_http_farm_consumers_redis_t *cr);
-static farm_reply_elt_t *ngx_http_farm_consumers_redis_elts(
-    redisReply *rr);
 static void ngx_http_farm_consumers_redis_refresh(ngx_event_t *ev);
 static void ngx_http_farm_consumers_redis_timeout(ngx_event_t *ev);
 static void ngx_http_farm_consumers_redis_on_connect(
@@ -109,6 +127,8 @@ static void ngx_http_farm_consumers_redis_keys_cb(redisAsyncContext *ac,
 static void ngx_http_farm_consumers_redis_failed(
     ngx_http_farm_consumers_redis_t *cr, const char *reason);
 static void ngx_http_farm_consumers_redis_done(
+    ngx_http_farm_consumers_redis_t *cr);
+static void ngx_http_farm_consumers_redis_succeeded(
     ngx_http_farm_consumers_redis_t *cr);
 static void ngx_http_farm_consumers_redis_report_skipped(
     ngx_http_farm_consumers_redis_t *cr, ngx_uint_t skipped, ngx_log_t *log);
@@ -273,6 +293,17 @@ ngx_http_farm_consumers_redis(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t n,
         return NGX_CONF_ERROR;
     }
 
+#if (NGX_THREADS)
+
+    /* the refreshes' O(consumers) work runs on nginx's "default" pool */
+
+    cr->thread_pool = ngx_thread_pool_add(cf, NULL);
+    if (cr->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+#endif
+
     *crp = cr;
 
     /* a reload that keeps the zone keeps its table: no read here */
@@ -318,16 +349,13 @@ static ngx_int_t
 ngx_http_farm_consumers_redis_warm(ngx_conf_t *cf,
     ngx_http_farm_consumers_redis_t *cr)
 {
-    u_char                      digest[32];
-    ngx_uint_t                  skipped;
-    const char                 *reason;
-    ngx_msec_t                  ms, deadline;
-    redisReply                 *tiers, *keys;
-    ngx_array_t                *t;
-    redisContext               *c;
-    farm_reply_keys_t           out;
-    ngx_http_farm_consumer_t   *consumers;
-    ngx_http_farm_key_table_t  *table;
+    const char                     *reason;
+    ngx_msec_t                      ms, deadline;
+    redisReply                     *tiers, *keys;
+    redisContext                   *c;
+    ngx_http_farm_consumer_t       *consumers;
+    ngx_http_farm_key_table_t      *table;
+    ngx_http_farm_consumers_job_t   job;
 
     tiers = NULL;
     keys = NULL;
@@ -361,38 +389,39 @@ ngx_http_farm_consumers_redis_warm(ngx_conf_t *cf,
         goto failed;
     }
 
-    skipped = 0;
+    /* the same read as the sync owner's, here on the master's thread */
 
-    t = ngx_http_farm_consumers_redis_tiers(cf->pool, tiers, &skipped);
-    if (t == NULL) {
+    ngx_memzero(&job, sizeof(ngx_http_farm_consumers_job_t));
+
+    ngx_http_farm_consumers_redis_take(tiers, &job.tiers, &job.ntiers);
+    ngx_http_farm_consumers_redis_take(keys, &job.keys, &job.nkeys);
+
+    ngx_http_farm_consumers_job_read(&job);
+
+    if (job.failed) {
         goto failed;
     }
 
-    if (ngx_http_farm_consumers_redis_read(keys, t, &out, digest, &skipped)
-        != NGX_OK)
-    {
-        goto failed;
-    }
-
-    table = ngx_http_farm_consumers_redis_build(cf->pool, &out, &consumers);
+    table = ngx_http_farm_consumers_job_table(cf->pool, &job.out,
+                                              &consumers);
 
     if (table == NULL) {
-        farm_reply_keys_free(&out);
+        ngx_http_farm_consumers_job_free(&job);
         goto failed;
     }
 
     cr->shm.warm = table;
     cr->shm.warm_consumers = consumers;
-    cr->shm.warm_nconsumers = out.nconsumers;
-    ngx_memcpy(cr->shm.warm_digest, digest, sizeof(digest));
+    cr->shm.warm_nconsumers = job.out.nconsumers;
+    ngx_memcpy(cr->shm.warm_digest, job.digest, sizeof(job.digest));
 
-    farm_reply_keys_free(&out);
+    ngx_http_farm_consumers_job_free(&job);
 
     ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
                   "farm_consumers: %ui keys of %ui consumers from %V",
                   table->nkeys, cr->shm.warm_nconsumers, &cr->display);
 
-    ngx_http_farm_consumers_redis_report_skipped(cr, skipped, cf->log);
+    ngx_http_farm_consumers_redis_report_skipped(cr, job.skipped, cf->log);
 
     freeReplyObject(tiers);
     freeReplyObject(keys);
@@ -424,277 +453,19 @@ failed:
 
 
 /*
- * The tiers, valid ones only, sorted by name (ngx_http_farm_consumers_reply.c),
- * copied into pool: an array of farm_consumer_t.
+ * A reply's elements taken from it (O(1)): hiredis frees the reply, not
+ * them; ngx_http_farm_consumers_job_free() frees them.
  */
 
-static ngx_array_t *
-ngx_http_farm_consumers_redis_tiers(ngx_pool_t *pool, redisReply *rr,
-    ngx_uint_t *skipped)
+static void
+ngx_http_farm_consumers_redis_take(redisReply *rr, void ***elements,
+    size_t *n)
 {
-    char              *name, *tier;
-    size_t             i, n, bad;
-    ngx_array_t       *a;
-    farm_consumer_t   *t, *c;
-    farm_reply_elt_t  *elts;
-
-    elts = ngx_http_farm_consumers_redis_elts(rr);
-    if (elts == NULL) {
-        return NULL;
-    }
-
-    bad = 0;
-
-    if (farm_reply_tiers(elts, rr->elements, &t, &n, &bad) != 0) {
-        ngx_free(elts);
-        return NULL;
-    }
-
-    ngx_free(elts);
-    *skipped += bad;
-
-    a = ngx_array_create(pool, n + 1, sizeof(farm_consumer_t));
-    if (a == NULL) {
-        goto failed;
-    }
-
-    for (i = 0; i < n; i++) {
-        c = ngx_array_push(a);
-        name = ngx_pnalloc(pool, t[i].name_len);
-        tier = ngx_pnalloc(pool, t[i].tier_len + 1);
-
-        if (c == NULL || name == NULL || tier == NULL) {
-            goto failed;
-        }
-
-        ngx_memcpy(name, t[i].name, t[i].name_len);
-        ngx_memcpy(tier, t[i].tier, t[i].tier_len);
-
-        c->name = name;
-        c->name_len = t[i].name_len;
-        c->tier = tier;
-        c->tier_len = t[i].tier_len;
-    }
-
-    free(t);
-
-    return a;
-
-failed:
-
-    free(t);
-
-    return NULL;
-}
-
-
-/*
- * The keys hash's reply, valid entries only, with each consumer's tier:
- * out (release it with farm_reply_keys_free()) and the SHA-256 of what it
- * holds in digest (32 bytes), by which an unchanged read is recognized.
- */
-
-static ngx_int_t
-ngx_http_farm_consumers_redis_read(redisReply *rr, ngx_array_t *tiers,
-    farm_reply_keys_t *out, u_char *digest, ngx_uint_t *skipped)
-{
-    size_t             i, bad;
-    uint32_t           n;
-    EVP_MD_CTX        *md;
-    farm_consumer_t   *fc;
-    farm_reply_elt_t  *elts;
-
-    elts = ngx_http_farm_consumers_redis_elts(rr);
-    if (elts == NULL) {
-        return NGX_ERROR;
-    }
-
-    bad = 0;
-
-    if (farm_reply_keys(elts, rr->elements, tiers->elts, tiers->nelts, out,
-                        &bad)
-        != 0)
-    {
-        ngx_free(elts);
-        return NGX_ERROR;
-    }
-
-    ngx_free(elts);
-    *skipped += bad;
-
-    md = EVP_MD_CTX_new();
-
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        goto failed;
-    }
-
-    for (i = 0; i < out->nconsumers; i++) {
-        fc = &out->consumers[i];
-
-        n = (uint32_t) fc->name_len;
-        EVP_DigestUpdate(md, &n, sizeof(uint32_t));
-        EVP_DigestUpdate(md, fc->name, fc->name_len);
-
-        n = (uint32_t) fc->tier_len;
-        EVP_DigestUpdate(md, &n, sizeof(uint32_t));
-        EVP_DigestUpdate(md, fc->tier, fc->tier_len);
-    }
-
-    for (i = 0; i < out->nkeys; i++) {
-        EVP_DigestUpdate(md, out->keys[i].digest, FARM_DIGEST_LEN);
-        EVP_DigestUpdate(md, &out->keys[i].consumer, sizeof(uint32_t));
-    }
-
-    if (EVP_DigestFinal_ex(md, digest, NULL) != 1) {
-        goto failed;
-    }
-
-    EVP_MD_CTX_free(md);
-
-    return NGX_OK;
-
-failed:
-
-    if (md) {
-        EVP_MD_CTX_free(md);
-    }
-
-    farm_reply_keys_free(out);
-
-    return NGX_ERROR;
-}
-
-
-/*
- * The master's table of what was read, in pool; *consumers receives the
- * array its keys point into.
- */
-
-static ngx_http_farm_key_table_t *
-ngx_http_farm_consumers_redis_build(ngx_pool_t *pool, farm_reply_keys_t *out,
-    ngx_http_farm_consumer_t **consumers)
-{
-    size_t                      i;
-    farm_consumer_t            *fc;
-    ngx_http_farm_consumer_t   *cs, *c;
-    ngx_http_farm_key_table_t  *table;
-
-    table = ngx_pcalloc(pool, sizeof(ngx_http_farm_key_table_t));
-    cs = ngx_pcalloc(pool, (out->nconsumers + 1)
-                           * sizeof(ngx_http_farm_consumer_t));
-
-    if (table == NULL || cs == NULL
-        || ngx_http_farm_key_table_init(table, pool, out->nkeys) != NGX_OK)
-    {
-        return NULL;
-    }
-
-    for (i = 0; i < out->nconsumers; i++) {
-        fc = &out->consumers[i];
-        c = &cs[i];
-
-        c->name.len = fc->name_len;
-        c->name.data = ngx_pnalloc(pool, fc->name_len);
-
-        c->tier.len = fc->tier_len;
-        c->tier.data = ngx_pnalloc(pool, fc->tier_len + 1);
-
-        if (c->name.data == NULL || c->tier.data == NULL) {
-            return NULL;
-        }
-
-        ngx_memcpy(c->name.data, fc->name, fc->name_len);
-        ngx_memcpy(c->tier.data, fc->tier, fc->tier_len);
-        c->tier.data[fc->tier_len] = '\0';
-    }
-
-    for (i = 0; i < out->nkeys; i++) {
-        ngx_http_farm_key_table_add(table, out->keys[i].digest,
-                                    &cs[out->keys[i].consumer]);
-    }
-
-    *consumers = cs;
-
-    return table;
-}
-
-
-/*
- * The sync owner's read becomes every worker's table: built in the zone,
- * then switched to.  NGX_OK, NGX_DECLINED (a newer owner took over) or
- * NGX_ERROR (the zone has no room: the table in use stays).
- */
-
-static ngx_int_t
-ngx_http_farm_consumers_redis_publish(ngx_http_farm_consumers_redis_t *cr,
-    farm_reply_keys_t *out, u_char *digest)
-{
-    size_t                            i, strings;
-    ngx_int_t                         rc;
-    farm_consumer_t                  *fc;
-    ngx_http_farm_consumers_build_t   b;
-
-    strings = 0;
-
-    for (i = 0; i < out->nconsumers; i++) {
-        strings += out->consumers[i].name_len + out->consumers[i].tier_len
-                   + 1;
-    }
-
-    rc = ngx_http_farm_consumers_shm_build(&cr->shm, &b, out->nkeys,
-                                           out->nconsumers, strings,
-                                           cr->epoch);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    for (i = 0; i < out->nconsumers; i++) {
-        fc = &out->consumers[i];
-        ngx_http_farm_consumers_shm_consumer(&b, i, (u_char *) fc->name,
-                                             fc->name_len,
-                                             (u_char *) fc->tier,
-                                             fc->tier_len);
-    }
-
-    for (i = 0; i < out->nkeys; i++) {
-        ngx_http_farm_key_table_add(b.table, out->keys[i].digest,
-                                    &b.consumers[out->keys[i].consumer]);
-    }
-
-    return ngx_http_farm_consumers_shm_publish(&cr->shm, &b, cr->epoch,
-                                               digest);
-}
-
-
-/* A reply's elements as the reply parser takes them: strings or not. */
-
-static farm_reply_elt_t *
-ngx_http_farm_consumers_redis_elts(redisReply *rr)
-{
-    size_t             i;
-    redisReply        *e;
-    farm_reply_elt_t  *elts;
-
-    elts = ngx_alloc((rr->elements + 1) * sizeof(farm_reply_elt_t),
-                     ngx_cycle->log);
-    if (elts == NULL) {
-        return NULL;
-    }
-
-    for (i = 0; i < rr->elements; i++) {
-        e = rr->element[i];
-
-        if (e->type == REDIS_REPLY_STRING) {
-            elts[i].data = e->str;
-            elts[i].len = e->len;
-
-        } else {
-            elts[i].data = NULL;
-            elts[i].len = 0;
-        }
-    }
-
-    return elts;
+    *elements = (void **) rr->element;
+    *n = rr->elements;
+
+    rr->element = NULL;
+    rr->elements = 0;
 }
 
 
@@ -761,6 +532,29 @@ ngx_http_farm_consumers_redis_start(ngx_cycle_t *cycle,
     cr->timeout_ev.log = cycle->log;
     cr->timeout_ev.cancelable = 1;
 
+    cr->job_ev.handler = ngx_http_farm_consumers_redis_worked;
+    cr->job_ev.data = cr;
+    cr->job_ev.log = cycle->log;
+
+    cr->free_ev.handler = ngx_http_farm_consumers_redis_free;
+    cr->free_ev.data = cr;
+    cr->free_ev.log = cycle->log;
+
+#if (NGX_THREADS)
+
+    cr->task = ngx_thread_task_alloc(cycle->pool, 0);
+    if (cr->task == NULL) {
+        return NGX_ERROR;
+    }
+
+    cr->task->ctx = cr;
+    cr->task->handler = ngx_http_farm_consumers_redis_work;
+    cr->task->event.handler = ngx_http_farm_consumers_redis_worked;
+    cr->task->event.data = cr;
+    cr->task->event.log = cycle->log;
+
+#endif
+
     /*
      * The master has just read them, unless Redis was down or the zone
      * came through a reload (or this worker replaces one that died):
@@ -797,10 +591,23 @@ ngx_http_farm_consumers_redis_stop(ngx_http_farm_consumers_redis_t *cr)
         redisAsyncFree(ac);
     }
 
-    if (cr->building) {
-        ngx_destroy_pool(cr->building);
-        cr->building = NULL;
+    /*
+     * At exit_process, after nginx's thread pools (a core module's
+     * exit_process) have run their last task: no thread has the job any
+     * more.  A block reserved and not published goes back to the zone.
+     */
+
+    if (cr->job.b.block) {
+        ngx_http_farm_consumers_shm_abandon(&cr->shm, &cr->job.b);
+        cr->job.b.block = NULL;
     }
+
+    if (cr->free_ev.posted) {
+        ngx_delete_posted_event(&cr->free_ev);
+    }
+
+    ngx_http_farm_consumers_job_free(&cr->job);
+    cr->busy = 0;
 
     /* the table in use stays in the zone, for the others and the next */
 }
@@ -817,16 +624,16 @@ ngx_http_farm_consumers_redis_refresh(ngx_event_t *ev)
         return;
     }
 
+    if (cr->busy) {
+        /* the last read is still being worked on: the next one after it */
+        ngx_add_timer(&cr->refresh_ev, cr->refresh);
+        return;
+    }
+
     if (ngx_exiting || ngx_quit || ngx_terminate
         || ngx_http_farm_consumers_shm_superseded(&cr->shm, cr->epoch))
     {
         cr->stopped = 1;        /* a newer process reads them now */
-        return;
-    }
-
-    cr->building = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, cr->log);
-    if (cr->building == NULL) {
-        ngx_http_farm_consumers_redis_failed(cr, "out of memory");
         return;
     }
 
@@ -983,11 +790,18 @@ ngx_http_farm_consumers_redis_tiers_cb(redisAsyncContext *ac, void *reply,
         return;
     }
 
-    cr->skipped = 0;
-    cr->tiers = ngx_http_farm_consumers_redis_tiers(cr->building, rr,
-                                                    &cr->skipped);
-    if (cr->tiers == NULL) {
-        ngx_http_farm_consumers_redis_failed(cr, "out of memory");
+    /* kept for the job, O(1): hiredis frees only the top of the reply */
+
+    ngx_http_farm_consumers_job_free(&cr->job);
+    ngx_memzero(&cr->job, sizeof(ngx_http_farm_consumers_job_t));
+
+    ngx_http_farm_consumers_redis_take(rr, &cr->job.tiers, &cr->job.ntiers);
+
+    if (cr->job.tiers == NULL) {
+        cr->job.tiers = ngx_alloc(sizeof(void *), cr->log);  /* empty hash */
+        if (cr->job.tiers == NULL) {
+            ngx_http_farm_consumers_redis_failed(cr, "out of memory");
+        }
     }
 }
 
@@ -997,16 +811,13 @@ ngx_http_farm_consumers_redis_keys_cb(redisAsyncContext *ac, void *reply,
     void *data)
 {
     redisReply                       *rr = reply;
-    u_char                            digest[32], current[32];
-    ngx_int_t                         rc;
-    ngx_uint_t                        skipped, nkeys, nconsumers, found;
-    farm_reply_keys_t                 out;
+    ngx_http_farm_consumers_job_t    *job;
     ngx_http_farm_consumers_redis_t  *cr;
 
     cr = ac->data;
 
     if (cr == NULL || (uintptr_t) data != cr->generation
-        || cr->tiers == NULL)
+        || cr->job.tiers == NULL)
     {
         return;
     }
@@ -1024,53 +835,200 @@ ngx_http_farm_consumers_redis_keys_cb(redisAsyncContext *ac, void *reply,
         return;
     }
 
-    skipped = cr->skipped;
+    job = &cr->job;
 
-    if (ngx_http_farm_consumers_redis_read(rr, cr->tiers, &out, digest,
-                                           &skipped)
-        != NGX_OK)
+    ngx_http_farm_consumers_redis_take(rr, &job->keys, &job->nkeys);
+
+    job->found = ngx_http_farm_consumers_shm_current(&cr->shm,
+                                                     &job->current_nkeys,
+                                                     &job->current_nconsumers,
+                                                     job->current);
+
+    job->have_last = cr->have_last;
+    ngx_memcpy(job->last_raw, cr->last_raw, sizeof(cr->last_raw));
+    ngx_memcpy(job->last_digest, cr->last_digest, sizeof(cr->last_digest));
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cr->log, 0,
+                   "farm_consumers: %uz + %uz reply elements handed over",
+                   job->ntiers, job->nkeys);
+
+    /* the connection goes; the refresh timer waits for the job */
+
+    cr->busy = 1;
+    ngx_http_farm_consumers_redis_done(cr);
+
+    ngx_http_farm_consumers_redis_post(cr, NGX_HTTP_FARM_CONSUMERS_READ);
+}
+
+
+/*
+ * A step of the job to a thread of the pool; without threads (or when the
+ * pool refuses it) it runs here, on the loop, as it did before threads.
+ */
+
+static void
+ngx_http_farm_consumers_redis_post(ngx_http_farm_consumers_redis_t *cr,
+    ngx_uint_t step)
+{
+    cr->busy = 1;
+    cr->job.step = step;
+
+#if (NGX_THREADS)
+
+    if (cr->task && ngx_thread_task_post(cr->thread_pool, cr->task) == NGX_OK)
     {
+        return;
+    }
+
+#endif
+
+    ngx_http_farm_consumers_redis_work(cr, cr->log);
+    ngx_http_farm_consumers_redis_worked(&cr->job_ev);
+}
+
+
+/* On a thread: only the job is touched (the loop leaves it while busy). */
+
+static void
+ngx_http_farm_consumers_redis_work(void *data, ngx_log_t *log)
+{
+    ngx_http_farm_consumers_redis_t  *cr = data;
+
+    switch (cr->job.step) {
+
+    case NGX_HTTP_FARM_CONSUMERS_READ:
+        ngx_http_farm_consumers_job_read(&cr->job);
+        break;
+
+    default: /* NGX_HTTP_FARM_CONSUMERS_FILL */
+        ngx_http_farm_consumers_job_fill(&cr->job);
+    }
+}
+
+
+/* Back on the loop after a step: O(1) each. */
+
+static void
+ngx_http_farm_consumers_redis_worked(ngx_event_t *ev)
+{
+    ngx_http_farm_consumers_redis_t  *cr = ev->data;
+
+    cr->busy = 0;
+
+    if (cr->stopped) {
+        ngx_http_farm_consumers_redis_release(cr);
+        return;
+    }
+
+    switch (cr->job.step) {
+
+    case NGX_HTTP_FARM_CONSUMERS_READ:
+        ngx_http_farm_consumers_redis_read_done(cr);
+        return;
+
+    default: /* NGX_HTTP_FARM_CONSUMERS_FILL */
+        ngx_http_farm_consumers_redis_fill_done(cr);
+    }
+}
+
+
+static void
+ngx_http_farm_consumers_redis_read_done(ngx_http_farm_consumers_redis_t *cr)
+{
+    ngx_int_t                       rc;
+    ngx_http_farm_consumers_job_t  *job;
+
+    job = &cr->job;
+
+    if (job->failed) {
         ngx_http_farm_consumers_redis_failed(cr, "out of memory");
         return;
     }
 
-    found = ngx_http_farm_consumers_shm_current(&cr->shm, &nkeys,
-                                                &nconsumers, current);
+    /* unchanged: the table in use stays, nothing is built (all freed) */
 
-    /* unchanged: the table in use stays, nothing is built */
+    if (job->unchanged) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cr->log, 0,
+                       "farm_consumers: unchanged (%s), read off the loop",
+                       job->same_raw ? "the same replies" : "the same "
+                                                            "entries");
 
-    rc = NGX_OK;
-
-    if (!found || ngx_memcmp(digest, current, sizeof(digest)) != 0) {
-
-        if (!found || nkeys != out.nkeys || nconsumers != out.nconsumers) {
-            ngx_log_error(NGX_LOG_INFO, cr->log, 0,
-                          "farm_consumers: %uz keys of %uz consumers from %V",
-                          out.nkeys, out.nconsumers, &cr->display);
-        }
-
-        rc = ngx_http_farm_consumers_redis_publish(cr, &out, digest);
+        ngx_http_farm_consumers_redis_succeeded(cr);
+        return;
     }
 
-    farm_reply_keys_free(&out);
+    if (!job->found || job->current_nkeys != job->out.nkeys
+        || job->current_nconsumers != job->out.nconsumers)
+    {
+        ngx_log_error(NGX_LOG_INFO, cr->log, 0,
+                      "farm_consumers: %uz keys of %uz consumers from %V",
+                      job->out.nkeys, job->out.nconsumers, &cr->display);
+    }
+
+    rc = ngx_http_farm_consumers_shm_reserve(&cr->shm, &job->b,
+                                             job->out.nkeys,
+                                             job->out.nconsumers,
+                                             job->strings, cr->epoch);
+
+    if (rc == NGX_DECLINED) {
+        cr->stopped = 1;        /* a newer process reads them now */
+        ngx_http_farm_consumers_redis_release(cr);
+        return;
+    }
 
     if (rc == NGX_ERROR) {
+        job->b.block = NULL;
         ngx_http_farm_consumers_redis_failed(cr, "the keys do not fit in "
                                                  "the zone, raise size=");
         return;
     }
 
-    ngx_destroy_pool(cr->building);
-    cr->building = NULL;
-    cr->tiers = NULL;
+    ngx_http_farm_consumers_redis_post(cr, NGX_HTTP_FARM_CONSUMERS_FILL);
+}
+
+
+static void
+ngx_http_farm_consumers_redis_fill_done(ngx_http_farm_consumers_redis_t *cr)
+{
+    ngx_int_t                       rc;
+    ngx_http_farm_consumers_job_t  *job;
+
+    job = &cr->job;
+
+    rc = ngx_http_farm_consumers_shm_publish(&cr->shm, &job->b, cr->epoch,
+                                             job->digest);
+    job->b.block = NULL;
 
     if (rc == NGX_DECLINED) {
         cr->stopped = 1;        /* a newer process reads them now */
-        ngx_http_farm_consumers_redis_done(cr);
+        ngx_http_farm_consumers_redis_release(cr);
         return;
     }
 
-    ngx_http_farm_consumers_redis_report_skipped(cr, skipped, cr->log);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cr->log, 0,
+                   "farm_consumers: switched to a table of %ui keys of %ui "
+                   "consumers, read and built off the loop",
+                   job->b.table->nkeys, job->b.nconsumers);
+
+    ngx_http_farm_consumers_redis_succeeded(cr);
+}
+
+
+/* A read that ended well, whether it changed the table or not. */
+
+static void
+ngx_http_farm_consumers_redis_succeeded(ngx_http_farm_consumers_redis_t *cr)
+{
+    /* the next read the same byte for byte is unchanged without a check */
+
+    cr->have_last = 1;
+    ngx_memcpy(cr->last_raw, cr->job.raw, sizeof(cr->last_raw));
+    ngx_memcpy(cr->last_digest, cr->job.digest, sizeof(cr->last_digest));
+
+    if (!cr->job.same_raw) {
+        ngx_http_farm_consumers_redis_report_skipped(cr, cr->job.skipped,
+                                                     cr->log);
+    }
 
     if (cr->failing) {
         cr->failing = 0;
@@ -1081,6 +1039,57 @@ ngx_http_farm_consumers_redis_keys_cb(redisAsyncContext *ac, void *reply,
                       &cr->display);
     }
 
+    ngx_http_farm_consumers_redis_release(cr);
+}
+
+
+/*
+ * The job's end, whatever it was: its block (if not published) back to
+ * the zone, then the replies' elements freed a batch per turn of the loop
+ * (ngx_http_farm_consumers_job.h says why on the loop); the next refresh
+ * waits for that.
+ */
+
+static void
+ngx_http_farm_consumers_redis_release(ngx_http_farm_consumers_redis_t *cr)
+{
+    if (cr->job.b.block) {
+        ngx_http_farm_consumers_shm_abandon(&cr->shm, &cr->job.b);
+        cr->job.b.block = NULL;
+    }
+
+    ngx_http_farm_consumers_job_free_work(&cr->job);
+
+    cr->busy = 1;
+    cr->free_turns = 0;
+
+    ngx_http_farm_consumers_redis_free(&cr->free_ev);
+}
+
+
+static void
+ngx_http_farm_consumers_redis_free(ngx_event_t *ev)
+{
+    ngx_http_farm_consumers_redis_t  *cr = ev->data;
+
+    size_t  n;
+
+    n = cr->job.ntiers + cr->job.nkeys;
+
+    cr->free_turns++;
+
+    if (!ngx_http_farm_consumers_job_free_replies(
+             &cr->job, NGX_HTTP_FARM_CONSUMERS_BATCH))
+    {
+        ngx_post_event(ev, &ngx_posted_next_events);
+        return;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cr->log, 0,
+                   "farm_consumers: %uz reply elements freed in %ui turns "
+                   "of the loop", n, cr->free_turns);
+
+    cr->busy = 0;
     ngx_http_farm_consumers_redis_done(cr);
 }
 
@@ -1106,14 +1115,8 @@ ngx_http_farm_consumers_redis_failed(ngx_http_farm_consumers_redis_t *cr,
 
     cr->failing = 1;
 
-    if (cr->building) {
-        ngx_destroy_pool(cr->building);
-        cr->building = NULL;
-    }
-
-    cr->tiers = NULL;
-
-    ngx_http_farm_consumers_redis_done(cr);
+    ngx_http_farm_consumers_redis_done(cr);     /* the connection goes */
+    ngx_http_farm_consumers_redis_release(cr);
 }
 
 
@@ -1138,7 +1141,7 @@ ngx_http_farm_consumers_redis_done(ngx_http_farm_consumers_redis_t *cr)
         redisAsyncFree(ac);
     }
 
-    if (!cr->stopped && !cr->refresh_ev.timer_set) {
+    if (!cr->stopped && !cr->busy && !cr->refresh_ev.timer_set) {
         ngx_add_timer(&cr->refresh_ev, cr->refresh);
     }
 }

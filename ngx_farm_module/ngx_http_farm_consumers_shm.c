@@ -267,8 +267,32 @@ ngx_http_farm_consumers_shm_build(ngx_http_farm_consumers_shm_t *cs,
     ngx_http_farm_consumers_build_t *b, ngx_uint_t nkeys,
     ngx_uint_t nconsumers, size_t strings, ngx_uint_t epoch)
 {
+    ngx_int_t  rc;
+
+    rc = ngx_http_farm_consumers_shm_reserve(cs, b, nkeys, nconsumers,
+                                             strings, epoch);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_http_farm_consumers_shm_layout(b);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The block of ngx_http_farm_consumers_shm_build(), only allocated (under
+ * the lock, O(1) in keys): b->block, the sizes that layout() needs.
+ */
+
+ngx_int_t
+ngx_http_farm_consumers_shm_reserve(ngx_http_farm_consumers_shm_t *cs,
+    ngx_http_farm_consumers_build_t *b, ngx_uint_t nkeys,
+    ngx_uint_t nconsumers, size_t strings, ngx_uint_t epoch)
+{
     u_char                        *p;
-    size_t                         size, head, buckets, keys, consumers;
+    size_t                         size;
     ngx_uint_t                     nbuckets;
     ngx_http_farm_consumers_sh_t  *sh;
 
@@ -276,14 +300,17 @@ ngx_http_farm_consumers_shm_build(ngx_http_farm_consumers_shm_t *cs,
         /* void */
     }
 
-    head = ngx_align(sizeof(ngx_http_farm_key_table_t), sizeof(void *));
-    buckets = ngx_align(nbuckets * sizeof(ngx_uint_t), sizeof(void *));
-    keys = ngx_align((nkeys + 1) * sizeof(ngx_http_farm_key_t),
-                     sizeof(void *));
-    consumers = ngx_align((nconsumers + 1) * sizeof(ngx_http_farm_consumer_t),
-                          sizeof(void *));
+    b->nbuckets = nbuckets;
+    b->nconsumers = nconsumers;
+    b->head = ngx_align(sizeof(ngx_http_farm_key_table_t), sizeof(void *));
+    b->buckets = ngx_align(nbuckets * sizeof(ngx_uint_t), sizeof(void *));
+    b->keys = ngx_align((nkeys + 1) * sizeof(ngx_http_farm_key_t),
+                        sizeof(void *));
+    b->consumers_size = ngx_align((nconsumers + 1)
+                                  * sizeof(ngx_http_farm_consumer_t),
+                                  sizeof(void *));
 
-    size = head + buckets + keys + consumers + strings + 1;
+    size = b->head + b->buckets + b->keys + b->consumers_size + strings + 1;
 
     sh = cs->sh;
 
@@ -307,21 +334,34 @@ ngx_http_farm_consumers_shm_build(ngx_http_farm_consumers_shm_t *cs,
         return NGX_ERROR;
     }
 
-    /* nobody reads the block yet: filled without the lock */
-
-    ngx_memzero(p, head + buckets + keys + consumers);
-
     b->block = p;
-    b->table = (ngx_http_farm_key_table_t *) p;
-    b->table->buckets = (ngx_uint_t *) (p + head);
-    b->table->keys = (ngx_http_farm_key_t *) (p + head + buckets);
-    b->table->mask = nbuckets - 1;
-    b->table->nkeys = 0;
-    b->consumers = (ngx_http_farm_consumer_t *) (p + head + buckets + keys);
-    b->nconsumers = nconsumers;
-    b->strings = p + head + buckets + keys + consumers;
 
     return NGX_OK;
+}
+
+
+/*
+ * A reserved block zeroed and laid out: O(keys), without the lock (nobody
+ * reads the block yet), on any thread.
+ */
+
+void
+ngx_http_farm_consumers_shm_layout(ngx_http_farm_consumers_build_t *b)
+{
+    u_char  *p;
+
+    p = b->block;
+
+    ngx_memzero(p, b->head + b->buckets + b->keys + b->consumers_size);
+
+    b->table = (ngx_http_farm_key_table_t *) p;
+    b->table->buckets = (ngx_uint_t *) (p + b->head);
+    b->table->keys = (ngx_http_farm_key_t *) (p + b->head + b->buckets);
+    b->table->mask = b->nbuckets - 1;
+    b->table->nkeys = 0;
+    b->consumers = (ngx_http_farm_consumer_t *)
+                       (p + b->head + b->buckets + b->keys);
+    b->strings = p + b->head + b->buckets + b->keys + b->consumers_size;
 }
 
 

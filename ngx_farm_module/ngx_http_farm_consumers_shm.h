@@ -46,6 +46,13 @@ typedef struct {
     ngx_http_farm_consumer_t       *consumers;
     ngx_uint_t                      nconsumers;
     u_char                         *strings;    /* the next free byte */
+
+    /* the layout, from reserve() */
+    ngx_uint_t                      nbuckets;
+    size_t                          head;
+    size_t                          buckets;
+    size_t                          keys;
+    size_t                          consumers_size;
 } ngx_http_farm_consumers_build_t;
 
 
@@ -63,6 +70,12 @@ ngx_int_t ngx_http_farm_consumers_shm_build(
     ngx_http_farm_consumers_shm_t *cs, ngx_http_farm_consumers_build_t *b,
     ngx_uint_t nkeys, ngx_uint_t nconsumers, size_t strings,
     ngx_uint_t epoch);
+/* build() in two steps: reserve() on the loop, layout() on any thread */
+ngx_int_t ngx_http_farm_consumers_shm_reserve(
+    ngx_http_farm_consumers_shm_t *cs, ngx_http_farm_consumers_build_t *b,
+    ngx_uint_t nkeys, ngx_uint_t nconsumers, size_t strings,
+    ngx_uint_t epoch);
+void ngx_http_farm_consumers_shm_layout(ngx_http_farm_consumers_build_t *b);
 void ngx_http_farm_consumers_shm_consumer(ngx_http_farm_consumers_build_t *b,
     ngx_uint_t i, u_char *name, size_t name_len, u_char *tier,
     size_t tier_len);

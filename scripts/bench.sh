@@ -36,6 +36,8 @@
 #                     worst latency during full resyncs at 100,000 agents;
 #                     scripts/bench-consul.sh: the same for a Consul answer
 #                     of 100,000 entries once a second.
+#                     scripts/bench-consumers.sh: the same while 100,000
+#                     consumers are re-read from Redis every second.
 #   9. health checks: scripts/bench-health.sh, 10,000 agents whose /health
 #                     hangs, under checks, on its own ports.
 #  10. core:          scripts/bench-core.sh, 100 reloads under load and a
@@ -440,6 +442,13 @@ say "bench: registry churn and full resyncs (scripts/bench-registry.sh)"
 say ""
 say "bench: Consul answers of 100,000 agents (scripts/bench-consul.sh)"
 "$top/scripts/bench-consul.sh"
+
+# 100,000 consumers re-read from Redis every second (Redis 18497, gateway
+# 18498, agent 19455).  Alone: scripts/bench-consumers.sh.
+
+say ""
+say "bench: consumers refreshes of 100,000 consumers (scripts/bench-consumers.sh)"
+"$top/scripts/bench-consumers.sh"
 
 # --- health checks at scale ---------------------------------------------------
 #

@@ -182,6 +182,8 @@ my %layer = (
     'ngx_http_farm_consumers_redis.c'  => ['2', 'limit'],
     'ngx_http_farm_consumers_shm.h'    => ['2', 'limit'],
     'ngx_http_farm_consumers_shm.c'    => ['2', 'limit'],
+    'ngx_http_farm_consumers_job.h'    => ['2', 'limit'],
+    'ngx_http_farm_consumers_job.c'    => ['2', 'limit'],
 );
 
 my @errors;

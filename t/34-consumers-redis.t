@@ -214,3 +214,58 @@ GET /t?apikey=alice-key
 --- error_log eval
 [qr/farm: a Redis reply is larger than 4194304 bytes: closing the connection/,
  qr/farm_consumers: redis:\/\/127\.0\.0\.1:\d+\/0 is unavailable \(reply too large\); keeping the 1 keys last read/]
+
+
+
+=== TEST 10: 30,000 consumers: the sync owner hands each refresh's work to a thread (the loop only takes the replies and switches the table); a key added is accepted, one removed refused
+--- log_level: debug
+--- http_config
+    farm_consumers redis://127.0.0.1:$TEST_NGINX_REDIS_PORT refresh=200ms;
+--- init
+my $n = 30000;
+my @keys = map { (Digest::SHA::sha256_hex("bulk-key-$_"), sprintf('bulk-%05d', $_)) } 0 .. $n - 1;
+my @tiers = map { (sprintf('bulk-%05d', $_), 'tier-' . ($_ % 5)) } 0 .. $n - 1;
+FarmTest::redis_cmd($main::Redis, 'HSET', 'farm:consumer-keys', @keys);
+FarmTest::redis_cmd($main::Redis, 'HSET', 'farm:consumer-tiers', @tiers);
+FarmTest::wait_until(sub { main::code_of('/t?apikey=bulk-key-29999') == 200 }, 60, 'the bulk consumers');
+Test::More::is(main::code_of('/t?apikey=dave-key'), 401, 'dave unknown at first');
+main::add_key('dave-key', 'dave');
+FarmTest::wait_until(sub { main::code_of('/t?apikey=dave-key') == 200 }, 60, 'dave to be known');
+FarmTest::redis_cmd($main::Redis, 'HDEL', 'farm:consumer-keys', Digest::SHA::sha256_hex('bulk-key-17'));
+FarmTest::wait_until(sub { main::code_of('/t?apikey=bulk-key-17') == 401 }, 60, 'bulk-key-17 to be refused');
+my ($code, $h) = main::code_of('/t?apikey=bulk-key-18');
+Test::More::is($code, 200, 'bulk-key-18 still known');
+Test::More::is($h->{'x-tier'}, '[tier-3]', 'with its tier');
+# the big tables were built off the loop, and the loop freed each read's
+# replies (4 elements a consumer) 1,000 elements a turn
+# (every refresh, unchanged ones too, frees its replies that way); a read
+# the same byte for byte as the last one applied is not checked again
+my (@built, @big, $same);
+eval {
+    FarmTest::wait_until(sub {
+        open my $fh, '<', FarmTest::nginx_error_log() or return 0;
+        my @lines = <$fh>;
+        close $fh;
+        @built = grep { /switched to a table of (\d+) keys of \d+ consumers, read and built off the loop/ && $1 >= $n } @lines;
+        @big = grep { $_->[0] >= 4 * $n }
+               map { /(\d+) reply elements freed in (\d+) turns of the loop/ ? [$1, $2] : () } @lines;
+        $same = grep { /farm_consumers: unchanged \(the same replies\)/ } @lines;
+        return @big >= 2 && $same;
+    }, 60, 'two reads of 30,000 consumers freed, one found the same as the last');
+};
+Test::More::ok($same, 'an unchanged read recognized by its replies');
+Test::More::ok(@built >= 2, 'tables of 30,000+ keys read and built off the loop (' . scalar(@built) . ')');
+Test::More::ok(@big >= 2 && !grep({ $_->[1] < int($_->[0] / 1000) } @big),
+               'the replies of 30,000 consumers freed over ' . join(', ', map { $_->[1] } @big) . ' turns');
+# the next blocks do not see them
+FarmTest::redis_cmd($main::Redis, 'HDEL', 'farm:consumer-keys', @keys[grep { $_ % 2 == 0 } 0 .. $#keys]);
+FarmTest::redis_cmd($main::Redis, 'HDEL', 'farm:consumer-tiers', @tiers[grep { $_ % 2 == 0 } 0 .. $#tiers]);
+--- request
+GET /t?apikey=dave-key
+--- error_code: 200
+--- response_headers
+X-Consumer: dave
+--- error_log eval
+qr/farm_consumers: \d+ \+ \d+ reply elements handed over/
+--- no_error_log
+[error]

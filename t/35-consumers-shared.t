@@ -186,3 +186,58 @@ GET /t?apikey=erin-key
 --- error_code: 200
 --- no_error_log
 [error]
+
+
+
+=== TEST 5: the reading worker killed again and again while it builds tables of 20,000 consumers on a thread: no block is left behind in a zone that holds two tables, and the replacement keeps switching them
+--- http_config
+    farm_consumers redis://127.0.0.1:$TEST_NGINX_REDIS_PORT refresh=200ms size=5m;
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RP_PORT reuseport;
+        location = /t {
+            farm_key_auth;
+            add_header X-Consumer $farm_consumer always;
+            add_header X-Tier "[$farm_tier]" always;
+            empty_gif;
+        }
+    }
+--- init
+# 20,000 consumers of one key each, about 2 MB a table: the table in use
+# and the one being built fit in 5m, a third (a block leaked by a worker
+# killed while building) does not, and its refresh would log an error
+my $n = 20000;
+my @keys = map { (Digest::SHA::sha256_hex("many-key-$_"), sprintf('many-%05d', $_)) } 0 .. $n - 1;
+FarmTest::redis_cmd($main::Redis, 'HSET', 'farm:consumer-keys', @keys);
+FarmTest::redis_cmd($main::Redis, 'HSET', 'farm:consumer-tiers', 'many-00007', 'tier-a');
+FarmTest::wait_until(sub { main::code_of('many-key-19999') eq '200' }, 60, 'the 20,000 consumers');
+# every refresh builds a table: one tier flips all the time (same length)
+my $flips = 0;
+my $flip = sub {
+    $flips++;
+    FarmTest::redis_cmd($main::Redis, 'HSET', 'farm:consumer-tiers', 'many-00007',
+                        $flips % 2 ? 'tier-b' : 'tier-a');
+};
+for my $kill (1 .. 6) {
+    my @before = main::readers();
+    $flip->();
+    # somewhere in a read, a build or a switch
+    Time::HiRes::sleep(0.05 + rand(0.3));
+    kill 'KILL', $before[-1];
+    FarmTest::wait_until(sub { main::readers() > @before }, 30, "reader $kill replaced");
+}
+# the last reader still switches tables: a tier set now is seen by every worker
+for my $tier ('tier-c', 'tier-d') {
+    FarmTest::redis_cmd($main::Redis, 'HSET', 'farm:consumer-tiers', 'many-00007', $tier);
+    FarmTest::wait_until(sub {
+        my ($code, $h) = FarmTest::http_get($ENV{TEST_NGINX_RP_PORT}, '/t?apikey=many-key-7');
+        return defined $code && $code == 200 && ($h->{'x-tier'} // '') eq "[$tier]";
+    }, 60, "$tier seen");
+}
+Test::More::is(main::codes('many-key-7', 24), join(' ', ('200') x 24), 'every worker knows the consumer');
+FarmTest::redis_cmd($main::Redis, 'HDEL', 'farm:consumer-keys', @keys[grep { $_ % 2 == 0 } 0 .. $#keys]);
+FarmTest::redis_cmd($main::Redis, 'HDEL', 'farm:consumer-tiers', 'many-00007');
+--- request
+GET /t?apikey=alice-key
+--- error_code: 200
+--- no_error_log
+[error]
