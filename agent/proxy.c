@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -42,8 +43,10 @@
 #include "server.h"
 
 
-static void farm_read_set(struct bufferevent *bev, int on);
-static void farm_pc_client_read(struct bufferevent *bev, void *data);
+static ssize_t farm_rd_read(evutil_socket_t fd, struct evbuffer *in);
+static void farm_pc_client_read(farm_pconn_t *pc);
+static void farm_pc_client_readable(evutil_socket_t fd, short what,
+    void *data);
 static void farm_pc_client_write(struct bufferevent *bev, void *data);
 static void farm_pc_client_event(struct bufferevent *bev, short what,
     void *data);
@@ -70,8 +73,14 @@ farm_len(struct bufferevent *bev, int output)
 }
 
 
+/*
+ * Sets the read timeout (rd's, or bev's own when rd is NULL: a pooled
+ * connection, which its bufferevent reads) and bev's write timeout; 0 is
+ * none.  A timeout set anew starts anew, as a bufferevent's does.
+ */
 void
-farm_timeouts(struct bufferevent *bev, int64_t read_ms, int64_t write_ms)
+farm_timeouts(struct bufferevent *bev, farm_rd_t *rd, int64_t read_ms,
+    int64_t write_ms)
 {
     struct timeval  r, w;
 
@@ -80,7 +89,130 @@ farm_timeouts(struct bufferevent *bev, int64_t read_ms, int64_t write_ms)
     w.tv_sec = write_ms / 1000;
     w.tv_usec = (write_ms % 1000) * 1000;
 
-    bufferevent_set_timeouts(bev, read_ms ? &r : NULL, write_ms ? &w : NULL);
+    if (rd == NULL) {
+        bufferevent_set_timeouts(bev, read_ms ? &r : NULL,
+                                 write_ms ? &w : NULL);
+        return;
+    }
+
+    bufferevent_set_timeouts(bev, NULL, write_ms ? &w : NULL);
+
+    rd->tv = r;
+    rd->timed = read_ms != 0;
+
+    if (rd->on) {
+        if (rd->timed) {
+            event_add(rd->ev, &rd->tv);
+
+        } else {
+            event_remove_timer(rd->ev);
+        }
+    }
+}
+
+
+/* Reading on or off (see farm_rd_t), touching the event only on a change. */
+void
+farm_rd_set(farm_rd_t *rd, int on)
+{
+    if (on && !rd->on) {
+        rd->on = 1;
+        event_add(rd->ev, rd->timed ? &rd->tv : NULL);
+
+    } else if (!on && rd->on) {
+        rd->on = 0;
+        event_del(rd->ev);
+    }
+}
+
+
+/*
+ * One read of up to FARM_PROXY_READ bytes from fd into in (a bufferevent's
+ * input, whose end the bufferevent keeps frozen but while it reads), without
+ * asking first how much there is.  Returns what read(2) does: bytes, 0 at
+ * EOF, -1 with errno (EAGAIN when there was nothing after all).
+ */
+static ssize_t
+farm_rd_read(evutil_socket_t fd, struct evbuffer *in)
+{
+    int                    i, n;
+    size_t                 left;
+    ssize_t                r;
+    struct iovec           io[2];
+    struct evbuffer_iovec  v[2];
+
+    evbuffer_unfreeze(in, 0);
+
+    n = evbuffer_reserve_space(in, FARM_PROXY_READ, v, 2);
+    if (n < 1) {
+        evbuffer_freeze(in, 0);
+        errno = ENOMEM;
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        io[i].iov_base = v[i].iov_base;
+        io[i].iov_len = v[i].iov_len;
+    }
+
+    r = readv(fd, io, n);
+    if (r <= 0) {
+        evbuffer_freeze(in, 0);
+        return r;
+    }
+
+    left = (size_t) r;
+
+    for (i = 0; i < n && left; i++) {
+        if (v[i].iov_len > left) {
+            v[i].iov_len = left;
+        }
+
+        left -= v[i].iov_len;
+    }
+
+    evbuffer_commit_space(in, v, i);
+    evbuffer_freeze(in, 0);
+
+    return r;
+}
+
+
+/*
+ * What a bufferevent's own reading does when its socket (fd) is readable
+ * or its read timeout passed (what): the bytes go to bev's input.
+ * Returns 0 when bytes came (for the caller to take), -1 when there was
+ * nothing after all, else the BEV_EVENT_ flags to report as bev's event
+ * (EOF, an error in errno, or the timeout); rd is off then.
+ */
+short
+farm_rd_ready(farm_rd_t *rd, evutil_socket_t fd, short what,
+    struct bufferevent *bev)
+{
+    int      err;
+    ssize_t  n;
+
+    if (what & EV_TIMEOUT) {
+        farm_rd_set(rd, 0);
+        return BEV_EVENT_READING | BEV_EVENT_TIMEOUT;
+    }
+
+    n = farm_rd_read(fd, bufferevent_get_input(bev));
+
+    if (n > 0) {
+        return 0;
+    }
+
+    err = errno;
+
+    if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)) {
+        return -1;
+    }
+
+    farm_rd_set(rd, 0);
+    errno = err;
+
+    return BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR);
 }
 
 
@@ -157,27 +289,7 @@ farm_pc_send_app(farm_pconn_t *pc)
 
     if (farm_send(pc->up, pc->to_app) && pc->req_body) {
         t = pc->p->conf.timeout_ms;
-        farm_timeouts(pc->up, t, t);
-    }
-}
-
-
-/*
- * Reading on or off, touching bev only on a change: enabling an enabled
- * bufferevent re-adds its read event and its timer on every call.
- */
-static void
-farm_read_set(struct bufferevent *bev, int on)
-{
-    int  reading;
-
-    reading = (bufferevent_get_enabled(bev) & EV_READ) != 0;
-
-    if (on && !reading) {
-        bufferevent_enable(bev, EV_READ);
-
-    } else if (!on && reading) {
-        bufferevent_disable(bev, EV_READ);
+        farm_timeouts(pc->up, &pc->up_rd, t, t);
     }
 }
 
@@ -199,10 +311,10 @@ farm_pc_flow(farm_pconn_t *pc)
 
     read_up = pc->up && farm_len(pc->cl, 1) <= FARM_PROXY_HIGH;
 
-    farm_read_set(pc->cl, read_cl);
+    farm_rd_set(&pc->cl_rd, read_cl);
 
     if (pc->up) {
-        farm_read_set(pc->up, read_up);
+        farm_rd_set(&pc->up_rd, read_up);
     }
 }
 
@@ -474,26 +586,46 @@ farm_pc_input(farm_pconn_t *pc)
 
 
 static void
-farm_pc_client_read(struct bufferevent *bev, void *data)
+farm_pc_client_read(farm_pconn_t *pc)
 {
-    farm_pconn_t  *pc = data;
-
     pc->p->activity++;
 
     if (pc->state == FARM_PC_TUNNEL) {
         evbuffer_add_buffer(bufferevent_get_output(pc->up),
-                            bufferevent_get_input(bev));
+                            bufferevent_get_input(pc->cl));
         farm_pc_flow(pc);
         return;
     }
 
     if (pc->state == FARM_PC_CLOSING) {
-        evbuffer_drain(bufferevent_get_input(bev), farm_len(bev, 0));
+        evbuffer_drain(bufferevent_get_input(pc->cl), farm_len(pc->cl, 0));
         return;
     }
 
 
     farm_pc_input(pc);
+}
+
+
+/*
+ * The client's socket is readable, or its read timeout passed: what a
+ * bufferevent's own reading would do (see farm_rd_t), reporting EOF,
+ * errors and the timeout to farm_pc_client_event as it would.
+ */
+static void
+farm_pc_client_readable(evutil_socket_t fd, short what, void *data)
+{
+    short          ev;
+    farm_pconn_t  *pc = data;
+
+    ev = farm_rd_ready(&pc->cl_rd, fd, what, pc->cl);
+
+    if (ev == 0) {
+        farm_pc_client_read(pc);
+
+    } else if (ev > 0) {
+        farm_pc_client_event(pc->cl, ev, pc);
+    }
 }
 
 
@@ -561,6 +693,8 @@ farm_pc_free(farm_pconn_t *pc)
 
     p->nconns--;
 
+    event_free(pc->cl_rd.ev);
+    event_free(pc->up_rd.ev);
     bufferevent_free(pc->cl);
     farm_sb_free(&pc->hdrs);
     farm_sb_free(&pc->head);
@@ -608,8 +742,14 @@ farm_proxy_accept(struct evconnlistener *l, evutil_socket_t fd,
     pc->to_app = evbuffer_new();
     farm_nodelay(fd);
     pc->cl = bufferevent_socket_new(p->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    pc->cl_rd.ev = event_new(p->base, fd, EV_READ | EV_PERSIST,
+                             farm_pc_client_readable, pc);
+    pc->up_rd.ev = event_new(p->base, -1, EV_READ | EV_PERSIST,
+                             farm_pc_up_readable, pc);
 
-    if (pc->to_client == NULL || pc->to_app == NULL || pc->cl == NULL) {
+    if (pc->to_client == NULL || pc->to_app == NULL || pc->cl == NULL
+        || pc->cl_rd.ev == NULL || pc->up_rd.ev == NULL)
+    {
         farm_log_error("out of memory for a connection");
 
         if (pc->cl) {
@@ -619,6 +759,8 @@ farm_proxy_accept(struct evconnlistener *l, evutil_socket_t fd,
             evutil_closesocket(fd);
         }
 
+        if (pc->cl_rd.ev) event_free(pc->cl_rd.ev);
+        if (pc->up_rd.ev) event_free(pc->up_rd.ev);
         if (pc->to_client) evbuffer_free(pc->to_client);
         if (pc->to_app) evbuffer_free(pc->to_app);
         free(pc);
@@ -644,14 +786,15 @@ farm_proxy_accept(struct evconnlistener *l, evutil_socket_t fd,
     p->conns = pc;
     p->nconns++;
 
-    bufferevent_setcb(pc->cl, farm_pc_client_read, farm_pc_client_write,
+    bufferevent_setcb(pc->cl, NULL, farm_pc_client_write,
                       farm_pc_client_event, pc);
     bufferevent_setwatermark(pc->cl, EV_WRITE, FARM_PROXY_LOW, 0);
-    farm_timeouts(pc->cl, p->conf.idle_ms, p->conf.timeout_ms);
+    farm_timeouts(pc->cl, &pc->cl_rd, p->conf.idle_ms, p->conf.timeout_ms);
 
-    /* writing is enabled when output is queued (farm_send): enabling it
-     * arms the write event at once */
-    bufferevent_enable(pc->cl, EV_READ);
+    /* reading is the proxy's own (farm_rd_t); writing is enabled when
+     * output is queued (farm_send): enabling it arms the write event at
+     * once */
+    farm_rd_set(&pc->cl_rd, 1);
 }
 
 

@@ -58,16 +58,15 @@ farm_pool_event(struct bufferevent *bev, short what, void *data)
 }
 
 
+/*
+ * An idle app connection goes to the pool (which has room), read by its
+ * bufferevent there: what it says or a close ends it (farm_pool_read).
+ */
 static void
 farm_pool_put(farm_proxy_t *p, struct bufferevent *bev)
 {
-    if (p->npool == FARM_PROXY_POOL || p->stopped) {
-        bufferevent_free(bev);
-        return;
-    }
-
     bufferevent_setcb(bev, farm_pool_read, NULL, farm_pool_event, p);
-    farm_timeouts(bev, FARM_PROXY_POOL_IDLE * 1000, 0);
+    farm_timeouts(bev, NULL, FARM_PROXY_POOL_IDLE * 1000, 0);
     bufferevent_enable(bev, EV_READ);
 
     p->pool[p->npool++] = bev;
@@ -84,16 +83,27 @@ farm_pc_up_attach(farm_pconn_t *pc, struct bufferevent *up)
     farm_proxy_t  *p = pc->p;
 
     pc->up = up;
-    bufferevent_setcb(up, farm_pc_up_read, farm_pc_up_write,
-                      farm_pc_up_event, pc);
+    bufferevent_setcb(up, NULL, farm_pc_up_write, farm_pc_up_event, pc);
     bufferevent_setwatermark(up, EV_WRITE, FARM_PROXY_LOW, 0);
-    farm_timeouts(up, p->conf.timeout_ms,
+
+    /* read by the proxy (farm_rd_t), not by the bufferevent: added before
+     * a pooled one's bufferevent stops reading, so that the socket stays
+     * in epoll's set all along (no epoll_ctl) */
+    event_assign(pc->up_rd.ev, p->base, bufferevent_getfd(up),
+                 EV_READ | EV_PERSIST, farm_pc_up_readable, pc);
+    farm_timeouts(up, &pc->up_rd, p->conf.timeout_ms,
                   pc->connected ? p->conf.timeout_ms
                                 : p->conf.connect_timeout_ms);
+    farm_rd_set(&pc->up_rd, 1);
 
     /* a pooled connection is writable: its write event is armed only
      * when output is queued (farm_send) */
-    bufferevent_enable(up, pc->connected ? EV_READ : EV_READ | EV_WRITE);
+    if (pc->connected) {
+        bufferevent_disable(up, EV_READ);
+
+    } else {
+        bufferevent_enable(up, EV_WRITE);
+    }
 
     http_parser_init(&pc->resp, HTTP_RESPONSE);
     pc->resp.data = pc;
@@ -159,6 +169,7 @@ farm_pc_send_head(farm_pconn_t *pc)
 void
 farm_pc_up_release(farm_pconn_t *pc, int keep)
 {
+    farm_proxy_t        *p = pc->p;
     struct bufferevent  *up = pc->up;
 
     if (up == NULL) {
@@ -168,10 +179,16 @@ farm_pc_up_release(farm_pconn_t *pc, int keep)
     pc->up = NULL;
     evbuffer_drain(pc->to_app, evbuffer_get_length(pc->to_app));
 
-    if (keep && farm_len(up, 0) == 0 && farm_len(up, 1) == 0) {
-        farm_pool_put(pc->p, up);
+    if (keep && farm_len(up, 0) == 0 && farm_len(up, 1) == 0
+        && p->npool < FARM_PROXY_POOL && !p->stopped)
+    {
+        /* the pool's reading starts before the proxy's stops (no
+         * epoll_ctl: see farm_pc_up_attach) */
+        farm_pool_put(p, up);
+        farm_rd_set(&pc->up_rd, 0);
 
     } else {
+        farm_rd_set(&pc->up_rd, 0);
         bufferevent_free(up);
     }
 }
@@ -198,7 +215,7 @@ farm_pc_close_soon(farm_pconn_t *pc)
     }
 
     pc->state = FARM_PC_CLOSING;
-    bufferevent_disable(pc->cl, EV_READ);
+    farm_rd_set(&pc->cl_rd, 0);
     farm_pc_send_client(pc);
 
     if (farm_len(pc->cl, 1) == 0) {
@@ -207,7 +224,7 @@ farm_pc_close_soon(farm_pconn_t *pc)
     }
 
     bufferevent_setwatermark(pc->cl, EV_WRITE, 0, 0);
-    farm_timeouts(pc->cl, 0, pc->p->conf.timeout_ms);
+    farm_timeouts(pc->cl, &pc->cl_rd, 0, pc->p->conf.timeout_ms);
 }
 
 
@@ -247,8 +264,8 @@ farm_pc_tunnel(farm_pconn_t *pc)
     evbuffer_add_buffer(bufferevent_get_output(pc->cl),
                         bufferevent_get_input(pc->up));
 
-    farm_timeouts(pc->up, 0, 0);
-    farm_timeouts(pc->cl, 0, 0);
+    farm_timeouts(pc->up, &pc->up_rd, 0, 0);
+    farm_timeouts(pc->cl, &pc->cl_rd, 0, 0);
 
     farm_log_debug("tunnel open for %s", pc->peer);
 }
@@ -278,7 +295,8 @@ farm_pc_answered(farm_pconn_t *pc)
     }
 
     pc->state = FARM_PC_HEAD;
-    farm_timeouts(pc->cl, pc->p->conf.idle_ms, pc->p->conf.timeout_ms);
+    farm_timeouts(pc->cl, &pc->cl_rd, pc->p->conf.idle_ms,
+                  pc->p->conf.timeout_ms);
     http_parser_pause(&pc->req, 0);
 
     farm_pc_input(pc);              /* a pipelined request may be waiting */
@@ -355,12 +373,9 @@ farm_pc_up_parse(farm_pconn_t *pc, int eof)
 }
 
 
-void
-farm_pc_up_read(struct bufferevent *bev, void *data)
+static void
+farm_pc_up_read(farm_pconn_t *pc)
 {
-    farm_pconn_t  *pc = data;
-
-    (void) bev;
     pc->p->activity++;
 
     if (pc->state == FARM_PC_TUNNEL) {
@@ -374,6 +389,33 @@ farm_pc_up_read(struct bufferevent *bev, void *data)
 }
 
 
+/*
+ * The app's socket is readable, or its read timeout passed: as
+ * farm_pc_client_readable for the client.  Until the connection is made,
+ * its failure is the bufferevent's to report (BEV_EVENT_CONNECTED or an
+ * error, farm_pc_up_event); only the timeout is reported from here.
+ */
+void
+farm_pc_up_readable(evutil_socket_t fd, short what, void *data)
+{
+    short          ev;
+    farm_pconn_t  *pc = data;
+
+    if (!pc->connected && !(what & EV_TIMEOUT)) {
+        return;
+    }
+
+    ev = farm_rd_ready(&pc->up_rd, fd, what, pc->up);
+
+    if (ev == 0) {
+        farm_pc_up_read(pc);
+
+    } else if (ev > 0) {
+        farm_pc_up_event(pc->up, ev, pc);
+    }
+}
+
+
 void
 farm_pc_up_write(struct bufferevent *bev, void *data)
 {
@@ -381,7 +423,8 @@ farm_pc_up_write(struct bufferevent *bev, void *data)
 
     if (pc->state != FARM_PC_TUNNEL) {
         /* the app takes the body: it is alive, restart its clock */
-        farm_timeouts(bev, pc->p->conf.timeout_ms, pc->p->conf.timeout_ms);
+        farm_timeouts(bev, &pc->up_rd, pc->p->conf.timeout_ms,
+                      pc->p->conf.timeout_ms);
     }
 
     farm_pc_flow(pc);
@@ -401,7 +444,8 @@ farm_pc_up_event(struct bufferevent *bev, short what, void *data)
 
     if (what & BEV_EVENT_CONNECTED) {
         pc->connected = 1;
-        farm_timeouts(pc->up, p->conf.timeout_ms, p->conf.timeout_ms);
+        farm_timeouts(pc->up, &pc->up_rd, p->conf.timeout_ms,
+                      p->conf.timeout_ms);
         return;
     }
 

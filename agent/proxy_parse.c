@@ -334,7 +334,7 @@ farm_req_headers_cb(http_parser *hp)
 
     /* from here the app's silence is what is timed, not the client's: a
      * client waiting for a long answer sends nothing */
-    farm_timeouts(pc->cl, 0, pc->p->conf.timeout_ms);
+    farm_timeouts(pc->cl, &pc->cl_rd, 0, pc->p->conf.timeout_ms);
 
     if (farm_pc_send_head(pc) != 0) {
         pc->error = 502;
