@@ -50,18 +50,6 @@ agent_b=19454
 
 trap stop_all EXIT INT TERM
 
-stop_nginx() {   # stop_nginx name
-    f=$dir/$1/logs/nginx.pid
-    [ -e "$f" ] || return 0
-    pid=$(cat "$f")
-    kill -QUIT "$pid" 2>/dev/null || true
-    tries=0
-    while kill -0 "$pid" 2>/dev/null && [ $tries -lt 100 ]; do
-        sleep 0.1
-        tries=$((tries + 1))
-    done
-}
-
 # the fake registry: the saved answer, or 503 while $dir/fake/down exists
 fake() {
     mkdir -p "$dir/fake/logs" "$dir/fake/conf" "$dir/fake/tmp"

@@ -47,18 +47,6 @@ rcli() {
     redis-cli -h 127.0.0.1 -p $redis_port "$@"
 }
 
-stop_nginx() {   # stop_nginx name
-    f=$dir/$1/logs/nginx.pid
-    [ -e "$f" ] || return 0
-    pid=$(cat "$f")
-    kill -QUIT "$pid" 2>/dev/null || true
-    tries=0
-    while kill -0 "$pid" 2>/dev/null && [ $tries -lt 100 ]; do
-        sleep 0.1
-        tries=$((tries + 1))
-    done
-}
-
 gateway() {      # gateway name module
     mkdir -p "$dir/$1/logs" "$dir/$1/conf" "$dir/$1/tmp"
     cat > "$dir/$1/conf/nginx.conf" <<EOF

@@ -51,6 +51,20 @@ stop_all() {
     done
 }
 
+# stop_nginx NAME: QUIT to the nginx under $dir/NAME, then up to 10 s for
+# it to end (its pid file names it).
+stop_nginx() {
+    f=$dir/$1/logs/nginx.pid
+    [ -e "$f" ] || return 0
+    pid=$(cat "$f")
+    kill -QUIT "$pid" 2>/dev/null || true
+    tries=0
+    while kill -0 "$pid" 2>/dev/null && [ $tries -lt 100 ]; do
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+}
+
 # wrk_summary FILE: "requests non2xx p99 max" (ms) of wrk --latency output.
 wrk_summary() {
     awk '
