@@ -83,18 +83,6 @@ EOF
     wait_for "nginx $1" curl -sf -o /dev/null "http://127.0.0.1:$2/farm"
 }
 
-stop_gateway() { # stop_gateway name
-    f=$dir/$1/logs/nginx.pid
-    [ -e "$f" ] || return 0
-    pid=$(cat "$f")
-    kill -QUIT "$pid" 2>/dev/null || true
-    tries=0
-    while kill -0 "$pid" 2>/dev/null && [ $tries -lt 100 ]; do
-        sleep 0.1
-        tries=$((tries + 1))
-    done
-}
-
 agents_known() { # agents_known port -> the gateway's agent count
     curl -s "http://127.0.0.1:$1/farm" \
         | grep -o '"totals":{"agents":[0-9]*' | grep -o '[0-9]*$'
@@ -155,7 +143,7 @@ churn_req=$(awk '/requests in/ { print $1 }' "$dir/churn-wrk.out")
 churn_bad=$(awk '/Non-2xx/ { print $NF }' "$dir/churn-wrk.out")
 say "  $churned"
 say "  requests $churn_req, non-2xx ${churn_bad:-0}; agents known afterwards $left, in Redis $in_redis"
-stop_gateway churn
+stop_nginx churn
 
 if [ "${CHURN_ONLY:-0}" = 1 ]; then
     exit 0
@@ -190,11 +178,11 @@ set -- $(wrk_latency 18493 "$seconds")
 r_req=$1 r_bad=$2 r_p99=$3 r_max=$4
 syncs1=$(curl -s http://127.0.0.1:18493/farm | grep -o '"full_syncs":[0-9]*' | grep -o '[0-9]*$')
 say "  a full sync every second:      $r_req requests, non-2xx $r_bad, p99 $r_p99 ms, max $r_max ms ($((syncs1 - syncs0)) full syncs)"
-stop_gateway quiet
+stop_nginx quiet
 
 # --- 3. the same, with state= and a record changing every 200 ms -------------------
 
-stop_gateway resync
+stop_nginx resync
 mkdir -p "$dir/state"
 chmod 1777 "$dir/state"         # the workers' user writes it
 
@@ -218,7 +206,7 @@ state_run() {
     wrk_latency "$2" "$seconds"
     kill $changer 2>/dev/null || true
     wait $changer 2>/dev/null || true
-    stop_gateway "$1"
+    stop_nginx "$1"
 }
 
 set -- $(state_run state 18494)
