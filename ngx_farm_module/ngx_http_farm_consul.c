@@ -290,11 +290,8 @@ ngx_http_farm_consul_write_cb(char *ptr, size_t size, size_t nmemb,
     }
 
     /*
-     * The watch's answers come budget bytes a turn of the event loop: a
-     * 100 MB answer on a fast link would otherwise be read in runs of
-     * tens of ms (libcurl reads while the socket has data), and every
-     * request waits for each.  libcurl keeps what it paused on and gives
-     * it again when ngx_http_farm_consul_resume_handler() resumes it.
+     * budget bytes a loop turn (libcurl reads while the socket has data:
+     * tens of ms a run for 100 MB); libcurl keeps what it paused on
      */
 
     if (b->budget) {
@@ -876,11 +873,7 @@ ngx_http_farm_consul_resume_handler(ngx_event_t *ev)
     cs->body.turn = 0;
     cs->turns++;
 
-    /*
-     * gives what the write callback paused on, maybe pausing again; when
-     * the callback refuses it (too big, no memory), libcurl drops it and
-     * neither fails the transfer nor runs it again: it ends here
-     */
+    /* a chunk refused here is dropped by libcurl, the transfer not ended */
 
     rc = curl_easy_pause(cs->easy, CURLPAUSE_CONT);
 
